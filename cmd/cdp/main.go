@@ -1,0 +1,7 @@
+package main
+
+import "github.com/granarycdp/cdp/store"
+
+func main() {
+	store.RunEngineChildIfRequested()
+}

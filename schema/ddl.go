@@ -1,0 +1,190 @@
+// Package schema holds the platform's ClickHouse schema as ordered,
+// versioned migrations and renders them for a single server (or the
+// embedded engine) or for a cluster (ON CLUSTER, Replicated engines and
+// Distributed tables) from the same definitions.
+//
+// A released migration is never edited: add a new one.
+package schema
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Column is one column of a table.
+type Column struct {
+	Name    string
+	Type    string
+	Default string // optional DEFAULT expression
+	Comment string // shown to BI users (system.columns.comment)
+}
+
+// Table is a MergeTree-family table. Engine is the family and its
+// arguments without the Replicated prefix ("MergeTree",
+// "ReplacingMergeTree(version)"); the renderer adds replication on a
+// cluster.
+type Table struct {
+	Name        string
+	Comment     string
+	Columns     []Column
+	Engine      string
+	PartitionBy string
+	OrderBy     string
+	PrimaryKey  string
+	TTL         string
+	Settings    []string
+	// ShardBy is the Distributed table's sharding expression on a cluster
+	// (default rand()).
+	ShardBy string
+}
+
+// Step is one idempotent DDL operation of a migration.
+type Step interface {
+	render(t Target) []string
+}
+
+// Target says where DDL goes: the database and, for a cluster, its name.
+type Target struct {
+	Database string
+	Cluster  string
+}
+
+func (t Target) onCluster() string {
+	if t.Cluster == "" {
+		return ""
+	}
+	return " ON CLUSTER " + quote(t.Cluster)
+}
+
+func (t Target) table(name string) string { return quote(t.Database) + "." + quote(name) }
+
+func quote(ident string) string { return "`" + strings.ReplaceAll(ident, "`", "``") + "`" }
+
+func sqlString(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
+
+// CreateTable creates a table if it does not exist. On a cluster it
+// creates <name>_local with a Replicated engine on every node and <name> as
+// a Distributed table over it, so readers and writers use <name> in both
+// set-ups.
+type CreateTable Table
+
+// dedupWindow keeps the tokens of the last 1,000 inserts per table, so a
+// writer that retries a batch after a lost answer does not store it twice.
+// Replicated tables keep their own window (replicated_deduplication_window).
+const dedupWindow = "non_replicated_deduplication_window = 1000"
+
+func (c CreateTable) render(t Target) []string {
+	tb := Table(c)
+	var b strings.Builder
+	local := tb.Name
+	if t.Cluster != "" {
+		local = tb.Name + "_local"
+	}
+	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s%s\n(\n", t.table(local), t.onCluster())
+	for i, col := range tb.Columns {
+		fmt.Fprintf(&b, "    %s %s", quote(col.Name), col.Type)
+		if col.Default != "" {
+			b.WriteString(" DEFAULT " + col.Default)
+		}
+		if col.Comment != "" {
+			b.WriteString(" COMMENT " + sqlString(col.Comment))
+		}
+		if i < len(tb.Columns)-1 {
+			b.WriteString(",")
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString(")\nENGINE = ")
+	settings := tb.Settings
+	if t.Cluster != "" {
+		b.WriteString(replicated(tb.Engine))
+	} else {
+		b.WriteString(tb.Engine)
+		settings = append([]string{dedupWindow}, settings...)
+	}
+	if tb.PartitionBy != "" {
+		b.WriteString("\nPARTITION BY " + tb.PartitionBy)
+	}
+	if tb.PrimaryKey != "" {
+		b.WriteString("\nPRIMARY KEY " + tb.PrimaryKey)
+	}
+	b.WriteString("\nORDER BY " + tb.OrderBy)
+	if tb.TTL != "" {
+		b.WriteString("\nTTL " + tb.TTL)
+	}
+	if len(settings) > 0 {
+		b.WriteString("\nSETTINGS " + strings.Join(settings, ", "))
+	}
+	if tb.Comment != "" {
+		b.WriteString("\nCOMMENT " + sqlString(tb.Comment))
+	}
+	stmts := []string{b.String()}
+	if t.Cluster != "" {
+		shard := tb.ShardBy
+		if shard == "" {
+			shard = "rand()"
+		}
+		stmts = append(stmts, fmt.Sprintf(
+			"CREATE TABLE IF NOT EXISTS %s%s AS %s\nENGINE = Distributed(%s, %s, %s, %s)",
+			t.table(tb.Name), t.onCluster(), t.table(local),
+			sqlString(t.Cluster), sqlString(t.Database), sqlString(local), shard))
+	}
+	return stmts
+}
+
+// replicated turns "ReplacingMergeTree(version)" into
+// "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', version)".
+func replicated(engine string) string {
+	name, args, hasArgs := strings.Cut(engine, "(")
+	path := "'/clickhouse/tables/{shard}/{database}/{table}', '{replica}'"
+	if hasArgs {
+		args = strings.TrimSuffix(args, ")")
+		if strings.TrimSpace(args) != "" {
+			path += ", " + args
+		}
+	}
+	return "Replicated" + name + "(" + path + ")"
+}
+
+// AddColumn adds a column to a table (and to its Distributed table on a
+// cluster) if missing.
+type AddColumn struct {
+	Table  string
+	Column Column
+	After  string
+}
+
+func (a AddColumn) render(t Target) []string {
+	def := quote(a.Column.Name) + " " + a.Column.Type
+	if a.Column.Default != "" {
+		def += " DEFAULT " + a.Column.Default
+	}
+	if a.Column.Comment != "" {
+		def += " COMMENT " + sqlString(a.Column.Comment)
+	}
+	if a.After != "" {
+		def += " AFTER " + quote(a.After)
+	}
+	tables := []string{a.Table}
+	if t.Cluster != "" {
+		tables = []string{a.Table + "_local", a.Table}
+	}
+	var out []string
+	for _, name := range tables {
+		out = append(out, fmt.Sprintf("ALTER TABLE %s%s ADD COLUMN IF NOT EXISTS %s", t.table(name), t.onCluster(), def))
+	}
+	return out
+}
+
+// SQL is a statement template: {db} is replaced by the quoted database,
+// {on_cluster} by " ON CLUSTER name" or nothing, and {cluster} by the
+// cluster name as a string literal. It must be idempotent (IF NOT EXISTS,
+// OR REPLACE).
+type SQL string
+
+func (s SQL) render(t Target) []string {
+	r := strings.NewReplacer("{db}", quote(t.Database), "{on_cluster}", t.onCluster(), "{cluster}", sqlString(t.Cluster))
+	return []string{r.Replace(string(s))}
+}

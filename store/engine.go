@@ -1,0 +1,392 @@
+//go:build linux
+
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// EngineOptions configure the embedded ClickHouse engine.
+type EngineOptions struct {
+	// LibPath is libchdb.so; empty means DefaultEngineLibPath(). A missing
+	// library is fetched (see EnsureEngineLib).
+	LibPath string
+	// DataDir holds the engine's data (a "clickhouse" folder is made inside).
+	DataDir string
+	// TCPPort and HTTPPort are the loopback ports for the native and HTTP
+	// protocols. Zero picks a free port once; restarts keep it.
+	TCPPort, HTTPPort int
+	// ConfigXML, when set, is written to DataDir and given to the engine as
+	// --config-file (users with passwords, quotas, pool sizes).
+	ConfigXML string
+	// ReadyTimeout bounds one start of the child until /ping answers.
+	ReadyTimeout time.Duration
+	// MinBackoff and MaxBackoff bound the wait before a restart; the wait
+	// doubles for each crash and resets once a child has lived StableAfter.
+	MinBackoff, MaxBackoff, StableAfter time.Duration
+	Logger                              *slog.Logger
+	Metrics                             *Metrics
+}
+
+// DefaultEngineOptions returns the options `cdp serve` uses.
+func DefaultEngineOptions() EngineOptions {
+	return EngineOptions{
+		DataDir:  "data",
+		TCPPort:  9000,
+		HTTPPort: 8123,
+		// Listeners open 90-220 ms after the process starts and the library
+		// loads in under half a second cold; 60 s leaves room for a slow disk
+		// replaying a large data folder.
+		ReadyTimeout: 60 * time.Second,
+		MinBackoff:   100 * time.Millisecond,
+		MaxBackoff:   10 * time.Second,
+		StableAfter:  30 * time.Second,
+	}
+}
+
+// PortInUseError reports a configured port that another process holds.
+type PortInUseError struct {
+	Protocol string // "native" or "http"
+	Port     int
+}
+
+func (e *PortInUseError) Error() string {
+	return fmt.Sprintf("port %d for the engine's %s protocol is already in use on 127.0.0.1", e.Port, e.Protocol)
+}
+
+// Engine is a supervised embedded ClickHouse engine running in a child
+// process of this binary. It is safe for concurrent use. Close stops it.
+type Engine struct {
+	opts     EngineOptions
+	spec     childSpec
+	logger   *slog.Logger
+	metrics  *Metrics
+	stderr   *tailBuffer
+	done     chan struct{} // closed when the supervisor loop has ended
+	stopping chan struct{} // closed by Close
+
+	closeOnce sync.Once
+
+	mu       sync.Mutex
+	cur      *child // nil between a crash and the restart
+	restarts int
+}
+
+// StartEngine fetches the library if needed, starts the child and waits
+// until it answers on its HTTP port. The engine then keeps running, restarted
+// after crashes, until Close.
+func StartEngine(ctx context.Context, opts EngineOptions) (*Engine, error) {
+	def := DefaultEngineOptions()
+	if opts.ReadyTimeout == 0 {
+		opts.ReadyTimeout = def.ReadyTimeout
+	}
+	if opts.MinBackoff == 0 {
+		opts.MinBackoff = def.MinBackoff
+	}
+	if opts.MaxBackoff == 0 {
+		opts.MaxBackoff = def.MaxBackoff
+	}
+	if opts.StableAfter == 0 {
+		opts.StableAfter = def.StableAfter
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = NewMetrics(nil)
+	}
+	lib, err := EnsureEngineLib(ctx, opts.LibPath, opts.Logger)
+	if err != nil {
+		return nil, err
+	}
+	dataPath, err := filepath.Abs(filepath.Join(opts.DataDir, "clickhouse"))
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dataPath, 0o750); err != nil {
+		return nil, fmt.Errorf("engine data folder: %w", err)
+	}
+	spec := childSpec{Lib: lib, DataPath: dataPath}
+	if spec.TCPPort, err = claimPort("native", opts.TCPPort); err != nil {
+		return nil, err
+	}
+	if spec.HTTPPort, err = claimPort("http", opts.HTTPPort); err != nil {
+		return nil, err
+	}
+	if opts.ConfigXML != "" {
+		spec.ConfigFile = filepath.Join(dataPath, "cdp-engine.xml")
+		if err := os.WriteFile(spec.ConfigFile, []byte(opts.ConfigXML), 0o600); err != nil {
+			return nil, fmt.Errorf("engine config: %w", err)
+		}
+	}
+	e := &Engine{
+		opts:     opts,
+		spec:     spec,
+		logger:   opts.Logger.With("component", "engine"),
+		metrics:  opts.Metrics,
+		stderr:   newTailBuffer(8 << 10),
+		done:     make(chan struct{}),
+		stopping: make(chan struct{}),
+	}
+	started := time.Now()
+	if err := e.startChild(ctx); err != nil {
+		return nil, err
+	}
+	e.logger.Info("embedded ClickHouse engine ready",
+		"native", e.TCPAddr(), "http", e.HTTPAddr(), "data", dataPath,
+		"start_ms", time.Since(started).Milliseconds())
+	go e.supervise()
+	return e, nil
+}
+
+// claimPort checks that a configured port is free, or picks a free one.
+func claimPort(protocol string, port int) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		if port != 0 && errors.Is(err, syscall.EADDRINUSE) {
+			return 0, &PortInUseError{Protocol: protocol, Port: port}
+		}
+		return 0, fmt.Errorf("engine %s port %d: %w", protocol, port, err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// TCPAddr is the native protocol's address (host:port).
+func (e *Engine) TCPAddr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(e.spec.TCPPort)) }
+
+// HTTPAddr is the HTTP protocol's address (host:port).
+func (e *Engine) HTTPAddr() string {
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(e.spec.HTTPPort))
+}
+
+// DSN is a native-protocol DSN for the engine's passwordless default user on
+// loopback, with database as the platform's database.
+func (e *Engine) DSN(database string) string {
+	return "clickhouse://default@" + e.TCPAddr() + "/" + database
+}
+
+// Restarts is the number of times the supervisor restarted a dead child.
+func (e *Engine) Restarts() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.restarts
+}
+
+// PID is the current child's process id (0 while none runs).
+func (e *Engine) PID() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.cur == nil {
+		return 0
+	}
+	return e.cur.cmd.Process.Pid
+}
+
+// Kill sends SIGKILL to the current child, as a crash would; the supervisor
+// then restarts it. It exists for fault-injection tests and operators.
+func (e *Engine) Kill() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.cur == nil {
+		return errors.New("engine child not running")
+	}
+	return e.cur.cmd.Process.Kill()
+}
+
+// child is one running engine process.
+type child struct {
+	cmd     *exec.Cmd
+	control *os.File // write end of its control pipe; closing it stops the engine
+	exited  chan error
+	started time.Time
+}
+
+func (e *Engine) startChild(ctx context.Context) error {
+	env, err := childEnv(e.spec)
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find own executable to host the engine: %w", err)
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(self)
+	cmd.Env = env
+	cmd.Dir = e.spec.DataPath // the engine maps its working folder's files
+	cmd.ExtraFiles = []*os.File{pr}
+	cmd.Stderr = e.stderr
+	// Its own process group: a Ctrl-C in the terminal reaches the parent,
+	// which then stops the child in order.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	e.stderr.Reset()
+	if err := cmd.Start(); err != nil {
+		pr.Close()
+		pw.Close()
+		return fmt.Errorf("start engine child: %w", err)
+	}
+	pr.Close()
+	c := &child{cmd: cmd, control: pw, exited: make(chan error, 1), started: time.Now()}
+	go func() { c.exited <- cmd.Wait() }()
+
+	if err := e.waitReady(ctx, c.exited); err != nil {
+		pw.Close()
+		_ = cmd.Process.Kill()
+		<-c.exited
+		return err
+	}
+	e.mu.Lock()
+	e.cur = c
+	e.mu.Unlock()
+	return nil
+}
+
+func (e *Engine) waitReady(ctx context.Context, exited chan error) error {
+	ctx, cancel := context.WithTimeout(ctx, e.opts.ReadyTimeout)
+	defer cancel()
+	client := &http.Client{Timeout: time.Second}
+	url := "http://" + e.HTTPAddr() + "/ping"
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-exited:
+			exited <- err // leave it for the caller's wait
+			return fmt.Errorf("engine child exited before it was ready (%v): %s", err, e.stderr.String())
+		case <-ctx.Done():
+			return fmt.Errorf("engine not ready after %s: %w; engine said: %s", e.opts.ReadyTimeout, ctx.Err(), e.stderr.String())
+		case <-tick.C:
+			resp, err := client.Get(url)
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return nil
+				}
+			}
+		}
+	}
+}
+
+// supervise waits for the current child to die and starts a new one with
+// back-off, until Close.
+func (e *Engine) supervise() {
+	defer close(e.done)
+	backoff := e.opts.MinBackoff
+	for {
+		e.mu.Lock()
+		c := e.cur
+		e.mu.Unlock()
+		select {
+		case <-e.stopping:
+			e.stopChild(c)
+			return
+		case err := <-c.exited:
+			c.control.Close()
+			e.mu.Lock()
+			e.cur = nil
+			e.mu.Unlock()
+			if time.Since(c.started) > e.opts.StableAfter {
+				backoff = e.opts.MinBackoff
+			}
+			e.logger.Error("engine child died; restarting", "err", err, "backoff", backoff, "stderr", e.stderr.String())
+		}
+		for {
+			select {
+			case <-e.stopping:
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, e.opts.MaxBackoff)
+			ctx, cancel := context.WithCancel(context.Background())
+			go func() {
+				select {
+				case <-e.stopping:
+					cancel()
+				case <-ctx.Done():
+				}
+			}()
+			err := e.startChild(ctx)
+			cancel()
+			if err == nil {
+				break
+			}
+			e.logger.Error("engine restart failed", "err", err, "next_backoff", backoff)
+		}
+		e.mu.Lock()
+		e.restarts++
+		e.mu.Unlock()
+		e.metrics.EngineRestarts.Inc()
+		e.logger.Info("engine child restarted", "pid", e.PID(), "restarts", e.Restarts())
+	}
+}
+
+// stopChild asks the engine to exit (it flushes and stops in milliseconds)
+// and kills it if it has not after ten seconds.
+func (e *Engine) stopChild(c *child) {
+	c.control.Close()
+	select {
+	case <-c.exited:
+	case <-time.After(10 * time.Second):
+		e.logger.Warn("engine child did not stop in 10s; killing it")
+		_ = c.cmd.Process.Kill()
+		<-c.exited
+	}
+	e.mu.Lock()
+	e.cur = nil
+	e.mu.Unlock()
+}
+
+// Close stops the engine and waits for the child to exit.
+func (e *Engine) Close() error {
+	e.closeOnce.Do(func() { close(e.stopping) })
+	<-e.done
+	return nil
+}
+
+// tailBuffer keeps the last bytes written to it, for error messages.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	buf []byte
+}
+
+func newTailBuffer(max int) *tailBuffer { return &tailBuffer{max: max} }
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if over := len(t.buf) - t.max; over > 0 {
+		t.buf = append(t.buf[:0], t.buf[over:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) Reset() {
+	t.mu.Lock()
+	t.buf = t.buf[:0]
+	t.mu.Unlock()
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return strings.TrimSpace(string(t.buf))
+}

@@ -1,0 +1,125 @@
+// Package storetest gives tests a real ClickHouse: one embedded engine per
+// test binary (hosted by the test binary itself, re-executed as the engine
+// child), or the server named by CDP_TEST_CLICKHOUSE_DSN. Each test gets a
+// database of its own.
+//
+// A package's tests use it from TestMain:
+//
+//	func TestMain(m *testing.M) { storetest.Main(m) }
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/granarycdp/cdp/schema"
+	"github.com/granarycdp/cdp/store"
+)
+
+var (
+	engine *store.Engine
+	dsn    string
+)
+
+// Main hosts the engine child when asked to, otherwise starts the shared
+// engine, runs the tests and stops it.
+func Main(m *testing.M) {
+	store.RunEngineChildIfRequested()
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	dsn = os.Getenv("CDP_TEST_CLICKHOUSE_DSN")
+	if dsn == "" {
+		dir, err := os.MkdirTemp("", "cdp-test-engine-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "storetest:", err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		e, err := StartEngine(dir)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "storetest: start engine:", err)
+			return 1
+		}
+		defer e.Close()
+		engine, dsn = e, e.DSN("default")
+	}
+	return m.Run()
+}
+
+// StartEngine starts an extra embedded engine with its data in dir on free
+// ports, for tests that need one of their own (to kill it, or to stand in
+// for a remote server). The caller closes it.
+func StartEngine(dir string) (*store.Engine, error) {
+	opts := store.DefaultEngineOptions()
+	opts.DataDir = dir
+	opts.TCPPort, opts.HTTPPort = 0, 0
+	opts.LibPath = os.Getenv("CDP_ENGINE_LIB")
+	opts.MinBackoff = 20 * time.Millisecond
+	opts.Logger = Logger()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	return store.StartEngine(ctx, opts)
+}
+
+// Engine is the shared engine, nil when the tests use CDP_TEST_CLICKHOUSE_DSN.
+func Engine() *store.Engine { return engine }
+
+// Logger logs to stderr at warning level, or debug when CDP_TEST_DEBUG is set.
+func Logger() *slog.Logger {
+	level := slog.LevelWarn
+	if os.Getenv("CDP_TEST_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// DSN returns the shared ClickHouse's DSN with database as the platform's.
+func DSN(database string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		panic("BUG: storetest DSN " + dsn + ": " + err.Error())
+	}
+	u.Path = "/" + database
+	return u.String()
+}
+
+// DB opens a connection whose platform database is new and dropped when
+// the test ends. The schema is not applied; see Migrated.
+func DB(t testing.TB) *store.DB {
+	t.Helper()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	name := "test_" + hex.EncodeToString(b[:])
+	db, err := store.Open(DSN(name), Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = db.Conn.Exec(ctx, "DROP DATABASE IF EXISTS `"+name+"` SYNC")
+		db.Close()
+	})
+	return db
+}
+
+// Migrated is DB with the platform's schema applied.
+func Migrated(t testing.TB) *store.DB {
+	t.Helper()
+	db := DB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := schema.Migrate(ctx, db.Conn, schema.Target{Database: db.Database}, Logger()); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
