@@ -34,7 +34,7 @@ type Table struct {
 	TTL         string
 	Settings    []string
 	// ShardBy is the Distributed table's sharding expression on a cluster
-	// (default rand()).
+	// (default: a hash of the sorting key).
 	ShardBy string
 }
 
@@ -124,7 +124,9 @@ func (c CreateTable) render(t Target) []string {
 	if t.Cluster != "" {
 		shard := tb.ShardBy
 		if shard == "" {
-			shard = "rand()"
+			// Rows with the same sorting key land on the same shard, so
+			// ReplacingMergeTree's FINAL still sees all versions of a row.
+			shard = "cityHash64(" + strings.TrimSuffix(strings.TrimPrefix(tb.OrderBy, "("), ")") + ")"
 		}
 		stmts = append(stmts, fmt.Sprintf(
 			"CREATE TABLE IF NOT EXISTS %s%s AS %s\nENGINE = Distributed(%s, %s, %s, %s)",

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // EngineOptions configure the embedded ClickHouse engine.
@@ -70,6 +72,7 @@ func (e *PortInUseError) Error() string {
 // Engine is a supervised embedded ClickHouse engine running in a child
 // process of this binary. It is safe for concurrent use. Close stops it.
 type Engine struct {
+	lock     *os.File // flock on the data folder, held until Close
 	opts     EngineOptions
 	spec     childSpec
 	logger   *slog.Logger
@@ -119,6 +122,16 @@ func StartEngine(ctx context.Context, opts EngineOptions) (*Engine, error) {
 	if err := os.MkdirAll(dataPath, 0o750); err != nil {
 		return nil, fmt.Errorf("engine data folder: %w", err)
 	}
+	lock, err := lockDataDir(dataPath)
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			lock.Close()
+		}
+	}()
 	spec := childSpec{Lib: lib, DataPath: dataPath}
 	if spec.TCPPort, err = claimPort("native", opts.TCPPort); err != nil {
 		return nil, err
@@ -133,6 +146,7 @@ func StartEngine(ctx context.Context, opts EngineOptions) (*Engine, error) {
 		}
 	}
 	e := &Engine{
+		lock:     lock,
 		opts:     opts,
 		spec:     spec,
 		logger:   opts.Logger.With("component", "engine"),
@@ -149,7 +163,22 @@ func StartEngine(ctx context.Context, opts EngineOptions) (*Engine, error) {
 		"native", e.TCPAddr(), "http", e.HTTPAddr(), "data", dataPath,
 		"start_ms", time.Since(started).Milliseconds())
 	go e.supervise()
+	ok = true
 	return e, nil
+}
+
+// lockDataDir takes an exclusive lock on the engine's data folder: two
+// engines on one folder would corrupt it.
+func lockDataDir(dataPath string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dataPath, ".cdp-engine.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("data folder %s is in use by another cdp process (choose another --data-dir / CDP_DATA_DIR)", dataPath)
+	}
+	return f, nil
 }
 
 // claimPort checks that a configured port is free, or picks a free one.
@@ -357,7 +386,7 @@ func (e *Engine) stopChild(c *child) {
 func (e *Engine) Close() error {
 	e.closeOnce.Do(func() { close(e.stopping) })
 	<-e.done
-	return nil
+	return e.lock.Close()
 }
 
 // tailBuffer keeps the last bytes written to it, for error messages.

@@ -127,10 +127,10 @@ func NewWriter(db *DB, opts WriterOptions) *Writer {
 		opts.Metrics = NewMetrics(nil)
 	}
 	w := &Writer{
-		db:       db,
-		opts:     opts,
-		logger:   opts.Logger.With("component", "writer"),
-		metrics:  opts.Metrics,
+		db:      db,
+		opts:    opts,
+		logger:  opts.Logger.With("component", "writer"),
+		metrics: opts.Metrics,
 		// Every queued batch holds at least one pending row, so the queue
 		// never needs more room than MaxPendingRows; a smaller channel only
 		// makes producers wait for an inserter, which is back-pressure too.

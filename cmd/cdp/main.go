@@ -1,7 +1,279 @@
+// Command cdp is the customer data platform's one binary.
 package main
 
-import "github.com/granarycdp/cdp/store"
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/granarycdp/cdp/api"
+	"github.com/granarycdp/cdp/schema"
+	"github.com/granarycdp/cdp/store"
+)
+
+// version is set at build time (-ldflags "-X main.version=...").
+var version = ""
 
 func main() {
+	// The supervisor re-executes this binary to host the engine.
 	store.RunEngineChildIfRequested()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "cdp:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		usage(stderr, "")
+		return errors.New("a command is required")
+	}
+	cmd, args := args[0], args[1:]
+	switch cmd {
+	case "help", "-h", "--help":
+		topic := ""
+		if len(args) > 0 {
+			topic = args[0]
+		}
+		usage(stdout, topic)
+		return nil
+	case "version":
+		fmt.Fprintf(stdout, "cdp %s\nembedded engine %s@%s (ClickHouse 26.7)\n", buildVersion(), store.EngineLibPackage, store.EngineLibVersion)
+		return nil
+	case "serve", "migrate", "engine":
+	default:
+		usage(stderr, "")
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+	var cfg config
+	rest, err := cfg.parse(cmd, args, stderr)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("%s: unexpected arguments %q", cmd, rest)
+	}
+	logger, err := cfg.logger(stderr)
+	if err != nil {
+		return err
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, cfg, logger, stderr)
+	case "migrate":
+		return migrate(ctx, cfg, logger, stdout)
+	default:
+		return engineOnly(ctx, cfg, logger, stdout)
+	}
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		rev, dirty := "", false
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		if rev != "" {
+			if dirty {
+				rev += "-dirty"
+			}
+			return "dev-" + rev
+		}
+	}
+	return "dev"
+}
+
+// clickhouse is the platform's connection and, in embedded mode, the engine.
+type clickhouse struct {
+	db     *store.DB
+	engine *store.Engine // nil with a DSN
+}
+
+func (c *clickhouse) Close() error {
+	err := c.db.Close()
+	if c.engine != nil {
+		err = errors.Join(err, c.engine.Close())
+	}
+	return err
+}
+
+func startEngine(ctx context.Context, cfg config, logger *slog.Logger, metrics *store.Metrics) (*store.Engine, error) {
+	opts := store.DefaultEngineOptions()
+	opts.LibPath = cfg.EngineLib
+	opts.DataDir = cfg.DataDir
+	opts.TCPPort, opts.HTTPPort = cfg.EngineTCPPort, cfg.EngineHTTPPort
+	opts.Logger, opts.Metrics = logger, metrics
+	e, err := store.StartEngine(ctx, opts)
+	var busy *store.PortInUseError
+	if errors.As(err, &busy) {
+		setting := "--engine-tcp-port / CDP_ENGINE_TCP_PORT"
+		if busy.Protocol == "http" {
+			setting = "--engine-http-port / CDP_ENGINE_HTTP_PORT"
+		}
+		return nil, fmt.Errorf("%w: stop what holds it or choose another port with %s (0 picks a free one)", err, setting)
+	}
+	return e, err
+}
+
+// openClickHouse connects to the configured server, or starts the embedded
+// engine and connects to it, and waits until it answers.
+func openClickHouse(ctx context.Context, cfg config, logger *slog.Logger, metrics *store.Metrics) (*clickhouse, error) {
+	var c clickhouse
+	dsn := cfg.ClickHouseDSN
+	if dsn == "" {
+		if cfg.Cluster != "" {
+			return nil, errors.New("CDP_CLICKHOUSE_CLUSTER needs CDP_CLICKHOUSE_DSN: the embedded engine is a single node")
+		}
+		e, err := startEngine(ctx, cfg, logger, metrics)
+		if err != nil {
+			return nil, err
+		}
+		c.engine, dsn = e, e.DSN(store.DefaultDatabase)
+	}
+	db, err := store.Open(dsn, logger)
+	if err != nil {
+		if c.engine != nil {
+			c.engine.Close()
+		}
+		return nil, err
+	}
+	db.Cluster = cfg.Cluster
+	c.db = db
+	wait, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	v, err := db.WaitReachable(wait)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	logger.Info("ClickHouse connected", "server_version", v, "database", db.Database, "embedded", c.engine != nil)
+	return &c, nil
+}
+
+func applyMigrations(ctx context.Context, db *store.DB, logger *slog.Logger) ([]int, error) {
+	return schema.Migrate(ctx, db.Conn, schema.Target{Database: db.Database, Cluster: db.Cluster}, logger)
+}
+
+func migrate(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Writer) error {
+	ch, err := openClickHouse(ctx, cfg, logger, store.NewMetrics(nil))
+	if err != nil {
+		return err
+	}
+	defer ch.Close()
+	applied, err := applyMigrations(ctx, ch.db, logger)
+	if err != nil {
+		return err
+	}
+	if len(applied) == 0 {
+		fmt.Fprintf(stdout, "schema is current (version %d)\n", schema.Latest())
+		return nil
+	}
+	fmt.Fprintf(stdout, "applied migrations %v; schema version %d\n", applied, schema.Latest())
+	return nil
+}
+
+func engineOnly(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Writer) error {
+	e, err := startEngine(ctx, cfg, logger, store.NewMetrics(nil))
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	fmt.Fprintf(stdout, "embedded ClickHouse running; Ctrl-C stops it\n  native: %s  (clickhouse-client --host 127.0.0.1 --port %s)\n  HTTP:   http://%s\n  DSN:    %s\n",
+		e.TCPAddr(), port(e.TCPAddr()), e.HTTPAddr(), e.DSN(store.DefaultDatabase))
+	<-ctx.Done()
+	logger.Info("stopping the engine")
+	return nil
+}
+
+func port(addr string) string {
+	_, p, _ := net.SplitHostPort(addr)
+	return p
+}
+
+func serve(ctx context.Context, cfg config, logger *slog.Logger, banner io.Writer) error {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := store.NewMetrics(reg)
+
+	ch, err := openClickHouse(ctx, cfg, logger, metrics)
+	if err != nil {
+		return err
+	}
+	defer ch.Close()
+	if _, err := applyMigrations(ctx, ch.db, logger); err != nil {
+		return err
+	}
+	creds, err := api.NewCredentials(ctx, ch.db)
+	if err != nil {
+		return err
+	}
+	if err := creds.Bootstrap(ctx, cfg.AdminToken, cfg.WriteKey); err != nil {
+		return err
+	}
+	if len(creds.List(false)) == 0 {
+		if err := firstAdminToken(ctx, cfg, creds, logger); err != nil {
+			return err
+		}
+	}
+	srv := api.New(api.Options{DB: ch.db, Credentials: creds, Version: buildVersion(), Gatherer: reg, Logger: logger})
+	return srv.Serve(ctx, cfg.HTTPAddr, func(addr net.Addr) {
+		base := "http://" + addr.String()
+		attrs := []any{"api", base + "/api/v1", "openapi", base + "/api/openapi.json", "health", base + "/healthz", "metrics", base + "/metrics"}
+		if ch.engine != nil {
+			attrs = append(attrs, "clickhouse_native", ch.engine.TCPAddr(), "clickhouse_http", "http://"+ch.engine.HTTPAddr(), "database", ch.db.Database)
+		}
+		logger.Info("cdp serving", attrs...)
+		fmt.Fprintf(banner, "\n  Granary CDP is up\n  API:      %s/api/v1  (OpenAPI: %s/api/openapi.json)\n  Health:   %s/healthz\n", base, base, base)
+		if ch.engine != nil {
+			fmt.Fprintf(banner, "  BI:       ClickHouse native %s, HTTP http://%s, database %s\n", ch.engine.TCPAddr(), ch.engine.HTTPAddr(), ch.db.Database)
+		}
+		fmt.Fprintln(banner)
+	})
+}
+
+// firstAdminToken gives a fresh installation without CDP_ADMIN_TOKEN an
+// admin token, written to <data-dir>/admin-token (mode 0600) so that the
+// first sign-in needs no set-up.
+func firstAdminToken(ctx context.Context, cfg config, creds *api.Credentials, logger *slog.Logger) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return err
+	}
+	path := filepath.Join(cfg.DataDir, "admin-token")
+	secret := api.NewSecret("cdp_at_")
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write first admin token: %w", err)
+	}
+	p := api.Principal{ID: "tok_first_admin", Name: "first admin (data-dir/admin-token)", Role: api.RoleAdmin}
+	if err := creds.PutToken(ctx, p, secret, "first-run"); err != nil {
+		return err
+	}
+	logger.Warn("no API token existed: created an admin token; sign in with it, then create personal tokens and revoke it", "file", path)
+	return nil
 }

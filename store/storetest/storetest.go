@@ -12,10 +12,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"log/slog"
 	"net/url"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,35 +24,48 @@ import (
 )
 
 var (
-	engine *store.Engine
-	dsn    string
+	once     sync.Once
+	engine   *store.Engine
+	dsn      string
+	startErr error
+	dataDir  string
 )
 
-// Main hosts the engine child when asked to, otherwise starts the shared
-// engine, runs the tests and stops it.
+// Main hosts the engine child when asked to, otherwise runs the tests and
+// stops the shared engine if a test started it. The engine starts lazily,
+// on the first DB call, so tests, fuzz workers and -list runs that do not
+// touch ClickHouse do not pay for it.
 func Main(m *testing.M) {
 	store.RunEngineChildIfRequested()
-	os.Exit(run(m))
+	code := m.Run()
+	if engine != nil {
+		engine.Close()
+	}
+	if dataDir != "" {
+		os.RemoveAll(dataDir)
+	}
+	os.Exit(code)
 }
 
-func run(m *testing.M) int {
-	dsn = os.Getenv("CDP_TEST_CLICKHOUSE_DSN")
-	if dsn == "" {
-		dir, err := os.MkdirTemp("", "cdp-test-engine-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "storetest:", err)
-			return 1
+// shared returns the DSN of the shared ClickHouse, starting the engine on
+// first use unless CDP_TEST_CLICKHOUSE_DSN names a server.
+func shared(t testing.TB) string {
+	t.Helper()
+	once.Do(func() {
+		if dsn = os.Getenv("CDP_TEST_CLICKHOUSE_DSN"); dsn != "" {
+			return
 		}
-		defer os.RemoveAll(dir)
-		e, err := StartEngine(dir)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "storetest: start engine:", err)
-			return 1
+		if dataDir, startErr = os.MkdirTemp("", "cdp-test-engine-"); startErr != nil {
+			return
 		}
-		defer e.Close()
-		engine, dsn = e, e.DSN("default")
+		if engine, startErr = StartEngine(dataDir); startErr == nil {
+			dsn = engine.DSN("default")
+		}
+	})
+	if startErr != nil {
+		t.Fatalf("storetest: start the shared engine: %v", startErr)
 	}
-	return m.Run()
+	return dsn
 }
 
 // StartEngine starts an extra embedded engine with its data in dir on free
@@ -70,9 +83,6 @@ func StartEngine(dir string) (*store.Engine, error) {
 	return store.StartEngine(ctx, opts)
 }
 
-// Engine is the shared engine, nil when the tests use CDP_TEST_CLICKHOUSE_DSN.
-func Engine() *store.Engine { return engine }
-
 // Logger logs to stderr at warning level, or debug when CDP_TEST_DEBUG is set.
 func Logger() *slog.Logger {
 	level := slog.LevelWarn
@@ -83,10 +93,10 @@ func Logger() *slog.Logger {
 }
 
 // DSN returns the shared ClickHouse's DSN with database as the platform's.
-func DSN(database string) string {
-	u, err := url.Parse(dsn)
+func DSN(t testing.TB, database string) string {
+	u, err := url.Parse(shared(t))
 	if err != nil {
-		panic("BUG: storetest DSN " + dsn + ": " + err.Error())
+		t.Fatalf("storetest: DSN %s: %v", dsn, err)
 	}
 	u.Path = "/" + database
 	return u.String()
@@ -99,7 +109,7 @@ func DB(t testing.TB) *store.DB {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	name := "test_" + hex.EncodeToString(b[:])
-	db, err := store.Open(DSN(name), Logger())
+	db, err := store.Open(DSN(t, name), Logger())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,178 @@
+// Package api is the platform's HTTP server: ingest endpoints (/v1, write
+// keys), the management API (/api, bearer tokens with roles), health,
+// metrics and the OpenAPI document.
+package api
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/granarycdp/cdp/schema"
+	"github.com/granarycdp/cdp/store"
+)
+
+//go:embed openapi.json
+var openAPIDoc []byte
+
+// Options configure a Server.
+type Options struct {
+	DB          *store.DB
+	Credentials *Credentials
+	// Version is the platform's build version, shown by /healthz.
+	Version string
+	// Gatherer serves /metrics (nil: prometheus.DefaultGatherer).
+	Gatherer prometheus.Gatherer
+	Logger   *slog.Logger
+}
+
+// Server routes the platform's HTTP API.
+type Server struct {
+	db     *store.DB
+	creds  *Credentials
+	opts   Options
+	logger *slog.Logger
+	engine *gin.Engine
+}
+
+// New builds the server's routes.
+func New(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Gatherer == nil {
+		opts.Gatherer = prometheus.DefaultGatherer
+	}
+	gin.SetMode(gin.ReleaseMode)
+	g := gin.New()
+	// No proxy is trusted unless configured: ClientIP is the peer address.
+	_ = g.SetTrustedProxies(nil)
+	s := &Server{db: opts.DB, creds: opts.Credentials, opts: opts, logger: opts.Logger, engine: g}
+	g.Use(s.recover(), s.accessLog())
+	g.NoRoute(func(c *gin.Context) {
+		fail(c, http.StatusNotFound, CodeNotFound, "no such endpoint: "+c.Request.Method+" "+c.Request.URL.Path, "")
+	})
+	g.HandleMethodNotAllowed = true
+	g.NoMethod(func(c *gin.Context) {
+		fail(c, http.StatusMethodNotAllowed, CodeInvalid, "method "+c.Request.Method+" not allowed here", "")
+	})
+
+	g.GET("/healthz", s.healthz)
+	g.GET("/metrics", gin.WrapH(promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{})))
+	g.GET("/api/openapi.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", openAPIDoc) })
+
+	v1 := g.Group("/api/v1", s.requireToken(RoleAnalyst))
+	v1.GET("/whoami", s.whoami)
+	admin := v1.Group("", requireRole(RoleAdmin))
+	admin.GET("/tokens", s.listCredentials(false))
+	admin.POST("/tokens", s.createToken)
+	admin.DELETE("/tokens/:id", s.revokeCredential("api_tokens"))
+	admin.GET("/write-keys", s.listCredentials(true))
+	admin.POST("/write-keys", s.createWriteKey)
+	admin.DELETE("/write-keys/:id", s.revokeCredential("write_keys"))
+	return s
+}
+
+// Handler is the server's http.Handler.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+// Routes lists "METHOD /path" for every route, for the OpenAPI check.
+func (s *Server) Routes() []gin.RouteInfo { return s.engine.Routes() }
+
+// Serve listens on addr until ctx ends, then shuts down gracefully,
+// giving requests in flight up to 10 s. ready, when not nil, receives the
+// bound address once the listener is open.
+func (s *Server) Serve(ctx context.Context, addr string, ready func(net.Addr)) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           s.engine,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      5 * time.Minute, // exports stream for a while
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
+	if ready != nil {
+		ready(l.Addr())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = srv.Shutdown(shutdown)
+	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, serr)
+	}
+	return err
+}
+
+func (s *Server) recover() gin.HandlerFunc {
+	return gin.CustomRecoveryWithWriter(nil, func(c *gin.Context, v any) {
+		s.logger.Error("BUG: handler panicked", "path", c.Request.URL.Path, "panic", v)
+		fail(c, http.StatusInternalServerError, CodeInternal, "internal error; see the server log", "")
+	})
+}
+
+func (s *Server) accessLog() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		s.logger.Debug("http", "method", c.Request.Method, "path", c.Request.URL.Path,
+			"status", c.Writer.Status(), "ms", time.Since(start).Milliseconds(), "peer", c.ClientIP())
+	}
+}
+
+// Health is /healthz's answer.
+type Health struct {
+	Status            string `json:"status"`
+	Version           string `json:"version"`
+	ClickHouseVersion string `json:"clickhouse_version,omitempty"`
+	SchemaVersion     int    `json:"schema_version"`
+	Error             string `json:"error,omitempty"`
+}
+
+func (s *Server) healthz(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+	defer cancel()
+	h := Health{Status: "ok", Version: s.opts.Version}
+	var err error
+	if h.ClickHouseVersion, err = s.db.ServerVersion(ctx); err == nil {
+		h.SchemaVersion, err = schema.Version(ctx, s.db.Conn, schema.Target{Database: s.db.Database})
+	}
+	if err != nil {
+		h.Status, h.Error = "unavailable", "ClickHouse unreachable: "+err.Error()
+		c.JSON(http.StatusServiceUnavailable, h)
+		return
+	}
+	c.JSON(http.StatusOK, h)
+}
+
+func (s *Server) whoami(c *gin.Context) { c.JSON(http.StatusOK, principal(c)) }
+
+// audit records a management action; a failure is logged, not hidden.
+func (s *Server) audit(c *gin.Context, action, objectType, objectID string, detail any) {
+	d, _ := json.Marshal(detail)
+	err := s.db.Conn.Exec(c.Request.Context(), "INSERT INTO "+s.db.Table("audit_log")+
+		" (ts, actor, action, object_type, object_id, detail) VALUES (?, ?, ?, ?, ?, ?)",
+		time.Now(), principal(c).ID, action, objectType, objectID, string(d))
+	if err != nil {
+		s.logger.Error("audit log write failed", "action", action, "object", objectID, "err", err)
+	}
+}

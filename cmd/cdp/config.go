@@ -1,0 +1,162 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// config is every setting of the binary. Each is a flag and a CDP_*
+// environment variable; a flag given on the command line wins.
+type config struct {
+	ClickHouseDSN  string
+	Cluster        string
+	DataDir        string
+	EngineLib      string
+	EngineTCPPort  int
+	EngineHTTPPort int
+	HTTPAddr       string
+	AdminToken     string
+	WriteKey       string
+	LogLevel       string
+	LogFormat      string
+}
+
+// setting describes one flag and its environment variable.
+type setting struct {
+	flag, env, help string
+	commands        []string // subcommands that take it
+	str             *string
+	num             *int
+	def             string
+}
+
+func (c *config) settings() []setting {
+	store := []string{"serve", "migrate", "engine"}
+	engine := []string{"serve", "migrate", "engine"}
+	serve := []string{"serve"}
+	all := []string{"serve", "migrate", "engine"}
+	return []setting{
+		{flag: "clickhouse-dsn", env: "CDP_CLICKHOUSE_DSN", commands: []string{"serve", "migrate"}, str: &c.ClickHouseDSN,
+			help: "ClickHouse server to use, e.g. clickhouse://user:pass@host:9000/cdp (native) or http://user:pass@host:8123/cdp; the path is the platform's database. Empty: run the embedded engine."},
+		{flag: "clickhouse-cluster", env: "CDP_CLICKHOUSE_CLUSTER", commands: []string{"serve", "migrate"}, str: &c.Cluster,
+			help: "Cluster name for ON CLUSTER DDL with Replicated and Distributed tables (server mode only)."},
+		{flag: "data-dir", env: "CDP_DATA_DIR", commands: store, str: &c.DataDir, def: "./data",
+			help: "Folder for the platform's local data: the embedded engine's tables, the ingest spool."},
+		{flag: "engine-lib", env: "CDP_ENGINE_LIB", commands: engine, str: &c.EngineLib,
+			help: "Path of the embedded engine library libchdb.so; fetched there with npm when missing. Default: ~/.cache/cdp/engine/<version>/libchdb.so."},
+		{flag: "engine-tcp-port", env: "CDP_ENGINE_TCP_PORT", commands: engine, num: &c.EngineTCPPort, def: "9000",
+			help: "Embedded engine's native-protocol port on 127.0.0.1 (BI tools and clickhouse-client connect here); 0 picks a free one."},
+		{flag: "engine-http-port", env: "CDP_ENGINE_HTTP_PORT", commands: engine, num: &c.EngineHTTPPort, def: "8123",
+			help: "Embedded engine's HTTP-protocol port on 127.0.0.1; 0 picks a free one."},
+		{flag: "http-addr", env: "CDP_HTTP_ADDR", commands: serve, str: &c.HTTPAddr, def: "127.0.0.1:8080",
+			help: "Address of the console, API and ingest endpoints."},
+		{flag: "admin-token", env: "CDP_ADMIN_TOKEN", commands: serve, str: &c.AdminToken,
+			help: "When set, an admin API token with this value exists (for automation and the first sign-in)."},
+		{flag: "write-key", env: "CDP_WRITE_KEY", commands: serve, str: &c.WriteKey,
+			help: "When set, an ingest write key with this value exists (source \"default\")."},
+		{flag: "log-level", env: "CDP_LOG_LEVEL", commands: all, str: &c.LogLevel, def: "info",
+			help: "debug, info, warn or error."},
+		{flag: "log-format", env: "CDP_LOG_FORMAT", commands: all, str: &c.LogFormat, def: "text",
+			help: "text or json."},
+	}
+}
+
+// parse reads the settings a subcommand takes from the environment, then
+// from args. It returns the remaining arguments.
+func (c *config) parse(cmd string, args []string, stderr io.Writer) ([]string, error) {
+	fs := flag.NewFlagSet("cdp "+cmd, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	for _, s := range c.settings() {
+		if !takes(s, cmd) {
+			continue
+		}
+		def := s.def
+		if v, ok := os.LookupEnv(s.env); ok {
+			def = v
+		}
+		if s.str != nil {
+			fs.StringVar(s.str, s.flag, def, s.help)
+			continue
+		}
+		n, err := strconv.Atoi(def)
+		if err != nil {
+			return nil, fmt.Errorf("%s=%q: must be a number", s.env, def)
+		}
+		fs.IntVar(s.num, s.flag, n, s.help)
+	}
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			usage(stderr, cmd)
+		}
+		return nil, err
+	}
+	return fs.Args(), nil
+}
+
+func takes(s setting, cmd string) bool {
+	for _, c := range s.commands {
+		if c == cmd {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *config) logger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return nil, fmt.Errorf("log level %q: use debug, info, warn or error", c.LogLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch c.LogFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("log format %q: use text or json", c.LogFormat)
+}
+
+var commands = []struct{ name, summary string }{
+	{"serve", "Run the platform: ClickHouse (embedded unless a DSN is given), migrations, API, ingest and console."},
+	{"migrate", "Apply the schema migrations the database lacks, then exit."},
+	{"engine", "Run only the embedded ClickHouse engine (for BI tools or development) until interrupted."},
+	{"version", "Print the platform and engine versions."},
+	{"help", "Explain the commands and their settings: cdp help [command]."},
+}
+
+func usage(w io.Writer, cmd string) {
+	if cmd == "" {
+		fmt.Fprint(w, "cdp: customer data platform for grain-and-oil brands.\n\nUsage: cdp <command> [flags]\n\nCommands:\n")
+		for _, c := range commands {
+			fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		}
+		fmt.Fprint(w, "\nEvery flag is also an environment variable (CDP_*); a flag on the command line wins.\n\n")
+	}
+	var c config
+	for _, cm := range commands {
+		if cmd != "" && cm.name != cmd {
+			continue
+		}
+		var lines []string
+		for _, s := range c.settings() {
+			if !takes(s, cm.name) {
+				continue
+			}
+			def := ""
+			if s.def != "" {
+				def = ", default " + s.def
+			}
+			lines = append(lines, fmt.Sprintf("  --%s  (%s%s)\n      %s\n", s.flag, s.env, def, s.help))
+		}
+		if len(lines) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "cdp %s: %s\n%s\n", cm.name, cm.summary, strings.Join(lines, ""))
+	}
+}
