@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/granarycdp/cdp/ingest"
 	"github.com/granarycdp/cdp/schema"
 	"github.com/granarycdp/cdp/store"
 )
@@ -28,6 +29,10 @@ var openAPIDoc []byte
 type Options struct {
 	DB          *store.DB
 	Credentials *Credentials
+	// Collector takes ingest calls (/v1); nil leaves them out.
+	Collector *ingest.Collector
+	// WeCom verifies and decrypts /wecom/callback; nil answers 404.
+	WeCom *ingest.WeCom
 	// Version is the platform's build version, shown by /healthz.
 	Version string
 	// Gatherer serves /metrics (nil: prometheus.DefaultGatherer).
@@ -37,11 +42,13 @@ type Options struct {
 
 // Server routes the platform's HTTP API.
 type Server struct {
-	db     *store.DB
-	creds  *Credentials
-	opts   Options
-	logger *slog.Logger
-	engine *gin.Engine
+	db        *store.DB
+	creds     *Credentials
+	collector *ingest.Collector
+	wecom     *ingest.WeCom
+	opts      Options
+	logger    *slog.Logger
+	engine    *gin.Engine
 }
 
 // New builds the server's routes.
@@ -56,7 +63,7 @@ func New(opts Options) *Server {
 	g := gin.New()
 	// No proxy is trusted unless configured: ClientIP is the peer address.
 	_ = g.SetTrustedProxies(nil)
-	s := &Server{db: opts.DB, creds: opts.Credentials, opts: opts, logger: opts.Logger, engine: g}
+	s := &Server{db: opts.DB, creds: opts.Credentials, collector: opts.Collector, wecom: opts.WeCom, opts: opts, logger: opts.Logger, engine: g}
 	g.Use(s.recover(), s.accessLog())
 	g.NoRoute(func(c *gin.Context) {
 		fail(c, http.StatusNotFound, CodeNotFound, "no such endpoint: "+c.Request.Method+" "+c.Request.URL.Path, "")
@@ -69,6 +76,19 @@ func New(opts Options) *Server {
 	g.GET("/healthz", s.healthz)
 	g.GET("/metrics", gin.WrapH(promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{})))
 	g.GET("/api/openapi.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", openAPIDoc) })
+
+	if s.collector != nil {
+		in := g.Group("/v1", s.requireWriteKey())
+		for _, typ := range []string{"track", "identify", "page", "screen", "group", "alias", "batch"} {
+			in.POST("/"+typ, s.segment(typ))
+		}
+		in.POST("/orders", s.orders)
+		in.POST("/import/events", s.importFile("events"))
+		in.POST("/import/orders", s.importFile("orders"))
+		in.POST("/import/wecom-archive", s.importFile("wecom-archive"))
+		g.GET("/wecom/callback", s.wecomVerify)
+		g.POST("/wecom/callback", s.wecomCallback)
+	}
 
 	v1 := g.Group("/api/v1", s.requireToken(RoleAnalyst))
 	v1.GET("/whoami", s.whoami)

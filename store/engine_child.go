@@ -66,6 +66,15 @@ func runEngineChild(spec childSpec) error {
 		// which flushes and stops the engine in milliseconds.
 		_, _ = master.Write([]byte("exit\r"))
 	}()
+	// A child of a supervisor that was killed may still be flushing on
+	// this folder for a few milliseconds: wait for it, never share.
+	lock, err := os.OpenFile(spec.DataPath+"/.engine-child.lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+		return fmt.Errorf("lock data folder: %w", err)
+	}
 	if err := loadEngineLib(spec.Lib); err != nil {
 		return err
 	}

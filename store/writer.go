@@ -69,6 +69,8 @@ type Writer struct {
 	metrics *Metrics
 	queue   chan *batch
 	stop    chan struct{}
+	stopCtx context.Context // ends when stop is closed
+	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 
 	mu       sync.Mutex
@@ -140,6 +142,7 @@ func NewWriter(db *DB, opts WriterOptions) *Writer {
 		room:     make(chan struct{}),
 		inflight: map[*batch]struct{}{},
 	}
+	w.stopCtx, w.cancel = context.WithCancel(context.Background())
 	for range opts.Inserters {
 		w.wg.Add(1)
 		go w.inserter()
@@ -275,6 +278,7 @@ func (w *Writer) Close(ctx context.Context) error {
 	w.mu.Unlock()
 	err := w.Flush(ctx)
 	close(w.stop)
+	w.cancel()
 	w.wg.Wait()
 	if ctx.Err() != nil {
 		w.mu.Lock()
@@ -340,54 +344,75 @@ func (w *Writer) inserter() {
 	}
 }
 
-// insert sends one batch, retrying transient failures with the same
-// deduplication token until it succeeds, fails permanently, or the writer
-// stops.
+// insert sends one buffered batch and settles it.
 func (w *Writer) insert(b *batch) {
+	err := w.attempt(w.stopCtx, b.table, b.token, b.rows)
+	if err != nil && w.stopCtx.Err() != nil {
+		return // stopping: the rows stay pending (Close reports them)
+	}
+	if err != nil && w.opts.OnFailed != nil {
+		w.opts.OnFailed(b.table.name, b.rows, err)
+	}
+	w.finish(b, err)
+}
+
+// Insert inserts rows as one batch with the caller's deduplication token,
+// bypassing the buffers, and returns when ClickHouse confirmed it. It
+// retries transient failures (same token) until success, a permanent
+// failure, or ctx's end. The ingest pipeline uses it: it forms batches from
+// ranges of its durable spool, so a replay after a crash re-sends the same
+// token and ClickHouse drops what it already has.
+func (t *TableWriter) Insert(ctx context.Context, token string, rows [][]any) error {
+	for i, r := range rows {
+		if len(r) != t.columns {
+			return fmt.Errorf("store: %s row %d has %d values, want %d", t.name, i, len(r), t.columns)
+		}
+	}
+	return t.w.attempt(ctx, t, token, rows)
+}
+
+// attempt sends rows, retrying transient failures with the same token
+// with back-off until success, a permanent failure or ctx's end.
+func (w *Writer) attempt(ctx context.Context, t *TableWriter, token string, rows [][]any) error {
 	backoff := w.opts.RetryMin
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
-		err := w.send(b)
+		err := w.send(t, token, rows)
 		if err == nil {
 			w.metrics.WriterInsertSec.Observe(time.Since(start).Seconds())
-			w.metrics.WriterRows.WithLabelValues(b.table.name).Add(float64(len(b.rows)))
-			w.metrics.WriterBatches.WithLabelValues(b.table.name).Inc()
-			w.metrics.WriterBatchRows.Observe(float64(len(b.rows)))
-			w.finish(b, nil)
-			return
+			w.metrics.WriterRows.WithLabelValues(t.name).Add(float64(len(rows)))
+			w.metrics.WriterBatches.WithLabelValues(t.name).Inc()
+			w.metrics.WriterBatchRows.Observe(float64(len(rows)))
+			return nil
 		}
 		if !IsTransient(err) {
-			err = fmt.Errorf("insert %d rows into %s: %w", len(b.rows), b.table.name, err)
-			w.logger.Error("batch failed permanently", "table", b.table.name, "rows", len(b.rows), "err", err)
-			if w.opts.OnFailed != nil {
-				w.opts.OnFailed(b.table.name, b.rows, err)
-			}
-			w.finish(b, err)
-			return
+			err = fmt.Errorf("insert %d rows into %s: %w", len(rows), t.name, err)
+			w.logger.Error("batch failed permanently", "table", t.name, "rows", len(rows), "err", err)
+			return err
 		}
-		w.metrics.WriterRetries.WithLabelValues(b.table.name).Inc()
+		w.metrics.WriterRetries.WithLabelValues(t.name).Inc()
 		w.logger.Warn("insert failed; retrying with the same deduplication token",
-			"table", b.table.name, "rows", len(b.rows), "attempt", attempt, "backoff", backoff, "err", err)
+			"table", t.name, "rows", len(rows), "attempt", attempt, "backoff", backoff, "err", err)
 		select {
 		case <-time.After(backoff):
-		case <-w.stop:
-			return
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 		backoff = min(backoff*2, w.opts.RetryMax)
 	}
 }
 
-func (w *Writer) send(b *batch) (err error) {
+func (w *Writer) send(t *TableWriter, token string, rows [][]any) (err error) {
 	ctx := clickhouse.Context(context.Background(), clickhouse.WithSettings(clickhouse.Settings{
 		"insert_deduplicate":         1,
-		"insert_deduplication_token": b.token,
+		"insert_deduplication_token": token,
 	}))
-	pb, err := w.db.Conn.PrepareBatch(ctx, b.table.insert)
+	pb, err := w.db.Conn.PrepareBatch(ctx, t.insert)
 	if err != nil {
 		return err
 	}
 	defer func() { err = errors.Join(err, pb.Close()) }()
-	for i, row := range b.rows {
+	for i, row := range rows {
 		if err := pb.Append(row...); err != nil {
 			return &appendError{row: i, err: err}
 		}

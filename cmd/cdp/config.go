@@ -24,6 +24,13 @@ type config struct {
 	WriteKey       string
 	LogLevel       string
 	LogFormat      string
+	PIIKey         string
+	SpoolMaxMB     int
+	WeComCorpID    string
+	WeComToken     string
+	WeComAESKey    string
+	WeComSecret    string
+	WeComAPIURL    string
 }
 
 // setting describes one flag and its environment variable.
@@ -59,6 +66,20 @@ func (c *config) settings() []setting {
 			help: "When set, an admin API token with this value exists (for automation and the first sign-in)."},
 		{flag: "write-key", env: "CDP_WRITE_KEY", commands: serve, str: &c.WriteKey,
 			help: "When set, an ingest write key with this value exists (source \"default\")."},
+		{flag: "pii-key", env: "CDP_PII_KEY", commands: serve, str: &c.PIIKey,
+			help: "64 hex characters: the key that hashes and encrypts phone numbers. Default: read from (or created in) <data-dir>/pii.key. Keep it safe: without it stored numbers cannot be matched or decrypted."},
+		{flag: "spool-max-mb", env: "CDP_SPOOL_MAX_MB", commands: serve, num: &c.SpoolMaxMB, def: "1024",
+			help: "Ingest spool limit: while ClickHouse is unavailable, ingest keeps accepting until this many MB wait, then answers 503 with Retry-After."},
+		{flag: "wecom-corp-id", env: "CDP_WECOM_CORP_ID", commands: serve, str: &c.WeComCorpID,
+			help: "WeCom corp id (企业ID): the callback's receive id."},
+		{flag: "wecom-token", env: "CDP_WECOM_TOKEN", commands: serve, str: &c.WeComToken,
+			help: "WeCom callback Token (verifies msg_signature)."},
+		{flag: "wecom-aes-key", env: "CDP_WECOM_AES_KEY", commands: serve, str: &c.WeComAESKey,
+			help: "WeCom callback EncodingAESKey (43 characters)."},
+		{flag: "wecom-secret", env: "CDP_WECOM_SECRET", commands: serve, str: &c.WeComSecret,
+			help: "WeCom customer-contact secret (客户联系 Secret) for the API: contact details, mass messages."},
+		{flag: "wecom-api-url", env: "CDP_WECOM_API_URL", commands: serve, str: &c.WeComAPIURL, def: "https://qyapi.weixin.qq.com",
+			help: "WeCom API host (a proxy or a test server)."},
 		{flag: "log-level", env: "CDP_LOG_LEVEL", commands: all, str: &c.LogLevel, def: "info",
 			help: "debug, info, warn or error."},
 		{flag: "log-format", env: "CDP_LOG_FORMAT", commands: all, str: &c.LogFormat, def: "text",

@@ -242,7 +242,13 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, banner io.Write
 			return err
 		}
 	}
-	srv := api.New(api.Options{DB: ch.db, Credentials: creds, Version: buildVersion(), Gatherer: reg, Logger: logger})
+	in, err := startIngest(ctx, cfg, ch.db, metrics, logger)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	srv := api.New(api.Options{DB: ch.db, Credentials: creds, Collector: in.collector, WeCom: in.wecom,
+		Version: buildVersion(), Gatherer: reg, Logger: logger})
 	return srv.Serve(ctx, cfg.HTTPAddr, func(addr net.Addr) {
 		base := "http://" + addr.String()
 		attrs := []any{"api", base + "/api/v1", "openapi", base + "/api/openapi.json", "health", base + "/healthz", "metrics", base + "/metrics"}

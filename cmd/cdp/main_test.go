@@ -17,7 +17,15 @@ import (
 	"github.com/granarycdp/cdp/store/storetest"
 )
 
-func TestMain(m *testing.M) { storetest.Main(m) }
+func TestMain(m *testing.M) {
+	// The crash test runs the real binary's main in a child process.
+	if args := os.Getenv("CDP_TEST_RUN_MAIN"); args != "" {
+		os.Args = append([]string{"cdp"}, strings.Fields(args)...)
+		main()
+		os.Exit(0)
+	}
+	storetest.Main(m)
+}
 
 // syncBuffer is a bytes.Buffer safe for the server's logger and the test.
 type syncBuffer struct {

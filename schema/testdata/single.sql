@@ -61,3 +61,159 @@ ORDER BY (ts, object_type, object_id)
 SETTINGS non_replicated_deduplication_window = 1000
 COMMENT 'Management actions: who changed which segment, who launched which campaign.';
 
+-- migration 2 ingest
+CREATE TABLE IF NOT EXISTS `cdp`.`events`
+(
+    `message_id` String COMMENT 'Client\'s messageId (or derived): the deduplication key',
+    `type` LowCardinality(String) COMMENT 'track, identify, page, screen, group, alias',
+    `event` LowCardinality(String) COMMENT 'Event name (track) or page/screen name, e.g. video_complete, search',
+    `ts` DateTime64(3, 'UTC') COMMENT 'When it happened (clock-skew corrected)',
+    `received_at` DateTime64(3, 'UTC'),
+    `source` LowCardinality(String) COMMENT 'Source of the write key, e.g. douyin, app, pos',
+    `person_id` UInt32 COMMENT 'OneID person (0 until resolved)',
+    `user_id` String,
+    `anonymous_id` String,
+    `properties` String COMMENT 'JSON object; phone-like keys masked',
+    `traits` String COMMENT 'JSON object; phone-like keys masked',
+    `context` String COMMENT 'JSON object',
+    `topic` LowCardinality(String) DEFAULT JSONExtractString(properties, 'topic') COMMENT 'Content topic, e.g. 控糖, 低GI, 减脂, 宝宝辅食',
+    `keyword` String DEFAULT JSONExtractString(properties, 'keyword') COMMENT 'Search keyword',
+    `completion` Float32 DEFAULT JSONExtractFloat(properties, 'completion_ratio') COMMENT 'Video completion ratio 0..1',
+    `spool_seq` UInt64 COMMENT 'Position in the ingest spool (lineage)',
+    `id_types` Array(LowCardinality(String)) COMMENT 'Identifier types on the record (phone, unionid, douyin_openid, ...)',
+    `id_values` Array(String) COMMENT 'Identifier values, parallel to id_types; phones as keyed hashes h:...'
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(ts)
+ORDER BY (event, toDate(ts), person_id, ts)
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'Behaviour events (Segment-compatible track/page/screen/identify/group/alias) from SDKs, platform exports and collectors. One row per message_id.';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`orders`
+(
+    `channel` LowCardinality(String) COMMENT 'tmall, douyin_shop, group_buy, pos, phone, mini_program',
+    `order_id` String,
+    `version` UInt64 COMMENT 'Status version; the highest wins',
+    `status` LowCardinality(String) COMMENT 'created, paid, shipped, completed, refunded, cancelled',
+    `ordered_at` DateTime64(3, 'UTC'),
+    `status_at` DateTime64(3, 'UTC'),
+    `amount` Decimal(18, 2) COMMENT 'Order total in yuan',
+    `currency` LowCardinality(String),
+    `province` LowCardinality(String),
+    `city` LowCardinality(String),
+    `store_id` String COMMENT 'POS store',
+    `leader_id` String COMMENT 'Community group-buying leader (团长)',
+    `person_id` UInt32,
+    `source` LowCardinality(String),
+    `received_at` DateTime64(3, 'UTC'),
+    `spool_seq` UInt64,
+    `id_types` Array(LowCardinality(String)) COMMENT 'Identifier types on the record (phone, unionid, douyin_openid, ...)',
+    `id_values` Array(String) COMMENT 'Identifier values, parallel to id_types; phones as keyed hashes h:...'
+)
+ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(ordered_at)
+ORDER BY (channel, order_id)
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'Orders from every channel; one row per (channel, order_id), the highest version wins (query with FINAL or the orders_current view).';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`order_lines`
+(
+    `channel` LowCardinality(String),
+    `order_id` String,
+    `line_no` UInt16,
+    `version` UInt64,
+    `sku` String,
+    `product_name` String,
+    `category` LowCardinality(String) COMMENT 'e.g. 低GI大米, 五常大米, 高油酸花生油, 小包装油',
+    `quantity` Decimal(12, 3),
+    `unit_price` Decimal(18, 2),
+    `amount` Decimal(18, 2),
+    `ordered_at` DateTime64(3, 'UTC'),
+    `person_id` UInt32
+)
+ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(ordered_at)
+ORDER BY (channel, order_id, line_no)
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'Order lines; one row per (channel, order_id, line_no), the highest version wins.';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`wecom_contact_events`
+(
+    `dedup_key` String,
+    `ts` DateTime64(3, 'UTC'),
+    `change_type` LowCardinality(String) COMMENT 'add_external_contact, edit_external_contact, del_external_contact, del_follow_user, ...',
+    `corp_id` LowCardinality(String),
+    `staff_userid` LowCardinality(String) COMMENT 'The staff member (follow user)',
+    `external_userid` String,
+    `state` LowCardinality(String) COMMENT 'State channel tag of the 联系我 QR code',
+    `name` String COMMENT 'Customer\'s WeCom name (from the contact API)',
+    `unionid` String,
+    `person_id` UInt32,
+    `received_at` DateTime64(3, 'UTC'),
+    `spool_seq` UInt64
+)
+ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(ts)
+ORDER BY (external_userid, staff_userid, ts, dedup_key)
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'WeCom customer-contact callbacks (change_external_contact): who added or removed whom, and through which State channel tag.';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`wecom_messages`
+(
+    `msgid` String,
+    `action` LowCardinality(String) COMMENT 'send, recall, switch',
+    `from` String,
+    `tolist` Array(String),
+    `roomid` String,
+    `msgtime` DateTime64(3, 'UTC'),
+    `msgtype` LowCardinality(String),
+    `content` String COMMENT 'Text content (text messages)',
+    `pre_msgid` String COMMENT 'The recalled message (recall rows)',
+    `external_userid` String COMMENT 'The customer in a one-to-one chat',
+    `staff_userid` LowCardinality(String),
+    `person_id` UInt32,
+    `body` String COMMENT 'The type\'s JSON body as archived',
+    `received_at` DateTime64(3, 'UTC'),
+    `spool_seq` UInt64
+)
+ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(msgtime)
+ORDER BY (msgid)
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'WeCom chat-archive messages (decrypted by the customer\'s archive job), one row per msgid. Recalls are rows with action = \'recall\' naming pre_msgid; wecom_messages_visible leaves recalled messages out.';
+
+CREATE VIEW IF NOT EXISTS `cdp`.wecom_messages_visible AS
+SELECT * FROM `cdp`.wecom_messages FINAL
+WHERE action = 'send' AND msgid NOT IN (SELECT pre_msgid FROM `cdp`.wecom_messages WHERE action = 'recall');
+
+CREATE TABLE IF NOT EXISTS `cdp`.`pii_vault`
+(
+    `hash` String,
+    `type` LowCardinality(String),
+    `masked` String,
+    `ciphertext` String,
+    `updated_at` DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(updated_at)
+ORDER BY hash
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'Protected personal identifiers: keyed hash (what other tables store), mask for display, AES-GCM ciphertext for sending. Not readable by BI users.';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`ingest_dead_letters`
+(
+    `received_at` DateTime64(3, 'UTC'),
+    `source` LowCardinality(String),
+    `endpoint` LowCardinality(String),
+    `position` UInt32 COMMENT 'Index in the batch or line number in the file',
+    `code` LowCardinality(String),
+    `field` String,
+    `message` String,
+    `payload` String COMMENT 'The refused record, truncated to 32 KB, phone numbers masked'
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMMDD(received_at)
+ORDER BY (received_at, endpoint)
+TTL toDateTime(received_at) + INTERVAL 30 DAY
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'Records refused by validation, with the reason, kept 30 days for inspection.';
+

@@ -1,0 +1,205 @@
+package api
+
+import (
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/granarycdp/cdp/ingest"
+)
+
+// requireWriteKey authenticates ingest calls: the write key is the HTTP
+// Basic user (password empty), as Segment and RudderStack SDKs send it.
+func (s *Server) requireWriteKey() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		key, _, ok := c.Request.BasicAuth()
+		if !ok || key == "" {
+			c.Header("WWW-Authenticate", `Basic realm="cdp ingest"`)
+			fail(c, http.StatusUnauthorized, CodeUnauthorized, "missing write key: send it as the HTTP Basic user name", "Authorization")
+			return
+		}
+		p, ok := s.creds.LookupWriteKey(c.Request.Context(), key)
+		if !ok {
+			c.Header("WWW-Authenticate", `Basic realm="cdp ingest"`)
+			fail(c, http.StatusUnauthorized, CodeUnauthorized, "unknown or revoked write key", "Authorization")
+			return
+		}
+		c.Set(principalKey, p)
+		c.Next()
+	}
+}
+
+// readBody reads a request body of at most limit bytes after
+// decompression (Content-Encoding: gzip is accepted). It answers the error
+// itself and returns false on failure.
+func readBody(c *gin.Context, limit int64) ([]byte, bool) {
+	var r io.Reader = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+	switch enc := strings.ToLower(c.GetHeader("Content-Encoding")); enc {
+	case "", "identity":
+	case "gzip":
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			fail(c, http.StatusBadRequest, CodeInvalid, "body is not valid gzip: "+err.Error(), "Content-Encoding")
+			return nil, false
+		}
+		defer zr.Close()
+		r = zr
+	default:
+		fail(c, http.StatusUnsupportedMediaType, CodeInvalid, "Content-Encoding "+enc+" is not supported; use gzip or none", "Content-Encoding")
+		return nil, false
+	}
+	// One byte past the limit tells a body that is too large after
+	// decompression (a gzip bomb) from one that fits.
+	body, err := io.ReadAll(io.LimitReader(r, limit+1))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge) || int64(len(body)) > limit:
+		fail(c, http.StatusRequestEntityTooLarge, CodeTooLarge, fmt.Sprintf("body larger than %d bytes", limit), "")
+		return nil, false
+	case err != nil:
+		fail(c, http.StatusBadRequest, CodeInvalid, "reading the body: "+err.Error(), "")
+		return nil, false
+	}
+	return body, true
+}
+
+// ingestAnswer is the answer of every ingest endpoint.
+type ingestAnswer struct {
+	Success bool `json:"success"`
+	ingest.Result
+}
+
+// answerIngest turns a collector's outcome into HTTP: 200 with counts
+// (rejected records listed), 400 naming the field when the request as a
+// whole is invalid, 503 with Retry-After while the spool is full.
+func (s *Server) answerIngest(c *gin.Context, res ingest.Result, err error) {
+	var prob *ingest.Problem
+	switch {
+	case err == nil:
+		status := http.StatusOK
+		if res.Accepted == 0 && res.Duplicates == 0 && len(res.Rejected) > 0 {
+			status = http.StatusBadRequest
+		}
+		c.JSON(status, ingestAnswer{Success: status == http.StatusOK, Result: res})
+	case errors.As(err, &prob):
+		status := http.StatusBadRequest
+		if prob.Code == "too_large" {
+			status = http.StatusRequestEntityTooLarge
+		}
+		fail(c, status, prob.Code, prob.Message, prob.Field)
+	case errors.Is(err, ingest.ErrBusy):
+		c.Header("Retry-After", "5")
+		fail(c, http.StatusServiceUnavailable, CodeUnavailable, "the platform cannot take more data right now (ClickHouse unavailable and the spool full); retry later", "")
+	case errors.Is(err, context.Canceled):
+		fail(c, http.StatusServiceUnavailable, CodeUnavailable, "request cancelled", "")
+	default:
+		s.internal(c, err)
+	}
+}
+
+func (s *Server) segment(typ string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		body, ok := readBody(c, ingest.MaxRequestBytes)
+		if !ok {
+			return
+		}
+		res, err := s.collector.Segment(c.Request.Context(), principal(c).Source, typ, body)
+		s.answerIngest(c, res, err)
+	}
+}
+
+func (s *Server) orders(c *gin.Context) {
+	body, ok := readBody(c, ingest.MaxRequestBytes)
+	if !ok {
+		return
+	}
+	res, err := s.collector.Orders(c.Request.Context(), principal(c).Source, body)
+	s.answerIngest(c, res, err)
+}
+
+// maxImportBytes bounds one uploaded file (a platform export or order
+// file); larger exports are split or streamed in several calls.
+const maxImportBytes = 256 << 20
+
+func (s *Server) importFile(kind string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		spec := ingest.ImportSpec{Kind: kind, Format: c.DefaultQuery("format", "jsonl"), Event: c.Query("event")}
+		if m := c.Query("mapping"); m != "" {
+			if err := json.Unmarshal([]byte(m), &spec.Mapping); err != nil {
+				fail(c, http.StatusBadRequest, CodeInvalid, `mapping must be a JSON object {"column": "field"}`, "mapping")
+				return
+			}
+		}
+		body := http.MaxBytesReader(c.Writer, c.Request.Body, maxImportBytes)
+		var (
+			res ingest.ImportResult
+			err error
+		)
+		if kind == "wecom-archive" {
+			res, err = s.collector.ImportWeComArchive(c.Request.Context(), principal(c).Source, body)
+		} else {
+			res, err = s.collector.Import(c.Request.Context(), principal(c).Source, spec, body)
+		}
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			fail(c, http.StatusRequestEntityTooLarge, CodeTooLarge, fmt.Sprintf("file larger than %d bytes; split it", tooLarge.Limit), "")
+			return
+		}
+		if err != nil {
+			s.answerIngest(c, res.Result, err)
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"success": true, "lines": res.Lines, "accepted": res.Accepted, "duplicates": res.Duplicates, "rejected": res.Rejected})
+	}
+}
+
+// wecomVerify answers WeCom's URL verification: the decrypted echostr.
+func (s *Server) wecomVerify(c *gin.Context) {
+	if s.wecom == nil {
+		fail(c, http.StatusNotFound, CodeNotFound, "WeCom is not configured (CDP_WECOM_CORP_ID, CDP_WECOM_TOKEN, CDP_WECOM_AES_KEY)", "")
+		return
+	}
+	plain, err := s.collector.WeComVerifyURL(s.wecom, c.Query("msg_signature"), c.Query("timestamp"), c.Query("nonce"), c.Query("echostr"))
+	if err != nil {
+		fail(c, http.StatusUnauthorized, CodeUnauthorized, "signature verification failed", "msg_signature")
+		return
+	}
+	c.Data(http.StatusOK, "text/plain; charset=utf-8", plain)
+}
+
+// wecomCallback takes a customer-contact callback; WeCom wants "success"
+// within 5 s, and an error status makes it retry.
+func (s *Server) wecomCallback(c *gin.Context) {
+	if s.wecom == nil {
+		fail(c, http.StatusNotFound, CodeNotFound, "WeCom is not configured (CDP_WECOM_CORP_ID, CDP_WECOM_TOKEN, CDP_WECOM_AES_KEY)", "")
+		return
+	}
+	body, ok := readBody(c, 64<<10)
+	if !ok {
+		return
+	}
+	_, err := s.collector.WeComCallback(c.Request.Context(), s.wecom, c.Query("msg_signature"), c.Query("timestamp"), c.Query("nonce"), body)
+	if errors.Is(err, ingest.ErrBadSignature) {
+		fail(c, http.StatusUnauthorized, CodeUnauthorized, "signature verification failed", "msg_signature")
+		return
+	}
+	var prob *ingest.Problem
+	if errors.As(err, &prob) {
+		// A malformed event will not improve with retries: acknowledge it
+		// (it is dead-lettered) so WeCom stops resending.
+		c.String(http.StatusOK, "success")
+		return
+	}
+	if err != nil {
+		s.answerIngest(c, ingest.Result{}, err)
+		return
+	}
+	c.String(http.StatusOK, "success")
+}

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/granarycdp/cdp/identity"
+	"github.com/granarycdp/cdp/ingest"
+	"github.com/granarycdp/cdp/ingest/spool"
+	"github.com/granarycdp/cdp/ingest/wecom"
+	"github.com/granarycdp/cdp/store"
+)
+
+// ingestParts is the ingest side of `cdp serve`: spool, collector,
+// pipeline and writer.
+type ingestParts struct {
+	spool     *spool.Spool
+	writer    *store.Writer
+	collector *ingest.Collector
+	wecom     *ingest.WeCom
+	stop      context.CancelFunc
+	done      chan error
+}
+
+func startIngest(ctx context.Context, cfg config, db *store.DB, metrics *store.Metrics, logger *slog.Logger) (*ingestParts, error) {
+	key, err := identity.LoadOrCreateKey(cfg.PIIKey, filepath.Join(cfg.DataDir, "pii.key"))
+	if err != nil {
+		return nil, err
+	}
+	prot, err := identity.NewProtector(key)
+	if err != nil {
+		return nil, err
+	}
+	sopts := spool.DefaultOptions()
+	sopts.Dir = filepath.Join(cfg.DataDir, "spool")
+	sopts.MaxBytes = int64(cfg.SpoolMaxMB) << 20
+	sopts.Logger = logger
+	sp, err := spool.Open(sopts)
+	if err != nil {
+		return nil, fmt.Errorf("ingest spool: %w", err)
+	}
+	spoolID, err := readOrCreateID(filepath.Join(cfg.DataDir, "spool.id"))
+	if err != nil {
+		sp.Close()
+		return nil, err
+	}
+	wopts := store.DefaultWriterOptions()
+	wopts.Logger, wopts.Metrics = logger, metrics
+	w := store.NewWriter(db, wopts)
+	p := &ingestParts{spool: sp, writer: w, done: make(chan error, 1)}
+	p.collector = ingest.NewCollector(ingest.Options{Spool: sp, Protector: prot, Logger: logger})
+	if p.wecom, err = wecomConfig(cfg); err != nil {
+		sp.Close()
+		return nil, err
+	}
+	keys, err := p.collector.Warm(ctx, db)
+	if err != nil {
+		sp.Close()
+		return nil, err
+	}
+	logger.Info("deduplication memory warmed", "keys", keys)
+	pipe := ingest.NewPipeline(ingest.PipelineOptions{Spool: sp, Writer: w, SpoolID: spoolID, Logger: logger})
+	runCtx, stop := context.WithCancel(context.Background())
+	p.stop = stop
+	go func() { p.done <- pipe.Run(runCtx) }()
+	logger.Info("ingest ready", "spool", sopts.Dir, "pending_records", sp.LastSeq()-sp.Committed(), "wecom", p.wecom != nil)
+	return p, nil
+}
+
+// Close stops the pipeline; records not yet in ClickHouse stay in the
+// spool for the next start.
+func (p *ingestParts) Close() error {
+	p.stop()
+	err := <-p.done
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return errors.Join(err, p.writer.Close(ctx), p.spool.Close())
+}
+
+func wecomConfig(cfg config) (*ingest.WeCom, error) {
+	set := 0
+	for _, v := range []string{cfg.WeComCorpID, cfg.WeComToken, cfg.WeComAESKey} {
+		if v != "" {
+			set++
+		}
+	}
+	if set == 0 {
+		return nil, nil
+	}
+	if set < 3 {
+		return nil, errors.New("WeCom callbacks need all of CDP_WECOM_CORP_ID, CDP_WECOM_TOKEN and CDP_WECOM_AES_KEY")
+	}
+	crypto, err := wecom.NewCrypto(cfg.WeComToken, cfg.WeComAESKey, cfg.WeComCorpID)
+	if err != nil {
+		return nil, fmt.Errorf("CDP_WECOM_AES_KEY: %w", err)
+	}
+	w := &ingest.WeCom{Crypto: crypto, CorpID: cfg.WeComCorpID}
+	if cfg.WeComSecret != "" {
+		opts := wecom.DefaultClientOptions()
+		opts.BaseURL = strings.TrimRight(cfg.WeComAPIURL, "/")
+		if w.Client, err = wecom.NewClient(cfg.WeComCorpID, cfg.WeComSecret, opts); err != nil {
+			return nil, err
+		}
+	}
+	return w, nil
+}
+
+// readOrCreateID reads a random id kept in a file, creating it once.
+func readOrCreateID(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	id := hex.EncodeToString(b[:])
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return "", err
+	}
+	return id, os.WriteFile(path, []byte(id+"\n"), 0o600)
+}

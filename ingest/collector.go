@@ -1,0 +1,247 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+	"unicode/utf8"
+
+	"github.com/granarycdp/cdp/identity"
+	"github.com/granarycdp/cdp/ingest/spool"
+)
+
+// ErrBusy means the spool is full (ClickHouse has been unavailable for a
+// while): the client should retry later. Nothing of the request was kept.
+var ErrBusy = errors.New("ingest: spool full; retry later")
+
+// Options configure a Collector.
+type Options struct {
+	Spool     *spool.Spool
+	Protector *identity.Protector
+	// DedupWindow is how long a messageId (or msgid, or callback key) is
+	// remembered to drop client retries. 24 h covers SDK retry queues and
+	// WeCom's callback retries many times over.
+	DedupWindow time.Duration
+	Logger      *slog.Logger
+	Now         func() time.Time
+}
+
+// Collector validates, normalises and spools incoming records. It is safe
+// for concurrent use.
+type Collector struct {
+	spool  *spool.Spool
+	prot   *identity.Protector
+	dedup  *dedup
+	logger *slog.Logger
+	now    func() time.Time
+}
+
+// NewCollector returns a collector appending to opts.Spool.
+func NewCollector(opts Options) *Collector {
+	if opts.DedupWindow <= 0 {
+		opts.DedupWindow = 24 * time.Hour
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Collector{spool: opts.Spool, prot: opts.Protector, dedup: newDedup(opts.DedupWindow), logger: opts.Logger, now: opts.Now}
+}
+
+// Rejection is a refused record of a batch: its position and the problem.
+type Rejection struct {
+	Index int `json:"index"`
+	Problem
+}
+
+// Result says what happened to a request's records.
+type Result struct {
+	Accepted   int         `json:"accepted"`
+	Duplicates int         `json:"duplicates"`
+	Rejected   []Rejection `json:"rejected,omitempty"`
+}
+
+// item is one parsed record of a request, or the reason it was refused.
+type item struct {
+	rec     *Record
+	key     string // deduplication key ("" for none)
+	problem *Problem
+	raw     []byte
+	line    int // line number in an imported file (0: use the index)
+}
+
+// Segment accepts a Segment HTTP tracking API body: one message for typ
+// (track, identify, ...) or, with typ "batch", {"batch": [...]}. A body
+// that is not valid as a whole is a *Problem; in a batch, valid messages
+// are accepted and invalid ones reported and dead-lettered.
+func (c *Collector) Segment(ctx context.Context, source, typ string, body []byte) (Result, error) {
+	if err := checkBody(body); err != nil {
+		return Result{}, err
+	}
+	p := &segmentParser{source: source, receivedAt: c.now().UTC(), protector: c.prot}
+	var items []item
+	if typ == "batch" {
+		var b segmentBatch
+		if err := json.Unmarshal(body, &b); err != nil {
+			return Result{}, jsonProblem(err)
+		}
+		if len(b.Batch) == 0 {
+			return Result{}, invalid("batch", "must be a non-empty array of messages")
+		}
+		for _, raw := range b.Batch {
+			rec, prob := p.parse(raw, "", b.SentAt, b.Context)
+			items = append(items, c.item(rec, prob, raw))
+		}
+	} else {
+		rec, prob := p.parse(body, typ, "", nil)
+		if prob != nil {
+			c.deadLetter(ctx, source, "/v1/"+typ, []item{{problem: prob, raw: body}})
+			return Result{}, prob
+		}
+		items = append(items, c.item(rec, nil, body))
+	}
+	return c.accept(ctx, source, "/v1/"+typ, items)
+}
+
+func (c *Collector) item(rec *Record, prob *Problem, raw []byte) item {
+	it := item{rec: rec, problem: prob, raw: raw}
+	if rec != nil {
+		it.key = dedupKey(rec)
+	}
+	return it
+}
+
+func dedupKey(r *Record) string {
+	switch r.Kind {
+	case KindEvent:
+		if len(r.Event.MessageID) > 5 && r.Event.MessageID[:5] == "auto-" {
+			return ""
+		}
+		return "e|" + r.Event.Source + "|" + r.Event.MessageID
+	case KindMessage:
+		return "m|" + r.Message.MsgID
+	case KindContact:
+		return "c|" + r.Contact.DedupKey
+	}
+	return ""
+}
+
+// checkBody applies the limits every body shares.
+func checkBody(body []byte) *Problem {
+	if len(body) > MaxRequestBytes {
+		return &Problem{Code: "too_large", Message: fmt.Sprintf("body is %d bytes; the limit is %d", len(body), MaxRequestBytes)}
+	}
+	if !utf8.Valid(body) {
+		return &Problem{Code: "invalid_utf8", Message: "body is not valid UTF-8"}
+	}
+	return nil
+}
+
+// accept spools the valid items (dropping known duplicates) and the
+// invalid ones as dead letters, all in one durable append, and returns when
+// they are on disk.
+func (c *Collector) accept(ctx context.Context, source, endpoint string, items []item) (Result, error) {
+	var res Result
+	var bufs [][]byte
+	var reserved []string
+	now := c.now()
+	release := func() {
+		for _, k := range reserved {
+			c.dedup.release(k)
+		}
+	}
+	for i, it := range items {
+		if it.problem != nil {
+			pos := i
+			if it.line > 0 {
+				pos = it.line
+			}
+			res.Rejected = append(res.Rejected, Rejection{Index: pos, Problem: *it.problem})
+			bufs = append(bufs, c.deadLetterRecord(source, endpoint, pos, it))
+			continue
+		}
+		if it.key != "" {
+			if !c.dedup.reserve(it.key, now) {
+				res.Duplicates++
+				continue
+			}
+			reserved = append(reserved, it.key)
+		}
+		b, err := encodeRecord(it.rec)
+		if err != nil {
+			release()
+			return Result{}, err
+		}
+		bufs = append(bufs, b)
+		res.Accepted++
+	}
+	if len(bufs) == 0 {
+		return res, nil
+	}
+	if _, _, err := c.spool.Append(ctx, bufs...); err != nil {
+		release()
+		if errors.Is(err, spool.ErrFull) {
+			return Result{}, ErrBusy
+		}
+		return Result{}, fmt.Errorf("spool: %w", err)
+	}
+	return res, nil
+}
+
+// maxDeadLetterPayload keeps dead letters small; the reason matters more
+// than a huge payload.
+const maxDeadLetterPayload = 32 << 10
+
+func (c *Collector) deadLetterRecord(source, endpoint string, pos int, it item) []byte {
+	payload := string(it.raw)
+	if len(payload) > maxDeadLetterPayload {
+		payload = payload[:maxDeadLetterPayload]
+	}
+	if !utf8.ValidString(payload) {
+		payload = fmt.Sprintf("%q", payload)
+	}
+	b, _ := encodeRecord(&Record{Kind: KindDeadLetter, DeadLetter: &DeadLetter{
+		ReceivedAt: c.now().UTC(), Source: source, Endpoint: endpoint, Position: pos,
+		Problem: *it.problem, Payload: maskDigits(payload),
+	}})
+	return b
+}
+
+// deadLetter spools refused records of a request that failed as a whole.
+// It is best effort: the client already gets the error.
+func (c *Collector) deadLetter(ctx context.Context, source, endpoint string, items []item) {
+	var bufs [][]byte
+	for i, it := range items {
+		bufs = append(bufs, c.deadLetterRecord(source, endpoint, i, it))
+	}
+	if _, _, err := c.spool.Append(ctx, bufs...); err != nil {
+		c.logger.Warn("dead letter not kept", "endpoint", endpoint, "err", err)
+	}
+}
+
+// maskDigits hides runs of 7 or more digits (phone numbers) in a refused
+// payload, keeping the first 3 and last 4.
+func maskDigits(s string) string {
+	b := []byte(s)
+	for i := 0; i < len(b); {
+		j := i
+		for j < len(b) && b[j] >= '0' && b[j] <= '9' {
+			j++
+		}
+		if j-i >= 7 {
+			for k := i + 3; k < j-4; k++ {
+				b[k] = '*'
+			}
+		}
+		if j == i {
+			j++
+		}
+		i = j
+	}
+	return string(b)
+}

@@ -1,0 +1,249 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/granarycdp/cdp/identity"
+)
+
+// Channels where orders come from.
+var Channels = map[string]bool{"tmall": true, "douyin_shop": true, "group_buy": true, "pos": true, "phone": true, "mini_program": true}
+
+// OrderStatuses an order passes through.
+var OrderStatuses = map[string]bool{"created": true, "paid": true, "shipped": true, "completed": true, "refunded": true, "cancelled": true}
+
+// orderJSON is an order as POST /v1/orders and order files carry it.
+type orderJSON struct {
+	Channel     string                `json:"channel"`
+	OrderID     json.RawMessage       `json:"order_id"`
+	Version     *uint64               `json:"version"`
+	Status      string                `json:"status"`
+	OrderedAt   string                `json:"ordered_at"`
+	StatusAt    string                `json:"status_at"`
+	Amount      *decimal.Decimal      `json:"amount"`
+	Currency    string                `json:"currency"`
+	Province    string                `json:"province"`
+	City        string                `json:"city"`
+	StoreID     string                `json:"store_id"`
+	LeaderID    string                `json:"leader_id"`
+	Buyer       map[string]any        `json:"buyer"`
+	Identifiers []identity.Identifier `json:"identifiers"`
+	Lines       []orderLineJSON       `json:"lines"`
+}
+
+type orderLineJSON struct {
+	SKU         string           `json:"sku"`
+	ProductName string           `json:"product_name"`
+	Category    string           `json:"category"`
+	Quantity    *decimal.Decimal `json:"quantity"`
+	UnitPrice   *decimal.Decimal `json:"unit_price"`
+	Amount      *decimal.Decimal `json:"amount"`
+}
+
+// maxOrderLines bounds one order; a household order has a handful.
+const maxOrderLines = 500
+
+// parseOrder validates one order.
+func (c *Collector) parseOrder(raw json.RawMessage, source string, receivedAt time.Time) (*Record, *Problem) {
+	if len(raw) > MaxEventBytes {
+		return nil, &Problem{Code: "too_large", Message: fmt.Sprintf("order is %d bytes; the limit is %d", len(raw), MaxEventBytes)}
+	}
+	var in orderJSON
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		if strings.HasPrefix(err.Error(), "json: unknown field ") {
+			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			return nil, invalid(f, "unknown field")
+		}
+		return nil, jsonProblem(err)
+	}
+	o := &Order{Channel: strings.TrimSpace(in.Channel), Status: strings.TrimSpace(in.Status), Currency: in.Currency,
+		Province: in.Province, City: in.City, StoreID: in.StoreID, LeaderID: in.LeaderID, Source: source, ReceivedAt: receivedAt}
+	if !Channels[o.Channel] {
+		return nil, invalid("channel", "must be one of tmall, douyin_shop, group_buy, pos, phone, mini_program; got %q", in.Channel)
+	}
+	var prob *Problem
+	if o.OrderID, prob = stringOrNumber(in.OrderID, "order_id"); prob != nil {
+		return nil, prob
+	}
+	if o.OrderID == "" || len(o.OrderID) > 128 {
+		return nil, invalid("order_id", "is required (at most 128 characters)")
+	}
+	if !OrderStatuses[o.Status] {
+		return nil, invalid("status", "must be one of created, paid, shipped, completed, refunded, cancelled; got %q", in.Status)
+	}
+	if in.OrderedAt == "" {
+		return nil, invalid("ordered_at", "is required")
+	}
+	if o.OrderedAt, prob = parseTime(in.OrderedAt, "ordered_at"); prob != nil {
+		return nil, prob
+	}
+	o.StatusAt = o.OrderedAt
+	if in.StatusAt != "" {
+		if o.StatusAt, prob = parseTime(in.StatusAt, "status_at"); prob != nil {
+			return nil, prob
+		}
+	}
+	for field, t := range map[string]time.Time{"ordered_at": o.OrderedAt, "status_at": o.StatusAt} {
+		if t.After(receivedAt.Add(MaxFuture)) {
+			return nil, invalid(field, "%s is more than %s in the future", t.Format(time.RFC3339), MaxFuture)
+		}
+	}
+	// Without an explicit version, later status times win.
+	o.Version = uint64(o.StatusAt.UnixMilli())
+	if in.Version != nil {
+		o.Version = *in.Version
+	}
+	if o.Currency == "" {
+		o.Currency = "CNY"
+	}
+	if in.Amount == nil {
+		return nil, invalid("amount", "is required")
+	}
+	if in.Amount.IsNegative() {
+		return nil, invalid("amount", "must not be negative")
+	}
+	o.Amount = *in.Amount
+	if len(in.Lines) > maxOrderLines {
+		return nil, invalid("lines", "more than %d lines", maxOrderLines)
+	}
+	for i, l := range in.Lines {
+		line, prob := parseOrderLine(l, i)
+		if prob != nil {
+			return nil, prob
+		}
+		o.Lines = append(o.Lines, line)
+	}
+	for _, s := range []struct{ v, f string }{{o.Province, "province"}, {o.City, "city"}, {o.StoreID, "store_id"}, {o.LeaderID, "leader_id"}, {o.Currency, "currency"}} {
+		if utf8.RuneCountInString(s.v) > 128 {
+			return nil, invalid(s.f, "longer than 128 characters")
+		}
+	}
+	rec := &Record{Kind: KindOrder, Order: o}
+	if prob := c.buyerIDs(rec, in); prob != nil {
+		return nil, prob
+	}
+	return rec, nil
+}
+
+func parseOrderLine(l orderLineJSON, i int) (OrderLine, *Problem) {
+	f := func(name string) string { return fmt.Sprintf("lines[%d].%s", i, name) }
+	line := OrderLine{LineNo: uint16(i + 1), SKU: strings.TrimSpace(l.SKU), ProductName: l.ProductName, Category: strings.TrimSpace(l.Category)}
+	if line.SKU == "" {
+		return line, invalid(f("sku"), "is required")
+	}
+	if l.Quantity == nil || !l.Quantity.IsPositive() {
+		return line, invalid(f("quantity"), "must be a positive number")
+	}
+	line.Quantity = *l.Quantity
+	if l.UnitPrice == nil || l.UnitPrice.IsNegative() {
+		return line, invalid(f("unit_price"), "is required and must not be negative")
+	}
+	line.UnitPrice = *l.UnitPrice
+	if l.Amount != nil {
+		if l.Amount.IsNegative() {
+			return line, invalid(f("amount"), "must not be negative")
+		}
+		line.Amount = *l.Amount
+	} else {
+		line.Amount = line.UnitPrice.Mul(line.Quantity).Round(2)
+	}
+	return line, nil
+}
+
+// buyerKeys maps buyer object keys to identifier types.
+var buyerKeys = map[string]string{
+	"phone": identity.Phone, "mobile": identity.Phone, "unionid": identity.UnionID, "openid": identity.OpenID,
+	"douyin_openid": identity.DouyinOpenID, "wecom_external_userid": identity.WeComExternalUserID,
+	"member_no": identity.MemberNo, "tmall_ouid": identity.TmallOUID, "email": identity.Email, "user_id": identity.UserID,
+}
+
+func (c *Collector) buyerIDs(rec *Record, in orderJSON) *Problem {
+	o := rec.Order
+	add := func(typ, value, field string) *Problem {
+		v, err := identity.Normalize(typ, value)
+		if err != nil {
+			return invalid(field, "%v", err)
+		}
+		if typ == identity.Phone {
+			pr, err := c.prot.ProtectPhone(v)
+			if err != nil {
+				return invalid(field, "%v", err)
+			}
+			rec.Vault = append(rec.Vault, pr)
+			v = pr.Hash
+		}
+		o.IDs = append(o.IDs, identity.Identifier{Type: typ, Value: v})
+		return nil
+	}
+	for k, v := range in.Buyer {
+		typ, ok := buyerKeys[k]
+		if !ok {
+			return invalid("buyer."+k, "unknown buyer identifier (known: phone, unionid, openid, douyin_openid, wecom_external_userid, member_no, tmall_ouid, email, user_id)")
+		}
+		var s string
+		switch x := v.(type) {
+		case string:
+			s = x
+		case float64:
+			s = decimal.NewFromFloat(x).String()
+		default:
+			return invalid("buyer."+k, "must be a string")
+		}
+		if err := add(typ, s, "buyer."+k); err != nil {
+			return err
+		}
+	}
+	for i, id := range in.Identifiers {
+		if err := add(id.Type, id.Value, fmt.Sprintf("identifiers[%d]", i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type orderBatch struct {
+	Orders []json.RawMessage `json:"orders"`
+}
+
+// Orders accepts one order object or {"orders": [...]}. Each order is
+// applied idempotently per (channel, order_id) and version: resending a
+// version changes nothing, a higher version replaces a lower one.
+func (c *Collector) Orders(ctx context.Context, source string, body []byte) (Result, error) {
+	if err := checkBody(body); err != nil {
+		return Result{}, err
+	}
+	now := c.now().UTC()
+	trimmed := bytes.TrimSpace(body)
+	var b orderBatch
+	if err := json.Unmarshal(trimmed, &b); err != nil {
+		return Result{}, jsonProblem(err)
+	}
+	// A single order has no "orders" key (unknown keys are refused).
+	batch := b.Orders != nil
+	raws := b.Orders
+	if !batch {
+		raws = []json.RawMessage{trimmed}
+	} else if len(raws) == 0 {
+		return Result{}, invalid("orders", "must be a non-empty array")
+	}
+	items := make([]item, 0, len(raws))
+	for _, raw := range raws {
+		rec, prob := c.parseOrder(raw, source, now)
+		items = append(items, c.item(rec, prob, raw))
+	}
+	if !batch && items[0].problem != nil {
+		c.deadLetter(ctx, source, "/v1/orders", items)
+		return Result{}, items[0].problem
+	}
+	return c.accept(ctx, source, "/v1/orders", items)
+}

@@ -1,0 +1,294 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/granarycdp/cdp/identity"
+	"github.com/granarycdp/cdp/ingest/spool"
+	"github.com/granarycdp/cdp/store"
+)
+
+// Resolver assigns a record's identifiers to a person (the identity
+// graph). Without one, records keep person_id 0.
+type Resolver interface {
+	Resolve(ids []identity.Identifier, at time.Time) uint32
+}
+
+// PipelineOptions configure a Pipeline.
+type PipelineOptions struct {
+	Spool  *spool.Spool
+	Writer *store.Writer
+	// SpoolID names this spool's incarnation; with the range of a batch
+	// it forms the batch's deduplication token, so a new spool whose
+	// sequence restarts at 1 never collides with an old one's tokens.
+	SpoolID string
+	// BatchRecords caps a batch; 50k records make ~50k-row inserts, in
+	// ClickHouse's recommended 10k-100k range.
+	BatchRecords int
+	// Linger is how long a batch waits for more records once it has one;
+	// it bounds the delay from acknowledgement to visibility in ClickHouse
+	// at low rates (plus the insert itself).
+	Linger   time.Duration
+	Resolver Resolver
+	Logger   *slog.Logger
+}
+
+// Pipeline moves spooled records into ClickHouse in batches formed from
+// spool ranges. Each range is planned durably before its insert and
+// committed (trimming the spool) after ClickHouse confirmed, so after a
+// crash the same ranges are re-sent with the same tokens and nothing is
+// stored twice or lost.
+type Pipeline struct {
+	opts   PipelineOptions
+	logger *slog.Logger
+	tables map[string]*store.TableWriter
+
+	mu        sync.Mutex
+	committed chan struct{} // closed and replaced on every commit
+}
+
+// Table columns, in the order rows are built.
+var (
+	eventColumns      = []string{"id_types", "id_values", "message_id", "type", "event", "ts", "received_at", "source", "person_id", "user_id", "anonymous_id", "properties", "traits", "context", "spool_seq"}
+	orderColumns      = []string{"id_types", "id_values", "channel", "order_id", "version", "status", "ordered_at", "status_at", "amount", "currency", "province", "city", "store_id", "leader_id", "person_id", "source", "received_at", "spool_seq"}
+	orderLineColumns  = []string{"channel", "order_id", "line_no", "version", "sku", "product_name", "category", "quantity", "unit_price", "amount", "ordered_at", "person_id"}
+	contactColumns    = []string{"dedup_key", "ts", "change_type", "corp_id", "staff_userid", "external_userid", "state", "name", "unionid", "person_id", "received_at", "spool_seq"}
+	messageColumns    = []string{"msgid", "action", "from", "tolist", "roomid", "msgtime", "msgtype", "content", "pre_msgid", "external_userid", "staff_userid", "person_id", "body", "received_at", "spool_seq"}
+	vaultColumns      = []string{"hash", "type", "masked", "ciphertext", "updated_at"}
+	deadLetterColumns = []string{"received_at", "source", "endpoint", "position", "code", "field", "message", "payload"}
+)
+
+// tableOrder is the order a batch's tables are inserted in.
+var tableOrder = []string{"pii_vault", "events", "orders", "order_lines", "wecom_contact_events", "wecom_messages", "ingest_dead_letters"}
+
+// NewPipeline prepares a pipeline; Run moves the records.
+func NewPipeline(opts PipelineOptions) *Pipeline {
+	if opts.BatchRecords <= 0 {
+		opts.BatchRecords = 50_000
+	}
+	if opts.Linger <= 0 {
+		opts.Linger = 200 * time.Millisecond
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	w := opts.Writer
+	return &Pipeline{
+		opts:   opts,
+		logger: opts.Logger.With("component", "ingest-pipeline"),
+		tables: map[string]*store.TableWriter{
+			"events":               w.Table("events", eventColumns...),
+			"orders":               w.Table("orders", orderColumns...),
+			"order_lines":          w.Table("order_lines", orderLineColumns...),
+			"wecom_contact_events": w.Table("wecom_contact_events", contactColumns...),
+			"wecom_messages":       w.Table("wecom_messages", messageColumns...),
+			"pii_vault":            w.Table("pii_vault", vaultColumns...),
+			"ingest_dead_letters":  w.Table("ingest_dead_letters", deadLetterColumns...),
+		},
+		committed: make(chan struct{}),
+	}
+}
+
+// Run moves records until ctx ends. Planned ranges left by a previous run
+// go first, exactly as planned.
+func (p *Pipeline) Run(ctx context.Context) error {
+	for _, r := range p.opts.Spool.Plans() {
+		recs, err := p.readRange(ctx, r)
+		if err != nil {
+			return err
+		}
+		if err := p.store(ctx, r, recs); err != nil {
+			return err
+		}
+	}
+	for {
+		recs, err := p.gather(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		r := spool.Range{First: recs[0].Seq, Last: recs[len(recs)-1].Seq}
+		if err := p.opts.Spool.Plan(r.First, r.Last); err != nil {
+			return fmt.Errorf("plan batch: %w", err)
+		}
+		if err := p.store(ctx, r, recs); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// gather reads the next batch: at least one record, then more until the
+// batch is full or Linger has passed.
+func (p *Pipeline) gather(ctx context.Context) ([]spool.Record, error) {
+	next := p.opts.Spool.Committed() + 1
+	recs, err := p.opts.Spool.Read(ctx, next, p.opts.BatchRecords, 64<<20)
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(p.opts.Linger)
+	for len(recs) < p.opts.BatchRecords {
+		wait, cancel := context.WithDeadline(ctx, deadline)
+		more, err := p.opts.Spool.Read(wait, recs[len(recs)-1].Seq+1, p.opts.BatchRecords-len(recs), 64<<20)
+		cancel()
+		if err != nil {
+			break // linger over (or ctx ended: the records gathered still go)
+		}
+		recs = append(recs, more...)
+	}
+	return recs, nil
+}
+
+func (p *Pipeline) readRange(ctx context.Context, r spool.Range) ([]spool.Record, error) {
+	var out []spool.Record
+	for from := r.First; from <= r.Last; {
+		recs, err := p.opts.Spool.Read(ctx, from, int(r.Last-from+1), 64<<20)
+		if err != nil {
+			return nil, fmt.Errorf("replay planned range %d-%d: %w", r.First, r.Last, err)
+		}
+		for _, rec := range recs {
+			if rec.Seq <= r.Last {
+				out = append(out, rec)
+			}
+		}
+		from = recs[len(recs)-1].Seq + 1
+	}
+	return out, nil
+}
+
+// store inserts one planned range into every table it touches and commits
+// it. A permanent insert failure (a bug: records were validated) is
+// retried with back-off rather than dropped, and logged loudly.
+func (p *Pipeline) store(ctx context.Context, r spool.Range, recs []spool.Record) error {
+	rows, err := p.rows(recs)
+	if err != nil {
+		return err
+	}
+	for _, table := range tableOrder {
+		if len(rows[table]) == 0 {
+			continue
+		}
+		token := fmt.Sprintf("%s:%d-%d:%s", p.opts.SpoolID, r.First, r.Last, table)
+		for backoff := time.Second; ; backoff = min(2*backoff, 30*time.Second) {
+			err := p.tables[table].Insert(ctx, token, rows[table])
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			p.logger.Error("BUG: spooled records refused by ClickHouse; retrying", "table", table, "range", fmt.Sprintf("%d-%d", r.First, r.Last), "err", err)
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+	if err := p.opts.Spool.Commit(r.Last); err != nil {
+		return fmt.Errorf("commit spool up to %d: %w", r.Last, err)
+	}
+	p.mu.Lock()
+	close(p.committed)
+	p.committed = make(chan struct{})
+	p.mu.Unlock()
+	return nil
+}
+
+// WaitCommitted blocks until every record up to seq is in ClickHouse.
+func (p *Pipeline) WaitCommitted(ctx context.Context, seq uint64) error {
+	for {
+		p.mu.Lock()
+		ch := p.committed
+		p.mu.Unlock()
+		if p.opts.Spool.Committed() >= seq {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (p *Pipeline) person(ids []identity.Identifier, at time.Time) uint32 {
+	if p.opts.Resolver == nil {
+		return 0
+	}
+	return p.opts.Resolver.Resolve(ids, at)
+}
+
+func splitIDs(ids []identity.Identifier) ([]string, []string) {
+	types, values := make([]string, len(ids)), make([]string, len(ids))
+	for i, id := range ids {
+		types[i], values[i] = id.Type, id.Value
+	}
+	return types, values
+}
+
+// rows turns records into rows per table.
+func (p *Pipeline) rows(recs []spool.Record) (map[string][][]any, error) {
+	out := map[string][][]any{}
+	add := func(table string, row ...any) { out[table] = append(out[table], row) }
+	for _, sr := range recs {
+		r, err := decodeRecord(sr.Data)
+		if err != nil {
+			return nil, fmt.Errorf("spool record %d: %w", sr.Seq, err)
+		}
+		for _, v := range r.Vault {
+			add("pii_vault", v.Hash, identity.Phone, v.Masked, v.Ciphertext, time.Now())
+		}
+		switch r.Kind {
+		case KindEvent:
+			e := r.Event
+			types, values := splitIDs(e.IDs)
+			add("events", types, values, e.MessageID, e.Type, e.Event, e.TS, e.ReceivedAt, e.Source,
+				p.person(e.IDs, e.TS), e.UserID, e.AnonymousID, string(e.Properties), string(e.Traits), string(e.Context), sr.Seq)
+		case KindOrder:
+			o := r.Order
+			types, values := splitIDs(o.IDs)
+			pid := p.person(o.IDs, o.OrderedAt)
+			add("orders", types, values, o.Channel, o.OrderID, o.Version, o.Status, o.OrderedAt, o.StatusAt,
+				o.Amount, o.Currency, o.Province, o.City, o.StoreID, o.LeaderID, pid, o.Source, o.ReceivedAt, sr.Seq)
+			for _, l := range o.Lines {
+				add("order_lines", o.Channel, o.OrderID, l.LineNo, o.Version, l.SKU, l.ProductName, l.Category,
+					l.Quantity, l.UnitPrice, l.Amount, o.OrderedAt, pid)
+			}
+		case KindContact:
+			c := r.Contact
+			ids := []identity.Identifier{{Type: identity.WeComExternalUserID, Value: c.ExternalUserID}}
+			if c.UnionID != "" {
+				ids = append(ids, identity.Identifier{Type: identity.UnionID, Value: c.UnionID})
+			}
+			add("wecom_contact_events", c.DedupKey, c.TS, c.ChangeType, c.CorpID, c.StaffUserID, c.ExternalUserID,
+				c.State, c.Name, c.UnionID, p.person(ids, c.TS), c.ReceivedAt, sr.Seq)
+		case KindMessage:
+			m := r.Message
+			var pid uint32
+			if m.ExternalUserID != "" {
+				pid = p.person([]identity.Identifier{{Type: identity.WeComExternalUserID, Value: m.ExternalUserID}}, m.MsgTime)
+			}
+			tolist := m.ToList
+			if tolist == nil {
+				tolist = []string{}
+			}
+			add("wecom_messages", m.MsgID, m.Action, m.From, tolist, m.RoomID, m.MsgTime, m.MsgType, m.Content,
+				m.PreMsgID, m.ExternalUserID, m.StaffUserID, pid, m.Body, m.ReceivedAt, sr.Seq)
+		case KindDeadLetter:
+			d := r.DeadLetter
+			add("ingest_dead_letters", d.ReceivedAt, d.Source, d.Endpoint, uint32(d.Position), d.Code, d.Field, d.Message, d.Payload)
+		default:
+			return nil, fmt.Errorf("BUG: spool record %d has kind %q", sr.Seq, r.Kind)
+		}
+	}
+	return out, nil
+}

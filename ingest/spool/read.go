@@ -1,0 +1,168 @@
+package spool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+)
+
+// readHint remembers where the record after the last one Read returned
+// starts, so a consumer reading on, and its Commit, find it without the
+// index.
+type readHint struct {
+	seq uint64
+	seg *segment
+	off int64
+}
+
+// Read returns records in order from the first with Seq >= from: at most
+// maxRecords of them, and no more than maxBytes of Data unless the first
+// record alone is larger. Records at or below Committed() are gone: from
+// below Committed()+1 reads from there. Only durable records are returned;
+// when there is none at from yet, Read waits for one or for ctx to end.
+// Read may return fewer records than are available, for example at the end
+// of a segment. The caller owns the returned Data; consecutive records
+// may share one allocation. Read is meant for a single consumer but is safe
+// for concurrent use.
+func (s *Spool) Read(ctx context.Context, from uint64, maxRecords int, maxBytes int) ([]Record, error) {
+	if maxRecords < 1 {
+		return nil, fmt.Errorf("spool: Read with maxRecords %d, want at least 1", maxRecords)
+	}
+	s.mu.Lock()
+	for {
+		if s.closing {
+			s.mu.Unlock()
+			return nil, ErrClosed
+		}
+		from = max(from, s.committed+1)
+		if from <= s.durableSeq {
+			break
+		}
+		durable := s.durable
+		s.mu.Unlock()
+		select {
+		case <-durable:
+		case <-s.closed:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		s.mu.Lock()
+	}
+	g := s.segmentOf(from)
+	limit := min(g.last, s.durableSeq)
+	off, at := s.startOf(g, from)
+	end := g.size
+	g.acquire()
+	s.mu.Unlock()
+
+	// Read ahead what maxBytes lets through, within reason.
+	chunk := min(max(maxBytes+64<<10, 64<<10), 4<<20)
+	r := newFrameReader(g.f, off, end, chunk)
+	recs, err := readRecords(r, at, from, limit, maxRecords, maxBytes)
+	if err != nil {
+		err = fileError(fmt.Sprintf("%s: reading records from %d", g.path, from), err)
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rerr := g.release(); err == nil && rerr != nil {
+		err = fmt.Errorf("spool: %w", rerr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if g.refs > 0 && !g.removed {
+		s.hint = readHint{seq: recs[len(recs)-1].Seq + 1, seg: g, off: r.offset()}
+	}
+	return recs, nil
+}
+
+// readRecords skips from record at to record from, then returns records up
+// to limit within maxRecords and maxBytes.
+func readRecords(r *frameReader, at, from, limit uint64, maxRecords, maxBytes int) ([]Record, error) {
+	for ; at < from; at++ {
+		if _, err := r.next(false); err != nil {
+			return nil, err
+		}
+	}
+	n := min(limit-from+1, uint64(maxRecords))
+	recs := make([]Record, 0, n)
+	bytes := 0
+	for seq := from; seq <= limit && len(recs) < maxRecords; seq++ {
+		p, err := r.next(true)
+		if err != nil {
+			return nil, err
+		}
+		if bytes += len(p); bytes > maxBytes && len(recs) > 0 {
+			break
+		}
+		recs = append(recs, Record{Seq: seq, Data: p})
+	}
+	return recs, nil
+}
+
+// position returns the spool-wide byte position at which record seq starts
+// (or would start, for the record after the last written). seq must be above
+// the committed point.
+func (s *Spool) position(seq uint64) (int64, error) {
+	s.mu.Lock()
+	if seq > s.writtenSeq {
+		pos := s.endPos
+		s.mu.Unlock()
+		return pos, nil
+	}
+	g := s.segmentOf(seq)
+	off, at := s.startOf(g, seq)
+	if at == seq {
+		s.mu.Unlock()
+		return g.base + off, nil
+	}
+	end := g.size
+	g.acquire()
+	s.mu.Unlock()
+
+	r := newFrameReader(g.f, off, end, 64<<10)
+	var err error
+	for ; at < seq && err == nil; at++ {
+		_, err = r.next(false)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rerr := g.release(); err == nil && rerr != nil {
+		err = rerr
+	}
+	if err != nil {
+		return 0, fileError(fmt.Sprintf("%s: finding record %d", g.path, seq), err)
+	}
+	return g.base + r.offset(), nil
+}
+
+// fileError wraps an error reading frames: ErrCorrupt for a bad frame in data
+// that was checked when written or recovered, the I/O error otherwise.
+func fileError(what string, err error) error {
+	if errors.Is(err, errBadFrame) {
+		return fmt.Errorf("%w: %s: %w", ErrCorrupt, what, err)
+	}
+	return fmt.Errorf("spool: %s: %w", what, err)
+}
+
+// segmentOf returns the segment holding record seq, which must have been
+// written and not removed. s.mu must be held.
+func (s *Spool) segmentOf(seq uint64) *segment {
+	i := sort.Search(len(s.segs), func(i int) bool { return s.segs[i].first > seq }) - 1
+	if i < 0 || seq > s.segs[i].last {
+		panic(fmt.Sprintf("BUG: spool: no segment holds record %d (committed %d, written %d, %d segments)",
+			seq, s.committed, s.writtenSeq, len(s.segs)))
+	}
+	return s.segs[i]
+}
+
+// startOf returns where to start reading g for record seq: the offset of
+// record at <= seq. s.mu must be held.
+func (s *Spool) startOf(g *segment, seq uint64) (off int64, at uint64) {
+	if s.hint.seg == g && s.hint.seq == seq {
+		return s.hint.off, seq
+	}
+	return g.seekStart(seq)
+}

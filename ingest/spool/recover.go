@@ -1,0 +1,177 @@
+package spool
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// recover loads the checkpoint and the segments and sets the spool's state
+// from them. It runs in Open, before any other goroutine touches s.
+func (s *Spool) recover() error {
+	dir := s.opts.Dir
+	ck, err := readCheckpoint(dir)
+	if err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	var firsts []uint64
+	for _, e := range entries {
+		name := e.Name()
+		if name == checkpointTemp {
+			// A Plan or Commit died before its rename: the checkpoint
+			// it would have replaced is still in force.
+			if err := os.Remove(filepath.Join(dir, name)); err != nil {
+				return fmt.Errorf("spool: %w", err)
+			}
+			continue
+		}
+		if !strings.HasSuffix(name, segmentSuffix) {
+			continue
+		}
+		first, ok := parseSegmentName(name)
+		if !ok {
+			return fmt.Errorf("%w: %s: not a segment name (want %s)", ErrCorrupt, filepath.Join(dir, name), segmentName(1))
+		}
+		firsts = append(firsts, first)
+	}
+	slices.Sort(firsts)
+
+	for i, first := range firsts {
+		path := filepath.Join(dir, segmentName(first))
+		last := i == len(firsts)-1
+		if !last && firsts[i+1]-1 <= ck.committed {
+			// Wholly committed: a Commit died before removing it.
+			if err := os.Remove(path); err != nil {
+				return fmt.Errorf("spool: %w", err)
+			}
+			continue
+		}
+		g, err := s.scanSegment(path, first, last)
+		if err != nil {
+			return err
+		}
+		// Hand the file to s.segs at once so a failing Open closes it.
+		s.segs = append(s.segs, g)
+		if n := len(s.segs); n > 1 && s.segs[n-2].last+1 != g.first {
+			return fmt.Errorf("%w: %s follows records up to %d: records are missing or duplicated",
+				ErrCorrupt, g.path, s.segs[n-2].last)
+		}
+	}
+	// The last segment can be wholly committed too, or empty below the
+	// committed point after its torn tail went.
+	if n := len(s.segs); n > 0 && s.segs[n-1].last <= ck.committed {
+		g := s.segs[n-1]
+		s.segs = s.segs[:n-1]
+		if err := errors.Join(g.f.Close(), os.Remove(g.path)); err != nil {
+			return fmt.Errorf("spool: %w", err)
+		}
+	}
+
+	s.committed = ck.committed
+	s.plans = ck.plans
+	last := ck.committed
+	if len(s.segs) > 0 {
+		if first := s.segs[0].first; first > ck.committed+1 {
+			return fmt.Errorf("%w: records %d..%d are missing: committed up to %d, oldest segment %s",
+				ErrCorrupt, ck.committed+1, first-1, ck.committed, s.segs[0].path)
+		}
+		last = max(last, s.segs[len(s.segs)-1].last)
+	}
+	s.writtenSeq, s.syncedSeq, s.durableSeq = last, last, last
+	want := ck.committed + 1
+	for _, p := range ck.plans {
+		if p.First != want || p.Last < p.First || p.Last > last {
+			return fmt.Errorf("%w: checkpoint plans %v do not fit records %d..%d", ErrCorrupt, ck.plans, ck.committed+1, last)
+		}
+		want = p.Last + 1
+	}
+
+	for _, g := range s.segs {
+		g.base = s.endPos
+		s.endPos += g.size
+	}
+	s.committedPos = s.endPos
+	if len(s.segs) > 0 {
+		pos, err := s.position(ck.committed + 1)
+		if err != nil {
+			return err
+		}
+		s.committedPos = pos
+	}
+	s.pending = s.endPos - s.committedPos
+
+	var bytes int64
+	for _, g := range s.segs {
+		bytes += g.size
+	}
+	s.logger.Info("spool opened", "segments", len(s.segs), "bytes", bytes,
+		"committed", s.committed, "last", last, "plans", len(s.plans))
+	return nil
+}
+
+// scanSegment reads a segment file, checking every record, and builds its
+// index. A bad record in the last segment within maxTornBytes of its end is
+// what a crash during a write leaves: the file is truncated before it.
+// Anywhere else it is corruption.
+func (s *Spool) scanSegment(path string, first uint64, last bool) (*segment, error) {
+	flag := os.O_RDONLY
+	if last {
+		flag = os.O_RDWR
+	}
+	f, err := os.OpenFile(path, flag, 0)
+	if err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("spool: %w", err), f.Close())
+	}
+	g := &segment{first: first, last: first - 1, path: path, f: f, refs: 1}
+	size := st.Size()
+	r := newFrameReader(f, 0, size, 1<<20)
+	for seq := first; ; seq++ {
+		off := r.offset()
+		_, err := r.next(true)
+		if err == io.EOF {
+			break
+		}
+		if err == nil {
+			if (seq-first)%indexEvery == 0 {
+				g.index = append(g.index, off)
+			}
+			g.last = seq
+			continue
+		}
+		if !errors.Is(err, errBadFrame) {
+			return nil, errors.Join(fmt.Errorf("spool: %w", err), f.Close())
+		}
+		if !last {
+			return nil, errors.Join(fmt.Errorf("%w: %s: record %d at offset %d: %w (not the last segment, so not a torn write)",
+				ErrCorrupt, path, seq, off, err), f.Close())
+		}
+		if size-off > maxTornBytes {
+			return nil, errors.Join(fmt.Errorf("%w: %s: record %d at offset %d: %w, %d bytes before the end of the file, more than a crash can leave unsynced (%d)",
+				ErrCorrupt, path, seq, off, err, size-off, maxTornBytes), f.Close())
+		}
+		s.logger.Warn("spool: truncating torn tail", "segment", path, "record", seq,
+			"offset", off, "bytes", size-off, "reason", err)
+		if err := f.Truncate(off); err != nil {
+			return nil, errors.Join(fmt.Errorf("spool: %w", err), f.Close())
+		}
+		if err := fdatasync(f); err != nil {
+			return nil, errors.Join(fmt.Errorf("spool: %w", err), f.Close())
+		}
+		size = off
+		break
+	}
+	g.size = size
+	return g, nil
+}
