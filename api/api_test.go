@@ -22,21 +22,23 @@ func TestMain(m *testing.M) { storetest.Main(m) }
 const adminToken = "test-admin-token"
 
 type fixture struct {
-	t   *testing.T
+	t   *testing.T // for request helpers; a zero T in benchmarks
 	srv *api.Server
 	db  *store.DB
 }
 
-func newFixture(t *testing.T) *fixture {
-	t.Helper()
-	db := storetest.Migrated(t)
+func newFixture(t *testing.T) *fixture { return newFixtureTB(t, t) }
+
+func newFixtureTB(tb testing.TB, t *testing.T) *fixture {
+	tb.Helper()
+	db := storetest.Migrated(tb)
 	ctx := context.Background()
 	creds, err := api.NewCredentials(ctx, db)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	if err := creds.Bootstrap(ctx, adminToken, "test-write-key"); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
 	store.NewMetrics(reg).EngineRestarts.Add(0)

@@ -40,30 +40,37 @@ type ingestFixture struct {
 }
 
 func newIngestFixture(t *testing.T, maxSpool int64) *ingestFixture {
-	t.Helper()
-	f := newFixture(t)
+	return newIngestFixtureTB(t, t, maxSpool)
+}
+
+// newBenchFixture is the ingest fixture for benchmarks.
+func newBenchFixture(b *testing.B) *ingestFixture { return newIngestFixtureTB(b, &testing.T{}, 0) }
+
+func newIngestFixtureTB(tb testing.TB, t *testing.T, maxSpool int64) *ingestFixture {
+	tb.Helper()
+	f := newFixtureTB(tb, t)
 	opts := spool.DefaultOptions()
-	opts.Dir = t.TempDir()
+	opts.Dir = tb.TempDir()
 	if maxSpool > 0 {
 		opts.MaxBytes = maxSpool
 	}
 	sp, err := spool.Open(opts)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	prot, _ := identity.NewProtector(bytes.Repeat([]byte{7}, 32))
 	col := ingest.NewCollector(ingest.Options{Spool: sp, Protector: prot})
 	crypto, err := wecom.NewCrypto(cbToken, cbAESKey, corpID)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	fake := wecomtest.New(corpID, cbSecret)
-	t.Cleanup(fake.Close)
+	tb.Cleanup(fake.Close)
 	copts := wecom.DefaultClientOptions()
 	copts.BaseURL = fake.URL
 	client, err := wecom.NewClient(corpID, cbSecret, copts)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	creds, _ := api.NewCredentials(context.Background(), f.db)
 	f.srv = api.New(api.Options{DB: f.db, Credentials: creds, Collector: col,
@@ -77,7 +84,7 @@ func newIngestFixture(t *testing.T, maxSpool int64) *ingestFixture {
 	} else {
 		close(done) // a full spool needs ClickHouse to be "down": no pipeline
 	}
-	t.Cleanup(func() {
+	tb.Cleanup(func() {
 		cancel()
 		<-done
 		w.Close(context.Background())

@@ -1,0 +1,143 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func eventBatch(prefix string, n int) []byte {
+	msgs := make([]string, n)
+	for i := range msgs {
+		msgs[i] = fmt.Sprintf(`{"type":"track","event":"video_complete","messageId":"%s-%d","anonymousId":"dev-%d","properties":{"topic":"控糖","completion_ratio":0.93,"video_id":"v%d"},"context":{"externalIds":[{"id":"dy_%d","type":"douyin_openid"}]},"timestamp":"2026-11-20T07:59:00Z"}`, prefix, i, i%5000, i%300, i%5000)
+	}
+	return []byte(`{"batch":[` + strings.Join(msgs, ",") + `]}`)
+}
+
+// BenchmarkIngestEndToEnd measures sustained events/s from HTTP through
+// the spool into ClickHouse (each op: 200k events in batches of 500 from 8
+// clients, timed until ClickHouse has them all), and, in the same run, the
+// raw ClickHouse insert of the same number of event rows.
+func BenchmarkIngestEndToEnd(b *testing.B) {
+	const events, perBatch, clients = 200_000, 500, 8
+	f := newBenchFixture(b)
+	ts := httptest.NewServer(f.srv.Handler())
+	defer ts.Close()
+	bodies := make([][]byte, events/perBatch)
+	b.ResetTimer()
+	for op := range b.N {
+		for i := range bodies {
+			bodies[i] = eventBatch(fmt.Sprintf("op%d-b%d", op, i), perBatch)
+		}
+		b.StartTimer()
+		start := time.Now()
+		var wg sync.WaitGroup
+		next := make(chan []byte)
+		for range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for body := range next {
+					req, _ := http.NewRequest("POST", ts.URL+"/v1/batch", bytes.NewReader(body))
+					req.SetBasicAuth(writeKey, "")
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil || resp.StatusCode != 200 {
+						b.Errorf("post: %v %v", err, resp)
+						return
+					}
+					resp.Body.Close()
+				}
+			}()
+		}
+		for _, body := range bodies {
+			next <- body
+		}
+		close(next)
+		wg.Wait()
+		acked := time.Since(start)
+		f.sync()
+		b.StopTimer()
+		b.ReportMetric(float64(events)/time.Since(start).Seconds(), "events/s")
+		b.ReportMetric(float64(events)/acked.Seconds(), "acked_events/s")
+	}
+}
+
+// BenchmarkIngestLatencyAt10k sends 10,000 events/s (batches of 20, 500
+// requests/s) for 5 s and reports acknowledgement latency percentiles.
+func BenchmarkIngestLatencyAt10k(b *testing.B) {
+	f := newBenchFixture(b)
+	ts := httptest.NewServer(f.srv.Handler())
+	defer ts.Close()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	for op := range b.N {
+		const rate, seconds, perBatch = 500, 5, 20
+		var mu sync.Mutex
+		var lat []time.Duration
+		var wg sync.WaitGroup
+		tick := time.NewTicker(time.Second / rate)
+		for i := 0; i < rate*seconds; i++ {
+			<-tick.C
+			body := eventBatch(fmt.Sprintf("lat%d-%d", op, i), perBatch)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				req, _ := http.NewRequest("POST", ts.URL+"/v1/batch", bytes.NewReader(body))
+				req.SetBasicAuth(writeKey, "")
+				start := time.Now()
+				resp, err := client.Do(req)
+				d := time.Since(start)
+				if err != nil || resp.StatusCode != 200 {
+					b.Errorf("post: %v", err)
+					return
+				}
+				resp.Body.Close()
+				mu.Lock()
+				lat = append(lat, d)
+				mu.Unlock()
+			}()
+		}
+		tick.Stop()
+		wg.Wait()
+		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+		q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
+		b.ReportMetric(q(0.5), "p50_ms")
+		b.ReportMetric(q(0.99), "p99_ms")
+		b.ReportMetric(q(1), "max_ms")
+	}
+}
+
+// BenchmarkRawEventInsert inserts the same shape of event rows straight
+// into cdp.events with clickhouse-go's PrepareBatch (no HTTP, no spool):
+// the reference for BenchmarkIngestEndToEnd.
+func BenchmarkRawEventInsert(b *testing.B) {
+	const events = 200_000
+	f := newBenchFixture(b)
+	ctx := context.Background()
+	ts := time.Date(2026, 11, 20, 7, 59, 0, 0, time.UTC)
+	for op := range b.N {
+		batch, err := f.db.Conn.PrepareBatch(ctx, "INSERT INTO "+f.db.Table("events")+" (id_types, id_values, message_id, type, event, ts, received_at, source, person_id, user_id, anonymous_id, properties, traits, context, spool_seq)")
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		for i := range events {
+			err := batch.Append([]string{"anonymous_id", "douyin_openid"}, []string{fmt.Sprint("dev-", i%5000), fmt.Sprint("dy_", i%5000)},
+				fmt.Sprintf("raw%d-%d", op, i), "track", "video_complete", ts, ts, "default", uint32(0), "", fmt.Sprint("dev-", i%5000),
+				`{"topic":"控糖","completion_ratio":0.93,"video_id":"v1"}`, "", `{"externalIds":[{"id":"dy_1","type":"douyin_openid"}]}`, uint64(i))
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := batch.Send(); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(events)/time.Since(start).Seconds(), "events/s")
+	}
+}
