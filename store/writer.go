@@ -467,7 +467,11 @@ func IsTransient(err error) bool {
 			242, // TABLE_IS_READ_ONLY (replica reconnecting to Keeper)
 			999, // KEEPER_EXCEPTION
 			425, // SYSTEM_ERROR
-			394: // QUERY_WAS_CANCELLED (server shutting down)
+			394, // QUERY_WAS_CANCELLED (server shutting down)
+			// Right after a (re)start the server may answer before it
+			// has loaded its databases and tables.
+			60, // UNKNOWN_TABLE
+			81: // UNKNOWN_DATABASE
 			return true
 		}
 		return false
