@@ -55,27 +55,17 @@ func (c *Collector) Import(ctx context.Context, source string, spec ImportSpec, 
 	default:
 		return ImportResult{}, invalid("format", "must be jsonl or csv")
 	}
-	endpoint := "/v1/import/" + spec.Kind
+	im := c.newChunker(source, "/v1/import/"+spec.Kind)
 	parser := &segmentParser{source: source, receivedAt: c.now().UTC(), protector: c.prot}
-	var out ImportResult
-	var chunk []item
-	flush := func() error {
-		res, err := c.accept(ctx, source, endpoint, chunk)
-		out.Accepted += res.Accepted
-		out.Duplicates += res.Duplicates
-		out.Rejected = append(out.Rejected, res.Rejected...)
-		chunk = chunk[:0]
-		return err
-	}
 	for {
 		raw, line, prob, err := next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return out, err
+			return im.out, err
 		}
-		out.Lines = line
+		im.out.Lines = line
 		var rec *Record
 		if prob == nil {
 			if spec.Kind == "events" {
@@ -86,19 +76,47 @@ func (c *Collector) Import(ctx context.Context, source string, spec ImportSpec, 
 		}
 		it := c.item(rec, prob, raw)
 		it.line = line
-		chunk = append(chunk, it)
-		if len(chunk) >= importChunk {
-			if err := flush(); err != nil {
-				return out, err
-			}
+		if err := im.add(ctx, it); err != nil {
+			return im.out, err
 		}
 	}
-	if len(chunk) > 0 {
-		if err := flush(); err != nil {
-			return out, err
-		}
+	return im.out, im.flush(ctx)
+}
+
+// importChunk is how many records one spool append takes during an import:
+// large enough to amortise the fsync, small enough to bound memory.
+const importChunk = 2000
+
+// chunker spools an import's items in chunks and sums the results.
+type chunker struct {
+	c                *Collector
+	source, endpoint string
+	chunk            []item
+	out              ImportResult
+}
+
+func (c *Collector) newChunker(source, endpoint string) *chunker {
+	return &chunker{c: c, source: source, endpoint: endpoint}
+}
+
+func (im *chunker) add(ctx context.Context, it item) error {
+	im.chunk = append(im.chunk, it)
+	if len(im.chunk) < importChunk {
+		return nil
 	}
-	return out, nil
+	return im.flush(ctx)
+}
+
+func (im *chunker) flush(ctx context.Context) error {
+	if len(im.chunk) == 0 {
+		return nil
+	}
+	res, err := im.c.accept(ctx, im.source, im.endpoint, im.chunk)
+	im.out.Accepted += res.Accepted
+	im.out.Duplicates += res.Duplicates
+	im.out.Rejected = append(im.out.Rejected, res.Rejected...)
+	im.chunk = im.chunk[:0]
+	return err
 }
 
 // jsonLines yields each non-empty line; a track type is implied for events

@@ -170,20 +170,7 @@ var buyerKeys = map[string]string{
 func (c *Collector) buyerIDs(rec *Record, in orderJSON) *Problem {
 	o := rec.Order
 	add := func(typ, value, field string) *Problem {
-		v, err := identity.Normalize(typ, value)
-		if err != nil {
-			return invalid(field, "%v", err)
-		}
-		if typ == identity.Phone {
-			pr, err := c.prot.ProtectPhone(v)
-			if err != nil {
-				return invalid(field, "%v", err)
-			}
-			rec.Vault = append(rec.Vault, pr)
-			v = pr.Hash
-		}
-		o.IDs = append(o.IDs, identity.Identifier{Type: typ, Value: v})
-		return nil
+		return addIdentifier(c.prot, rec, &o.IDs, typ, value, field)
 	}
 	for k, v := range in.Buyer {
 		typ, ok := buyerKeys[k]

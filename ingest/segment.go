@@ -241,25 +241,7 @@ func (p *segmentParser) identifiers(rec *Record, m *segmentMessage, batchContext
 		if value == "" {
 			return nil
 		}
-		v, err := identity.Normalize(typ, value)
-		if err != nil {
-			return invalid(field, "%v", err)
-		}
-		if typ == identity.Phone {
-			pr, err := p.protector.ProtectPhone(v)
-			if err != nil {
-				return invalid(field, "%v", err)
-			}
-			rec.Vault = append(rec.Vault, pr)
-			v = pr.Hash
-		}
-		for _, id := range e.IDs {
-			if id.Type == typ && id.Value == v {
-				return nil
-			}
-		}
-		e.IDs = append(e.IDs, identity.Identifier{Type: typ, Value: v})
-		return nil
+		return addIdentifier(p.protector, rec, &e.IDs, typ, value, field)
 	}
 	if e.UserID != "" && !identity.Blocked(e.UserID) {
 		if err := add(identity.UserID, e.UserID, "userId"); err != nil {
@@ -400,4 +382,29 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// addIdentifier normalises an identifier and adds it to ids unless already
+// there; a phone number is protected (its hash goes into ids, the
+// protected forms into the record's vault).
+func addIdentifier(prot *identity.Protector, rec *Record, ids *[]identity.Identifier, typ, value, field string) *Problem {
+	v, err := identity.Normalize(typ, value)
+	if err != nil {
+		return invalid(field, "%v", err)
+	}
+	if typ == identity.Phone {
+		pr, err := prot.ProtectPhone(v)
+		if err != nil {
+			return invalid(field, "%v", err)
+		}
+		rec.Vault = append(rec.Vault, pr)
+		v = pr.Hash
+	}
+	for _, id := range *ids {
+		if id.Type == typ && id.Value == v {
+			return nil
+		}
+	}
+	*ids = append(*ids, identity.Identifier{Type: typ, Value: v})
+	return nil
 }

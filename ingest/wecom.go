@@ -92,52 +92,34 @@ type ImportResult struct {
 	Result
 }
 
-// importChunk is how many records one spool append takes during an import:
-// large enough to amortise the fsync, small enough to bound memory.
-const importChunk = 2000
-
 // ImportWeComArchive imports decrypted chat-archive messages (JSON lines),
 // idempotently by msgid. Bad lines are reported by line number and
 // dead-lettered; the rest are imported.
 func (c *Collector) ImportWeComArchive(ctx context.Context, source string, r io.Reader) (ImportResult, error) {
 	rd := wecom.NewReader(r)
-	var out ImportResult
-	var chunk []item
-	flush := func() error {
-		res, err := c.accept(ctx, source, "/v1/import/wecom-archive", chunk)
-		out.Accepted += res.Accepted
-		out.Duplicates += res.Duplicates
-		out.Rejected = append(out.Rejected, res.Rejected...)
-		chunk = chunk[:0]
-		return err
-	}
+	im := c.newChunker(source, "/v1/import/wecom-archive")
 	received := c.now().UTC()
 	for {
 		m, err := rd.Read()
 		if err == io.EOF {
 			break
 		}
-		out.Lines = rd.Line()
+		im.out.Lines = rd.Line()
+		var it item
 		var le *wecom.LineError
-		if errors.As(err, &le) {
-			chunk = append(chunk, item{problem: &Problem{Code: "invalid", Message: le.Err.Error()}, raw: []byte(fmt.Sprintf("line %d", le.Line)), line: le.Line})
-		} else if err != nil {
-			return out, err
-		} else {
-			chunk = append(chunk, c.item(&Record{Kind: KindMessage, Message: archiveMessage(m, received)}, nil, nil))
+		switch {
+		case errors.As(err, &le):
+			it = item{problem: &Problem{Code: "invalid", Message: le.Err.Error()}, raw: []byte(fmt.Sprintf("line %d", le.Line)), line: le.Line}
+		case err != nil:
+			return im.out, err
+		default:
+			it = c.item(&Record{Kind: KindMessage, Message: archiveMessage(m, received)}, nil, nil)
 		}
-		if len(chunk) >= importChunk {
-			if err := flush(); err != nil {
-				return out, err
-			}
-		}
-	}
-	if len(chunk) > 0 {
-		if err := flush(); err != nil {
-			return out, err
+		if err := im.add(ctx, it); err != nil {
+			return im.out, err
 		}
 	}
-	return out, nil
+	return im.out, im.flush(ctx)
 }
 
 // isExternal tells a customer's WeCom id (wm.../wo...) from a staff id.
