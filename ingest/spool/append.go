@@ -10,12 +10,12 @@ import (
 
 // Group commit. Appenders frame their records into the open batch and wait
 // for it. One writer goroutine takes the open batch, writes it with one
-// pwrite at the end of the active segment and hands it to the syncers.
-// Up to `syncers` goroutines each fdatasync everything written when they
-// start; a sync that returns makes every batch written before it started
-// durable, and those batches' Appends return. Sequence numbers are given
-// when a batch is written, so a batch whose write fails and is truncated
-// away leaves no hole.
+// pwrite at the end of the active segment and hands it to the syncer, which
+// fdatasyncs everything written when it starts while the writer goes on
+// writing; a sync that returns makes every batch written before it started
+// durable, and their Appends return. Sequence numbers are given when a batch
+// is written, so a batch whose write fails and is truncated away leaves no
+// hole.
 
 // batch is the records of one or more Appends written with one write.
 type batch struct {
@@ -125,17 +125,14 @@ func (s *Spool) writeLoop() {
 	defer s.writer.Done()
 	s.mu.Lock()
 	for {
-		for !s.closing && (s.open.n == 0 || s.unsynced >= maxUnsyncedBytes) {
+		// Wait for records, and for the syncer to catch up with the
+		// writes before (fail empties unsynced).
+		for (s.open.n == 0 && !s.closing) || s.unsynced >= maxUnsyncedBytes {
 			s.writeCond.Wait()
 		}
 		if s.open.n == 0 {
 			s.mu.Unlock()
-			return // closing, nothing left
-		}
-		if s.closing && s.unsynced >= maxUnsyncedBytes {
-			// Draining: still keep the unsynced bound.
-			s.writeCond.Wait()
-			continue
+			return // closing, and every batch written
 		}
 		b := s.open
 		s.open = &batch{done: make(chan struct{}), buf: make([]byte, 0, min(2*len(b.buf), maxBatchBytes))}
@@ -154,7 +151,7 @@ func (s *Spool) writeLoop() {
 }
 
 // write writes b at the end of the active segment, rolling over to a new one
-// first if needed, and queues it for the syncers. On failure it finishes b
+// first if needed, and queues it for the syncer. On failure it finishes b
 // with the error.
 func (s *Spool) write(b *batch) {
 	s.wmu.Lock()

@@ -6,10 +6,10 @@
 //
 // # Guarantees
 //
-// After a crash at any moment (SIGKILL, power loss on a disk that honours
-// fdatasync), Open gives back every record whose Append returned, in order,
-// with the same bytes and sequence numbers, and nothing torn. Records whose
-// Append had not returned may or may not be there. Sequence numbers start at
+// After a crash at any moment (of the process, or of the machine on a disk
+// that honours fdatasync), Open gives back every record whose Append
+// returned, in order, with the same bytes and sequence numbers, and nothing
+// torn. Records whose Append had not returned may or may not be there. Sequence numbers start at
 // 1, are dense and are never reused. Plans survive a crash, so the consumer
 // re-forms exactly the batches it may already have inserted and
 // ClickHouse's insert deduplication drops the repeats.
@@ -22,6 +22,8 @@
 //     00000000000000000001.seg, holding records framed as
 //     [u32 length][u32 CRC32C (Castagnoli) of payload][payload], little-endian;
 //   - checkpoint: the committed point and the planned ranges (checkpoint.go);
+//   - reserve: 256 KiB set aside so that a Commit can be recorded, and space
+//     freed, when the disk is full;
 //   - LOCK: flock'd while a Spool has the directory open.
 //
 // A frame carries no sequence number: a segment's records are numbered from
@@ -31,9 +33,9 @@
 // # Concurrency
 //
 // Appends are group-committed (append.go): records of concurrent Appends are
-// written with one write by a writer goroutine, and made durable by
-// fdatasyncs of which two are kept in flight. Memory is bounded by the open
-// batch (1 MiB), the unsynced writes (4 MiB) and a sparse index of 8 bytes
-// per 64 records; records are read back from the files (the page cache keeps
-// the recent ones).
+// written with one write by a writer goroutine and made durable by a syncer
+// goroutine's fdatasync, which covers every write done when it starts.
+// Memory is bounded by the open batch (1 MiB), the unsynced writes (4 MiB)
+// and a sparse index of 8 bytes per 64 records; records are read back from
+// the files (the page cache keeps the recent ones).
 package spool

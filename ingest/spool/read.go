@@ -59,7 +59,7 @@ func (s *Spool) Read(ctx context.Context, from uint64, maxRecords int, maxBytes 
 	// Read ahead what maxBytes lets through, within reason.
 	chunk := min(max(maxBytes+64<<10, 64<<10), 4<<20)
 	r := newFrameReader(g.f, off, end, chunk)
-	recs, err := readRecords(r, at, from, limit, maxRecords, maxBytes)
+	recs, next, err := readRecords(r, at, from, limit, maxRecords, maxBytes)
 	if err != nil {
 		err = fileError(fmt.Sprintf("%s: reading records from %d", g.path, from), err)
 	}
@@ -72,34 +72,37 @@ func (s *Spool) Read(ctx context.Context, from uint64, maxRecords int, maxBytes 
 	if err != nil {
 		return nil, err
 	}
-	if g.refs > 0 && !g.removed {
-		s.hint = readHint{seq: recs[len(recs)-1].Seq + 1, seg: g, off: r.offset()}
+	if !g.removed {
+		s.hint = readHint{seq: recs[len(recs)-1].Seq + 1, seg: g, off: next}
 	}
 	return recs, nil
 }
 
 // readRecords skips from record at to record from, then returns records up
-// to limit within maxRecords and maxBytes.
-func readRecords(r *frameReader, at, from, limit uint64, maxRecords, maxBytes int) ([]Record, error) {
+// to limit within maxRecords and maxBytes, and the offset of the record after
+// the last returned.
+func readRecords(r *frameReader, at, from, limit uint64, maxRecords, maxBytes int) ([]Record, int64, error) {
 	for ; at < from; at++ {
 		if _, err := r.next(false); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 	}
 	n := min(limit-from+1, uint64(maxRecords))
 	recs := make([]Record, 0, n)
 	bytes := 0
+	next := r.offset()
 	for seq := from; seq <= limit && len(recs) < maxRecords; seq++ {
 		p, err := r.next(true)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		if bytes += len(p); bytes > maxBytes && len(recs) > 0 {
 			break
 		}
 		recs = append(recs, Record{Seq: seq, Data: p})
+		next = r.offset()
 	}
-	return recs, nil
+	return recs, next, nil
 }
 
 // position returns the spool-wide byte position at which record seq starts

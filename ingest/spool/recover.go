@@ -14,6 +14,12 @@ import (
 // from them. It runs in Open, before any other goroutine touches s.
 func (s *Spool) recover() error {
 	dir := s.opts.Dir
+	// A process that died between renaming the checkpoint and syncing the
+	// directory left a checkpoint that a power loss could still undo:
+	// make it durable before acting on it.
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
 	ck, err := readCheckpoint(dir)
 	if err != nil {
 		return err
@@ -121,7 +127,7 @@ func (s *Spool) recover() error {
 // index. A bad record in the last segment within maxTornBytes of its end is
 // what a crash during a write leaves: the file is truncated before it.
 // Anywhere else it is corruption.
-func (s *Spool) scanSegment(path string, first uint64, last bool) (*segment, error) {
+func (s *Spool) scanSegment(path string, first uint64, last bool) (_ *segment, err error) {
 	flag := os.O_RDONLY
 	if last {
 		flag = os.O_RDWR
@@ -130,9 +136,14 @@ func (s *Spool) scanSegment(path string, first uint64, last bool) (*segment, err
 	if err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, f.Close())
+		}
+	}()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("spool: %w", err), f.Close())
+		return nil, fmt.Errorf("spool: %w", err)
 	}
 	g := &segment{first: first, last: first - 1, path: path, f: f, refs: 1}
 	size := st.Size()
@@ -150,27 +161,31 @@ func (s *Spool) scanSegment(path string, first uint64, last bool) (*segment, err
 			g.last = seq
 			continue
 		}
-		if !errors.Is(err, errBadFrame) {
-			return nil, errors.Join(fmt.Errorf("spool: %w", err), f.Close())
-		}
-		if !last {
-			return nil, errors.Join(fmt.Errorf("%w: %s: record %d at offset %d: %w (not the last segment, so not a torn write)",
-				ErrCorrupt, path, seq, off, err), f.Close())
-		}
-		if size-off > maxTornBytes {
-			return nil, errors.Join(fmt.Errorf("%w: %s: record %d at offset %d: %w, %d bytes before the end of the file, more than a crash can leave unsynced (%d)",
-				ErrCorrupt, path, seq, off, err, size-off, maxTornBytes), f.Close())
+		switch {
+		case !errors.Is(err, errBadFrame):
+			return nil, fmt.Errorf("spool: %w", err)
+		case !last:
+			return nil, fmt.Errorf("%w: %s: record %d at offset %d: %w (not the last segment, so not a torn write)",
+				ErrCorrupt, path, seq, off, err)
+		case size-off > maxTornBytes:
+			return nil, fmt.Errorf("%w: %s: record %d at offset %d: %w, %d bytes before the end of the file, more than a crash can leave unsynced (%d)",
+				ErrCorrupt, path, seq, off, err, size-off, maxTornBytes)
 		}
 		s.logger.Warn("spool: truncating torn tail", "segment", path, "record", seq,
 			"offset", off, "bytes", size-off, "reason", err)
 		if err := f.Truncate(off); err != nil {
-			return nil, errors.Join(fmt.Errorf("spool: %w", err), f.Close())
-		}
-		if err := fdatasync(f); err != nil {
-			return nil, errors.Join(fmt.Errorf("spool: %w", err), f.Close())
+			return nil, fmt.Errorf("spool: %w", err)
 		}
 		size = off
 		break
+	}
+	if last {
+		// Records a dead process wrote but did not sync may still be only
+		// in the page cache; they are served and planned from now on, so
+		// they must survive a power loss (and so must the truncation).
+		if err := fdatasync(f); err != nil {
+			return nil, fmt.Errorf("spool: %w", err)
+		}
 	}
 	g.size = size
 	return g, nil
