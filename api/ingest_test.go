@@ -37,6 +37,8 @@ type ingestFixture struct {
 	pipe   *ingest.Pipeline
 	crypto *wecom.Crypto
 	fake   *wecomtest.Server
+	graph  *identity.Graph
+	prot   *identity.Protector
 }
 
 func newIngestFixture(t *testing.T, maxSpool int64) *ingestFixture {
@@ -73,10 +75,15 @@ func newIngestFixtureTB(tb testing.TB, t *testing.T, maxSpool int64) *ingestFixt
 		tb.Fatal(err)
 	}
 	creds, _ := api.NewCredentials(context.Background(), f.db)
-	f.srv = api.New(api.Options{DB: f.db, Credentials: creds, Collector: col,
-		WeCom: &ingest.WeCom{Crypto: crypto, Client: client, CorpID: corpID}, Logger: storetest.Logger()})
+	graph, _, err := identity.Load(context.Background(), f.db, identity.DefaultRules())
+	if err != nil {
+		tb.Fatal(err)
+	}
 	w := store.NewWriter(f.db, store.WriterOptions{})
-	pipe := ingest.NewPipeline(ingest.PipelineOptions{Spool: sp, Writer: w, SpoolID: "api-test", Linger: 5 * time.Millisecond})
+	svc := &identity.Service{DB: f.db, Graph: graph, Writer: w, Protector: prot, Logger: storetest.Logger()}
+	f.srv = api.New(api.Options{DB: f.db, Credentials: creds, Collector: col, Identity: svc,
+		WeCom: &ingest.WeCom{Crypto: crypto, Client: client, CorpID: corpID}, Logger: storetest.Logger()})
+	pipe := ingest.NewPipeline(ingest.PipelineOptions{Spool: sp, Writer: w, SpoolID: "api-test", Linger: 5 * time.Millisecond, Resolver: graph})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	if maxSpool == 0 {
@@ -90,7 +97,7 @@ func newIngestFixtureTB(tb testing.TB, t *testing.T, maxSpool int64) *ingestFixt
 		w.Close(context.Background())
 		sp.Close()
 	})
-	return &ingestFixture{fixture: f, sp: sp, pipe: pipe, crypto: crypto, fake: fake}
+	return &ingestFixture{fixture: f, sp: sp, pipe: pipe, crypto: crypto, fake: fake, graph: graph, prot: prot}
 }
 
 func (f *ingestFixture) post(path, key string, body []byte, header map[string]string) *httptest.ResponseRecorder {

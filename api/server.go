@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/granarycdp/cdp/identity"
 	"github.com/granarycdp/cdp/ingest"
 	"github.com/granarycdp/cdp/schema"
 	"github.com/granarycdp/cdp/store"
@@ -33,6 +34,8 @@ type Options struct {
 	Collector *ingest.Collector
 	// WeCom verifies and decrypts /wecom/callback; nil answers 404.
 	WeCom *ingest.WeCom
+	// Identity serves profiles, merges and erasure; nil leaves them out.
+	Identity *identity.Service
 	// Version is the platform's build version, shown by /healthz.
 	Version string
 	// Gatherer serves /metrics (nil: prometheus.DefaultGatherer).
@@ -46,6 +49,7 @@ type Server struct {
 	creds     *Credentials
 	collector *ingest.Collector
 	wecom     *ingest.WeCom
+	identity  *identity.Service
 	opts      Options
 	logger    *slog.Logger
 	engine    *gin.Engine
@@ -63,7 +67,7 @@ func New(opts Options) *Server {
 	g := gin.New()
 	// No proxy is trusted unless configured: ClientIP is the peer address.
 	_ = g.SetTrustedProxies(nil)
-	s := &Server{db: opts.DB, creds: opts.Credentials, collector: opts.Collector, wecom: opts.WeCom, opts: opts, logger: opts.Logger, engine: g}
+	s := &Server{db: opts.DB, creds: opts.Credentials, collector: opts.Collector, wecom: opts.WeCom, identity: opts.Identity, opts: opts, logger: opts.Logger, engine: g}
 	g.Use(s.recover(), s.accessLog())
 	g.NoRoute(func(c *gin.Context) {
 		fail(c, http.StatusNotFound, CodeNotFound, "no such endpoint: "+c.Request.Method+" "+c.Request.URL.Path, "")
@@ -92,6 +96,14 @@ func New(opts Options) *Server {
 
 	v1 := g.Group("/api/v1", s.requireToken(RoleAnalyst))
 	v1.GET("/whoami", s.whoami)
+	if s.identity != nil {
+		v1.GET("/profiles/lookup", s.profileLookup)
+		v1.GET("/profiles/:id", s.profile)
+		v1.GET("/profiles/:id/merges", s.personMerges)
+		v1.GET("/identity/rules", s.identityRules)
+		v1.POST("/merges/:id/unmerge", requireRole(RoleAdmin), s.unmerge)
+		v1.DELETE("/profiles/:id", requireRole(RoleAdmin), s.erase)
+	}
 	admin := v1.Group("", requireRole(RoleAdmin))
 	admin.GET("/tokens", s.listCredentials(false))
 	admin.POST("/tokens", s.createToken)

@@ -13,9 +13,11 @@ import (
 )
 
 // Resolver assigns a record's identifiers to a person (the identity
-// graph). Without one, records keep person_id 0.
+// graph, *identity.Graph) and appends what it changed to ch, which the
+// pipeline stores in the same batch as the records. Without one, records
+// keep person_id 0.
 type Resolver interface {
-	Resolve(ids []identity.Identifier, at time.Time) uint32
+	Resolve(ref string, ids []identity.Identifier, at time.Time, ch *identity.Changes) uint32
 }
 
 // PipelineOptions configure a Pipeline.
@@ -47,6 +49,8 @@ type Pipeline struct {
 	logger *slog.Logger
 	tables map[string]*store.TableWriter
 
+	changes identity.Changes // identity changes of the batch being built
+
 	mu        sync.Mutex
 	committed chan struct{} // closed and replaced on every commit
 }
@@ -62,8 +66,10 @@ var (
 	deadLetterColumns = []string{"received_at", "source", "endpoint", "position", "code", "field", "message", "payload"}
 )
 
-// tableOrder is the order a batch's tables are inserted in.
-var tableOrder = []string{"pii_vault", "events", "orders", "order_lines", "wecom_contact_events", "wecom_messages", "ingest_dead_letters"}
+// tableOrder is the order a batch's tables are inserted in: identity
+// first, so that after a crash between two inserts the rebuilt graph
+// already holds the links the replayed records will find.
+var tableOrder = append(append([]string(nil), identity.TableOrder...), "pii_vault", "events", "orders", "order_lines", "wecom_contact_events", "wecom_messages", "ingest_dead_letters")
 
 // NewPipeline prepares a pipeline; Run moves the records.
 func NewPipeline(opts PipelineOptions) *Pipeline {
@@ -77,7 +83,7 @@ func NewPipeline(opts PipelineOptions) *Pipeline {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	w := opts.Writer
-	return &Pipeline{
+	p := &Pipeline{
 		opts:   opts,
 		logger: opts.Logger.With("component", "ingest-pipeline"),
 		tables: map[string]*store.TableWriter{
@@ -91,6 +97,10 @@ func NewPipeline(opts PipelineOptions) *Pipeline {
 		},
 		committed: make(chan struct{}),
 	}
+	for table, cols := range identity.Tables {
+		p.tables[table] = w.Table(table, cols...)
+	}
+	return p
 }
 
 // Run moves records until ctx ends. Planned ranges left by a previous run
@@ -220,11 +230,11 @@ func (p *Pipeline) WaitCommitted(ctx context.Context, seq uint64) error {
 	}
 }
 
-func (p *Pipeline) person(ids []identity.Identifier, at time.Time) uint32 {
+func (p *Pipeline) person(ref string, ids []identity.Identifier, at time.Time) uint32 {
 	if p.opts.Resolver == nil {
 		return 0
 	}
-	return p.opts.Resolver.Resolve(ids, at)
+	return p.opts.Resolver.Resolve(ref, ids, at, &p.changes)
 }
 
 func splitIDs(ids []identity.Identifier) ([]string, []string) {
@@ -239,6 +249,7 @@ func splitIDs(ids []identity.Identifier) ([]string, []string) {
 func (p *Pipeline) rows(recs []spool.Record) (map[string][][]any, error) {
 	out := map[string][][]any{}
 	add := func(table string, row ...any) { out[table] = append(out[table], row) }
+	p.changes.Reset()
 	for _, sr := range recs {
 		r, err := decodeRecord(sr.Data)
 		if err != nil {
@@ -252,11 +263,11 @@ func (p *Pipeline) rows(recs []spool.Record) (map[string][][]any, error) {
 			e := r.Event
 			types, values := splitIDs(e.IDs)
 			add("events", types, values, e.MessageID, e.Type, e.Event, e.TS, e.ReceivedAt, e.Source,
-				p.person(e.IDs, e.TS), e.UserID, e.AnonymousID, string(e.Properties), string(e.Traits), string(e.Context), sr.Seq)
+				p.person("e:"+e.Source+":"+e.MessageID, e.IDs, e.TS), e.UserID, e.AnonymousID, string(e.Properties), string(e.Traits), string(e.Context), sr.Seq)
 		case KindOrder:
 			o := r.Order
 			types, values := splitIDs(o.IDs)
-			pid := p.person(o.IDs, o.OrderedAt)
+			pid := p.person(fmt.Sprintf("o:%s:%s:%d", o.Channel, o.OrderID, o.Version), o.IDs, o.OrderedAt)
 			add("orders", types, values, o.Channel, o.OrderID, o.Version, o.Status, o.OrderedAt, o.StatusAt,
 				o.Amount, o.Currency, o.Province, o.City, o.StoreID, o.LeaderID, pid, o.Source, o.ReceivedAt, sr.Seq)
 			for _, l := range o.Lines {
@@ -270,12 +281,12 @@ func (p *Pipeline) rows(recs []spool.Record) (map[string][][]any, error) {
 				ids = append(ids, identity.Identifier{Type: identity.UnionID, Value: c.UnionID})
 			}
 			add("wecom_contact_events", c.DedupKey, c.TS, c.ChangeType, c.CorpID, c.StaffUserID, c.ExternalUserID,
-				c.State, c.Name, c.UnionID, p.person(ids, c.TS), c.ReceivedAt, sr.Seq)
+				c.State, c.Name, c.UnionID, p.person("c:"+c.DedupKey, ids, c.TS), c.ReceivedAt, sr.Seq)
 		case KindMessage:
 			m := r.Message
 			var pid uint32
 			if m.ExternalUserID != "" {
-				pid = p.person([]identity.Identifier{{Type: identity.WeComExternalUserID, Value: m.ExternalUserID}}, m.MsgTime)
+				pid = p.person("m:"+m.MsgID, []identity.Identifier{{Type: identity.WeComExternalUserID, Value: m.ExternalUserID}}, m.MsgTime)
 			}
 			tolist := m.ToList
 			if tolist == nil {
@@ -290,5 +301,6 @@ func (p *Pipeline) rows(recs []spool.Record) (map[string][][]any, error) {
 			return nil, fmt.Errorf("BUG: spool record %d has kind %q", sr.Seq, r.Kind)
 		}
 	}
+	identity.Rows(&p.changes, add)
 	return out, nil
 }

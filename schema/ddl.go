@@ -33,6 +33,8 @@ type Table struct {
 	PrimaryKey  string
 	TTL         string
 	Settings    []string
+	// Indexes are data-skipping indexes: "name expr TYPE type GRANULARITY n".
+	Indexes []string
 	// ShardBy is the Distributed table's sharding expression on a cluster
 	// (default: a hash of the sorting key).
 	ShardBy string
@@ -91,7 +93,14 @@ func (c CreateTable) render(t Target) []string {
 		if col.Comment != "" {
 			b.WriteString(" COMMENT " + sqlString(col.Comment))
 		}
-		if i < len(tb.Columns)-1 {
+		if i < len(tb.Columns)-1 || len(tb.Indexes) > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString("\n")
+	}
+	for i, idx := range tb.Indexes {
+		b.WriteString("    INDEX " + idx)
+		if i < len(tb.Indexes)-1 {
 			b.WriteString(",")
 		}
 		b.WriteString("\n")

@@ -52,6 +52,7 @@ var all = []Migration{
 		},
 	}},
 	{Version: 2, Name: "ingest", Steps: ingestTables},
+	{Version: 3, Name: "identity", Steps: identityTables},
 }
 
 // Identifier columns shared by the ingest tables: parallel arrays of type
@@ -85,9 +86,12 @@ var ingestTables = []Step{
 			Column{Name: "completion", Type: "Float32", Default: "JSONExtractFloat(properties, 'completion_ratio')", Comment: "Video completion ratio 0..1"},
 			Column{Name: "spool_seq", Type: "UInt64", Comment: "Position in the ingest spool (lineage)"},
 		),
+		// person_id stays out of the sorting key so that an unmerge can
+		// re-attribute events; the skipping index serves per-person reads.
+		Indexes:     []string{"person_idx person_id TYPE bloom_filter GRANULARITY 4"},
 		Engine:      "MergeTree",
 		PartitionBy: "toYYYYMM(ts)",
-		OrderBy:     "(event, toDate(ts), person_id, ts)",
+		OrderBy:     "(event, toDate(ts), ts)",
 	},
 	CreateTable{
 		Name:    "orders",
@@ -213,5 +217,86 @@ WHERE action = 'send' AND msgid NOT IN (SELECT pre_msgid FROM {db}.wecom_message
 		PartitionBy: "toYYYYMMDD(received_at)",
 		OrderBy:     "(received_at, endpoint)",
 		TTL:         "toDateTime(received_at) + INTERVAL 30 DAY",
+	},
+}
+
+var identityTables = []Step{
+	CreateTable{
+		Name:    "identity_links",
+		Comment: "Which person owns each identifier (the identity graph's edges). Contested identifiers are shared by persons they may not join.",
+		Columns: []Column{
+			{Name: "id_type", Type: "LowCardinality(String)"},
+			{Name: "id_value", Type: "String", Comment: "Phones as keyed hashes h:..."},
+			{Name: "person_id", Type: "UInt32", Comment: "The owning person (before merges; see persons.canonical)"},
+			{Name: "contested", Type: "UInt8"},
+			{Name: "linked_at", Type: "DateTime64(3, 'UTC')", Comment: "Time of the record that linked it"},
+			{Name: "ref", Type: "String", Comment: "The record that linked it (e:source:messageId, o:channel:order:version, c:..., m:msgid)"},
+			{Name: "version", Type: "UInt64"},
+		},
+		Engine:  "ReplacingMergeTree(version)",
+		OrderBy: "(id_type, id_value)",
+	},
+	CreateTable{
+		Name:    "persons",
+		Comment: "Every person id and where merges put it: canonical is the person it belongs to now.",
+		Columns: []Column{
+			{Name: "person_id", Type: "UInt32"},
+			{Name: "parent", Type: "UInt32", Comment: "The person it was merged into (itself when not merged)"},
+			{Name: "canonical", Type: "UInt32", Comment: "The root of its merge tree: the OneID to report on"},
+			{Name: "version", Type: "UInt64"},
+		},
+		Engine:  "ReplacingMergeTree(version)",
+		OrderBy: "person_id",
+	},
+	CreateTable{
+		Name:    "identity_merges",
+		Comment: "Every merge with its evidence (record, identifiers, rule); undone merges are kept with who undid them.",
+		Columns: []Column{
+			{Name: "merge_id", Type: "UInt64"},
+			{Name: "ts", Type: "DateTime64(3, 'UTC')"},
+			{Name: "survivor", Type: "UInt32"},
+			{Name: "absorbed", Type: "UInt32"},
+			{Name: "ref", Type: "String"},
+			{Name: "anchor_type", Type: "LowCardinality(String)"},
+			{Name: "anchor_value", Type: "String"},
+			{Name: "evidence_type", Type: "LowCardinality(String)"},
+			{Name: "evidence_value", Type: "String"},
+			{Name: "rule", Type: "String"},
+			{Name: "undone", Type: "UInt8"},
+			{Name: "undone_at", Type: "DateTime64(3, 'UTC')"},
+			{Name: "undone_by", Type: "String"},
+			{Name: "version", Type: "UInt64"},
+		},
+		Engine:  "ReplacingMergeTree(version)",
+		OrderBy: "merge_id",
+	},
+	CreateTable{
+		Name:    "identity_conflicts",
+		Comment: "Links and merges the identity rules refused (shared phones and devices, limits).",
+		Columns: []Column{
+			{Name: "ts", Type: "DateTime64(3, 'UTC')"},
+			{Name: "ref", Type: "String"},
+			{Name: "id_type", Type: "LowCardinality(String)"},
+			{Name: "id_value", Type: "String"},
+			{Name: "person_a", Type: "UInt32"},
+			{Name: "person_b", Type: "UInt32"},
+			{Name: "reason", Type: "String"},
+		},
+		Engine:      "MergeTree",
+		PartitionBy: "toYYYYMM(ts)",
+		OrderBy:     "(ts, id_type, id_value)",
+	},
+	CreateTable{
+		Name:    "suppressions",
+		Comment: "Identifiers of erased or opted-out persons, as keyed hashes: never targeted again.",
+		Columns: []Column{
+			{Name: "id_type", Type: "LowCardinality(String)"},
+			{Name: "id_hash", Type: "String"},
+			{Name: "reason", Type: "LowCardinality(String)", Comment: "erased, opt_out"},
+			{Name: "ts", Type: "DateTime64(3, 'UTC')"},
+			{Name: "by", Type: "String"},
+		},
+		Engine:  "ReplacingMergeTree(ts)",
+		OrderBy: "(id_type, id_hash)",
 	},
 }

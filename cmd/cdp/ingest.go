@@ -26,6 +26,7 @@ type ingestParts struct {
 	writer    *store.Writer
 	collector *ingest.Collector
 	wecom     *ingest.WeCom
+	identity  *identity.Service
 	stop      context.CancelFunc
 	done      chan error
 }
@@ -67,7 +68,14 @@ func startIngest(ctx context.Context, cfg config, db *store.DB, metrics *store.M
 		return nil, err
 	}
 	logger.Info("deduplication memory warmed", "keys", keys)
-	pipe := ingest.NewPipeline(ingest.PipelineOptions{Spool: sp, Writer: w, SpoolID: spoolID, Logger: logger})
+	graph, stats, err := identity.Load(ctx, db, identity.DefaultRules())
+	if err != nil {
+		sp.Close()
+		return nil, err
+	}
+	logger.Info("identity graph loaded", "persons", stats.Persons, "identifiers", stats.Identifiers, "merges", stats.Merges, "ms", stats.Took.Milliseconds())
+	p.identity = &identity.Service{DB: db, Graph: graph, Writer: w, Protector: prot, Logger: logger}
+	pipe := ingest.NewPipeline(ingest.PipelineOptions{Spool: sp, Writer: w, SpoolID: spoolID, Resolver: graph, Logger: logger})
 	runCtx, stop := context.WithCancel(context.Background())
 	p.stop = stop
 	go func() { p.done <- pipe.Run(runCtx) }()

@@ -247,7 +247,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, banner io.Write
 		return err
 	}
 	defer in.Close()
-	srv := api.New(api.Options{DB: ch.db, Credentials: creds, Collector: in.collector, WeCom: in.wecom,
+	srv := api.New(api.Options{DB: ch.db, Credentials: creds, Collector: in.collector, WeCom: in.wecom, Identity: in.identity,
 		Version: buildVersion(), Gatherer: reg, Logger: logger})
 	return srv.Serve(ctx, cfg.HTTPAddr, func(addr net.Addr) {
 		base := "http://" + addr.String()

@@ -89,15 +89,16 @@ CREATE TABLE IF NOT EXISTS `cdp`.`events_local` ON CLUSTER `cdp_cluster`
     `completion` Float32 DEFAULT JSONExtractFloat(properties, 'completion_ratio') COMMENT 'Video completion ratio 0..1',
     `spool_seq` UInt64 COMMENT 'Position in the ingest spool (lineage)',
     `id_types` Array(LowCardinality(String)) COMMENT 'Identifier types on the record (phone, unionid, douyin_openid, ...)',
-    `id_values` Array(String) COMMENT 'Identifier values, parallel to id_types; phones as keyed hashes h:...'
+    `id_values` Array(String) COMMENT 'Identifier values, parallel to id_types; phones as keyed hashes h:...',
+    INDEX person_idx person_id TYPE bloom_filter GRANULARITY 4
 )
 ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
 PARTITION BY toYYYYMM(ts)
-ORDER BY (event, toDate(ts), person_id, ts)
+ORDER BY (event, toDate(ts), ts)
 COMMENT 'Behaviour events (Segment-compatible track/page/screen/identify/group/alias) from SDKs, platform exports and collectors. One row per message_id.';
 
 CREATE TABLE IF NOT EXISTS `cdp`.`events` ON CLUSTER `cdp_cluster` AS `cdp`.`events_local`
-ENGINE = Distributed('cdp_cluster', 'cdp', 'events_local', cityHash64(event, toDate(ts), person_id, ts));
+ENGINE = Distributed('cdp_cluster', 'cdp', 'events_local', cityHash64(event, toDate(ts), ts));
 
 CREATE TABLE IF NOT EXISTS `cdp`.`orders_local` ON CLUSTER `cdp_cluster`
 (
@@ -238,4 +239,93 @@ COMMENT 'Records refused by validation, with the reason, kept 30 days for inspec
 
 CREATE TABLE IF NOT EXISTS `cdp`.`ingest_dead_letters` ON CLUSTER `cdp_cluster` AS `cdp`.`ingest_dead_letters_local`
 ENGINE = Distributed('cdp_cluster', 'cdp', 'ingest_dead_letters_local', cityHash64(received_at, endpoint));
+
+-- migration 3 identity
+CREATE TABLE IF NOT EXISTS `cdp`.`identity_links_local` ON CLUSTER `cdp_cluster`
+(
+    `id_type` LowCardinality(String),
+    `id_value` String COMMENT 'Phones as keyed hashes h:...',
+    `person_id` UInt32 COMMENT 'The owning person (before merges; see persons.canonical)',
+    `contested` UInt8,
+    `linked_at` DateTime64(3, 'UTC') COMMENT 'Time of the record that linked it',
+    `ref` String COMMENT 'The record that linked it (e:source:messageId, o:channel:order:version, c:..., m:msgid)',
+    `version` UInt64
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', version)
+ORDER BY (id_type, id_value)
+COMMENT 'Which person owns each identifier (the identity graph\'s edges). Contested identifiers are shared by persons they may not join.';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`identity_links` ON CLUSTER `cdp_cluster` AS `cdp`.`identity_links_local`
+ENGINE = Distributed('cdp_cluster', 'cdp', 'identity_links_local', cityHash64(id_type, id_value));
+
+CREATE TABLE IF NOT EXISTS `cdp`.`persons_local` ON CLUSTER `cdp_cluster`
+(
+    `person_id` UInt32,
+    `parent` UInt32 COMMENT 'The person it was merged into (itself when not merged)',
+    `canonical` UInt32 COMMENT 'The root of its merge tree: the OneID to report on',
+    `version` UInt64
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', version)
+ORDER BY person_id
+COMMENT 'Every person id and where merges put it: canonical is the person it belongs to now.';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`persons` ON CLUSTER `cdp_cluster` AS `cdp`.`persons_local`
+ENGINE = Distributed('cdp_cluster', 'cdp', 'persons_local', cityHash64(person_id));
+
+CREATE TABLE IF NOT EXISTS `cdp`.`identity_merges_local` ON CLUSTER `cdp_cluster`
+(
+    `merge_id` UInt64,
+    `ts` DateTime64(3, 'UTC'),
+    `survivor` UInt32,
+    `absorbed` UInt32,
+    `ref` String,
+    `anchor_type` LowCardinality(String),
+    `anchor_value` String,
+    `evidence_type` LowCardinality(String),
+    `evidence_value` String,
+    `rule` String,
+    `undone` UInt8,
+    `undone_at` DateTime64(3, 'UTC'),
+    `undone_by` String,
+    `version` UInt64
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', version)
+ORDER BY merge_id
+COMMENT 'Every merge with its evidence (record, identifiers, rule); undone merges are kept with who undid them.';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`identity_merges` ON CLUSTER `cdp_cluster` AS `cdp`.`identity_merges_local`
+ENGINE = Distributed('cdp_cluster', 'cdp', 'identity_merges_local', cityHash64(merge_id));
+
+CREATE TABLE IF NOT EXISTS `cdp`.`identity_conflicts_local` ON CLUSTER `cdp_cluster`
+(
+    `ts` DateTime64(3, 'UTC'),
+    `ref` String,
+    `id_type` LowCardinality(String),
+    `id_value` String,
+    `person_a` UInt32,
+    `person_b` UInt32,
+    `reason` String
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toYYYYMM(ts)
+ORDER BY (ts, id_type, id_value)
+COMMENT 'Links and merges the identity rules refused (shared phones and devices, limits).';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`identity_conflicts` ON CLUSTER `cdp_cluster` AS `cdp`.`identity_conflicts_local`
+ENGINE = Distributed('cdp_cluster', 'cdp', 'identity_conflicts_local', cityHash64(ts, id_type, id_value));
+
+CREATE TABLE IF NOT EXISTS `cdp`.`suppressions_local` ON CLUSTER `cdp_cluster`
+(
+    `id_type` LowCardinality(String),
+    `id_hash` String,
+    `reason` LowCardinality(String) COMMENT 'erased, opt_out',
+    `ts` DateTime64(3, 'UTC'),
+    `by` String
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', ts)
+ORDER BY (id_type, id_hash)
+COMMENT 'Identifiers of erased or opted-out persons, as keyed hashes: never targeted again.';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`suppressions` ON CLUSTER `cdp_cluster` AS `cdp`.`suppressions_local`
+ENGINE = Distributed('cdp_cluster', 'cdp', 'suppressions_local', cityHash64(id_type, id_hash));
 

@@ -81,11 +81,12 @@ CREATE TABLE IF NOT EXISTS `cdp`.`events`
     `completion` Float32 DEFAULT JSONExtractFloat(properties, 'completion_ratio') COMMENT 'Video completion ratio 0..1',
     `spool_seq` UInt64 COMMENT 'Position in the ingest spool (lineage)',
     `id_types` Array(LowCardinality(String)) COMMENT 'Identifier types on the record (phone, unionid, douyin_openid, ...)',
-    `id_values` Array(String) COMMENT 'Identifier values, parallel to id_types; phones as keyed hashes h:...'
+    `id_values` Array(String) COMMENT 'Identifier values, parallel to id_types; phones as keyed hashes h:...',
+    INDEX person_idx person_id TYPE bloom_filter GRANULARITY 4
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMM(ts)
-ORDER BY (event, toDate(ts), person_id, ts)
+ORDER BY (event, toDate(ts), ts)
 SETTINGS non_replicated_deduplication_window = 1000
 COMMENT 'Behaviour events (Segment-compatible track/page/screen/identify/group/alias) from SDKs, platform exports and collectors. One row per message_id.';
 
@@ -216,4 +217,83 @@ ORDER BY (received_at, endpoint)
 TTL toDateTime(received_at) + INTERVAL 30 DAY
 SETTINGS non_replicated_deduplication_window = 1000
 COMMENT 'Records refused by validation, with the reason, kept 30 days for inspection.';
+
+-- migration 3 identity
+CREATE TABLE IF NOT EXISTS `cdp`.`identity_links`
+(
+    `id_type` LowCardinality(String),
+    `id_value` String COMMENT 'Phones as keyed hashes h:...',
+    `person_id` UInt32 COMMENT 'The owning person (before merges; see persons.canonical)',
+    `contested` UInt8,
+    `linked_at` DateTime64(3, 'UTC') COMMENT 'Time of the record that linked it',
+    `ref` String COMMENT 'The record that linked it (e:source:messageId, o:channel:order:version, c:..., m:msgid)',
+    `version` UInt64
+)
+ENGINE = ReplacingMergeTree(version)
+ORDER BY (id_type, id_value)
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'Which person owns each identifier (the identity graph\'s edges). Contested identifiers are shared by persons they may not join.';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`persons`
+(
+    `person_id` UInt32,
+    `parent` UInt32 COMMENT 'The person it was merged into (itself when not merged)',
+    `canonical` UInt32 COMMENT 'The root of its merge tree: the OneID to report on',
+    `version` UInt64
+)
+ENGINE = ReplacingMergeTree(version)
+ORDER BY person_id
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'Every person id and where merges put it: canonical is the person it belongs to now.';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`identity_merges`
+(
+    `merge_id` UInt64,
+    `ts` DateTime64(3, 'UTC'),
+    `survivor` UInt32,
+    `absorbed` UInt32,
+    `ref` String,
+    `anchor_type` LowCardinality(String),
+    `anchor_value` String,
+    `evidence_type` LowCardinality(String),
+    `evidence_value` String,
+    `rule` String,
+    `undone` UInt8,
+    `undone_at` DateTime64(3, 'UTC'),
+    `undone_by` String,
+    `version` UInt64
+)
+ENGINE = ReplacingMergeTree(version)
+ORDER BY merge_id
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'Every merge with its evidence (record, identifiers, rule); undone merges are kept with who undid them.';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`identity_conflicts`
+(
+    `ts` DateTime64(3, 'UTC'),
+    `ref` String,
+    `id_type` LowCardinality(String),
+    `id_value` String,
+    `person_a` UInt32,
+    `person_b` UInt32,
+    `reason` String
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(ts)
+ORDER BY (ts, id_type, id_value)
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'Links and merges the identity rules refused (shared phones and devices, limits).';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`suppressions`
+(
+    `id_type` LowCardinality(String),
+    `id_hash` String,
+    `reason` LowCardinality(String) COMMENT 'erased, opt_out',
+    `ts` DateTime64(3, 'UTC'),
+    `by` String
+)
+ENGINE = ReplacingMergeTree(ts)
+ORDER BY (id_type, id_hash)
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'Identifiers of erased or opted-out persons, as keyed hashes: never targeted again.';
 
