@@ -82,6 +82,15 @@ func TestProfileJoinsChannelsIntoOnePerson(t *testing.T) {
 	if len(pr.Timeline) != 5 || len(pr.Orders) != 2 || !strings.Contains(string(pr.Traits), "王阿姨") {
 		t.Fatalf("timeline %d orders %d traits %s", len(pr.Timeline), len(pr.Orders), pr.Traits)
 	}
+	// BI reads the same numbers from the person_traits view.
+	var orders uint64
+	var ltv, aov float64
+	var interval *float64
+	err := f.db.Conn.QueryRow(context.Background(), "SELECT orders, lifetime_value, average_order_value, repurchase_interval_days FROM "+
+		f.db.Table("person_traits")+" WHERE person_id = ?", pr.PersonID).Scan(&orders, &ltv, &aov, &interval)
+	if err != nil || orders != 2 || ltv != c.LifetimeValue || aov != c.AverageOrderValue || interval == nil || *interval != c.RepurchaseDays {
+		t.Fatalf("person_traits: %d %v %v %v (%v), profile %+v", orders, ltv, aov, interval, err, c)
+	}
 	// Every record went to the one person in ClickHouse too.
 	var persons uint64
 	f.db.Conn.QueryRow(context.Background(), "SELECT uniqExact(person_id) FROM "+f.db.Table("events")+" WHERE person_id != 0").Scan(&persons)

@@ -208,10 +208,26 @@ func TestFullSpoolAnswers503WithRetryAfterAndKeepsNothingHalfWritten(t *testing.
 	if got := int(f.sp.LastSeq()); got != accepted {
 		t.Fatalf("spool holds %d records, %d were acknowledged", got, accepted)
 	}
-	// The refused message was not remembered as seen: a retry later is new.
-	body := fmt.Sprintf(`{"event":"search","userId":"u","messageId":"full-%d"}`, accepted)
-	if rec := f.post("/v1/track", writeKey, []byte(body), nil); rec.Code != 503 {
-		t.Fatalf("retry while full: %d", rec.Code)
+	refused := fmt.Sprintf(`{"event":"search","userId":"u%d","messageId":"full-%d","properties":{"keyword":"%s"}}`, accepted, accepted, strings.Repeat("米", 300))
+	if rec := f.post("/v1/track", writeKey, []byte(refused), nil); rec.Code != 503 {
+		t.Fatalf("same request while still full: %d", rec.Code)
+	}
+	// ClickHouse is back: the pipeline drains the spool, and the refused
+	// message is new (it was not remembered as seen), stored once.
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.pipe.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	f.sync()
+	rec := f.post("/v1/track", writeKey, []byte(refused), nil)
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"accepted":1`) {
+		t.Fatalf("retry after recovery: %d %s", rec.Code, rec.Body)
+	}
+	f.sync()
+	var n uint64
+	f.db.Conn.QueryRow(context.Background(), "SELECT count() FROM "+f.db.Table("events")).Scan(&n)
+	if n != uint64(accepted+1) {
+		t.Fatalf("%d events stored, want the %d acknowledged", n, accepted+1)
 	}
 }
 

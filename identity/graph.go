@@ -44,7 +44,8 @@ type timeKey struct {
 
 type personState struct {
 	parent uint32    // the survivor this person was merged into; itself when a root
-	own    [16]uint8 // identifiers it owns, per rule type (saturating)
+	own    [15]uint8 // identifiers it owns, per rule type (saturating)
+	merged bool      // others were merged into it (see children)
 }
 
 // Changes collects what a resolution changed, for persistence in the same
@@ -169,6 +170,9 @@ func (g *Graph) Cluster(p uint32) []uint32 {
 
 func (g *Graph) subtree(p uint32, out []uint32) []uint32 {
 	out = append(out, p)
+	if !g.persons[p].merged {
+		return out
+	}
 	for _, c := range g.children[p] {
 		out = g.subtree(c, out)
 	}
@@ -352,6 +356,9 @@ func windowText(w time.Duration) string {
 // clusterCount counts the identifiers of a type in p's tree, only those
 // linked within window before at when window is set.
 func (g *Graph) clusterCount(root uint32, ti uint8, window time.Duration, at time.Time) int {
+	if window == 0 && !g.persons[root].merged {
+		return int(g.persons[root].own[ti]) // the common case: never merged
+	}
 	n := 0
 	for _, p := range g.subtree(root, nil) {
 		if window == 0 {
@@ -400,6 +407,7 @@ func (g *Graph) join(ref string, at time.Time, anchor, m found, ch *Changes) {
 	}
 	g.persons[m.root].parent = anchor.root
 	g.children[anchor.root] = append(g.children[anchor.root], m.root)
+	g.persons[anchor.root].merged = true
 	for _, p := range g.subtree(m.root, nil) {
 		ch.Persons = append(ch.Persons, PersonRow{Person: p, Parent: g.persons[p].parent, Canonical: g.root(anchor.root)})
 	}
@@ -437,6 +445,7 @@ func (g *Graph) Unmerge(id uint64, by string, at time.Time, ch *Changes) ([]uint
 	for i, c := range kids {
 		if c == m.Absorbed {
 			g.children[m.Survivor] = append(kids[:i:i], kids[i+1:]...)
+			g.persons[m.Survivor].merged = len(g.children[m.Survivor]) > 0
 			break
 		}
 	}

@@ -301,3 +301,19 @@ func BenchmarkResolve(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 }
+
+func TestParseRules(t *testing.T) {
+	r, err := ParseRules([]byte(`[{"type":"phone","priority":1,"limit":1,"may_join":true},{"type":"device_id","priority":2,"limit":3,"window":"24h","blocked":["ios-simulator"]}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Rule("device_id"); got.Window != 24*time.Hour || got.Limit != 3 || !r.blocked("device_id", "IOS-SIMULATOR") {
+		t.Fatalf("device rule %+v", got)
+	}
+	for _, bad := range []string{`[{"type":"qq","priority":1}]`, `[{"type":"phone","priority":1},{"type":"email","priority":1}]`,
+		`[{"type":"phone","priority":1,"window":"a week"}]`, `[{"type":"phone","priority":1,"colour":"red"}]`} {
+		if _, err := ParseRules([]byte(bad)); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}

@@ -54,12 +54,25 @@ var blockedValues = map[string]bool{
 	"n/a": true, "test": true,
 }
 
-var allZeroOrDash = regexp.MustCompile(`^[0\-\s]*$`)
-
-// Blocked tells whether a value is a placeholder rather than an id.
+// Blocked tells whether a value is a placeholder rather than an id: a
+// listed placeholder, or only zeros, dashes and spaces. It runs for every
+// identifier of every record, so it avoids allocating.
 func Blocked(value string) bool {
-	v := strings.ToLower(strings.TrimSpace(value))
-	return blockedValues[v] || allZeroOrDash.MatchString(v)
+	v := strings.TrimSpace(value)
+	zeros := true
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c != '0' && c != '-' && c != ' ' && c != '\t' {
+			zeros = false
+			break
+		}
+	}
+	if zeros {
+		return true
+	}
+	if len(v) > 16 {
+		return false // longer than any placeholder
+	}
+	return blockedValues[strings.ToLower(v)]
 }
 
 // mainlandMobile is an 11-digit mainland China mobile number.

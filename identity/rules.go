@@ -1,6 +1,8 @@
 package identity
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -113,4 +115,38 @@ func (r Rules) blocked(typ, value string) bool {
 		}
 	}
 	return false
+}
+
+// ruleJSON is a rule as configuration files write it (window as "168h").
+type ruleJSON struct {
+	Type     string   `json:"type"`
+	Priority int      `json:"priority"`
+	Limit    int      `json:"limit"`
+	Window   string   `json:"window"`
+	MayJoin  bool     `json:"may_join"`
+	Blocked  []string `json:"blocked"`
+}
+
+// ParseRules reads a JSON array of rules, e.g.
+// [{"type":"phone","priority":9,"limit":2,"may_join":false}, ...].
+// Types left out keep no rule (lowest priority, no limit, never join).
+func ParseRules(data []byte) (Rules, error) {
+	var list []ruleJSON
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&list); err != nil {
+		return Rules{}, fmt.Errorf("identity rules: %w", err)
+	}
+	rules := make([]Rule, len(list))
+	for i, r := range list {
+		rules[i] = Rule{Type: r.Type, Priority: r.Priority, Limit: r.Limit, MayJoin: r.MayJoin, Blocked: r.Blocked}
+		if r.Window != "" {
+			w, err := time.ParseDuration(r.Window)
+			if err != nil || w < 0 {
+				return Rules{}, fmt.Errorf("identity rules: %s window %q: use a duration such as 168h", r.Type, r.Window)
+			}
+			rules[i].Window = w
+		}
+	}
+	return NewRules(rules)
 }

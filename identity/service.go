@@ -212,7 +212,7 @@ func (g *Graph) forget(persons []uint32, ids []Identifier) {
 	for _, p := range persons {
 		g.persons[p] = personState{parent: p}
 		delete(g.children, p)
-		for ti := range uint8(16) {
+		for ti := range uint8(len(personState{}.own)) {
 			delete(g.linkTimes, timeKey{p, ti})
 		}
 	}

@@ -56,6 +56,7 @@ func (g *Graph) loadPersons(ctx context.Context, db *store.DB) error {
 		}
 		g.persons[p].parent = parent
 		g.children[parent] = append(g.children[parent], p)
+		g.persons[parent].merged = true
 	}
 	return rows.Err()
 }

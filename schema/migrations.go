@@ -299,4 +299,32 @@ var identityTables = []Step{
 		Engine:  "ReplacingMergeTree(ts)",
 		OrderBy: "(id_type, id_hash)",
 	},
+	// One row per canonical person: what BI reads for OneID traits. A
+	// view, so it is current with every record that arrived.
+	SQL(`CREATE OR REPLACE VIEW {db}.person_traits{on_cluster} AS
+SELECT
+    p.canonical AS person_id,
+    min(t.first_seen) AS first_seen,
+    max(t.last_seen) AS last_seen,
+    sum(t.orders) AS orders,
+    round(sum(t.spend), 2) AS lifetime_value,
+    if(sum(t.orders) > 0, round(sum(t.spend) / sum(t.orders), 2), 0) AS average_order_value,
+    maxOrNull(t.last_order_at) AS last_order_at,
+    if(sum(t.orders) > 1, round(dateDiff('second', minOrNull(t.first_order_at), maxOrNull(t.last_order_at)) / 86400 / (sum(t.orders) - 1), 2), NULL) AS repurchase_interval_days,
+    sum(t.completed_videos) AS completed_videos,
+    groupUniqArrayArray(t.topics) AS topics
+FROM
+(
+    SELECT person_id, min(ts) AS first_seen, max(ts) AS last_seen, 0 AS orders, 0. AS spend,
+        CAST(NULL, 'Nullable(DateTime64(3, \'UTC\'))') AS first_order_at, CAST(NULL, 'Nullable(DateTime64(3, \'UTC\'))') AS last_order_at,
+        countIf(event = 'video_complete') AS completed_videos, groupUniqArrayIf(toString(topic), topic != '') AS topics
+    FROM {db}.events WHERE person_id != 0 GROUP BY person_id
+    UNION ALL
+    SELECT person_id, min(ordered_at), max(ordered_at), countIf(status NOT IN ('refunded', 'cancelled')),
+        sumIf(toFloat64(amount), status NOT IN ('refunded', 'cancelled')),
+        minIf(ordered_at, status NOT IN ('refunded', 'cancelled')), maxIf(ordered_at, status NOT IN ('refunded', 'cancelled')), 0, []
+    FROM {db}.orders FINAL WHERE person_id != 0 GROUP BY person_id
+) AS t
+INNER JOIN (SELECT person_id, canonical FROM {db}.persons FINAL) AS p ON p.person_id = t.person_id
+GROUP BY p.canonical`),
 }

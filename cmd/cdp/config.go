@@ -31,6 +31,7 @@ type config struct {
 	WeComAESKey    string
 	WeComSecret    string
 	WeComAPIURL    string
+	IdentityRules  string
 }
 
 // setting describes one flag and its environment variable.
@@ -80,6 +81,8 @@ func (c *config) settings() []setting {
 			help: "WeCom customer-contact secret (客户联系 Secret) for the API: contact details, mass messages."},
 		{flag: "wecom-api-url", env: "CDP_WECOM_API_URL", commands: serve, str: &c.WeComAPIURL, def: "https://qyapi.weixin.qq.com",
 			help: "WeCom API host (a proxy or a test server)."},
+		{flag: "identity-rules", env: "CDP_IDENTITY_RULES", commands: serve, str: &c.IdentityRules,
+			help: "JSON file of identifier rules ([{type, priority, limit, window, may_join, blocked}]); default: the built-in rules (GET /api/v1/identity/rules shows them)."},
 		{flag: "log-level", env: "CDP_LOG_LEVEL", commands: all, str: &c.LogLevel, def: "info",
 			help: "debug, info, warn or error."},
 		{flag: "log-format", env: "CDP_LOG_FORMAT", commands: all, str: &c.LogFormat, def: "text",

@@ -68,7 +68,18 @@ func startIngest(ctx context.Context, cfg config, db *store.DB, metrics *store.M
 		return nil, err
 	}
 	logger.Info("deduplication memory warmed", "keys", keys)
-	graph, stats, err := identity.Load(ctx, db, identity.DefaultRules())
+	rules := identity.DefaultRules()
+	if cfg.IdentityRules != "" {
+		raw, err := os.ReadFile(cfg.IdentityRules)
+		if err == nil {
+			rules, err = identity.ParseRules(raw)
+		}
+		if err != nil {
+			sp.Close()
+			return nil, fmt.Errorf("CDP_IDENTITY_RULES: %w", err)
+		}
+	}
+	graph, stats, err := identity.Load(ctx, db, rules)
 	if err != nil {
 		sp.Close()
 		return nil, err
