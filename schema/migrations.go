@@ -53,6 +53,7 @@ var all = []Migration{
 	}},
 	{Version: 2, Name: "ingest", Steps: ingestTables},
 	{Version: 3, Name: "identity", Steps: identityTables},
+	{Version: 4, Name: "segments", Steps: segmentTables},
 }
 
 // Identifier columns shared by the ingest tables: parallel arrays of type
@@ -327,4 +328,51 @@ FROM
 ) AS t
 INNER JOIN (SELECT person_id, canonical FROM {db}.persons FINAL) AS p ON p.person_id = t.person_id
 GROUP BY p.canonical`),
+}
+
+var segmentTables = []Step{
+	CreateTable{
+		Name:    "person_tags",
+		Comment: "Tags on persons (manual, imported or from rules); the latest row per (person, tag) wins.",
+		Columns: []Column{
+			{Name: "person_id", Type: "UInt32"},
+			{Name: "tag", Type: "LowCardinality(String)", Comment: "e.g. 控糖, 高端用户"},
+			{Name: "source", Type: "LowCardinality(String)", Comment: "manual, import, wecom, rule"},
+			{Name: "sensitive", Type: "UInt8", Comment: "Health-interest tags (PIPL art. 28): usable in campaigns only with consent"},
+			{Name: "deleted", Type: "UInt8"},
+			{Name: "ts", Type: "DateTime64(3, 'UTC')"},
+		},
+		Engine:  "ReplacingMergeTree(ts)",
+		OrderBy: "(tag, person_id)",
+	},
+	CreateTable{
+		Name:    "segments",
+		Comment: "Segment definitions; every edit is a new version (the highest is current).",
+		Columns: []Column{
+			{Name: "segment_id", Type: "String"},
+			{Name: "version", Type: "UInt32"},
+			{Name: "name", Type: "String"},
+			{Name: "description", Type: "String"},
+			{Name: "rule", Type: "String", Comment: "The rule in the segment language (expr)"},
+			{Name: "live", Type: "UInt8", Comment: "Kept current as records arrive"},
+			{Name: "deleted", Type: "UInt8"},
+			{Name: "created_at", Type: "DateTime64(3, 'UTC')"},
+			{Name: "created_by", Type: "String"},
+		},
+		Engine:  "ReplacingMergeTree(version)",
+		OrderBy: "(segment_id, version)",
+	},
+	CreateTable{
+		Name:    "segment_members",
+		Comment: "Segment membership snapshots as bitmaps of person ids (groupBitmap state); the latest computed_at per segment is current. BI: bitmapToArray(m) or the segment_members_current view.",
+		Columns: []Column{
+			{Name: "segment_id", Type: "String"},
+			{Name: "version", Type: "UInt32"},
+			{Name: "computed_at", Type: "DateTime64(3, 'UTC')"},
+			{Name: "members", Type: "AggregateFunction(groupBitmap, UInt32)"},
+			{Name: "size", Type: "UInt64"},
+		},
+		Engine:  "ReplacingMergeTree(computed_at)",
+		OrderBy: "segment_id",
+	},
 }

@@ -324,3 +324,48 @@ FROM
 INNER JOIN (SELECT person_id, canonical FROM `cdp`.persons FINAL) AS p ON p.person_id = t.person_id
 GROUP BY p.canonical;
 
+-- migration 4 segments
+CREATE TABLE IF NOT EXISTS `cdp`.`person_tags`
+(
+    `person_id` UInt32,
+    `tag` LowCardinality(String) COMMENT 'e.g. 控糖, 高端用户',
+    `source` LowCardinality(String) COMMENT 'manual, import, wecom, rule',
+    `sensitive` UInt8 COMMENT 'Health-interest tags (PIPL art. 28): usable in campaigns only with consent',
+    `deleted` UInt8,
+    `ts` DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(ts)
+ORDER BY (tag, person_id)
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'Tags on persons (manual, imported or from rules); the latest row per (person, tag) wins.';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`segments`
+(
+    `segment_id` String,
+    `version` UInt32,
+    `name` String,
+    `description` String,
+    `rule` String COMMENT 'The rule in the segment language (expr)',
+    `live` UInt8 COMMENT 'Kept current as records arrive',
+    `deleted` UInt8,
+    `created_at` DateTime64(3, 'UTC'),
+    `created_by` String
+)
+ENGINE = ReplacingMergeTree(version)
+ORDER BY (segment_id, version)
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'Segment definitions; every edit is a new version (the highest is current).';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`segment_members`
+(
+    `segment_id` String,
+    `version` UInt32,
+    `computed_at` DateTime64(3, 'UTC'),
+    `members` AggregateFunction(groupBitmap, UInt32),
+    `size` UInt64
+)
+ENGINE = ReplacingMergeTree(computed_at)
+ORDER BY segment_id
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'Segment membership snapshots as bitmaps of person ids (groupBitmap state); the latest computed_at per segment is current. BI: bitmapToArray(m) or the segment_members_current view.';
+
