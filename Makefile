@@ -14,8 +14,10 @@ FUZZTIME  ?= 5s
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/cdp
 
+# The first run loads the demo data set (50,000 households) through the
+# ingest API; later runs find data and skip it.
 run: build
-	$(BIN) serve
+	$(BIN) serve --demo=auto
 
 vet:
 	$(GO) vet ./...

@@ -202,7 +202,7 @@ type found struct {
 
 // Resolve links a record's identifiers under the rules and returns the
 // canonical person the record belongs to (0 when it has no usable
-// identifier). What changed is appended to ch. Time matters only for
+// identifier, or only contested ones). What changed is appended to ch. Time matters only for
 // windowed limits (at is the record's time); otherwise the outcome for a
 // set of records does not depend on their order unless the rules refuse a
 // link, in which case the first arrival keeps the identifier.
@@ -226,9 +226,14 @@ func (g *Graph) Resolve(ref string, ids []Identifier, at time.Time, ch *Changes)
 		}
 	}
 	var anchor found
-	if len(matched) > 0 {
+	switch {
+	case len(matched) > 0:
 		anchor = matched[0] // strongest identifier the graph knows
-	} else {
+	case len(fresh) == 0:
+		// Only contested identifiers (a shared family phone alone): the
+		// record cannot be told to belong to one person.
+		return 0
+	default:
 		p := g.newPerson(at, ch)
 		anchor = found{id: fresh[0], owner: p, root: p}
 	}
@@ -248,15 +253,15 @@ func (g *Graph) Resolve(ref string, ids []Identifier, at time.Time, ch *Changes)
 	}
 	// Identifiers the anchor's person could not take (it already holds as
 	// many of their type as the rules allow) are another person's: they
-	// found one together. The weak identifiers that pointed to the first
-	// person are now between two persons.
+	// found one together. The non-unique identifiers (phones, devices)
+	// that pointed to the first person are now between two persons.
 	p := g.newPerson(at, ch)
 	split := found{id: refused[0], owner: p, root: p}
 	for _, id := range refused {
 		g.attach(ref, at, split, id, ch)
 	}
 	for _, m := range matched {
-		if !g.rules.Rule(m.id.Type).MayJoin {
+		if rule := g.rules.Rule(m.id.Type); rule.Limit != 1 || !rule.MayJoin {
 			g.contest(ref, at, m, p, ch)
 		}
 	}
@@ -266,7 +271,7 @@ func (g *Graph) Resolve(ref string, ids []Identifier, at time.Time, ch *Changes)
 	return g.root(anchor.root)
 }
 
-// contest marks an identifier shared by two persons that it may not join.
+// contest marks an identifier shared by two persons it may not join.
 func (g *Graph) contest(ref string, at time.Time, m found, other uint32, ch *Changes) {
 	k := g.key(m.id)
 	if g.ids[k]&contestedBit != 0 {

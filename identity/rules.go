@@ -37,9 +37,12 @@ type Rules struct {
 }
 
 // DefaultRules are the platform's defaults for a grain-and-oil brand: one
-// login, member card, unionid, WeCom id and Tmall id per person; a
-// household's phone may be on several persons' orders but never merges
-// them; devices and anonymous ids attach but never join.
+// login, member card, unionid, WeCom id and Tmall id per person, which is
+// what keeps a family's shared phone from merging two members who each
+// have one; a phone joins otherwise (it is the key that links Douyin,
+// Tmall and store orders); devices and anonymous ids attach but never
+// join. Measured on generated households (identity/quality_test.go):
+// precision 0.974, recall 0.786 where joining everything reaches 0.791.
 func DefaultRules() Rules {
 	r, err := NewRules([]Rule{
 		{Type: UserID, Priority: 1, Limit: 1, MayJoin: true},
@@ -50,7 +53,7 @@ func DefaultRules() Rules {
 		{Type: DouyinOpenID, Priority: 6, Limit: 2, MayJoin: true},
 		{Type: OpenID, Priority: 7, Limit: 5, MayJoin: true},
 		{Type: Email, Priority: 8, Limit: 3, MayJoin: true},
-		{Type: Phone, Priority: 9, Limit: 2, MayJoin: false},
+		{Type: Phone, Priority: 9, Limit: 2, MayJoin: true},
 		{Type: DeviceID, Priority: 10, Limit: 5, Window: 7 * 24 * time.Hour, MayJoin: false},
 		{Type: AnonymousID, Priority: 11, Limit: 20, Window: 7 * 24 * time.Hour, MayJoin: false},
 	})

@@ -32,6 +32,10 @@ type config struct {
 	WeComSecret    string
 	WeComAPIURL    string
 	IdentityRules  string
+	Demo           string
+	DemoHouseholds int
+	DemoSeed       int
+	DemoURL        string
 }
 
 // setting describes one flag and its environment variable.
@@ -47,7 +51,7 @@ func (c *config) settings() []setting {
 	store := []string{"serve", "migrate", "engine"}
 	engine := []string{"serve", "migrate", "engine"}
 	serve := []string{"serve"}
-	all := []string{"serve", "migrate", "engine"}
+	all := []string{"serve", "migrate", "engine", "demo"}
 	return []setting{
 		{flag: "clickhouse-dsn", env: "CDP_CLICKHOUSE_DSN", commands: []string{"serve", "migrate"}, str: &c.ClickHouseDSN,
 			help: "ClickHouse server to use, e.g. clickhouse://user:pass@host:9000/cdp (native) or http://user:pass@host:8123/cdp; the path is the platform's database. Empty: run the embedded engine."},
@@ -65,17 +69,17 @@ func (c *config) settings() []setting {
 			help: "Address of the console, API and ingest endpoints."},
 		{flag: "admin-token", env: "CDP_ADMIN_TOKEN", commands: serve, str: &c.AdminToken,
 			help: "When set, an admin API token with this value exists (for automation and the first sign-in)."},
-		{flag: "write-key", env: "CDP_WRITE_KEY", commands: serve, str: &c.WriteKey,
+		{flag: "write-key", env: "CDP_WRITE_KEY", commands: []string{"serve", "demo"}, str: &c.WriteKey,
 			help: "When set, an ingest write key with this value exists (source \"default\")."},
 		{flag: "pii-key", env: "CDP_PII_KEY", commands: serve, str: &c.PIIKey,
 			help: "64 hex characters: the key that hashes and encrypts phone numbers. Default: read from (or created in) <data-dir>/pii.key. Keep it safe: without it stored numbers cannot be matched or decrypted."},
 		{flag: "spool-max-mb", env: "CDP_SPOOL_MAX_MB", commands: serve, num: &c.SpoolMaxMB, def: "1024",
 			help: "Ingest spool limit: while ClickHouse is unavailable, ingest keeps accepting until this many MB wait, then answers 503 with Retry-After."},
-		{flag: "wecom-corp-id", env: "CDP_WECOM_CORP_ID", commands: serve, str: &c.WeComCorpID,
+		{flag: "wecom-corp-id", env: "CDP_WECOM_CORP_ID", commands: []string{"serve", "demo"}, str: &c.WeComCorpID,
 			help: "WeCom corp id (企业ID): the callback's receive id."},
-		{flag: "wecom-token", env: "CDP_WECOM_TOKEN", commands: serve, str: &c.WeComToken,
+		{flag: "wecom-token", env: "CDP_WECOM_TOKEN", commands: []string{"serve", "demo"}, str: &c.WeComToken,
 			help: "WeCom callback Token (verifies msg_signature)."},
-		{flag: "wecom-aes-key", env: "CDP_WECOM_AES_KEY", commands: serve, str: &c.WeComAESKey,
+		{flag: "wecom-aes-key", env: "CDP_WECOM_AES_KEY", commands: []string{"serve", "demo"}, str: &c.WeComAESKey,
 			help: "WeCom callback EncodingAESKey (43 characters)."},
 		{flag: "wecom-secret", env: "CDP_WECOM_SECRET", commands: serve, str: &c.WeComSecret,
 			help: "WeCom customer-contact secret (客户联系 Secret) for the API: contact details, mass messages."},
@@ -83,6 +87,14 @@ func (c *config) settings() []setting {
 			help: "WeCom API host (a proxy or a test server)."},
 		{flag: "identity-rules", env: "CDP_IDENTITY_RULES", commands: serve, str: &c.IdentityRules,
 			help: "JSON file of identifier rules ([{type, priority, limit, window, may_join, blocked}]); default: the built-in rules (GET /api/v1/identity/rules shows them)."},
+		{flag: "demo", env: "CDP_DEMO", commands: serve, str: &c.Demo, def: "off",
+			help: "auto: on a database without events, load the demo data set through the ingest API after start (make run does this); off: never."},
+		{flag: "demo-households", env: "CDP_DEMO_HOUSEHOLDS", commands: []string{"serve", "demo"}, num: &c.DemoHouseholds, def: "50000",
+			help: "Households in the demo data set (50,000 give ~1.9 million records)."},
+		{flag: "demo-seed", env: "CDP_DEMO_SEED", commands: []string{"serve", "demo"}, num: &c.DemoSeed, def: "1",
+			help: "Seed of the demo data generator: the same seed gives the same data."},
+		{flag: "url", env: "CDP_URL", commands: []string{"demo"}, str: &c.DemoURL, def: "http://127.0.0.1:8080",
+			help: "The running platform to load demo data into."},
 		{flag: "log-level", env: "CDP_LOG_LEVEL", commands: all, str: &c.LogLevel, def: "info",
 			help: "debug, info, warn or error."},
 		{flag: "log-format", env: "CDP_LOG_FORMAT", commands: all, str: &c.LogFormat, def: "text",
@@ -150,6 +162,7 @@ var commands = []struct{ name, summary string }{
 	{"serve", "Run the platform: ClickHouse (embedded unless a DSN is given), migrations, API, ingest and console."},
 	{"migrate", "Apply the schema migrations the database lacks, then exit."},
 	{"engine", "Run only the embedded ClickHouse engine (for BI tools or development) until interrupted."},
+	{"demo", "Load the demo data set (generated grain-and-oil customers) into a running platform through its ingest API."},
 	{"version", "Print the platform and engine versions."},
 	{"help", "Explain the commands and their settings: cdp help [command]."},
 }

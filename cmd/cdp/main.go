@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/granarycdp/cdp/api"
+	"github.com/granarycdp/cdp/ingest"
 	"github.com/granarycdp/cdp/schema"
 	"github.com/granarycdp/cdp/store"
 )
@@ -56,7 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "version":
 		fmt.Fprintf(stdout, "cdp %s\nembedded engine %s@%s (ClickHouse 26.7)\n", buildVersion(), store.EngineLibPackage, store.EngineLibVersion)
 		return nil
-	case "serve", "migrate", "engine":
+	case "serve", "migrate", "engine", "demo":
 	default:
 		usage(stderr, "")
 		return fmt.Errorf("unknown command %q", cmd)
@@ -78,6 +80,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, cfg, logger, stderr)
 	case "migrate":
 		return migrate(ctx, cfg, logger, stdout)
+	case "demo":
+		return demoCommand(ctx, cfg, logger, stderr)
 	default:
 		return engineOnly(ctx, cfg, logger, stdout)
 	}
@@ -247,9 +251,21 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, banner io.Write
 		return err
 	}
 	defer in.Close()
+	demo := cfg.Demo == "auto"
+	if cfg.Demo != "off" && !demo {
+		return fmt.Errorf("CDP_DEMO=%q: use auto or off", cfg.Demo)
+	}
+	if demo && in.wecom == nil {
+		if in.wecom, err = demoWeCom(cfg); err != nil {
+			return err
+		}
+	}
 	srv := api.New(api.Options{DB: ch.db, Credentials: creds, Collector: in.collector, WeCom: in.wecom, Identity: in.identity,
 		Version: buildVersion(), Gatherer: reg, Logger: logger})
 	return srv.Serve(ctx, cfg.HTTPAddr, func(addr net.Addr) {
+		if demo {
+			go serveDemo(ctx, cfg, ch.db, creds, in.wecom, "http://"+addr.String(), banner, logger)
+		}
 		base := "http://" + addr.String()
 		attrs := []any{"api", base + "/api/v1", "openapi", base + "/api/openapi.json", "health", base + "/healthz", "metrics", base + "/metrics"}
 		if ch.engine != nil {
@@ -282,4 +298,38 @@ func firstAdminToken(ctx context.Context, cfg config, creds *api.Credentials, lo
 	}
 	logger.Warn("no API token existed: created an admin token; sign in with it, then create personal tokens and revoke it", "file", path)
 	return nil
+}
+
+// serveDemo loads the demo data into this platform when its database has
+// no events yet.
+func serveDemo(ctx context.Context, cfg config, db *store.DB, creds *api.Credentials, w *ingest.WeCom, base string, out io.Writer, logger *slog.Logger) {
+	empty, err := databaseEmpty(ctx, db)
+	if err != nil || !empty {
+		if err != nil {
+			logger.Error("demo: cannot tell whether the database is empty", "err", err)
+		}
+		return
+	}
+	key, err := demoWriteKey(ctx, creds, cfg.WriteKey)
+	if err == nil {
+		err = loadDemo(ctx, base, key, w, cfg.DemoHouseholds, uint64(cfg.DemoSeed), out, logger)
+	}
+	if err != nil && ctx.Err() == nil {
+		logger.Error("demo data not loaded", "err", err)
+	}
+}
+
+func demoCommand(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer) error {
+	if cfg.WriteKey == "" {
+		return errors.New("demo: --write-key / CDP_WRITE_KEY is required (create one with POST /api/v1/write-keys)")
+	}
+	w, err := wecomConfig(cfg)
+	if err != nil {
+		return err
+	}
+	if w == nil {
+		logger.Warn("WeCom not configured: contact events are skipped (set CDP_WECOM_CORP_ID, CDP_WECOM_TOKEN, CDP_WECOM_AES_KEY as the platform has them)")
+		w = &ingest.WeCom{}
+	}
+	return loadDemo(ctx, strings.TrimRight(cfg.DemoURL, "/"), cfg.WriteKey, w, cfg.DemoHouseholds, uint64(cfg.DemoSeed), out, logger)
 }

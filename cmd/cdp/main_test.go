@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/granarycdp/cdp/gen"
+	"github.com/granarycdp/cdp/store"
 	"github.com/granarycdp/cdp/store/storetest"
 )
 
@@ -171,4 +173,81 @@ func waitForURL(t *testing.T, logs *syncBuffer, done chan error) string {
 	}
 	t.Fatalf("serve printed no URL:\n%s", logs.String())
 	return ""
+}
+
+// TestServeLoadsDemoDataThroughIngest runs `cdp serve --demo=auto` with a
+// small data set and checks that everything the generator produced arrived
+// through the real ingest path and was resolved into persons.
+func TestServeLoadsDemoDataThroughIngest(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var logs syncBuffer
+	done := make(chan error, 1)
+	args := []string{"serve", "--data-dir", dir, "--http-addr", "127.0.0.1:0", "--engine-tcp-port", "0", "--engine-http-port", "0",
+		"--demo", "auto", "--demo-households", "300", "--demo-seed", "5", "--log-level", "info"}
+	go func() { done <- run(ctx, args, &logs, &logs) }()
+	waitForURL(t, &logs, done)
+
+	want := map[gen.Kind]int{}
+	orders := map[string]bool{} // an order's versions collapse into one row
+	g := gen.New(gen.Config{Seed: 5, Households: 300, End: demoEnd, CorpID: "wwdemocorp"})
+	g.Each(func(it gen.Item) error {
+		want[it.Kind]++
+		if it.Kind == gen.KindOrder {
+			var o struct {
+				Channel string `json:"channel"`
+				OrderID string `json:"order_id"`
+			}
+			json.Unmarshal(it.Data, &o)
+			orders[o.Channel+"/"+o.OrderID] = true
+		}
+		return nil
+	})
+
+	deadline := time.Now().Add(3 * time.Minute)
+	for !strings.Contains(logs.String(), "demo data loaded") {
+		if time.Now().After(deadline) || strings.Contains(logs.String(), "demo data not loaded") {
+			t.Fatalf("demo not loaded:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	m := regexp.MustCompile(`clickhouse_native=(127\.0\.0\.1:\d+)`).FindStringSubmatch(logs.String())
+	db, err := store.Open("clickhouse://default@"+m[1]+"/cdp", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	count := func(q string) int {
+		var n uint64
+		if err := db.Conn.QueryRow(ctx, q).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return int(n)
+	}
+	// The pipeline commits within a linger of the last acknowledgement.
+	for time.Now().Before(deadline) && count("SELECT count() FROM cdp.events") < want[gen.KindEvent] {
+		time.Sleep(20 * time.Millisecond)
+	}
+	for q, n := range map[string]int{
+		"SELECT count() FROM cdp.events":                      want[gen.KindEvent],
+		"SELECT uniqExact(channel, order_id) FROM cdp.orders": len(orders),
+		"SELECT count() FROM cdp.wecom_contact_events":        want[gen.KindContact],
+		"SELECT count() FROM cdp.wecom_messages":              want[gen.KindChat],
+		"SELECT count() FROM cdp.ingest_dead_letters":         0,
+	} {
+		for time.Now().Before(deadline) && count(q) < n {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if got := count(q); got != n {
+			t.Errorf("%s = %d, want %d", q, got, n)
+		}
+	}
+	if p := count("SELECT uniqExact(canonical) FROM cdp.persons FINAL"); p < 300 || p > 2000 {
+		t.Errorf("%d persons for 300 households", p)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
 }

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/granarycdp/cdp/api"
+	"github.com/granarycdp/cdp/gen"
+	"github.com/granarycdp/cdp/ingest"
+	"github.com/granarycdp/cdp/ingest/wecom"
+	"github.com/granarycdp/cdp/store"
+)
+
+// demoEnd is the fixed end of the demo period: the same seed gives the
+// same data on every machine (records more than 3 years old would be
+// refused, so move it forward when the demo gets old).
+var demoEnd = time.Date(2026, 11, 25, 0, 0, 0, 0, time.FixedZone("CST", 8*3600))
+
+// demoWeCom returns the WeCom callback settings the demo signs contact
+// events with: the configured ones, or fresh demo credentials when WeCom is
+// not configured (the callback path is the real one either way).
+func demoWeCom(cfg config) (*ingest.WeCom, error) {
+	if w, err := wecomConfig(cfg); w != nil || err != nil {
+		return w, err
+	}
+	var key [32]byte
+	_, _ = rand.Read(key[:])
+	aes := strings.TrimRight(base64.StdEncoding.EncodeToString(key[:]), "=")
+	crypto, err := wecom.NewCrypto("demo-token", aes, "wwdemocorp")
+	if err != nil {
+		return nil, err
+	}
+	return &ingest.WeCom{Crypto: crypto, CorpID: "wwdemocorp"}, nil
+}
+
+// loadDemo generates households and loads them through the platform's
+// ingest endpoints at base, printing a progress bar to out.
+func loadDemo(ctx context.Context, base, writeKey string, w *ingest.WeCom, households int, seed uint64, out io.Writer, logger *slog.Logger) error {
+	g := gen.New(gen.Config{Seed: seed, Households: households, End: demoEnd, CorpID: w.CorpID})
+	var total int64
+	if err := g.Each(func(gen.Item) error { total++; return nil }); err != nil {
+		return err
+	}
+	logger.Info("loading demo data through the ingest API", "households", households, "items", total)
+	t := gen.Target{BaseURL: base, WriteKey: writeKey, WeCom: w.Crypto, AgentID: "1000002"}
+	n, err := g.Load(ctx, t, total, func(p gen.Progress) {
+		pct := float64(p.Items) / float64(max(p.Total, 1))
+		bar := strings.Repeat("█", int(pct*30)) + strings.Repeat("░", 30-int(pct*30))
+		fmt.Fprintf(out, "\r  demo data %s %5.1f%%  %d/%d records  %.0f/s ", bar, pct*100, p.Items, p.Total, float64(p.Items)/max(p.Elapsed.Seconds(), 0.001))
+	})
+	fmt.Fprintln(out)
+	if err != nil {
+		return fmt.Errorf("demo load: %w", err)
+	}
+	logger.Info("demo data loaded", "records", n)
+	return nil
+}
+
+// demoWriteKey makes sure a write key exists for the demo loader.
+func demoWriteKey(ctx context.Context, creds *api.Credentials, configured string) (string, error) {
+	if configured != "" {
+		return configured, nil
+	}
+	secret := api.NewSecret("cdp_wk_")
+	err := creds.PutWriteKey(ctx, api.Principal{ID: "wk_demo", Name: "demo loader", Source: "demo"}, secret, "demo")
+	return secret, err
+}
+
+// databaseEmpty tells whether no event has been stored yet.
+func databaseEmpty(ctx context.Context, db *store.DB) (bool, error) {
+	var n uint64
+	err := db.Conn.QueryRow(ctx, "SELECT count() FROM "+db.Table("events")).Scan(&n)
+	return n == 0, err
+}

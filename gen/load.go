@@ -1,0 +1,225 @@
+package gen
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/granarycdp/cdp/ingest/wecom"
+)
+
+// Target is a running platform to load generated data into, through its
+// real ingest endpoints.
+type Target struct {
+	BaseURL  string // e.g. http://127.0.0.1:8080
+	WriteKey string
+	// WeCom signs and encrypts contact callbacks exactly as WeCom does;
+	// nil skips contact events.
+	WeCom   *wecom.Crypto
+	AgentID string
+	Client  *http.Client
+	// Workers posting concurrently (default 4).
+	Workers int
+}
+
+// Progress is reported while loading.
+type Progress struct {
+	Items, Total int64
+	Elapsed      time.Duration
+}
+
+// Limits per request, under the platform's 500 KB body limit.
+const (
+	loadBatchEvents = 500
+	loadBatchBytes  = 400 << 10
+	loadChatBytes   = 8 << 20
+)
+
+// Load sends the whole stream to the target: events in /v1/batch bodies,
+// orders in /v1/orders batches, contacts as encrypted WeCom callbacks and
+// chat lines as /v1/import/wecom-archive uploads. Resending the same
+// stream stores nothing twice. progress, when set, is called about every
+// half second.
+func (g *Generator) Load(ctx context.Context, t Target, total int64, progress func(Progress)) (int64, error) {
+	if t.Client == nil {
+		t.Client = &http.Client{Timeout: 2 * time.Minute}
+	}
+	if t.Workers <= 0 {
+		t.Workers = 4
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	type job struct {
+		path, ctype string
+		body        []byte
+		n           int
+	}
+	jobs := make(chan job, t.Workers*2)
+	var sent atomic.Int64
+	var wg sync.WaitGroup
+	for range t.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				if err := t.post(ctx, j.path, j.ctype, j.body); err != nil {
+					cancel(err)
+					return
+				}
+				sent.Add(int64(j.n))
+			}
+		}()
+	}
+	start := time.Now()
+	stop := make(chan struct{})
+	if progress != nil {
+		go func() {
+			tick := time.NewTicker(500 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+					progress(Progress{Items: sent.Load(), Total: total, Elapsed: time.Since(start)})
+				}
+			}
+		}()
+	}
+	var events, orders, chats bytes.Buffer
+	var nEvents, nOrders, nChats int
+	emit := func(path, ctype string, buf *bytes.Buffer, n *int, open, close string) error {
+		if *n == 0 {
+			return nil
+		}
+		body := append([]byte(open), buf.Bytes()...)
+		body = append(body, close...)
+		buf.Reset()
+		j := job{path: path, ctype: ctype, body: body, n: *n}
+		*n = 0
+		select {
+		case jobs <- j:
+			return nil
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+	add := func(buf *bytes.Buffer, n *int, data []byte, sep string) {
+		if *n > 0 {
+			buf.WriteString(sep)
+		}
+		buf.Write(data)
+		*n++
+	}
+	err := g.Each(func(it Item) error {
+		switch it.Kind {
+		case KindEvent:
+			add(&events, &nEvents, it.Data, ",")
+			if nEvents >= loadBatchEvents || events.Len() >= loadBatchBytes {
+				return emit("/v1/batch", "application/json", &events, &nEvents, `{"batch":[`, `]}`)
+			}
+		case KindOrder:
+			add(&orders, &nOrders, it.Data, ",")
+			if nOrders >= loadBatchEvents || orders.Len() >= loadBatchBytes {
+				return emit("/v1/orders", "application/json", &orders, &nOrders, `{"orders":[`, `]}`)
+			}
+		case KindChat:
+			add(&chats, &nChats, it.Data, "\n")
+			if chats.Len() >= loadChatBytes {
+				return emit("/v1/import/wecom-archive", "application/x-ndjson", &chats, &nChats, "", "\n")
+			}
+		case KindContact:
+			if t.WeCom == nil {
+				return nil
+			}
+			if err := t.callback(ctx, it.Data, it.Time); err != nil {
+				return err
+			}
+			sent.Add(1)
+		}
+		return nil
+	})
+	if err == nil {
+		err = emit("/v1/batch", "application/json", &events, &nEvents, `{"batch":[`, `]}`)
+	}
+	if err == nil {
+		err = emit("/v1/orders", "application/json", &orders, &nOrders, `{"orders":[`, `]}`)
+	}
+	if err == nil {
+		err = emit("/v1/import/wecom-archive", "application/x-ndjson", &chats, &nChats, "", "\n")
+	}
+	close(jobs)
+	wg.Wait()
+	close(stop)
+	if cause := context.Cause(ctx); err == nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		err = cause
+	}
+	if progress != nil {
+		progress(Progress{Items: sent.Load(), Total: total, Elapsed: time.Since(start)})
+	}
+	return sent.Load(), err
+}
+
+func (t Target) post(ctx context.Context, path, ctype string, body []byte) error {
+	for attempt := 0; ; attempt++ {
+		req, err := http.NewRequestWithContext(ctx, "POST", t.BaseURL+path, bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.SetBasicAuth(t.WriteKey, "")
+		req.Header.Set("Content-Type", ctype)
+		resp, err := t.Client.Do(req)
+		if err != nil {
+			return fmt.Errorf("POST %s: %w", path, err)
+		}
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		switch {
+		case resp.StatusCode == http.StatusOK:
+			return nil
+		case resp.StatusCode == http.StatusServiceUnavailable && attempt < 60:
+			// The platform is busy (spool full): wait as it asks.
+			wait, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+			select {
+			case <-time.After(time.Duration(max(wait, 1)) * time.Second):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		default:
+			return fmt.Errorf("POST %s: %d %s", path, resp.StatusCode, msg)
+		}
+	}
+}
+
+// callback posts one contact event encrypted and signed as WeCom does.
+func (t Target) callback(ctx context.Context, xml []byte, at time.Time) error {
+	ts := strconv.FormatInt(at.Unix(), 10)
+	nonce := strconv.FormatInt(at.UnixNano()%1_000_000_007, 36)
+	body, sig, err := t.WeCom.EncryptedXML(xml, t.AgentID, ts, nonce)
+	if err != nil {
+		return err
+	}
+	q := url.Values{"msg_signature": {sig}, "timestamp": {ts}, "nonce": {nonce}}
+	req, err := http.NewRequestWithContext(ctx, "POST", t.BaseURL+"/wecom/callback?"+q.Encode(), bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	resp, err := t.Client.Do(req)
+	if err != nil {
+		return fmt.Errorf("WeCom callback: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("WeCom callback: %d %s", resp.StatusCode, msg)
+	}
+	return nil
+}
