@@ -13,29 +13,33 @@ import (
 // config is every setting of the binary. Each is a flag and a CDP_*
 // environment variable; a flag given on the command line wins.
 type config struct {
-	ClickHouseDSN  string
-	Cluster        string
-	DataDir        string
-	EngineLib      string
-	EngineTCPPort  int
-	EngineHTTPPort int
-	HTTPAddr       string
-	AdminToken     string
-	WriteKey       string
-	LogLevel       string
-	LogFormat      string
-	PIIKey         string
-	SpoolMaxMB     int
-	WeComCorpID    string
-	WeComToken     string
-	WeComAESKey    string
-	WeComSecret    string
-	WeComAPIURL    string
-	IdentityRules  string
-	Demo           string
-	DemoHouseholds int
-	DemoSeed       int
-	DemoURL        string
+	ClickHouseDSN      string
+	Cluster            string
+	DataDir            string
+	EngineLib          string
+	EngineTCPPort      int
+	EngineHTTPPort     int
+	HTTPAddr           string
+	AdminToken         string
+	WriteKey           string
+	LogLevel           string
+	LogFormat          string
+	PIIKey             string
+	SpoolMaxMB         int
+	WeComCorpID        string
+	WeComToken         string
+	WeComAESKey        string
+	WeComSecret        string
+	WeComAPIURL        string
+	IdentityRules      string
+	Demo               string
+	DemoHouseholds     int
+	DemoSeed           int
+	DemoURL            string
+	BenchPersons       int
+	BenchJSONFlag      string
+	BenchJSON          bool
+	BenchIngestRecords int
 }
 
 // setting describes one flag and its environment variable.
@@ -51,7 +55,7 @@ func (c *config) settings() []setting {
 	store := []string{"serve", "migrate", "engine"}
 	engine := []string{"serve", "migrate", "engine"}
 	serve := []string{"serve"}
-	all := []string{"serve", "migrate", "engine", "demo"}
+	all := []string{"serve", "migrate", "engine", "demo", "bench"}
 	return []setting{
 		{flag: "clickhouse-dsn", env: "CDP_CLICKHOUSE_DSN", commands: []string{"serve", "migrate"}, str: &c.ClickHouseDSN,
 			help: "ClickHouse server to use, e.g. clickhouse://user:pass@host:9000/cdp (native) or http://user:pass@host:8123/cdp; the path is the platform's database. Empty: run the embedded engine."},
@@ -59,7 +63,7 @@ func (c *config) settings() []setting {
 			help: "Cluster name for ON CLUSTER DDL with Replicated and Distributed tables (server mode only)."},
 		{flag: "data-dir", env: "CDP_DATA_DIR", commands: store, str: &c.DataDir, def: "./data",
 			help: "Folder for the platform's local data: the embedded engine's tables, the ingest spool."},
-		{flag: "engine-lib", env: "CDP_ENGINE_LIB", commands: engine, str: &c.EngineLib,
+		{flag: "engine-lib", env: "CDP_ENGINE_LIB", commands: append(engine, "bench"), str: &c.EngineLib,
 			help: "Path of the embedded engine library libchdb.so; fetched there with npm when missing. Default: ~/.cache/cdp/engine/<version>/libchdb.so."},
 		{flag: "engine-tcp-port", env: "CDP_ENGINE_TCP_PORT", commands: engine, num: &c.EngineTCPPort, def: "9000",
 			help: "Embedded engine's native-protocol port on 127.0.0.1 (BI tools and clickhouse-client connect here); 0 picks a free one."},
@@ -91,10 +95,16 @@ func (c *config) settings() []setting {
 			help: "auto: on a database without events, load the demo data set through the ingest API after start (make run does this); off: never."},
 		{flag: "demo-households", env: "CDP_DEMO_HOUSEHOLDS", commands: []string{"serve", "demo"}, num: &c.DemoHouseholds, def: "50000",
 			help: "Households in the demo data set (50,000 give ~1.9 million records)."},
-		{flag: "demo-seed", env: "CDP_DEMO_SEED", commands: []string{"serve", "demo"}, num: &c.DemoSeed, def: "1",
+		{flag: "demo-seed", env: "CDP_DEMO_SEED", commands: []string{"serve", "demo", "bench"}, num: &c.DemoSeed, def: "1",
 			help: "Seed of the demo data generator: the same seed gives the same data."},
 		{flag: "url", env: "CDP_URL", commands: []string{"demo"}, str: &c.DemoURL, def: "http://127.0.0.1:8080",
 			help: "The running platform to load demo data into."},
+		{flag: "persons", env: "CDP_BENCH_PERSONS", commands: []string{"bench"}, num: &c.BenchPersons, def: "1000000",
+			help: "Generated persons for the in-memory benchmarks (1000000, 10000000, ...)."},
+		{flag: "ingest-records", env: "CDP_BENCH_INGEST_RECORDS", commands: []string{"bench"}, num: &c.BenchIngestRecords, def: "500000",
+			help: "Records sent through the HTTP ingest path into a fresh embedded engine."},
+		{flag: "json", env: "CDP_BENCH_JSON", commands: []string{"bench"}, str: &c.BenchJSONFlag, def: "false",
+			help: "true: print the figures as JSON for machines."},
 		{flag: "log-level", env: "CDP_LOG_LEVEL", commands: all, str: &c.LogLevel, def: "info",
 			help: "debug, info, warn or error."},
 		{flag: "log-format", env: "CDP_LOG_FORMAT", commands: all, str: &c.LogFormat, def: "text",
@@ -163,6 +173,7 @@ var commands = []struct{ name, summary string }{
 	{"migrate", "Apply the schema migrations the database lacks, then exit."},
 	{"engine", "Run only the embedded ClickHouse engine (for BI tools or development) until interrupted."},
 	{"demo", "Load the demo data set (generated grain-and-oil customers) into a running platform through its ingest API."},
+	{"bench", "Run the platform's benchmarks on generated data and print each figure beside its reference from the same run."},
 	{"version", "Print the platform and engine versions."},
 	{"help", "Explain the commands and their settings: cdp help [command]."},
 }

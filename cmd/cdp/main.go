@@ -58,7 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "version":
 		fmt.Fprintf(stdout, "cdp %s\nembedded engine %s@%s (ClickHouse 26.7)\n", buildVersion(), store.EngineLibPackage, store.EngineLibVersion)
 		return nil
-	case "serve", "migrate", "engine", "demo":
+	case "serve", "migrate", "engine", "demo", "bench":
 	default:
 		usage(stderr, "")
 		return fmt.Errorf("unknown command %q", cmd)
@@ -82,6 +82,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return migrate(ctx, cfg, logger, stdout)
 	case "demo":
 		return demoCommand(ctx, cfg, logger, stderr)
+	case "bench":
+		cfg.BenchJSON = cfg.BenchJSONFlag == "true"
+		return benchCommand(ctx, cfg, logger, stdout)
 	default:
 		return engineOnly(ctx, cfg, logger, stdout)
 	}

@@ -1,0 +1,256 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/granarycdp/cdp/api"
+	"github.com/granarycdp/cdp/gen"
+	"github.com/granarycdp/cdp/identity"
+	"github.com/granarycdp/cdp/store"
+)
+
+// benchLine is one figure of `cdp bench` and its side-by-side reference
+// from the same run.
+type benchLine struct {
+	Area      string  `json:"area"`
+	Measure   string  `json:"measure"`
+	Value     float64 `json:"value"`
+	Unit      string  `json:"unit"`
+	Reference string  `json:"reference,omitempty"`
+	RefValue  float64 `json:"reference_value,omitempty"`
+}
+
+// householdsPerPerson is the generator's ratio (92,376 persons in 50,000
+// households).
+const personsPerHousehold = 1.85
+
+func benchCommand(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer) error {
+	var lines []benchLine
+	add := func(l benchLine) {
+		lines = append(lines, l)
+		if !cfg.BenchJSON {
+			fmt.Fprintf(os.Stderr, "  %s: %s %.4g %s\n", l.Area, l.Measure, l.Value, l.Unit)
+		}
+	}
+	households := int(float64(cfg.BenchPersons) / personsPerHousehold)
+	if err := benchIdentity(households, uint64(cfg.DemoSeed), add); err != nil {
+		return err
+	}
+	if err := benchIngest(ctx, cfg, logger, add); err != nil {
+		return err
+	}
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	add(benchLine{Area: "memory", Measure: "platform heap in use at the end", Value: float64(m.HeapInuse) / (1 << 20), Unit: "MB"})
+	if cfg.BenchJSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"persons": cfg.BenchPersons, "households": households, "lines": lines})
+	}
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "AREA\tMEASURE\tVALUE\tREFERENCE (same run)\n")
+	for _, l := range lines {
+		ref := ""
+		if l.Reference != "" {
+			ref = fmt.Sprintf("%s: %s", l.Reference, human(l.RefValue))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s %s\t%s\n", l.Area, l.Measure, human(l.Value), l.Unit, ref)
+	}
+	return tw.Flush()
+}
+
+func human(v float64) string {
+	switch {
+	case v >= 1e6:
+		return strconv.FormatFloat(v/1e6, 'f', 2, 64) + "M"
+	case v >= 1e4:
+		return strconv.FormatFloat(v/1e3, 'f', 1, 64) + "k"
+	case v == float64(int64(v)):
+		return strconv.FormatInt(int64(v), 10)
+	}
+	return strconv.FormatFloat(v, 'f', 3, 64)
+}
+
+// benchIdentity resolves the whole generated stream in memory.
+func benchIdentity(households int, seed uint64, add func(benchLine)) error {
+	g := gen.New(gen.Config{Seed: seed, Households: households, End: demoEnd})
+	prot, _ := identity.NewProtector(bytes.Repeat([]byte{3}, 32))
+	// Decoding the items' JSON is the generator's cost, not the graph's:
+	// time it alone and take it off.
+	start := time.Now()
+	items := 0
+	if err := g.Each(func(it gen.Item) error { items += len(it.Identifiers()); return nil }); err != nil {
+		return err
+	}
+	decode := time.Since(start)
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	start = time.Now()
+	res, err := g.Resolve(identity.DefaultRules(), prot)
+	if err != nil {
+		return err
+	}
+	took := time.Since(start) // includes scoring against the truth
+	var after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	add(benchLine{Area: "identity", Measure: fmt.Sprintf("records resolved in memory (%d records)", res.Records),
+		Value: float64(res.Records) / max(took-decode, time.Millisecond).Seconds(), Unit: "records/s", Reference: "goal", RefValue: 500_000})
+	add(benchLine{Area: "identity", Measure: "pairwise precision against the generator's truth", Value: res.Score.Precision, Unit: ""})
+	add(benchLine{Area: "identity", Measure: "pairwise recall against the generator's truth", Value: res.Score.Recall, Unit: ""})
+	add(benchLine{Area: "identity", Measure: fmt.Sprintf("graph memory (%d identifiers, %d persons)", res.Graph.Identifiers(), res.Graph.Persons()),
+		Value: float64(after.HeapAlloc-min(before.HeapAlloc, after.HeapAlloc)) / float64(max(res.Graph.Identifiers(), 1)), Unit: "bytes/identifier", Reference: "goal", RefValue: 100})
+	runtime.KeepAlive(res.Graph)
+	return nil
+}
+
+// benchIngest runs the platform on a fresh embedded engine, loads a
+// sample through the HTTP ingest API and waits until ClickHouse has it;
+// then inserts the same number of event rows raw.
+func benchIngest(ctx context.Context, cfg config, logger *slog.Logger, add func(benchLine)) error {
+	dir, err := os.MkdirTemp("", "cdp-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bcfg := cfg
+	bcfg.DataDir, bcfg.EngineTCPPort, bcfg.EngineHTTPPort = dir, 0, 0
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	metrics := store.NewMetrics(prometheus.NewRegistry())
+	ch, err := openClickHouse(ctx, bcfg, quiet, metrics)
+	if err != nil {
+		return err
+	}
+	defer ch.Close()
+	if _, err := applyMigrations(ctx, ch.db, quiet); err != nil {
+		return err
+	}
+	creds, err := api.NewCredentials(ctx, ch.db)
+	if err != nil {
+		return err
+	}
+	key := api.NewSecret("cdp_wk_")
+	if err := creds.PutWriteKey(ctx, api.Principal{ID: "wk_bench", Name: "bench", Source: "bench"}, key, "bench"); err != nil {
+		return err
+	}
+	in, err := startIngest(ctx, bcfg, ch.db, metrics, quiet)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	w, err := demoWeCom(bcfg)
+	if err != nil {
+		return err
+	}
+	srv := api.New(api.Options{DB: ch.db, Credentials: creds, Collector: in.collector, WeCom: w, Identity: in.identity, Logger: quiet})
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	addrc := make(chan net.Addr, 1)
+	go srv.Serve(sctx, "127.0.0.1:0", func(a net.Addr) { addrc <- a })
+	base := "http://" + (<-addrc).String()
+
+	households := int(float64(cfg.BenchIngestRecords) / 38) // ~38 records per household
+	g := gen.New(gen.Config{Seed: uint64(cfg.DemoSeed), Households: max(households, 1), End: demoEnd, CorpID: w.CorpID})
+	events := 0
+	total := int64(0)
+	if err := g.Each(func(it gen.Item) error {
+		total++
+		if it.Kind == gen.KindEvent {
+			events++
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	logger.Info("bench: loading through the ingest API", "records", total)
+	start := time.Now()
+	sent, err := g.Load(ctx, gen.Target{BaseURL: base, WriteKey: key, WeCom: w.Crypto, AgentID: "1000002", Workers: 8}, total, nil)
+	if err != nil {
+		return err
+	}
+	acked := time.Since(start)
+	for {
+		var n uint64
+		if err := ch.db.Conn.QueryRow(ctx, "SELECT count() FROM "+ch.db.Table("events")).Scan(&n); err != nil {
+			return err
+		}
+		if int(n) >= events {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	stored := time.Since(start)
+	rawRate, err := rawEventInsert(ctx, ch.db, events)
+	if err != nil {
+		return err
+	}
+	add(benchLine{Area: "ingest", Measure: fmt.Sprintf("records HTTP -> spool -> ClickHouse, all channels (%d records)", sent),
+		Value: float64(sent) / stored.Seconds(), Unit: "records/s", Reference: "raw clickhouse-go insert of event rows", RefValue: rawRate})
+	add(benchLine{Area: "ingest", Measure: "records acknowledged (durable in the spool)", Value: float64(sent) / acked.Seconds(), Unit: "records/s"})
+	if e := ch.engine; e != nil {
+		add(benchLine{Area: "memory", Measure: "embedded engine resident memory", Value: residentMB(e.PID()), Unit: "MB"})
+	}
+	return nil
+}
+
+// rawEventInsert inserts n event-shaped rows into a scratch table with one
+// PrepareBatch and returns rows/s: the physical limit the pipeline is
+// compared with.
+func rawEventInsert(ctx context.Context, db *store.DB, n int) (float64, error) {
+	scratch := db.Table("bench_raw_events")
+	if err := db.Conn.Exec(ctx, "CREATE TABLE "+scratch+" AS "+db.Table("events")); err != nil {
+		return 0, err
+	}
+	defer db.Conn.Exec(context.Background(), "DROP TABLE "+scratch)
+	ts := demoEnd.UTC()
+	start := time.Now()
+	batch, err := db.Conn.PrepareBatch(ctx, "INSERT INTO "+scratch+" (id_types, id_values, message_id, type, event, ts, received_at, source, person_id, user_id, anonymous_id, properties, traits, context, spool_seq)")
+	if err != nil {
+		return 0, err
+	}
+	for i := range n {
+		id := strconv.Itoa(i)
+		err := batch.Append([]string{"anonymous_id", "douyin_openid"}, []string{"dev-" + id, "dy_" + id}, "raw-"+id, "track", "video_complete", ts, ts, "bench",
+			uint32(i), "", "dev-"+id, `{"topic":"控糖","completion_ratio":0.93,"video_id":"v1"}`, "", `{"externalIds":[{"id":"dy_1","type":"douyin_openid"}]}`, uint64(i))
+		if err != nil {
+			return 0, err
+		}
+	}
+	if err := batch.Send(); err != nil {
+		return 0, err
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
+}
+
+func residentMB(pid int) float64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
