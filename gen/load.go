@@ -61,6 +61,7 @@ func (g *Generator) Load(ctx context.Context, t Target, total int64, progress fu
 		path, ctype string
 		body        []byte
 		n           int
+		callback    bool // a signed WeCom callback: no write key
 	}
 	jobs := make(chan job, t.Workers*2)
 	var sent atomic.Int64
@@ -70,7 +71,11 @@ func (g *Generator) Load(ctx context.Context, t Target, total int64, progress fu
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				if err := t.post(ctx, j.path, j.ctype, j.body); err != nil {
+				post := t.post
+				if j.callback {
+					post = t.postCallback
+				}
+				if err := post(ctx, j.path, j.ctype, j.body); err != nil {
 					cancel(err)
 					return
 				}
@@ -140,10 +145,17 @@ func (g *Generator) Load(ctx context.Context, t Target, total int64, progress fu
 			if t.WeCom == nil {
 				return nil
 			}
-			if err := t.callback(ctx, it.Data, it.Time); err != nil {
+			// WeCom delivers callbacks concurrently too.
+			path, body, err := t.signCallback(it.Data, it.Time)
+			if err != nil {
 				return err
 			}
-			sent.Add(1)
+			select {
+			case jobs <- job{path: path, ctype: "text/xml", body: body, n: 1, callback: true}:
+				return nil
+			case <-ctx.Done():
+				return context.Cause(ctx)
+			}
 		}
 		return nil
 	})
@@ -199,19 +211,27 @@ func (t Target) post(ctx context.Context, path, ctype string, body []byte) error
 	}
 }
 
-// callback posts one contact event encrypted and signed as WeCom does.
-func (t Target) callback(ctx context.Context, xml []byte, at time.Time) error {
+// signCallback encrypts and signs one contact event as WeCom does and
+// returns the callback path with its query and the body.
+func (t Target) signCallback(xml []byte, at time.Time) (string, []byte, error) {
 	ts := strconv.FormatInt(at.Unix(), 10)
 	nonce := strconv.FormatInt(at.UnixNano()%1_000_000_007, 36)
 	body, sig, err := t.WeCom.EncryptedXML(xml, t.AgentID, ts, nonce)
 	if err != nil {
-		return err
+		return "", nil, err
 	}
 	q := url.Values{"msg_signature": {sig}, "timestamp": {ts}, "nonce": {nonce}}
-	req, err := http.NewRequestWithContext(ctx, "POST", t.BaseURL+"/wecom/callback?"+q.Encode(), bytes.NewReader(body))
+	return "/wecom/callback?" + q.Encode(), body, nil
+}
+
+// postCallback delivers a signed callback (WeCom sends no credentials
+// beyond the signature).
+func (t Target) postCallback(ctx context.Context, path, ctype string, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, "POST", t.BaseURL+path, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
+	req.Header.Set("Content-Type", ctype)
 	resp, err := t.Client.Do(req)
 	if err != nil {
 		return fmt.Errorf("WeCom callback: %w", err)
