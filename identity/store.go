@@ -125,9 +125,6 @@ var Tables = map[string][]string{
 	"identity_conflicts": {"ts", "ref", "id_type", "id_value", "person_a", "person_b", "reason"},
 }
 
-// TableOrder is the order identity tables are written in.
-var TableOrder = []string{"persons", "identity_links", "identity_merges", "identity_conflicts"}
-
 // Persist writes identity changes made outside the ingest pipeline (an
 // unmerge) and waits for ClickHouse to confirm them.
 func Persist(ctx context.Context, w *store.Writer, ch *Changes) error {

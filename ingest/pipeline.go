@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -66,10 +67,16 @@ var (
 	deadLetterColumns = []string{"received_at", "source", "endpoint", "position", "code", "field", "message", "payload"}
 )
 
-// tableOrder is the order a batch's tables are inserted in: identity
-// first, so that after a crash between two inserts the rebuilt graph
-// already holds the links the replayed records will find.
-var tableOrder = append(append([]string(nil), identity.TableOrder...), "pii_vault", "events", "orders", "order_lines", "wecom_contact_events", "wecom_messages", "ingest_dead_letters")
+// insertStages are the tables of a batch in the order they are inserted;
+// the tables of one stage go in parallel. Persons first, then the rest of
+// identity, so that after a crash between two inserts the rebuilt graph
+// already knows every person its links name and holds the links the
+// replayed records will find; then the records.
+var insertStages = [][]string{
+	{"persons"},
+	{"identity_links", "identity_merges", "identity_conflicts"},
+	{"pii_vault", "events", "orders", "order_lines", "wecom_contact_events", "wecom_messages", "ingest_dead_letters"},
+}
 
 // NewPipeline prepares a pipeline; Run moves the records.
 func NewPipeline(opts PipelineOptions) *Pipeline {
@@ -175,32 +182,15 @@ func (p *Pipeline) readRange(ctx context.Context, r spool.Range) ([]spool.Record
 }
 
 // store inserts one planned range into every table it touches and commits
-// it. A permanent insert failure (a bug: records were validated) is
-// retried with back-off rather than dropped, and logged loudly.
+// it.
 func (p *Pipeline) store(ctx context.Context, r spool.Range, recs []spool.Record) error {
 	rows, err := p.rows(recs)
 	if err != nil {
 		return err
 	}
-	for _, table := range tableOrder {
-		if len(rows[table]) == 0 {
-			continue
-		}
-		token := fmt.Sprintf("%s:%d-%d:%s", p.opts.SpoolID, r.First, r.Last, table)
-		for backoff := time.Second; ; backoff = min(2*backoff, 30*time.Second) {
-			err := p.tables[table].Insert(ctx, token, rows[table])
-			if err == nil {
-				break
-			}
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			p.logger.Error("BUG: spooled records refused by ClickHouse; retrying", "table", table, "range", fmt.Sprintf("%d-%d", r.First, r.Last), "err", err)
-			select {
-			case <-time.After(backoff):
-			case <-ctx.Done():
-				return ctx.Err()
-			}
+	for _, stage := range insertStages {
+		if err := p.insertStage(ctx, r, stage, rows); err != nil {
+			return err
 		}
 	}
 	if err := p.opts.Spool.Commit(r.Last); err != nil {
@@ -211,6 +201,45 @@ func (p *Pipeline) store(ctx context.Context, r spool.Range, recs []spool.Record
 	p.committed = make(chan struct{})
 	p.mu.Unlock()
 	return nil
+}
+
+// insertStage inserts a stage's tables in parallel, each with its
+// range-derived token. A permanent refusal (a bug: records were validated)
+// is retried with back-off rather than dropped, and logged loudly.
+func (p *Pipeline) insertStage(ctx context.Context, r spool.Range, tables []string, rows map[string][][]any) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(tables))
+	for i, table := range tables {
+		if len(rows[table]) == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = p.insertTable(ctx, r, table, rows[table])
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (p *Pipeline) insertTable(ctx context.Context, r spool.Range, table string, rows [][]any) error {
+	token := fmt.Sprintf("%s:%d-%d:%s", p.opts.SpoolID, r.First, r.Last, table)
+	for backoff := time.Second; ; backoff = min(2*backoff, 30*time.Second) {
+		err := p.tables[table].Insert(ctx, token, rows)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		p.logger.Error("BUG: spooled records refused by ClickHouse; retrying", "table", table, "range", fmt.Sprintf("%d-%d", r.First, r.Last), "err", err)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // WaitCommitted blocks until every record up to seq is in ClickHouse.
