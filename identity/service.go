@@ -162,6 +162,7 @@ func (s *Service) Erase(ctx context.Context, person uint32, by string) ([]uint32
 		{"identity_merges", "DELETE WHERE survivor IN ? OR absorbed IN ?", []any{cluster, cluster}},
 		{"identity_conflicts", "DELETE WHERE person_a IN ? OR person_b IN ? OR id_value IN ?", []any{cluster, cluster, vals}},
 		{"persons", "DELETE WHERE person_id IN ?", []any{cluster}},
+		{"person_tags", "DELETE WHERE person_id IN ?", []any{cluster}},
 		{"ingest_dead_letters", "DELETE WHERE multiSearchAny(payload, ?)", []any{vals}},
 	}
 	for _, st := range steps {
