@@ -1,0 +1,85 @@
+package segments
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/RoaringBitmap/roaring/v2"
+)
+
+// ClickHouse's groupBitmap state for UInt32 (RoaringBitmapWithSmallSet)
+// is one byte saying which form follows, then either
+//
+//	0: a small set: a varint count, then that many UInt32 little-endian;
+//	1: a varint byte length, then a 32-bit roaring bitmap in the portable
+//	   format that Go's roaring reads and writes.
+//
+// ClickHouse writes the small form up to 32 values. Reading a state as
+// toString(groupBitmapState(x)) and decoding it here is about ten times
+// faster than bitmapToArray for a million ids (BenchmarkReadState).
+
+// smallSetMax is the largest small set ClickHouse writes.
+const smallSetMax = 32
+
+var errState = errors.New("segments: malformed groupBitmap state")
+
+// DecodeGroupBitmap decodes a ClickHouse groupBitmap(UInt32) state. The
+// bitmap is validated; it belongs to the caller.
+func DecodeGroupBitmap(state []byte) (*roaring.Bitmap, error) {
+	if len(state) < 2 {
+		return nil, fmt.Errorf("%w: %d bytes", errState, len(state))
+	}
+	n, w := binary.Uvarint(state[1:])
+	if w <= 0 {
+		return nil, fmt.Errorf("%w: bad length", errState)
+	}
+	body := state[1+w:]
+	switch state[0] {
+	case 0:
+		if n > smallSetMax || uint64(len(body)) != 4*n {
+			return nil, fmt.Errorf("%w: small set of %d values in %d bytes", errState, n, len(body))
+		}
+		bm := roaring.New()
+		for i := uint64(0); i < n; i++ {
+			bm.Add(binary.LittleEndian.Uint32(body[4*i:]))
+		}
+		return bm, nil
+	case 1:
+		if uint64(len(body)) != n {
+			return nil, fmt.Errorf("%w: roaring of %d bytes in %d", errState, n, len(body))
+		}
+		bm := roaring.New()
+		if err := bm.UnmarshalBinary(body); err != nil {
+			return nil, fmt.Errorf("%w: %v", errState, err)
+		}
+		if err := bm.Validate(); err != nil {
+			return nil, fmt.Errorf("%w: %v", errState, err)
+		}
+		return bm, nil
+	}
+	return nil, fmt.Errorf("%w: form %d", errState, state[0])
+}
+
+// EncodeGroupBitmap encodes a bitmap as a ClickHouse groupBitmap(UInt32)
+// state, in the form ClickHouse uses for its cardinality. Insert it with CAST({s:String} AS AggregateFunction(groupBitmap,
+// UInt32)), e.g. into segment_members.
+func EncodeGroupBitmap(bm *roaring.Bitmap) ([]byte, error) {
+	var buf bytes.Buffer
+	if card := bm.GetCardinality(); card <= smallSetMax {
+		buf.WriteByte(0)
+		buf.Write(binary.AppendUvarint(nil, card))
+		bm.Iterate(func(x uint32) bool {
+			buf.Write(binary.LittleEndian.AppendUint32(nil, x))
+			return true
+		})
+		return buf.Bytes(), nil
+	}
+	buf.WriteByte(1)
+	buf.Write(binary.AppendUvarint(nil, bm.GetSerializedSizeInBytes()))
+	if _, err := bm.WriteTo(&buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}

@@ -1,0 +1,544 @@
+package segments
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/RoaringBitmap/roaring/v2"
+
+	"github.com/granarycdp/cdp/store"
+)
+
+var (
+	// ErrNoResolver: a rule uses in_segment but Options.Segments is nil.
+	ErrNoResolver = errors.New("segments: no segment resolver configured")
+	// ErrUnknownSegment is what a SegmentResolver wraps for an id it does
+	// not know.
+	ErrUnknownSegment = errors.New("segments: unknown segment")
+)
+
+// SegmentResolver gives the members of other segments, for
+// in_segment("id"). The caller implements it (from segment_members or its
+// live membership) and owns cycle detection: Compiled.Segments lists the
+// ids a rule refers to.
+type SegmentResolver interface {
+	// SegmentMembers returns the current members of a segment, or an
+	// error wrapping ErrUnknownSegment. The engine treats the bitmap as
+	// frozen and never modifies it; it must not change while in use.
+	// Bitmaps read from storage should come from DecodeGroupBitmap,
+	// which validates them.
+	SegmentMembers(ctx context.Context, id string) (*roaring.Bitmap, error)
+}
+
+// Options configure an Engine.
+type Options struct {
+	Logger *slog.Logger
+	// Now is the clock windows are measured from (time.Now when nil).
+	Now func() time.Time
+	// Segments resolves in_segment; nil makes such rules fail to evaluate.
+	Segments SegmentResolver
+	// CityTiers maps a city to its tier for city_tier.
+	CityTiers map[string]int
+	// LeafMaxAge is how long a behaviour leaf is reused before it is
+	// recomputed in full.
+	LeafMaxAge time.Duration
+	// TraitMaxAge is the same for the trait snapshot.
+	TraitMaxAge time.Duration
+	// MaxLeaves bounds the leaf cache (least recently used out).
+	MaxLeaves int
+	// Concurrency bounds the engine's parallel ClickHouse queries.
+	Concurrency int
+	// BreakdownTop is how many cities an Estimate lists.
+	BreakdownTop int
+}
+
+// DefaultOptions are the defaults for a brand of a few million persons.
+func DefaultOptions() Options {
+	return Options{
+		Now:       time.Now,
+		CityTiers: DefaultCityTiers(),
+		// Windows count whole days; a leaf 10 minutes old is wrong only
+		// for persons whose records sit within 10 minutes of a window's
+		// edge, and Refresh keeps it current for new records.
+		LeafMaxAge: 10 * time.Minute,
+		// Traits do not age with the clock (days_since_last_order is
+		// computed at evaluation); the reload only repairs a missed
+		// Refresh.
+		TraitMaxAge: time.Hour,
+		// A leaf over 1M dense persons is at most ~130 KB (16 bitmap
+		// containers of 8 KB), so 1,000 leaves stay under ~130 MB.
+		MaxLeaves: 1000,
+		// 4 parallel leaf queries keep a small embedded engine busy
+		// without starving the ingest writer; a server can take more.
+		Concurrency:  4,
+		BreakdownTop: 20,
+	}
+}
+
+// Engine compiles and evaluates segment rules against one ClickHouse
+// database. It caches behaviour leaves and the trait snapshot; all its
+// methods are goroutine-safe. Bitmaps it returns belong to the caller.
+type Engine struct {
+	db    *store.DB
+	opts  Options
+	log   *slog.Logger
+	cache *leafCache
+	sem   chan struct{}
+
+	traitsMu     sync.Mutex
+	traits       *traitSnapshot // frozen
+	traitsGen    uint64         // bumped when the snapshot is dropped or patched
+	traitsFlight *traitsFlight
+
+	refreshMu sync.Mutex // one Refresh at a time: patches build on each other
+}
+
+type traitsFlight struct {
+	done chan struct{}
+	snap *traitSnapshot
+	err  error
+}
+
+// NewEngine makes an engine over db. Zero fields of opts take their
+// defaults.
+func NewEngine(db *store.DB, opts Options) *Engine {
+	def := DefaultOptions()
+	if opts.Now == nil {
+		opts.Now = def.Now
+	}
+	if opts.CityTiers == nil {
+		opts.CityTiers = def.CityTiers
+	}
+	if opts.LeafMaxAge <= 0 {
+		opts.LeafMaxAge = def.LeafMaxAge
+	}
+	if opts.TraitMaxAge <= 0 {
+		opts.TraitMaxAge = def.TraitMaxAge
+	}
+	if opts.MaxLeaves <= 0 {
+		opts.MaxLeaves = def.MaxLeaves
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = def.Concurrency
+	}
+	if opts.BreakdownTop <= 0 {
+		opts.BreakdownTop = def.BreakdownTop
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Engine{db: db, opts: opts, log: log, cache: newLeafCache(opts.MaxLeaves, opts.LeafMaxAge),
+		sem: make(chan struct{}, opts.Concurrency)}
+}
+
+// Check parses, type-checks and compiles a rule. Problems in the rule are
+// *RuleError. The Compiled names this engine's tables: evaluate it with
+// this engine.
+func (e *Engine) Check(rule string) (*Compiled, error) {
+	return compile(rule, e.db.Table)
+}
+
+// Evaluate returns the rule's members: canonical person ids. The bitmap
+// is the caller's.
+func (e *Engine) Evaluate(ctx context.Context, c *Compiled) (*roaring.Bitmap, error) {
+	bm, owned, _, err := e.evaluate(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if !owned {
+		bm = bm.Clone()
+	}
+	return bm, nil
+}
+
+// evaluate returns the members (owned or shared) and the trait snapshot
+// it used.
+func (e *Engine) evaluate(ctx context.Context, c *Compiled) (*roaring.Bitmap, bool, *traitSnapshot, error) {
+	ev, err := e.prepare(ctx, c.plan, e.opts.Now())
+	if err != nil {
+		return nil, false, nil, err
+	}
+	bm, owned, err := ev.eval(c.plan)
+	return bm, owned, ev.traits, err
+}
+
+// prepare loads the trait snapshot and the plan's behaviour leaves in
+// parallel.
+func (e *Engine) prepare(parent context.Context, plan Node, now time.Time) (*evaluator, error) {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	ev := &evaluator{ctx: parent, e: e, now: now, sql: map[string]*roaring.Bitmap{}}
+	var leaves []*sqlLeaf
+	Walk(plan, func(n Node) {
+		if l, ok := n.(*sqlLeaf); ok {
+			if _, dup := ev.sql[l.key]; !dup {
+				ev.sql[l.key] = nil
+				leaves = append(leaves, l)
+			}
+		}
+	})
+	var mu sync.Mutex
+	var errs []error
+	var wg sync.WaitGroup
+	fail := func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+		cancel()
+	}
+	wg.Go(func() {
+		s, err := e.snapshot(ctx, now)
+		if err != nil {
+			fail(err)
+		}
+		ev.traits = s
+	})
+	for _, l := range leaves {
+		wg.Go(func() {
+			bm, err := e.leaf(ctx, l, now)
+			if err != nil {
+				fail(err)
+				return
+			}
+			mu.Lock()
+			ev.sql[l.key] = bm
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		return nil, errs[0]
+	}
+	return ev, nil
+}
+
+// leaf returns a behaviour leaf's bitmap (frozen), cached or computed.
+func (e *Engine) leaf(ctx context.Context, l *sqlLeaf, now time.Time) (*roaring.Bitmap, error) {
+	return e.cache.get(ctx, l, now, func() (*roaring.Bitmap, error) {
+		return e.queryBitmap(ctx, l.desc, l.query, l.args(now.UnixMilli(), nil))
+	})
+}
+
+// queryBitmap runs a query returning one groupBitmap state.
+func (e *Engine) queryBitmap(ctx context.Context, desc, query string, args []any) (*roaring.Bitmap, error) {
+	select {
+	case e.sem <- struct{}{}:
+		defer func() { <-e.sem }()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	start := time.Now()
+	var state []byte
+	if err := e.db.Conn.QueryRow(ctx, query, args...).Scan(&state); err != nil {
+		return nil, fmt.Errorf("segments: leaf %s: %w", desc, err)
+	}
+	bm, err := DecodeGroupBitmap(state)
+	if err != nil {
+		return nil, fmt.Errorf("segments: leaf %s: %w", desc, err)
+	}
+	e.log.Debug("segment leaf", "leaf", desc, "persons", bm.GetCardinality(), "took", time.Since(start))
+	return bm, nil
+}
+
+// snapshot returns the trait snapshot, loading it when missing or older
+// than TraitMaxAge; concurrent callers share one load.
+func (e *Engine) snapshot(ctx context.Context, now time.Time) (*traitSnapshot, error) {
+	for {
+		e.traitsMu.Lock()
+		if s := e.traits; s != nil && now.Sub(s.loaded) < e.opts.TraitMaxAge {
+			e.traitsMu.Unlock()
+			return s, nil
+		}
+		if f := e.traitsFlight; f != nil {
+			e.traitsMu.Unlock()
+			select {
+			case <-f.done:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			if f.err != nil && isContextErr(f.err) && ctx.Err() == nil {
+				continue
+			}
+			return f.snap, f.err
+		}
+		f := &traitsFlight{done: make(chan struct{})}
+		e.traitsFlight, f.snap = f, nil
+		gen := e.traitsGen
+		e.traitsMu.Unlock()
+
+		f.snap, f.err = e.loadSnapshot(ctx, now)
+		e.traitsMu.Lock()
+		e.traitsFlight = nil
+		if f.err == nil && gen == e.traitsGen {
+			e.traits = f.snap
+		}
+		e.traitsMu.Unlock()
+		close(f.done)
+		return f.snap, f.err
+	}
+}
+
+func (e *Engine) loadSnapshot(ctx context.Context, now time.Time) (*traitSnapshot, error) {
+	start := time.Now()
+	var universe *roaring.Bitmap
+	var uerr error
+	var wg sync.WaitGroup
+	wg.Go(func() { universe, uerr = e.readUniverse(ctx, nil) })
+	rows, channels, err := e.readTraits(ctx, nil)
+	wg.Wait()
+	if err = errors.Join(uerr, err); err != nil {
+		return nil, err
+	}
+	s := buildSnapshot(universe, rows, channels, e.opts.CityTiers, now)
+	e.log.Debug("segment traits loaded", "persons", universe.GetCardinality(), "with_orders", len(rows.ids), "took", time.Since(start))
+	return s, nil
+}
+
+// Invalidate drops what reads the given record kinds (all when none are
+// given): cached behaviour leaves, and the trait snapshot for orders,
+// traits and persons. The next evaluation recomputes them in full.
+func (e *Engine) Invalidate(kinds ...string) {
+	e.cache.invalidate(kinds)
+	if len(kinds) == 0 || touchesTraits(kinds) {
+		e.traitsMu.Lock()
+		e.traits = nil
+		e.traitsGen++
+		e.traitsMu.Unlock()
+	}
+}
+
+func touchesTraits(kinds []string) bool {
+	for _, k := range kinds {
+		if k == KindOrders || k == KindTraits || k == KindPersons {
+			return true
+		}
+	}
+	return false
+}
+
+// Refresh brings cached leaves and the trait snapshot up to date for a
+// few persons whose records of the given kinds (all when none are given)
+// changed, without recomputing anyone else: each affected leaf's query
+// runs restricted to those persons and its bitmap is patched (clone,
+// remove, add, swap). Pass the person ids on the new records; for merges
+// and splits pass every person involved with KindPersons. This is the
+// path that keeps live membership current; re-evaluating a rule after it
+// costs bitmap operations only.
+//
+// Windows of refreshed persons are measured from the refresh's clock,
+// others' from their leaf's last full computation (at most LeafMaxAge
+// ago).
+func (e *Engine) Refresh(ctx context.Context, persons []uint32, kinds ...string) error {
+	if len(persons) == 0 {
+		return nil
+	}
+	if len(kinds) == 0 {
+		kinds = []string{KindEvents, KindOrders, KindChats, KindTags, KindPersons}
+	}
+	e.refreshMu.Lock()
+	defer e.refreshMu.Unlock()
+	now := e.opts.Now()
+	canon, err := e.readUniverse(ctx, persons)
+	if err != nil {
+		return err
+	}
+	clear := roaring.BitmapOf(persons...)
+	clear.Or(canon)
+	ids := canon.ToArray()
+	entries := e.cache.affected(kinds)
+	if err := e.refreshTraits(ctx, canon, clear, ids, kinds); err != nil {
+		return err
+	}
+	return e.refreshLeaves(ctx, entries, clear, ids, now)
+}
+
+// refreshTraits patches the trait snapshot, if one is loaded.
+func (e *Engine) refreshTraits(ctx context.Context, canon, clear *roaring.Bitmap, ids []uint32, kinds []string) error {
+	e.traitsMu.Lock()
+	e.traitsGen++ // a load in flight may predate the new records
+	s := e.traits
+	e.traitsMu.Unlock()
+	if s == nil {
+		return nil
+	}
+	universe := roaring.AndNot(s.universe, clear)
+	universe.Or(canon)
+	var next *traitSnapshot
+	if touchesTraits(kinds) {
+		rows, channels, err := e.readTraits(ctx, ids)
+		if err != nil {
+			return err
+		}
+		next = s.patch(universe, clear, rows, channels, e.opts.CityTiers)
+	} else {
+		copied := *s
+		copied.universe = universe
+		copied.numeric = map[string]*bsi{}
+		for k, v := range s.numeric {
+			copied.numeric[k] = v
+		}
+		copied.fixZeroDefaults()
+		next = &copied
+	}
+	e.traitsMu.Lock()
+	if e.traits == s {
+		e.traits = next
+	}
+	e.traitsMu.Unlock()
+	return nil
+}
+
+// refreshLeaves recomputes the entries for the persons ids and patches
+// them, a few queries at a time.
+func (e *Engine) refreshLeaves(ctx context.Context, entries []*cacheEntry, clear *roaring.Bitmap, ids []uint32, now time.Time) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(entries))
+	for i, entry := range entries {
+		wg.Go(func() {
+			fresh, err := e.queryBitmap(ctx, entry.leaf.desc, entry.leaf.refresh, entry.leaf.args(now.UnixMilli(), ids))
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			bm := roaring.AndNot(entry.bm, clear)
+			bm.Or(fresh)
+			e.cache.replace(entry, bm)
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// Stats describes the leaf cache.
+func (e *Engine) Stats() CacheStats { return e.cache.snapshotStats() }
+
+// Estimate is a rule's audience size while a marketer edits it.
+type Estimate struct {
+	Count    uint64   `json:"count"`
+	Universe uint64   `json:"universe"` // every person
+	Sample   []uint32 `json:"sample"`   // member ids, evenly spread
+	// ByCity counts members per city, largest first: the top
+	// Options.BreakdownTop cities, then "*" for the other cities
+	// together and "" for members without a known city.
+	ByCity []Count `json:"by_city"`
+	// ByChannel counts members who ordered in each channel (a member may
+	// count in several) and, as "", members without orders.
+	ByChannel []Count `json:"by_channel"`
+	TookMS    float64 `json:"took_ms"`
+}
+
+// Count is a value and how many members have it.
+type Count struct {
+	Value string `json:"value"`
+	Count uint64 `json:"count"`
+}
+
+// Estimate checks a rule and counts its members, with a sample of ids
+// (up to sample, at most 1,000) and breakdowns by city and order channel.
+// Problems in the rule are *RuleError.
+func (e *Engine) Estimate(ctx context.Context, rule string, sample int) (Estimate, error) {
+	start := time.Now()
+	c, err := e.Check(rule)
+	if err != nil {
+		return Estimate{}, err
+	}
+	bm, _, snap, err := e.evaluate(ctx, c)
+	if err != nil {
+		return Estimate{}, err
+	}
+	est := Estimate{
+		Count:     bm.GetCardinality(),
+		Universe:  snap.universe.GetCardinality(),
+		Sample:    sampleOf(bm, min(sample, 1000)),
+		ByCity:    breakdown(bm, snap.categories["city"], e.opts.BreakdownTop),
+		ByChannel: breakdown(bm, snap.channels, len(snap.channels)),
+	}
+	est.TookMS = float64(time.Since(start).Microseconds()) / 1000
+	return est, nil
+}
+
+// sampleOf picks n members spread evenly over the id range.
+func sampleOf(bm *roaring.Bitmap, n int) []uint32 {
+	card := bm.GetCardinality()
+	if n <= 0 || card == 0 {
+		return []uint32{}
+	}
+	if uint64(n) >= card {
+		return bm.ToArray()
+	}
+	out := make([]uint32, 0, n)
+	for i := range uint64(n) {
+		id, err := bm.Select(uint32(i * card / uint64(n)))
+		if err != nil {
+			panic("BUG: select within cardinality: " + err.Error())
+		}
+		out = append(out, id)
+	}
+	return out
+}
+
+// breakdown counts members per category with AndCardinality (nothing is
+// materialised), largest first, top entries then "*" for the rest and ""
+// for members in no category.
+func breakdown(members *roaring.Bitmap, cats []category, top int) []Count {
+	out := []Count{}
+	var inAny uint64
+	for _, c := range cats {
+		if n := members.AndCardinality(c.members); n > 0 {
+			out = append(out, Count{Value: fmt.Sprint(c.value), Count: n})
+			inAny += n
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Count > out[j].Count })
+	if len(out) > top {
+		var rest uint64
+		for _, c := range out[top:] {
+			rest += c.Count
+		}
+		out = append(out[:top], Count{Value: "*", Count: rest})
+	}
+	bms := make([]*roaring.Bitmap, len(cats))
+	for i, c := range cats {
+		bms[i] = c.members
+	}
+	if none := members.GetCardinality() - members.AndCardinality(roaring.FastOr(bms...)); none > 0 {
+		out = append(out, Count{Value: "", Count: none})
+	}
+	return out
+}
+
+// Overlap compares two audiences.
+type Overlap struct {
+	A       uint64  `json:"a"`
+	B       uint64  `json:"b"`
+	Both    uint64  `json:"both"`
+	OnlyA   uint64  `json:"only_a"`
+	OnlyB   uint64  `json:"only_b"`
+	Either  uint64  `json:"either"`
+	Jaccard float64 `json:"jaccard"` // Both / Either; 0 when both are empty
+}
+
+// Overlap evaluates two rules and compares their members.
+func (e *Engine) Overlap(ctx context.Context, a, b *Compiled) (Overlap, error) {
+	am, _, _, err := e.evaluate(ctx, a)
+	if err != nil {
+		return Overlap{}, err
+	}
+	bm, _, _, err := e.evaluate(ctx, b)
+	if err != nil {
+		return Overlap{}, err
+	}
+	o := Overlap{A: am.GetCardinality(), B: bm.GetCardinality(), Both: am.AndCardinality(bm)}
+	o.OnlyA, o.OnlyB = o.A-o.Both, o.B-o.Both
+	o.Either = o.A + o.B - o.Both
+	if o.Either > 0 {
+		o.Jaccard = float64(o.Both) / float64(o.Either)
+	}
+	return o, nil
+}

@@ -1,0 +1,418 @@
+package segments
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+)
+
+// The SQL of behaviour leaves. Every leaf has one shape:
+//
+//	SELECT toString(groupBitmapState(c)) FROM (
+//	    SELECT p.canonical AS c
+//	    FROM (<fact: per raw person_id, from one table>) AS f
+//	    INNER JOIN (SELECT person_id, canonical FROM persons FINAL) AS p ON p.person_id = f.person_id
+//	    [GROUP BY c HAVING <condition on the canonical person's aggregate>])
+//
+// so facts of merged persons count for their canonical person. User
+// values travel as query parameters ({p0:String}, ...); the text holds
+// only table names and fixed constants. Two parameters are the engine's:
+// {now:Int64} (milliseconds, the evaluation's clock; not part of a leaf's
+// key, so a cached leaf is reused as time passes, up to its maximum age)
+// and, in the refresh variant, {persons:Array(UInt32)}: the canonical
+// persons to recompute.
+
+// Fixed parameter names.
+const (
+	paramNow     = "now"
+	paramPersons = "persons"
+)
+
+// validOrder is the condition for orders that count (the person_traits
+// view's definition).
+const validOrder = "status NOT IN ('refunded', 'cancelled')"
+
+// param is a query parameter of a leaf.
+type param struct {
+	Name  string
+	Type  string
+	Value any
+}
+
+// sqlLeaf is a behaviour leaf computed by ClickHouse: the canonical
+// persons whose records satisfy it. It is immutable.
+type sqlLeaf struct {
+	desc    string
+	kinds   []string
+	query   string // all persons
+	refresh string // only {persons:Array(UInt32)}
+	params  []param
+	key     string
+}
+
+func (l *sqlLeaf) String() string  { return l.desc }
+func (l *sqlLeaf) Kinds() []string { return l.kinds }
+
+// LeafSQL returns the ClickHouse query of a behaviour leaf and its
+// parameters (without {now:Int64}, the evaluation's clock in Unix
+// milliseconds), to explain a plan; ok is false for leaves answered in
+// memory.
+func LeafSQL(l Leaf) (query string, params map[string]any, ok bool) {
+	sl, ok := l.(*sqlLeaf)
+	if !ok {
+		return "", nil, false
+	}
+	params = map[string]any{}
+	for _, p := range sl.params {
+		params[p.Name] = p.Value
+	}
+	return sl.query, params, true
+}
+
+// args returns the query's arguments: the leaf's parameters, now (Unix
+// milliseconds) and, when persons is not nil, the persons to recompute.
+func (l *sqlLeaf) args(nowMS int64, persons []uint32) []any {
+	out := make([]any, 0, len(l.params)+2)
+	for _, p := range l.params {
+		out = append(out, clickhouse.Named(p.Name, p.Value))
+	}
+	out = append(out, clickhouse.Named(paramNow, nowMS))
+	if persons != nil {
+		out = append(out, clickhouse.Named(paramPersons, persons))
+	}
+	return out
+}
+
+// golden renders the leaf for golden files: both queries and the
+// parameters, one per line.
+func (l *sqlLeaf) golden() string {
+	var b strings.Builder
+	b.WriteString("-- ")
+	b.WriteString(l.desc)
+	b.WriteString("\n-- kinds: ")
+	b.WriteString(strings.Join(l.kinds, ", "))
+	b.WriteString("\n")
+	for _, p := range l.params {
+		v := fmt.Sprint(p.Value)
+		if s, ok := p.Value.(string); ok {
+			v = strconv.Quote(s)
+		}
+		fmt.Fprintf(&b, "-- {%s:%s} = %s\n", p.Name, p.Type, v)
+	}
+	b.WriteString(l.query)
+	b.WriteString(";\n\n-- refresh\n")
+	b.WriteString(l.refresh)
+	b.WriteString(";\n")
+	return b.String()
+}
+
+// fact is the inner, per-raw-person query of a leaf.
+type fact struct {
+	table string   // qualified table, with FINAL where needed
+	cols  string   // select list after person_id (", count() AS v")
+	where []string // conditions
+	group bool     // GROUP BY person_id
+	union *fact    // UNION ALL with another fact of the same columns
+}
+
+// leafSpec describes a leaf before it is rendered.
+type leafSpec struct {
+	desc   string
+	kinds  []string
+	fact   *fact
+	having string // on the canonical person's group; "" for existence
+}
+
+// sqlGen renders leaf specs to SQL with parameters. A leaf's parameters
+// are numbered in the order they are added, so the same rule always
+// renders the same text (the cache key and golden files rely on it).
+type sqlGen struct {
+	table  func(string) string
+	params []param
+}
+
+// param adds a parameter and returns its placeholder.
+func (g *sqlGen) param(typ string, v any) string {
+	name := fmt.Sprintf("p%d", len(g.params))
+	g.params = append(g.params, param{Name: name, Type: typ, Value: v})
+	return "{" + name + ":" + typ + "}"
+}
+
+// window is the condition "col within the last days days"; nothing for 0.
+func (g *sqlGen) window(col string, days int) []string {
+	if days <= 0 {
+		return nil
+	}
+	return []string{col + " >= fromUnixTimestamp64Milli({" + paramNow + ":Int64}, 'UTC') - toIntervalDay(" + g.param("UInt32", uint32(days)) + ")"}
+}
+
+// leaf renders a spec. It consumes the generator's parameters.
+func (g *sqlGen) leaf(s leafSpec) *sqlLeaf {
+	l := &sqlLeaf{desc: s.desc, kinds: s.kinds, params: g.params}
+	l.query = g.render(s, false)
+	l.refresh = g.render(s, true)
+	var key strings.Builder
+	key.WriteString(l.query)
+	for _, p := range l.params {
+		fmt.Fprintf(&key, "\x00%s=%#v", p.Name, p.Value) // Go syntax: unambiguous for lists
+	}
+	l.key = key.String()
+	g.params = nil
+	return l
+}
+
+func (g *sqlGen) render(s leafSpec, refresh bool) string {
+	persons := "SELECT person_id, canonical FROM " + g.table("persons") + " FINAL"
+	if refresh {
+		persons += " WHERE canonical IN {" + paramPersons + ":Array(UInt32)}"
+	}
+	var b strings.Builder
+	b.WriteString("SELECT toString(groupBitmapState(c)) FROM (\n\tSELECT p.canonical AS c\n\tFROM (")
+	g.renderFact(&b, s.fact, refresh)
+	b.WriteString(") AS f\n\tINNER JOIN (")
+	b.WriteString(persons)
+	b.WriteString(") AS p ON p.person_id = f.person_id")
+	if s.having != "" {
+		b.WriteString("\n\tGROUP BY c HAVING ")
+		b.WriteString(s.having)
+	}
+	b.WriteString("\n)")
+	return b.String()
+}
+
+// refreshMark stands in a nested subquery's conditions for the refresh
+// variant's person filter (nothing in the full query).
+const refreshMark = "/*refresh*/"
+
+func (g *sqlGen) personFilter() string {
+	return "person_id IN (SELECT person_id FROM " + g.table("persons") + " FINAL WHERE canonical IN {" + paramPersons + ":Array(UInt32)})"
+}
+
+func (g *sqlGen) renderFact(b *strings.Builder, f *fact, refresh bool) {
+	mark := ""
+	if refresh {
+		mark = " AND " + g.personFilter()
+	}
+	for ; f != nil; f = f.union {
+		b.WriteString("\n\t\tSELECT person_id")
+		b.WriteString(f.cols)
+		b.WriteString(" FROM ")
+		b.WriteString(f.table)
+		where := f.where
+		if refresh {
+			where = append(where[:len(where):len(where)], g.personFilter())
+		}
+		b.WriteString("\n\t\tWHERE ")
+		b.WriteString(strings.ReplaceAll(strings.Join(where, "\n\t\t\tAND "), refreshMark, mark))
+		if f.group {
+			b.WriteString("\n\t\tGROUP BY person_id")
+		}
+		if f.union != nil {
+			b.WriteString("\n\t\tUNION ALL")
+		}
+	}
+	b.WriteString("\n\t")
+}
+
+// having renders "agg BETWEEN lo AND hi" for an integer range, leaving out
+// an unbounded side; "" when both are unbounded.
+func (g *sqlGen) having(agg string, r intRange) string {
+	var parts []string
+	if r.lo != minInt {
+		parts = append(parts, agg+" >= "+g.param("Int64", r.lo))
+	}
+	if r.hi != maxInt {
+		parts = append(parts, agg+" <= "+g.param("Int64", r.hi))
+	}
+	return strings.Join(parts, " AND ")
+}
+
+// eventFact is the rows of a source: an event name from the events table,
+// or "order" (orders not refunded or cancelled), narrowed by filters and a
+// window.
+func (g *sqlGen) eventFact(src source, days int, cols string, group bool) *fact {
+	if src.event == orderEvent {
+		f := &fact{table: g.table("orders") + " FINAL", cols: cols, group: group,
+			where: []string{"person_id != 0", validOrder}}
+		f.where = append(f.where, g.filters(src.filters)...)
+		f.where = append(f.where, g.window("ordered_at", days)...)
+		return f
+	}
+	f := &fact{table: g.table("events"), cols: cols, group: group,
+		where: []string{"event = " + g.param("String", src.event), "person_id != 0"}}
+	f.where = append(f.where, g.filters(src.filters)...)
+	f.where = append(f.where, g.window("ts", days)...)
+	return f
+}
+
+// filters renders property filters. Keys are sorted, so the text does not
+// depend on the order the marketer wrote them in.
+func (g *sqlGen) filters(fs []filter) []string {
+	sorted := append([]filter(nil), fs...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].key < sorted[j].key })
+	var out []string
+	for _, f := range sorted {
+		out = append(out, g.filter(f))
+	}
+	return out
+}
+
+func (g *sqlGen) filter(f filter) string {
+	col := f.column
+	if col == "" {
+		if f.number != nil {
+			col = "JSONExtractFloat(properties, " + g.param("String", f.key) + ")"
+		} else {
+			col = "JSONExtractString(properties, " + g.param("String", f.key) + ")"
+		}
+	}
+	switch {
+	case f.number != nil && f.atLeast: // the completion column is Float32: 0.9 must be its 0.9
+		return col + " >= " + g.param("Float32", float32(*f.number))
+	case f.number != nil:
+		return col + " = " + g.param("Float64", *f.number)
+	case len(f.values) == 1:
+		return col + " = " + g.param("String", f.values[0])
+	default:
+		return col + " IN " + g.param("Array(String)", f.values)
+	}
+}
+
+// The leaves, one constructor per function of the language.
+
+// countLeaf: persons whose count of src rows in the window is in r (r.lo >= 1).
+func (g *sqlGen) countLeaf(desc string, src source, days int, r intRange) *sqlLeaf {
+	if r.lo <= 1 && r.hi == maxInt {
+		return g.existsLeaf(desc, src, days)
+	}
+	f := g.eventFact(src, days, ", count() AS v", true)
+	return g.leaf(leafSpec{desc: desc, kinds: src.kinds(), fact: f, having: g.having("sum(f.v)", r)})
+}
+
+// existsLeaf: persons with at least one src row in the window.
+func (g *sqlGen) existsLeaf(desc string, src source, days int) *sqlLeaf {
+	f := g.eventFact(src, days, "", true)
+	return g.leaf(leafSpec{desc: desc, kinds: src.kinds(), fact: f})
+}
+
+// recencyLeaf: persons whose first (agg "min") or last ("max") src row is
+// a number of whole days ago in r.
+func (g *sqlGen) recencyLeaf(desc string, src source, agg string, r intRange) *sqlLeaf {
+	f := g.eventFact(src, 0, ", "+agg+"("+g.tsOf(src)+") AS v", true)
+	days := "intDiv({" + paramNow + ":Int64} - toUnixTimestamp64Milli(" + agg + "(f.v)), 86400000)"
+	return g.leaf(leafSpec{desc: desc, kinds: src.kinds(), fact: f, having: g.having(days, r)})
+}
+
+func (g *sqlGen) tsOf(src source) string {
+	if src.event == orderEvent {
+		return "ordered_at"
+	}
+	return "ts"
+}
+
+// boughtLeaf: persons with a number of orders in r that hold a line of the
+// category or SKU item, in the window. Lines of refunded and cancelled
+// orders are left out with NOT IN over those few orders, about half the
+// time of an IN over every valid order (a line whose order has not
+// arrived yet counts).
+func (g *sqlGen) boughtLeaf(desc, item string, days int, r intRange) *sqlLeaf {
+	f := g.linesFact(item, days)
+	spec := leafSpec{desc: desc, kinds: []string{KindOrders}, fact: f}
+	if r.lo > 1 || r.hi != maxInt {
+		f.cols = ", uniqExact(channel, order_id) AS v"
+		spec.having = g.having("sum(f.v)", r)
+	}
+	return g.leaf(spec)
+}
+
+// lapsedLeaf: persons who bought item, the last time at least days ago
+// (one query where bought(item) >= 1 && bought(item, days) == 0 takes two).
+func (g *sqlGen) lapsedLeaf(desc, item string, days int) *sqlLeaf {
+	f := g.linesFact(item, 0)
+	f.cols = ", max(ordered_at) AS v"
+	having := "max(f.v) < fromUnixTimestamp64Milli({" + paramNow + ":Int64}, 'UTC') - toIntervalDay(" + g.param("UInt32", uint32(days)) + ")"
+	return g.leaf(leafSpec{desc: desc, kinds: []string{KindOrders}, fact: f, having: having})
+}
+
+// linesFact is the order lines of a category or SKU in the window, per
+// person, from orders that count.
+func (g *sqlGen) linesFact(item string, days int) *fact {
+	p := g.param("String", item)
+	f := &fact{table: g.table("order_lines") + " FINAL", group: true,
+		where: []string{"person_id != 0", "(category = " + p + " OR sku = " + p + ")"}}
+	f.where = append(f.where, g.window("ordered_at", days)...)
+	f.where = append(f.where, "(channel, order_id) NOT IN (SELECT channel, order_id FROM "+g.table("orders")+
+		" FINAL WHERE status IN ('refunded', 'cancelled')"+refreshMark+")")
+	return f
+}
+
+// spendLeaf: persons whose spend in the window, in fen, is in r (r.lo >= 1).
+func (g *sqlGen) spendLeaf(desc string, days int, r intRange) *sqlLeaf {
+	f := g.eventFact(source{event: orderEvent}, days, ", toInt64(sum(amount) * 100) AS v", true)
+	return g.leaf(leafSpec{desc: desc, kinds: []string{KindOrders}, fact: f, having: g.having("sum(f.v)", r)})
+}
+
+// chatLeaf: persons who wrote a WeCom message containing keyword in the
+// window (one-to-one chats, the customer's own messages, recalls left out).
+func (g *sqlGen) chatLeaf(desc, keyword string, days int) *sqlLeaf {
+	f := &fact{table: g.table("wecom_messages_visible"), group: true,
+		where: []string{"person_id != 0", "external_userid != ''", "`from` = external_userid",
+			"positionUTF8(content, " + g.param("String", keyword) + ") > 0"}}
+	f.where = append(f.where, g.window("msgtime", days)...)
+	return g.leaf(leafSpec{desc: desc, kinds: []string{KindChats}, fact: f})
+}
+
+// tagLeaf: persons who carry the tag (the latest row per person and tag
+// is not deleted).
+func (g *sqlGen) tagLeaf(desc, tag string) *sqlLeaf {
+	f := &fact{table: "(SELECT person_id, deleted FROM " + g.table("person_tags") + " FINAL WHERE tag = " + g.param("String", tag) + ")",
+		group: true, where: []string{"deleted = 0", "person_id != 0"}}
+	return g.leaf(leafSpec{desc: desc, kinds: []string{KindTags}, fact: f})
+}
+
+// funnelLeaf: persons who did first and then, within withinDays of it,
+// then, both in the window.
+func (g *sqlGen) funnelLeaf(desc string, first, then string, withinDays, days int) *sqlLeaf {
+	var names []string
+	kinds := map[string]bool{}
+	for _, s := range []string{first, then} {
+		if s == orderEvent {
+			kinds[KindOrders] = true
+		} else {
+			names = append(names, s)
+			kinds[KindEvents] = true
+		}
+	}
+	var f *fact
+	if len(names) > 0 {
+		f = &fact{table: g.table("events"), cols: ", ts, toString(event) AS e",
+			where: []string{"event IN " + g.param("Array(String)", names), "person_id != 0"}}
+		f.where = append(f.where, g.window("ts", days)...)
+	}
+	if kinds[KindOrders] {
+		o := &fact{table: g.table("orders") + " FINAL", cols: ", ordered_at AS ts, 'order' AS e",
+			where: []string{"person_id != 0", validOrder}}
+		o.where = append(o.where, g.window("ordered_at", days)...)
+		if f == nil {
+			f = o
+		} else {
+			f.union = o
+		}
+	}
+	window := g.param("UInt64", uint64(withinDays)*86400000)
+	having := "windowFunnel(" + window + ")(toUInt64(toUnixTimestamp64Milli(f.ts)), f.e = " +
+		g.param("String", first) + ", f.e = " + g.param("String", then) + ") = 2"
+	return g.leaf(leafSpec{desc: desc, kinds: sortedKinds(kinds), fact: f, having: having})
+}
+
+func sortedKinds(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

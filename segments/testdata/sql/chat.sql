@@ -1,0 +1,37 @@
+-- rule: chat("血糖", 30)
+-- plan: chat("血糖", 30)
+
+-- chat("血糖", 30)
+-- kinds: chats
+-- {p0:String} = "血糖"
+-- {p1:UInt32} = 30
+SELECT toString(groupBitmapState(c)) FROM (
+	SELECT p.canonical AS c
+	FROM (
+		SELECT person_id FROM `cdp`.`wecom_messages_visible`
+		WHERE person_id != 0
+			AND external_userid != ''
+			AND `from` = external_userid
+			AND positionUTF8(content, {p0:String}) > 0
+			AND msgtime >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p1:UInt32})
+		GROUP BY person_id
+	) AS f
+	INNER JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL) AS p ON p.person_id = f.person_id
+);
+
+-- refresh
+SELECT toString(groupBitmapState(c)) FROM (
+	SELECT p.canonical AS c
+	FROM (
+		SELECT person_id FROM `cdp`.`wecom_messages_visible`
+		WHERE person_id != 0
+			AND external_userid != ''
+			AND `from` = external_userid
+			AND positionUTF8(content, {p0:String}) > 0
+			AND msgtime >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p1:UInt32})
+			AND person_id IN (SELECT person_id FROM `cdp`.`persons` FINAL WHERE canonical IN {persons:Array(UInt32)})
+		GROUP BY person_id
+	) AS f
+	INNER JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE canonical IN {persons:Array(UInt32)}) AS p ON p.person_id = f.person_id
+);
+

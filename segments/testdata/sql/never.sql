@@ -1,0 +1,33 @@
+-- rule: never("video_play", 90)
+-- plan: NOT did("video_play", 90) >= 1
+
+-- did("video_play", 90) >= 1
+-- kinds: events
+-- {p0:String} = "video_play"
+-- {p1:UInt32} = 90
+SELECT toString(groupBitmapState(c)) FROM (
+	SELECT p.canonical AS c
+	FROM (
+		SELECT person_id FROM `cdp`.`events`
+		WHERE event = {p0:String}
+			AND person_id != 0
+			AND ts >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p1:UInt32})
+		GROUP BY person_id
+	) AS f
+	INNER JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL) AS p ON p.person_id = f.person_id
+);
+
+-- refresh
+SELECT toString(groupBitmapState(c)) FROM (
+	SELECT p.canonical AS c
+	FROM (
+		SELECT person_id FROM `cdp`.`events`
+		WHERE event = {p0:String}
+			AND person_id != 0
+			AND ts >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p1:UInt32})
+			AND person_id IN (SELECT person_id FROM `cdp`.`persons` FINAL WHERE canonical IN {persons:Array(UInt32)})
+		GROUP BY person_id
+	) AS f
+	INNER JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE canonical IN {persons:Array(UInt32)}) AS p ON p.person_id = f.person_id
+);
+

@@ -1,0 +1,35 @@
+-- rule: orders(90) >= 2
+-- plan: orders(90) >= 2
+
+-- orders(90) >= 2
+-- kinds: orders
+-- {p0:UInt32} = 90
+-- {p1:Int64} = 2
+SELECT toString(groupBitmapState(c)) FROM (
+	SELECT p.canonical AS c
+	FROM (
+		SELECT person_id, count() AS v FROM `cdp`.`orders` FINAL
+		WHERE person_id != 0
+			AND status NOT IN ('refunded', 'cancelled')
+			AND ordered_at >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p0:UInt32})
+		GROUP BY person_id
+	) AS f
+	INNER JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL) AS p ON p.person_id = f.person_id
+	GROUP BY c HAVING sum(f.v) >= {p1:Int64}
+);
+
+-- refresh
+SELECT toString(groupBitmapState(c)) FROM (
+	SELECT p.canonical AS c
+	FROM (
+		SELECT person_id, count() AS v FROM `cdp`.`orders` FINAL
+		WHERE person_id != 0
+			AND status NOT IN ('refunded', 'cancelled')
+			AND ordered_at >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p0:UInt32})
+			AND person_id IN (SELECT person_id FROM `cdp`.`persons` FINAL WHERE canonical IN {persons:Array(UInt32)})
+		GROUP BY person_id
+	) AS f
+	INNER JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE canonical IN {persons:Array(UInt32)}) AS p ON p.person_id = f.person_id
+	GROUP BY c HAVING sum(f.v) >= {p1:Int64}
+);
+

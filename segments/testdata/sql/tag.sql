@@ -1,0 +1,30 @@
+-- rule: tag("控糖")
+-- plan: tag("控糖")
+
+-- tag("控糖")
+-- kinds: tags
+-- {p0:String} = "控糖"
+SELECT toString(groupBitmapState(c)) FROM (
+	SELECT p.canonical AS c
+	FROM (
+		SELECT person_id FROM (SELECT person_id, deleted FROM `cdp`.`person_tags` FINAL WHERE tag = {p0:String})
+		WHERE deleted = 0
+			AND person_id != 0
+		GROUP BY person_id
+	) AS f
+	INNER JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL) AS p ON p.person_id = f.person_id
+);
+
+-- refresh
+SELECT toString(groupBitmapState(c)) FROM (
+	SELECT p.canonical AS c
+	FROM (
+		SELECT person_id FROM (SELECT person_id, deleted FROM `cdp`.`person_tags` FINAL WHERE tag = {p0:String})
+		WHERE deleted = 0
+			AND person_id != 0
+			AND person_id IN (SELECT person_id FROM `cdp`.`persons` FINAL WHERE canonical IN {persons:Array(UInt32)})
+		GROUP BY person_id
+	) AS f
+	INNER JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE canonical IN {persons:Array(UInt32)}) AS p ON p.person_id = f.person_id
+);
+
