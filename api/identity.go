@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/granarycdp/cdp/identity"
+	"github.com/granarycdp/cdp/segments"
 )
 
 // personParam reads the :id path parameter as a person id.
@@ -31,7 +32,17 @@ func (s *Server) answerProfile(c *gin.Context, p uint32) {
 		s.internal(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, pr)
+	out := profileAnswer{Profile: pr, Segments: []segments.Definition{}}
+	if s.segments != nil {
+		out.Segments = s.segments.SegmentsOf(pr.PersonID)
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// profileAnswer is the 360° profile with the segments the person is in.
+type profileAnswer struct {
+	*identity.Profile
+	Segments []segments.Definition `json:"segments"`
 }
 
 func (s *Server) profile(c *gin.Context) {
@@ -85,6 +96,9 @@ func (s *Server) unmerge(c *gin.Context) {
 	case err != nil:
 		s.internal(c, err)
 	default:
+		if s.segments != nil {
+			s.segments.Touched(append(res.Persons, res.Survivor), []string{segments.KindPersons})
+		}
 		s.audit(c, "identity.unmerge", "merge", c.Param("id"), res)
 		c.JSON(http.StatusOK, res)
 	}
@@ -103,6 +117,12 @@ func (s *Server) erase(c *gin.Context) {
 	if err != nil {
 		s.internal(c, err)
 		return
+	}
+	if s.segments != nil {
+		if err := s.segments.Forget(c.Request.Context(), persons); err != nil {
+			s.internal(c, err)
+			return
+		}
 	}
 	s.audit(c, "person.erase", "person", c.Param("id"), gin.H{"persons": persons})
 	c.JSON(http.StatusOK, gin.H{"erased": persons})

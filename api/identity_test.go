@@ -7,8 +7,10 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/granarycdp/cdp/identity"
+	"github.com/granarycdp/cdp/segments"
 )
 
 // ingestAll posts Segment batch and order bodies and waits until they are
@@ -147,6 +149,10 @@ func TestUnmergeSplitsPersonAndReattributesEvents(t *testing.T) {
 	if m.Ref != "e:default:bad" || m.Rule == "" {
 		t.Fatalf("merge evidence %+v", m)
 	}
+	var seg segments.Definition
+	if rec := f.do("POST", "/api/v1/segments", adminToken, map[string]any{"name": "控糖完播", "rule": `did("video_complete", 30, {"topic": "控糖"}) >= 1`}, &seg); rec.Code != 201 || seg.Size != 1 {
+		t.Fatalf("segment: %d %+v", rec.Code, seg)
+	}
 	var res struct{ Person uint32 }
 	if rec := f.do("POST", fmt.Sprintf("/api/v1/merges/%d/unmerge", m.ID), adminToken, nil, &res); rec.Code != 200 {
 		t.Fatalf("unmerge: %d %s", rec.Code, rec.Body)
@@ -165,6 +171,19 @@ func TestUnmergeSplitsPersonAndReattributesEvents(t *testing.T) {
 	}
 	if d, _ := f.graph.Lookup(identity.Identifier{Type: "douyin_openid", Value: "dy-2"}); d != b.PersonID {
 		t.Fatal("dy-2, linked through U-2 after the merge, did not follow it")
+	}
+	// The live segment follows: b2's 控糖 completion is the split-off
+	// person's now.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		bm, _ := f.segs.Members(seg.ID)
+		if bm.GetCardinality() == 1 && bm.Contains(b.PersonID) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("segment members %v after unmerge, want only %d", bm.ToArray(), b.PersonID)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	if rec := f.do("POST", fmt.Sprintf("/api/v1/merges/%d/unmerge", m.ID), adminToken, nil, nil); rec.Code != 409 {
 		t.Fatalf("second unmerge: %d", rec.Code)
@@ -262,4 +281,8 @@ func TestErasureLeavesNothingInAnyTable(t *testing.T) {
 		t.Fatalf("%d identifiers suppressed", suppressed)
 	}
 	_ = json.Valid
+}
+
+func identityID(typ, value string) identity.Identifier {
+	return identity.Identifier{Type: typ, Value: value}
 }

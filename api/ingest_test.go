@@ -18,6 +18,7 @@ import (
 	"github.com/granarycdp/cdp/ingest/spool"
 	"github.com/granarycdp/cdp/ingest/wecom"
 	"github.com/granarycdp/cdp/ingest/wecom/wecomtest"
+	"github.com/granarycdp/cdp/segments"
 	"github.com/granarycdp/cdp/store"
 	"github.com/granarycdp/cdp/store/storetest"
 )
@@ -39,6 +40,7 @@ type ingestFixture struct {
 	fake   *wecomtest.Server
 	graph  *identity.Graph
 	prot   *identity.Protector
+	segs   *segments.Store
 }
 
 func newIngestFixture(t *testing.T, maxSpool int64) *ingestFixture {
@@ -81,10 +83,18 @@ func newIngestFixtureTB(tb testing.TB, t *testing.T, maxSpool int64) *ingestFixt
 	}
 	w := store.NewWriter(f.db, store.WriterOptions{})
 	svc := &identity.Service{DB: f.db, Graph: graph, Writer: w, Protector: prot, Logger: storetest.Logger()}
-	f.srv = api.New(api.Options{DB: f.db, Credentials: creds, Collector: col, Identity: svc,
+	segOpts := segments.DefaultOptions()
+	segOpts.Logger = storetest.Logger()
+	segs, err := segments.NewStore(context.Background(), f.db, segOpts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	f.srv = api.New(api.Options{DB: f.db, Credentials: creds, Collector: col, Identity: svc, Segments: segs,
 		WeCom: &ingest.WeCom{Crypto: crypto, Client: client, CorpID: corpID}, Logger: storetest.Logger()})
-	pipe := ingest.NewPipeline(ingest.PipelineOptions{Spool: sp, Writer: w, SpoolID: "api-test", Linger: 5 * time.Millisecond, Resolver: graph})
+	pipe := ingest.NewPipeline(ingest.PipelineOptions{Spool: sp, Writer: w, SpoolID: "api-test", Linger: 5 * time.Millisecond, Resolver: graph,
+		AfterCommit: func(persons []uint32, tables []string) { segs.Touched(persons, segments.KindsOfTables(tables)) }})
 	ctx, cancel := context.WithCancel(context.Background())
+	go segs.RunLive(ctx)
 	done := make(chan error, 1)
 	if maxSpool == 0 {
 		go func() { done <- pipe.Run(ctx) }()
@@ -97,7 +107,7 @@ func newIngestFixtureTB(tb testing.TB, t *testing.T, maxSpool int64) *ingestFixt
 		w.Close(context.Background())
 		sp.Close()
 	})
-	return &ingestFixture{fixture: f, sp: sp, pipe: pipe, crypto: crypto, fake: fake, graph: graph, prot: prot}
+	return &ingestFixture{fixture: f, sp: sp, pipe: pipe, crypto: crypto, fake: fake, graph: graph, prot: prot, segs: segs}
 }
 
 func (f *ingestFixture) post(path, key string, body []byte, header map[string]string) *httptest.ResponseRecorder {

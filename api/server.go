@@ -20,6 +20,7 @@ import (
 	"github.com/granarycdp/cdp/identity"
 	"github.com/granarycdp/cdp/ingest"
 	"github.com/granarycdp/cdp/schema"
+	"github.com/granarycdp/cdp/segments"
 	"github.com/granarycdp/cdp/store"
 )
 
@@ -36,6 +37,8 @@ type Options struct {
 	WeCom *ingest.WeCom
 	// Identity serves profiles, merges and erasure; nil leaves them out.
 	Identity *identity.Service
+	// Segments serves estimates and segment definitions; nil leaves them out.
+	Segments *segments.Store
 	// Version is the platform's build version, shown by /healthz.
 	Version string
 	// Gatherer serves /metrics (nil: prometheus.DefaultGatherer).
@@ -50,6 +53,7 @@ type Server struct {
 	collector *ingest.Collector
 	wecom     *ingest.WeCom
 	identity  *identity.Service
+	segments  *segments.Store
 	opts      Options
 	logger    *slog.Logger
 	engine    *gin.Engine
@@ -67,7 +71,7 @@ func New(opts Options) *Server {
 	g := gin.New()
 	// No proxy is trusted unless configured: ClientIP is the peer address.
 	_ = g.SetTrustedProxies(nil)
-	s := &Server{db: opts.DB, creds: opts.Credentials, collector: opts.Collector, wecom: opts.WeCom, identity: opts.Identity, opts: opts, logger: opts.Logger, engine: g}
+	s := &Server{db: opts.DB, creds: opts.Credentials, collector: opts.Collector, wecom: opts.WeCom, identity: opts.Identity, segments: opts.Segments, opts: opts, logger: opts.Logger, engine: g}
 	g.Use(s.recover(), s.accessLog())
 	g.NoRoute(func(c *gin.Context) {
 		fail(c, http.StatusNotFound, CodeNotFound, "no such endpoint: "+c.Request.Method+" "+c.Request.URL.Path, "")
@@ -103,6 +107,19 @@ func New(opts Options) *Server {
 		v1.GET("/identity/rules", s.identityRules)
 		v1.POST("/merges/:id/unmerge", requireRole(RoleAdmin), s.unmerge)
 		v1.DELETE("/profiles/:id", requireRole(RoleAdmin), s.erase)
+	}
+	if s.segments != nil {
+		marketer := requireRole(RoleMarketer)
+		v1.POST("/segments/estimate", s.estimate)
+		v1.POST("/segments/overlap", s.overlap)
+		v1.GET("/segments", s.listSegments)
+		v1.POST("/segments", marketer, s.saveSegment)
+		v1.GET("/segments/:id", s.getSegment)
+		v1.PUT("/segments/:id", marketer, s.saveSegment)
+		v1.DELETE("/segments/:id", marketer, s.deleteSegment)
+		v1.GET("/segments/:id/versions", s.segmentVersions)
+		v1.GET("/segments/:id/members", s.segmentMembers)
+		v1.POST("/segments/:id/recompute", marketer, s.recomputeSegment)
 	}
 	admin := v1.Group("", requireRole(RoleAdmin))
 	admin.GET("/tokens", s.listCredentials(false))

@@ -37,7 +37,11 @@ type PipelineOptions struct {
 	// at low rates (plus the insert itself).
 	Linger   time.Duration
 	Resolver Resolver
-	Logger   *slog.Logger
+	// AfterCommit, when set, learns after each committed batch which
+	// persons it touched and which tables it wrote (live segments). It
+	// must not block.
+	AfterCommit func(persons []uint32, tables []string)
+	Logger      *slog.Logger
 }
 
 // Pipeline moves spooled records into ClickHouse in batches formed from
@@ -51,6 +55,7 @@ type Pipeline struct {
 	tables map[string]*store.TableWriter
 
 	changes identity.Changes // identity changes of the batch being built
+	touched []uint32         // persons the batch being built resolved to
 
 	mu        sync.Mutex
 	committed chan struct{} // closed and replaced on every commit
@@ -196,6 +201,16 @@ func (p *Pipeline) store(ctx context.Context, r spool.Range, recs []spool.Record
 	if err := p.opts.Spool.Commit(r.Last); err != nil {
 		return fmt.Errorf("commit spool up to %d: %w", r.Last, err)
 	}
+	if p.opts.AfterCommit != nil {
+		tables := make([]string, 0, len(rows))
+		for t := range rows {
+			tables = append(tables, t)
+		}
+		for _, pr := range p.changes.Persons {
+			p.touched = append(p.touched, pr.Person, pr.Canonical)
+		}
+		p.opts.AfterCommit(p.touched, tables)
+	}
 	p.mu.Lock()
 	close(p.committed)
 	p.committed = make(chan struct{})
@@ -263,7 +278,11 @@ func (p *Pipeline) person(ref string, ids []identity.Identifier, at time.Time) u
 	if p.opts.Resolver == nil {
 		return 0
 	}
-	return p.opts.Resolver.Resolve(ref, ids, at, &p.changes)
+	pid := p.opts.Resolver.Resolve(ref, ids, at, &p.changes)
+	if pid != 0 {
+		p.touched = append(p.touched, pid)
+	}
+	return pid
 }
 
 func splitIDs(ids []identity.Identifier) ([]string, []string) {
@@ -279,6 +298,7 @@ func (p *Pipeline) rows(recs []spool.Record) (map[string][][]any, error) {
 	out := map[string][][]any{}
 	add := func(table string, row ...any) { out[table] = append(out[table], row) }
 	p.changes.Reset()
+	p.touched = p.touched[:0]
 	for _, sr := range recs {
 		r, err := decodeRecord(sr.Data)
 		if err != nil {

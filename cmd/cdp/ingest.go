@@ -16,6 +16,7 @@ import (
 	"github.com/granarycdp/cdp/ingest"
 	"github.com/granarycdp/cdp/ingest/spool"
 	"github.com/granarycdp/cdp/ingest/wecom"
+	"github.com/granarycdp/cdp/segments"
 	"github.com/granarycdp/cdp/store"
 )
 
@@ -27,6 +28,7 @@ type ingestParts struct {
 	collector *ingest.Collector
 	wecom     *ingest.WeCom
 	identity  *identity.Service
+	segments  *segments.Store
 	stop      context.CancelFunc
 	done      chan error
 }
@@ -86,9 +88,19 @@ func startIngest(ctx context.Context, cfg config, db *store.DB, metrics *store.M
 	}
 	logger.Info("identity graph loaded", "persons", stats.Persons, "identifiers", stats.Identifiers, "merges", stats.Merges, "ms", stats.Took.Milliseconds())
 	p.identity = &identity.Service{DB: db, Graph: graph, Writer: w, Protector: prot, Logger: logger}
-	pipe := ingest.NewPipeline(ingest.PipelineOptions{Spool: sp, Writer: w, SpoolID: spoolID, Resolver: graph, Logger: logger})
+	sopt := segments.DefaultOptions()
+	sopt.Logger = logger
+	if p.segments, err = segments.NewStore(ctx, db, sopt); err != nil {
+		sp.Close()
+		return nil, err
+	}
+	pipe := ingest.NewPipeline(ingest.PipelineOptions{Spool: sp, Writer: w, SpoolID: spoolID, Resolver: graph, Logger: logger,
+		AfterCommit: func(persons []uint32, tables []string) {
+			p.segments.Touched(persons, segments.KindsOfTables(tables))
+		}})
 	runCtx, stop := context.WithCancel(context.Background())
 	p.stop = stop
+	go p.segments.RunLive(runCtx)
 	go func() { p.done <- pipe.Run(runCtx) }()
 	logger.Info("ingest ready", "spool", sopts.Dir, "pending_records", sp.LastSeq()-sp.Committed(), "wecom", p.wecom != nil)
 	return p, nil

@@ -263,7 +263,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, banner io.Write
 			return err
 		}
 	}
-	srv := api.New(api.Options{DB: ch.db, Credentials: creds, Collector: in.collector, WeCom: in.wecom, Identity: in.identity,
+	srv := api.New(api.Options{DB: ch.db, Credentials: creds, Collector: in.collector, WeCom: in.wecom, Identity: in.identity, Segments: in.segments,
 		Version: buildVersion(), Gatherer: reg, Logger: logger})
 	return srv.Serve(ctx, cfg.HTTPAddr, func(addr net.Addr) {
 		if demo {

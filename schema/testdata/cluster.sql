@@ -119,7 +119,8 @@ CREATE TABLE IF NOT EXISTS `cdp`.`orders_local` ON CLUSTER `cdp_cluster`
     `received_at` DateTime64(3, 'UTC'),
     `spool_seq` UInt64,
     `id_types` Array(LowCardinality(String)) COMMENT 'Identifier types on the record (phone, unionid, douyin_openid, ...)',
-    `id_values` Array(String) COMMENT 'Identifier values, parallel to id_types; phones as keyed hashes h:...'
+    `id_values` Array(String) COMMENT 'Identifier values, parallel to id_types; phones as keyed hashes h:...',
+    INDEX person_idx person_id TYPE bloom_filter GRANULARITY 4
 )
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', version)
 PARTITION BY toYYYYMM(ordered_at)
@@ -142,7 +143,8 @@ CREATE TABLE IF NOT EXISTS `cdp`.`order_lines_local` ON CLUSTER `cdp_cluster`
     `unit_price` Decimal(18, 2),
     `amount` Decimal(18, 2),
     `ordered_at` DateTime64(3, 'UTC'),
-    `person_id` UInt32
+    `person_id` UInt32,
+    INDEX person_idx person_id TYPE bloom_filter GRANULARITY 4
 )
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', version)
 PARTITION BY toYYYYMM(ordered_at)
@@ -165,7 +167,8 @@ CREATE TABLE IF NOT EXISTS `cdp`.`wecom_contact_events_local` ON CLUSTER `cdp_cl
     `unionid` String,
     `person_id` UInt32,
     `received_at` DateTime64(3, 'UTC'),
-    `spool_seq` UInt64
+    `spool_seq` UInt64,
+    INDEX person_idx person_id TYPE bloom_filter GRANULARITY 4
 )
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
 PARTITION BY toYYYYMM(ts)
@@ -191,7 +194,8 @@ CREATE TABLE IF NOT EXISTS `cdp`.`wecom_messages_local` ON CLUSTER `cdp_cluster`
     `person_id` UInt32,
     `body` String COMMENT 'The type\'s JSON body as archived',
     `received_at` DateTime64(3, 'UTC'),
-    `spool_seq` UInt64
+    `spool_seq` UInt64,
+    INDEX person_idx person_id TYPE bloom_filter GRANULARITY 4
 )
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
 PARTITION BY toYYYYMM(msgtime)

@@ -109,7 +109,8 @@ CREATE TABLE IF NOT EXISTS `cdp`.`orders`
     `received_at` DateTime64(3, 'UTC'),
     `spool_seq` UInt64,
     `id_types` Array(LowCardinality(String)) COMMENT 'Identifier types on the record (phone, unionid, douyin_openid, ...)',
-    `id_values` Array(String) COMMENT 'Identifier values, parallel to id_types; phones as keyed hashes h:...'
+    `id_values` Array(String) COMMENT 'Identifier values, parallel to id_types; phones as keyed hashes h:...',
+    INDEX person_idx person_id TYPE bloom_filter GRANULARITY 4
 )
 ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(ordered_at)
@@ -130,7 +131,8 @@ CREATE TABLE IF NOT EXISTS `cdp`.`order_lines`
     `unit_price` Decimal(18, 2),
     `amount` Decimal(18, 2),
     `ordered_at` DateTime64(3, 'UTC'),
-    `person_id` UInt32
+    `person_id` UInt32,
+    INDEX person_idx person_id TYPE bloom_filter GRANULARITY 4
 )
 ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(ordered_at)
@@ -151,7 +153,8 @@ CREATE TABLE IF NOT EXISTS `cdp`.`wecom_contact_events`
     `unionid` String,
     `person_id` UInt32,
     `received_at` DateTime64(3, 'UTC'),
-    `spool_seq` UInt64
+    `spool_seq` UInt64,
+    INDEX person_idx person_id TYPE bloom_filter GRANULARITY 4
 )
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(ts)
@@ -175,7 +178,8 @@ CREATE TABLE IF NOT EXISTS `cdp`.`wecom_messages`
     `person_id` UInt32,
     `body` String COMMENT 'The type\'s JSON body as archived',
     `received_at` DateTime64(3, 'UTC'),
-    `spool_seq` UInt64
+    `spool_seq` UInt64,
+    INDEX person_idx person_id TYPE bloom_filter GRANULARITY 4
 )
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(msgtime)

@@ -1,0 +1,112 @@
+package segments
+
+import (
+	"context"
+	"time"
+
+	"github.com/RoaringBitmap/roaring/v2"
+)
+
+// Touched tells the store that records of these kinds arrived for these
+// persons (the ingest pipeline calls it after each committed batch). It
+// never blocks: persons accumulate until the live loop takes them.
+func (s *Store) Touched(persons []uint32, kinds []string) {
+	if len(persons) == 0 || len(kinds) == 0 {
+		return
+	}
+	s.pendMu.Lock()
+	s.pending.AddMany(persons)
+	for _, k := range kinds {
+		s.pendKind[k] = true
+	}
+	s.pendMu.Unlock()
+	select {
+	case s.live <- struct{}{}:
+	default:
+	}
+}
+
+// RunLive keeps live segments current until ctx ends: for each round of
+// touched persons it refreshes the cached leaves for those persons only,
+// re-evaluates the live segments that read the kinds of records that
+// arrived (from cached bitmaps: milliseconds), and reports who entered and
+// left. Rounds coalesce while one is running.
+func (s *Store) RunLive(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.live:
+		}
+		s.pendMu.Lock()
+		persons := s.pending.ToArray()
+		kinds := make([]string, 0, len(s.pendKind))
+		for k := range s.pendKind {
+			kinds = append(kinds, k)
+		}
+		s.pending, s.pendKind = roaring.New(), map[string]bool{}
+		s.pendMu.Unlock()
+		if err := s.update(ctx, persons, kinds); err != nil && ctx.Err() == nil {
+			s.logger.Error("live segment update failed; the next full recompute repairs it", "persons", len(persons), "err", err)
+		}
+	}
+}
+
+// update refreshes leaves for persons and re-evaluates the live segments
+// reading those kinds.
+func (s *Store) update(ctx context.Context, persons []uint32, kinds []string) error {
+	start := time.Now()
+	if err := s.engine.Refresh(ctx, persons, kinds...); err != nil {
+		return err
+	}
+	s.mu.RLock()
+	var ids []string
+	for id, d := range s.defs {
+		if d.Live && readsAny(s.plans[id].Kinds(), kinds) {
+			ids = append(ids, id)
+		}
+	}
+	s.mu.RUnlock()
+	touched := roaring.BitmapOf(persons...)
+	for _, id := range ids {
+		s.mu.RLock()
+		c, old := s.plans[id], s.members[id]
+		s.mu.RUnlock()
+		if c == nil {
+			continue
+		}
+		bm, err := s.engine.Evaluate(ctx, c)
+		if err != nil {
+			return err
+		}
+		if old == nil {
+			old = roaring.New()
+		}
+		entered := roaring.AndNot(bm, old)
+		exited := roaring.AndNot(old, bm)
+		if entered.IsEmpty() && exited.IsEmpty() {
+			continue
+		}
+		bm.RunOptimize()
+		if _, err := s.setMembers(ctx, id, bm); err != nil {
+			return err
+		}
+		if s.OnChange != nil {
+			s.OnChange(Change{Segment: id, Entered: entered.ToArray(), Exited: exited.ToArray(), At: time.Now()})
+		}
+		s.logger.Debug("live segment changed", "segment", id, "entered", entered.GetCardinality(), "exited", exited.GetCardinality(),
+			"touched", touched.GetCardinality(), "took", time.Since(start))
+	}
+	return nil
+}
+
+func readsAny(read, kinds []string) bool {
+	for _, r := range read {
+		for _, k := range kinds {
+			if r == k || r == KindTraits && k == KindOrders || k == KindPersons {
+				return true
+			}
+		}
+	}
+	return false
+}
