@@ -379,4 +379,24 @@ var segmentTables = []Step{
 		Engine:  "ReplacingMergeTree(computed_at)",
 		OrderBy: "segment_id",
 	},
+	CreateTable{
+		Name:    "segment_changes",
+		Comment: "Entries into and exits from segments, as they happened (live updates, recomputes, window expiry).",
+		Columns: []Column{
+			{Name: "segment_id", Type: "String"},
+			{Name: "person_id", Type: "UInt32"},
+			{Name: "change", Type: "Enum8('enter' = 1, 'exit' = 2)"},
+			{Name: "ts", Type: "DateTime64(3, 'UTC')"},
+		},
+		Indexes:     []string{"person_idx person_id TYPE bloom_filter GRANULARITY 4"},
+		Engine:      "MergeTree",
+		PartitionBy: "toYYYYMM(ts)",
+		OrderBy:     "(segment_id, ts)",
+	},
+	SQL(`CREATE OR REPLACE VIEW {db}.segment_members_current{on_cluster} AS
+SELECT s.segment_id AS segment_id, d.name AS name, arrayJoin(bitmapToArray(s.members)) AS person_id, s.computed_at AS computed_at
+FROM {db}.segment_members AS s FINAL
+INNER JOIN (SELECT segment_id, argMax(name, version) AS name, argMax(deleted, version) AS deleted FROM {db}.segments GROUP BY segment_id) AS d
+    ON d.segment_id = s.segment_id
+WHERE d.deleted = 0`),
 }

@@ -32,10 +32,21 @@ func (s *Store) Touched(persons []uint32, kinds []string) {
 // arrived (from cached bitmaps: milliseconds), and reports who entered and
 // left. Rounds coalesce while one is running.
 func (s *Store) RunLive(ctx context.Context) {
+	every := s.ExpiryEvery
+	if every <= 0 {
+		every = time.Minute
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-tick.C:
+			if err := s.reevaluate(ctx, nil); err != nil && ctx.Err() == nil {
+				s.logger.Error("segment expiry check failed", "err", err)
+			}
+			continue
 		case <-s.live:
 		}
 		s.pendMu.Lock()
@@ -59,15 +70,21 @@ func (s *Store) update(ctx context.Context, persons []uint32, kinds []string) er
 	if err := s.engine.Refresh(ctx, persons, kinds...); err != nil {
 		return err
 	}
+	s.logger.Debug("segment leaves refreshed", "persons", len(persons), "took", time.Since(start))
+	return s.reevaluate(ctx, kinds)
+}
+
+// reevaluate evaluates the live segments that read any of kinds (all live
+// segments when kinds is nil) from the cache and stores what changed.
+func (s *Store) reevaluate(ctx context.Context, kinds []string) error {
 	s.mu.RLock()
 	var ids []string
 	for id, d := range s.defs {
-		if d.Live && readsAny(s.plans[id].Kinds(), kinds) {
+		if d.Live && (kinds == nil || readsAny(s.plans[id].Kinds(), kinds)) {
 			ids = append(ids, id)
 		}
 	}
 	s.mu.RUnlock()
-	touched := roaring.BitmapOf(persons...)
 	for _, id := range ids {
 		s.mu.RLock()
 		c, old := s.plans[id], s.members[id]
@@ -79,23 +96,13 @@ func (s *Store) update(ctx context.Context, persons []uint32, kinds []string) er
 		if err != nil {
 			return err
 		}
-		if old == nil {
-			old = roaring.New()
-		}
-		entered := roaring.AndNot(bm, old)
-		exited := roaring.AndNot(old, bm)
-		if entered.IsEmpty() && exited.IsEmpty() {
+		if old != nil && bm.Equals(old) {
 			continue
 		}
 		bm.RunOptimize()
 		if _, err := s.setMembers(ctx, id, bm); err != nil {
 			return err
 		}
-		if s.OnChange != nil {
-			s.OnChange(Change{Segment: id, Entered: entered.ToArray(), Exited: exited.ToArray(), At: time.Now()})
-		}
-		s.logger.Debug("live segment changed", "segment", id, "entered", entered.GetCardinality(), "exited", exited.GetCardinality(),
-			"touched", touched.GetCardinality(), "took", time.Since(start))
 	}
 	return nil
 }

@@ -53,9 +53,15 @@ type Store struct {
 	db     *store.DB
 	engine *Engine
 	logger *slog.Logger
-	// OnChange receives entries and exits of live segments (campaign
-	// triggers); it must not block for long.
+	// OnChange receives every change of membership (entries and exits of
+	// live updates, recomputes and window expiry: campaign triggers); it
+	// must not block for long. Set it before the store is used.
 	OnChange func(Change)
+	// ExpiryEvery is how often live segments are re-evaluated without new
+	// records, so that a window's end ("not in the last 60 days") takes
+	// effect; leaves older than the engine's LeafMaxAge are recomputed
+	// then, so expiry shows within ExpiryEvery + LeafMaxAge.
+	ExpiryEvery time.Duration
 
 	mu      sync.RWMutex
 	defs    map[string]*Definition
@@ -345,7 +351,8 @@ func (s *Store) Recompute(ctx context.Context, id string) (Definition, error) {
 	return s.setMembers(ctx, id, bm)
 }
 
-// setMembers replaces a segment's membership and writes the snapshot.
+// setMembers replaces a segment's membership, writes the snapshot and
+// logs who entered and left (segment_changes), and reports the change.
 func (s *Store) setMembers(ctx context.Context, id string, bm *roaring.Bitmap) (Definition, error) {
 	now := time.Now()
 	s.mu.Lock()
@@ -354,6 +361,11 @@ func (s *Store) setMembers(ctx context.Context, id string, bm *roaring.Bitmap) (
 		s.mu.Unlock()
 		return Definition{}, ErrNotFound
 	}
+	old := s.members[id]
+	if old == nil {
+		old = roaring.New()
+	}
+	change := Change{Segment: id, Entered: roaring.AndNot(bm, old).ToArray(), Exited: roaring.AndNot(old, bm).ToArray(), At: now}
 	s.members[id] = bm
 	d.Size, d.ComputedAt = bm.GetCardinality(), now
 	out, version := *d, d.Version
@@ -365,7 +377,38 @@ func (s *Store) setMembers(ctx context.Context, id string, bm *roaring.Bitmap) (
 	err = s.db.Conn.Exec(ctx, "INSERT INTO "+s.db.Table("segment_members")+
 		" (segment_id, version, computed_at, members, size) SELECT ?, ?, ?, CAST(? AS AggregateFunction(groupBitmap, UInt32)), ?",
 		id, version, now, string(raw), bm.GetCardinality())
-	return out, err
+	if err != nil {
+		return out, err
+	}
+	if len(change.Entered)+len(change.Exited) == 0 {
+		return out, nil
+	}
+	if err := s.logChange(ctx, change); err != nil {
+		return out, err
+	}
+	if s.OnChange != nil {
+		s.OnChange(change)
+	}
+	return out, nil
+}
+
+func (s *Store) logChange(ctx context.Context, c Change) error {
+	batch, err := s.db.Conn.PrepareBatch(ctx, "INSERT INTO "+s.db.Table("segment_changes")+" (segment_id, person_id, change, ts)")
+	if err != nil {
+		return err
+	}
+	defer batch.Close()
+	for _, list := range []struct {
+		ids  []uint32
+		kind string
+	}{{c.Entered, "enter"}, {c.Exited, "exit"}} {
+		for _, p := range list.ids {
+			if err := batch.Append(c.Segment, p, list.kind, c.At); err != nil {
+				return err
+			}
+		}
+	}
+	return batch.Send()
 }
 
 // Forget removes persons (erased) from every segment.

@@ -411,3 +411,26 @@ COMMENT 'Segment membership snapshots as bitmaps of person ids (groupBitmap stat
 CREATE TABLE IF NOT EXISTS `cdp`.`segment_members` ON CLUSTER `cdp_cluster` AS `cdp`.`segment_members_local`
 ENGINE = Distributed('cdp_cluster', 'cdp', 'segment_members_local', cityHash64(segment_id));
 
+CREATE TABLE IF NOT EXISTS `cdp`.`segment_changes_local` ON CLUSTER `cdp_cluster`
+(
+    `segment_id` String,
+    `person_id` UInt32,
+    `change` Enum8('enter' = 1, 'exit' = 2),
+    `ts` DateTime64(3, 'UTC'),
+    INDEX person_idx person_id TYPE bloom_filter GRANULARITY 4
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toYYYYMM(ts)
+ORDER BY (segment_id, ts)
+COMMENT 'Entries into and exits from segments, as they happened (live updates, recomputes, window expiry).';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`segment_changes` ON CLUSTER `cdp_cluster` AS `cdp`.`segment_changes_local`
+ENGINE = Distributed('cdp_cluster', 'cdp', 'segment_changes_local', cityHash64(segment_id, ts));
+
+CREATE OR REPLACE VIEW `cdp`.segment_members_current ON CLUSTER `cdp_cluster` AS
+SELECT s.segment_id AS segment_id, d.name AS name, arrayJoin(bitmapToArray(s.members)) AS person_id, s.computed_at AS computed_at
+FROM `cdp`.segment_members AS s FINAL
+INNER JOIN (SELECT segment_id, argMax(name, version) AS name, argMax(deleted, version) AS deleted FROM `cdp`.segments GROUP BY segment_id) AS d
+    ON d.segment_id = s.segment_id
+WHERE d.deleted = 0;
+

@@ -373,3 +373,24 @@ ORDER BY segment_id
 SETTINGS non_replicated_deduplication_window = 1000
 COMMENT 'Segment membership snapshots as bitmaps of person ids (groupBitmap state); the latest computed_at per segment is current. BI: bitmapToArray(m) or the segment_members_current view.';
 
+CREATE TABLE IF NOT EXISTS `cdp`.`segment_changes`
+(
+    `segment_id` String,
+    `person_id` UInt32,
+    `change` Enum8('enter' = 1, 'exit' = 2),
+    `ts` DateTime64(3, 'UTC'),
+    INDEX person_idx person_id TYPE bloom_filter GRANULARITY 4
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(ts)
+ORDER BY (segment_id, ts)
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'Entries into and exits from segments, as they happened (live updates, recomputes, window expiry).';
+
+CREATE OR REPLACE VIEW `cdp`.segment_members_current AS
+SELECT s.segment_id AS segment_id, d.name AS name, arrayJoin(bitmapToArray(s.members)) AS person_id, s.computed_at AS computed_at
+FROM `cdp`.segment_members AS s FINAL
+INNER JOIN (SELECT segment_id, argMax(name, version) AS name, argMax(deleted, version) AS deleted FROM `cdp`.segments GROUP BY segment_id) AS d
+    ON d.segment_id = s.segment_id
+WHERE d.deleted = 0;
+
