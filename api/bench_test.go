@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/granarycdp/cdp/segments"
 )
 
 func eventBatch(prefix string, n int) []byte {
@@ -139,5 +141,72 @@ func BenchmarkRawEventInsert(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.ReportMetric(float64(events)/time.Since(start).Seconds(), "events/s")
+	}
+}
+
+// BenchmarkAckToSegmentEntry measures the delay from a record's
+// acknowledgement to its person's entry event in a live segment: 200
+// searches by new persons, 20 per second.
+func BenchmarkAckToSegmentEntry(b *testing.B) {
+	f := newBenchFixture(b)
+	ts := httptest.NewServer(f.srv.Handler())
+	defer ts.Close()
+	for op := range b.N {
+		keyword := fmt.Sprintf("低GI大米-%d", op)
+		seg, err := f.segs.Save(context.Background(), segments.Definition{Name: keyword, Rule: fmt.Sprintf(`did("search", 30, {"keyword": %q}) >= 1`, keyword), Live: true}, "bench")
+		if err != nil {
+			b.Fatal(err)
+		}
+		var mu sync.Mutex
+		entered := map[string]time.Time{}
+		f.segs.OnChange = func(c segments.Change) {
+			if c.Segment != seg.ID {
+				return
+			}
+			mu.Lock()
+			for _, p := range c.Entered {
+				entered[fmt.Sprint(p)] = time.Now()
+			}
+			mu.Unlock()
+		}
+		const n = 200
+		ackAt := make([]time.Time, n)
+		for i := range n {
+			body := fmt.Sprintf(`{"event":"search","messageId":"lat-%d-%d","userId":"lat-%d-%d","properties":{"keyword":%q}}`, op, i, op, i, keyword)
+			req, _ := http.NewRequest("POST", ts.URL+"/v1/track", strings.NewReader(body))
+			req.SetBasicAuth(writeKey, "")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil || resp.StatusCode != 200 {
+				b.Fatalf("post: %v", err)
+			}
+			resp.Body.Close()
+			ackAt[i] = time.Now()
+			time.Sleep(50 * time.Millisecond) // 20 records a second
+		}
+		deadline := time.Now().Add(time.Minute)
+		var lat []time.Duration
+		for i := range n {
+			var p uint32
+			for p == 0 && time.Now().Before(deadline) {
+				p, _ = f.graph.Lookup(identityID("user_id", fmt.Sprintf("lat-%d-%d", op, i)))
+				time.Sleep(time.Millisecond)
+			}
+			for time.Now().Before(deadline) {
+				mu.Lock()
+				at, ok := entered[fmt.Sprint(p)]
+				mu.Unlock()
+				if ok {
+					lat = append(lat, at.Sub(ackAt[i]))
+					break
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}
+		if len(lat) != n {
+			b.Fatalf("%d of %d entries seen", len(lat), n)
+		}
+		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+		b.ReportMetric(float64(lat[n/2].Milliseconds()), "p50_ms")
+		b.ReportMetric(float64(lat[n*99/100].Milliseconds()), "p99_ms")
 	}
 }
