@@ -14,6 +14,7 @@ import (
 	"github.com/granarycdp/cdp/gen"
 	"github.com/granarycdp/cdp/ingest"
 	"github.com/granarycdp/cdp/ingest/wecom"
+	"github.com/granarycdp/cdp/segments"
 	"github.com/granarycdp/cdp/store"
 )
 
@@ -77,4 +78,33 @@ func databaseEmpty(ctx context.Context, db *store.DB) (bool, error) {
 	var n uint64
 	err := db.Conn.QueryRow(ctx, "SELECT count() FROM "+db.Table("events")).Scan(&n)
 	return n == 0, err
+}
+
+// demoSegmentDefs are the example segments of the demo: the flagship
+// audience and two everyday ones.
+var demoSegmentDefs = []segments.Definition{
+	{Name: "高潜控糖人群 (high-potential blood-sugar control)", Live: true,
+		Description: "完播控糖视频≥2次/30天，或企微咨询血糖，或买过低GI大米但近60天未复购；一线城市；LTV>300",
+		Rule:        `(did("video_complete", 30, {"topic": "控糖"}) >= 2 || chat("血糖", 30) || lapsed("低GI大米", 60)) && city_tier == 1 && ltv > 300`},
+	{Name: "抖音控糖兴趣未购 (Douyin blood-sugar viewers, no order yet)", Live: true,
+		Description: "30天内完播控糖视频，但从未下单",
+		Rule:        `did("video_complete", 30, {"topic": "控糖"}) >= 1 && orders() == 0`},
+	{Name: "食用油复购提醒 (oil buyers due to repurchase)", Live: true,
+		Description: "买过花生油或高油酸花生油，但近45天未再买",
+		Rule:        `lapsed("高油酸花生油", 45) || lapsed("花生油", 45)`},
+}
+
+// demoSegments creates the example segments once.
+func demoSegments(ctx context.Context, store *segments.Store, logger *slog.Logger) error {
+	if len(store.List()) > 0 {
+		return nil
+	}
+	for _, d := range demoSegmentDefs {
+		saved, err := store.Save(ctx, d, "demo")
+		if err != nil {
+			return fmt.Errorf("demo segment %q: %w", d.Name, err)
+		}
+		logger.Info("demo segment created", "segment", saved.ID, "name", saved.Name, "members", saved.Size)
+	}
+	return nil
 }

@@ -29,6 +29,7 @@ type ingestParts struct {
 	wecom     *ingest.WeCom
 	identity  *identity.Service
 	segments  *segments.Store
+	pipeline  *ingest.Pipeline
 	stop      context.CancelFunc
 	done      chan error
 }
@@ -94,16 +95,21 @@ func startIngest(ctx context.Context, cfg config, db *store.DB, metrics *store.M
 		sp.Close()
 		return nil, err
 	}
-	pipe := ingest.NewPipeline(ingest.PipelineOptions{Spool: sp, Writer: w, SpoolID: spoolID, Resolver: graph, Logger: logger,
+	p.pipeline = ingest.NewPipeline(ingest.PipelineOptions{Spool: sp, Writer: w, SpoolID: spoolID, Resolver: graph, Logger: logger,
 		AfterCommit: func(persons []uint32, tables []string) {
 			p.segments.Touched(persons, segments.KindsOfTables(tables))
 		}})
 	runCtx, stop := context.WithCancel(context.Background())
 	p.stop = stop
 	go p.segments.RunLive(runCtx)
-	go func() { p.done <- pipe.Run(runCtx) }()
+	go func() { p.done <- p.pipeline.Run(runCtx) }()
 	logger.Info("ingest ready", "spool", sopts.Dir, "pending_records", sp.LastSeq()-sp.Committed(), "wecom", p.wecom != nil)
 	return p, nil
+}
+
+// waitIngested waits until every record spooled so far is in ClickHouse.
+func (p *ingestParts) waitIngested(ctx context.Context) error {
+	return p.pipeline.WaitCommitted(ctx, p.spool.LastSeq())
 }
 
 // Close stops the pipeline; records not yet in ClickHouse stay in the

@@ -267,7 +267,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, banner io.Write
 		Version: buildVersion(), Gatherer: reg, Logger: logger})
 	return srv.Serve(ctx, cfg.HTTPAddr, func(addr net.Addr) {
 		if demo {
-			go serveDemo(ctx, cfg, ch.db, creds, in.wecom, "http://"+addr.String(), banner, logger)
+			go serveDemo(ctx, cfg, ch.db, creds, in, "http://"+addr.String(), banner, logger)
 		}
 		base := "http://" + addr.String()
 		attrs := []any{"api", base + "/api/v1", "openapi", base + "/api/openapi.json", "health", base + "/healthz", "metrics", base + "/metrics"}
@@ -305,7 +305,7 @@ func firstAdminToken(ctx context.Context, cfg config, creds *api.Credentials, lo
 
 // serveDemo loads the demo data into this platform when its database has
 // no events yet.
-func serveDemo(ctx context.Context, cfg config, db *store.DB, creds *api.Credentials, w *ingest.WeCom, base string, out io.Writer, logger *slog.Logger) {
+func serveDemo(ctx context.Context, cfg config, db *store.DB, creds *api.Credentials, in *ingestParts, base string, out io.Writer, logger *slog.Logger) {
 	empty, err := databaseEmpty(ctx, db)
 	if err != nil || !empty {
 		if err != nil {
@@ -315,7 +315,13 @@ func serveDemo(ctx context.Context, cfg config, db *store.DB, creds *api.Credent
 	}
 	key, err := demoWriteKey(ctx, creds, cfg.WriteKey)
 	if err == nil {
-		err = loadDemo(ctx, base, key, w, cfg.DemoHouseholds, uint64(cfg.DemoSeed), out, logger)
+		err = loadDemo(ctx, base, key, in.wecom, cfg.DemoHouseholds, uint64(cfg.DemoSeed), out, logger)
+	}
+	if err == nil {
+		err = in.waitIngested(ctx)
+	}
+	if err == nil {
+		err = demoSegments(ctx, in.segments, logger)
 	}
 	if err != nil && ctx.Err() == nil {
 		logger.Error("demo data not loaded", "err", err)

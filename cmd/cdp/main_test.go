@@ -246,6 +246,15 @@ func TestServeLoadsDemoDataThroughIngest(t *testing.T) {
 	if p := count("SELECT uniqExact(canonical) FROM cdp.persons FINAL"); p < 300 || p > 2000 {
 		t.Errorf("%d persons for 300 households", p)
 	}
+	for strings.Count(logs.String(), "demo segment created") < len(demoSegmentDefs) {
+		if time.Now().After(deadline) || strings.Contains(logs.String(), "demo data not loaded") {
+			t.Fatalf("demo segments not created:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := count("SELECT count() FROM cdp.segment_members"); n != len(demoSegmentDefs) {
+		t.Errorf("%d membership snapshots, want %d", n, len(demoSegmentDefs))
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
