@@ -201,7 +201,7 @@ func (s *Store) Members(id string) (*roaring.Bitmap, error) {
 func (s *Store) SegmentsOf(person uint32) []Definition {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	var out []Definition
+	out := []Definition{}
 	for id, bm := range s.members {
 		if bm.Contains(person) {
 			out = append(out, *s.defs[id])
