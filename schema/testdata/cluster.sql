@@ -434,3 +434,88 @@ INNER JOIN (SELECT segment_id, argMax(name, version) AS name, argMax(deleted, ve
     ON d.segment_id = s.segment_id
 WHERE d.deleted = 0;
 
+-- migration 5 campaigns
+CREATE TABLE IF NOT EXISTS `cdp`.`consents_local` ON CLUSTER `cdp_cluster`
+(
+    `person_id` UInt32,
+    `channel` LowCardinality(String) COMMENT 'wecom, sms, webhook, robot, or * for all',
+    `kind` LowCardinality(String) COMMENT 'opt_out or sensitive_consent',
+    `granted` UInt8 COMMENT '1: opted out / consent given; 0: withdrawn',
+    `source` LowCardinality(String) COMMENT 'api, wecom_keyword, import',
+    `ts` DateTime64(3, 'UTC')
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', ts)
+ORDER BY (kind, channel, person_id)
+COMMENT 'Opt-outs per channel and separate consents for sensitive (health) targeting; the latest row per (person, channel, kind) wins.';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`consents` ON CLUSTER `cdp_cluster` AS `cdp`.`consents_local`
+ENGINE = Distributed('cdp_cluster', 'cdp', 'consents_local', cityHash64(kind, channel, person_id));
+
+CREATE TABLE IF NOT EXISTS `cdp`.`offers_local` ON CLUSTER `cdp_cluster`
+(
+    `offer_id` String,
+    `version` UInt32,
+    `definition` String COMMENT 'JSON: name, skus, categories, coupon codes, link, valid_from, valid_to',
+    `deleted` UInt8,
+    `ts` DateTime64(3, 'UTC')
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', version)
+ORDER BY (offer_id, version)
+COMMENT 'Offers (e.g. a low-GI rice trial pack); every edit is a new version.';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`offers` ON CLUSTER `cdp_cluster` AS `cdp`.`offers_local`
+ENGINE = Distributed('cdp_cluster', 'cdp', 'offers_local', cityHash64(offer_id, version));
+
+CREATE TABLE IF NOT EXISTS `cdp`.`campaigns_local` ON CLUSTER `cdp_cluster`
+(
+    `campaign_id` String,
+    `version` UInt32,
+    `definition` String COMMENT 'JSON: name, offer, segment, channel, template, holdout, caps, quiet hours, schedule, send limit, attribution window',
+    `status` LowCardinality(String) COMMENT 'draft, scheduled, running, finished, cancelled',
+    `ts` DateTime64(3, 'UTC'),
+    `by` String
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', version)
+ORDER BY (campaign_id, version)
+COMMENT 'Campaigns; every edit or state change is a new version.';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`campaigns` ON CLUSTER `cdp_cluster` AS `cdp`.`campaigns_local`
+ENGINE = Distributed('cdp_cluster', 'cdp', 'campaigns_local', cityHash64(campaign_id, version));
+
+CREATE TABLE IF NOT EXISTS `cdp`.`campaign_sends_local` ON CLUSTER `cdp_cluster`
+(
+    `campaign_id` String,
+    `person_id` UInt32,
+    `group` LowCardinality(String) COMMENT 'treatment, holdout, excluded',
+    `reason` LowCardinality(String) COMMENT 'Why excluded: opted_out, no_sensitive_consent, cap_reached, quiet_hours, no_channel_address, global_control, send_limit, suppressed',
+    `channel` LowCardinality(String),
+    `address` String COMMENT 'Where it goes: a WeCom external user id, a webhook target; never a phone number',
+    `sender` LowCardinality(String) COMMENT 'The owning WeCom staff member',
+    `state` LowCardinality(String) COMMENT 'planned, sent, delivered, failed, not_sent',
+    `detail` String,
+    `planned_at` DateTime64(3, 'UTC'),
+    `updated_at` DateTime64(3, 'UTC'),
+    INDEX person_idx person_id TYPE bloom_filter GRANULARITY 4
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', updated_at)
+ORDER BY (campaign_id, person_id)
+COMMENT 'The send log: one row per (campaign, person), written as a plan before anything is sent; state moves planned -> sent -> delivered (or failed); excluded and holdout rows say why.';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`campaign_sends` ON CLUSTER `cdp_cluster` AS `cdp`.`campaign_sends_local`
+ENGINE = Distributed('cdp_cluster', 'cdp', 'campaign_sends_local', cityHash64(campaign_id, person_id));
+
+CREATE TABLE IF NOT EXISTS `cdp`.`campaign_outbox_local` ON CLUSTER `cdp_cluster`
+(
+    `campaign_id` String,
+    `person_id` UInt32,
+    `address` String,
+    `message` String,
+    `ts` DateTime64(3, 'UTC')
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', ts)
+ORDER BY (campaign_id, person_id)
+COMMENT 'Messages the outbox channel would send (demo and review); one row per (campaign, person).';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`campaign_outbox` ON CLUSTER `cdp_cluster` AS `cdp`.`campaign_outbox_local`
+ENGINE = Distributed('cdp_cluster', 'cdp', 'campaign_outbox_local', cityHash64(campaign_id, person_id));
+

@@ -1,0 +1,175 @@
+// Package campaigns sends offers to segments through channels with a
+// holdout, consent, caps and quiet hours, keeps an exactly-once send log,
+// and measures conversion against the holdout.
+package campaigns
+
+import (
+	"encoding/binary"
+	"hash/fnv"
+	"time"
+
+	"github.com/RoaringBitmap/roaring/v2"
+)
+
+// Groups of a plan.
+const (
+	GroupTreatment = "treatment"
+	GroupHoldout   = "holdout"
+	GroupExcluded  = "excluded"
+)
+
+// Reasons a person is excluded (or held out) from a send.
+const (
+	ReasonGlobalControl   = "global_control"
+	ReasonHoldout         = "holdout"
+	ReasonOptedOut        = "opted_out"
+	ReasonSuppressed      = "suppressed"
+	ReasonSensitive       = "no_sensitive_consent"
+	ReasonCap             = "cap_reached"
+	ReasonQuietHours      = "quiet_hours"
+	ReasonNoAddress       = "no_channel_address"
+	ReasonSendLimit       = "send_limit"
+	ReasonChannelCapLimit = "channel_cap_reached" // WeCom's own mass-message cap per customer
+)
+
+// Address is where a person is reached on a channel: for WeCom one-to-one,
+// the customer's external user id and the staff member who owns them.
+type Address struct {
+	To     string
+	Sender string
+}
+
+// Audience is what planning needs to know about the people in scope. The
+// bitmaps are frozen snapshots (never modified by the planner).
+type Audience struct {
+	Members   *roaring.Bitmap // the segment's members
+	OptedOut  *roaring.Bitmap // opted out of this channel (or of all)
+	Suppress  *roaring.Bitmap // erased or otherwise never to be targeted
+	Consented *roaring.Bitmap // separate consent for sensitive targeting
+	// AtCap holds persons who already received as many campaign messages
+	// in the cap's period as allowed.
+	AtCap *roaring.Bitmap
+	// Addresses gives each reachable person's channel address; persons
+	// without one cannot be sent to.
+	Addresses func(person uint32) (Address, bool)
+}
+
+// PlanOptions are a campaign's planning settings.
+type PlanOptions struct {
+	CampaignID string
+	// HoldoutPercent of eligible persons form the control group
+	// (deterministic per campaign and person).
+	HoldoutPercent float64
+	// GlobalControlPercent of all persons never receive campaigns.
+	GlobalControlPercent float64
+	// Sensitive is set when the audience reads a sensitive (health) tag
+	// or topic: only persons with recorded separate consent are sent to.
+	Sensitive bool
+	// QuietStart and QuietEnd are the quiet hours in Asia/Shanghai (e.g.
+	// 21 and 8: no sends from 21:00 to 08:00); equal values mean none.
+	QuietStart, QuietEnd int
+	// SendLimit caps the treatment group (0: no limit).
+	SendLimit int
+	Now       time.Time
+}
+
+// Entry is one person's line of a plan.
+type Entry struct {
+	Person  uint32
+	Group   string
+	Reason  string
+	Address Address
+}
+
+// Plan is a campaign's decision for every member of its audience.
+type Plan struct {
+	Entries  []Entry
+	Counts   map[string]int // by group
+	Excluded map[string]int // by reason
+}
+
+var shanghai = time.FixedZone("Asia/Shanghai", 8*3600)
+
+// inQuietHours tells whether t falls in [start, end) hours in Shanghai,
+// wrapping past midnight.
+func inQuietHours(t time.Time, start, end int) bool {
+	if start == end {
+		return false
+	}
+	h := t.In(shanghai).Hour()
+	if start < end {
+		return h >= start && h < end
+	}
+	return h >= start || h < end
+}
+
+// bucket maps (salt, person) to 0..9999, the same on every machine.
+func bucket(salt string, person uint32) int {
+	h := fnv.New64a()
+	h.Write([]byte(salt))
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], person)
+	h.Write(b[:])
+	return int(h.Sum64() % 10000)
+}
+
+// InGlobalControl tells whether a person belongs to the global control
+// group of the given size.
+func InGlobalControl(person uint32, percent float64) bool {
+	return percent > 0 && float64(bucket("global-control", person)) < percent*100
+}
+
+// MakePlan decides, for each member, treatment, holdout or exclusion and
+// why. The order of checks is the order of the reasons' importance to the
+// person: never-target lists first, then consent, then the holdout (drawn
+// from persons who could be sent to, so that treatment and holdout are
+// comparable), then caps and limits.
+func MakePlan(a Audience, o PlanOptions) Plan {
+	p := Plan{Counts: map[string]int{}, Excluded: map[string]int{}}
+	if a.Members == nil {
+		return p
+	}
+	quiet := inQuietHours(o.Now, o.QuietStart, o.QuietEnd)
+	treated := 0
+	p.Entries = make([]Entry, 0, a.Members.GetCardinality())
+	it := a.Members.Iterator()
+	for it.HasNext() {
+		person := it.Next()
+		e := Entry{Person: person, Group: GroupExcluded}
+		addr, reachable := Address{}, false
+		if a.Addresses != nil {
+			addr, reachable = a.Addresses(person)
+		}
+		switch {
+		case has(a.Suppress, person):
+			e.Reason = ReasonSuppressed
+		case InGlobalControl(person, o.GlobalControlPercent):
+			e.Reason = ReasonGlobalControl
+		case has(a.OptedOut, person):
+			e.Reason = ReasonOptedOut
+		case o.Sensitive && !has(a.Consented, person):
+			e.Reason = ReasonSensitive
+		case !reachable:
+			e.Reason = ReasonNoAddress
+		case float64(bucket(o.CampaignID, person)) < o.HoldoutPercent*100:
+			e.Group, e.Reason, e.Address = GroupHoldout, ReasonHoldout, addr
+		case has(a.AtCap, person):
+			e.Reason = ReasonCap
+		case quiet:
+			e.Reason = ReasonQuietHours
+		case o.SendLimit > 0 && treated >= o.SendLimit:
+			e.Reason = ReasonSendLimit
+		default:
+			e.Group, e.Address = GroupTreatment, addr
+			treated++
+		}
+		p.Counts[e.Group]++
+		if e.Group == GroupExcluded {
+			p.Excluded[e.Reason]++
+		}
+		p.Entries = append(p.Entries, e)
+	}
+	return p
+}
+
+func has(bm *roaring.Bitmap, p uint32) bool { return bm != nil && bm.Contains(p) }

@@ -1,0 +1,105 @@
+package campaigns
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/RoaringBitmap/roaring/v2"
+)
+
+func TestPlanExcludesAndSaysWhy(t *testing.T) {
+	members := roaring.New()
+	members.AddRange(1, 10_001)
+	a := Audience{
+		Members:   members,
+		OptedOut:  roaring.BitmapOf(10),
+		Suppress:  roaring.BitmapOf(11),
+		Consented: roaring.New(),
+		AtCap:     roaring.BitmapOf(13),
+		Addresses: func(p uint32) (Address, bool) {
+			if p == 12 {
+				return Address{}, false
+			}
+			return Address{To: "wm" + string(rune('a'+p%26)), Sender: "staff"}, true
+		},
+	}
+	for p := uint32(1); p <= 10_000; p++ {
+		if p != 14 {
+			a.Consented.Add(p)
+		}
+	}
+	day := time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC) // 11:00 in Shanghai
+	plan := MakePlan(a, PlanOptions{CampaignID: "c1", HoldoutPercent: 10, Sensitive: true, QuietStart: 21, QuietEnd: 8, Now: day})
+	why := map[uint32]string{}
+	for _, e := range plan.Entries {
+		why[e.Person] = e.Reason
+	}
+	for p, want := range map[uint32]string{10: ReasonOptedOut, 11: ReasonSuppressed, 12: ReasonNoAddress, 14: ReasonSensitive} {
+		if why[p] != want {
+			t.Errorf("person %d: %q, want %q", p, why[p], want)
+		}
+	}
+	if why[13] != ReasonCap && why[13] != ReasonHoldout {
+		t.Errorf("person 13 at cap: %q", why[13])
+	}
+	// The holdout is about 10% of the eligible and the same for every run.
+	if h := plan.Counts[GroupHoldout]; h < 900 || h > 1100 {
+		t.Fatalf("holdout %d of ~9,996 eligible, want about 10%%", h)
+	}
+	again := MakePlan(a, PlanOptions{CampaignID: "c1", HoldoutPercent: 10, Sensitive: true, QuietStart: 21, QuietEnd: 8, Now: day})
+	for i := range plan.Entries {
+		if plan.Entries[i] != again.Entries[i] {
+			t.Fatalf("plan differs between runs at %d", i)
+		}
+	}
+	other := MakePlan(a, PlanOptions{CampaignID: "c2", HoldoutPercent: 10, Now: day})
+	same := 0
+	for i := range plan.Entries {
+		if plan.Entries[i].Group == GroupHoldout && other.Entries[i].Group == GroupHoldout {
+			same++
+		}
+	}
+	if same > plan.Counts[GroupHoldout]/5 {
+		t.Fatalf("%d persons in both campaigns' holdouts: the holdout is not per campaign", same)
+	}
+	night := MakePlan(a, PlanOptions{CampaignID: "c1", QuietStart: 21, QuietEnd: 8, Now: day.Add(12 * time.Hour)})
+	if night.Excluded[ReasonQuietHours] == 0 || night.Counts[GroupTreatment] != 0 {
+		t.Fatalf("quiet hours at 23:00: %+v", night.Excluded)
+	}
+	limited := MakePlan(a, PlanOptions{CampaignID: "c1", SendLimit: 100, Now: day})
+	if limited.Counts[GroupTreatment] != 100 || limited.Excluded[ReasonSendLimit] == 0 {
+		t.Fatalf("send limit: %+v %+v", limited.Counts, limited.Excluded)
+	}
+	global := MakePlan(a, PlanOptions{CampaignID: "c1", GlobalControlPercent: 5, Now: day})
+	if g := global.Excluded[ReasonGlobalControl]; g < 400 || g > 600 {
+		t.Fatalf("global control %d of 10,000, want about 5%%", g)
+	}
+}
+
+// TestUpliftMatchesHandComputation checks against values computed by hand
+// (Newcombe 1998, method 10; log rate ratio interval).
+func TestUpliftMatchesHandComputation(t *testing.T) {
+	u := ComputeUplift(1000, 90, 9000, 200, 6, 500)
+	near := func(got, want float64) bool { return math.Abs(got-want) < 5e-4 }
+	if !near(u.Absolute, 0.06) || !near(u.Treatment.Rate, 0.09) || !near(u.Holdout.Rate, 0.03) {
+		t.Fatalf("rates %+v", u)
+	}
+	// Wilson 95%: 90/1000 -> [0.073796, 0.109342]; 6/200 -> [0.013820, 0.063894].
+	// Newcombe: 0.06 - sqrt(0.016204^2 + 0.033894^2) = 0.022432;
+	//           0.06 + sqrt(0.019342^2 + 0.016180^2) = 0.085217.
+	if !near(u.AbsoluteCI95[0], 0.022432) || !near(u.AbsoluteCI95[1], 0.085217) {
+		t.Fatalf("absolute CI %v", u.AbsoluteCI95)
+	}
+	// RR = 3, se = sqrt(1/90 - 1/1000 + 1/6 - 1/200) = 0.414461;
+	// exp(ln 3 ± 1.959964 * 0.414461) - 1 = [0.331471, 5.759444].
+	if !near(*u.Relative, 2) || !near(u.RelativeCI95[0], 0.331471) || !near(u.RelativeCI95[1], 5.759444) {
+		t.Fatalf("relative %v CI %v", *u.Relative, *u.RelativeCI95)
+	}
+	if u.Treatment.RevenuePerPerson != 9 || u.Holdout.RevenuePerPerson != 2.5 {
+		t.Fatalf("revenue per person %+v", u)
+	}
+	if none := ComputeUplift(100, 5, 0, 100, 0, 0); none.Relative != nil {
+		t.Fatal("relative uplift without holdout conversions")
+	}
+}
