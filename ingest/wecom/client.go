@@ -1,6 +1,7 @@
 package wecom
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,6 +20,8 @@ const DefaultBaseURL = "https://qyapi.weixin.qq.com"
 const (
 	ErrCodeInvalidToken = 40014 // invalid access_token
 	ErrCodeTokenExpired = 42001 // access_token expired
+	ErrCodeRateLimited  = 45009 // API call frequency exceeded
+	ErrCodeSystemBusy   = -1    // system busy: "try again later"
 )
 
 // maxResponseBytes bounds a response body: an externalcontact/get page holds
@@ -131,12 +134,25 @@ func (s *status) err() error {
 	if s.ErrCode == 0 {
 		return nil
 	}
-	return &APIError{Code: s.ErrCode, Msg: s.ErrMsg}
+	apiErr := &APIError{Code: s.ErrCode, Msg: s.ErrMsg}
+	if s.ErrCode == ErrCodeRateLimited {
+		return &RateLimitError{RetryAfter: RateLimitBackoff, Err: apiErr}
+	}
+	return apiErr
 }
 
 // call GETs path with query and the access token into out, refreshing the
 // token and retrying once when WeCom reports it expired or invalid.
 func (c *Client) call(ctx context.Context, path string, query url.Values, out apiResponse) error {
+	return c.callWith(ctx, http.MethodGet, path, query, nil, nil, out)
+}
+
+// callWith sends method path with query, the access token and body (nil for
+// none) into out, refreshing the token and retrying once when WeCom reports
+// it expired or invalid. That retry is safe for every API, task-creating
+// POSTs included: WeCom checks the token before it acts on the request.
+// Nothing else is retried here (see IsRetryable).
+func (c *Client) callWith(ctx context.Context, method, path string, query url.Values, body []byte, header http.Header, out apiResponse) error {
 	for attempt := 0; ; attempt++ {
 		token, err := c.accessToken(ctx)
 		if err != nil {
@@ -144,7 +160,10 @@ func (c *Client) call(ctx context.Context, path string, query url.Values, out ap
 		}
 		q := cloneValues(query)
 		q.Set("access_token", token)
-		err = c.get(ctx, path, q, out)
+		u := *c.base
+		u.Path += path
+		u.RawQuery = q.Encode()
+		err = c.do(ctx, method, &u, body, header, out)
 		var apiErr *APIError
 		if attempt > 0 || !errors.As(err, &apiErr) || !isTokenError(apiErr.Code) {
 			return err
@@ -165,15 +184,38 @@ func cloneValues(v url.Values) url.Values {
 	return out
 }
 
-// get performs one GET and decodes the JSON body into out. Errors never
-// contain the query string, which holds the secret or the token.
+// get performs one GET and decodes the JSON body into out.
 func (c *Client) get(ctx context.Context, path string, query url.Values, out apiResponse) error {
 	u := *c.base
 	u.Path += path
 	u.RawQuery = query.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	return c.do(ctx, http.MethodGet, &u, nil, nil, out)
+}
+
+// do sends one request to u (with body as JSON when not nil) and decodes
+// the JSON answer into out. Errors name the method and path but never the
+// query string, which holds the secret, the token or a robot's webhook key.
+// A status other than 200 is an *HTTPError; a non-zero errcode an *APIError
+// (45009 wrapped in a *RateLimitError).
+func (c *Client) do(ctx context.Context, method string, u *url.URL, body []byte, header http.Header, out apiResponse) error {
+	path := u.Path
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
 	if err != nil {
-		return fmt.Errorf("wecom: GET %s: %w", path, err)
+		var urlErr *url.Error
+		if errors.As(err, &urlErr) {
+			err = urlErr.Err
+		}
+		return fmt.Errorf("wecom: %s %s: %w", method, path, err)
+	}
+	for k, vs := range header {
+		req.Header[k] = append([]string(nil), vs...)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json; charset=UTF-8")
 	}
 	resp, err := c.opts.HTTPClient.Do(req)
 	if err != nil {
@@ -181,18 +223,18 @@ func (c *Client) get(ctx context.Context, path string, query url.Values, out api
 		if errors.As(err, &urlErr) {
 			err = urlErr.Err // its message repeats the URL with the secret
 		}
-		return fmt.Errorf("wecom: GET %s: %w", path, err)
+		return fmt.Errorf("wecom: %s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("wecom: GET %s: HTTP status %s", path, resp.Status)
+		return fmt.Errorf("wecom: %s %s: %w", method, path, &HTTPError{StatusCode: resp.StatusCode, Status: resp.Status})
 	}
 	*out.apiStatus() = status{} // out may hold a refused attempt's status
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxResponseBytes)).Decode(out); err != nil {
-		return fmt.Errorf("wecom: GET %s: decode response: %w", path, err)
+		return fmt.Errorf("wecom: %s %s: decode response: %w", method, path, err)
 	}
 	if err := out.apiStatus().err(); err != nil {
-		return fmt.Errorf("wecom: GET %s: %w", path, err)
+		return fmt.Errorf("wecom: %s %s: %w", method, path, err)
 	}
 	return nil
 }

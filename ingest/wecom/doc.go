@@ -1,7 +1,10 @@
 // Package wecom ingests data from WeCom (企业微信): it verifies and decrypts
 // callbacks (crypto.go), parses the decrypted callback XML into typed events
 // (event.go), reads the chat-archive JSON lines a customer's archive job writes
-// (archive.go) and fetches external contacts through the WeCom API (client.go).
+// (archive.go), fetches external contacts through the WeCom API (client.go),
+// creates 客户群发 tasks, reads their delivery results and posts to group robots
+// (massmsg.go), and classifies failures for the caller's retry policy
+// (retry.go: ErrRateLimited, IsRetryable).
 //
 // The package implements the WeCom protocol with the standard library rather
 // than wrapping github.com/xen0n/go-workwx v1.7.0, the project's WeCom SDK:

@@ -25,3 +25,8 @@ var (
 	// ErrLineTooLong reports an archive line longer than MaxArchiveLineBytes.
 	ErrLineTooLong = errors.New("wecom: archive line too long")
 )
+
+// ErrOverLimit reports a request that breaks one of WeCom's documented size
+// limits (recipients, attachments, content bytes); it is refused before any
+// call is made.
+var ErrOverLimit = errors.New("wecom: over a WeCom limit")

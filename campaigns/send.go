@@ -1,0 +1,250 @@
+package campaigns
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+var sendColumns = []string{"campaign_id", "person_id", "group", "reason", "channel", "address", "sender", "state", "detail", "planned_at", "updated_at"}
+
+// sendChunk is how many rows one send-log insert carries by default.
+const sendChunk = 50_000
+
+func (s *Service) chunk() int {
+	if s.Chunk > 0 {
+		return s.Chunk
+	}
+	return sendChunk
+}
+
+// Launch plans a draft campaign, writes the whole plan to the send log
+// (treatment rows "planned", the others "not_sent" with their reason) and
+// only then marks it running and sends. A crash before the mark leaves a
+// draft (nothing was sent); after it, Resume finishes the sends without
+// repeating any.
+func (s *Service) Launch(ctx context.Context, id, by string) (Campaign, Plan, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, err := s.Campaign(ctx, id)
+	if err != nil {
+		return Campaign{}, Plan{}, err
+	}
+	if c.Status != StatusDraft {
+		return c, Plan{}, &FieldError{"status", "the campaign is " + c.Status + ", not a draft"}
+	}
+	p, err := s.plan(ctx, c)
+	if err != nil {
+		return c, Plan{}, err
+	}
+	now := s.now()
+	tw := s.Writer.Table("campaign_sends", sendColumns...)
+	chunk := s.chunk()
+	for i := 0; i < len(p.Entries); i += chunk {
+		rows := make([][]any, 0, min(chunk, len(p.Entries)-i))
+		for _, e := range p.Entries[i:min(i+chunk, len(p.Entries))] {
+			state := "not_sent"
+			if e.Group == GroupTreatment {
+				state = "planned"
+			}
+			rows = append(rows, []any{c.ID, e.Person, e.Group, e.Reason, c.Channel, e.Address.To, e.Address.Sender, state, "", now, now})
+		}
+		if err := tw.Insert(ctx, fmt.Sprintf("plan:%s:%d", c.ID, i), rows); err != nil {
+			return c, p, fmt.Errorf("write the plan: %w", err)
+		}
+	}
+	c.Status, c.LaunchedAt = StatusRunning, now
+	if err := s.writeCampaign(ctx, &c, by); err != nil {
+		return c, p, err
+	}
+	s.Logger.Info("campaign launched", "campaign", c.ID, "treatment", p.Counts[GroupTreatment], "holdout", p.Counts[GroupHoldout], "excluded", p.Counts[GroupExcluded])
+	if s.crashAfter != nil {
+		if err := s.crashAfter("plan"); err != nil {
+			return c, p, err
+		}
+	}
+	return c, p, s.send(ctx, c)
+}
+
+// Resume finishes the sends of running campaigns (after a restart).
+func (s *Service) Resume(ctx context.Context) error {
+	list, err := s.Campaigns(ctx)
+	if err != nil {
+		return err
+	}
+	for _, c := range list {
+		if c.Status == StatusRunning {
+			if err := s.send(ctx, c); err != nil {
+				return fmt.Errorf("resume %s: %w", c.ID, err)
+			}
+		}
+	}
+	return nil
+}
+
+// pending reads treatment rows still planned.
+func (s *Service) pending(ctx context.Context, c Campaign, limit int) ([]pendingSend, error) {
+	rows, err := s.DB.Conn.Query(ctx, "SELECT person_id, address, sender, planned_at FROM "+s.DB.Table("campaign_sends")+
+		" FINAL WHERE campaign_id = ? AND group = 'treatment' AND state = 'planned' ORDER BY person_id LIMIT ?", c.ID, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []pendingSend
+	for rows.Next() {
+		var p pendingSend
+		if err := rows.Scan(&p.person, &p.address, &p.sender, &p.plannedAt); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+type pendingSend struct {
+	person          uint32
+	address, sender string
+	plannedAt       time.Time
+}
+
+// send delivers the planned rows chunk by chunk: the channel's effect
+// first (keyed by campaign and person, so a repeat after a crash changes
+// nothing), then the rows' new state. It finishes the campaign when
+// nothing is left.
+func (s *Service) send(ctx context.Context, c Campaign) error {
+	offer, err := s.Offer(ctx, c.OfferID)
+	if err != nil {
+		return err
+	}
+	for {
+		batch, err := s.pending(ctx, c, s.chunk())
+		if err != nil {
+			return err
+		}
+		if len(batch) == 0 {
+			break
+		}
+		if c.Channel != ChannelOutbox {
+			return fmt.Errorf("channel %s cannot send yet", c.Channel)
+		}
+		if err := s.sendOutbox(ctx, c, offer, batch); err != nil {
+			return err
+		}
+		if s.crashAfter != nil {
+			if err := s.crashAfter("channel"); err != nil {
+				return err // the channel acted, the state did not move
+			}
+		}
+		now := s.now()
+		rows := make([][]any, len(batch))
+		for i, p := range batch {
+			rows[i] = []any{c.ID, p.person, GroupTreatment, "", c.Channel, p.address, p.sender, "sent", "", p.plannedAt, now}
+		}
+		tok := fmt.Sprintf("sent:%s:%d-%d", c.ID, batch[0].person, batch[len(batch)-1].person)
+		if err := s.Writer.Table("campaign_sends", sendColumns...).Insert(ctx, tok, rows); err != nil {
+			return err
+		}
+	}
+	c.Status = StatusFinished
+	return s.writeCampaign(ctx, &c, "system")
+}
+
+// sendOutbox records the personalised messages.
+func (s *Service) sendOutbox(ctx context.Context, c Campaign, offer Offer, batch []pendingSend) error {
+	names, err := s.names(ctx, batch)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	rows := make([][]any, len(batch))
+	for i, p := range batch {
+		name := names[p.person] // empty renders "{{name}}您好" as "您好"
+		msg := Render(c.Template, map[string]string{"name": name, "staff": p.sender, "offer": offer.Name, "link": offer.Link})
+		rows[i] = []any{c.ID, p.person, p.address, msg, now}
+	}
+	tok := fmt.Sprintf("outbox:%s:%d-%d", c.ID, batch[0].person, batch[len(batch)-1].person)
+	return s.Writer.Table("campaign_outbox", "campaign_id", "person_id", "address", "message", "ts").Insert(ctx, tok, rows)
+}
+
+// names reads the latest traits.name of each person (for {{name}}).
+func (s *Service) names(ctx context.Context, batch []pendingSend) (map[uint32]string, error) {
+	ids := make([]uint32, len(batch))
+	for i, p := range batch {
+		ids[i] = p.person
+	}
+	rows, err := s.DB.Conn.Query(ctx, "SELECT person_id, argMax(JSONExtractString(traits, 'name'), ts) FROM "+s.DB.Table("events")+
+		" WHERE person_id IN ? AND traits != '' GROUP BY person_id", ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[uint32]string{}
+	for rows.Next() {
+		var p uint32
+		var n string
+		if err := rows.Scan(&p, &n); err != nil {
+			return nil, err
+		}
+		out[p] = n
+	}
+	return out, rows.Err()
+}
+
+// Results measures a campaign: conversions are persons with an order line
+// matching the offer (SKU or category), not refunded or cancelled, within
+// the attribution window after their send (treatment) or their assignment
+// (holdout); revenue is the matching lines' amount.
+func (s *Service) Results(ctx context.Context, id string) (Uplift, error) {
+	c, err := s.Campaign(ctx, id)
+	if err != nil {
+		return Uplift{}, err
+	}
+	offer, err := s.Offer(ctx, c.OfferID)
+	if err != nil {
+		return Uplift{}, err
+	}
+	skus, cats := offer.SKUs, offer.Categories
+	if skus == nil {
+		skus = []string{}
+	}
+	if cats == nil {
+		cats = []string{}
+	}
+	q := `SELECT s.group,
+			uniqExact(s.person_id),
+			uniqExactIf(s.person_id, m.ordered_at >= s.planned_at AND m.ordered_at < s.planned_at + toIntervalDay(?)),
+			sumIf(m.amount, m.ordered_at >= s.planned_at AND m.ordered_at < s.planned_at + toIntervalDay(?))
+		FROM (SELECT person_id, group, planned_at FROM ` + s.DB.Table("campaign_sends") + ` FINAL
+			WHERE campaign_id = ? AND (group = 'holdout' OR (group = 'treatment' AND state IN ('sent', 'delivered')))) AS s
+		LEFT JOIN (
+			SELECT p.canonical AS person_id, o.ordered_at AS ordered_at, toFloat64(l.amount) AS amount
+			FROM (SELECT * FROM ` + s.DB.Table("order_lines") + ` FINAL WHERE sku IN ? OR category IN ?) AS l
+			INNER JOIN (SELECT * FROM ` + s.DB.Table("orders") + ` FINAL WHERE status NOT IN ('refunded', 'cancelled')) AS o
+				ON o.channel = l.channel AND o.order_id = l.order_id
+			INNER JOIN (SELECT person_id, canonical FROM ` + s.DB.Table("persons") + ` FINAL) AS p ON p.person_id = o.person_id
+		) AS m ON m.person_id = s.person_id
+		GROUP BY s.group`
+	rows, err := s.DB.Conn.Query(ctx, q, c.AttributionDays, c.AttributionDays, c.ID, skus, cats)
+	if err != nil {
+		return Uplift{}, err
+	}
+	defer rows.Close()
+	type arm struct {
+		n, conv uint64
+		rev     float64
+	}
+	by := map[string]arm{}
+	for rows.Next() {
+		var g string
+		var a arm
+		if err := rows.Scan(&g, &a.n, &a.conv, &a.rev); err != nil {
+			return Uplift{}, err
+		}
+		by[g] = a
+	}
+	if err := rows.Err(); err != nil {
+		return Uplift{}, err
+	}
+	t, h := by[GroupTreatment], by[GroupHoldout]
+	return ComputeUplift(int(t.n), int(t.conv), t.rev, int(h.n), int(h.conv), h.rev), nil
+}

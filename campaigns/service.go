@@ -1,0 +1,323 @@
+package campaigns
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/RoaringBitmap/roaring/v2"
+
+	"github.com/granarycdp/cdp/segments"
+	"github.com/granarycdp/cdp/store"
+)
+
+// SensitiveTerms mark a rule as sensitive (health interests, PIPL art.
+// 28-29): a campaign on such a segment reaches only persons with recorded
+// separate consent.
+var SensitiveTerms = []string{"控糖", "血糖", "糖尿病", "减脂", "低GI", "高血压"}
+
+// Service stores offers and campaigns, plans and sends them, and reports
+// results. It is safe for concurrent use.
+type Service struct {
+	DB       *store.DB
+	Writer   *store.Writer
+	Segments *segments.Store
+	Logger   *slog.Logger
+	Now      func() time.Time
+	// Chunk is how many sends go per step (default 50,000).
+	Chunk int
+
+	mu sync.Mutex // serialises launches
+	// crashAfter, in tests, fails a launch at a named step as a crash
+	// would ("plan": after the plan is written; "channel": after a chunk
+	// reached the channel, before its state moved).
+	crashAfter func(step string) error
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func newID(prefix string) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+// SaveOffer creates (no id) or versions an offer.
+func (s *Service) SaveOffer(ctx context.Context, o Offer) (Offer, error) {
+	if err := o.validate(); err != nil {
+		return Offer{}, err
+	}
+	if o.ID == "" {
+		o.ID, o.Version = newID("off_"), 1
+	} else {
+		old, err := s.Offer(ctx, o.ID)
+		if err != nil {
+			return Offer{}, err
+		}
+		o.Version = old.Version + 1
+	}
+	def, _ := json.Marshal(o)
+	err := s.DB.Conn.Exec(ctx, "INSERT INTO "+s.DB.Table("offers")+" (offer_id, version, definition, deleted, ts) VALUES (?, ?, ?, 0, ?)",
+		o.ID, o.Version, string(def), s.now())
+	return o, err
+}
+
+// Offer returns the current version of an offer.
+func (s *Service) Offer(ctx context.Context, id string) (Offer, error) {
+	var def string
+	err := s.DB.Conn.QueryRow(ctx, "SELECT argMax(definition, version) FROM "+s.DB.Table("offers")+" WHERE offer_id = ?", id).Scan(&def)
+	if err != nil {
+		return Offer{}, err
+	}
+	if def == "" {
+		return Offer{}, ErrNotFound
+	}
+	var o Offer
+	return o, json.Unmarshal([]byte(def), &o)
+}
+
+// Offers lists the current offers.
+func (s *Service) Offers(ctx context.Context) ([]Offer, error) {
+	return listJSON[Offer](ctx, s.DB, "SELECT argMax(definition, version) FROM "+s.DB.Table("offers")+" GROUP BY offer_id")
+}
+
+func listJSON[T any](ctx context.Context, db *store.DB, query string) ([]T, error) {
+	rows, err := db.Conn.Query(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		var def string
+		if err := rows.Scan(&def); err != nil {
+			return nil, err
+		}
+		var v T
+		if err := json.Unmarshal([]byte(def), &v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// SaveCampaign creates (no id) or versions a draft campaign.
+func (s *Service) SaveCampaign(ctx context.Context, c Campaign, by string) (Campaign, error) {
+	if err := c.validate(); err != nil {
+		return Campaign{}, err
+	}
+	if _, err := s.Offer(ctx, c.OfferID); err != nil {
+		return Campaign{}, &FieldError{"offer_id", "no such offer"}
+	}
+	if _, err := s.Segments.Get(c.SegmentID); err != nil {
+		return Campaign{}, &FieldError{"segment_id", "no such segment"}
+	}
+	if c.ID == "" {
+		c.ID, c.Version, c.Status = newID("cmp_"), 0, StatusDraft
+	} else {
+		old, err := s.Campaign(ctx, c.ID)
+		if err != nil {
+			return Campaign{}, err
+		}
+		if old.Status != StatusDraft {
+			return Campaign{}, &FieldError{"status", "only a draft campaign can be edited; it is " + old.Status}
+		}
+		c.Version, c.Status = old.Version, StatusDraft
+	}
+	c.CreatedBy = by
+	return c, s.writeCampaign(ctx, &c, by)
+}
+
+func (s *Service) writeCampaign(ctx context.Context, c *Campaign, by string) error {
+	c.Version++
+	def, _ := json.Marshal(c)
+	return s.DB.Conn.Exec(ctx, "INSERT INTO "+s.DB.Table("campaigns")+" (campaign_id, version, definition, status, ts, by) VALUES (?, ?, ?, ?, ?, ?)",
+		c.ID, c.Version, string(def), c.Status, s.now(), by)
+}
+
+// Campaign returns the current version of a campaign.
+func (s *Service) Campaign(ctx context.Context, id string) (Campaign, error) {
+	var def string
+	err := s.DB.Conn.QueryRow(ctx, "SELECT argMax(definition, version) FROM "+s.DB.Table("campaigns")+" WHERE campaign_id = ?", id).Scan(&def)
+	if err != nil {
+		return Campaign{}, err
+	}
+	if def == "" {
+		return Campaign{}, ErrNotFound
+	}
+	var c Campaign
+	return c, json.Unmarshal([]byte(def), &c)
+}
+
+// Campaigns lists the current campaigns.
+func (s *Service) Campaigns(ctx context.Context) ([]Campaign, error) {
+	return listJSON[Campaign](ctx, s.DB, "SELECT argMax(definition, version) FROM "+s.DB.Table("campaigns")+" GROUP BY campaign_id")
+}
+
+// SetConsent records an opt-out (kind opt_out) or a separate consent for
+// sensitive targeting (kind sensitive_consent), or withdraws it.
+func (s *Service) SetConsent(ctx context.Context, person uint32, channel, kind string, granted bool, source string) error {
+	if kind != "opt_out" && kind != "sensitive_consent" {
+		return &FieldError{"kind", "must be opt_out or sensitive_consent"}
+	}
+	if channel == "" {
+		channel = "*"
+	}
+	g := uint8(0)
+	if granted {
+		g = 1
+	}
+	return s.DB.Conn.Exec(ctx, "INSERT INTO "+s.DB.Table("consents")+" (person_id, channel, kind, granted, source, ts) VALUES (?, ?, ?, ?, ?, ?)",
+		person, channel, kind, g, source, s.now())
+}
+
+// bitmapQuery runs a query returning person ids as one bitmap.
+func (s *Service) bitmapQuery(ctx context.Context, query string, args ...any) (*roaring.Bitmap, error) {
+	var raw string
+	q := "SELECT toString(groupBitmapState(toUInt32(person_id))) FROM (" + query + ")"
+	if err := s.DB.Conn.QueryRow(ctx, q, args...).Scan(&raw); err != nil {
+		return nil, err
+	}
+	return segments.DecodeGroupBitmap([]byte(raw))
+}
+
+// audience gathers what planning needs for a campaign.
+func (s *Service) audience(ctx context.Context, c Campaign) (Audience, bool, error) {
+	seg, err := s.Segments.Get(c.SegmentID)
+	if err != nil {
+		return Audience{}, false, err
+	}
+	members, err := s.Segments.Members(c.SegmentID)
+	if err != nil {
+		return Audience{}, false, err
+	}
+	a := Audience{Members: members}
+	canon := "SELECT p.canonical AS person_id FROM %s AS x INNER JOIN (SELECT person_id, canonical FROM " + s.DB.Table("persons") + " FINAL) AS p ON p.person_id = x.person_id WHERE %s"
+	consents := "(SELECT person_id, argMax(granted, ts) AS granted FROM " + s.DB.Table("consents") + " WHERE kind = ? AND channel IN (?, '*') GROUP BY person_id, channel)"
+	if a.OptedOut, err = s.bitmapQuery(ctx, fmt.Sprintf(canon, consents, "x.granted = 1"), "opt_out", c.Channel); err != nil {
+		return a, false, fmt.Errorf("opt-outs: %w", err)
+	}
+	if a.Consented, err = s.bitmapQuery(ctx, fmt.Sprintf(canon, consents, "x.granted = 1"), "sensitive_consent", c.Channel); err != nil {
+		return a, false, fmt.Errorf("consents: %w", err)
+	}
+	sends := "(SELECT person_id, count() AS n FROM " + s.DB.Table("campaign_sends") + " FINAL WHERE group = 'treatment' AND state IN ('planned', 'sent', 'delivered') AND planned_at >= ? GROUP BY person_id)"
+	if a.AtCap, err = s.bitmapQuery(ctx, fmt.Sprintf(canon, sends, "x.n >= ?"), s.now().Add(-7*24*time.Hour), c.CapPerWeek); err != nil {
+		return a, false, fmt.Errorf("caps: %w", err)
+	}
+	switch c.Channel {
+	case ChannelOutbox:
+		a.Addresses = func(p uint32) (Address, bool) { return Address{To: fmt.Sprintf("person:%d", p)}, true }
+	case ChannelWeCom:
+		addr, err := s.wecomAddresses(ctx, members)
+		if err != nil {
+			return a, false, err
+		}
+		a.Addresses = func(p uint32) (Address, bool) { v, ok := addr[p]; return v, ok }
+	}
+	sensitive := false
+	for _, term := range SensitiveTerms {
+		if strings.Contains(seg.Rule, term) {
+			sensitive = true
+		}
+	}
+	return a, sensitive, nil
+}
+
+// wecomAddresses finds each member's WeCom external user id and the staff
+// member who owns them (the latest add or edit not followed by a delete).
+func (s *Service) wecomAddresses(ctx context.Context, members *roaring.Bitmap) (map[uint32]Address, error) {
+	rows, err := s.DB.Conn.Query(ctx, `SELECT p.canonical, argMax(c.external_userid, c.ts), argMax(c.staff_userid, c.ts), argMax(c.change_type, c.ts)
+		FROM `+s.DB.Table("wecom_contact_events")+` AS c
+		INNER JOIN (SELECT person_id, canonical FROM `+s.DB.Table("persons")+` FINAL) AS p ON p.person_id = c.person_id
+		WHERE c.person_id != 0 GROUP BY p.canonical`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[uint32]Address{}
+	for rows.Next() {
+		var p uint32
+		var ext, staff, change string
+		if err := rows.Scan(&p, &ext, &staff, &change); err != nil {
+			return nil, err
+		}
+		if members.Contains(p) && change != "del_external_contact" && change != "del_follow_user" {
+			out[p] = Address{To: ext, Sender: staff}
+		}
+	}
+	return out, rows.Err()
+}
+
+// Preview plans a campaign without writing anything: counts by group and
+// by exclusion reason, and rendered sample messages.
+func (s *Service) Preview(ctx context.Context, id string) (Plan, []string, error) {
+	c, err := s.Campaign(ctx, id)
+	if err != nil {
+		return Plan{}, nil, err
+	}
+	p, err := s.plan(ctx, c)
+	if err != nil {
+		return Plan{}, nil, err
+	}
+	offer, _ := s.Offer(ctx, c.OfferID)
+	var samples []string
+	for _, e := range p.Entries {
+		if e.Group == GroupTreatment && len(samples) < 3 {
+			samples = append(samples, Render(c.Template, map[string]string{"name": "您", "staff": e.Address.Sender, "offer": offer.Name, "link": offer.Link}))
+		}
+	}
+	return p, samples, nil
+}
+
+func (s *Service) plan(ctx context.Context, c Campaign) (Plan, error) {
+	a, sensitive, err := s.audience(ctx, c)
+	if err != nil {
+		return Plan{}, err
+	}
+	return MakePlan(a, PlanOptions{CampaignID: c.ID, HoldoutPercent: c.HoldoutPercent, GlobalControlPercent: c.GlobalControlPercent,
+		Sensitive: sensitive, QuietStart: c.QuietStart, QuietEnd: c.QuietEnd, SendLimit: c.SendLimit, Now: s.now()}), nil
+}
+
+// OptOutKeyword in a customer's WeCom message opts them out of WeCom
+// campaigns at once (PIPL art. 24: an easy way to refuse).
+const OptOutKeyword = "退订"
+
+// ScanOptOuts records an opt-out for every person among persons who sent
+// the opt-out keyword in a WeCom chat. The ingest pipeline calls it after
+// a batch with chat messages; recording twice changes nothing.
+func (s *Service) ScanOptOuts(ctx context.Context, persons []uint32) (int, error) {
+	rows, err := s.DB.Conn.Query(ctx, "SELECT DISTINCT p.canonical FROM "+s.DB.Table("wecom_messages_visible")+" AS m"+
+		" INNER JOIN (SELECT person_id, canonical FROM "+s.DB.Table("persons")+" FINAL) AS p ON p.person_id = m.person_id"+
+		" WHERE m.person_id IN ? AND m.from = m.external_userid AND positionUTF8(m.content, ?) > 0", persons, OptOutKeyword)
+	if err != nil {
+		return 0, err
+	}
+	var found []uint32
+	for rows.Next() {
+		var p uint32
+		if err := rows.Scan(&p); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		found = append(found, p)
+	}
+	rows.Close()
+	for _, p := range found {
+		if err := s.SetConsent(ctx, p, ChannelWeCom, "opt_out", true, "wecom_keyword"); err != nil {
+			return 0, err
+		}
+	}
+	return len(found), rows.Err()
+}

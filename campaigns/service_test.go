@@ -1,0 +1,276 @@
+package campaigns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/granarycdp/cdp/segments"
+	"github.com/granarycdp/cdp/store"
+	"github.com/granarycdp/cdp/store/storetest"
+)
+
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+var launchTime = time.Date(2026, 11, 20, 3, 0, 0, 0, time.UTC) // 11:00 in Shanghai
+
+type fixture struct {
+	t   *testing.T
+	db  *store.DB
+	svc *Service
+	ctx context.Context
+}
+
+func insertRows(t *testing.T, db *store.DB, table, cols string, rows [][]any) {
+	t.Helper()
+	b, err := db.Conn.PrepareBatch(context.Background(), "INSERT INTO "+db.Table(table)+" ("+cols+")")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if err := b.Append(r...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// newFixture: persons 1..n watched a 控糖 video; a segment of them; an
+// offer of the low-GI trial pack.
+func newFixture(t *testing.T, n int) *fixture {
+	db := storetest.Migrated(t)
+	var persons, events [][]any
+	for p := uint32(1); p <= uint32(n); p++ {
+		persons = append(persons, []any{p, p, p, uint64(1)})
+		events = append(events, []any{[]string{"member_no"}, []string{fmt.Sprint("m", p)}, fmt.Sprint("e", p), "track", "video_complete",
+			launchTime.Add(-48 * time.Hour), launchTime, "douyin", p, "", "", `{"topic":"健康饮食"}`, "", "", uint64(p)})
+	}
+	insertRows(t, db, "persons", "person_id, parent, canonical, version", persons)
+	insertRows(t, db, "events", "id_types, id_values, message_id, type, event, ts, received_at, source, person_id, user_id, anonymous_id, properties, traits, context, spool_seq", events)
+	opts := segments.DefaultOptions()
+	opts.Now = func() time.Time { return launchTime }
+	segs, err := segments.NewStore(context.Background(), db, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := store.NewWriter(db, store.WriterOptions{})
+	t.Cleanup(func() { w.Close(context.Background()) })
+	svc := &Service{DB: db, Writer: w, Segments: segs, Logger: storetest.Logger(), Now: func() time.Time { return launchTime }}
+	return &fixture{t: t, db: db, svc: svc, ctx: context.Background()}
+}
+
+func (f *fixture) count(q string, args ...any) int {
+	f.t.Helper()
+	var n uint64
+	if err := f.db.Conn.QueryRow(f.ctx, q, args...).Scan(&n); err != nil {
+		f.t.Fatalf("%s: %v", q, err)
+	}
+	return int(n)
+}
+
+func (f *fixture) campaign(holdout float64) Campaign {
+	f.t.Helper()
+	seg, err := f.svc.Segments.Save(f.ctx, segments.Definition{Name: "viewers", Rule: `did("video_complete", 30) >= 1`}, "test")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	offer, err := f.svc.SaveOffer(f.ctx, Offer{Name: "低GI大米试用装", Categories: []string{"低GI大米"}, SKUs: []string{"LGI-TRIAL"}})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	c, err := f.svc.SaveCampaign(f.ctx, Campaign{Name: "试用装", OfferID: offer.ID, SegmentID: seg.ID, Channel: ChannelOutbox,
+		Template: "{{name}}您好，{{offer}}免费领：{{link}}", HoldoutPercent: holdout}, "tok_test")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return c
+}
+
+// TestCampaignEndToEndWithUplift: segment -> campaign -> plan -> outbox ->
+// orders -> uplift equal to a hand computation from the send log.
+func TestCampaignEndToEndWithUplift(t *testing.T) {
+	f := newFixture(t, 2000)
+	if err := f.svc.SetConsent(f.ctx, 7, "", "opt_out", true, "api"); err != nil {
+		t.Fatal(err)
+	}
+	c := f.campaign(20)
+	c, plan, err := f.svc.Launch(f.ctx, c.ID, "tok_test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	treat, hold := plan.Counts[GroupTreatment], plan.Counts[GroupHoldout]
+	if treat+hold+plan.Counts[GroupExcluded] != 2000 || hold < 300 || hold > 500 || plan.Excluded[ReasonOptedOut] != 1 {
+		t.Fatalf("plan %+v %+v", plan.Counts, plan.Excluded)
+	}
+	if got, _ := f.svc.Campaign(f.ctx, c.ID); got.Status != StatusFinished {
+		t.Fatalf("status %s", got.Status)
+	}
+	if n := f.count("SELECT count() FROM "+f.db.Table("campaign_outbox")+" FINAL WHERE campaign_id = ?", c.ID); n != treat {
+		t.Fatalf("%d outbox messages, %d planned", n, treat)
+	}
+	if n := f.count("SELECT count() FROM "+f.db.Table("campaign_sends")+" FINAL WHERE campaign_id = ? AND person_id = 7 AND reason = 'opted_out'", c.ID); n != 1 {
+		t.Fatal("the opted-out person is not in the log with the reason")
+	}
+	var msg string
+	f.db.Conn.QueryRow(f.ctx, "SELECT message FROM "+f.db.Table("campaign_outbox")+" FINAL WHERE campaign_id = ? LIMIT 1", c.ID).Scan(&msg)
+	if msg != "您好，低GI大米试用装免费领：" {
+		t.Fatalf("message %q", msg)
+	}
+	// Orders: every 3rd person buys the trial pack 2 days after launch,
+	// every 7th buys other rice, every 11th buys the trial pack 30 days
+	// later (outside the 14-day window).
+	var orders, lines [][]any
+	for p := uint32(1); p <= 2000; p++ {
+		add := func(sku, cat string, days int) {
+			id := fmt.Sprintf("o%d-%s-%d", p, sku, days)
+			at := launchTime.Add(time.Duration(days) * 24 * time.Hour)
+			orders = append(orders, []any{"tmall", id, uint64(1), "completed", at, at, "19.90", "上海", p})
+			lines = append(lines, []any{"tmall", id, uint16(1), uint64(1), sku, cat, "1", "19.90", "19.90", at, p})
+		}
+		if p%3 == 0 {
+			add("LGI-TRIAL", "低GI大米试用装", 2)
+		}
+		if p%7 == 0 {
+			add("WC-5", "五常大米", 2)
+		}
+		if p%11 == 0 {
+			add("LGI-2.5", "低GI大米", 30)
+		}
+	}
+	insertRows(t, f.db, "orders", "channel, order_id, version, status, ordered_at, status_at, amount, city, person_id", orders)
+	insertRows(t, f.db, "order_lines", "channel, order_id, line_no, version, sku, category, quantity, unit_price, amount, ordered_at, person_id", lines)
+
+	u, err := f.svc.Results(f.ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Hand computation from the send log.
+	groups := map[string][]uint32{}
+	rows, _ := f.db.Conn.Query(f.ctx, "SELECT group, person_id FROM "+f.db.Table("campaign_sends")+" FINAL WHERE campaign_id = ? AND group != 'excluded'", c.ID)
+	for rows.Next() {
+		var g string
+		var p uint32
+		rows.Scan(&g, &p)
+		groups[g] = append(groups[g], p)
+	}
+	rows.Close()
+	conv := func(ps []uint32) (n, k int, rev float64) {
+		for _, p := range ps {
+			n++
+			if p%3 == 0 {
+				k++
+				rev += 19.90
+			}
+		}
+		return
+	}
+	tn, tk, tr := conv(groups[GroupTreatment])
+	hn, hk, hr := conv(groups[GroupHoldout])
+	want := ComputeUplift(tn, tk, tr, hn, hk, hr)
+	if u.Treatment.Persons != want.Treatment.Persons || u.Treatment.Converted != want.Treatment.Converted ||
+		u.Holdout.Converted != want.Holdout.Converted || math.Abs(u.Treatment.Revenue-want.Treatment.Revenue) > 0.01 ||
+		math.Abs(u.Absolute-want.Absolute) > 1e-9 {
+		t.Fatalf("results %+v\nwant %+v", u, want)
+	}
+}
+
+// TestCrashBetweenPlanAndSendAndMidSend: a crash after the plan is written,
+// and one after a chunk reached the channel but before its state moved;
+// Resume completes with no duplicate and no missing send.
+func TestCrashBetweenPlanAndSendAndMidSend(t *testing.T) {
+	f := newFixture(t, 1000)
+	f.svc.Chunk = 100
+	c := f.campaign(10)
+	crash := errors.New("simulated crash")
+	f.svc.crashAfter = func(step string) error {
+		if step == "plan" {
+			return crash
+		}
+		return nil
+	}
+	_, plan, err := f.svc.Launch(f.ctx, c.ID, "t")
+	if !errors.Is(err, crash) {
+		t.Fatalf("launch: %v", err)
+	}
+	if n := f.count("SELECT count() FROM "+f.db.Table("campaign_outbox")+" WHERE campaign_id = ?", c.ID); n != 0 {
+		t.Fatalf("%d sent before the crash", n)
+	}
+	chunks := 0
+	f.svc.crashAfter = func(step string) error {
+		if step == "channel" {
+			chunks++
+			if chunks == 3 {
+				return crash
+			}
+		}
+		return nil
+	}
+	if err := f.svc.Resume(f.ctx); !errors.Is(err, crash) {
+		t.Fatalf("resume 1: %v", err)
+	}
+	f.svc.crashAfter = nil
+	if err := f.svc.Resume(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	treat := plan.Counts[GroupTreatment]
+	rows := f.count("SELECT count() FROM "+f.db.Table("campaign_outbox")+" FINAL WHERE campaign_id = ?", c.ID)
+	distinct := f.count("SELECT uniqExact(person_id) FROM "+f.db.Table("campaign_outbox")+" WHERE campaign_id = ?", c.ID)
+	sent := f.count("SELECT count() FROM "+f.db.Table("campaign_sends")+" FINAL WHERE campaign_id = ? AND state = 'sent'", c.ID)
+	if rows != treat || distinct != treat || sent != treat {
+		t.Fatalf("outbox %d rows, %d persons, %d sent; want %d each", rows, distinct, sent, treat)
+	}
+}
+
+func TestSensitiveAudienceNeedsConsentAndCapsHold(t *testing.T) {
+	f := newFixture(t, 100)
+	seg, err := f.svc.Segments.Save(f.ctx, segments.Definition{Name: "控糖", Rule: `did("video_complete", 30) >= 1 && !tag("控糖拒绝")`}, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	offer, _ := f.svc.SaveOffer(f.ctx, Offer{Name: "试用装", Categories: []string{"低GI大米"}})
+	for _, p := range []uint32{1, 2, 3} {
+		f.svc.SetConsent(f.ctx, p, "", "sensitive_consent", true, "api")
+	}
+	c, err := f.svc.SaveCampaign(f.ctx, Campaign{Name: "控糖试用", OfferID: offer.ID, SegmentID: seg.ID, Channel: ChannelOutbox, Template: "x", CapPerWeek: 1}, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, plan, err := f.svc.Launch(f.ctx, c.ID, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.Counts[GroupTreatment] != 3 || plan.Excluded[ReasonSensitive] != 97 {
+		t.Fatalf("sensitive audience: %+v %+v", plan.Counts, plan.Excluded)
+	}
+	// A second campaign the same week: the three are at their cap of one.
+	c2, _ := f.svc.SaveCampaign(f.ctx, Campaign{Name: "again", OfferID: offer.ID, SegmentID: seg.ID, Channel: ChannelOutbox, Template: "x", CapPerWeek: 1}, "t")
+	_, plan2, err := f.svc.Launch(f.ctx, c2.ID, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan2.Counts[GroupTreatment] != 0 || plan2.Excluded[ReasonCap] != 3 {
+		t.Fatalf("caps: %+v %+v", plan2.Counts, plan2.Excluded)
+	}
+}
+
+func TestOptOutKeywordInAChatExcludesFromWeCom(t *testing.T) {
+	f := newFixture(t, 3)
+	insertRows(t, f.db, "wecom_messages", "msgid, action, from, tolist, msgtime, msgtype, content, external_userid, staff_userid, person_id",
+		[][]any{
+			{"m1", "send", "wmA", []string{"staff"}, launchTime, "text", "不需要了，退订", "wmA", "staff", uint32(1)},
+			{"m2", "send", "staff", []string{"wmB"}, launchTime, "text", "回复退订可取消", "wmB", "staff", uint32(2)}, // staff's own words
+		})
+	n, err := f.svc.ScanOptOuts(f.ctx, []uint32{1, 2, 3})
+	if err != nil || n != 1 {
+		t.Fatalf("opt-outs %d (%v), want person 1 only", n, err)
+	}
+	members := f.count("SELECT count() FROM " + f.db.Table("consents") + " FINAL WHERE kind = 'opt_out' AND person_id = 1 AND channel = 'wecom' AND granted = 1")
+	if members != 1 {
+		t.Fatal("opt-out not recorded")
+	}
+}
