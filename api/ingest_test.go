@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/granarycdp/cdp/api"
+	"github.com/granarycdp/cdp/campaigns"
 	"github.com/granarycdp/cdp/identity"
 	"github.com/granarycdp/cdp/ingest"
 	"github.com/granarycdp/cdp/ingest/spool"
@@ -89,7 +90,8 @@ func newIngestFixtureTB(tb testing.TB, t *testing.T, maxSpool int64) *ingestFixt
 	if err != nil {
 		tb.Fatal(err)
 	}
-	f.srv = api.New(api.Options{DB: f.db, Credentials: creds, Collector: col, Identity: svc, Segments: segs,
+	camps := &campaigns.Service{DB: f.db, Writer: w, Segments: segs, Logger: storetest.Logger()}
+	f.srv = api.New(api.Options{DB: f.db, Credentials: creds, Collector: col, Identity: svc, Segments: segs, Campaigns: camps,
 		WeCom: &ingest.WeCom{Crypto: crypto, Client: client, CorpID: corpID}, Logger: storetest.Logger()})
 	pipe := ingest.NewPipeline(ingest.PipelineOptions{Spool: sp, Writer: w, SpoolID: "api-test", Linger: 5 * time.Millisecond, Resolver: graph,
 		AfterCommit: func(persons []uint32, tables []string) { segs.Touched(persons, segments.KindsOfTables(tables)) }})

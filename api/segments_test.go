@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/granarycdp/cdp/api"
+	"github.com/granarycdp/cdp/campaigns"
 	"github.com/granarycdp/cdp/segments"
 )
 
@@ -142,5 +143,50 @@ func TestLiveSegmentFollowsArrivingRecords(t *testing.T) {
 	f.do("GET", fmt.Sprintf("/api/v1/profiles/%d", c), adminToken, nil, &pr)
 	if len(pr.Segments) != 1 || pr.Segments[0].ID != seg.ID {
 		t.Fatalf("profile segments %+v", pr.Segments)
+	}
+}
+
+// TestCampaignThroughTheAPI: offer, campaign on a segment, preview,
+// launch on the outbox channel, results; an analyst may read results but
+// not launch.
+func TestCampaignThroughTheAPI(t *testing.T) {
+	f := newIngestFixture(t, 0)
+	f.lowGIPopulation()
+	var seg segments.Definition
+	f.do("POST", "/api/v1/segments", adminToken, map[string]any{"name": "上海高价值", "rule": `city == "上海" && ltv > 300`}, &seg)
+	var offer struct{ ID string }
+	if rec := f.do("POST", "/api/v1/offers", adminToken, map[string]any{"name": "低GI大米试用装", "categories": []string{"低GI大米"}}, &offer); rec.Code != 200 {
+		t.Fatalf("offer: %d %s", rec.Code, rec.Body)
+	}
+	var e api.Error
+	if rec := f.do("POST", "/api/v1/campaigns", adminToken, map[string]any{"name": "x", "offer_id": offer.ID, "segment_id": seg.ID, "channel": "sms", "template": "hi"}, &e); rec.Code != 400 || e.Field != "channel" {
+		t.Fatalf("bad channel: %d %+v", rec.Code, e)
+	}
+	var camp struct{ ID, Status string }
+	body := map[string]any{"name": "试用装", "offer_id": offer.ID, "segment_id": seg.ID, "channel": "outbox", "template": "{{name}}您好，{{offer}}", "holdout_percent": 0}
+	if rec := f.do("POST", "/api/v1/campaigns", adminToken, body, &camp); rec.Code != 200 || camp.Status != "draft" {
+		t.Fatalf("campaign: %d %s", rec.Code, rec.Body)
+	}
+	var preview struct {
+		Counts  map[string]int
+		Samples []string
+	}
+	if rec := f.do("POST", "/api/v1/campaigns/"+camp.ID+"/preview", adminToken, nil, &preview); rec.Code != 200 || preview.Counts["treatment"] != 3 || len(preview.Samples) == 0 {
+		t.Fatalf("preview: %d %s", rec.Code, rec.Body)
+	}
+	var analyst struct{ Secret string }
+	f.do("POST", "/api/v1/tokens", adminToken, map[string]string{"name": "bi", "role": "analyst"}, &analyst)
+	if rec := f.do("POST", "/api/v1/campaigns/"+camp.ID+"/launch", analyst.Secret, nil, nil); rec.Code != 403 {
+		t.Fatalf("analyst launch: %d", rec.Code)
+	}
+	if rec := f.do("POST", "/api/v1/campaigns/"+camp.ID+"/launch", adminToken, nil, nil); rec.Code != 200 {
+		t.Fatalf("launch: %d %s", rec.Code, rec.Body)
+	}
+	var results campaigns.Uplift
+	if rec := f.do("GET", "/api/v1/campaigns/"+camp.ID+"/results", analyst.Secret, nil, &results); rec.Code != 200 || results.Treatment.Persons != 3 {
+		t.Fatalf("results: %d %s", rec.Code, rec.Body)
+	}
+	if rec := f.do("POST", "/api/v1/campaigns/"+camp.ID+"/launch", adminToken, nil, &e); rec.Code != 400 || e.Field != "status" {
+		t.Fatalf("second launch: %d %+v", rec.Code, e)
 	}
 }

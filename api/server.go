@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/granarycdp/cdp/campaigns"
 	"github.com/granarycdp/cdp/identity"
 	"github.com/granarycdp/cdp/ingest"
 	"github.com/granarycdp/cdp/schema"
@@ -39,6 +40,9 @@ type Options struct {
 	Identity *identity.Service
 	// Segments serves estimates and segment definitions; nil leaves them out.
 	Segments *segments.Store
+	// Campaigns serves offers, campaigns, results and consents; nil
+	// leaves them out.
+	Campaigns *campaigns.Service
 	// Version is the platform's build version, shown by /healthz.
 	Version string
 	// Gatherer serves /metrics (nil: prometheus.DefaultGatherer).
@@ -54,6 +58,7 @@ type Server struct {
 	wecom     *ingest.WeCom
 	identity  *identity.Service
 	segments  *segments.Store
+	campaigns *campaigns.Service
 	opts      Options
 	logger    *slog.Logger
 	engine    *gin.Engine
@@ -71,7 +76,7 @@ func New(opts Options) *Server {
 	g := gin.New()
 	// No proxy is trusted unless configured: ClientIP is the peer address.
 	_ = g.SetTrustedProxies(nil)
-	s := &Server{db: opts.DB, creds: opts.Credentials, collector: opts.Collector, wecom: opts.WeCom, identity: opts.Identity, segments: opts.Segments, opts: opts, logger: opts.Logger, engine: g}
+	s := &Server{db: opts.DB, creds: opts.Credentials, collector: opts.Collector, wecom: opts.WeCom, identity: opts.Identity, segments: opts.Segments, campaigns: opts.Campaigns, opts: opts, logger: opts.Logger, engine: g}
 	g.Use(s.recover(), s.accessLog())
 	g.NoRoute(func(c *gin.Context) {
 		fail(c, http.StatusNotFound, CodeNotFound, "no such endpoint: "+c.Request.Method+" "+c.Request.URL.Path, "")
@@ -120,6 +125,20 @@ func New(opts Options) *Server {
 		v1.GET("/segments/:id/versions", s.segmentVersions)
 		v1.GET("/segments/:id/members", s.segmentMembers)
 		v1.POST("/segments/:id/recompute", marketer, s.recomputeSegment)
+	}
+	if s.campaigns != nil {
+		marketer := requireRole(RoleMarketer)
+		v1.GET("/offers", s.listOffers)
+		v1.POST("/offers", marketer, s.saveOffer)
+		v1.PUT("/offers/:id", marketer, s.saveOffer)
+		v1.GET("/campaigns", s.listCampaigns)
+		v1.POST("/campaigns", marketer, s.saveCampaign)
+		v1.GET("/campaigns/:id", s.getCampaign)
+		v1.PUT("/campaigns/:id", marketer, s.saveCampaign)
+		v1.POST("/campaigns/:id/preview", marketer, s.previewCampaign)
+		v1.POST("/campaigns/:id/launch", marketer, s.launchCampaign)
+		v1.GET("/campaigns/:id/results", s.campaignResults)
+		v1.PUT("/profiles/:id/consent", marketer, s.setConsent)
 	}
 	admin := v1.Group("", requireRole(RoleAdmin))
 	admin.GET("/tokens", s.listCredentials(false))

@@ -40,11 +40,13 @@ type Service struct {
 	crashAfter func(step string) error
 }
 
+// now is the service's clock in UTC (ClickHouse knows zones by IANA name
+// only, not fixed offsets).
 func (s *Service) now() time.Time {
 	if s.Now != nil {
-		return s.Now()
+		return s.Now().UTC()
 	}
-	return time.Now()
+	return time.Now().UTC()
 }
 
 func newID(prefix string) string {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/granarycdp/cdp/api"
+	"github.com/granarycdp/cdp/campaigns"
 	"github.com/granarycdp/cdp/gen"
 	"github.com/granarycdp/cdp/ingest"
 	"github.com/granarycdp/cdp/ingest/wecom"
@@ -106,5 +107,43 @@ func demoSegments(ctx context.Context, store *segments.Store, logger *slog.Logge
 		}
 		logger.Info("demo segment created", "segment", saved.ID, "name", saved.Name, "members", saved.Size)
 	}
+	return nil
+}
+
+// demoCampaign sends the low-GI rice trial pack to the flagship audience
+// on the outbox channel as of 30 days before the demo's end, so that the
+// generated orders after it show a result against the holdout.
+func demoCampaign(ctx context.Context, svc *campaigns.Service, segs *segments.Store, logger *slog.Logger) error {
+	existing, err := svc.Campaigns(ctx)
+	if err != nil || len(existing) > 0 {
+		return err
+	}
+	var flagship string
+	for _, d := range segs.List() {
+		if d.Rule == demoSegmentDefs[0].Rule {
+			flagship = d.ID
+		}
+	}
+	if flagship == "" {
+		return nil
+	}
+	back := &campaigns.Service{DB: svc.DB, Writer: svc.Writer, Segments: svc.Segments, Logger: svc.Logger,
+		Now: func() time.Time { return demoEnd.Add(-30 * 24 * time.Hour) }}
+	offer, err := back.SaveOffer(ctx, campaigns.Offer{Name: "低GI大米试用装 500g", Categories: []string{"低GI大米", "低GI大米试用装"},
+		Link: "https://example.com/lgi-trial", ValidFrom: demoEnd.Add(-30 * 24 * time.Hour), ValidTo: demoEnd})
+	if err != nil {
+		return err
+	}
+	c, err := back.SaveCampaign(ctx, campaigns.Campaign{Name: "控糖人群低GI试用装 (low-GI trial pack)", OfferID: offer.ID, SegmentID: flagship,
+		Channel: campaigns.ChannelOutbox, HoldoutPercent: 20, QuietStart: 21, QuietEnd: 8,
+		Template: "{{name}}您好，我是您的营养顾问{{staff}}。控糖期间主食很关键，送您一份{{offer}}，点此领取：{{link}}"}, "demo")
+	if err != nil {
+		return err
+	}
+	c, plan, err := back.Launch(ctx, c.ID, "demo")
+	if err != nil {
+		return err
+	}
+	logger.Info("demo campaign sent", "campaign", c.ID, "treatment", plan.Counts[campaigns.GroupTreatment], "holdout", plan.Counts[campaigns.GroupHoldout])
 	return nil
 }

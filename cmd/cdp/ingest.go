@@ -9,9 +9,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/granarycdp/cdp/campaigns"
 	"github.com/granarycdp/cdp/identity"
 	"github.com/granarycdp/cdp/ingest"
 	"github.com/granarycdp/cdp/ingest/spool"
@@ -29,6 +31,7 @@ type ingestParts struct {
 	wecom     *ingest.WeCom
 	identity  *identity.Service
 	segments  *segments.Store
+	campaigns *campaigns.Service
 	pipeline  *ingest.Pipeline
 	stop      context.CancelFunc
 	done      chan error
@@ -95,16 +98,38 @@ func startIngest(ctx context.Context, cfg config, db *store.DB, metrics *store.M
 		sp.Close()
 		return nil, err
 	}
+	p.campaigns = &campaigns.Service{DB: db, Writer: w, Segments: p.segments, Logger: logger}
+	runCtx, stop := context.WithCancel(context.Background())
+	p.stop = stop
 	p.pipeline = ingest.NewPipeline(ingest.PipelineOptions{Spool: sp, Writer: w, SpoolID: spoolID, Resolver: graph, Logger: logger,
 		AfterCommit: func(persons []uint32, tables []string) {
 			p.segments.Touched(persons, segments.KindsOfTables(tables))
+			if slices.Contains(tables, "wecom_messages") {
+				p.optOuts(runCtx, persons, logger)
+			}
 		}})
-	runCtx, stop := context.WithCancel(context.Background())
-	p.stop = stop
+	go func() {
+		if err := p.campaigns.Resume(runCtx); err != nil && runCtx.Err() == nil {
+			logger.Error("resuming campaigns failed", "err", err)
+		}
+	}()
 	go p.segments.RunLive(runCtx)
 	go func() { p.done <- p.pipeline.Run(runCtx) }()
 	logger.Info("ingest ready", "spool", sopts.Dir, "pending_records", sp.LastSeq()-sp.Committed(), "wecom", p.wecom != nil)
 	return p, nil
+}
+
+// optOuts records the opt-outs of customers who wrote 退订 in this
+// batch's chats, off the pipeline's goroutine.
+func (p *ingestParts) optOuts(ctx context.Context, persons []uint32, logger *slog.Logger) {
+	persons = slices.Clone(persons)
+	go func() {
+		if n, err := p.campaigns.ScanOptOuts(ctx, persons); err != nil && ctx.Err() == nil {
+			logger.Error("opt-out keyword scan failed", "err", err)
+		} else if n > 0 {
+			logger.Info("customers opted out by WeCom message", "persons", n)
+		}
+	}()
 }
 
 // waitIngested waits until every record spooled so far is in ClickHouse.

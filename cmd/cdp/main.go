@@ -263,7 +263,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, banner io.Write
 			return err
 		}
 	}
-	srv := api.New(api.Options{DB: ch.db, Credentials: creds, Collector: in.collector, WeCom: in.wecom, Identity: in.identity, Segments: in.segments,
+	srv := api.New(api.Options{DB: ch.db, Credentials: creds, Collector: in.collector, WeCom: in.wecom, Identity: in.identity, Segments: in.segments, Campaigns: in.campaigns,
 		Version: buildVersion(), Gatherer: reg, Logger: logger})
 	return srv.Serve(ctx, cfg.HTTPAddr, func(addr net.Addr) {
 		if demo {
@@ -322,6 +322,9 @@ func serveDemo(ctx context.Context, cfg config, db *store.DB, creds *api.Credent
 	}
 	if err == nil {
 		err = demoSegments(ctx, in.segments, logger)
+	}
+	if err == nil {
+		err = demoCampaign(ctx, in.campaigns, in.segments, logger)
 	}
 	if err != nil && ctx.Err() == nil {
 		logger.Error("demo data not loaded", "err", err)

@@ -252,8 +252,17 @@ func TestServeLoadsDemoDataThroughIngest(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if n := count("SELECT count() FROM cdp.segment_members"); n != len(demoSegmentDefs) {
+	if n := count("SELECT uniqExact(segment_id) FROM cdp.segment_members"); n != len(demoSegmentDefs) {
 		t.Errorf("%d membership snapshots, want %d", n, len(demoSegmentDefs))
+	}
+	for !strings.Contains(logs.String(), "demo campaign sent") {
+		if time.Now().After(deadline) || strings.Contains(logs.String(), "demo data not loaded") {
+			t.Fatalf("demo campaign not sent:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := count("SELECT count() FROM cdp.campaign_sends FINAL WHERE group = 'treatment' AND state = 'sent'"); n != count("SELECT count() FROM cdp.campaign_outbox FINAL") {
+		t.Errorf("demo campaign: %d sent, outbox differs", n)
 	}
 	cancel()
 	if err := <-done; err != nil {

@@ -1,0 +1,202 @@
+package segments
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/granarycdp/cdp/store"
+	"github.com/granarycdp/cdp/store/storetest"
+)
+
+// fiveClause is the benchmark's rule: a behaviour count with a filter, a
+// categorical trait, a numeric trait, a negated chat and a zero count.
+const fiveClause = `did("video_complete", 30, {"topic": "控糖"}) >= 2 && city_tier == 1 && ltv > 300 && !chat("退订", 90) && bought("低GI大米", 365) == 0`
+
+// fiveClauseSQL is fiveClause written by hand as one query (count only).
+func fiveClauseSQL(table func(string) string) string {
+	persons := "(SELECT person_id, canonical FROM " + table("persons") + " FINAL)"
+	return `WITH fromUnixTimestamp64Milli({now:Int64}, 'UTC') AS t0
+SELECT count() FROM (
+	SELECT p.canonical AS c,
+		sumIf(o.amount, o.status NOT IN ('refunded', 'cancelled')) AS ltv,
+		argMaxIf(o.city, o.ordered_at, o.city != '') AS city
+	FROM ` + table("orders") + ` AS o FINAL
+	INNER JOIN ` + persons + ` AS p ON p.person_id = o.person_id
+	WHERE o.person_id != 0
+	GROUP BY c
+	HAVING ltv > 300 AND city IN ('北京', '上海', '广州', '深圳')
+) AS t
+WHERE t.c IN (
+	SELECT p.canonical FROM (SELECT person_id FROM ` + table("events") + `
+		WHERE event = 'video_complete' AND topic = '控糖' AND ts >= t0 - INTERVAL 30 DAY AND person_id != 0) AS e
+	INNER JOIN ` + persons + ` AS p ON p.person_id = e.person_id
+	GROUP BY p.canonical HAVING count() >= 2)
+AND t.c NOT IN (
+	SELECT p.canonical FROM ` + table("wecom_messages_visible") + ` AS m
+	INNER JOIN ` + persons + ` AS p ON p.person_id = m.person_id
+	WHERE m.external_userid != '' AND m.from = m.external_userid AND positionUTF8(m.content, '退订') > 0
+		AND m.msgtime >= t0 - INTERVAL 90 DAY)
+AND t.c NOT IN (
+	SELECT p.canonical FROM ` + table("order_lines") + ` AS l FINAL
+	INNER JOIN ` + persons + ` AS p ON p.person_id = l.person_id
+	WHERE (l.category = '低GI大米' OR l.sku = '低GI大米') AND l.ordered_at >= t0 - INTERVAL 365 DAY
+		AND (l.channel, l.order_id) IN (SELECT channel, order_id FROM ` + table("orders") + ` FINAL WHERE status NOT IN ('refunded', 'cancelled')))`
+}
+
+// moreEvents appends n behaviour events of random persons 1..persons over
+// the last 90 days, column-wise in batches of 500,000 rows, and 20,000
+// chat messages containing 退订.
+func moreEvents(b testing.TB, db *store.DB, persons, n int) {
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(9, 10))
+	type kind struct {
+		event string
+		props []string
+	}
+	var videoProps, playProps []string
+	for _, topic := range []string{"控糖", "控糖", "减脂", "宝宝辅食", ""} {
+		for _, c := range []string{"0.50", "0.80", "0.95", "1.00"} {
+			videoProps = append(videoProps, fmt.Sprintf(`{"topic":%q,"completion_ratio":%s}`, topic, c))
+		}
+		playProps = append(playProps, fmt.Sprintf(`{"topic":%q}`, topic))
+	}
+	kinds := []kind{
+		{"video_play", playProps}, {"video_play", playProps}, {"video_play", playProps}, {"video_play", playProps},
+		{"video_complete", videoProps}, {"video_complete", videoProps}, {"video_complete", videoProps},
+		{"like", playProps}, {"like", playProps}, {"page_view", []string{`{}`}},
+		{"search", []string{`{"keyword":"低GI大米"}`, `{"keyword":"五常大米"}`}},
+	}
+	sources := []string{"douyin", "douyin", "app", "mini_program"}
+	const chunk = 500_000
+	for done := 0; done < n; done += chunk {
+		m := min(chunk, n-done)
+		ids, types, names, sources_, props := make([]string, m), make([]string, m), make([]string, m), make([]string, m), make([]string, m)
+		ts, recv, pids := make([]time.Time, m), make([]time.Time, m), make([]uint32, m)
+		for i := range m {
+			k := kinds[r.IntN(len(kinds))]
+			ids[i] = fmt.Sprintf("x%d", done+i)
+			types[i], names[i] = "track", k.event
+			ts[i], recv[i] = testNow.Add(-time.Duration(r.Int64N(int64(90*24*time.Hour)))), testNow
+			sources_[i] = sources[r.IntN(len(sources))]
+			pids[i] = 1 + uint32(r.IntN(persons))
+			props[i] = k.props[r.IntN(len(k.props))]
+		}
+		batch, err := db.Conn.PrepareBatch(ctx, "INSERT INTO "+db.Table("events")+" ("+eventCols+")")
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i, col := range []any{ids, types, names, ts, recv, sources_, pids, props} {
+			if err := batch.Column(i).Append(col); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := batch.Send(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	msgs := &batchWriter{b: b, db: db, table: "wecom_messages", cols: msgCols}
+	for i := range 20_000 {
+		p := 1 + uint32(r.IntN(persons))
+		ext := fmt.Sprintf("wm%d", p)
+		msgs.add(fmt.Sprintf("td%d", i), "send", ext, []string{"zhang"}, ago(r.Float64()*120), "text",
+			"退订，不要再发了", "", ext, "zhang", p, testNow)
+	}
+	msgs.flush()
+}
+
+// BenchmarkFiveClauseRule1M evaluates fiveClause over a million persons
+// and about 20 million events, each iteration:
+//
+//   - engine_cold_ms: a new engine (trait snapshot and leaves loaded from
+//     ClickHouse);
+//   - engine_warm_ms: the same engine again (leaves cached);
+//   - sql_ms: fiveClauseSQL, the same audience as one query;
+//   - index_MB_per_1M_persons: heap retained by the new engine after its
+//     cold evaluation (trait snapshot and cached leaves), per million
+//     canonical persons.
+//
+// Generation and OPTIMIZE FINAL are outside the timing.
+func BenchmarkFiveClauseRule1M(b *testing.B) {
+	const persons = 1_000_000
+	db := storetest.Migrated(b)
+	ctx := context.Background()
+	start := time.Now()
+	generate(b, db, persons)
+	var have uint64
+	if err := db.Conn.QueryRow(ctx, "SELECT count() FROM "+db.Table("events")).Scan(&have); err != nil {
+		b.Fatal(err)
+	}
+	moreEvents(b, db, persons, 20_000_000-int(have)) // generate writes about a million events
+	for _, t := range []string{"persons", "events", "orders", "order_lines", "wecom_messages"} {
+		if err := db.Conn.Exec(ctx, "OPTIMIZE TABLE "+db.Table(t)+" FINAL"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var events, universe uint64
+	if err := db.Conn.QueryRow(ctx, "SELECT count() FROM "+db.Table("events")).Scan(&events); err != nil {
+		b.Fatal(err)
+	}
+	if err := db.Conn.QueryRow(ctx, "SELECT uniqExact(canonical) FROM "+db.Table("persons")+" FINAL").Scan(&universe); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("generated %d persons (%d canonical), %d events in %v", persons, universe, events, time.Since(start))
+
+	query := fiveClauseSQL(db.Table)
+	var cold, warm, sql time.Duration
+	var heap float64
+	var count, members uint64
+	for b.Loop() {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		e := testEngine(db, nil)
+		t0 := time.Now()
+		c, err := e.Check(fiveClause)
+		if err != nil {
+			b.Fatal(err)
+		}
+		bm, err := e.Evaluate(ctx, c)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cold += time.Since(t0)
+		members = bm.GetCardinality()
+		bm = nil
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		heap += float64(int64(after.HeapAlloc) - int64(before.HeapAlloc))
+
+		t0 = time.Now()
+		bm, err = e.Evaluate(ctx, c)
+		if err != nil {
+			b.Fatal(err)
+		}
+		warm += time.Since(t0)
+		if bm.GetCardinality() != members {
+			b.Fatalf("warm %d members, cold %d", bm.GetCardinality(), members)
+		}
+		runtime.KeepAlive(e)
+
+		t0 = time.Now()
+		if err := db.Conn.QueryRow(ctx, query, clickhouse.Named("now", testNow.UnixMilli())).Scan(&count); err != nil {
+			b.Fatal(err)
+		}
+		sql += time.Since(t0)
+		if count != members {
+			b.Fatalf("engine counts %d, SQL %d", members, count)
+		}
+	}
+	n := float64(b.N)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / n }
+	b.ReportMetric(ms(cold), "engine_cold_ms")
+	b.ReportMetric(ms(warm), "engine_warm_ms")
+	b.ReportMetric(ms(sql), "sql_ms")
+	b.ReportMetric(heap/n/(1<<20)/(float64(universe)/1e6), "index_MB_per_1M_persons")
+	b.ReportMetric(float64(members), "members")
+}
