@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/granarycdp/cdp/campaigns"
 	"github.com/granarycdp/cdp/identity"
 	"github.com/granarycdp/cdp/segments"
 )
@@ -32,17 +33,25 @@ func (s *Server) answerProfile(c *gin.Context, p uint32) {
 		s.internal(c, err)
 		return
 	}
-	out := profileAnswer{Profile: pr, Segments: []segments.Definition{}}
+	out := profileAnswer{Profile: pr, Segments: []segments.Definition{}, Campaigns: []campaigns.Received{}}
 	if s.segments != nil {
 		out.Segments = s.segments.SegmentsOf(pr.PersonID)
+	}
+	if s.campaigns != nil {
+		if out.Campaigns, err = s.campaigns.ReceivedBy(c.Request.Context(), pr.Persons); err != nil {
+			s.internal(c, err)
+			return
+		}
 	}
 	c.JSON(http.StatusOK, out)
 }
 
-// profileAnswer is the 360° profile with the segments the person is in.
+// profileAnswer is the 360° profile with the segments the person is in
+// and the campaigns they were planned into.
 type profileAnswer struct {
 	*identity.Profile
-	Segments []segments.Definition `json:"segments"`
+	Segments  []segments.Definition `json:"segments"`
+	Campaigns []campaigns.Received  `json:"campaigns"`
 }
 
 func (s *Server) profile(c *gin.Context) {

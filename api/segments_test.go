@@ -186,6 +186,14 @@ func TestCampaignThroughTheAPI(t *testing.T) {
 	if rec := f.do("GET", "/api/v1/campaigns/"+camp.ID+"/results", analyst.Secret, nil, &results); rec.Code != 200 || results.Treatment.Persons != 3 {
 		t.Fatalf("results: %d %s", rec.Code, rec.Body)
 	}
+	var pr struct {
+		Campaigns []campaigns.Received
+	}
+	a, _ := f.graph.Lookup(identityID("member_no", "A"))
+	f.do("GET", fmt.Sprintf("/api/v1/profiles/%d", a), adminToken, nil, &pr)
+	if len(pr.Campaigns) != 1 || pr.Campaigns[0].CampaignID != camp.ID || pr.Campaigns[0].State != "sent" || pr.Campaigns[0].Name != "试用装" {
+		t.Fatalf("profile campaigns %+v", pr.Campaigns)
+	}
 	if rec := f.do("POST", "/api/v1/campaigns/"+camp.ID+"/launch", adminToken, nil, &e); rec.Code != 400 || e.Field != "status" {
 		t.Fatalf("second launch: %d %+v", rec.Code, e)
 	}

@@ -323,3 +323,36 @@ func (s *Service) ScanOptOuts(ctx context.Context, persons []uint32) (int, error
 	}
 	return len(found), rows.Err()
 }
+
+// Received is one campaign a person was planned into.
+type Received struct {
+	CampaignID string    `json:"campaign_id"`
+	Name       string    `json:"name"`
+	Group      string    `json:"group"`
+	Reason     string    `json:"reason,omitempty"`
+	State      string    `json:"state"`
+	PlannedAt  time.Time `json:"planned_at"`
+}
+
+// ReceivedBy lists the campaigns persons (one person's merged ids) were
+// planned into, newest first: sent, held out or excluded, and why.
+func (s *Service) ReceivedBy(ctx context.Context, persons []uint32) ([]Received, error) {
+	rows, err := s.DB.Conn.Query(ctx, `SELECT s.campaign_id, JSONExtractString(c.def, 'name'), s.group, s.reason, s.state, s.planned_at
+		FROM `+s.DB.Table("campaign_sends")+` AS s FINAL
+		LEFT JOIN (SELECT campaign_id, argMax(definition, version) AS def FROM `+s.DB.Table("campaigns")+` GROUP BY campaign_id) AS c
+			ON c.campaign_id = s.campaign_id
+		WHERE s.person_id IN ? ORDER BY s.planned_at DESC LIMIT 100`, persons)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Received{}
+	for rows.Next() {
+		var r Received
+		if err := rows.Scan(&r.CampaignID, &r.Name, &r.Group, &r.Reason, &r.State, &r.PlannedAt); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
