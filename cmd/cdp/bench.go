@@ -17,9 +17,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/RoaringBitmap/roaring/v2"
+
 	"github.com/granarycdp/cdp/api"
+	"github.com/granarycdp/cdp/campaigns"
 	"github.com/granarycdp/cdp/gen"
 	"github.com/granarycdp/cdp/identity"
+	"github.com/granarycdp/cdp/segments"
 	"github.com/granarycdp/cdp/store"
 )
 
@@ -53,6 +57,7 @@ func benchCommand(ctx context.Context, cfg config, logger *slog.Logger, out io.W
 	if err := benchIngest(ctx, cfg, logger, add); err != nil {
 		return err
 	}
+	benchPlanning(cfg.BenchPersons, add)
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	add(benchLine{Area: "memory", Measure: "platform heap in use at the end", Value: float64(m.HeapInuse) / (1 << 20), Unit: "MB"})
@@ -206,10 +211,84 @@ func benchIngest(ctx context.Context, cfg config, logger *slog.Logger, add func(
 	add(benchLine{Area: "ingest", Measure: fmt.Sprintf("records HTTP -> spool -> ClickHouse, all channels (%d records)", sent),
 		Value: float64(sent) / stored.Seconds(), Unit: "records/s", Reference: "raw clickhouse-go insert of event rows", RefValue: rawRate})
 	add(benchLine{Area: "ingest", Measure: "records acknowledged (durable in the spool)", Value: float64(sent) / acked.Seconds(), Unit: "records/s"})
+	if err := benchSegments(ctx, ch.db, in.segments, add); err != nil {
+		return err
+	}
 	if e := ch.engine; e != nil {
 		add(benchLine{Area: "memory", Measure: "embedded engine resident memory", Value: residentMB(e.PID()), Unit: "MB"})
 	}
 	return nil
+}
+
+// benchRule and benchSQL are one audience in the segment language and as
+// the single SQL query a SQL-cohort system would run.
+const benchRule = `did("video_complete", 30, {"topic": "控糖"}) >= 2 && bought("低GI大米", 365) >= 1 && !chat("退订", 90)`
+
+const benchSQL = `SELECT count() FROM (
+	SELECT p.canonical AS c FROM {db}.events AS e
+	INNER JOIN (SELECT person_id, canonical FROM {db}.persons FINAL) AS p ON p.person_id = e.person_id
+	WHERE e.event = 'video_complete' AND e.topic = '控糖' AND e.ts >= now() - INTERVAL 30 DAY
+	GROUP BY c HAVING count() >= 2
+) WHERE c IN (
+	SELECT p.canonical FROM (SELECT * FROM {db}.order_lines FINAL WHERE category = '低GI大米' AND ordered_at >= now() - INTERVAL 365 DAY) AS l
+	INNER JOIN (SELECT channel, order_id, person_id FROM {db}.orders FINAL WHERE status NOT IN ('refunded', 'cancelled')) AS o
+		ON o.channel = l.channel AND o.order_id = l.order_id
+	INNER JOIN (SELECT person_id, canonical FROM {db}.persons FINAL) AS p ON p.person_id = o.person_id
+) AND c NOT IN (
+	SELECT p.canonical FROM {db}.wecom_messages_visible AS m
+	INNER JOIN (SELECT person_id, canonical FROM {db}.persons FINAL) AS p ON p.person_id = m.person_id
+	WHERE positionUTF8(m.content, '退订') > 0 AND m.msgtime >= now() - INTERVAL 90 DAY AND m.from = m.external_userid
+)`
+
+// benchSegments times a three-clause rule cold (new rule), warm (cached)
+// and as one SQL query, on the data the ingest bench loaded.
+func benchSegments(ctx context.Context, db *store.DB, segs *segments.Store, add func(benchLine)) error {
+	e := segs.Engine()
+	start := time.Now()
+	cold, err := e.Estimate(ctx, benchRule, 0)
+	if err != nil {
+		return err
+	}
+	coldTook := time.Since(start)
+	start = time.Now()
+	const warmRuns = 20
+	for range warmRuns {
+		if _, err := e.Estimate(ctx, benchRule, 0); err != nil {
+			return err
+		}
+	}
+	warm := time.Since(start) / warmRuns
+	start = time.Now()
+	var n uint64
+	if err := db.Conn.QueryRow(ctx, strings.ReplaceAll(benchSQL, "{db}", "`"+db.Database+"`")).Scan(&n); err != nil {
+		return err
+	}
+	sqlTook := time.Since(start)
+	ref := fmt.Sprintf("one SQL query (%d members)", n)
+	add(benchLine{Area: "segments", Measure: fmt.Sprintf("rule estimate, warm (%d members of %d)", cold.Count, cold.Universe),
+		Value: float64(warm.Microseconds()) / 1000, Unit: "ms", Reference: ref, RefValue: float64(sqlTook.Microseconds()) / 1000})
+	add(benchLine{Area: "segments", Measure: "rule estimate, cold (new rule)", Value: float64(coldTook.Microseconds()) / 1000, Unit: "ms",
+		Reference: ref, RefValue: float64(sqlTook.Microseconds()) / 1000})
+	return nil
+}
+
+// benchPlanning times planning a campaign for every generated person.
+func benchPlanning(persons int, add func(benchLine)) {
+	members := roaring.New()
+	members.AddRange(1, uint64(persons)+1)
+	opted, consented := roaring.New(), roaring.New()
+	for p := uint32(1); p <= uint32(persons); p += 50 {
+		opted.Add(p)
+	}
+	consented.AddRange(1, uint64(persons)+1)
+	a := campaigns.Audience{Members: members, OptedOut: opted, Consented: consented, AtCap: roaring.New(),
+		Addresses: func(p uint32) (campaigns.Address, bool) {
+			return campaigns.Address{To: "wm", Sender: "staff"}, p%10 != 0
+		}}
+	start := time.Now()
+	plan := campaigns.MakePlan(a, campaigns.PlanOptions{CampaignID: "bench", HoldoutPercent: 10, Sensitive: true, Now: time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)})
+	add(benchLine{Area: "campaigns", Measure: fmt.Sprintf("plan for %d recipients (%d treatment)", persons, plan.Counts[campaigns.GroupTreatment]),
+		Value: time.Since(start).Seconds(), Unit: "s", Reference: "goal", RefValue: 10})
 }
 
 // rawEventInsert inserts n event-shaped rows into a scratch table with one
