@@ -301,6 +301,13 @@ func TestWeComCallbackVerifiesDecryptsAndRecordsContact(t *testing.T) {
 	if f.fake.Calls("/cgi-bin/externalcontact/get") == 0 {
 		t.Fatal("contact details were not fetched through the API")
 	}
+	// The profile and BI's person_traits agree on acquisition and owner.
+	pr := f.profileOf("wecom_external_userid", "wmEXT001")
+	var acq, owner string
+	err = f.db.Conn.QueryRow(context.Background(), "SELECT acquisition_channel, owner_staff FROM "+f.db.Table("person_traits")+" WHERE person_id = ?", pr.PersonID).Scan(&acq, &owner)
+	if err != nil || acq != "douyin_live_1111" || owner != "zhangsan" || pr.Computed.AcquisitionChannel != acq || pr.Computed.OwnerStaff != owner {
+		t.Fatalf("person_traits %q %q (%v), profile %q %q", acq, owner, err, pr.Computed.AcquisitionChannel, pr.Computed.OwnerStaff)
+	}
 }
 
 func TestWeComArchiveImportIsIdempotentAndHandlesRecall(t *testing.T) {

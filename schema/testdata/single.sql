@@ -310,20 +310,31 @@ SELECT
     round(sum(t.spend), 2) AS lifetime_value,
     if(sum(t.orders) > 0, round(sum(t.spend) / sum(t.orders), 2), 0) AS average_order_value,
     maxOrNull(t.last_order_at) AS last_order_at,
+    dateDiff('day', maxOrNull(t.last_order_at), now()) AS recency_days,
     if(sum(t.orders) > 1, round(dateDiff('second', minOrNull(t.first_order_at), maxOrNull(t.last_order_at)) / 86400 / (sum(t.orders) - 1), 2), NULL) AS repurchase_interval_days,
     sum(t.completed_videos) AS completed_videos,
-    groupUniqArrayArray(t.topics) AS topics
+    groupUniqArrayArray(t.topics) AS topics,
+    argMinIf(t.acq_state, t.acq_ts, t.acq_ts IS NOT NULL) AS acquisition_channel,
+    argMaxIf(t.own_staff, t.own_ts, t.own_ts IS NOT NULL) AS owner_staff
 FROM
 (
     SELECT person_id, min(ts) AS first_seen, max(ts) AS last_seen, 0 AS orders, 0. AS spend,
         CAST(NULL, 'Nullable(DateTime64(3, \'UTC\'))') AS first_order_at, CAST(NULL, 'Nullable(DateTime64(3, \'UTC\'))') AS last_order_at,
-        countIf(event = 'video_complete') AS completed_videos, groupUniqArrayIf(toString(topic), topic != '') AS topics
+        countIf(event = 'video_complete') AS completed_videos, groupUniqArrayIf(toString(topic), topic != '') AS topics,
+        CAST(NULL, 'Nullable(DateTime64(3, \'UTC\'))') AS acq_ts, '' AS acq_state, CAST(NULL, 'Nullable(DateTime64(3, \'UTC\'))') AS own_ts, '' AS own_staff
     FROM `cdp`.events WHERE person_id != 0 GROUP BY person_id
     UNION ALL
     SELECT person_id, min(ordered_at), max(ordered_at), countIf(status NOT IN ('refunded', 'cancelled')),
         sumIf(toFloat64(amount), status NOT IN ('refunded', 'cancelled')),
-        minIf(ordered_at, status NOT IN ('refunded', 'cancelled')), maxIf(ordered_at, status NOT IN ('refunded', 'cancelled')), 0, []
+        minIf(ordered_at, status NOT IN ('refunded', 'cancelled')), maxIf(ordered_at, status NOT IN ('refunded', 'cancelled')), 0, [],
+        CAST(NULL, 'Nullable(DateTime64(3, \'UTC\'))'), '', CAST(NULL, 'Nullable(DateTime64(3, \'UTC\'))'), ''
     FROM `cdp`.orders FINAL WHERE person_id != 0 GROUP BY person_id
+    UNION ALL
+    SELECT person_id, min(ts), max(ts), 0, 0., CAST(NULL, 'Nullable(DateTime64(3, \'UTC\'))'), CAST(NULL, 'Nullable(DateTime64(3, \'UTC\'))'), 0, [],
+        minIf(ts, change_type = 'add_external_contact'), toString(argMinIf(state, ts, change_type = 'add_external_contact')),
+        maxIf(ts, change_type IN ('add_external_contact', 'edit_external_contact')),
+        toString(argMaxIf(staff_userid, ts, change_type IN ('add_external_contact', 'edit_external_contact')))
+    FROM `cdp`.wecom_contact_events WHERE person_id != 0 GROUP BY person_id
 ) AS t
 INNER JOIN (SELECT person_id, canonical FROM `cdp`.persons FINAL) AS p ON p.person_id = t.person_id
 GROUP BY p.canonical;
