@@ -93,6 +93,15 @@ func TestProfileJoinsChannelsIntoOnePerson(t *testing.T) {
 	if err != nil || orders != 2 || ltv != c.LifetimeValue || aov != c.AverageOrderValue || interval == nil || *interval != c.RepurchaseDays {
 		t.Fatalf("person_traits: %d %v %v %v (%v), profile %+v", orders, ltv, aov, interval, err, c)
 	}
+	var rfm, next string
+	err = f.db.Conn.QueryRow(context.Background(), "SELECT rfm FROM "+f.db.Table("person_rfm")+" WHERE person_id = ?", pr.PersonID).Scan(&rfm)
+	if err != nil || rfm != c.RFM.Score {
+		t.Fatalf("person_rfm %q (%v), profile %q", rfm, err, c.RFM.Score)
+	}
+	err = f.db.Conn.QueryRow(context.Background(), "SELECT toString(next_purchase) FROM "+f.db.Table("person_next_purchase")+" WHERE person_id = ? AND kind = 'rice'", pr.PersonID).Scan(&next)
+	if err != nil || next != c.NextRicePurchase.Format("2006-01-02") {
+		t.Fatalf("person_next_purchase %q (%v), profile %v", next, err, c.NextRicePurchase)
+	}
 	// Every record went to the one person in ClickHouse too.
 	var persons uint64
 	f.db.Conn.QueryRow(context.Background(), "SELECT uniqExact(person_id) FROM "+f.db.Table("events")+" WHERE person_id != 0").Scan(&persons)

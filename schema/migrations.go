@@ -344,6 +344,45 @@ FROM
 ) AS t
 INNER JOIN (SELECT person_id, canonical FROM {db}.persons FINAL) AS p ON p.person_id = t.person_id
 GROUP BY p.canonical`),
+	// RFM over the last 365 days, with the thresholds the profile API uses
+	// (docs/identity.md).
+	SQL(`CREATE OR REPLACE VIEW {db}.person_rfm{on_cluster} AS
+SELECT
+    p.canonical AS person_id,
+    intDiv(dateDiff('second', max(o.ordered_at), now64(3)), 86400) AS recency_days,
+    countIf(o.ordered_at >= now64(3) - INTERVAL 365 DAY) AS orders_365d,
+    round(sumIf(toFloat64(o.amount), o.ordered_at >= now64(3) - INTERVAL 365 DAY), 2) AS spend_365d,
+    1 + (recency_days <= 180) + (recency_days <= 90) + (recency_days <= 60) + (recency_days <= 30) AS r,
+    1 + (orders_365d >= 2) + (orders_365d >= 3) + (orders_365d >= 5) + (orders_365d >= 8) AS f,
+    1 + (spend_365d >= 100) + (spend_365d >= 200) + (spend_365d >= 500) + (spend_365d >= 1000) AS m,
+    concat(toString(r), toString(f), toString(m)) AS rfm
+FROM {db}.orders AS o FINAL
+INNER JOIN (SELECT person_id, canonical FROM {db}.persons FINAL) AS p ON p.person_id = o.person_id
+WHERE o.status NOT IN ('refunded', 'cancelled') AND o.person_id != 0
+GROUP BY p.canonical`),
+	// Predicted next purchase of rice and of oil: the last purchase day plus
+	// the person's median gap between purchase days (the upper median, as
+	// the profile API takes it), or the priors of 21 and 49 days.
+	SQL(`CREATE OR REPLACE VIEW {db}.person_next_purchase{on_cluster} AS
+SELECT
+    person_id,
+    kind,
+    days[-1] AS last_purchase,
+    arraySort(arrayPopFront(arrayDifference(arrayMap(d -> toInt32(d), days)))) AS gaps,
+    days[-1] + if(length(gaps) > 0, gaps[intDiv(length(gaps), 2) + 1], if(kind = 'rice', 21, 49)) AS next_purchase
+FROM
+(
+    SELECT p.canonical AS person_id,
+        multiIf(positionUTF8(l.category, '米') > 0, 'rice', positionUTF8(l.category, '油') > 0, 'oil', '') AS kind,
+        arraySort(groupUniqArray(toDate(l.ordered_at))) AS days
+    FROM {db}.order_lines AS l FINAL
+    INNER JOIN (SELECT channel, order_id, person_id FROM {db}.orders FINAL WHERE status NOT IN ('refunded', 'cancelled')) AS o
+        ON o.channel = l.channel AND o.order_id = l.order_id
+    INNER JOIN (SELECT person_id, canonical FROM {db}.persons FINAL) AS p ON p.person_id = o.person_id
+    WHERE o.person_id != 0
+    GROUP BY person_id, kind
+)
+WHERE kind != ''`),
 }
 
 var segmentTables = []Step{
