@@ -118,6 +118,14 @@ func (s *Server) erase(c *gin.Context) {
 	if !ok {
 		return
 	}
+	// Segments first: leaving them logs exits, which the erasure then
+	// deletes with everything else that names the person.
+	if s.segments != nil {
+		if err := s.segments.Forget(c.Request.Context(), s.identity.Graph.Cluster(p)); err != nil {
+			s.internal(c, err)
+			return
+		}
+	}
 	persons, err := s.identity.Erase(c.Request.Context(), p, principal(c).ID)
 	if errors.Is(err, identity.ErrNoSuchPerson) {
 		fail(c, http.StatusNotFound, CodeNotFound, "no such person", "id")
@@ -126,12 +134,6 @@ func (s *Server) erase(c *gin.Context) {
 	if err != nil {
 		s.internal(c, err)
 		return
-	}
-	if s.segments != nil {
-		if err := s.segments.Forget(c.Request.Context(), persons); err != nil {
-			s.internal(c, err)
-			return
-		}
 	}
 	s.audit(c, "person.erase", "person", c.Param("id"), gin.H{"persons": persons})
 	c.JSON(http.StatusOK, gin.H{"erased": persons})

@@ -221,6 +221,17 @@ func TestErasureLeavesNothingInAnyTable(t *testing.T) {
 	f.post("/v1/import/wecom-archive", writeKey, []byte(lines), nil)
 	f.ingestAll([]string{track("x3", "like", map[string]string{"wecom_external_userid": "wmERASE", "user_id": "erase-user"}, `{}`)}, nil)
 	pr := f.profileOf("user_id", "erase-user")
+	// The person is in a segment and was sent a campaign.
+	var seg segments.Definition
+	if rec := f.do("POST", "/api/v1/segments", adminToken, map[string]any{"name": "searchers", "rule": `did("search", 30) >= 1`}, &seg); rec.Code != 201 || seg.Size != 2 {
+		t.Fatalf("segment: %d %+v", rec.Code, seg)
+	}
+	var offer, camp struct{ ID string }
+	f.do("POST", "/api/v1/offers", adminToken, map[string]any{"name": "试用装", "categories": []string{"低GI大米"}}, &offer)
+	f.do("POST", "/api/v1/campaigns", adminToken, map[string]any{"name": "c", "offer_id": offer.ID, "segment_id": seg.ID, "channel": "outbox", "template": "hi"}, &camp)
+	if rec := f.do("POST", "/api/v1/campaigns/"+camp.ID+"/launch", adminToken, nil, nil); rec.Code != 200 {
+		t.Fatalf("launch: %d %s", rec.Code, rec.Body)
+	}
 	if rec := f.do("DELETE", fmt.Sprintf("/api/v1/profiles/%d", pr.PersonID), adminToken, nil, nil); rec.Code != 200 {
 		t.Fatalf("erase: %d %s", rec.Code, rec.Body)
 	}
@@ -288,6 +299,9 @@ func TestErasureLeavesNothingInAnyTable(t *testing.T) {
 	f.db.Conn.QueryRow(context.Background(), "SELECT count() FROM "+f.db.Table("suppressions")).Scan(&suppressed)
 	if suppressed < 3 {
 		t.Fatalf("%d identifiers suppressed", suppressed)
+	}
+	if bm, _ := f.segs.Members(seg.ID); bm.GetCardinality() != 1 || bm.Contains(pr.PersonID) {
+		t.Fatalf("segment members after erasure %v", bm.ToArray())
 	}
 	_ = json.Valid
 }

@@ -163,6 +163,10 @@ func (s *Service) Erase(ctx context.Context, person uint32, by string) ([]uint32
 		{"identity_conflicts", "DELETE WHERE person_a IN ? OR person_b IN ? OR id_value IN ?", []any{cluster, cluster, vals}},
 		{"persons", "DELETE WHERE person_id IN ?", []any{cluster}},
 		{"person_tags", "DELETE WHERE person_id IN ?", []any{cluster}},
+		{"segment_changes", "DELETE WHERE person_id IN ?", []any{cluster}},
+		{"campaign_sends", "DELETE WHERE person_id IN ?", []any{cluster}},
+		{"campaign_outbox", "DELETE WHERE person_id IN ? OR address IN ?", []any{cluster, ext}},
+		{"consents", "DELETE WHERE person_id IN ?", []any{cluster}},
 		{"ingest_dead_letters", "DELETE WHERE multiSearchAny(payload, ?)", []any{vals}},
 	}
 	for _, st := range steps {
