@@ -15,7 +15,6 @@
 package gen
 
 import (
-	"math"
 	"time"
 )
 
@@ -247,6 +246,3 @@ func (g *Generator) promoAt(t int64) *promo {
 	}
 	return nil
 }
-
-// clampRate keeps a probability in [0, 1].
-func clampRate(r float64) float64 { return math.Max(0, math.Min(1, r)) }

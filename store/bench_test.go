@@ -2,10 +2,6 @@ package store_test
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -93,25 +89,13 @@ func BenchmarkEngineStart(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StopTimer()
-		rss = residentMB(b, e.PID())
+		rss = e.ResidentMB()
+		if rss == 0 {
+			b.Fatal("engine resident memory unreadable")
+		}
 		e.Close()
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/start")
 	b.ReportMetric(rss, "child_RSS_MB")
-}
-
-func residentMB(b *testing.B, pid int) float64 {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-			kb, _ := strconv.ParseFloat(f[1], 64)
-			return kb / 1024
-		}
-	}
-	b.Fatal("no VmRSS")
-	return 0
 }

@@ -225,6 +225,26 @@ func (e *Engine) PID() int {
 	return e.cur.cmd.Process.Pid
 }
 
+// ResidentMB is the current child's resident memory in MB (0 when none
+// runs or it cannot be read).
+func (e *Engine) ResidentMB() float64 {
+	pid := e.PID()
+	if pid == 0 {
+		return 0
+	}
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
 // Kill sends SIGKILL to the current child, as a crash would; the supervisor
 // then restarts it. It exists for fault-injection tests and operators.
 func (e *Engine) Kill() error {

@@ -215,7 +215,7 @@ func benchIngest(ctx context.Context, cfg config, logger *slog.Logger, add func(
 		return err
 	}
 	if e := ch.engine; e != nil {
-		add(benchLine{Area: "memory", Measure: "embedded engine resident memory", Value: residentMB(e.PID()), Unit: "MB"})
+		add(benchLine{Area: "memory", Measure: "embedded engine resident memory", Value: e.ResidentMB(), Unit: "MB"})
 	}
 	return nil
 }
@@ -318,18 +318,4 @@ func rawEventInsert(ctx context.Context, db *store.DB, n int) (float64, error) {
 		return 0, err
 	}
 	return float64(n) / time.Since(start).Seconds(), nil
-}
-
-func residentMB(pid int) float64 {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-			kb, _ := strconv.ParseFloat(f[1], 64)
-			return kb / 1024
-		}
-	}
-	return 0
 }
