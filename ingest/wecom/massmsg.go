@@ -431,3 +431,110 @@ func (c *Client) SendRobot(ctx context.Context, webhookURL string, m RobotMessag
 	var resp robotResponse
 	return c.do(ctx, http.MethodPost, u, body, nil, &resp)
 }
+
+// MaxGroupMsgListLimit is the largest page get_groupmsg_list_v2 returns; a
+// limit of 0 asks for WeCom's default of 50.
+const MaxGroupMsgListLimit = 100
+
+// MaxGroupMsgListSpan is the longest time range one get_groupmsg_list_v2
+// call covers (document/path/93338: 起止时间间隔不能超过1个月).
+const MaxGroupMsgListSpan = 31 * 24 * time.Hour
+
+// GroupMsg is one mass-message task in get_groupmsg_list_v2.
+type GroupMsg struct {
+	MsgID      string
+	Creator    string // the staff member's userid
+	CreateTime time.Time
+	// CreateType is 0 for tasks the enterprise created (add_msg_template),
+	// 1 for tasks a staff member created in the app.
+	CreateType int
+	Text       string
+}
+
+// GroupMsgListQuery selects tasks for GetGroupMsgList.
+type GroupMsgListQuery struct {
+	Start, End time.Time // at most MaxGroupMsgListSpan apart
+	Creator    string    // "" for every staff member
+	// FilterType is 0 (enterprise-created), 1 (staff-created) or 2 (all).
+	FilterType int
+}
+
+type groupMsgListRequest struct {
+	ChatType   string `json:"chat_type"`
+	StartTime  int64  `json:"start_time"`
+	EndTime    int64  `json:"end_time"`
+	Creator    string `json:"creator,omitempty"`
+	FilterType int    `json:"filter_type"`
+	Limit      int    `json:"limit,omitempty"`
+	Cursor     string `json:"cursor,omitempty"`
+}
+
+type groupMsgListResponse struct {
+	status
+	NextCursor   string `json:"next_cursor"`
+	GroupMsgList []struct {
+		MsgID      string          `json:"msgid"`
+		Creator    string          `json:"creator"`
+		CreateTime json.RawMessage `json:"create_time"` // documented as a string, seen as a number
+		CreateType int             `json:"create_type"`
+		Text       *textJSON       `json:"text"`
+	} `json:"group_msg_list"`
+}
+
+// unixField reads a Unix time WeCom sends either as a number or a string.
+func unixField(raw json.RawMessage) time.Time {
+	s := string(raw)
+	if len(s) >= 2 && s[0] == '"' {
+		s = s[1 : len(s)-1]
+	}
+	var n int64
+	if _, err := fmt.Sscan(s, &n); err != nil || n <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(n, 0).UTC()
+}
+
+// GetGroupMsgList returns every one-to-one (chat_type single) mass-message
+// task created in q's time range (externalcontact/get_groupmsg_list_v2),
+// paging with the largest page. The call has no side effect: a sender uses
+// it to find out whether an add_msg_template call whose answer it never
+// saw created its task.
+func (c *Client) GetGroupMsgList(ctx context.Context, q GroupMsgListQuery) ([]GroupMsg, error) {
+	switch {
+	case q.Start.IsZero() || q.End.IsZero() || q.End.Before(q.Start):
+		return nil, fmt.Errorf("%w: start and end of the time range", ErrBadField)
+	case q.End.Sub(q.Start) > MaxGroupMsgListSpan:
+		return nil, fmt.Errorf("%w: time range over %s", ErrOverLimit, MaxGroupMsgListSpan)
+	case q.FilterType < 0 || q.FilterType > 2:
+		return nil, fmt.Errorf("%w: filter_type %d", ErrBadField, q.FilterType)
+	}
+	var all []GroupMsg
+	seen := map[string]bool{}
+	cursor := ""
+	for {
+		body, err := json.Marshal(groupMsgListRequest{ChatType: "single", StartTime: q.Start.Unix(), EndTime: q.End.Unix(),
+			Creator: q.Creator, FilterType: q.FilterType, Limit: MaxGroupMsgListLimit, Cursor: cursor})
+		if err != nil {
+			return nil, fmt.Errorf("wecom: get_groupmsg_list_v2: %w", err)
+		}
+		var resp groupMsgListResponse
+		if err := c.callWith(ctx, http.MethodPost, "/cgi-bin/externalcontact/get_groupmsg_list_v2", nil, body, nil, &resp); err != nil {
+			return nil, err
+		}
+		for _, m := range resp.GroupMsgList {
+			g := GroupMsg{MsgID: m.MsgID, Creator: m.Creator, CreateTime: unixField(m.CreateTime), CreateType: m.CreateType}
+			if m.Text != nil {
+				g.Text = m.Text.Content
+			}
+			all = append(all, g)
+		}
+		if resp.NextCursor == "" {
+			return all, nil
+		}
+		if seen[resp.NextCursor] {
+			return nil, fmt.Errorf("wecom: get_groupmsg_list_v2: cursor %q repeats", resp.NextCursor)
+		}
+		seen[resp.NextCursor] = true
+		cursor = resp.NextCursor
+	}
+}

@@ -559,3 +559,49 @@ func TestIsRetryable(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupMsgListFindsTaskAfterLostAnswer plays the ambiguous failure the
+// list exists for: add_msg_template created the task but its answer never
+// reached the client (timeout). The list, queried by creator and time,
+// shows the task with its text, and pages through many tasks.
+func TestGroupMsgListFindsTaskAfterLostAnswer(t *testing.T) {
+	fake, c, clk := setup(t, 3, wecom.ClientOptions{HTTPClient: &http.Client{Timeout: 200 * time.Millisecond}})
+	ctx := context.Background()
+	fake.Delay(wecomtest.PathAddMsgTemplate, time.Second)
+	_, err := c.AddMsgTemplate(ctx, wecom.MsgTemplate{Sender: staff, ExternalUserIDs: custs(1, 3), Text: "低GI大米试吃装"})
+	if err == nil {
+		t.Fatal("the delayed answer should time out")
+	}
+	fake.Delay(wecomtest.PathAddMsgTemplate, 0)
+	if n := len(fake.Tasks()); n != 1 {
+		t.Fatalf("fake has %d tasks, want the one created before the timeout", n)
+	}
+	for i := 0; i < 120; i++ { // 121 tasks: two pages of 100
+		sender := "lisi"
+		if i%2 == 0 {
+			sender = staff
+		}
+		if _, err := c.AddMsgTemplate(ctx, wecom.MsgTemplate{Sender: sender, ExternalUserIDs: custs(1, 1), Text: fmt.Sprint("t", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := clk.Now()
+	got, err := c.GetGroupMsgList(ctx, wecom.GroupMsgListQuery{Start: now.Add(-time.Minute), End: now.Add(time.Minute), Creator: staff, FilterType: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 61 {
+		t.Fatalf("listed %d tasks of %s, want 61", len(got), staff)
+	}
+	first := fake.Tasks()[0]
+	if got[0].MsgID != first.MsgID || got[0].Text != "低GI大米试吃装" || got[0].Creator != staff || !got[0].CreateTime.Equal(now.Truncate(time.Second)) {
+		t.Fatalf("first listed task %+v, want %s with its text and time %s", got[0], first.MsgID, now)
+	}
+	all, err := c.GetGroupMsgList(ctx, wecom.GroupMsgListQuery{Start: now.Add(-time.Minute), End: now.Add(time.Minute), FilterType: 2})
+	if err != nil || len(all) != 121 {
+		t.Fatalf("listed %d tasks of everyone (%v), want 121", len(all), err)
+	}
+	if _, err := c.GetGroupMsgList(ctx, wecom.GroupMsgListQuery{Start: now.Add(-40 * 24 * time.Hour), End: now}); !errors.Is(err, wecom.ErrOverLimit) {
+		t.Fatalf("a 40-day range: %v, want ErrOverLimit before any call", err)
+	}
+}

@@ -58,6 +58,7 @@ func New(corpID, secret string) *Server {
 	s.handle(mux, PathAddMsgTemplate, s.addMsgTemplate)
 	s.handle(mux, PathGetGroupMsgSendResult, s.getGroupMsgSendResult)
 	s.handle(mux, PathRobotWebhook, s.robotSend)
+	s.handle(mux, PathGetGroupMsgList, s.getGroupMsgList)
 	s.Server = httptest.NewServer(mux)
 	return s
 }

@@ -14,6 +14,7 @@ const (
 	PathAddMsgTemplate        = "/cgi-bin/externalcontact/add_msg_template"
 	PathGetGroupMsgSendResult = "/cgi-bin/externalcontact/get_groupmsg_send_result"
 	PathRobotWebhook          = "/cgi-bin/webhook/send"
+	PathGetGroupMsgList       = "/cgi-bin/externalcontact/get_groupmsg_list_v2"
 )
 
 // DedupKeyHeader is the header in which the platform's client labels an
@@ -28,6 +29,8 @@ const (
 	MaxAttachments     = 9     // attachments per add_msg_template
 	MaxTextBytes       = 4000  // add_msg_template text.content
 	MaxResultLimit     = 1000  // get_groupmsg_send_result limit; 0 means 500
+	MaxListLimit       = 100   // get_groupmsg_list_v2 limit; 0 means 50
+	MaxListSpan        = 31 * 24 * time.Hour
 	RobotPerMinute     = 20    // messages per robot per minute (document/path/91770)
 	MaxRobotText       = 2048  // robot text content bytes
 	MaxRobotMarkdown   = 4096  // robot markdown content bytes
@@ -437,6 +440,85 @@ func (s *Server) getGroupMsgSendResult(w http.ResponseWriter, r *http.Request) {
 		next = cursorPrefix + strconv.Itoa(end)
 	}
 	writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "next_cursor": next, "send_list": list})
+}
+
+type groupMsgListRequest struct {
+	ChatType   string `json:"chat_type"`
+	StartTime  int64  `json:"start_time"`
+	EndTime    int64  `json:"end_time"`
+	Creator    string `json:"creator"`
+	FilterType *int   `json:"filter_type"`
+	Limit      int    `json:"limit"`
+	Cursor     string `json:"cursor"`
+}
+
+// getGroupMsgList answers get_groupmsg_list_v2 for the tasks created
+// through add_msg_template (create_type 0, enterprise-created), oldest
+// first, create_time as a string as the document shows it.
+func (s *Server) getGroupMsgList(w http.ResponseWriter, r *http.Request) {
+	if !s.checkToken(w, r) {
+		return
+	}
+	var req groupMsgListRequest
+	if !readJSON(w, r, &req) {
+		return
+	}
+	start, end := time.Unix(req.StartTime, 0), time.Unix(req.EndTime, 0)
+	filter := 2
+	if req.FilterType != nil {
+		filter = *req.FilterType
+	}
+	limit := req.Limit
+	switch {
+	case req.StartTime <= 0 || req.EndTime <= 0 || end.Before(start):
+		writeJSON(w, errBody(errInvalidParam, "invalid start_time or end_time"))
+		return
+	case end.Sub(start) > MaxListSpan:
+		writeJSON(w, errBody(errInvalidParam, "time range exceeds one month"))
+		return
+	case req.ChatType != "" && req.ChatType != "single":
+		writeJSON(w, errBody(errInvalidParam, "the fake implements chat_type single only"))
+		return
+	case filter < 0 || filter > 2:
+		writeJSON(w, errBody(errInvalidParam, "invalid filter_type"))
+		return
+	case limit <= 0:
+		limit = 50
+	case limit > MaxListLimit:
+		limit = MaxListLimit
+	}
+	offset := 0
+	if req.Cursor != "" {
+		n, err := strconv.Atoi(strings.TrimPrefix(req.Cursor, cursorPrefix))
+		if err != nil || !strings.HasPrefix(req.Cursor, cursorPrefix) || n < 0 {
+			writeJSON(w, errBody(errInvalidParam, "invalid cursor"))
+			return
+		}
+		offset = n
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var match []*Task
+	for _, t := range s.mass.tasks {
+		at := t.CreatedAt.Unix()
+		if at >= req.StartTime && at <= req.EndTime && (req.Creator == "" || req.Creator == t.Sender) && filter != 1 {
+			match = append(match, t)
+		}
+	}
+	list := []map[string]any{}
+	stop := min(offset+limit, len(match))
+	for _, t := range match[min(offset, len(match)):stop] {
+		m := map[string]any{"msgid": t.MsgID, "creator": t.Sender, "create_time": strconv.FormatInt(t.CreatedAt.Unix(), 10), "create_type": 0}
+		if t.Text != "" {
+			m["text"] = map[string]string{"content": t.Text}
+		}
+		list = append(list, m)
+	}
+	next := ""
+	if stop < len(match) {
+		next = cursorPrefix + strconv.Itoa(stop)
+	}
+	writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "next_cursor": next, "group_msg_list": list})
 }
 
 type robotRequest struct {
