@@ -31,10 +31,10 @@ const (
 	MaxResultLimit     = 1000  // get_groupmsg_send_result limit; 0 means 500
 	MaxListLimit       = 100   // get_groupmsg_list_v2 limit; 0 means 50
 	MaxListSpan        = 31 * 24 * time.Hour
-	RobotPerMinute     = 20    // messages per robot per minute (document/path/91770)
-	MaxRobotText       = 2048  // robot text content bytes
-	MaxRobotMarkdown   = 4096  // robot markdown content bytes
-	DefaultDailyCap    = 1     // mass messages a customer receives per day
+	RobotPerMinute     = 20   // messages per robot per minute (document/path/91770)
+	MaxRobotText       = 2048 // robot text content bytes
+	MaxRobotMarkdown   = 4096 // robot markdown content bytes
+	DefaultDailyCap    = 1    // mass messages a customer receives per day
 	defaultResultLimit = 500
 )
 
