@@ -43,6 +43,8 @@ type Options struct {
 	// Campaigns serves offers, campaigns, results and consents; nil
 	// leaves them out.
 	Campaigns *campaigns.Service
+	// RateLimits limit calls per write key and per API token (zero: none).
+	RateLimits RateLimits
 	// Version is the platform's build version, shown by /healthz.
 	Version string
 	// Gatherer serves /metrics (nil: prometheus.DefaultGatherer).
@@ -60,6 +62,7 @@ type Server struct {
 	segments  *segments.Store
 	campaigns *campaigns.Service
 	opts      Options
+	limits    *rateLimiters
 	logger    *slog.Logger
 	engine    *gin.Engine
 }
@@ -77,6 +80,7 @@ func New(opts Options) *Server {
 	// No proxy is trusted unless configured: ClientIP is the peer address.
 	_ = g.SetTrustedProxies(nil)
 	s := &Server{db: opts.DB, creds: opts.Credentials, collector: opts.Collector, wecom: opts.WeCom, identity: opts.Identity, segments: opts.Segments, campaigns: opts.Campaigns, opts: opts, logger: opts.Logger, engine: g}
+	s.limits = newRateLimiters(opts.RateLimits)
 	g.Use(s.recover(), s.accessLog())
 	g.NoRoute(func(c *gin.Context) {
 		fail(c, http.StatusNotFound, CodeNotFound, "no such endpoint: "+c.Request.Method+" "+c.Request.URL.Path, "")
@@ -91,7 +95,7 @@ func New(opts Options) *Server {
 	g.GET("/api/openapi.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", openAPIDoc) })
 
 	if s.collector != nil {
-		in := g.Group("/v1", s.requireWriteKey())
+		in := g.Group("/v1", s.requireWriteKey(), s.rateLimit("ingest"))
 		for _, typ := range []string{"track", "identify", "page", "screen", "group", "alias", "batch"} {
 			in.POST("/"+typ, s.segment(typ))
 		}
@@ -103,7 +107,7 @@ func New(opts Options) *Server {
 		g.POST("/wecom/callback", s.wecomCallback)
 	}
 
-	v1 := g.Group("/api/v1", s.requireToken(RoleAnalyst))
+	v1 := g.Group("/api/v1", s.requireToken(RoleAnalyst), s.rateLimit("api"))
 	v1.GET("/whoami", s.whoami)
 	if s.identity != nil {
 		v1.GET("/profiles/lookup", s.profileLookup)

@@ -468,6 +468,9 @@ func (g *Graph) Unmerge(id uint64, by string, at time.Time, ch *Changes) ([]uint
 func (g *Graph) MergesOf(p uint32) []Merge {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
+	if p == 0 || int(p) >= len(g.persons) {
+		return nil // no such person (an id from a URL)
+	}
 	in := map[uint32]bool{}
 	for _, q := range g.subtree(g.root(p), nil) {
 		in[q] = true

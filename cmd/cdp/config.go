@@ -8,6 +8,10 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/granarycdp/cdp/api"
 )
 
 // config is every setting of the binary. Each is a flag and a CDP_*
@@ -26,6 +30,8 @@ type config struct {
 	LogFormat          string
 	PIIKey             string
 	SpoolMaxMB         int
+	RateLimitIngest    string
+	RateLimitAPI       string
 	WeComCorpID        string
 	WeComToken         string
 	WeComAESKey        string
@@ -79,6 +85,10 @@ func (c *config) settings() []setting {
 			help: "64 hex characters: the key that hashes and encrypts phone numbers. Default: read from (or created in) <data-dir>/pii.key. Keep it safe: without it stored numbers cannot be matched or decrypted."},
 		{flag: "spool-max-mb", env: "CDP_SPOOL_MAX_MB", commands: serve, num: &c.SpoolMaxMB, def: "1024",
 			help: "Ingest spool limit: while ClickHouse is unavailable, ingest keeps accepting until this many MB wait, then answers 503 with Retry-After."},
+		{flag: "rate-limit-ingest", env: "CDP_RATE_LIMIT_INGEST", commands: serve, str: &c.RateLimitIngest, def: "0",
+			help: "Ingest calls allowed per write key: requests per second[:burst], e.g. 500:1000 (each /v1 request counts once, however many records it carries); over it, 429 with Retry-After. 0: no limit (the spool bound still applies)."},
+		{flag: "rate-limit-api", env: "CDP_RATE_LIMIT_API", commands: serve, str: &c.RateLimitAPI, def: "50:200",
+			help: "Management API calls allowed per API token: requests per second[:burst]; over it, 429 with Retry-After. 0: no limit."},
 		{flag: "wecom-corp-id", env: "CDP_WECOM_CORP_ID", commands: []string{"serve", "demo"}, str: &c.WeComCorpID,
 			help: "WeCom corp id (企业ID): the callback's receive id."},
 		{flag: "wecom-token", env: "CDP_WECOM_TOKEN", commands: []string{"serve", "demo"}, str: &c.WeComToken,
@@ -207,4 +217,17 @@ func usage(w io.Writer, cmd string) {
 		}
 		fmt.Fprintf(w, "cdp %s: %s\n%s\n", cm.name, cm.summary, strings.Join(lines, ""))
 	}
+}
+
+// rateLimits reads CDP_RATE_LIMIT_INGEST and CDP_RATE_LIMIT_API.
+func rateLimits(c config, reg prometheus.Registerer) (api.RateLimits, error) {
+	in, err := api.ParseRateLimit(c.RateLimitIngest)
+	if err != nil {
+		return api.RateLimits{}, fmt.Errorf("CDP_RATE_LIMIT_INGEST: %w", err)
+	}
+	ap, err := api.ParseRateLimit(c.RateLimitAPI)
+	if err != nil {
+		return api.RateLimits{}, fmt.Errorf("CDP_RATE_LIMIT_API: %w", err)
+	}
+	return api.RateLimits{Ingest: in, API: ap, Registerer: reg}, nil
 }

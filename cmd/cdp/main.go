@@ -263,8 +263,12 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, banner io.Write
 			return err
 		}
 	}
+	limits, err := rateLimits(cfg, reg)
+	if err != nil {
+		return err
+	}
 	srv := api.New(api.Options{DB: ch.db, Credentials: creds, Collector: in.collector, WeCom: in.wecom, Identity: in.identity, Segments: in.segments, Campaigns: in.campaigns,
-		Version: buildVersion(), Gatherer: reg, Logger: logger})
+		RateLimits: limits, Version: buildVersion(), Gatherer: reg, Logger: logger})
 	return srv.Serve(ctx, cfg.HTTPAddr, func(addr net.Addr) {
 		if demo {
 			go serveDemo(ctx, cfg, ch.db, creds, in, "http://"+addr.String(), banner, logger)

@@ -1,0 +1,173 @@
+package api
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// RateLimit is a token bucket: PerSecond requests a second on average,
+// with bursts of up to Burst. The zero value (PerSecond 0) is no limit.
+type RateLimit struct {
+	PerSecond float64
+	Burst     int
+}
+
+// Off tells whether the limit is disabled.
+func (l RateLimit) Off() bool { return l.PerSecond <= 0 }
+
+func (l RateLimit) String() string {
+	if l.Off() {
+		return "0"
+	}
+	return strconv.FormatFloat(l.PerSecond, 'f', -1, 64) + ":" + strconv.Itoa(l.Burst)
+}
+
+// ParseRateLimit reads "rate" or "rate:burst" (requests per second, and
+// the largest burst; the burst defaults to twice the rate and is at least
+// 1). "0" or "" disables the limit.
+func ParseRateLimit(s string) (RateLimit, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "0" {
+		return RateLimit{}, nil
+	}
+	rateS, burstS, hasBurst := strings.Cut(s, ":")
+	rate, err := strconv.ParseFloat(rateS, 64)
+	if err != nil || rate < 0 || math.IsInf(rate, 0) || math.IsNaN(rate) {
+		return RateLimit{}, fmt.Errorf("rate limit %q: want requests per second, optionally :burst (e.g. 50:200), or 0 for none", s)
+	}
+	if rate == 0 {
+		return RateLimit{}, nil
+	}
+	burst := max(int(math.Ceil(2*rate)), 1)
+	if hasBurst {
+		if burst, err = strconv.Atoi(burstS); err != nil || burst < 1 {
+			return RateLimit{}, fmt.Errorf("rate limit %q: the burst after ':' must be a whole number of at least 1", s)
+		}
+	}
+	return RateLimit{PerSecond: rate, Burst: burst}, nil
+}
+
+// RateLimits are the per-credential limits of the server: each write key
+// has its own bucket for /v1 ingest calls, each API token its own for
+// /api/v1 calls. A call over the limit gets 429 with Retry-After.
+type RateLimits struct {
+	Ingest RateLimit // per write key, requests (an HTTP call, however many records it carries)
+	API    RateLimit // per API token
+	// Registerer receives cdp_rate_limited_total (nil: not registered).
+	Registerer prometheus.Registerer
+	// Now is the clock (time.Now when nil), for tests.
+	Now func() time.Time
+}
+
+// CodeRateLimited is the error code of a 429 answer.
+const CodeRateLimited = "rate_limited"
+
+// bucket is one credential's token bucket.
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// limiter keeps one bucket per credential id. It is safe for concurrent
+// use; its memory grows with the number of live credentials, which an
+// admin creates by hand.
+type limiter struct {
+	limit RateLimit
+	now   func() time.Time
+
+	mu      sync.Mutex
+	buckets map[string]*bucket
+}
+
+func newLimiter(l RateLimit, now func() time.Time) *limiter {
+	return &limiter{limit: l, now: now, buckets: map[string]*bucket{}}
+}
+
+// take removes one token from id's bucket. When none is left it returns
+// false and how long until one is.
+func (l *limiter) take(id string) (bool, time.Duration) {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buckets[id]
+	if b == nil {
+		b = &bucket{tokens: float64(l.limit.Burst), last: now}
+		l.buckets[id] = b
+	}
+	if elapsed := now.Sub(b.last).Seconds(); elapsed > 0 {
+		b.tokens = min(float64(l.limit.Burst), b.tokens+elapsed*l.limit.PerSecond)
+		b.last = now
+	}
+	if b.tokens >= 1 {
+		b.tokens--
+		return true, 0
+	}
+	wait := time.Duration((1 - b.tokens) / l.limit.PerSecond * float64(time.Second))
+	return false, wait
+}
+
+// rateLimiters are the server's limiters and their metric.
+type rateLimiters struct {
+	ingest, api *limiter
+	limited     *prometheus.CounterVec
+}
+
+func newRateLimiters(o RateLimits) *rateLimiters {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	r := &rateLimiters{limited: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cdp_rate_limited_total",
+		Help: "Calls refused with 429 because their write key (kind=ingest) or API token (kind=api) exceeded its rate limit.",
+	}, []string{"kind"})}
+	if !o.Ingest.Off() {
+		r.ingest = newLimiter(o.Ingest, o.Now)
+	}
+	if !o.API.Off() {
+		r.api = newLimiter(o.API, o.Now)
+	}
+	r.limited.WithLabelValues("ingest").Add(0)
+	r.limited.WithLabelValues("api").Add(0)
+	if o.Registerer != nil {
+		o.Registerer.MustRegister(r.limited)
+	}
+	return r
+}
+
+// rateLimit answers 429 when the authenticated caller (the principal set
+// by requireWriteKey or requireToken before it) has no token left in its
+// bucket. kind is "ingest" or "api".
+func (s *Server) rateLimit(kind string) gin.HandlerFunc {
+	l := s.limits.api
+	if kind == "ingest" {
+		l = s.limits.ingest
+	}
+	if l == nil {
+		return func(c *gin.Context) {}
+	}
+	what := "API token"
+	if kind == "ingest" {
+		what = "write key"
+	}
+	return func(c *gin.Context) {
+		p := principal(c)
+		ok, wait := l.take(p.ID)
+		if ok {
+			return
+		}
+		s.limits.limited.WithLabelValues(kind).Inc()
+		secs := max(int(math.Ceil(wait.Seconds())), 1)
+		c.Header("Retry-After", strconv.Itoa(secs))
+		fail(c, http.StatusTooManyRequests, CodeRateLimited,
+			fmt.Sprintf("rate limit of this %s exceeded (%s requests/s, burst %d); retry after %d s", what,
+				strconv.FormatFloat(l.limit.PerSecond, 'f', -1, 64), l.limit.Burst, secs), "Authorization")
+	}
+}
