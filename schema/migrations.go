@@ -55,6 +55,7 @@ var all = []Migration{
 	{Version: 3, Name: "identity", Steps: identityTables},
 	{Version: 4, Name: "segments", Steps: segmentTables},
 	{Version: 5, Name: "campaigns", Steps: campaignTables},
+	{Version: 6, Name: "bi", Steps: biSteps()},
 }
 
 // Identifier columns shared by the ingest tables: parallel arrays of type

@@ -68,11 +68,37 @@ func shared(t testing.TB) string {
 	return dsn
 }
 
+// The test engine's read-only BI user (see store.BIUser). It may read every
+// bi_* database, which holds each test's BI views (schema.BIDatabase), and
+// no platform database.
+const (
+	BIUser     = "bi"
+	BIPassword = "test-bi-password"
+)
+
+// BIAddrs returns the shared engine's native and HTTP addresses, where
+// BIUser signs in with BIPassword. Against a server (CDP_TEST_CLICKHOUSE_DSN)
+// the BI user is the operator's to create (docs/bi.md): the test is skipped.
+func BIAddrs(t testing.TB) (native, http string) {
+	t.Helper()
+	shared(t)
+	if engine == nil {
+		t.Skip("storetest: the BI user exists on the embedded test engine only")
+	}
+	return engine.TCPAddr(), engine.HTTPAddr()
+}
+
 // StartEngine starts an extra embedded engine with its data in dir on free
 // ports, for tests that need one of their own (to kill it, or to stand in
-// for a remote server). The caller closes it.
+// for a remote server). The caller closes it. It has the BI user too.
 func StartEngine(dir string) (*store.Engine, error) {
 	opts := store.DefaultEngineOptions()
+	users, err := store.EngineUsersXML(store.BIUser{Name: BIUser, Password: BIPassword,
+		Databases: []string{schema.BIDatabase("") + "*"}})
+	if err != nil {
+		return nil, err
+	}
+	opts.ConfigXML = users
 	opts.DataDir = dir
 	opts.TCPPort, opts.HTTPPort = 0, 0
 	opts.LibPath = os.Getenv("CDP_ENGINE_LIB")
