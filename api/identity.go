@@ -108,7 +108,7 @@ func (s *Server) unmerge(c *gin.Context) {
 		if s.segments != nil {
 			s.segments.Touched(append(res.Persons, res.Survivor), []string{segments.KindPersons})
 		}
-		s.audit(c, "identity.unmerge", "merge", c.Param("id"), res)
+		s.audit(c, "identity.unmerge", "merge", c.Param("id"), gin.H{"survivor": res.Survivor, "person": res.Person, "persons": res.Persons, "rule": res.Merge.Rule}) // no identifier values: they would outlive an erasure
 		c.JSON(http.StatusOK, res)
 	}
 }

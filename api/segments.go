@@ -128,6 +128,7 @@ func (s *Server) recomputeSegment(c *gin.Context) {
 	if s.answerSegmentErr(c, err) {
 		return
 	}
+	s.audit(c, "segment.recompute", "segment", d.ID, gin.H{"version": d.Version, "size": d.Size})
 	c.JSON(http.StatusOK, d)
 }
 

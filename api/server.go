@@ -151,6 +151,7 @@ func New(opts Options) *Server {
 	admin.GET("/write-keys", s.listCredentials(true))
 	admin.POST("/write-keys", s.createWriteKey)
 	admin.DELETE("/write-keys/:id", s.revokeCredential("write_keys"))
+	admin.GET("/admin/audit", s.listAudit)
 	return s
 }
 
@@ -242,8 +243,8 @@ func (s *Server) whoami(c *gin.Context) { c.JSON(http.StatusOK, principal(c)) }
 func (s *Server) audit(c *gin.Context, action, objectType, objectID string, detail any) {
 	d, _ := json.Marshal(detail)
 	err := s.db.Conn.Exec(c.Request.Context(), "INSERT INTO "+s.db.Table("audit_log")+
-		" (ts, actor, action, object_type, object_id, detail) VALUES (?, ?, ?, ?, ?, ?)",
-		time.Now(), principal(c).ID, action, objectType, objectID, string(d))
+		" (ts, actor, action, object_type, object_id, detail) VALUES (fromUnixTimestamp64Milli(?), ?, ?, ?, ?, ?)",
+		time.Now().UnixMilli(), principal(c).ID, action, objectType, objectID, string(d))
 	if err != nil {
 		s.logger.Error("audit log write failed", "action", action, "object", objectID, "err", err)
 	}
