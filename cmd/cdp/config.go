@@ -1,17 +1,21 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/granarycdp/cdp/api"
+	"github.com/granarycdp/cdp/schema"
+	"github.com/granarycdp/cdp/store"
 )
 
 // config is every setting of the binary. Each is a flag and a CDP_*
@@ -23,6 +27,8 @@ type config struct {
 	EngineLib          string
 	EngineTCPPort      int
 	EngineHTTPPort     int
+	BIUser             string
+	BIPassword         string
 	HTTPAddr           string
 	AdminToken         string
 	WriteKey           string
@@ -75,6 +81,10 @@ func (c *config) settings() []setting {
 			help: "Embedded engine's native-protocol port on 127.0.0.1 (BI tools and clickhouse-client connect here); 0 picks a free one."},
 		{flag: "engine-http-port", env: "CDP_ENGINE_HTTP_PORT", commands: engine, num: &c.EngineHTTPPort, def: "8123",
 			help: "Embedded engine's HTTP-protocol port on 127.0.0.1; 0 picks a free one."},
+		{flag: "bi-user", env: "CDP_BI_USER", commands: engine, str: &c.BIUser, def: "bi",
+			help: "Embedded engine's read-only user for BI tools: it reads the BI views (database bi_cdp) and nothing else."},
+		{flag: "bi-password", env: "CDP_BI_PASSWORD", commands: engine, str: &c.BIPassword,
+			help: "Password of the BI user (at least 12 characters). Default: read from (or created in) <data-dir>/bi-password."},
 		{flag: "http-addr", env: "CDP_HTTP_ADDR", commands: serve, str: &c.HTTPAddr, def: "127.0.0.1:8080",
 			help: "Address of the console, API and ingest endpoints."},
 		{flag: "admin-token", env: "CDP_ADMIN_TOKEN", commands: serve, str: &c.AdminToken,
@@ -230,4 +240,45 @@ func rateLimits(c config, reg prometheus.Registerer) (api.RateLimits, error) {
 		return api.RateLimits{}, fmt.Errorf("CDP_RATE_LIMIT_API: %w", err)
 	}
 	return api.RateLimits{Ingest: in, API: ap, Registerer: reg}, nil
+}
+
+// biUser is the embedded engine's BI user: CDP_BI_USER with CDP_BI_PASSWORD,
+// or a password generated once into <data-dir>/bi-password (mode 0600), as
+// the first admin token is. It reads the BI views of the platform database.
+// where says where the password is, for the log. An empty CDP_BI_USER
+// gives no user.
+func (c *config) biUser() (u store.BIUser, where string, err error) {
+	u = store.BIUser{Name: c.BIUser, Password: c.BIPassword, Databases: []string{schema.BIDatabase(store.DefaultDatabase)}}
+	where = biPasswordWhere(*c)
+	if u.Name == "" {
+		return store.BIUser{}, "", nil
+	}
+	if u.Password != "" {
+		return u, where, u.Validate()
+	}
+	path := where
+	raw, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		u.Password = strings.TrimSpace(string(raw))
+	case errors.Is(err, os.ErrNotExist):
+		if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
+			return u, "", err
+		}
+		u.Password = api.NewSecret("cdp_bi_")
+		if err := os.WriteFile(path, []byte(u.Password+"\n"), 0o600); err != nil {
+			return u, "", fmt.Errorf("write the BI password: %w", err)
+		}
+	default:
+		return u, "", fmt.Errorf("read the BI password: %w", err)
+	}
+	return u, path, u.Validate()
+}
+
+// biPasswordWhere says where the BI password is, for the banner.
+func biPasswordWhere(c config) string {
+	if c.BIPassword != "" {
+		return "CDP_BI_PASSWORD"
+	}
+	return filepath.Join(c.DataDir, "bi-password")
 }

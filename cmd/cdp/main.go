@@ -137,7 +137,22 @@ func startEngine(ctx context.Context, cfg config, logger *slog.Logger, metrics *
 	opts.DataDir = cfg.DataDir
 	opts.TCPPort, opts.HTTPPort = cfg.EngineTCPPort, cfg.EngineHTTPPort
 	opts.Logger, opts.Metrics = logger, metrics
+	// No BI user (CDP_BI_USER empty, or cdp bench): the engine keeps its
+	// built-in passwordless default user only.
+	bi, where, err := cfg.biUser()
+	if err != nil {
+		return nil, err
+	}
+	if bi.Name != "" {
+		if opts.ConfigXML, err = store.EngineUsersXML(bi); err != nil {
+			return nil, err
+		}
+	}
 	e, err := store.StartEngine(ctx, opts)
+	if err == nil && bi.Name != "" {
+		logger.Info("BI tools: sign in to the embedded engine as the read-only BI user (docs/bi.md)",
+			"native", e.TCPAddr(), "http", "http://"+e.HTTPAddr(), "user", bi.Name, "password", where, "database", bi.Databases[0])
+	}
 	var busy *store.PortInUseError
 	if errors.As(err, &busy) {
 		setting := "--engine-tcp-port / CDP_ENGINE_TCP_PORT"
@@ -280,8 +295,9 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, banner io.Write
 		}
 		logger.Info("cdp serving", attrs...)
 		fmt.Fprintf(banner, "\n  Granary CDP is up\n  API:      %s/api/v1  (OpenAPI: %s/api/openapi.json)\n  Health:   %s/healthz\n", base, base, base)
-		if ch.engine != nil {
-			fmt.Fprintf(banner, "  BI:       ClickHouse native %s, HTTP http://%s, database %s\n", ch.engine.TCPAddr(), ch.engine.HTTPAddr(), ch.db.Database)
+		if ch.engine != nil && cfg.BIUser != "" {
+			fmt.Fprintf(banner, "  BI:       ClickHouse native %s, HTTP http://%s, database %s, user %s, password in %s (docs/bi.md)\n",
+				ch.engine.TCPAddr(), ch.engine.HTTPAddr(), schema.BIDatabase(ch.db.Database), cfg.BIUser, biPasswordWhere(cfg))
 		}
 		fmt.Fprintln(banner)
 	})
