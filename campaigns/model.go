@@ -25,11 +25,30 @@ type Offer struct {
 const (
 	ChannelOutbox = "outbox" // records what would be sent (demo, review)
 	ChannelWeCom  = "wecom"  // WeCom one-to-one mass send through the owning staff
+	// ChannelWebhook posts each recipient's message, HMAC-signed, to a
+	// configured endpoint (an SMS gateway, a CRM).
+	ChannelWebhook = "webhook"
+	// ChannelRobot posts the message into WeCom group chats through their
+	// group robots (群机器人): one post per robot, no per-person sends.
+	ChannelRobot = "robot"
+)
+
+// Triggers: what makes a running campaign send.
+const (
+	// TriggerOnce sends to the segment's members at launch (the default).
+	TriggerOnce = "once"
+	// TriggerSegmentEntry sends to each person entering the segment while
+	// the campaign runs, within seconds of the record that moved them.
+	TriggerSegmentEntry = "segment_entry"
+	// TriggerReplenishment sends to each household whose predicted next
+	// purchase of rice or oil falls within LeadDays (person_next_purchase).
+	TriggerReplenishment = "replenishment"
 )
 
 // Campaign statuses.
 const (
 	StatusDraft     = "draft"
+	StatusScheduled = "scheduled" // launched, waiting for StartAt
 	StatusRunning   = "running"
 	StatusFinished  = "finished"
 	StatusCancelled = "cancelled"
@@ -37,12 +56,25 @@ const (
 
 // Campaign sends an offer to a segment.
 type Campaign struct {
-	ID                   string    `json:"id"`
-	Version              uint32    `json:"version"`
-	Name                 string    `json:"name"`
-	OfferID              string    `json:"offer_id"`
-	SegmentID            string    `json:"segment_id"`
-	Channel              string    `json:"channel"`
+	ID        string `json:"id"`
+	Version   uint32 `json:"version"`
+	Name      string `json:"name"`
+	OfferID   string `json:"offer_id"`
+	SegmentID string `json:"segment_id"` // optional for replenishment and robot campaigns
+	Channel   string `json:"channel"`
+	// Targets name the configured robots (robot channel) or the one
+	// webhook (webhook channel) the campaign posts to.
+	Targets []string `json:"targets,omitempty"`
+	Trigger string   `json:"trigger"` // once (default), segment_entry, replenishment
+	// ReplenishKind (rice or oil) and LeadDays (default 3) select a
+	// replenishment campaign's recipients: predicted next purchase of the
+	// kind within LeadDays from today.
+	ReplenishKind string `json:"replenish_kind,omitempty"`
+	LeadDays      int    `json:"lead_days,omitempty"`
+	// StartAt delays the launch's sending (status scheduled until then);
+	// EndAt stops a triggered campaign (status finished).
+	StartAt              time.Time `json:"start_at,omitzero"`
+	EndAt                time.Time `json:"end_at,omitzero"`
 	Template             string    `json:"template"` // {{name}}, {{staff}}, {{offer}}, {{link}}, {{coupon}}
 	HoldoutPercent       float64   `json:"holdout_percent"`
 	GlobalControlPercent float64   `json:"global_control_percent"`
@@ -62,6 +94,7 @@ type Campaign struct {
 const (
 	defaultAttributionDays = 14
 	defaultCapPerWeek      = 2
+	defaultLeadDays        = 3
 )
 
 // ErrInvalid wraps a campaign or offer field problem; Field names it.
@@ -95,12 +128,32 @@ func (c *Campaign) validate() error {
 		return &FieldError{"name", "is required (at most 100 characters)"}
 	case c.OfferID == "":
 		return &FieldError{"offer_id", "is required"}
-	case c.SegmentID == "":
+	case c.Channel != ChannelOutbox && c.Channel != ChannelWeCom && c.Channel != ChannelWebhook && c.Channel != ChannelRobot:
+		return &FieldError{"channel", fmt.Sprintf("must be %s, %s, %s or %s", ChannelOutbox, ChannelWeCom, ChannelWebhook, ChannelRobot)}
+	case c.SegmentID == "" && c.Trigger != TriggerReplenishment && c.Channel != ChannelRobot:
 		return &FieldError{"segment_id", "is required"}
-	case c.Channel != ChannelOutbox && c.Channel != ChannelWeCom:
-		return &FieldError{"channel", fmt.Sprintf("must be %s or %s", ChannelOutbox, ChannelWeCom)}
+	case c.Trigger != "" && c.Trigger != TriggerOnce && c.Trigger != TriggerSegmentEntry && c.Trigger != TriggerReplenishment:
+		return &FieldError{"trigger", fmt.Sprintf("must be %s, %s or %s", TriggerOnce, TriggerSegmentEntry, TriggerReplenishment)}
+	case c.Trigger == TriggerSegmentEntry && c.SegmentID == "":
+		return &FieldError{"segment_id", "a segment-entry campaign needs its segment"}
+	case c.Trigger == TriggerReplenishment && c.ReplenishKind != "rice" && c.ReplenishKind != "oil":
+		return &FieldError{"replenish_kind", "must be rice or oil"}
+	case c.LeadDays < 0 || c.LeadDays > 30:
+		return &FieldError{"lead_days", "must be 0..30"}
+	case c.Channel == ChannelRobot && c.Trigger != "" && c.Trigger != TriggerOnce:
+		return &FieldError{"trigger", "a robot posts into group chats once: it takes no per-person trigger"}
+	case (c.Channel == ChannelRobot || c.Channel == ChannelWebhook) && len(c.Targets) == 0:
+		return &FieldError{"targets", "name the configured " + c.Channel + " to post to"}
+	case c.Channel == ChannelWebhook && len(c.Targets) != 1:
+		return &FieldError{"targets", "a webhook campaign posts to exactly one webhook"}
+	case !c.EndAt.IsZero() && !c.StartAt.IsZero() && !c.EndAt.After(c.StartAt):
+		return &FieldError{"end_at", "is not after start_at"}
 	case strings.TrimSpace(c.Template) == "":
 		return &FieldError{"template", "is required"}
+	case c.Channel == ChannelWeCom && (strings.Contains(c.Template, "{{name}}") || strings.Contains(c.Template, "{{coupon}}")):
+		return &FieldError{"template", "a WeCom mass-message task sends one text to all of a staff member's customers: use {{staff}}, {{offer}} and {{link}}, not {{name}} or {{coupon}}"}
+	case c.Channel == ChannelWeCom && len(c.Template) > 3000:
+		return &FieldError{"template", "WeCom takes at most 4000 bytes of text; keep the template under 3000"}
 	case c.HoldoutPercent < 0 || c.HoldoutPercent > 50:
 		return &FieldError{"holdout_percent", "must be 0..50"}
 	case c.GlobalControlPercent < 0 || c.GlobalControlPercent > 20:
@@ -109,6 +162,12 @@ func (c *Campaign) validate() error {
 		return &FieldError{"quiet_start", "quiet hours are 0..23"}
 	case c.SendLimit < 0 || c.CapPerWeek < 0 || c.AttributionDays < 0:
 		return &FieldError{"send_limit", "limits must not be negative"}
+	}
+	if c.Trigger == "" {
+		c.Trigger = TriggerOnce
+	}
+	if c.Trigger == TriggerReplenishment && c.LeadDays == 0 {
+		c.LeadDays = defaultLeadDays
 	}
 	if c.AttributionDays == 0 {
 		c.AttributionDays = defaultAttributionDays

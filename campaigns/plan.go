@@ -49,6 +49,9 @@ type Audience struct {
 	// AtCap holds persons who already received as many campaign messages
 	// in the cap's period as allowed.
 	AtCap *roaring.Bitmap
+	// AtChannelCap holds persons the channel itself will not reach again
+	// today: WeCom's cap on mass messages a customer receives.
+	AtChannelCap *roaring.Bitmap
 	// Addresses gives each reachable person's channel address; persons
 	// without one cannot be sent to.
 	Addresses func(person uint32) (Address, bool)
@@ -68,7 +71,8 @@ type PlanOptions struct {
 	// QuietStart and QuietEnd are the quiet hours in Asia/Shanghai (e.g.
 	// 21 and 8: no sends from 21:00 to 08:00); equal values mean none.
 	QuietStart, QuietEnd int
-	// SendLimit caps the treatment group (0: no limit).
+	// SendLimit caps the treatment group (0: no limit; negative: none
+	// left).
 	SendLimit int
 	Now       time.Time
 }
@@ -155,9 +159,11 @@ func MakePlan(a Audience, o PlanOptions) Plan {
 			e.Group, e.Reason, e.Address = GroupHoldout, ReasonHoldout, addr
 		case has(a.AtCap, person):
 			e.Reason = ReasonCap
+		case has(a.AtChannelCap, person):
+			e.Reason = ReasonChannelCapLimit
 		case quiet:
 			e.Reason = ReasonQuietHours
-		case o.SendLimit > 0 && treated >= o.SendLimit:
+		case o.SendLimit < 0 || (o.SendLimit > 0 && treated >= o.SendLimit):
 			e.Reason = ReasonSendLimit
 		default:
 			e.Group, e.Address = GroupTreatment, addr

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-var sendColumns = []string{"campaign_id", "person_id", "group", "reason", "channel", "address", "sender", "state", "detail", "planned_at", "updated_at"}
+var sendColumns = []string{"campaign_id", "person_id", "group", "reason", "channel", "address", "sender", "state", "detail", "task", "planned_at", "updated_at"}
 
 // sendChunk is how many rows one send-log insert carries by default.
 const sendChunk = 50_000
@@ -18,26 +18,80 @@ func (s *Service) chunk() int {
 	return sendChunk
 }
 
-// Launch plans a draft campaign, writes the whole plan to the send log
-// (treatment rows "planned", the others "not_sent" with their reason) and
-// only then marks it running and sends. A crash before the mark leaves a
-// draft (nothing was sent); after it, Resume finishes the sends without
-// repeating any.
+// Launch starts a draft campaign. A campaign sent once is planned in full
+// and the whole plan written to the send log (treatment rows "planned",
+// the others "not_sent" with their reason) before it is marked running and
+// sent. A crash before the mark leaves a draft (nothing was sent); after
+// it, Resume finishes the sends without repeating any. A triggered
+// campaign is marked running and plans people as they enter its segment
+// (or come due for replenishment). A future StartAt makes it scheduled:
+// Run starts it then. With Run active, sending happens there and Launch
+// returns once the plan is written.
 func (s *Service) Launch(ctx context.Context, id, by string) (Campaign, Plan, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	c, err := s.Campaign(ctx, id)
-	if err != nil {
-		return Campaign{}, Plan{}, err
+	if err == nil && c.Status != StatusDraft {
+		err = &FieldError{"status", "the campaign is " + c.Status + ", not a draft"}
 	}
-	if c.Status != StatusDraft {
-		return c, Plan{}, &FieldError{"status", "the campaign is " + c.Status + ", not a draft"}
+	if err == nil {
+		err = s.channels().checkTargets(c)
 	}
-	p, err := s.plan(ctx, c)
 	if err != nil {
+		s.mu.Unlock()
 		return c, Plan{}, err
 	}
-	now := s.now()
+	if !c.StartAt.IsZero() && s.now().Before(c.StartAt) {
+		c.Status = StatusScheduled
+		err := s.writeCampaign(ctx, &c, by)
+		s.mu.Unlock()
+		s.kick()
+		return c, Plan{}, err
+	}
+	c, p, err := s.start(ctx, c, by)
+	s.mu.Unlock()
+	if err != nil {
+		return c, p, err
+	}
+	if s.looping.Load() {
+		s.kick()
+		return c, p, nil
+	}
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	return c, p, s.send(ctx, c)
+}
+
+// start plans (campaigns sent once) and marks c running; s.mu is held.
+func (s *Service) start(ctx context.Context, c Campaign, by string) (Campaign, Plan, error) {
+	var p Plan
+	if c.Trigger == TriggerOnce && c.Channel != ChannelRobot {
+		var err error
+		if p, err = s.plan(ctx, c, nil); err != nil {
+			return c, p, err
+		}
+		if err := s.writePlan(ctx, c, p, "plan:"+c.ID); err != nil {
+			return c, p, err
+		}
+	}
+	c.Status, c.LaunchedAt = StatusRunning, s.now()
+	if err := s.writeCampaign(ctx, &c, by); err != nil {
+		return c, p, err
+	}
+	s.Logger.Info("campaign launched", "campaign", c.ID, "trigger", c.Trigger, "treatment", p.Counts[GroupTreatment], "holdout", p.Counts[GroupHoldout], "excluded", p.Counts[GroupExcluded])
+	if err := s.crash("plan"); err != nil {
+		return c, p, err
+	}
+	if c.Trigger == TriggerReplenishment {
+		rp, err := s.replenish(ctx, c)
+		return c, rp, err
+	}
+	return c, p, nil
+}
+
+// writePlan writes a plan's rows to the send log in chunks; tokenPrefix
+// makes each chunk's insert idempotent.
+func (s *Service) writePlan(ctx context.Context, c Campaign, p Plan, tokenPrefix string) error {
+	now := s.stamp()
 	tw := s.Writer.Table("campaign_sends", sendColumns...)
 	chunk := s.chunk()
 	for i := 0; i < len(p.Entries); i += chunk {
@@ -47,23 +101,13 @@ func (s *Service) Launch(ctx context.Context, id, by string) (Campaign, Plan, er
 			if e.Group == GroupTreatment {
 				state = "planned"
 			}
-			rows = append(rows, []any{c.ID, e.Person, e.Group, e.Reason, c.Channel, e.Address.To, e.Address.Sender, state, "", now, now})
+			rows = append(rows, []any{c.ID, e.Person, e.Group, e.Reason, c.Channel, e.Address.To, e.Address.Sender, state, "", "", now, now})
 		}
-		if err := tw.Insert(ctx, fmt.Sprintf("plan:%s:%d", c.ID, i), rows); err != nil {
-			return c, p, fmt.Errorf("write the plan: %w", err)
-		}
-	}
-	c.Status, c.LaunchedAt = StatusRunning, now
-	if err := s.writeCampaign(ctx, &c, by); err != nil {
-		return c, p, err
-	}
-	s.Logger.Info("campaign launched", "campaign", c.ID, "treatment", p.Counts[GroupTreatment], "holdout", p.Counts[GroupHoldout], "excluded", p.Counts[GroupExcluded])
-	if s.crashAfter != nil {
-		if err := s.crashAfter("plan"); err != nil {
-			return c, p, err
+		if err := tw.Insert(ctx, fmt.Sprintf("%s:%d", tokenPrefix, i), rows); err != nil {
+			return fmt.Errorf("write the plan: %w", err)
 		}
 	}
-	return c, p, s.send(ctx, c)
+	return nil
 }
 
 // Resume finishes the sends of running campaigns (after a restart).
@@ -72,6 +116,8 @@ func (s *Service) Resume(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
 	for _, c := range list {
 		if c.Status == StatusRunning {
 			if err := s.send(ctx, c); err != nil {
@@ -84,36 +130,32 @@ func (s *Service) Resume(ctx context.Context) error {
 
 // pending reads treatment rows still planned.
 func (s *Service) pending(ctx context.Context, c Campaign, limit int) ([]pendingSend, error) {
-	rows, err := s.DB.Conn.Query(ctx, "SELECT person_id, address, sender, planned_at FROM "+s.DB.Table("campaign_sends")+
-		" FINAL WHERE campaign_id = ? AND group = 'treatment' AND state = 'planned' ORDER BY person_id LIMIT ?", c.ID, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []pendingSend
-	for rows.Next() {
-		var p pendingSend
-		if err := rows.Scan(&p.person, &p.address, &p.sender, &p.plannedAt); err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return s.sendsWhere(ctx, c, limit, "state = 'planned'")
 }
 
 type pendingSend struct {
-	person          uint32
-	address, sender string
-	plannedAt       time.Time
+	person                       uint32
+	address, sender, state, task string
+	plannedAt                    time.Time
 }
 
-// send delivers the planned rows chunk by chunk: the channel's effect
-// first (keyed by campaign and person, so a repeat after a crash changes
-// nothing), then the rows' new state. It finishes the campaign when
-// nothing is left.
+// send delivers a running campaign's planned rows chunk by chunk: first
+// it settles tasks a crash left half-done (recover), then each chunk goes
+// through its channel, journalled so that a repeat after a crash sends
+// nothing twice. A campaign sent once is finished when nothing is left;
+// a triggered one keeps running until its end.
 func (s *Service) send(ctx context.Context, c Campaign) error {
 	offer, err := s.Offer(ctx, c.OfferID)
 	if err != nil {
+		return err
+	}
+	if c.Channel == ChannelRobot {
+		if err := s.sendRobots(ctx, c, offer); err != nil {
+			return err
+		}
+		return s.finish(ctx, c)
+	}
+	if err := s.recover(ctx, c, offer); err != nil {
 		return err
 	}
 	for {
@@ -124,29 +166,49 @@ func (s *Service) send(ctx context.Context, c Campaign) error {
 		if len(batch) == 0 {
 			break
 		}
-		if c.Channel != ChannelOutbox {
-			return fmt.Errorf("channel %s cannot send yet", c.Channel)
+		switch c.Channel {
+		case ChannelWeCom:
+			err = s.sendWeCom(ctx, c, offer, batch)
+		case ChannelWebhook:
+			err = s.sendWebhook(ctx, c, offer, batch)
+		default:
+			err = s.sendOutboxChunk(ctx, c, offer, batch)
 		}
-		if err := s.sendOutbox(ctx, c, offer, batch); err != nil {
-			return err
-		}
-		if s.crashAfter != nil {
-			if err := s.crashAfter("channel"); err != nil {
-				return err // the channel acted, the state did not move
-			}
-		}
-		now := s.now()
-		rows := make([][]any, len(batch))
-		for i, p := range batch {
-			rows[i] = []any{c.ID, p.person, GroupTreatment, "", c.Channel, p.address, p.sender, "sent", "", p.plannedAt, now}
-		}
-		tok := fmt.Sprintf("sent:%s:%d-%d", c.ID, batch[0].person, batch[len(batch)-1].person)
-		if err := s.Writer.Table("campaign_sends", sendColumns...).Insert(ctx, tok, rows); err != nil {
+		if err != nil {
 			return err
 		}
 	}
+	if c.Trigger != TriggerOnce && c.Trigger != "" && (c.EndAt.IsZero() || s.now().Before(c.EndAt)) {
+		return nil
+	}
+	return s.finish(ctx, c)
+}
+
+func (s *Service) finish(ctx context.Context, c Campaign) error {
 	c.Status = StatusFinished
 	return s.writeCampaign(ctx, &c, "system")
+}
+
+// sendOutboxChunk records a chunk's messages in the outbox (keyed by
+// campaign and person, so a repeat after a crash changes nothing), then
+// moves the rows to sent.
+func (s *Service) sendOutboxChunk(ctx context.Context, c Campaign, offer Offer, batch []pendingSend) error {
+	if err := s.sendOutbox(ctx, c, offer, batch); err != nil {
+		return err
+	}
+	if err := s.crash("channel"); err != nil {
+		return err // the channel acted, the state did not move
+	}
+	tok := fmt.Sprintf("sent:%s:%d-%d", c.ID, batch[0].person, batch[len(batch)-1].person)
+	return s.setStates(ctx, c, batch, "sent", "", nil, tok)
+}
+
+// crash fails at a named step when a test asks for it, as a crash would.
+func (s *Service) crash(step string) error {
+	if s.crashAfter != nil {
+		return s.crashAfter(step)
+	}
+	return nil
 }
 
 // sendOutbox records the personalised messages.

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -32,8 +33,20 @@ type Service struct {
 	Now      func() time.Time
 	// Chunk is how many sends go per step (default 50,000).
 	Chunk int
+	// Channels configure WeCom, robots and webhooks (nil: outbox only).
+	Channels *Channels
 
-	mu sync.Mutex // serialises launches
+	mu     sync.Mutex // serialises planning: launches and trigger rounds
+	sendMu sync.Mutex // serialises sending
+
+	looping       atomic.Bool // Run is active: it sends
+	wakeMu        sync.Mutex
+	wake          chan struct{}
+	entered       map[string]*roaring.Bitmap // segment -> persons who entered, not yet planned
+	lastReplenish map[string]time.Time
+
+	stampMu   sync.Mutex
+	lastStamp time.Time
 	// crashAfter, in tests, fails a launch at a named step as a crash
 	// would ("plan": after the plan is written; "channel": after a chunk
 	// reached the channel, before its state moved).
@@ -47,6 +60,20 @@ func (s *Service) now() time.Time {
 		return s.Now().UTC()
 	}
 	return time.Now().UTC()
+}
+
+// stamp is the clock for row versions (updated_at): strictly increasing,
+// so that a later state of a row always replaces an earlier one even
+// within one millisecond or under a test's fixed clock.
+func (s *Service) stamp() time.Time {
+	s.stampMu.Lock()
+	defer s.stampMu.Unlock()
+	t := s.now().Truncate(time.Millisecond)
+	if !t.After(s.lastStamp) {
+		t = s.lastStamp.Add(time.Millisecond)
+	}
+	s.lastStamp = t
+	return t
 }
 
 func newID(prefix string) string {
@@ -123,8 +150,13 @@ func (s *Service) SaveCampaign(ctx context.Context, c Campaign, by string) (Camp
 	if _, err := s.Offer(ctx, c.OfferID); err != nil {
 		return Campaign{}, &FieldError{"offer_id", "no such offer"}
 	}
-	if _, err := s.Segments.Get(c.SegmentID); err != nil {
-		return Campaign{}, &FieldError{"segment_id", "no such segment"}
+	if c.SegmentID != "" {
+		if _, err := s.Segments.Get(c.SegmentID); err != nil {
+			return Campaign{}, &FieldError{"segment_id", "no such segment"}
+		}
+	}
+	if err := s.channels().checkTargets(c); err != nil {
+		return Campaign{}, err
 	}
 	if c.ID == "" {
 		c.ID, c.Version, c.Status = newID("cmp_"), 0, StatusDraft
@@ -195,17 +227,31 @@ func (s *Service) bitmapQuery(ctx context.Context, query string, args ...any) (*
 	return segments.DecodeGroupBitmap([]byte(raw))
 }
 
-// audience gathers what planning needs for a campaign.
-func (s *Service) audience(ctx context.Context, c Campaign) (Audience, bool, error) {
-	seg, err := s.Segments.Get(c.SegmentID)
-	if err != nil {
-		return Audience{}, false, err
+// audience gathers what planning needs for a campaign, for members (nil:
+// the campaign's segment's current members).
+func (s *Service) audience(ctx context.Context, c Campaign, members *roaring.Bitmap) (Audience, bool, error) {
+	sensitive := false
+	if c.SegmentID != "" {
+		seg, err := s.Segments.Get(c.SegmentID)
+		if err != nil {
+			return Audience{}, false, err
+		}
+		for _, term := range SensitiveTerms {
+			if strings.Contains(seg.Rule, term) {
+				sensitive = true
+			}
+		}
+		if members == nil {
+			if members, err = s.Segments.Members(c.SegmentID); err != nil {
+				return Audience{}, false, err
+			}
+		}
 	}
-	members, err := s.Segments.Members(c.SegmentID)
-	if err != nil {
-		return Audience{}, false, err
+	if members == nil {
+		members = roaring.New()
 	}
 	a := Audience{Members: members}
+	var err error
 	canon := "SELECT p.canonical AS person_id FROM %s AS x INNER JOIN (SELECT person_id, canonical FROM " + s.DB.Table("persons") + " FINAL) AS p ON p.person_id = x.person_id WHERE %s"
 	consents := "(SELECT person_id, argMax(granted, ts) AS granted FROM " + s.DB.Table("consents") + " WHERE kind = ? AND channel IN (?, '*') GROUP BY person_id, channel)"
 	if a.OptedOut, err = s.bitmapQuery(ctx, fmt.Sprintf(canon, consents, "x.granted = 1"), "opt_out", c.Channel); err != nil {
@@ -214,25 +260,32 @@ func (s *Service) audience(ctx context.Context, c Campaign) (Audience, bool, err
 	if a.Consented, err = s.bitmapQuery(ctx, fmt.Sprintf(canon, consents, "x.granted = 1"), "sensitive_consent", c.Channel); err != nil {
 		return a, false, fmt.Errorf("consents: %w", err)
 	}
-	sends := "(SELECT person_id, count() AS n FROM " + s.DB.Table("campaign_sends") + " FINAL WHERE group = 'treatment' AND state IN ('planned', 'sent', 'delivered') AND planned_at >= ? GROUP BY person_id)"
-	if a.AtCap, err = s.bitmapQuery(ctx, fmt.Sprintf(canon, sends, "x.n >= ?"), s.now().Add(-7*24*time.Hour), c.CapPerWeek); err != nil {
+	sends := "(SELECT person_id, count() AS n FROM " + s.DB.Table("campaign_sends") + " FINAL WHERE group = 'treatment' AND state IN ('planned', 'sending', 'sent', 'delivered') AND planned_at >= ?%s GROUP BY person_id)"
+	if a.AtCap, err = s.bitmapQuery(ctx, fmt.Sprintf(canon, fmt.Sprintf(sends, ""), "x.n >= ?"), s.now().Add(-7*24*time.Hour), c.CapPerWeek); err != nil {
 		return a, false, fmt.Errorf("caps: %w", err)
 	}
 	switch c.Channel {
 	case ChannelOutbox:
 		a.Addresses = func(p uint32) (Address, bool) { return Address{To: fmt.Sprintf("person:%d", p)}, true }
 	case ChannelWeCom:
+		// WeCom's own cap: mass messages a customer receives per day
+		// (Beijing time), counting every campaign's WeCom sends.
+		y, m, d := s.now().In(shanghai).Date()
+		today := time.Date(y, m, d, 0, 0, 0, 0, shanghai)
+		if a.AtChannelCap, err = s.bitmapQuery(ctx, fmt.Sprintf(canon, fmt.Sprintf(sends, " AND channel = 'wecom'"), "x.n >= ?"), today, s.channels().dailyCap()); err != nil {
+			return a, false, fmt.Errorf("wecom caps: %w", err)
+		}
 		addr, err := s.wecomAddresses(ctx, members)
 		if err != nil {
 			return a, false, err
 		}
 		a.Addresses = func(p uint32) (Address, bool) { v, ok := addr[p]; return v, ok }
-	}
-	sensitive := false
-	for _, term := range SensitiveTerms {
-		if strings.Contains(seg.Rule, term) {
-			sensitive = true
+	case ChannelWebhook:
+		addr, err := s.phoneAddresses(ctx)
+		if err != nil {
+			return a, false, err
 		}
+		a.Addresses = func(p uint32) (Address, bool) { v, ok := addr[p]; return v, ok }
 	}
 	return a, sensitive, nil
 }
@@ -269,7 +322,7 @@ func (s *Service) Preview(ctx context.Context, id string) (Plan, []string, error
 	if err != nil {
 		return Plan{}, nil, err
 	}
-	p, err := s.plan(ctx, c)
+	p, err := s.plan(ctx, c, nil)
 	if err != nil {
 		return Plan{}, nil, err
 	}
@@ -283,13 +336,30 @@ func (s *Service) Preview(ctx context.Context, id string) (Plan, []string, error
 	return p, samples, nil
 }
 
-func (s *Service) plan(ctx context.Context, c Campaign) (Plan, error) {
-	a, sensitive, err := s.audience(ctx, c)
+// plan plans members (nil: the segment's members) of campaign c. A
+// triggered campaign's quiet hours delay its sends instead of excluding
+// people (the sender waits for them to end); its send limit counts the
+// sends planned before.
+func (s *Service) plan(ctx context.Context, c Campaign, members *roaring.Bitmap) (Plan, error) {
+	a, sensitive, err := s.audience(ctx, c, members)
 	if err != nil {
 		return Plan{}, err
 	}
-	return MakePlan(a, PlanOptions{CampaignID: c.ID, HoldoutPercent: c.HoldoutPercent, GlobalControlPercent: c.GlobalControlPercent,
-		Sensitive: sensitive, QuietStart: c.QuietStart, QuietEnd: c.QuietEnd, SendLimit: c.SendLimit, Now: s.now()}), nil
+	o := PlanOptions{CampaignID: c.ID, HoldoutPercent: c.HoldoutPercent, GlobalControlPercent: c.GlobalControlPercent,
+		Sensitive: sensitive, QuietStart: c.QuietStart, QuietEnd: c.QuietEnd, SendLimit: c.SendLimit, Now: s.now()}
+	if c.Trigger != TriggerOnce && c.Trigger != "" {
+		o.QuietStart, o.QuietEnd = 0, 0
+		if c.SendLimit > 0 {
+			var n uint64
+			if err := s.DB.Conn.QueryRow(ctx, "SELECT count() FROM "+s.DB.Table("campaign_sends")+" FINAL WHERE campaign_id = ? AND group = 'treatment'", c.ID).Scan(&n); err != nil {
+				return Plan{}, err
+			}
+			if o.SendLimit -= int(n); o.SendLimit <= 0 {
+				o.SendLimit = -1 // nothing left
+			}
+		}
+	}
+	return MakePlan(a, o), nil
 }
 
 // OptOutKeyword in a customer's WeCom message opts them out of WeCom

@@ -56,6 +56,7 @@ var all = []Migration{
 	{Version: 4, Name: "segments", Steps: segmentTables},
 	{Version: 5, Name: "campaigns", Steps: campaignTables},
 	{Version: 6, Name: "bi", Steps: biSteps()},
+	{Version: 7, Name: "campaign_channels", Steps: campaignChannelSteps},
 }
 
 // Identifier columns shared by the ingest tables: parallel arrays of type

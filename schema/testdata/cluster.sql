@@ -974,3 +974,29 @@ WHERE e.change_type IN ('add_external_contact', 'del_external_contact', 'del_fol
 GROUP BY date, staff_userid, state
 COMMENT 'WeCom contact growth per day, staff member and State channel tag: adds, removals (either side) and net.';
 
+-- migration 7 campaign_channels
+CREATE TABLE IF NOT EXISTS `cdp`.`campaign_tasks_local` ON CLUSTER `cdp_cluster`
+(
+    `campaign_id` String,
+    `task_id` String COMMENT 'channel:target:first person id, unique within the campaign',
+    `channel` LowCardinality(String) COMMENT 'wecom, robot, webhook',
+    `target` String COMMENT 'The WeCom staff member (sender), robot or webhook name',
+    `recipients` UInt32 COMMENT 'Persons the task carries (0 for a group post)',
+    `text` String COMMENT 'The exact text sent: how an unanswered WeCom call is found again in get_groupmsg_list_v2',
+    `state` LowCardinality(String) COMMENT 'sending, created, failed, done',
+    `ref` String COMMENT 'The channel\'s id of the task: WeCom msgid, webhook idempotency key',
+    `detail` String COMMENT 'Error or outcome counts',
+    `attempt_at` DateTime64(3, 'UTC') COMMENT 'When the call was (first) made',
+    `updated_at` DateTime64(3, 'UTC')
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', updated_at)
+ORDER BY (campaign_id, task_id)
+COMMENT 'Channel tasks of campaigns, journalled before the call: sending (called or about to be), created (the channel answered), failed, done (every recipient\'s outcome known).';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`campaign_tasks` ON CLUSTER `cdp_cluster` AS `cdp`.`campaign_tasks_local`
+ENGINE = Distributed('cdp_cluster', 'cdp', 'campaign_tasks_local', cityHash64(campaign_id, task_id));
+
+ALTER TABLE `cdp`.`campaign_sends_local` ON CLUSTER `cdp_cluster` ADD COLUMN IF NOT EXISTS `task` String COMMENT 'The channel task that carries the send (campaign_tasks.task_id)' AFTER `detail`;
+
+ALTER TABLE `cdp`.`campaign_sends` ON CLUSTER `cdp_cluster` ADD COLUMN IF NOT EXISTS `task` String COMMENT 'The channel task that carries the send (campaign_tasks.task_id)' AFTER `detail`;
+

@@ -1,0 +1,244 @@
+package campaigns
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/RoaringBitmap/roaring/v2"
+
+	"github.com/granarycdp/cdp/segments"
+)
+
+// RunOptions pace the live loop.
+type RunOptions struct {
+	// Every is the longest wait between rounds (default 30 s); segment
+	// entries and launches wake the loop at once.
+	Every time.Duration
+	// ReplenishEvery is how often replenishment campaigns look for
+	// households coming due (default 1 h).
+	ReplenishEvery time.Duration
+	// SyncEvery is how often WeCom delivery results are read (default 5 min).
+	SyncEvery time.Duration
+}
+
+// SegmentChanged takes a segment's membership change (set it as, or call
+// it from, segments.Store.OnChange). Entries are queued for the campaigns
+// triggered by that segment and the loop is woken; it never blocks.
+func (s *Service) SegmentChanged(ch segments.Change) {
+	if len(ch.Entered) == 0 {
+		return
+	}
+	s.wakeMu.Lock()
+	if s.entered == nil {
+		s.entered = map[string]*roaring.Bitmap{}
+	}
+	bm := s.entered[ch.Segment]
+	if bm == nil {
+		bm = roaring.New()
+		s.entered[ch.Segment] = bm
+	}
+	bm.AddMany(ch.Entered)
+	s.wakeMu.Unlock()
+	s.kick()
+}
+
+func (s *Service) wakeC() chan struct{} {
+	s.wakeMu.Lock()
+	defer s.wakeMu.Unlock()
+	if s.wake == nil {
+		s.wake = make(chan struct{}, 1)
+	}
+	return s.wake
+}
+
+// kick wakes the loop without waiting.
+func (s *Service) kick() {
+	select {
+	case s.wakeC() <- struct{}{}:
+	default:
+	}
+}
+
+// takeEntered hands over the queued entries.
+func (s *Service) takeEntered() map[string]*roaring.Bitmap {
+	s.wakeMu.Lock()
+	defer s.wakeMu.Unlock()
+	out := s.entered
+	s.entered = nil
+	return out
+}
+
+// Run drives campaigns until ctx ends: it starts scheduled campaigns when
+// due, plans segment entries for segment-entry campaigns as they arrive,
+// looks for households due for replenishment, sends what is planned (after
+// settling what a crash left), reads WeCom delivery results and finishes
+// triggered campaigns past their end. Errors are logged and retried next
+// round; planned sends are never dropped.
+func (s *Service) Run(ctx context.Context, o RunOptions) {
+	if o.Every <= 0 {
+		o.Every = 30 * time.Second
+	}
+	if o.ReplenishEvery <= 0 {
+		o.ReplenishEvery = time.Hour
+	}
+	if o.SyncEvery <= 0 {
+		o.SyncEvery = 5 * time.Minute
+	}
+	s.looping.Store(true)
+	defer s.looping.Store(false)
+	wake := s.wakeC()
+	tick := time.NewTicker(o.Every)
+	defer tick.Stop()
+	var lastSync time.Time
+	for {
+		if err := s.Round(ctx, o.ReplenishEvery); err != nil && ctx.Err() == nil {
+			s.Logger.Warn("campaign round", "err", err)
+		}
+		if time.Since(lastSync) >= o.SyncEvery {
+			if _, err := s.SyncDeliveries(ctx); err != nil && ctx.Err() == nil {
+				s.Logger.Warn("wecom delivery results", "err", err)
+			}
+			lastSync = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		case <-tick.C:
+		}
+	}
+}
+
+// Round does one pass of Run's work (except delivery results): tests and
+// benchmarks call it directly.
+func (s *Service) Round(ctx context.Context, replenishEvery time.Duration) error {
+	entered := s.takeEntered()
+	list, err := s.Campaigns(ctx)
+	if err != nil {
+		s.requeue(entered)
+		return err
+	}
+	var firstErr error
+	note := func(err error) {
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	s.mu.Lock()
+	var toSend []Campaign
+	for _, c := range list {
+		switch c.Status {
+		case StatusScheduled:
+			if s.now().Before(c.StartAt) {
+				continue
+			}
+			started, _, err := s.start(ctx, c, "schedule")
+			note(err)
+			if err == nil {
+				toSend = append(toSend, started)
+			}
+		case StatusRunning:
+			if c.Trigger == TriggerSegmentEntry && entered[c.SegmentID] != nil && (c.EndAt.IsZero() || s.now().Before(c.EndAt)) {
+				_, err := s.planTriggered(ctx, c, entered[c.SegmentID].Clone())
+				note(err)
+			}
+			if c.Trigger == TriggerReplenishment && s.now().Sub(s.replenishedAt(c.ID)) >= replenishEvery && (c.EndAt.IsZero() || s.now().Before(c.EndAt)) {
+				_, err := s.replenish(ctx, c)
+				note(err)
+			}
+			toSend = append(toSend, c)
+		}
+	}
+	s.mu.Unlock()
+	if firstErr != nil { // entries stay queued for the next round
+		s.requeue(entered)
+	}
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	for _, c := range toSend {
+		if c.Trigger != TriggerOnce && c.Trigger != "" && c.Channel != ChannelRobot && inQuietHours(s.now(), c.QuietStart, c.QuietEnd) && s.now().Before(endOr(c)) {
+			continue // triggered sends wait for the quiet hours to end
+		}
+		note(s.send(ctx, c))
+	}
+	return firstErr
+}
+
+func endOr(c Campaign) time.Time {
+	if c.EndAt.IsZero() {
+		return time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	return c.EndAt
+}
+
+func (s *Service) requeue(entered map[string]*roaring.Bitmap) {
+	for seg, bm := range entered {
+		s.SegmentChanged(segments.Change{Segment: seg, Entered: bm.ToArray()})
+	}
+}
+
+// planTriggered plans persons for a running triggered campaign, except
+// those already in its send log (a person is planned once per campaign),
+// and writes the plan; the send round then sends it.
+func (s *Service) planTriggered(ctx context.Context, c Campaign, persons *roaring.Bitmap) (Plan, error) {
+	if persons.IsEmpty() {
+		return Plan{}, nil
+	}
+	have, err := s.bitmapQuery(ctx, "SELECT person_id FROM "+s.DB.Table("campaign_sends")+" WHERE campaign_id = ? AND person_id IN ?", c.ID, persons.ToArray())
+	if err != nil {
+		return Plan{}, err
+	}
+	persons.AndNot(have)
+	if persons.IsEmpty() {
+		return Plan{}, nil
+	}
+	p, err := s.plan(ctx, c, persons)
+	if err != nil {
+		return p, err
+	}
+	first, last := persons.Minimum(), persons.Maximum()
+	tok := fmt.Sprintf("trigger:%s:%d-%d:%d:%d", c.ID, first, last, persons.GetCardinality(), s.stamp().UnixMilli())
+	if err := s.writePlan(ctx, c, p, tok); err != nil {
+		return p, err
+	}
+	s.Logger.Debug("triggered sends planned", "campaign", c.ID, "persons", persons.GetCardinality(), "treatment", p.Counts[GroupTreatment])
+	return p, nil
+}
+
+func (s *Service) replenishedAt(id string) time.Time {
+	s.wakeMu.Lock()
+	defer s.wakeMu.Unlock()
+	return s.lastReplenish[id]
+}
+
+// replenish plans the households whose predicted next purchase of the
+// campaign's kind (rice or oil; person_next_purchase) falls between today
+// and LeadDays from today in Beijing time — within the campaign's segment
+// when it has one. Each household is reminded once per campaign.
+func (s *Service) replenish(ctx context.Context, c Campaign) (Plan, error) {
+	y, m, d := s.now().In(shanghai).Date()
+	today := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	due, err := s.bitmapQuery(ctx, "SELECT person_id FROM "+s.DB.Table("person_next_purchase")+
+		" WHERE kind = ? AND next_purchase BETWEEN toDate(?) AND toDate(?)", c.ReplenishKind, today, today.AddDate(0, 0, c.LeadDays))
+	if err != nil {
+		return Plan{}, fmt.Errorf("replenishment %s: %w", c.ID, err)
+	}
+	if c.SegmentID != "" {
+		members, err := s.Segments.Members(c.SegmentID)
+		if err != nil {
+			return Plan{}, err
+		}
+		due.And(members)
+	}
+	p, err := s.planTriggered(ctx, c, due)
+	if err == nil {
+		s.wakeMu.Lock()
+		if s.lastReplenish == nil {
+			s.lastReplenish = map[string]time.Time{}
+		}
+		s.lastReplenish[c.ID] = s.now()
+		s.wakeMu.Unlock()
+	}
+	return p, err
+}
