@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
+	"github.com/granarycdp/cdp/schema"
 	"github.com/granarycdp/cdp/store"
 	"github.com/granarycdp/cdp/store/storetest"
 )
@@ -111,7 +114,92 @@ func moreEvents(b testing.TB, db *store.DB, persons, n int) {
 }
 
 // BenchmarkFiveClauseRule1M evaluates fiveClause over a million persons
-// and about 20 million events, each iteration:
+// and about 20 million events; see benchFiveClause for the figures.
+func BenchmarkFiveClauseRule1M(b *testing.B) { benchFiveClause(b, 1_000_000, 20_000_000) }
+
+// BenchmarkFiveClauseRule10M is the same over ten million persons and
+// CDP_BENCH_EVENTS events (default 60 million). Generating them takes
+// most of an hour and about 10 GB of disk, so it runs only when
+// CDP_BENCH_10M=1:
+//
+//	CDP_BENCH_10M=1 go test ./segments -run '^$' -bench FiveClauseRule10M -benchtime 3x -timeout 3h
+func BenchmarkFiveClauseRule10M(b *testing.B) {
+	if os.Getenv("CDP_BENCH_10M") != "1" {
+		b.Skip("set CDP_BENCH_10M=1 to generate and evaluate 10 million persons")
+	}
+	events := 60_000_000
+	if v := os.Getenv("CDP_BENCH_EVENTS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			b.Fatalf("CDP_BENCH_EVENTS=%q: want a positive number", v)
+		}
+		events = n
+	}
+	benchFiveClause(b, 10_000_000, events)
+}
+
+// fiveClauseData returns a database holding the benchmark's brand:
+// persons persons (generate) and about events behaviour events
+// (moreEvents), merged (OPTIMIZE FINAL), and how many canonical persons
+// it has.
+//
+// With CDP_BENCH_DB set, the database of that name on the test
+// ClickHouse (CDP_TEST_CLICKHOUSE_DSN, e.g. a `cdp engine` left running)
+// is used and kept: the data is generated only if it does not hold
+// exactly persons persons, so profiling runs skip the generation.
+func fiveClauseData(b *testing.B, persons, events int) (*store.DB, uint64) {
+	ctx := context.Background()
+	var db *store.DB
+	name := os.Getenv("CDP_BENCH_DB")
+	if name == "" {
+		db = storetest.Migrated(b)
+	} else {
+		var err error
+		if db, err = store.Open(storetest.DSN(b, name), storetest.Logger()); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { db.Close() })
+		if _, err := schema.Migrate(ctx, db.Conn, schema.Target{Database: db.Database}, storetest.Logger()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var have uint64
+	if err := db.Conn.QueryRow(ctx, "SELECT count() FROM "+db.Table("persons")).Scan(&have); err != nil {
+		b.Fatal(err)
+	}
+	if have != uint64(persons) {
+		if have != 0 {
+			b.Fatalf("database %s holds %d persons, want %d or none", db.Database, have, persons)
+		}
+		start := time.Now()
+		generate(b, db, persons)
+		var n uint64
+		if err := db.Conn.QueryRow(ctx, "SELECT count() FROM "+db.Table("events")).Scan(&n); err != nil {
+			b.Fatal(err)
+		}
+		moreEvents(b, db, persons, events-int(n)) // generate writes about a million events per million persons
+		b.Logf("generated in %v", time.Since(start))
+		start = time.Now()
+		for _, t := range []string{"persons", "events", "orders", "order_lines", "wecom_messages"} {
+			if err := db.Conn.Exec(ctx, "OPTIMIZE TABLE "+db.Table(t)+" FINAL"); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.Logf("merged (OPTIMIZE FINAL) in %v", time.Since(start))
+	}
+	var nEvents, universe uint64
+	if err := db.Conn.QueryRow(ctx, "SELECT count() FROM "+db.Table("events")).Scan(&nEvents); err != nil {
+		b.Fatal(err)
+	}
+	if err := db.Conn.QueryRow(ctx, "SELECT uniqExact(canonical) FROM "+db.Table("persons")+" FINAL").Scan(&universe); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("%d persons (%d canonical), %d events", persons, universe, nEvents)
+	return db, universe
+}
+
+// benchFiveClause evaluates fiveClause over the brand of fiveClauseData,
+// each iteration:
 //
 //   - engine_cold_ms: a new engine (trait snapshot and leaves loaded from
 //     ClickHouse);
@@ -123,31 +211,9 @@ func moreEvents(b testing.TB, db *store.DB, persons, n int) {
 //     canonical persons.
 //
 // Generation and OPTIMIZE FINAL are outside the timing.
-func BenchmarkFiveClauseRule1M(b *testing.B) {
-	const persons = 1_000_000
-	db := storetest.Migrated(b)
+func benchFiveClause(b *testing.B, persons, events int) {
 	ctx := context.Background()
-	start := time.Now()
-	generate(b, db, persons)
-	var have uint64
-	if err := db.Conn.QueryRow(ctx, "SELECT count() FROM "+db.Table("events")).Scan(&have); err != nil {
-		b.Fatal(err)
-	}
-	moreEvents(b, db, persons, 20_000_000-int(have)) // generate writes about a million events
-	for _, t := range []string{"persons", "events", "orders", "order_lines", "wecom_messages"} {
-		if err := db.Conn.Exec(ctx, "OPTIMIZE TABLE "+db.Table(t)+" FINAL"); err != nil {
-			b.Fatal(err)
-		}
-	}
-	var events, universe uint64
-	if err := db.Conn.QueryRow(ctx, "SELECT count() FROM "+db.Table("events")).Scan(&events); err != nil {
-		b.Fatal(err)
-	}
-	if err := db.Conn.QueryRow(ctx, "SELECT uniqExact(canonical) FROM "+db.Table("persons")+" FINAL").Scan(&universe); err != nil {
-		b.Fatal(err)
-	}
-	b.Logf("generated %d persons (%d canonical), %d events in %v", persons, universe, events, time.Since(start))
-
+	db, universe := fiveClauseData(b, persons, events)
 	query := fiveClauseSQL(db.Table)
 	var cold, warm, sql time.Duration
 	var heap float64

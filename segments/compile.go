@@ -32,6 +32,13 @@ const orderEvent = "order"
 // maxDays bounds windows: ten years.
 const maxDays = 3650
 
+// MaxScanDays bounds the windows of the two tables that grow without
+// bound and have no index a rule could use besides time: behaviour events
+// (every view, play, like and search, kept for ever) and WeCom chat
+// messages (searched by substring). A rule reads them only within a
+// window of at most this many days; see unbounded in bounds.go.
+const MaxScanDays = 365
+
 const (
 	minInt = math.MinInt64
 	maxInt = math.MaxInt64
@@ -62,6 +69,10 @@ type Compiled struct {
 	plan     Node
 	kinds    []string
 	segments []string
+	// unbounded is the rule's first clause that would read without
+	// bounds (nil when none): Engine.Check refuses such a rule; a stored
+	// one still runs.
+	unbounded *RuleError
 }
 
 // Source is the rule as written.
@@ -114,18 +125,34 @@ var (
 // compiler walks a checked tree into a plan. One compiler compiles one
 // rule.
 type compiler struct {
-	src      string
-	gen      sqlGen
-	kinds    map[string]bool
-	segments map[string]bool
+	src       string
+	gen       sqlGen
+	kinds     map[string]bool
+	segments  map[string]bool
+	unbounded *RuleError // the first clause that reads without bounds
 }
 
 func newCompiler(src string, table func(string) string) *compiler {
 	return &compiler{src: src, gen: sqlGen{table: table}, kinds: map[string]bool{}, segments: map[string]bool{}}
 }
 
-// compile parses, checks and compiles a rule.
+// compile parses, checks and compiles a rule, and refuses one that would
+// read without bounds (the *RuleError names the clause and how to bound
+// it).
 func compile(rule string, table func(string) string) (*Compiled, error) {
+	c, err := compileUnbounded(rule, table)
+	if err != nil {
+		return nil, err
+	}
+	if c.unbounded != nil {
+		return nil, c.unbounded
+	}
+	return c, nil
+}
+
+// compileUnbounded is compile without the refusal of unbounded reads:
+// for rules saved before the bounds existed, which keep running.
+func compileUnbounded(rule string, table func(string) string) (*Compiled, error) {
 	tree, err := parse(rule)
 	if err != nil {
 		return nil, err
@@ -140,7 +167,12 @@ func compile(rule string, table func(string) string) (*Compiled, error) {
 		segs = append(segs, s)
 	}
 	sort.Strings(segs)
-	return &Compiled{source: rule, plan: simplify(plan), kinds: sortedKinds(c.kinds), segments: segs}, nil
+	plan = simplify(plan)
+	unbounded := c.unbounded
+	if unbounded == nil {
+		unbounded = unnarrowed(plan)
+	}
+	return &Compiled{source: rule, plan: plan, kinds: sortedKinds(c.kinds), segments: segs, unbounded: unbounded}, nil
 }
 
 func (c *compiler) errorf(n ast.Node, format string, args ...any) error {
@@ -264,7 +296,7 @@ func (c *compiler) membership(b *ast.BinaryNode, negated bool) (Node, bool, erro
 		if r.Operator != ".." || !okLo || !okHi {
 			return nil, true, c.errorf(r, "expected a list of numbers [1, 2] or a range 1..5")
 		}
-		in = And{Children: []Node{compare(meas, ">=", lo), compare(meas, "<=", hi)}}
+		in = between(meas, lo, hi)
 	default:
 		return nil, true, c.errorf(b.Right, "expected a list of numbers [1, 2] or a range 1..5")
 	}
@@ -321,6 +353,17 @@ func compare(m measure, op string, x float64) Node {
 	return m.between(r)
 }
 
+// between is the plan for `measure in lo..hi`: one range, so that a
+// measure read in a window (days_since_last) gets both bounds at once.
+func between(m measure, lo, hi float64) Node {
+	a, okLo := rangeOf(">=", math.Round(lo*m.scale()*1e6)/1e6)
+	b, okHi := rangeOf("<=", math.Round(hi*m.scale()*1e6)/1e6)
+	if !okLo || !okHi || a.lo > b.hi {
+		return None{}
+	}
+	return m.between(intRange{lo: a.lo, hi: b.hi})
+}
+
 // rangeOf is the integer range of values v with `v op x`.
 func rangeOf(op string, x float64) (intRange, bool) {
 	const limit = 9e18 // inside int64
@@ -374,7 +417,9 @@ func (c *compiler) traitAtom(n ast.Node) (Node, error) {
 		return &categoryLeaf{trait: refs[0], prog: prog}, nil
 	}
 	c.kinds[KindOrders] = true
-	return &residualLeaf{traits: refs, prog: prog}, nil
+	return &residualLeaf{traits: refs, prog: prog, at: c.errorf(leftmost(n), "%s is checked customer by customer, and nothing beside it "+
+		"narrows the customers it is checked for, so it would run over every customer: join it with && to a condition that "+
+		"selects customers, e.g. did(\"order\", 90) >= 1 && %s", n.String(), n.String()).(*RuleError)}, nil
 }
 
 // traitRefs lists the traits a trait-only expression reads. It refuses

@@ -138,10 +138,23 @@ func NewEngine(db *store.DB, opts Options) *Engine {
 }
 
 // Check parses, type-checks and compiles a rule. Problems in the rule are
-// *RuleError. The Compiled names this engine's tables: evaluate it with
-// this engine.
+// *RuleError, including a clause that would read without bounds (see
+// bounds.go: behaviour events or chats without a window or over more
+// than MaxScanDays, a per-customer condition nothing narrows). The
+// Compiled names this engine's tables: evaluate it with this engine.
 func (e *Engine) Check(rule string) (*Compiled, error) {
 	return compile(rule, e.db.Table)
+}
+
+// checkSaved is Check for a rule saved before the bounds existed: an
+// unbounded one still compiles (it keeps running as its owner wrote it)
+// and the refusal is returned beside it, for a warning.
+func (e *Engine) checkSaved(rule string) (*Compiled, *RuleError, error) {
+	c, err := compileUnbounded(rule, e.db.Table)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, c.unbounded, nil
 }
 
 // Evaluate returns the rule's members: canonical person ids. The bitmap

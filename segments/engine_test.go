@@ -35,6 +35,11 @@ const flagship = `(did("video_complete", 30, {"topic": "控糖"}) >= 2
 && city_tier == 1
 && ltv > 300`
 
+// TestEachOperatorSelectsExactlyItsMembers checks evaluation, including
+// of clauses Check refuses as unbounded (never("video_play"), chat("血糖"),
+// ltv >= 2 * aov alone): rules saved before the bounds existed still run
+// (checkSaved), so their leaves must stay right.
+// TestUnboundedRulesAreRefusedWithABoundedRewrite covers the refusal.
 func TestEachOperatorSelectsExactlyItsMembers(t *testing.T) {
 	db := population(t)
 	e := testEngine(db, fixedSegments{"vip": {2, 13, 11, 999}})
@@ -103,6 +108,10 @@ func TestEachOperatorSelectsExactlyItsMembers(t *testing.T) {
 		{`days_since_last("order") <= 15`, []uint32{2, 6, 7, 10}},
 		{`days_since_last("order") != 15`, []uint32{1, 2, 3, 4, 5, 6, 10, 13, 14}},
 		{`days_since_last("video_complete") in 3..7`, []uint32{1, 6}},
+		{`days_since_last("video_complete") <= 7`, []uint32{1, 4, 6, 7, 12}},
+		{`days_since_last("video_play") < 11`, []uint32{12}},
+		{`days_since_last("video_play") <= 99`, []uint32{12}},
+		{`days_since_last("video_play") <= 100`, []uint32{12, 15}},
 		// purchases
 		{`bought("低GI大米", 365) >= 1`, []uint32{1, 3, 13, 14}},
 		{`bought("LGI-5KG") >= 1`, []uint32{1, 3, 13, 14}},
@@ -131,7 +140,7 @@ func TestEachOperatorSelectsExactlyItsMembers(t *testing.T) {
 		{flagship, []uint32{1, 2, 10, 13, 14}},
 	} {
 		t.Run(tc.rule, func(t *testing.T) {
-			c, err := e.Check(tc.rule)
+			c, _, err := e.checkSaved(tc.rule)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -268,7 +277,7 @@ func TestRefreshPatchesLeavesLikeAFullRecompute(t *testing.T) {
 		`days_since_last("order") <= 30`,
 		`did_then("video_complete", "order", 7, 30)`,
 		`did("search", 30) >= 1`,
-		`ltv >= 2 * aov`,
+		`orders_total >= 1 && ltv >= 2 * aov`,
 	}
 	compiled := make([]*Compiled, len(rules))
 	for i, r := range rules {
@@ -327,7 +336,7 @@ func TestInvalidateDropsOnlyLeavesReadingTheKind(t *testing.T) {
 	db := population(t)
 	ctx := context.Background()
 	e := testEngine(db, nil)
-	for _, r := range []string{`tag("控糖")`, `chat("血糖")`, `did("search", 30) >= 1`} {
+	for _, r := range []string{`tag("控糖")`, `chat("血糖", 90)`, `did("search", 30) >= 1`} {
 		c, err := e.Check(r)
 		if err != nil {
 			t.Fatal(err)
@@ -425,7 +434,7 @@ func TestConcurrentEvaluateRefreshInvalidate(t *testing.T) {
 	db := population(t)
 	ctx := context.Background()
 	e := testEngine(db, fixedSegments{"vip": {2, 13}})
-	rules := []string{flagship, `tag("控糖") || in_segment("vip")`, `ltv >= 2 * aov || bucket(3) == 1`, `never("video_play", 90) && city_tier <= 2`}
+	rules := []string{flagship, `tag("控糖") || in_segment("vip")`, `(orders_total >= 1 && ltv >= 2 * aov) || bucket(3) == 1`, `never("video_play", 90) && city_tier <= 2`}
 	var compiled []*Compiled
 	for _, r := range rules {
 		c, err := e.Check(r)

@@ -87,6 +87,7 @@ func (c *compiler) chat(call *ast.CallNode) (Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.eventWindow(call, 1, days, "every WeCom message", "WeCom messages")
 	c.kinds[KindChats] = true
 	return c.gen.chatLeaf(call.String(), kw, days), nil
 }
@@ -111,10 +112,18 @@ func (c *compiler) didThen(call *ast.CallNode) (Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	var events []string
 	for _, s := range []string{first, then} {
+		if s != orderEvent {
+			events = append(events, s)
+		}
 		for _, k := range (source{event: s}).kinds() {
 			c.kinds[k] = true
 		}
+	}
+	if len(events) > 0 {
+		every, plural := eventsOf(events...)
+		c.eventWindow(call, 3, days, every, plural)
 	}
 	return c.gen.funnelLeaf(call.String(), first, then, within, days), nil
 }
@@ -207,7 +216,9 @@ func (c *compiler) recencyMeasure(call *ast.CallNode) (measure, error) {
 		agg = "min"
 	}
 	return recencyMeasure{leaf: func(r intRange) Node {
-		return c.gen.recencyLeaf(desc+" "+r.String(), src, agg, r)
+		days := recencyWindow(agg, r)
+		c.recencyBounds(call, ev, agg, r, days)
+		return c.gen.recencyLeaf(desc+" "+r.String(), src, agg, days, r)
 	}}, nil
 }
 
@@ -347,6 +358,10 @@ func (c *compiler) source(call *ast.CallNode) (source, int, error) {
 		return source{}, 0, err
 	}
 	src := source{event: ev}
+	if ev != orderEvent {
+		every, plural := eventsOf(ev)
+		c.eventWindow(call, 1, days, every, plural)
+	}
 	if len(call.Arguments) > 2 {
 		if src.filters, err = c.filters(call.Arguments[2], ev == orderEvent); err != nil {
 			return source{}, 0, err

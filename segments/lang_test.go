@@ -85,7 +85,8 @@ func TestPlansAreSimplified(t *testing.T) {
 		{`(tag("a") || tag("b")) || tag("c")`, `(tag("a") OR tag("b") OR tag("c"))`},
 		{`ltv > 300 && ltv <= 500`, `(ltv >= 300.01 AND ltv <= 500)`},
 		{`did("x", 7) < 2`, `NOT did("x", 7) >= 2`},
-		{`never("x")`, `NOT did("x") >= 1`},
+		{`never("x", 7)`, `NOT did("x", 7) >= 1`},
+		{`did("x", 7) in 2..5`, `did("x", 7) in 2..5`},
 		{`lapsed("低GI大米", 60) && city == "上海"`,
 			`(lapsed("低GI大米", 60) AND city == "上海")`},
 	} {
@@ -103,20 +104,21 @@ func TestPlansAreSimplified(t *testing.T) {
 // testdata/sql/*.sql (go test -run GoldenSQL -update rewrites them).
 func TestGoldenSQL(t *testing.T) {
 	for name, rule := range map[string]string{
-		"did_filters":       `did("video_complete", 30, {"topic": "控糖", "completion": 0.9, "video_id": ["v1", "v2"]}) >= 2`,
-		"did_exists":        `did("search", 7, {"keyword": "低GI大米"}) >= 1`,
-		"did_order_channel": `did("order", 90, {"channel": "tmall"}) in 2..5`,
-		"never":             `never("video_play", 90)`,
-		"days_since_last":   `days_since_last("order") <= 60`,
-		"days_since_first":  `days_since_first("video_play") > 30`,
-		"bought":            `bought("低GI大米", 365) >= 2`,
-		"lapsed":            `lapsed("低GI大米", 60)`,
-		"orders":            `orders(90) >= 2`,
-		"spend":             `spend(365) > 300`,
-		"chat":              `chat("血糖", 30)`,
-		"tag":               `tag("控糖")`,
-		"did_then":          `did_then("video_complete", "order", 7, 30)`,
-		"did_then_events":   `did_then("search", "video_complete", 1)`,
+		"did_filters":            `did("video_complete", 30, {"topic": "控糖", "completion": 0.9, "video_id": ["v1", "v2"]}) >= 2`,
+		"did_exists":             `did("search", 7, {"keyword": "低GI大米"}) >= 1`,
+		"did_order_channel":      `did("order", 90, {"channel": "tmall"}) in 2..5`,
+		"never":                  `never("video_play", 90)`,
+		"days_since_last":        `days_since_last("order") <= 60`,
+		"days_since_first":       `days_since_first("order") > 30`,
+		"days_since_last_events": `days_since_last("video_play") in 3..7`,
+		"bought":                 `bought("低GI大米", 365) >= 2`,
+		"lapsed":                 `lapsed("低GI大米", 60)`,
+		"orders":                 `orders(90) >= 2`,
+		"spend":                  `spend(365) > 300`,
+		"chat":                   `chat("血糖", 30)`,
+		"tag":                    `tag("控糖")`,
+		"did_then":               `did_then("video_complete", "order", 7, 30)`,
+		"did_then_events":        `did_then("search", "video_complete", 1, 30)`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			c, err := compile(rule, table)

@@ -151,6 +151,7 @@ func setTrait(env *Traits, trait string, v any) {
 type residualLeaf struct {
 	traits []string
 	prog   *vmProgram
+	at     *RuleError // refusal when nothing narrows it (see unnarrowed)
 }
 
 func (l *residualLeaf) Kinds() []string { return ordersKinds }

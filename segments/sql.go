@@ -299,11 +299,12 @@ func (g *sqlGen) existsLeaf(desc string, src source, days int) *sqlLeaf {
 }
 
 // recencyLeaf: persons whose first (agg "min") or last ("max") src row is
-// a number of whole days ago in r.
-func (g *sqlGen) recencyLeaf(desc string, src source, agg string, r intRange) *sqlLeaf {
-	f := g.eventFact(src, 0, ", "+agg+"("+g.tsOf(src)+") AS v", true)
-	days := "intDiv({" + paramNow + ":Int64} - toUnixTimestamp64Milli(" + agg + "(f.v)), 86400000)"
-	return g.leaf(leafSpec{desc: desc, kinds: src.kinds(), fact: f, having: g.having(days, r)})
+// a number of whole days ago in r. days is a window that holds every row
+// that can matter (recencyWindow), 0 for all time.
+func (g *sqlGen) recencyLeaf(desc string, src source, agg string, days int, r intRange) *sqlLeaf {
+	f := g.eventFact(src, days, ", "+agg+"("+g.tsOf(src)+") AS v", true)
+	since := "intDiv({" + paramNow + ":Int64} - toUnixTimestamp64Milli(" + agg + "(f.v)), 86400000)"
+	return g.leaf(leafSpec{desc: desc, kinds: src.kinds(), fact: f, having: g.having(since, r)})
 }
 
 func (g *sqlGen) tsOf(src source) string {

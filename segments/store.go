@@ -111,10 +111,14 @@ func (s *Store) load(ctx context.Context) error {
 			continue
 		}
 		d.Live = live != 0
-		c, err := s.engine.Check(d.Rule)
+		c, unbounded, err := s.engine.checkSaved(d.Rule)
 		if err != nil {
 			s.logger.Error("stored segment rule no longer checks; it is skipped", "segment", d.ID, "err", err)
 			continue
+		}
+		if unbounded != nil {
+			s.logger.Warn("stored segment rule reads without bounds; it keeps running, but saving it again needs a bounded rule",
+				"segment", d.ID, "problem", unbounded)
 		}
 		s.defs[d.ID], s.plans[d.ID] = &d, c
 	}

@@ -1,11 +1,12 @@
 -- rule: did("order", 90, {"channel": "tmall"}) in 2..5
--- plan: (did("order", 90, {channel: "tmall"}) >= 2 AND NOT did("order", 90, {channel: "tmall"}) >= 6)
+-- plan: did("order", 90, {channel: "tmall"}) in 2..5
 
--- did("order", 90, {channel: "tmall"}) >= 2
+-- did("order", 90, {channel: "tmall"}) in 2..5
 -- kinds: orders
 -- {p0:String} = "tmall"
 -- {p1:UInt32} = 90
 -- {p2:Int64} = 2
+-- {p3:Int64} = 5
 SELECT toString(groupBitmapState(c)) FROM (
 	SELECT p.canonical AS c
 	FROM (
@@ -17,7 +18,7 @@ SELECT toString(groupBitmapState(c)) FROM (
 		GROUP BY person_id
 	) AS f
 	INNER JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL) AS p ON p.person_id = f.person_id
-	GROUP BY c HAVING sum(f.v) >= {p2:Int64}
+	GROUP BY c HAVING sum(f.v) >= {p2:Int64} AND sum(f.v) <= {p3:Int64}
 );
 
 -- refresh
@@ -33,41 +34,6 @@ SELECT toString(groupBitmapState(c)) FROM (
 		GROUP BY person_id
 	) AS f
 	INNER JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE canonical IN {persons:Array(UInt32)}) AS p ON p.person_id = f.person_id
-	GROUP BY c HAVING sum(f.v) >= {p2:Int64}
-);
-
--- did("order", 90, {channel: "tmall"}) >= 6
--- kinds: orders
--- {p0:String} = "tmall"
--- {p1:UInt32} = 90
--- {p2:Int64} = 6
-SELECT toString(groupBitmapState(c)) FROM (
-	SELECT p.canonical AS c
-	FROM (
-		SELECT person_id, count() AS v FROM `cdp`.`orders` FINAL
-		WHERE person_id != 0
-			AND status NOT IN ('refunded', 'cancelled')
-			AND channel = {p0:String}
-			AND ordered_at >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p1:UInt32})
-		GROUP BY person_id
-	) AS f
-	INNER JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL) AS p ON p.person_id = f.person_id
-	GROUP BY c HAVING sum(f.v) >= {p2:Int64}
-);
-
--- refresh
-SELECT toString(groupBitmapState(c)) FROM (
-	SELECT p.canonical AS c
-	FROM (
-		SELECT person_id, count() AS v FROM `cdp`.`orders` FINAL
-		WHERE person_id != 0
-			AND status NOT IN ('refunded', 'cancelled')
-			AND channel = {p0:String}
-			AND ordered_at >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p1:UInt32})
-			AND person_id IN (SELECT person_id FROM `cdp`.`persons` FINAL WHERE canonical IN {persons:Array(UInt32)})
-		GROUP BY person_id
-	) AS f
-	INNER JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE canonical IN {persons:Array(UInt32)}) AS p ON p.person_id = f.person_id
-	GROUP BY c HAVING sum(f.v) >= {p2:Int64}
+	GROUP BY c HAVING sum(f.v) >= {p2:Int64} AND sum(f.v) <= {p3:Int64}
 );
 
