@@ -43,6 +43,9 @@ type config struct {
 	WeComAESKey        string
 	WeComSecret        string
 	WeComAPIURL        string
+	WeComDailyCap      int
+	WeComRobots        string
+	Webhooks           string
 	IdentityRules      string
 	Demo               string
 	DemoHouseholds     int
@@ -109,6 +112,12 @@ func (c *config) settings() []setting {
 			help: "WeCom customer-contact secret (客户联系 Secret) for the API: contact details, mass messages."},
 		{flag: "wecom-api-url", env: "CDP_WECOM_API_URL", commands: serve, str: &c.WeComAPIURL, def: "https://qyapi.weixin.qq.com",
 			help: "WeCom API host (a proxy or a test server)."},
+		{flag: "wecom-daily-cap", env: "CDP_WECOM_DAILY_CAP", commands: serve, num: &c.WeComDailyCap, def: "1",
+			help: "Mass messages (客户群发) WeCom lets one customer receive per day, across all campaigns: planning never goes past it."},
+		{flag: "wecom-robots", env: "CDP_WECOM_ROBOTS", commands: serve, str: &c.WeComRobots,
+			help: "Group robots campaigns may post to: name=webhook URL pairs separated by ';', e.g. 团购1群=https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=..."},
+		{flag: "webhooks", env: "CDP_WEBHOOKS", commands: serve, str: &c.Webhooks,
+			help: "Generic webhooks campaigns may send through (an SMS gateway, a CRM): name=URL|HMAC secret, separated by ';'. Posts are signed (X-Granary-Signature) and carry an Idempotency-Key."},
 		{flag: "identity-rules", env: "CDP_IDENTITY_RULES", commands: serve, str: &c.IdentityRules,
 			help: "JSON file of identifier rules ([{type, priority, limit, window, may_join, blocked}]); default: the built-in rules (GET /api/v1/identity/rules shows them)."},
 		{flag: "demo", env: "CDP_DEMO", commands: serve, str: &c.Demo, def: "off",

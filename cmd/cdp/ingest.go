@@ -98,7 +98,13 @@ func startIngest(ctx context.Context, cfg config, db *store.DB, metrics *store.M
 		sp.Close()
 		return nil, err
 	}
-	p.campaigns = &campaigns.Service{DB: db, Writer: w, Segments: p.segments, Logger: logger}
+	channels, err := campaignChannels(cfg, p.wecom, prot)
+	if err != nil {
+		sp.Close()
+		return nil, err
+	}
+	p.campaigns = &campaigns.Service{DB: db, Writer: w, Segments: p.segments, Logger: logger, Channels: channels}
+	p.segments.OnChange = p.campaigns.SegmentChanged
 	runCtx, stop := context.WithCancel(context.Background())
 	p.stop = stop
 	p.pipeline = ingest.NewPipeline(ingest.PipelineOptions{Spool: sp, Writer: w, SpoolID: spoolID, Resolver: graph, Logger: logger,
@@ -108,11 +114,9 @@ func startIngest(ctx context.Context, cfg config, db *store.DB, metrics *store.M
 				p.optOuts(runCtx, persons, logger)
 			}
 		}})
-	go func() {
-		if err := p.campaigns.Resume(runCtx); err != nil && runCtx.Err() == nil {
-			logger.Error("resuming campaigns failed", "err", err)
-		}
-	}()
+	// Run resumes what a restart interrupted, then sends, triggers and
+	// reads WeCom delivery results.
+	go p.campaigns.Run(runCtx, campaigns.RunOptions{})
 	go p.segments.RunLive(runCtx)
 	go func() { p.done <- p.pipeline.Run(runCtx) }()
 	logger.Info("ingest ready", "spool", sopts.Dir, "pending_records", sp.LastSeq()-sp.Committed(), "wecom", p.wecom != nil)
@@ -173,6 +177,59 @@ func wecomConfig(cfg config) (*ingest.WeCom, error) {
 		}
 	}
 	return w, nil
+}
+
+// campaignChannels configures the campaign channels: WeCom mass messages
+// (with the contact secret), group robots and generic webhooks.
+func campaignChannels(cfg config, w *ingest.WeCom, prot *identity.Protector) (*campaigns.Channels, error) {
+	ch := &campaigns.Channels{WeComDailyCap: cfg.WeComDailyCap, Robots: map[string]string{}, Webhooks: map[string]campaigns.Webhook{}, Reveal: prot.Decrypt}
+	switch {
+	case w != nil && w.Client != nil:
+		ch.WeCom = w.Client
+	case cfg.WeComCorpID != "" && cfg.WeComSecret != "":
+		opts := wecom.DefaultClientOptions()
+		opts.BaseURL = strings.TrimRight(cfg.WeComAPIURL, "/")
+		c, err := wecom.NewClient(cfg.WeComCorpID, cfg.WeComSecret, opts)
+		if err != nil {
+			return nil, err
+		}
+		ch.WeCom = c
+	}
+	pairs := func(setting, list string, put func(name, value string) error) error {
+		for _, item := range strings.Split(list, ";") {
+			if item = strings.TrimSpace(item); item == "" {
+				continue
+			}
+			name, value, ok := strings.Cut(item, "=")
+			if !ok || strings.TrimSpace(name) == "" || strings.TrimSpace(value) == "" {
+				return fmt.Errorf("%s: %q is not name=value", setting, item)
+			}
+			if err := put(strings.TrimSpace(name), strings.TrimSpace(value)); err != nil {
+				return fmt.Errorf("%s: %s: %w", setting, name, err)
+			}
+		}
+		return nil
+	}
+	if err := pairs("CDP_WECOM_ROBOTS", cfg.WeComRobots, func(name, u string) error {
+		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") || !strings.Contains(u, "key=") {
+			return errors.New("want the robot's webhook URL with its key")
+		}
+		ch.Robots[name] = u
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if err := pairs("CDP_WEBHOOKS", cfg.Webhooks, func(name, v string) error {
+		u, secret, ok := strings.Cut(v, "|")
+		if !ok || len(secret) < 16 || !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+			return errors.New("want URL|secret with a secret of at least 16 characters")
+		}
+		ch.Webhooks[name] = campaigns.Webhook{URL: u, Secret: secret}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	return ch, nil
 }
 
 // readOrCreateID reads a random id kept in a file, creating it once.
