@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -23,6 +24,7 @@ import (
 	"github.com/granarycdp/cdp/schema"
 	"github.com/granarycdp/cdp/segments"
 	"github.com/granarycdp/cdp/store"
+	"github.com/granarycdp/cdp/web"
 )
 
 //go:embed openapi.json
@@ -82,7 +84,12 @@ func New(opts Options) *Server {
 	s := &Server{db: opts.DB, creds: opts.Credentials, collector: opts.Collector, wecom: opts.WeCom, identity: opts.Identity, segments: opts.Segments, campaigns: opts.Campaigns, opts: opts, logger: opts.Logger, engine: g}
 	s.limits = newRateLimiters(opts.RateLimits)
 	g.Use(s.recover(), s.accessLog())
+	console := web.Handler()
 	g.NoRoute(func(c *gin.Context) {
+		if consolePath(c.Request) {
+			console.ServeHTTP(c.Writer, c.Request)
+			return
+		}
 		fail(c, http.StatusNotFound, CodeNotFound, "no such endpoint: "+c.Request.Method+" "+c.Request.URL.Path, "")
 	})
 	g.HandleMethodNotAllowed = true
@@ -144,6 +151,16 @@ func New(opts Options) *Server {
 		v1.GET("/campaigns/:id/results", s.campaignResults)
 		v1.PUT("/profiles/:id/consent", marketer, s.setConsent)
 	}
+	// Read models of the web console (console.go).
+	v1.GET("/overview", s.overview)
+	v1.GET("/settings/wecom", s.weComSettings)
+	v1.GET("/settings/sensitive-tags", s.sensitiveTags)
+	if s.identity != nil {
+		v1.POST("/profiles/summaries", s.personSummaries)
+	}
+	if s.campaigns != nil {
+		v1.GET("/campaigns/:id/results/daily", s.campaignResultsDaily)
+	}
 	admin := v1.Group("", requireRole(RoleAdmin))
 	admin.GET("/tokens", s.listCredentials(false))
 	admin.POST("/tokens", s.createToken)
@@ -153,6 +170,20 @@ func New(opts Options) *Server {
 	admin.DELETE("/write-keys/:id", s.revokeCredential("write_keys"))
 	admin.GET("/admin/audit", s.listAudit)
 	return s
+}
+
+// consolePath tells whether a request the API does not route is for the
+// web console: a GET or HEAD outside the API, ingest and WeCom paths.
+func consolePath(r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	for _, prefix := range []string{"/api/", "/v1/", "/wecom/"} {
+		if strings.HasPrefix(r.URL.Path, prefix) || r.URL.Path+"/" == prefix {
+			return false
+		}
+	}
+	return true
 }
 
 // Handler is the server's http.Handler.

@@ -1,0 +1,84 @@
+import { createContext, useContext } from 'react';
+
+// The console speaks Chinese by default and English on request. Every
+// string is written in both languages where it is used — t('人群', 'Segments')
+// — so no text can lack a translation.
+export type Lang = 'zh' | 'en';
+
+export const LangContext = createContext<{ lang: Lang; setLang: (l: Lang) => void }>({ lang: 'zh', setLang: () => {} });
+
+export function useLang() {
+  return useContext(LangContext);
+}
+
+export function useT() {
+  const { lang } = useContext(LangContext);
+  return (zh: string, en: string) => (lang === 'zh' ? zh : en);
+}
+
+export function initialLang(): Lang {
+  const saved = localStorage.getItem('cdp.lang');
+  return saved === 'en' ? 'en' : 'zh';
+}
+
+// Names of channels, identifier types, groups and reasons as the API spells them.
+const names: Record<string, [string, string]> = {
+  tmall: ['天猫', 'Tmall'],
+  douyin: ['抖音', 'Douyin'],
+  douyin_shop: ['抖音小店', 'Douyin shop'],
+  group_buy: ['社区团购', 'Group buying'],
+  pos: ['门店 POS', 'Store POS'],
+  phone: ['电话订购', 'Phone orders'],
+  mini_program: ['小程序', 'Mini program'],
+  wecom: ['企业微信', 'WeCom'],
+  default: ['默认来源', 'Default source'],
+  demo: ['演示数据', 'Demo'],
+  outbox: ['发件箱（仅记录）', 'Outbox (record only)'],
+  event: ['行为事件', 'Events'],
+  order: ['订单', 'Orders'],
+  wecom_contact: ['企微加好友', 'WeCom contacts'],
+  chat: ['企微聊天', 'WeCom chats'],
+  treatment: ['实验组', 'Treatment'],
+  holdout: ['对照组', 'Holdout'],
+  excluded: ['已排除', 'Excluded'],
+  draft: ['草稿', 'Draft'],
+  running: ['发送中', 'Running'],
+  finished: ['已完成', 'Finished'],
+  cancelled: ['已取消', 'Cancelled'],
+  scheduled: ['已排期', 'Scheduled'],
+  planned: ['已计划', 'Planned'],
+  sent: ['已发送', 'Sent'],
+  delivered: ['已送达', 'Delivered'],
+  failed: ['失败', 'Failed'],
+  not_sent: ['未发送', 'Not sent'],
+  opted_out: ['已退订', 'Opted out'],
+  no_sensitive_consent: ['无敏感信息单独同意', 'No sensitive-data consent'],
+  cap_reached: ['触达频次已满', 'Frequency cap reached'],
+  quiet_hours: ['免打扰时段', 'Quiet hours'],
+  no_channel_address: ['无触达渠道', 'No channel address'],
+  global_control: ['全局对照组', 'Global control'],
+  send_limit: ['超出发送上限', 'Send limit'],
+  suppressed: ['已屏蔽', 'Suppressed'],
+  channel_cap_reached: ['渠道群发次数已满', 'Channel cap reached'],
+  phone_id: ['手机号', 'Phone'],
+  unionid: ['微信 UnionID', 'WeChat UnionID'],
+  openid: ['微信 OpenID', 'WeChat OpenID'],
+  wecom_external_userid: ['企微外部联系人 ID', 'WeCom external user id'],
+  douyin_openid: ['抖音 OpenID', 'Douyin OpenID'],
+  member_no: ['会员号', 'Member number'],
+  tmall_ouid: ['天猫 OUID', 'Tmall OUID'],
+  device_id: ['设备 ID', 'Device id'],
+  anonymous_id: ['匿名 ID', 'Anonymous id'],
+  user_id: ['用户 ID', 'User id'],
+  admin: ['管理员', 'Admin'],
+  marketer: ['运营', 'Marketer'],
+  analyst: ['分析师（只读）', 'Analyst (read-only)'],
+};
+
+export function useName() {
+  const { lang } = useContext(LangContext);
+  return (key: string, kind?: 'id') => {
+    const n = names[kind === 'id' && key === 'phone' ? 'phone_id' : key];
+    return n ? n[lang === 'zh' ? 0 : 1] : key;
+  };
+}

@@ -1,0 +1,47 @@
+import { useEffect, useState } from 'react';
+import { Link, useNavigate } from 'react-router-dom';
+import { Button, Card, Space, Table, Tag } from 'antd';
+import { BarChartOutlined, EditOutlined, PlusOutlined } from '@ant-design/icons';
+import { Campaign, get, Segment } from '../api';
+import { useAuth } from '../auth';
+import { useName, useT } from '../i18n';
+import { ErrorAlert, fmtTime, PageTitle } from '../components/common';
+
+export const statusColor: Record<string, string> = { draft: 'default', running: 'processing', finished: 'success', cancelled: 'error', scheduled: 'warning' };
+
+export default function Campaigns() {
+  const t = useT();
+  const name = useName();
+  const navigate = useNavigate();
+  const { can } = useAuth();
+  const [items, setItems] = useState<Campaign[] | null>(null);
+  const [segs, setSegs] = useState<Record<string, string>>({});
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => {
+    get<{ items: Campaign[] }>('/campaigns').then((r) => setItems(r.items.sort((a, b) => (b.launched_at || '9').localeCompare(a.launched_at || '9')))).catch(setError);
+    get<{ items: Segment[] }>('/segments').then((r) => setSegs(Object.fromEntries(r.items.map((s) => [s.id, s.name])))).catch(() => {});
+  }, []);
+  return (
+    <>
+      <PageTitle title={t('营销活动', 'Campaigns')} sub={t('向人群发送优惠，保留对照组衡量真实提升', 'Send offers to segments and measure the true uplift against a holdout')}
+        extra={can('marketer') && <Button type="primary" icon={<PlusOutlined />} onClick={() => navigate('/campaigns/new')} data-testid="new-campaign">{t('创建活动', 'New campaign')}</Button>} />
+      {error ? <ErrorAlert error={error} /> : null}
+      <Card bordered={false}>
+        <Table rowKey="id" loading={!items && !error} dataSource={items ?? []} data-testid="campaigns-table"
+          columns={[
+            { title: t('活动名称', 'Campaign'), dataIndex: 'name', render: (v, r) => <Link to={r.status === 'draft' ? `/campaigns/${r.id}` : `/campaigns/${r.id}/results`}>{v}</Link> },
+            { title: t('目标人群', 'Segment'), dataIndex: 'segment_id', render: (v) => <Link to={`/segments/${v}`}>{segs[v] || v}</Link> },
+            { title: t('渠道', 'Channel'), dataIndex: 'channel', render: (v) => name(v) },
+            { title: t('对照组', 'Holdout'), dataIndex: 'holdout_percent', render: (v) => v + '%' },
+            { title: t('状态', 'Status'), dataIndex: 'status', render: (v) => <Tag color={statusColor[v]}>{name(v)}</Tag> },
+            { title: t('启动时间', 'Launched'), dataIndex: 'launched_at', render: fmtTime },
+            { title: t('操作', 'Actions'), render: (_, r) => (
+              <Space>
+                {r.status === 'draft' ? <Link to={`/campaigns/${r.id}`}><EditOutlined /> {t('编辑', 'Edit')}</Link> : <Link to={`/campaigns/${r.id}/results`}><BarChartOutlined /> {t('效果', 'Results')}</Link>}
+              </Space>
+            ) },
+          ]} />
+      </Card>
+    </>
+  );
+}

@@ -1,0 +1,115 @@
+import { useEffect, useMemo, useState } from 'react';
+import { Link } from 'react-router-dom';
+import { Card, Col, Empty, Row, Skeleton, Statistic, Table, Tag, Typography } from 'antd';
+import { ApartmentOutlined, BranchesOutlined, NotificationOutlined, TeamOutlined, WarningOutlined } from '@ant-design/icons';
+import { Campaign, get } from '../api';
+import { useName, useT } from '../i18n';
+import Chart from '../components/Chart';
+import { ErrorAlert, fmtInt, PageTitle } from '../components/common';
+
+interface Overview {
+  persons: number; identifiers: number; segments: number;
+  records_today: { channel: string; kind: string; count: number }[];
+  last_30_days: { day: string; channel: string; count: number }[];
+  merges: number; merges_undone: number; conflicts: number;
+  campaigns: Record<string, number>; active_campaigns: Campaign[]; generated_at: string;
+}
+
+export default function OverviewPage() {
+  const t = useT();
+  const name = useName();
+  const [o, setO] = useState<Overview | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => {
+    const ac = new AbortController();
+    get<Overview>('/overview', ac.signal).then(setO).catch((e) => e.name !== 'AbortError' && setError(e));
+    return () => ac.abort();
+  }, []);
+
+  const todayTotal = o?.records_today.reduce((a, c) => a + c.count, 0) ?? 0;
+  const byChannelToday = useMemo(() => {
+    const m = new Map<string, number>();
+    o?.records_today.forEach((c) => m.set(c.channel, (m.get(c.channel) || 0) + c.count));
+    return [...m.entries()].sort((a, b) => b[1] - a[1]);
+  }, [o]);
+  const pie = useMemo(() => ({
+    tooltip: { trigger: 'item', formatter: '{b}: {c} ({d}%)' },
+    legend: { orient: 'vertical', right: 0, top: 'middle' },
+    series: [{ type: 'pie', radius: ['48%', '72%'], center: ['38%', '50%'], label: { show: false }, itemStyle: { borderColor: '#fff', borderWidth: 2 },
+      data: byChannelToday.map(([ch, n]) => ({ name: name(ch), value: n })) }],
+  }), [byChannelToday, name]);
+  const trend = useMemo(() => {
+    if (!o) return {};
+    const days = [...new Set(o.last_30_days.map((d) => d.day))].sort();
+    const channels = [...new Set(o.last_30_days.map((d) => d.channel))];
+    return {
+      tooltip: { trigger: 'axis' },
+      legend: { top: 0 },
+      grid: { left: 50, right: 16, top: 36, bottom: 28 },
+      xAxis: { type: 'category', data: days.map((d) => d.slice(5)) },
+      yAxis: { type: 'value' },
+      series: channels.map((ch) => ({ name: name(ch), type: 'bar', stack: 'all', barMaxWidth: 18,
+        data: days.map((d) => o.last_30_days.find((x) => x.day === d && x.channel === ch)?.count ?? 0) })),
+    };
+  }, [o, name]);
+
+  if (error) return <ErrorAlert error={error} />;
+  if (!o) return <Skeleton active paragraph={{ rows: 10 }} />;
+  const kpi = (title: string, value: number, icon: React.ReactNode, color: string, suffix?: React.ReactNode, testId?: string) => (
+    <Card bordered={false}>
+      <Statistic title={<span>{icon} {title}</span>} value={value} valueStyle={{ color }} suffix={suffix} formatter={(v) => <span data-testid={testId}>{fmtInt(Number(v))}</span>} />
+    </Card>
+  );
+  return (
+    <>
+      <PageTitle title={t('数据概览', 'Overview')} sub={t('全渠道 OneID 客户与今日数据接入情况', 'OneID customers across channels and today\'s data intake')} />
+      <Row gutter={[16, 16]}>
+        <Col xs={24} sm={12} xl={6}>{kpi(t('客户总数（OneID）', 'Customers (OneID)'), o.persons, <TeamOutlined />, '#1677ff', undefined, 'kpi-persons')}</Col>
+        <Col xs={24} sm={12} xl={6}>{kpi(t('今日接入记录', 'Records received today'), todayTotal, <ApartmentOutlined />, '#52c41a')}</Col>
+        <Col xs={24} sm={12} xl={6}>
+          {kpi(t('身份合并', 'Identity merges'), o.merges, <BranchesOutlined />, '#722ed1',
+            <Typography.Text type="secondary" style={{ fontSize: 13 }}>{t('（已撤销 ', ' (undone ')}{fmtInt(o.merges_undone)}{t('）', ')')}</Typography.Text>)}
+        </Col>
+        <Col xs={24} sm={12} xl={6}>{kpi(t('身份冲突（已拦截）', 'Identity conflicts (refused)'), o.conflicts, <WarningOutlined />, '#fa8c16')}</Col>
+      </Row>
+      <Row gutter={[16, 16]} style={{ marginTop: 16 }}>
+        <Col xs={24} xl={16}>
+          <Card title={t('近 30 天各渠道记录数（按发生时间）', 'Records per channel, last 30 days (by time of occurrence)')} bordered={false}>
+            {o.last_30_days.length ? <Chart option={trend} height={300} testId="chart-trend" /> : <Empty description={t('近 30 天无数据', 'No records in the last 30 days')} />}
+          </Card>
+        </Col>
+        <Col xs={24} xl={8}>
+          <Card title={t('今日接入 · 按渠道', 'Received today by channel')} bordered={false}>
+            {byChannelToday.length ? <Chart option={pie} height={300} testId="chart-today" /> : <Empty description={t('今天还没有接入数据', 'Nothing received yet today')} />}
+          </Card>
+        </Col>
+      </Row>
+      <Row gutter={[16, 16]} style={{ marginTop: 16 }}>
+        <Col xs={24} xl={16}>
+          <Card title={<span><NotificationOutlined /> {t('进行中的营销活动', 'Active campaigns')}</span>} bordered={false}
+            extra={<Link to="/campaigns">{t('全部活动', 'All campaigns')}</Link>}>
+            <Table rowKey="id" size="small" pagination={false} dataSource={o.active_campaigns}
+              locale={{ emptyText: t('当前没有发送中的活动', 'No campaign is sending right now') }}
+              columns={[
+                { title: t('活动名称', 'Campaign'), dataIndex: 'name', render: (v, r) => <Link to={`/campaigns/${r.id}/results`}>{v}</Link> },
+                { title: t('渠道', 'Channel'), dataIndex: 'channel', render: (v) => name(v) },
+                { title: t('对照组', 'Holdout'), dataIndex: 'holdout_percent', render: (v) => v + '%' },
+                { title: t('状态', 'Status'), dataIndex: 'status', render: (v) => <Tag color="processing">{name(v)}</Tag> },
+              ]} />
+          </Card>
+        </Col>
+        <Col xs={24} xl={8}>
+          <Card title={t('平台规模', 'Platform')} bordered={false}>
+            <Row gutter={16}>
+              <Col span={12}><Statistic title={t('已知标识', 'Identifiers')} value={o.identifiers} formatter={(v) => fmtInt(Number(v))} /></Col>
+              <Col span={12}><Statistic title={t('人群', 'Segments')} value={o.segments} /></Col>
+              {Object.entries(o.campaigns).map(([k, v]) => (
+                <Col span={12} key={k} style={{ marginTop: 16 }}><Statistic title={t('活动 · ', 'Campaigns · ') + name(k)} value={v} /></Col>
+              ))}
+            </Row>
+          </Card>
+        </Col>
+      </Row>
+    </>
+  );
+}
