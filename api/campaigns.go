@@ -104,6 +104,19 @@ func (s *Server) campaignResults(c *gin.Context) {
 	c.JSON(http.StatusOK, u)
 }
 
+// campaignTasks lists a campaign's channel tasks: WeCom add_msg_template
+// tasks per staff member, robot posts, webhook batches, with their state.
+func (s *Server) campaignTasks(c *gin.Context) {
+	if _, err := s.campaigns.Campaign(c.Request.Context(), c.Param("id")); s.answerCampaignErr(c, err) {
+		return
+	}
+	list, err := s.campaigns.Tasks(c.Request.Context(), c.Param("id"))
+	if s.answerCampaignErr(c, err) {
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"items": list})
+}
+
 type consentRequest struct {
 	Channel string `json:"channel"`
 	Kind    string `json:"kind"`

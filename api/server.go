@@ -149,6 +149,7 @@ func New(opts Options) *Server {
 		v1.POST("/campaigns/:id/preview", marketer, s.previewCampaign)
 		v1.POST("/campaigns/:id/launch", marketer, s.launchCampaign)
 		v1.GET("/campaigns/:id/results", s.campaignResults)
+		v1.GET("/campaigns/:id/tasks", s.campaignTasks)
 		v1.PUT("/profiles/:id/consent", marketer, s.setConsent)
 	}
 	// Read models of the web console (console.go).
