@@ -26,6 +26,7 @@ const (
 	CodeUnavailable  = "unavailable"
 	CodeInternal     = "internal"
 	CodeTooLarge     = "too_large"
+	CodeNoSpace      = "insufficient_storage"
 )
 
 // fail answers with an Error and stops the handler chain.

@@ -97,6 +97,9 @@ func (s *Server) answerIngest(c *gin.Context, res ingest.Result, err error) {
 	case errors.Is(err, ingest.ErrBusy):
 		c.Header("Retry-After", "5")
 		fail(c, http.StatusServiceUnavailable, CodeUnavailable, "the platform cannot take more data right now (ClickHouse unavailable and the spool full); retry later", "")
+	case errors.Is(err, ingest.ErrNoSpace):
+		c.Header("Retry-After", "10")
+		fail(c, http.StatusInsufficientStorage, CodeNoSpace, "the platform's disk is full (ingest spool); nothing of this request was kept; retry after space is freed", "")
 	case errors.Is(err, context.Canceled):
 		fail(c, http.StatusServiceUnavailable, CodeUnavailable, "request cancelled", "")
 	default:

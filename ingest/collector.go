@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -16,6 +17,10 @@ import (
 // ErrBusy means the spool is full (ClickHouse has been unavailable for a
 // while): the client should retry later. Nothing of the request was kept.
 var ErrBusy = errors.New("ingest: spool full; retry later")
+
+// ErrNoSpace means the spool's disk is full (ENOSPC, EDQUOT): nothing of
+// the request was kept; retry once space is freed.
+var ErrNoSpace = errors.New("ingest: no space left on the spool's disk")
 
 // Options configure a Collector.
 type Options struct {
@@ -187,6 +192,9 @@ func (c *Collector) accept(ctx context.Context, source, endpoint string, items [
 		release()
 		if errors.Is(err, spool.ErrFull) {
 			return Result{}, ErrBusy
+		}
+		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+			return Result{}, fmt.Errorf("%w: %v", ErrNoSpace, err)
 		}
 		return Result{}, fmt.Errorf("spool: %w", err)
 	}
