@@ -699,11 +699,11 @@ func coupon(o Offer, campaign string, person uint32, _ int) string {
 }
 
 // phoneAddresses finds each member's latest phone (as its keyed hash).
-func (s *Service) phoneAddresses(ctx context.Context) (map[uint32]Address, error) {
+func (s *Service) phoneAddresses(ctx context.Context, scope string) (map[uint32]Address, error) {
 	rows, err := s.DB.Conn.Query(ctx, `SELECT p.canonical, argMax(l.id_value, l.linked_at)
-		FROM `+s.DB.Table("identity_links")+` AS l FINAL
-		INNER JOIN (SELECT person_id, canonical FROM `+s.DB.Table("persons")+` FINAL) AS p ON p.person_id = l.person_id
-		WHERE l.id_type = 'phone' AND l.contested = 0 GROUP BY p.canonical`)
+		FROM (SELECT * FROM `+s.DB.Table("identity_links")+` FINAL WHERE id_type = 'phone' AND contested = 0`+scope+`) AS l
+		INNER JOIN (SELECT person_id, canonical FROM `+s.DB.Table("persons")+` FINAL WHERE 1`+scope+`) AS p ON p.person_id = l.person_id
+		GROUP BY p.canonical`)
 	if err != nil {
 		return nil, err
 	}

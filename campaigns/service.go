@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -251,16 +252,19 @@ func (s *Service) audience(ctx context.Context, c Campaign, members *roaring.Bit
 		members = roaring.New()
 	}
 	a := Audience{Members: members}
-	var err error
-	canon := "SELECT p.canonical AS person_id FROM %s AS x INNER JOIN (SELECT person_id, canonical FROM " + s.DB.Table("persons") + " FINAL) AS p ON p.person_id = x.person_id WHERE %s"
-	consents := "(SELECT person_id, argMax(granted, ts) AS granted FROM " + s.DB.Table("consents") + " WHERE kind = ? AND channel IN (?, '*') GROUP BY person_id, channel)"
+	scope, err := s.scope(ctx, members)
+	if err != nil {
+		return a, false, err
+	}
+	canon := "SELECT p.canonical AS person_id FROM %s AS x INNER JOIN (SELECT person_id, canonical FROM " + s.DB.Table("persons") + " FINAL WHERE 1" + scope + ") AS p ON p.person_id = x.person_id WHERE %s"
+	consents := "(SELECT person_id, argMax(granted, ts) AS granted FROM " + s.DB.Table("consents") + " WHERE kind = ? AND channel IN (?, '*')" + scope + " GROUP BY person_id, channel)"
 	if a.OptedOut, err = s.bitmapQuery(ctx, fmt.Sprintf(canon, consents, "x.granted = 1"), "opt_out", c.Channel); err != nil {
 		return a, false, fmt.Errorf("opt-outs: %w", err)
 	}
 	if a.Consented, err = s.bitmapQuery(ctx, fmt.Sprintf(canon, consents, "x.granted = 1"), "sensitive_consent", c.Channel); err != nil {
 		return a, false, fmt.Errorf("consents: %w", err)
 	}
-	sends := "(SELECT person_id, count() AS n FROM " + s.DB.Table("campaign_sends") + " FINAL WHERE group = 'treatment' AND state IN ('planned', 'sending', 'sent', 'delivered') AND planned_at >= ?%s GROUP BY person_id)"
+	sends := "(SELECT person_id, count() AS n FROM " + s.DB.Table("campaign_sends") + " FINAL WHERE group = 'treatment' AND state IN ('planned', 'sending', 'sent', 'delivered') AND planned_at >= ?%s" + scope + " GROUP BY person_id)"
 	if a.AtCap, err = s.bitmapQuery(ctx, fmt.Sprintf(canon, fmt.Sprintf(sends, ""), "x.n >= ?"), s.now().Add(-7*24*time.Hour), c.CapPerWeek); err != nil {
 		return a, false, fmt.Errorf("caps: %w", err)
 	}
@@ -275,13 +279,13 @@ func (s *Service) audience(ctx context.Context, c Campaign, members *roaring.Bit
 		if a.AtChannelCap, err = s.bitmapQuery(ctx, fmt.Sprintf(canon, fmt.Sprintf(sends, " AND channel = 'wecom'"), "x.n >= ?"), today, s.channels().dailyCap()); err != nil {
 			return a, false, fmt.Errorf("wecom caps: %w", err)
 		}
-		addr, err := s.wecomAddresses(ctx, members)
+		addr, err := s.wecomAddresses(ctx, members, scope)
 		if err != nil {
 			return a, false, err
 		}
 		a.Addresses = func(p uint32) (Address, bool) { v, ok := addr[p]; return v, ok }
 	case ChannelWebhook:
-		addr, err := s.phoneAddresses(ctx)
+		addr, err := s.phoneAddresses(ctx, scope)
 		if err != nil {
 			return a, false, err
 		}
@@ -290,13 +294,52 @@ func (s *Service) audience(ctx context.Context, c Campaign, members *roaring.Bit
 	return a, sensitive, nil
 }
 
+// narrowAudience is the largest audience whose queries are narrowed to its
+// persons (a trigger's entries); larger ones read the tables whole.
+const narrowAudience = 20_000
+
+// scope returns a filter (" AND person_id IN (...)") on the person ids
+// (before merges) of members when they are few, else "".
+func (s *Service) scope(ctx context.Context, members *roaring.Bitmap) (string, error) {
+	if members.GetCardinality() > narrowAudience {
+		return "", nil
+	}
+	if members.IsEmpty() {
+		return " AND 0", nil
+	}
+	rows, err := s.DB.Conn.Query(ctx, "SELECT person_id FROM "+s.DB.Table("persons")+" FINAL WHERE canonical IN ?", members.ToArray())
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	ids := members.Clone()
+	for rows.Next() {
+		var p uint32
+		if err := rows.Scan(&p); err != nil {
+			return "", err
+		}
+		ids.Add(p)
+	}
+	var b strings.Builder
+	b.WriteString(" AND person_id IN (")
+	it := ids.Iterator()
+	for first := true; it.HasNext(); first = false {
+		if !first {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatUint(uint64(it.Next()), 10))
+	}
+	b.WriteByte(')')
+	return b.String(), rows.Err()
+}
+
 // wecomAddresses finds each member's WeCom external user id and the staff
 // member who owns them (the latest add or edit not followed by a delete).
-func (s *Service) wecomAddresses(ctx context.Context, members *roaring.Bitmap) (map[uint32]Address, error) {
+func (s *Service) wecomAddresses(ctx context.Context, members *roaring.Bitmap, scope string) (map[uint32]Address, error) {
 	rows, err := s.DB.Conn.Query(ctx, `SELECT p.canonical, argMax(c.external_userid, c.ts), argMax(c.staff_userid, c.ts), argMax(c.change_type, c.ts)
-		FROM `+s.DB.Table("wecom_contact_events")+` AS c
-		INNER JOIN (SELECT person_id, canonical FROM `+s.DB.Table("persons")+` FINAL) AS p ON p.person_id = c.person_id
-		WHERE c.person_id != 0 GROUP BY p.canonical`)
+		FROM (SELECT * FROM `+s.DB.Table("wecom_contact_events")+` WHERE person_id != 0`+scope+`) AS c
+		INNER JOIN (SELECT person_id, canonical FROM `+s.DB.Table("persons")+` FINAL WHERE 1`+scope+`) AS p ON p.person_id = c.person_id
+		GROUP BY p.canonical`)
 	if err != nil {
 		return nil, err
 	}

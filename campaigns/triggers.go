@@ -91,9 +91,13 @@ func (s *Service) Run(ctx context.Context, o RunOptions) {
 	tick := time.NewTicker(o.Every)
 	defer tick.Stop()
 	var lastSync time.Time
+	retry := time.Duration(0) // after a failed round: 1 s, doubling up to Every
 	for {
 		if err := s.Round(ctx, o.ReplenishEvery); err != nil && ctx.Err() == nil {
-			s.Logger.Warn("campaign round", "err", err)
+			s.Logger.Warn("campaign round failed; retrying", "err", err, "in", max(retry*2, time.Second))
+			retry = min(max(retry*2, time.Second), o.Every)
+		} else {
+			retry = 0
 		}
 		if time.Since(lastSync) >= o.SyncEvery {
 			if _, err := s.SyncDeliveries(ctx); err != nil && ctx.Err() == nil {
@@ -101,11 +105,16 @@ func (s *Service) Run(ctx context.Context, o RunOptions) {
 			}
 			lastSync = time.Now()
 		}
+		var again <-chan time.Time
+		if retry > 0 {
+			again = time.After(retry)
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-wake:
 		case <-tick.C:
+		case <-again:
 		}
 	}
 }

@@ -1,0 +1,246 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/granarycdp/cdp/gen"
+	"github.com/granarycdp/cdp/ingest/wecom"
+	"github.com/granarycdp/cdp/ingest/wecom/wecomtest"
+	"github.com/granarycdp/cdp/store"
+)
+
+// campaignRig is `cdp serve` on an embedded engine of its own, with WeCom
+// pointed at a fake, restartable on the same data.
+type campaignRig struct {
+	t    *testing.T
+	env  []string
+	p    *platform
+	db   *store.DB
+	fake *wecomtest.Server
+}
+
+const (
+	rigAdmin    = "campaign-crash-admin"
+	rigWriteKey = "campaign-crash-key"
+)
+
+func (r *campaignRig) start() {
+	r.p = startPlatform(r.t, r.env)
+}
+
+// api calls the management API as admin and decodes the answer into out.
+func (r *campaignRig) api(method, path string, body, out any) {
+	r.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		raw, _ := json.Marshal(body)
+		rd = bytes.NewReader(raw)
+	}
+	req, _ := http.NewRequest(method, r.p.base+path, rd)
+	req.Header.Set("Authorization", "Bearer "+rigAdmin)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		r.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode/100 != 2 {
+		r.t.Fatalf("%s %s: %s %s", method, path, resp.Status, raw)
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			r.t.Fatalf("%s %s: %v: %s", method, path, err, raw)
+		}
+	}
+}
+
+func (r *campaignRig) count(q string, args ...any) int {
+	r.t.Helper()
+	var n uint64
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := r.db.Conn.QueryRow(ctx, strings.ReplaceAll(q, "{db}", "cdp"), args...).Scan(&n); err != nil {
+		r.t.Fatalf("%s: %v", q, err)
+	}
+	return int(n)
+}
+
+// until polls cond every 20 ms until it holds or d passes.
+func until(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (p *platform) child(t *testing.T) int {
+	t.Helper()
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", p.cmd.Process.Pid))
+	for _, f := range tasks {
+		raw, _ := os.ReadFile(f)
+		for _, s := range strings.Fields(string(raw)) {
+			if n, err := strconv.Atoi(s); err == nil {
+				return n
+			}
+		}
+	}
+	t.Fatalf("the platform has no engine child")
+	return 0
+}
+
+// TestSIGKILLDuringWeComCampaignSendsEachCustomerOnce launches a WeCom
+// campaign through the API of a real `cdp serve`, with WeCom answering
+// slowly. During the sends the engine child is SIGKILLed, then the platform
+// itself — while an add_msg_template call is in flight, so WeCom creates a
+// task whose answer the platform never sees. After a restart every customer
+// planned for treatment is in exactly one WeCom task, every send is
+// recorded sent, and the campaign finishes.
+func TestSIGKILLDuringWeComCampaignSendsEachCustomerOnce(t *testing.T) {
+	const corp, secret, token = "wwcrashcorp", "crash-secret", "crash-token"
+	var key [32]byte
+	rand.Read(key[:])
+	aesKey := strings.TrimRight(base64.StdEncoding.EncodeToString(key[:]), "=")
+	fake := wecomtest.New(corp, secret)
+	defer fake.Close()
+
+	g := gen.New(gen.Config{Seed: 11, Households: 400, End: demoEnd, CorpID: corp})
+	var total int64
+	g.Each(func(it gen.Item) error {
+		total++
+		if it.Kind == gen.KindContact {
+			if ev, err := wecom.ParseEvent(it.Data); err == nil && ev.ExternalUserID != "" {
+				fake.AddContact(wecomtest.Contact{ExternalUserID: ev.ExternalUserID, FollowUser: ev.UserID, Name: "客户"})
+			}
+		}
+		return nil
+	})
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tcp := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	r := &campaignRig{t: t, fake: fake, env: []string{"CDP_DATA_DIR=" + t.TempDir(), "CDP_ENGINE_TCP_PORT=" + tcp, "CDP_ENGINE_HTTP_PORT=0",
+		"CDP_WRITE_KEY=" + rigWriteKey, "CDP_ADMIN_TOKEN=" + rigAdmin, "CDP_RATE_LIMIT_API=0",
+		"CDP_WECOM_CORP_ID=" + corp, "CDP_WECOM_TOKEN=" + token, "CDP_WECOM_AES_KEY=" + aesKey, "CDP_WECOM_SECRET=" + secret,
+		"CDP_WECOM_API_URL=" + fake.URL}}
+	r.start()
+	defer func() { r.p.stop(syscall.SIGTERM) }()
+	if r.db, err = store.Open("clickhouse://default@127.0.0.1:"+tcp+"/cdp", nil); err != nil {
+		t.Fatal(err)
+	}
+	defer r.db.Close()
+
+	crypto, err := wecom.NewCrypto(token, aesKey, corp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := g.Load(ctx, gen.Target{BaseURL: r.p.base, WriteKey: rigWriteKey, WeCom: crypto, AgentID: "1000002"}, total, nil); err != nil {
+		t.Fatal(err)
+	}
+	contacts := 0
+	g.Each(func(it gen.Item) error {
+		if it.Kind == gen.KindContact {
+			contacts++
+		}
+		return nil
+	})
+	until(t, 2*time.Minute, "the contacts in ClickHouse", func() bool {
+		return r.count("SELECT count() FROM {db}.wecom_contact_events") >= contacts
+	})
+
+	var seg, offer, camp struct {
+		ID string `json:"id"`
+	}
+	r.api("POST", "/api/v1/segments", map[string]any{"name": "everyone", "rule": "bucket(100) >= 0"}, &seg)
+	r.api("POST", "/api/v1/offers", map[string]any{"name": "低GI大米试用装", "skus": []string{"LGI-TRIAL"}, "link": "https://s.example/t"}, &offer)
+	r.api("POST", "/api/v1/campaigns", map[string]any{"name": "企微试用", "offer_id": offer.ID, "segment_id": seg.ID, "channel": "wecom",
+		"template": "您好，我是{{staff}}：{{offer}} {{link}}", "holdout_percent": 10}, &camp)
+
+	// Each add_msg_template answer takes 300 ms: the platform is killed
+	// with calls in flight.
+	fake.Delay(wecomtest.PathAddMsgTemplate, 300*time.Millisecond)
+	var launched struct {
+		Counts map[string]int `json:"counts"`
+	}
+	r.api("POST", "/api/v1/campaigns/"+camp.ID+"/launch", nil, &launched)
+	treat := launched.Counts["treatment"]
+	senders := r.count("SELECT uniqExact(sender) FROM {db}.campaign_sends FINAL WHERE campaign_id = ? AND group = 'treatment'", camp.ID)
+	if treat < 100 || senders < 6 {
+		t.Fatalf("%d treatment sends over %d staff members: too few to crash in the middle", treat, senders)
+	}
+
+	until(t, time.Minute, "two WeCom tasks", func() bool { return len(fake.Tasks()) >= 2 })
+	if err := syscall.Kill(r.p.child(t), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	until(t, 2*time.Minute, "two more WeCom tasks after the engine restarted", func() bool { return len(fake.Tasks()) >= 4 })
+	at := len(fake.Tasks())
+	r.p.stop(syscall.SIGKILL)
+	if at >= senders {
+		t.Fatalf("all %d tasks were made before the platform was killed", at)
+	}
+	// The orphaned engine child notices its parent died and exits; the
+	// restarted platform waits for the data folder's lock.
+	fake.Delay(wecomtest.PathAddMsgTemplate, 0)
+	r.start()
+	until(t, 3*time.Minute, "the campaign to finish", func() bool {
+		var c struct {
+			Status string `json:"status"`
+		}
+		r.api("GET", "/api/v1/campaigns/"+camp.ID, nil, &c)
+		return c.Status == "finished"
+	})
+
+	per := map[string]int{}
+	bySender := map[string]int{}
+	for _, tk := range fake.Tasks() {
+		bySender[tk.Sender]++
+		for _, id := range tk.ExternalUserIDs {
+			per[id]++
+		}
+	}
+	for id, n := range per {
+		if n != 1 {
+			t.Fatalf("customer %s is in %d WeCom tasks: sent twice", id, n)
+		}
+	}
+	for s, n := range bySender {
+		if n != 1 {
+			t.Fatalf("staff member %s got %d tasks, want one (under 10,000 customers)", s, n)
+		}
+	}
+	if len(per) != treat || len(bySender) != senders {
+		t.Fatalf("%d customers in %d tasks; planned %d customers of %d staff members", len(per), len(bySender), treat, senders)
+	}
+	if sent := r.count("SELECT count() FROM {db}.campaign_sends FINAL WHERE campaign_id = ? AND state = 'sent'", camp.ID); sent != treat {
+		t.Fatalf("%d sends recorded sent, want %d", sent, treat)
+	}
+	if fake.Calls(wecomtest.PathGetGroupMsgList) == 0 {
+		t.Fatal("the restart did not reconcile with WeCom's task list")
+	}
+	t.Logf("%d customers of %d staff members; %d tasks made when the platform was killed; %d list lookups",
+		treat, senders, at, fake.Calls(wecomtest.PathGetGroupMsgList))
+}
