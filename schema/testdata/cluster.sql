@@ -625,8 +625,8 @@ AS SELECT
     r.m AS m,
     n.rice AS next_rice_purchase,
     n.oil AS next_oil_purchase,
-    t.acquisition_channel AS acquisition_channel,
-    t.owner_staff AS owner_staff,
+    ifNull(t.acquisition_channel, '') AS acquisition_channel,
+    ifNull(t.owner_staff, '') AS owner_staff,
     t.completed_videos AS completed_videos,
     t.topics AS topics
 FROM (SELECT canonical AS person_id, count() AS merged_ids FROM `cdp`.persons FINAL GROUP BY canonical) AS c

@@ -143,6 +143,7 @@ func DB(t testing.TB) *store.DB {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		_ = db.Conn.Exec(ctx, "DROP DATABASE IF EXISTS `"+name+"` SYNC")
+		_ = db.Conn.Exec(ctx, "DROP DATABASE IF EXISTS `"+schema.BIDatabase(name)+"` SYNC")
 		db.Close()
 	})
 	return db
