@@ -78,14 +78,19 @@ type Campaign struct {
 	Template             string    `json:"template"` // {{name}}, {{staff}}, {{offer}}, {{link}}, {{coupon}}
 	HoldoutPercent       float64   `json:"holdout_percent"`
 	GlobalControlPercent float64   `json:"global_control_percent"`
-	CapPerWeek           int       `json:"cap_per_week"` // campaign messages per person per 7 days (0: 2)
-	QuietStart           int       `json:"quiet_start"`  // hour in Asia/Shanghai
-	QuietEnd             int       `json:"quiet_end"`
-	SendLimit            int       `json:"send_limit"`
-	AttributionDays      int       `json:"attribution_days"` // 0: 14
-	Status               string    `json:"status"`
-	LaunchedAt           time.Time `json:"launched_at,omitzero"`
-	CreatedBy            string    `json:"created_by"`
+	// Caps count a person's campaign messages across all campaigns: today
+	// (Beijing time), the last 7 days (0: 2) and the last 30 days; 0 for
+	// day and month means no cap.
+	CapPerDay       int       `json:"cap_per_day,omitempty"`
+	CapPerWeek      int       `json:"cap_per_week"`
+	CapPerMonth     int       `json:"cap_per_month,omitempty"`
+	QuietStart      int       `json:"quiet_start"` // hour in Asia/Shanghai
+	QuietEnd        int       `json:"quiet_end"`
+	SendLimit       int       `json:"send_limit"`
+	AttributionDays int       `json:"attribution_days"` // 0: 14
+	Status          string    `json:"status"`
+	LaunchedAt      time.Time `json:"launched_at,omitzero"`
+	CreatedBy       string    `json:"created_by"`
 }
 
 // Defaults: a grain-and-oil household buys rice every 2-3 weeks, so 14
@@ -160,7 +165,7 @@ func (c *Campaign) validate() error {
 		return &FieldError{"global_control_percent", "must be 0..20"}
 	case c.QuietStart < 0 || c.QuietStart > 23 || c.QuietEnd < 0 || c.QuietEnd > 23:
 		return &FieldError{"quiet_start", "quiet hours are 0..23"}
-	case c.SendLimit < 0 || c.CapPerWeek < 0 || c.AttributionDays < 0:
+	case c.SendLimit < 0 || c.CapPerDay < 0 || c.CapPerWeek < 0 || c.CapPerMonth < 0 || c.AttributionDays < 0:
 		return &FieldError{"send_limit", "limits must not be negative"}
 	}
 	if c.Trigger == "" {

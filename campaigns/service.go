@@ -265,7 +265,14 @@ func (s *Service) audience(ctx context.Context, c Campaign, members *roaring.Bit
 		return a, false, fmt.Errorf("consents: %w", err)
 	}
 	sends := "(SELECT person_id, count() AS n FROM " + s.DB.Table("campaign_sends") + " FINAL WHERE group = 'treatment' AND state IN ('planned', 'sending', 'sent', 'delivered') AND planned_at >= ?%s" + scope + " GROUP BY person_id)"
-	if a.AtCap, err = s.bitmapQuery(ctx, fmt.Sprintf(canon, fmt.Sprintf(sends, ""), "x.n >= ?"), s.now().Add(-7*24*time.Hour), c.CapPerWeek); err != nil {
+	// Caps across campaigns: today (Beijing time), the last 7 and 30 days.
+	y, m, d := s.now().In(shanghai).Date()
+	today := time.Date(y, m, d, 0, 0, 0, 0, shanghai)
+	windows := "(SELECT person_id, countIf(planned_at >= ?) AS nd, countIf(planned_at >= ?) AS nw, count() AS nm FROM " + s.DB.Table("campaign_sends") +
+		" FINAL WHERE group = 'treatment' AND state IN ('planned', 'sending', 'sent', 'delivered') AND planned_at >= ?" + scope + " GROUP BY person_id)"
+	capped := "(? > 0 AND x.nd >= ?) OR x.nw >= ? OR (? > 0 AND x.nm >= ?)"
+	if a.AtCap, err = s.bitmapQuery(ctx, fmt.Sprintf(canon, windows, capped), today, s.now().Add(-7*24*time.Hour), s.now().Add(-30*24*time.Hour),
+		c.CapPerDay, c.CapPerDay, c.CapPerWeek, c.CapPerMonth, c.CapPerMonth); err != nil {
 		return a, false, fmt.Errorf("caps: %w", err)
 	}
 	switch c.Channel {
@@ -274,8 +281,6 @@ func (s *Service) audience(ctx context.Context, c Campaign, members *roaring.Bit
 	case ChannelWeCom:
 		// WeCom's own cap: mass messages a customer receives per day
 		// (Beijing time), counting every campaign's WeCom sends.
-		y, m, d := s.now().In(shanghai).Date()
-		today := time.Date(y, m, d, 0, 0, 0, 0, shanghai)
 		if a.AtChannelCap, err = s.bitmapQuery(ctx, fmt.Sprintf(canon, fmt.Sprintf(sends, " AND channel = 'wecom'"), "x.n >= ?"), today, s.channels().dailyCap()); err != nil {
 			return a, false, fmt.Errorf("wecom caps: %w", err)
 		}

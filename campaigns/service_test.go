@@ -256,6 +256,22 @@ func TestSensitiveAudienceNeedsConsentAndCapsHold(t *testing.T) {
 	if plan2.Counts[GroupTreatment] != 0 || plan2.Excluded[ReasonCap] != 3 {
 		t.Fatalf("caps: %+v %+v", plan2.Counts, plan2.Excluded)
 	}
+	// A daily cap of one holds too, with the weekly cap out of the way...
+	c3, _ := f.svc.SaveCampaign(f.ctx, Campaign{Name: "day", OfferID: offer.ID, SegmentID: seg.ID, Channel: ChannelOutbox, Template: "x", CapPerDay: 1, CapPerWeek: 50}, "t")
+	if _, plan3, err := f.svc.Launch(f.ctx, c3.ID, "t"); err != nil || plan3.Excluded[ReasonCap] != 3 {
+		t.Fatalf("daily cap: %+v (%v)", plan3.Excluded, err)
+	}
+	// ...and a monthly cap of two: a week later the day's and the week's
+	// caps no longer hold, the month's does.
+	f.svc.Now = func() time.Time { return launchTime.Add(8 * 24 * time.Hour) }
+	c4, _ := f.svc.SaveCampaign(f.ctx, Campaign{Name: "month", OfferID: offer.ID, SegmentID: seg.ID, Channel: ChannelOutbox, Template: "x", CapPerDay: 1, CapPerWeek: 1, CapPerMonth: 1}, "t")
+	if _, plan4, err := f.svc.Launch(f.ctx, c4.ID, "t"); err != nil || plan4.Excluded[ReasonCap] != 3 {
+		t.Fatalf("monthly cap: %+v (%v)", plan4.Excluded, err)
+	}
+	c5, _ := f.svc.SaveCampaign(f.ctx, Campaign{Name: "no month cap", OfferID: offer.ID, SegmentID: seg.ID, Channel: ChannelOutbox, Template: "x", CapPerWeek: 1}, "t")
+	if _, plan5, err := f.svc.Launch(f.ctx, c5.ID, "t"); err != nil || plan5.Counts[GroupTreatment] != 3 {
+		t.Fatalf("a week later without a monthly cap: %+v %+v (%v)", plan5.Counts, plan5.Excluded, err)
+	}
 }
 
 func TestOptOutKeywordInAChatExcludesFromWeCom(t *testing.T) {
