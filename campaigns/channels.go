@@ -503,7 +503,7 @@ func (s *Service) SyncDeliveries(ctx context.Context) (int, error) {
 		moved += len(delivered) + len(notFriend) + len(capped)
 		if pending == 0 {
 			t.State = taskDone
-			t.Detail = strings3(len(delivered), len(notFriend), len(capped))
+			t.Detail = deliveryDetail(len(delivered), len(notFriend), len(capped))
 			if err := s.putTask(ctx, c, t.task); err != nil {
 				return moved, err
 			}
@@ -512,7 +512,7 @@ func (s *Service) SyncDeliveries(ctx context.Context) (int, error) {
 	return moved, nil
 }
 
-func strings3(delivered, notFriend, capped int) string {
+func deliveryDetail(delivered, notFriend, capped int) string {
 	return fmt.Sprintf("delivered %d, not a contact %d, over WeCom's cap %d", delivered, notFriend, capped)
 }
 
@@ -601,8 +601,8 @@ func (s *Service) deliverWebhook(ctx context.Context, c Campaign, t task, rows [
 		return err
 	}
 	p := WebhookPayload{CampaignID: c.ID, TaskID: t.ID, Offer: WebhookOffer{ID: offer.ID, Name: offer.Name, Link: offer.Link}}
-	for i, r := range rows {
-		vars := map[string]string{"name": names[r.person], "staff": r.sender, "offer": offer.Name, "link": offer.Link, "coupon": coupon(offer, c.ID, r.person, i)}
+	for _, r := range rows {
+		vars := map[string]string{"name": names[r.person], "staff": r.sender, "offer": offer.Name, "link": offer.Link, "coupon": coupon(offer, c.ID, r.person)}
 		p.Messages = append(p.Messages, WebhookMessage{PersonID: r.person, PhoneHash: r.address, Phone: phones[r.address], Text: Render(c.Template, vars)})
 	}
 	body, err := json.Marshal(p)
@@ -688,10 +688,9 @@ func (s *Service) reveal(ctx context.Context, rows []pendingSend) (map[string]st
 	return out, q.Err()
 }
 
-// coupon picks a recipient's code from the offer's pool, the same on every
-// retry: by a hash of (campaign, person) when the pool is large enough to
-// spread, else round-robin by position.
-func coupon(o Offer, campaign string, person uint32, _ int) string {
+// coupon picks a recipient's code from the offer's pool by a hash of
+// (campaign, person): the same code on every retry of the send.
+func coupon(o Offer, campaign string, person uint32) string {
 	if len(o.Coupons) == 0 {
 		return ""
 	}
