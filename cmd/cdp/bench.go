@@ -43,6 +43,9 @@ type benchLine struct {
 const personsPerHousehold = 1.85
 
 func benchCommand(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer) error {
+	if cfg.LoadFlag == "true" {
+		return loadCommand(ctx, cfg, logger, out)
+	}
 	var lines []benchLine
 	add := func(l benchLine) {
 		lines = append(lines, l)

@@ -55,6 +55,10 @@ type config struct {
 	BenchJSONFlag      string
 	BenchJSON          bool
 	BenchIngestRecords int
+	LoadFlag           string
+	LoadMinutes        int
+	LoadClients        int
+	LoadRate           int
 }
 
 // setting describes one flag and its environment variable.
@@ -132,6 +136,14 @@ func (c *config) settings() []setting {
 			help: "Generated persons for the in-memory benchmarks (1000000, 10000000, ...)."},
 		{flag: "ingest-records", env: "CDP_BENCH_INGEST_RECORDS", commands: []string{"bench"}, num: &c.BenchIngestRecords, def: "500000",
 			help: "Records sent through the HTTP ingest path into a fresh embedded engine."},
+		{flag: "load", env: "CDP_BENCH_LOAD", commands: []string{"bench"}, str: &c.LoadFlag, def: "false",
+			help: "true: instead of the benchmarks, a sustained-load run: ingest from several clients at --load-rate, concurrent segment estimates and a live segment-entry campaign for --load-minutes, reporting every 10 s events/s, errors, latency percentiles and memory."},
+		{flag: "load-minutes", env: "CDP_BENCH_LOAD_MINUTES", commands: []string{"bench"}, num: &c.LoadMinutes, def: "3",
+			help: "Length of the --load run in minutes."},
+		{flag: "load-clients", env: "CDP_BENCH_LOAD_CLIENTS", commands: []string{"bench"}, num: &c.LoadClients, def: "4",
+			help: "Concurrent ingest clients of the --load run (batches of 100 events)."},
+		{flag: "load-rate", env: "CDP_BENCH_LOAD_RATE", commands: []string{"bench"}, num: &c.LoadRate, def: "5000",
+			help: "Target events per second of the --load run, shared by the clients; 0: as fast as they are acknowledged."},
 		{flag: "json", env: "CDP_BENCH_JSON", commands: []string{"bench"}, str: &c.BenchJSONFlag, def: "false",
 			help: "true: print the figures as JSON for machines."},
 		{flag: "log-level", env: "CDP_LOG_LEVEL", commands: all, str: &c.LogLevel, def: "info",

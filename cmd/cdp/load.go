@@ -1,0 +1,416 @@
+package main
+
+// `cdp bench --load`: a sustained-load run of the whole platform (issue
+// #10). A platform on a fresh embedded engine takes Segment batches from
+// several clients at a target rate while analysts estimate segments
+// concurrently and a segment-entry campaign runs on the outbox channel;
+// every 10 s it reports acknowledged events/s, errors by kind, ack and
+// estimate latency percentiles, and the resident memory of the platform
+// and of the engine child.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/granarycdp/cdp/api"
+	"github.com/granarycdp/cdp/store"
+)
+
+// loadInterval is one reporting period of the load run.
+type loadInterval struct {
+	At            float64        `json:"at_s"` // seconds since the start, end of the interval
+	EventsPerSec  float64        `json:"events_acked_per_s"`
+	Errors        map[string]int `json:"errors"` // by kind: HTTP status or "transport"
+	AckP50        float64        `json:"ack_p50_ms"`
+	AckP95        float64        `json:"ack_p95_ms"`
+	AckP99        float64        `json:"ack_p99_ms"`
+	Estimates     int            `json:"estimates"`
+	EstimateP50   float64        `json:"estimate_p50_ms"`
+	EstimateP99   float64        `json:"estimate_p99_ms"`
+	PlatformRSSMB float64        `json:"platform_rss_mb"`
+	EngineRSSMB   float64        `json:"engine_rss_mb"`
+	SpoolPending  uint64         `json:"spool_pending_records"`
+}
+
+// loadReport is the whole run, for --json.
+type loadReport struct {
+	Minutes     int            `json:"minutes"`
+	Clients     int            `json:"clients"`
+	TargetRate  int            `json:"target_events_per_s"`
+	Acked       int64          `json:"events_acked"`
+	Stored      uint64         `json:"events_stored"`
+	Errors      map[string]int `json:"errors"`
+	Campaign    string         `json:"campaign"` // the live campaign's id, or why there is none
+	Sends       uint64         `json:"campaign_sends"`
+	DrainSec    float64        `json:"drain_s"` // from the end of the load until ClickHouse held every acknowledged event
+	Intervals   []loadInterval `json:"intervals"`
+	AckP99Max   float64        `json:"ack_p99_max_ms"`
+	EstP99Max   float64        `json:"estimate_p99_max_ms"`
+	PeakRSSMB   float64        `json:"platform_rss_peak_mb"`
+	PeakEngine  float64        `json:"engine_rss_peak_mb"`
+	FinalRSSMB  float64        `json:"platform_rss_final_mb"`
+	FinalEngine float64        `json:"engine_rss_final_mb"`
+}
+
+// loadRules are the estimates analysts run during the load.
+var loadRules = []string{
+	`did("video_complete", 30, {"topic": "控糖"}) >= 2`,
+	`did("video_play", 7) >= 1 && did("add_to_cart", 7) == 0`,
+	`did("search", 30, {"keyword": "低GI大米"}) >= 1 || did("video_complete", 30, {"topic": "花生油"}) >= 3`,
+	`did("add_to_cart", 1) >= 1`,
+}
+
+// loadSegmentRule is the live campaign's audience: persons entering it
+// during the run are sent to (a non-sensitive topic, so no consent gate).
+const loadSegmentRule = `did("add_to_cart", 1, {"sku": "OIL-5L"}) >= 2`
+
+// loadSampler collects latencies and errors of the current interval.
+type loadSampler struct {
+	mu        sync.Mutex
+	acks      []time.Duration
+	estimates []time.Duration
+	errors    map[string]int
+	total     map[string]int
+}
+
+func (s *loadSampler) ack(d time.Duration) {
+	s.mu.Lock()
+	s.acks = append(s.acks, d)
+	s.mu.Unlock()
+}
+
+func (s *loadSampler) estimate(d time.Duration) {
+	s.mu.Lock()
+	s.estimates = append(s.estimates, d)
+	s.mu.Unlock()
+}
+
+func (s *loadSampler) fail(kind string) {
+	s.mu.Lock()
+	s.errors[kind]++
+	s.total[kind]++
+	s.mu.Unlock()
+}
+
+// take returns and resets the interval's samples.
+func (s *loadSampler) take() (acks, ests []time.Duration, errs map[string]int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	acks, ests, errs = s.acks, s.estimates, s.errors
+	s.acks, s.estimates, s.errors = nil, nil, map[string]int{}
+	return
+}
+
+func percentile(d []time.Duration, p float64) float64 {
+	if len(d) == 0 {
+		return 0
+	}
+	slices.Sort(d)
+	i := min(int(p*float64(len(d))), len(d)-1)
+	return float64(d[i].Microseconds()) / 1000
+}
+
+// selfRSSMB is this process's resident memory.
+func selfRSSMB() float64 {
+	raw, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func loadCommand(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer) error {
+	minutes, clients, rate := cfg.LoadMinutes, cfg.LoadClients, cfg.LoadRate
+	if minutes < 1 || clients < 1 || rate < 0 {
+		return fmt.Errorf("bench --load: --load-minutes and --load-clients must be at least 1, --load-rate not negative")
+	}
+	dir, err := os.MkdirTemp("", "cdp-load-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bcfg := cfg
+	bcfg.DataDir, bcfg.EngineTCPPort, bcfg.EngineHTTPPort = dir, 0, 0
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	reg := prometheus.NewRegistry()
+	metrics := store.NewMetrics(reg)
+	ch, err := openClickHouse(ctx, bcfg, quiet, metrics)
+	if err != nil {
+		return err
+	}
+	defer ch.Close()
+	if _, err := applyMigrations(ctx, ch.db, quiet); err != nil {
+		return err
+	}
+	creds, err := api.NewCredentials(ctx, ch.db)
+	if err != nil {
+		return err
+	}
+	key, token := api.NewSecret("cdp_wk_"), api.NewSecret("cdp_at_")
+	if err := creds.PutWriteKey(ctx, api.Principal{ID: "wk_load", Name: "load", Source: "load"}, key, "bench"); err != nil {
+		return err
+	}
+	if err := creds.PutToken(ctx, api.Principal{ID: "tok_load", Name: "load", Role: api.RoleAdmin}, token, "bench"); err != nil {
+		return err
+	}
+	in, err := startIngest(ctx, bcfg, ch.db, metrics, quiet)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	srv := api.New(api.Options{DB: ch.db, Credentials: creds, Collector: in.collector, Identity: in.identity, Segments: in.segments,
+		Campaigns: in.campaigns, Gatherer: reg, Logger: quiet})
+	sctx, stopServer := context.WithCancel(ctx)
+	defer stopServer()
+	addrc := make(chan net.Addr, 1)
+	go srv.Serve(sctx, "127.0.0.1:0", func(a net.Addr) { addrc <- a })
+	base := "http://" + (<-addrc).String()
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: clients + 4}}
+	apiCall := func(method, path string, body any, outv any) (int, error) {
+		raw, _ := json.Marshal(body)
+		req, _ := http.NewRequestWithContext(ctx, method, base+path, bytes.NewReader(raw))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := hc.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		defer resp.Body.Close()
+		if outv != nil {
+			_ = json.NewDecoder(resp.Body).Decode(outv)
+		} else {
+			_, _ = io.Copy(io.Discard, resp.Body)
+		}
+		return resp.StatusCode, nil
+	}
+
+	rep := loadReport{Minutes: minutes, Clients: clients, TargetRate: rate, Errors: map[string]int{}}
+	// The live campaign: a segment-entry campaign on the outbox channel.
+	rep.Campaign = startLoadCampaign(apiCall)
+	logger.Info("load: running", "minutes", minutes, "clients", clients, "target_events_per_s", rate, "campaign", rep.Campaign)
+
+	var acked atomic.Int64
+	sm := &loadSampler{errors: map[string]int{}, total: map[string]int{}}
+	runCtx, stopLoad := context.WithTimeout(ctx, time.Duration(minutes)*time.Minute)
+	defer stopLoad()
+	var wg sync.WaitGroup
+	const perBatch = 100
+	// Each client paces itself to its share of the target rate.
+	every := time.Duration(0)
+	if rate > 0 {
+		every = time.Duration(float64(time.Second) * perBatch * float64(clients) / float64(rate))
+	}
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rnd := rand.New(rand.NewPCG(uint64(c), 7))
+			next := time.Now()
+			for b := 0; runCtx.Err() == nil; b++ {
+				body := loadBatch(rnd, c, b, perBatch)
+				start := time.Now()
+				req, _ := http.NewRequestWithContext(ctx, "POST", base+"/v1/batch", bytes.NewReader(body))
+				req.SetBasicAuth(key, "")
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := hc.Do(req)
+				switch {
+				case err != nil:
+					sm.fail("transport")
+				case resp.StatusCode == 200:
+					sm.ack(time.Since(start))
+					acked.Add(perBatch)
+				default:
+					sm.fail(strconv.Itoa(resp.StatusCode))
+				}
+				if resp != nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				if every > 0 {
+					// Behind by more than a second (the platform was slow):
+					// resume the pace rather than burst to catch up.
+					if next = next.Add(every); time.Since(next) > time.Second {
+						next = time.Now()
+					}
+					select {
+					case <-runCtx.Done():
+					case <-time.After(time.Until(next)):
+					}
+				}
+			}
+		}()
+	}
+	// Two analysts estimating back to back.
+	for a := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := a; runCtx.Err() == nil; i++ {
+				start := time.Now()
+				status, err := apiCall("POST", "/api/v1/segments/estimate", map[string]string{"rule": loadRules[i%len(loadRules)]}, nil)
+				switch {
+				case err != nil:
+					if runCtx.Err() == nil {
+						sm.fail("estimate transport")
+					}
+				case status == 200:
+					sm.estimate(time.Since(start))
+				default:
+					sm.fail("estimate " + strconv.Itoa(status))
+				}
+			}
+		}()
+	}
+
+	start := time.Now()
+	tick := time.NewTicker(10 * time.Second)
+	defer tick.Stop()
+	last, lastAt := int64(0), start
+	report := func(now time.Time) {
+		acks, ests, errs := sm.take()
+		n := acked.Load()
+		iv := loadInterval{At: now.Sub(start).Seconds(), EventsPerSec: float64(n-last) / now.Sub(lastAt).Seconds(), Errors: errs,
+			AckP50: percentile(acks, .50), AckP95: percentile(acks, .95), AckP99: percentile(acks, .99),
+			Estimates: len(ests), EstimateP50: percentile(ests, .50), EstimateP99: percentile(ests, .99),
+			PlatformRSSMB: selfRSSMB(), SpoolPending: in.spool.LastSeq() - in.spool.Committed()}
+		if ch.engine != nil {
+			iv.EngineRSSMB = ch.engine.ResidentMB()
+		}
+		last, lastAt = n, now
+		rep.Intervals = append(rep.Intervals, iv)
+		rep.AckP99Max, rep.EstP99Max = max(rep.AckP99Max, iv.AckP99), max(rep.EstP99Max, iv.EstimateP99)
+		rep.PeakRSSMB, rep.PeakEngine = max(rep.PeakRSSMB, iv.PlatformRSSMB), max(rep.PeakEngine, iv.EngineRSSMB)
+		if !cfg.BenchJSON {
+			fmt.Fprintf(out, "%4.0fs  %7.0f ev/s  ack p50/p95/p99 %6.1f/%6.1f/%6.1f ms  estimates %4d p50/p99 %6.1f/%6.1f ms  rss platform %5.0f MB engine %5.0f MB  spool %6d  errors %v\n",
+				iv.At, iv.EventsPerSec, iv.AckP50, iv.AckP95, iv.AckP99, iv.Estimates, iv.EstimateP50, iv.EstimateP99,
+				iv.PlatformRSSMB, iv.EngineRSSMB, iv.SpoolPending, iv.Errors)
+		}
+	}
+	if !cfg.BenchJSON {
+		fmt.Fprintf(out, "load: %d clients, target %d events/s, %d min, campaign %s\n", clients, rate, minutes, rep.Campaign)
+	}
+loop:
+	for {
+		select {
+		case now := <-tick.C:
+			report(now)
+		case <-runCtx.Done():
+			break loop
+		}
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	report(time.Now())
+	rep.Acked = acked.Load()
+	sm.mu.Lock()
+	for k, v := range sm.total {
+		rep.Errors[k] = v
+	}
+	sm.mu.Unlock()
+	end := time.Now()
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	if err := in.waitIngested(wctx); err != nil {
+		return fmt.Errorf("load: waiting for ClickHouse to hold the acknowledged events: %w", err)
+	}
+	rep.DrainSec = time.Since(end).Seconds()
+	if err := ch.db.Conn.QueryRow(ctx, "SELECT count() FROM "+ch.db.Table("events")).Scan(&rep.Stored); err != nil {
+		return err
+	}
+	if !strings.HasPrefix(rep.Campaign, "none") {
+		_ = ch.db.Conn.QueryRow(ctx, "SELECT count() FROM "+ch.db.Table("campaign_sends")+" FINAL WHERE campaign_id = ? AND group = 'treatment'", rep.Campaign).Scan(&rep.Sends)
+	}
+	rep.FinalRSSMB = selfRSSMB()
+	if ch.engine != nil {
+		rep.FinalEngine = ch.engine.ResidentMB()
+	}
+	if cfg.BenchJSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	fmt.Fprintf(out, "\nacknowledged %d events, stored %d (drained %.1f s after the load); errors %v\n", rep.Acked, rep.Stored, rep.DrainSec, rep.Errors)
+	fmt.Fprintf(out, "worst 10 s: ack p99 %.1f ms, estimate p99 %.1f ms; peak RSS platform %.0f MB, engine %.0f MB; final %.0f / %.0f MB\n",
+		rep.AckP99Max, rep.EstP99Max, rep.PeakRSSMB, rep.PeakEngine, rep.FinalRSSMB, rep.FinalEngine)
+	fmt.Fprintf(out, "live campaign %s: %d persons sent to\n", rep.Campaign, rep.Sends)
+	if uint64(rep.Acked) != rep.Stored {
+		return fmt.Errorf("load: %d events acknowledged but %d stored", rep.Acked, rep.Stored)
+	}
+	return nil
+}
+
+// loadBatch is a Segment batch of n events of client c: Douyin views and
+// completions, searches and add-to-carts of 200k users, so that segments
+// have members to count and persons enter the campaign's segment.
+func loadBatch(rnd *rand.Rand, c, b, n int) []byte {
+	var sb strings.Builder
+	sb.WriteString(`{"batch":[`)
+	topics := []string{"控糖", "花生油", "低GI大米", "减脂", "宝宝辅食"}
+	for i := range n {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		user := rnd.IntN(200_000)
+		var ev, props string
+		switch r := rnd.IntN(10); {
+		case r < 4:
+			ev, props = "video_play", fmt.Sprintf(`{"topic":%q}`, topics[rnd.IntN(len(topics))])
+		case r < 7:
+			ev, props = "video_complete", fmt.Sprintf(`{"topic":%q,"completion_ratio":1}`, topics[rnd.IntN(len(topics))])
+		case r < 9:
+			ev, props = "search", fmt.Sprintf(`{"keyword":%q}`, topics[rnd.IntN(len(topics))])
+		default:
+			ev, props = "add_to_cart", `{"sku":"OIL-5L"}`
+		}
+		fmt.Fprintf(&sb, `{"type":"track","event":%q,"messageId":"load-%d-%d-%d","anonymousId":"dev-%d","properties":%s,"context":{"externalIds":[{"type":"douyin_openid","id":"dy-%d"},{"type":"wecom_external_userid","id":"wmload%d"}]}}`,
+			ev, c, b, i, user, props, user, user)
+	}
+	sb.WriteString(`]}`)
+	return []byte(sb.String())
+}
+
+// startLoadCampaign creates the live campaign through the API and returns
+// its id, or "none: <why>" when the campaigns API cannot run one (the
+// hook for when it can).
+func startLoadCampaign(call func(method, path string, body any, out any) (int, error)) string {
+	var seg, offer, camp struct{ ID string }
+	if st, err := call("POST", "/api/v1/segments", map[string]any{"name": "load: oil buyers", "rule": loadSegmentRule}, &seg); err != nil || st != 201 {
+		return fmt.Sprintf("none: segment %d %v", st, err)
+	}
+	if st, err := call("POST", "/api/v1/offers", map[string]any{"name": "load: 5L oil", "skus": []string{"OIL-5L"}}, &offer); err != nil || st != 200 {
+		return fmt.Sprintf("none: offer %d %v", st, err)
+	}
+	body := map[string]any{"name": "load: oil entry", "offer_id": offer.ID, "segment_id": seg.ID, "channel": "outbox",
+		"trigger": "segment_entry", "template": "{{name}}您好，{{offer}}", "holdout_percent": 10, "cap_per_week": 2}
+	if st, err := call("POST", "/api/v1/campaigns", body, &camp); err != nil || st != 200 {
+		return fmt.Sprintf("none: campaign %d %v", st, err)
+	}
+	if st, err := call("POST", "/api/v1/campaigns/"+camp.ID+"/launch", nil, nil); err != nil || st != 200 {
+		return fmt.Sprintf("none: launch %d %v", st, err)
+	}
+	return camp.ID
+}
