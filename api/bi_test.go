@@ -116,7 +116,15 @@ func queryStrings(ctx context.Context, conn driver.Conn, query string) ([]string
 		}
 		var cells []string
 		for _, v := range vals {
-			cells = append(cells, fmt.Sprint(reflect.ValueOf(v).Elem().Interface()))
+			e := reflect.ValueOf(v).Elem()
+			for e.Kind() == reflect.Pointer && !e.IsNil() {
+				e = e.Elem() // Nullable
+			}
+			if e.Kind() == reflect.Pointer {
+				cells = append(cells, "NULL")
+				continue
+			}
+			cells = append(cells, fmt.Sprint(e.Interface()))
 		}
 		out = append(out, strings.Join(cells, "\t"))
 	}
@@ -351,9 +359,10 @@ func TestBIViewsAgreeWithTheAPIAndKeepPersonalDataOut(t *testing.T) {
 			!near(uplift, u.Absolute) {
 			t.Errorf("BI treatment %d/%d %v %v holdout %d/%d %v %v uplift %v; API %+v", tp, tc, tr, trev, hp, hc, hr, hrev, uplift, u)
 		}
-		// Both arms have persons and conversions, so the comparison is not
-		// of zeros.
-		if u.Treatment.Converted == 0 || u.Holdout.Persons == 0 || u.Holdout.Converted == 0 {
+		// Both arms have persons and someone converted, so the comparison is
+		// not of zeros. (The split hashes the campaign id: an empty arm has
+		// a chance of 2 in 4,096.)
+		if u.Treatment.Persons == 0 || u.Holdout.Persons == 0 || u.Treatment.Converted+u.Holdout.Converted == 0 {
 			t.Errorf("weak fixture: %+v", u)
 		}
 	})
@@ -421,6 +430,11 @@ func TestBIViewsAgreeWithTheAPIAndKeepPersonalDataOut(t *testing.T) {
 		// Settings BI drivers send are accepted within the limits.
 		if _, err := queryStrings(ctx, http, "SELECT count() FROM persons SETTINGS max_result_rows = 1000, result_overflow_mode = 'break', max_execution_time = 30, join_use_nulls = 1"); err != nil {
 			t.Errorf("driver settings refused: %v", err)
+		}
+		// Its hourly quota is in force (system.quota_usage shows one's own).
+		quota, err := queryStrings(ctx, native, "SELECT quota_name, max_queries, max_result_rows, max_execution_time, queries > 0 FROM system.quota_usage")
+		if err != nil || len(quota) != 1 || quota[0] != "bi\t3600\t10000000\t3600\t1" {
+			t.Errorf("quota %q (%v)", quota, err)
 		}
 		// What the BI user can list is BI views (and information_schema).
 		dbs, err := queryStrings(ctx, native, "SELECT DISTINCT database FROM system.tables WHERE lower(database) != 'information_schema'")
