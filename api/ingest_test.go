@@ -42,6 +42,7 @@ type ingestFixture struct {
 	graph  *identity.Graph
 	prot   *identity.Protector
 	segs   *segments.Store
+	camps  *campaigns.Service
 }
 
 func newIngestFixture(t *testing.T, maxSpool int64) *ingestFixture {
@@ -109,7 +110,7 @@ func newIngestFixtureTB(tb testing.TB, t *testing.T, maxSpool int64) *ingestFixt
 		w.Close(context.Background())
 		sp.Close()
 	})
-	return &ingestFixture{fixture: f, sp: sp, pipe: pipe, crypto: crypto, fake: fake, graph: graph, prot: prot, segs: segs}
+	return &ingestFixture{fixture: f, sp: sp, pipe: pipe, crypto: crypto, fake: fake, graph: graph, prot: prot, segs: segs, camps: camps}
 }
 
 func (f *ingestFixture) post(path, key string, body []byte, header map[string]string) *httptest.ResponseRecorder {
