@@ -140,7 +140,7 @@ func StartEngine(ctx context.Context, opts EngineOptions) (*Engine, error) {
 		return nil, err
 	}
 	if opts.ConfigXML != "" {
-		spec.ConfigFile = filepath.Join(dataPath, "cdp-engine.xml")
+		spec.ConfigFile = filepath.Join(dataPath, engineConfigName)
 		if err := os.WriteFile(spec.ConfigFile, []byte(opts.ConfigXML), 0o600); err != nil {
 			return nil, fmt.Errorf("engine config: %w", err)
 		}
