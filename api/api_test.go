@@ -109,9 +109,9 @@ func TestHealthzIs503WhileClickHouseUnreachable(t *testing.T) {
 var (
 	// publicRoutes answer without a credential and reveal nothing personal.
 	publicRoutes = map[string]bool{"GET /healthz": true, "GET /metrics": true, "GET /api/openapi.json": true}
-	// adminRoutes need the admin role: credentials, audit, and the
-	// actions that rewrite identities (unmerge, erasure).
-	adminRoutes = regexp.MustCompile(`^(\w+ /api/v1/(tokens|write-keys|admin)(/.*)?|POST /api/v1/merges/:id/unmerge|DELETE /api/v1/profiles/:id)$`)
+	// adminRoutes need the admin role: credentials, audit, the actions
+	// that rewrite identities (unmerge, erasure) and revealing a phone.
+	adminRoutes = regexp.MustCompile(`^(\w+ /api/v1/(tokens|write-keys|admin)(/.*)?|POST /api/v1/merges/:id/unmerge|DELETE /api/v1/profiles/:id|POST /api/v1/profiles/:id/reveal-phone)$`)
 	// readOnlyPosts are POSTs that only read (a query too large for a
 	// URL), open to analysts. Every other POST, PUT, PATCH and DELETE
 	// needs at least the marketer role: the analyst role is read-only.

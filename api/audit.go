@@ -2,10 +2,13 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 )
@@ -120,4 +123,68 @@ func intParam(c *gin.Context, name string, def, lo, hi int) (int, bool) {
 		return 0, false
 	}
 	return n, true
+}
+
+// revealRequest says why a full phone number is needed.
+type revealRequest struct {
+	Reason string `json:"reason"`
+}
+
+// revealPhone answers a person's phone numbers in full, for an admin who
+// gives a reason (a customer asked to be called back, a delivery problem).
+// Everywhere else the API and the console show phones masked
+// (+86 138****5678), whatever the role: PIPL's minimum necessary. Each
+// reveal is audited with the reason and the masked numbers; the answer is
+// not cacheable. Campaign channels decrypt server-side and never need it.
+func (s *Server) revealPhone(c *gin.Context) {
+	p, ok := personParam(c)
+	if !ok {
+		return
+	}
+	var req revealRequest
+	if !bindJSON(c, &req) {
+		return
+	}
+	if n := utf8.RuneCountInString(strings.TrimSpace(req.Reason)); n < 4 || n > 200 {
+		fail(c, http.StatusBadRequest, CodeInvalid, "reason is required (4-200 characters): it goes to the audit log", "reason")
+		return
+	}
+	persons := s.identity.Graph.Cluster(p)
+	if len(persons) == 0 {
+		fail(c, http.StatusNotFound, CodeNotFound, "no such person", "id")
+		return
+	}
+	rows, err := s.db.Conn.Query(c.Request.Context(), `SELECT v.ciphertext, v.masked
+		FROM `+s.db.Table("identity_links")+` AS l FINAL
+		INNER JOIN (SELECT hash, any(ciphertext) AS ciphertext, any(masked) AS masked FROM `+s.db.Table("pii_vault")+` GROUP BY hash) AS v ON v.hash = l.id_value
+		WHERE l.id_type = 'phone' AND l.person_id IN ? ORDER BY l.linked_at, l.id_value`, persons)
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	defer rows.Close()
+	phones, masked := []string{}, []string{}
+	for rows.Next() {
+		var ct, m string
+		if err := rows.Scan(&ct, &m); err != nil {
+			s.internal(c, err)
+			return
+		}
+		phone, err := s.identity.Protector.Decrypt(ct)
+		if err != nil {
+			// Encrypted under another key (see docs/security.md, key rotation).
+			s.internal(c, fmt.Errorf("phone %s: %w", m, err))
+			return
+		}
+		if !slices.Contains(phones, phone) {
+			phones, masked = append(phones, phone), append(masked, m)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		s.internal(c, err)
+		return
+	}
+	s.audit(c, "person.reveal_phone", "person", strconv.FormatUint(uint64(s.identity.Graph.Canonical(p)), 10), gin.H{"reason": req.Reason, "phones": masked})
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, gin.H{"person_id": s.identity.Graph.Canonical(p), "phones": phones})
 }

@@ -123,6 +123,7 @@ func New(opts Options) *Server {
 		v1.GET("/identity/rules", s.identityRules)
 		v1.POST("/merges/:id/unmerge", requireRole(RoleAdmin), s.unmerge)
 		v1.DELETE("/profiles/:id", requireRole(RoleAdmin), s.erase)
+		v1.POST("/profiles/:id/reveal-phone", requireRole(RoleAdmin), s.revealPhone)
 	}
 	if s.segments != nil {
 		marketer := requireRole(RoleMarketer)
