@@ -324,7 +324,9 @@ loop:
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	report(time.Now())
+	if time.Since(lastAt) > 2*time.Second { // a last partial interval worth reporting
+		report(time.Now())
+	}
 	rep.Acked = acked.Load()
 	sm.mu.Lock()
 	for k, v := range sm.total {
