@@ -5,10 +5,12 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"net/http"
 	"sort"
@@ -206,7 +208,28 @@ func (s *Service) setStates(ctx context.Context, c Campaign, batch []pendingSend
 		}
 		rows[i] = []any{c.ID, p.person, GroupTreatment, "", c.Channel, p.address, p.sender, state, d, taskID, p.plannedAt, now}
 	}
-	return s.Writer.Table("campaign_sends", sendColumns...).Insert(ctx, token, rows)
+	return s.Writer.Table("campaign_sends", sendColumns...).Insert(ctx, rowsToken(token, rows), rows)
+}
+
+// rowsToken makes an insert's deduplication token from prefix and a hash
+// of the rows' strings and person ids (not their times): a retry of the
+// same rows is dropped as a duplicate, different rows never are.
+func rowsToken(prefix string, rows [][]any) string {
+	h := fnv.New64a()
+	var b [4]byte
+	for _, r := range rows {
+		for _, v := range r {
+			switch v := v.(type) {
+			case string:
+				h.Write([]byte(v))
+				h.Write([]byte{0})
+			case uint32:
+				binary.BigEndian.PutUint32(b[:], v)
+				h.Write(b[:])
+			}
+		}
+	}
+	return fmt.Sprintf("%s:%d:%x", prefix, len(rows), h.Sum64())
 }
 
 // sendsWhere reads treatment send rows of campaign c matching cond, at

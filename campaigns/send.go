@@ -103,7 +103,7 @@ func (s *Service) writePlan(ctx context.Context, c Campaign, p Plan, tokenPrefix
 			}
 			rows = append(rows, []any{c.ID, e.Person, e.Group, e.Reason, c.Channel, e.Address.To, e.Address.Sender, state, "", "", now, now})
 		}
-		if err := tw.Insert(ctx, fmt.Sprintf("%s:%d", tokenPrefix, i), rows); err != nil {
+		if err := tw.Insert(ctx, rowsToken(fmt.Sprintf("%s:%d", tokenPrefix, i), rows), rows); err != nil {
 			return fmt.Errorf("write the plan: %w", err)
 		}
 	}
@@ -225,7 +225,7 @@ func (s *Service) sendOutbox(ctx context.Context, c Campaign, offer Offer, batch
 		rows[i] = []any{c.ID, p.person, p.address, msg, now}
 	}
 	tok := fmt.Sprintf("outbox:%s:%d-%d", c.ID, batch[0].person, batch[len(batch)-1].person)
-	return s.Writer.Table("campaign_outbox", "campaign_id", "person_id", "address", "message", "ts").Insert(ctx, tok, rows)
+	return s.Writer.Table("campaign_outbox", "campaign_id", "person_id", "address", "message", "ts").Insert(ctx, rowsToken(tok, rows), rows)
 }
 
 // names reads the latest traits.name of each person (for {{name}}).
