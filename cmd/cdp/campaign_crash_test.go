@@ -198,12 +198,18 @@ func TestSIGKILLDuringWeComCampaignSendsEachCustomerOnce(t *testing.T) {
 	}
 	until(t, 2*time.Minute, "two more WeCom tasks after the engine restarted", func() bool { return len(fake.Tasks()) >= 4 })
 	at := len(fake.Tasks())
+	orphan := r.p.child(t)
 	r.p.stop(syscall.SIGKILL)
 	if at >= senders {
 		t.Fatalf("all %d tasks were made before the platform was killed", at)
 	}
-	// The orphaned engine child notices its parent died and exits; the
-	// restarted platform waits for the data folder's lock.
+	// The orphaned engine child sees its control pipe close and exits;
+	// until it has, it holds the engine's port.
+	until(t, time.Minute, "the orphaned engine child to exit", func() bool {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", orphan))
+		// Gone, or a zombie nobody reaps (PID 1 of a container may not).
+		return err != nil || strings.Contains(string(stat), ") Z ")
+	})
 	fake.Delay(wecomtest.PathAddMsgTemplate, 0)
 	r.start()
 	until(t, 3*time.Minute, "the campaign to finish", func() bool {
