@@ -9,7 +9,7 @@ LDFLAGS   := -X main.version=$(VERSION)
 #   make fuzz FUZZTIME=5m
 FUZZTIME  ?= 5s
 
-.PHONY: run build test unit fuzz bench vet
+.PHONY: run build test unit fuzz bench vet console e2e-deps
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/cdp
@@ -35,7 +35,23 @@ fuzz:
 	  done; \
 	done
 
-test: vet unit fuzz
+# The browser test (cmd/cdp TestConsoleInHeadlessChromium) needs Debian's
+# chromium (.ci/run installs it) and playwright-core in web/e2e.
+test: e2e-deps vet unit fuzz
+
+# Rebuilds the console into web/dist, which is committed and embedded in the
+# binary (Go builds and tests never need Node). Not part of `make test`.
+console:
+	cd web/console && npm ci --no-audit --no-fund && npm run build
+
+# playwright-core for the browser test; npm ci runs only when the lock file
+# changed since the last install.
+e2e-deps: web/e2e/node_modules/.package-lock.json
+	@test -x /usr/bin/chromium || echo "note: /usr/bin/chromium missing: the browser test will fail; run .ci/run or apt-get install chromium chromium-driver (or set CDP_SKIP_BROWSER_TESTS=1)"
+
+web/e2e/node_modules/.package-lock.json: web/e2e/package-lock.json web/e2e/package.json
+	cd web/e2e && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

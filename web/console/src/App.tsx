@@ -113,12 +113,14 @@ function Shell() {
   ];
   return (
     <Layout style={{ minHeight: '100vh' }}>
-      <Layout.Sider collapsible collapsed={collapsed} onCollapse={setCollapsed} width={216} style={{ position: 'sticky', top: 0, height: '100vh' }}>
-        <div className="cdp-logo">
-          <img src="/favicon.svg" alt="" />
-          {!collapsed && <span>{t('粮仓 CDP', 'Granary CDP')}</span>}
+      <Layout.Sider collapsible collapsed={collapsed} onCollapse={setCollapsed} width={216}>
+        <div style={{ position: 'sticky', top: 0 }}>
+          <div className="cdp-logo">
+            <img src="/favicon.svg" alt="" />
+            {!collapsed && <span>{t('粮仓 CDP', 'Granary CDP')}</span>}
+          </div>
+          <Menu theme="dark" mode="inline" selectedKeys={[section]} items={items} onClick={(e) => navigate(e.key)} />
         </div>
-        <Menu theme="dark" mode="inline" selectedKeys={[section]} items={items} onClick={(e) => navigate(e.key)} />
       </Layout.Sider>
       <Layout>
         <Layout.Header className="cdp-header">

@@ -58,7 +58,7 @@ export default function RuleEditor({ value, onChange, problem, readOnly }: { val
       </div>
       {problem && (
         <Alert className="rule-error" type="error" showIcon data-testid="rule-error"
-          message={`${t('第', 'Line ')}${problem.line}${t(' 行 第 ', ', column ')}${problem.column}${t(' 列：', ': ')}${problem.message}`} />
+          message={`${t(`第 ${problem.line} 行第 ${problem.column} 列：`, `Line ${problem.line}, column ${problem.column}: `)}${problem.message}`} />
       )}
     </div>
   );

@@ -79,7 +79,7 @@ export default function VisualBuilder({ groups, onChange, segments, disabled }: 
     <div key={ci}>
       {ci > 0 && <Divider plain style={{ margin: '6px 0' }}><Tag color="orange">{t('或', 'OR')}</Tag></Divider>}
       <div className="cond-row" data-testid="cond-row">
-        <Select value={c.kind} disabled={disabled} style={{ width: 200 }} options={kindOptions} onChange={(k) => set(gi, ci, { ...defaults[k as CondKind] })} data-testid="cond-kind" />
+        <Select value={c.kind} disabled={disabled} style={{ width: 200 }} options={kindOptions} virtual={false} listHeight={480} onChange={(k) => set(gi, ci, { ...defaults[k as CondKind] })} data-testid="cond-kind" />
         {fields(c, gi, ci)}
         <Tooltip title={t('删除条件', 'Remove condition')}>
           <Button type="text" danger icon={<DeleteOutlined />} disabled={disabled} onClick={() => set(gi, ci, null)} data-testid="cond-remove" />

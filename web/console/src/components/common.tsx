@@ -21,7 +21,7 @@ export function ErrorAlert({ error, style }: { error: unknown; style?: React.CSS
   const t = useT();
   if (!error) return null;
   const e = error as ApiError;
-  const where = [e.field && `${t('字段', 'field')} ${e.field}`, e.line && `${t('第', 'line ')}${e.line}${t(' 行 第 ', ', column ')}${e.column}${t(' 列', '')}`]
+  const where = [e.field && `${t('字段', 'field')} ${e.field}`, e.line && t(`第 ${e.line} 行第 ${e.column} 列`, `line ${e.line}, column ${e.column}`)]
     .filter(Boolean)
     .join(' · ');
   const title = e.status === 403 ? t('没有权限', 'Not allowed') : e.status === 404 ? t('未找到', 'Not found') : t('请求失败', 'Request failed');

@@ -177,7 +177,7 @@ export default function CampaignEditor() {
                   <Radio.Button value="wecom">{t('企业微信一对一群发', 'WeCom one-to-one')}</Radio.Button>
                 </Radio.Group>
               </Form.Item>
-              <Row gutter={16}>
+              <Row gutter={48}>
                 <Col span={12}>
                   <Form.Item name="holdout_percent" label={t('对照组比例', 'Holdout')} tooltip={t('随机留出不发送的客户，用来衡量真实提升', 'A random share not sent to, to measure the true uplift')}>
                     <Slider min={0} max={50} marks={{ 0: '0%', 10: '10%', 20: '20%', 50: '50%' }} tooltip={{ formatter: (v) => `${v}%` }} />
@@ -202,8 +202,8 @@ export default function CampaignEditor() {
                 <Col span={6}>
                   <Form.Item label={t('免打扰时段', 'Quiet hours')}>
                     <Space.Compact>
-                      <Form.Item name="quiet_start" noStyle><Select options={hours} style={{ width: 84 }} /></Form.Item>
-                      <Form.Item name="quiet_end" noStyle><Select options={hours} style={{ width: 84 }} /></Form.Item>
+                      <Form.Item name="quiet_start" noStyle><Select options={hours} style={{ width: 84 }} virtual={false} listHeight={260} /></Form.Item>
+                      <Form.Item name="quiet_end" noStyle><Select options={hours} style={{ width: 84 }} virtual={false} listHeight={260} /></Form.Item>
                     </Space.Compact>
                   </Form.Item>
                 </Col>
@@ -212,7 +212,7 @@ export default function CampaignEditor() {
                 extra={t('定时发送尚未由服务端支持；启动后立即按免打扰规则发送。', 'Scheduled sending is not supported by the server yet; a launch sends at once, honouring quiet hours.')}>
                 <Radio.Group>
                   <Radio value="now">{t('启动后立即发送', 'Send on launch')}</Radio>
-                  <Radio value="later" disabled>{t('定时发送', 'At a set time')} <DatePicker size="small" disabled showTime value={dayjs().add(1, 'day').hour(10).minute(0)} /></Radio>
+                  <Radio value="later" disabled>{t('定时发送', 'At a set time')} <DatePicker size="small" disabled showTime value={dayjs().add(1, 'day').hour(10).minute(0).second(0)} /></Radio>
                 </Radio.Group>
               </Form.Item>
               <Form.Item name="template" label={t('消息模板', 'Message template')} rules={[{ required: true, message: t('请填写消息内容', 'Template is required') }]}

@@ -57,7 +57,8 @@ export default function CampaignResults() {
 
   if (error) return <ErrorAlert error={error} />;
   if (!c || !u) return <Skeleton active paragraph={{ rows: 12 }} />;
-  const significant = u.absolute_ci95[0] > 0 || u.absolute_ci95[1] < 0;
+  const empty = u.treatment.persons === 0 || u.holdout.persons === 0;
+  const significant = !empty && (u.absolute_ci95[0] > 0 || u.absolute_ci95[1] < 0);
   return (
     <>
       <PageTitle title={<Space>{c.name}<Tag color={statusColor[c.status]}>{name(c.status)}</Tag></Space>}
@@ -72,14 +73,18 @@ export default function CampaignResults() {
         <Col xs={24} sm={12} xl={6}><Card bordered={false}>
           <Statistic title={<Space>{t('转化率提升（绝对）', 'Uplift (absolute)')}<Tooltip title={t('实验组与对照组转化率之差；区间为 95% 置信区间（Newcombe 法）', 'Difference of conversion rates; 95% CI by Newcombe\'s method')}><InfoCircleOutlined /></Tooltip></Space>}
             value={pp(u.absolute)} valueStyle={{ color: u.absolute >= 0 ? '#389e0d' : '#cf1322' }} formatter={(v) => <span data-testid="uplift">{v}</span>} />
-          <Typography.Text type="secondary">{t('95% 置信区间', '95% CI')} [{pp(u.absolute_ci95[0])}, {pp(u.absolute_ci95[1])}]</Typography.Text>
+          <Typography.Text type="secondary">{empty ? t('样本不足，无法计算置信区间', 'Too few people for an interval') : <>{t('95% 置信区间', '95% CI')} [{pp(u.absolute_ci95[0])}, {pp(u.absolute_ci95[1])}]</>}</Typography.Text>
         </Card></Col>
         <Col xs={24} sm={12} xl={6}><Card bordered={false}>
           <Statistic title={t('相对提升', 'Relative uplift')} value={u.relative !== undefined ? fmtPct(u.relative, 1) : '–'} valueStyle={{ color: (u.relative ?? 0) >= 0 ? '#389e0d' : '#cf1322' }} />
           <Typography.Text type="secondary">{u.relative_ci95 ? `${t('95% 置信区间', '95% CI')} [${fmtPct(u.relative_ci95[0], 1)}, ${fmtPct(u.relative_ci95[1], 1)}]` : t('对照组无转化，无法计算', 'holdout converted nobody')}</Typography.Text>
         </Card></Col>
       </Row>
-      {c.status !== 'draft' && (
+      {c.status !== 'draft' && empty && (
+        <Alert style={{ marginTop: 16 }} showIcon type="warning" message={t('实验组或对照组没有人：无法衡量提升。常见原因：人群含敏感标签但客户未单独同意、对照组比例为 0，或全部被免打扰/频次上限排除。',
+          'The treatment or the holdout is empty, so no uplift can be measured. Common causes: a sensitive segment without separate consents, a 0% holdout, or everyone excluded by quiet hours or caps.')} />
+      )}
+      {c.status !== 'draft' && !empty && (
         <Alert style={{ marginTop: 16 }} showIcon type={significant ? (u.absolute > 0 ? 'success' : 'error') : 'info'}
           message={significant
             ? (u.absolute > 0 ? t('提升显著：置信区间不含 0，活动带来了真实的增量转化。', 'Significant: the interval excludes 0; the campaign caused extra conversions.') : t('显著为负：活动降低了转化。', 'Significantly negative: the campaign lowered conversion.'))
@@ -88,7 +93,7 @@ export default function CampaignResults() {
       <Row gutter={[16, 16]} style={{ marginTop: 16 }}>
         <Col xs={24} xl={16}>
           <Card bordered={false} title={t(`转化随时间变化（归因窗口 ${c.attribution_days} 天）`, `Conversion over time (${c.attribution_days}-day attribution window)`)}>
-            {d && d.days.length ? <Chart option={over} height={320} testId="chart-over-time" /> : <Empty description={t('启动后显示每日转化', 'Daily conversion appears after launch')} />}
+            {d && d.days.length ? <Chart option={over} height={320} testId="chart-over-time" /> : <Empty description={c.status === 'draft' ? t('启动后显示每日转化', 'Daily conversion appears after launch') : t('没有已发送或对照组客户', 'Nobody was sent to or held out')} />}
           </Card>
         </Col>
         <Col xs={24} xl={8}>

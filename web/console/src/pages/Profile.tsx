@@ -21,7 +21,7 @@ interface ProfileT {
 }
 
 // A phone identifier's value in merges is its keyed hash: never shown.
-const shown = (id: { type: string; value: string }) => (id.type === 'phone' && id.value.startsWith('h:') ? '•••• ' + id.value.slice(-4) : id.value);
+const isHashedPhone = (id: { type: string; value: string }) => id.type === 'phone' && id.value.startsWith('h:');
 
 export default function Profile() {
   const t = useT();
@@ -32,6 +32,7 @@ export default function Profile() {
   const [p, setP] = useState<ProfileT | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [undoing, setUndoing] = useState<number | null>(null);
+  const [shownItems, setShownItems] = useState(30);
   const load = useCallback(() => {
     setError(null);
     get<ProfileT>('/profiles/' + id).then(setP).catch(setError);
@@ -99,11 +100,12 @@ export default function Profile() {
           <Card bordered={false}>
             <Tabs items={[
               { key: 'timeline', label: t('跨渠道时间线', 'Timeline'), children: (p.timeline ?? []).length ? (
-                <Timeline data-testid="timeline" items={(p.timeline ?? []).slice(0, 80).map((e) => ({
+                <><Timeline data-testid="timeline" items={(p.timeline ?? []).slice(0, shownItems).map((e) => ({
                   color: kindColor[e.kind] || 'gray', dot: kindIcon[e.kind],
                   children: <><Typography.Text strong>{e.title}</Typography.Text> <Tag>{name(e.channel)}</Tag><br />
                     <Typography.Text type="secondary" style={{ fontSize: 12 }}>{fmtTime(e.at)}{e.detail ? ' · ' + e.detail : ''}</Typography.Text></>,
                 }))} />
+                {(p.timeline ?? []).length > shownItems && <Button block onClick={() => setShownItems((n) => n + 50)}>{t(`显示更多（共 ${(p.timeline ?? []).length} 条）`, `Show more (${(p.timeline ?? []).length} in all)`)}</Button>}</>
               ) : <Empty /> },
               { key: 'orders', label: `${t('订单', 'Orders')} (${(p.orders ?? []).length})`, children: (
                 <Table rowKey={(r) => r.channel + r.order_id} size="small" dataSource={p.orders ?? []} pagination={{ pageSize: 10 }}
@@ -133,7 +135,7 @@ export default function Profile() {
                     { title: '#', dataIndex: 'id' },
                     { title: t('时间', 'When'), dataIndex: 'at', render: fmtTime },
                     { title: t('合并', 'Merged'), render: (_, m) => <>OneID {m.absorbed} → {m.survivor}</> },
-                    { title: t('依据', 'Evidence'), render: (_, m) => <>{name(m.identifier.type, 'id')}: <Typography.Text code>{shown(m.identifier)}</Typography.Text></> },
+                    { title: t('依据', 'Evidence'), render: (_, m) => <>{name(m.identifier.type, 'id')}: {isHashedPhone(m.identifier) ? <Tag icon={<LockOutlined />}>{t('已脱敏', 'masked')}</Tag> : <Typography.Text code>{m.identifier.value}</Typography.Text>}</> },
                     { title: t('规则', 'Rule'), dataIndex: 'rule' },
                     { title: t('操作', 'Action'), render: (_, m) => m.undone ? <Badge status="default" text={t('已撤销', 'undone') + (m.undone_by ? ` (${m.undone_by})` : '')} /> : can('admin') ? (
                       <Popconfirm title={t('撤销这次合并？', 'Undo this merge?')} description={t('被合并的身份会拆分为独立客户，相关记录重新归属。', 'The absorbed identity becomes a separate customer again; its records move with it.')}

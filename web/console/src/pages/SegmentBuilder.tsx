@@ -26,7 +26,10 @@ export default function SegmentBuilder() {
   const [rule, setRule] = useState('');
   const [form] = Form.useForm();
   const [segments, setSegments] = useState<Segment[]>([]);
-  const [est, setEst] = useState<Estimate | null>(null);
+  // The estimate and the rule it counts, kept together so the page never
+  // shows one rule's count beside another rule.
+  const [estimate, setEstimate] = useState<{ rule: string; e: Estimate } | null>(null);
+  const est = estimate?.e ?? null;
   const [estimating, setEstimating] = useState(false);
   const [problem, setProblem] = useState<RuleProblem | null>(null);
   const [estErr, setEstErr] = useState<unknown>(null);
@@ -59,7 +62,7 @@ export default function SegmentBuilder() {
   const seq = useRef(0);
   useEffect(() => {
     if (!rule.trim()) {
-      setEst(null);
+      setEstimate(null);
       setProblem(null);
       setEstErr(null);
       return;
@@ -71,7 +74,7 @@ export default function SegmentBuilder() {
       try {
         const e = await post<Estimate>('/segments/estimate', { rule, sample: 10 }, ac.signal);
         if (my !== seq.current) return;
-        setEst(e);
+        setEstimate({ rule, e });
         setProblem(null);
         setEstErr(null);
         if (e.sample.length) post<{ items: PersonSummary[] }>('/profiles/summaries', { ids: e.sample }).then((r) => my === seq.current && setSamples(r.items)).catch(() => setSamples([]));
@@ -243,7 +246,7 @@ export default function SegmentBuilder() {
               <Empty description={t('添加条件后显示预估人数', 'Add conditions to see the estimate')} />
             ) : (
               <Spin spinning={estimating && !est}>
-                <Statistic value={est?.count ?? 0} formatter={(v) => <span data-testid="estimate-count" data-rule={est ? rule : ''} style={{ opacity: problem ? 0.35 : 1 }}>{fmtInt(Number(v))}</span>} suffix={t('人', 'people')} />
+                <Statistic value={est?.count ?? 0} formatter={(v) => <span data-testid="estimate-count" data-rule={estimate?.rule ?? ''} data-count={est?.count ?? ''} style={{ opacity: problem ? 0.35 : 1 }}>{fmtInt(Number(v))}</span>} suffix={t('人', 'people')} />
                 <Progress percent={+(share * 100).toFixed(2)} size="small" showInfo={false} />
                 <Typography.Text type="secondary">
                   {t('占全部客户', 'of all')} {fmtInt(est?.universe)} {t('人的', 'customers:')} {fmtPct(share, 2)} · {t('耗时', 'took')} {est?.took_ms?.toFixed(1) ?? '–'} ms

@@ -1,0 +1,241 @@
+// Browser test of the console: headless Chromium driven by playwright-core.
+// Run by cmd/cdp/console_test.go against a real platform with demo data:
+//   CDP_BASE_URL=http://127.0.0.1:8080 CDP_ADMIN_TOKEN=... node web/e2e/console.mjs
+// Screenshots of every step go to CDP_ARTIFACTS (default test-artifacts/console).
+// Every wait is on a condition (a selector, a URL, a response), never a sleep.
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const base = process.env.CDP_BASE_URL;
+const token = process.env.CDP_ADMIN_TOKEN;
+const artifacts = process.env.CDP_ARTIFACTS || 'test-artifacts/console';
+const executablePath = process.env.CDP_CHROMIUM || '/usr/bin/chromium';
+if (!base || !token) {
+  console.error('CDP_BASE_URL and CDP_ADMIN_TOKEN are required');
+  process.exit(2);
+}
+mkdirSync(artifacts, { recursive: true });
+
+const flagship = '(did("video_complete", 30, {"topic": "控糖"}) >= 2 || chat("血糖", 30) || lapsed("低GI大米", 60)) && city_tier == 1 && ltv > 300';
+
+async function apiCall(method, path, body) {
+  const res = await fetch(base + '/api/v1' + path, {
+    method,
+    headers: { Authorization: 'Bearer ' + token, 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const data = await res.json();
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(data)}`);
+  return data;
+}
+
+function check(cond, msg) {
+  if (!cond) throw new Error('check failed: ' + msg);
+}
+
+const browser = await chromium.launch({ executablePath, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'] });
+const page = await browser.newPage({ viewport: { width: 1440, height: 900 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
+page.setDefaultTimeout(30_000);
+const pageErrors = [];
+page.on('pageerror', (e) => pageErrors.push(String(e)));
+page.on('console', (m) => m.type() === 'error' && !/Failed to load resource/.test(m.text()) && pageErrors.push('console: ' + m.text()));
+
+let n = 0;
+async function shot(name) {
+  n++;
+  const file = join(artifacts, `${String(n).padStart(2, '0')}-${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  console.log('screenshot', file);
+}
+async function choose(select, label) {
+  await select.click();
+  const option = page.locator('.ant-select-dropdown:not(.ant-select-dropdown-hidden) .ant-select-item-option').filter({ hasText: label }).first();
+  await option.click();
+  await page.locator('.ant-select-dropdown:not(.ant-select-dropdown-hidden)').first().waitFor({ state: 'hidden' }).catch(() => {});
+}
+async function step(name, f) {
+  const start = Date.now();
+  try {
+    await f();
+    console.log(`ok   ${name} (${Date.now() - start} ms)`);
+  } catch (e) {
+    await shot('FAILED-' + name.replace(/\W+/g, '-')).catch(() => {});
+    console.error(`FAIL ${name}: ${e.stack || e}`);
+    await browser.close();
+    process.exit(1);
+  }
+}
+
+await step('sign in with the admin token', async () => {
+  await page.goto(base + '/');
+  await page.waitForURL(/\/signin$/);
+  await page.getByTestId('token-input').fill('wrong-token');
+  await page.getByTestId('signin').click();
+  await page.getByTestId('api-error').waitFor();
+  await shot('signin-refused');
+  await page.getByTestId('token-input').fill(token);
+  await page.getByTestId('signin').click();
+  await page.getByTestId('kpi-persons').waitFor();
+  const persons = Number((await page.getByTestId('kpi-persons').innerText()).replace(/,/g, ''));
+  const o = await apiCall('GET', '/overview');
+  check(persons === o.persons && persons > 0, `overview shows ${persons} persons, API ${o.persons}`);
+  await page.getByTestId('chart-trend').locator('canvas').waitFor();
+  check((await page.getByTestId('whoami').innerText()).includes('管理员'), 'header names the admin role');
+  await shot('overview');
+});
+
+await step('build the low-GI audience visually and see the API count', async () => {
+  await page.getByRole('menuitem', { name: '人群圈选' }).click();
+  await page.getByTestId('segments-table').locator('tbody tr').first().waitFor();
+  await shot('segments');
+  await page.getByTestId('new-segment').click();
+  await page.waitForURL(/\/segments\/new$/);
+  // Group 1: completed 控糖 videos ≥ 2 OR chat 血糖 OR lapsed 低GI大米.
+  await page.getByTestId('add-group').click();
+  await choose(page.getByTestId('cond-kind').nth(0), '完播视频');
+  await page.getByTestId('add-or').click();
+  await page.getByTestId('add-or').click();
+  await choose(page.getByTestId('cond-kind').nth(2), '买过但近期未复购');
+  // Group 2: tier-1 city; group 3: LTV > 300.
+  await page.getByTestId('add-group').click();
+  await choose(page.getByTestId('cond-kind').nth(3), '城市等级');
+  await page.getByTestId('add-group').click();
+  const rule = await page.getByTestId('rule-preview').innerText();
+  check(rule.trim() === flagship, `visual builder wrote ${rule}`);
+  await page.waitForFunction((r) => document.querySelector('[data-testid="estimate-count"]')?.getAttribute('data-rule') === r, flagship);
+  const shown = Number((await page.getByTestId('estimate-count').innerText()).replace(/,/g, ''));
+  const counted = Number(await page.getByTestId('estimate-count').getAttribute('data-count'));
+  check(shown === counted, `the count shown (${shown}) is the flagship's (${counted})`);
+  const est = await apiCall('POST', '/segments/estimate', { rule: flagship });
+  check(shown === est.count, `console estimates ${shown}, API ${est.count}`);
+  check(shown > 0, 'the demo has low-GI customers');
+  await page.getByTestId('chart-city').locator('canvas').waitFor();
+  await page.getByTestId('sample-members').locator('tbody tr a').first().waitFor();
+  await page.getByTestId('segment-name').fill('控糖人群（浏览器测试）');
+  await shot('segment-builder');
+});
+
+await step('a rule error is marked at its line and column', async () => {
+  await page.getByTestId('tab-text').click();
+  const text = page.getByTestId('rule-text');
+  await text.fill(flagship + '\n  && city_tier == "1"');
+  await page.getByTestId('rule-error-mark').waitFor();
+  const err = await page.getByTestId('rule-error').innerText();
+  check(/第 2 行/.test(err), `error names line 2: ${err}`);
+  check((await page.getByTestId('rule-error-line').innerText()).includes('2'), 'gutter marks line 2');
+  await shot('rule-error');
+  await text.fill(flagship);
+  await page.getByTestId('rule-error-mark').waitFor({ state: 'detached' });
+  await page.waitForFunction((r) => document.querySelector('[data-testid="estimate-count"]')?.getAttribute('data-rule') === r, flagship);
+  const [resp] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/api/v1/segments') && r.request().method() === 'POST'),
+    page.getByTestId('save-segment').click(),
+  ]);
+  check(resp.status() === 201, `save answered ${resp.status()}`);
+  await page.waitForURL(/\/segments\/seg_/);
+});
+
+let profileId;
+await step('open a profile from the sample members', async () => {
+  await page.getByTestId('tab-visual').click();
+  const link = page.getByTestId('sample-members').locator('tbody tr a').first();
+  await link.waitFor();
+  profileId = (await link.innerText()).trim();
+  await link.click();
+  await page.waitForURL(new RegExp('/profiles/' + profileId + '$'));
+  await page.getByTestId('profile-oneid').waitFor();
+  await page.getByTestId('identifiers').waitFor();
+  const body = await page.locator('body').innerText();
+  check(!/(?<![\dA-Za-z])1[3-9]\d{9}(?!\d)/.test(body), 'no unmasked phone number on the profile');
+  await shot('profile');
+  await page.getByTestId('tab-merges').click();
+  await page.getByTestId('merges').waitFor();
+  await shot('profile-merges');
+});
+
+let campaignId;
+await step('create and launch a campaign on the outbox channel', async () => {
+  await page.getByRole('menuitem', { name: '营销活动' }).click();
+  await page.getByTestId('campaigns-table').locator('tbody tr').first().waitFor();
+  await shot('campaigns');
+  await page.getByTestId('new-campaign').click();
+  await page.waitForURL(/\/campaigns\/new$/);
+  await page.getByTestId('campaign-name').fill('食用油复购提醒（浏览器测试）');
+  await page.getByTestId('new-offer').click();
+  await page.getByTestId('offer-name').fill('高油酸花生油 5L 复购立减 20 元');
+  await page.getByTestId('offer-categories').click();
+  await page.keyboard.type('高油酸花生油');
+  await page.keyboard.press('Enter');
+  await page.keyboard.press('Escape');
+  await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/api/v1/offers') && r.request().method() === 'POST' && r.status() === 200),
+    page.locator('.ant-modal-footer .ant-btn-primary').click(),
+  ]);
+  await choose(page.getByTestId('segment-select'), '食用油复购提醒');
+  // No quiet hours, so the test sends whatever the time of day.
+  const quiet = page.locator('.ant-form-item').filter({ hasText: '免打扰时段' }).locator('.ant-select');
+  await choose(quiet.nth(0), '00:00');
+  await choose(quiet.nth(1), '00:00');
+  const preview = await page.getByTestId('message-preview').innerText();
+  check(preview.includes('王阿姨') && preview.includes('高油酸花生油 5L 复购立减 20 元'), `personalised preview: ${preview}`);
+  await page.getByTestId('preview-campaign').click();
+  await page.getByTestId('plan').waitFor();
+  campaignId = page.url().split('/').pop();
+  const planned = Number((await page.getByTestId('plan-treatment').innerText()).replace(/,/g, ''));
+  const api = await apiCall('POST', `/campaigns/${campaignId}/preview`);
+  check(planned === api.counts.treatment && planned > 0, `plan shows ${planned} to send, API ${api.counts.treatment}`);
+  await shot('campaign-preview');
+  await page.getByTestId('launch-campaign').click();
+  const [resp] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith(`/campaigns/${campaignId}/launch`)),
+    page.getByTestId('confirm-launch').click(),
+  ]);
+  check(resp.status() === 200, `launch answered ${resp.status()}`);
+  await page.waitForURL(new RegExp(`/campaigns/${campaignId}/results$`));
+  const c = await apiCall('GET', `/campaigns/${campaignId}`);
+  check(c.status !== 'draft' && c.channel === 'outbox', `campaign is ${c.status} on ${c.channel}`);
+});
+
+await step('see the results page', async () => {
+  await page.getByTestId('results').waitFor();
+  await page.getByTestId('chart-compare').locator('canvas').waitFor();
+  const u = await apiCall('GET', `/campaigns/${campaignId}/results`);
+  const body = await page.getByTestId('results').innerText();
+  check(body.includes(`${u.treatment.persons.toLocaleString('zh-CN')} 人`), `results show the ${u.treatment.persons} recipients`);
+  await shot('campaign-results');
+  // The demo's finished campaign, launched 30 days before the demo's end.
+  const list = await apiCall('GET', '/campaigns');
+  const demo = list.items.find((x) => x.id !== campaignId);
+  if (demo) {
+    await page.goto(`${base}/campaigns/${demo.id}/results`);
+    await page.getByTestId('results').waitFor();
+    await page.getByTestId('chart-compare').locator('canvas').waitFor();
+    await shot('demo-campaign-results');
+  }
+});
+
+await step('settings and the English switch', async () => {
+  await page.getByRole('menuitem', { name: '系统设置' }).click();
+  await page.getByTestId('identity-rules').locator('tbody tr').first().waitFor();
+  await shot('settings');
+  await page.getByRole('tab', { name: '企业微信' }).click();
+  await page.getByTestId('wecom-settings').waitFor();
+  await shot('settings-wecom');
+  await page.getByTestId('lang-switch').getByText('English').click();
+  await page.getByRole('menuitem', { name: 'Overview' }).click();
+  await page.getByTestId('kpi-persons').waitFor();
+  const menu = await page.locator('.ant-layout-sider').innerText();
+  check(menu.includes('Segments') && menu.includes('Campaigns') && !/[\u4e00-\u9fff]/.test(menu), `English menu: ${menu}`);
+  const title = await page.locator('.cdp-page-title').innerText();
+  check(title.includes('Overview') && !/[\u4e00-\u9fff]/.test(title), `English title: ${title}`);
+  check((await page.getByTestId('whoami').innerText()).includes('Admin'), 'English role');
+  await shot('overview-english');
+});
+
+await browser.close();
+if (pageErrors.length) {
+  console.error('FAIL page errors:\n' + pageErrors.join('\n'));
+  process.exit(1);
+}
+console.log('PASS console browser test');
