@@ -191,6 +191,9 @@ func TestWeComCampaignEndToEnd(t *testing.T) {
 		}
 	}
 	want := ComputeUplift(tn, tk, float64(tk)*9.9, hn, hk, float64(hk)*9.9)
+	if u.Sends["delivered"] != delivered || u.Sends["failed:not_friend"] != notFriend || u.Sends["failed"] != notFriend {
+		t.Fatalf("send states %v; want %d delivered, %d failed as not a friend", u.Sends, delivered, notFriend)
+	}
 	if u.Treatment.Persons != want.Treatment.Persons || u.Treatment.Converted != want.Treatment.Converted ||
 		u.Holdout.Persons != want.Holdout.Persons || u.Holdout.Converted != want.Holdout.Converted ||
 		math.Abs(u.Absolute-want.Absolute) > 1e-9 || math.Abs(u.Treatment.Revenue-want.Treatment.Revenue) > 0.01 {

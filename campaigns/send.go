@@ -308,5 +308,31 @@ func (s *Service) Results(ctx context.Context, id string) (Uplift, error) {
 		return Uplift{}, err
 	}
 	t, h := by[GroupTreatment], by[GroupHoldout]
-	return ComputeUplift(int(t.n), int(t.conv), t.rev, int(h.n), int(h.conv), h.rev), nil
+	u := ComputeUplift(int(t.n), int(t.conv), t.rev, int(h.n), int(h.conv), h.rev)
+	u.Sends, err = s.sendStates(ctx, c.ID)
+	return u, err
+}
+
+// sendStates counts a campaign's treatment sends by state, and failed ones
+// by reason too.
+func (s *Service) sendStates(ctx context.Context, id string) (map[string]int, error) {
+	rows, err := s.DB.Conn.Query(ctx, "SELECT state, detail, count() FROM "+s.DB.Table("campaign_sends")+
+		" FINAL WHERE campaign_id = ? AND group = 'treatment' GROUP BY state, detail", id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var state, detail string
+		var n uint64
+		if err := rows.Scan(&state, &detail, &n); err != nil {
+			return nil, err
+		}
+		out[state] += int(n)
+		if state == "failed" && detail != "" {
+			out["failed:"+detail] += int(n)
+		}
+	}
+	return out, rows.Err()
 }

@@ -28,6 +28,10 @@ type Uplift struct {
 	// from the log rate ratio; absent when the holdout converted nobody.
 	Relative     *float64    `json:"relative,omitempty"`
 	RelativeCI95 *[2]float64 `json:"relative_ci95,omitempty"`
+	// Sends counts the treatment's sends by state (planned, sending,
+	// sent, delivered, failed) and failures by reason (failed:not_friend,
+	// failed:wecom_cap, ...); Results fills it.
+	Sends map[string]int `json:"sends,omitempty"`
 }
 
 func arm(persons, converted int, revenue float64) Arm {
