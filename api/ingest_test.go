@@ -43,6 +43,8 @@ type ingestFixture struct {
 	prot   *identity.Protector
 	segs   *segments.Store
 	camps  *campaigns.Service
+	col    *ingest.Collector
+	wc     *ingest.WeCom
 }
 
 func newIngestFixture(t *testing.T, maxSpool int64) *ingestFixture {
@@ -92,8 +94,9 @@ func newIngestFixtureTB(tb testing.TB, t *testing.T, maxSpool int64) *ingestFixt
 		tb.Fatal(err)
 	}
 	camps := &campaigns.Service{DB: f.db, Writer: w, Segments: segs, Logger: storetest.Logger()}
+	wc := &ingest.WeCom{Crypto: crypto, Client: client, CorpID: corpID}
 	f.srv = api.New(api.Options{DB: f.db, Credentials: creds, Collector: col, Identity: svc, Segments: segs, Campaigns: camps,
-		WeCom: &ingest.WeCom{Crypto: crypto, Client: client, CorpID: corpID}, Logger: storetest.Logger()})
+		WeCom: wc, Logger: storetest.Logger()})
 	pipe := ingest.NewPipeline(ingest.PipelineOptions{Spool: sp, Writer: w, SpoolID: "api-test", Linger: 5 * time.Millisecond, Resolver: graph,
 		AfterCommit: func(persons []uint32, tables []string) { segs.Touched(persons, segments.KindsOfTables(tables)) }})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -110,7 +113,7 @@ func newIngestFixtureTB(tb testing.TB, t *testing.T, maxSpool int64) *ingestFixt
 		w.Close(context.Background())
 		sp.Close()
 	})
-	return &ingestFixture{fixture: f, sp: sp, pipe: pipe, crypto: crypto, fake: fake, graph: graph, prot: prot, segs: segs, camps: camps}
+	return &ingestFixture{fixture: f, sp: sp, pipe: pipe, crypto: crypto, fake: fake, graph: graph, prot: prot, segs: segs, camps: camps, col: col, wc: wc}
 }
 
 func (f *ingestFixture) post(path, key string, body []byte, header map[string]string) *httptest.ResponseRecorder {

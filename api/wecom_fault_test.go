@@ -17,12 +17,10 @@ const pathContactGet = "/cgi-bin/externalcontact/get"
 // callback is answered "success" well within WeCom's 5 s, WeCom's resend
 // of it is recognised, and the contact change is stored exactly once.
 // After 42001 the client renews its token and retries, so the details
-// (name, unionid) are there.
-//
-// Not yet: after 45009, 5xx or a timeout the change is stored without its
-// details, and nothing fetches them once WeCom recovers (see
-// docs/security.md, "Known gaps"). The test pins today's behaviour so a
-// backfill changes it knowingly.
+// (name, unionid) are there. After 45009, 5xx or a timeout the change is
+// stored without them; once WeCom answers again the backfill fetches them
+// and records one contact_details row per contact, whose unionid identity
+// resolution links to the contact's person.
 func TestWeComCallbackUnderContactAPIFaults(t *testing.T) {
 	f := newIngestFixture(t, 0)
 	for i, tc := range []struct {
@@ -72,6 +70,30 @@ func TestWeComCallbackUnderContactAPIFaults(t *testing.T) {
 		}
 		if got := name != "" && union != ""; got != tc.withDetails {
 			t.Errorf("%s: details %q %q; want details: %v", tc.fault, name, union, tc.withDetails)
+		}
+	}
+	ctx := context.Background()
+	f.fake.Fail5xx(pathContactGet, 1)
+	if n, err := f.col.BackfillContactDetails(ctx, f.db, f.wc, 100); err == nil || n != 0 {
+		t.Fatalf("backfill while WeCom fails: %d completed, err %v; want a retryable error", n, err)
+	}
+	if n, err := f.col.BackfillContactDetails(ctx, f.db, f.wc, 100); err != nil || n != 3 {
+		t.Fatalf("backfill completed %d (%v), want the 3 contacts recorded without details", n, err)
+	}
+	f.sync()
+	if n, err := f.col.BackfillContactDetails(ctx, f.db, f.wc, 100); err != nil || n != 0 {
+		t.Fatalf("a second backfill completed %d (%v), want none", n, err)
+	}
+	for i := 3; i <= 5; i++ {
+		ext := fmt.Sprintf("wmFAULT%d", i)
+		var rows, details uint64
+		var union string
+		var contactPerson, unionPerson uint32
+		f.db.Conn.QueryRow(ctx, "SELECT count(), countIf(change_type = 'contact_details'), anyIf(unionid, change_type = 'contact_details'), any(person_id) FROM "+
+			f.db.Table("wecom_contact_events")+" WHERE external_userid = ?", ext).Scan(&rows, &details, &union, &contactPerson)
+		f.db.Conn.QueryRow(ctx, "SELECT any(person_id) FROM "+f.db.Table("identity_links")+" FINAL WHERE id_type = 'unionid' AND id_value = ?", "oU"+ext).Scan(&unionPerson)
+		if rows != 2 || details != 1 || union != "oU"+ext || unionPerson == 0 || unionPerson != contactPerson {
+			t.Errorf("%s after the backfill: %d rows, %d details rows, unionid %q, person %d (unionid's %d)", ext, rows, details, union, contactPerson, unionPerson)
 		}
 	}
 	var dead uint64

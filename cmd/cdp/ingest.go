@@ -118,9 +118,33 @@ func startIngest(ctx context.Context, cfg config, db *store.DB, metrics *store.M
 	// reads WeCom delivery results.
 	go p.campaigns.Run(runCtx, campaigns.RunOptions{})
 	go p.segments.RunLive(runCtx)
+	go p.backfillContacts(runCtx, db, logger)
 	go func() { p.done <- p.pipeline.Run(runCtx) }()
 	logger.Info("ingest ready", "spool", sopts.Dir, "pending_records", sp.LastSeq()-sp.Committed(), "wecom", p.wecom != nil)
 	return p, nil
+}
+
+// backfillContacts completes, every few minutes, WeCom contacts recorded
+// without name and unionid because WeCom's API failed during the callback.
+func (p *ingestParts) backfillContacts(ctx context.Context, db *store.DB, logger *slog.Logger) {
+	if p.wecom == nil || p.wecom.Client == nil {
+		return
+	}
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := p.collector.BackfillContactDetails(ctx, db, p.wecom, 500)
+		if err != nil && ctx.Err() == nil {
+			logger.Warn("WeCom contact details backfill stopped; next round in 5 min", "completed", n, "err", err)
+		} else if n > 0 {
+			logger.Info("WeCom contact details completed", "contacts", n)
+		}
+	}
 }
 
 // optOuts records the opt-outs of customers who wrote 退订 in this
