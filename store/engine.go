@@ -133,6 +133,7 @@ func StartEngine(ctx context.Context, opts EngineOptions) (*Engine, error) {
 		}
 	}()
 	spec := childSpec{Lib: lib, DataPath: dataPath}
+	waitOrphan(ctx, dataPath, opts.Logger)
 	if spec.TCPPort, err = claimPort("native", opts.TCPPort); err != nil {
 		return nil, err
 	}
@@ -165,6 +166,38 @@ func StartEngine(ctx context.Context, opts EngineOptions) (*Engine, error) {
 	go e.supervise()
 	ok = true
 	return e, nil
+}
+
+// orphanWait bounds the wait for the engine child of a killed platform.
+const orphanWait = 30 * time.Second
+
+// waitOrphan waits (at most orphanWait) while the engine child of a
+// platform that was killed still runs on this data folder: it exits as
+// soon as it sees its control pipe close, flushing first, and until then
+// it holds the folder and the engine's ports. A restart by a supervisor
+// (systemd) right after a crash would otherwise find the ports busy.
+func waitOrphan(ctx context.Context, dataPath string, logger *slog.Logger) {
+	f, err := os.OpenFile(filepath.Join(dataPath, ".engine-child.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	ctx, cancel := context.WithTimeout(ctx, orphanWait)
+	defer cancel()
+	for logged := false; ; logged = true {
+		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+			unix.Flock(int(f.Fd()), unix.LOCK_UN)
+			return
+		}
+		if !logged && logger != nil {
+			logger.Warn("the engine of a previous run is still stopping on this data folder; waiting for it", "data", dataPath)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // lockDataDir takes an exclusive lock on the engine's data folder: two
