@@ -28,8 +28,10 @@ type bsi struct {
 }
 
 // buildBSI indexes values[i] for ids[i] (in any order). Negative values
-// are stored as 0. Each slice is set in a dense bitset of all ids and
-// converted at once (five times faster than adding ids to a bitmap).
+// are stored as 0. Slices are set in dense bitsets of all ids and
+// converted at once (five times faster than adding ids to a bitmap),
+// sliceGroup slices per pass over the values: each value's set bits are
+// visited once per pass, not every slice for every value.
 func buildBSI(ids []uint32, values []int64) *bsi {
 	b := &bsi{exists: roaring.New()}
 	b.exists.AddMany(ids)
@@ -43,17 +45,28 @@ func buildBSI(ids []uint32, values []int64) *bsi {
 	if len(ids) == 0 {
 		return b
 	}
-	words := make([]uint64, maxID/64+1)
-	for i := range bits.Len64(top) {
+	// 16 bitsets of 10 million ids are 20 MB at a time.
+	const sliceGroup = 16
+	n := bits.Len64(top)
+	per := int(maxID/64 + 1)
+	words := make([]uint64, min(n, sliceGroup)*per)
+	for first := 0; first < n; first += sliceGroup {
+		count := min(sliceGroup, n-first)
 		clear(words)
+		mask := uint64(1)<<count - 1
 		for j, v := range values {
-			if uint64(max(v, 0))>>i&1 == 1 {
-				words[ids[j]>>6] |= 1 << (ids[j] & 63)
+			u := uint64(max(v, 0)) >> first & mask
+			w, bit := int(ids[j]>>6), uint64(1)<<(ids[j]&63)
+			for u != 0 {
+				words[bits.TrailingZeros64(u)*per+w] |= bit
+				u &= u - 1
 			}
 		}
-		s := roaring.FromDense(words, true)
-		s.RunOptimize()
-		b.slices = append(b.slices, s)
+		for i := range count {
+			s := roaring.FromDense(words[i*per:(i+1)*per], true)
+			s.RunOptimize()
+			b.slices = append(b.slices, s)
+		}
 	}
 	return b
 }

@@ -66,3 +66,41 @@ func TestBSIRangesMatchAScan(t *testing.T) {
 		t.Error("a value with a new top bit is not found")
 	}
 }
+
+// TestBSIOfTimesMatchesAScan indexes values of 41 bits (Unix
+// milliseconds, as last_order_at), built in several groups of slices.
+func TestBSIOfTimesMatchesAScan(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	const base = int64(1_780_000_000_000)
+	values := map[uint32]int64{}
+	var ids []uint32
+	var vals []int64
+	for id := uint32(1); id < 20000; id += 1 + uint32(r.IntN(5)) {
+		v := base + r.Int64N(400*dayMS)
+		if r.IntN(50) == 0 {
+			v = int64(r.IntN(3)) // and a few tiny ones
+		}
+		ids, vals, values[id] = append(ids, id), append(vals, v), v
+	}
+	idx := buildBSI(ids, vals)
+	if len(idx.slices) != 41 {
+		t.Fatalf("%d slices, want 41", len(idx.slices))
+	}
+	for _, rg := range []intRange{{base + 100*dayMS, maxInt}, {minInt, base + 37*dayMS + 12345}, {base + dayMS, base + 2*dayMS}, {0, 1}} {
+		want := roaring.New()
+		for id, v := range values {
+			if v >= rg.lo && v <= rg.hi {
+				want.Add(id)
+			}
+		}
+		if got := idx.between(rg); !got.Equals(want) || want.IsEmpty() {
+			t.Errorf("range %v: %d persons, want %d", rg, got.GetCardinality(), want.GetCardinality())
+		}
+	}
+	vs := idx.values(idx.exists)
+	for id, v := range values {
+		if vs[id] != v {
+			t.Fatalf("value of %d is %d, want %d", id, vs[id], v)
+		}
+	}
+}

@@ -83,3 +83,51 @@ func EncodeGroupBitmap(bm *roaring.Bitmap) ([]byte, error) {
 	}
 	return buf.Bytes(), nil
 }
+
+// A groupArray state (toString(groupArrayState(x))) is a varint count,
+// then the values: fixed-width little-endian for numbers, a varint length
+// and the bytes for each String.
+
+// decodeArrayState decodes a groupArray state of a fixed-width number
+// type of width bytes.
+func decodeArrayState[T any](state []byte, width int, get func([]byte) T) ([]T, error) {
+	n, w := binary.Uvarint(state)
+	if w <= 0 || uint64(len(state)-w) != n*uint64(width) {
+		return nil, fmt.Errorf("%w: array of %d values of %d bytes in %d bytes", errState, n, width, len(state))
+	}
+	out := make([]T, n)
+	body := state[w:]
+	for i := range out {
+		out[i] = get(body[i*width:])
+	}
+	return out, nil
+}
+
+// decodeStringArrayState decodes a groupArray(String) state; equal texts
+// share one string from intern (a few dozen cities for a million persons).
+func decodeStringArrayState(state []byte, intern map[string]string) ([]string, error) {
+	n, w := binary.Uvarint(state)
+	if w <= 0 || n > uint64(len(state)) {
+		return nil, fmt.Errorf("%w: array of %d texts in %d bytes", errState, n, len(state))
+	}
+	out := make([]string, n)
+	body := state[w:]
+	for i := range out {
+		l, w := binary.Uvarint(body)
+		if w <= 0 || l > uint64(len(body)-w) {
+			return nil, fmt.Errorf("%w: text %d of %d", errState, i, n)
+		}
+		b := body[w : w+int(l)]
+		s, ok := intern[string(b)]
+		if !ok {
+			s = string(b)
+			intern[s] = s
+		}
+		out[i] = s
+		body = body[w+int(l):]
+	}
+	if len(body) != 0 {
+		return nil, fmt.Errorf("%w: %d bytes after %d texts", errState, len(body), n)
+	}
+	return out, nil
+}

@@ -248,7 +248,7 @@ func (e *Engine) queryBitmap(ctx context.Context, desc, query string, args []any
 	}
 	start := time.Now()
 	var state []byte
-	if err := e.db.Conn.QueryRow(ctx, query, args...).Scan(&state); err != nil {
+	if err := e.db.Conn.QueryRow(readContext(ctx), query, args...).Scan(&state); err != nil {
 		return nil, fmt.Errorf("segments: leaf %s: %w", desc, err)
 	}
 	bm, err := DecodeGroupBitmap(state)
@@ -303,11 +303,12 @@ func (e *Engine) loadSnapshot(ctx context.Context, now time.Time) (*traitSnapsho
 	var uerr error
 	var wg sync.WaitGroup
 	wg.Go(func() { universe, uerr = e.readUniverse(ctx, nil) })
-	rows, channels, err := e.readTraits(ctx, nil)
+	raw, err := e.readRawTraits(ctx, nil)
 	wg.Wait()
 	if err = errors.Join(uerr, err); err != nil {
 		return nil, err
 	}
+	rows, channels := raw.canonical(universe)
 	s := buildSnapshot(universe, rows, channels, e.opts.CityTiers, now)
 	e.log.Debug("segment traits loaded", "persons", universe.GetCardinality(), "with_orders", len(rows.ids), "took", time.Since(start))
 	return s, nil
@@ -384,7 +385,7 @@ func (e *Engine) refreshTraits(ctx context.Context, canon, clear *roaring.Bitmap
 	universe.Or(canon)
 	var next *traitSnapshot
 	if touchesTraits(kinds) {
-		rows, channels, err := e.readTraits(ctx, ids)
+		rows, channels, err := e.readTraits(ctx, ids, canon)
 		if err != nil {
 			return err
 		}

@@ -395,7 +395,11 @@ func TestTraitsMatchPersonTraits(t *testing.T) {
 	db := population(t)
 	ctx := context.Background()
 	e := testEngine(db, nil)
-	rows, _, err := e.readTraits(ctx, nil)
+	universe, err := e.readUniverse(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, _, err := e.readTraits(ctx, nil, universe)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package segments
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strconv"
@@ -34,6 +35,24 @@ const (
 // validOrder is the condition for orders that count (the person_traits
 // view's definition).
 const validOrder = "status NOT IN ('refunded', 'cancelled')"
+
+// readSettings apply to every query of the engine.
+//
+// do_not_merge_across_partitions_select_final lets FINAL deduplicate each
+// partition on its own, so a partition that is one merged part is read
+// without merging: orders FINAL over 1.6 million rows takes 9 ms instead
+// of 500 ms, and the cold five-clause rule over a million persons about
+// half its time. It is exact because every table read here with FINAL
+// keeps the versions of a row in one partition: orders and order_lines are
+// partitioned by the month of ordered_at, which every version of an order
+// carries unchanged; wecom_messages by the month of msgtime, fixed per
+// msgid; persons and person_tags are not partitioned.
+var readSettings = clickhouse.Settings{"do_not_merge_across_partitions_select_final": 1}
+
+// readContext is ctx with readSettings for a ClickHouse query.
+func readContext(ctx context.Context) context.Context {
+	return clickhouse.Context(ctx, clickhouse.WithSettings(readSettings))
+}
 
 // param is a query parameter of a leaf.
 type param struct {

@@ -3,6 +3,7 @@ package segments
 import (
 	"cmp"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"slices"
@@ -96,91 +97,276 @@ func (s *traitSnapshot) categoryOf(trait string, cands *roaring.Bitmap) map[uint
 }
 
 // traitRows are per-person trait values read from ClickHouse, by
-// ascending person id.
+// ascending person id (sortByID).
 type traitRows struct {
 	ids                 []uint32
 	ltv, orders, lastMS []int64
 	cities, provinces   []string
 }
 
-func (r *traitRows) Len() int           { return len(r.ids) }
-func (r *traitRows) Less(i, j int) bool { return r.ids[i] < r.ids[j] }
-func (r *traitRows) Swap(i, j int) {
-	r.ids[i], r.ids[j] = r.ids[j], r.ids[i]
-	r.ltv[i], r.ltv[j] = r.ltv[j], r.ltv[i]
-	r.orders[i], r.orders[j] = r.orders[j], r.orders[i]
-	r.lastMS[i], r.lastMS[j] = r.lastMS[j], r.lastMS[i]
-	r.cities[i], r.cities[j] = r.cities[j], r.cities[i]
-	r.provinces[i], r.provinces[j] = r.provinces[j], r.provinces[i]
-}
-
-// traitsSQL computes the traits per canonical person from orders, with
+// traitsSQL computes the traits per person id from orders, with
 // person_traits' definitions (lifetime_value, orders, average_order_value,
 // last_order_at; TestTraitsMatchPersonTraits holds them equal) without the
 // view's scan of every event. City and province are those of the latest
-// order that names one. Rows come back as one row of arrays, which
-// clickhouse-go decodes column-wise.
+// order that names one, with that order's time (cityAt, provinceAt), so
+// that the rows of merged persons can be folded into their canonical
+// person in Go (rawTraits.canonical): no join with persons, which was a
+// third of the query. Rows come back as one row of groupArray states, one
+// per column: clickhouse-go scans an Array column element by element
+// through reflection (0.6 s for a million persons); the states decode in
+// milliseconds.
 func (e *Engine) traitsSQL(refresh bool) string {
-	orders, persons := "", ""
-	if refresh {
-		orders = " AND person_id IN (SELECT person_id FROM " + e.db.Table("persons") + " FINAL WHERE canonical IN {persons:Array(UInt32)})"
-		persons = " WHERE canonical IN {persons:Array(UInt32)}"
-	}
-	return `SELECT groupArray(c), groupArray(ltv), groupArray(n), groupArray(last), groupArray(city), groupArray(province) FROM (
-	SELECT p.canonical AS c,
-		toInt64(sumIf(o.amount, o.valid) * 100) AS ltv,
-		toInt64(countIf(o.valid)) AS n,
-		if(n > 0, toUnixTimestamp64Milli(maxIf(o.ordered_at, o.valid)), 0) AS last,
-		argMaxIf(o.city, o.ordered_at, o.city != '') AS city,
-		argMaxIf(o.province, o.ordered_at, o.province != '') AS province
-	FROM (SELECT person_id, amount, ordered_at, toString(city) AS city, toString(province) AS province, ` + validOrder + ` AS valid
-		FROM ` + e.db.Table("orders") + ` FINAL WHERE person_id != 0` + orders + `) AS o
-	INNER JOIN (SELECT person_id, canonical FROM ` + e.db.Table("persons") + ` FINAL` + persons + `) AS p ON p.person_id = o.person_id
-	GROUP BY c)`
+	return `SELECT toString(groupArrayState(person_id)), toString(groupArrayState(ltv)), toString(groupArrayState(n)),
+		toString(groupArrayState(last)), toString(groupArrayState(city)), toString(groupArrayState(city_at)),
+		toString(groupArrayState(province)), toString(groupArrayState(province_at)) FROM (
+	SELECT person_id,
+		toInt64(sumIf(amount, valid) * 100) AS ltv,
+		toInt64(countIf(valid)) AS n,
+		if(n > 0, toUnixTimestamp64Milli(maxIf(ordered_at, valid)), 0) AS last,
+		argMaxIf(o_city, ordered_at, o_city != '') AS city,
+		toUnixTimestamp64Milli(maxIf(ordered_at, o_city != '')) AS city_at,
+		argMaxIf(o_province, ordered_at, o_province != '') AS province,
+		toUnixTimestamp64Milli(maxIf(ordered_at, o_province != '')) AS province_at
+	FROM (SELECT person_id, amount, ordered_at, toString(city) AS o_city, toString(province) AS o_province, ` + validOrder + ` AS valid
+		FROM ` + e.db.Table("orders") + ` FINAL WHERE person_id != 0` + e.ofPersons(refresh) + `)
+	GROUP BY person_id)`
 }
 
+// channelsSQL: per channel, the person ids with a valid order in it.
 func (e *Engine) channelsSQL(refresh bool) string {
-	orders, persons := "", ""
-	if refresh {
-		orders = " AND person_id IN (SELECT person_id FROM " + e.db.Table("persons") + " FINAL WHERE canonical IN {persons:Array(UInt32)})"
-		persons = " WHERE canonical IN {persons:Array(UInt32)}"
-	}
-	return `SELECT o.channel, toString(groupBitmapState(p.canonical))
-	FROM (SELECT person_id, toString(channel) AS channel, ` + validOrder + ` AS valid
-		FROM ` + e.db.Table("orders") + ` FINAL WHERE person_id != 0` + orders + `) AS o
-	INNER JOIN (SELECT person_id, canonical FROM ` + e.db.Table("persons") + ` FINAL` + persons + `) AS p ON p.person_id = o.person_id
-	WHERE o.valid GROUP BY o.channel`
+	return `SELECT toString(channel), toString(groupBitmapState(person_id)) FROM ` + e.db.Table("orders") + ` FINAL
+	WHERE person_id != 0 AND ` + validOrder + e.ofPersons(refresh) + ` GROUP BY channel`
 }
 
-// readTraits reads trait rows and channel bitmaps: of every person, or of
-// the canonical persons given.
-func (e *Engine) readTraits(ctx context.Context, persons []uint32) (*traitRows, map[string]*roaring.Bitmap, error) {
+// mergesSQL: the persons merged into another, and that canonical person.
+func (e *Engine) mergesSQL(refresh bool) string {
+	q := `SELECT toString(groupArrayState(person_id)), toString(groupArrayState(canonical)) FROM ` + e.db.Table("persons") +
+		` FINAL WHERE person_id != canonical`
+	if refresh {
+		q += " AND canonical IN {" + paramPersons + ":Array(UInt32)}"
+	}
+	return q
+}
+
+// ofPersons is the condition on person_id for the refresh variant: the
+// persons of the canonical persons {persons}.
+func (e *Engine) ofPersons(refresh bool) string {
+	if !refresh {
+		return ""
+	}
+	return " AND person_id IN (SELECT person_id FROM " + e.db.Table("persons") + " FINAL WHERE canonical IN {" + paramPersons + ":Array(UInt32)})"
+}
+
+// rawTraits are trait rows per person id (not yet canonical), channel
+// bitmaps of person ids, and the merges that fold them.
+type rawTraits struct {
+	rows             *traitRows
+	cityAt, provAt   []int64 // time of the order that gave city, province
+	channels         map[string]*roaring.Bitmap
+	mergedIDs, intos []uint32 // person mergedIDs[i] belongs to canonical intos[i]
+}
+
+// readTraits reads trait rows and channel bitmaps of canonical persons:
+// of every person (persons nil), or of the canonical persons given.
+// universe is those canonical persons; a person id neither in it nor
+// merged into it (a record of a person that does not exist) is left out.
+func (e *Engine) readTraits(ctx context.Context, persons []uint32, universe *roaring.Bitmap) (*traitRows, map[string]*roaring.Bitmap, error) {
+	raw, err := e.readRawTraits(ctx, persons)
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, channels := raw.canonical(universe)
+	return rows, channels, nil
+}
+
+// readRawTraits runs the three queries of the trait index in parallel.
+func (e *Engine) readRawTraits(ctx context.Context, persons []uint32) (*rawTraits, error) {
 	var args []any
 	if persons != nil {
 		args = append(args, clickhouse.Named(paramPersons, persons))
 	}
-	var channels map[string]*roaring.Bitmap
-	var cerr error
+	raw := &rawTraits{}
+	var cerr, merr error
 	var wg sync.WaitGroup
-	wg.Go(func() { channels, cerr = e.readChannels(ctx, args) })
-	r := &traitRows{}
-	err := e.db.Conn.QueryRow(ctx, e.traitsSQL(persons != nil), args...).
-		Scan(&r.ids, &r.ltv, &r.orders, &r.lastMS, &r.cities, &r.provinces)
+	wg.Go(func() { raw.channels, cerr = e.readChannels(ctx, args) })
+	wg.Go(func() {
+		var ids, intos []byte
+		if merr = e.db.Conn.QueryRow(readContext(ctx), e.mergesSQL(persons != nil), args...).Scan(&ids, &intos); merr != nil {
+			return
+		}
+		if raw.mergedIDs, merr = decodeArrayState(ids, 4, binary.LittleEndian.Uint32); merr != nil {
+			return
+		}
+		raw.intos, merr = decodeArrayState(intos, 4, binary.LittleEndian.Uint32)
+	})
+	var states [8][]byte
+	err := e.db.Conn.QueryRow(readContext(ctx), e.traitsSQL(persons != nil), args...).
+		Scan(&states[0], &states[1], &states[2], &states[3], &states[4], &states[5], &states[6], &states[7])
+	if err == nil {
+		err = raw.decode(states)
+	}
 	wg.Wait()
 	if err != nil {
-		return nil, nil, fmt.Errorf("segments: read traits: %w", err)
+		return nil, fmt.Errorf("segments: read traits: %w", err)
 	}
-	if cerr != nil {
-		return nil, nil, cerr
+	if merr != nil {
+		return nil, fmt.Errorf("segments: read merges: %w", merr)
 	}
-	if !sort.IsSorted(r) {
-		sort.Sort(r)
+	if len(raw.mergedIDs) != len(raw.intos) {
+		return nil, fmt.Errorf("segments: read merges: %w: %d persons, %d canonical", errState, len(raw.mergedIDs), len(raw.intos))
 	}
-	return r, channels, nil
+	return raw, cerr
+}
+
+// decode reads traitsSQL's groupArray states (ids, ltv, orders, last,
+// city, city_at, province, province_at); the columns must be of one
+// length.
+func (raw *rawTraits) decode(states [8][]byte) error {
+	r := &traitRows{}
+	var err error
+	if r.ids, err = decodeArrayState(states[0], 4, binary.LittleEndian.Uint32); err != nil {
+		return err
+	}
+	int64s := func(b []byte) int64 { return int64(binary.LittleEndian.Uint64(b)) }
+	for i, dst := range []*[]int64{&r.ltv, &r.orders, &r.lastMS, &raw.cityAt, &raw.provAt} {
+		if *dst, err = decodeArrayState(states[[]int{1, 2, 3, 5, 7}[i]], 8, int64s); err != nil {
+			return err
+		}
+	}
+	intern := map[string]string{}
+	if r.cities, err = decodeStringArrayState(states[4], intern); err != nil {
+		return err
+	}
+	if r.provinces, err = decodeStringArrayState(states[6], intern); err != nil {
+		return err
+	}
+	for _, n := range []int{len(r.ltv), len(r.orders), len(r.lastMS), len(r.cities), len(raw.cityAt), len(r.provinces), len(raw.provAt)} {
+		if n != len(r.ids) {
+			return fmt.Errorf("%w: trait columns of %d and %d values", errState, len(r.ids), n)
+		}
+	}
+	raw.rows = r
+	// ORDER BY person_id in ClickHouse costs a quarter of the query;
+	// sortByID takes milliseconds.
+	sortByID(r, &raw.cityAt, &raw.provAt)
+	return nil
+}
+
+// sortByID orders r's rows, and the parallel columns more, by ascending
+// id. Ids are unique and dense, so one pass over a slot per id up to the
+// largest places them (a comparison sort swapping eight columns takes
+// ten times longer).
+func sortByID(r *traitRows, more ...*[]int64) {
+	if sort.SliceIsSorted(r.ids, func(i, j int) bool { return r.ids[i] < r.ids[j] }) {
+		return
+	}
+	slot := make([]int32, slices.Max(r.ids)+1)
+	for i, id := range r.ids {
+		slot[id] = int32(i) + 1
+	}
+	perm := make([]int32, 0, len(r.ids))
+	for _, s := range slot {
+		if s > 0 {
+			perm = append(perm, s-1)
+		}
+	}
+	if len(perm) != len(r.ids) {
+		panic("BUG: sortByID: ids are not unique")
+	}
+	r.ids = permute(r.ids, perm)
+	r.ltv, r.orders, r.lastMS = permute(r.ltv, perm), permute(r.orders, perm), permute(r.lastMS, perm)
+	r.cities, r.provinces = permute(r.cities, perm), permute(r.provinces, perm)
+	for _, m := range more {
+		*m = permute(*m, perm)
+	}
+}
+
+func permute[T any](xs []T, perm []int32) []T {
+	out := make([]T, len(perm))
+	for i, p := range perm {
+		out[i] = xs[p]
+	}
+	return out
+}
+
+// canonical folds the rows and channel bitmaps of merged persons into
+// their canonical persons (sums of ltv and orders, the latest last order,
+// city and province of the latest order naming one) and leaves out person
+// ids that are neither in universe nor merged into it. The rows come out
+// ascending by canonical id.
+func (raw *rawTraits) canonical(universe *roaring.Bitmap) (*traitRows, map[string]*roaring.Bitmap) {
+	into := make(map[uint32]uint32, len(raw.mergedIDs))
+	merged := roaring.New()
+	for i, id := range raw.mergedIDs {
+		if universe.Contains(raw.intos[i]) {
+			into[id] = raw.intos[i]
+			merged.Add(id)
+		}
+	}
+	in, out := raw.rows, &traitRows{}
+	cityAt, provAt := []int64{}, []int64{}
+	type fold struct {
+		canonical uint32
+		row       int
+	}
+	var folds []fold
+	for i, id := range in.ids {
+		switch c, ok := into[id]; {
+		case ok:
+			folds = append(folds, fold{c, i})
+		case universe.Contains(id):
+			out.ids, out.ltv, out.orders, out.lastMS = append(out.ids, id), append(out.ltv, in.ltv[i]), append(out.orders, in.orders[i]), append(out.lastMS, in.lastMS[i])
+			out.cities, out.provinces = append(out.cities, in.cities[i]), append(out.provinces, in.provinces[i])
+			cityAt, provAt = append(cityAt, raw.cityAt[i]), append(provAt, raw.provAt[i])
+		}
+	}
+	// A canonical person absorbing merged ones may have no orders of its
+	// own: give it an empty row, then fold.
+	var missing []uint32
+	for _, f := range folds {
+		if _, found := slices.BinarySearch(out.ids, f.canonical); !found {
+			missing = append(missing, f.canonical)
+		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		missing = slices.Compact(missing)
+		for _, id := range missing {
+			out.ids, out.ltv, out.orders, out.lastMS = append(out.ids, id), append(out.ltv, 0), append(out.orders, 0), append(out.lastMS, 0)
+			out.cities, out.provinces = append(out.cities, ""), append(out.provinces, "")
+			cityAt, provAt = append(cityAt, 0), append(provAt, 0)
+		}
+		sortByID(out, &cityAt, &provAt)
+	}
+	for _, f := range folds {
+		j, _ := slices.BinarySearch(out.ids, f.canonical)
+		i := f.row
+		out.ltv[j] += in.ltv[i]
+		out.orders[j] += in.orders[i]
+		out.lastMS[j] = max(out.lastMS[j], in.lastMS[i])
+		if in.cities[i] != "" && raw.cityAt[i] > cityAt[j] {
+			out.cities[j], cityAt[j] = in.cities[i], raw.cityAt[i]
+		}
+		if in.provinces[i] != "" && raw.provAt[i] > provAt[j] {
+			out.provinces[j], provAt[j] = in.provinces[i], raw.provAt[i]
+		}
+	}
+	channels := make(map[string]*roaring.Bitmap, len(raw.channels))
+	for ch, bm := range raw.channels {
+		c := roaring.And(bm, universe)
+		merged.Iterate(func(id uint32) bool {
+			if bm.Contains(id) {
+				c.Add(into[id])
+			}
+			return true
+		})
+		channels[ch] = c
+	}
+	return out, channels
 }
 
 func (e *Engine) readChannels(ctx context.Context, args []any) (map[string]*roaring.Bitmap, error) {
-	rows, err := e.db.Conn.Query(ctx, e.channelsSQL(len(args) > 0), args...)
+	rows, err := e.db.Conn.Query(readContext(ctx), e.channelsSQL(len(args) > 0), args...)
 	if err != nil {
 		return nil, fmt.Errorf("segments: read channels: %w", err)
 	}
@@ -209,7 +395,7 @@ func (e *Engine) readUniverse(ctx context.Context, persons []uint32) (*roaring.B
 		args = append(args, clickhouse.Named(paramPersons, persons))
 	}
 	var state []byte
-	if err := e.db.Conn.QueryRow(ctx, q, args...).Scan(&state); err != nil {
+	if err := e.db.Conn.QueryRow(readContext(ctx), q, args...).Scan(&state); err != nil {
 		return nil, fmt.Errorf("segments: read persons: %w", err)
 	}
 	return DecodeGroupBitmap(state)
