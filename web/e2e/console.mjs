@@ -45,6 +45,7 @@ let n = 0;
 async function shot(name) {
   n++;
   const file = join(artifacts, `${String(n).padStart(2, '0')}-${name}.png`);
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: file, fullPage: true });
   console.log('screenshot', file);
 }
@@ -112,6 +113,11 @@ await step('build the low-GI audience visually and see the API count', async () 
   check(shown > 0, 'the demo has low-GI customers');
   await page.getByTestId('chart-city').locator('canvas').waitFor();
   await page.getByTestId('sample-members').locator('tbody tr a').first().waitFor();
+  // Overlap with the demo's flagship segment, which has the same rule.
+  await choose(page.getByTestId('overlap-select'), '高潜控糖人群');
+  await page.getByTestId('overlap-result').waitFor();
+  const overlap = await page.getByTestId('overlap-result').innerText();
+  check(overlap.includes(String(shown)), `overlap with the flagship segment shows ${shown} in both: ${overlap}`);
   await page.getByTestId('segment-name').fill('控糖人群（浏览器测试）');
   await shot('segment-builder');
 });

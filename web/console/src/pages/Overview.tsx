@@ -44,8 +44,8 @@ export default function OverviewPage() {
     const channels = [...new Set(o.last_30_days.map((d) => d.channel))];
     return {
       tooltip: { trigger: 'axis' },
-      legend: { top: 0 },
-      grid: { left: 50, right: 16, top: 36, bottom: 28 },
+      legend: { top: 0, type: 'scroll' },
+      grid: { left: 50, right: 16, top: 40, bottom: 28 },
       xAxis: { type: 'category', data: days.map((d) => d.slice(5)) },
       yAxis: { type: 'value' },
       series: channels.map((ch) => ({ name: name(ch), type: 'bar', stack: 'all', barMaxWidth: 18,

@@ -102,7 +102,7 @@ export default function Profile() {
               { key: 'timeline', label: t('跨渠道时间线', 'Timeline'), children: (p.timeline ?? []).length ? (
                 <><Timeline data-testid="timeline" items={(p.timeline ?? []).slice(0, shownItems).map((e) => ({
                   color: kindColor[e.kind] || 'gray', dot: kindIcon[e.kind],
-                  children: <><Typography.Text strong>{e.title}</Typography.Text> <Tag>{name(e.channel)}</Tag><br />
+                  children: <><Typography.Text strong>{e.title.replace(/^[a-z_]+/, (w) => name(w))}</Typography.Text> <Tag>{name(e.channel)}</Tag><br />
                     <Typography.Text type="secondary" style={{ fontSize: 12 }}>{fmtTime(e.at)}{e.detail ? ' · ' + e.detail : ''}</Typography.Text></>,
                 }))} />
                 {(p.timeline ?? []).length > shownItems && <Button block onClick={() => setShownItems((n) => n + 50)}>{t(`显示更多（共 ${(p.timeline ?? []).length} 条）`, `Show more (${(p.timeline ?? []).length} in all)`)}</Button>}</>
@@ -115,7 +115,7 @@ export default function Profile() {
                     { title: t('商品', 'Items'), dataIndex: 'items', render: (v) => (v ?? []).join('、') },
                     { title: t('金额', 'Amount'), dataIndex: 'amount', align: 'right', render: fmtYuan },
                     { title: t('城市', 'City'), dataIndex: 'city' },
-                    { title: t('状态', 'Status'), dataIndex: 'status' },
+                    { title: t('状态', 'Status'), dataIndex: 'status', render: (v) => name(v) },
                   ]} />
               ) },
               { key: 'chats', label: `${t('企微聊天', 'WeCom chats')} (${(p.chats ?? []).length})`, children: (p.chats ?? []).length ? (
