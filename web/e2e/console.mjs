@@ -239,6 +239,26 @@ await step('settings and the English switch', async () => {
   await shot('overview-english');
 });
 
+await step('an analyst sees no actions it may not take', async () => {
+  const analyst = await apiCall('POST', '/tokens', { name: '数据分析（浏览器测试）', role: 'analyst' });
+  await page.getByTestId('whoami').hover();
+  await page.getByRole('menuitem', { name: 'Sign out' }).click();
+  await page.waitForURL(/\/signin$/);
+  await page.getByTestId('token-input').fill(analyst.secret);
+  await page.getByTestId('signin').click();
+  await page.getByTestId('kpi-persons').waitFor();
+  await page.goto(base + '/segments');
+  await page.getByTestId('segments-table').locator('tbody tr').first().waitFor();
+  check(await page.getByTestId('new-segment').count() === 0, 'an analyst cannot create segments');
+  await page.goto(base + '/campaigns');
+  await page.getByTestId('campaigns-table').locator('tbody tr').first().waitFor();
+  check(await page.getByTestId('new-campaign').count() === 0, 'an analyst cannot create campaigns');
+  await page.goto(base + '/settings');
+  await page.getByRole('tab', { name: 'API tokens' }).click();
+  await page.getByText('Only admins can see and manage keys and tokens.').waitFor();
+  await shot('analyst-settings');
+});
+
 await browser.close();
 if (pageErrors.length) {
   console.error('FAIL page errors:\n' + pageErrors.join('\n'));
