@@ -231,10 +231,21 @@ func (e *Engine) prepare(parent context.Context, plan Node, now time.Time) (*eva
 	return ev, nil
 }
 
-// leaf returns a behaviour leaf's bitmap (frozen), cached or computed.
+// leaf returns a behaviour leaf's bitmap (frozen), cached or computed:
+// the query's canonical ids within the universe of the trait snapshot
+// (loaded meanwhile, in parallel), which leaves out ids of no person.
 func (e *Engine) leaf(ctx context.Context, l *sqlLeaf, now time.Time) (*roaring.Bitmap, error) {
 	return e.cache.get(ctx, l, now, func() (*roaring.Bitmap, error) {
-		return e.queryBitmap(ctx, l.desc, l.query, l.args(now.UnixMilli(), nil))
+		bm, err := e.queryBitmap(ctx, l.desc, l.query, l.args(now.UnixMilli(), nil))
+		if err != nil {
+			return nil, err
+		}
+		s, err := e.snapshot(ctx, now)
+		if err != nil {
+			return nil, err
+		}
+		bm.And(s.universe)
+		return bm, nil
 	})
 }
 
@@ -369,7 +380,7 @@ func (e *Engine) Refresh(ctx context.Context, persons []uint32, kinds ...string)
 	if err := e.refreshTraits(ctx, canon, clear, ids, kinds); err != nil {
 		return err
 	}
-	return e.refreshLeaves(ctx, entries, clear, ids, now)
+	return e.refreshLeaves(ctx, entries, clear, canon, ids, now)
 }
 
 // refreshTraits patches the trait snapshot, if one is loaded.
@@ -408,9 +419,9 @@ func (e *Engine) refreshTraits(ctx context.Context, canon, clear *roaring.Bitmap
 	return nil
 }
 
-// refreshLeaves recomputes the entries for the persons ids and patches
-// them, a few queries at a time.
-func (e *Engine) refreshLeaves(ctx context.Context, entries []*cacheEntry, clear *roaring.Bitmap, ids []uint32, now time.Time) error {
+// refreshLeaves recomputes the entries for the canonical persons canon
+// (ids) and patches them, a few queries at a time.
+func (e *Engine) refreshLeaves(ctx context.Context, entries []*cacheEntry, clear, canon *roaring.Bitmap, ids []uint32, now time.Time) error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(entries))
 	for i, entry := range entries {
@@ -420,6 +431,7 @@ func (e *Engine) refreshLeaves(ctx context.Context, entries []*cacheEntry, clear
 				errs[i] = err
 				return
 			}
+			fresh.And(canon)
 			bm := roaring.AndNot(entry.bm, clear)
 			bm.Or(fresh)
 			e.cache.replace(entry, bm)

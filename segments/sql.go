@@ -13,12 +13,18 @@ import (
 // The SQL of behaviour leaves. Every leaf has one shape:
 //
 //	SELECT toString(groupBitmapState(c)) FROM (
-//	    SELECT p.canonical AS c
+//	    SELECT if(p.canonical = 0, f.person_id, p.canonical) AS c
 //	    FROM (<fact: per raw person_id, from one table>) AS f
-//	    INNER JOIN (SELECT person_id, canonical FROM persons FINAL) AS p ON p.person_id = f.person_id
+//	    LEFT JOIN (SELECT person_id, canonical FROM persons FINAL WHERE person_id != canonical) AS p
+//	        ON p.person_id = f.person_id
 //	    [GROUP BY c HAVING <condition on the canonical person's aggregate>])
 //
-// so facts of merged persons count for their canonical person. User
+// so facts of merged persons count for their canonical person. Only the
+// merged persons (2% here) are joined, not every person: the hash table is
+// fifty times smaller (a chat leaf over a million persons takes 20 ms of
+// CPU instead of 67). Ids that are no person at all (records of a person
+// id the persons table does not have) come through as themselves; the
+// engine intersects every leaf with the universe of canonical persons. User
 // values travel as query parameters ({p0:String}, ...); the text holds
 // only table names and fixed constants. Two parameters are the engine's:
 // {now:Int64} (milliseconds, the evaluation's clock; not part of a leaf's
@@ -184,14 +190,14 @@ func (g *sqlGen) leaf(s leafSpec) *sqlLeaf {
 }
 
 func (g *sqlGen) render(s leafSpec, refresh bool) string {
-	persons := "SELECT person_id, canonical FROM " + g.table("persons") + " FINAL"
+	persons := "SELECT person_id, canonical FROM " + g.table("persons") + " FINAL WHERE person_id != canonical"
 	if refresh {
-		persons += " WHERE canonical IN {" + paramPersons + ":Array(UInt32)}"
+		persons += " AND canonical IN {" + paramPersons + ":Array(UInt32)}"
 	}
 	var b strings.Builder
-	b.WriteString("SELECT toString(groupBitmapState(c)) FROM (\n\tSELECT p.canonical AS c\n\tFROM (")
+	b.WriteString("SELECT toString(groupBitmapState(c)) FROM (\n\tSELECT if(p.canonical = 0, f.person_id, p.canonical) AS c\n\tFROM (")
 	g.renderFact(&b, s.fact, refresh)
-	b.WriteString(") AS f\n\tINNER JOIN (")
+	b.WriteString(") AS f\n\tLEFT JOIN (")
 	b.WriteString(persons)
 	b.WriteString(") AS p ON p.person_id = f.person_id")
 	if s.having != "" {

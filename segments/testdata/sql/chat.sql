@@ -6,7 +6,7 @@
 -- {p0:String} = "血糖"
 -- {p1:UInt32} = 30
 SELECT toString(groupBitmapState(c)) FROM (
-	SELECT p.canonical AS c
+	SELECT if(p.canonical = 0, f.person_id, p.canonical) AS c
 	FROM (
 		SELECT person_id FROM `cdp`.`wecom_messages_visible`
 		WHERE person_id != 0
@@ -16,12 +16,12 @@ SELECT toString(groupBitmapState(c)) FROM (
 			AND msgtime >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p1:UInt32})
 		GROUP BY person_id
 	) AS f
-	INNER JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL) AS p ON p.person_id = f.person_id
+	LEFT JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE person_id != canonical) AS p ON p.person_id = f.person_id
 );
 
 -- refresh
 SELECT toString(groupBitmapState(c)) FROM (
-	SELECT p.canonical AS c
+	SELECT if(p.canonical = 0, f.person_id, p.canonical) AS c
 	FROM (
 		SELECT person_id FROM `cdp`.`wecom_messages_visible`
 		WHERE person_id != 0
@@ -32,6 +32,6 @@ SELECT toString(groupBitmapState(c)) FROM (
 			AND person_id IN (SELECT person_id FROM `cdp`.`persons` FINAL WHERE canonical IN {persons:Array(UInt32)})
 		GROUP BY person_id
 	) AS f
-	INNER JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE canonical IN {persons:Array(UInt32)}) AS p ON p.person_id = f.person_id
+	LEFT JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE person_id != canonical AND canonical IN {persons:Array(UInt32)}) AS p ON p.person_id = f.person_id
 );
 

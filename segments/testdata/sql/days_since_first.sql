@@ -5,20 +5,20 @@
 -- kinds: orders
 -- {p0:Int64} = 31
 SELECT toString(groupBitmapState(c)) FROM (
-	SELECT p.canonical AS c
+	SELECT if(p.canonical = 0, f.person_id, p.canonical) AS c
 	FROM (
 		SELECT person_id, min(ordered_at) AS v FROM `cdp`.`orders` FINAL
 		WHERE person_id != 0
 			AND status NOT IN ('refunded', 'cancelled')
 		GROUP BY person_id
 	) AS f
-	INNER JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL) AS p ON p.person_id = f.person_id
+	LEFT JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE person_id != canonical) AS p ON p.person_id = f.person_id
 	GROUP BY c HAVING intDiv({now:Int64} - toUnixTimestamp64Milli(min(f.v)), 86400000) >= {p0:Int64}
 );
 
 -- refresh
 SELECT toString(groupBitmapState(c)) FROM (
-	SELECT p.canonical AS c
+	SELECT if(p.canonical = 0, f.person_id, p.canonical) AS c
 	FROM (
 		SELECT person_id, min(ordered_at) AS v FROM `cdp`.`orders` FINAL
 		WHERE person_id != 0
@@ -26,7 +26,7 @@ SELECT toString(groupBitmapState(c)) FROM (
 			AND person_id IN (SELECT person_id FROM `cdp`.`persons` FINAL WHERE canonical IN {persons:Array(UInt32)})
 		GROUP BY person_id
 	) AS f
-	INNER JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE canonical IN {persons:Array(UInt32)}) AS p ON p.person_id = f.person_id
+	LEFT JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE person_id != canonical AND canonical IN {persons:Array(UInt32)}) AS p ON p.person_id = f.person_id
 	GROUP BY c HAVING intDiv({now:Int64} - toUnixTimestamp64Milli(min(f.v)), 86400000) >= {p0:Int64}
 );
 

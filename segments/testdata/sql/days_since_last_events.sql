@@ -8,7 +8,7 @@
 -- {p2:Int64} = 3
 -- {p3:Int64} = 7
 SELECT toString(groupBitmapState(c)) FROM (
-	SELECT p.canonical AS c
+	SELECT if(p.canonical = 0, f.person_id, p.canonical) AS c
 	FROM (
 		SELECT person_id, max(ts) AS v FROM `cdp`.`events`
 		WHERE event = {p0:String}
@@ -16,13 +16,13 @@ SELECT toString(groupBitmapState(c)) FROM (
 			AND ts >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p1:UInt32})
 		GROUP BY person_id
 	) AS f
-	INNER JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL) AS p ON p.person_id = f.person_id
+	LEFT JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE person_id != canonical) AS p ON p.person_id = f.person_id
 	GROUP BY c HAVING intDiv({now:Int64} - toUnixTimestamp64Milli(max(f.v)), 86400000) >= {p2:Int64} AND intDiv({now:Int64} - toUnixTimestamp64Milli(max(f.v)), 86400000) <= {p3:Int64}
 );
 
 -- refresh
 SELECT toString(groupBitmapState(c)) FROM (
-	SELECT p.canonical AS c
+	SELECT if(p.canonical = 0, f.person_id, p.canonical) AS c
 	FROM (
 		SELECT person_id, max(ts) AS v FROM `cdp`.`events`
 		WHERE event = {p0:String}
@@ -31,7 +31,7 @@ SELECT toString(groupBitmapState(c)) FROM (
 			AND person_id IN (SELECT person_id FROM `cdp`.`persons` FINAL WHERE canonical IN {persons:Array(UInt32)})
 		GROUP BY person_id
 	) AS f
-	INNER JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE canonical IN {persons:Array(UInt32)}) AS p ON p.person_id = f.person_id
+	LEFT JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE person_id != canonical AND canonical IN {persons:Array(UInt32)}) AS p ON p.person_id = f.person_id
 	GROUP BY c HAVING intDiv({now:Int64} - toUnixTimestamp64Milli(max(f.v)), 86400000) >= {p2:Int64} AND intDiv({now:Int64} - toUnixTimestamp64Milli(max(f.v)), 86400000) <= {p3:Int64}
 );
 

@@ -10,7 +10,7 @@
 -- {p4:String} = "video_complete"
 -- {p5:String} = "order"
 SELECT toString(groupBitmapState(c)) FROM (
-	SELECT p.canonical AS c
+	SELECT if(p.canonical = 0, f.person_id, p.canonical) AS c
 	FROM (
 		SELECT person_id, ts, toString(event) AS e FROM `cdp`.`events`
 		WHERE event IN {p0:Array(String)}
@@ -22,13 +22,13 @@ SELECT toString(groupBitmapState(c)) FROM (
 			AND status NOT IN ('refunded', 'cancelled')
 			AND ordered_at >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p2:UInt32})
 	) AS f
-	INNER JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL) AS p ON p.person_id = f.person_id
+	LEFT JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE person_id != canonical) AS p ON p.person_id = f.person_id
 	GROUP BY c HAVING windowFunnel({p3:UInt64})(toUInt64(toUnixTimestamp64Milli(f.ts)), f.e = {p4:String}, f.e = {p5:String}) = 2
 );
 
 -- refresh
 SELECT toString(groupBitmapState(c)) FROM (
-	SELECT p.canonical AS c
+	SELECT if(p.canonical = 0, f.person_id, p.canonical) AS c
 	FROM (
 		SELECT person_id, ts, toString(event) AS e FROM `cdp`.`events`
 		WHERE event IN {p0:Array(String)}
@@ -42,7 +42,7 @@ SELECT toString(groupBitmapState(c)) FROM (
 			AND ordered_at >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p2:UInt32})
 			AND person_id IN (SELECT person_id FROM `cdp`.`persons` FINAL WHERE canonical IN {persons:Array(UInt32)})
 	) AS f
-	INNER JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE canonical IN {persons:Array(UInt32)}) AS p ON p.person_id = f.person_id
+	LEFT JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE person_id != canonical AND canonical IN {persons:Array(UInt32)}) AS p ON p.person_id = f.person_id
 	GROUP BY c HAVING windowFunnel({p3:UInt64})(toUInt64(toUnixTimestamp64Milli(f.ts)), f.e = {p4:String}, f.e = {p5:String}) = 2
 );
 

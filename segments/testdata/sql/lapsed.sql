@@ -6,7 +6,7 @@
 -- {p0:String} = "低GI大米"
 -- {p1:UInt32} = 60
 SELECT toString(groupBitmapState(c)) FROM (
-	SELECT p.canonical AS c
+	SELECT if(p.canonical = 0, f.person_id, p.canonical) AS c
 	FROM (
 		SELECT person_id, max(ordered_at) AS v FROM `cdp`.`order_lines` FINAL
 		WHERE person_id != 0
@@ -14,13 +14,13 @@ SELECT toString(groupBitmapState(c)) FROM (
 			AND (channel, order_id) NOT IN (SELECT channel, order_id FROM `cdp`.`orders` FINAL WHERE status IN ('refunded', 'cancelled'))
 		GROUP BY person_id
 	) AS f
-	INNER JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL) AS p ON p.person_id = f.person_id
+	LEFT JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE person_id != canonical) AS p ON p.person_id = f.person_id
 	GROUP BY c HAVING max(f.v) < fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p1:UInt32})
 );
 
 -- refresh
 SELECT toString(groupBitmapState(c)) FROM (
-	SELECT p.canonical AS c
+	SELECT if(p.canonical = 0, f.person_id, p.canonical) AS c
 	FROM (
 		SELECT person_id, max(ordered_at) AS v FROM `cdp`.`order_lines` FINAL
 		WHERE person_id != 0
@@ -29,7 +29,7 @@ SELECT toString(groupBitmapState(c)) FROM (
 			AND person_id IN (SELECT person_id FROM `cdp`.`persons` FINAL WHERE canonical IN {persons:Array(UInt32)})
 		GROUP BY person_id
 	) AS f
-	INNER JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE canonical IN {persons:Array(UInt32)}) AS p ON p.person_id = f.person_id
+	LEFT JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE person_id != canonical AND canonical IN {persons:Array(UInt32)}) AS p ON p.person_id = f.person_id
 	GROUP BY c HAVING max(f.v) < fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p1:UInt32})
 );
 

@@ -6,7 +6,7 @@
 -- {p0:UInt32} = 365
 -- {p1:Int64} = 30001
 SELECT toString(groupBitmapState(c)) FROM (
-	SELECT p.canonical AS c
+	SELECT if(p.canonical = 0, f.person_id, p.canonical) AS c
 	FROM (
 		SELECT person_id, toInt64(sum(amount) * 100) AS v FROM `cdp`.`orders` FINAL
 		WHERE person_id != 0
@@ -14,13 +14,13 @@ SELECT toString(groupBitmapState(c)) FROM (
 			AND ordered_at >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p0:UInt32})
 		GROUP BY person_id
 	) AS f
-	INNER JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL) AS p ON p.person_id = f.person_id
+	LEFT JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE person_id != canonical) AS p ON p.person_id = f.person_id
 	GROUP BY c HAVING sum(f.v) >= {p1:Int64}
 );
 
 -- refresh
 SELECT toString(groupBitmapState(c)) FROM (
-	SELECT p.canonical AS c
+	SELECT if(p.canonical = 0, f.person_id, p.canonical) AS c
 	FROM (
 		SELECT person_id, toInt64(sum(amount) * 100) AS v FROM `cdp`.`orders` FINAL
 		WHERE person_id != 0
@@ -29,7 +29,7 @@ SELECT toString(groupBitmapState(c)) FROM (
 			AND person_id IN (SELECT person_id FROM `cdp`.`persons` FINAL WHERE canonical IN {persons:Array(UInt32)})
 		GROUP BY person_id
 	) AS f
-	INNER JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE canonical IN {persons:Array(UInt32)}) AS p ON p.person_id = f.person_id
+	LEFT JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE person_id != canonical AND canonical IN {persons:Array(UInt32)}) AS p ON p.person_id = f.person_id
 	GROUP BY c HAVING sum(f.v) >= {p1:Int64}
 );
 

@@ -5,19 +5,19 @@
 -- kinds: tags
 -- {p0:String} = "控糖"
 SELECT toString(groupBitmapState(c)) FROM (
-	SELECT p.canonical AS c
+	SELECT if(p.canonical = 0, f.person_id, p.canonical) AS c
 	FROM (
 		SELECT person_id FROM (SELECT person_id, deleted FROM `cdp`.`person_tags` FINAL WHERE tag = {p0:String})
 		WHERE deleted = 0
 			AND person_id != 0
 		GROUP BY person_id
 	) AS f
-	INNER JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL) AS p ON p.person_id = f.person_id
+	LEFT JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE person_id != canonical) AS p ON p.person_id = f.person_id
 );
 
 -- refresh
 SELECT toString(groupBitmapState(c)) FROM (
-	SELECT p.canonical AS c
+	SELECT if(p.canonical = 0, f.person_id, p.canonical) AS c
 	FROM (
 		SELECT person_id FROM (SELECT person_id, deleted FROM `cdp`.`person_tags` FINAL WHERE tag = {p0:String})
 		WHERE deleted = 0
@@ -25,6 +25,6 @@ SELECT toString(groupBitmapState(c)) FROM (
 			AND person_id IN (SELECT person_id FROM `cdp`.`persons` FINAL WHERE canonical IN {persons:Array(UInt32)})
 		GROUP BY person_id
 	) AS f
-	INNER JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE canonical IN {persons:Array(UInt32)}) AS p ON p.person_id = f.person_id
+	LEFT JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE person_id != canonical AND canonical IN {persons:Array(UInt32)}) AS p ON p.person_id = f.person_id
 );
 
