@@ -615,7 +615,7 @@ func (s *Service) deliverWebhook(ctx context.Context, c Campaign, t task, rows [
 		return err
 	}
 	hook := s.channels().Webhooks[t.Target]
-	names, err := s.names(ctx, rows)
+	who, err := s.recipients(ctx, personsOf(rows))
 	if err != nil {
 		return err
 	}
@@ -625,8 +625,8 @@ func (s *Service) deliverWebhook(ctx context.Context, c Campaign, t task, rows [
 	}
 	p := WebhookPayload{CampaignID: c.ID, TaskID: t.ID, Offer: WebhookOffer{ID: offer.ID, Name: offer.Name, Link: offer.Link}}
 	for _, r := range rows {
-		vars := map[string]string{"name": names[r.person], "staff": r.sender, "offer": offer.Name, "link": offer.Link, "coupon": coupon(offer, c.ID, r.person)}
-		p.Messages = append(p.Messages, WebhookMessage{PersonID: r.person, PhoneHash: r.address, Phone: phones[r.address], Text: Render(c.Template, vars)})
+		text := Render(c.Template, vars(who[r.person], r.sender, offer, coupon(offer, c.ID, r.person)))
+		p.Messages = append(p.Messages, WebhookMessage{PersonID: r.person, PhoneHash: r.address, Phone: phones[r.address], Text: text})
 	}
 	body, err := json.Marshal(p)
 	if err != nil {

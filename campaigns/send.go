@@ -213,43 +213,75 @@ func (s *Service) crash(step string) error {
 
 // sendOutbox records the personalised messages.
 func (s *Service) sendOutbox(ctx context.Context, c Campaign, offer Offer, batch []pendingSend) error {
-	names, err := s.names(ctx, batch)
+	who, err := s.recipients(ctx, personsOf(batch))
 	if err != nil {
 		return err
 	}
 	now := s.now()
 	rows := make([][]any, len(batch))
 	for i, p := range batch {
-		name := names[p.person] // empty renders "{{name}}您好" as "您好"
-		msg := Render(c.Template, map[string]string{"name": name, "staff": p.sender, "offer": offer.Name, "link": offer.Link})
+		// An unknown name renders "{{name}}您好" as "您好".
+		msg := Render(c.Template, vars(who[p.person], p.sender, offer, coupon(offer, c.ID, p.person)))
 		rows[i] = []any{c.ID, p.person, p.address, msg, now}
 	}
 	tok := fmt.Sprintf("outbox:%s:%d-%d", c.ID, batch[0].person, batch[len(batch)-1].person)
 	return s.Writer.Table("campaign_outbox", "campaign_id", "person_id", "address", "message", "ts").Insert(ctx, rowsToken(tok, rows), rows)
 }
 
-// names reads the latest traits.name of each person (for {{name}}).
-func (s *Service) names(ctx context.Context, batch []pendingSend) (map[uint32]string, error) {
-	ids := make([]uint32, len(batch))
-	for i, p := range batch {
-		ids[i] = p.person
-	}
-	rows, err := s.DB.Conn.Query(ctx, "SELECT person_id, argMax(JSONExtractString(traits, 'name'), ts) FROM "+s.DB.Table("events")+
-		" WHERE person_id IN ? AND traits != '' GROUP BY person_id", ids)
+// recipient is what personalises a message: the person's name (the latest
+// identify trait, else their WeCom name) and their staff member (the latest
+// WeCom contact owner still their contact).
+type recipient struct{ name, staff string }
+
+// recipients reads name and staff member of persons (canonical ids).
+func (s *Service) recipients(ctx context.Context, persons []uint32) (map[uint32]recipient, error) {
+	members := "(SELECT person_id, canonical FROM " + s.DB.Table("persons") + " FINAL WHERE canonical IN ?)"
+	q := `SELECT p.canonical,
+			argMaxIf(x.trait, x.ts, x.trait != ''), argMaxIf(x.wecom, x.ts, x.wecom != ''), argMaxIf(x.staff, x.ts, x.kind = 'contact')
+		FROM (
+			SELECT person_id, ts, JSONExtractString(traits, 'name') AS trait, '' AS wecom, '' AS staff, 'event' AS kind
+			FROM ` + s.DB.Table("events") + ` WHERE person_id IN (SELECT person_id FROM ` + members + `) AND traits != ''
+			UNION ALL
+			SELECT person_id, ts, '', name, if(change_type IN ('del_external_contact', 'del_follow_user'), '', staff_userid), 'contact'
+			FROM ` + s.DB.Table("wecom_contact_events") + ` WHERE person_id IN (SELECT person_id FROM ` + members + `)
+		) AS x
+		INNER JOIN ` + members + ` AS p ON p.person_id = x.person_id
+		GROUP BY p.canonical`
+	rows, err := s.DB.Conn.Query(ctx, q, persons, persons, persons)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := map[uint32]string{}
+	out := map[uint32]recipient{}
 	for rows.Next() {
 		var p uint32
-		var n string
-		if err := rows.Scan(&p, &n); err != nil {
+		var trait, wecomName, staff string
+		if err := rows.Scan(&p, &trait, &wecomName, &staff); err != nil {
 			return nil, err
 		}
-		out[p] = n
+		r := recipient{name: trait, staff: staff}
+		if r.name == "" {
+			r.name = wecomName
+		}
+		out[p] = r
 	}
 	return out, rows.Err()
+}
+
+func personsOf(batch []pendingSend) []uint32 {
+	ids := make([]uint32, len(batch))
+	for i, p := range batch {
+		ids[i] = p.person
+	}
+	return ids
+}
+
+// vars are a recipient's template variables.
+func vars(r recipient, sender string, offer Offer, couponCode string) map[string]string {
+	if sender != "" {
+		r.staff = sender
+	}
+	return map[string]string{"name": r.name, "staff": r.staff, "offer": offer.Name, "link": offer.Link, "coupon": couponCode}
 }
 
 // Results measures a campaign: conversions are persons with an order line

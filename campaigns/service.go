@@ -375,11 +375,22 @@ func (s *Service) Preview(ctx context.Context, id string) (Plan, []string, error
 		return Plan{}, nil, err
 	}
 	offer, _ := s.Offer(ctx, c.OfferID)
-	var samples []string
+	var sample []pendingSend
 	for _, e := range p.Entries {
-		if e.Group == GroupTreatment && len(samples) < 3 {
-			samples = append(samples, Render(c.Template, map[string]string{"name": "您", "staff": e.Address.Sender, "offer": offer.Name, "link": offer.Link}))
+		if e.Group == GroupTreatment && len(sample) < 3 {
+			sample = append(sample, pendingSend{person: e.Person, sender: e.Address.Sender})
 		}
+	}
+	if len(sample) == 0 {
+		return p, nil, nil
+	}
+	who, err := s.recipients(ctx, personsOf(sample))
+	if err != nil {
+		return p, nil, err
+	}
+	samples := make([]string, len(sample))
+	for i, r := range sample {
+		samples[i] = Render(c.Template, vars(who[r.person], r.sender, offer, coupon(offer, c.ID, r.person)))
 	}
 	return p, samples, nil
 }

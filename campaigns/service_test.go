@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -288,5 +289,32 @@ func TestOptOutKeywordInAChatExcludesFromWeCom(t *testing.T) {
 	members := f.count("SELECT count() FROM " + f.db.Table("consents") + " FINAL WHERE kind = 'opt_out' AND person_id = 1 AND channel = 'wecom' AND granted = 1")
 	if members != 1 {
 		t.Fatal("opt-out not recorded")
+	}
+}
+
+// TestPreviewPersonalisesWithNameAndStaff: samples name the recipient (the
+// identify trait first, else the WeCom name) and their WeCom staff member.
+func TestPreviewPersonalisesWithNameAndStaff(t *testing.T) {
+	f := newFixture(t, 3)
+	insertRows(t, f.db, "events", "message_id, type, event, ts, received_at, source, person_id, traits, spool_seq", [][]any{
+		{"id1", "identify", "", launchTime.Add(-time.Hour), launchTime, "app", uint32(1), `{"name":"王阿姨"}`, uint64(100)},
+	})
+	insertRows(t, f.db, "wecom_contact_events", "dedup_key, ts, change_type, corp_id, staff_userid, external_userid, name, person_id", [][]any{
+		{"k1", launchTime.Add(-2 * time.Hour), "add_external_contact", "ww", "lisi", "wmA", "阿姨的微信", uint32(1)},
+		{"k2", launchTime.Add(-2 * time.Hour), "add_external_contact", "ww", "zhangsan", "wmB", "小米粒", uint32(2)},
+	})
+	c := f.campaign(0)
+	c.Template = "{{name}}您好，我是{{staff}}"
+	c, err := f.svc.SaveCampaign(f.ctx, c, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, samples, err := f.svc.Preview(f.ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"王阿姨您好，我是lisi", "小米粒您好，我是zhangsan", "您好，我是"}
+	if strings.Join(samples, "|") != strings.Join(want, "|") {
+		t.Fatalf("samples %q, want %q", samples, want)
 	}
 }
