@@ -34,6 +34,19 @@ function check(cond, msg) {
   if (!cond) throw new Error('check failed: ' + msg);
 }
 
+// waitForAPI asks the API again (every 100 ms, up to timeoutMs) until
+// done(answer) holds, and returns that answer: a condition, not a sleep.
+async function waitForAPI(path, done, what, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    last = await apiCall('GET', path);
+    if (done(last)) return last;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: last answer ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 const browser = await chromium.launch({ executablePath, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'] });
 const page = await browser.newPage({ viewport: { width: 1440, height: 900 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
 page.setDefaultTimeout(30_000);
@@ -205,8 +218,15 @@ await step('create and launch a campaign on the outbox channel', async () => {
 
 await step('see the results page', async () => {
   await page.getByTestId('results').waitFor();
-  await page.getByTestId('chart-compare').locator('canvas').waitFor();
+  // The launch answers once the plan is written; the platform's campaign
+  // loop sends right after. Compare only final numbers: wait until the API
+  // says the campaign finished, then read the page afresh.
+  await waitForAPI(`/campaigns/${campaignId}`, (c) => c.status === 'finished', 'the campaign to finish sending');
   const u = await apiCall('GET', `/campaigns/${campaignId}/results`);
+  check(u.treatment.persons > 0, `the finished campaign sent to ${u.treatment.persons}`);
+  await page.reload();
+  await page.getByTestId('results').waitFor();
+  await page.getByTestId('chart-compare').locator('canvas').waitFor();
   const body = await page.getByTestId('results').innerText();
   check(body.includes(`${u.treatment.persons.toLocaleString('zh-CN')} 人`), `results show the ${u.treatment.persons} recipients`);
   await shot('campaign-results');
