@@ -219,16 +219,31 @@ await step('create and launch a campaign on the outbox channel', async () => {
 await step('see the results page', async () => {
   await page.getByTestId('results').waitFor();
   // The launch answers once the plan is written; the platform's campaign
-  // loop sends right after. Compare only final numbers: wait until the API
-  // says the campaign finished, then read the page afresh.
+  // loop sends right after, so the page may first show nobody sent. It
+  // refreshes itself while the campaign runs: wait until the API says the
+  // campaign finished and the page, without a reload, shows it finished.
+  await page.getByTestId('sends').waitFor();
+  await page.getByTestId('tasks').waitFor();
+  await shot('campaign-results-just-launched');
   await waitForAPI(`/campaigns/${campaignId}`, (c) => c.status === 'finished', 'the campaign to finish sending');
+  await page.locator('[data-testid="campaign-status"][data-status="finished"]').waitFor();
+  await page.getByTestId('live-banner').waitFor({ state: 'detached' });
   const u = await apiCall('GET', `/campaigns/${campaignId}/results`);
   check(u.treatment.persons > 0, `the finished campaign sent to ${u.treatment.persons}`);
-  await page.reload();
-  await page.getByTestId('results').waitFor();
   await page.getByTestId('chart-compare').locator('canvas').waitFor();
   const body = await page.getByTestId('results').innerText();
   check(body.includes(`${u.treatment.persons.toLocaleString('zh-CN')} 人`), `results show the ${u.treatment.persons} recipients`);
+  // Delivery: everyone planned was sent (the outbox has no receipts), and
+  // the outbox makes no channel tasks.
+  const sent = (u.sends.sent ?? 0) + (u.sends.delivered ?? 0);
+  check(sent === u.treatment.persons && (u.sends.planned ?? 0) === 0 && (u.sends.sending ?? 0) === 0, `sends ${JSON.stringify(u.sends)}`);
+  const shownSent = Number((await page.getByTestId('sends-sent').innerText()).replace(/,/g, ''));
+  check(shownSent === sent, `delivery shows ${shownSent} sent, API ${sent}`);
+  const progress = await page.getByTestId('sends').innerText();
+  check(progress.includes('已处理 100%'), `delivery progress complete: ${progress}`);
+  const tasks = await apiCall('GET', `/campaigns/${campaignId}/tasks`);
+  check(tasks.items.length === 0, `an outbox campaign has no channel tasks: ${JSON.stringify(tasks.items)}`);
+  check((await page.getByTestId('tasks').innerText()).includes('不产生渠道任务'), 'the tasks table says the outbox makes none');
   await shot('campaign-results');
   // The demo's finished campaign, launched 30 days before the demo's end.
   const list = await apiCall('GET', '/campaigns');

@@ -97,9 +97,17 @@ export interface Segment { id: string; version: number; name: string; descriptio
 export interface Offer { id: string; version: number; name: string; skus: string[] | null; categories: string[] | null; link?: string; valid_from: string; valid_to: string }
 export interface Campaign {
   id: string; version: number; name: string; offer_id: string; segment_id: string; channel: string; template: string;
-  holdout_percent: number; global_control_percent: number; cap_per_week: number; quiet_start: number; quiet_end: number;
-  send_limit: number; attribution_days: number; status: string; launched_at?: string; created_by: string;
+  targets?: string[]; trigger: string; replenish_kind?: string; lead_days?: number; start_at?: string; end_at?: string;
+  holdout_percent: number; global_control_percent: number; cap_per_day?: number; cap_per_week: number; cap_per_month?: number;
+  quiet_start: number; quiet_end: number; send_limit: number; attribution_days: number; status: string; launched_at?: string; created_by: string;
 }
 export interface Arm { persons: number; converted: number; rate: number; revenue: number; revenue_per_person: number }
-export interface Uplift { treatment: Arm; holdout: Arm; absolute: number; absolute_ci95: [number, number]; relative?: number; relative_ci95?: [number, number] }
+// sends: the treatment's sends by state (planned, sending, sent, delivered,
+// failed) and failures by reason ("failed:not_friend", ...).
+export interface Uplift { treatment: Arm; holdout: Arm; absolute: number; absolute_ci95: [number, number]; relative?: number; relative_ci95?: [number, number]; sends?: Record<string, number> }
+// A channel task: a WeCom mass-message task per staff member, a robot post,
+// a webhook batch.
+export interface ChannelTask { id: string; target: string; recipients: number; state: string; ref?: string; detail?: string; attempt_at: string }
+// Configured channels (names only; never URLs or secrets).
+export interface ChannelSettings { wecom: boolean; wecom_daily_cap: number; robots: string[]; webhooks: string[] }
 export interface PersonSummary { person_id: number; name?: string; phone?: string; city?: string; orders: number; spend: number; last_order?: string }

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import { Link, useNavigate } from 'react-router-dom';
-import { Button, Card, Space, Table, Tag } from 'antd';
+import { Button, Card, Space, Table, Tag, Typography } from 'antd';
 import { BarChartOutlined, EditOutlined, PlusOutlined } from '@ant-design/icons';
 import { Campaign, get, Segment } from '../api';
 import { useAuth } from '../auth';
@@ -30,8 +30,14 @@ export default function Campaigns() {
         <Table rowKey="id" loading={!items && !error} dataSource={items ?? []} data-testid="campaigns-table"
           columns={[
             { title: t('活动名称', 'Campaign'), dataIndex: 'name', render: (v, r) => <Link to={r.status === 'draft' ? `/campaigns/${r.id}` : `/campaigns/${r.id}/results`}>{v}</Link> },
-            { title: t('目标人群', 'Segment'), dataIndex: 'segment_id', render: (v) => <Link to={`/segments/${v}`}>{segs[v] || v}</Link> },
-            { title: t('渠道', 'Channel'), dataIndex: 'channel', render: (v) => name(v) },
+            { title: t('目标人群', 'Segment'), dataIndex: 'segment_id', render: (v) => (v ? <Link to={`/segments/${v}`}>{segs[v] || v}</Link> : <Typography.Text type="secondary">{t('不限', 'Any')}</Typography.Text>) },
+            { title: t('渠道', 'Channel'), dataIndex: 'channel', render: (v, r) => <>{name(v)}{(r.targets ?? []).length > 0 && <Typography.Text type="secondary">（{(r.targets ?? []).join('、')}）</Typography.Text>}</> },
+            { title: t('触发方式', 'Trigger'), dataIndex: 'trigger', render: (v, r) => (
+              <Space size={4} data-testid="campaign-trigger-cell">
+                <Tag color={v === 'segment_entry' ? 'purple' : v === 'replenishment' ? 'gold' : undefined} bordered={false}>{name(v || 'once')}</Tag>
+                {r.status === 'scheduled' && r.start_at && <Typography.Text type="secondary" style={{ fontSize: 12 }}>{fmtTime(r.start_at)}</Typography.Text>}
+              </Space>
+            ) },
             { title: t('对照组', 'Holdout'), dataIndex: 'holdout_percent', render: (v) => v + '%' },
             { title: t('状态', 'Status'), dataIndex: 'status', render: (v) => <Tag color={statusColor[v]}>{name(v)}</Tag> },
             { title: t('启动时间', 'Launched'), dataIndex: 'launched_at', render: fmtTime },
