@@ -204,6 +204,12 @@ func (s *Service) Campaigns(ctx context.Context) ([]Campaign, error) {
 // SetConsent records an opt-out (kind opt_out) or a separate consent for
 // sensitive targeting (kind sensitive_consent), or withdraws it.
 func (s *Service) SetConsent(ctx context.Context, person uint32, channel, kind string, granted bool, source string) error {
+	return s.SetConsents(ctx, []uint32{person}, channel, kind, granted, source)
+}
+
+// SetConsents records the same consent change for many persons at once
+// (an imported consent list, a form's answers).
+func (s *Service) SetConsents(ctx context.Context, persons []uint32, channel, kind string, granted bool, source string) error {
 	if kind != "opt_out" && kind != "sensitive_consent" {
 		return &FieldError{"kind", "must be opt_out or sensitive_consent"}
 	}
@@ -214,8 +220,13 @@ func (s *Service) SetConsent(ctx context.Context, person uint32, channel, kind s
 	if granted {
 		g = 1
 	}
-	return s.DB.Conn.Exec(ctx, "INSERT INTO "+s.DB.Table("consents")+" (person_id, channel, kind, granted, source, ts) VALUES (?, ?, ?, ?, ?, ?)",
-		person, channel, kind, g, source, s.now())
+	now := s.now()
+	rows := make([][]any, len(persons))
+	for i, p := range persons {
+		rows[i] = []any{p, channel, kind, g, source, now}
+	}
+	tok := fmt.Sprintf("consent:%s:%s:%d:%s:%d", kind, channel, g, source, now.UnixNano())
+	return s.Writer.Table("consents", "person_id", "channel", "kind", "granted", "source", "ts").Insert(ctx, rowsToken(tok, rows), rows)
 }
 
 // bitmapQuery runs a query returning person ids as one bitmap.
@@ -424,6 +435,18 @@ func (s *Service) plan(ctx context.Context, c Campaign, members *roaring.Bitmap)
 // OptOutKeyword in a customer's WeCom message opts them out of WeCom
 // campaigns at once (PIPL art. 24: an easy way to refuse).
 const OptOutKeyword = "退订"
+
+// PersonsWhoWrote returns the persons (canonical) who wrote any of the
+// keywords to a staff member in a WeCom chat (recalled messages excluded).
+func (s *Service) PersonsWhoWrote(ctx context.Context, keywords ...string) ([]uint32, error) {
+	bm, err := s.bitmapQuery(ctx, "SELECT DISTINCT p.canonical AS person_id FROM "+s.DB.Table("wecom_messages_visible")+" AS m"+
+		" INNER JOIN (SELECT person_id, canonical FROM "+s.DB.Table("persons")+" FINAL) AS p ON p.person_id = m.person_id"+
+		" WHERE m.person_id != 0 AND m.from = m.external_userid AND multiSearchAnyUTF8(m.content, ?)", keywords)
+	if err != nil {
+		return nil, err
+	}
+	return bm.ToArray(), nil
+}
 
 // ScanOptOuts records an opt-out for every person among persons who sent
 // the opt-out keyword in a WeCom chat. The ingest pipeline calls it after

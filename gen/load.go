@@ -21,6 +21,10 @@ import (
 type Target struct {
 	BaseURL  string // e.g. http://127.0.0.1:8080
 	WriteKey string
+	// WriteKeys are write keys by source (Item.Source: douyin,
+	// mini_program, ...), so events arrive under their own channel's
+	// key; sources without one use WriteKey.
+	WriteKeys map[string]string
 	// WeCom signs and encrypts contact callbacks exactly as WeCom does;
 	// nil skips contact events.
 	WeCom   *wecom.Crypto
@@ -58,10 +62,10 @@ func (g *Generator) Load(ctx context.Context, t Target, total int64, progress fu
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	type job struct {
-		path, ctype string
-		body        []byte
-		n           int
-		callback    bool // a signed WeCom callback: no write key
+		path, ctype, key string
+		body             []byte
+		n                int
+		callback         bool // a signed WeCom callback: no write key
 	}
 	jobs := make(chan job, t.Workers*2)
 	var sent atomic.Int64
@@ -71,11 +75,13 @@ func (g *Generator) Load(ctx context.Context, t Target, total int64, progress fu
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				post := t.post
+				var err error
 				if j.callback {
-					post = t.postCallback
+					err = t.postCallback(ctx, j.path, j.ctype, j.body)
+				} else {
+					err = t.post(ctx, j.key, j.path, j.ctype, j.body)
 				}
-				if err := post(ctx, j.path, j.ctype, j.body); err != nil {
+				if err != nil {
 					cancel(err)
 					return
 				}
@@ -99,16 +105,22 @@ func (g *Generator) Load(ctx context.Context, t Target, total int64, progress fu
 			}
 		}()
 	}
-	var events, orders, chats bytes.Buffer
-	var nEvents, nOrders, nChats int
-	emit := func(path, ctype string, buf *bytes.Buffer, n *int, open, close string) error {
+	var orders, chats bytes.Buffer
+	var nOrders, nChats int
+	type eventBatch struct {
+		buf bytes.Buffer
+		n   int
+	}
+	events := map[string]*eventBatch{} // by source
+	var sources []string
+	emitKey := func(key, path, ctype string, buf *bytes.Buffer, n *int, open, close string) error {
 		if *n == 0 {
 			return nil
 		}
 		body := append([]byte(open), buf.Bytes()...)
 		body = append(body, close...)
 		buf.Reset()
-		j := job{path: path, ctype: ctype, body: body, n: *n}
+		j := job{path: path, ctype: ctype, key: key, body: body, n: *n}
 		*n = 0
 		select {
 		case jobs <- j:
@@ -116,6 +128,13 @@ func (g *Generator) Load(ctx context.Context, t Target, total int64, progress fu
 		case <-ctx.Done():
 			return context.Cause(ctx)
 		}
+	}
+	emit := func(path, ctype string, buf *bytes.Buffer, n *int, open, close string) error {
+		return emitKey(t.WriteKey, path, ctype, buf, n, open, close)
+	}
+	emitEvents := func(source string) error {
+		b := events[source]
+		return emitKey(t.keyFor(source), "/v1/batch", "application/json", &b.buf, &b.n, `{"batch":[`, `]}`)
 	}
 	add := func(buf *bytes.Buffer, n *int, data []byte, sep string) {
 		if *n > 0 {
@@ -127,9 +146,15 @@ func (g *Generator) Load(ctx context.Context, t Target, total int64, progress fu
 	err := g.Each(func(it Item) error {
 		switch it.Kind {
 		case KindEvent:
-			add(&events, &nEvents, it.Data, ",")
-			if nEvents >= loadBatchEvents || events.Len() >= loadBatchBytes {
-				return emit("/v1/batch", "application/json", &events, &nEvents, `{"batch":[`, `]}`)
+			b := events[it.Source]
+			if b == nil {
+				b = &eventBatch{}
+				events[it.Source] = b
+				sources = append(sources, it.Source)
+			}
+			add(&b.buf, &b.n, it.Data, ",")
+			if b.n >= loadBatchEvents || b.buf.Len() >= loadBatchBytes {
+				return emitEvents(it.Source)
 			}
 		case KindOrder:
 			add(&orders, &nOrders, it.Data, ",")
@@ -159,8 +184,10 @@ func (g *Generator) Load(ctx context.Context, t Target, total int64, progress fu
 		}
 		return nil
 	})
-	if err == nil {
-		err = emit("/v1/batch", "application/json", &events, &nEvents, `{"batch":[`, `]}`)
+	for _, src := range sources {
+		if err == nil {
+			err = emitEvents(src)
+		}
 	}
 	if err == nil {
 		err = emit("/v1/orders", "application/json", &orders, &nOrders, `{"orders":[`, `]}`)
@@ -180,13 +207,21 @@ func (g *Generator) Load(ctx context.Context, t Target, total int64, progress fu
 	return sent.Load(), err
 }
 
-func (t Target) post(ctx context.Context, path, ctype string, body []byte) error {
+// keyFor returns the write key events of source arrive under.
+func (t Target) keyFor(source string) string {
+	if k, ok := t.WriteKeys[source]; ok {
+		return k
+	}
+	return t.WriteKey
+}
+
+func (t Target) post(ctx context.Context, key, path, ctype string, body []byte) error {
 	for attempt := 0; ; attempt++ {
 		req, err := http.NewRequestWithContext(ctx, "POST", t.BaseURL+path, bytes.NewReader(body))
 		if err != nil {
 			return err
 		}
-		req.SetBasicAuth(t.WriteKey, "")
+		req.SetBasicAuth(key, "")
 		req.Header.Set("Content-Type", ctype)
 		resp, err := t.Client.Do(req)
 		if err != nil {

@@ -43,14 +43,14 @@ func demoWeCom(cfg config) (*ingest.WeCom, error) {
 
 // loadDemo generates households and loads them through the platform's
 // ingest endpoints at base, printing a progress bar to out.
-func loadDemo(ctx context.Context, base, writeKey string, w *ingest.WeCom, households int, seed uint64, out io.Writer, logger *slog.Logger) error {
+func loadDemo(ctx context.Context, base, writeKey string, sourceKeys map[string]string, w *ingest.WeCom, households int, seed uint64, out io.Writer, logger *slog.Logger) error {
 	g := gen.New(gen.Config{Seed: seed, Households: households, End: demoEnd, CorpID: w.CorpID})
 	var total int64
 	if err := g.Each(func(gen.Item) error { total++; return nil }); err != nil {
 		return err
 	}
 	logger.Info("loading demo data through the ingest API", "households", households, "items", total)
-	t := gen.Target{BaseURL: base, WriteKey: writeKey, WeCom: w.Crypto, AgentID: "1000002"}
+	t := gen.Target{BaseURL: base, WriteKey: writeKey, WriteKeys: sourceKeys, WeCom: w.Crypto, AgentID: "1000002"}
 	n, err := g.Load(ctx, t, total, func(p gen.Progress) {
 		pct := float64(p.Items) / float64(max(p.Total, 1))
 		bar := strings.Repeat("█", int(pct*30)) + strings.Repeat("░", 30-int(pct*30))
@@ -64,17 +64,31 @@ func loadDemo(ctx context.Context, base, writeKey string, w *ingest.WeCom, house
 	return nil
 }
 
-// demoWriteKey makes sure a write key exists for the demo loader.
-func demoWriteKey(ctx context.Context, creds *api.Credentials, configured string) (string, error) {
+// demoSources are the channels the demo's events arrive from, each under
+// a write key of its own, as a brand's Douyin and mini-program collectors
+// would send them.
+var demoSources = []string{"douyin", "mini_program"}
+
+// demoWriteKeys makes sure write keys exist for the demo loader: the
+// configured one (or a new "demo" key) for orders and imports, and one per
+// event source.
+func demoWriteKeys(ctx context.Context, creds *api.Credentials, configured string) (string, map[string]string, error) {
+	keys := map[string]string{}
+	for _, src := range demoSources {
+		secret := api.NewSecret("cdp_wk_")
+		if err := creds.PutWriteKey(ctx, api.Principal{ID: "wk_demo_" + src, Name: "demo loader (" + src + ")", Source: src}, secret, "demo"); err != nil {
+			return "", nil, err
+		}
+		keys[src] = secret
+	}
 	if configured != "" {
-		return configured, nil
+		return configured, keys, nil
 	}
 	secret := api.NewSecret("cdp_wk_")
 	err := creds.PutWriteKey(ctx, api.Principal{ID: "wk_demo", Name: "demo loader", Source: "demo"}, secret, "demo")
-	return secret, err
+	return secret, keys, err
 }
 
-// databaseEmpty tells whether no event has been stored yet.
 func databaseEmpty(ctx context.Context, db *store.DB) (bool, error) {
 	var n uint64
 	err := db.Conn.QueryRow(ctx, "SELECT count() FROM "+db.Table("events")).Scan(&n)
@@ -113,6 +127,29 @@ func demoSegments(ctx context.Context, store *segments.Store, logger *slog.Logge
 // demoCampaign sends the low-GI rice trial pack to the flagship audience
 // on the outbox channel as of 30 days before the demo's end, so that the
 // generated orders after it show a result against the holdout.
+// demoConsents picks the demo's persons with separate consent.
+func demoConsents(ctx context.Context, svc *campaigns.Service) ([]uint32, error) {
+	asked, err := svc.PersonsWhoWrote(ctx, "血糖", "控糖", "低GI")
+	if err != nil {
+		return nil, err
+	}
+	rows, err := svc.DB.Conn.Query(ctx, "SELECT DISTINCT p.canonical FROM "+svc.DB.Table("wecom_contact_events")+" AS c"+
+		" INNER JOIN (SELECT person_id, canonical FROM "+svc.DB.Table("persons")+" FINAL) AS p ON p.person_id = c.person_id"+
+		" WHERE c.person_id != 0 AND cityHash64(p.canonical, 'demo-consent') % 10 < 6")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p uint32
+		if err := rows.Scan(&p); err != nil {
+			return nil, err
+		}
+		asked = append(asked, p)
+	}
+	return asked, rows.Err()
+}
+
 func demoCampaign(ctx context.Context, svc *campaigns.Service, segs *segments.Store, logger *slog.Logger) error {
 	existing, err := svc.Campaigns(ctx)
 	if err != nil || len(existing) > 0 {
@@ -128,7 +165,7 @@ func demoCampaign(ctx context.Context, svc *campaigns.Service, segs *segments.St
 		return nil
 	}
 	back := &campaigns.Service{DB: svc.DB, Writer: svc.Writer, Segments: svc.Segments, Logger: svc.Logger,
-		Now: func() time.Time { return demoEnd.Add(-30 * 24 * time.Hour) }}
+		Now: func() time.Time { return demoEnd.Add(-30*24*time.Hour + 10*time.Hour) }} // 10:00, outside quiet hours
 	offer, err := back.SaveOffer(ctx, campaigns.Offer{Name: "低GI大米试用装 500g", Categories: []string{"低GI大米", "低GI大米试用装"},
 		Link: "https://example.com/lgi-trial", ValidFrom: demoEnd.Add(-30 * 24 * time.Hour), ValidTo: demoEnd})
 	if err != nil {
@@ -138,6 +175,17 @@ func demoCampaign(ctx context.Context, svc *campaigns.Service, segs *segments.St
 		Channel: campaigns.ChannelOutbox, HoldoutPercent: 20, QuietStart: 21, QuietEnd: 8,
 		Template: "{{name}}您好，我是您的营养顾问{{staff}}。控糖期间主食很关键，送您一份{{offer}}，点此领取：{{link}}"}, "demo")
 	if err != nil {
+		return err
+	}
+	// Separate consent to health-topic offers (PIPL art. 29), as a brand
+	// collects it: customers who asked a staff member about blood sugar,
+	// and about 60% of WeCom contacts, who ticked it in the welcome
+	// message's form. The health-interest campaign may reach only them.
+	consented, err := demoConsents(ctx, back)
+	if err != nil {
+		return err
+	}
+	if err := back.SetConsents(ctx, consented, "*", "sensitive_consent", true, "demo_welcome_form"); err != nil {
 		return err
 	}
 	c, plan, err := back.Launch(ctx, c.ID, "demo")

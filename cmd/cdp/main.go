@@ -333,9 +333,9 @@ func serveDemo(ctx context.Context, cfg config, db *store.DB, creds *api.Credent
 		}
 		return
 	}
-	key, err := demoWriteKey(ctx, creds, cfg.WriteKey)
+	key, sourceKeys, err := demoWriteKeys(ctx, creds, cfg.WriteKey)
 	if err == nil {
-		err = loadDemo(ctx, base, key, in.wecom, cfg.DemoHouseholds, uint64(cfg.DemoSeed), out, logger)
+		err = loadDemo(ctx, base, key, sourceKeys, in.wecom, cfg.DemoHouseholds, uint64(cfg.DemoSeed), out, logger)
 	}
 	if err == nil {
 		err = in.waitIngested(ctx)
@@ -363,5 +363,5 @@ func demoCommand(ctx context.Context, cfg config, logger *slog.Logger, out io.Wr
 		logger.Warn("WeCom not configured: contact events are skipped (set CDP_WECOM_CORP_ID, CDP_WECOM_TOKEN, CDP_WECOM_AES_KEY as the platform has them)")
 		w = &ingest.WeCom{}
 	}
-	return loadDemo(ctx, strings.TrimRight(cfg.DemoURL, "/"), cfg.WriteKey, w, cfg.DemoHouseholds, uint64(cfg.DemoSeed), out, logger)
+	return loadDemo(ctx, strings.TrimRight(cfg.DemoURL, "/"), cfg.WriteKey, nil, w, cfg.DemoHouseholds, uint64(cfg.DemoSeed), out, logger)
 }

@@ -264,6 +264,18 @@ func TestServeLoadsDemoDataThroughIngest(t *testing.T) {
 	if n := count("SELECT count() FROM cdp.campaign_sends FINAL WHERE group = 'treatment' AND state = 'sent'"); n != count("SELECT count() FROM cdp.campaign_outbox FINAL") {
 		t.Errorf("demo campaign: %d sent, outbox differs", n)
 	}
+	// Customers who asked about blood sugar gave separate consent; the
+	// health-interest campaign reaches only people who did.
+	if n := count("SELECT count() FROM cdp.consents WHERE kind = 'sensitive_consent'"); n == 0 {
+		t.Error("the demo recorded no separate consent")
+	}
+	if n := count("SELECT count() FROM cdp.campaign_sends FINAL WHERE group = 'treatment' AND person_id NOT IN (SELECT person_id FROM cdp.consents WHERE kind = 'sensitive_consent')"); n != 0 {
+		t.Errorf("%d treatment sends without the separate consent", n)
+	}
+	// Events arrive under their channel's write key.
+	if n := count("SELECT uniqExact(source) FROM cdp.events WHERE source IN ('douyin', 'mini_program')"); n != 2 {
+		t.Errorf("demo events come from %d of the 2 sources", n)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
