@@ -43,7 +43,7 @@ type benchLine struct {
 const personsPerHousehold = 1.85
 
 func benchCommand(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer) error {
-	if cfg.LoadFlag == "true" {
+	if cfg.Load {
 		return loadCommand(ctx, cfg, logger, out)
 	}
 	var lines []benchLine

@@ -52,10 +52,9 @@ type config struct {
 	DemoSeed           int
 	DemoURL            string
 	BenchPersons       int
-	BenchJSONFlag      string
 	BenchJSON          bool
 	BenchIngestRecords int
-	LoadFlag           string
+	Load               bool
 	LoadMinutes        int
 	LoadClients        int
 	LoadRate           int
@@ -67,6 +66,7 @@ type setting struct {
 	commands        []string // subcommands that take it
 	str             *string
 	num             *int
+	boolean         *bool // a switch: --json alone means true
 	def             string
 }
 
@@ -136,16 +136,16 @@ func (c *config) settings() []setting {
 			help: "Generated persons for the in-memory benchmarks (1000000, 10000000, ...)."},
 		{flag: "ingest-records", env: "CDP_BENCH_INGEST_RECORDS", commands: []string{"bench"}, num: &c.BenchIngestRecords, def: "500000",
 			help: "Records sent through the HTTP ingest path into a fresh embedded engine."},
-		{flag: "load", env: "CDP_BENCH_LOAD", commands: []string{"bench"}, str: &c.LoadFlag, def: "false",
-			help: "true: instead of the benchmarks, a sustained-load run: ingest from several clients at --load-rate, concurrent segment estimates and a live segment-entry campaign for --load-minutes, reporting every 10 s events/s, errors, latency percentiles and memory."},
+		{flag: "load", env: "CDP_BENCH_LOAD", commands: []string{"bench"}, boolean: &c.Load, def: "false",
+			help: "Instead of the benchmarks, a sustained-load run: ingest from several clients at --load-rate, concurrent segment estimates and a live segment-entry campaign for --load-minutes, reporting every 10 s events/s, errors, latency percentiles and memory."},
 		{flag: "load-minutes", env: "CDP_BENCH_LOAD_MINUTES", commands: []string{"bench"}, num: &c.LoadMinutes, def: "3",
 			help: "Length of the --load run in minutes."},
 		{flag: "load-clients", env: "CDP_BENCH_LOAD_CLIENTS", commands: []string{"bench"}, num: &c.LoadClients, def: "4",
 			help: "Concurrent ingest clients of the --load run (batches of 100 events)."},
 		{flag: "load-rate", env: "CDP_BENCH_LOAD_RATE", commands: []string{"bench"}, num: &c.LoadRate, def: "5000",
 			help: "Target events per second of the --load run, shared by the clients; 0: as fast as they are acknowledged."},
-		{flag: "json", env: "CDP_BENCH_JSON", commands: []string{"bench"}, str: &c.BenchJSONFlag, def: "false",
-			help: "true: print the figures as JSON for machines."},
+		{flag: "json", env: "CDP_BENCH_JSON", commands: []string{"bench"}, boolean: &c.BenchJSON, def: "false",
+			help: "Print the figures as JSON for machines."},
 		{flag: "log-level", env: "CDP_LOG_LEVEL", commands: all, str: &c.LogLevel, def: "info",
 			help: "debug, info, warn or error."},
 		{flag: "log-format", env: "CDP_LOG_FORMAT", commands: all, str: &c.LogFormat, def: "text",
@@ -168,6 +168,14 @@ func (c *config) parse(cmd string, args []string, stderr io.Writer) ([]string, e
 		}
 		if s.str != nil {
 			fs.StringVar(s.str, s.flag, def, s.help)
+			continue
+		}
+		if s.boolean != nil {
+			b, err := strconv.ParseBool(def)
+			if err != nil {
+				return nil, fmt.Errorf("%s=%q: must be true or false", s.env, def)
+			}
+			fs.BoolVar(s.boolean, s.flag, b, s.help)
 			continue
 		}
 		n, err := strconv.Atoi(def)

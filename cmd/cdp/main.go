@@ -83,7 +83,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "demo":
 		return demoCommand(ctx, cfg, logger, stderr)
 	case "bench":
-		cfg.BenchJSON = cfg.BenchJSONFlag == "true"
 		return benchCommand(ctx, cfg, logger, stdout)
 	default:
 		return engineOnly(ctx, cfg, logger, stdout)
