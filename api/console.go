@@ -494,3 +494,34 @@ func (s *Server) sensitiveTags(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, gin.H{"items": out, "consent_kind": "sensitive_consent"})
 }
+
+// ChannelSettings says which campaign channels can send: whether WeCom's
+// contact API is configured (mass messages), its daily cap per customer,
+// and the NAMES of the configured group robots and webhooks a campaign can
+// name in its targets. Never their URLs, keys or secrets: those stay in
+// CDP_WECOM_ROBOTS and CDP_WEBHOOKS.
+type ChannelSettings struct {
+	WeCom         bool     `json:"wecom"`
+	WeComDailyCap int      `json:"wecom_daily_cap"`
+	Robots        []string `json:"robots"`
+	Webhooks      []string `json:"webhooks"`
+}
+
+func (s *Server) channelSettings(c *gin.Context) {
+	out := ChannelSettings{WeComDailyCap: 1, Robots: []string{}, Webhooks: []string{}}
+	if ch := s.campaigns.Channels; ch != nil {
+		out.WeCom = ch.WeCom != nil
+		if ch.WeComDailyCap > 0 {
+			out.WeComDailyCap = ch.WeComDailyCap
+		}
+		for name := range ch.Robots {
+			out.Robots = append(out.Robots, name)
+		}
+		for name := range ch.Webhooks {
+			out.Webhooks = append(out.Webhooks, name)
+		}
+	}
+	sort.Strings(out.Robots)
+	sort.Strings(out.Webhooks)
+	c.JSON(http.StatusOK, out)
+}

@@ -148,3 +148,31 @@ func TestConsoleSettingsNeverShowSecrets(t *testing.T) {
 		t.Fatalf("sensitive tags: %d %+v", rec.Code, tags)
 	}
 }
+
+// TestConsoleChannelSettingsNameTargetsButNeverTheirURLs: the campaign
+// editor offers the configured robots and webhooks by name; an analyst may
+// read them, and no URL, robot key or webhook secret is ever in the answer.
+func TestConsoleChannelSettingsNameTargetsButNeverTheirURLs(t *testing.T) {
+	f := newIngestFixture(t, 0)
+	var none api.ChannelSettings
+	rec := f.do("GET", "/api/v1/settings/channels", adminToken, nil, &none)
+	if rec.Code != 200 || none.WeCom || none.WeComDailyCap != 1 || none.Robots == nil || len(none.Robots) != 0 || none.Webhooks == nil || len(none.Webhooks) != 0 {
+		t.Fatalf("no channels configured: %d %s", rec.Code, rec.Body)
+	}
+	const robotKey, hookURL, hookSecret = "robot-key-5f3a9c", "https://sms.example.cn/hook-path", "hook-secret-77d1"
+	f.camps.Channels = &campaigns.Channels{WeCom: f.wc.Client, WeComDailyCap: 3,
+		Robots:   map[string]string{"华东门店群": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=" + robotKey, "会员福利群": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=other"},
+		Webhooks: map[string]campaigns.Webhook{"sms": {URL: hookURL, Secret: hookSecret}}}
+	var analyst struct{ Secret string }
+	f.do("POST", "/api/v1/tokens", adminToken, map[string]string{"name": "bi", "role": "analyst"}, &analyst)
+	var got api.ChannelSettings
+	rec = f.do("GET", "/api/v1/settings/channels", analyst.Secret, nil, &got)
+	if rec.Code != 200 || !got.WeCom || got.WeComDailyCap != 3 || strings.Join(got.Robots, ",") != "会员福利群,华东门店群" || strings.Join(got.Webhooks, ",") != "sms" {
+		t.Fatalf("channel settings: %d %s", rec.Code, rec.Body)
+	}
+	for _, secret := range []string{robotKey, "qyapi", "key=", hookURL, "sms.example", hookSecret, cbSecret} {
+		if strings.Contains(rec.Body.String(), secret) {
+			t.Errorf("channel settings show %q: %s", secret, rec.Body)
+		}
+	}
+}

@@ -162,6 +162,7 @@ func New(opts Options) *Server {
 	}
 	if s.campaigns != nil {
 		v1.GET("/campaigns/:id/results/daily", s.campaignResultsDaily)
+		v1.GET("/settings/channels", s.channelSettings)
 	}
 	admin := v1.Group("", requireRole(RoleAdmin))
 	admin.GET("/tokens", s.listCredentials(false))

@@ -256,6 +256,59 @@ await step('see the results page', async () => {
   }
 });
 
+await step('a segment-entry automation: the WeCom template rule, then its trigger in the list and on its page', async () => {
+  await page.goto(base + '/campaigns/new');
+  await page.getByTestId('campaign-name').fill('新进控糖人群欢迎礼（浏览器测试）');
+  await choose(page.getByTestId('offer-select'), '高油酸花生油 5L 复购立减 20 元');
+  await choose(page.getByTestId('segment-select'), '高潜控糖人群');
+  await page.locator('label.ant-radio-wrapper', { hasText: '进入人群即触发' }).click();
+  // On WeCom one text goes to all of a staff member's customers: the page
+  // says so, and the API's refusal of {{name}} lands on the template field.
+  await page.locator('label.ant-radio-button-wrapper', { hasText: '企业微信一对一群发' }).click();
+  await page.getByTestId('wecom-template-hint').waitFor();
+  await page.getByTestId('template').fill('{{name}}您好，我是{{staff}}，送您{{offer}}：{{link}}');
+  const [refused] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/api/v1/campaigns') && r.request().method() === 'POST'),
+    page.getByTestId('save-campaign').click(),
+  ]);
+  check(refused.status() === 400, `a WeCom template with {{name}} saved with ${refused.status()}`);
+  const apiErr = (await refused.json()).message;
+  const fieldErr = page.locator('.ant-form-item').filter({ has: page.getByTestId('template') }).locator('.ant-form-item-explain-error');
+  await fieldErr.waitFor();
+  check((await fieldErr.innerText()).includes(apiErr), `the template field shows the API's error "${apiErr}": ${await fieldErr.innerText()}`);
+  await shot('campaign-wecom-template-refused');
+  await page.locator('label.ant-radio-button-wrapper', { hasText: '记录待发' }).click();
+  await page.getByTestId('wecom-template-hint').waitFor({ state: 'detached' });
+  await page.getByTestId('preview-campaign').click();
+  await page.getByTestId('plan').waitFor();
+  await page.getByTestId('plan-trigger-note').waitFor();
+  const id = page.url().split('/').pop();
+  await shot('campaign-segment-entry-preview');
+  await page.getByTestId('launch-campaign').click();
+  const [resp] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith(`/campaigns/${id}/launch`)),
+    page.getByTestId('confirm-launch').click(),
+  ]);
+  check(resp.status() === 200, `launch answered ${resp.status()}`);
+  const c = await apiCall('GET', `/campaigns/${id}`);
+  check(c.trigger === 'segment_entry' && c.status === 'running' && c.channel === 'outbox', `automation is ${c.trigger}/${c.status}/${c.channel}`);
+  // Its page: the trigger, running (it waits for people to enter), the
+  // delivery and task sections.
+  await page.waitForURL(new RegExp(`/campaigns/${id}/results$`));
+  await page.locator('[data-testid="campaign-status"][data-status="running"]').waitFor();
+  check((await page.getByTestId('campaign-trigger').innerText()).includes('进入人群即触发'), 'the page names the trigger');
+  check((await page.getByTestId('live-banner').innerText()).includes('自动化运行中'), 'the page says the automation runs');
+  await page.getByTestId('sends').waitFor();
+  await page.getByTestId('tasks').waitFor();
+  await shot('campaign-segment-entry-results');
+  // The list names the trigger.
+  await page.getByRole('menuitem', { name: '营销活动' }).click();
+  const row = page.getByTestId('campaigns-table').locator('tbody tr', { hasText: '新进控糖人群欢迎礼（浏览器测试）' });
+  await row.waitFor();
+  check((await row.getByTestId('campaign-trigger-cell').innerText()).includes('进入人群即触发'), 'the list names the trigger');
+  await shot('campaigns-with-automation');
+});
+
 await step('settings and the English switch', async () => {
   await page.getByRole('menuitem', { name: '系统设置' }).click();
   await page.getByTestId('identity-rules').locator('tbody tr').first().waitFor();

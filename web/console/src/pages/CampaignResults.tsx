@@ -192,7 +192,9 @@ export default function CampaignResults() {
                 <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('群机器人按群发送，不逐人记录；发送结果见右侧「发送任务」。', 'Group robots post per group chat, not per person: see the channel tasks.')} />
               ) : total === 0 ? (
                 <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={live
-                  ? (triggered ? t('暂无触达：等待客户进入人群或到达补货时间', 'Nobody yet: waiting for people to enter the segment or come due') : t('正在写入发送计划…', 'Writing the plan…'))
+                  ? (c.trigger === 'segment_entry' ? t('暂无触达：等待客户进入人群', 'Nobody yet: waiting for people to enter the segment')
+                    : c.trigger === 'replenishment' ? t('暂无触达：等待家庭到达补货时间', 'Nobody yet: waiting for households to come due')
+                    : c.status === 'scheduled' ? t('等待开始时间', 'Waiting for the start') : t('正在写入发送计划…', 'Writing the plan…'))
                   : t('实验组没有需要发送的客户', 'Nobody in the treatment to send to')} />
               ) : (
                 <>

@@ -31,17 +31,17 @@ export default function Campaigns() {
           columns={[
             { title: t('活动名称', 'Campaign'), dataIndex: 'name', render: (v, r) => <Link to={r.status === 'draft' ? `/campaigns/${r.id}` : `/campaigns/${r.id}/results`}>{v}</Link> },
             { title: t('目标人群', 'Segment'), dataIndex: 'segment_id', render: (v) => (v ? <Link to={`/segments/${v}`}>{segs[v] || v}</Link> : <Typography.Text type="secondary">{t('不限', 'Any')}</Typography.Text>) },
-            { title: t('渠道', 'Channel'), dataIndex: 'channel', render: (v, r) => <>{name(v)}{(r.targets ?? []).length > 0 && <Typography.Text type="secondary">（{(r.targets ?? []).join('、')}）</Typography.Text>}</> },
-            { title: t('触发方式', 'Trigger'), dataIndex: 'trigger', render: (v, r) => (
+            { title: t('渠道', 'Channel'), className: 'nowrap', dataIndex: 'channel', render: (v, r) => <>{name(v)}{(r.targets ?? []).length > 0 && <Typography.Text type="secondary">（{(r.targets ?? []).join('、')}）</Typography.Text>}</> },
+            { title: t('触发方式', 'Trigger'), className: 'nowrap', dataIndex: 'trigger', render: (v, r) => (
               <Space size={4} data-testid="campaign-trigger-cell">
                 <Tag color={v === 'segment_entry' ? 'purple' : v === 'replenishment' ? 'gold' : undefined} bordered={false}>{name(v || 'once')}</Tag>
                 {r.status === 'scheduled' && r.start_at && <Typography.Text type="secondary" style={{ fontSize: 12 }}>{fmtTime(r.start_at)}</Typography.Text>}
               </Space>
             ) },
-            { title: t('对照组', 'Holdout'), dataIndex: 'holdout_percent', render: (v) => v + '%' },
-            { title: t('状态', 'Status'), dataIndex: 'status', render: (v) => <Tag color={statusColor[v]}>{name(v)}</Tag> },
-            { title: t('启动时间', 'Launched'), dataIndex: 'launched_at', render: fmtTime },
-            { title: t('操作', 'Actions'), render: (_, r) => (
+            { title: t('对照组', 'Holdout'), className: 'nowrap', dataIndex: 'holdout_percent', render: (v) => v + '%' },
+            { title: t('状态', 'Status'), className: 'nowrap', dataIndex: 'status', render: (v) => <Tag color={statusColor[v]}>{name(v)}</Tag> },
+            { title: t('启动时间', 'Launched'), className: 'nowrap', dataIndex: 'launched_at', render: fmtTime },
+            { title: t('操作', 'Actions'), className: 'nowrap', render: (_, r) => (
               <Space>
                 {r.status === 'draft' ? <Link to={`/campaigns/${r.id}`}><EditOutlined /> {t('编辑', 'Edit')}</Link> : <Link to={`/campaigns/${r.id}/results`}><BarChartOutlined /> {t('效果', 'Results')}</Link>}
               </Space>
