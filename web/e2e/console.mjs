@@ -317,6 +317,15 @@ await step('settings and the English switch', async () => {
   await page.getByTestId('wecom-settings').waitFor();
   await shot('settings-wecom');
   await page.getByTestId('lang-switch').getByText('English').click();
+  // The campaign editor and its channel and trigger help in English.
+  await page.goto(base + '/campaigns/new');
+  await page.getByTestId('campaign-name').waitFor();
+  await page.locator('label.ant-radio-wrapper', { hasText: 'Replenishment reminder' }).click();
+  await page.locator('label.ant-radio-button-wrapper', { hasText: 'WeCom one-to-one' }).click();
+  await page.getByTestId('wecom-template-hint').waitFor();
+  const editor = await page.locator('.ant-form').innerText();
+  check(!/[\u4e00-\u9fff]/.test(editor), `English campaign editor: ${editor}`);
+  await shot('campaign-editor-english');
   await page.getByRole('menuitem', { name: 'Overview' }).click();
   await page.getByTestId('kpi-persons').waitFor();
   const menu = await page.locator('.ant-layout-sider').innerText();

@@ -241,10 +241,10 @@ export default function CampaignEditor() {
                 <Radio.Group data-testid="trigger">
                   <Radio value="once">{t('一次性发送', 'Send once')}</Radio>
                   <Tooltip title={channel === 'robot' ? t('群机器人按群发送，只能一次性发送', 'A robot posts to groups once: no per-person trigger') : undefined}>
-                    <Radio value="segment_entry" disabled={channel === 'robot'} data-testid="trigger-segment-entry">{t('进入人群即触发', 'On segment entry')}</Radio>
+                    <Radio value="segment_entry" disabled={channel === 'robot' || undefined} data-testid="trigger-segment-entry">{t('进入人群即触发', 'On segment entry')}</Radio>
                   </Tooltip>
                   <Tooltip title={channel === 'robot' ? t('群机器人按群发送，只能一次性发送', 'A robot posts to groups once: no per-person trigger') : undefined}>
-                    <Radio value="replenishment" disabled={channel === 'robot'} data-testid="trigger-replenishment">{t('补货提醒', 'Replenishment reminder')}</Radio>
+                    <Radio value="replenishment" disabled={channel === 'robot' || undefined} data-testid="trigger-replenishment">{t('补货提醒', 'Replenishment reminder')}</Radio>
                   </Tooltip>
                 </Radio.Group>
               </Form.Item>
@@ -286,12 +286,12 @@ export default function CampaignEditor() {
               <Row gutter={48}>
                 <Col span={12}>
                   <Form.Item name="holdout_percent" label={t('对照组比例', 'Holdout')} tooltip={t('随机留出不发送的客户，用来衡量真实提升', 'A random share not sent to, to measure the true uplift')}>
-                    <Slider min={0} max={50} disabled={channel === 'robot'} marks={{ 0: '0%', 10: '10%', 20: '20%', 50: '50%' }} tooltip={{ formatter: (v) => `${v}%` }} />
+                    <Slider min={0} max={50} disabled={channel === 'robot' || undefined} marks={{ 0: '0%', 10: '10%', 20: '20%', 50: '50%' }} tooltip={{ formatter: (v) => `${v}%` }} />
                   </Form.Item>
                 </Col>
                 <Col span={12}>
                   <Form.Item name="global_control_percent" label={t('全局对照组', 'Global control')} tooltip={t('所有活动都不触达的客户比例', 'Share of customers no campaign reaches')}>
-                    <Slider min={0} max={20} disabled={channel === 'robot'} marks={{ 0: '0%', 5: '5%', 20: '20%' }} tooltip={{ formatter: (v) => `${v}%` }} />
+                    <Slider min={0} max={20} disabled={channel === 'robot' || undefined} marks={{ 0: '0%', 5: '5%', 20: '20%' }} tooltip={{ formatter: (v) => `${v}%` }} />
                   </Form.Item>
                 </Col>
               </Row>
