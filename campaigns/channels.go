@@ -279,14 +279,7 @@ func (s *Service) sendWeCom(ctx context.Context, c Campaign, offer Offer, batch 
 			chunk := list[i:min(i+wecom.MaxMsgTemplateRecipients, len(list))]
 			t := task{ID: fmt.Sprintf("wecom:%s:%d", sender, chunk[0].person), Target: sender, Recipients: len(chunk),
 				Text: Render(c.Template, map[string]string{"staff": sender, "offer": offer.Name, "link": offer.Link}), State: taskSending}
-			if err := s.setStates(ctx, c, chunk, "sending", t.ID, nil, "sending:"+c.ID+":"+t.ID); err != nil {
-				return err
-			}
-			t.AttemptAt = s.now()
-			if err := s.putTask(ctx, c, t); err != nil {
-				return err
-			}
-			if err := s.crash("journal"); err != nil {
+			if err := s.journal(ctx, c, &t, chunk); err != nil {
 				return err
 			}
 			if err := s.deliverWeCom(ctx, c, t, chunk); err != nil {
@@ -295,6 +288,20 @@ func (s *Service) sendWeCom(ctx context.Context, c Campaign, offer Offer, batch 
 		}
 	}
 	return nil
+}
+
+// journal records a task before its call: its sends move to "sending"
+// with the task id (so that after a crash it is known whom the task
+// carried), then the task itself with the time of the attempt.
+func (s *Service) journal(ctx context.Context, c Campaign, t *task, chunk []pendingSend) error {
+	if err := s.setStates(ctx, c, chunk, "sending", t.ID, nil, "sending:"+c.ID+":"+t.ID); err != nil {
+		return err
+	}
+	t.AttemptAt = s.now()
+	if err := s.putTask(ctx, c, *t); err != nil {
+		return err
+	}
+	return s.crash("journal")
 }
 
 // deliverWeCom calls add_msg_template for a journalled task. A 45009 answer
@@ -590,14 +597,7 @@ func (s *Service) sendWebhook(ctx context.Context, c Campaign, offer Offer, batc
 	for i := 0; i < len(batch); i += webhookBatch {
 		chunk := batch[i:min(i+webhookBatch, len(batch))]
 		t := task{ID: fmt.Sprintf("webhook:%s:%d", c.Targets[0], chunk[0].person), Target: c.Targets[0], Recipients: len(chunk), State: taskSending}
-		if err := s.setStates(ctx, c, chunk, "sending", t.ID, nil, "sending:"+c.ID+":"+t.ID); err != nil {
-			return err
-		}
-		t.AttemptAt = s.now()
-		if err := s.putTask(ctx, c, t); err != nil {
-			return err
-		}
-		if err := s.crash("journal"); err != nil {
+		if err := s.journal(ctx, c, &t, chunk); err != nil {
 			return err
 		}
 		if err := s.deliverWebhook(ctx, c, t, chunk); err != nil {
