@@ -78,7 +78,7 @@ func TestConsoleResultsOverTimeAgreeWithResults(t *testing.T) {
 	if rec := f.do("POST", "/api/v1/campaigns", adminToken, body, &camp); rec.Code != 200 {
 		t.Fatalf("campaign: %d %s", rec.Code, rec.Body)
 	}
-	var notLaunched api.ResultsOverTime
+	var notLaunched campaigns.ResultsOverTime
 	if rec := f.do("GET", "/api/v1/campaigns/"+camp.ID+"/results/daily", adminToken, nil, &notLaunched); rec.Code != 200 || len(notLaunched.Days) != 0 {
 		t.Fatalf("draft: %d %s", rec.Code, rec.Body)
 	}
@@ -90,7 +90,7 @@ func TestConsoleResultsOverTimeAgreeWithResults(t *testing.T) {
 		time.Now().Add(time.Second).Format(time.RFC3339))})
 	var u campaigns.Uplift
 	f.do("GET", "/api/v1/campaigns/"+camp.ID+"/results", adminToken, nil, &u)
-	var r api.ResultsOverTime
+	var r campaigns.ResultsOverTime
 	if rec := f.do("GET", "/api/v1/campaigns/"+camp.ID+"/results/daily", adminToken, nil, &r); rec.Code != 200 || len(r.Days) == 0 {
 		t.Fatalf("daily: %d %s", rec.Code, rec.Body)
 	}
