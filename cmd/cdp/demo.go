@@ -155,28 +155,16 @@ func demoCampaign(ctx context.Context, svc *campaigns.Service, segs *segments.St
 	if err != nil || len(existing) > 0 {
 		return err
 	}
-	var flagship string
+	byRule := map[string]string{}
 	for _, d := range segs.List() {
-		if d.Rule == demoSegmentDefs[0].Rule {
-			flagship = d.ID
-		}
+		byRule[d.Rule] = d.ID
 	}
-	if flagship == "" {
+	flagship, oil := byRule[demoSegmentDefs[0].Rule], byRule[demoSegmentDefs[2].Rule]
+	if flagship == "" || oil == "" {
 		return nil
 	}
 	back := &campaigns.Service{DB: svc.DB, Writer: svc.Writer, Segments: svc.Segments, Logger: svc.Logger,
 		Now: func() time.Time { return demoEnd.Add(-30*24*time.Hour + 10*time.Hour) }} // 10:00, outside quiet hours
-	offer, err := back.SaveOffer(ctx, campaigns.Offer{Name: "低GI大米试用装 500g", Categories: []string{"低GI大米", "低GI大米试用装"},
-		Link: "https://example.com/lgi-trial", ValidFrom: demoEnd.Add(-30 * 24 * time.Hour), ValidTo: demoEnd})
-	if err != nil {
-		return err
-	}
-	c, err := back.SaveCampaign(ctx, campaigns.Campaign{Name: "控糖人群低GI试用装 (low-GI trial pack)", OfferID: offer.ID, SegmentID: flagship,
-		Channel: campaigns.ChannelOutbox, HoldoutPercent: 20, QuietStart: 21, QuietEnd: 8,
-		Template: "{{name}}您好，我是您的营养顾问{{staff}}。控糖期间主食很关键，送您一份{{offer}}，点此领取：{{link}}"}, "demo")
-	if err != nil {
-		return err
-	}
 	// Separate consent to health-topic offers (PIPL art. 29), as a brand
 	// collects it: customers who asked a staff member about blood sugar,
 	// and about 60% of WeCom contacts, who ticked it in the welcome
@@ -188,10 +176,36 @@ func demoCampaign(ctx context.Context, svc *campaigns.Service, segs *segments.St
 	if err := back.SetConsents(ctx, consented, "*", "sensitive_consent", true, "demo_welcome_form"); err != nil {
 		return err
 	}
-	c, plan, err := back.Launch(ctx, c.ID, "demo")
-	if err != nil {
-		return err
+	examples := []struct {
+		offer    campaigns.Offer
+		name     string
+		segment  string
+		template string
+	}{
+		{campaigns.Offer{Name: "低GI大米试用装 500g", Categories: []string{"低GI大米", "低GI大米试用装"}, Link: "https://example.com/lgi-trial"},
+			"控糖人群低GI试用装 (low-GI trial pack)", flagship,
+			"{{name}}您好，我是您的营养顾问{{staff}}。控糖期间主食很关键，送您一份{{offer}}，点此领取：{{link}}"},
+		{campaigns.Offer{Name: "高油酸花生油 5L 复购立减 20 元", Categories: []string{"高油酸花生油", "花生油"}, Link: "https://example.com/oil-repurchase"},
+			"花生油复购券 (peanut oil repurchase coupon)", oil,
+			"{{name}}您好，家里的花生油快用完了吧？{{offer}}，点此领取：{{link}}"},
 	}
-	logger.Info("demo campaign sent", "campaign", c.ID, "treatment", plan.Counts[campaigns.GroupTreatment], "holdout", plan.Counts[campaigns.GroupHoldout])
+	for _, ex := range examples {
+		ex.offer.ValidFrom, ex.offer.ValidTo = demoEnd.Add(-30*24*time.Hour), demoEnd
+		offer, err := back.SaveOffer(ctx, ex.offer)
+		if err != nil {
+			return err
+		}
+		c, err := back.SaveCampaign(ctx, campaigns.Campaign{Name: ex.name, OfferID: offer.ID, SegmentID: ex.segment,
+			Channel: campaigns.ChannelOutbox, HoldoutPercent: 20, QuietStart: 21, QuietEnd: 8, Template: ex.template}, "demo")
+		if err != nil {
+			return err
+		}
+		c, plan, err := back.Launch(ctx, c.ID, "demo")
+		if err != nil {
+			return err
+		}
+		logger.Info("demo campaign sent", "campaign", c.ID, "name", c.Name, "treatment", plan.Counts[campaigns.GroupTreatment],
+			"holdout", plan.Counts[campaigns.GroupHoldout], "excluded", plan.Counts[campaigns.GroupExcluded])
+	}
 	return nil
 }
