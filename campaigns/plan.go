@@ -30,6 +30,7 @@ const (
 	ReasonNoAddress       = "no_channel_address"
 	ReasonSendLimit       = "send_limit"
 	ReasonChannelCapLimit = "channel_cap_reached" // WeCom's own mass-message cap per customer
+	ReasonReplanned       = "replanned"           // planned by a launch that failed, not by the one that succeeded
 )
 
 // Address is where a person is reached on a channel: for WeCom one-to-one,

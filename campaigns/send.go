@@ -72,6 +72,12 @@ func (s *Service) start(ctx context.Context, c Campaign, by string) (Campaign, P
 		if err := s.writePlan(ctx, c, p, "plan:"+c.ID); err != nil {
 			return c, p, err
 		}
+		if err := s.supersede(ctx, c, p); err != nil {
+			return c, p, err
+		}
+		if err := s.crash("planned"); err != nil {
+			return c, p, err // the plan is written, the campaign still a draft
+		}
 	}
 	c.Status, c.LaunchedAt = StatusRunning, s.now()
 	if err := s.writeCampaign(ctx, &c, by); err != nil {
@@ -86,6 +92,28 @@ func (s *Service) start(ctx context.Context, c Campaign, by string) (Campaign, P
 		return c, rp, err
 	}
 	return c, p, nil
+}
+
+// supersede marks "not_sent" (reason replanned) the rows an earlier,
+// failed launch of the draft wrote for persons the new plan does not
+// hold, so that nothing planned then is sent now.
+func (s *Service) supersede(ctx context.Context, c Campaign, p Plan) error {
+	old, err := s.bitmapQuery(ctx, "SELECT person_id FROM "+s.DB.Table("campaign_sends")+" FINAL WHERE campaign_id = ? AND state = 'planned'", c.ID)
+	if err != nil || old.IsEmpty() {
+		return err
+	}
+	for _, e := range p.Entries {
+		old.Remove(e.Person)
+	}
+	if old.IsEmpty() {
+		return nil
+	}
+	stale := Plan{}
+	it := old.Iterator()
+	for it.HasNext() {
+		stale.Entries = append(stale.Entries, Entry{Person: it.Next(), Group: GroupExcluded, Reason: ReasonReplanned})
+	}
+	return s.writePlan(ctx, c, stale, "replanned:"+c.ID)
 }
 
 // writePlan writes a plan's rows to the send log in chunks; tokenPrefix

@@ -318,3 +318,56 @@ func TestPreviewPersonalisesWithNameAndStaff(t *testing.T) {
 		t.Fatalf("samples %q, want %q", samples, want)
 	}
 }
+
+// TestRelaunchAfterAFailedLaunchSendsOnlyTheNewPlan: a launch writes its
+// plan and dies before the campaign is marked running (still a draft).
+// Before the next launch person 3 leaves the segment: the new launch's
+// plan lacks him, and the row the failed launch planned for him is not
+// sent.
+func TestRelaunchAfterAFailedLaunchSendsOnlyTheNewPlan(t *testing.T) {
+	f := newFixture(t, 10)
+	seg, err := f.svc.Segments.Save(f.ctx, segments.Definition{Name: "viewers", Rule: `did("video_complete", 30) >= 1 && !tag("退出")`}, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	offer, _ := f.svc.SaveOffer(f.ctx, Offer{Name: "试用装", SKUs: []string{"X"}})
+	c, err := f.svc.SaveCampaign(f.ctx, Campaign{Name: "c", OfferID: offer.ID, SegmentID: seg.ID, Channel: ChannelOutbox, Template: "x"}, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	crash := errors.New("crash")
+	f.svc.crashAfter = func(step string) error {
+		if step == "planned" {
+			return crash
+		}
+		return nil
+	}
+	if _, _, err := f.svc.Launch(f.ctx, c.ID, "t"); !errors.Is(err, crash) {
+		t.Fatalf("launch: %v", err)
+	}
+	f.svc.crashAfter = nil
+	if got, _ := f.svc.Campaign(f.ctx, c.ID); got.Status != StatusDraft {
+		t.Fatalf("after the failed launch the campaign is %s, want draft", got.Status)
+	}
+	insertRows(t, f.db, "person_tags", "person_id, tag, source, sensitive, deleted, ts", [][]any{{uint32(3), "退出", "manual", uint8(0), uint8(0), launchTime}})
+	f.svc.Segments.Engine().Invalidate()
+	if _, err := f.svc.Segments.Recompute(f.ctx, seg.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, plan, err := f.svc.Launch(f.ctx, c.ID, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.Counts[GroupTreatment] != 9 {
+		t.Fatalf("new plan %+v", plan.Counts)
+	}
+	if n := f.count("SELECT count() FROM "+f.db.Table("campaign_outbox")+" FINAL WHERE campaign_id = ? AND person_id = 3", c.ID); n != 0 {
+		t.Fatal("person 3, planned only by the failed launch, was sent to")
+	}
+	if n := f.count("SELECT count() FROM "+f.db.Table("campaign_sends")+" FINAL WHERE campaign_id = ? AND person_id = 3 AND reason = 'replanned'", c.ID); n != 1 {
+		t.Fatal("person 3's row of the failed launch is not marked replanned")
+	}
+	if n := f.count("SELECT count() FROM "+f.db.Table("campaign_outbox")+" FINAL WHERE campaign_id = ?", c.ID); n != 9 {
+		t.Fatalf("%d sent, want 9", n)
+	}
+}
