@@ -55,6 +55,8 @@ type Channels struct {
 
 	robotMu   sync.Mutex
 	robotSent map[string][]time.Time // robot -> recent post times
+	plainOnce sync.Once
+	plain     *wecom.Client // for robots when WeCom is not configured
 }
 
 var noChannels = &Channels{}
@@ -466,7 +468,7 @@ func (s *Service) recover(ctx context.Context, c Campaign, offer Offer) error {
 				err = s.deliverWeCom(ctx, c, t, rows)
 			}
 		case c.Channel == ChannelWebhook:
-			err = s.deliverWebhook(ctx, c, t, rows)
+			err = s.deliverWebhook(ctx, c, offer, t, rows)
 		}
 		if err != nil {
 			return err
@@ -600,7 +602,7 @@ func (s *Service) sendWebhook(ctx context.Context, c Campaign, offer Offer, batc
 		if err := s.journal(ctx, c, &t, chunk); err != nil {
 			return err
 		}
-		if err := s.deliverWebhook(ctx, c, t, chunk); err != nil {
+		if err := s.deliverWebhook(ctx, c, offer, t, chunk); err != nil {
 			return err
 		}
 	}
@@ -609,11 +611,7 @@ func (s *Service) sendWebhook(ctx context.Context, c Campaign, offer Offer, batc
 
 // deliverWebhook posts a journalled task, retrying 5xx, 429 and network
 // failures with the same Idempotency-Key; a 4xx refusal fails the sends.
-func (s *Service) deliverWebhook(ctx context.Context, c Campaign, t task, rows []pendingSend) error {
-	offer, err := s.Offer(ctx, c.OfferID)
-	if err != nil {
-		return err
-	}
+func (s *Service) deliverWebhook(ctx context.Context, c Campaign, offer Offer, t task, rows []pendingSend) error {
 	hook := s.channels().Webhooks[t.Target]
 	who, err := s.recipients(ctx, personsOf(rows))
 	if err != nil {
@@ -796,7 +794,7 @@ func (s *Service) postRobot(ctx context.Context, c Campaign, t task) error {
 		if err := sleep(ctx, ch.robotTurn(t.Target, time.Now())); err != nil {
 			return err
 		}
-		err := ch.WeComOrPlain().SendRobot(ctx, ch.Robots[t.Target], wecom.RobotMessage{Type: wecom.RobotMarkdown, Content: t.Text})
+		err := ch.robotClient().SendRobot(ctx, ch.Robots[t.Target], wecom.RobotMessage{Type: wecom.RobotMarkdown, Content: t.Text})
 		if err == nil {
 			t.State = taskDone
 			return s.putTask(ctx, c, t)
@@ -835,12 +833,12 @@ func (ch *Channels) robotTurn(robot string, now time.Time) time.Duration {
 	return wait
 }
 
-// WeComOrPlain returns the WeCom client, or a client without credentials
-// for robot webhooks (which need none).
-func (ch *Channels) WeComOrPlain() *wecom.Client {
+// robotClient returns the WeCom client, or one without credentials made
+// once: robot webhooks need none (their key is in the URL).
+func (ch *Channels) robotClient() *wecom.Client {
 	if ch.WeCom != nil {
 		return ch.WeCom
 	}
-	c, _ := wecom.NewClient("robot", "robot", wecom.DefaultClientOptions())
-	return c
+	ch.plainOnce.Do(func() { ch.plain, _ = wecom.NewClient("robot", "robot", wecom.DefaultClientOptions()) })
+	return ch.plain
 }

@@ -432,48 +432,41 @@ func (s *Service) plan(ctx context.Context, c Campaign, members *roaring.Bitmap)
 	return MakePlan(a, o), nil
 }
 
-// OptOutKeyword in a customer's WeCom message opts them out of WeCom
-// campaigns at once (PIPL art. 24: an easy way to refuse).
-const OptOutKeyword = "退订"
-
 // PersonsWhoWrote returns the persons (canonical) who wrote any of the
 // keywords to a staff member in a WeCom chat (recalled messages excluded).
 func (s *Service) PersonsWhoWrote(ctx context.Context, keywords ...string) ([]uint32, error) {
+	return s.wrote(ctx, nil, keywords)
+}
+
+// wrote returns the persons (canonical) among persons (nil: all) who wrote
+// any of the keywords to a staff member in a WeCom chat.
+func (s *Service) wrote(ctx context.Context, persons []uint32, keywords []string) ([]uint32, error) {
+	among, args := "", []any{keywords}
+	if persons != nil {
+		among, args = " AND m.person_id IN ?", []any{persons, keywords}
+	}
 	bm, err := s.bitmapQuery(ctx, "SELECT DISTINCT p.canonical AS person_id FROM "+s.DB.Table("wecom_messages_visible")+" AS m"+
 		" INNER JOIN (SELECT person_id, canonical FROM "+s.DB.Table("persons")+" FINAL) AS p ON p.person_id = m.person_id"+
-		" WHERE m.person_id != 0 AND m.from = m.external_userid AND multiSearchAnyUTF8(m.content, ?)", keywords)
+		" WHERE m.person_id != 0"+among+" AND m.from = m.external_userid AND multiSearchAnyUTF8(m.content, ?)", args...)
 	if err != nil {
 		return nil, err
 	}
 	return bm.ToArray(), nil
 }
 
+// OptOutKeyword in a customer's WeCom message opts them out of WeCom
+// campaigns at once (PIPL art. 24: an easy way to refuse).
+const OptOutKeyword = "退订"
+
 // ScanOptOuts records an opt-out for every person among persons who sent
 // the opt-out keyword in a WeCom chat. The ingest pipeline calls it after
 // a batch with chat messages; recording twice changes nothing.
 func (s *Service) ScanOptOuts(ctx context.Context, persons []uint32) (int, error) {
-	rows, err := s.DB.Conn.Query(ctx, "SELECT DISTINCT p.canonical FROM "+s.DB.Table("wecom_messages_visible")+" AS m"+
-		" INNER JOIN (SELECT person_id, canonical FROM "+s.DB.Table("persons")+" FINAL) AS p ON p.person_id = m.person_id"+
-		" WHERE m.person_id IN ? AND m.from = m.external_userid AND positionUTF8(m.content, ?) > 0", persons, OptOutKeyword)
-	if err != nil {
+	found, err := s.wrote(ctx, persons, []string{OptOutKeyword})
+	if err != nil || len(found) == 0 {
 		return 0, err
 	}
-	var found []uint32
-	for rows.Next() {
-		var p uint32
-		if err := rows.Scan(&p); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		found = append(found, p)
-	}
-	rows.Close()
-	for _, p := range found {
-		if err := s.SetConsent(ctx, p, ChannelWeCom, "opt_out", true, "wecom_keyword"); err != nil {
-			return 0, err
-		}
-	}
-	return len(found), rows.Err()
+	return len(found), s.SetConsents(ctx, found, ChannelWeCom, "opt_out", true, "wecom_keyword")
 }
 
 // Received is one campaign a person was planned into.
