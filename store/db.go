@@ -51,6 +51,15 @@ func Open(dsn string, logger *slog.Logger) (*DB, error) {
 	if opts.DialTimeout == 0 {
 		opts.DialTimeout = 5 * time.Second
 	}
+	// Parameters are bound into the query text, so a query with a large
+	// IN list (a chunk of 50,000 campaign recipients, a segment's
+	// entries) is larger than ClickHouse's default 256 KiB parse limit.
+	if opts.Settings == nil {
+		opts.Settings = clickhouse.Settings{}
+	}
+	if _, ok := opts.Settings["max_query_size"]; !ok {
+		opts.Settings["max_query_size"] = maxQuerySize
+	}
 	conn, err := clickhouse.Open(opts)
 	if err != nil {
 		return nil, fmt.Errorf("ClickHouse: %w", err)
@@ -60,6 +69,9 @@ func Open(dsn string, logger *slog.Logger) (*DB, error) {
 	}
 	return &DB{Conn: conn, Database: database, Logger: logger}, nil
 }
+
+// maxQuerySize is the parse limit the platform's connections ask for.
+const maxQuerySize = 64 << 20
 
 // Table returns the quoted, database-qualified name of a platform table.
 func (db *DB) Table(name string) string {
