@@ -156,7 +156,7 @@ func benchIngest(ctx context.Context, cfg config, logger *slog.Logger, add func(
 	if err := creds.PutWriteKey(ctx, api.Principal{ID: "wk_bench", Name: "bench", Source: "bench"}, key, "bench"); err != nil {
 		return err
 	}
-	in, err := startIngest(ctx, bcfg, ch.db, metrics, quiet)
+	in, err := startIngest(ctx, bcfg, ch.db, metrics, quiet, nil)
 	if err != nil {
 		return err
 	}

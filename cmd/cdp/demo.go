@@ -15,6 +15,7 @@ import (
 	"github.com/granarycdp/cdp/gen"
 	"github.com/granarycdp/cdp/ingest"
 	"github.com/granarycdp/cdp/ingest/wecom"
+	"github.com/granarycdp/cdp/ingest/wecom/wecomtest"
 	"github.com/granarycdp/cdp/segments"
 	"github.com/granarycdp/cdp/store"
 )
@@ -34,11 +35,62 @@ func demoWeCom(cfg config) (*ingest.WeCom, error) {
 	var key [32]byte
 	_, _ = rand.Read(key[:])
 	aes := strings.TrimRight(base64.StdEncoding.EncodeToString(key[:]), "=")
-	crypto, err := wecom.NewCrypto("demo-token", aes, "wwdemocorp")
+	crypto, err := wecom.NewCrypto("demo-token", aes, demoCorp)
 	if err != nil {
 		return nil, err
 	}
-	return &ingest.WeCom{Crypto: crypto, CorpID: "wwdemocorp"}, nil
+	return &ingest.WeCom{Crypto: crypto, CorpID: demoCorp}, nil
+}
+
+// demoCorp and demoSecret name the demo's generated WeCom corp.
+const demoCorp, demoSecret = "wwdemocorp", "demo-contact-secret"
+
+// demoWeComAPI stands in for the demo corp's WeCom API, which does not
+// exist: on loopback it answers what WeCom answers the platform
+// (externalcontact/get with each customer's name and unionid,
+// add_msg_template, get_groupmsg_list_v2, get_groupmsg_send_result) for
+// the generated customers, and plays the staff confirming mass-message
+// tasks every 30 seconds. With it the demo's WeCom contacts get their
+// unionid (and join their mini-program orders, as real ones do) and the
+// WeCom campaign channel can be tried. Only used when WeCom is not
+// configured; stopped with ctx.
+func demoWeComAPI(ctx context.Context, cfg config, logger *slog.Logger) (*wecom.Client, error) {
+	fake := wecomtest.New(demoCorp, demoSecret)
+	g := gen.New(gen.Config{Seed: uint64(cfg.DemoSeed), Households: cfg.DemoHouseholds, End: demoEnd, CorpID: demoCorp})
+	contacts := 0
+	err := g.Each(func(it gen.Item) error {
+		if c := it.Contact; c != nil && c.ExternalUserID != "" && c.ChangeType == "add_external_contact" {
+			fake.AddContact(wecomtest.Contact{ExternalUserID: c.ExternalUserID, Name: c.Name, UnionID: c.UnionID, FollowUser: c.UserID, State: c.State})
+			contacts++
+		}
+		return nil
+	})
+	if err != nil {
+		fake.Close()
+		return nil, err
+	}
+	opts := wecom.DefaultClientOptions()
+	opts.BaseURL = fake.URL
+	client, err := wecom.NewClient(demoCorp, demoSecret, opts)
+	if err != nil {
+		fake.Close()
+		return nil, err
+	}
+	go func() {
+		t := time.NewTicker(30 * time.Second)
+		defer t.Stop()
+		defer fake.Close()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				fake.ConfirmAll()
+			}
+		}
+	}()
+	logger.Info("demo: a stand-in for the demo corp's WeCom API serves its generated customers", "url", fake.URL, "contacts", contacts)
+	return client, nil
 }
 
 // loadDemo generates households and loads them through the platform's

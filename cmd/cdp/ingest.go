@@ -37,7 +37,9 @@ type ingestParts struct {
 	done      chan error
 }
 
-func startIngest(ctx context.Context, cfg config, db *store.DB, metrics *store.Metrics, logger *slog.Logger) (*ingestParts, error) {
+// startIngest wires ingest, identity, segments and campaigns. fallback is
+// the WeCom to use when none is configured (the demo's), or nil.
+func startIngest(ctx context.Context, cfg config, db *store.DB, metrics *store.Metrics, logger *slog.Logger, fallback *ingest.WeCom) (*ingestParts, error) {
 	key, err := identity.LoadOrCreateKey(cfg.PIIKey, filepath.Join(cfg.DataDir, "pii.key"))
 	if err != nil {
 		return nil, err
@@ -67,6 +69,9 @@ func startIngest(ctx context.Context, cfg config, db *store.DB, metrics *store.M
 	if p.wecom, err = wecomConfig(cfg); err != nil {
 		sp.Close()
 		return nil, err
+	}
+	if p.wecom == nil {
+		p.wecom = fallback
 	}
 	keys, err := p.collector.Warm(ctx, db)
 	if err != nil {

@@ -175,7 +175,7 @@ func loadCommand(ctx context.Context, cfg config, logger *slog.Logger, out io.Wr
 	if err := creds.PutToken(ctx, api.Principal{ID: "tok_load", Name: "load", Role: api.RoleAdmin}, token, "bench"); err != nil {
 		return err
 	}
-	in, err := startIngest(ctx, bcfg, ch.db, metrics, quiet)
+	in, err := startIngest(ctx, bcfg, ch.db, metrics, quiet, nil)
 	if err != nil {
 		return err
 	}

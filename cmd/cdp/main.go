@@ -263,20 +263,30 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, banner io.Write
 			return err
 		}
 	}
-	in, err := startIngest(ctx, cfg, ch.db, metrics, logger)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
 	demo := cfg.Demo == "auto"
 	if cfg.Demo != "off" && !demo {
 		return fmt.Errorf("CDP_DEMO=%q: use auto or off", cfg.Demo)
 	}
-	if demo && in.wecom == nil {
-		if in.wecom, err = demoWeCom(cfg); err != nil {
+	// Without a configured WeCom the demo brings its own corp: callback
+	// credentials and a stand-in for its API.
+	var fallback *ingest.WeCom
+	if demo {
+		if configured, err := wecomConfig(cfg); err != nil {
 			return err
+		} else if configured == nil {
+			if fallback, err = demoWeCom(cfg); err != nil {
+				return err
+			}
+			if fallback.Client, err = demoWeComAPI(ctx, cfg, logger); err != nil {
+				return err
+			}
 		}
 	}
+	in, err := startIngest(ctx, cfg, ch.db, metrics, logger, fallback)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
 	limits, err := rateLimits(cfg, reg)
 	if err != nil {
 		return err
