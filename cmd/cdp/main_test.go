@@ -276,6 +276,14 @@ func TestServeLoadsDemoDataThroughIngest(t *testing.T) {
 		" AND campaign_id IN (SELECT campaign_id FROM cdp.campaigns WHERE JSONExtractString(definition, 'segment_id') IN (SELECT segment_id FROM cdp.segments WHERE positionUTF8(rule, '控糖') > 0))"); n != 0 {
 		t.Errorf("%d treatment sends without the separate consent", n)
 	}
+	// The demo corp's WeCom stand-in gives contacts their unionid, which
+	// joins them to their mini-program orders.
+	if n := count("SELECT count() FROM cdp.wecom_contact_events WHERE change_type = 'add_external_contact' AND unionid = ''"); n != 0 {
+		t.Errorf("%d demo contacts without the unionid the contact API gives", n)
+	}
+	if n := count("SELECT count() FROM cdp.identity_links FINAL WHERE id_type = 'unionid'"); n == 0 {
+		t.Error("no unionid linked")
+	}
 	// Events arrive under their channel's write key.
 	if n := count("SELECT uniqExact(source) FROM cdp.events WHERE source IN ('douyin', 'mini_program')"); n != 2 {
 		t.Errorf("demo events come from %d of the 2 sources", n)
