@@ -387,6 +387,16 @@ type sendResultRequest struct {
 
 const cursorPrefix = "fakecursor-"
 
+// parseCursor reads a page cursor the fake gave ("" is the first page)
+// into the offset of the page.
+func parseCursor(cursor string) (int, bool) {
+	if cursor == "" {
+		return 0, true
+	}
+	n, err := strconv.Atoi(strings.TrimPrefix(cursor, cursorPrefix))
+	return n, err == nil && strings.HasPrefix(cursor, cursorPrefix) && n >= 0
+}
+
 func (s *Server) getGroupMsgSendResult(w http.ResponseWriter, r *http.Request) {
 	if !s.checkToken(w, r) {
 		return
@@ -402,14 +412,10 @@ func (s *Server) getGroupMsgSendResult(w http.ResponseWriter, r *http.Request) {
 	case limit > MaxResultLimit:
 		limit = MaxResultLimit // the fake clamps to the documented maximum
 	}
-	offset := 0
-	if req.Cursor != "" {
-		n, err := strconv.Atoi(strings.TrimPrefix(req.Cursor, cursorPrefix))
-		if err != nil || !strings.HasPrefix(req.Cursor, cursorPrefix) || n < 0 {
-			writeJSON(w, errBody(errInvalidParam, "invalid cursor"))
-			return
-		}
-		offset = n
+	offset, ok := parseCursor(req.Cursor)
+	if !ok {
+		writeJSON(w, errBody(errInvalidParam, "invalid cursor"))
+		return
 	}
 	if req.UserID == "" {
 		writeJSON(w, errBody(errInvalidUserID, "userid missing"))
@@ -487,14 +493,10 @@ func (s *Server) getGroupMsgList(w http.ResponseWriter, r *http.Request) {
 	case limit > MaxListLimit:
 		limit = MaxListLimit
 	}
-	offset := 0
-	if req.Cursor != "" {
-		n, err := strconv.Atoi(strings.TrimPrefix(req.Cursor, cursorPrefix))
-		if err != nil || !strings.HasPrefix(req.Cursor, cursorPrefix) || n < 0 {
-			writeJSON(w, errBody(errInvalidParam, "invalid cursor"))
-			return
-		}
-		offset = n
+	offset, ok := parseCursor(req.Cursor)
+	if !ok {
+		writeJSON(w, errBody(errInvalidParam, "invalid cursor"))
+		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
