@@ -130,37 +130,66 @@ func benchIdentity(households int, seed uint64, add func(benchLine)) error {
 // benchIngest runs the platform on a fresh embedded engine, loads a
 // sample through the HTTP ingest API and waits until ClickHouse has it;
 // then inserts the same number of event rows raw.
+// scratch is a platform on a fresh embedded engine in a temporary folder,
+// for the benchmarks and the load run; quiet logs nothing.
+type scratch struct {
+	cfg     config
+	reg     *prometheus.Registry
+	quiet   *slog.Logger
+	ch      *clickhouse
+	creds   *api.Credentials
+	in      *ingestParts
+	cleanup []func()
+}
+
+func newScratch(ctx context.Context, cfg config, prefix string) (*scratch, error) {
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return nil, err
+	}
+	sc := &scratch{cfg: cfg, reg: prometheus.NewRegistry(), quiet: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	sc.cleanup = append(sc.cleanup, func() { os.RemoveAll(dir) })
+	sc.cfg.DataDir, sc.cfg.EngineTCPPort, sc.cfg.EngineHTTPPort = dir, 0, 0
+	metrics := store.NewMetrics(sc.reg)
+	if sc.ch, err = openClickHouse(ctx, sc.cfg, sc.quiet, metrics); err != nil {
+		sc.Close()
+		return nil, err
+	}
+	sc.cleanup = append(sc.cleanup, func() { sc.ch.Close() })
+	if _, err := applyMigrations(ctx, sc.ch.db, sc.quiet); err != nil {
+		sc.Close()
+		return nil, err
+	}
+	if sc.creds, err = api.NewCredentials(ctx, sc.ch.db); err != nil {
+		sc.Close()
+		return nil, err
+	}
+	if sc.in, err = startIngest(ctx, sc.cfg, sc.ch.db, metrics, sc.quiet, nil); err != nil {
+		sc.Close()
+		return nil, err
+	}
+	sc.cleanup = append(sc.cleanup, func() { sc.in.Close() })
+	return sc, nil
+}
+
+// Close stops what newScratch started, in reverse order.
+func (sc *scratch) Close() {
+	for i := len(sc.cleanup) - 1; i >= 0; i-- {
+		sc.cleanup[i]()
+	}
+}
+
 func benchIngest(ctx context.Context, cfg config, logger *slog.Logger, add func(benchLine)) error {
-	dir, err := os.MkdirTemp("", "cdp-bench-")
+	sc, err := newScratch(ctx, cfg, "cdp-bench-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	bcfg := cfg
-	bcfg.DataDir, bcfg.EngineTCPPort, bcfg.EngineHTTPPort = dir, 0, 0
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	metrics := store.NewMetrics(prometheus.NewRegistry())
-	ch, err := openClickHouse(ctx, bcfg, quiet, metrics)
-	if err != nil {
-		return err
-	}
-	defer ch.Close()
-	if _, err := applyMigrations(ctx, ch.db, quiet); err != nil {
-		return err
-	}
-	creds, err := api.NewCredentials(ctx, ch.db)
-	if err != nil {
-		return err
-	}
+	defer sc.Close()
+	bcfg, quiet, ch, creds, in := sc.cfg, sc.quiet, sc.ch, sc.creds, sc.in
 	key := api.NewSecret("cdp_wk_")
 	if err := creds.PutWriteKey(ctx, api.Principal{ID: "wk_bench", Name: "bench", Source: "bench"}, key, "bench"); err != nil {
 		return err
 	}
-	in, err := startIngest(ctx, bcfg, ch.db, metrics, quiet, nil)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
 	w, err := demoWeCom(bcfg)
 	if err != nil {
 		return err

@@ -26,10 +26,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/granarycdp/cdp/api"
-	"github.com/granarycdp/cdp/store"
 )
 
 // loadInterval is one reporting period of the load run.
@@ -146,28 +143,12 @@ func loadCommand(ctx context.Context, cfg config, logger *slog.Logger, out io.Wr
 	if minutes < 1 || clients < 1 || rate < 0 {
 		return fmt.Errorf("bench --load: --load-minutes and --load-clients must be at least 1, --load-rate not negative")
 	}
-	dir, err := os.MkdirTemp("", "cdp-load-")
+	sc, err := newScratch(ctx, cfg, "cdp-load-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	bcfg := cfg
-	bcfg.DataDir, bcfg.EngineTCPPort, bcfg.EngineHTTPPort = dir, 0, 0
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	reg := prometheus.NewRegistry()
-	metrics := store.NewMetrics(reg)
-	ch, err := openClickHouse(ctx, bcfg, quiet, metrics)
-	if err != nil {
-		return err
-	}
-	defer ch.Close()
-	if _, err := applyMigrations(ctx, ch.db, quiet); err != nil {
-		return err
-	}
-	creds, err := api.NewCredentials(ctx, ch.db)
-	if err != nil {
-		return err
-	}
+	defer sc.Close()
+	reg, quiet, ch, creds, in := sc.reg, sc.quiet, sc.ch, sc.creds, sc.in
 	key, token := api.NewSecret("cdp_wk_"), api.NewSecret("cdp_at_")
 	if err := creds.PutWriteKey(ctx, api.Principal{ID: "wk_load", Name: "load", Source: "load"}, key, "bench"); err != nil {
 		return err
@@ -175,11 +156,6 @@ func loadCommand(ctx context.Context, cfg config, logger *slog.Logger, out io.Wr
 	if err := creds.PutToken(ctx, api.Principal{ID: "tok_load", Name: "load", Role: api.RoleAdmin}, token, "bench"); err != nil {
 		return err
 	}
-	in, err := startIngest(ctx, bcfg, ch.db, metrics, quiet, nil)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
 	srv := api.New(api.Options{DB: ch.db, Credentials: creds, Collector: in.collector, Identity: in.identity, Segments: in.segments,
 		Campaigns: in.campaigns, Gatherer: reg, Logger: quiet})
 	sctx, stopServer := context.WithCancel(ctx)
