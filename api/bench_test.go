@@ -170,27 +170,12 @@ func BenchmarkAckToSegmentEntry(b *testing.B) {
 			mu.Unlock()
 		}
 		const n = 200
-		ackAt := make([]time.Time, n)
-		for i := range n {
-			body := fmt.Sprintf(`{"event":"search","messageId":"lat-%d-%d","userId":"lat-%d-%d","properties":{"keyword":%q}}`, op, i, op, i, keyword)
-			req, _ := http.NewRequest("POST", ts.URL+"/v1/track", strings.NewReader(body))
-			req.SetBasicAuth(writeKey, "")
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil || resp.StatusCode != 200 {
-				b.Fatalf("post: %v", err)
-			}
-			resp.Body.Close()
-			ackAt[i] = time.Now()
-			time.Sleep(50 * time.Millisecond) // 20 records a second
-		}
+		prefix := fmt.Sprintf("lat-%d-", op)
+		ackAt := postSearches(b, ts.URL, prefix, keyword, n, 50*time.Millisecond) // 20 records a second
 		deadline := time.Now().Add(time.Minute)
 		var lat []time.Duration
 		for i := range n {
-			var p uint32
-			for p == 0 && time.Now().Before(deadline) {
-				p, _ = f.graph.Lookup(identityID("user_id", fmt.Sprintf("lat-%d-%d", op, i)))
-				time.Sleep(time.Millisecond)
-			}
+			p := f.awaitPerson(fmt.Sprint(prefix, i), deadline)
 			for time.Now().Before(deadline) {
 				mu.Lock()
 				at, ok := entered[fmt.Sprint(p)]
@@ -209,4 +194,35 @@ func BenchmarkAckToSegmentEntry(b *testing.B) {
 		b.ReportMetric(float64(lat[n/2].Milliseconds()), "p50_ms")
 		b.ReportMetric(float64(lat[n*99/100].Milliseconds()), "p99_ms")
 	}
+}
+
+// postSearches posts n searches for keyword, one every interval, by new
+// users prefix0 .. prefix(n-1), and returns when each was acknowledged.
+func postSearches(b *testing.B, url, prefix, keyword string, n int, every time.Duration) []time.Time {
+	b.Helper()
+	ackAt := make([]time.Time, n)
+	for i := range n {
+		body := fmt.Sprintf(`{"event":"search","messageId":"%s%d","userId":"%s%d","properties":{"keyword":%q}}`, prefix, i, prefix, i, keyword)
+		req, _ := http.NewRequest("POST", url+"/v1/track", strings.NewReader(body))
+		req.SetBasicAuth(writeKey, "")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			b.Fatalf("post: %v", err)
+		}
+		resp.Body.Close()
+		ackAt[i] = time.Now()
+		time.Sleep(every) // pacing the load, not waiting for a condition
+	}
+	return ackAt
+}
+
+// awaitPerson waits (until deadline) for the person of a user id to be
+// resolved; 0 when it was not.
+func (f *ingestFixture) awaitPerson(userID string, deadline time.Time) uint32 {
+	var p uint32
+	for p == 0 && time.Now().Before(deadline) {
+		p, _ = f.graph.Lookup(identityID("user_id", userID))
+		time.Sleep(time.Millisecond)
+	}
+	return p
 }

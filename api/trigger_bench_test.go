@@ -3,10 +3,8 @@ package api_test
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"sort"
-	"strings"
 	"testing"
 	"time"
 
@@ -47,28 +45,13 @@ func BenchmarkAckToCampaignSend(b *testing.B) {
 			b.Fatal(err)
 		}
 		const n = 100
-		ackAt := make([]time.Time, n)
-		for i := range n {
-			body := fmt.Sprintf(`{"event":"search","messageId":"cs-%d-%d","userId":"cs-%d-%d","properties":{"keyword":%q}}`, op, i, op, i, keyword)
-			req, _ := http.NewRequest("POST", ts.URL+"/v1/track", strings.NewReader(body))
-			req.SetBasicAuth(writeKey, "")
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil || resp.StatusCode != 200 {
-				b.Fatalf("post: %v", err)
-			}
-			resp.Body.Close()
-			ackAt[i] = time.Now()
-			time.Sleep(100 * time.Millisecond) // 10 records a second
-		}
+		prefix := fmt.Sprintf("cs-%d-", op)
+		ackAt := postSearches(b, ts.URL, prefix, keyword, n, 100*time.Millisecond) // 10 records a second
 		// The outbox row's ts is when the send was recorded.
 		deadline := time.Now().Add(time.Minute)
 		var lat []time.Duration
 		for i := range n {
-			var p uint32
-			for p == 0 && time.Now().Before(deadline) {
-				p, _ = f.graph.Lookup(identityID("user_id", fmt.Sprintf("cs-%d-%d", op, i)))
-				time.Sleep(time.Millisecond)
-			}
+			p := f.awaitPerson(fmt.Sprint(prefix, i), deadline)
 			for time.Now().Before(deadline) {
 				var at time.Time
 				err := f.db.Conn.QueryRow(ctx, "SELECT max(ts) FROM "+f.db.Table("campaign_outbox")+" WHERE campaign_id = ? AND person_id = ?", c.ID, p).Scan(&at)
