@@ -128,6 +128,16 @@ type PlanResolver interface {
 // each segment once (a cycle ends there); a referenced segment plans does
 // not know is a finding (Unresolved).
 func Sensitivity(c *Compiled, plans PlanResolver, v *Vocabulary) *Finding {
+	return sensitivity(c.plan, plans, v)
+}
+
+// SegmentSensitivity is Sensitivity of the saved segment id, read through
+// plans as in_segment(id) would be: its findings' paths start with id.
+func SegmentSensitivity(id string, plans PlanResolver, v *Vocabulary) *Finding {
+	return sensitivity(&segmentLeaf{id: id}, plans, v)
+}
+
+func sensitivity(root Node, plans PlanResolver, v *Vocabulary) *Finding {
 	seen := map[string]bool{}
 	var visit func(n Node, path []string) *Finding
 	visit = func(n Node, path []string) *Finding {
@@ -168,7 +178,7 @@ func Sensitivity(c *Compiled, plans PlanResolver, v *Vocabulary) *Finding {
 		})
 		return found
 	}
-	return visit(c.plan, nil)
+	return visit(root, nil)
 }
 
 // literals are the texts a behaviour leaf matches on: its String and
