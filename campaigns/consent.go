@@ -179,26 +179,31 @@ const (
 )
 
 // ScanOptOuts applies the opt-out and opt-in keywords of persons' WeCom
-// messages. Per person the latest such message counts, and only when it
-// is later than their latest WeCom opt-out record: an admin's reversal is
-// not undone by an old 退订, and an opt-out recorded by staff is not
-// undone by an old 订阅. The ingest pipeline calls it after a batch with
-// chat messages; scanning twice records nothing new. It returns how many
-// persons changed.
+// messages. Per person the latest such message (by message time) decides,
+// unless staff or an admin recorded a WeCom opt-out change after it: an
+// admin's reversal is not undone by an old 退订, an opt-out staff recorded
+// is not undone by an old 订阅. Only a change of state is written, so
+// scanning again records nothing. The ingest pipeline calls it after a
+// batch with chat messages. It returns how many persons changed.
 func (s *Service) ScanOptOuts(ctx context.Context, persons []uint32) (int, error) {
 	if len(persons) == 0 {
 		return 0, nil
 	}
 	canon := "(SELECT person_id, canonical FROM " + s.DB.Table("persons") + " FINAL)"
-	rows, err := s.DB.Conn.Query(ctx, `SELECT p.canonical, argMax(m.optin, m.msgtime), argMax(m.msgid, m.msgtime), max(m.msgtime), any(r.last)
-		FROM (SELECT person_id, msgid, msgtime, positionUTF8(content, ?) = 0 AS optin FROM `+s.DB.Table("wecom_messages_visible")+`
-			WHERE person_id IN ? AND from = external_userid
-				AND (positionUTF8(content, ?) > 0 OR replaceRegexpAll(content, '[\\s\\p{P}\\p{Cf}]', '') = ?)) AS m
-		INNER JOIN `+canon+` AS p ON p.person_id = m.person_id
-		LEFT JOIN (SELECT p2.canonical AS canonical, max(c.ts) AS last FROM `+s.DB.Table("consents")+` AS c
-			INNER JOIN `+canon+` AS p2 ON p2.person_id = c.person_id
-			WHERE c.kind = 'opt_out' AND c.channel = 'wecom' GROUP BY p2.canonical) AS r ON r.canonical = p.canonical
-		GROUP BY p.canonical`, OptOutKeyword, persons, OptOutKeyword, OptInKeyword)
+	wecomOptOuts := func(where, agg string) string {
+		return "(SELECT p.canonical AS canonical, " + agg + " FROM " + s.DB.Table("consents") + " AS c INNER JOIN " + canon +
+			" AS p ON p.person_id = c.person_id WHERE c.kind = 'opt_out' AND c.channel = 'wecom'" + where + " GROUP BY p.canonical)"
+	}
+	rows, err := s.DB.Conn.Query(ctx, `SELECT m.canonical, m.optin, m.msgid, m.at, st.by_staff, now.granted
+		FROM (SELECT p.canonical AS canonical, argMax(x.optin, x.msgtime) AS optin, argMax(x.msgid, x.msgtime) AS msgid, max(x.msgtime) AS at
+			FROM (SELECT person_id, msgid, msgtime, positionUTF8(content, ?) = 0 AS optin FROM `+s.DB.Table("wecom_messages_visible")+`
+				WHERE person_id IN ? AND from = external_userid
+					AND (positionUTF8(content, ?) > 0 OR replaceRegexpAll(content, '[\\s\\p{P}\\p{Cf}]', '') = ?)) AS x
+			INNER JOIN `+canon+` AS p ON p.person_id = x.person_id
+			GROUP BY p.canonical) AS m
+		LEFT JOIN `+wecomOptOuts(" AND c.source NOT IN ('wecom_keyword', 'wecom_optin')", "max(c.ts) AS by_staff")+` AS st ON st.canonical = m.canonical
+		LEFT JOIN `+wecomOptOuts("", "argMax(c.granted, c.ts) AS granted")+` AS now ON now.canonical = m.canonical`,
+		OptOutKeyword, persons, OptOutKeyword, OptInKeyword)
 	if err != nil {
 		return 0, err
 	}
@@ -213,16 +218,16 @@ func (s *Service) ScanOptOuts(ctx context.Context, persons []uint32) (int, error
 		var p uint32
 		var in bool
 		var msgid string
-		var at, last time.Time
-		if err := rows.Scan(&p, &in, &msgid, &at, &last); err != nil {
+		var at, byStaff time.Time
+		var granted uint8
+		if err := rows.Scan(&p, &in, &msgid, &at, &byStaff, &granted); err != nil {
 			return 0, err
 		}
-		if !at.After(last) {
-			continue // already applied, or overtaken by a later record
-		}
-		if in {
+		switch {
+		case !at.After(byStaff): // staff or an admin decided after the message
+		case in && granted == 1:
 			ins = append(ins, optIn{p, msgid})
-		} else {
+		case !in && granted == 0:
 			outs = append(outs, p)
 		}
 	}
