@@ -138,6 +138,9 @@ func TestInSegmentOfHealthSegmentNeedsSeparateConsent(t *testing.T) {
 		plan.Counts[GroupTreatment] != 2 {
 		t.Errorf("a segment changed after the campaign was saved: %d sends without consent, plan %+v %+v", n, plan.Counts, plan.Excluded)
 	}
+	if why := plan.Sensitive; why == nil || why.Term != "控糖" || len(why.Path) != 2 || why.Path[0] != wrapper || why.Path[1] != plain {
+		t.Errorf("the plan's reason for consent: %v", why)
+	}
 }
 
 // TestSensitiveTagNeedsSeparateConsent: a tag marked sensitive, whatever
@@ -205,7 +208,7 @@ func TestCustomerOptInUndoesTheirWeComOptOutOnly(t *testing.T) {
 			t.Errorf("%+v was recorded", c)
 		}
 	}
-	if n := f.count("SELECT count() FROM "+f.db.Table("consents")+" WHERE person_id = 3"); n != 0 {
+	if n := f.count("SELECT count() FROM " + f.db.Table("consents") + " WHERE person_id = 3"); n != 0 {
 		t.Fatalf("%d rows written for refused changes", n)
 	}
 }
