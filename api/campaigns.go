@@ -84,7 +84,7 @@ func (s *Server) previewCampaign(c *gin.Context) {
 	if s.answerCampaignErr(c, err) {
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"counts": plan.Counts, "excluded": plan.Excluded, "samples": samples})
+	c.JSON(http.StatusOK, gin.H{"counts": plan.Counts, "excluded": plan.Excluded, "samples": samples, "sensitive": plan.Sensitive})
 }
 
 func (s *Server) launchCampaign(c *gin.Context) {
@@ -92,7 +92,7 @@ func (s *Server) launchCampaign(c *gin.Context) {
 	if s.answerCampaignErr(c, err) {
 		return
 	}
-	s.audit(c, "campaign.launch", "campaign", got.ID, gin.H{"counts": plan.Counts, "excluded": plan.Excluded})
+	s.audit(c, "campaign.launch", "campaign", got.ID, gin.H{"counts": plan.Counts, "excluded": plan.Excluded, "sensitive": plan.Sensitive})
 	c.JSON(http.StatusOK, gin.H{"campaign": got, "counts": plan.Counts, "excluded": plan.Excluded})
 }
 
@@ -118,13 +118,22 @@ func (s *Server) campaignTasks(c *gin.Context) {
 }
 
 type consentRequest struct {
-	Channel string `json:"channel"`
-	Kind    string `json:"kind"`
-	Granted *bool  `json:"granted"`
+	Channel  string `json:"channel"`
+	Kind     string `json:"kind"`
+	Granted  *bool  `json:"granted"`
+	Source   string `json:"source"`
+	Evidence string `json:"evidence"`
+	Reason   string `json:"reason"`
 }
 
-// setConsent records an opt-out or a sensitive-targeting consent for a
-// person (marketer: customer service takes such requests).
+// consentSources are where an admin may say a separate consent was given.
+var consentSources = map[string]bool{"paper_form": true, "wecom_form": true, "web_form": true, "customer_request": true}
+
+// setConsent records a consent change for a person. Recording an opt-out
+// and withdrawing a separate consent are open to marketers (customer
+// service takes such requests). Granting a separate consent needs an admin,
+// its source and its evidence; undoing an opt-out needs an admin and a
+// reason (the customer's own 订阅 in WeCom undoes it without anyone).
 func (s *Server) setConsent(c *gin.Context) {
 	n, err := strconv.ParseUint(c.Param("id"), 10, 32)
 	if err != nil || n == 0 {
@@ -139,14 +148,36 @@ func (s *Server) setConsent(c *gin.Context) {
 		fail(c, http.StatusBadRequest, CodeInvalid, "granted (true or false) is required", "granted")
 		return
 	}
+	in := campaigns.Consent{Channel: req.Channel, Kind: req.Kind, Granted: *req.Granted, Source: req.Source,
+		Evidence: req.Evidence, Reason: req.Reason, Actor: principal(c).ID}
+	if in.Channel == "" {
+		in.Channel = "*"
+	}
+	admin := principal(c).Role.Allows(RoleAdmin)
+	switch {
+	case in.GrantsSensitive() && !admin:
+		fail(c, http.StatusForbidden, CodeForbidden, "only an admin can record a separate consent, with its source and evidence", "granted")
+		return
+	case in.UndoesOptOut() && !admin:
+		fail(c, http.StatusForbidden, CodeForbidden, "an opt-out is undone only by the customer's own opt-in (订阅 in WeCom) or by an admin with a reason", "granted")
+		return
+	case in.GrantsSensitive() && !consentSources[in.Source]:
+		fail(c, http.StatusBadRequest, CodeInvalid, "source must be paper_form, wecom_form, web_form or customer_request: where the customer gave the consent", "source")
+		return
+	case in.Source == campaigns.SourceWeComOptIn || in.Source == campaigns.SourceWeComKeyword:
+		fail(c, http.StatusBadRequest, CodeInvalid, "the customer's own WeCom messages are recorded by the platform, not through the API", "source")
+		return
+	case in.Source == "":
+		in.Source = "api"
+	}
 	p := uint32(n)
 	if s.identity != nil {
 		p = s.identity.Graph.Canonical(p)
 	}
-	err = s.campaigns.SetConsent(c.Request.Context(), p, req.Channel, req.Kind, *req.Granted, "api")
+	err = s.campaigns.SetConsent(c.Request.Context(), p, in)
 	if s.answerCampaignErr(c, err) {
 		return
 	}
-	s.audit(c, "consent."+req.Kind, "person", strconv.FormatUint(uint64(p), 10), req)
+	s.audit(c, "consent."+req.Kind, "person", strconv.FormatUint(uint64(p), 10), in)
 	c.Status(http.StatusNoContent)
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
+
+	"github.com/granarycdp/cdp/segments"
 )
 
 // Groups of a plan.
@@ -91,6 +93,9 @@ type Plan struct {
 	Entries  []Entry
 	Counts   map[string]int // by group
 	Excluded map[string]int // by reason
+	// Sensitive says why the audience needed separate consent (nil: it
+	// did not); set by the service, not by MakePlan.
+	Sensitive *segments.Finding
 }
 
 var shanghai = time.FixedZone("Asia/Shanghai", 8*3600)

@@ -19,11 +19,6 @@ import (
 	"github.com/granarycdp/cdp/store"
 )
 
-// SensitiveTerms mark a rule as sensitive (health interests, PIPL art.
-// 28-29): a campaign on such a segment reaches only persons with recorded
-// separate consent.
-var SensitiveTerms = []string{"控糖", "血糖", "糖尿病", "减脂", "低GI", "高血压"}
-
 // Service stores offers and campaigns, plans and sends them, and reports
 // results. It is safe for concurrent use.
 type Service struct {
@@ -201,34 +196,6 @@ func (s *Service) Campaigns(ctx context.Context) ([]Campaign, error) {
 	return listJSON[Campaign](ctx, s.DB, "SELECT argMax(definition, version) FROM "+s.DB.Table("campaigns")+" GROUP BY campaign_id")
 }
 
-// SetConsent records an opt-out (kind opt_out) or a separate consent for
-// sensitive targeting (kind sensitive_consent), or withdraws it.
-func (s *Service) SetConsent(ctx context.Context, person uint32, channel, kind string, granted bool, source string) error {
-	return s.SetConsents(ctx, []uint32{person}, channel, kind, granted, source)
-}
-
-// SetConsents records the same consent change for many persons at once
-// (an imported consent list, a form's answers).
-func (s *Service) SetConsents(ctx context.Context, persons []uint32, channel, kind string, granted bool, source string) error {
-	if kind != "opt_out" && kind != "sensitive_consent" {
-		return &FieldError{"kind", "must be opt_out or sensitive_consent"}
-	}
-	if channel == "" {
-		channel = "*"
-	}
-	g := uint8(0)
-	if granted {
-		g = 1
-	}
-	now := s.now()
-	rows := make([][]any, len(persons))
-	for i, p := range persons {
-		rows[i] = []any{p, channel, kind, g, source, now}
-	}
-	tok := fmt.Sprintf("consent:%s:%s:%d:%s:%d", kind, channel, g, source, now.UnixNano())
-	return s.Writer.Table("consents", "person_id", "channel", "kind", "granted", "source", "ts").Insert(ctx, rowsToken(tok, rows), rows)
-}
-
 // bitmapQuery runs a query returning person ids as one bitmap.
 func (s *Service) bitmapQuery(ctx context.Context, query string, args ...any) (*roaring.Bitmap, error) {
 	var raw string
@@ -241,21 +208,18 @@ func (s *Service) bitmapQuery(ctx context.Context, query string, args ...any) (*
 
 // audience gathers what planning needs for a campaign, for members (nil:
 // the campaign's segment's current members).
-func (s *Service) audience(ctx context.Context, c Campaign, members *roaring.Bitmap) (Audience, bool, error) {
-	sensitive := false
+// The second result says why the campaign needs separate consent (nil:
+// it does not).
+func (s *Service) audience(ctx context.Context, c Campaign, members *roaring.Bitmap) (Audience, *segments.Finding, error) {
+	var sensitive *segments.Finding
 	if c.SegmentID != "" {
-		seg, err := s.Segments.Get(c.SegmentID)
-		if err != nil {
-			return Audience{}, false, err
-		}
-		for _, term := range SensitiveTerms {
-			if strings.Contains(seg.Rule, term) {
-				sensitive = true
-			}
+		var err error
+		if sensitive, err = s.sensitivity(ctx, c.SegmentID); err != nil {
+			return Audience{}, nil, err
 		}
 		if members == nil {
 			if members, err = s.Segments.Members(c.SegmentID); err != nil {
-				return Audience{}, false, err
+				return Audience{}, nil, err
 			}
 		}
 	}
@@ -265,15 +229,15 @@ func (s *Service) audience(ctx context.Context, c Campaign, members *roaring.Bit
 	a := Audience{Members: members}
 	scope, err := s.scope(ctx, members)
 	if err != nil {
-		return a, false, err
+		return a, nil, err
 	}
 	canon := "SELECT p.canonical AS person_id FROM %s AS x INNER JOIN (SELECT person_id, canonical FROM " + s.DB.Table("persons") + " FINAL WHERE 1" + scope + ") AS p ON p.person_id = x.person_id WHERE %s"
 	consents := "(SELECT person_id, argMax(granted, ts) AS granted FROM " + s.DB.Table("consents") + " WHERE kind = ? AND channel IN (?, '*')" + scope + " GROUP BY person_id, channel)"
 	if a.OptedOut, err = s.bitmapQuery(ctx, fmt.Sprintf(canon, consents, "x.granted = 1"), "opt_out", c.Channel); err != nil {
-		return a, false, fmt.Errorf("opt-outs: %w", err)
+		return a, nil, fmt.Errorf("opt-outs: %w", err)
 	}
 	if a.Consented, err = s.bitmapQuery(ctx, fmt.Sprintf(canon, consents, "x.granted = 1"), "sensitive_consent", c.Channel); err != nil {
-		return a, false, fmt.Errorf("consents: %w", err)
+		return a, nil, fmt.Errorf("consents: %w", err)
 	}
 	sends := "(SELECT person_id, count() AS n FROM " + s.DB.Table("campaign_sends") + " FINAL WHERE group = 'treatment' AND state IN ('planned', 'sending', 'sent', 'delivered') AND planned_at >= ?%s" + scope + " GROUP BY person_id)"
 	// Caps across campaigns: today (Beijing time), the last 7 and 30 days.
@@ -284,7 +248,7 @@ func (s *Service) audience(ctx context.Context, c Campaign, members *roaring.Bit
 	capped := "(? > 0 AND x.nd >= ?) OR x.nw >= ? OR (? > 0 AND x.nm >= ?)"
 	if a.AtCap, err = s.bitmapQuery(ctx, fmt.Sprintf(canon, windows, capped), today, s.now().Add(-7*24*time.Hour), s.now().Add(-30*24*time.Hour),
 		c.CapPerDay, c.CapPerDay, c.CapPerWeek, c.CapPerMonth, c.CapPerMonth); err != nil {
-		return a, false, fmt.Errorf("caps: %w", err)
+		return a, nil, fmt.Errorf("caps: %w", err)
 	}
 	switch c.Channel {
 	case ChannelOutbox:
@@ -293,17 +257,17 @@ func (s *Service) audience(ctx context.Context, c Campaign, members *roaring.Bit
 		// WeCom's own cap: mass messages a customer receives per day
 		// (Beijing time), counting every campaign's WeCom sends.
 		if a.AtChannelCap, err = s.bitmapQuery(ctx, fmt.Sprintf(canon, fmt.Sprintf(sends, " AND channel = 'wecom'"), "x.n >= ?"), today, s.channels().dailyCap()); err != nil {
-			return a, false, fmt.Errorf("wecom caps: %w", err)
+			return a, nil, fmt.Errorf("wecom caps: %w", err)
 		}
 		addr, err := s.wecomAddresses(ctx, members, scope)
 		if err != nil {
-			return a, false, err
+			return a, nil, err
 		}
 		a.Addresses = func(p uint32) (Address, bool) { v, ok := addr[p]; return v, ok }
 	case ChannelWebhook:
 		addr, err := s.phoneAddresses(ctx, scope)
 		if err != nil {
-			return a, false, err
+			return a, nil, err
 		}
 		a.Addresses = func(p uint32) (Address, bool) { v, ok := addr[p]; return v, ok }
 	}
@@ -416,7 +380,7 @@ func (s *Service) plan(ctx context.Context, c Campaign, members *roaring.Bitmap)
 		return Plan{}, err
 	}
 	o := PlanOptions{CampaignID: c.ID, HoldoutPercent: c.HoldoutPercent, GlobalControlPercent: c.GlobalControlPercent,
-		Sensitive: sensitive, QuietStart: c.QuietStart, QuietEnd: c.QuietEnd, SendLimit: c.SendLimit, Now: s.now()}
+		Sensitive: sensitive != nil, QuietStart: c.QuietStart, QuietEnd: c.QuietEnd, SendLimit: c.SendLimit, Now: s.now()}
 	if c.Trigger != TriggerOnce && c.Trigger != "" {
 		o.QuietStart, o.QuietEnd = 0, 0
 		if c.SendLimit > 0 {
@@ -429,7 +393,9 @@ func (s *Service) plan(ctx context.Context, c Campaign, members *roaring.Bitmap)
 			}
 		}
 	}
-	return MakePlan(a, o), nil
+	p := MakePlan(a, o)
+	p.Sensitive = sensitive
+	return p, nil
 }
 
 // PersonsWhoWrote returns the persons (canonical) who wrote any of the
@@ -452,21 +418,6 @@ func (s *Service) wrote(ctx context.Context, persons []uint32, keywords []string
 		return nil, err
 	}
 	return bm.ToArray(), nil
-}
-
-// OptOutKeyword in a customer's WeCom message opts them out of WeCom
-// campaigns at once (PIPL art. 24: an easy way to refuse).
-const OptOutKeyword = "退订"
-
-// ScanOptOuts records an opt-out for every person among persons who sent
-// the opt-out keyword in a WeCom chat. The ingest pipeline calls it after
-// a batch with chat messages; recording twice changes nothing.
-func (s *Service) ScanOptOuts(ctx context.Context, persons []uint32) (int, error) {
-	found, err := s.wrote(ctx, persons, []string{OptOutKeyword})
-	if err != nil || len(found) == 0 {
-		return 0, err
-	}
-	return len(found), s.SetConsents(ctx, found, ChannelWeCom, "opt_out", true, "wecom_keyword")
 }
 
 // Received is one campaign a person was planned into.

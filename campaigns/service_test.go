@@ -96,7 +96,7 @@ func (f *fixture) campaign(holdout float64) Campaign {
 // orders -> uplift equal to a hand computation from the send log.
 func TestCampaignEndToEndWithUplift(t *testing.T) {
 	f := newFixture(t, 2000)
-	if err := f.svc.SetConsent(f.ctx, 7, "", "opt_out", true, "api"); err != nil {
+	if err := f.svc.SetConsent(f.ctx, 7, Consent{Kind: KindOptOut, Granted: true, Source: "api"}); err != nil {
 		t.Fatal(err)
 	}
 	c := f.campaign(20)
@@ -235,7 +235,9 @@ func TestSensitiveAudienceNeedsConsentAndCapsHold(t *testing.T) {
 	}
 	offer, _ := f.svc.SaveOffer(f.ctx, Offer{Name: "试用装", Categories: []string{"低GI大米"}})
 	for _, p := range []uint32{1, 2, 3} {
-		f.svc.SetConsent(f.ctx, p, "", "sensitive_consent", true, "api")
+		if err := f.svc.SetConsent(f.ctx, p, Consent{Kind: KindSensitiveConsent, Granted: true, Source: "paper_form", Evidence: "form 1"}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	c, err := f.svc.SaveCampaign(f.ctx, Campaign{Name: "控糖试用", OfferID: offer.ID, SegmentID: seg.ID, Channel: ChannelOutbox, Template: "x", CapPerWeek: 1}, "t")
 	if err != nil {

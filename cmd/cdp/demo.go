@@ -225,7 +225,8 @@ func demoCampaign(ctx context.Context, svc *campaigns.Service, segs *segments.St
 	if err != nil {
 		return err
 	}
-	if err := back.SetConsents(ctx, consented, "*", "sensitive_consent", true, "demo_welcome_form"); err != nil {
+	if err := back.SetConsents(ctx, consented, campaigns.Consent{Channel: "*", Kind: campaigns.KindSensitiveConsent, Granted: true,
+		Source: "demo_welcome_form", Evidence: "demo: generated answers to the WeCom welcome message's consent form"}); err != nil {
 		return err
 	}
 	examples := []struct {

@@ -1000,3 +1000,16 @@ ALTER TABLE `cdp`.`campaign_sends_local` ON CLUSTER `cdp_cluster` ADD COLUMN IF 
 
 ALTER TABLE `cdp`.`campaign_sends` ON CLUSTER `cdp_cluster` ADD COLUMN IF NOT EXISTS `task` String COMMENT 'The channel task that carries the send (campaign_tasks.task_id)' AFTER `detail`;
 
+-- migration 8 consent_evidence
+ALTER TABLE `cdp`.`consents_local` ON CLUSTER `cdp_cluster` ADD COLUMN IF NOT EXISTS `evidence` String COMMENT 'What shows the decision: a form or ticket number, a URL, the WeCom message id of the customer\'s 退订 or 订阅' AFTER `source`;
+
+ALTER TABLE `cdp`.`consents` ON CLUSTER `cdp_cluster` ADD COLUMN IF NOT EXISTS `evidence` String COMMENT 'What shows the decision: a form or ticket number, a URL, the WeCom message id of the customer\'s 退订 or 订阅' AFTER `source`;
+
+ALTER TABLE `cdp`.`consents_local` ON CLUSTER `cdp_cluster` ADD COLUMN IF NOT EXISTS `reason` String COMMENT 'Why an admin undid an opt-out' AFTER `evidence`;
+
+ALTER TABLE `cdp`.`consents` ON CLUSTER `cdp_cluster` ADD COLUMN IF NOT EXISTS `reason` String COMMENT 'Why an admin undid an opt-out' AFTER `evidence`;
+
+ALTER TABLE `cdp`.`consents_local` ON CLUSTER `cdp_cluster` ADD COLUMN IF NOT EXISTS `actor` String COMMENT 'API token id of who recorded it; empty when the platform did (chat keywords, demo, imports)' AFTER `reason`;
+
+ALTER TABLE `cdp`.`consents` ON CLUSTER `cdp_cluster` ADD COLUMN IF NOT EXISTS `actor` String COMMENT 'API token id of who recorded it; empty when the platform did (chat keywords, demo, imports)' AFTER `reason`;
+

@@ -946,3 +946,10 @@ COMMENT 'Channel tasks of campaigns, journalled before the call: sending (called
 
 ALTER TABLE `cdp`.`campaign_sends` ADD COLUMN IF NOT EXISTS `task` String COMMENT 'The channel task that carries the send (campaign_tasks.task_id)' AFTER `detail`;
 
+-- migration 8 consent_evidence
+ALTER TABLE `cdp`.`consents` ADD COLUMN IF NOT EXISTS `evidence` String COMMENT 'What shows the decision: a form or ticket number, a URL, the WeCom message id of the customer\'s 退订 or 订阅' AFTER `source`;
+
+ALTER TABLE `cdp`.`consents` ADD COLUMN IF NOT EXISTS `reason` String COMMENT 'Why an admin undid an opt-out' AFTER `evidence`;
+
+ALTER TABLE `cdp`.`consents` ADD COLUMN IF NOT EXISTS `actor` String COMMENT 'API token id of who recorded it; empty when the platform did (chat keywords, demo, imports)' AFTER `reason`;
+
