@@ -1000,3 +1000,8 @@ ALTER TABLE `cdp`.`campaign_sends_local` ON CLUSTER `cdp_cluster` ADD COLUMN IF 
 
 ALTER TABLE `cdp`.`campaign_sends` ON CLUSTER `cdp_cluster` ADD COLUMN IF NOT EXISTS `task` String COMMENT 'The channel task that carries the send (campaign_tasks.task_id)' AFTER `detail`;
 
+-- migration 8 write_key_scopes
+ALTER TABLE `cdp`.`write_keys_local` ON CLUSTER `cdp_cluster` ADD COLUMN IF NOT EXISTS `scope` LowCardinality(String) DEFAULT 'server' COMMENT 'client (track, identify, page, screen, group, alias, batch) or server (also orders and file imports); keys older than the scope are server' AFTER `source`;
+
+ALTER TABLE `cdp`.`write_keys` ON CLUSTER `cdp_cluster` ADD COLUMN IF NOT EXISTS `scope` LowCardinality(String) DEFAULT 'server' COMMENT 'client (track, identify, page, screen, group, alias, batch) or server (also orders and file imports); keys older than the scope are server' AFTER `source`;
+

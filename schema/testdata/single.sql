@@ -946,3 +946,6 @@ COMMENT 'Channel tasks of campaigns, journalled before the call: sending (called
 
 ALTER TABLE `cdp`.`campaign_sends` ADD COLUMN IF NOT EXISTS `task` String COMMENT 'The channel task that carries the send (campaign_tasks.task_id)' AFTER `detail`;
 
+-- migration 8 write_key_scopes
+ALTER TABLE `cdp`.`write_keys` ADD COLUMN IF NOT EXISTS `scope` LowCardinality(String) DEFAULT 'server' COMMENT 'client (track, identify, page, screen, group, alias, batch) or server (also orders and file imports); keys older than the scope are server' AFTER `source`;
+
