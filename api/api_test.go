@@ -120,6 +120,13 @@ var (
 		"POST /api/v1/segments/overlap":   true,
 		"POST /api/v1/profiles/summaries": true,
 	}
+	// clientIngestRoutes are the /v1 routes a client write key may call:
+	// what an SDK in a web page or mini-program sends. Every other /v1
+	// route (orders, imports) needs a server key.
+	clientIngestRoutes = map[string]bool{
+		"POST /v1/track": true, "POST /v1/identify": true, "POST /v1/page": true, "POST /v1/screen": true,
+		"POST /v1/group": true, "POST /v1/alias": true, "POST /v1/batch": true,
+	}
 )
 
 // neededRole is the weakest role that may call an /api/v1 route.
@@ -140,9 +147,12 @@ func neededRole(method, path string) api.Role {
 // token, a wrong one and a write key with 401, and every role weaker than
 // the route needs with 403, while the roles that may call it get past the
 // checks; each /v1 ingest route refuses a missing or wrong write key and
-// an API token with 401; the WeCom callback refuses a bad signature.
+// an API token with 401, a client key with 403 unless it is one of
+// clientIngestRoutes, and admits a server key; the WeCom callback refuses
+// a bad signature.
 func TestEveryEndpointRefusesBadCredentials(t *testing.T) {
 	f := newIngestFixture(t, 0)
+	keys := map[string]string{"client": f.createWriteKey("mini_program", "client"), "server": f.createWriteKey("tmall", "server")}
 	tokens := map[api.Role]string{api.RoleAdmin: adminToken}
 	for _, role := range []api.Role{api.RoleAnalyst, api.RoleMarketer} {
 		var created struct{ Secret string }
@@ -209,6 +219,16 @@ func TestEveryEndpointRefusesBadCredentials(t *testing.T) {
 					t.Errorf("%s with %s: %d %s, want 401 unauthorized", route, name, rec.Code, rec.Body)
 				}
 			}
+			for _, scope := range []string{"client", "server"} {
+				rec, e := send(r.Method, path, basic(keys[scope]))
+				allowed := scope == "server" || clientIngestRoutes[route]
+				switch {
+				case !allowed && (rec.Code != 403 || e.Code != api.CodeForbidden || !strings.Contains(e.Message, "scope "+scope)):
+					t.Errorf("%s with a %s key: %d %s, want 403 naming the scope (add the route to clientIngestRoutes if SDKs may call it)", route, scope, rec.Code, rec.Body)
+				case allowed && (rec.Code == 401 || rec.Code == 403):
+					t.Errorf("%s with a %s key: %d %s, but a %s key may call it", route, scope, rec.Code, rec.Body, scope)
+				}
+			}
 		case r.Path == "/wecom/callback":
 			// WeCom authenticates by signature, not by key.
 			classes["wecom"]++
@@ -272,6 +292,8 @@ func TestBadInputNamesTheField(t *testing.T) {
 		{"/api/v1/tokens", `{"name":"x",`, "", 400},
 		{"/api/v1/tokens", ``, "", 400},
 		{"/api/v1/write-keys", `{"name":"x","source":"Tmall Shop"}`, "source", 400},
+		{"/api/v1/write-keys", `{"name":"x","source":"tmall","scope":"admin"}`, "scope", 400},
+		{"/api/v1/write-keys", `{"name":"x","source":"tmall","scope":"Server"}`, "scope", 400},
 		{"/api/v1/tokens", `{"name":"` + strings.Repeat("x", 2<<20) + `"}`, "", 413},
 	} {
 		var e api.Error

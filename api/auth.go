@@ -42,12 +42,30 @@ func (r Role) rank() int {
 // Allows tells whether r includes the rights of need.
 func (r Role) Allows(need Role) bool { return r.rank() >= need.rank() && need.rank() > 0 }
 
+// Scope is what a write key may send. Client keys are shipped inside
+// SDKs, web pages and mini-programs, where anyone can read them; server keys
+// stay on the brand's servers.
+type Scope string
+
+const (
+	// ScopeClient sends behaviour: track, identify, page, screen, group,
+	// alias and batch.
+	ScopeClient Scope = "client"
+	// ScopeServer sends everything a client key may, plus orders and file
+	// imports (events, orders, WeCom chat archives).
+	ScopeServer Scope = "server"
+)
+
+// Valid tells whether s is a known scope.
+func (s Scope) Valid() bool { return s == ScopeClient || s == ScopeServer }
+
 // Principal is the caller behind a credential.
 type Principal struct {
 	ID     string `json:"id"`
 	Name   string `json:"name"`
 	Role   Role   `json:"role,omitempty"`
 	Source string `json:"source,omitempty"` // write keys only
+	Scope  Scope  `json:"scope,omitempty"`  // write keys only
 }
 
 // Credentials keeps API tokens and write keys in ClickHouse (hashed) and
@@ -91,11 +109,11 @@ func newID(prefix string) string {
 // Reload reads all live credentials. Other processes' changes are picked up
 // by the periodic reload in Lookup*.
 func (c *Credentials) Reload(ctx context.Context) error {
-	tokens, err := c.load(ctx, "SELECT id, name, role, token_hash, '' FROM "+c.db.Table("api_tokens")+" FINAL WHERE revoked = 0")
+	tokens, err := c.load(ctx, "SELECT id, name, role, token_hash, '', '' FROM "+c.db.Table("api_tokens")+" FINAL WHERE revoked = 0")
 	if err != nil {
 		return fmt.Errorf("load API tokens: %w", err)
 	}
-	keys, err := c.load(ctx, "SELECT id, name, '', key_hash, source FROM "+c.db.Table("write_keys")+" FINAL WHERE revoked = 0")
+	keys, err := c.load(ctx, "SELECT id, name, '', key_hash, source, scope FROM "+c.db.Table("write_keys")+" FINAL WHERE revoked = 0")
 	if err != nil {
 		return fmt.Errorf("load write keys: %w", err)
 	}
@@ -114,11 +132,11 @@ func (c *Credentials) load(ctx context.Context, query string) (map[string]Princi
 	out := map[string]Principal{}
 	for rows.Next() {
 		var p Principal
-		var role, hash string
-		if err := rows.Scan(&p.ID, &p.Name, &role, &hash, &p.Source); err != nil {
+		var role, hash, scope string
+		if err := rows.Scan(&p.ID, &p.Name, &role, &hash, &p.Source, &scope); err != nil {
 			return nil, err
 		}
-		p.Role = Role(role)
+		p.Role, p.Scope = Role(role), Scope(scope)
 		out[hash] = p
 	}
 	return out, rows.Err()
@@ -167,12 +185,15 @@ func (c *Credentials) PutToken(ctx context.Context, p Principal, secret, by stri
 	return c.Reload(ctx)
 }
 
-// PutWriteKey stores an ingest write key.
+// PutWriteKey stores an ingest write key; p.Scope must be client or server.
 func (c *Credentials) PutWriteKey(ctx context.Context, p Principal, secret, by string) error {
+	if !p.Scope.Valid() {
+		return fmt.Errorf("unknown write key scope %q", p.Scope)
+	}
 	now := time.Now()
 	err := c.db.Conn.Exec(ctx, "INSERT INTO "+c.db.Table("write_keys")+
-		" (id, name, source, key_hash, created_at, created_by, revoked, version) VALUES (?, ?, ?, ?, ?, ?, 0, ?)",
-		p.ID, p.Name, p.Source, Hash(secret), now, by, uint64(now.UnixNano()))
+		" (id, name, source, scope, key_hash, created_at, created_by, revoked, version) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)",
+		p.ID, p.Name, p.Source, string(p.Scope), Hash(secret), now, by, uint64(now.UnixNano()))
 	if err != nil {
 		return err
 	}
@@ -222,7 +243,10 @@ func (c *Credentials) List(writeKeys bool) []Principal {
 
 // Bootstrap makes the given secrets valid as the admin token and the
 // default write key (ids tok_bootstrap and wk_bootstrap), replacing earlier
-// bootstrap values. Empty secrets are skipped.
+// bootstrap values. Empty secrets are skipped. The write key is a server
+// key: it comes from the operator's environment, like the admin token, and
+// serves server-side loaders (orders, imports, the demo); SDKs get client
+// keys created in the console.
 func (c *Credentials) Bootstrap(ctx context.Context, adminToken, writeKey string) error {
 	if adminToken != "" {
 		if p, ok := c.LookupToken(ctx, adminToken); !ok || p.ID != "tok_bootstrap" || p.Role != RoleAdmin {
@@ -233,8 +257,8 @@ func (c *Credentials) Bootstrap(ctx context.Context, adminToken, writeKey string
 		}
 	}
 	if writeKey != "" {
-		if p, ok := c.LookupWriteKey(ctx, writeKey); !ok || p.ID != "wk_bootstrap" {
-			err := c.PutWriteKey(ctx, Principal{ID: "wk_bootstrap", Name: "bootstrap write key (CDP_WRITE_KEY)", Source: "default"}, writeKey, "bootstrap")
+		if p, ok := c.LookupWriteKey(ctx, writeKey); !ok || p.ID != "wk_bootstrap" || p.Scope != ScopeServer {
+			err := c.PutWriteKey(ctx, Principal{ID: "wk_bootstrap", Name: "bootstrap write key (CDP_WRITE_KEY)", Source: "default", Scope: ScopeServer}, writeKey, "bootstrap")
 			if err != nil {
 				return fmt.Errorf("bootstrap write key: %w", err)
 			}

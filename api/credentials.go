@@ -49,6 +49,9 @@ func (s *Server) createToken(c *gin.Context) {
 type createWriteKeyRequest struct {
 	Name   string `json:"name"`
 	Source string `json:"source"`
+	// Scope defaults to client, the least privilege: a key created
+	// without thinking about it cannot send orders or imports.
+	Scope Scope `json:"scope"`
 }
 
 func (s *Server) createWriteKey(c *gin.Context) {
@@ -64,7 +67,14 @@ func (s *Server) createWriteKey(c *gin.Context) {
 		fail(c, http.StatusBadRequest, CodeInvalid, "source must be 1-32 lower-case letters, digits or _ starting with a letter (e.g. douyin, tmall, pos)", "source")
 		return
 	}
-	p := Principal{ID: newID("wk_"), Name: req.Name, Source: req.Source}
+	if req.Scope == "" {
+		req.Scope = ScopeClient
+	}
+	if !req.Scope.Valid() {
+		fail(c, http.StatusBadRequest, CodeInvalid, "scope must be client (SDKs, web pages, mini-programs: behaviour events only) or server (kept on servers: also orders and file imports)", "scope")
+		return
+	}
+	p := Principal{ID: newID("wk_"), Name: req.Name, Source: req.Source, Scope: req.Scope}
 	secret := NewSecret("cdp_wk_")
 	if err := s.creds.PutWriteKey(c.Request.Context(), p, secret, principal(c).ID); err != nil {
 		s.internal(c, err)

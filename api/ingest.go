@@ -36,6 +36,17 @@ func (s *Server) requireWriteKey() gin.HandlerFunc {
 	}
 }
 
+// requireServerKey admits only server keys, after requireWriteKey: orders
+// and imports must not come from a key that client code carries.
+func requireServerKey() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if p := principal(c); p.Scope != ScopeServer {
+			fail(c, http.StatusForbidden, CodeForbidden, fmt.Sprintf("write key %s has scope %s, which sends behaviour events only (track, identify, page, screen, group, alias, batch); %s needs a write key with scope server, kept on a server",
+				p.ID, p.Scope, c.FullPath()), "Authorization")
+		}
+	}
+}
+
 // readBody reads a request body of at most limit bytes after
 // decompression (Content-Encoding: gzip is accepted). It answers the error
 // itself and returns false on failure.

@@ -133,7 +133,7 @@ func want429(t *testing.T, rec *httptest.ResponseRecorder, retryAfter string) {
 func TestIngestRateLimitIsPerWriteKey(t *testing.T) {
 	l := newLimitedServer(t, api.RateLimits{Ingest: api.RateLimit{PerSecond: 2, Burst: 3}})
 	ctx := context.Background()
-	if err := l.creds.PutWriteKey(ctx, api.Principal{ID: "wk_other", Name: "other", Source: "pos"}, "other-key", "test"); err != nil {
+	if err := l.creds.PutWriteKey(ctx, api.Principal{ID: "wk_other", Name: "other", Source: "pos", Scope: api.ScopeClient}, "other-key", "test"); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 3 {

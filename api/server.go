@@ -102,14 +102,17 @@ func New(opts Options) *Server {
 	g.GET("/api/openapi.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", openAPIDoc) })
 
 	if s.collector != nil {
+		// Client keys (SDKs) send behaviour only; orders and imports need
+		// a server key.
 		in := g.Group("/v1", s.requireWriteKey(), s.rateLimit("ingest"))
 		for _, typ := range []string{"track", "identify", "page", "screen", "group", "alias", "batch"} {
 			in.POST("/"+typ, s.segment(typ))
 		}
-		in.POST("/orders", s.orders)
-		in.POST("/import/events", s.importFile("events"))
-		in.POST("/import/orders", s.importFile("orders"))
-		in.POST("/import/wecom-archive", s.importFile("wecom-archive"))
+		server := in.Group("", requireServerKey())
+		server.POST("/orders", s.orders)
+		server.POST("/import/events", s.importFile("events"))
+		server.POST("/import/orders", s.importFile("orders"))
+		server.POST("/import/wecom-archive", s.importFile("wecom-archive"))
 		g.GET("/wecom/callback", s.wecomVerify)
 		g.POST("/wecom/callback", s.wecomCallback)
 	}

@@ -19,11 +19,14 @@ import (
 // Target is a running platform to load generated data into, through its
 // real ingest endpoints.
 type Target struct {
-	BaseURL  string // e.g. http://127.0.0.1:8080
+	BaseURL string // e.g. http://127.0.0.1:8080
+	// WriteKey posts orders and chat archives, so it must be a server
+	// key.
 	WriteKey string
 	// WriteKeys are write keys by source (Item.Source: douyin,
 	// mini_program, ...), so events arrive under their own channel's
-	// key; sources without one use WriteKey.
+	// key (client keys will do: they carry only events); sources without
+	// one use WriteKey.
 	WriteKeys map[string]string
 	// WeCom signs and encrypts contact callbacks exactly as WeCom does;
 	// nil skips contact events.

@@ -58,6 +58,7 @@ var all = []Migration{
 	{Version: 6, Name: "bi", Steps: biSteps()},
 	{Version: 7, Name: "campaign_channels", Steps: campaignChannelSteps},
 	{Version: 8, Name: "consent_evidence", Steps: consentEvidenceSteps},
+	{Version: 9, Name: "write_key_scopes", Steps: writeKeyScopeSteps},
 }
 
 // Identifier columns shared by the ingest tables: parallel arrays of type

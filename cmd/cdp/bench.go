@@ -187,7 +187,7 @@ func benchIngest(ctx context.Context, cfg config, logger *slog.Logger, add func(
 	defer sc.Close()
 	bcfg, quiet, ch, creds, in := sc.cfg, sc.quiet, sc.ch, sc.creds, sc.in
 	key := api.NewSecret("cdp_wk_")
-	if err := creds.PutWriteKey(ctx, api.Principal{ID: "wk_bench", Name: "bench", Source: "bench"}, key, "bench"); err != nil {
+	if err := creds.PutWriteKey(ctx, api.Principal{ID: "wk_bench", Name: "bench", Source: "bench", Scope: api.ScopeServer}, key, "bench"); err != nil {
 		return err
 	}
 	w, err := demoWeCom(bcfg)

@@ -97,7 +97,7 @@ func (c *config) settings() []setting {
 		{flag: "admin-token", env: "CDP_ADMIN_TOKEN", commands: serve, str: &c.AdminToken,
 			help: "When set, an admin API token with this value exists (for automation and the first sign-in)."},
 		{flag: "write-key", env: "CDP_WRITE_KEY", commands: []string{"serve", "demo"}, str: &c.WriteKey,
-			help: "When set, an ingest write key with this value exists (source \"default\")."},
+			help: "When set, an ingest write key with this value exists (source \"default\", scope server: it may send orders and imports, so keep it on servers; give SDKs client keys)."},
 		{flag: "pii-key", env: "CDP_PII_KEY", commands: serve, str: &c.PIIKey,
 			help: "64 hex characters: the key that hashes and encrypts phone numbers. Default: read from (or created in) <data-dir>/pii.key. Keep it safe: without it stored numbers cannot be matched or decrypted."},
 		{flag: "spool-max-mb", env: "CDP_SPOOL_MAX_MB", commands: serve, num: &c.SpoolMaxMB, def: "1024",

@@ -122,13 +122,13 @@ func loadDemo(ctx context.Context, base, writeKey string, sourceKeys map[string]
 var demoSources = []string{"douyin", "mini_program"}
 
 // demoWriteKeys makes sure write keys exist for the demo loader: the
-// configured one (or a new "demo" key) for orders and imports, and one per
-// event source.
+// configured one (or a new "demo" server key) for orders and imports, and a
+// client key per event source, as its SDK would carry.
 func demoWriteKeys(ctx context.Context, creds *api.Credentials, configured string) (string, map[string]string, error) {
 	keys := map[string]string{}
 	for _, src := range demoSources {
 		secret := api.NewSecret("cdp_wk_")
-		if err := creds.PutWriteKey(ctx, api.Principal{ID: "wk_demo_" + src, Name: "demo loader (" + src + ")", Source: src}, secret, "demo"); err != nil {
+		if err := creds.PutWriteKey(ctx, api.Principal{ID: "wk_demo_" + src, Name: "demo loader (" + src + ")", Source: src, Scope: api.ScopeClient}, secret, "demo"); err != nil {
 			return "", nil, err
 		}
 		keys[src] = secret
@@ -137,7 +137,7 @@ func demoWriteKeys(ctx context.Context, creds *api.Credentials, configured strin
 		return configured, keys, nil
 	}
 	secret := api.NewSecret("cdp_wk_")
-	err := creds.PutWriteKey(ctx, api.Principal{ID: "wk_demo", Name: "demo loader", Source: "demo"}, secret, "demo")
+	err := creds.PutWriteKey(ctx, api.Principal{ID: "wk_demo", Name: "demo loader", Source: "demo", Scope: api.ScopeServer}, secret, "demo")
 	return secret, keys, err
 }
 

@@ -150,7 +150,7 @@ func loadCommand(ctx context.Context, cfg config, logger *slog.Logger, out io.Wr
 	defer sc.Close()
 	reg, quiet, ch, creds, in := sc.reg, sc.quiet, sc.ch, sc.creds, sc.in
 	key, token := api.NewSecret("cdp_wk_"), api.NewSecret("cdp_at_")
-	if err := creds.PutWriteKey(ctx, api.Principal{ID: "wk_load", Name: "load", Source: "load"}, key, "bench"); err != nil {
+	if err := creds.PutWriteKey(ctx, api.Principal{ID: "wk_load", Name: "load", Source: "load", Scope: api.ScopeClient}, key, "bench"); err != nil {
 		return err
 	}
 	if err := creds.PutToken(ctx, api.Principal{ID: "tok_load", Name: "load", Role: api.RoleAdmin}, token, "bench"); err != nil {

@@ -362,7 +362,7 @@ func serveDemo(ctx context.Context, cfg config, db *store.DB, creds *api.Credent
 
 func demoCommand(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer) error {
 	if cfg.WriteKey == "" {
-		return errors.New("demo: --write-key / CDP_WRITE_KEY is required (create one with POST /api/v1/write-keys)")
+		return errors.New(`demo: --write-key / CDP_WRITE_KEY is required: a server key, since the demo posts orders and chat archives (create one with POST /api/v1/write-keys {"scope":"server", ...})`)
 	}
 	w, err := wecomConfig(cfg)
 	if err != nil {

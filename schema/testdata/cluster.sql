@@ -1013,3 +1013,8 @@ ALTER TABLE `cdp`.`consents_local` ON CLUSTER `cdp_cluster` ADD COLUMN IF NOT EX
 
 ALTER TABLE `cdp`.`consents` ON CLUSTER `cdp_cluster` ADD COLUMN IF NOT EXISTS `actor` String COMMENT 'API token id of who recorded it; empty when the platform did (chat keywords, demo, imports)' AFTER `reason`;
 
+-- migration 9 write_key_scopes
+ALTER TABLE `cdp`.`write_keys_local` ON CLUSTER `cdp_cluster` ADD COLUMN IF NOT EXISTS `scope` LowCardinality(String) DEFAULT 'server' COMMENT 'client (track, identify, page, screen, group, alias, batch) or server (also orders and file imports); keys older than the scope are server' AFTER `source`;
+
+ALTER TABLE `cdp`.`write_keys` ON CLUSTER `cdp_cluster` ADD COLUMN IF NOT EXISTS `scope` LowCardinality(String) DEFAULT 'server' COMMENT 'client (track, identify, page, screen, group, alias, batch) or server (also orders and file imports); keys older than the scope are server' AFTER `source`;
+

@@ -953,3 +953,6 @@ ALTER TABLE `cdp`.`consents` ADD COLUMN IF NOT EXISTS `reason` String COMMENT 'W
 
 ALTER TABLE `cdp`.`consents` ADD COLUMN IF NOT EXISTS `actor` String COMMENT 'API token id of who recorded it; empty when the platform did (chat keywords, demo, imports)' AFTER `reason`;
 
+-- migration 9 write_key_scopes
+ALTER TABLE `cdp`.`write_keys` ADD COLUMN IF NOT EXISTS `scope` LowCardinality(String) DEFAULT 'server' COMMENT 'client (track, identify, page, screen, group, alias, batch) or server (also orders and file imports); keys older than the scope are server' AFTER `source`;
+

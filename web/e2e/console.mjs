@@ -322,6 +322,26 @@ await step('settings and the English switch', async () => {
   await page.getByRole('tab', { name: '企业微信' }).click();
   await page.getByTestId('wecom-settings').waitFor();
   await shot('settings-wecom');
+  // A write key's scope is chosen at creation; client, for SDKs, is suggested.
+  await page.getByRole('tab', { name: '数据接入密钥' }).click();
+  await page.getByTestId('create-write-keys').click();
+  const dialog = page.locator('.ant-modal').filter({ has: page.getByTestId('write-key-scope-choice') });
+  await dialog.waitFor();
+  const chosen = await dialog.locator('.ant-radio-wrapper-checked').innerText();
+  check(chosen.includes('客户端'), `client scope suggested: ${chosen}`);
+  await dialog.getByPlaceholder('例如：天猫订单同步').fill('小程序 SDK（浏览器测试）');
+  await dialog.getByPlaceholder('tmall').fill('mini_program');
+  await shot('write-key-create');
+  await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/api/v1/write-keys') && r.request().method() === 'POST' && r.status() === 201),
+    dialog.locator('.ant-modal-footer .ant-btn-primary').click(),
+  ]);
+  await page.getByTestId('new-secret').waitFor();
+  await page.keyboard.press('Escape');
+  const keyRow = page.locator('tr', { hasText: '小程序 SDK（浏览器测试）' });
+  await keyRow.waitFor();
+  check((await keyRow.getByTestId('write-key-scope').innerText()).includes('客户端'), 'the new key is listed as a client key');
+  await shot('settings-write-keys');
   await page.getByTestId('lang-switch').getByText('English').click();
   // The campaign editor and its channel and trigger help in English.
   await page.goto(base + '/campaigns/new');

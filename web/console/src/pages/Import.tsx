@@ -53,7 +53,7 @@ export default function Import() {
                 <Col span={8}><Form.Item name="event" label={t('事件名（CSV 行为）', 'Event (CSV events)')}><Input placeholder="video_complete" /></Form.Item></Col>
               </Row>
               <Form.Item name="key" label={t('接入密钥', 'Write key')} rules={[{ required: true, message: t('请输入接入密钥', 'Enter a write key') }]}
-                extra={t('数据来源取自密钥；管理员可在「系统设置 → 数据接入密钥」创建。', 'The source comes from the key; admins create keys under Settings → Write keys.')}>
+                extra={t('需要服务端密钥；数据来源取自密钥。管理员可在「系统设置 → 数据接入密钥」创建。', 'Needs a server key; the source comes from the key. Admins create keys under Settings → Write keys.')}>
                 <Input.Password placeholder="cdp_wk_…" />
               </Form.Item>
               <Upload.Dragger maxCount={1} beforeUpload={() => false} fileList={file ? [file] : []} onChange={(i) => setFile(i.fileList[0] ?? null)}>

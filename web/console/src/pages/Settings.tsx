@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState } from 'react';
-import { Alert, App, Button, Card, Descriptions, Form, Input, Modal, Popconfirm, Select, Space, Table, Tabs, Tag, Typography } from 'antd';
+import { Alert, App, Button, Card, Descriptions, Form, Input, Modal, Popconfirm, Radio, Select, Space, Table, Tabs, Tag, Typography } from 'antd';
 import { KeyOutlined, LockOutlined, PlusOutlined } from '@ant-design/icons';
 import { api, get, post } from '../api';
 import { useAuth } from '../auth';
@@ -103,12 +103,13 @@ function Credentials({ kind }: { kind: 'tokens' | 'write-keys' }) {
     }
   };
   const tokens = kind === 'tokens';
+  const scopeName = (v: string) => (v === 'server' ? t('服务端', 'server') : t('客户端', 'client'));
   return (
     <>
       {error ? <ErrorAlert error={error} style={{ marginBottom: 16 }} /> : null}
       <Space style={{ marginBottom: 12 }}>
         <Button type="primary" icon={<PlusOutlined />} onClick={() => setOpen(true)} data-testid={`create-${kind}`}>{tokens ? t('创建 API 令牌', 'New API token') : t('创建接入密钥', 'New write key')}</Button>
-        <Typography.Text type="secondary">{tokens ? t('API 令牌用于登录控制台和调用管理 API。', 'API tokens sign in to the console and call the management API.') : t('接入密钥用于 SDK、订单与文件导入（HTTP Basic 用户名）。', 'Write keys authenticate SDKs, orders and file imports (HTTP Basic user).')}</Typography.Text>
+        <Typography.Text type="secondary">{tokens ? t('API 令牌用于登录控制台和调用管理 API。', 'API tokens sign in to the console and call the management API.') : t('接入密钥用于 SDK、订单与文件导入（HTTP Basic 用户名）。客户端密钥只能上报行为，订单与导入需要服务端密钥。', 'Write keys authenticate SDKs, orders and file imports (HTTP Basic user). Client keys send behaviour only; orders and imports need a server key.')}</Typography.Text>
       </Space>
       <Table rowKey="id" size="small" loading={!items} dataSource={items ?? []} pagination={false}
         columns={[
@@ -116,6 +117,7 @@ function Credentials({ kind }: { kind: 'tokens' | 'write-keys' }) {
           { title: t('名称', 'Name'), dataIndex: 'name' },
           tokens ? { title: t('角色', 'Role'), dataIndex: 'role', render: (v: string) => <Tag color={v === 'admin' ? 'gold' : v === 'marketer' ? 'blue' : 'default'}>{name(v)}</Tag> }
             : { title: t('数据来源', 'Source'), dataIndex: 'source', render: (v: string) => <Tag>{name(v)}</Tag> },
+          ...(tokens ? [] : [{ title: t('权限范围', 'Scope'), dataIndex: 'scope', render: (v: string) => <Tag color={v === 'server' ? 'orange' : 'blue'} data-testid="write-key-scope">{scopeName(v)}</Tag> }]),
           { title: t('操作', 'Action'), render: (_: any, r: any) => (
             <Popconfirm title={t('吊销后立即失效，确定？', 'Revoke now? It stops working at once.')} onConfirm={() => revoke(r.id)} okText={t('吊销', 'Revoke')} cancelText={t('取消', 'Cancel')}>
               <Button size="small" danger>{t('吊销', 'Revoke')}</Button>
@@ -123,7 +125,7 @@ function Credentials({ kind }: { kind: 'tokens' | 'write-keys' }) {
           ) },
         ]} />
       <Modal open={open} title={tokens ? t('创建 API 令牌', 'New API token') : t('创建接入密钥', 'New write key')} onOk={create} confirmLoading={busy} onCancel={() => setOpen(false)} okText={t('创建', 'Create')} cancelText={t('取消', 'Cancel')}>
-        <Form form={form} layout="vertical" initialValues={{ role: 'marketer' }}>
+        <Form form={form} layout="vertical" initialValues={{ role: 'marketer', scope: 'client' }}>
           <Form.Item name="name" label={t('名称', 'Name')} rules={[{ required: true }]}><Input placeholder={tokens ? t('例如：运营小王', 'e.g. Wang (marketing)') : t('例如：天猫订单同步', 'e.g. Tmall order sync')} /></Form.Item>
           {tokens ? (
             <Form.Item name="role" label={t('角色', 'Role')}>
@@ -132,6 +134,15 @@ function Credentials({ kind }: { kind: 'tokens' | 'write-keys' }) {
           ) : (
             <Form.Item name="source" label={t('数据来源', 'Source')} rules={[{ required: true, pattern: /^[a-z][a-z0-9_]{0,31}$/, message: t('小写字母、数字或下划线，以字母开头（如 tmall、pos）', 'lower-case letters, digits or _, starting with a letter (tmall, pos)') }]}>
               <Input prefix={<KeyOutlined />} placeholder="tmall" />
+            </Form.Item>
+          )}
+          {!tokens && (
+            <Form.Item name="scope" label={t('权限范围', 'Scope')} extra={t('SDK、网页和小程序选客户端密钥：密钥随代码发布，任何人都能看到，所以它只能上报行为（track、identify、page 等）。订单同步和文件导入选服务端密钥，只放在服务器上。',
+              'Choose a client key for SDKs, web pages and mini-programs: the key ships inside the code where anyone can read it, so it can only send behaviour (track, identify, page, ...). Choose a server key for order sync and file imports, and keep it on a server.')}>
+              <Radio.Group data-testid="write-key-scope-choice" options={[
+                { value: 'client', label: t('客户端（SDK，推荐）', 'Client (SDKs, suggested)') },
+                { value: 'server', label: t('服务端（订单、导入）', 'Server (orders, imports)') },
+              ]} />
             </Form.Item>
           )}
         </Form>
