@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io/fs"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/granarycdp/cdp/ingest/wecom/wecomtest"
+	"github.com/granarycdp/cdp/store/storetest"
 )
 
 // A mobile number in the forms people and SDKs write it.
@@ -246,4 +248,128 @@ func dedupe(list []string) []string {
 		}
 	}
 	return out
+}
+
+// holding returns the tables (of the test database, or of system, or of
+// any database for system tables) where a needle occurs in any column.
+// Needles travel base64-encoded so that the scanning queries themselves
+// (system.processes, query logs) do not hold them.
+func (f *ingestFixture) holding(database string, needles []string) []string {
+	f.t.Helper()
+	ctx := context.Background()
+	q := "SELECT name FROM system.tables WHERE database = ? AND engine NOT LIKE '%View%'"
+	if database == "system" {
+		// The engine's own records: mutations, running queries, errors and
+		// every log table it keeps (query, thread, text, part logs on a
+		// server; the embedded engine keeps none).
+		q += " AND (name LIKE '%log%' OR name IN ('mutations', 'processes', 'errors', 'replication_queue', 'distribution_queue'))"
+	}
+	rows, err := f.db.Conn.Query(ctx, q, database)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	var tables []string
+	for rows.Next() {
+		var name string
+		rows.Scan(&name)
+		tables = append(tables, name)
+	}
+	rows.Close()
+	var out []string
+	for _, table := range tables {
+		for _, n := range needles {
+			var c uint64
+			err := f.db.Conn.QueryRow(ctx, "SELECT count() FROM `"+database+"`.`"+table+"` WHERE positionUTF8(toString(tuple(*)), base64Decode(?)) > 0",
+				base64.StdEncoding.EncodeToString([]byte(n))).Scan(&c)
+			if err != nil {
+				f.t.Fatalf("%s.%s: %v", database, table, err)
+			}
+			if c != 0 {
+				out = append(out, fmt.Sprintf("%s.%s holds %q (%d rows)", database, table, n, c))
+			}
+		}
+	}
+	return out
+}
+
+func TestErasureLeavesNoIdentifierInSystemTables(t *testing.T) {
+	f := newIngestFixture(t, 0)
+	dataDir := storetest.DataDir(t)
+	// Two persons wrongly merged, unmerged, then the second one erased:
+	// both the unmerge and the erasure run mutations naming its
+	// identifiers.
+	f.ingestAll([]string{
+		track("a1", "video_play", map[string]string{"member_no": "M-SYS-KEEP"}, `{"topic":"减脂"}`),
+		track("b1", "video_play", map[string]string{"unionid": "oERASE-union-7f3", "douyin_openid": "dy-erase-sys", "phone": "13655550077"}, `{"topic":"控糖"}`),
+		track("bad", "like", map[string]string{"member_no": "M-SYS-KEEP", "unionid": "oERASE-union-7f3"}, `{}`),
+		track("b2", "search", map[string]string{"unionid": "oERASE-union-7f3", "wecom_external_userid": "wmERASESYS", "user_id": "erase-sys-user"}, `{"keyword":"低GI"}`),
+	}, nil)
+	chat := `{"msgid":"sys-m1","action":"send","from":"wmERASESYS","tolist":["staff1"],"roomid":"","msgtime":1732500000000,"msgtype":"text","text":{"content":"想了解控糖"}}`
+	if rec := f.post("/v1/import/wecom-archive", writeKey, []byte(chat), nil); rec.Code != 200 {
+		t.Fatalf("chat: %d %s", rec.Code, rec.Body)
+	}
+	// A refused record of the person: its dead letter must go too.
+	f.post("/v1/batch", writeKey, []byte(`{"batch":[{"type":"identify","messageId":"sys-bad","userId":"erase-sys-user","traits":{"phone":"13655550077 / 1"}}]}`), nil)
+	f.sync()
+	merged := f.profileOf("member_no", "M-SYS-KEEP")
+	if len(merged.Merges) != 1 {
+		t.Fatalf("merges %+v", merged.Merges)
+	}
+	if rec := f.do("POST", fmt.Sprintf("/api/v1/merges/%d/unmerge", merged.Merges[0].ID), adminToken, nil, nil); rec.Code != 200 {
+		t.Fatalf("unmerge: %d %s", rec.Code, rec.Body)
+	}
+	b := f.profileOf("unionid", "oERASE-union-7f3")
+	if b.PersonID == merged.PersonID {
+		t.Fatal("unmerge did not split the person")
+	}
+	if rec := f.do("DELETE", fmt.Sprintf("/api/v1/profiles/%d", b.PersonID), adminToken, nil, nil); rec.Code != 200 {
+		t.Fatalf("erase: %d %s", rec.Code, rec.Body)
+	}
+	f.db.Conn.Exec(context.Background(), "SYSTEM FLUSH LOGS") // where the engine keeps logs; none on the embedded one
+
+	needles := []string{"oERASE-union-7f3", "dy-erase-sys", "wmERASESYS", "erase-sys-user", f.prot.Hash("+8613655550077")}
+	// The check can fail: before the erasure the engine held them.
+	if found := f.holding(f.db.Database, needles[:1]); len(found) != 0 {
+		t.Fatalf("platform tables after erasure: %v", found)
+	}
+	found := f.holding(f.db.Database, needles)
+	found = append(found, f.holding("system", needles)...)
+	// On disk: each mutation's text (mutation_N.txt beside the table's
+	// parts) and each table's metadata (.sql).
+	var files int
+	err := filepath.WalkDir(dataDir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil // parts come and go while the engine works
+		}
+		name := d.Name()
+		if d.IsDir() || !(strings.HasPrefix(name, "mutation_") && strings.HasSuffix(name, ".txt") || strings.HasSuffix(name, ".sql")) {
+			return nil
+		}
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return nil
+		}
+		files++
+		for _, n := range needles {
+			if strings.Contains(string(raw), n) {
+				found = append(found, fmt.Sprintf("file %s holds %q", strings.TrimPrefix(path, dataDir), n))
+			}
+		}
+		return nil
+	})
+	if err != nil || files < 20 {
+		t.Fatalf("scanned %d engine files (%v)", files, err)
+	}
+	var mutations uint64
+	f.db.Conn.QueryRow(context.Background(), "SELECT count() FROM system.mutations WHERE database = ?", f.db.Database).Scan(&mutations)
+	if mutations < 10 {
+		t.Fatalf("%d mutations recorded: the erasure did not run as expected", mutations)
+	}
+	for _, s := range found {
+		t.Error(s)
+	}
+	// The person kept is intact.
+	if a := f.profileOf("member_no", "M-SYS-KEEP"); a.PersonID != merged.PersonID || len(a.Timeline) == 0 {
+		t.Fatalf("the other person after erasure: %+v", a)
+	}
 }
