@@ -3,6 +3,8 @@ package identity
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"regexp"
 	"strconv"
 	"strings"
@@ -453,4 +455,23 @@ func MaskDigitRuns(s string) string {
 		i = j
 	}
 	return string(b)
+}
+
+// MaskLogAttr is a slog.HandlerOptions.ReplaceAttr that masks mobile
+// numbers in log messages and attributes (strings, errors, numbers and
+// any other value as it would print), so that no log line carries one.
+func MaskLogAttr(_ []string, a slog.Attr) slog.Attr {
+	var s string
+	switch a.Value.Kind() {
+	case slog.KindString:
+		s = a.Value.String()
+	case slog.KindInt64, slog.KindUint64, slog.KindAny:
+		s = fmt.Sprint(a.Value.Any())
+	default:
+		return a
+	}
+	if HasMobile(s) {
+		a.Value = slog.StringValue(MaskMobiles(s))
+	}
+	return a
 }

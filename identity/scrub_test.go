@@ -2,6 +2,8 @@ package identity
 
 import (
 	"bytes"
+	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 )
@@ -114,5 +116,29 @@ func TestScrubPayloadMasksTheRestButKeepsTokens(t *testing.T) {
 	}
 	if !strings.Contains(out, p.Hash("+8613812345678")) || !strings.Contains(out, p.Hash("+8613987654321")) {
 		t.Errorf("tokens lost: %s", out)
+	}
+}
+
+func TestLogLinesNeverCarryAMobileNumber(t *testing.T) {
+	for _, format := range []string{"text", "json"} {
+		var b bytes.Buffer
+		opts := &slog.HandlerOptions{ReplaceAttr: MaskLogAttr}
+		h := slog.Handler(slog.NewTextHandler(&b, opts))
+		if format == "json" {
+			h = slog.NewJSONHandler(&b, opts)
+		}
+		log := slog.New(h)
+		log.Warn("refused 13812345678", "phone", "138 1234 5678", "err", errors.New(`phone "+8613812345678" refused`),
+			"n", 13812345678, "u", uint64(13812345678), "list", []string{"138-1234-5678"}, "ok", "order T2026112013800001111")
+		log.With("path", "/v1/x/13812345678").WithGroup("g").Info("x", "v", "１３８１２３４５６７８")
+		out := b.String()
+		if strings.Count(out, "138****5678") != 8 || !strings.Contains(out, "T2026112013800001111") {
+			t.Errorf("%s log: %s", format, out)
+		}
+		for _, leak := range []string{"13812345678", "1234 5678", "1234-5678", "１２３４"} {
+			if strings.Contains(out, leak) {
+				t.Errorf("%s log holds %q: %s", format, leak, out)
+			}
+		}
 	}
 }
