@@ -108,8 +108,6 @@ type mobileSpan struct {
 	local      string
 }
 
-var mobileDigits = regexp.MustCompile(`^1[3-9][0-9]{9}$`)
-
 // localMobile returns the 11-digit mobile number digits stand for, with an
 // optional 86 or 0086 country code, or "".
 func localMobile(d string) string {
@@ -119,10 +117,15 @@ func localMobile(d string) string {
 	case len(d) == 13 && strings.HasPrefix(d, "86"):
 		d = d[2:]
 	}
-	if len(d) == 11 && mobileDigits.MatchString(d) {
-		return d
+	if len(d) != 11 || d[0] != '1' || d[1] < '3' || d[1] > '9' {
+		return ""
 	}
-	return ""
+	for i := 2; i < 11; i++ {
+		if d[i] < '0' || d[i] > '9' {
+			return ""
+		}
+	}
+	return d
 }
 
 // findMobiles returns the mobile numbers of s, in order, not overlapping.
@@ -135,6 +138,11 @@ func findMobiles(s string) []mobileSpan {
 			prev, i = r, i+w
 			continue
 		}
+		if end, n := chainExtent(s, i); n < 11 {
+			prev, _ = utf8.DecodeLastRuneInString(s[:end]) // too few digits for a number: the common case
+			i = end
+			continue
+		}
 		glued := prev >= 0 && isWordRune(prev) && !percentPlusBefore(s, i)
 		groups, end := digitChain(s, i)
 		next, _ := utf8.DecodeRuneInString(s[end:])
@@ -144,6 +152,37 @@ func findMobiles(s string) []mobileSpan {
 		i = end
 	}
 	return out
+}
+
+// chainExtent is digitChain without allocating: where the chain starting
+// at s[i] ends and how many digits it has.
+func chainExtent(s string, i int) (end, digits int) {
+	for {
+		for i < len(s) {
+			r, w := utf8.DecodeRuneInString(s[i:])
+			if !isPhoneDigitRune(r) {
+				break
+			}
+			digits++
+			i += w
+		}
+		j, n := i, 0
+		for n < 3 && j < len(s) {
+			w, _ := separatorAt(s, j)
+			if w == 0 {
+				break
+			}
+			j += w
+			n++
+		}
+		if n == 0 || j >= len(s) {
+			return i, digits
+		}
+		if r, _ := utf8.DecodeRuneInString(s[j:]); !isPhoneDigitRune(r) {
+			return i, digits
+		}
+		i = j
+	}
 }
 
 // digitChain reads the chain of digit groups starting at s[i] (a digit)

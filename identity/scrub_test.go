@@ -142,3 +142,28 @@ func TestLogLinesNeverCarryAMobileNumber(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkScrubJSON times the scrubber on a typical analytics.js context
+// (about 600 bytes): without a number (the common case: one scan, no
+// decoding) and with one in the page URL (decode, scrub, re-encode).
+func BenchmarkScrubJSON(b *testing.B) {
+	p, _ := NewProtector(bytes.Repeat([]byte{3}, 32))
+	ctx := `{"library":{"name":"analytics.js","version":"4.1.0"},"page":{"path":"/p/low-gi-rice","referrer":"https://www.douyin.com/video/7301234567890123456",` +
+		`"search":"?utm_source=douyin&utm_campaign=kt2026","title":"低GI大米 2.5kg","url":"https://shop.example.cn/p/low-gi-rice?utm_source=douyin&utm_campaign=kt2026"},` +
+		`"userAgent":"Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.44",` +
+		`"locale":"zh-CN","timezone":"Asia/Shanghai","ip":"139.224.112.35","campaign":{"source":"douyin","name":"kt2026","medium":"video"},` +
+		`"screen":{"width":390,"height":844,"density":3},"traits":{"city":"上海","member_level":"gold"},"externalIds":[{"id":"dy_openid_1","type":"douyin_openid"}]}`
+	for _, tc := range []struct{ name, doc string }{
+		{"clean", ctx},
+		{"phone", strings.Replace(ctx, "utm_campaign=kt2026\",\"title", "utm_campaign=kt2026&tel=13812345678\",\"title", 1)},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			raw := []byte(tc.doc)
+			b.SetBytes(int64(len(raw)))
+			b.ReportAllocs()
+			for b.Loop() {
+				p.ScrubJSON(raw, func(Protected) {})
+			}
+		})
+	}
+}
