@@ -42,7 +42,7 @@ import (
 // that erasure finds every record holding it. The token is deterministic,
 // so an id made of a phone number still deduplicates and joins.
 
-// isPhoneDigit tells an ASCII or full-width digit and its value.
+// phoneDigit tells an ASCII or full-width digit and its ASCII form.
 func phoneDigit(r rune) (byte, bool) {
 	switch {
 	case r >= '0' && r <= '9':
@@ -384,7 +384,7 @@ func (p *Protector) ScrubJSON(raw []byte, keep func(Protected)) []byte {
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
-		return []byte(p.ScrubText(string(raw), keep)) // BUG-free fallback: decoded values re-encode
+		return []byte(p.ScrubText(string(raw), keep)) // not expected: decoded values re-encode
 	}
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
