@@ -168,16 +168,19 @@ func (s *Service) Unmerge(ctx context.Context, mergeID uint64, by string) (Unmer
 	survivor := s.Graph.Canonical(m.Survivor)
 	from := s.Graph.Cluster(survivor)
 	err = s.withIdentifierSet(ctx, tree, func(set string) error {
-		steps := []struct{ table, action string }{
-			{"events", "UPDATE person_id = ? WHERE person_id IN ? AND hasAny(id_values, " + setValues + ")"},
-			{"orders", "UPDATE person_id = ? WHERE person_id IN ? AND hasAny(id_values, " + setValues + ")"},
+		steps := []struct {
+			table, action string
+			args          []any
+		}{
+			{"events", "UPDATE person_id = ? WHERE person_id IN ? AND hasAny(id_values, " + setValues + ")", []any{m.Absorbed, from}},
+			{"orders", "UPDATE person_id = ? WHERE person_id IN ? AND hasAny(id_values, " + setValues + ")", []any{m.Absorbed, from}},
 			{"order_lines", "UPDATE person_id = ? WHERE person_id IN ? AND (channel, order_id) IN (SELECT channel, order_id FROM " +
-				s.DB.Table("orders") + " WHERE person_id = " + fmt.Sprint(m.Absorbed) + ")"},
-			{"wecom_contact_events", "UPDATE person_id = ? WHERE person_id IN ? AND external_userid IN " + setExternal},
-			{"wecom_messages", "UPDATE person_id = ? WHERE person_id IN ? AND external_userid IN " + setExternal},
+				s.DB.Table("orders") + " WHERE person_id = ?)", []any{m.Absorbed, from, m.Absorbed}},
+			{"wecom_contact_events", "UPDATE person_id = ? WHERE person_id IN ? AND external_userid IN " + setExternal, []any{m.Absorbed, from}},
+			{"wecom_messages", "UPDATE person_id = ? WHERE person_id IN ? AND external_userid IN " + setExternal, []any{m.Absorbed, from}},
 		}
 		for _, st := range steps {
-			if err := s.mutation(ctx, st.table, strings.ReplaceAll(st.action, "{set}", set), m.Absorbed, from); err != nil {
+			if err := s.mutation(ctx, st.table, strings.ReplaceAll(st.action, "{set}", set), st.args...); err != nil {
 				return err
 			}
 		}
@@ -208,8 +211,8 @@ func (s *Service) Erase(ctx context.Context, person uint32, by string) ([]uint32
 	if err := s.suppress(ctx, ids, "erased", by); err != nil {
 		return nil, err
 	}
-	// identity_links goes last but one: the identifier set is copied
-	// from it first, and the steps before it may read it.
+	// identity_links goes last: the identifier set is copied from it,
+	// and it is what a retry after a failed step starts from again.
 	steps := []struct{ table, action string }{
 		{"events", "DELETE WHERE person_id IN ? OR hasAny(id_values, " + setValues + ")"},
 		{"orders", "UPDATE person_id = 0, id_types = [], id_values = [] WHERE person_id IN ? OR hasAny(id_values, " + setValues + ")"},
