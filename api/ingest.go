@@ -104,7 +104,8 @@ func (s *Server) answerIngest(c *gin.Context, res ingest.Result, err error) {
 		if prob.Code == "too_large" {
 			status = http.StatusRequestEntityTooLarge
 		}
-		fail(c, status, prob.Code, prob.Message, prob.Field)
+		m := prob.Masked() // a refused value is quoted without its phone numbers
+		fail(c, status, m.Code, m.Message, m.Field)
 	case errors.Is(err, ingest.ErrBusy):
 		c.Header("Retry-After", "5")
 		fail(c, http.StatusServiceUnavailable, CodeUnavailable, "the platform cannot take more data right now (ClickHouse unavailable and the spool full); retry later", "")

@@ -36,6 +36,7 @@ const (
 type ingestFixture struct {
 	*fixture
 	sp     *spool.Spool
+	spool  string // the spool's folder
 	pipe   *ingest.Pipeline
 	crypto *wecom.Crypto
 	fake   *wecomtest.Server
@@ -113,7 +114,7 @@ func newIngestFixtureTB(tb testing.TB, t *testing.T, maxSpool int64) *ingestFixt
 		w.Close(context.Background())
 		sp.Close()
 	})
-	return &ingestFixture{fixture: f, sp: sp, pipe: pipe, crypto: crypto, fake: fake, graph: graph, prot: prot, segs: segs, camps: camps, col: col, wc: wc}
+	return &ingestFixture{fixture: f, sp: sp, spool: opts.Dir, pipe: pipe, crypto: crypto, fake: fake, graph: graph, prot: prot, segs: segs, camps: camps, col: col, wc: wc}
 }
 
 func (f *ingestFixture) post(path, key string, body []byte, header map[string]string) *httptest.ResponseRecorder {

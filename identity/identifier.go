@@ -6,6 +6,7 @@ package identity
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode"
 )
@@ -90,7 +91,7 @@ func NormalizePhone(raw string) (string, error) {
 			b.WriteRune(r)
 		case r == ' ' || r == '-' || r == '(' || r == ')' || r == '.':
 		default:
-			return "", fmt.Errorf("phone %q has the character %q", raw, r)
+			return "", fmt.Errorf("phone %s has the character %q", quoteMasked(raw), r)
 		}
 	}
 	s := b.String()
@@ -105,16 +106,21 @@ func NormalizePhone(raw string) (string, error) {
 	}
 	if strings.HasPrefix(s, "+86") {
 		if !mainlandMobile.MatchString(s[3:]) {
-			return "", fmt.Errorf("phone %q is not an 11-digit mainland mobile number", raw)
+			return "", fmt.Errorf("phone %s is not an 11-digit mainland mobile number", quoteMasked(raw))
 		}
 	} else if len(s) < 8 || len(s) > 16 {
-		return "", fmt.Errorf("phone %q is not a valid international number", raw)
+		return "", fmt.Errorf("phone %s is not a valid international number", quoteMasked(raw))
 	}
 	if Blocked(s[3:]) {
-		return "", fmt.Errorf("phone %q is a placeholder", raw)
+		return "", fmt.Errorf("phone %s is a placeholder", quoteMasked(raw))
 	}
 	return s, nil
 }
+
+// quoteMasked quotes a refused value for an error message with its phone
+// numbers and other long digit runs masked: messages reach clients, dead
+// letters and logs.
+func quoteMasked(raw string) string { return strconv.Quote(MaskDigitRuns(MaskMobiles(raw))) }
 
 // MaskPhone shows a normalised phone as +86 138****5678.
 func MaskPhone(e164 string) string {
@@ -143,14 +149,14 @@ func Normalize(typ, value string) (string, error) {
 		return "", fmt.Errorf("%s is longer than %d bytes", typ, maxIdentifierLen)
 	}
 	if Blocked(v) {
-		return "", fmt.Errorf("%s %q is a placeholder, not an id", typ, value)
+		return "", fmt.Errorf("%s %s is a placeholder, not an id", typ, quoteMasked(value))
 	}
 	switch typ {
 	case Phone:
 		return NormalizePhone(v)
 	case Email:
 		if !strings.Contains(v, "@") {
-			return "", fmt.Errorf("email %q has no @", value)
+			return "", fmt.Errorf("email %s has no @", quoteMasked(value))
 		}
 		return strings.ToLower(v), nil
 	}

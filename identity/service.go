@@ -2,9 +2,11 @@ package identity
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -28,6 +30,13 @@ var ErrNoSuchPerson = errors.New("identity: no such person")
 // mutation runs an ALTER TABLE ... UPDATE/DELETE on a platform table and
 // waits until it is applied on every replica. On a cluster it targets the
 // local tables.
+//
+// A mutation's text is kept by the engine (system.mutations, a
+// mutation_N.txt file beside the table's parts) long after it ran, so it
+// never holds an identifier: actions name persons by their dense ids and
+// identifiers through an identifier set (see withIdentifierSet), and
+// subqueries are evaluated where the mutation runs rather than written
+// into its text as literals.
 func (s *Service) mutation(ctx context.Context, table, action string, args ...any) error {
 	name, on := s.DB.Table(table), ""
 	if s.DB.Cluster != "" {
@@ -35,14 +44,87 @@ func (s *Service) mutation(ctx context.Context, table, action string, args ...an
 	}
 	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{
 		"mutations_sync": 2,
-		// Re-attribution reads other tables in its WHERE.
-		"allow_nondeterministic_mutations": 1,
+		// Re-attribution and erasure read other tables in their WHERE.
+		"allow_nondeterministic_mutations":                1,
+		"mutations_execute_subqueries_on_initiator":       0,
+		"mutations_execute_nondeterministic_on_initiator": 0,
 	}))
 	if err := s.DB.Conn.Exec(ctx, "ALTER TABLE "+name+on+" "+action, args...); err != nil {
 		return fmt.Errorf("%s: %w", table, err)
 	}
 	return nil
 }
+
+// identifierSetPrefix names the tables withIdentifierSet creates.
+const identifierSetPrefix = "identifier_set_"
+
+// withIdentifierSet runs fn with a table (its quoted name) holding the
+// (id_type, id_value) of persons' identifiers, copied inside the engine
+// from identity_links: the values never travel in a statement's text, so
+// no query log, mutation or metadata file of the engine records them. The
+// table lives in memory (Memory engine; on a cluster one per node, each
+// filled from the distributed identity_links) and is dropped when fn
+// succeeds. When fn fails it is kept: a mutation left running still reads
+// it, and a later call drops it once no unfinished mutation names it.
+func (s *Service) withIdentifierSet(ctx context.Context, persons []uint32, fn func(set string) error) error {
+	s.dropIdleIdentifierSets(ctx)
+	name := identifierSetPrefix + strings.ToLower(rand.Text())
+	table, on := s.DB.Table(name), ""
+	if s.DB.Cluster != "" {
+		on = " ON CLUSTER `" + s.DB.Cluster + "`"
+	}
+	err := s.DB.Conn.Exec(ctx, "CREATE TABLE "+table+on+" ENGINE = Memory AS SELECT id_type, id_value FROM "+
+		s.DB.Table("identity_links")+" FINAL WHERE person_id IN ?", persons)
+	if err != nil {
+		return fmt.Errorf("identifier set: %w", err)
+	}
+	if err := fn(table); err != nil {
+		s.Logger.Warn("identity: identifier set kept for the mutations still running", "table", name, "err", err)
+		return err
+	}
+	if err := s.DB.Conn.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+table+on+" SYNC"); err != nil {
+		s.Logger.Warn("identity: identifier set not dropped", "table", name, "err", err)
+	}
+	return nil
+}
+
+// dropIdleIdentifierSets drops identifier sets left by failed operations
+// once no unfinished mutation reads them.
+func (s *Service) dropIdleIdentifierSets(ctx context.Context) {
+	rows, err := s.DB.Conn.Query(ctx, `SELECT name FROM system.tables WHERE database = ? AND startsWith(name, ?)
+		AND name NOT IN (SELECT t.name FROM system.tables AS t, system.mutations AS m
+			WHERE t.database = ? AND m.database = ? AND NOT m.is_done AND position(m.command, t.name) > 0)`,
+		s.DB.Database, identifierSetPrefix, s.DB.Database, s.DB.Database)
+	if err != nil {
+		s.Logger.Warn("identity: identifier sets not listed", "err", err)
+		return
+	}
+	var idle []string
+	for rows.Next() {
+		var name string
+		if rows.Scan(&name) == nil {
+			idle = append(idle, name)
+		}
+	}
+	rows.Close()
+	on := ""
+	if s.DB.Cluster != "" {
+		on = " ON CLUSTER `" + s.DB.Cluster + "`"
+	}
+	for _, name := range idle {
+		if err := s.DB.Conn.Exec(ctx, "DROP TABLE IF EXISTS "+s.DB.Table(name)+on+" SYNC"); err != nil {
+			s.Logger.Warn("identity: identifier set not dropped", "table", name, "err", err)
+		}
+	}
+}
+
+// Conditions on an identifier set (its table replaces {set}).
+const (
+	setValues   = "(SELECT groupArray(id_value) FROM {set})"
+	setValuesIn = "(SELECT id_value FROM {set})"
+	setExternal = "(SELECT id_value FROM {set} WHERE id_type = '" + WeComExternalUserID + "')"
+	setExtArray = "(SELECT groupArray(id_value) FROM {set} WHERE id_type = '" + WeComExternalUserID + "')"
+)
 
 // identifiersOf lists the identifiers owned by persons.
 func (s *Service) identifiersOf(ctx context.Context, persons []uint32) ([]Identifier, error) {
@@ -60,16 +142,6 @@ func (s *Service) identifiersOf(ctx context.Context, persons []uint32) ([]Identi
 		out = append(out, id)
 	}
 	return out, rows.Err()
-}
-
-func values(ids []Identifier, only string) []string {
-	var out []string
-	for _, id := range ids {
-		if only == "" || id.Type == only {
-			out = append(out, id.Value)
-		}
-	}
-	return out
 }
 
 // UnmergeResult says what an unmerge split off.
@@ -94,30 +166,28 @@ func (s *Service) Unmerge(ctx context.Context, mergeID uint64, by string) (Unmer
 		return UnmergeResult{}, fmt.Errorf("persist unmerge: %w", err)
 	}
 	survivor := s.Graph.Canonical(m.Survivor)
-	ids, err := s.identifiersOf(ctx, tree)
-	if err != nil {
-		return UnmergeResult{}, err
-	}
 	from := s.Graph.Cluster(survivor)
-	vals, ext := values(ids, ""), values(ids, WeComExternalUserID)
-	steps := []struct{ table, action string }{
-		{"events", "UPDATE person_id = ? WHERE person_id IN ? AND hasAny(id_values, ?)"},
-		{"orders", "UPDATE person_id = ? WHERE person_id IN ? AND hasAny(id_values, ?)"},
-	}
-	for _, st := range steps {
-		if err := s.mutation(ctx, st.table, st.action, m.Absorbed, from, vals); err != nil {
-			return UnmergeResult{}, err
+	err = s.withIdentifierSet(ctx, tree, func(set string) error {
+		steps := []struct {
+			table, action string
+			args          []any
+		}{
+			{"events", "UPDATE person_id = ? WHERE person_id IN ? AND hasAny(id_values, " + setValues + ")", []any{m.Absorbed, from}},
+			{"orders", "UPDATE person_id = ? WHERE person_id IN ? AND hasAny(id_values, " + setValues + ")", []any{m.Absorbed, from}},
+			{"order_lines", "UPDATE person_id = ? WHERE person_id IN ? AND (channel, order_id) IN (SELECT channel, order_id FROM " +
+				s.DB.Table("orders") + " WHERE person_id = ?)", []any{m.Absorbed, from, m.Absorbed}},
+			{"wecom_contact_events", "UPDATE person_id = ? WHERE person_id IN ? AND external_userid IN " + setExternal, []any{m.Absorbed, from}},
+			{"wecom_messages", "UPDATE person_id = ? WHERE person_id IN ? AND external_userid IN " + setExternal, []any{m.Absorbed, from}},
 		}
-	}
-	err = s.mutation(ctx, "order_lines", "UPDATE person_id = ? WHERE person_id IN ? AND (channel, order_id) IN (SELECT channel, order_id FROM "+
-		s.DB.Table("orders")+" WHERE person_id = ?)", m.Absorbed, from, m.Absorbed)
+		for _, st := range steps {
+			if err := s.mutation(ctx, st.table, strings.ReplaceAll(st.action, "{set}", set), st.args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return UnmergeResult{}, err
-	}
-	for _, table := range []string{"wecom_contact_events", "wecom_messages"} {
-		if err := s.mutation(ctx, table, "UPDATE person_id = ? WHERE person_id IN ? AND external_userid IN ?", m.Absorbed, from, ext); err != nil {
-			return UnmergeResult{}, err
-		}
 	}
 	s.Logger.Info("unmerged", "merge", mergeID, "person", m.Absorbed, "from", survivor, "by", by)
 	return UnmergeResult{Merge: m, Person: m.Absorbed, Persons: tree, Survivor: survivor}, nil
@@ -138,41 +208,46 @@ func (s *Service) Erase(ctx context.Context, person uint32, by string) ([]uint32
 	if err != nil {
 		return nil, err
 	}
-	vals, ext := values(ids, ""), values(ids, WeComExternalUserID)
 	if err := s.suppress(ctx, ids, "erased", by); err != nil {
 		return nil, err
 	}
-	if len(vals) == 0 {
-		vals = []string{"\x00"} // hasAny/IN need a non-empty list
+	// identity_links goes last: the identifier set is copied from it,
+	// and it is what a retry after a failed step starts from again.
+	steps := []struct{ table, action string }{
+		{"events", "DELETE WHERE person_id IN ? OR hasAny(id_values, " + setValues + ")"},
+		{"orders", "UPDATE person_id = 0, id_types = [], id_values = [] WHERE person_id IN ? OR hasAny(id_values, " + setValues + ")"},
+		{"order_lines", "UPDATE person_id = 0 WHERE person_id IN ?"},
+		{"wecom_contact_events", "DELETE WHERE person_id IN ? OR external_userid IN " + setExternal + " OR unionid IN " + setValuesIn},
+		{"wecom_messages", "DELETE WHERE person_id IN ? OR external_userid IN " + setExternal + " OR from IN " + setExternal + " OR hasAny(tolist, " + setExtArray + ")"},
+		{"pii_vault", "DELETE WHERE hash IN " + setValuesIn},
+		{"identity_merges", "DELETE WHERE survivor IN ? OR absorbed IN ?"},
+		{"identity_conflicts", "DELETE WHERE person_a IN ? OR person_b IN ? OR id_value IN " + setValuesIn},
+		{"persons", "DELETE WHERE person_id IN ?"},
+		{"person_tags", "DELETE WHERE person_id IN ?"},
+		{"segment_changes", "DELETE WHERE person_id IN ?"},
+		{"campaign_sends", "DELETE WHERE person_id IN ?"},
+		{"campaign_outbox", "DELETE WHERE person_id IN ? OR address IN " + setExternal},
+		{"consents", "DELETE WHERE person_id IN ?"},
+		// Dead letters hold raw ids, and phones as vault tokens carrying
+		// the same keyed hash as the phone identifier.
+		{"ingest_dead_letters", "DELETE WHERE arrayExists(v -> position(payload, v) > 0, " + setValues + ")"},
+		{"identity_links", "DELETE WHERE person_id IN ? OR id_value IN " + setValuesIn},
 	}
-	if len(ext) == 0 {
-		ext = []string{"\x00"}
-	}
-	steps := []struct {
-		table, action string
-		args          []any
-	}{
-		{"events", "DELETE WHERE person_id IN ? OR hasAny(id_values, ?)", []any{cluster, vals}},
-		{"orders", "UPDATE person_id = 0, id_types = [], id_values = [] WHERE person_id IN ? OR hasAny(id_values, ?)", []any{cluster, vals}},
-		{"order_lines", "UPDATE person_id = 0 WHERE person_id IN ?", []any{cluster}},
-		{"wecom_contact_events", "DELETE WHERE person_id IN ? OR external_userid IN ? OR unionid IN ?", []any{cluster, ext, vals}},
-		{"wecom_messages", "DELETE WHERE person_id IN ? OR external_userid IN ? OR from IN ? OR hasAny(tolist, ?)", []any{cluster, ext, ext, ext}},
-		{"pii_vault", "DELETE WHERE hash IN ?", []any{vals}},
-		{"identity_links", "DELETE WHERE person_id IN ? OR id_value IN ?", []any{cluster, vals}},
-		{"identity_merges", "DELETE WHERE survivor IN ? OR absorbed IN ?", []any{cluster, cluster}},
-		{"identity_conflicts", "DELETE WHERE person_a IN ? OR person_b IN ? OR id_value IN ?", []any{cluster, cluster, vals}},
-		{"persons", "DELETE WHERE person_id IN ?", []any{cluster}},
-		{"person_tags", "DELETE WHERE person_id IN ?", []any{cluster}},
-		{"segment_changes", "DELETE WHERE person_id IN ?", []any{cluster}},
-		{"campaign_sends", "DELETE WHERE person_id IN ?", []any{cluster}},
-		{"campaign_outbox", "DELETE WHERE person_id IN ? OR address IN ?", []any{cluster, ext}},
-		{"consents", "DELETE WHERE person_id IN ?", []any{cluster}},
-		{"ingest_dead_letters", "DELETE WHERE multiSearchAny(payload, ?)", []any{vals}},
-	}
-	for _, st := range steps {
-		if err := s.mutation(ctx, st.table, st.action, st.args...); err != nil {
-			return nil, err
+	err = s.withIdentifierSet(ctx, cluster, func(set string) error {
+		for _, st := range steps {
+			action := strings.ReplaceAll(st.action, "{set}", set)
+			args := make([]any, strings.Count(action, "?"))
+			for i := range args {
+				args[i] = cluster
+			}
+			if err := s.mutation(ctx, st.table, action, args...); err != nil {
+				return err
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	s.Graph.forget(cluster, ids)
 	s.Logger.Info("person erased", "person", root, "persons", len(cluster), "identifiers", len(ids), "by", by)

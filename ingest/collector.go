@@ -113,9 +113,12 @@ func (c *Collector) Segment(ctx context.Context, source, typ string, body []byte
 	return c.accept(ctx, source, "/v1/"+typ, items)
 }
 
+// item wraps a parsed record (scrubbed of mobile numbers, then keyed for
+// deduplication) or the reason it was refused.
 func (c *Collector) item(rec *Record, prob *Problem, raw []byte) item {
 	it := item{rec: rec, problem: prob, raw: raw}
 	if rec != nil {
+		c.scrubRecord(rec)
 		it.key = dedupKey(rec)
 	}
 	return it
@@ -166,7 +169,7 @@ func (c *Collector) accept(ctx context.Context, source, endpoint string, items [
 			if it.line > 0 {
 				pos = it.line
 			}
-			res.Rejected = append(res.Rejected, Rejection{Index: pos, Problem: *it.problem})
+			res.Rejected = append(res.Rejected, Rejection{Index: pos, Problem: it.problem.Masked()})
 			bufs = append(bufs, c.deadLetterRecord(source, endpoint, pos, it))
 			continue
 		}
@@ -215,7 +218,7 @@ func (c *Collector) deadLetterRecord(source, endpoint string, pos int, it item) 
 	}
 	b, _ := encodeRecord(&Record{Kind: KindDeadLetter, DeadLetter: &DeadLetter{
 		ReceivedAt: c.now().UTC(), Source: source, Endpoint: endpoint, Position: pos,
-		Problem: *it.problem, Payload: maskDigits(payload),
+		Problem: it.problem.Masked(), Payload: c.prot.ScrubPayload(payload),
 	}})
 	return b
 }
@@ -230,26 +233,4 @@ func (c *Collector) deadLetter(ctx context.Context, source, endpoint string, ite
 	if _, _, err := c.spool.Append(ctx, bufs...); err != nil {
 		c.logger.Warn("dead letter not kept", "endpoint", endpoint, "err", err)
 	}
-}
-
-// maskDigits hides runs of 7 or more digits (phone numbers) in a refused
-// payload, keeping the first 3 and last 4.
-func maskDigits(s string) string {
-	b := []byte(s)
-	for i := 0; i < len(b); {
-		j := i
-		for j < len(b) && b[j] >= '0' && b[j] <= '9' {
-			j++
-		}
-		if j-i >= 7 {
-			for k := i + 3; k < j-4; k++ {
-				b[k] = '*'
-			}
-		}
-		if j == i {
-			j++
-		}
-		i = j
-	}
-	return string(b)
 }

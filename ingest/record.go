@@ -28,7 +28,8 @@ const (
 
 // Record is the normalised unit the spool stores: exactly one of the
 // payload fields is set, as Kind says. Phone numbers never appear in clear:
-// identifiers hold keyed hashes and Vault the protected forms.
+// identifiers hold keyed hashes, any other string holds a mobile number as
+// its token (see Collector.scrubRecord), and Vault the protected forms.
 type Record struct {
 	Kind       Kind                 `json:"k"`
 	Event      *Event               `json:"e,omitempty"`

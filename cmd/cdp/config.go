@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/granarycdp/cdp/api"
+	"github.com/granarycdp/cdp/identity"
 	"github.com/granarycdp/cdp/schema"
 	"github.com/granarycdp/cdp/store"
 )
@@ -207,7 +208,7 @@ func (c *config) logger(w io.Writer) (*slog.Logger, error) {
 	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		return nil, fmt.Errorf("log level %q: use debug, info, warn or error", c.LogLevel)
 	}
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: identity.MaskLogAttr} // no mobile number in a log line
 	switch c.LogFormat {
 	case "text":
 		return slog.New(slog.NewTextHandler(w, opts)), nil

@@ -88,6 +88,18 @@ func BIAddrs(t testing.TB) (native, http string) {
 	return engine.TCPAddr(), engine.HTTPAddr()
 }
 
+// DataDir returns the shared embedded engine's data folder, for tests that
+// look at what the engine keeps on disk. Against a server
+// (CDP_TEST_CLICKHOUSE_DSN) there is none: the test is skipped.
+func DataDir(t testing.TB) string {
+	t.Helper()
+	shared(t)
+	if engine == nil {
+		t.Skip("storetest: the data folder is known for the embedded test engine only")
+	}
+	return dataDir
+}
+
 // StartEngine starts an extra embedded engine with its data in dir on free
 // ports, for tests that need one of their own (to kill it, or to stand in
 // for a remote server). The caller closes it. It has the BI user too.
