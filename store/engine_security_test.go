@@ -6,6 +6,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
+	"github.com/granarycdp/cdp/store"
 	"github.com/granarycdp/cdp/store/storetest"
 )
 
@@ -189,4 +191,86 @@ func TestEngineChildEnvironmentHoldsNoSecret(t *testing.T) {
 			t.Error("the engine child's environment holds the platform's engine password")
 		}
 	}
+}
+
+// TestEngineRestartsWhenItsListenersAreStopped: a client that gets one
+// credential-less query in (the residue docs/architecture.md describes)
+// can stop the listeners; the supervisor notices within UnhealthyAfter and
+// restarts the engine, which serves the platform again.
+func TestEngineRestartsWhenItsListenersAreStopped(t *testing.T) {
+	opts := storetest.EngineOptions(t.TempDir())
+	store.LetOneCredentiallessQueryIn(&opts)
+	opts.HealthInterval, opts.UnhealthyAfter = 20*time.Millisecond, 300*time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	e, err := store.StartEngine(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	pid := e.PID()
+	resp, err := http.Post("http://"+e.HTTPAddr()+"/", "text/plain", strings.NewReader("SYSTEM STOP LISTEN QUERIES ALL"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("the stop query was refused (%s): the test cannot stop the listeners", resp.Status)
+	}
+	waitFor(t, 2*time.Minute, func() bool { return e.Restarts() >= 1 && e.PID() != 0 && e.PID() != pid })
+	db, err := store.Open(e.DSN("after_stop"), storetest.Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.WaitReachable(ctx); err != nil {
+		t.Fatalf("the restarted engine does not serve the platform: %v", err)
+	}
+}
+
+// TestEnginePasswordIsGeneratedOnceAndKeptPrivate: the platform's engine
+// password is made on the first start into a folder and file only its
+// owner can read, kept across restarts (existing clients' DSNs stay
+// valid), and made private again if someone loosened the file.
+func TestEnginePasswordIsGeneratedOnceAndKeptPrivate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	e, err := storetest.StartEngine(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := e.DSN("cdp")
+	e.Close()
+	path := filepath.Join(dir, store.PlatformPasswordFile)
+	for p, want := range map[string]os.FileMode{dir: 0o700, path: 0o600} {
+		if st, err := os.Stat(p); err != nil || st.Mode().Perm() != want {
+			t.Fatalf("%s: %v %v, want mode %o", p, st.Mode(), err, want)
+		}
+	}
+	raw, _ := os.ReadFile(path)
+	if pw := strings.TrimSpace(string(raw)); len(pw) < 24 || !strings.Contains(first, pw) {
+		t.Fatalf("password %q (DSN without it, or too short)", pw)
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e, err = storetest.StartEngine(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if e.DSN("cdp") != strings.Replace(first, port(first), port(e.DSN("cdp")), 1) {
+		t.Fatal("the password changed across a restart")
+	}
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
+		t.Fatalf("password file left %v", st.Mode())
+	}
+	dsn, err := store.EngineDSN(dir, e.TCPAddr(), "cdp")
+	if err != nil || dsn != e.DSN("cdp") {
+		t.Fatalf("EngineDSN = %v; want the engine's own DSN", err)
+	}
+}
+
+func port(dsn string) string {
+	u, _ := url.Parse(dsn)
+	return u.Port()
 }
