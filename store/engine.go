@@ -151,10 +151,6 @@ func StartEngine(ctx context.Context, opts EngineOptions) (*Engine, error) {
 	if err := os.MkdirAll(dataPath, 0o700); err != nil {
 		return nil, fmt.Errorf("engine data folder: %w", err)
 	}
-	password, err := platformPassword(opts.DataDir, opts.Logger)
-	if err != nil {
-		return nil, err
-	}
 	lock, err := lockDataDir(dataPath)
 	if err != nil {
 		return nil, err
@@ -165,6 +161,10 @@ func StartEngine(ctx context.Context, opts EngineOptions) (*Engine, error) {
 			lock.Close()
 		}
 	}()
+	password, err := platformPassword(opts.DataDir, opts.Logger)
+	if err != nil {
+		return nil, err
+	}
 	spec := childSpec{Lib: lib, DataPath: dataPath}
 	waitOrphan(ctx, dataPath, opts.Logger)
 	if spec.TCPPort, err = claimPort("native", opts.TCPPort); err != nil {
