@@ -4,11 +4,14 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,16 +34,26 @@ type EngineOptions struct {
 	// TCPPort and HTTPPort are the loopback ports for the native and HTTP
 	// protocols. Zero picks a free port once; restarts keep it.
 	TCPPort, HTTPPort int
-	// ConfigXML, when set, is written to DataDir and given to the engine as
-	// --config-file (users with passwords, quotas, pool sizes).
-	ConfigXML string
+	// BI is the engine's read-only user for BI tools; none when BI.Name is
+	// empty. The platform's own user (PlatformUser) always exists.
+	BI BIUser
 	// ReadyTimeout bounds one start of the child until /ping answers.
 	ReadyTimeout time.Duration
 	// MinBackoff and MaxBackoff bound the wait before a restart; the wait
 	// doubles for each crash and resets once a child has lived StableAfter.
 	MinBackoff, MaxBackoff, StableAfter time.Duration
-	Logger                              *slog.Logger
-	Metrics                             *Metrics
+	// The supervisor checks every HealthInterval that both listeners
+	// answer (HTTP /ping, a native connection) and kills the child when
+	// they have not for UnhealthyAfter, as after a SYSTEM STOP LISTEN;
+	// it then restarts like after a crash.
+	HealthInterval, UnhealthyAfter time.Duration
+	Logger                         *slog.Logger
+	Metrics                        *Metrics
+
+	// defaultQueries is the quota of the built-in user default, which
+	// runs the startup query; tests raise it to play a client that got a
+	// query in.
+	defaultQueries int
 }
 
 // DefaultEngineOptions returns the options `cdp serve` uses.
@@ -56,6 +69,11 @@ func DefaultEngineOptions() EngineOptions {
 		MinBackoff:   100 * time.Millisecond,
 		MaxBackoff:   10 * time.Second,
 		StableAfter:  30 * time.Second,
+		// /ping is answered by the HTTP server's own threads, never queued
+		// behind queries or merges; 10 s without an answer is a stopped
+		// listener or a hung engine, not load.
+		HealthInterval: time.Second,
+		UnhealthyAfter: 10 * time.Second,
 	}
 }
 
@@ -75,6 +93,8 @@ type Engine struct {
 	lock     *os.File // flock on the data folder, held until Close
 	opts     EngineOptions
 	spec     childSpec
+	password string // PlatformUser's
+	passFile string
 	logger   *slog.Logger
 	metrics  *Metrics
 	stderr   *tailBuffer
@@ -105,6 +125,15 @@ func StartEngine(ctx context.Context, opts EngineOptions) (*Engine, error) {
 	if opts.StableAfter == 0 {
 		opts.StableAfter = def.StableAfter
 	}
+	if opts.HealthInterval == 0 {
+		opts.HealthInterval = def.HealthInterval
+	}
+	if opts.UnhealthyAfter == 0 {
+		opts.UnhealthyAfter = def.UnhealthyAfter
+	}
+	if opts.defaultQueries == 0 {
+		opts.defaultQueries = startupQueries
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -119,7 +148,7 @@ func StartEngine(ctx context.Context, opts EngineOptions) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dataPath, 0o750); err != nil {
+	if err := os.MkdirAll(dataPath, 0o700); err != nil {
 		return nil, fmt.Errorf("engine data folder: %w", err)
 	}
 	lock, err := lockDataDir(dataPath)
@@ -132,6 +161,10 @@ func StartEngine(ctx context.Context, opts EngineOptions) (*Engine, error) {
 			lock.Close()
 		}
 	}()
+	password, err := platformPassword(opts.DataDir, opts.Logger)
+	if err != nil {
+		return nil, err
+	}
 	spec := childSpec{Lib: lib, DataPath: dataPath}
 	waitOrphan(ctx, dataPath, opts.Logger)
 	if spec.TCPPort, err = claimPort("native", opts.TCPPort); err != nil {
@@ -140,16 +173,23 @@ func StartEngine(ctx context.Context, opts EngineOptions) (*Engine, error) {
 	if spec.HTTPPort, err = claimPort("http", opts.HTTPPort); err != nil {
 		return nil, err
 	}
-	if opts.ConfigXML != "" {
-		spec.ConfigFile = filepath.Join(dataPath, engineConfigName)
-		if err := os.WriteFile(spec.ConfigFile, []byte(opts.ConfigXML), 0o600); err != nil {
-			return nil, fmt.Errorf("engine config: %w", err)
-		}
+	users, err := engineUsersXML(password, opts.BI, opts.defaultQueries)
+	if err != nil {
+		return nil, err
+	}
+	spec.ConfigFile = filepath.Join(dataPath, engineConfigName)
+	if err := os.WriteFile(spec.ConfigFile, []byte(users), 0o600); err != nil {
+		return nil, fmt.Errorf("engine config: %w", err)
+	}
+	if landlockABI() < 1 {
+		opts.Logger.Warn("engine not confined: " + errNoLandlock.Error())
 	}
 	e := &Engine{
 		lock:     lock,
 		opts:     opts,
 		spec:     spec,
+		password: password,
+		passFile: filepath.Join(opts.DataDir, PlatformPasswordFile),
 		logger:   opts.Logger.With("component", "engine"),
 		metrics:  opts.Metrics,
 		stderr:   newTailBuffer(8 << 10),
@@ -235,10 +275,76 @@ func (e *Engine) HTTPAddr() string {
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(e.spec.HTTPPort))
 }
 
-// DSN is a native-protocol DSN for the engine's passwordless default user on
-// loopback, with database as the platform's database.
+// DSN is a native-protocol DSN for PlatformUser on loopback, with
+// database as the platform's database. It holds the password: never log it.
 func (e *Engine) DSN(database string) string {
-	return "clickhouse://default@" + e.TCPAddr() + "/" + database
+	return engineDSN("clickhouse", e.TCPAddr(), e.password, database)
+}
+
+// HTTPDSN is DSN for the HTTP protocol.
+func (e *Engine) HTTPDSN(database string) string {
+	return engineDSN("http", e.HTTPAddr(), e.password, database)
+}
+
+// PasswordFile is the file that holds PlatformUser's password.
+func (e *Engine) PasswordFile() string { return e.passFile }
+
+func engineDSN(scheme, addr, password, database string) string {
+	u := url.URL{Scheme: scheme, User: url.UserPassword(PlatformUser, password), Host: addr, Path: "/" + database}
+	return u.String()
+}
+
+// EngineDSN is the native-protocol DSN of PlatformUser on the engine of
+// another process (`cdp serve`) that keeps its data in dataDir and listens
+// on tcpAddr: it reads the password from dataDir.
+func EngineDSN(dataDir, tcpAddr, database string) (string, error) {
+	raw, err := os.ReadFile(filepath.Join(dataDir, PlatformPasswordFile))
+	if err != nil {
+		return "", err
+	}
+	return engineDSN("clickhouse", tcpAddr, strings.TrimSpace(string(raw)), database), nil
+}
+
+// PlatformPasswordFile, in EngineOptions.DataDir, holds PlatformUser's
+// password: generated on the first start, mode 0600, like the first admin
+// token and the BI password.
+const PlatformPasswordFile = "clickhouse-password"
+
+// platformPassword reads PlatformUser's password from dataDir, or makes
+// one. A file others can read is made private again.
+func platformPassword(dataDir string, logger *slog.Logger) (string, error) {
+	path := filepath.Join(dataDir, PlatformPasswordFile)
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		var b [24]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return "", err
+		}
+		password := base64.RawURLEncoding.EncodeToString(b[:])
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err != nil {
+			return "", fmt.Errorf("engine password: %w", err)
+		}
+		_, err = f.WriteString(password + "\n")
+		if err = errors.Join(err, f.Close()); err != nil {
+			return "", fmt.Errorf("engine password: %w", err)
+		}
+		return password, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("engine password: %w", err)
+	}
+	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
+		logger.Warn("the engine password file was readable by others; made it private", "file", path)
+		if err := os.Chmod(path, 0o600); err != nil {
+			return "", fmt.Errorf("engine password: %w", err)
+		}
+	}
+	password := strings.TrimSpace(string(raw))
+	if len(password) < 12 {
+		return "", fmt.Errorf("engine password in %s: at least 12 characters (delete the file to get a new one)", path)
+	}
+	return password, nil
 }
 
 // Restarts is the number of times the supervisor restarted a dead child.
@@ -375,20 +481,19 @@ func (e *Engine) supervise() {
 		e.mu.Lock()
 		c := e.cur
 		e.mu.Unlock()
-		select {
-		case <-e.stopping:
+		err, stopping := e.watch(c)
+		if stopping {
 			e.stopChild(c)
 			return
-		case err := <-c.exited:
-			c.control.Close()
-			e.mu.Lock()
-			e.cur = nil
-			e.mu.Unlock()
-			if time.Since(c.started) > e.opts.StableAfter {
-				backoff = e.opts.MinBackoff
-			}
-			e.logger.Error("engine child died; restarting", "err", err, "backoff", backoff, "stderr", e.stderr.String())
 		}
+		c.control.Close()
+		e.mu.Lock()
+		e.cur = nil
+		e.mu.Unlock()
+		if time.Since(c.started) > e.opts.StableAfter {
+			backoff = e.opts.MinBackoff
+		}
+		e.logger.Error("engine child died; restarting", "err", err, "backoff", backoff, "stderr", e.stderr.String())
 		for {
 			select {
 			case <-e.stopping:
@@ -417,6 +522,51 @@ func (e *Engine) supervise() {
 		e.metrics.EngineRestarts.Inc()
 		e.logger.Info("engine child restarted", "pid", e.PID(), "restarts", e.Restarts())
 	}
+}
+
+// watch waits for the child to exit, checking its listeners meanwhile: a
+// child whose listeners have not answered for UnhealthyAfter is killed,
+// and its exit returned like a crash's. stopping reports Close.
+func (e *Engine) watch(c *child) (exit error, stopping bool) {
+	tick := time.NewTicker(e.opts.HealthInterval)
+	defer tick.Stop()
+	answered, killed := time.Now(), false
+	for {
+		select {
+		case <-e.stopping:
+			return nil, true
+		case err := <-c.exited:
+			return err, false
+		case <-tick.C:
+			if e.listening() {
+				answered = time.Now()
+			} else if !killed && time.Since(answered) > e.opts.UnhealthyAfter {
+				e.logger.Error("engine listeners not answering; killing the engine child to restart it",
+					"silent_ms", time.Since(answered).Milliseconds())
+				_ = c.cmd.Process.Kill()
+				killed = true
+			}
+		}
+	}
+}
+
+// listening reports whether both listeners accept a new connection and
+// HTTP answers /ping. Connections are never reused: a listener stopped by
+// SYSTEM STOP LISTEN leaves open connections working.
+func (e *Engine) listening() bool {
+	const timeout = 2 * time.Second
+	conn, err := net.DialTimeout("tcp", e.TCPAddr(), timeout)
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	client := &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Get("http://" + e.HTTPAddr() + "/ping")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }
 
 // stopChild asks the engine to exit (it flushes and stops in milliseconds)

@@ -4,9 +4,11 @@ package store
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -75,6 +77,12 @@ func runEngineChild(spec childSpec) error {
 	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
 		return fmt.Errorf("lock data folder: %w", err)
 	}
+	// The engine's threads are all started from this one, after it is
+	// confined (engine_sandbox.go): hold it.
+	runtime.LockOSThread()
+	if err := confineEngine(spec); err != nil && !errors.Is(err, errNoLandlock) {
+		return err
+	}
 	if err := loadEngineLib(spec.Lib); err != nil {
 		return err
 	}
@@ -94,10 +102,22 @@ func engineArgs(spec childSpec) []string {
 	}
 	return append(args,
 		"--interactive",
+		// No completion list: loading it would be a query of the local
+		// session, which may run exactly one (startupQueries).
+		"--disable_suggestion",
 		"--send_logs_level=none",
-		"--query", "SYSTEM START LISTEN TCP; SYSTEM START LISTEN HTTP",
+		"--query", startupQuery,
 	)
 }
+
+// startupQuery opens the listeners. It is the only query the local session
+// (the built-in user default, which has no password) runs, and it must be
+// one statement: default's quota allows startupQueries and counts a query
+// as it starts, so no client can slip in between.
+const startupQuery = "SYSTEM START LISTEN QUERIES ALL"
+
+// startupQueries is the number of queries in startupQuery.
+const startupQueries = 1
 
 // attachPTYToStdin makes a fresh pseudo-terminal the process's standard
 // input, as clickhouse-local's interactive loop requires, and returns the
@@ -130,8 +150,14 @@ func attachPTYToStdin() (*os.File, error) {
 	return master, nil
 }
 
-// childEnv returns the environment for an engine child: the parent's minus
-// any stale spec, plus this spec.
+// childEnvKept are the variables an engine child keeps from the
+// platform's environment: what the engine and the C library read (locale,
+// time zone, temporary folder), never the platform's settings, which hold
+// its secrets (CDP_PII_KEY, CDP_ADMIN_TOKEN, CDP_WECOM_SECRET, ...).
+var childEnvKept = map[string]bool{"PATH": true, "HOME": true, "TZ": true, "TZDIR": true, "TMPDIR": true, "LANG": true, "LANGUAGE": true}
+
+// childEnv returns the environment for an engine child: the kept variables
+// (and LC_*) plus this spec.
 func childEnv(spec childSpec) ([]string, error) {
 	raw, err := json.Marshal(spec)
 	if err != nil {
@@ -139,7 +165,8 @@ func childEnv(spec childSpec) ([]string, error) {
 	}
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, engineChildEnv+"=") {
+		k, _, _ := strings.Cut(kv, "=")
+		if childEnvKept[k] || strings.HasPrefix(k, "LC_") {
 			env = append(env, kv)
 		}
 	}

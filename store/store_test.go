@@ -211,8 +211,8 @@ func TestDSNModeAgainstSecondEngine(t *testing.T) {
 	}
 	defer e.Close()
 	for _, dsn := range []string{
-		"clickhouse://default@" + e.TCPAddr() + "/remote_native",
-		"http://default@" + e.HTTPAddr() + "/remote_http",
+		e.DSN("remote_native"),
+		e.HTTPDSN("remote_http"),
 	} {
 		t.Run(strings.SplitN(dsn, ":", 2)[0], func(t *testing.T) {
 			db, err := store.Open(dsn, storetest.Logger())

@@ -72,8 +72,8 @@ var biChangeable = []string{
 
 // Validate checks the user can be written to a users configuration.
 func (u BIUser) Validate() error {
-	if !identRE.MatchString(u.Name) || u.Name == "default" {
-		return fmt.Errorf("BI user name %q: letters, digits and _ only, not default", u.Name)
+	if !identRE.MatchString(u.Name) || u.Name == "default" || u.Name == PlatformUser {
+		return fmt.Errorf("BI user name %q: letters, digits and _ only, not default or %s", u.Name, PlatformUser)
 	}
 	if len(u.Password) < 12 {
 		return errors.New("BI user password: at least 12 characters")
@@ -89,56 +89,120 @@ func (u BIUser) Validate() error {
 	return nil
 }
 
-// EngineUsersXML is the embedded engine's configuration (EngineOptions.
-// ConfigXML) with its users: default, passwordless on loopback with full
-// rights as the platform needs, and the BI user with a SHA-256 of its
-// password, a readonly=1 profile with limits and a quota. The engine reads
-// users only from a file named in the configuration, so the file names
-// itself (the engine resolves it next to the configuration).
-func EngineUsersXML(bi BIUser) (string, error) {
-	if err := bi.Validate(); err != nil {
-		return "", err
+// PlatformUser is the embedded engine's user the platform connects as,
+// with the password in EngineOptions.DataDir/PlatformPasswordFile.
+const PlatformUser = "cdp"
+
+// platformGrants are exactly the rights the platform's SQL needs: create
+// its databases, tables and views (schema), insert and select (writer,
+// identity, segments, campaigns, api), mutations and lightweight deletes
+// (identity's erasure and unmerge: ALTER), OPTIMIZE and TRUNCATE (tests
+// and the bench), in any database but default, which in clickhouse-local
+// maps the engine's working folder. The table engines are those of the
+// schema and the tests. No FILE, URL, REMOTE or other source (so no
+// file(), url(), remote(), executable() table function), no SYSTEM, no
+// dictionaries, no access management.
+var platformGrants = []string{
+	"GRANT SHOW, SELECT, INSERT, ALTER, CREATE DATABASE, CREATE TABLE, CREATE VIEW, DROP DATABASE, DROP TABLE, DROP VIEW, TRUNCATE, OPTIMIZE ON *.*",
+	"GRANT TABLE ENGINE ON MergeTree", "GRANT TABLE ENGINE ON ReplacingMergeTree", "GRANT TABLE ENGINE ON Memory",
+	"REVOKE SELECT, INSERT, ALTER, CREATE TABLE, CREATE VIEW, DROP DATABASE, DROP TABLE, DROP VIEW, TRUNCATE, OPTIMIZE ON default.*",
+}
+
+// EngineUsersXML is the embedded engine's configuration with its users:
+//   - default, the built-in user the engine's own local session runs as
+//     (clickhouse-local cannot give it a password, and loopback clients
+//     sign in as it too). It has one right, SYSTEM LISTEN, for the
+//     startup query; a quota of exactly that one query in a 68-year
+//     interval, so every later query is refused; and a profile whose
+//     AST limit of one element refuses the queries a quota does not
+//     count (SELECT 1).
+//   - PlatformUser with a SHA-256 of platformPassword and platformGrants.
+//   - The BI user, if bi.Name is set, with a SHA-256 of its password, a
+//     readonly=1 profile with limits and a quota.
+//
+// The engine reads users only from a file named in the configuration, so
+// the file names itself (the engine resolves it next to the configuration).
+func EngineUsersXML(platformPassword string, bi BIUser) (string, error) {
+	return engineUsersXML(platformPassword, bi, startupQueries)
+}
+
+func engineUsersXML(platformPassword string, bi BIUser, defaultQueries int) (string, error) {
+	if len(platformPassword) < 12 {
+		return "", errors.New("platform engine password: at least 12 characters")
+	}
+	if bi.Name != "" {
+		if err := bi.Validate(); err != nil {
+			return "", err
+		}
 	}
 	l := bi.Limits
 	if l == (BILimits{}) {
 		l = DefaultBILimits()
 	}
-	sum := sha256.Sum256([]byte(bi.Password))
 	seconds := func(d time.Duration) uint64 { return uint64(d.Round(time.Second) / time.Second) }
 	var b strings.Builder
 	b.WriteString("<clickhouse>\n")
 	b.WriteString("  <user_directories>\n    <users_xml><path>" + engineConfigName + "</path></users_xml>\n  </user_directories>\n")
-	b.WriteString("  <profiles>\n    <default/>\n    <bi>\n")
-	fmt.Fprintf(&b, "      <readonly>1</readonly>\n      <max_execution_time>%d</max_execution_time>\n", seconds(l.MaxExecutionTime))
-	fmt.Fprintf(&b, "      <max_result_rows>%d</max_result_rows>\n      <result_overflow_mode>throw</result_overflow_mode>\n", l.MaxResultRows)
-	fmt.Fprintf(&b, "      <max_memory_usage>%d</max_memory_usage>\n", l.MaxMemoryBytes)
-	b.WriteString("      <constraints>\n")
-	max := map[string]uint64{"max_execution_time": seconds(l.MaxExecutionTime), "max_result_rows": l.MaxResultRows, "max_memory_usage": l.MaxMemoryBytes}
-	for _, s := range biChangeable {
-		limit := ""
-		if m, ok := max[s]; ok {
-			limit = fmt.Sprintf("<max>%d</max>", m)
+	b.WriteString("  <profiles>\n    <default/>\n")
+	b.WriteString("    <listen_only>\n      <max_ast_elements>1</max_ast_elements>\n" +
+		"      <constraints><max_ast_elements><const/></max_ast_elements></constraints>\n    </listen_only>\n")
+	if bi.Name != "" {
+		b.WriteString("    <bi>\n")
+		fmt.Fprintf(&b, "      <readonly>1</readonly>\n      <max_execution_time>%d</max_execution_time>\n", seconds(l.MaxExecutionTime))
+		fmt.Fprintf(&b, "      <max_result_rows>%d</max_result_rows>\n      <result_overflow_mode>throw</result_overflow_mode>\n", l.MaxResultRows)
+		fmt.Fprintf(&b, "      <max_memory_usage>%d</max_memory_usage>\n", l.MaxMemoryBytes)
+		b.WriteString("      <constraints>\n")
+		max := map[string]uint64{"max_execution_time": seconds(l.MaxExecutionTime), "max_result_rows": l.MaxResultRows, "max_memory_usage": l.MaxMemoryBytes}
+		for _, s := range biChangeable {
+			limit := ""
+			if m, ok := max[s]; ok {
+				limit = fmt.Sprintf("<max>%d</max>", m)
+			}
+			fmt.Fprintf(&b, "        <%s>%s<changeable_in_readonly/></%s>\n", s, limit, s)
 		}
-		fmt.Fprintf(&b, "        <%s>%s<changeable_in_readonly/></%s>\n", s, limit, s)
+		b.WriteString("      </constraints>\n    </bi>\n")
 	}
-	b.WriteString("      </constraints>\n    </bi>\n  </profiles>\n")
-	b.WriteString("  <quotas>\n    <default/>\n    <bi>\n      <interval>\n        <duration>3600</duration>\n")
-	fmt.Fprintf(&b, "        <queries>%d</queries>\n        <result_rows>%d</result_rows>\n        <execution_time>%d</execution_time>\n",
-		l.QueriesPerHour, l.ResultRowsPerHour, seconds(l.ExecutionTimePerHour))
-	b.WriteString("      </interval>\n    </bi>\n  </quotas>\n")
+	b.WriteString("  </profiles>\n")
+	// Quota intervals are aligned to 1970 and at most 2^31-1 seconds long:
+	// this one ends 2038-01-19 03:14:07 UTC.
+	b.WriteString("  <quotas>\n    <default/>\n    <listen_once>\n      <interval>\n        <duration>2147483647</duration>\n")
+	fmt.Fprintf(&b, "        <queries>%d</queries>\n      </interval>\n    </listen_once>\n", defaultQueries)
+	if bi.Name != "" {
+		b.WriteString("    <bi>\n      <interval>\n        <duration>3600</duration>\n")
+		fmt.Fprintf(&b, "        <queries>%d</queries>\n        <result_rows>%d</result_rows>\n        <execution_time>%d</execution_time>\n",
+			l.QueriesPerHour, l.ResultRowsPerHour, seconds(l.ExecutionTimePerHour))
+		b.WriteString("      </interval>\n    </bi>\n")
+	}
+	b.WriteString("  </quotas>\n")
 	loopback := "<networks><ip>127.0.0.1</ip><ip>::1</ip></networks>"
-	b.WriteString("  <users>\n    <default>\n      <password></password>\n      " + loopback +
-		"\n      <profile>default</profile>\n      <quota>default</quota>\n    </default>\n")
-	fmt.Fprintf(&b, "    <%s>\n      <password_sha256_hex>%s</password_sha256_hex>\n      %s\n      <profile>bi</profile>\n      <quota>bi</quota>\n",
-		bi.Name, hex.EncodeToString(sum[:]), loopback)
-	b.WriteString("      <grants>\n")
-	for _, d := range bi.Databases {
-		fmt.Fprintf(&b, "        <query>GRANT SELECT ON %s.*</query>\n", grantName(d))
+	user := func(name, password, profile, quota string, grants []string) {
+		fmt.Fprintf(&b, "    <%s>\n", name)
+		if password == "" {
+			b.WriteString("      <password></password>\n")
+		} else {
+			sum := sha256.Sum256([]byte(password))
+			fmt.Fprintf(&b, "      <password_sha256_hex>%s</password_sha256_hex>\n", hex.EncodeToString(sum[:]))
+		}
+		fmt.Fprintf(&b, "      %s\n      <profile>%s</profile>\n      <quota>%s</quota>\n      <grants>\n", loopback, profile, quota)
+		for _, g := range grants {
+			fmt.Fprintf(&b, "        <query>%s</query>\n", g)
+		}
+		fmt.Fprintf(&b, "      </grants>\n    </%s>\n", name)
 	}
-	// BI tools list tables and columns through information_schema too;
-	// its rows, like system.tables', show only what the user may read.
-	b.WriteString("        <query>GRANT SELECT ON information_schema.*</query>\n        <query>GRANT SELECT ON INFORMATION_SCHEMA.*</query>\n")
-	fmt.Fprintf(&b, "      </grants>\n    </%s>\n  </users>\n</clickhouse>\n", bi.Name)
+	b.WriteString("  <users>\n")
+	user("default", "", "listen_only", "listen_once", []string{"GRANT SYSTEM LISTEN ON *.*"})
+	user(PlatformUser, platformPassword, "default", "default", platformGrants)
+	if bi.Name != "" {
+		var grants []string
+		for _, d := range bi.Databases {
+			grants = append(grants, "GRANT SELECT ON "+grantName(d)+".*")
+		}
+		// BI tools list tables and columns through information_schema too;
+		// its rows, like system.tables', show only what the user may read.
+		grants = append(grants, "GRANT SELECT ON information_schema.*", "GRANT SELECT ON INFORMATION_SCHEMA.*")
+		user(bi.Name, bi.Password, "bi", "bi", grants)
+	}
+	b.WriteString("  </users>\n</clickhouse>\n")
 	return b.String(), nil
 }
 
@@ -151,6 +215,6 @@ func grantName(d string) string {
 	return "`" + d + "`"
 }
 
-// engineConfigName is the file StartEngine writes EngineOptions.ConfigXML
-// to, next to the engine's data.
+// engineConfigName is the file StartEngine writes EngineUsersXML to, next
+// to the engine's data.
 const engineConfigName = "cdp-engine.xml"

@@ -141,13 +141,18 @@ func TestSIGKILLDuringWeComCampaignSendsEachCustomerOnce(t *testing.T) {
 	}
 	tcp := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 	l.Close()
-	r := &campaignRig{t: t, fake: fake, env: []string{"CDP_DATA_DIR=" + t.TempDir(), "CDP_ENGINE_TCP_PORT=" + tcp, "CDP_ENGINE_HTTP_PORT=0",
+	dataDir := t.TempDir()
+	r := &campaignRig{t: t, fake: fake, env: []string{"CDP_DATA_DIR=" + dataDir, "CDP_ENGINE_TCP_PORT=" + tcp, "CDP_ENGINE_HTTP_PORT=0",
 		"CDP_WRITE_KEY=" + rigWriteKey, "CDP_ADMIN_TOKEN=" + rigAdmin, "CDP_RATE_LIMIT_API=0",
 		"CDP_WECOM_CORP_ID=" + corp, "CDP_WECOM_TOKEN=" + token, "CDP_WECOM_AES_KEY=" + aesKey, "CDP_WECOM_SECRET=" + secret,
 		"CDP_WECOM_API_URL=" + fake.URL}}
 	r.start()
 	defer func() { r.p.stop(syscall.SIGTERM) }()
-	if r.db, err = store.Open("clickhouse://default@127.0.0.1:"+tcp+"/cdp", nil); err != nil {
+	dsn, err := store.EngineDSN(dataDir, "127.0.0.1:"+tcp, "cdp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.db, err = store.Open(dsn, nil); err != nil {
 		t.Fatal(err)
 	}
 	defer r.db.Close()

@@ -195,7 +195,11 @@ func newEmbeddedRig(t *testing.T, env ...string) *faultRig {
 		"CDP_WRITE_KEY=" + faultWriteKey, "CDP_ADMIN_TOKEN=" + faultAdmin}, env...)
 	r := &faultRig{t: t, p: startPlatform(t, env), dataDir: dataDir}
 	t.Cleanup(func() { r.p.stop(syscall.SIGTERM) })
-	db, err := store.Open("clickhouse://default@127.0.0.1:"+tcp+"/"+store.DefaultDatabase, nil)
+	dsn, err := store.EngineDSN(dataDir, "127.0.0.1:"+tcp, store.DefaultDatabase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(dsn, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -136,17 +136,13 @@ func startEngine(ctx context.Context, cfg config, logger *slog.Logger, metrics *
 	opts.DataDir = cfg.DataDir
 	opts.TCPPort, opts.HTTPPort = cfg.EngineTCPPort, cfg.EngineHTTPPort
 	opts.Logger, opts.Metrics = logger, metrics
-	// No BI user (CDP_BI_USER empty, or cdp bench): the engine keeps its
-	// built-in passwordless default user only.
+	// No BI user (CDP_BI_USER empty, or cdp bench): the engine has the
+	// platform's user only.
 	bi, where, err := cfg.biUser()
 	if err != nil {
 		return nil, err
 	}
-	if bi.Name != "" {
-		if opts.ConfigXML, err = store.EngineUsersXML(bi); err != nil {
-			return nil, err
-		}
-	}
+	opts.BI = bi
 	e, err := store.StartEngine(ctx, opts)
 	if err == nil && bi.Name != "" {
 		logger.Info("BI tools: sign in to the embedded engine as the read-only BI user (docs/bi.md)",
@@ -226,8 +222,11 @@ func engineOnly(ctx context.Context, cfg config, logger *slog.Logger, stdout io.
 		return err
 	}
 	defer e.Close()
-	fmt.Fprintf(stdout, "embedded ClickHouse running; Ctrl-C stops it\n  native: %s  (clickhouse-client --host 127.0.0.1 --port %s)\n  HTTP:   http://%s\n  DSN:    %s\n",
-		e.TCPAddr(), port(e.TCPAddr()), e.HTTPAddr(), e.DSN(store.DefaultDatabase))
+	// The password stays in its file: a terminal's scroll-back or a
+	// captured log must not hold it.
+	fmt.Fprintf(stdout, "embedded ClickHouse running; Ctrl-C stops it\n  native: %s  (clickhouse-client --host 127.0.0.1 --port %s --user %s --password \"$(cat %s)\")\n"+
+		"  HTTP:   http://%s\n  DSN:    clickhouse://%s:<password in %s>@%s/%s\n",
+		e.TCPAddr(), port(e.TCPAddr()), store.PlatformUser, e.PasswordFile(), e.HTTPAddr(), store.PlatformUser, e.PasswordFile(), e.TCPAddr(), store.DefaultDatabase)
 	<-ctx.Done()
 	logger.Info("stopping the engine")
 	return nil

@@ -213,7 +213,11 @@ func TestServeLoadsDemoDataThroughIngest(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	m := regexp.MustCompile(`clickhouse_native=(127\.0\.0\.1:\d+)`).FindStringSubmatch(logs.String())
-	db, err := store.Open("clickhouse://default@"+m[1]+"/cdp", nil)
+	dsn, err := store.EngineDSN(dir, m[1], "cdp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(dsn, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

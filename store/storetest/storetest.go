@@ -58,8 +58,10 @@ func shared(t testing.TB) string {
 		if dataDir, startErr = os.MkdirTemp("", "cdp-test-engine-"); startErr != nil {
 			return
 		}
+		// The platform's user, with its password: tests connect as the
+		// platform does.
 		if engine, startErr = StartEngine(dataDir); startErr == nil {
-			dsn = engine.DSN("default")
+			dsn = engine.DSN(store.DefaultDatabase)
 		}
 	})
 	if startErr != nil {
@@ -104,21 +106,21 @@ func DataDir(t testing.TB) string {
 // ports, for tests that need one of their own (to kill it, or to stand in
 // for a remote server). The caller closes it. It has the BI user too.
 func StartEngine(dir string) (*store.Engine, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	return store.StartEngine(ctx, EngineOptions(dir))
+}
+
+// EngineOptions are StartEngine's options, for a test that changes some.
+func EngineOptions(dir string) store.EngineOptions {
 	opts := store.DefaultEngineOptions()
-	users, err := store.EngineUsersXML(store.BIUser{Name: BIUser, Password: BIPassword,
-		Databases: []string{schema.BIDatabase("") + "*"}})
-	if err != nil {
-		return nil, err
-	}
-	opts.ConfigXML = users
+	opts.BI = store.BIUser{Name: BIUser, Password: BIPassword, Databases: []string{schema.BIDatabase("") + "*"}}
 	opts.DataDir = dir
 	opts.TCPPort, opts.HTTPPort = 0, 0
 	opts.LibPath = os.Getenv("CDP_ENGINE_LIB")
 	opts.MinBackoff = 20 * time.Millisecond
 	opts.Logger = Logger()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	return store.StartEngine(ctx, opts)
+	return opts
 }
 
 // Logger logs to stderr at warning level, or debug when CDP_TEST_DEBUG is set.
