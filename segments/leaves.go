@@ -1,6 +1,7 @@
 package segments
 
 import (
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"strconv"
@@ -199,7 +200,9 @@ func (l *residualLeaf) within(ev *evaluator, candidates *roaring.Bitmap) (*roari
 		}
 		var ok bool
 		if ok, err = l.prog.run(&env, machine); err != nil {
-			err = fmt.Errorf("%s: %w", l.prog.src, err)
+			if !errors.Is(err, ErrTooCostly) { // that one names the condition
+				err = fmt.Errorf("%s: %w", l.prog.src, err)
+			}
 			return false
 		}
 		if ok {
