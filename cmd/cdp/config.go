@@ -111,8 +111,9 @@ func (c *config) settings() []setting {
 		// a marketer editing briskly sends ~0.5 a second, so 20 in reserve
 		// last 80 s of that before the 0.25/s refill falls short. A token
 		// scripted to the limit gets one estimate every 4 s: with the
-		// costliest rule the check accepts (~2.5 us a customer), 0.6 of a
-		// core at a million customers.
+		// costliest rule the check accepts (2.5-6 us a customer, see
+		// segments.MaxCandidateCost) over a million customers, 0.6-1.5 of
+		// a core, where the API limit alone allowed 50 a second.
 		{flag: "rate-limit-estimate", env: "CDP_RATE_LIMIT_ESTIMATE", commands: serve, str: &c.RateLimitEstimate, def: "0.25:20",
 			help: "Segment estimates and overlaps (which evaluate a rule) allowed per API token, on top of the API limit: requests per second[:burst]; over it, 429 with Retry-After. 0: no limit."},
 		{flag: "wecom-corp-id", env: "CDP_WECOM_CORP_ID", commands: []string{"serve", "demo"}, str: &c.WeComCorpID,
