@@ -33,6 +33,17 @@ func newFixture(t *testing.T) *fixture { return newFixtureTB(t, t) }
 func newFixtureTB(tb testing.TB, t *testing.T) *fixture {
 	tb.Helper()
 	db := storetest.Migrated(tb)
+	creds := bootstrapped(tb, db)
+	reg := prometheus.NewRegistry()
+	store.NewMetrics(reg).EngineRestarts.Add(0)
+	srv := api.New(api.Options{DB: db, Credentials: creds, Version: "test", Gatherer: reg, Logger: storetest.Logger()})
+	return &fixture{t: t, srv: srv, db: db}
+}
+
+// bootstrapped is db's credentials with the admin token and the test
+// write key.
+func bootstrapped(tb testing.TB, db *store.DB) *api.Credentials {
+	tb.Helper()
 	ctx := context.Background()
 	creds, err := api.NewCredentials(ctx, db)
 	if err != nil {
@@ -41,10 +52,7 @@ func newFixtureTB(tb testing.TB, t *testing.T) *fixture {
 	if err := creds.Bootstrap(ctx, adminToken, "test-write-key"); err != nil {
 		tb.Fatal(err)
 	}
-	reg := prometheus.NewRegistry()
-	store.NewMetrics(reg).EngineRestarts.Add(0)
-	srv := api.New(api.Options{DB: db, Credentials: creds, Version: "test", Gatherer: reg, Logger: storetest.Logger()})
-	return &fixture{t: t, srv: srv, db: db}
+	return creds
 }
 
 // do sends a request and decodes a JSON answer into out (when not nil).

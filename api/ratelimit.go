@@ -57,10 +57,14 @@ func ParseRateLimit(s string) (RateLimit, error) {
 
 // RateLimits are the per-credential limits of the server: each write key
 // has its own bucket for /v1 ingest calls, each API token its own for
-// /api/v1 calls. A call over the limit gets 429 with Retry-After.
+// /api/v1 calls and another for estimates and overlaps. A call over a
+// limit gets 429 with Retry-After.
 type RateLimits struct {
 	Ingest RateLimit // per write key, requests (an HTTP call, however many records it carries)
 	API    RateLimit // per API token
+	// Estimate is per API token too, for estimates and overlaps only
+	// (they evaluate a rule, the API's costliest calls), on top of API.
+	Estimate RateLimit
 	// Registerer receives cdp_rate_limited_total (nil: not registered).
 	Registerer prometheus.Registerer
 	// Now is the clock (time.Now when nil), for tests.
@@ -116,8 +120,8 @@ func (l *limiter) take(id string) (bool, time.Duration) {
 
 // rateLimiters are the server's limiters and their metric.
 type rateLimiters struct {
-	ingest, api *limiter
-	limited     *prometheus.CounterVec
+	ingest, api, estimate *limiter
+	limited               *prometheus.CounterVec
 }
 
 func newRateLimiters(o RateLimits) *rateLimiters {
@@ -126,7 +130,7 @@ func newRateLimiters(o RateLimits) *rateLimiters {
 	}
 	r := &rateLimiters{limited: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "cdp_rate_limited_total",
-		Help: "Calls refused with 429 because their write key (kind=ingest) or API token (kind=api) exceeded its rate limit.",
+		Help: "Calls refused with 429 because their write key (kind=ingest) or API token (kind=api; kind=estimate for estimates and overlaps) exceeded its rate limit.",
 	}, []string{"kind"})}
 	if !o.Ingest.Off() {
 		r.ingest = newLimiter(o.Ingest, o.Now)
@@ -134,8 +138,12 @@ func newRateLimiters(o RateLimits) *rateLimiters {
 	if !o.API.Off() {
 		r.api = newLimiter(o.API, o.Now)
 	}
-	r.limited.WithLabelValues("ingest").Add(0)
-	r.limited.WithLabelValues("api").Add(0)
+	if !o.Estimate.Off() {
+		r.estimate = newLimiter(o.Estimate, o.Now)
+	}
+	for _, kind := range []string{"ingest", "api", "estimate"} {
+		r.limited.WithLabelValues(kind).Add(0)
+	}
 	if o.Registerer != nil {
 		o.Registerer.MustRegister(r.limited)
 	}
@@ -144,18 +152,17 @@ func newRateLimiters(o RateLimits) *rateLimiters {
 
 // rateLimit answers 429 when the authenticated caller (the principal set
 // by requireWriteKey or requireToken before it) has no token left in its
-// bucket. kind is "ingest" or "api".
+// bucket. kind is "ingest", "api" or "estimate".
 func (s *Server) rateLimit(kind string) gin.HandlerFunc {
-	l := s.limits.api
-	if kind == "ingest" {
-		l = s.limits.ingest
+	l, what := s.limits.api, "API token"
+	switch kind {
+	case "ingest":
+		l, what = s.limits.ingest, "write key"
+	case "estimate":
+		l, what = s.limits.estimate, "API token for estimates and overlaps"
 	}
 	if l == nil {
 		return func(c *gin.Context) {}
-	}
-	what := "API token"
-	if kind == "ingest" {
-		what = "write key"
 	}
 	return func(c *gin.Context) {
 		p := principal(c)

@@ -74,14 +74,7 @@ type limitedServer struct {
 func newLimitedServer(t *testing.T, limits api.RateLimits) *limitedServer {
 	t.Helper()
 	db := storetest.Migrated(t)
-	ctx := context.Background()
-	creds, err := api.NewCredentials(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := creds.Bootstrap(ctx, adminToken, "test-write-key"); err != nil {
-		t.Fatal(err)
-	}
+	creds := bootstrapped(t, db)
 	opts := spool.DefaultOptions()
 	opts.Dir = t.TempDir()
 	sp, err := spool.Open(opts)

@@ -47,6 +47,9 @@ type Options struct {
 	Campaigns *campaigns.Service
 	// RateLimits limit calls per write key and per API token (zero: none).
 	RateLimits RateLimits
+	// EstimateTimeout is the deadline of an estimate or overlap
+	// (DefaultEstimateTimeout when 0).
+	EstimateTimeout time.Duration
 	// Version is the platform's build version, shown by /healthz.
 	Version string
 	// Gatherer serves /metrics (nil: prometheus.DefaultGatherer).
@@ -76,6 +79,9 @@ func New(opts Options) *Server {
 	}
 	if opts.Gatherer == nil {
 		opts.Gatherer = prometheus.DefaultGatherer
+	}
+	if opts.EstimateTimeout <= 0 {
+		opts.EstimateTimeout = DefaultEstimateTimeout
 	}
 	gin.SetMode(gin.ReleaseMode)
 	g := gin.New()
@@ -130,8 +136,9 @@ func New(opts Options) *Server {
 	}
 	if s.segments != nil {
 		marketer := requireRole(RoleMarketer)
-		v1.POST("/segments/estimate", s.estimate)
-		v1.POST("/segments/overlap", s.overlap)
+		estimates := s.rateLimit("estimate")
+		v1.POST("/segments/estimate", estimates, s.estimate)
+		v1.POST("/segments/overlap", estimates, s.overlap)
 		v1.GET("/segments", s.listSegments)
 		v1.POST("/segments", marketer, s.saveSegment)
 		v1.GET("/segments/:id", s.getSegment)

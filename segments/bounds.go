@@ -50,8 +50,13 @@ func (c *compiler) eventWindow(call *ast.CallNode, daysArg int, days int, every,
 
 // refuse records the first unbounded clause.
 func (c *compiler) refuse(n ast.Node, format string, args ...any) {
+	c.refused(positioned(c.src, n, format, args...))
+}
+
+// refused records a refusal unless one came first.
+func (c *compiler) refused(re *RuleError) {
 	if c.unbounded == nil {
-		c.unbounded = positioned(c.src, n, format, args...)
+		c.unbounded = re
 	}
 }
 

@@ -398,6 +398,12 @@ func (c *compiler) traitAtom(n ast.Node) (Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	if costly := c.candidateCost(n); costly != nil {
+		if len(refs) == 0 {
+			return nil, costly // a constant, evaluated here and now
+		}
+		c.refused(costly)
+	}
 	prog, err := compileTraitProgram(n.String())
 	if err != nil {
 		return nil, c.errorf(n, "%v", err)
@@ -446,15 +452,6 @@ func (c *compiler) traitRefs(n ast.Node) ([]string, error) {
 	return refs, nil
 }
 
-// traitBuiltins are expr's builtins allowed in trait conditions: pure
-// functions of their arguments (now() and friends would make a rule's
-// members depend on when a value was first evaluated).
-var traitBuiltins = map[string]bool{
-	"len": true, "upper": true, "lower": true, "trim": true, "trimPrefix": true, "trimSuffix": true,
-	"hasPrefix": true, "hasSuffix": true, "abs": true, "ceil": true, "floor": true, "round": true,
-	"min": true, "max": true,
-}
-
 // refVisitor collects the traits an expression reads, its first call of
 // a language function and its first unsupported node.
 type refVisitor struct {
@@ -478,7 +475,11 @@ func (v *refVisitor) Visit(n *ast.Node) {
 		}
 	case *ast.BuiltinNode:
 		if !traitBuiltins[x.Name] {
-			v.reject(x, x.Name+"() cannot be used in segment rules")
+			why := x.Name + "() cannot be used in segment rules"
+			if r, ok := refusedBuiltins[x.Name]; ok {
+				why += ": it " + r
+			}
+			v.reject(x, why)
 		}
 	case *ast.IntegerNode, *ast.FloatNode, *ast.StringNode, *ast.BoolNode, *ast.NilNode,
 		*ast.UnaryNode, *ast.BinaryNode, *ast.ArrayNode:

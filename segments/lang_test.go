@@ -51,16 +51,24 @@ func TestRuleErrorsArePositioned(t *testing.T) {
 		{`all([1], # > 0)`, 1, 10, "predicates"},
 	} {
 		t.Run(tc.rule, func(t *testing.T) {
-			_, err := compile(tc.rule, table)
-			var re *RuleError
-			if !errors.As(err, &re) {
-				t.Fatalf("got %v, want a *RuleError", err)
-			}
-			if re.Line != tc.line || re.Column != tc.col || !strings.Contains(re.Message, tc.messageHas) {
-				t.Errorf("got %d:%d %q, want %d:%d containing %q", re.Line, re.Column, re.Message, tc.line, tc.col, tc.messageHas)
-			}
+			refusedAt(t, tc.rule, tc.line, tc.col, tc.messageHas)
 		})
 	}
+}
+
+// refusedAt compiles rule and fails the test unless it is refused with
+// a *RuleError at line:col whose message contains has.
+func refusedAt(t *testing.T, rule string, line, col int, has string) *RuleError {
+	t.Helper()
+	_, err := compile(rule, table)
+	var re *RuleError
+	if !errors.As(err, &re) {
+		t.Fatalf("got %v, want a *RuleError", err)
+	}
+	if re.Line != line || re.Column != col || !strings.Contains(re.Message, has) {
+		t.Fatalf("got %d:%d %q, want %d:%d containing %q", re.Line, re.Column, re.Message, line, col, has)
+	}
+	return re
 }
 
 func TestTraitSpecsNameEveryTraitsField(t *testing.T) {

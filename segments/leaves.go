@@ -1,6 +1,7 @@
 package segments
 
 import (
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"strconv"
@@ -81,18 +82,18 @@ type vmProgram struct {
 	prog *vm.Program
 }
 
-// run evaluates the program for one person's (or one value's) traits.
-// A VM may be passed for reuse; it is not goroutine-safe.
+// run evaluates the program for one person's (or one value's) traits,
+// within the memory budget of a VM from newVM (a new one when none is
+// passed; a VM is not goroutine-safe). A run over the budget is
+// ErrTooCostly.
 func (p *vmProgram) run(env *Traits, machine ...*vm.VM) (bool, error) {
-	var out any
-	var err error
+	m := newVM()
 	if len(machine) > 0 {
-		out, err = machine[0].Run(p.prog, *env)
-	} else {
-		out, err = vm.Run(p.prog, *env)
+		m = machine[0]
 	}
+	out, err := m.Run(p.prog, *env)
 	if err != nil {
-		return false, err
+		return false, budgetError(p.src, err)
 	}
 	b, ok := out.(bool)
 	return ok && b, nil
@@ -171,6 +172,9 @@ func (l *residualLeaf) within(ev *evaluator, candidates *roaring.Bitmap) (*roari
 	numeric := map[string]map[uint32]int64{}
 	category := map[string]map[uint32]any{}
 	for _, t := range l.traits {
+		if err := ev.ctx.Err(); err != nil {
+			return nil, err // reading values costs ~1 us a candidate too
+		}
 		if traitSpecs[t].categorical {
 			category[t] = ev.traits.categoryOf(t, cands)
 		} else {
@@ -179,9 +183,15 @@ func (l *residualLeaf) within(ev *evaluator, candidates *roaring.Bitmap) (*roari
 	}
 	out := roaring.New()
 	var env Traits
-	var machine vm.VM
+	machine := newVM()
 	var err error
+	n := 0
 	cands.Iterate(func(id uint32) bool {
+		if n++; n%ctxCheckEvery == 1 {
+			if err = ev.ctx.Err(); err != nil {
+				return false
+			}
+		}
 		for t, vals := range category {
 			setTrait(&env, t, vals[id])
 		}
@@ -189,8 +199,10 @@ func (l *residualLeaf) within(ev *evaluator, candidates *roaring.Bitmap) (*roari
 			setNumeric(&env, t, vals[id], ev.now)
 		}
 		var ok bool
-		if ok, err = l.prog.run(&env, &machine); err != nil {
-			err = fmt.Errorf("%s: %w", l.prog.src, err)
+		if ok, err = l.prog.run(&env, machine); err != nil {
+			if !errors.Is(err, ErrTooCostly) { // that one names the condition
+				err = fmt.Errorf("%s: %w", l.prog.src, err)
+			}
 			return false
 		}
 		if ok {

@@ -117,7 +117,8 @@ func (s *Store) load(ctx context.Context) error {
 			continue
 		}
 		if unbounded != nil {
-			s.logger.Warn("stored segment rule reads without bounds; it keeps running, but saving it again needs a bounded rule",
+			s.logger.Warn("stored segment rule is refused by today's checks (it reads without bounds or costs too much per customer); "+
+				"it keeps running within the engine's limits, but saving it again needs a rule the checks accept",
 				"segment", d.ID, "problem", unbounded)
 		}
 		s.defs[d.ID], s.plans[d.ID] = &d, c
