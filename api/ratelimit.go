@@ -61,6 +61,7 @@ func ParseRateLimit(s string) (RateLimit, error) {
 type RateLimits struct {
 	Ingest RateLimit // per write key, requests (an HTTP call, however many records it carries)
 	API    RateLimit // per API token
+	Lookup RateLimit // per API token, profile lookups by identifier
 	// Registerer receives cdp_rate_limited_total (nil: not registered).
 	Registerer prometheus.Registerer
 	// Now is the clock (time.Now when nil), for tests.
