@@ -227,6 +227,8 @@ var (
 	leadingDigits = regexp.MustCompile(`[0-9][*]`)
 	// mobile is a mainland mobile number in the clear.
 	mobile = regexp.MustCompile(`1[3-9][0-9]{9}`)
+	// summaryPhone is one of the customer's phones, masked.
+	summaryPhone = regexp.MustCompile(`"phone":"\*{7}(5678|4321)"`)
 )
 
 // TestMasksShowOnlyLastFour: wherever a phone appears in an answer any
@@ -252,13 +254,16 @@ func TestMasksShowOnlyLastFour(t *testing.T) {
 				t.Errorf("%s's %s shows the phone's keyed hash", role, name)
 			}
 		}
-		for _, name := range []string{"profile", "summaries"} {
-			if !strings.Contains(answers[name], "*******5678") {
-				t.Errorf("%s's %s lacks the mask *******5678: %s", role, name, answers[name])
+		for _, m := range []string{`"value":"*******5678"`, `"value":"*******4321"`, `"phone":"*******5678"`, `"mobile":"*******4321"`, "我的电话 *******5678"} {
+			if !strings.Contains(answers["profile"], m) {
+				t.Errorf("%s's profile lacks %s: %s", role, m, answers["profile"])
 			}
 		}
-		if !strings.Contains(answers["profile"], "*******4321") || !strings.Contains(answers["profile"], "我的电话 *******5678") {
-			t.Errorf("%s's profile lacks the second phone or the chat's masked number: %s", role, answers["profile"])
+		if !strings.Contains(answers["merges"], `"identifier":{"type":"phone","value":"*******5678"}`) {
+			t.Errorf("%s's merges lack the evidence's mask: %s", role, answers["merges"])
+		}
+		if !summaryPhone.MatchString(answers["summaries"]) {
+			t.Errorf("%s's person summary lacks a masked phone: %s", role, answers["summaries"])
 		}
 	}
 	// The reveal's audit entry carries the same masks.

@@ -57,16 +57,29 @@ func ParseRateLimit(s string) (RateLimit, error) {
 
 // RateLimits are the per-credential limits of the server: each write key
 // has its own bucket for /v1 ingest calls, each API token its own for
-// /api/v1 calls. A call over the limit gets 429 with Retry-After.
+// /api/v1 calls and another for profile lookups. A call over the limit
+// gets 429 with Retry-After.
 type RateLimits struct {
 	Ingest RateLimit // per write key, requests (an HTTP call, however many records it carries)
 	API    RateLimit // per API token
-	Lookup RateLimit // per API token, profile lookups by identifier
+	// Lookup is per API token for GET /api/v1/profiles/lookup, on top of
+	// API: finding a person by a phone or another identifier is what an
+	// enumeration of candidate values does, so it gets a bucket of its
+	// own, far stricter than the API's (DefaultLookupLimit).
+	Lookup RateLimit
 	// Registerer receives cdp_rate_limited_total (nil: not registered).
 	Registerer prometheus.Registerer
 	// Now is the clock (time.Now when nil), for tests.
 	Now func() time.Time
 }
+
+// DefaultLookupLimit is 3 lookups a minute per token with bursts of 10:
+// enough for a customer-service desk taking calls (each caller looked up
+// once), while enumerating the 10^4 middle digits hidden by a phone mask
+// (138****5678, as masks showed before) would take 10 at once and then
+// 9,990 / 0.05 per second = 199,800 s, about 55 hours, per token, each
+// try audited.
+var DefaultLookupLimit = RateLimit{PerSecond: 0.05, Burst: 10}
 
 // CodeRateLimited is the error code of a 429 answer.
 const CodeRateLimited = "rate_limited"
@@ -117,8 +130,8 @@ func (l *limiter) take(id string) (bool, time.Duration) {
 
 // rateLimiters are the server's limiters and their metric.
 type rateLimiters struct {
-	ingest, api *limiter
-	limited     *prometheus.CounterVec
+	ingest, api, lookup *limiter
+	limited             *prometheus.CounterVec
 }
 
 func newRateLimiters(o RateLimits) *rateLimiters {
@@ -127,7 +140,7 @@ func newRateLimiters(o RateLimits) *rateLimiters {
 	}
 	r := &rateLimiters{limited: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "cdp_rate_limited_total",
-		Help: "Calls refused with 429 because their write key (kind=ingest) or API token (kind=api) exceeded its rate limit.",
+		Help: "Calls refused with 429 because their write key (kind=ingest) or API token (kind=api, or kind=lookup for profile lookups) exceeded its rate limit.",
 	}, []string{"kind"})}
 	if !o.Ingest.Off() {
 		r.ingest = newLimiter(o.Ingest, o.Now)
@@ -135,8 +148,12 @@ func newRateLimiters(o RateLimits) *rateLimiters {
 	if !o.API.Off() {
 		r.api = newLimiter(o.API, o.Now)
 	}
-	r.limited.WithLabelValues("ingest").Add(0)
-	r.limited.WithLabelValues("api").Add(0)
+	if !o.Lookup.Off() {
+		r.lookup = newLimiter(o.Lookup, o.Now)
+	}
+	for _, kind := range []string{"ingest", "api", "lookup"} {
+		r.limited.WithLabelValues(kind).Add(0)
+	}
 	if o.Registerer != nil {
 		o.Registerer.MustRegister(r.limited)
 	}
@@ -145,18 +162,17 @@ func newRateLimiters(o RateLimits) *rateLimiters {
 
 // rateLimit answers 429 when the authenticated caller (the principal set
 // by requireWriteKey or requireToken before it) has no token left in its
-// bucket. kind is "ingest" or "api".
+// bucket. kind is "ingest", "api" or "lookup".
 func (s *Server) rateLimit(kind string) gin.HandlerFunc {
-	l := s.limits.api
-	if kind == "ingest" {
-		l = s.limits.ingest
+	l, what := s.limits.api, "API token"
+	switch kind {
+	case "ingest":
+		l, what = s.limits.ingest, "write key"
+	case "lookup":
+		l, what = s.limits.lookup, "API token's profile lookup"
 	}
 	if l == nil {
 		return func(c *gin.Context) {}
-	}
-	what := "API token"
-	if kind == "ingest" {
-		what = "write key"
 	}
 	return func(c *gin.Context) {
 		p := principal(c)
