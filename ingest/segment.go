@@ -77,7 +77,6 @@ var externalIDTypes = map[string]string{
 	"member_number":          identity.MemberNo,
 }
 
-
 // segmentParser turns Segment messages into events.
 type segmentParser struct {
 	source     string
