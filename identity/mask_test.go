@@ -39,3 +39,21 @@ func TestPersonalTypes(t *testing.T) {
 		t.Error("an unknown type is personal")
 	}
 }
+
+func TestTraitsMaskedAtEveryDepth(t *testing.T) {
+	in := `{"name":"孙女士","phone":"+86 138****5678","email":"Sun.Li@Example.com","unionid":"oUnion0000abcd1234","age":61,` +
+		`"address":{"tel":"13987654321","city":"上海"},"contacts":[{"mobile":13600001111},"备用 13700002222"],"note":"会员"}`
+	for d, want := range map[Disclosure]string{
+		MaskAll: `{"address":{"city":"上海","tel":"*******4321"},"age":61,"contacts":[{"mobile":"*******1111"},"备用 *******2222"],` +
+			`"email":"s***@example.com","name":"孙女士","note":"会员","phone":"*******5678","unionid":"****1234"}`,
+		ShowIDs: `{"address":{"city":"上海","tel":"*******4321"},"age":61,"contacts":[{"mobile":"*******1111"},"备用 *******2222"],` +
+			`"email":"s***@example.com","name":"孙女士","note":"会员","phone":"*******5678","unionid":"oUnion0000abcd1234"}`,
+	} {
+		if got := string(maskTraits([]byte(in), d)); got != want {
+			t.Errorf("disclosure %d:\n got %s\nwant %s", d, got, want)
+		}
+	}
+	if got := string(maskTraits([]byte(`[1]`), MaskAll)); got != "{}" {
+		t.Errorf("traits not an object: %s", got)
+	}
+}

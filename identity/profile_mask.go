@@ -117,41 +117,53 @@ func (s *Service) maskProfile(ctx context.Context, pr *Profile, d Disclosure) er
 	return nil
 }
 
-// maskTraits masks a traits object's values: phone keys to MaskPhone, keys
-// named after an identifier type as MaskValue does, and mobile numbers in
-// any other text or number. Ingest already stores phone keys masked; this
-// brings older masks down to the last four digits and covers the rest.
-// Traits that are not a JSON object show as {}.
+// maskTraits masks a traits object's values, nested ones included: phone
+// keys to MaskPhone, keys named after an identifier type as MaskValue
+// does, and mobile numbers in any other text or number. Ingest already
+// stores top-level phone keys masked; this brings older masks down to the
+// last four digits and covers the rest. Traits that are not a JSON object
+// show as {}.
 func maskTraits(raw json.RawMessage, d Disclosure) json.RawMessage {
 	var obj map[string]any
 	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
 		return json.RawMessage("{}")
 	}
-	for k, v := range obj {
-		var s string
-		switch v := v.(type) {
-		case string:
-			s = v
-		case float64:
-			s = strconv.FormatFloat(v, 'f', -1, 64)
-		default:
-			continue
-		}
-		key := strings.ToLower(k)
-		switch {
-		case PhoneTraitKey(key):
-			obj[k] = MaskPhone(s)
-		case KnownType(key):
-			obj[k] = MaskValue(key, s, d)
-		default:
-			if m := MaskPhonesInText(s); m != s {
-				obj[k] = m
-			}
-		}
-	}
-	out, err := json.Marshal(obj)
+	out, err := json.Marshal(maskTraitValue("", obj, d))
 	if err != nil {
 		return json.RawMessage("{}")
 	}
 	return out
+}
+
+// maskTraitValue masks v, found under key (lower-cased; "" in arrays).
+func maskTraitValue(key string, v any, d Disclosure) any {
+	var s string
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			v[k] = maskTraitValue(strings.ToLower(k), x, d)
+		}
+		return v
+	case []any:
+		for i, x := range v {
+			v[i] = maskTraitValue(key, x, d)
+		}
+		return v
+	case string:
+		s = v
+	case float64:
+		s = strconv.FormatFloat(v, 'f', -1, 64)
+	default:
+		return v
+	}
+	switch {
+	case PhoneTraitKey(key):
+		return MaskPhone(s)
+	case KnownType(key):
+		return MaskValue(key, s, d)
+	}
+	if m := MaskPhonesInText(s); m != s {
+		return m
+	}
+	return v
 }
