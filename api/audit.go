@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/granarycdp/cdp/identity"
 )
 
 // AuditEntry is one management action from cdp.audit_log: who (the API
@@ -132,8 +134,8 @@ type revealRequest struct {
 
 // revealPhone answers a person's phone numbers in full, for an admin who
 // gives a reason (a customer asked to be called back, a delivery problem).
-// Everywhere else the API and the console show phones masked
-// (+86 138****5678), whatever the role: PIPL's minimum necessary. Each
+// Everywhere else the API and the console show phones masked to their
+// last four digits (*******5678), whatever the role: PIPL's minimum necessary. Each
 // reveal is audited with the reason and the masked numbers; the answer is
 // not cacheable. Campaign channels decrypt server-side and never need it.
 func (s *Server) revealPhone(c *gin.Context) {
@@ -173,11 +175,11 @@ func (s *Server) revealPhone(c *gin.Context) {
 		phone, err := s.identity.Protector.Decrypt(ct)
 		if err != nil {
 			// Encrypted under another key (see docs/security.md, key rotation).
-			s.internal(c, fmt.Errorf("phone %s: %w", m, err))
+			s.internal(c, fmt.Errorf("phone %s: %w", identity.MaskPhone(m), err))
 			return
 		}
 		if !slices.Contains(phones, phone) {
-			phones, masked = append(phones, phone), append(masked, m)
+			phones, masked = append(phones, phone), append(masked, identity.MaskPhone(phone))
 		}
 	}
 	if err := rows.Err(); err != nil {

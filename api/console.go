@@ -17,6 +17,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/granarycdp/cdp/campaigns"
+	"github.com/granarycdp/cdp/identity"
 )
 
 // shanghai is the marketers' calendar: "today" starts at 00:00 in China.
@@ -173,7 +174,8 @@ func (s *Server) campaignResultsDaily(c *gin.Context) {
 	c.JSON(http.StatusOK, out)
 }
 
-// PersonSummary is a line about a person for member lists: phones masked.
+// PersonSummary is a line about a person for member lists: phones masked
+// to their last four digits.
 type PersonSummary struct {
 	PersonID  uint32    `json:"person_id"`
 	Name      string    `json:"name,omitempty"`  // WeCom name
@@ -243,7 +245,7 @@ func (s *Server) summaryQueries(ctx context.Context, all []uint32, owner map[uin
 			return err
 		}
 		if ps := byID[owner[p]]; ps != nil && ps.Phone == "" {
-			ps.Phone = masked
+			ps.Phone = identity.MaskPhone(masked)
 		}
 	}
 	rows.Close()

@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -23,8 +24,18 @@ func personParam(c *gin.Context) (uint32, bool) {
 	return uint32(n), true
 }
 
+// disclosure is how much of personal identifiers the caller sees: analysts
+// see every identifier masked, marketers and admins the platform ids in
+// full; phones and e-mail addresses are masked for all (identity/mask.go).
+func disclosure(c *gin.Context) identity.Disclosure {
+	if principal(c).Role.Allows(RoleMarketer) {
+		return identity.ShowIDs
+	}
+	return identity.MaskAll
+}
+
 func (s *Server) answerProfile(c *gin.Context, p uint32) {
-	pr, err := s.identity.Profile(c.Request.Context(), p, time.Now())
+	pr, err := s.identity.Profile(c.Request.Context(), p, time.Now(), disclosure(c))
 	if errors.Is(err, identity.ErrNoSuchPerson) {
 		fail(c, http.StatusNotFound, CodeNotFound, "no such person", "id")
 		return
@@ -61,11 +72,21 @@ func (s *Server) profile(c *gin.Context) {
 }
 
 // profileLookup finds a person by an identifier; a phone is given in
-// clear and matched by its keyed hash.
+// clear and matched by its keyed hash. Looking up by a personal identifier
+// (identity.Personal: phones, e-mails, platform ids, member numbers) needs
+// the marketer role: an analyst who could would unmask a phone from its
+// mask by trying the hidden digits. Every call is audited with the type,
+// the outcome and the person found, never the value, and is limited by
+// the token's own lookup bucket (RateLimits.Lookup, on the route).
 func (s *Server) profileLookup(c *gin.Context) {
 	typ, value := c.Query("type"), c.Query("value")
 	if !identity.KnownType(typ) {
 		fail(c, http.StatusBadRequest, CodeInvalid, "type must be an identifier type such as phone, unionid, wecom_external_userid, douyin_openid, member_no", "type")
+		return
+	}
+	if identity.Personal(typ) && !principal(c).Role.Allows(RoleMarketer) {
+		s.auditLookup(c, typ, "forbidden", 0)
+		fail(c, http.StatusForbidden, CodeForbidden, fmt.Sprintf("looking a person up by %s needs the marketer role (role %s may look up by anonymous_id or device_id, or open a profile by its person id)", typ, principal(c).Role), "type")
 		return
 	}
 	v, err := identity.Normalize(typ, value)
@@ -80,16 +101,36 @@ func (s *Server) profileLookup(c *gin.Context) {
 	}
 	p, ok := s.identity.Graph.Lookup(identity.Identifier{Type: typ, Value: v})
 	if !ok {
+		s.auditLookup(c, typ, "not_found", 0)
 		fail(c, http.StatusNotFound, CodeNotFound, "no person has this identifier", "value")
 		return
 	}
+	s.auditLookup(c, typ, "found", s.identity.Graph.Canonical(p))
 	s.answerProfile(c, p)
 }
 
-func (s *Server) personMerges(c *gin.Context) {
-	if p, ok := personParam(c); ok {
-		c.JSON(http.StatusOK, gin.H{"person_id": s.identity.Graph.Canonical(p), "items": s.identity.Graph.MergesOf(p)})
+// auditLookup records a lookup: who, by which type, the outcome and the
+// person found. Never the value: the audit log outlives erasures, and a
+// value in it would be a list of the numbers someone tried.
+func (s *Server) auditLookup(c *gin.Context, typ, outcome string, p uint32) {
+	id := ""
+	if p != 0 {
+		id = strconv.FormatUint(uint64(p), 10)
 	}
+	s.audit(c, "profile.lookup", "person", id, gin.H{"type": typ, "outcome": outcome})
+}
+
+func (s *Server) personMerges(c *gin.Context) {
+	p, ok := personParam(c)
+	if !ok {
+		return
+	}
+	merges := s.identity.Graph.MergesOf(p)
+	if err := s.identity.MaskMerges(c.Request.Context(), merges, disclosure(c)); err != nil {
+		s.internal(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"person_id": s.identity.Graph.Canonical(p), "items": merges})
 }
 
 func (s *Server) unmerge(c *gin.Context) {
@@ -111,6 +152,12 @@ func (s *Server) unmerge(c *gin.Context) {
 			s.segments.Touched(append(res.Persons, res.Survivor), []string{segments.KindPersons})
 		}
 		s.audit(c, "identity.unmerge", "merge", c.Param("id"), gin.H{"survivor": res.Survivor, "person": res.Person, "persons": res.Persons, "rule": res.Merge.Rule}) // no identifier values: they would outlive an erasure
+		merges := []identity.Merge{res.Merge}
+		if err := s.identity.MaskMerges(c.Request.Context(), merges, disclosure(c)); err != nil {
+			s.internal(c, err)
+			return
+		}
+		res.Merge = merges[0]
 		c.JSON(http.StatusOK, res)
 	}
 }

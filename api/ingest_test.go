@@ -46,6 +46,7 @@ type ingestFixture struct {
 	camps  *campaigns.Service
 	col    *ingest.Collector
 	wc     *ingest.WeCom
+	opts   api.Options // what f.srv was built with
 }
 
 func newIngestFixture(t *testing.T, maxSpool int64) *ingestFixture {
@@ -96,8 +97,9 @@ func newIngestFixtureTB(tb testing.TB, t *testing.T, maxSpool int64) *ingestFixt
 	}
 	camps := &campaigns.Service{DB: f.db, Writer: w, Segments: segs, Logger: storetest.Logger()}
 	wc := &ingest.WeCom{Crypto: crypto, Client: client, CorpID: corpID}
-	f.srv = api.New(api.Options{DB: f.db, Credentials: creds, Collector: col, Identity: svc, Segments: segs, Campaigns: camps,
-		WeCom: wc, Logger: storetest.Logger()})
+	apiOpts := api.Options{DB: f.db, Credentials: creds, Collector: col, Identity: svc, Segments: segs, Campaigns: camps,
+		WeCom: wc, Logger: storetest.Logger()}
+	f.srv = api.New(apiOpts)
 	pipe := ingest.NewPipeline(ingest.PipelineOptions{Spool: sp, Writer: w, SpoolID: "api-test", Linger: 5 * time.Millisecond, Resolver: graph,
 		AfterCommit: func(persons []uint32, tables []string) { segs.Touched(persons, segments.KindsOfTables(tables)) }})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -114,7 +116,7 @@ func newIngestFixtureTB(tb testing.TB, t *testing.T, maxSpool int64) *ingestFixt
 		w.Close(context.Background())
 		sp.Close()
 	})
-	return &ingestFixture{fixture: f, sp: sp, spool: opts.Dir, pipe: pipe, crypto: crypto, fake: fake, graph: graph, prot: prot, segs: segs, camps: camps, col: col, wc: wc}
+	return &ingestFixture{fixture: f, sp: sp, spool: opts.Dir, pipe: pipe, crypto: crypto, fake: fake, graph: graph, prot: prot, segs: segs, camps: camps, col: col, wc: wc, opts: apiOpts}
 }
 
 func (f *ingestFixture) post(path, key string, body []byte, header map[string]string) *httptest.ResponseRecorder {

@@ -57,19 +57,32 @@ func ParseRateLimit(s string) (RateLimit, error) {
 
 // RateLimits are the per-credential limits of the server: each write key
 // has its own bucket for /v1 ingest calls, each API token its own for
-// /api/v1 calls and another for estimates and overlaps. A call over a
-// limit gets 429 with Retry-After.
+// /api/v1 calls, another for estimates and overlaps and another for
+// profile lookups. A call over a limit gets 429 with Retry-After.
 type RateLimits struct {
 	Ingest RateLimit // per write key, requests (an HTTP call, however many records it carries)
 	API    RateLimit // per API token
 	// Estimate is per API token too, for estimates and overlaps only
 	// (they evaluate a rule, the API's costliest calls), on top of API.
 	Estimate RateLimit
+	// Lookup is per API token for GET /api/v1/profiles/lookup, on top of
+	// API: finding a person by a phone or another identifier is what an
+	// enumeration of candidate values does, so it gets a bucket of its
+	// own, far stricter than the API's (DefaultLookupLimit).
+	Lookup RateLimit
 	// Registerer receives cdp_rate_limited_total (nil: not registered).
 	Registerer prometheus.Registerer
 	// Now is the clock (time.Now when nil), for tests.
 	Now func() time.Time
 }
+
+// DefaultLookupLimit is 3 lookups a minute per token with bursts of 10:
+// enough for a customer-service desk taking calls (each caller looked up
+// once), while enumerating the 10^4 middle digits hidden by a phone mask
+// (138****5678, as masks showed before) would take 10 at once and then
+// 9,990 / 0.05 per second = 199,800 s, about 55 hours, per token, each
+// try audited.
+var DefaultLookupLimit = RateLimit{PerSecond: 0.05, Burst: 10}
 
 // CodeRateLimited is the error code of a 429 answer.
 const CodeRateLimited = "rate_limited"
@@ -120,8 +133,8 @@ func (l *limiter) take(id string) (bool, time.Duration) {
 
 // rateLimiters are the server's limiters and their metric.
 type rateLimiters struct {
-	ingest, api, estimate *limiter
-	limited               *prometheus.CounterVec
+	ingest, api, estimate, lookup *limiter
+	limited                       *prometheus.CounterVec
 }
 
 func newRateLimiters(o RateLimits) *rateLimiters {
@@ -130,7 +143,7 @@ func newRateLimiters(o RateLimits) *rateLimiters {
 	}
 	r := &rateLimiters{limited: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "cdp_rate_limited_total",
-		Help: "Calls refused with 429 because their write key (kind=ingest) or API token (kind=api; kind=estimate for estimates and overlaps) exceeded its rate limit.",
+		Help: "Calls refused with 429 because their write key (kind=ingest) or API token (kind=api; kind=estimate for estimates and overlaps, kind=lookup for profile lookups) exceeded its rate limit.",
 	}, []string{"kind"})}
 	if !o.Ingest.Off() {
 		r.ingest = newLimiter(o.Ingest, o.Now)
@@ -141,7 +154,10 @@ func newRateLimiters(o RateLimits) *rateLimiters {
 	if !o.Estimate.Off() {
 		r.estimate = newLimiter(o.Estimate, o.Now)
 	}
-	for _, kind := range []string{"ingest", "api", "estimate"} {
+	if !o.Lookup.Off() {
+		r.lookup = newLimiter(o.Lookup, o.Now)
+	}
+	for _, kind := range []string{"ingest", "api", "estimate", "lookup"} {
 		r.limited.WithLabelValues(kind).Add(0)
 	}
 	if o.Registerer != nil {
@@ -152,7 +168,7 @@ func newRateLimiters(o RateLimits) *rateLimiters {
 
 // rateLimit answers 429 when the authenticated caller (the principal set
 // by requireWriteKey or requireToken before it) has no token left in its
-// bucket. kind is "ingest", "api" or "estimate".
+// bucket. kind is "ingest", "api", "estimate" or "lookup".
 func (s *Server) rateLimit(kind string) gin.HandlerFunc {
 	l, what := s.limits.api, "API token"
 	switch kind {
@@ -160,6 +176,8 @@ func (s *Server) rateLimit(kind string) gin.HandlerFunc {
 		l, what = s.limits.ingest, "write key"
 	case "estimate":
 		l, what = s.limits.estimate, "API token for estimates and overlaps"
+	case "lookup":
+		l, what = s.limits.lookup, "API token's profile lookup"
 	}
 	if l == nil {
 		return func(c *gin.Context) {}

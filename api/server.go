@@ -126,7 +126,7 @@ func New(opts Options) *Server {
 	v1 := g.Group("/api/v1", s.requireToken(RoleAnalyst), s.rateLimit("api"))
 	v1.GET("/whoami", s.whoami)
 	if s.identity != nil {
-		v1.GET("/profiles/lookup", s.profileLookup)
+		v1.GET("/profiles/lookup", s.rateLimit("lookup"), s.profileLookup)
 		v1.GET("/profiles/:id", s.profile)
 		v1.GET("/profiles/:id/merges", s.personMerges)
 		v1.GET("/identity/rules", s.identityRules)

@@ -122,18 +122,6 @@ func NormalizePhone(raw string) (string, error) {
 // letters and logs.
 func quoteMasked(raw string) string { return strconv.Quote(MaskDigitRuns(MaskMobiles(raw))) }
 
-// MaskPhone shows a normalised phone as +86 138****5678.
-func MaskPhone(e164 string) string {
-	local, cc := e164, ""
-	if strings.HasPrefix(e164, "+86") {
-		cc, local = "+86 ", e164[3:]
-	}
-	if len(local) < 7 {
-		return cc + strings.Repeat("*", len(local))
-	}
-	return cc + local[:3] + strings.Repeat("*", len(local)-7) + local[len(local)-4:]
-}
-
 // maxIdentifierLen bounds identifier values; real ids are far shorter.
 const maxIdentifierLen = 256
 

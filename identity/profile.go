@@ -14,7 +14,7 @@ type Profile struct {
 	PersonID    uint32              `json:"person_id"`
 	Persons     []uint32            `json:"persons"` // ids merged into it
 	Identifiers []ProfileIdentifier `json:"identifiers"`
-	Traits      json.RawMessage     `json:"traits"` // latest identify traits (phones masked)
+	Traits      json.RawMessage     `json:"traits"` // latest identify traits (identifiers masked)
 	Computed    Computed            `json:"computed"`
 	Timeline    []TimelineItem      `json:"timeline"`
 	Orders      []OrderSummary      `json:"orders"`
@@ -23,10 +23,12 @@ type Profile struct {
 	Conflicts   []Conflict          `json:"conflicts"`
 }
 
-// ProfileIdentifier is an identifier as shown: phones masked.
+// ProfileIdentifier is an identifier as shown: masked as the reader's
+// Disclosure asks (see mask.go).
 type ProfileIdentifier struct {
 	Type      string    `json:"type"`
 	Value     string    `json:"value"`
+	Masked    bool      `json:"masked"` // Value is a mask, not the identifier`
 	Contested bool      `json:"contested"`
 	LinkedAt  time.Time `json:"linked_at"`
 	Ref       string    `json:"record"`
@@ -90,9 +92,10 @@ type OrderSummary struct {
 
 // ChatItem is a WeCom chat message excerpt.
 type ChatItem struct {
-	At      time.Time `json:"at"`
-	From    string    `json:"from"`
-	Content string    `json:"content"`
+	At           time.Time `json:"at"`
+	From         string    `json:"from"`          // staff userid, or the customer's external userid (masked as identifiers are)
+	FromCustomer bool      `json:"from_customer"` // written by the customer, not by staff
+	Content      string    `json:"content"`       // mobile numbers masked
 }
 
 // Purchase-cycle priors (domain guidance: a 3-person household finishes
@@ -103,8 +106,9 @@ const (
 	oilCycleDays  = 49
 )
 
-// Profile assembles the 360° view of the canonical person of p.
-func (s *Service) Profile(ctx context.Context, p uint32, now time.Time) (*Profile, error) {
+// Profile assembles the 360° view of the canonical person of p, its
+// personal identifiers masked for a reader under d.
+func (s *Service) Profile(ctx context.Context, p uint32, now time.Time, d Disclosure) (*Profile, error) {
 	root := s.Graph.Canonical(p)
 	cluster := s.Graph.Cluster(root)
 	if len(cluster) == 0 {
@@ -122,6 +126,9 @@ func (s *Service) Profile(ctx context.Context, p uint32, now time.Time) (*Profil
 	}
 	if len(pr.Identifiers) == 0 && len(pr.Timeline) == 0 {
 		return nil, ErrNoSuchPerson // erased
+	}
+	if err := s.maskProfile(ctx, pr, d); err != nil {
+		return nil, err
 	}
 	return pr, nil
 }
@@ -144,7 +151,7 @@ func (s *Service) profileIdentifiers(ctx context.Context, pr *Profile) error {
 		}
 		id.Contested = contested != 0
 		if id.Type == Phone {
-			id.Value = masked
+			id.Value = masked // masked again for display by maskProfile
 			if id.Value == "" {
 				id.Value = "***"
 			}
@@ -218,9 +225,6 @@ func (s *Service) profileConflicts(ctx context.Context, pr *Profile) error {
 		var c Conflict
 		if err := rows.Scan(&c.At, &c.Ref, &c.Identifier.Type, &c.Identifier.Value, &c.PersonA, &c.PersonB, &c.Reason); err != nil {
 			return err
-		}
-		if c.Identifier.Type == Phone {
-			c.Identifier.Value = "***"
 		}
 		pr.Conflicts = append(pr.Conflicts, c)
 	}

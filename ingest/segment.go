@@ -77,10 +77,6 @@ var externalIDTypes = map[string]string{
 	"member_number":          identity.MemberNo,
 }
 
-// phoneKeys are trait and property keys holding phone numbers: their
-// values are masked before storage and become phone identifiers (traits).
-var phoneKeys = map[string]bool{"phone": true, "mobile": true, "phone_number": true, "tel": true, "telephone": true}
-
 // segmentParser turns Segment messages into events.
 type segmentParser struct {
 	source     string
@@ -313,7 +309,7 @@ func (p *segmentParser) scrub(raw json.RawMessage, field string, add func(typ, v
 	}
 	lower := bytes.ToLower(raw)
 	interesting := add != nil && bytes.Contains(lower, []byte(`"email"`))
-	for k := range phoneKeys {
+	for _, k := range identity.PhoneTraitKeys {
 		if bytes.Contains(lower, []byte(`"`+k+`"`)) {
 			interesting = true
 		}
@@ -334,7 +330,7 @@ func (p *segmentParser) scrub(raw json.RawMessage, field string, add func(typ, v
 		}
 		key := strings.ToLower(k)
 		switch {
-		case phoneKeys[key] && s != "":
+		case identity.PhoneTraitKey(key) && s != "":
 			if add != nil {
 				if err := add(identity.Phone, s, field+"."+k); err != nil {
 					return nil, err

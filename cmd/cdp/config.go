@@ -40,6 +40,7 @@ type config struct {
 	RateLimitIngest    string
 	RateLimitAPI       string
 	RateLimitEstimate  string
+	RateLimitLookup    string
 	WeComCorpID        string
 	WeComToken         string
 	WeComAESKey        string
@@ -117,6 +118,8 @@ func (c *config) settings() []setting {
 		// a core, where the API limit alone allowed 50 a second.
 		{flag: "rate-limit-estimate", env: "CDP_RATE_LIMIT_ESTIMATE", commands: serve, str: &c.RateLimitEstimate, def: "0.25:20",
 			help: "Segment estimates and overlaps (which evaluate a rule) allowed per API token, on top of the API limit: requests per second[:burst]; over it, 429 with Retry-After. 0: no limit."},
+		{flag: "rate-limit-lookup", env: "CDP_RATE_LIMIT_LOOKUP", commands: serve, str: &c.RateLimitLookup, def: api.DefaultLookupLimit.String(),
+			help: "Profile lookups by identifier (GET /api/v1/profiles/lookup) allowed per API token, on top of the API limit: requests per second[:burst]. The default, 3 a minute with bursts of 10, lets a desk look up callers but makes trying the hidden digits of a masked phone take days; every lookup is audited. 0: no limit."},
 		{flag: "wecom-corp-id", env: "CDP_WECOM_CORP_ID", commands: []string{"serve", "demo"}, str: &c.WeComCorpID,
 			help: "WeCom corp id (企业ID): the callback's receive id."},
 		{flag: "wecom-token", env: "CDP_WECOM_TOKEN", commands: []string{"serve", "demo"}, str: &c.WeComToken,
@@ -269,22 +272,26 @@ func usage(w io.Writer, cmd string) {
 	}
 }
 
-// rateLimits reads CDP_RATE_LIMIT_INGEST, CDP_RATE_LIMIT_API and
-// CDP_RATE_LIMIT_ESTIMATE.
+// rateLimits reads CDP_RATE_LIMIT_INGEST, CDP_RATE_LIMIT_API,
+// CDP_RATE_LIMIT_ESTIMATE and CDP_RATE_LIMIT_LOOKUP.
 func rateLimits(c config, reg prometheus.Registerer) (api.RateLimits, error) {
-	in, err := api.ParseRateLimit(c.RateLimitIngest)
-	if err != nil {
-		return api.RateLimits{}, fmt.Errorf("CDP_RATE_LIMIT_INGEST: %w", err)
+	out := api.RateLimits{Registerer: reg}
+	for _, l := range []struct {
+		env, value string
+		into       *api.RateLimit
+	}{
+		{"CDP_RATE_LIMIT_INGEST", c.RateLimitIngest, &out.Ingest},
+		{"CDP_RATE_LIMIT_API", c.RateLimitAPI, &out.API},
+		{"CDP_RATE_LIMIT_ESTIMATE", c.RateLimitEstimate, &out.Estimate},
+		{"CDP_RATE_LIMIT_LOOKUP", c.RateLimitLookup, &out.Lookup},
+	} {
+		limit, err := api.ParseRateLimit(l.value)
+		if err != nil {
+			return api.RateLimits{}, fmt.Errorf("%s: %w", l.env, err)
+		}
+		*l.into = limit
 	}
-	ap, err := api.ParseRateLimit(c.RateLimitAPI)
-	if err != nil {
-		return api.RateLimits{}, fmt.Errorf("CDP_RATE_LIMIT_API: %w", err)
-	}
-	est, err := api.ParseRateLimit(c.RateLimitEstimate)
-	if err != nil {
-		return api.RateLimits{}, fmt.Errorf("CDP_RATE_LIMIT_ESTIMATE: %w", err)
-	}
-	return api.RateLimits{Ingest: in, API: ap, Estimate: est, Registerer: reg}, nil
+	return out, nil
 }
 
 // biUser is the embedded engine's BI user: CDP_BI_USER with CDP_BI_PASSWORD,

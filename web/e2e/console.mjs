@@ -167,6 +167,9 @@ await step('open a profile from the sample members', async () => {
   await page.getByTestId('identifiers').waitFor();
   const body = await page.locator('body').innerText();
   check(!/(?<![\dA-Za-z])1[3-9]\d{9}(?!\d)/.test(body), 'no unmasked phone number on the profile');
+  check(!/\d\*/.test(body), 'phone masks show no leading digits, only the last four');
+  const ids = await page.getByTestId('identifiers').innerText();
+  if (ids.includes('手机号')) check(/(?<!\*)\*{7}\d{4}(?!\d)/.test(ids), `a phone shows as *******NNNN: ${ids}`);
   await shot('profile');
   await page.getByTestId('tab-merges').click();
   await page.getByTestId('merges').waitFor();
@@ -381,6 +384,22 @@ await step('an analyst sees no actions it may not take', async () => {
   await page.getByRole('tab', { name: 'API tokens' }).click();
   await page.getByText('Only admins can see and manage keys and tokens.').waitFor();
   await shot('analyst-settings');
+  // No lookup by phone or another personal identifier: the page says a
+  // marketer is needed and offers only OneID and the SDKs' pseudonymous ids.
+  await page.goto(base + '/profiles');
+  await page.getByTestId('lookup-needs-marketer').waitFor();
+  await page.getByTestId('lookup-type').click();
+  const options = await page.locator('.ant-select-dropdown .ant-select-item-option').allInnerTexts();
+  check(options.includes('OneID') && !options.some((o) => /Phone|UnionID|Member|WeCom|E-mail/.test(o)), `analyst lookup types: ${options}`);
+  await page.keyboard.press('Escape');
+  await shot('analyst-profiles');
+  // The profile opened by OneID shows no personal identifier in full.
+  await page.goto(base + '/profiles/' + profileId);
+  await page.getByTestId('identifiers').waitFor();
+  const ids = await page.getByTestId('identifiers').innerText();
+  check(!/(?<![A-Za-z0-9])(wm[A-Za-z0-9_-]{19}|o[A-Za-z0-9_-]{16})(?![A-Za-z0-9])/.test(ids), `an analyst sees no WeCom id or unionid in full: ${ids}`);
+  check(!/\d\*/.test(ids) && !/(?<![\dA-Za-z])1[3-9]\d{9}(?!\d)/.test(ids), `an analyst sees phones by their last four digits only: ${ids}`);
+  await shot('analyst-profile');
 });
 
 await browser.close();

@@ -86,6 +86,7 @@ const names: Record<string, [string, string]> = {
   device_id: ['设备 ID', 'Device id'],
   anonymous_id: ['匿名 ID', 'Anonymous id'],
   user_id: ['用户 ID', 'User id'],
+  email: ['邮箱', 'E-mail'],
   admin: ['管理员', 'Admin'],
   video_play: ['观看视频', 'Watched video'],
   video_complete: ['完播视频', 'Completed video'],

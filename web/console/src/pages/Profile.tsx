@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import { Link, useParams } from 'react-router-dom';
 import { App, Badge, Button, Card, Col, Descriptions, Empty, List, Popconfirm, Row, Skeleton, Space, Statistic, Table, Tabs, Tag, Timeline, Tooltip, Typography } from 'antd';
 import { ApiOutlined, MessageOutlined, ShoppingCartOutlined, UserAddOutlined, BranchesOutlined, LockOutlined } from '@ant-design/icons';
@@ -7,7 +7,7 @@ import { useAuth } from '../auth';
 import { useName, useT } from '../i18n';
 import { ErrorAlert, fmtDate, fmtInt, fmtTime, fmtYuan, PageTitle } from '../components/common';
 
-interface Identifier { type: string; value: string; contested: boolean; linked_at: string; record: string; person: number }
+interface Identifier { type: string; value: string; masked: boolean; contested: boolean; linked_at: string; record: string; person: number }
 interface Merge { id: number; at: string; survivor: number; absorbed: number; record: string; anchor: { type: string; value: string }; identifier: { type: string; value: string }; rule: string; undone: boolean; undone_at?: string; undone_by?: string }
 interface ProfileT {
   person_id: number; persons: number[]; identifiers: Identifier[]; traits: any;
@@ -16,12 +16,10 @@ interface ProfileT {
     next_rice_purchase?: string; next_oil_purchase?: string; acquisition_channel?: string; owner_staff?: string; top_topics: string[] | null };
   timeline: { at: string; kind: string; channel: string; title: string; detail?: string }[] | null;
   orders: { channel: string; order_id: string; status: string; ordered_at: string; amount: number; city: string; items: string[] | null }[] | null;
-  chats: { at: string; from: string; content: string }[] | null;
+  chats: { at: string; from: string; from_customer: boolean; content: string }[] | null;
   merges: Merge[] | null; conflicts: any[] | null; segments: Segment[]; campaigns: { campaign_id: string; name: string; group: string; reason?: string; state: string; planned_at: string }[];
 }
 
-// A phone identifier's value in merges is its keyed hash: never shown.
-const isHashedPhone = (id: { type: string; value: string }) => id.type === 'phone' && id.value.startsWith('h:');
 
 export default function Profile() {
   const t = useT();
@@ -38,7 +36,6 @@ export default function Profile() {
     get<ProfileT>('/profiles/' + id).then(setP).catch(setError);
   }, [id]);
   useEffect(load, [load]);
-  const customerIds = useMemo(() => new Set((p?.identifiers ?? []).filter((i) => i.type === 'wecom_external_userid').map((i) => i.value)), [p]);
 
   const unmerge = async (m: Merge) => {
     setUndoing(m.id);
@@ -67,10 +64,12 @@ export default function Profile() {
       {error ? <ErrorAlert error={error} style={{ marginBottom: 16 }} /> : null}
       <Row gutter={[16, 16]}>
         <Col xs={24} xl={8}>
-          <Card bordered={false} title={t('身份标识', 'Identifiers')} extra={<Tooltip title={t('手机号仅以脱敏形式显示', 'Phones are shown masked only')}><LockOutlined /></Tooltip>}>
+          <Card bordered={false} title={t('身份标识', 'Identifiers')} extra={<Tooltip title={can('marketer')
+            ? t('手机号只显示后 4 位，邮箱已脱敏', 'Phones show their last 4 digits; e-mails are masked')
+            : t('个人标识均已脱敏：手机号只显示后 4 位', 'Personal identifiers are masked; phones show their last 4 digits')}><LockOutlined /></Tooltip>}>
             <List size="small" dataSource={p.identifiers} data-testid="identifiers" renderItem={(i) => (
               <List.Item extra={i.contested && <Tag color="orange">{t('共用/受限', 'contested')}</Tag>}>
-                <List.Item.Meta title={<Typography.Text copyable={i.type !== 'phone'}>{i.value}</Typography.Text>} description={`${name(i.type, 'id')} · ${fmtDate(i.linked_at)}`} />
+                <List.Item.Meta title={<Typography.Text copyable={!i.masked}>{i.value}{i.masked && <LockOutlined style={{ marginLeft: 6, color: '#999' }} />}</Typography.Text>} description={`${name(i.type, 'id')} · ${fmtDate(i.linked_at)}`} />
               </List.Item>
             )} />
           </Card>
@@ -121,9 +120,9 @@ export default function Profile() {
               { key: 'chats', label: `${t('企微聊天', 'WeCom chats')} (${(p.chats ?? []).length})`, children: (p.chats ?? []).length ? (
                 <div style={{ maxHeight: 520, overflow: 'auto' }}>
                   {(p.chats ?? []).map((m, i) => (
-                    <div className="chat-line" key={i} style={{ alignItems: customerIds.has(m.from) ? 'flex-start' : 'flex-end' }}>
-                      <Typography.Text type="secondary" style={{ fontSize: 12 }}>{customerIds.has(m.from) ? t('客户', 'Customer') : t('顾问 ', 'Staff ') + m.from} · {fmtTime(m.at)}</Typography.Text>
-                      <div className={'chat-bubble' + (customerIds.has(m.from) ? '' : ' staff')}>{m.content}</div>
+                    <div className="chat-line" key={i} style={{ alignItems: m.from_customer ? 'flex-start' : 'flex-end' }}>
+                      <Typography.Text type="secondary" style={{ fontSize: 12 }}>{m.from_customer ? t('客户', 'Customer') : t('顾问 ', 'Staff ') + m.from} · {fmtTime(m.at)}</Typography.Text>
+                      <div className={'chat-bubble' + (m.from_customer ? '' : ' staff')}>{m.content}</div>
                     </div>
                   ))}
                 </div>
@@ -135,7 +134,7 @@ export default function Profile() {
                     { title: '#', dataIndex: 'id' },
                     { title: t('时间', 'When'), dataIndex: 'at', render: fmtTime },
                     { title: t('合并', 'Merged'), render: (_, m) => <>OneID {m.absorbed} → {m.survivor}</> },
-                    { title: t('依据', 'Evidence'), render: (_, m) => <>{name(m.identifier.type, 'id')}: {isHashedPhone(m.identifier) ? <Tag icon={<LockOutlined />}>{t('已脱敏', 'masked')}</Tag> : <Typography.Text code>{m.identifier.value}</Typography.Text>}</> },
+                    { title: t('依据', 'Evidence'), render: (_, m) => <>{name(m.identifier.type, 'id')}: <Typography.Text code>{m.identifier.value}</Typography.Text></> },
                     { title: t('规则', 'Rule'), dataIndex: 'rule' },
                     { title: t('操作', 'Action'), render: (_, m) => m.undone ? <Badge status="default" text={t('已撤销', 'undone') + (m.undone_by ? ` (${m.undone_by})` : '')} /> : can('admin') ? (
                       <Popconfirm title={t('撤销这次合并？', 'Undo this merge?')} description={t('被合并的身份会拆分为独立客户，相关记录重新归属。', 'The absorbed identity becomes a separate customer again; its records move with it.')}
