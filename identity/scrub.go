@@ -37,7 +37,7 @@ import (
 //   - Not recognised: numbers written in Chinese numerals, percent-encoded
 //     digits, JSON numbers in exponent notation.
 //
-// A number found becomes a token "[phone +86 138****5678 h:<hash>]": the
+// A number found becomes a token "[phone *******5678 h:<hash>]": the
 // mask for people, the keyed hash (the same as the phone identifier's) so
 // that erasure finds every record holding it. The token is deterministic,
 // so an id made of a phone number still deduplicates and joins.
@@ -326,7 +326,7 @@ func replaceMobiles(s string, repl func(local string) string) (string, bool) {
 }
 
 // MaskMobiles replaces each mobile number in s by its mask
-// (+86 138****5678). Error messages, answers and logs pass through it.
+// (*******5678). Error messages, answers and logs pass through it.
 func MaskMobiles(s string) string {
 	out, _ := replaceMobiles(s, func(local string) string { return MaskPhone("+86" + local) })
 	return out
@@ -339,10 +339,10 @@ func HasMobile(s string) bool { return len(findMobiles(s)) > 0 }
 const tokenPrefix = "[phone "
 
 // mobileToken matches a token ScrubText wrote.
-var mobileToken = regexp.MustCompile(`\[phone \+86 1[3-9][0-9]\*{4}[0-9]{4} h:[0-9a-f]{32}\]`)
+var mobileToken = regexp.MustCompile(`\[phone \*{7}[0-9]{4} h:[0-9a-f]{32}\]`)
 
 // ScrubText replaces each mobile number in s by its token
-// "[phone +86 138****5678 h:<hash>]" and hands each number's protected
+// "[phone *******5678 h:<hash>]" and hands each number's protected
 // form to keep (nil: not kept), for the vault.
 func (p *Protector) ScrubText(s string, keep func(Protected)) string {
 	out, _ := p.scrubText(s, keep)

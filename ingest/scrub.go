@@ -71,7 +71,7 @@ func (c *Collector) scrubRecord(rec *Record) {
 }
 
 // Masked returns the problem with mobile numbers in its message and field
-// masked (+86 138****5678): problems are answered to clients, kept in
+// masked (*******5678): problems are answered to clients, kept in
 // dead letters and logged.
 func (p Problem) Masked() Problem {
 	p.Message, p.Field = identity.MaskMobiles(p.Message), identity.MaskMobiles(p.Field)
