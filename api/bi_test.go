@@ -391,9 +391,33 @@ func TestBIViewsAgreeWithTheAPIAndKeepPersonalDataOut(t *testing.T) {
 				}
 			}
 		}
+		// The view shows the token's mask without its keyed hash.
+		want := regexp.MustCompile(`\[phone (\*{7}[0-9]{4}) h:[0-9a-f]{32}\]`).ReplaceAllString(raw, "$1")
 		var kw string
-		if err := native.QueryRow(ctx, "SELECT keyword FROM events WHERE event = 'search'").Scan(&kw); err != nil || kw != raw {
-			t.Errorf("masked keyword %q (%v)", kw, err)
+		if err := native.QueryRow(ctx, "SELECT keyword FROM events WHERE event = 'search'").Scan(&kw); err != nil || kw != want || !strings.Contains(kw, "*******0002") {
+			t.Errorf("masked keyword %q (%v), want %q", kw, err, want)
+		}
+	})
+
+	// A database written by an older version holds seven-digit masks in
+	// the vault and numbers typed into searches in clear: the views show
+	// them with the last four digits only, as the API does.
+	t.Run("older masks and numbers show the last four digits", func(t *testing.T) {
+		m2 := f.profileOf("member_no", "M02")
+		for _, q := range []string{
+			"ALTER TABLE " + f.db.Table("pii_vault") + " UPDATE masked = '+86 138****0002' WHERE 1 SETTINGS mutations_sync = 2",
+			"ALTER TABLE " + f.db.Table("events") + " UPDATE keyword = '我的电话13812340002' WHERE event = 'search' SETTINGS mutations_sync = 2",
+		} {
+			if err := f.db.Conn.Exec(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var phone, kw string
+		if err := native.QueryRow(ctx, "SELECT phone_masked FROM persons WHERE person_id = ?", m2.PersonID).Scan(&phone); err != nil || phone != "*******0002" {
+			t.Errorf("persons.phone_masked of a seven-digit mask: %q (%v), want *******0002", phone, err)
+		}
+		if err := native.QueryRow(ctx, "SELECT keyword FROM events WHERE event = 'search'").Scan(&kw); err != nil || kw != "我的电话*******0002" {
+			t.Errorf("events.keyword of a number stored in clear: %q (%v), want 我的电话*******0002", kw, err)
 		}
 	})
 

@@ -56,7 +56,16 @@ func BIViews() []View { return biViews }
 
 // biSteps is migration 6: the BI database and its views.
 func biSteps() []Step {
-	steps := []Step{biSQL("CREATE DATABASE IF NOT EXISTS {bi}{on_cluster}\nCOMMENT 'Granary CDP BI views: documented, read-only, no raw personal data (docs/bi.md)'")}
+	return append([]Step{biSQL("CREATE DATABASE IF NOT EXISTS {bi}{on_cluster}\nCOMMENT 'Granary CDP BI views: documented, read-only, no raw personal data (docs/bi.md)'")}, biViewSteps()...)
+}
+
+// biViewSteps create or replace every BI view with its current definition.
+// Views hold no data, so a migration that changes them replays them all:
+// migration 6 and each later one create the same views on a fresh
+// database, and an older database gets the new definitions from the later
+// migration.
+func biViewSteps() []Step {
+	steps := make([]Step, 0, len(biViews))
 	for _, v := range biViews {
 		steps = append(steps, v)
 	}
@@ -69,9 +78,16 @@ func biSteps() []Step {
 const (
 	biCanonical = "(SELECT person_id, canonical FROM {db}.persons FINAL)"
 	biValid     = "status NOT IN ('refunded', 'cancelled')"
-	// biMaskPhones masks mainland mobile numbers typed into free text
-	// (a search for one's own number) as the profile shows them.
-	biMaskPhones = `replaceRegexpAll(%s, '(1[3-9][0-9])[0-9]{4}([0-9]{4})', '\\1****\\2')`
+	// biMaskPhones masks mainland mobile numbers in free text (a search
+	// for one's own number) as the profile shows them, to the last four
+	// digits: ingest's token "[phone *******5678 h:<keyed hash>]" loses its
+	// hash (BI needs the mask, not a join key), and a number stored before
+	// the scrubber existed is masked here.
+	biMaskPhones = `replaceRegexpAll(replaceRegexpAll(%s, '\\[phone (\\*{7}[0-9]{4}) h:[0-9a-f]{32}\\]', '\\1'), '1[3-9][0-9]{5}([0-9]{4})', '*******\\1')`
+	// biMaskStored brings a mask kept in pii_vault down to the last four
+	// digits: numbers ingested before masks kept four were stored as
+	// +86 138****5678.
+	biMaskStored = `if(%[1]s = '', '', concat('*******', right(%[1]s, 4)))`
 )
 
 const biDate = "Day in Asia/Shanghai"
@@ -83,7 +99,7 @@ var biViews = []View{
 		Columns: []Column{
 			{Name: "person_id", Type: "UInt32", Comment: "OneID: the canonical person id (the id in the console and the API)"},
 			{Name: "merged_ids", Type: "UInt32", Comment: "Person ids merged into this one, itself included"},
-			{Name: "phone_masked", Type: "String", Comment: "Latest linked mobile number, masked (+86 138****5678); empty when none"},
+			{Name: "phone_masked", Type: "String", Comment: "Latest linked mobile number, masked to its last four digits (*******5678); empty when none"},
 			{Name: "phones", Type: "UInt32", Comment: "Distinct mobile numbers linked"},
 			{Name: "city", Type: "String", Comment: "City of the latest order that names one"},
 			{Name: "province", Type: "String", Comment: "Province of the latest order that names one"},
@@ -160,7 +176,7 @@ LEFT JOIN
 ) AS g ON g.person_id = c.person_id
 LEFT JOIN
 (
-    SELECT p.canonical AS person_id, argMax(v.masked, l.linked_at) AS phone_masked, uniqExact(l.id_value) AS phones
+    SELECT p.canonical AS person_id, ` + fmt.Sprintf(biMaskStored, "argMax(v.masked, l.linked_at)") + ` AS phone_masked, uniqExact(l.id_value) AS phones
     FROM {db}.identity_links AS l FINAL
     INNER JOIN (SELECT hash, any(masked) AS masked FROM {db}.pii_vault GROUP BY hash) AS v ON v.hash = l.id_value
     INNER JOIN ` + biCanonical + ` AS p ON p.person_id = l.person_id

@@ -59,6 +59,11 @@ var all = []Migration{
 	{Version: 7, Name: "campaign_channels", Steps: campaignChannelSteps},
 	{Version: 8, Name: "consent_evidence", Steps: consentEvidenceSteps},
 	{Version: 9, Name: "write_key_scopes", Steps: writeKeyScopeSteps},
+	// The BI views again (biViewSteps): phones masked to their last four
+	// digits, and DEFINER the platform's engine user (cdp): views an
+	// older version made on the embedded engine name `default`, which may
+	// no longer read the platform's tables.
+	{Version: 10, Name: "bi_views_masks_and_definer", Steps: biViewSteps()},
 }
 
 // Identifier columns shared by the ingest tables: parallel arrays of type
