@@ -109,8 +109,13 @@ var mobileInText = regexp.MustCompile(`(?:\+?86[ -]?)?1[3-9][0-9][ -]?[0-9]{4}[ 
 
 // MaskPhonesInText masks the mainland mobile numbers typed into free text
 // as MaskPhone does; a match inside a longer run of digits (an order
-// number) is left alone.
+// number) is left alone. Ingest's tokens ("[phone *******5678 h:<hash>]",
+// ScrubText) are shown as their mask: the keyed hash is a join key, not
+// something to display.
 func MaskPhonesInText(s string) string {
+	if strings.Contains(s, tokenPrefix) {
+		s = mobileToken.ReplaceAllString(s, "$1")
+	}
 	var b strings.Builder
 	last := 0
 	for _, m := range mobileInText.FindAllStringIndex(s, -1) {

@@ -339,7 +339,7 @@ func HasMobile(s string) bool { return len(findMobiles(s)) > 0 }
 const tokenPrefix = "[phone "
 
 // mobileToken matches a token ScrubText wrote.
-var mobileToken = regexp.MustCompile(`\[phone \*{7}[0-9]{4} h:[0-9a-f]{32}\]`)
+var mobileToken = regexp.MustCompile(`\[phone (\*{7}[0-9]{4}) h:[0-9a-f]{32}\]`)
 
 // ScrubText replaces each mobile number in s by its token
 // "[phone *******5678 h:<hash>]" and hands each number's protected
