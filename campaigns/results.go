@@ -5,18 +5,18 @@ import (
 	"time"
 )
 
-// arms is the subquery of a campaign's persons in either arm, by
-// intention to treat: everyone assigned to treatment counts, whatever
-// became of their send, as everyone in the holdout does. Each row is a
+// arms is the subquery of campaigns' persons in either arm, by intention
+// to treat: everyone assigned to treatment counts, whatever became of
+// their send, as everyone in the holdout does. Each row is a campaign, a
 // planned person (planned), the canonical person they are now (person_id:
 // persons merged after planning are followed, in both arms alike), their
 // group, when they were planned and whether a message reached them
-// (reached: sent or delivered). Its argument is the campaign id.
+// (reached: sent or delivered). Its argument is the campaign ids.
 func (s *Service) arms() string {
-	return `(SELECT x.person_id AS planned, if(p.canonical = 0, x.person_id, p.canonical) AS person_id, x.group AS group,
-			x.planned_at AS planned_at, toFloat64(x.state IN ('sent', 'delivered')) AS reached
-		FROM (SELECT person_id, group, planned_at, state FROM ` + s.DB.Table("campaign_sends") + ` FINAL
-			WHERE campaign_id = ? AND group IN ('treatment', 'holdout')) AS x
+	return `(SELECT x.campaign_id AS campaign_id, x.person_id AS planned, if(p.canonical = 0, x.person_id, p.canonical) AS person_id,
+			x.group AS group, x.planned_at AS planned_at, toFloat64(x.state IN ('sent', 'delivered')) AS reached
+		FROM (SELECT campaign_id, person_id, group, planned_at, state FROM ` + s.DB.Table("campaign_sends") + ` FINAL
+			WHERE campaign_id IN ? AND group IN ('treatment', 'holdout')) AS x
 		LEFT JOIN (SELECT person_id, canonical FROM ` + s.DB.Table("persons") + ` FINAL) AS p ON p.person_id = x.person_id)`
 }
 
@@ -61,11 +61,11 @@ func (s *Service) Results(ctx context.Context, id string) (Uplift, error) {
 	if err != nil {
 		return Uplift{}, err
 	}
-	sums, err := s.armSums(ctx, c, offer, time.Time{})
+	sums, err := s.armSums(ctx, []string{c.ID}, c.AttributionDays, offer, time.Time{})
 	if err != nil {
 		return Uplift{}, err
 	}
-	t, h := sums[GroupTreatment], sums[GroupHoldout]
+	t, h := sums[c.ID][GroupTreatment], sums[c.ID][GroupHoldout]
 	tStar := t.N + h.N
 	if c.Trigger != TriggerOnce && c.Trigger != "" {
 		tStar = triggeredTStar
@@ -83,41 +83,60 @@ func (s *Service) Results(ctx context.Context, id string) (Uplift, error) {
 // in advance; 10,000 persons is a large audience's share of a month.
 const triggeredTStar = 10_000
 
-// armSums sums each arm's outcomes as of asOf (orders from then on do not
-// count yet; zero: all orders).
-func (s *Service) armSums(ctx context.Context, c Campaign, offer Offer, asOf time.Time) (map[string]ArmSums, error) {
-	skus, cats := offerItems(offer)
+// outcomes is the subquery of each planned person's outcome in
+// campaigns sent with one offer: campaign_id, planned, group, reached,
+// planned_at, converted_at (their first matching order in the attribution window, 0
+// if none), conv (0 or 1) and rev (yuan) as of a time, and the CUPED
+// covariates xo and xs (matching orders and their yuan in the preDays
+// before planning). Its arguments are those of outcomeArgs.
+func (s *Service) outcomes() string {
+	const window = `m.ordered_at >= s.planned_at AND m.ordered_at < s.planned_at + toIntervalDay(?) AND m.ordered_at < ?`
+	const before = `m.ordered_at < s.planned_at AND m.ordered_at >= s.planned_at - toIntervalDay(?)`
+	return `(SELECT s.campaign_id AS campaign_id, s.planned AS planned, s.group AS group, any(s.reached) AS reached, any(s.planned_at) AS planned_at,
+			minIf(m.ordered_at, ` + window + `) AS converted_at, toFloat64(converted_at > toDateTime64(0, 3, 'UTC')) AS conv,
+			sumIf(m.amount, ` + window + `) AS rev,
+			toFloat64(uniqExactIf(m.channel, m.order_id, ` + before + `)) AS xo, sumIf(m.amount, ` + before + `) AS xs
+		FROM ` + s.arms() + ` AS s
+		LEFT JOIN ` + s.matchedOrders() + ` AS m ON m.person_id = s.person_id
+		GROUP BY s.campaign_id, s.planned, s.group)`
+}
+
+// outcomeArgs are the arguments of outcomes: campaigns ids sent with one
+// offer and an attribution window of days, as of asOf (orders from then
+// on do not count yet; zero: all orders).
+func outcomeArgs(ids []string, days int, offer Offer, asOf time.Time) []any {
 	if asOf.IsZero() {
 		asOf = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
 	}
-	q := `SELECT group, count(), sum(reached), sum(conv), sum(conv * reached), sum(rev), sum(rev * rev), sum(rev * reached),
+	skus, cats := offerItems(offer)
+	return []any{days, asOf, days, asOf, preDays, preDays, ids, skus, cats}
+}
+
+// armSums sums each arm's outcomes of campaigns sent with one offer and
+// attribution window, by campaign and group (see outcomeArgs).
+func (s *Service) armSums(ctx context.Context, ids []string, days int, offer Offer, asOf time.Time) (map[string]map[string]ArmSums, error) {
+	q := `SELECT campaign_id, group, count(), sum(reached), sum(conv), sum(conv * reached), sum(rev), sum(rev * rev), sum(rev * reached),
 			sum(xo), sum(xs), sum(xo * xo), sum(xo * xs), sum(xs * xs), sum(conv * xo), sum(conv * xs), sum(rev * xo), sum(rev * xs)
-		FROM (
-			SELECT s.planned, s.group AS group, any(s.reached) AS reached,
-				toFloat64(max(m.ordered_at >= s.planned_at AND m.ordered_at < s.planned_at + toIntervalDay(?) AND m.ordered_at < ?)) AS conv,
-				sumIf(m.amount, m.ordered_at >= s.planned_at AND m.ordered_at < s.planned_at + toIntervalDay(?) AND m.ordered_at < ?) AS rev,
-				toFloat64(uniqExactIf(m.channel, m.order_id, m.ordered_at < s.planned_at AND m.ordered_at >= s.planned_at - toIntervalDay(?))) AS xo,
-				sumIf(m.amount, m.ordered_at < s.planned_at AND m.ordered_at >= s.planned_at - toIntervalDay(?)) AS xs
-			FROM ` + s.arms() + ` AS s
-			LEFT JOIN ` + s.matchedOrders() + ` AS m ON m.person_id = s.person_id
-			GROUP BY s.planned, s.group
-		) GROUP BY group`
-	rows, err := s.DB.Conn.Query(ctx, q, c.AttributionDays, asOf, c.AttributionDays, asOf, preDays, preDays, c.ID, skus, cats)
+		FROM ` + s.outcomes() + ` GROUP BY campaign_id, group`
+	rows, err := s.DB.Conn.Query(ctx, q, outcomeArgs(ids, days, offer, asOf)...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := map[string]ArmSums{}
+	out := map[string]map[string]ArmSums{}
 	for rows.Next() {
-		var g string
+		var id, g string
 		var n uint64
 		var a ArmSums
-		if err := rows.Scan(&g, &n, &a.Reached, &a.Conv, &a.ConvD, &a.Rev, &a.Rev2, &a.RevD,
+		if err := rows.Scan(&id, &g, &n, &a.Reached, &a.Conv, &a.ConvD, &a.Rev, &a.Rev2, &a.RevD,
 			&a.X[0], &a.X[1], &a.XX[0][0], &a.XX[0][1], &a.XX[1][1], &a.ConvX[0], &a.ConvX[1], &a.RevX[0], &a.RevX[1]); err != nil {
 			return nil, err
 		}
 		a.N, a.XX[1][0] = float64(n), a.XX[0][1]
-		out[g] = a
+		if out[id] == nil {
+			out[id] = map[string]ArmSums{}
+		}
+		out[id][g] = a
 	}
 	return out, rows.Err()
 }
@@ -181,16 +200,9 @@ func (s *Service) ResultsDaily(ctx context.Context, id string) (ResultsOverTime,
 		return ResultsOverTime{}, err
 	}
 	out := ResultsOverTime{CampaignID: c.ID, AttributionDays: c.AttributionDays, Days: []ResultDay{}}
-	skus, cats := offerItems(offer)
-	q := `SELECT group, count(), groupArrayIf(toString(toDate(conv, 'Asia/Shanghai')), conv > toDateTime64(0, 3, 'UTC')), min(planned_at)
-		FROM (
-			SELECT s.planned, s.group AS group, any(s.planned_at) AS planned_at,
-				minIf(m.ordered_at, m.ordered_at >= s.planned_at AND m.ordered_at < s.planned_at + toIntervalDay(?)) AS conv
-			FROM ` + s.arms() + ` AS s
-			LEFT JOIN ` + s.matchedOrders() + ` AS m ON m.person_id = s.person_id
-			GROUP BY s.planned, s.group
-		) GROUP BY group`
-	rows, err := s.DB.Conn.Query(ctx, q, c.AttributionDays, c.ID, skus, cats)
+	q := `SELECT group, count(), groupArrayIf(toString(toDate(converted_at, 'Asia/Shanghai')), conv = 1), min(planned_at)
+		FROM ` + s.outcomes() + ` GROUP BY group`
+	rows, err := s.DB.Conn.Query(ctx, q, outcomeArgs([]string{c.ID}, c.AttributionDays, offer, time.Time{})...)
 	if err != nil {
 		return out, err
 	}
