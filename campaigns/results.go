@@ -141,6 +141,44 @@ func (s *Service) armSums(ctx context.Context, ids []string, days int, offer Off
 	return out, rows.Err()
 }
 
+// Outcome is one planned person's outcome in a campaign (see outcomes).
+type Outcome struct {
+	Person    uint32 // canonical now
+	Group     string
+	Reached   bool
+	Converted bool
+}
+
+// Outcomes lists a campaign's persons in either arm with their outcome.
+func (s *Service) Outcomes(ctx context.Context, id string) ([]Outcome, error) {
+	c, err := s.Campaign(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	offer, err := s.Offer(ctx, c.OfferID)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.DB.Conn.Query(ctx, "SELECT o.group, o.reached, o.conv, if(p.canonical = 0, o.planned, p.canonical) FROM "+s.outcomes()+
+		" AS o LEFT JOIN (SELECT person_id, canonical FROM "+s.DB.Table("persons")+" FINAL) AS p ON p.person_id = o.planned",
+		outcomeArgs([]string{c.ID}, c.AttributionDays, offer, time.Time{})...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Outcome
+	for rows.Next() {
+		var o Outcome
+		var reached, conv float64
+		if err := rows.Scan(&o.Group, &reached, &conv, &o.Person); err != nil {
+			return nil, err
+		}
+		o.Reached, o.Converted = reached == 1, conv == 1
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
 // exclusions counts a campaign's excluded persons by reason: those drawn
 // into the holdout apart (they would have been excluded from a send).
 func (s *Service) exclusions(ctx context.Context, id string) (excluded, holdout map[string]int, err error) {

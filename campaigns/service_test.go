@@ -430,4 +430,25 @@ func TestResultsFollowMergesAndCountEveryoneAssigned(t *testing.T) {
 	if u.Treatment.Reached != want[GroupTreatment][0]-len(failed) || u.Sends["failed:channel_refused"] != len(failed) {
 		t.Fatalf("reached %d, sends %v; %d failed", u.Treatment.Reached, u.Sends, len(failed))
 	}
+	// Person by person, as the results count them: merged persons under
+	// the id they are merged into.
+	outcomes, err := f.svc.Outcomes(f.ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][2]int{}
+	for _, o := range outcomes {
+		w := got[o.Group]
+		w[0]++
+		if o.Converted {
+			w[1]++
+		}
+		got[o.Group] = w
+		if o.Person < 50_000 && o.Person%3 == 0 {
+			t.Fatalf("person %d not followed into their merge", o.Person)
+		}
+	}
+	if got[GroupTreatment] != want[GroupTreatment] || got[GroupHoldout] != want[GroupHoldout] {
+		t.Fatalf("outcomes %v, want %v", got, want)
+	}
 }
