@@ -42,4 +42,10 @@ func TestRespondMultipliesConversionAsDeclared(t *testing.T) {
 	if _, ok := g.Respond(LowGITrialEffect, "x", from, 14, false, 0); ok {
 		t.Fatal("a response without any natural conversion to multiply")
 	}
+	// An audience that cannot have converted (lapsed as of today) responds
+	// at the floor's rate: 0.3 · 10%.
+	oil := PeanutOilCouponEffect.Truth(1000, 800, 800, 0, 0)
+	if math.Abs(oil.ConversionEffect-0.03) > 1e-12 || oil.ReachedRelative != 0 {
+		t.Fatalf("peanut-oil truth at a zero natural rate %+v", oil)
+	}
 }

@@ -294,6 +294,21 @@ func writeDemoTruth(dir string, truth []demoTruth) error {
 	return os.WriteFile(filepath.Join(dir, demoTruthFile), b, 0o644)
 }
 
+// demoInsert inserts rows into a table in one batch.
+func demoInsert(ctx context.Context, db *store.DB, table, columns string, rows [][]any) error {
+	b, err := db.Conn.PrepareBatch(ctx, "INSERT INTO "+db.Table(table)+" ("+columns+")")
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	for _, r := range rows {
+		if err := b.Append(r...); err != nil {
+			return err
+		}
+	}
+	return b.Send()
+}
+
 // demoRespond applies an offer's true effect to a launched demo campaign:
 // the generator decides which reached treatment persons respond (at the
 // rate that multiplies the audience's natural conversion as declared),
@@ -332,13 +347,12 @@ func demoRespond(ctx context.Context, svc *campaigns.Service, g *gen.Generator, 
 		lines = append(lines, []any{"mini_program", id, uint16(1), uint64(1), e.SKU, e.Category, "1", amount, amount, r.At.UTC(), o.Person})
 	}
 	if len(orders) > 0 {
-		tok := "demo-response:" + c.ID
-		if err := svc.Writer.Table("orders", "channel", "order_id", "version", "status", "ordered_at", "status_at", "amount", "source", "person_id").
-			Insert(ctx, tok+":orders", orders); err != nil {
+		// Not through the shared writer: ingest registered these tables
+		// with all their columns.
+		if err := demoInsert(ctx, svc.DB, "orders", "channel, order_id, version, status, ordered_at, status_at, amount, source, person_id", orders); err != nil {
 			return demoTruth{}, err
 		}
-		if err := svc.Writer.Table("order_lines", "channel", "order_id", "line_no", "version", "sku", "category", "quantity", "unit_price", "amount", "ordered_at", "person_id").
-			Insert(ctx, tok+":lines", lines); err != nil {
+		if err := demoInsert(ctx, svc.DB, "order_lines", "channel, order_id, line_no, version, sku, category, quantity, unit_price, amount, ordered_at, person_id", lines); err != nil {
 			return demoTruth{}, err
 		}
 	}

@@ -290,6 +290,7 @@ func TestServeLoadsDemoDataThroughIngest(t *testing.T) {
 			t.Errorf("demo truth %+v", x)
 		}
 	}
+	t.Logf("demo truth %s", raw)
 	if truth[0].ConversionMultiplier != 3 || truth[1].ConversionMultiplier <= 1 {
 		t.Errorf("demo effects: low-GI trial ×%v, peanut-oil coupon ×%v", truth[0].ConversionMultiplier, truth[1].ConversionMultiplier)
 	}
