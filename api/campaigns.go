@@ -84,7 +84,7 @@ func (s *Server) previewCampaign(c *gin.Context) {
 	if s.answerCampaignErr(c, err) {
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"counts": plan.Counts, "excluded": plan.Excluded, "samples": samples, "sensitive": plan.Sensitive})
+	c.JSON(http.StatusOK, gin.H{"counts": plan.Counts, "excluded": plan.Excluded, "holdout_excluded": plan.HoldoutExcluded, "samples": samples, "sensitive": plan.Sensitive})
 }
 
 func (s *Server) launchCampaign(c *gin.Context) {
@@ -92,8 +92,8 @@ func (s *Server) launchCampaign(c *gin.Context) {
 	if s.answerCampaignErr(c, err) {
 		return
 	}
-	s.audit(c, "campaign.launch", "campaign", got.ID, gin.H{"counts": plan.Counts, "excluded": plan.Excluded, "sensitive": plan.Sensitive})
-	c.JSON(http.StatusOK, gin.H{"campaign": got, "counts": plan.Counts, "excluded": plan.Excluded})
+	s.audit(c, "campaign.launch", "campaign", got.ID, gin.H{"counts": plan.Counts, "excluded": plan.Excluded, "holdout_excluded": plan.HoldoutExcluded, "sensitive": plan.Sensitive})
+	c.JSON(http.StatusOK, gin.H{"campaign": got, "counts": plan.Counts, "excluded": plan.Excluded, "holdout_excluded": plan.HoldoutExcluded})
 }
 
 func (s *Server) campaignResults(c *gin.Context) {

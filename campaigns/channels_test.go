@@ -183,7 +183,7 @@ func TestWeComCampaignEndToEnd(t *testing.T) {
 			if conv {
 				hk++
 			}
-		case e.Group == GroupTreatment && !(e.Person >= 11951 && got[extID(e.Person)] == 1):
+		case e.Group == GroupTreatment: // delivered or not: intention to treat
 			tn++
 			if conv {
 				tk++
@@ -199,15 +199,34 @@ func TestWeComCampaignEndToEnd(t *testing.T) {
 		math.Abs(u.Absolute-want.Absolute) > 1e-9 || math.Abs(u.Treatment.Revenue-want.Treatment.Revenue) > 0.01 {
 		t.Fatalf("results %+v\nwant %+v", u, want)
 	}
+	if u.Treatment.Reached != delivered || u.Conversion == nil || u.Conversion.Complier == nil ||
+		math.Abs(u.Conversion.Complier.DeliveryRate-float64(delivered)/float64(tn)) > 1e-9 {
+		t.Fatalf("reached %d of %d; complier %+v", u.Treatment.Reached, tn, u.Conversion)
+	}
 	// The same day, WeCom would refuse a second mass message: planning
-	// excludes the recipients of the first and says why.
-	c2 := f.weComCampaign(c.SegmentID, 0)
+	// excludes the recipients of the first and says why, from both arms
+	// (the holdout must not keep people messaged this morning).
+	c2 := f.weComCampaign(c.SegmentID, 20)
 	_, plan2, err := f.svc.Launch(f.ctx, c2.ID, "tok_test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if plan2.Excluded[ReasonChannelCapLimit] != delivered || plan2.Counts[GroupTreatment] != n-delivered-plan2.Excluded[ReasonCap] {
-		t.Fatalf("second campaign %+v %+v; %d already received one today", plan2.Counts, plan2.Excluded, delivered)
+	capped := plan2.Excluded[ReasonChannelCapLimit] + plan2.HoldoutExcluded[ReasonChannelCapLimit]
+	inArms := plan2.Counts[GroupTreatment] + plan2.Counts[GroupHoldout]
+	if capped != delivered || inArms != n-delivered-plan2.Excluded[ReasonCap]-plan2.HoldoutExcluded[ReasonCap] {
+		t.Fatalf("second campaign %+v %+v %+v; %d already received one today", plan2.Counts, plan2.Excluded, plan2.HoldoutExcluded, delivered)
+	}
+	messaged := map[uint32]bool{}
+	for _, e := range plan.Entries {
+		messaged[e.Person] = e.Group == GroupTreatment && !(e.Person >= 11951 && got[extID(e.Person)] == 1)
+	}
+	for _, e := range plan2.Entries {
+		if e.Group == GroupHoldout && messaged[e.Person] {
+			t.Fatalf("the second campaign's holdout holds person %d, messaged this morning (%+v)", e.Person, plan2.Counts)
+		}
+	}
+	if share := float64(plan2.Counts[GroupHoldout]) / float64(inArms); share < 0.15 || share > 0.25 {
+		t.Fatalf("second campaign's holdout %.2f of those it could reach, want 20%%", share)
 	}
 }
 

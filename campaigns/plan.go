@@ -6,6 +6,7 @@ package campaigns
 import (
 	"encoding/binary"
 	"hash/fnv"
+	"slices"
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -82,9 +83,13 @@ type PlanOptions struct {
 
 // Entry is one person's line of a plan.
 type Entry struct {
-	Person  uint32
-	Group   string
-	Reason  string
+	Person uint32
+	Group  string
+	Reason string
+	// Arm is the random arm (treatment or holdout) of a person who could
+	// be targeted at all, also when a cap, quiet hours or the send limit
+	// then excluded them; empty for persons never targeted.
+	Arm     string
 	Address Address
 }
 
@@ -92,7 +97,11 @@ type Entry struct {
 type Plan struct {
 	Entries  []Entry
 	Counts   map[string]int // by group
-	Excluded map[string]int // by reason
+	Excluded map[string]int // by reason, except holdout persons'
+	// HoldoutExcluded counts, by reason, the holdout persons a cap, quiet
+	// hours or the send limit excluded: they would not have been sent to
+	// had they been drawn into treatment, so they leave the holdout too.
+	HoldoutExcluded map[string]int
 	// Sensitive says why the audience needed separate consent (nil: it
 	// did not); set by the service, not by MakePlan.
 	Sensitive *segments.Finding
@@ -130,18 +139,25 @@ func InGlobalControl(person uint32, percent float64) bool {
 }
 
 // MakePlan decides, for each member, treatment, holdout or exclusion and
-// why. The order of checks is the order of the reasons' importance to the
-// person: never-target lists first, then consent, then the holdout (drawn
-// from persons who could be sent to, so that treatment and holdout are
-// comparable), then caps and limits.
+// why. First come the rules that define who may be targeted at all:
+// never-target lists, the global control group, opt-outs, consent and a
+// channel address. Among the persons left, the holdout is drawn (the arm,
+// deterministic per campaign and person). Then every rule that keeps a
+// person from being sent to now (caps, the channel's cap, quiet hours, the
+// send limit) is applied to both arms alike: a holdout person such a rule
+// would have kept from a send is excluded too ("would have been
+// excluded", Entry.Arm holdout), so that treatment and holdout stay two
+// random halves of the same population. The send limit keeps the
+// treatment persons with the lowest per-campaign hash, and the holdout
+// persons below the same hash cut-off.
 func MakePlan(a Audience, o PlanOptions) Plan {
-	p := Plan{Counts: map[string]int{}, Excluded: map[string]int{}}
+	p := Plan{Counts: map[string]int{}, Excluded: map[string]int{}, HoldoutExcluded: map[string]int{}}
 	if a.Members == nil {
 		return p
 	}
 	quiet := inQuietHours(o.Now, o.QuietStart, o.QuietEnd)
-	treated := 0
 	p.Entries = make([]Entry, 0, a.Members.GetCardinality())
+	var limited []int // entries still in either arm, for the send limit
 	it := a.Members.Iterator()
 	for it.HasNext() {
 		person := it.Next()
@@ -161,27 +177,82 @@ func MakePlan(a Audience, o PlanOptions) Plan {
 			e.Reason = ReasonSensitive
 		case !reachable:
 			e.Reason = ReasonNoAddress
-		case float64(bucket(o.CampaignID, person)) < o.HoldoutPercent*100:
-			e.Group, e.Reason, e.Address = GroupHoldout, ReasonHoldout, addr
-		case has(a.AtCap, person):
-			e.Reason = ReasonCap
-		case has(a.AtChannelCap, person):
-			e.Reason = ReasonChannelCapLimit
-		case quiet:
-			e.Reason = ReasonQuietHours
-		case o.SendLimit < 0 || (o.SendLimit > 0 && treated >= o.SendLimit):
-			e.Reason = ReasonSendLimit
 		default:
-			e.Group, e.Address = GroupTreatment, addr
-			treated++
-		}
-		p.Counts[e.Group]++
-		if e.Group == GroupExcluded {
-			p.Excluded[e.Reason]++
+			e.Arm = GroupTreatment
+			if float64(bucket(o.CampaignID, person)) < o.HoldoutPercent*100 {
+				e.Arm = GroupHoldout
+			}
+			switch {
+			case has(a.AtCap, person):
+				e.Reason = ReasonCap
+			case has(a.AtChannelCap, person):
+				e.Reason = ReasonChannelCapLimit
+			case quiet:
+				e.Reason = ReasonQuietHours
+			case o.SendLimit < 0:
+				e.Reason = ReasonSendLimit
+			default:
+				e.Group, e.Address = e.Arm, addr
+				if e.Arm == GroupHoldout {
+					e.Reason = ReasonHoldout
+				}
+				limited = append(limited, len(p.Entries))
+			}
 		}
 		p.Entries = append(p.Entries, e)
 	}
+	if o.SendLimit > 0 {
+		applySendLimit(p.Entries, limited, o)
+	}
+	for _, e := range p.Entries {
+		p.Counts[e.Group]++
+		switch {
+		case e.Group != GroupExcluded:
+		case e.Arm == GroupHoldout:
+			p.HoldoutExcluded[e.Reason]++
+		default:
+			p.Excluded[e.Reason]++
+		}
+	}
 	return p
+}
+
+// applySendLimit keeps o.SendLimit of the treatment entries among idx
+// (indexes into entries), chosen by a per-campaign hash of the person so
+// that the limit favours nobody, and the holdout entries whose hash falls
+// below the same cut-off; the others are excluded for the send limit.
+func applySendLimit(entries []Entry, idx []int, o PlanOptions) {
+	var hashes []uint64
+	for _, i := range idx {
+		if entries[i].Group == GroupTreatment {
+			hashes = append(hashes, limitHash(o.CampaignID, entries[i].Person))
+		}
+	}
+	if len(hashes) <= o.SendLimit {
+		return
+	}
+	slices.Sort(hashes)
+	cut := hashes[o.SendLimit-1] // the last kept; 64-bit hashes of distinct persons differ
+	for _, i := range idx {
+		if limitHash(o.CampaignID, entries[i].Person) > cut {
+			entries[i].Group, entries[i].Reason, entries[i].Address = GroupExcluded, ReasonSendLimit, Address{}
+		}
+	}
+}
+
+// limitHash orders a campaign's persons for its send limit: FNV-1a of
+// campaign and person, whose high bits barely depend on the last bytes,
+// so mixed by splitmix64's finalizer before it is compared.
+func limitHash(campaign string, person uint32) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte("send-limit:" + campaign))
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], person)
+	h.Write(b[:])
+	x := h.Sum64()
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
 }
 
 func has(bm *roaring.Bitmap, p uint32) bool { return bm != nil && bm.Contains(p) }

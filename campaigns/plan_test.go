@@ -1,6 +1,7 @@
 package campaigns
 
 import (
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -101,5 +102,80 @@ func TestUpliftMatchesHandComputation(t *testing.T) {
 	}
 	if none := ComputeUplift(100, 5, 0, 100, 0, 0); none.Relative != nil {
 		t.Fatal("relative uplift without holdout conversions")
+	}
+}
+
+// TestHoldoutFacesTheSameExclusionsAsTreatment: caps, WeCom's cap and
+// quiet hours take persons out of the holdout as they take them out of
+// treatment, so that both arms are random halves of the same population.
+func TestHoldoutFacesTheSameExclusionsAsTreatment(t *testing.T) {
+	members := roaring.New()
+	members.AddRange(1, 20_001)
+	atCap, atChannelCap := roaring.New(), roaring.New()
+	for p := uint32(1); p <= 20_000; p++ {
+		switch p % 5 {
+		case 0:
+			atCap.Add(p)
+		case 1, 2:
+			atChannelCap.Add(p) // messaged through WeCom this morning
+		}
+	}
+	a := Audience{Members: members, AtCap: atCap, AtChannelCap: atChannelCap,
+		Addresses: func(p uint32) (Address, bool) { return Address{To: fmt.Sprint("wm", p)}, p%7 != 0 }}
+	day := time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)
+	plan := MakePlan(a, PlanOptions{CampaignID: "c2", HoldoutPercent: 20, Now: day})
+	for _, e := range plan.Entries {
+		if e.Group == GroupHoldout && (atCap.Contains(e.Person) || atChannelCap.Contains(e.Person)) {
+			t.Fatalf("holdout holds person %d, whom a cap keeps from any send (%+v)", e.Person, plan.HoldoutExcluded)
+		}
+	}
+	// Holdout share of those who could be sent to: 20%, as drawn.
+	treat, hold := plan.Counts[GroupTreatment], plan.Counts[GroupHoldout]
+	if share := float64(hold) / float64(treat+hold); share < 0.18 || share > 0.22 {
+		t.Fatalf("holdout share %.3f of %d reachable", share, treat+hold)
+	}
+	if plan.HoldoutExcluded[ReasonChannelCapLimit] < 1200 || plan.HoldoutExcluded[ReasonCap] < 600 {
+		t.Fatalf("holdout persons who would have been excluded: %v", plan.HoldoutExcluded)
+	}
+	night := MakePlan(a, PlanOptions{CampaignID: "c2", HoldoutPercent: 20, QuietStart: 21, QuietEnd: 8, Now: day.Add(12 * time.Hour)})
+	if night.Counts[GroupHoldout] != 0 || night.HoldoutExcluded[ReasonQuietHours] == 0 {
+		t.Fatalf("in quiet hours the holdout holds %d persons", night.Counts[GroupHoldout])
+	}
+}
+
+// TestSendLimitPicksTreatmentAtRandom: a send limit takes treatment
+// persons across the whole audience, not the lowest ids, and thins the
+// holdout by the same share.
+func TestSendLimitPicksTreatmentAtRandom(t *testing.T) {
+	members := roaring.New()
+	members.AddRange(1, 10_001)
+	a := Audience{Members: members, Addresses: func(p uint32) (Address, bool) { return Address{To: fmt.Sprint("p", p)}, true }}
+	o := PlanOptions{CampaignID: "c1", HoldoutPercent: 20, SendLimit: 1000, Now: time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)}
+	plan := MakePlan(a, o)
+	var sum, n float64
+	for _, e := range plan.Entries {
+		if e.Group == GroupTreatment {
+			sum += float64(e.Person)
+			n++
+		}
+	}
+	if n != 1000 {
+		t.Fatalf("%v treated, limit 1000", n)
+	}
+	// The mean id of 1,000 persons drawn at random from 1..10,000 is
+	// 5,000 ± 91 (SD 2,887/sqrt(1,000)).
+	if mean := sum / n; mean < 4600 || mean > 5400 {
+		t.Fatalf("mean id of the treated %.0f: the send limit favours ids", mean)
+	}
+	// 1,000 of ~8,000 treatment persons are kept (1/8); so are ~1/8 of
+	// the ~2,000 holdout persons.
+	if h := plan.Counts[GroupHoldout]; h < 200 || h > 300 {
+		t.Fatalf("holdout %d after the send limit, want about 250", h)
+	}
+	again := MakePlan(a, o)
+	for i := range plan.Entries {
+		if plan.Entries[i] != again.Entries[i] {
+			t.Fatalf("send limit differs between runs at %d", i)
+		}
 	}
 }

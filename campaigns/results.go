@@ -5,19 +5,27 @@ import (
 	"time"
 )
 
-// population is the subquery of a campaign's persons whose conversions
-// count: the holdout, and the treatment actually sent (sent or delivered).
-// Its argument is the campaign id.
-func (s *Service) population() string {
-	return `(SELECT person_id, group, planned_at FROM ` + s.DB.Table("campaign_sends") + ` FINAL
-		WHERE campaign_id = ? AND (group = 'holdout' OR (group = 'treatment' AND state IN ('sent', 'delivered'))))`
+// arms is the subquery of campaigns' persons in either arm, by intention
+// to treat: everyone assigned to treatment counts, whatever became of
+// their send, as everyone in the holdout does. Each row is a campaign, a
+// planned person (planned), the canonical person they are now (person_id:
+// persons merged after planning are followed, in both arms alike), their
+// group, when they were planned and whether a message reached them
+// (reached: sent or delivered). Its argument is the campaign ids.
+func (s *Service) arms() string {
+	return `(SELECT x.campaign_id AS campaign_id, x.person_id AS planned, if(p.canonical = 0, x.person_id, p.canonical) AS person_id,
+			x.group AS group, x.planned_at AS planned_at, toFloat64(x.state IN ('sent', 'delivered')) AS reached
+		FROM (SELECT campaign_id, person_id, group, planned_at, state FROM ` + s.DB.Table("campaign_sends") + ` FINAL
+			WHERE campaign_id IN ? AND group IN ('treatment', 'holdout')) AS x
+		LEFT JOIN (SELECT person_id, canonical FROM ` + s.DB.Table("persons") + ` FINAL) AS p ON p.person_id = x.person_id)`
 }
 
 // matchedOrders is the subquery of order lines matching an offer (SKU or
 // category), of orders not refunded or cancelled, by canonical person:
-// person_id, ordered_at, amount. Its arguments are the SKUs and categories.
+// person_id, channel, order_id, ordered_at, amount. Its arguments are the
+// SKUs and categories.
 func (s *Service) matchedOrders() string {
-	return `(SELECT p.canonical AS person_id, o.ordered_at AS ordered_at, toFloat64(l.amount) AS amount
+	return `(SELECT p.canonical AS person_id, o.channel AS channel, o.order_id AS order_id, o.ordered_at AS ordered_at, toFloat64(l.amount) AS amount
 		FROM (SELECT * FROM ` + s.DB.Table("order_lines") + ` FINAL WHERE sku IN ? OR category IN ?) AS l
 		INNER JOIN (SELECT * FROM ` + s.DB.Table("orders") + ` FINAL WHERE status NOT IN ('refunded', 'cancelled')) AS o
 			ON o.channel = l.channel AND o.order_id = l.order_id
@@ -35,10 +43,15 @@ func offerItems(o Offer) (skus, cats []string) {
 	return skus, cats
 }
 
-// Results measures a campaign: conversions are persons with an order line
-// matching the offer (SKU or category), not refunded or cancelled, within
-// the attribution window after their send (treatment) or their assignment
-// (holdout); revenue is the matching lines' amount.
+// preDays is how far back before a person's planning the CUPED
+// covariates look: orders and spend in the offer's items over 90 days
+// (a household buys rice every 2-3 weeks: some five purchases).
+const preDays = 90
+
+// Results measures a campaign by intention to treat: conversions are
+// persons with an order line matching the offer (SKU or category), not
+// refunded or cancelled, within the attribution window after their
+// planning, in either arm; revenue is the matching lines' amount.
 func (s *Service) Results(ctx context.Context, id string) (Uplift, error) {
 	c, err := s.Campaign(ctx, id)
 	if err != nil {
@@ -48,39 +61,148 @@ func (s *Service) Results(ctx context.Context, id string) (Uplift, error) {
 	if err != nil {
 		return Uplift{}, err
 	}
-	skus, cats := offerItems(offer)
-	q := `SELECT s.group,
-			uniqExact(s.person_id),
-			uniqExactIf(s.person_id, m.ordered_at >= s.planned_at AND m.ordered_at < s.planned_at + toIntervalDay(?)),
-			sumIf(m.amount, m.ordered_at >= s.planned_at AND m.ordered_at < s.planned_at + toIntervalDay(?))
-		FROM ` + s.population() + ` AS s
-		LEFT JOIN ` + s.matchedOrders() + ` AS m ON m.person_id = s.person_id
-		GROUP BY s.group`
-	rows, err := s.DB.Conn.Query(ctx, q, c.AttributionDays, c.AttributionDays, c.ID, skus, cats)
+	sums, err := s.armSums(ctx, []string{c.ID}, c.AttributionDays, offer, time.Time{})
 	if err != nil {
 		return Uplift{}, err
 	}
-	defer rows.Close()
-	type arm struct {
-		n, conv uint64
-		rev     float64
+	t, h := sums[c.ID][GroupTreatment], sums[c.ID][GroupHoldout]
+	tStar := t.N + h.N
+	if c.Trigger != TriggerOnce && c.Trigger != "" {
+		tStar = triggeredTStar
 	}
-	by := map[string]arm{}
-	for rows.Next() {
-		var g string
-		var a arm
-		if err := rows.Scan(&g, &a.n, &a.conv, &a.rev); err != nil {
-			return Uplift{}, err
-		}
-		by[g] = a
+	u := Measure(t, h, tStar)
+	if u.Sends, err = s.sendStates(ctx, c.ID); err != nil {
+		return u, err
 	}
-	if err := rows.Err(); err != nil {
-		return Uplift{}, err
-	}
-	t, h := by[GroupTreatment], by[GroupHoldout]
-	u := ComputeUplift(int(t.n), int(t.conv), t.rev, int(h.n), int(h.conv), h.rev)
-	u.Sends, err = s.sendStates(ctx, c.ID)
+	u.Excluded, u.HoldoutExcluded, err = s.exclusions(ctx, c.ID)
 	return u, err
+}
+
+// triggeredTStar is where a triggered campaign's confidence sequence is
+// tightest: its persons arrive over time, so the plan's size is not known
+// in advance; 10,000 persons is a large audience's share of a month.
+const triggeredTStar = 10_000
+
+// outcomes is the subquery of each planned person's outcome in
+// campaigns sent with one offer: campaign_id, planned, group, reached,
+// planned_at, converted_at (their first matching order in the attribution window, 0
+// if none), conv (0 or 1) and rev (yuan) as of a time, and the CUPED
+// covariates xo and xs (matching orders and their yuan in the preDays
+// before planning). Its arguments are those of outcomeArgs.
+func (s *Service) outcomes() string {
+	const window = `m.ordered_at >= s.planned_at AND m.ordered_at < s.planned_at + toIntervalDay(?) AND m.ordered_at < ?`
+	const before = `m.ordered_at < s.planned_at AND m.ordered_at >= s.planned_at - toIntervalDay(?)`
+	return `(SELECT s.campaign_id AS campaign_id, s.planned AS planned, s.group AS group, any(s.reached) AS reached, any(s.planned_at) AS planned_at,
+			minIf(m.ordered_at, ` + window + `) AS converted_at, toFloat64(converted_at > toDateTime64(0, 3, 'UTC')) AS conv,
+			sumIf(m.amount, ` + window + `) AS rev,
+			toFloat64(uniqExactIf(m.channel, m.order_id, ` + before + `)) AS xo, sumIf(m.amount, ` + before + `) AS xs
+		FROM ` + s.arms() + ` AS s
+		LEFT JOIN ` + s.matchedOrders() + ` AS m ON m.person_id = s.person_id
+		GROUP BY s.campaign_id, s.planned, s.group)`
+}
+
+// outcomeArgs are the arguments of outcomes: campaigns ids sent with one
+// offer and an attribution window of days, as of asOf (orders from then
+// on do not count yet; zero: all orders).
+func outcomeArgs(ids []string, days int, offer Offer, asOf time.Time) []any {
+	if asOf.IsZero() {
+		asOf = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	skus, cats := offerItems(offer)
+	return []any{days, asOf, days, asOf, preDays, preDays, ids, skus, cats}
+}
+
+// armSums sums each arm's outcomes of campaigns sent with one offer and
+// attribution window, by campaign and group (see outcomeArgs).
+func (s *Service) armSums(ctx context.Context, ids []string, days int, offer Offer, asOf time.Time) (map[string]map[string]ArmSums, error) {
+	q := `SELECT campaign_id, group, count(), sum(reached), sum(conv), sum(conv * reached), sum(rev), sum(rev * rev), sum(rev * reached),
+			sum(xo), sum(xs), sum(xo * xo), sum(xo * xs), sum(xs * xs), sum(conv * xo), sum(conv * xs), sum(rev * xo), sum(rev * xs)
+		FROM ` + s.outcomes() + ` GROUP BY campaign_id, group`
+	rows, err := s.DB.Conn.Query(ctx, q, outcomeArgs(ids, days, offer, asOf)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]map[string]ArmSums{}
+	for rows.Next() {
+		var id, g string
+		var n uint64
+		var a ArmSums
+		if err := rows.Scan(&id, &g, &n, &a.Reached, &a.Conv, &a.ConvD, &a.Rev, &a.Rev2, &a.RevD,
+			&a.X[0], &a.X[1], &a.XX[0][0], &a.XX[0][1], &a.XX[1][1], &a.ConvX[0], &a.ConvX[1], &a.RevX[0], &a.RevX[1]); err != nil {
+			return nil, err
+		}
+		a.N, a.XX[1][0] = float64(n), a.XX[0][1]
+		if out[id] == nil {
+			out[id] = map[string]ArmSums{}
+		}
+		out[id][g] = a
+	}
+	return out, rows.Err()
+}
+
+// Outcome is one planned person's outcome in a campaign (see outcomes).
+type Outcome struct {
+	Person    uint32 // canonical now
+	Group     string
+	Reached   bool
+	Converted bool
+}
+
+// Outcomes lists a campaign's persons in either arm with their outcome.
+func (s *Service) Outcomes(ctx context.Context, id string) ([]Outcome, error) {
+	c, err := s.Campaign(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	offer, err := s.Offer(ctx, c.OfferID)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.DB.Conn.Query(ctx, "SELECT o.group, o.reached, o.conv, if(p.canonical = 0, o.planned, p.canonical) FROM "+s.outcomes()+
+		" AS o LEFT JOIN (SELECT person_id, canonical FROM "+s.DB.Table("persons")+" FINAL) AS p ON p.person_id = o.planned",
+		outcomeArgs([]string{c.ID}, c.AttributionDays, offer, time.Time{})...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Outcome
+	for rows.Next() {
+		var o Outcome
+		var reached, conv float64
+		if err := rows.Scan(&o.Group, &reached, &conv, &o.Person); err != nil {
+			return nil, err
+		}
+		o.Reached, o.Converted = reached == 1, conv == 1
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// exclusions counts a campaign's excluded persons by reason: those drawn
+// into the holdout apart (they would have been excluded from a send).
+func (s *Service) exclusions(ctx context.Context, id string) (excluded, holdout map[string]int, err error) {
+	rows, err := s.DB.Conn.Query(ctx, "SELECT reason, detail = ?, count() FROM "+s.DB.Table("campaign_sends")+
+		" FINAL WHERE campaign_id = ? AND group = 'excluded' GROUP BY reason, detail = ?", detailHoldoutArm, id, detailHoldoutArm)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	excluded, holdout = map[string]int{}, map[string]int{}
+	for rows.Next() {
+		var reason string
+		var inHoldout bool
+		var n uint64
+		if err := rows.Scan(&reason, &inHoldout, &n); err != nil {
+			return nil, nil, err
+		}
+		if inHoldout {
+			holdout[reason] += int(n)
+		} else {
+			excluded[reason] += int(n)
+		}
+	}
+	return excluded, holdout, rows.Err()
 }
 
 // ResultDay is one day of a campaign's results: conversions that day and
@@ -99,7 +221,7 @@ type ResultDay struct {
 type ResultsOverTime struct {
 	CampaignID      string      `json:"campaign_id"`
 	AttributionDays int         `json:"attribution_days"`
-	Treatment       int         `json:"treatment"` // persons sent to
+	Treatment       int         `json:"treatment"` // persons assigned to treatment
 	Holdout         int         `json:"holdout"`
 	Days            []ResultDay `json:"days"`
 }
@@ -116,16 +238,9 @@ func (s *Service) ResultsDaily(ctx context.Context, id string) (ResultsOverTime,
 		return ResultsOverTime{}, err
 	}
 	out := ResultsOverTime{CampaignID: c.ID, AttributionDays: c.AttributionDays, Days: []ResultDay{}}
-	skus, cats := offerItems(offer)
-	q := `SELECT group, count(), groupArrayIf(toString(toDate(conv, 'Asia/Shanghai')), conv > toDateTime64(0, 3, 'UTC')), min(planned_at)
-		FROM (
-			SELECT s.person_id, s.group AS group, any(s.planned_at) AS planned_at,
-				minIf(m.ordered_at, m.ordered_at >= s.planned_at AND m.ordered_at < s.planned_at + toIntervalDay(?)) AS conv
-			FROM ` + s.population() + ` AS s
-			LEFT JOIN ` + s.matchedOrders() + ` AS m ON m.person_id = s.person_id
-			GROUP BY s.person_id, s.group
-		) GROUP BY group`
-	rows, err := s.DB.Conn.Query(ctx, q, c.AttributionDays, c.ID, skus, cats)
+	q := `SELECT group, count(), groupArrayIf(toString(toDate(converted_at, 'Asia/Shanghai')), conv = 1), min(planned_at)
+		FROM ` + s.outcomes() + ` GROUP BY group`
+	rows, err := s.DB.Conn.Query(ctx, q, outcomeArgs([]string{c.ID}, c.AttributionDays, offer, time.Time{})...)
 	if err != nil {
 		return out, err
 	}

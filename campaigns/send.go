@@ -116,6 +116,11 @@ func (s *Service) supersede(ctx context.Context, c Campaign, p Plan) error {
 	return s.writePlan(ctx, c, stale, "replanned:"+c.ID)
 }
 
+// detailHoldoutArm marks, in the send log's detail, an excluded person who
+// had been drawn into the holdout (a cap, quiet hours or the send limit
+// would have kept them from a send).
+const detailHoldoutArm = "holdout"
+
 // writePlan writes a plan's rows to the send log in chunks; tokenPrefix
 // makes each chunk's insert idempotent.
 func (s *Service) writePlan(ctx context.Context, c Campaign, p Plan, tokenPrefix string) error {
@@ -123,19 +128,28 @@ func (s *Service) writePlan(ctx context.Context, c Campaign, p Plan, tokenPrefix
 	tw := s.Writer.Table("campaign_sends", sendColumns...)
 	chunk := s.chunk()
 	for i := 0; i < len(p.Entries); i += chunk {
-		rows := make([][]any, 0, min(chunk, len(p.Entries)-i))
-		for _, e := range p.Entries[i:min(i+chunk, len(p.Entries))] {
-			state := "not_sent"
-			if e.Group == GroupTreatment {
-				state = "planned"
-			}
-			rows = append(rows, []any{c.ID, e.Person, e.Group, e.Reason, c.Channel, e.Address.To, e.Address.Sender, state, "", "", now, now})
-		}
+		rows := planRows(c, p.Entries[i:min(i+chunk, len(p.Entries))], now)
 		if err := tw.Insert(ctx, rowsToken(fmt.Sprintf("%s:%d", tokenPrefix, i), rows), rows); err != nil {
 			return fmt.Errorf("write the plan: %w", err)
 		}
 	}
 	return nil
+}
+
+// planRows are the send-log rows (sendColumns) of plan entries.
+func planRows(c Campaign, entries []Entry, now time.Time) [][]any {
+	rows := make([][]any, 0, len(entries))
+	for _, e := range entries {
+		state, detail := "not_sent", ""
+		switch {
+		case e.Group == GroupTreatment:
+			state = "planned"
+		case e.Group == GroupExcluded && e.Arm == GroupHoldout:
+			detail = detailHoldoutArm
+		}
+		rows = append(rows, []any{c.ID, e.Person, e.Group, e.Reason, c.Channel, e.Address.To, e.Address.Sender, state, detail, "", now, now})
+	}
+	return rows
 }
 
 // Resume finishes the sends of running campaigns (after a restart).

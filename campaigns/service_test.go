@@ -373,3 +373,84 @@ func TestRelaunchAfterAFailedLaunchSendsOnlyTheNewPlan(t *testing.T) {
 		t.Fatalf("%d sent, want 9", n)
 	}
 }
+
+// TestResultsFollowMergesAndCountEveryoneAssigned: persons merged into
+// another after planning keep their arm and bring the merged person's
+// orders, in both arms; a treatment person whose send failed still counts
+// (intention to treat), so failures cannot empty treatment of anyone.
+func TestResultsFollowMergesAndCountEveryoneAssigned(t *testing.T) {
+	f := newFixture(t, 600)
+	c := f.campaign(40)
+	_, plan, err := f.svc.Launch(f.ctx, c.ID, "tok_test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// After planning: every 3rd person is merged into a new person
+	// 50,000+p, who orders; every 3rd+1 orders under their own id; every
+	// 4th treatment send failed (the channel refused it).
+	later := launchTime.Add(time.Hour)
+	var persons, failed, orders, lines [][]any
+	for _, e := range plan.Entries {
+		p := e.Person
+		buyer := p
+		if p%3 == 0 {
+			buyer = 50_000 + p
+			persons = append(persons, []any{p, buyer, buyer, uint64(2)}, []any{buyer, buyer, buyer, uint64(1)})
+		}
+		if e.Group == GroupTreatment && p%4 == 0 {
+			failed = append(failed, []any{c.ID, p, GroupTreatment, "", ChannelOutbox, e.Address.To, "", "failed", "channel_refused", "", launchTime, later})
+		}
+		if p%3 != 2 {
+			id := fmt.Sprint("o", p)
+			at := launchTime.Add(24 * time.Hour)
+			orders = append(orders, []any{"tmall", id, uint64(1), "paid", at, at, "10", "上海", buyer})
+			lines = append(lines, []any{"tmall", id, uint16(1), uint64(1), "LGI-TRIAL", "低GI大米试用装", "1", "10", "10", at, buyer})
+		}
+	}
+	insertRows(t, f.db, "persons", "person_id, parent, canonical, version", persons)
+	insertRows(t, f.db, "campaign_sends", strings.Join(sendColumns, ", "), failed)
+	insertRows(t, f.db, "orders", "channel, order_id, version, status, ordered_at, status_at, amount, city, person_id", orders)
+	insertRows(t, f.db, "order_lines", "channel, order_id, line_no, version, sku, category, quantity, unit_price, amount, ordered_at, person_id", lines)
+	u, err := f.svc.Results(f.ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][2]int{}
+	for _, e := range plan.Entries {
+		w := want[e.Group]
+		w[0]++
+		if e.Person%3 != 2 {
+			w[1]++
+		}
+		want[e.Group] = w
+	}
+	for g, a := range map[string]Arm{GroupTreatment: u.Treatment, GroupHoldout: u.Holdout} {
+		if a.Persons != want[g][0] || a.Converted != want[g][1] {
+			t.Fatalf("%s: %d persons, %d converted; want %v (merged persons followed, failed sends counted)", g, a.Persons, a.Converted, want[g])
+		}
+	}
+	if u.Treatment.Reached != want[GroupTreatment][0]-len(failed) || u.Sends["failed:channel_refused"] != len(failed) {
+		t.Fatalf("reached %d, sends %v; %d failed", u.Treatment.Reached, u.Sends, len(failed))
+	}
+	// Person by person, as the results count them: merged persons under
+	// the id they are merged into.
+	outcomes, err := f.svc.Outcomes(f.ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][2]int{}
+	for _, o := range outcomes {
+		w := got[o.Group]
+		w[0]++
+		if o.Converted {
+			w[1]++
+		}
+		got[o.Group] = w
+		if o.Person < 50_000 && o.Person%3 == 0 {
+			t.Fatalf("person %d not followed into their merge", o.Person)
+		}
+	}
+	if got[GroupTreatment] != want[GroupTreatment] || got[GroupHoldout] != want[GroupHoldout] {
+		t.Fatalf("outcomes %v, want %v", got, want)
+	}
+}

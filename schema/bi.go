@@ -368,16 +368,16 @@ LEFT JOIN (SELECT campaign_id, JSONExtractString(argMax(definition, version), 'n
 		// a line of the offer's SKUs or categories within attribution_days
 		// of planned_at.
 		Name:    "campaign_results",
-		Comment: "Conversion per campaign, treatment against holdout, counted as the console's results: valid orders with an offer SKU or category within the attribution window.",
+		Comment: "Conversion per campaign, treatment against holdout by intention to treat, counted as the console's results: valid orders with an offer SKU or category within the attribution window, of persons as merged since.",
 		Columns: []Column{
 			{Name: "campaign_id", Type: "String", Comment: "Campaign"},
 			{Name: "campaign_name", Type: "String", Comment: "Campaign name"},
 			{Name: "offer_name", Type: "String", Comment: "Offer name"},
 			{Name: "attribution_days", Type: "UInt32", Comment: "Attribution window in days"},
-			{Name: "treatment_persons", Type: "UInt64", Comment: "Recipients: treatment rows sent or delivered"},
-			{Name: "treatment_converted", Type: "UInt64", Comment: "Recipients with a matching order in the window"},
+			{Name: "treatment_persons", Type: "UInt64", Comment: "Persons assigned to treatment, delivered or not (intention to treat)"},
+			{Name: "treatment_converted", Type: "UInt64", Comment: "Treatment persons with a matching order in the window"},
 			{Name: "treatment_rate", Type: "Float64", Comment: "treatment_converted / treatment_persons"},
-			{Name: "treatment_revenue", Type: "Float64", Comment: "Yuan of matching order lines of recipients in the window"},
+			{Name: "treatment_revenue", Type: "Float64", Comment: "Yuan of matching order lines of treatment persons in the window"},
 			{Name: "holdout_persons", Type: "UInt64", Comment: "Held-out persons"},
 			{Name: "holdout_converted", Type: "UInt64", Comment: "Held-out persons with a matching order in the window"},
 			{Name: "holdout_rate", Type: "Float64", Comment: "holdout_converted / holdout_persons"},
@@ -393,16 +393,18 @@ LEFT JOIN (SELECT campaign_id, JSONExtractString(argMax(definition, version), 'n
 FROM
 (
     SELECT s.campaign_id AS campaign_id, s.group AS group, any(s.name) AS c_name, any(s.offer_name) AS o_name, any(s.days) AS days,
-        uniqExact(s.person_id) AS persons,
-        uniqExactIf(s.person_id, (has(s.skus, m.sku) OR has(s.categories, m.category)) AND m.ordered_at >= s.planned_at AND m.ordered_at < s.planned_at + toIntervalDay(s.days)) AS converted,
+        uniqExact(s.planned) AS persons,
+        uniqExactIf(s.planned, (has(s.skus, m.sku) OR has(s.categories, m.category)) AND m.ordered_at >= s.planned_at AND m.ordered_at < s.planned_at + toIntervalDay(s.days)) AS converted,
         sumIf(m.amount, (has(s.skus, m.sku) OR has(s.categories, m.category)) AND m.ordered_at >= s.planned_at AND m.ordered_at < s.planned_at + toIntervalDay(s.days)) AS revenue
     FROM
     (
-        SELECT x.campaign_id AS campaign_id, x.person_id AS person_id, toString(x.group) AS group, x.planned_at AS planned_at,
+        SELECT x.campaign_id AS campaign_id, x.person_id AS planned, if(pc.canonical = 0, x.person_id, pc.canonical) AS person_id,
+            toString(x.group) AS group, x.planned_at AS planned_at,
             c.name AS name, c.offer_name AS offer_name, c.offer_skus AS skus, c.offer_categories AS categories, c.attribution_days AS days
         FROM {db}.campaign_sends AS x FINAL
         INNER JOIN {bi}.campaigns AS c ON c.campaign_id = x.campaign_id
-        WHERE x.group = 'holdout' OR (x.group = 'treatment' AND x.state IN ('sent', 'delivered'))
+        LEFT JOIN ` + biCanonical + ` AS pc ON pc.person_id = x.person_id
+        WHERE x.group IN ('treatment', 'holdout')
     ) AS s
     LEFT JOIN
     (

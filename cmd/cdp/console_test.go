@@ -54,15 +54,18 @@ func TestConsoleInHeadlessChromium(t *testing.T) {
 
 	db := storetest.DB(t)
 	const token = "console-test-admin"
-	p := startPlatform(t, []string{"CDP_CLICKHOUSE_DSN=" + storetest.DSN(t, db.Database), "CDP_DATA_DIR=" + t.TempDir(),
+	dataDir := t.TempDir()
+	p := startPlatform(t, []string{"CDP_CLICKHOUSE_DSN=" + storetest.DSN(t, db.Database), "CDP_DATA_DIR=" + dataDir,
 		"CDP_ADMIN_TOKEN=" + token, "CDP_DEMO=auto", "CDP_DEMO_HOUSEHOLDS=3000", "CDP_DEMO_SEED=7"})
 	defer p.stop(syscall.SIGTERM)
 	// The console's pages need the demo's segments and its sent campaign
 	// (startPlatform logs at warn, so ask the API rather than the log).
 	deadline := time.Now().Add(3 * time.Minute)
-	for !demoCampaignSent(p.base, token) {
+	// The demo writes its campaigns' truth once their offers' effects are in.
+	truth := filepath.Join(dataDir, demoTruthFile)
+	for _, err := os.Stat(truth); !demoCampaignSent(p.base, token) || err != nil; _, err = os.Stat(truth) {
 		if time.Now().After(deadline) {
-			t.Fatalf("demo campaign not sent within 3 minutes:\n%s", p.logs.String())
+			t.Fatalf("demo campaign not sent (or its truth not written) within 3 minutes:\n%s", p.logs.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -73,7 +76,7 @@ func TestConsoleInHeadlessChromium(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, script)
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CDP_BASE_URL="+p.base, "CDP_ADMIN_TOKEN="+token, "CDP_ARTIFACTS="+artifacts, "CDP_CHROMIUM="+chromiumPath)
+	cmd.Env = append(os.Environ(), "CDP_BASE_URL="+p.base, "CDP_ADMIN_TOKEN="+token, "CDP_ARTIFACTS="+artifacts, "CDP_CHROMIUM="+chromiumPath, "CDP_DEMO_TRUTH="+truth)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()

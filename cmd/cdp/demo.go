@@ -4,9 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -202,7 +205,7 @@ func demoConsents(ctx context.Context, svc *campaigns.Service) ([]uint32, error)
 	return asked, rows.Err()
 }
 
-func demoCampaign(ctx context.Context, svc *campaigns.Service, segs *segments.Store, logger *slog.Logger) error {
+func demoCampaign(ctx context.Context, cfg config, svc *campaigns.Service, segs *segments.Store, logger *slog.Logger) error {
 	existing, err := svc.Campaigns(ctx)
 	if err != nil || len(existing) > 0 {
 		return err
@@ -234,14 +237,17 @@ func demoCampaign(ctx context.Context, svc *campaigns.Service, segs *segments.St
 		name     string
 		segment  string
 		template string
+		effect   gen.Effect
 	}{
 		{campaigns.Offer{Name: "低GI大米试用装 500g", Categories: []string{"低GI大米", "低GI大米试用装"}, Link: "https://example.com/lgi-trial"},
 			"控糖人群低GI试用装 (low-GI trial pack)", flagship,
-			"{{name}}您好，我是您的营养顾问{{staff}}。控糖期间主食很关键，送您一份{{offer}}，点此领取：{{link}}"},
+			"{{name}}您好，我是您的营养顾问{{staff}}。控糖期间主食很关键，送您一份{{offer}}，点此领取：{{link}}", gen.LowGITrialEffect},
 		{campaigns.Offer{Name: "高油酸花生油 5L 复购立减 20 元", Categories: []string{"高油酸花生油", "花生油"}, Link: "https://example.com/oil-repurchase"},
 			"花生油复购券 (peanut oil repurchase coupon)", oil,
-			"{{name}}您好，家里的花生油快用完了吧？{{offer}}，点此领取：{{link}}"},
+			"{{name}}您好，家里的花生油快用完了吧？{{offer}}，点此领取：{{link}}", gen.PeanutOilCouponEffect},
 	}
+	g := gen.New(gen.Config{Seed: uint64(cfg.DemoSeed), Households: cfg.DemoHouseholds, End: demoEnd})
+	truth := []demoTruth{}
 	for _, ex := range examples {
 		ex.offer.ValidFrom, ex.offer.ValidTo = demoEnd.Add(-30*24*time.Hour), demoEnd
 		offer, err := back.SaveOffer(ctx, ex.offer)
@@ -259,6 +265,97 @@ func demoCampaign(ctx context.Context, svc *campaigns.Service, segs *segments.St
 		}
 		logger.Info("demo campaign sent", "campaign", c.ID, "name", c.Name, "treatment", plan.Counts[campaigns.GroupTreatment],
 			"holdout", plan.Counts[campaigns.GroupHoldout], "excluded", plan.Counts[campaigns.GroupExcluded])
+		t, err := demoRespond(ctx, back, g, c, ex.effect)
+		if err != nil {
+			return fmt.Errorf("demo response to %s: %w", c.Name, err)
+		}
+		logger.Info("demo campaign's true effect", "campaign", c.ID, "natural_rate", t.NaturalRate, "multiplier", t.ConversionMultiplier,
+			"responders", t.Responders, "true_conversion_effect", t.ConversionEffect, "true_revenue_effect", t.RevenueEffect)
+		truth = append(truth, t)
 	}
-	return nil
+	return writeDemoTruth(cfg.DataDir, truth)
+}
+
+// demoTruth is the truth of one demo campaign: its offer's effect and
+// what it comes to in the campaign's audience.
+type demoTruth struct {
+	CampaignID string `json:"campaign_id"`
+	Campaign   string `json:"campaign"`
+	gen.EffectTruth
+}
+
+// demoTruthFile, in the data directory, holds the demo campaigns' truth.
+const demoTruthFile = "demo-truth.json"
+
+func writeDemoTruth(dir string, truth []demoTruth) error {
+	b, err := json.MarshalIndent(truth, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, demoTruthFile), b, 0o644)
+}
+
+// demoInsert inserts rows into a table in one batch.
+func demoInsert(ctx context.Context, db *store.DB, table, columns string, rows [][]any) error {
+	b, err := db.Conn.PrepareBatch(ctx, "INSERT INTO "+db.Table(table)+" ("+columns+")")
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	for _, r := range rows {
+		if err := b.Append(r...); err != nil {
+			return err
+		}
+	}
+	return b.Send()
+}
+
+// demoRespond applies an offer's true effect to a launched demo campaign:
+// the generator decides which reached treatment persons respond (at the
+// rate that multiplies the audience's natural conversion as declared),
+// and their response orders are written as a channel's orders would be.
+// The holdout is left as generated.
+func demoRespond(ctx context.Context, svc *campaigns.Service, g *gen.Generator, c campaigns.Campaign, e gen.Effect) (demoTruth, error) {
+	outcomes, err := svc.Outcomes(ctx, c.ID)
+	if err != nil {
+		return demoTruth{}, err
+	}
+	var persons, treatment, reached, natural int
+	for _, o := range outcomes {
+		persons++
+		if o.Converted {
+			natural++
+		}
+		if o.Group == campaigns.GroupTreatment {
+			treatment++
+			if o.Reached {
+				reached++
+			}
+		}
+	}
+	p0 := float64(natural) / float64(max(persons, 1))
+	var orders, lines [][]any
+	for _, o := range outcomes {
+		if o.Group != campaigns.GroupTreatment || !o.Reached {
+			continue
+		}
+		r, ok := g.Respond(e, fmt.Sprint(o.Person), c.LaunchedAt, c.AttributionDays, o.Converted, p0)
+		if !ok {
+			continue
+		}
+		id, amount := fmt.Sprintf("resp-%s-%d", c.ID, o.Person), fmt.Sprintf("%.2f", r.Amount)
+		orders = append(orders, []any{"mini_program", id, uint64(1), "paid", r.At.UTC(), r.At.UTC(), amount, "demo_response", o.Person})
+		lines = append(lines, []any{"mini_program", id, uint16(1), uint64(1), e.SKU, e.Category, "1", amount, amount, r.At.UTC(), o.Person})
+	}
+	if len(orders) > 0 {
+		// Not through the shared writer: ingest registered these tables
+		// with all their columns.
+		if err := demoInsert(ctx, svc.DB, "orders", "channel, order_id, version, status, ordered_at, status_at, amount, source, person_id", orders); err != nil {
+			return demoTruth{}, err
+		}
+		if err := demoInsert(ctx, svc.DB, "order_lines", "channel, order_id, line_no, version, sku, category, quantity, unit_price, amount, ordered_at, person_id", lines); err != nil {
+			return demoTruth{}, err
+		}
+	}
+	return demoTruth{CampaignID: c.ID, Campaign: c.Name, EffectTruth: e.Truth(persons, treatment, reached, p0, len(orders))}, nil
 }

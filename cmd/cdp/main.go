@@ -352,7 +352,7 @@ func serveDemo(ctx context.Context, cfg config, db *store.DB, creds *api.Credent
 		err = demoSegments(ctx, in.segments, logger)
 	}
 	if err == nil {
-		err = demoCampaign(ctx, in.campaigns, in.segments, logger)
+		err = demoCampaign(ctx, cfg, in.campaigns, in.segments, logger)
 	}
 	if err != nil && ctx.Err() == nil {
 		logger.Error("demo data not loaded", "err", err)

@@ -271,6 +271,36 @@ func TestServeLoadsDemoDataThroughIngest(t *testing.T) {
 	if n := count("SELECT uniqExact(campaign_id) FROM cdp.campaign_sends WHERE group = 'treatment'"); n == 0 {
 		t.Error("no demo campaign sent to anybody")
 	}
+	// Each demo campaign's offer carries a true effect: the generator's
+	// response orders are in, and the truth is written beside the data.
+	for strings.Count(logs.String(), "demo campaign's true effect") < 2 {
+		if time.Now().After(deadline) || strings.Contains(logs.String(), "demo data not loaded") {
+			t.Fatalf("demo campaigns' truth not written:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, demoTruthFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var truth []demoTruth
+	if err := json.Unmarshal(raw, &truth); err != nil || len(truth) != 2 {
+		t.Fatalf("demo truth %s (%v)", raw, err)
+	}
+	responders := 0
+	for _, x := range truth {
+		responders += x.Responders
+		if x.Persons < x.Treatment || x.Treatment < x.Reached || (x.Reached > 0 && x.ConversionEffect != x.Truth(x.Persons, x.Treatment, x.Reached, x.NaturalRate, x.Responders).ConversionEffect) {
+			t.Errorf("demo truth %+v", x)
+		}
+	}
+	t.Logf("demo truth %s", raw)
+	if truth[0].ConversionMultiplier != 3 || truth[1].ConversionMultiplier <= 1 {
+		t.Errorf("demo effects: low-GI trial ×%v, peanut-oil coupon ×%v", truth[0].ConversionMultiplier, truth[1].ConversionMultiplier)
+	}
+	if n := count("SELECT count() FROM cdp.orders FINAL WHERE source = 'demo_response'"); n != responders {
+		t.Errorf("%d response orders, the truth says %d responders", n, responders)
+	}
 	// Customers who asked about blood sugar gave separate consent; the
 	// health-interest campaign reaches only people who did.
 	if n := count("SELECT count() FROM cdp.consents WHERE kind = 'sensitive_consent'"); n == 0 {

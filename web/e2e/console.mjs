@@ -4,13 +4,15 @@
 // Screenshots of every step go to CDP_ARTIFACTS (default test-artifacts/console).
 // Every wait is on a condition (a selector, a URL, a response), never a sleep.
 import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const base = process.env.CDP_BASE_URL;
 const token = process.env.CDP_ADMIN_TOKEN;
 const artifacts = process.env.CDP_ARTIFACTS || 'test-artifacts/console';
 const executablePath = process.env.CDP_CHROMIUM || '/usr/bin/chromium';
+// The demo campaigns' truth (gen.Respond's effects), written beside the data.
+const demoTruth = process.env.CDP_DEMO_TRUTH ? JSON.parse(readFileSync(process.env.CDP_DEMO_TRUTH, 'utf8')) : null;
 if (!base || !token) {
   console.error('CDP_BASE_URL and CDP_ADMIN_TOKEN are required');
   process.exit(2);
@@ -263,6 +265,39 @@ await step('see the results page', async () => {
   const demoBody = await page.getByTestId('results').innerText();
   check(demoBody.includes(`${demo.r.treatment.persons.toLocaleString('zh-CN')} 人`), `demo results show the ${demo.r.treatment.persons} recipients`);
   await shot('demo-campaign-results');
+});
+
+await step("the demo's flagship results page: a positive lift whose interval contains the generator's truth", async () => {
+  check(demoTruth, 'CDP_DEMO_TRUTH names the demo truth file');
+  const truth = demoTruth.find((x) => x.Offer === '低GI大米试用装 500g');
+  check(truth && truth.ConversionMultiplier === 3, `the flagship offer carries x3: ${JSON.stringify(truth)}`);
+  await page.goto(`${base}/campaigns/${truth.campaign_id}/results`);
+  await page.getByTestId('results').waitFor();
+  const u = await apiCall('GET', `/campaigns/${truth.campaign_id}/results`);
+  check(u.treatment.persons === truth.Treatment, `results count ${u.treatment.persons} in treatment, the truth ${truth.Treatment}`);
+  const badge = page.getByTestId('significance');
+  if (!u.conversion || truth.Treatment < 50) {
+    // Too few recipients at this size for a lift to show (the flagship
+    // reaches about 1 in 3,000 households today; issue #15 asks for 1,000
+    // at 50,000): the page must say so rather than claim anything.
+    check((await page.getByTestId('results').innerText()).includes('样本不足') || (await badge.getAttribute('data-significant')) === 'no',
+      `with ${truth.Treatment} recipients the page claims no effect`);
+    console.log(`note the flagship reaches ${truth.Treatment} people at this size: its lift is not checked against the truth`);
+    await shot('demo-flagship-results');
+    return;
+  }
+  // Both intervals are shown, labelled; the badge reads the sequence.
+  const cs = page.getByTestId('uplift-cs');
+  const lo = Number(await cs.getAttribute('data-lo'));
+  const hi = Number(await cs.getAttribute('data-hi'));
+  check((await cs.innerText()).includes('随时可看 95% 置信序列'), 'the anytime-valid sequence is labelled');
+  check((await page.getByTestId('uplift-ci').innerText()).includes('固定时点 95% 置信区间'), 'the fixed-horizon interval is labelled');
+  const shown = Number((await page.getByTestId('uplift').innerText()).replace(/[^0-9.+-]/g, ''));
+  check(shown > 0 && u.conversion.estimate > 0, `the flagship shows a positive lift (${shown} pp)`);
+  check(lo <= truth.ConversionEffect && truth.ConversionEffect <= hi,
+    `the sequence [${lo}, ${hi}] contains the true effect ${truth.ConversionEffect}`);
+  check((await badge.getAttribute('data-significant')) === (u.conversion.significant ? 'yes' : 'no'), 'the badge follows the sequence');
+  await shot('demo-flagship-results');
 });
 
 await step('a segment-entry automation: the WeCom template rule, then its trigger in the list and on its page', async () => {

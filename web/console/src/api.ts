@@ -101,10 +101,23 @@ export interface Campaign {
   holdout_percent: number; global_control_percent: number; cap_per_day?: number; cap_per_week: number; cap_per_month?: number;
   quiet_start: number; quiet_end: number; send_limit: number; attribution_days: number; status: string; launched_at?: string; created_by: string;
 }
-export interface Arm { persons: number; converted: number; rate: number; revenue: number; revenue_per_person: number }
-// sends: the treatment's sends by state (planned, sending, sent, delivered,
+export interface Arm { persons: number; converted: number; rate: number; revenue: number; revenue_per_person: number; reached?: number }
+// An estimate with its fixed-horizon 95% interval (ci95: valid read once, at
+// the end) and its anytime-valid 95% confidence sequence (cs95: valid at
+// every refresh).
+export interface Interval { estimate: number; se: number; ci95: [number, number]; cs95: [number, number] }
+export interface Effect extends Interval {
+  significant: boolean; // the sequence (of the CUPED estimate) excludes 0
+  cuped?: Interval & { variance_reduction: number; narrowing: number };
+  complier?: { delivery_rate: number; estimate: number; se: number; ci95: [number, number] };
+}
+// By intention to treat: the treatment is everyone assigned to it. sends:
+// the treatment's sends by state (planned, sending, sent, delivered,
 // failed) and failures by reason ("failed:not_friend", ...).
-export interface Uplift { treatment: Arm; holdout: Arm; absolute: number; absolute_ci95: [number, number]; relative?: number; relative_ci95?: [number, number]; sends?: Record<string, number> }
+export interface Uplift {
+  treatment: Arm; holdout: Arm; absolute: number; absolute_ci95: [number, number]; relative?: number; relative_ci95?: [number, number];
+  conversion?: Effect; revenue_per_person?: Effect; sends?: Record<string, number>; excluded?: Record<string, number>; holdout_excluded?: Record<string, number>;
+}
 // A channel task: a WeCom mass-message task per staff member, a robot post,
 // a webhook batch.
 export interface ChannelTask { id: string; target: string; recipients: number; state: string; ref?: string; detail?: string; attempt_at: string }

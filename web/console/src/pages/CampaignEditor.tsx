@@ -8,7 +8,7 @@ import { useAuth } from '../auth';
 import { useName, useT } from '../i18n';
 import { ErrorAlert, fmtInt, fmtTime, PageTitle } from '../components/common';
 
-interface Preview { counts: Record<string, number>; excluded: Record<string, number>; samples: string[] | null }
+interface Preview { counts: Record<string, number>; excluded: Record<string, number>; holdout_excluded?: Record<string, number>; samples: string[] | null }
 
 const vars = ['name', 'staff', 'offer', 'link', 'coupon'];
 // A WeCom mass-message task carries one text for all of a staff member's
@@ -409,9 +409,12 @@ export default function CampaignEditor() {
                     <Col span={8}><Statistic title={t('已排除', 'Excluded')} value={preview.counts.excluded ?? 0} valueStyle={{ color: '#fa8c16' }} /></Col>
                   </Row>
                   <Table size="small" style={{ marginTop: 12 }} pagination={false} rowKey="reason"
-                    dataSource={Object.entries(preview.excluded || {}).map(([reason, n]) => ({ reason, n }))}
-                    locale={{ emptyText: t('无排除', 'Nobody excluded') }}
-                    columns={[{ title: t('排除原因', 'Excluded because'), dataIndex: 'reason', render: (v) => name(v) }, { title: t('人数', 'People'), dataIndex: 'n', align: 'right', render: fmtInt }]} />
+                    dataSource={Object.entries(preview.excluded || {}).map(([reason, n]) => ({ reason, n, h: preview.holdout_excluded?.[reason] ?? 0 }))
+                      .concat(Object.entries(preview.holdout_excluded || {}).filter(([r]) => !(preview.excluded || {})[r]).map(([reason, h]) => ({ reason, n: 0, h })))}
+                    locale={{ emptyText: t('无排除', 'Nobody excluded') }} data-testid="plan-excluded"
+                    columns={[{ title: t('排除原因', 'Excluded because'), dataIndex: 'reason', render: (v) => name(v) }, { title: t('人数', 'People'), dataIndex: 'n', align: 'right', render: fmtInt },
+                      { title: <Tooltip title={t('频次上限、渠道上限、免打扰和发送上限对对照组同样适用：若分入实验组也不会发送的对照组客户一并排除，两组才可比。', 'Caps, the channel cap, quiet hours and the send limit apply to the holdout too: holdout people who would not have been sent to leave it, so both groups stay comparable.')}>{t('其中对照组', 'of them, holdout')}</Tooltip>,
+                        dataIndex: 'h', align: 'right', render: (v: number) => (v ? fmtInt(v) : '–') }]} />
                   {(preview.samples ?? []).length > 0 && <>
                     <Typography.Title level={5} style={{ marginTop: 16 }}>{t('个性化示例（服务端渲染）', 'Personalised samples (rendered by the server)')}</Typography.Title>
                     {(preview.samples ?? []).map((s, i) => <div key={i} className="preview-msg" style={{ background: '#f6ffed' }}>{s}</div>)}

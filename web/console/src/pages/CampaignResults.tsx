@@ -110,7 +110,16 @@ export default function CampaignResults() {
   const live = isLive(c);
   const triggered = c.trigger === 'segment_entry' || c.trigger === 'replenishment';
   const empty = u.treatment.persons === 0 || u.holdout.persons === 0;
-  const significant = !empty && (u.absolute_ci95[0] > 0 || u.absolute_ci95[1] < 0);
+  // The badge reads the anytime-valid confidence sequence: this page
+  // refreshes every few seconds, and a fixed interval read again and again
+  // claims an effect far more often than 5% of the time.
+  const conv = u.conversion;
+  const significant = !empty && !!conv?.significant;
+  const headline = conv?.cuped ?? conv;
+  const rev = u.revenue_per_person;
+  const ppRange = (r: [number, number]) => `[${pp(r[0])}, ${pp(r[1])}]`;
+  const yuanRange = (r: [number, number]) => `[${fmtYuan(r[0])}, ${fmtYuan(r[1])}]`;
+  const holdoutExcluded = Object.entries(u.holdout_excluded ?? {}).filter(([, n]) => n > 0);
 
   const sends = u.sends ?? {};
   const count = (k: string) => sends[k] ?? 0;
@@ -164,9 +173,13 @@ export default function CampaignResults() {
         <Col xs={24} sm={12} xl={6}><Card bordered={false}><Statistic title={t('对照组转化率', 'Holdout conversion')} value={fmtPct(u.holdout.rate, 2)} />
           <Typography.Text type="secondary">{fmtInt(u.holdout.converted)} / {fmtInt(u.holdout.persons)} {t('人', 'people')}</Typography.Text></Card></Col>
         <Col xs={24} sm={12} xl={6}><Card bordered={false}>
-          <Statistic title={<Space>{t('转化率提升（绝对）', 'Uplift (absolute)')}<Tooltip title={t('实验组与对照组转化率之差；区间为 95% 置信区间（Newcombe 法）', 'Difference of conversion rates; 95% CI by Newcombe\'s method')}><InfoCircleOutlined /></Tooltip></Space>}
+          <Statistic title={<Space>{t('转化率提升（绝对）', 'Uplift (absolute)')}<Tooltip title={t('实验组（所有分入者，无论是否送达）与对照组转化率之差。随时可看的置信序列在每次刷新时都有效，“显著”以它为准；固定时点区间只在归因窗口结束时读一次才有效。',
+            'Difference of conversion rates, treatment (everyone assigned, delivered or not) minus holdout. The anytime-valid sequence holds at every refresh and decides “significant”; the fixed-horizon interval is valid only when read once, at the end of the attribution window.')}><InfoCircleOutlined /></Tooltip></Space>}
             value={pp(u.absolute)} valueStyle={{ color: u.absolute >= 0 ? '#389e0d' : '#cf1322' }} formatter={(v) => <span data-testid="uplift">{v}</span>} />
-          <Typography.Text type="secondary">{empty ? t('样本不足，无法计算置信区间', 'Too few people for an interval') : <>{t('95% 置信区间', '95% CI')} [{pp(u.absolute_ci95[0])}, {pp(u.absolute_ci95[1])}]</>}</Typography.Text>
+          {empty || !conv ? <Typography.Text type="secondary">{t('样本不足，无法计算置信区间', 'Too few people for an interval')}</Typography.Text> : <>
+            <Typography.Text type="secondary" style={{ display: 'block' }} data-testid="uplift-cs" data-lo={conv.cs95[0]} data-hi={conv.cs95[1]}>{t('随时可看 95% 置信序列', 'Anytime-valid 95% sequence')} {ppRange(conv.cs95)}</Typography.Text>
+            <Typography.Text type="secondary" style={{ display: 'block' }} data-testid="uplift-ci" data-lo={conv.ci95[0]} data-hi={conv.ci95[1]}>{t('固定时点 95% 置信区间', 'Fixed-horizon 95% CI')} {ppRange(conv.ci95)}</Typography.Text>
+          </>}
         </Card></Col>
         <Col xs={24} sm={12} xl={6}><Card bordered={false}>
           <Statistic title={t('相对提升', 'Relative uplift')} value={u.relative !== undefined ? fmtPct(u.relative, 1) : '–'} valueStyle={{ color: (u.relative ?? 0) >= 0 ? '#389e0d' : '#cf1322' }} />
@@ -180,8 +193,34 @@ export default function CampaignResults() {
       {c.status !== 'draft' && !empty && (
         <Alert style={{ marginTop: 16 }} showIcon type={significant ? (u.absolute > 0 ? 'success' : 'error') : 'info'}
           message={significant
-            ? (u.absolute > 0 ? t('提升显著：置信区间不含 0，活动带来了真实的增量转化。', 'Significant: the interval excludes 0; the campaign caused extra conversions.') : t('显著为负：活动降低了转化。', 'Significantly negative: the campaign lowered conversion.'))
-            : t('尚不显著：置信区间包含 0，差异可能来自随机波动；可扩大人群或等待更多订单。', 'Not significant yet: the interval includes 0; widen the audience or wait for more orders.')} />
+            ? ((headline?.estimate ?? u.absolute) > 0 ? t('提升显著：随时可看的置信序列不含 0，活动带来了真实的增量转化。', 'Significant: the anytime-valid sequence excludes 0; the campaign caused extra conversions.') : t('显著为负：活动降低了转化。', 'Significantly negative: the campaign lowered conversion.'))
+            : t('尚不显著：随时可看的置信序列包含 0，差异可能来自随机波动；可扩大人群或等待更多订单。', 'Not significant yet: the anytime-valid sequence includes 0; widen the audience or wait for more orders.')}
+          data-testid="significance" data-significant={significant ? 'yes' : 'no'} />
+      )}
+      {c.status !== 'draft' && !empty && conv && (
+        <Row gutter={[16, 16]} style={{ marginTop: 16 }} data-testid="effects">
+          <Col xs={24} md={8}><Card bordered={false} style={{ height: '100%' }}>
+            <Statistic title={<Space>{t('对已触达者的效果', 'Effect on those reached')}<Tooltip title={t('意向处理效果 ÷ 送达率（依从者平均因果效应）：只有消息真正送达的客户的转化率提升。', 'Intention-to-treat effect ÷ delivery rate (complier average causal effect): the uplift for people the message actually reached.')}><InfoCircleOutlined /></Tooltip></Space>}
+              value={conv.complier ? pp(conv.complier.estimate) : '–'} formatter={(v) => <span data-testid="complier">{v}</span>} />
+            {conv.complier && <Typography.Text type="secondary">{t(`送达率 ${fmtPct(conv.complier.delivery_rate, 1)} · 95% 置信区间`, `Delivery rate ${fmtPct(conv.complier.delivery_rate, 1)} · 95% CI`)} {ppRange(conv.complier.ci95)}</Typography.Text>}
+          </Card></Col>
+          <Col xs={24} md={8}><Card bordered={false} style={{ height: '100%' }}>
+            <Statistic title={<Space>{t('CUPED 调整后提升', 'CUPED-adjusted uplift')}<Tooltip title={t('用每位客户活动前 90 天内该优惠品类的订单数和消费额校正，区间更窄。', 'Adjusted with each person\'s orders and spend in the offer\'s items over the 90 days before: narrower intervals.')}><InfoCircleOutlined /></Tooltip></Space>}
+              value={conv.cuped ? pp(conv.cuped.estimate) : '–'} formatter={(v) => <span data-testid="cuped">{v}</span>} />
+            {conv.cuped ? <>
+              <Typography.Text type="secondary" style={{ display: 'block' }}>{t('随时可看 95% 置信序列', 'Anytime-valid 95% sequence')} {ppRange(conv.cuped.cs95)}</Typography.Text>
+              <Typography.Text type="secondary" style={{ display: 'block' }}>{t('固定时点 95% 置信区间', 'Fixed-horizon 95% CI')} {ppRange(conv.cuped.ci95)}</Typography.Text>
+              <Typography.Text type="secondary" style={{ display: 'block' }} data-testid="cuped-narrowing">{t(`区间收窄 ${fmtPct(conv.cuped.narrowing, 1)}（方差减少 ${fmtPct(conv.cuped.variance_reduction, 1)}）`, `Intervals ${fmtPct(conv.cuped.narrowing, 1)} narrower (variance ${fmtPct(conv.cuped.variance_reduction, 1)} lower)`)}</Typography.Text>
+            </> : <Typography.Text type="secondary">{t('客户活动前没有该品类订单，无法调整', 'Nobody bought the offer\'s items before: no adjustment')}</Typography.Text>}
+          </Card></Col>
+          <Col xs={24} md={8}><Card bordered={false} style={{ height: '100%' }}>
+            <Statistic title={t('人均销售额提升', 'Revenue per person uplift')} value={rev ? fmtYuan(rev.estimate) : '–'} formatter={(v) => <span data-testid="revenue-uplift">{v}</span>} />
+            {rev && <>
+              <Typography.Text type="secondary" style={{ display: 'block' }}>{t('随时可看 95% 置信序列', 'Anytime-valid 95% sequence')} {yuanRange(rev.cs95)}</Typography.Text>
+              <Typography.Text type="secondary" style={{ display: 'block' }}>{t('固定时点 95% 置信区间', 'Fixed-horizon 95% CI')} {yuanRange(rev.ci95)}</Typography.Text>
+            </>}
+          </Card></Col>
+        </Row>
       )}
       {c.status !== 'draft' && (
         <Row gutter={[16, 16]} style={{ marginTop: 16 }}>
@@ -281,8 +320,14 @@ export default function CampaignResults() {
                 { title: t('人均销售额', 'Revenue / person'), dataIndex: 'revenue_per_person', align: 'right', render: fmtYuan },
               ]} />
             <Typography.Text type="secondary" style={{ display: 'block', marginTop: 8, fontSize: 12 }}>
-              {t('实验组人数只计已发送或已送达的客户。', 'The treatment counts only people sent or delivered to.')}
+              {t('按意向处理计：实验组含所有分入者，无论消息是否送达；合并后的客户在原分组中继续跟踪。', 'By intention to treat: the treatment counts everyone assigned to it, delivered or not; merged customers stay in their group.')}
             </Typography.Text>
+            {holdoutExcluded.length > 0 && (
+              <div style={{ marginTop: 8 }} data-testid="holdout-excluded">
+                <Typography.Text type="secondary" style={{ fontSize: 12 }}>{t('对照组同样排除（分入实验组也不会发送）：', 'Also left out of the holdout (would not have been sent to): ')}</Typography.Text>
+                <Space wrap size={[8, 4]}>{holdoutExcluded.map(([k, n]) => <Tag key={k}>{name(k)} {fmtInt(n)}</Tag>)}</Space>
+              </div>
+            )}
           </Card>
         </Col>
         <Col xs={24} xl={10}>
