@@ -159,7 +159,8 @@ func (s *Server) importFile(kind string) gin.HandlerFunc {
 			s.answerIngest(c, res.Result, err)
 			return
 		}
-		c.JSON(http.StatusOK, gin.H{"success": true, "lines": res.Lines, "accepted": res.Accepted, "duplicates": res.Duplicates, "rejected": res.Rejected})
+		c.JSON(http.StatusOK, gin.H{"success": true, "lines": res.Lines, "accepted": res.Accepted, "duplicates": res.Duplicates,
+			"rejected": res.Rejected, "rejected_count": res.RejectedCount})
 	}
 }
 

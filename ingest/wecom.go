@@ -86,10 +86,13 @@ func (c *Collector) contactDetails(ctx context.Context, w *WeCom, con *Contact) 
 	}
 }
 
-// ImportResult is the outcome of a file import.
+// ImportResult is the outcome of a file import. Rejected lists at most
+// MaxListedRejections rejections, the first by line; RejectedCount counts
+// all of them.
 type ImportResult struct {
 	Lines int `json:"lines"`
 	Result
+	RejectedCount int `json:"rejected_count"`
 }
 
 // ImportWeComArchive imports decrypted chat-archive messages (JSON lines),
