@@ -43,7 +43,7 @@ func newFixtureTB(tb testing.TB, t *testing.T) *fixture {
 	}
 	reg := prometheus.NewRegistry()
 	store.NewMetrics(reg).EngineRestarts.Add(0)
-	srv := api.New(api.Options{DB: db, Credentials: creds, Version: "test", Gatherer: reg, Logger: storetest.Logger()})
+	srv := api.New(api.Options{DB: db, Credentials: creds, Version: "test", Gatherer: reg, MetricsToken: metricsToken, Logger: storetest.Logger()})
 	return &fixture{t: t, srv: srv, db: db}
 }
 
@@ -108,7 +108,7 @@ func TestHealthzIs503WhileClickHouseUnreachable(t *testing.T) {
 // TestEveryEndpointRefusesBadCredentials until its author decides.
 var (
 	// publicRoutes answer without a credential and reveal nothing personal.
-	publicRoutes = map[string]bool{"GET /healthz": true, "GET /metrics": true, "GET /api/openapi.json": true}
+	publicRoutes = map[string]bool{"GET /healthz": true, "GET /api/openapi.json": true}
 	// adminRoutes need the admin role: credentials, audit, the actions
 	// that rewrite identities (unmerge, erasure) and revealing a phone.
 	adminRoutes = regexp.MustCompile(`^(\w+ /api/v1/(tokens|write-keys|admin)(/.*)?|POST /api/v1/merges/:id/unmerge|DELETE /api/v1/profiles/:id|POST /api/v1/profiles/:id/reveal-phone)$`)
@@ -209,6 +209,15 @@ func TestEveryEndpointRefusesBadCredentials(t *testing.T) {
 					t.Errorf("%s with %s: %d %s, want 401 unauthorized", route, name, rec.Code, rec.Body)
 				}
 			}
+		case route == "GET /metrics":
+			// Scrapers authenticate with the metrics token, nothing else.
+			classes["metrics"]++
+			for name, auth := range map[string]func(*http.Request){"no token": bearer(""), "a wrong token": bearer("wrong-token"),
+				"the admin token": bearer(adminToken), "a write key": basic(writeKey)} {
+				if rec, e := send(r.Method, path, auth); rec.Code != 401 || e.Code != api.CodeUnauthorized {
+					t.Errorf("%s with %s: %d %s, want 401 unauthorized", route, name, rec.Code, rec.Body)
+				}
+			}
 		case r.Path == "/wecom/callback":
 			// WeCom authenticates by signature, not by key.
 			classes["wecom"]++
@@ -221,7 +230,7 @@ func TestEveryEndpointRefusesBadCredentials(t *testing.T) {
 		}
 	}
 	t.Logf("checked routes: %v", classes)
-	if classes["api"] < 30 || classes["ingest"] < 10 || classes["wecom"] != 2 || classes["public"] != len(publicRoutes) {
+	if classes["api"] < 30 || classes["ingest"] < 10 || classes["wecom"] != 2 || classes["metrics"] != 1 || classes["public"] != len(publicRoutes) {
 		t.Fatalf("checked %v routes; the fixture should route every part", classes)
 	}
 }
@@ -344,7 +353,7 @@ func TestOpenAPIDocumentMatchesRoutes(t *testing.T) {
 
 func TestMetricsExposeStoreCollectors(t *testing.T) {
 	f := newFixture(t)
-	rec := f.do("GET", "/metrics", "", nil, nil)
+	rec := f.do("GET", "/metrics", metricsToken, nil, nil)
 	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "cdp_engine_restarts_total") {
 		t.Fatalf("metrics: %d\n%s", rec.Code, rec.Body)
 	}

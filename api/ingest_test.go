@@ -96,7 +96,7 @@ func newIngestFixtureTB(tb testing.TB, t *testing.T, maxSpool int64) *ingestFixt
 	camps := &campaigns.Service{DB: f.db, Writer: w, Segments: segs, Logger: storetest.Logger()}
 	wc := &ingest.WeCom{Crypto: crypto, Client: client, CorpID: corpID}
 	f.srv = api.New(api.Options{DB: f.db, Credentials: creds, Collector: col, Identity: svc, Segments: segs, Campaigns: camps,
-		WeCom: wc, Logger: storetest.Logger()})
+		WeCom: wc, MetricsToken: metricsToken, Logger: storetest.Logger()})
 	pipe := ingest.NewPipeline(ingest.PipelineOptions{Spool: sp, Writer: w, SpoolID: "api-test", Linger: 5 * time.Millisecond, Resolver: graph,
 		AfterCommit: func(persons []uint32, tables []string) { segs.Touched(persons, segments.KindsOfTables(tables)) }})
 	ctx, cancel := context.WithCancel(context.Background())

@@ -58,6 +58,8 @@ type config struct {
 	LoadMinutes        int
 	LoadClients        int
 	LoadRate           int
+	MetricsToken       string
+	MetricsAddr        string
 }
 
 // setting describes one flag and its environment variable.
@@ -150,6 +152,10 @@ func (c *config) settings() []setting {
 			help: "debug, info, warn or error."},
 		{flag: "log-format", env: "CDP_LOG_FORMAT", commands: all, str: &c.LogFormat, def: "text",
 			help: "text or json."},
+		{flag: "metrics-token", env: "CDP_METRICS_TOKEN", commands: serve, str: &c.MetricsToken,
+			help: "Bearer token GET /metrics needs (Prometheus: authorization.credentials). Without it and without --metrics-addr, /metrics is not served."},
+		{flag: "metrics-addr", env: "CDP_METRICS_ADDR", commands: serve, str: &c.MetricsAddr,
+			help: "Separate address serving only GET /metrics (e.g. 127.0.0.1:9464 or an internal interface), open there unless CDP_METRICS_TOKEN is set. Empty: metrics only on --http-addr, with the token."},
 	}
 }
 
