@@ -60,6 +60,7 @@ type config struct {
 	LoadRate           int
 	MetricsToken       string
 	MetricsAddr        string
+	AllowLoopbackHTTP  bool
 }
 
 // setting describes one flag and its environment variable.
@@ -117,7 +118,7 @@ func (c *config) settings() []setting {
 		{flag: "wecom-secret", env: "CDP_WECOM_SECRET", commands: serve, str: &c.WeComSecret,
 			help: "WeCom customer-contact secret (客户联系 Secret) for the API: contact details, mass messages."},
 		{flag: "wecom-api-url", env: "CDP_WECOM_API_URL", commands: serve, str: &c.WeComAPIURL, def: "https://qyapi.weixin.qq.com",
-			help: "WeCom API host (a proxy or a test server)."},
+			help: "WeCom API host (a proxy or a test server); https, or plain http to this machine with --allow-loopback-http."},
 		{flag: "wecom-daily-cap", env: "CDP_WECOM_DAILY_CAP", commands: serve, num: &c.WeComDailyCap, def: "1",
 			help: "Mass messages (客户群发) WeCom lets one customer receive per day, across all campaigns: planning never goes past it."},
 		{flag: "wecom-robots", env: "CDP_WECOM_ROBOTS", commands: serve, str: &c.WeComRobots,
@@ -156,6 +157,8 @@ func (c *config) settings() []setting {
 			help: "Bearer token GET /metrics needs (Prometheus: authorization.credentials). Without it and without --metrics-addr, /metrics is not served."},
 		{flag: "metrics-addr", env: "CDP_METRICS_ADDR", commands: serve, str: &c.MetricsAddr,
 			help: "Separate address serving only GET /metrics (e.g. 127.0.0.1:9464 or an internal interface), open there unless CDP_METRICS_TOKEN is set. Empty: metrics only on --http-addr, with the token."},
+		{flag: "allow-loopback-http", env: "CDP_ALLOW_LOOPBACK_HTTP", commands: serve, boolean: &c.AllowLoopbackHTTP, def: "false",
+			help: "URLs the platform sends to (CDP_WEBHOOKS, CDP_WECOM_ROBOTS, CDP_WECOM_API_URL) must be https; true also allows plain http to this machine (127.0.0.1, ::1, localhost), for test receivers and stand-ins."},
 	}
 }
 
