@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -84,16 +85,22 @@ func TestHealthzReportsVersions(t *testing.T) {
 	}
 }
 
-func TestHealthzIs503WhileClickHouseUnreachable(t *testing.T) {
-	f := newFixture(t)
-	// A pool pointed at a port nobody listens on stands for a dead server.
+// deadClickHouse is a server whose pool points at a port nobody listens
+// on (127.0.0.1:1), standing for a dead ClickHouse.
+func deadClickHouse(t *testing.T, f *fixture, logger *slog.Logger) *api.Server {
+	t.Helper()
 	dead, err := store.Open("clickhouse://default@127.0.0.1:1/cdp?dial_timeout=200ms", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer dead.Close()
+	t.Cleanup(func() { dead.Close() })
 	creds, _ := api.NewCredentials(context.Background(), f.db)
-	srv := api.New(api.Options{DB: dead, Credentials: creds})
+	return api.New(api.Options{DB: dead, Credentials: creds, Logger: logger})
+}
+
+func TestHealthzIs503WhileClickHouseUnreachable(t *testing.T) {
+	f := newFixture(t)
+	srv := deadClickHouse(t, f, nil)
 	rec := httptest.NewRecorder()
 	srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
 	var h api.Health

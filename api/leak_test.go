@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/granarycdp/cdp/api"
-	"github.com/granarycdp/cdp/store"
 )
 
 // TestHealthzHidesClickHouseError checks that /healthz, which answers
@@ -18,14 +17,8 @@ import (
 // names internal hosts and ports (here 127.0.0.1:1) and goes to the log.
 func TestHealthzHidesClickHouseError(t *testing.T) {
 	f := newFixture(t)
-	dead, err := store.Open("clickhouse://default@127.0.0.1:1/cdp?dial_timeout=200ms", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dead.Close()
 	var log bytes.Buffer
-	creds, _ := api.NewCredentials(context.Background(), f.db)
-	srv := api.New(api.Options{DB: dead, Credentials: creds, Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	srv := deadClickHouse(t, f, slog.New(slog.NewTextHandler(&log, nil)))
 	rec := httptest.NewRecorder()
 	srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
 	body := rec.Body.String()

@@ -61,6 +61,9 @@ func ParseRateLimit(s string) (RateLimit, error) {
 type RateLimits struct {
 	Ingest RateLimit // per write key, requests (an HTTP call, however many records it carries)
 	API    RateLimit // per API token
+	// WeComCallback limits GET and POST /wecom/callback per source address
+	// (the peer: no proxy is trusted), before the signature is checked.
+	WeComCallback RateLimit
 	// Registerer receives cdp_rate_limited_total (nil: not registered).
 	Registerer prometheus.Registerer
 	// Now is the clock (time.Now when nil), for tests.
@@ -76,15 +79,17 @@ type bucket struct {
 	last   time.Time
 }
 
-// limiter keeps one bucket per credential id. It is safe for concurrent
-// use; its memory grows with the number of live credentials, which an
-// admin creates by hand.
+// limiter keeps one bucket per credential id (or source address). It is
+// safe for concurrent use. A full bucket is the same as none, so buckets
+// that have filled up again are forgotten whenever the map has doubled:
+// memory is bounded by the ids seen within Burst/PerSecond seconds.
 type limiter struct {
 	limit RateLimit
 	now   func() time.Time
 
 	mu      sync.Mutex
 	buckets map[string]*bucket
+	sweepAt int // forget full buckets once this many are held
 }
 
 func newLimiter(l RateLimit, now func() time.Time) *limiter {
@@ -99,6 +104,10 @@ func (l *limiter) take(id string) (bool, time.Duration) {
 	defer l.mu.Unlock()
 	b := l.buckets[id]
 	if b == nil {
+		if len(l.buckets) >= l.sweepAt {
+			l.forgetFull(now)
+			l.sweepAt = max(1024, 2*len(l.buckets))
+		}
 		b = &bucket{tokens: float64(l.limit.Burst), last: now}
 		l.buckets[id] = b
 	}
@@ -114,10 +123,20 @@ func (l *limiter) take(id string) (bool, time.Duration) {
 	return false, wait
 }
 
+// forgetFull drops the buckets that have filled up again. l.mu is held.
+func (l *limiter) forgetFull(now time.Time) {
+	for id, b := range l.buckets {
+		if b.tokens+now.Sub(b.last).Seconds()*l.limit.PerSecond >= float64(l.limit.Burst) {
+			delete(l.buckets, id)
+		}
+	}
+}
+
 // rateLimiters are the server's limiters and their metric.
 type rateLimiters struct {
-	ingest, api *limiter
-	limited     *prometheus.CounterVec
+	ingest, api   *limiter
+	wecomCallback *limiter
+	limited       *prometheus.CounterVec
 }
 
 func newRateLimiters(o RateLimits) *rateLimiters {
@@ -126,7 +145,7 @@ func newRateLimiters(o RateLimits) *rateLimiters {
 	}
 	r := &rateLimiters{limited: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "cdp_rate_limited_total",
-		Help: "Calls refused with 429 because their write key (kind=ingest) or API token (kind=api) exceeded its rate limit.",
+		Help: "Calls refused with 429 because their write key (kind=ingest), API token (kind=api) or source address (kind=wecom_callback) exceeded its rate limit.",
 	}, []string{"kind"})}
 	if !o.Ingest.Off() {
 		r.ingest = newLimiter(o.Ingest, o.Now)
@@ -134,8 +153,12 @@ func newRateLimiters(o RateLimits) *rateLimiters {
 	if !o.API.Off() {
 		r.api = newLimiter(o.API, o.Now)
 	}
+	if !o.WeComCallback.Off() {
+		r.wecomCallback = newLimiter(o.WeComCallback, o.Now)
+	}
 	r.limited.WithLabelValues("ingest").Add(0)
 	r.limited.WithLabelValues("api").Add(0)
+	r.limited.WithLabelValues("wecom_callback").Add(0)
 	if o.Registerer != nil {
 		o.Registerer.MustRegister(r.limited)
 	}
@@ -169,5 +192,27 @@ func (s *Server) rateLimit(kind string) gin.HandlerFunc {
 		fail(c, http.StatusTooManyRequests, CodeRateLimited,
 			fmt.Sprintf("rate limit of this %s exceeded (%s requests/s, burst %d); retry after %d s", what,
 				strconv.FormatFloat(l.limit.PerSecond, 'f', -1, 64), l.limit.Burst, secs), "Authorization")
+	}
+}
+
+// callbackRateLimit answers 429 when the source address of a
+// /wecom/callback request has no token left. Signatures are cheap to
+// check, but each accepted callback may cost a WeCom API call.
+func (s *Server) callbackRateLimit() gin.HandlerFunc {
+	l := s.limits.wecomCallback
+	if l == nil {
+		return func(c *gin.Context) {}
+	}
+	return func(c *gin.Context) {
+		ok, wait := l.take(c.ClientIP())
+		if ok {
+			return
+		}
+		s.limits.limited.WithLabelValues("wecom_callback").Inc()
+		secs := max(int(math.Ceil(wait.Seconds())), 1)
+		c.Header("Retry-After", strconv.Itoa(secs))
+		fail(c, http.StatusTooManyRequests, CodeRateLimited,
+			fmt.Sprintf("too many WeCom callbacks from this address (%s requests/s, burst %d); retry after %d s",
+				strconv.FormatFloat(l.limit.PerSecond, 'f', -1, 64), l.limit.Burst, secs), "")
 	}
 }

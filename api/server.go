@@ -118,8 +118,8 @@ func New(opts Options) *Server {
 		in.POST("/import/events", s.importFile("events"))
 		in.POST("/import/orders", s.importFile("orders"))
 		in.POST("/import/wecom-archive", s.importFile("wecom-archive"))
-		g.GET("/wecom/callback", s.wecomVerify)
-		g.POST("/wecom/callback", s.wecomCallback)
+		g.GET("/wecom/callback", s.callbackRateLimit(), s.wecomVerify)
+		g.POST("/wecom/callback", s.callbackRateLimit(), s.wecomCallback)
 	}
 
 	v1 := g.Group("/api/v1", s.requireToken(RoleAnalyst), s.rateLimit("api"))

@@ -61,6 +61,7 @@ type config struct {
 	MetricsToken       string
 	MetricsAddr        string
 	AllowLoopbackHTTP  bool
+	RateLimitCallback  string
 }
 
 // setting describes one flag and its environment variable.
@@ -159,6 +160,8 @@ func (c *config) settings() []setting {
 			help: "Separate address serving only GET /metrics (e.g. 127.0.0.1:9464 or an internal interface), open there unless CDP_METRICS_TOKEN is set. Empty: metrics only on --http-addr, with the token."},
 		{flag: "allow-loopback-http", env: "CDP_ALLOW_LOOPBACK_HTTP", commands: serve, boolean: &c.AllowLoopbackHTTP, def: "false",
 			help: "URLs the platform sends to (CDP_WEBHOOKS, CDP_WECOM_ROBOTS, CDP_WECOM_API_URL) must be https; true also allows plain http to this machine (127.0.0.1, ::1, localhost), for test receivers and stand-ins."},
+		{flag: "rate-limit-wecom-callback", env: "CDP_RATE_LIMIT_WECOM_CALLBACK", commands: serve, str: &c.RateLimitCallback, def: "20:1000",
+			help: "WeCom callbacks (/wecom/callback) allowed per source address: requests per second[:burst]; over it, 429 with Retry-After (WeCom sends again). 20/s is 72,000 contact lookups an hour, under half of WeCom's 150,000 an hour per API. 0: no limit. The demo's own corp has none."},
 	}
 }
 
@@ -267,7 +270,8 @@ func usage(w io.Writer, cmd string) {
 	}
 }
 
-// rateLimits reads CDP_RATE_LIMIT_INGEST and CDP_RATE_LIMIT_API.
+// rateLimits reads CDP_RATE_LIMIT_INGEST, CDP_RATE_LIMIT_API and
+// CDP_RATE_LIMIT_WECOM_CALLBACK.
 func rateLimits(c config, reg prometheus.Registerer) (api.RateLimits, error) {
 	in, err := api.ParseRateLimit(c.RateLimitIngest)
 	if err != nil {
@@ -277,7 +281,11 @@ func rateLimits(c config, reg prometheus.Registerer) (api.RateLimits, error) {
 	if err != nil {
 		return api.RateLimits{}, fmt.Errorf("CDP_RATE_LIMIT_API: %w", err)
 	}
-	return api.RateLimits{Ingest: in, API: ap, Registerer: reg}, nil
+	cb, err := api.ParseRateLimit(c.RateLimitCallback)
+	if err != nil {
+		return api.RateLimits{}, fmt.Errorf("CDP_RATE_LIMIT_WECOM_CALLBACK: %w", err)
+	}
+	return api.RateLimits{Ingest: in, API: ap, WeComCallback: cb, Registerer: reg}, nil
 }
 
 // biUser is the embedded engine's BI user: CDP_BI_USER with CDP_BI_PASSWORD,

@@ -291,6 +291,13 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, banner io.Write
 	if err != nil {
 		return err
 	}
+	if fallback != nil && !limits.WeComCallback.Off() {
+		// The limit guards a real corp's API quota; the demo corp's
+		// callbacks all come from its loader on this machine, and its API
+		// is a local stand-in.
+		logger.Info("demo: WeCom callbacks of the demo corp are not rate limited", "limit", limits.WeComCallback.String())
+		limits.WeComCallback = api.RateLimit{}
+	}
 	srv := api.New(api.Options{DB: ch.db, Credentials: creds, Collector: in.collector, WeCom: in.wecom, Identity: in.identity, Segments: in.segments, Campaigns: in.campaigns,
 		RateLimits: limits, Version: buildVersion(), Gatherer: reg, MetricsToken: cfg.MetricsToken, Logger: logger})
 	ctx, stop := context.WithCancelCause(ctx)
