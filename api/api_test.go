@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -36,7 +37,7 @@ func newFixtureTB(tb testing.TB, t *testing.T) *fixture {
 	creds := bootstrapped(tb, db)
 	reg := prometheus.NewRegistry()
 	store.NewMetrics(reg).EngineRestarts.Add(0)
-	srv := api.New(api.Options{DB: db, Credentials: creds, Version: "test", Gatherer: reg, Logger: storetest.Logger()})
+	srv := api.New(api.Options{DB: db, Credentials: creds, Version: "test", Gatherer: reg, MetricsToken: metricsToken, Logger: storetest.Logger()})
 	return &fixture{t: t, srv: srv, db: db}
 }
 
@@ -92,16 +93,22 @@ func TestHealthzReportsVersions(t *testing.T) {
 	}
 }
 
-func TestHealthzIs503WhileClickHouseUnreachable(t *testing.T) {
-	f := newFixture(t)
-	// A pool pointed at a port nobody listens on stands for a dead server.
+// deadClickHouse is a server whose pool points at a port nobody listens
+// on (127.0.0.1:1), standing for a dead ClickHouse.
+func deadClickHouse(t *testing.T, f *fixture, logger *slog.Logger) *api.Server {
+	t.Helper()
 	dead, err := store.Open("clickhouse://default@127.0.0.1:1/cdp?dial_timeout=200ms", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer dead.Close()
+	t.Cleanup(func() { dead.Close() })
 	creds, _ := api.NewCredentials(context.Background(), f.db)
-	srv := api.New(api.Options{DB: dead, Credentials: creds})
+	return api.New(api.Options{DB: dead, Credentials: creds, Logger: logger})
+}
+
+func TestHealthzIs503WhileClickHouseUnreachable(t *testing.T) {
+	f := newFixture(t)
+	srv := deadClickHouse(t, f, nil)
 	rec := httptest.NewRecorder()
 	srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
 	var h api.Health
@@ -116,7 +123,7 @@ func TestHealthzIs503WhileClickHouseUnreachable(t *testing.T) {
 // TestEveryEndpointRefusesBadCredentials until its author decides.
 var (
 	// publicRoutes answer without a credential and reveal nothing personal.
-	publicRoutes = map[string]bool{"GET /healthz": true, "GET /metrics": true, "GET /api/openapi.json": true}
+	publicRoutes = map[string]bool{"GET /healthz": true, "GET /api/openapi.json": true}
 	// adminRoutes need the admin role: credentials, audit, the actions
 	// that rewrite identities (unmerge, erasure) and revealing a phone.
 	adminRoutes = regexp.MustCompile(`^(\w+ /api/v1/(tokens|write-keys|admin)(/.*)?|POST /api/v1/merges/:id/unmerge|DELETE /api/v1/profiles/:id|POST /api/v1/profiles/:id/reveal-phone)$`)
@@ -237,6 +244,15 @@ func TestEveryEndpointRefusesBadCredentials(t *testing.T) {
 					t.Errorf("%s with a %s key: %d %s, but a %s key may call it", route, scope, rec.Code, rec.Body, scope)
 				}
 			}
+		case route == "GET /metrics":
+			// Scrapers authenticate with the metrics token, nothing else.
+			classes["metrics"]++
+			for name, auth := range map[string]func(*http.Request){"no token": bearer(""), "a wrong token": bearer("wrong-token"),
+				"the admin token": bearer(adminToken), "a write key": basic(writeKey)} {
+				if rec, e := send(r.Method, path, auth); rec.Code != 401 || e.Code != api.CodeUnauthorized {
+					t.Errorf("%s with %s: %d %s, want 401 unauthorized", route, name, rec.Code, rec.Body)
+				}
+			}
 		case r.Path == "/wecom/callback":
 			// WeCom authenticates by signature, not by key.
 			classes["wecom"]++
@@ -249,7 +265,7 @@ func TestEveryEndpointRefusesBadCredentials(t *testing.T) {
 		}
 	}
 	t.Logf("checked routes: %v", classes)
-	if classes["api"] < 30 || classes["ingest"] < 10 || classes["wecom"] != 2 || classes["public"] != len(publicRoutes) {
+	if classes["api"] < 30 || classes["ingest"] < 10 || classes["wecom"] != 2 || classes["metrics"] != 1 || classes["public"] != len(publicRoutes) {
 		t.Fatalf("checked %v routes; the fixture should route every part", classes)
 	}
 }
@@ -374,7 +390,7 @@ func TestOpenAPIDocumentMatchesRoutes(t *testing.T) {
 
 func TestMetricsExposeStoreCollectors(t *testing.T) {
 	f := newFixture(t)
-	rec := f.do("GET", "/metrics", "", nil, nil)
+	rec := f.do("GET", "/metrics", metricsToken, nil, nil)
 	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "cdp_engine_restarts_total") {
 		t.Fatalf("metrics: %d\n%s", rec.Code, rec.Body)
 	}

@@ -27,6 +27,7 @@ const (
 	CodeInternal     = "internal"
 	CodeTooLarge     = "too_large"
 	CodeNoSpace      = "insufficient_storage"
+	CodeReplayed     = "replayed"
 )
 
 // fail answers with an Error and stops the handler chain.

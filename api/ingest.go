@@ -171,7 +171,8 @@ func (s *Server) importFile(kind string) gin.HandlerFunc {
 			s.answerIngest(c, res.Result, err)
 			return
 		}
-		c.JSON(http.StatusOK, gin.H{"success": true, "lines": res.Lines, "accepted": res.Accepted, "duplicates": res.Duplicates, "rejected": res.Rejected})
+		c.JSON(http.StatusOK, gin.H{"success": true, "lines": res.Lines, "accepted": res.Accepted, "duplicates": res.Duplicates,
+			"rejected": res.Rejected, "rejected_count": res.RejectedCount})
 	}
 }
 
@@ -201,8 +202,18 @@ func (s *Server) wecomCallback(c *gin.Context) {
 		return
 	}
 	_, err := s.collector.WeComCallback(c.Request.Context(), s.wecom, c.Query("msg_signature"), c.Query("timestamp"), c.Query("nonce"), body)
-	if errors.Is(err, ingest.ErrBadSignature) {
+	switch {
+	case errors.Is(err, ingest.ErrBadSignature):
 		fail(c, http.StatusUnauthorized, CodeUnauthorized, "signature verification failed", "msg_signature")
+		return
+	case errors.Is(err, ingest.ErrStaleTimestamp):
+		// Logged: a WeCom whose clock is this far off would see every
+		// callback refused.
+		s.logger.Warn("WeCom callback refused: timestamp outside the replay window (check this server's clock)", "peer", c.ClientIP(), "err", err)
+		fail(c, http.StatusUnauthorized, CodeUnauthorized, strings.TrimPrefix(err.Error(), "ingest: "), "timestamp")
+		return
+	case errors.Is(err, ingest.ErrReplayed):
+		fail(c, http.StatusConflict, CodeReplayed, "this callback (timestamp and nonce) was received before; a replay is not taken again", "nonce")
 		return
 	}
 	var prob *ingest.Problem

@@ -47,6 +47,7 @@ type ingestFixture struct {
 	col    *ingest.Collector
 	wc     *ingest.WeCom
 	opts   api.Options // what f.srv was built with
+	nonces int         // callbacks signed so far
 }
 
 func newIngestFixture(t *testing.T, maxSpool int64) *ingestFixture {
@@ -98,7 +99,7 @@ func newIngestFixtureTB(tb testing.TB, t *testing.T, maxSpool int64) *ingestFixt
 	camps := &campaigns.Service{DB: f.db, Writer: w, Segments: segs, Logger: storetest.Logger()}
 	wc := &ingest.WeCom{Crypto: crypto, Client: client, CorpID: corpID}
 	apiOpts := api.Options{DB: f.db, Credentials: creds, Collector: col, Identity: svc, Segments: segs, Campaigns: camps,
-		WeCom: wc, Logger: storetest.Logger()}
+		WeCom: wc, MetricsToken: metricsToken, Logger: storetest.Logger()}
 	f.srv = api.New(apiOpts)
 	pipe := ingest.NewPipeline(ingest.PipelineOptions{Spool: sp, Writer: w, SpoolID: "api-test", Linger: 5 * time.Millisecond, Resolver: graph,
 		AfterCommit: func(persons []uint32, tables []string) { segs.Touched(persons, segments.KindsOfTables(tables)) }})
@@ -250,18 +251,35 @@ func TestFullSpoolAnswers503WithRetryAfterAndKeepsNothingHalfWritten(t *testing.
 	}
 }
 
-// wecomPost sends a callback encrypted exactly as WeCom does.
+// wecomPost sends a callback encrypted exactly as WeCom does, stamped now
+// with a nonce of its own.
 func (f *ingestFixture) wecomPost(xml string, tamper bool) *httptest.ResponseRecorder {
-	ts, nonce := fmt.Sprint(time.Now().Unix()), "n0nce"
+	f.nonces++
+	signed := f.wecomSign(xml, time.Now(), fmt.Sprintf("n%d", f.nonces))
+	if tamper {
+		signed.query.Set("msg_signature", strings.Repeat("0", 40))
+	}
+	return f.wecomSend(signed)
+}
+
+// signedCallback is a callback as WeCom sends it: query and body.
+type signedCallback struct {
+	query url.Values
+	body  []byte
+}
+
+// wecomSign encrypts and signs xml for timestamp at and nonce.
+func (f *ingestFixture) wecomSign(xml string, at time.Time, nonce string) signedCallback {
+	ts := fmt.Sprint(at.Unix())
 	body, sig, err := f.crypto.EncryptedXML([]byte(xml), weComAgent, ts, nonce)
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	if tamper {
-		sig = strings.Repeat("0", len(sig))
-	}
-	q := url.Values{"msg_signature": {sig}, "timestamp": {ts}, "nonce": {nonce}}
-	req := httptest.NewRequest("POST", "/wecom/callback?"+q.Encode(), bytes.NewReader(body))
+	return signedCallback{query: url.Values{"msg_signature": {sig}, "timestamp": {ts}, "nonce": {nonce}}, body: body}
+}
+
+func (f *ingestFixture) wecomSend(cb signedCallback) *httptest.ResponseRecorder {
+	req := httptest.NewRequest("POST", "/wecom/callback?"+cb.query.Encode(), bytes.NewReader(cb.body))
 	rec := httptest.NewRecorder()
 	f.srv.Handler().ServeHTTP(rec, req)
 	return rec

@@ -70,6 +70,9 @@ type RateLimits struct {
 	// enumeration of candidate values does, so it gets a bucket of its
 	// own, far stricter than the API's (DefaultLookupLimit).
 	Lookup RateLimit
+	// WeComCallback limits GET and POST /wecom/callback per source address
+	// (the peer: no proxy is trusted), before the signature is checked.
+	WeComCallback RateLimit
 	// Registerer receives cdp_rate_limited_total (nil: not registered).
 	Registerer prometheus.Registerer
 	// Now is the clock (time.Now when nil), for tests.
@@ -93,15 +96,17 @@ type bucket struct {
 	last   time.Time
 }
 
-// limiter keeps one bucket per credential id. It is safe for concurrent
-// use; its memory grows with the number of live credentials, which an
-// admin creates by hand.
+// limiter keeps one bucket per credential id (or source address). It is
+// safe for concurrent use. A full bucket is the same as none, so buckets
+// that have filled up again are forgotten whenever the map has doubled:
+// memory is bounded by the ids seen within Burst/PerSecond seconds.
 type limiter struct {
 	limit RateLimit
 	now   func() time.Time
 
 	mu      sync.Mutex
 	buckets map[string]*bucket
+	sweepAt int // forget full buckets once this many are held
 }
 
 func newLimiter(l RateLimit, now func() time.Time) *limiter {
@@ -116,6 +121,10 @@ func (l *limiter) take(id string) (bool, time.Duration) {
 	defer l.mu.Unlock()
 	b := l.buckets[id]
 	if b == nil {
+		if len(l.buckets) >= l.sweepAt {
+			l.forgetFull(now)
+			l.sweepAt = max(1024, 2*len(l.buckets))
+		}
 		b = &bucket{tokens: float64(l.limit.Burst), last: now}
 		l.buckets[id] = b
 	}
@@ -131,9 +140,19 @@ func (l *limiter) take(id string) (bool, time.Duration) {
 	return false, wait
 }
 
+// forgetFull drops the buckets that have filled up again. l.mu is held.
+func (l *limiter) forgetFull(now time.Time) {
+	for id, b := range l.buckets {
+		if b.tokens+now.Sub(b.last).Seconds()*l.limit.PerSecond >= float64(l.limit.Burst) {
+			delete(l.buckets, id)
+		}
+	}
+}
+
 // rateLimiters are the server's limiters and their metric.
 type rateLimiters struct {
 	ingest, api, estimate, lookup *limiter
+	wecomCallback                 *limiter
 	limited                       *prometheus.CounterVec
 }
 
@@ -143,7 +162,7 @@ func newRateLimiters(o RateLimits) *rateLimiters {
 	}
 	r := &rateLimiters{limited: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "cdp_rate_limited_total",
-		Help: "Calls refused with 429 because their write key (kind=ingest) or API token (kind=api; kind=estimate for estimates and overlaps, kind=lookup for profile lookups) exceeded its rate limit.",
+		Help: "Calls refused with 429 because their write key (kind=ingest), API token (kind=api; kind=estimate for estimates and overlaps, kind=lookup for profile lookups) or source address (kind=wecom_callback) exceeded its rate limit.",
 	}, []string{"kind"})}
 	if !o.Ingest.Off() {
 		r.ingest = newLimiter(o.Ingest, o.Now)
@@ -157,7 +176,10 @@ func newRateLimiters(o RateLimits) *rateLimiters {
 	if !o.Lookup.Off() {
 		r.lookup = newLimiter(o.Lookup, o.Now)
 	}
-	for _, kind := range []string{"ingest", "api", "estimate", "lookup"} {
+	if !o.WeComCallback.Off() {
+		r.wecomCallback = newLimiter(o.WeComCallback, o.Now)
+	}
+	for _, kind := range []string{"ingest", "api", "estimate", "lookup", "wecom_callback"} {
 		r.limited.WithLabelValues(kind).Add(0)
 	}
 	if o.Registerer != nil {
@@ -194,5 +216,27 @@ func (s *Server) rateLimit(kind string) gin.HandlerFunc {
 		fail(c, http.StatusTooManyRequests, CodeRateLimited,
 			fmt.Sprintf("rate limit of this %s exceeded (%s requests/s, burst %d); retry after %d s", what,
 				strconv.FormatFloat(l.limit.PerSecond, 'f', -1, 64), l.limit.Burst, secs), "Authorization")
+	}
+}
+
+// callbackRateLimit answers 429 when the source address of a
+// /wecom/callback request has no token left. Signatures are cheap to
+// check, but each accepted callback may cost a WeCom API call.
+func (s *Server) callbackRateLimit() gin.HandlerFunc {
+	l := s.limits.wecomCallback
+	if l == nil {
+		return func(c *gin.Context) {}
+	}
+	return func(c *gin.Context) {
+		ok, wait := l.take(c.ClientIP())
+		if ok {
+			return
+		}
+		s.limits.limited.WithLabelValues("wecom_callback").Inc()
+		secs := max(int(math.Ceil(wait.Seconds())), 1)
+		c.Header("Retry-After", strconv.Itoa(secs))
+		fail(c, http.StatusTooManyRequests, CodeRateLimited,
+			fmt.Sprintf("too many WeCom callbacks from this address (%s requests/s, burst %d); retry after %d s",
+				strconv.FormatFloat(l.limit.PerSecond, 'f', -1, 64), l.limit.Burst, secs), "")
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +18,7 @@ import (
 	"github.com/granarycdp/cdp/identity"
 	"github.com/granarycdp/cdp/ingest"
 	"github.com/granarycdp/cdp/ingest/spool"
+	"github.com/granarycdp/cdp/ingest/wecom"
 	"github.com/granarycdp/cdp/store/storetest"
 )
 
@@ -63,10 +66,12 @@ func (c *clock) advance(d time.Duration) {
 }
 
 type limitedServer struct {
-	srv   *api.Server
-	reg   *prometheus.Registry
-	clock *clock
-	creds *api.Credentials
+	srv    *api.Server
+	reg    *prometheus.Registry
+	clock  *clock
+	creds  *api.Credentials
+	crypto *wecom.Crypto
+	nonces int
 }
 
 // newLimitedServer serves ingest (spool only) and the API with the given
@@ -86,9 +91,31 @@ func newLimitedServer(t *testing.T, limits api.RateLimits) *limitedServer {
 	reg := prometheus.NewRegistry()
 	clk := &clock{now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
 	limits.Registerer, limits.Now = reg, clk.Now
-	srv := api.New(api.Options{DB: db, Credentials: creds, Collector: ingest.NewCollector(ingest.Options{Spool: sp, Protector: prot}),
-		RateLimits: limits, Gatherer: reg, Logger: storetest.Logger()})
-	return &limitedServer{srv: srv, reg: reg, clock: clk, creds: creds}
+	crypto, err := wecom.NewCrypto(cbToken, cbAESKey, corpID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := api.New(api.Options{DB: db, Credentials: creds, Collector: ingest.NewCollector(ingest.Options{Spool: sp, Protector: prot, Now: clk.Now}),
+		WeCom: &ingest.WeCom{Crypto: crypto, CorpID: corpID}, RateLimits: limits, Gatherer: reg, Logger: storetest.Logger()})
+	return &limitedServer{srv: srv, reg: reg, clock: clk, creds: creds, crypto: crypto}
+}
+
+// callback posts a signed contact callback, stamped by the test's clock,
+// from the source address ip.
+func (l *limitedServer) callback(t *testing.T, ip string) *httptest.ResponseRecorder {
+	t.Helper()
+	l.nonces++
+	ts, nonce := fmt.Sprint(l.clock.Now().Unix()), fmt.Sprint("n", l.nonces)
+	body, sig, err := l.crypto.EncryptedXML([]byte(contactXML(fmt.Sprint("wmLIMIT", l.nonces))), weComAgent, ts, nonce)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := url.Values{"msg_signature": {sig}, "timestamp": {ts}, "nonce": {nonce}}
+	req := httptest.NewRequest("POST", "/wecom/callback?"+q.Encode(), bytes.NewReader(body))
+	req.RemoteAddr = ip + ":40000"
+	rec := httptest.NewRecorder()
+	l.srv.Handler().ServeHTTP(rec, req)
+	return rec
 }
 
 func (l *limitedServer) track(t *testing.T, key string) *httptest.ResponseRecorder {
@@ -215,4 +242,37 @@ func counter(t *testing.T, reg *prometheus.Registry, kind string) float64 {
 	}
 	t.Fatalf("cdp_rate_limited_total{kind=%q} not exported", kind)
 	return 0
+}
+
+// TestWeComCallbackRateLimited: /wecom/callback answers anyone who can
+// reach it, and each callback taken may cost a WeCom API call, so calls
+// are limited per source address (CDP_RATE_LIMIT_WECOM_CALLBACK): past the
+// burst, 429 with Retry-After; another address has its own bucket; a
+// refused call costs nothing.
+func TestWeComCallbackRateLimited(t *testing.T) {
+	l := newLimitedServer(t, api.RateLimits{WeComCallback: api.RateLimit{PerSecond: 2, Burst: 3}})
+	const attacker, weCom = "203.0.113.7", "101.226.90.12"
+	for i := range 3 {
+		if rec := l.callback(t, attacker); rec.Code != 200 || rec.Body.String() != "success" {
+			t.Fatalf("callback %d within the burst: %d %s", i, rec.Code, rec.Body)
+		}
+	}
+	for range 5 {
+		rec := l.callback(t, attacker)
+		var e api.Error
+		_ = json.Unmarshal(rec.Body.Bytes(), &e)
+		if rec.Code != 429 || e.Code != api.CodeRateLimited || rec.Header().Get("Retry-After") != "1" {
+			t.Fatalf("past the burst: %d %s (Retry-After %q), want 429 rate_limited, Retry-After 1", rec.Code, rec.Body, rec.Header().Get("Retry-After"))
+		}
+	}
+	if rec := l.callback(t, weCom); rec.Code != 200 {
+		t.Fatalf("another address limited by the first one's calls: %d %s", rec.Code, rec.Body)
+	}
+	l.clock.advance(500 * time.Millisecond)
+	if rec := l.callback(t, attacker); rec.Code != 200 {
+		t.Fatalf("after refill: %d %s", rec.Code, rec.Body)
+	}
+	if got := counter(t, l.reg, "wecom_callback"); got != 5 {
+		t.Fatalf("cdp_rate_limited_total{kind=wecom_callback} = %v, want 5", got)
+	}
 }

@@ -5,6 +5,8 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -12,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -54,7 +57,11 @@ type Options struct {
 	Version string
 	// Gatherer serves /metrics (nil: prometheus.DefaultGatherer).
 	Gatherer prometheus.Gatherer
-	Logger   *slog.Logger
+	// MetricsToken, when set, is the bearer token /metrics needs, on the
+	// API's address and on MetricsHandler's. Empty: /metrics answers 404
+	// on the API's address and is open on MetricsHandler's.
+	MetricsToken string
+	Logger       *slog.Logger
 }
 
 // Server routes the platform's HTTP API.
@@ -68,6 +75,7 @@ type Server struct {
 	campaigns *campaigns.Service
 	opts      Options
 	limits    *rateLimiters
+	healthLog healthLog
 	logger    *slog.Logger
 	engine    *gin.Engine
 }
@@ -104,7 +112,7 @@ func New(opts Options) *Server {
 	})
 
 	g.GET("/healthz", s.healthz)
-	g.GET("/metrics", gin.WrapH(promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{})))
+	g.GET("/metrics", s.metrics(false))
 	g.GET("/api/openapi.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", openAPIDoc) })
 
 	if s.collector != nil {
@@ -119,8 +127,8 @@ func New(opts Options) *Server {
 		server.POST("/import/events", s.importFile("events"))
 		server.POST("/import/orders", s.importFile("orders"))
 		server.POST("/import/wecom-archive", s.importFile("wecom-archive"))
-		g.GET("/wecom/callback", s.wecomVerify)
-		g.POST("/wecom/callback", s.wecomCallback)
+		g.GET("/wecom/callback", s.callbackRateLimit(), s.wecomVerify)
+		g.POST("/wecom/callback", s.callbackRateLimit(), s.wecomCallback)
 	}
 
 	v1 := g.Group("/api/v1", s.requireToken(RoleAnalyst), s.rateLimit("api"))
@@ -209,12 +217,58 @@ func (s *Server) Routes() []gin.RouteInfo { return s.engine.Routes() }
 // giving requests in flight up to 10 s. ready, when not nil, receives the
 // bound address once the listener is open.
 func (s *Server) Serve(ctx context.Context, addr string, ready func(net.Addr)) error {
+	return s.serve(ctx, addr, s.engine, ready)
+}
+
+// ServeMetrics serves MetricsHandler on addr as Serve does.
+func (s *Server) ServeMetrics(ctx context.Context, addr string, ready func(net.Addr)) error {
+	return s.serve(ctx, addr, s.MetricsHandler(), ready)
+}
+
+// MetricsHandler serves only GET /metrics, for a listener of its own
+// (CDP_METRICS_ADDR) whose address keeps scrapers apart from API callers:
+// open there unless a MetricsToken is set.
+func (s *Server) MetricsHandler() http.Handler {
+	g := gin.New()
+	g.Use(s.recover())
+	g.GET("/metrics", s.metrics(true))
+	g.NoRoute(func(c *gin.Context) {
+		fail(c, http.StatusNotFound, CodeNotFound, "this address serves only GET /metrics", "")
+	})
+	return g
+}
+
+// metrics serves the Prometheus metrics: record counts by source, rate
+// limits, spool and writer state, the process. With a MetricsToken every
+// scrape needs it (Prometheus: authorization: {credentials: ...}); without
+// one they are served only where open (the metrics listener).
+func (s *Server) metrics(open bool) gin.HandlerFunc {
+	h := promhttp.HandlerFor(s.opts.Gatherer, promhttp.HandlerOpts{})
+	want := sha256.Sum256([]byte(s.opts.MetricsToken))
+	return func(c *gin.Context) {
+		switch {
+		case s.opts.MetricsToken != "":
+			got, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+			if sum := sha256.Sum256([]byte(got)); !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+				c.Header("WWW-Authenticate", `Bearer realm="cdp metrics"`)
+				fail(c, http.StatusUnauthorized, CodeUnauthorized, "metrics need the metrics token (CDP_METRICS_TOKEN) as Authorization: Bearer <token>", "Authorization")
+				return
+			}
+		case !open:
+			fail(c, http.StatusNotFound, CodeNotFound, "metrics are not served on this address: set CDP_METRICS_TOKEN to scrape them here with a bearer token, or CDP_METRICS_ADDR to serve them on an address of their own", "")
+			return
+		}
+		h.ServeHTTP(c.Writer, c.Request)
+	}
+}
+
+func (s *Server) serve(ctx context.Context, addr string, h http.Handler, ready func(net.Addr)) error {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           s.engine,
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      5 * time.Minute, // exports stream for a while
@@ -274,11 +328,33 @@ func (s *Server) healthz(c *gin.Context) {
 		h.SchemaVersion, err = schema.Version(ctx, s.db.Conn, schema.Target{Database: s.db.Database})
 	}
 	if err != nil {
-		h.Status, h.Error = "unavailable", "ClickHouse unreachable: "+err.Error()
+		// /healthz answers anyone: the driver's error names internal hosts
+		// and ports, so it goes to the log, not into the answer.
+		s.healthLog.report(s.logger, err)
+		h = Health{Status: "unavailable", Version: s.opts.Version, Error: "ClickHouse unavailable; see the server log"}
 		c.JSON(http.StatusServiceUnavailable, h)
 		return
 	}
 	c.JSON(http.StatusOK, h)
+}
+
+// healthLog logs /healthz's ClickHouse error when it changes, and at most
+// once a minute while it stays the same, however often probes ask.
+type healthLog struct {
+	mu   sync.Mutex
+	last string
+	at   time.Time
+}
+
+func (l *healthLog) report(logger *slog.Logger, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	msg := err.Error()
+	if msg == l.last && time.Since(l.at) < time.Minute {
+		return
+	}
+	l.last, l.at = msg, time.Now()
+	logger.Warn("healthz: ClickHouse unavailable", "err", err)
 }
 
 func (s *Server) whoami(c *gin.Context) { c.JSON(http.StatusOK, principal(c)) }

@@ -41,7 +41,8 @@ type Channels struct {
 	Robots map[string]string
 	// Webhooks are generic webhooks by name.
 	Webhooks map[string]Webhook
-	// HTTP posts to webhooks (default: 10 s timeout).
+	// HTTP posts to webhooks (default: 10 s timeout). Redirects are never
+	// followed, whatever its CheckRedirect: a post carries phones.
 	HTTP *http.Client
 	// Reveal decrypts a protected phone (pii_vault ciphertext) for a
 	// webhook send; nil sends the keyed hash only.
@@ -610,7 +611,8 @@ func (s *Service) sendWebhook(ctx context.Context, c Campaign, offer Offer, batc
 }
 
 // deliverWebhook posts a journalled task, retrying 5xx, 429 and network
-// failures with the same Idempotency-Key; a 4xx refusal fails the sends.
+// failures with the same Idempotency-Key; a 4xx refusal fails the sends,
+// and so does a 3xx redirect, which is not followed.
 func (s *Service) deliverWebhook(ctx context.Context, c Campaign, offer Offer, t task, rows []pendingSend) error {
 	hook := s.channels().Webhooks[t.Target]
 	who, err := s.recipients(ctx, personsOf(rows))
@@ -630,10 +632,7 @@ func (s *Service) deliverWebhook(ctx context.Context, c Campaign, offer Offer, t
 	if err != nil {
 		return err
 	}
-	client := s.channels().HTTP
-	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
-	}
+	client := s.channels().webhookClient()
 	var lastErr error
 	for attempt := 0; attempt < s.channels().attempts(); attempt++ {
 		if attempt > 0 {
@@ -667,11 +666,16 @@ func (s *Service) deliverWebhook(ctx context.Context, c Campaign, offer Offer, t
 			case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
 				err = fmt.Errorf("webhook %s answered %s", t.Target, resp.Status)
 			default:
+				reason := "webhook_refused"
 				t.State, t.Detail = taskFailed, "webhook answered "+resp.Status
+				if resp.StatusCode/100 == 3 {
+					reason = "webhook_redirect"
+					t.Detail += ": a redirect, not followed (the post carries phone numbers); configure the webhook's final https URL"
+				}
 				if err := s.putTask(ctx, c, t); err != nil {
 					return err
 				}
-				return s.setStates(ctx, c, rows, "failed", t.ID, func(pendingSend) string { return "webhook_refused" }, "failed:"+c.ID+":"+t.ID)
+				return s.setStates(ctx, c, rows, "failed", t.ID, func(pendingSend) string { return reason }, "failed:"+c.ID+":"+t.ID)
 			}
 		} else if ctx.Err() != nil {
 			return ctx.Err()
@@ -680,6 +684,18 @@ func (s *Service) deliverWebhook(ctx context.Context, c Campaign, offer Offer, t
 		s.Logger.Warn("webhook post not taken yet", "campaign", c.ID, "task", t.ID, "attempt", attempt+1, "err", err)
 	}
 	return fmt.Errorf("webhook task %s: %w", t.ID, lastErr)
+}
+
+// webhookClient is the configured HTTP client (or one with a 10 s
+// timeout) that never follows a redirect: a 307 or 308 would post the
+// same body, phones included, to wherever the receiver points.
+func (ch *Channels) webhookClient() *http.Client {
+	c := http.Client{Timeout: 10 * time.Second}
+	if ch.HTTP != nil {
+		c = *ch.HTTP
+	}
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &c
 }
 
 // reveal decrypts the phones (keyed hashes) of a batch from pii_vault.

@@ -10,7 +10,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sort"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -318,6 +320,70 @@ func TestWeComSendIsExactlyOnceThroughCrashesAndFaults(t *testing.T) {
 	}
 }
 
+// withPhones gives persons 1..n a phone (1380013pppp) in identity_links
+// and pii_vault and returns the protector that encrypted them.
+func (f *fixture) withPhones(n int) *identity.Protector {
+	f.t.Helper()
+	prot, err := identity.NewProtector(make([]byte, 32))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	var links, vault [][]any
+	for p := uint32(1); p <= uint32(n); p++ {
+		ph, err := prot.ProtectPhone(fmt.Sprintf("1380013%04d", p))
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		links = append(links, []any{"phone", ph.Hash, p, uint8(0), launchTime, "t", uint64(1)})
+		vault = append(vault, []any{ph.Hash, "phone", ph.Masked, ph.Ciphertext, launchTime})
+	}
+	insertRows(f.t, f.db, "identity_links", "id_type, id_value, person_id, contested, linked_at, ref, version", links)
+	insertRows(f.t, f.db, "pii_vault", "hash, type, masked, ciphertext, updated_at", vault)
+	return prot
+}
+
+// TestWebhookDoesNotFollowRedirect: a webhook post carries decrypted
+// phones, so a receiver answering 307 (which would make an HTTP client
+// post the same body to the new location) or 302 must not move them
+// anywhere: the redirect is not followed, the batch fails with a reason
+// that says so, and nothing reaches the other host.
+func TestWebhookDoesNotFollowRedirect(t *testing.T) {
+	for _, status := range []int{http.StatusTemporaryRedirect, http.StatusFound} {
+		f := newFixture(t, 10)
+		prot := f.withPhones(10)
+		var stolen atomic.Int32
+		elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { stolen.Add(1) }))
+		defer elsewhere.Close()
+		var posts atomic.Int32
+		hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			posts.Add(1)
+			http.Redirect(w, r, elsewhere.URL+"/collect", status)
+		}))
+		defer hook.Close()
+		f.svc.Channels = &Channels{Webhooks: map[string]Webhook{"sms": {URL: hook.URL, Secret: "whsec-test"}}, Reveal: prot.Decrypt,
+			Wait: func(int, error) time.Duration { return time.Millisecond }}
+		c := f.campaign(0)
+		c.Channel, c.Targets = ChannelWebhook, []string{"sms"}
+		c, err := f.svc.SaveCampaign(f.ctx, c, "t")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := f.svc.Launch(f.ctx, c.ID, "t"); err != nil {
+			t.Fatalf("%d: launch: %v", status, err)
+		}
+		if n := stolen.Load(); n != 0 || posts.Load() != 1 {
+			t.Fatalf("%d: %d posts to the webhook, %d followed to the redirect's host; want 1 and 0", status, posts.Load(), n)
+		}
+		tasks := f.mustTasks(c.ID)
+		if len(tasks) != 1 || tasks[0].State != taskFailed || !strings.Contains(tasks[0].Detail, "redirect") {
+			t.Fatalf("%d: tasks %+v, want one failed task saying the redirect was not followed", status, tasks)
+		}
+		if n := f.count("SELECT count() FROM "+f.db.Table("campaign_sends")+" FINAL WHERE campaign_id = ? AND state = 'failed' AND detail = 'webhook_redirect'", c.ID); n != 10 {
+			t.Fatalf("%d: %d sends failed as webhook_redirect, want 10", status, n)
+		}
+	}
+}
+
 // TestWebhookChannelSignsRetriesAndCarriesTheKey: a 503 and a 500 are
 // retried with the same Idempotency-Key; the receiver verifies the
 // signature, sees each recipient's decrypted phone and, deduplicating on
@@ -325,22 +391,7 @@ func TestWeComSendIsExactlyOnceThroughCrashesAndFaults(t *testing.T) {
 // and its record.
 func TestWebhookChannelSignsRetriesAndCarriesTheKey(t *testing.T) {
 	f := newFixture(t, 40)
-	key := make([]byte, 32)
-	prot, err := identity.NewProtector(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var links, vault [][]any
-	for p := uint32(1); p <= 30; p++ { // persons 31..40 have no phone
-		ph, err := prot.ProtectPhone(fmt.Sprintf("1380013%04d", p))
-		if err != nil {
-			t.Fatal(err)
-		}
-		links = append(links, []any{"phone", ph.Hash, p, uint8(0), launchTime, "t", uint64(1)})
-		vault = append(vault, []any{ph.Hash, "phone", ph.Masked, ph.Ciphertext, launchTime})
-	}
-	insertRows(t, f.db, "identity_links", "id_type, id_value, person_id, contested, linked_at, ref, version", links)
-	insertRows(t, f.db, "pii_vault", "hash, type, masked, ciphertext, updated_at", vault)
+	prot := f.withPhones(30) // persons 31..40 have no phone
 
 	const secret = "whsec-test"
 	var mu sync.Mutex

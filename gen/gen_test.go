@@ -403,12 +403,13 @@ func TestTheRealCollectorAcceptsEveryItem(t *testing.T) {
 			orders = append(orders, data)
 			flushOrders(false)
 		case gen.KindContact:
-			ts := fmt.Sprint(it.Time.Unix())
-			body, sig, err := crypto.EncryptedXML(data, "1000005", ts, "nonce")
+			// Delivered now, each with its own nonce, as WeCom does.
+			ts, nonce := fmt.Sprint(now.Unix()), fmt.Sprint("n", sent)
+			body, sig, err := crypto.EncryptedXML(data, "1000005", ts, nonce)
 			if err != nil {
 				return err
 			}
-			res, err := col.WeComCallback(ctx, wc, sig, ts, "nonce", body)
+			res, err := col.WeComCallback(ctx, wc, sig, ts, nonce, body)
 			check("callback", res, err, 1)
 		case gen.KindChat:
 			chats.Write(data)

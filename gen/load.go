@@ -3,6 +3,8 @@ package gen
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -80,7 +82,7 @@ func (g *Generator) Load(ctx context.Context, t Target, total int64, progress fu
 			for j := range jobs {
 				var err error
 				if j.callback {
-					err = t.postCallback(ctx, j.path, j.ctype, j.body)
+					err = t.postCallback(ctx, j.body)
 				} else {
 					err = t.post(ctx, j.key, j.path, j.ctype, j.body)
 				}
@@ -174,12 +176,8 @@ func (g *Generator) Load(ctx context.Context, t Target, total int64, progress fu
 				return nil
 			}
 			// WeCom delivers callbacks concurrently too.
-			path, body, err := t.signCallback(it.Data, it.Time)
-			if err != nil {
-				return err
-			}
 			select {
-			case jobs <- job{path: path, ctype: "text/xml", body: body, n: 1, callback: true}:
+			case jobs <- job{body: bytes.Clone(it.Data), n: 1, callback: true}:
 				return nil
 			case <-ctx.Done():
 				return context.Cause(ctx)
@@ -219,24 +217,61 @@ func (t Target) keyFor(source string) string {
 }
 
 func (t Target) post(ctx context.Context, key, path, ctype string, body []byte) error {
-	for attempt := 0; ; attempt++ {
+	return t.send(ctx, "POST "+path, func() (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, "POST", t.BaseURL+path, bytes.NewReader(body))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		req.SetBasicAuth(key, "")
 		req.Header.Set("Content-Type", ctype)
+		return req, nil
+	})
+}
+
+// postCallback delivers a contact event as WeCom does: encrypted, signed
+// with the time of sending and a fresh nonce (the platform refuses stale
+// timestamps and repeated nonces), and sent again when it is answered 429
+// or 503; WeCom sends no credentials beyond the signature.
+func (t Target) postCallback(ctx context.Context, xml []byte) error {
+	return t.send(ctx, "WeCom callback", func() (*http.Request, error) {
+		ts := strconv.FormatInt(time.Now().Unix(), 10)
+		var nonce [8]byte
+		if _, err := rand.Read(nonce[:]); err != nil {
+			return nil, err
+		}
+		body, sig, err := t.WeCom.EncryptedXML(xml, t.AgentID, ts, hex.EncodeToString(nonce[:]))
+		if err != nil {
+			return nil, err
+		}
+		q := url.Values{"msg_signature": {sig}, "timestamp": {ts}, "nonce": {hex.EncodeToString(nonce[:])}}
+		req, err := http.NewRequestWithContext(ctx, "POST", t.BaseURL+"/wecom/callback?"+q.Encode(), bytes.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "text/xml")
+		return req, nil
+	})
+}
+
+// send sends the request build makes until it is answered 200, waiting as
+// the platform asks (Retry-After) while it answers 503 (spool full) or 429
+// (rate limited), up to 60 times.
+func (t Target) send(ctx context.Context, what string, build func() (*http.Request, error)) error {
+	for attempt := 0; ; attempt++ {
+		req, err := build()
+		if err != nil {
+			return err
+		}
 		resp, err := t.Client.Do(req)
 		if err != nil {
-			return fmt.Errorf("POST %s: %w", path, err)
+			return fmt.Errorf("%s: %w", what, err)
 		}
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		resp.Body.Close()
 		switch {
 		case resp.StatusCode == http.StatusOK:
 			return nil
-		case resp.StatusCode == http.StatusServiceUnavailable && attempt < 60:
-			// The platform is busy (spool full): wait as it asks.
+		case (resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusTooManyRequests) && attempt < 60:
 			wait, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
 			select {
 			case <-time.After(time.Duration(max(wait, 1)) * time.Second):
@@ -244,40 +279,7 @@ func (t Target) post(ctx context.Context, key, path, ctype string, body []byte) 
 				return ctx.Err()
 			}
 		default:
-			return fmt.Errorf("POST %s: %d %s", path, resp.StatusCode, msg)
+			return fmt.Errorf("%s: %d %s", what, resp.StatusCode, msg)
 		}
 	}
-}
-
-// signCallback encrypts and signs one contact event as WeCom does and
-// returns the callback path with its query and the body.
-func (t Target) signCallback(xml []byte, at time.Time) (string, []byte, error) {
-	ts := strconv.FormatInt(at.Unix(), 10)
-	nonce := strconv.FormatInt(at.UnixNano()%1_000_000_007, 36)
-	body, sig, err := t.WeCom.EncryptedXML(xml, t.AgentID, ts, nonce)
-	if err != nil {
-		return "", nil, err
-	}
-	q := url.Values{"msg_signature": {sig}, "timestamp": {ts}, "nonce": {nonce}}
-	return "/wecom/callback?" + q.Encode(), body, nil
-}
-
-// postCallback delivers a signed callback (WeCom sends no credentials
-// beyond the signature).
-func (t Target) postCallback(ctx context.Context, path, ctype string, body []byte) error {
-	req, err := http.NewRequestWithContext(ctx, "POST", t.BaseURL+path, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", ctype)
-	resp, err := t.Client.Do(req)
-	if err != nil {
-		return fmt.Errorf("WeCom callback: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("WeCom callback: %d %s", resp.StatusCode, msg)
-	}
-	return nil
 }

@@ -83,6 +83,12 @@ func (c *Collector) Import(ctx context.Context, source string, spec ImportSpec, 
 	return im.out, im.flush(ctx)
 }
 
+// MaxListedRejections bounds the rejections an import's answer lists (the
+// first ones, by line); RejectedCount counts them all, and every bad line
+// is dead-lettered (cdp.ingest_dead_letters). Keeping every rejection let
+// a 585 KB file of bad lines hold 41 MB until the answer was written.
+const MaxListedRejections = 100
+
 // importChunk is how many records one spool append takes during an import:
 // large enough to amortise the fsync, small enough to bound memory.
 const importChunk = 2000
@@ -114,7 +120,10 @@ func (im *chunker) flush(ctx context.Context) error {
 	res, err := im.c.accept(ctx, im.source, im.endpoint, im.chunk)
 	im.out.Accepted += res.Accepted
 	im.out.Duplicates += res.Duplicates
-	im.out.Rejected = append(im.out.Rejected, res.Rejected...)
+	im.out.RejectedCount += len(res.Rejected)
+	if room := MaxListedRejections - len(im.out.Rejected); room > 0 {
+		im.out.Rejected = append(im.out.Rejected, res.Rejected[:min(room, len(res.Rejected))]...)
+	}
 	im.chunk = im.chunk[:0]
 	return err
 }

@@ -21,6 +21,13 @@ type WeCom struct {
 	// LookupTimeout bounds the contact-detail call; WeCom waits 5 s for
 	// the callback's answer, so the lookup gets at most 2 s of it.
 	LookupTimeout time.Duration
+	// ReplayWindow is how far a callback's timestamp may be from the
+	// server's clock, and MaxNonces how many accepted callbacks are
+	// remembered to refuse a resend (wecom_replay.go); zero: the defaults.
+	ReplayWindow time.Duration
+	MaxNonces    int
+
+	nonces nonceMemory
 }
 
 // ErrBadSignature is returned for a callback that fails verification.
@@ -35,14 +42,31 @@ func (c *Collector) WeComVerifyURL(w *WeCom, msgSignature, timestamp, nonce, ech
 	return plain, nil
 }
 
-// WeComCallback verifies, decrypts and spools one callback. WeCom retries
-// a callback it got no answer to; retries are recognised by their key and
-// acknowledged without a second record.
+// WeComCallback verifies, decrypts and spools one callback. A callback
+// whose timestamp is outside the replay window is refused with
+// ErrStaleTimestamp, one whose timestamp and nonce were accepted before
+// with ErrReplayed (wecom_replay.go). WeCom retries a callback it got no
+// answer to; retries are recognised by their key and acknowledged without
+// a second record.
 func (c *Collector) WeComCallback(ctx context.Context, w *WeCom, msgSignature, timestamp, nonce string, body []byte) (Result, error) {
 	plain, err := w.Crypto.DecryptMessage(msgSignature, timestamp, nonce, body)
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: %v", ErrBadSignature, err)
 	}
+	release, err := w.admit(timestamp, nonce, c.now())
+	if err != nil {
+		return Result{}, err
+	}
+	res, err := c.weComEvent(ctx, w, plain)
+	var prob *Problem
+	if err != nil && !errors.As(err, &prob) {
+		release() // not taken: WeCom sends it again, maybe with the same nonce
+	}
+	return res, err
+}
+
+// weComEvent records a verified callback's event.
+func (c *Collector) weComEvent(ctx context.Context, w *WeCom, plain []byte) (Result, error) {
 	ev, err := wecom.ParseEvent(plain)
 	if err != nil {
 		c.deadLetter(ctx, "wecom", "/wecom/callback", []item{{problem: &Problem{Code: "invalid", Message: err.Error()}, raw: plain}})
@@ -86,10 +110,13 @@ func (c *Collector) contactDetails(ctx context.Context, w *WeCom, con *Contact) 
 	}
 }
 
-// ImportResult is the outcome of a file import.
+// ImportResult is the outcome of a file import. Rejected lists at most
+// MaxListedRejections rejections, the first by line; RejectedCount counts
+// all of them.
 type ImportResult struct {
 	Lines int `json:"lines"`
 	Result
+	RejectedCount int `json:"rejected_count"`
 }
 
 // ImportWeComArchive imports decrypted chat-archive messages (JSON lines),

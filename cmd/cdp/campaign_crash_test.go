@@ -145,7 +145,7 @@ func TestSIGKILLDuringWeComCampaignSendsEachCustomerOnce(t *testing.T) {
 	r := &campaignRig{t: t, fake: fake, env: []string{"CDP_DATA_DIR=" + dataDir, "CDP_ENGINE_TCP_PORT=" + tcp, "CDP_ENGINE_HTTP_PORT=0",
 		"CDP_WRITE_KEY=" + rigWriteKey, "CDP_ADMIN_TOKEN=" + rigAdmin, "CDP_RATE_LIMIT_API=0",
 		"CDP_WECOM_CORP_ID=" + corp, "CDP_WECOM_TOKEN=" + token, "CDP_WECOM_AES_KEY=" + aesKey, "CDP_WECOM_SECRET=" + secret,
-		"CDP_WECOM_API_URL=" + fake.URL}}
+		"CDP_WECOM_API_URL=" + fake.URL, "CDP_ALLOW_LOOPBACK_HTTP=true"}}
 	r.start()
 	defer func() { r.p.stop(syscall.SIGTERM) }()
 	dsn, err := store.EngineDSN(dataDir, "127.0.0.1:"+tcp, "cdp")

@@ -61,6 +61,10 @@ type config struct {
 	LoadMinutes        int
 	LoadClients        int
 	LoadRate           int
+	MetricsToken       string
+	MetricsAddr        string
+	AllowLoopbackHTTP  bool
+	RateLimitCallback  string
 }
 
 // setting describes one flag and its environment variable.
@@ -129,7 +133,7 @@ func (c *config) settings() []setting {
 		{flag: "wecom-secret", env: "CDP_WECOM_SECRET", commands: serve, str: &c.WeComSecret,
 			help: "WeCom customer-contact secret (客户联系 Secret) for the API: contact details, mass messages."},
 		{flag: "wecom-api-url", env: "CDP_WECOM_API_URL", commands: serve, str: &c.WeComAPIURL, def: "https://qyapi.weixin.qq.com",
-			help: "WeCom API host (a proxy or a test server)."},
+			help: "WeCom API host (a proxy or a test server); https, or plain http to this machine with --allow-loopback-http."},
 		{flag: "wecom-daily-cap", env: "CDP_WECOM_DAILY_CAP", commands: serve, num: &c.WeComDailyCap, def: "1",
 			help: "Mass messages (客户群发) WeCom lets one customer receive per day, across all campaigns: planning never goes past it."},
 		{flag: "wecom-robots", env: "CDP_WECOM_ROBOTS", commands: serve, str: &c.WeComRobots,
@@ -164,6 +168,14 @@ func (c *config) settings() []setting {
 			help: "debug, info, warn or error."},
 		{flag: "log-format", env: "CDP_LOG_FORMAT", commands: all, str: &c.LogFormat, def: "text",
 			help: "text or json."},
+		{flag: "metrics-token", env: "CDP_METRICS_TOKEN", commands: serve, str: &c.MetricsToken,
+			help: "Bearer token GET /metrics needs (Prometheus: authorization.credentials). Without it and without --metrics-addr, /metrics is not served."},
+		{flag: "metrics-addr", env: "CDP_METRICS_ADDR", commands: serve, str: &c.MetricsAddr,
+			help: "Separate address serving only GET /metrics (e.g. 127.0.0.1:9464 or an internal interface), open there unless CDP_METRICS_TOKEN is set. Empty: metrics only on --http-addr, with the token."},
+		{flag: "allow-loopback-http", env: "CDP_ALLOW_LOOPBACK_HTTP", commands: serve, boolean: &c.AllowLoopbackHTTP, def: "false",
+			help: "URLs the platform sends to (CDP_WEBHOOKS, CDP_WECOM_ROBOTS, CDP_WECOM_API_URL) must be https; true also allows plain http to this machine (127.0.0.1, ::1, localhost), for test receivers and stand-ins."},
+		{flag: "rate-limit-wecom-callback", env: "CDP_RATE_LIMIT_WECOM_CALLBACK", commands: serve, str: &c.RateLimitCallback, def: "20:1000",
+			help: "WeCom callbacks (/wecom/callback) allowed per source address: requests per second[:burst]; over it, 429 with Retry-After (WeCom sends again). 20/s is 72,000 contact lookups an hour, under half of WeCom's 150,000 an hour per API. 0: no limit. The demo's own corp has none."},
 	}
 }
 
@@ -273,7 +285,8 @@ func usage(w io.Writer, cmd string) {
 }
 
 // rateLimits reads CDP_RATE_LIMIT_INGEST, CDP_RATE_LIMIT_API,
-// CDP_RATE_LIMIT_ESTIMATE and CDP_RATE_LIMIT_LOOKUP.
+// CDP_RATE_LIMIT_ESTIMATE, CDP_RATE_LIMIT_LOOKUP and
+// CDP_RATE_LIMIT_WECOM_CALLBACK.
 func rateLimits(c config, reg prometheus.Registerer) (api.RateLimits, error) {
 	out := api.RateLimits{Registerer: reg}
 	for _, l := range []struct {
@@ -284,6 +297,7 @@ func rateLimits(c config, reg prometheus.Registerer) (api.RateLimits, error) {
 		{"CDP_RATE_LIMIT_API", c.RateLimitAPI, &out.API},
 		{"CDP_RATE_LIMIT_ESTIMATE", c.RateLimitEstimate, &out.Estimate},
 		{"CDP_RATE_LIMIT_LOOKUP", c.RateLimitLookup, &out.Lookup},
+		{"CDP_RATE_LIMIT_WECOM_CALLBACK", c.RateLimitCallback, &out.WeComCallback},
 	} {
 		limit, err := api.ParseRateLimit(l.value)
 		if err != nil {

@@ -54,6 +54,7 @@ var faultOutage = flag.Duration("fault.outage", time.Minute,
 const (
 	faultWriteKey = "fault-key"
 	faultAdmin    = "fault-admin"
+	faultMetrics  = "fault-metrics"
 )
 
 // waitFor polls cond every 20 ms until it holds or d passes.
@@ -180,7 +181,7 @@ func newFaultRig(t *testing.T, dataDir string, env ...string) *faultRig {
 		dataDir = t.TempDir()
 	}
 	env = append([]string{"CDP_CLICKHOUSE_DSN=" + u.String(), "CDP_DATA_DIR=" + dataDir,
-		"CDP_WRITE_KEY=" + faultWriteKey, "CDP_ADMIN_TOKEN=" + faultAdmin}, env...)
+		"CDP_WRITE_KEY=" + faultWriteKey, "CDP_ADMIN_TOKEN=" + faultAdmin, "CDP_METRICS_TOKEN=" + faultMetrics}, env...)
 	r := &faultRig{t: t, p: startPlatform(t, env), db: db, proxy: proxy, dataDir: dataDir}
 	t.Cleanup(func() { r.p.stop(syscall.SIGTERM) })
 	return r
@@ -192,7 +193,7 @@ func newEmbeddedRig(t *testing.T, env ...string) *faultRig {
 	dataDir := t.TempDir()
 	tcp := freePort(t)
 	env = append([]string{"CDP_DATA_DIR=" + dataDir, "CDP_ENGINE_TCP_PORT=" + tcp, "CDP_ENGINE_HTTP_PORT=0",
-		"CDP_WRITE_KEY=" + faultWriteKey, "CDP_ADMIN_TOKEN=" + faultAdmin}, env...)
+		"CDP_WRITE_KEY=" + faultWriteKey, "CDP_ADMIN_TOKEN=" + faultAdmin, "CDP_METRICS_TOKEN=" + faultMetrics}, env...)
 	r := &faultRig{t: t, p: startPlatform(t, env), dataDir: dataDir}
 	t.Cleanup(func() { r.p.stop(syscall.SIGTERM) })
 	dsn, err := store.EngineDSN(dataDir, "127.0.0.1:"+tcp, store.DefaultDatabase)
@@ -249,7 +250,9 @@ func (r *faultRig) killEngineChild() int {
 // metric returns a counter or gauge of the platform's /metrics (0 when
 // absent).
 func (r *faultRig) metric(name string) float64 {
-	resp, err := http.Get(r.p.base + "/metrics")
+	req, _ := http.NewRequest("GET", r.p.base+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+faultMetrics)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0
 	}

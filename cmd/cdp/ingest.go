@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -199,13 +201,55 @@ func wecomConfig(cfg config) (*ingest.WeCom, error) {
 	}
 	w := &ingest.WeCom{Crypto: crypto, CorpID: cfg.WeComCorpID}
 	if cfg.WeComSecret != "" {
-		opts := wecom.DefaultClientOptions()
-		opts.BaseURL = strings.TrimRight(cfg.WeComAPIURL, "/")
-		if w.Client, err = wecom.NewClient(cfg.WeComCorpID, cfg.WeComSecret, opts); err != nil {
+		if w.Client, err = weComClient(cfg); err != nil {
 			return nil, err
 		}
 	}
 	return w, nil
+}
+
+// weComClient is the WeCom API client of CDP_WECOM_CORP_ID and
+// CDP_WECOM_SECRET at CDP_WECOM_API_URL.
+func weComClient(cfg config) (*wecom.Client, error) {
+	if err := outboundURL(cfg.WeComAPIURL, cfg.AllowLoopbackHTTP); err != nil {
+		return nil, fmt.Errorf("CDP_WECOM_API_URL: %w", err)
+	}
+	opts := wecom.DefaultClientOptions()
+	opts.BaseURL = strings.TrimRight(cfg.WeComAPIURL, "/")
+	return wecom.NewClient(cfg.WeComCorpID, cfg.WeComSecret, opts)
+}
+
+// outboundURL checks a URL the platform sends data to: webhook posts carry
+// decrypted phones, robot URLs their key, WeCom API calls the corp secret.
+// It must be https, or plain http to a loopback host when
+// allowLoopbackHTTP (CDP_ALLOW_LOOPBACK_HTTP). Errors name the scheme and
+// host only: the rest of a URL may hold a key.
+func outboundURL(raw string, allowLoopbackHTTP bool) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return errors.New("not an absolute URL")
+	}
+	switch {
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme != "http":
+		return fmt.Errorf("scheme %q: use https", u.Scheme)
+	case !loopback(u.Hostname()):
+		return fmt.Errorf("plain http to %s would carry personal data and keys in clear: use https", u.Host)
+	case !allowLoopbackHTTP:
+		return fmt.Errorf("plain http to %s: use https, or set CDP_ALLOW_LOOPBACK_HTTP=true to allow plain http to this machine", u.Host)
+	}
+	return nil
+}
+
+// loopback tells whether host names this machine: localhost or a loopback
+// address (127.0.0.0/8, ::1).
+func loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // campaignChannels configures the campaign channels: WeCom mass messages
@@ -216,9 +260,7 @@ func campaignChannels(cfg config, w *ingest.WeCom, prot *identity.Protector) (*c
 	case w != nil && w.Client != nil:
 		ch.WeCom = w.Client
 	case cfg.WeComCorpID != "" && cfg.WeComSecret != "":
-		opts := wecom.DefaultClientOptions()
-		opts.BaseURL = strings.TrimRight(cfg.WeComAPIURL, "/")
-		c, err := wecom.NewClient(cfg.WeComCorpID, cfg.WeComSecret, opts)
+		c, err := weComClient(cfg)
 		if err != nil {
 			return nil, err
 		}
@@ -240,8 +282,11 @@ func campaignChannels(cfg config, w *ingest.WeCom, prot *identity.Protector) (*c
 		return nil
 	}
 	if err := pairs("CDP_WECOM_ROBOTS", cfg.WeComRobots, func(name, u string) error {
-		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") || !strings.Contains(u, "key=") {
+		if !strings.Contains(u, "key=") {
 			return errors.New("want the robot's webhook URL with its key")
+		}
+		if err := outboundURL(u, cfg.AllowLoopbackHTTP); err != nil {
+			return err
 		}
 		ch.Robots[name] = u
 		return nil
@@ -250,8 +295,11 @@ func campaignChannels(cfg config, w *ingest.WeCom, prot *identity.Protector) (*c
 	}
 	if err := pairs("CDP_WEBHOOKS", cfg.Webhooks, func(name, v string) error {
 		u, secret, ok := strings.Cut(v, "|")
-		if !ok || len(secret) < 16 || !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+		if !ok || len(secret) < 16 {
 			return errors.New("want URL|secret with a secret of at least 16 characters")
+		}
+		if err := outboundURL(u, cfg.AllowLoopbackHTTP); err != nil {
+			return err
 		}
 		ch.Webhooks[name] = campaigns.Webhook{URL: u, Secret: secret}
 		return nil

@@ -290,14 +290,33 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, banner io.Write
 	if err != nil {
 		return err
 	}
+	if fallback != nil && !limits.WeComCallback.Off() {
+		// The limit guards a real corp's API quota; the demo corp's
+		// callbacks all come from its loader on this machine, and its API
+		// is a local stand-in.
+		logger.Info("demo: WeCom callbacks of the demo corp are not rate limited", "limit", limits.WeComCallback.String())
+		limits.WeComCallback = api.RateLimit{}
+	}
 	srv := api.New(api.Options{DB: ch.db, Credentials: creds, Collector: in.collector, WeCom: in.wecom, Identity: in.identity, Segments: in.segments, Campaigns: in.campaigns,
-		RateLimits: limits, Version: buildVersion(), Gatherer: reg, Logger: logger})
-	return srv.Serve(ctx, cfg.HTTPAddr, func(addr net.Addr) {
+		RateLimits: limits, Version: buildVersion(), Gatherer: reg, MetricsToken: cfg.MetricsToken, Logger: logger})
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	if cfg.MetricsAddr != "" {
+		go func() {
+			err := srv.ServeMetrics(ctx, cfg.MetricsAddr, func(addr net.Addr) {
+				logger.Info("metrics served on their own address", "url", "http://"+addr.String()+"/metrics", "token", cfg.MetricsToken != "")
+			})
+			if err != nil {
+				stop(fmt.Errorf("CDP_METRICS_ADDR: %w", err))
+			}
+		}()
+	}
+	err = srv.Serve(ctx, cfg.HTTPAddr, func(addr net.Addr) {
 		if demo {
 			go serveDemo(ctx, cfg, ch.db, creds, in, "http://"+addr.String(), banner, logger)
 		}
 		base := "http://" + addr.String()
-		attrs := []any{"api", base + "/api/v1", "openapi", base + "/api/openapi.json", "health", base + "/healthz", "metrics", base + "/metrics"}
+		attrs := []any{"api", base + "/api/v1", "openapi", base + "/api/openapi.json", "health", base + "/healthz", "metrics", metricsWhere(cfg, base)}
 		if ch.engine != nil {
 			attrs = append(attrs, "clickhouse_native", ch.engine.TCPAddr(), "clickhouse_http", "http://"+ch.engine.HTTPAddr(), "database", ch.db.Database)
 		}
@@ -309,6 +328,21 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, banner io.Write
 		}
 		fmt.Fprintln(banner)
 	})
+	if cause := context.Cause(ctx); err == nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause
+	}
+	return err
+}
+
+// metricsWhere says where /metrics is served, for the log.
+func metricsWhere(cfg config, base string) string {
+	switch {
+	case cfg.MetricsAddr != "":
+		return "on CDP_METRICS_ADDR " + cfg.MetricsAddr
+	case cfg.MetricsToken != "":
+		return base + "/metrics with the bearer token CDP_METRICS_TOKEN"
+	}
+	return "off (set CDP_METRICS_TOKEN or CDP_METRICS_ADDR)"
 }
 
 // firstAdminToken gives a fresh installation without CDP_ADMIN_TOKEN an

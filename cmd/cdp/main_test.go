@@ -108,7 +108,7 @@ func TestBusyEnginePortNamesTheSetting(t *testing.T) {
 func TestServeEmbeddedEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	args := []string{"serve", "--data-dir", dir, "--http-addr", "127.0.0.1:0",
-		"--engine-tcp-port", "0", "--engine-http-port", "0"}
+		"--engine-tcp-port", "0", "--engine-http-port", "0", "--metrics-addr", "127.0.0.1:0"}
 	for round := 1; round <= 2; round++ {
 		ctx, cancel := context.WithCancel(context.Background())
 		var logs syncBuffer
@@ -144,6 +144,17 @@ func TestServeEmbeddedEndToEnd(t *testing.T) {
 		if resp.StatusCode != 200 {
 			t.Fatalf("round %d: first admin token refused: %d", round, resp.StatusCode)
 		}
+		// Metrics: on their own address, not on the API's.
+		metrics := waitForLog(t, &logs, done, metricsURL)
+		for url, want := range map[string]int{metrics: 200, base + "/metrics": 404} {
+			if resp, err = http.Get(url); err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != want {
+				t.Errorf("round %d: GET %s: %d, want %d", round, url, resp.StatusCode, want)
+			}
+		}
 		cancel()
 		select {
 		case err := <-done:
@@ -156,13 +167,23 @@ func TestServeEmbeddedEndToEnd(t *testing.T) {
 	}
 }
 
-var apiURL = regexp.MustCompile(`api=(http://127\.0\.0\.1:\d+)/api/v1`)
+var (
+	apiURL     = regexp.MustCompile(`api=(http://127\.0\.0\.1:\d+)/api/v1`)
+	metricsURL = regexp.MustCompile(`metrics served on their own address" url=(http://127\.0\.0\.1:\d+/metrics)`)
+)
 
 func waitForURL(t *testing.T, logs *syncBuffer, done chan error) string {
 	t.Helper()
+	return waitForLog(t, logs, done, apiURL)
+}
+
+// waitForLog waits until the log has a match of re and returns its first
+// group.
+func waitForLog(t *testing.T, logs *syncBuffer, done chan error, re *regexp.Regexp) string {
+	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
-		if m := apiURL.FindStringSubmatch(logs.String()); m != nil {
+		if m := re.FindStringSubmatch(logs.String()); m != nil {
 			return m[1]
 		}
 		select {
@@ -171,7 +192,7 @@ func waitForURL(t *testing.T, logs *syncBuffer, done chan error) string {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	t.Fatalf("serve printed no URL:\n%s", logs.String())
+	t.Fatalf("serve logged no %s:\n%s", re, logs.String())
 	return ""
 }
 

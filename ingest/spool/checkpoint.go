@@ -85,7 +85,7 @@ func readCheckpoint(dir string) (checkpoint, error) {
 // writeCheckpoint durably replaces the checkpoint file with c.
 func writeCheckpoint(dir string, c checkpoint) error {
 	tmp := filepath.Join(dir, checkpointTemp)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, fileMode)
 	if err != nil {
 		return err
 	}
@@ -141,7 +141,7 @@ func (s *Spool) reserve() {
 
 // allocate makes the file at path hold size bytes of allocated space.
 func allocate(path string, size int64) error {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, fileMode)
 	if err != nil {
 		return err
 	}

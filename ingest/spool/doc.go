@@ -26,6 +26,10 @@
 //     freed, when the disk is full;
 //   - LOCK: flock'd while a Spool has the directory open.
 //
+// The directory is 0700 and its files 0600: records are kept as they
+// arrived (names, addresses, order lines), for the platform's user only.
+// Open tightens a spool an older version left 0755 with 0644 files.
+//
 // A frame carries no sequence number: a segment's records are numbered from
 // its name on. Empty records are refused, so the zeros a crash can leave at
 // the end of a file never read as records.

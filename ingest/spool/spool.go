@@ -204,6 +204,50 @@ const (
 	reserveName    = "reserve"
 )
 
+// The spool holds records as they arrived (names, addresses, order lines):
+// only the platform's user may read them.
+const (
+	dirMode  = 0o700
+	fileMode = 0o600
+)
+
+// tighten makes dir dirMode and the files in it fileMode. Versions before
+// issue #14 made them 0755 and 0644; Open tightens such a spool.
+func tighten(dir string, logger *slog.Logger) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	paths := []string{dir}
+	for _, e := range entries {
+		if e.Type().IsRegular() {
+			paths = append(paths, filepath.Join(dir, e.Name()))
+		}
+	}
+	tightened := 0
+	for i, path := range paths {
+		st, err := os.Stat(path)
+		if err != nil {
+			return err
+		}
+		want := os.FileMode(fileMode)
+		if i == 0 {
+			want = dirMode
+		}
+		if st.Mode().Perm() == want {
+			continue
+		}
+		if err := os.Chmod(path, want); err != nil {
+			return err
+		}
+		tightened++
+	}
+	if tightened > 0 {
+		logger.Warn("spool: made the spool readable by the platform's user only (0700 folder, 0600 files)", "dir", dir, "changed", tightened)
+	}
+	return nil
+}
+
 // Open opens the spool in opts.Dir, creating the directory if needed, and
 // recovers its state: segments wholly committed are removed; a torn or
 // corrupt tail of the last segment (what a crash during a write leaves) is
@@ -232,7 +276,10 @@ func open(opts Options, h hooks) (*Spool, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+	if err := os.MkdirAll(opts.Dir, dirMode); err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	if err := tighten(opts.Dir, logger); err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
 	// The directory's own entry must be durable before records in it are
@@ -276,7 +323,7 @@ func open(opts Options, h hooks) (*Spool, error) {
 // lockDir takes an exclusive flock on dir/LOCK, released when the returned
 // file is closed or the process dies.
 func lockDir(dir string) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(dir, lockName), os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(filepath.Join(dir, lockName), os.O_RDWR|os.O_CREATE, fileMode)
 	if err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}

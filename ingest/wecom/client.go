@@ -41,7 +41,9 @@ type ClientOptions struct {
 	// BaseURL is the API host, without a trailing path: tests point it at
 	// a fake server.
 	BaseURL string
-	// HTTPClient sends the requests; its Timeout bounds each request.
+	// HTTPClient sends the requests; its Timeout bounds each request. The
+	// Client never follows a redirect, whatever its CheckRedirect: URLs
+	// carry the secret, the access token or a robot's key.
 	HTTPClient *http.Client
 	// RefreshEarly is how long before its announced expiry a cached access
 	// token is replaced.
@@ -99,6 +101,9 @@ func NewClient(corpID, corpSecret string, opts ClientOptions) (*Client, error) {
 		return nil, fmt.Errorf("wecom: base URL %q is not an absolute URL", opts.BaseURL)
 	}
 	base.Path = strings.TrimSuffix(base.Path, "/")
+	hc := *opts.HTTPClient
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	opts.HTTPClient = &hc
 	return &Client{corpID: corpID, secret: corpSecret, opts: opts, base: base, sem: make(chan struct{}, 1)}, nil
 }
 

@@ -356,3 +356,43 @@ func TestClientKeepsBaseURLPathPrefix(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestClientDoesNotFollowRedirects: the API host (CDP_WECOM_API_URL) and a
+// robot's webhook URL carry the corp secret, an access token or the
+// robot's key, and robot posts carry the message: a 3xx answer is an
+// error, and nothing is sent to the place it points to.
+func TestClientDoesNotFollowRedirects(t *testing.T) {
+	var followed sync.Map
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		followed.Store(r.URL.Path, true)
+		fmt.Fprint(w, `{"errcode":0,"errmsg":"ok","access_token":"t","expires_in":7200}`)
+	}))
+	defer elsewhere.Close()
+	redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, elsewhere.URL+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+	}))
+	defer redirect.Close()
+	for name, opts := range map[string]ClientOptions{
+		"default client":     {BaseURL: redirect.URL},
+		"caller's client":    {BaseURL: redirect.URL, HTTPClient: &http.Client{Timeout: time.Second}},
+		"caller's redirects": {BaseURL: redirect.URL, HTTPClient: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return nil }}},
+	} {
+		c, err := NewClient(fakeCorpID, fakeSecret, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.GetExternalContact(context.Background(), "wmEXT")
+		var httpErr *HTTPError
+		if !errors.As(err, &httpErr) || httpErr.StatusCode != http.StatusTemporaryRedirect || !strings.Contains(err.Error(), "redirect") {
+			t.Errorf("%s: API call through a redirect: %v, want an HTTP 307 error saying it was not followed", name, err)
+		}
+		err = c.SendRobot(context.Background(), redirect.URL+"/cgi-bin/webhook/send?key=robot-key", RobotMessage{Type: RobotText, Content: "到店有礼"})
+		if !errors.As(err, &httpErr) || IsRetryable(err) {
+			t.Errorf("%s: robot post through a redirect: %v, want a final HTTP error", name, err)
+		}
+	}
+	followed.Range(func(k, _ any) bool {
+		t.Errorf("a request was followed to %s", k)
+		return true
+	})
+}

@@ -52,13 +52,19 @@ func RetryAfter(err error) (time.Duration, bool) {
 
 // HTTPError is an answer whose HTTP status is not 200. WeCom reports its own
 // refusals with status 200 and an errcode, so this comes from the front
-// ends and proxies: 5xx is retryable (IsRetryable), 4xx is not.
+// ends and proxies: 5xx is retryable (IsRetryable), 3xx (never followed)
+// and 4xx are not.
 type HTTPError struct {
 	StatusCode int
 	Status     string // e.g. "503 Service Unavailable"
 }
 
-func (e *HTTPError) Error() string { return "HTTP status " + e.Status }
+func (e *HTTPError) Error() string {
+	if e.StatusCode/100 == 3 {
+		return "HTTP status " + e.Status + " (a redirect, not followed)"
+	}
+	return "HTTP status " + e.Status
+}
 
 // IsRetryable reports whether the same request may succeed when sent again
 // later: an HTTP 5xx or 429 answer, a timeout (of the HTTPClient or of a
