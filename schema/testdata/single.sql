@@ -1234,10 +1234,10 @@ CREATE OR REPLACE VIEW `bi_cdp`.`campaign_results`
     `campaign_name` String COMMENT 'Campaign name',
     `offer_name` String COMMENT 'Offer name',
     `attribution_days` UInt32 COMMENT 'Attribution window in days',
-    `treatment_persons` UInt64 COMMENT 'Recipients: treatment rows sent or delivered',
-    `treatment_converted` UInt64 COMMENT 'Recipients with a matching order in the window',
+    `treatment_persons` UInt64 COMMENT 'Persons assigned to treatment, delivered or not (intention to treat)',
+    `treatment_converted` UInt64 COMMENT 'Treatment persons with a matching order in the window',
     `treatment_rate` Float64 COMMENT 'treatment_converted / treatment_persons',
-    `treatment_revenue` Float64 COMMENT 'Yuan of matching order lines of recipients in the window',
+    `treatment_revenue` Float64 COMMENT 'Yuan of matching order lines of treatment persons in the window',
     `holdout_persons` UInt64 COMMENT 'Held-out persons',
     `holdout_converted` UInt64 COMMENT 'Held-out persons with a matching order in the window',
     `holdout_rate` Float64 COMMENT 'holdout_converted / holdout_persons',
@@ -1254,16 +1254,18 @@ AS SELECT campaign_id, any(c_name) AS campaign_name, any(o_name) AS offer_name, 
 FROM
 (
     SELECT s.campaign_id AS campaign_id, s.group AS group, any(s.name) AS c_name, any(s.offer_name) AS o_name, any(s.days) AS days,
-        uniqExact(s.person_id) AS persons,
-        uniqExactIf(s.person_id, (has(s.skus, m.sku) OR has(s.categories, m.category)) AND m.ordered_at >= s.planned_at AND m.ordered_at < s.planned_at + toIntervalDay(s.days)) AS converted,
+        uniqExact(s.planned) AS persons,
+        uniqExactIf(s.planned, (has(s.skus, m.sku) OR has(s.categories, m.category)) AND m.ordered_at >= s.planned_at AND m.ordered_at < s.planned_at + toIntervalDay(s.days)) AS converted,
         sumIf(m.amount, (has(s.skus, m.sku) OR has(s.categories, m.category)) AND m.ordered_at >= s.planned_at AND m.ordered_at < s.planned_at + toIntervalDay(s.days)) AS revenue
     FROM
     (
-        SELECT x.campaign_id AS campaign_id, x.person_id AS person_id, toString(x.group) AS group, x.planned_at AS planned_at,
+        SELECT x.campaign_id AS campaign_id, x.person_id AS planned, if(pc.canonical = 0, x.person_id, pc.canonical) AS person_id,
+            toString(x.group) AS group, x.planned_at AS planned_at,
             c.name AS name, c.offer_name AS offer_name, c.offer_skus AS skus, c.offer_categories AS categories, c.attribution_days AS days
         FROM `cdp`.campaign_sends AS x FINAL
         INNER JOIN `bi_cdp`.campaigns AS c ON c.campaign_id = x.campaign_id
-        WHERE x.group = 'holdout' OR (x.group = 'treatment' AND x.state IN ('sent', 'delivered'))
+        LEFT JOIN (SELECT person_id, canonical FROM `cdp`.persons FINAL) AS pc ON pc.person_id = x.person_id
+        WHERE x.group IN ('treatment', 'holdout')
     ) AS s
     LEFT JOIN
     (
@@ -1276,7 +1278,7 @@ FROM
     GROUP BY s.campaign_id, s.group
 )
 GROUP BY campaign_id
-COMMENT 'Conversion per campaign, treatment against holdout, counted as the console\'s results: valid orders with an offer SKU or category within the attribution window.';
+COMMENT 'Conversion per campaign, treatment against holdout by intention to treat, counted as the console\'s results: valid orders with an offer SKU or category within the attribution window, of persons as merged since.';
 
 CREATE OR REPLACE VIEW `bi_cdp`.`kpi_daily`
 (
