@@ -32,10 +32,12 @@ const (
 	// DefaultNoiseRate: one Douyin event in 500 carries a placeholder
 	// anonymousId ("0", "null", "undefined") from a broken SDK build.
 	DefaultNoiseRate = 0.002
-	// DefaultBloodSugarRate: China's adult diabetes prevalence is about
-	// 12% (and prediabetes far higher); households controlling blood
-	// sugar (控糖) are the brand's flagship audience.
-	DefaultBloodSugarRate = 0.12
+	// DefaultBloodSugarRate: about 12% of Chinese adults have diabetes
+	// and 35-38% prediabetes (Wang et al., JAMA 2021), so most households
+	// of two or more adults count one of them; those where someone
+	// watches their blood sugar (控糖) are taken as a third. They are
+	// the brand's flagship audience.
+	DefaultBloodSugarRate = 0.33
 	// DefaultCorpID is the WeCom corp id put in callbacks' ToUserName.
 	DefaultCorpID = "ww8a1f3c5e7b9d2046"
 )
