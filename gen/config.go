@@ -52,8 +52,8 @@ type Config struct {
 	// Seed selects the data set.
 	Seed uint64
 	// Households is how many households to generate: about 2.5 persons
-	// (1.85 of whom appear in the data) and 38 stream items each, so
-	// 50,000 households give about 1.9 million items.
+	// (1.85 of whom appear in the data) and 45 stream items each, so
+	// 50,000 households give about 2.2 million items.
 	Households int
 	// Start and End bound the simulated period [Start, End): every
 	// timestamp of the stream falls inside it. A zero End is 2026-11-25
