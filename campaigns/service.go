@@ -27,6 +27,12 @@ type Service struct {
 	Segments *segments.Store
 	Logger   *slog.Logger
 	Now      func() time.Time
+	// MembersAsOf, when set, gives the members a campaign is planned for
+	// when none are given: its segment's rule evaluated as of the
+	// service's clock rather than the segment's current members (the
+	// demo, whose campaigns are launched in the past, plans them for
+	// their audience as it was then).
+	MembersAsOf func(ctx context.Context, segmentID string) (*roaring.Bitmap, error)
 	// Chunk is how many sends go per step (default 50,000).
 	Chunk int
 	// Channels configure WeCom, robots and webhooks (nil: outbox only).
@@ -217,7 +223,13 @@ func (s *Service) audience(ctx context.Context, c Campaign, members *roaring.Bit
 		if sensitive, err = s.sensitivity(ctx, c.SegmentID); err != nil {
 			return Audience{}, nil, err
 		}
-		if members == nil {
+		switch {
+		case members != nil:
+		case s.MembersAsOf != nil:
+			if members, err = s.MembersAsOf(ctx, c.SegmentID); err != nil {
+				return Audience{}, nil, err
+			}
+		default:
 			if members, err = s.Segments.Members(c.SegmentID); err != nil {
 				return Audience{}, nil, err
 			}

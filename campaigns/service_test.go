@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/RoaringBitmap/roaring/v2"
+
 	"github.com/granarycdp/cdp/segments"
 	"github.com/granarycdp/cdp/store"
 	"github.com/granarycdp/cdp/store/storetest"
@@ -452,5 +454,44 @@ func TestResultsFollowMergesAndCountEveryoneAssigned(t *testing.T) {
 	}
 	if got[GroupTreatment] != want[GroupTreatment] || got[GroupHoldout] != want[GroupHoldout] {
 		t.Fatalf("outcomes %v, want %v", got, want)
+	}
+}
+
+// TestMembersAsOfPlansTheAudienceAsItWas: a campaign launched in the past
+// (the demo's) is planned for its segment as of its launch when
+// MembersAsOf says so; the segment's current members (today, the window
+// has passed) are none.
+func TestMembersAsOfPlansTheAudienceAsItWas(t *testing.T) {
+	f := newFixture(t, 100)
+	opts := segments.DefaultOptions()
+	opts.Now = func() time.Time { return launchTime.Add(40 * 24 * time.Hour) }
+	today, err := segments.NewStore(f.ctx, f.db, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.svc.Segments = today
+	c := f.campaign(20)
+	if p, _, err := f.svc.Preview(f.ctx, c.ID); err != nil || p.Counts[GroupTreatment]+p.Counts[GroupHoldout]+p.Counts[GroupExcluded] != 0 {
+		t.Fatalf("today's members: %+v (%v)", p.Counts, err)
+	}
+	opts.Now = func() time.Time { return launchTime }
+	then := segments.NewEngine(f.db, opts)
+	f.svc.MembersAsOf = func(ctx context.Context, id string) (*roaring.Bitmap, error) {
+		d, err := today.Get(id)
+		if err != nil {
+			return nil, err
+		}
+		compiled, err := then.Check(d.Rule)
+		if err != nil {
+			return nil, err
+		}
+		return then.Evaluate(ctx, compiled)
+	}
+	_, p, err := f.svc.Launch(f.ctx, c.ID, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Counts[GroupTreatment]+p.Counts[GroupHoldout] != 100 || p.Counts[GroupHoldout] == 0 {
+		t.Fatalf("members as of the launch: %+v %+v", p.Counts, p.Excluded)
 	}
 }

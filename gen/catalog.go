@@ -267,6 +267,19 @@ var (
 		"您好！感谢添加，我是品牌的营养顾问，每周会分享健康食谱，有需要随时找我。",
 	}
 	optOutLines = []string{"以后不用给我发消息了，退订", "退订，别再发了"}
+	// checkInLines are the nutrition adviser's monthly 控糖 follow-up
+	// (控糖打卡) and checkInReplies the customers' answers: each names
+	// their blood sugar (血糖), as the follow-up asks.
+	checkInLines = []string{
+		"控糖打卡：这个月血糖情况怎么样？主食换成低GI大米后有变化吗？",
+		"本月控糖回访：最近空腹和餐后血糖稳定吗？有饮食上的问题随时问我。",
+	}
+	checkInReplies = []string{
+		"这个月空腹血糖6点多，比之前稳了",
+		"餐后血糖还是有点高，晚饭的主食该怎么减？",
+		"老人最近血糖挺稳的，米快吃完了",
+		"血糖还行，就是外面吃饭不好控制",
+	}
 )
 
 // promoLines are the staff members' messages at the start of a promotion,

@@ -32,10 +32,12 @@ const (
 	// DefaultNoiseRate: one Douyin event in 500 carries a placeholder
 	// anonymousId ("0", "null", "undefined") from a broken SDK build.
 	DefaultNoiseRate = 0.002
-	// DefaultBloodSugarRate: China's adult diabetes prevalence is about
-	// 12% (and prediabetes far higher); households controlling blood
-	// sugar (控糖) are the brand's flagship audience.
-	DefaultBloodSugarRate = 0.12
+	// DefaultBloodSugarRate: about 12% of Chinese adults have diabetes
+	// and 35-38% prediabetes (Wang et al., JAMA 2021), so most households
+	// of two or more adults count one of them; those where someone
+	// watches their blood sugar (控糖) are taken as a third. They are
+	// the brand's flagship audience.
+	DefaultBloodSugarRate = 0.33
 	// DefaultCorpID is the WeCom corp id put in callbacks' ToUserName.
 	DefaultCorpID = "ww8a1f3c5e7b9d2046"
 )
@@ -50,8 +52,8 @@ type Config struct {
 	// Seed selects the data set.
 	Seed uint64
 	// Households is how many households to generate: about 2.5 persons
-	// (1.85 of whom appear in the data) and 38 stream items each, so
-	// 50,000 households give about 1.9 million items.
+	// (1.85 of whom appear in the data) and 45 stream items each, so
+	// 50,000 households give about 2.2 million items.
 	Households int
 	// Start and End bound the simulated period [Start, End): every
 	// timestamp of the stream falls inside it. A zero End is 2026-11-25

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -676,7 +677,7 @@ func TestBloodSugarHouseholdsWatchAskAndBuyLowGI(t *testing.T) {
 		}
 		return nil
 	})
-	if r := float64(sugarN) / float64(sugarN+otherN); r < 0.09 || r > 0.15 {
+	if r, want := float64(sugarN)/float64(sugarN+otherN), g.Config().BloodSugarRate; math.Abs(r-want) > 0.03 {
 		t.Errorf("%.3f of households control blood sugar, configured %.2f", r, g.Config().BloodSugarRate)
 	}
 	type tally struct{ completes, sugarFull, chats, sugarChats int }

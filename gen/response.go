@@ -22,11 +22,6 @@ type Effect struct {
 	// message (≥ 1). The response adds conversions among those who would
 	// not have converted, at the rate that makes it so on average.
 	ConversionMultiplier float64
-	// Floor is the natural rate the multiplier applies to when the
-	// audience's observed one is lower: an audience chosen for not having
-	// bought lately (lapsed buyers, as of today) cannot have bought in a
-	// window already past, but would have at about this rate.
-	Floor float64
 	// SpendShift is yuan a responding person spends beyond the offer's
 	// product (a basket add-on).
 	SpendShift float64
@@ -41,7 +36,7 @@ type Effect struct {
 var (
 	LowGITrialEffect = Effect{Offer: "低GI大米试用装 500g", ConversionMultiplier: 3, SpendShift: 10,
 		SKU: products[skuLowGITrial].SKU, Category: products[skuLowGITrial].Category, UnitPrice: float64(products[skuLowGITrial].Price) / 100}
-	PeanutOilCouponEffect = Effect{Offer: "高油酸花生油 5L 复购立减 20 元", ConversionMultiplier: 1.3, Floor: 0.1, SpendShift: 0,
+	PeanutOilCouponEffect = Effect{Offer: "高油酸花生油 5L 复购立减 20 元", ConversionMultiplier: 1.3, SpendShift: 0,
 		SKU: products[skuHighOleic5].SKU, Category: products[skuHighOleic5].Category, UnitPrice: float64(products[skuHighOleic5].Price)/100 - 20}
 )
 
@@ -53,15 +48,13 @@ type ResponseOrder struct {
 
 // responseRate is the chance that a reached person who would not have
 // converted does because of the offer, given the audience's natural
-// conversion rate p0: with it, reached persons convert at p0 + (m-1)·base,
-// base = max(p0, Floor) (that is m·p0 unless the floor applies; capped
+// conversion rate p0: with it, reached persons convert at m·p0 (capped
 // at 1).
 func (e Effect) responseRate(p0 float64) float64 {
-	base := max(p0, e.Floor)
-	if base <= 0 || p0 >= 1 || e.ConversionMultiplier <= 1 {
+	if p0 <= 0 || p0 >= 1 || e.ConversionMultiplier <= 1 {
 		return 0
 	}
-	return min(1, (e.ConversionMultiplier-1)*base/(1-p0))
+	return min(1, (e.ConversionMultiplier-1)*p0/(1-p0))
 }
 
 // Respond decides the response of a reached person (key: a stable id of
@@ -98,15 +91,15 @@ type EffectTruth struct {
 	// conversion rate (treatment minus holdout, in expectation):
 	// reach · (m-1) · p0; RevenueEffect the same on revenue per person.
 	ConversionEffect, RevenueEffect float64
-	// ReachedRelative is the true relative lift among the reached (m-1
-	// unless the floor applies; 0 when the natural rate is 0).
+	// ReachedRelative is the true relative lift among the reached (m-1,
+	// less when capped; 0 when the natural rate is 0).
 	ReachedRelative float64
 }
 
 // Truth computes an offer's truth in a campaign from its counts.
 func (e Effect) Truth(persons, treatment, reached int, p0 float64, responders int) EffectTruth {
 	t := EffectTruth{Effect: e, Persons: persons, Treatment: treatment, Reached: reached, NaturalRate: p0, Responders: responders}
-	perReached := e.responseRate(p0) * (1 - p0) // = (m-1)·max(p0, Floor) unless capped
+	perReached := e.responseRate(p0) * (1 - p0) // = (m-1)·p0 unless capped
 	if p0 > 0 {
 		t.ReachedRelative = perReached / p0
 	}

@@ -42,10 +42,9 @@ func TestRespondMultipliesConversionAsDeclared(t *testing.T) {
 	if _, ok := g.Respond(LowGITrialEffect, "x", from, 14, false, 0); ok {
 		t.Fatal("a response without any natural conversion to multiply")
 	}
-	// An audience that cannot have converted (lapsed as of today) responds
-	// at the floor's rate: 0.3 · 10%.
-	oil := PeanutOilCouponEffect.Truth(1000, 800, 800, 0, 0)
-	if math.Abs(oil.ConversionEffect-0.03) > 1e-12 || oil.ReachedRelative != 0 {
-		t.Fatalf("peanut-oil truth at a zero natural rate %+v", oil)
+	// The peanut-oil coupon lifts a realistic base rate by 30%.
+	oil := PeanutOilCouponEffect.Truth(1000, 800, 800, 0.05, 0)
+	if math.Abs(oil.ConversionEffect-0.015) > 1e-12 || math.Abs(oil.ReachedRelative-0.3) > 1e-12 {
+		t.Fatalf("peanut-oil truth at a natural rate of 5%% %+v", oil)
 	}
 }

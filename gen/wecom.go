@@ -18,6 +18,11 @@ const (
 	optOutRate   = 0.01 // a customer in a hundred opts out within the year
 	recallRate   = 0.03 // customers recall one message in thirty
 	promoMsgRate = 0.35 // share of contacts a staff member tells about a promotion
+	// checkInRate is the share of blood-sugar-control households' contacts
+	// who join the nutrition adviser's monthly 控糖 follow-up (控糖打卡),
+	// and checkInReplyRate the share of follow-ups they answer.
+	checkInRate      = 0.8
+	checkInReplyRate = 0.85
 )
 
 // wecom plans the WeCom life of every person who adds a staff member:
@@ -58,6 +63,9 @@ func (p *planner) wecom() {
 				p.conversation(i, at)
 			}
 		}
+		if hh.sugar && r.Float64() < checkInRate {
+			p.checkIns(i, join, limit)
+		}
 		for _, pm := range g.promos {
 			at := localDayStart(pm.start) + 10*msPerHour + p.r.Int64N(2*msPerHour)
 			if at > join && at < limit && r.Float64() < promoMsgRate {
@@ -67,6 +75,30 @@ func (p *planner) wecom() {
 		if optOut {
 			p.chat(i, limit, false, optOutLines[r.IntN(len(optOutLines))])
 			p.add(act{at: limit + p.between(10, 2880, msPerMinute), kind: actContact, person: uint8(i), flag: changeDelFollow})
+		}
+	}
+}
+
+// checkIns plans the monthly 控糖 follow-up of person i between join and
+// limit: the person signs up in the mini program's 控糖专区 (logging in
+// with their phone, if they never did), then about every four weeks the
+// adviser asks how their blood sugar is doing, and most of the time they
+// answer within a few hours.
+func (p *planner) checkIns(i int, join, limit int64) {
+	r := p.r
+	if signUp := join + p.between(2, 120, msPerMinute); !p.hh.persons[i].mpLogin && signUp < limit {
+		p.identifyMP(i, signUp)
+	}
+	for at := join + p.between(3, 28, msPerDay); at < limit; at += p.between(24, 32, msPerDay) {
+		ask := localDayStart(at) + 9*msPerHour + r.Int64N(9*msPerHour)
+		if ask <= join || ask >= limit {
+			continue
+		}
+		p.chat(i, ask, true, checkInLines[r.IntN(len(checkInLines))])
+		if r.Float64() < checkInReplyRate {
+			if reply := ask + p.between(2, 300, msPerMinute); reply < limit {
+				p.chat(i, reply, false, checkInReplies[r.IntN(len(checkInReplies))])
+			}
 		}
 	}
 }

@@ -145,7 +145,7 @@ func (c *config) settings() []setting {
 		{flag: "demo", env: "CDP_DEMO", commands: serve, str: &c.Demo, def: "off",
 			help: "auto: on a database without events, load the demo data set through the ingest API after start (make run does this); off: never."},
 		{flag: "demo-households", env: "CDP_DEMO_HOUSEHOLDS", commands: []string{"serve", "demo"}, num: &c.DemoHouseholds, def: "50000",
-			help: "Households in the demo data set (50,000 give ~1.9 million records)."},
+			help: "Households in the demo data set (50,000 give ~2.2 million records)."},
 		{flag: "demo-seed", env: "CDP_DEMO_SEED", commands: []string{"serve", "demo", "bench"}, num: &c.DemoSeed, def: "1",
 			help: "Seed of the demo data generator: the same seed gives the same data."},
 		{flag: "url", env: "CDP_URL", commands: []string{"demo"}, str: &c.DemoURL, def: "http://127.0.0.1:8080",

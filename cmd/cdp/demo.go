@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/RoaringBitmap/roaring/v2"
+
 	"github.com/granarycdp/cdp/api"
 	"github.com/granarycdp/cdp/campaigns"
 	"github.com/granarycdp/cdp/gen"
@@ -218,8 +220,26 @@ func demoCampaign(ctx context.Context, cfg config, svc *campaigns.Service, segs 
 	if flagship == "" || oil == "" {
 		return nil
 	}
+	launch := demoEnd.Add(-30*24*time.Hour + 10*time.Hour) // 10:00, outside quiet hours
+	// The campaigns go to their audiences as they were at launch: a
+	// segment's windows (watched in the last 30 days, not bought in the
+	// last 45) are measured from then, not from today.
+	opts := segments.DefaultOptions()
+	opts.Logger, opts.Now = logger, func() time.Time { return launch }
+	then := segments.NewEngine(svc.DB, opts)
 	back := &campaigns.Service{DB: svc.DB, Writer: svc.Writer, Segments: svc.Segments, Logger: svc.Logger,
-		Now: func() time.Time { return demoEnd.Add(-30*24*time.Hour + 10*time.Hour) }} // 10:00, outside quiet hours
+		Now: func() time.Time { return launch },
+		MembersAsOf: func(ctx context.Context, id string) (*roaring.Bitmap, error) {
+			d, err := segs.Get(id)
+			if err != nil {
+				return nil, err
+			}
+			c, err := then.Check(d.Rule)
+			if err != nil {
+				return nil, err
+			}
+			return then.Evaluate(ctx, c)
+		}}
 	// Separate consent to health-topic offers (PIPL art. 29), as a brand
 	// collects it: customers who asked a staff member about blood sugar,
 	// and about 60% of WeCom contacts, who ticked it in the welcome
