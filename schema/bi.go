@@ -1,6 +1,7 @@
 package schema
 
 import (
+	_ "embed"
 	"fmt"
 	"strings"
 )
@@ -54,16 +55,29 @@ func biTemplate(s string, t Target) string {
 // ones before it).
 func BIViews() []View { return biViews }
 
-// biSteps is migration 6: the BI database and its views.
+// migration6BI is migration 6 as released: the BI database and the first
+// definitions of its views, rendered once to statement templates ({db},
+// {bi}, {on_cluster}) separated by lines of ";;". It is frozen because a
+// released migration's DDL must not change (its checksum is recorded);
+// the views' current definitions come from the latest migration that
+// replays them (biViewSteps).
+//
+//go:embed migration6_bi.sql
+var migration6BI string
+
+// biSteps is migration 6.
 func biSteps() []Step {
-	return append([]Step{biSQL("CREATE DATABASE IF NOT EXISTS {bi}{on_cluster}\nCOMMENT 'Granary CDP BI views: documented, read-only, no raw personal data (docs/bi.md)'")}, biViewSteps()...)
+	var steps []Step
+	for _, s := range strings.Split(migration6BI, "\n;;\n") {
+		steps = append(steps, biSQL(s))
+	}
+	return steps
 }
 
 // biViewSteps create or replace every BI view with its current definition.
 // Views hold no data, so a migration that changes them replays them all:
-// migration 6 and each later one create the same views on a fresh
-// database, and an older database gets the new definitions from the later
-// migration.
+// on a fresh database the latest such migration leaves the current
+// definitions, and an older database gets them from it too.
 func biViewSteps() []Step {
 	steps := make([]Step, 0, len(biViews))
 	for _, v := range biViews {

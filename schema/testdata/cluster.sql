@@ -574,7 +574,7 @@ CREATE OR REPLACE VIEW `bi_cdp`.`persons` ON CLUSTER `cdp_cluster`
 (
     `person_id` UInt32 COMMENT 'OneID: the canonical person id (the id in the console and the API)',
     `merged_ids` UInt32 COMMENT 'Person ids merged into this one, itself included',
-    `phone_masked` String COMMENT 'Latest linked mobile number, masked to its last four digits (*******5678); empty when none',
+    `phone_masked` String COMMENT 'Latest linked mobile number, masked (+86 138****5678); empty when none',
     `phones` UInt32 COMMENT 'Distinct mobile numbers linked',
     `city` String COMMENT 'City of the latest order that names one',
     `province` String COMMENT 'Province of the latest order that names one',
@@ -652,7 +652,7 @@ LEFT JOIN
 ) AS g ON g.person_id = c.person_id
 LEFT JOIN
 (
-    SELECT p.canonical AS person_id, if(argMax(v.masked, l.linked_at) = '', '', concat('*******', right(argMax(v.masked, l.linked_at), 4))) AS phone_masked, uniqExact(l.id_value) AS phones
+    SELECT p.canonical AS person_id, argMax(v.masked, l.linked_at) AS phone_masked, uniqExact(l.id_value) AS phones
     FROM `cdp`.identity_links AS l FINAL
     INNER JOIN (SELECT hash, any(masked) AS masked FROM `cdp`.pii_vault GROUP BY hash) AS v ON v.hash = l.id_value
     INNER JOIN (SELECT person_id, canonical FROM `cdp`.persons FINAL) AS p ON p.person_id = l.person_id
@@ -675,7 +675,7 @@ CREATE OR REPLACE VIEW `bi_cdp`.`events` ON CLUSTER `cdp_cluster`
 )
 DEFINER = CURRENT_USER SQL SECURITY DEFINER
 AS SELECT e.ts AS ts, toDate(e.ts, 'Asia/Shanghai') AS date, p.canonical AS person_id, toString(e.type) AS type, toString(e.event) AS event,
-    toString(e.source) AS source, toString(e.topic) AS topic, replaceRegexpAll(replaceRegexpAll(e.keyword, '\\[phone (\\*{7}[0-9]{4}) h:[0-9a-f]{32}\\]', '\\1'), '1[3-9][0-9]{5}([0-9]{4})', '*******\\1') AS keyword, e.completion AS completion
+    toString(e.source) AS source, toString(e.topic) AS topic, replaceRegexpAll(e.keyword, '(1[3-9][0-9])[0-9]{4}([0-9]{4})', '\\1****\\2') AS keyword, e.completion AS completion
 FROM `cdp`.events AS e
 INNER JOIN (SELECT person_id, canonical FROM `cdp`.persons FINAL) AS p ON p.person_id = e.person_id
 WHERE e.person_id != 0
@@ -845,10 +845,10 @@ CREATE OR REPLACE VIEW `bi_cdp`.`campaign_results` ON CLUSTER `cdp_cluster`
     `campaign_name` String COMMENT 'Campaign name',
     `offer_name` String COMMENT 'Offer name',
     `attribution_days` UInt32 COMMENT 'Attribution window in days',
-    `treatment_persons` UInt64 COMMENT 'Persons assigned to treatment, delivered or not (intention to treat)',
-    `treatment_converted` UInt64 COMMENT 'Treatment persons with a matching order in the window',
+    `treatment_persons` UInt64 COMMENT 'Recipients: treatment rows sent or delivered',
+    `treatment_converted` UInt64 COMMENT 'Recipients with a matching order in the window',
     `treatment_rate` Float64 COMMENT 'treatment_converted / treatment_persons',
-    `treatment_revenue` Float64 COMMENT 'Yuan of matching order lines of treatment persons in the window',
+    `treatment_revenue` Float64 COMMENT 'Yuan of matching order lines of recipients in the window',
     `holdout_persons` UInt64 COMMENT 'Held-out persons',
     `holdout_converted` UInt64 COMMENT 'Held-out persons with a matching order in the window',
     `holdout_rate` Float64 COMMENT 'holdout_converted / holdout_persons',
@@ -865,18 +865,16 @@ AS SELECT campaign_id, any(c_name) AS campaign_name, any(o_name) AS offer_name, 
 FROM
 (
     SELECT s.campaign_id AS campaign_id, s.group AS group, any(s.name) AS c_name, any(s.offer_name) AS o_name, any(s.days) AS days,
-        uniqExact(s.planned) AS persons,
-        uniqExactIf(s.planned, (has(s.skus, m.sku) OR has(s.categories, m.category)) AND m.ordered_at >= s.planned_at AND m.ordered_at < s.planned_at + toIntervalDay(s.days)) AS converted,
+        uniqExact(s.person_id) AS persons,
+        uniqExactIf(s.person_id, (has(s.skus, m.sku) OR has(s.categories, m.category)) AND m.ordered_at >= s.planned_at AND m.ordered_at < s.planned_at + toIntervalDay(s.days)) AS converted,
         sumIf(m.amount, (has(s.skus, m.sku) OR has(s.categories, m.category)) AND m.ordered_at >= s.planned_at AND m.ordered_at < s.planned_at + toIntervalDay(s.days)) AS revenue
     FROM
     (
-        SELECT x.campaign_id AS campaign_id, x.person_id AS planned, if(pc.canonical = 0, x.person_id, pc.canonical) AS person_id,
-            toString(x.group) AS group, x.planned_at AS planned_at,
+        SELECT x.campaign_id AS campaign_id, x.person_id AS person_id, toString(x.group) AS group, x.planned_at AS planned_at,
             c.name AS name, c.offer_name AS offer_name, c.offer_skus AS skus, c.offer_categories AS categories, c.attribution_days AS days
         FROM `cdp`.campaign_sends AS x FINAL
         INNER JOIN `bi_cdp`.campaigns AS c ON c.campaign_id = x.campaign_id
-        LEFT JOIN (SELECT person_id, canonical FROM `cdp`.persons FINAL) AS pc ON pc.person_id = x.person_id
-        WHERE x.group IN ('treatment', 'holdout')
+        WHERE x.group = 'holdout' OR (x.group = 'treatment' AND x.state IN ('sent', 'delivered'))
     ) AS s
     LEFT JOIN
     (
@@ -889,7 +887,7 @@ FROM
     GROUP BY s.campaign_id, s.group
 )
 GROUP BY campaign_id
-COMMENT 'Conversion per campaign, treatment against holdout by intention to treat, counted as the console\'s results: valid orders with an offer SKU or category within the attribution window, of persons as merged since.';
+COMMENT 'Conversion per campaign, treatment against holdout, counted as the console\'s results: valid orders with an offer SKU or category within the attribution window.';
 
 CREATE OR REPLACE VIEW `bi_cdp`.`kpi_daily` ON CLUSTER `cdp_cluster`
 (
