@@ -179,3 +179,27 @@ func TestSendLimitPicksTreatmentAtRandom(t *testing.T) {
 		}
 	}
 }
+
+// TestHoldoutsOfTwoCampaignsAreIndependent: whether a person is in one
+// campaign's holdout says nothing of another's. Of 12,000 persons, a 20%
+// holdout holds about 2,400; the share of them in a second campaign's 20%
+// holdout is 20% with a standard deviation of 0.8 points, so a share off
+// by 3.5 points (over 4 standard deviations) in any of 20 pairs of
+// campaigns is structure, not chance.
+func TestHoldoutsOfTwoCampaignsAreIndependent(t *testing.T) {
+	for k := 0; k < 20; k++ {
+		a, b := fmt.Sprintf("cmp_%06d", 2*k), fmt.Sprintf("cmp_%06d", 2*k+1)
+		inA, both := 0, 0
+		for p := uint32(1); p <= 12000; p++ {
+			if bucket(a, p) < 2000 {
+				inA++
+				if bucket(b, p) < 2000 {
+					both++
+				}
+			}
+		}
+		if share := float64(both) / float64(inA); math.Abs(share-0.2) > 0.035 {
+			t.Errorf("%s and %s: %.3f of %d held out by the first are held out by the second, want 0.200", a, b, share, inA)
+		}
+	}
+}

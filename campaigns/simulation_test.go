@@ -302,12 +302,12 @@ func TestAASimulationIntervalsAreCalibrated(t *testing.T) {
 	}
 }
 
-// TestABSimulationCoversTheTruth: 400 campaigns whose reached treatment
+// TestABSimulationCoversTheTruth: 1,000 campaigns whose reached treatment
 // persons convert 1.5 times as often. The fixed 95% interval covers each
 // campaign's true intention-to-treat effect in 93-97% of them, and the
 // estimates' mean bias is under one standard error.
 func TestABSimulationCoversTheTruth(t *testing.T) {
-	const n = 400
+	const n = 1000
 	svc, offer, sims := simulate(t, 2, n, 1.5)
 	final := simFinal(t, svc, offer, sims, hourly(t, svc, offer, sims))
 	var cover, coverCUPED, coverRev, coverCS int
