@@ -212,3 +212,18 @@ func TestCustomerOptInUndoesTheirWeComOptOutOnly(t *testing.T) {
 		t.Fatalf("%d rows written for refused changes", n)
 	}
 }
+
+// TestWithdrawalOnTheChannelOutweighsAConsentForEveryChannel: persons 1-3
+// gave separate consent for every channel; person 3 later withdrew it for
+// the outbox channel only. A campaign on that channel reaches 1 and 2, not
+// 3: a channel's own withdrawal counts even when a row for every channel
+// still says granted.
+func TestWithdrawalOnTheChannelOutweighsAConsentForEveryChannel(t *testing.T) {
+	f := newFixture(t, 10)
+	f.chatted()
+	f.consentTo(1, 2, 3)
+	insertRows(t, f.db, "consents", "person_id, channel, kind, granted, source, ts",
+		[][]any{{uint32(3), ChannelOutbox, "sensitive_consent", uint8(0), "api", launchTime.Add(-time.Minute)}})
+	seg := f.segment("控糖", `chat("控糖", 30)`)
+	f.reachesOnlyConsented("consent withdrawn on the channel", f.launchOn(seg))
+}

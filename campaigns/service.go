@@ -244,11 +244,16 @@ func (s *Service) audience(ctx context.Context, c Campaign, members *roaring.Bit
 		return a, nil, err
 	}
 	canon := "SELECT p.canonical AS person_id FROM %s AS x INNER JOIN (SELECT person_id, canonical FROM " + s.DB.Table("persons") + " FINAL WHERE 1" + scope + ") AS p ON p.person_id = x.person_id WHERE %s"
-	consents := "(SELECT person_id, argMax(granted, ts) AS granted FROM " + s.DB.Table("consents") + " WHERE kind = ? AND channel IN (?, '*')" + scope + " GROUP BY person_id, channel)"
-	if a.OptedOut, err = s.bitmapQuery(ctx, fmt.Sprintf(canon, consents, "x.granted = 1"), "opt_out", c.Channel); err != nil {
+	// Each person's latest decision per row (the campaign's channel and
+	// every channel, '*'), then both rows together, each way erring on the
+	// safe side: opted out when either row says so; consented only when
+	// no row's latest decision withdraws it.
+	consents := "(SELECT person_id, max(granted) AS any_granted, min(granted) AS all_granted FROM (SELECT person_id, argMax(granted, ts) AS granted FROM " +
+		s.DB.Table("consents") + " WHERE kind = ? AND channel IN (?, '*')" + scope + " GROUP BY person_id, channel) GROUP BY person_id)"
+	if a.OptedOut, err = s.bitmapQuery(ctx, fmt.Sprintf(canon, consents, "x.any_granted = 1"), "opt_out", c.Channel); err != nil {
 		return a, nil, fmt.Errorf("opt-outs: %w", err)
 	}
-	if a.Consented, err = s.bitmapQuery(ctx, fmt.Sprintf(canon, consents, "x.granted = 1"), "sensitive_consent", c.Channel); err != nil {
+	if a.Consented, err = s.bitmapQuery(ctx, fmt.Sprintf(canon, consents, "x.all_granted = 1"), "sensitive_consent", c.Channel); err != nil {
 		return a, nil, fmt.Errorf("consents: %w", err)
 	}
 	sends := "(SELECT person_id, count() AS n FROM " + s.DB.Table("campaign_sends") + " FINAL WHERE group = 'treatment' AND state IN ('planned', 'sending', 'sent', 'delivered') AND planned_at >= ?%s" + scope + " GROUP BY person_id)"
