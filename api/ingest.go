@@ -219,7 +219,7 @@ func (s *Server) wecomCallback(c *gin.Context) {
 		// WeCom sends it again later, when older callbacks have left
 		// the replay window.
 		c.Header("Retry-After", "5")
-		fail(c, http.StatusServiceUnavailable, CodeUnavailable, "too many WeCom callbacks within the replay window are remembered (MaxNonces); retry later", "")
+		fail(c, http.StatusServiceUnavailable, CodeUnavailable, "too many WeCom callbacks within the replay window (300 s) to remember another; retry later", "")
 		return
 	}
 	var prob *ingest.Problem
