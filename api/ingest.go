@@ -215,6 +215,12 @@ func (s *Server) wecomCallback(c *gin.Context) {
 	case errors.Is(err, ingest.ErrReplayed):
 		fail(c, http.StatusConflict, CodeReplayed, "this callback (timestamp and nonce) was received before; a replay is not taken again", "nonce")
 		return
+	case errors.Is(err, ingest.ErrNonceMemoryFull):
+		// WeCom sends it again later, when older callbacks have left
+		// the replay window.
+		c.Header("Retry-After", "5")
+		fail(c, http.StatusServiceUnavailable, CodeUnavailable, "too many WeCom callbacks within the replay window (300 s) to remember another; retry later", "")
+		return
 	}
 	var prob *ingest.Problem
 	if errors.As(err, &prob) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,5 +77,28 @@ func TestWeComCallbackStaleTimestampRefused(t *testing.T) {
 	}
 	if got := f.fake.Calls(pathContactGet); got != 1 {
 		t.Fatalf("%d contact-API calls for the one callback taken", got)
+	}
+}
+
+// TestWeComCallbackNonceMemoryFullAnswers503: past MaxNonces callbacks
+// within the replay window, a signed callback is answered 503 with
+// Retry-After and a message of its own (not the spool's), and costs no
+// WeCom API call.
+func TestWeComCallbackNonceMemoryFullAnswers503(t *testing.T) {
+	f := newIngestFixture(t, 0)
+	f.wc.MaxNonces = 2
+	for i := range 2 {
+		if rec := f.wecomPost(contactXML(fmt.Sprint("wmFULL", i)), false); rec.Code != 200 {
+			t.Fatalf("callback %d: %d %s", i, rec.Code, rec.Body)
+		}
+	}
+	calls := f.fake.Calls(pathContactGet)
+	rec := f.wecomPost(contactXML("wmFULL2"), false)
+	wantError(t, "past MaxNonces", rec, 503, api.CodeUnavailable, "")
+	if rec.Header().Get("Retry-After") == "" || !strings.Contains(rec.Body.String(), "replay window") || strings.Contains(rec.Body.String(), "spool") {
+		t.Fatalf("past MaxNonces: Retry-After %q, %s; want Retry-After and the memory's own message", rec.Header().Get("Retry-After"), rec.Body)
+	}
+	if got := f.fake.Calls(pathContactGet); got != calls {
+		t.Fatalf("a refused callback made %d contact-API calls", got-calls)
 	}
 }

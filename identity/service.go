@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -22,6 +24,11 @@ type Service struct {
 	Writer    *store.Writer
 	Protector *Protector
 	Logger    *slog.Logger
+
+	sets identifierSets
+	// afterMutation, when set (tests), runs after each mutation, between
+	// two steps of an operation.
+	afterMutation func(table string)
 }
 
 // ErrNoSuchPerson is returned for a person id the graph does not know.
@@ -52,11 +59,59 @@ func (s *Service) mutation(ctx context.Context, table, action string, args ...an
 	if err := s.DB.Conn.Exec(ctx, "ALTER TABLE "+name+on+" "+action, args...); err != nil {
 		return fmt.Errorf("%s: %w", table, err)
 	}
+	if s.afterMutation != nil {
+		s.afterMutation(table)
+	}
 	return nil
 }
 
-// identifierSetPrefix names the tables withIdentifierSet creates.
+// identifierSetPrefix names the tables withIdentifierSet creates:
+// identifier_set_<Unix time of creation>_<random>.
 const identifierSetPrefix = "identifier_set_"
+
+// identifierSetLease is how long a set another process created is taken
+// to be in use: between two of its operation's steps no mutation names
+// it, so only its age tells it from one a failed operation left.
+const identifierSetLease = time.Hour
+
+// identifierSets are the sets this process created and has not dropped:
+// live ones (their operation is running; never dropped by another
+// operation, TestConcurrentErasuresBothFinish) and those left by a failed
+// operation (dropped once no unfinished mutation reads them).
+type identifierSets struct {
+	mu   sync.Mutex
+	live map[string]bool // name -> its operation still runs
+}
+
+func (r *identifierSets) set(name string, live bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.live == nil {
+		r.live = map[string]bool{}
+	}
+	r.live[name] = live
+}
+
+func (r *identifierSets) forget(name string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.live, name)
+}
+
+// droppable tells whether an idle set may be dropped: not live here, and
+// either left by a failed operation of this process or older than the
+// lease (another process's, or one left before a restart).
+func (r *identifierSets) droppable(name string, now time.Time) bool {
+	r.mu.Lock()
+	live, mine := r.live[name]
+	r.mu.Unlock()
+	if mine {
+		return !live
+	}
+	created, _, _ := strings.Cut(strings.TrimPrefix(name, identifierSetPrefix), "_")
+	at, err := strconv.ParseInt(created, 10, 64)
+	return err != nil || now.Sub(time.Unix(at, 0)) > identifierSetLease
+}
 
 // withIdentifierSet runs fn with a table (its quoted name) holding the
 // (id_type, id_value) of persons' identifiers, copied inside the engine
@@ -66,30 +121,38 @@ const identifierSetPrefix = "identifier_set_"
 // filled from the distributed identity_links) and is dropped when fn
 // succeeds. When fn fails it is kept: a mutation left running still reads
 // it, and a later call drops it once no unfinished mutation names it.
+// Operations run concurrently: a set in use is never dropped by another
+// (see identifierSets).
 func (s *Service) withIdentifierSet(ctx context.Context, persons []uint32, fn func(set string) error) error {
 	s.dropIdleIdentifierSets(ctx)
-	name := identifierSetPrefix + strings.ToLower(rand.Text())
+	name := identifierSetPrefix + strconv.FormatInt(time.Now().Unix(), 10) + "_" + strings.ToLower(rand.Text())
 	table, on := s.DB.Table(name), ""
 	if s.DB.Cluster != "" {
 		on = " ON CLUSTER `" + s.DB.Cluster + "`"
 	}
+	s.sets.set(name, true)
 	err := s.DB.Conn.Exec(ctx, "CREATE TABLE "+table+on+" ENGINE = Memory AS SELECT id_type, id_value FROM "+
 		s.DB.Table("identity_links")+" FINAL WHERE person_id IN ?", persons)
-	if err != nil {
-		return fmt.Errorf("identifier set: %w", err)
+	if err == nil {
+		err = fn(table)
 	}
-	if err := fn(table); err != nil {
+	if err != nil {
+		s.sets.set(name, false)
 		s.Logger.Warn("identity: identifier set kept for the mutations still running", "table", name, "err", err)
 		return err
 	}
 	if err := s.DB.Conn.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+table+on+" SYNC"); err != nil {
+		s.sets.set(name, false)
 		s.Logger.Warn("identity: identifier set not dropped", "table", name, "err", err)
+		return nil
 	}
+	s.sets.forget(name)
 	return nil
 }
 
 // dropIdleIdentifierSets drops identifier sets left by failed operations
-// once no unfinished mutation reads them.
+// once no unfinished mutation reads them; sets of operations running are
+// left alone.
 func (s *Service) dropIdleIdentifierSets(ctx context.Context) {
 	rows, err := s.DB.Conn.Query(ctx, `SELECT name FROM system.tables WHERE database = ? AND startsWith(name, ?)
 		AND name NOT IN (SELECT t.name FROM system.tables AS t, system.mutations AS m
@@ -102,7 +165,7 @@ func (s *Service) dropIdleIdentifierSets(ctx context.Context) {
 	var idle []string
 	for rows.Next() {
 		var name string
-		if rows.Scan(&name) == nil {
+		if rows.Scan(&name) == nil && s.sets.droppable(name, time.Now()) {
 			idle = append(idle, name)
 		}
 	}
@@ -114,7 +177,9 @@ func (s *Service) dropIdleIdentifierSets(ctx context.Context) {
 	for _, name := range idle {
 		if err := s.DB.Conn.Exec(ctx, "DROP TABLE IF EXISTS "+s.DB.Table(name)+on+" SYNC"); err != nil {
 			s.Logger.Warn("identity: identifier set not dropped", "table", name, "err", err)
+			continue
 		}
+		s.sets.forget(name)
 	}
 }
 

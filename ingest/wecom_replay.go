@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"sync"
 	"time"
@@ -26,7 +27,9 @@ import (
 // callbacks accepted with timestamps within one window of now — at most
 // 2 × 300 s of callbacks, which the callback rate limit bounds (20/s per
 // source address by default) — and never more than MaxNonces pairs: when
-// full, a callback is answered ErrBusy (503) and WeCom sends it again later.
+// full, a callback is answered ErrNonceMemoryFull (503) and WeCom sends it
+// again later. A full memory is swept before it refuses, as soon as a held
+// pair may have expired (TestWeComNonceMemoryFullRecoversAfterTheWindow).
 // Each pair costs about 35 bytes (a 16-byte hash key and its expiry in a
 // Go map): the default 200,000 pairs take 6.6 MB (TestWeComNonceMemorySize).
 //
@@ -48,6 +51,10 @@ var (
 	// ErrReplayed is a signed callback whose timestamp and nonce were
 	// accepted before.
 	ErrReplayed = errors.New("ingest: WeCom callback already received (same timestamp and nonce)")
+	// ErrNonceMemoryFull is a signed callback refused because MaxNonces
+	// callbacks accepted within the replay window are remembered already;
+	// WeCom sends it again later.
+	ErrNonceMemoryFull = errors.New("ingest: too many WeCom callbacks within the replay window; retry later")
 )
 
 // nonceMemory remembers accepted (timestamp, nonce) pairs until they
@@ -56,6 +63,9 @@ type nonceMemory struct {
 	mu      sync.Mutex
 	seen    map[[16]byte]int64 // pair -> Unix second after which it is forgotten
 	sweepAt int                // sweep expired pairs once this many are held
+	// firstExpiry is no later than the earliest expiry held: while the
+	// clock has not passed it a full memory has nothing to sweep.
+	firstExpiry int64
 }
 
 // admit checks a verified callback's timestamp against now and remembers
@@ -88,18 +98,29 @@ func (w *WeCom) admit(timestamp, nonce string, now time.Time) (release func(), e
 	if _, ok := m.seen[key]; ok {
 		return nil, ErrReplayed
 	}
-	if len(m.seen) >= max(m.sweepAt, 1024) {
+	// Amortised: a sweep per doubling, and always before refusing at the
+	// limit once a held pair may have expired. sweepAt never exceeds the
+	// limit, so a memory that fills up is swept, not refused until restart.
+	if len(m.seen) >= min(max(m.sweepAt, 1024), limit) && (len(m.seen) < limit || m.firstExpiry < now.Unix()) {
+		m.firstExpiry = math.MaxInt64
 		for k, until := range m.seen {
 			if until < now.Unix() {
 				delete(m.seen, k)
+			} else {
+				m.firstExpiry = min(m.firstExpiry, until)
 			}
 		}
-		m.sweepAt = 2 * len(m.seen) // amortised: a sweep per doubling
+		m.sweepAt = min(2*len(m.seen), limit)
 	}
 	if len(m.seen) >= limit {
-		return nil, fmt.Errorf("%w: %d WeCom callbacks within the replay window, the most remembered", ErrBusy, len(m.seen))
+		return nil, fmt.Errorf("%w: %d WeCom callbacks within the replay window, the most remembered", ErrNonceMemoryFull, len(m.seen))
 	}
-	m.seen[key] = ts + int64(window/time.Second)
+	until := ts + int64(window/time.Second)
+	if len(m.seen) == 0 {
+		m.firstExpiry = until
+	}
+	m.firstExpiry = min(m.firstExpiry, until)
+	m.seen[key] = until
 	return func() {
 		m.mu.Lock()
 		defer m.mu.Unlock()

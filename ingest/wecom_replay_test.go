@@ -11,7 +11,7 @@ import (
 // TestWeComNonceMemoryIsBoundedByTheWindow moves the clock: a pair is
 // refused as a replay while its timestamp is within the window and as
 // stale after it, and then forgotten, so the memory holds only the
-// window's callbacks; past MaxNonces new callbacks are answered ErrBusy;
+// window's callbacks; past MaxNonces new callbacks are answered ErrNonceMemoryFull;
 // a released pair (a callback not taken) is accepted again.
 func TestWeComNonceMemoryIsBoundedByTheWindow(t *testing.T) {
 	w := &WeCom{}
@@ -45,15 +45,15 @@ func TestWeComNonceMemoryIsBoundedByTheWindow(t *testing.T) {
 		t.Fatalf("%d pairs remembered after 10 minutes at 20/s, want about the last 5 minutes' 6,000 (at most twice, between sweeps)", n)
 	}
 
-	// The cap: a full memory answers ErrBusy, it does not forget.
+	// The cap: a full memory answers ErrNonceMemoryFull, it does not forget.
 	small := &WeCom{MaxNonces: 3}
 	for i := range 3 {
 		if _, err := small.admit(ts(t0), fmt.Sprint("c", i), t0); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := small.admit(ts(t0), "c3", t0); !errors.Is(err, ErrBusy) {
-		t.Fatalf("past MaxNonces: %v, want ErrBusy", err)
+	if _, err := small.admit(ts(t0), "c3", t0); !errors.Is(err, ErrNonceMemoryFull) {
+		t.Fatalf("past MaxNonces: %v, want ErrNonceMemoryFull", err)
 	}
 	// A released pair can come again (WeCom resending a callback that was
 	// answered 503).
@@ -88,5 +88,32 @@ func TestWeComNonceMemorySize(t *testing.T) {
 	t.Logf("%d pairs: %.1f MB, %d bytes each", DefaultMaxNonces, float64(size)/(1<<20), size/DefaultMaxNonces)
 	if size > 20<<20 {
 		t.Fatalf("%d pairs take %d MB, want under 20", DefaultMaxNonces, size>>20)
+	}
+}
+
+// TestWeComNonceMemoryFullRecoversAfterTheWindow fills the memory with one
+// window's callbacks (more than half of MaxNonces live at the sweep, which
+// used to push the next sweep past the limit) and moves the clock past the
+// window: the pairs have expired, so the next callback is admitted instead
+// of every callback being refused until a restart.
+func TestWeComNonceMemoryFullRecoversAfterTheWindow(t *testing.T) {
+	w := &WeCom{MaxNonces: 3000}
+	t0 := time.Unix(1_790_000_000, 0)
+	ts := fmt.Sprint(t0.Unix())
+	for i := range 3000 {
+		if _, err := w.admit(ts, fmt.Sprint("n", i), t0); err != nil {
+			t.Fatalf("callback %d: %v", i, err)
+		}
+	}
+	_, err := w.admit(ts, "one-too-many", t0)
+	if !errors.Is(err, ErrNonceMemoryFull) || errors.Is(err, ErrBusy) {
+		t.Errorf("past MaxNonces within the window: %v, want ErrNonceMemoryFull (not the spool's ErrBusy)", err)
+	}
+	later := t0.Add(400 * time.Second)
+	if _, err := w.admit(fmt.Sprint(later.Unix()), "after-the-window", later); err != nil {
+		t.Fatalf("a callback 400 s later, every remembered pair expired: %v", err)
+	}
+	if n := w.rememberedNonces(); n != 1 {
+		t.Fatalf("%d pairs remembered after the window, want 1", n)
 	}
 }
