@@ -188,6 +188,7 @@ func TestNoMobileNumberReachesStorageFromAnySDKField(t *testing.T) {
 		num("order identifiers phone", dashed), num("order identifiers member_no", plain), num("order line sku", plain), num("order line product_name", spaced)))
 	post("/v1/orders", fmt.Sprintf(`{"channel":"phone","order_id":"O-bad","status":"paid","ordered_at":"2026-11-01T10:00:00+08:00","amount":"59","buyer":{"phone":"%s?"}}`, num("refused order buyer.phone", plain)))
 	post("/v1/orders", fmt.Sprintf(`{"channel":"phone","order_id":"O-bad2","status":"paid","ordered_at":"2026-11-01T10:00:00+08:00","amount":"59",%q:"x"}`, num("refused order unknown field", plain)))
+	post("/v1/orders", fmt.Sprintf(`{"channel":"phone","order_id":"O-bad3","status":"paid","ordered_at":"2026-11-01T10:00:00+08:00","amount":"59","currency":%q}`, num("refused order currency", plain)))
 	csv := "messageId,userId,phone,note\nc1,pii-c1," + num("import csv phone column", spaced) + ",备注 " + num("import csv note", plain) + "\n"
 	post("/v1/import/events?format=csv&event=imported&mapping="+url.QueryEscape(`{"phone":"traits.phone"}`), csv)
 	post("/v1/import/events", fmt.Sprintf(`{"messageId":"j1","userId":"pii-j1","event":"e","properties":{"p":%q}}`+"\n"+`{"messageId":"j2","userId":%q}`, num("import jsonl property", dashed), num("refused import jsonl userId", plain)))
@@ -195,6 +196,7 @@ func TestNoMobileNumberReachesStorageFromAnySDKField(t *testing.T) {
 	chat := fmt.Sprintf(`{"msgid":"w1","action":"send","from":"wmPII","tolist":["zhangsan"],"roomid":"","msgtime":1732500000000,"msgtype":"text","text":{"content":"我的电话是 %s，晚上打"}}`, num("WeCom chat content", spaced)) + "\n" +
 		fmt.Sprintf(`{"msgid":"w2","action":"send","from":"zhangsan","tolist":["wmPII"],"roomid":"","msgtime":1732500060000,"msgtype":"text","text":{"content":"好的 %s"}}`, num("WeCom staff reply", plain)) + "\n" +
 		fmt.Sprintf(`{"msgid":"w3","action":"send","from":"wmPII","tolist":["zhangsan"],"roomid":"","msgtime":1732500070000,"msgtype":"text","text":{"content":"%s"}}`, num("WeCom chat escaped", escaped)) + "\n" +
+		fmt.Sprintf(`{"msgid":"w4","action":"send","from":"wmPII","tolist":["zhangsan"],"roomid":"","msgtime":1732500080000,"msgtype":%q}`, num("refused WeCom msgtype", plain)) + "\n" +
 		fmt.Sprintf(`{"msgid":"","action":"send","text":{"content":"%s"}}`, num("refused WeCom archive line", plain))
 	post("/v1/import/wecom-archive", chat)
 	f.fake.AddContact(wecomtest.Contact{ExternalUserID: "wmPII", Name: "李女士 " + num("WeCom contact name", plain), UnionID: "oPII", FollowUser: "zhangsan", State: num("WeCom contact state", plain)})

@@ -1,9 +1,6 @@
 package identity
 
-import (
-	"regexp"
-	"strings"
-)
+import "strings"
 
 // What a reader of the API sees of a personal identifier. Display needs
 // enough to recognise a customer and tell two values apart, never enough
@@ -103,34 +100,16 @@ func MaskValue(typ, value string, d Disclosure) string {
 	return MaskID(value)
 }
 
-// mobileInText is a mainland mobile number inside free text (a chat, a
-// search keyword), possibly with +86 and spaces or dashes.
-var mobileInText = regexp.MustCompile(`(?:\+?86[ -]?)?1[3-9][0-9][ -]?[0-9]{4}[ -]?[0-9]{4}`)
-
-// MaskPhonesInText masks the mainland mobile numbers typed into free text
-// as MaskPhone does; a match inside a longer run of digits (an order
-// number) is left alone. Ingest's tokens ("[phone *******5678 h:<hash>]",
-// ScrubText) are shown as their mask: the keyed hash is a join key, not
-// something to display.
+// MaskPhonesInText masks the mobile numbers in free text (a chat, a
+// search keyword, a trait): ingest's tokens ("[phone *******5678
+// h:<hash>]", ScrubText) become their mask, since the keyed hash is a join
+// key, not something to display; numbers in clear (stored before ingest
+// scrubbed them) are masked by the scrubber's own rule (MaskMobiles), so
+// full-width digits and URL-escaped separators are found, and a match
+// inside a longer token (an order number, u13812345678) is left alone.
 func MaskPhonesInText(s string) string {
 	if strings.Contains(s, tokenPrefix) {
 		s = mobileToken.ReplaceAllString(s, "$1")
 	}
-	var b strings.Builder
-	last := 0
-	for _, m := range mobileInText.FindAllStringIndex(s, -1) {
-		if (m[0] > 0 && isDigit(s[m[0]-1])) || (m[1] < len(s) && isDigit(s[m[1]])) {
-			continue
-		}
-		b.WriteString(s[last:m[0]])
-		b.WriteString("*******" + s[m[1]-4:m[1]])
-		last = m[1]
-	}
-	if last == 0 {
-		return s
-	}
-	b.WriteString(s[last:])
-	return b.String()
+	return MaskMobiles(s)
 }
-
-func isDigit(c byte) bool { return c >= '0' && c <= '9' }

@@ -120,8 +120,9 @@ func (s *Service) maskProfile(ctx context.Context, pr *Profile, d Disclosure) er
 // maskTraits masks a traits object's values, nested ones included: phone
 // keys to MaskPhone, keys named after an identifier type as MaskValue
 // does, and mobile numbers in any other text or number. Ingest already
-// stores top-level phone keys masked; this brings older masks down to the
-// last four digits and covers the rest. Traits that are not a JSON object
+// stores top-level phone keys masked and every other number as a scrubber
+// token; tokens show as their mask (never their hash), older masks are
+// brought down to the last four digits, and the rest is covered. Traits that are not a JSON object
 // show as {}.
 func maskTraits(raw json.RawMessage, d Disclosure) json.RawMessage {
 	var obj map[string]any
@@ -156,13 +157,22 @@ func maskTraitValue(key string, v any, d Disclosure) any {
 	default:
 		return v
 	}
+	orig := s
+	if strings.Contains(s, tokenPrefix) {
+		// A scrubber token (a phone nested in traits, or one typed into
+		// any other value) shows as its mask, never as its hash.
+		s = MaskPhonesInText(s)
+		if PhoneTraitKey(key) {
+			return s
+		}
+	}
 	switch {
 	case PhoneTraitKey(key):
 		return MaskPhone(s)
 	case KnownType(key):
 		return MaskValue(key, s, d)
 	}
-	if m := MaskPhonesInText(s); m != s {
+	if m := MaskPhonesInText(s); m != orig {
 		return m
 	}
 	return v

@@ -458,7 +458,7 @@ func unescapeDigits(s string) string {
 // ScrubPayload scrubs text that may be anything (a refused record's raw
 // body): JSON escapes of digits are undone first, mobile numbers become
 // tokens, and every other run of 7 or more digits (landlines, ID card
-// numbers) is masked keeping its first 3 and last 4, tokens excepted.
+// numbers) is masked keeping only its last 4, tokens excepted.
 // Numbers found are not kept in the vault.
 func (p *Protector) ScrubPayload(s string) string {
 	s = p.ScrubText(unescapeDigits(s), nil)
@@ -474,8 +474,8 @@ func (p *Protector) ScrubPayload(s string) string {
 	return b.String()
 }
 
-// MaskDigitRuns hides runs of 7 or more ASCII digits, keeping the first 3
-// and last 4.
+// MaskDigitRuns hides runs of 7 or more ASCII digits (landlines, ID card
+// numbers), keeping only the last 4, as every mask does.
 func MaskDigitRuns(s string) string {
 	b := []byte(s)
 	for i := 0; i < len(b); {
@@ -484,7 +484,7 @@ func MaskDigitRuns(s string) string {
 			j++
 		}
 		if j-i >= 7 {
-			for k := i + 3; k < j-4; k++ {
+			for k := i; k < j-4; k++ {
 				b[k] = '*'
 			}
 		}

@@ -109,13 +109,29 @@ func TestScrubJSONReachesEveryStringKeyAndNumber(t *testing.T) {
 func TestScrubPayloadMasksTheRestButKeepsTokens(t *testing.T) {
 	p := testProtector(t)
 	out := p.ScrubPayload(`{"phone":"13812345678 / 13987654321","id":"110101199003071234","esc":"\u00313812345678"}`)
-	for _, leak := range []string{"13812345678", "13987654321", "199003071"} {
+	for _, leak := range []string{"13812345678", "13987654321", "199003071", `"110`} {
 		if strings.Contains(out, leak) {
 			t.Errorf("%q left in %s", leak, out)
 		}
 	}
 	if !strings.Contains(out, p.Hash("+8613812345678")) || !strings.Contains(out, p.Hash("+8613987654321")) {
 		t.Errorf("tokens lost: %s", out)
+	}
+}
+
+// TestMaskDigitRunsKeepsAtMostTheLastFour: long digit runs that are not
+// mobile numbers (ID card numbers, landlines) show their last four digits
+// and nothing else, as every mask does; short runs stay.
+func TestMaskDigitRunsKeepsAtMostTheLastFour(t *testing.T) {
+	for in, want := range map[string]string{
+		"110101199003071234":             "**************1234",
+		"身份证 11010119900307123X":         "身份证 *************7123X",
+		"tel 021-62345678, 0571 8765432": "tel 021-****5678, 0571 ***5432",
+		"订单 123456 共 2 件":                "订单 123456 共 2 件",
+	} {
+		if got := MaskDigitRuns(in); got != want {
+			t.Errorf("MaskDigitRuns(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 

@@ -106,6 +106,9 @@ func (c *Collector) parseOrder(raw json.RawMessage, source string, receivedAt ti
 	if o.Currency == "" {
 		o.Currency = "CNY"
 	}
+	if !isCurrencyCode(o.Currency) {
+		return nil, invalid("currency", "must be a three-letter ISO 4217 code in capitals such as CNY; got %q", o.Currency)
+	}
 	if in.Amount == nil {
 		return nil, invalid("amount", "is required")
 	}
@@ -123,7 +126,7 @@ func (c *Collector) parseOrder(raw json.RawMessage, source string, receivedAt ti
 		}
 		o.Lines = append(o.Lines, line)
 	}
-	for _, s := range []struct{ v, f string }{{o.Province, "province"}, {o.City, "city"}, {o.StoreID, "store_id"}, {o.LeaderID, "leader_id"}, {o.Currency, "currency"}} {
+	for _, s := range []struct{ v, f string }{{o.Province, "province"}, {o.City, "city"}, {o.StoreID, "store_id"}, {o.LeaderID, "leader_id"}} {
 		if utf8.RuneCountInString(s.v) > 128 {
 			return nil, invalid(s.f, "longer than 128 characters")
 		}
@@ -133,6 +136,19 @@ func (c *Collector) parseOrder(raw json.RawMessage, source string, receivedAt ti
 		return nil, prob
 	}
 	return rec, nil
+}
+
+// isCurrencyCode tells an ISO 4217 code: three capital latin letters.
+func isCurrencyCode(s string) bool {
+	if len(s) != 3 {
+		return false
+	}
+	for i := 0; i < 3; i++ {
+		if s[i] < 'A' || s[i] > 'Z' {
+			return false
+		}
+	}
+	return true
 }
 
 func parseOrderLine(l orderLineJSON, i int) (OrderLine, *Problem) {

@@ -12,7 +12,11 @@ import (
 // the record's vault. It runs on every record before it is spooled, so no
 // number in clear reaches the spool, ClickHouse or BI, whichever field it
 // came in: userId, a context.page.url, a chat message, a contact's name.
-// Phone identifiers are already keyed hashes and stay as they are.
+// Fields validated against a list or a format (type, channel, status,
+// currency, action, msgtype) are scrubbed too, so that no check elsewhere
+// is all that stands between a number and storage
+// (TestScrubRecordCoversEveryStringField). Phone identifier values are
+// already keyed hashes and stay as they are.
 func (c *Collector) scrubRecord(rec *Record) {
 	seen := map[string]bool{}
 	for _, v := range rec.Vault {
@@ -36,6 +40,7 @@ func (c *Collector) scrubRecord(rec *Record) {
 	}
 	ids := func(list []identity.Identifier) {
 		for i := range list {
+			text(&list[i].Type)
 			if list[i].Type != identity.Phone {
 				text(&list[i].Value)
 			}
@@ -44,12 +49,12 @@ func (c *Collector) scrubRecord(rec *Record) {
 	switch rec.Kind {
 	case KindEvent:
 		e := rec.Event
-		text(&e.MessageID, &e.Event, &e.UserID, &e.AnonymousID)
+		text(&e.MessageID, &e.Type, &e.Event, &e.Source, &e.UserID, &e.AnonymousID)
 		ids(e.IDs)
 		doc(&e.Properties, &e.Traits, &e.Context)
 	case KindOrder:
 		o := rec.Order
-		text(&o.OrderID, &o.Province, &o.City, &o.StoreID, &o.LeaderID)
+		text(&o.Channel, &o.OrderID, &o.Status, &o.Currency, &o.Province, &o.City, &o.StoreID, &o.LeaderID, &o.Source)
 		ids(o.IDs)
 		for i := range o.Lines {
 			l := &o.Lines[i]
@@ -57,10 +62,10 @@ func (c *Collector) scrubRecord(rec *Record) {
 		}
 	case KindContact:
 		ct := rec.Contact
-		text(&ct.DedupKey, &ct.StaffUserID, &ct.ExternalUserID, &ct.State, &ct.Name, &ct.UnionID)
+		text(&ct.DedupKey, &ct.ChangeType, &ct.CorpID, &ct.StaffUserID, &ct.ExternalUserID, &ct.State, &ct.Name, &ct.UnionID)
 	case KindMessage:
 		m := rec.Message
-		text(&m.MsgID, &m.From, &m.RoomID, &m.Content, &m.PreMsgID, &m.ExternalUserID, &m.StaffUserID)
+		text(&m.MsgID, &m.Action, &m.From, &m.MsgType, &m.RoomID, &m.Content, &m.PreMsgID, &m.ExternalUserID, &m.StaffUserID)
 		for i := range m.ToList {
 			text(&m.ToList[i])
 		}

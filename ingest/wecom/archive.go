@@ -54,8 +54,8 @@ var bodyKeys = map[string]string{
 
 // ParseArchiveLine parses one archive line. It rejects invalid UTF-8
 // (ErrInvalidUTF8, with the byte offset) and requires msgid, a known action,
-// a positive msgtime (ms since epoch), from and msgtype; for switch records
-// time and user stand in for msgtime and from. Text messages need
+// a positive msgtime (ms since epoch), from and msgtype (a lower-case name);
+// for switch records time and user stand in for msgtime and from. Text messages need
 // text.content and recalls revoke.pre_msgid. Errors name the JSON field and
 // wrap ErrMissingField or ErrBadField. The result does not alias line.
 func ParseArchiveLine(line []byte) (ArchiveMessage, error) {
@@ -126,8 +126,29 @@ func (f jsonFields) sent(m *ArchiveMessage) error {
 	if m.MsgTime, err = f.millis("msgtime"); err != nil {
 		return err
 	}
-	m.MsgType, err = f.str("msgtype", true)
-	return err
+	if m.MsgType, err = f.str("msgtype", true); err != nil {
+		return err
+	}
+	if !isMsgType(m.MsgType) {
+		return fmt.Errorf("%w: msgtype must be a lower-case name such as text or image (at most 32 of a-z, 0-9, _)", ErrBadField)
+	}
+	return nil
+}
+
+// isMsgType tells the shape of WeCom's msgtypes (text, image, revoke,
+// meeting_voice_call, ...): a lower-case name that starts with a letter.
+// New msgtypes WeCom adds keep passing; free text, such as a phone
+// number, does not.
+func isMsgType(s string) bool {
+	if s == "" || len(s) > 32 || s[0] < 'a' || s[0] > 'z' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '_' {
+			return false
+		}
+	}
+	return true
 }
 
 // switched reads a switch record: {"msgid","action":"switch","time","user"}.

@@ -74,6 +74,8 @@ func TestParseArchiveLineNamesTheBadField(t *testing.T) {
 		{"msgtime fractional", `{"msgid":"m","action":"send","from":"a","msgtime":1.5,"msgtype":"image"}`, ErrBadField, "msgtime"},
 		{"msgtime negative", `{"msgid":"m","action":"send","from":"a","msgtime":-1,"msgtype":"image"}`, ErrBadField, "msgtime"},
 		{"no msgtype", `{"msgid":"m","action":"send","from":"a","msgtime":1}`, ErrMissingField, "msgtype"},
+		{"msgtype a phone number", `{"msgid":"m","action":"send","from":"a","msgtime":1,"msgtype":"13812345678"}`, ErrBadField, "msgtype must be"},
+		{"msgtype free text", `{"msgid":"m","action":"send","from":"a","msgtime":1,"msgtype":"call me"}`, ErrBadField, "msgtype must be"},
 		{"tolist not strings", `{"msgid":"m","action":"send","from":"a","tolist":[1],"msgtime":1,"msgtype":"image"}`, ErrBadField, "tolist"},
 		{"text without body", `{"msgid":"m","action":"send","from":"a","msgtime":1,"msgtype":"text"}`, ErrMissingField, "text"},
 		{"text without content", `{"msgid":"m","action":"send","from":"a","msgtime":1,"msgtype":"text","text":{}}`, ErrMissingField, "text.content"},
