@@ -5,9 +5,14 @@ GO        ?= go
 BIN       := bin/cdp
 VERSION   := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
-# Each fuzz target runs this long in `make test` (CI); longer by hand:
-#   make fuzz FUZZTIME=5m
-FUZZTIME  ?= 5s
+# Each fuzz target runs this many inputs in `make test` (CI); more or
+# longer by hand: make fuzz FUZZTIME=5m. A count rather than a duration:
+# Go 1.26's fuzz coordinator can fail a target with a bare "context
+# deadline exceeded" when a duration ends while a worker is busy
+# (golang/go#75804, fixed in Go 1.27), which a loaded CI machine hit.
+# 20,000 inputs take 3-15 s a target here, 66 s for the spool's recovery
+# (about 2 min 45 s in all).
+FUZZTIME  ?= 20000x
 
 .PHONY: run build test unit fuzz bench vet console e2e-deps
 
