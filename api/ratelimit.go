@@ -205,18 +205,23 @@ func (s *Server) rateLimit(kind string) gin.HandlerFunc {
 		return func(c *gin.Context) {}
 	}
 	return func(c *gin.Context) {
-		p := principal(c)
-		ok, wait := l.take(p.ID)
-		if ok {
-			return
+		if ok, wait := l.take(principal(c).ID); !ok {
+			s.refuseOverLimit(c, kind, l, wait, "Authorization", func(rate string, secs int) string {
+				return fmt.Sprintf("rate limit of this %s exceeded (%s); retry after %d s", what, rate, secs)
+			})
 		}
-		s.limits.limited.WithLabelValues(kind).Inc()
-		secs := max(int(math.Ceil(wait.Seconds())), 1)
-		c.Header("Retry-After", strconv.Itoa(secs))
-		fail(c, http.StatusTooManyRequests, CodeRateLimited,
-			fmt.Sprintf("rate limit of this %s exceeded (%s requests/s, burst %d); retry after %d s", what,
-				strconv.FormatFloat(l.limit.PerSecond, 'f', -1, 64), l.limit.Burst, secs), "Authorization")
 	}
+}
+
+// refuseOverLimit answers 429 with Retry-After (whole seconds, at least
+// one) for a call limiter l refused, counts it under kind, and says why
+// with message(the limit as "N requests/s, burst B", seconds to wait).
+func (s *Server) refuseOverLimit(c *gin.Context, kind string, l *limiter, wait time.Duration, field string, message func(rate string, secs int) string) {
+	s.limits.limited.WithLabelValues(kind).Inc()
+	secs := max(int(math.Ceil(wait.Seconds())), 1)
+	c.Header("Retry-After", strconv.Itoa(secs))
+	rate := fmt.Sprintf("%s requests/s, burst %d", strconv.FormatFloat(l.limit.PerSecond, 'f', -1, 64), l.limit.Burst)
+	fail(c, http.StatusTooManyRequests, CodeRateLimited, message(rate, secs), field)
 }
 
 // callbackRateLimit answers 429 when the source address of a
@@ -228,15 +233,10 @@ func (s *Server) callbackRateLimit() gin.HandlerFunc {
 		return func(c *gin.Context) {}
 	}
 	return func(c *gin.Context) {
-		ok, wait := l.take(c.ClientIP())
-		if ok {
-			return
+		if ok, wait := l.take(c.ClientIP()); !ok {
+			s.refuseOverLimit(c, "wecom_callback", l, wait, "", func(rate string, secs int) string {
+				return fmt.Sprintf("too many WeCom callbacks from this address (%s); retry after %d s", rate, secs)
+			})
 		}
-		s.limits.limited.WithLabelValues("wecom_callback").Inc()
-		secs := max(int(math.Ceil(wait.Seconds())), 1)
-		c.Header("Retry-After", strconv.Itoa(secs))
-		fail(c, http.StatusTooManyRequests, CodeRateLimited,
-			fmt.Sprintf("too many WeCom callbacks from this address (%s requests/s, burst %d); retry after %d s",
-				strconv.FormatFloat(l.limit.PerSecond, 'f', -1, 64), l.limit.Burst, secs), "")
 	}
 }
