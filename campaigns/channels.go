@@ -690,12 +690,10 @@ func (s *Service) deliverWebhook(ctx context.Context, c Campaign, offer Offer, t
 // timeout) that never follows a redirect: a 307 or 308 would post the
 // same body, phones included, to wherever the receiver points.
 func (ch *Channels) webhookClient() *http.Client {
-	c := http.Client{Timeout: 10 * time.Second}
 	if ch.HTTP != nil {
-		c = *ch.HTTP
+		return wecom.NoRedirects(ch.HTTP)
 	}
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &c
+	return wecom.NoRedirects(&http.Client{Timeout: 10 * time.Second})
 }
 
 // reveal decrypts the phones (keyed hashes) of a batch from pii_vault.

@@ -101,9 +101,7 @@ func NewClient(corpID, corpSecret string, opts ClientOptions) (*Client, error) {
 		return nil, fmt.Errorf("wecom: base URL %q is not an absolute URL", opts.BaseURL)
 	}
 	base.Path = strings.TrimSuffix(base.Path, "/")
-	hc := *opts.HTTPClient
-	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	opts.HTTPClient = &hc
+	opts.HTTPClient = NoRedirects(opts.HTTPClient)
 	return &Client{corpID: corpID, secret: corpSecret, opts: opts, base: base, sem: make(chan struct{}, 1)}, nil
 }
 
@@ -409,4 +407,15 @@ func mergeContactPage(c ExternalContact, resp *contactResponse, first bool) Exte
 		})
 	}
 	return c
+}
+
+// NoRedirects returns a copy of c that never follows a redirect, whatever
+// c's CheckRedirect: a 3xx answer comes back as it is. Outbound calls that
+// carry secrets or personal data (a corp secret or access token in the
+// URL, phones in a webhook's body) must not be sent on to wherever a
+// receiver points.
+func NoRedirects(c *http.Client) *http.Client {
+	cc := *c
+	cc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &cc
 }
