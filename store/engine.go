@@ -314,37 +314,54 @@ const PlatformPasswordFile = "clickhouse-password"
 // one. A file others can read is made private again.
 func platformPassword(dataDir string, logger *slog.Logger) (string, error) {
 	path := filepath.Join(dataDir, PlatformPasswordFile)
-	raw, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
+	password, err := SecretFile(path, func() (string, error) {
 		var b [24]byte
 		if _, err := rand.Read(b[:]); err != nil {
 			return "", err
 		}
-		password := base64.RawURLEncoding.EncodeToString(b[:])
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-		if err != nil {
-			return "", fmt.Errorf("engine password: %w", err)
-		}
-		_, err = f.WriteString(password + "\n")
-		if err = errors.Join(err, f.Close()); err != nil {
-			return "", fmt.Errorf("engine password: %w", err)
-		}
-		return password, nil
-	}
+		return base64.RawURLEncoding.EncodeToString(b[:]), nil
+	}, logger)
 	if err != nil {
 		return "", fmt.Errorf("engine password: %w", err)
 	}
-	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
-		logger.Warn("the engine password file was readable by others; made it private", "file", path)
-		if err := os.Chmod(path, 0o600); err != nil {
-			return "", fmt.Errorf("engine password: %w", err)
-		}
-	}
-	password := strings.TrimSpace(string(raw))
 	if len(password) < 12 {
 		return "", fmt.Errorf("engine password in %s: at least 12 characters (delete the file to get a new one)", path)
 	}
 	return password, nil
+}
+
+// SecretFile returns the secret kept in path, or one made by generate and
+// written there first (mode 0600, never over a file that appeared
+// meanwhile). A file others may read is made private, and that is logged.
+func SecretFile(path string, generate func() (string, error), logger *slog.Logger) (string, error) {
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		secret, err := generate()
+		if err != nil {
+			return "", err
+		}
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err != nil {
+			return "", err
+		}
+		_, err = f.WriteString(secret + "\n")
+		if err = errors.Join(err, f.Close()); err != nil {
+			return "", err
+		}
+		return secret, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
+		if logger != nil {
+			logger.Warn("a secret file was readable by others; made it private", "file", path)
+		}
+		if err := os.Chmod(path, 0o600); err != nil {
+			return "", err
+		}
+	}
+	return strings.TrimSpace(string(raw)), nil
 }
 
 // Restarts is the number of times the supervisor restarted a dead child.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -322,23 +321,13 @@ func (c *config) biUser() (u store.BIUser, where string, err error) {
 	if u.Password != "" {
 		return u, where, u.Validate()
 	}
-	path := where
-	raw, err := os.ReadFile(path)
-	switch {
-	case err == nil:
-		u.Password = strings.TrimSpace(string(raw))
-	case errors.Is(err, os.ErrNotExist):
-		if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
-			return u, "", err
-		}
-		u.Password = api.NewSecret("cdp_bi_")
-		if err := os.WriteFile(path, []byte(u.Password+"\n"), 0o600); err != nil {
-			return u, "", fmt.Errorf("write the BI password: %w", err)
-		}
-	default:
-		return u, "", fmt.Errorf("read the BI password: %w", err)
+	if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
+		return u, "", err
 	}
-	return u, path, u.Validate()
+	if u.Password, err = store.SecretFile(where, func() (string, error) { return api.NewSecret("cdp_bi_"), nil }, nil); err != nil {
+		return u, "", fmt.Errorf("the BI password: %w", err)
+	}
+	return u, where, u.Validate()
 }
 
 // biPasswordWhere says where the BI password is, for the banner.
