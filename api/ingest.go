@@ -125,7 +125,7 @@ func (s *Server) segment(typ string) gin.HandlerFunc {
 		if !ok {
 			return
 		}
-		res, err := s.collector.Segment(c.Request.Context(), principal(c).Source, typ, body)
+		res, err := s.collector.TrackSpec(c.Request.Context(), principal(c).Source, typ, body)
 		s.answerIngest(c, res, err)
 	}
 }

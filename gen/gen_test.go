@@ -381,7 +381,7 @@ func TestTheRealCollectorAcceptsEveryItem(t *testing.T) {
 			return
 		}
 		body := append(append([]byte(`{"batch":[`), bytes.Join(b, []byte(","))...), "]}"...)
-		res, err := col.Segment(ctx, source, "batch", body)
+		res, err := col.TrackSpec(ctx, source, "batch", body)
 		check("batch from "+source, res, err, len(b))
 		batches[source] = b[:0]
 	}

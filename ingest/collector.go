@@ -80,18 +80,19 @@ type item struct {
 	line    int // line number in an imported file (0: use the index)
 }
 
-// Segment accepts a Segment HTTP tracking API body: one message for typ
+// TrackSpec accepts a body of the tracking API, which follows the
+// Segment.com HTTP tracking spec (trackspec.go): one message for typ
 // (track, identify, ...) or, with typ "batch", {"batch": [...]}. A body
 // that is not valid as a whole is a *Problem; in a batch, valid messages
 // are accepted and invalid ones reported and dead-lettered.
-func (c *Collector) Segment(ctx context.Context, source, typ string, body []byte) (Result, error) {
+func (c *Collector) TrackSpec(ctx context.Context, source, typ string, body []byte) (Result, error) {
 	if err := checkBody(body); err != nil {
 		return Result{}, err
 	}
-	p := &segmentParser{source: source, receivedAt: c.now().UTC(), protector: c.prot}
+	p := &trackSpecParser{source: source, receivedAt: c.now().UTC(), protector: c.prot}
 	var items []item
 	if typ == "batch" {
-		var b segmentBatch
+		var b trackSpecBatch
 		if err := json.Unmarshal(body, &b); err != nil {
 			return Result{}, jsonProblem(err)
 		}

@@ -18,9 +18,9 @@ func fuzzProtector(t testing.TB) *identity.Protector {
 	return p
 }
 
-// FuzzSegmentMessage: any input is either refused with a problem or turned
+// FuzzTrackSpecMessage: any input is either refused with a problem or turned
 // into an event with an identifier, a name, and no phone number in clear.
-func FuzzSegmentMessage(f *testing.F) {
+func FuzzTrackSpecMessage(f *testing.F) {
 	for _, s := range []string{
 		`{"type":"track","event":"video_complete","userId":"u1","properties":{"topic":"控糖"}}`,
 		`{"type":"identify","userId":123,"traits":{"phone":"13812345678","email":"A@B.CN"}}`,
@@ -30,7 +30,7 @@ func FuzzSegmentMessage(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	p := &segmentParser{source: "fuzz", receivedAt: time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC), protector: fuzzProtector(f)}
+	p := &trackSpecParser{source: "fuzz", receivedAt: time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC), protector: fuzzProtector(f)}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rec, prob := p.parse(data, "", "", nil)
 		if (rec == nil) == (prob == nil) {

@@ -56,7 +56,7 @@ func (c *Collector) Import(ctx context.Context, source string, spec ImportSpec, 
 		return ImportResult{}, invalid("format", "must be jsonl or csv")
 	}
 	im := c.newChunker(source, "/v1/import/"+spec.Kind)
-	parser := &segmentParser{source: source, receivedAt: c.now().UTC(), protector: c.prot}
+	parser := &trackSpecParser{source: source, receivedAt: c.now().UTC(), protector: c.prot}
 	for {
 		raw, line, prob, err := next()
 		if err == io.EOF {

@@ -81,13 +81,13 @@ func (f *fixture) count(query string, args ...any) uint64 {
 	return n
 }
 
-func (f *fixture) segment(typ, body string) (ingest.Result, error) {
-	return f.col.Segment(context.Background(), "douyin", typ, []byte(body))
+func (f *fixture) trackSpec(typ, body string) (ingest.Result, error) {
+	return f.col.TrackSpec(context.Background(), "douyin", typ, []byte(body))
 }
 
 func TestTrackIsStoredWithIdentifiersAndTopic(t *testing.T) {
 	f := newFixture(t)
-	res, err := f.segment("track", `{"messageId":"m-1","anonymousId":"dev-77","event":"video_complete",
+	res, err := f.trackSpec("track", `{"messageId":"m-1","anonymousId":"dev-77","event":"video_complete",
 		"properties":{"topic":"控糖","completion_ratio":0.97,"video_id":"v9"},
 		"context":{"externalIds":[{"id":"dy_openid_1","type":"douyin_openid"}]},
 		"timestamp":"2026-11-20T07:59:00Z"}`)
@@ -114,7 +114,7 @@ func TestTrackIsStoredWithIdentifiersAndTopic(t *testing.T) {
 
 func TestPhoneIsHashedMaskedAndEncryptedNeverStoredInClear(t *testing.T) {
 	f := newFixture(t)
-	_, err := f.segment("identify", `{"messageId":"id-1","userId":"u1","traits":{"phone":"138 1234 5678","name":"王阿姨","city":"上海"}}`)
+	_, err := f.trackSpec("identify", `{"messageId":"id-1","userId":"u1","traits":{"phone":"138 1234 5678","name":"王阿姨","city":"上海"}}`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,11 +149,11 @@ func TestRetriedBatchIsStoredOnce(t *testing.T) {
 		msgs = append(msgs, fmt.Sprintf(`{"type":"track","messageId":"b-%d","userId":"u%d","event":"search","properties":{"keyword":"高油酸花生油"}}`, i, i%7))
 	}
 	body := `{"batch":[` + strings.Join(msgs, ",") + `]}`
-	first, err := f.segment("batch", body)
+	first, err := f.trackSpec("batch", body)
 	if err != nil || first.Accepted != 50 {
 		t.Fatalf("first: %+v %v", first, err)
 	}
-	second, err := f.segment("batch", body)
+	second, err := f.trackSpec("batch", body)
 	if err != nil || second.Accepted != 0 || second.Duplicates != 50 {
 		t.Fatalf("retry: %+v %v, want 50 duplicates", second, err)
 	}
@@ -162,7 +162,7 @@ func TestRetriedBatchIsStoredOnce(t *testing.T) {
 		t.Fatalf("%d rows, want 50", n)
 	}
 	// The same messageId from another source is another message.
-	if res, err := f.col.Segment(context.Background(), "app", "track", []byte(msgs[0])); err != nil || res.Accepted != 1 {
+	if res, err := f.col.TrackSpec(context.Background(), "app", "track", []byte(msgs[0])); err != nil || res.Accepted != 1 {
 		t.Fatalf("other source: %+v %v", res, err)
 	}
 }
@@ -178,7 +178,7 @@ func TestBatchAcceptsValidAndReportsInvalidWithDeadLetters(t *testing.T) {
 		{"type":"track","messageId":"bad-5","event":"x","context":{"externalIds":[{"id":"1","type":"qq"}]}},
 		{"type":"track","messageId":"bad-6","event":"x"}
 	]}`
-	res, err := f.segment("batch", body)
+	res, err := f.trackSpec("batch", body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +216,7 @@ func TestBadBodiesAreRefusedWhole(t *testing.T) {
 		{"batch", `{"batch":[]}`, "invalid", "batch"},
 		{"track", `{"event":"x","userId":"u","properties":{"p":"` + strings.Repeat("y", 40<<10) + `"}}`, "too_large", ""},
 	} {
-		_, err := f.segment(tc.typ, tc.body)
+		_, err := f.trackSpec(tc.typ, tc.body)
 		var p *ingest.Problem
 		if !errors.As(err, &p) || p.Code != tc.code || p.Field != tc.field {
 			t.Errorf("%s %.50q: %v, want %s naming %q", tc.typ, tc.body, err, tc.code, tc.field)
@@ -228,7 +228,7 @@ func TestClockSkewIsCorrectedBySentAt(t *testing.T) {
 	f := newFixture(t)
 	// The device's clock is 1 h fast: it stamped the event at 09:00 and
 	// sent it at 09:00:10 by its clock; the server received it at 08:00.
-	_, err := f.segment("track", `{"messageId":"skew","userId":"u","event":"video_play",
+	_, err := f.trackSpec("track", `{"messageId":"skew","userId":"u","event":"video_play",
 		"originalTimestamp":"2026-11-20T09:00:00Z","sentAt":"2026-11-20T09:00:10Z"}`)
 	if err != nil {
 		t.Fatal(err)

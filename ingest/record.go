@@ -1,8 +1,9 @@
-// Package ingest brings records in: the Segment-compatible events API,
-// platform exports, WeCom callbacks and chat archives, and orders. Each
-// collector validates and normalises its input into a Record, appends it to
-// the durable spool and only then acknowledges; the Pipeline moves spooled
-// records into ClickHouse and trims the spool once ClickHouse confirmed.
+// Package ingest brings records in: the events API (compatible with the
+// Segment.com HTTP tracking spec, trackspec.go), platform exports, WeCom
+// callbacks and chat archives, and orders. Each collector validates and
+// normalises its input into a Record, appends it to the durable spool and
+// only then acknowledges; the Pipeline moves spooled records into ClickHouse
+// and trims the spool once ClickHouse confirmed.
 package ingest
 
 import (
@@ -40,7 +41,7 @@ type Record struct {
 	Vault      []identity.Protected `json:"v,omitempty"`
 }
 
-// Event is a behaviour event (Segment track/page/screen/identify/group/alias).
+// Event is a behaviour event (tracking-spec track/page/screen/identify/group/alias).
 type Event struct {
 	MessageID   string                `json:"message_id"`
 	Type        string                `json:"type"`

@@ -15,7 +15,7 @@ import (
 	"github.com/granarycdp/cdp/identity"
 )
 
-// Limits of the events API, as Segment documents them for its own.
+// Limits of the events API, as Segment.com documents them for its own.
 const (
 	MaxRequestBytes = 500 << 10 // one request body (a batch)
 	MaxEventBytes   = 32 << 10  // one event within it
@@ -23,15 +23,17 @@ const (
 	// stamped; beyond it the timestamp is wrong, not early.
 	MaxFuture = 24 * time.Hour
 	// MaxPast bounds back-filled events; platform exports reach back
-	// about three years (Segment Engage's lookback).
+	// about three years (Segment.com Engage's lookback).
 	MaxPast = 3 * 366 * 24 * time.Hour
 )
 
-// SegmentTypes are the Segment message types the events API takes.
-var SegmentTypes = map[string]bool{"track": true, "identify": true, "page": true, "screen": true, "group": true, "alias": true}
+// TrackSpecTypes are the message types of the Segment.com tracking spec
+// that the events API takes.
+var TrackSpecTypes = map[string]bool{"track": true, "identify": true, "page": true, "screen": true, "group": true, "alias": true}
 
-// segmentMessage is one message as the Segment HTTP tracking spec sends it.
-type segmentMessage struct {
+// trackSpecMessage is one message as the Segment.com HTTP tracking spec
+// sends it.
+type trackSpecMessage struct {
 	Type              string          `json:"type"`
 	MessageID         json.RawMessage `json:"messageId"`
 	UserID            json.RawMessage `json:"userId"`
@@ -49,14 +51,14 @@ type segmentMessage struct {
 	PreviousID        json.RawMessage `json:"previousId"`
 }
 
-type segmentBatch struct {
+type trackSpecBatch struct {
 	Batch   []json.RawMessage `json:"batch"`
 	SentAt  string            `json:"sentAt"`
 	Context json.RawMessage   `json:"context"`
 }
 
-// segmentContext is the part of context the platform reads.
-type segmentContext struct {
+// trackSpecContext is the part of context the platform reads.
+type trackSpecContext struct {
 	ExternalIDs []struct {
 		ID   json.RawMessage `json:"id"`
 		Type string          `json:"type"`
@@ -77,8 +79,8 @@ var externalIDTypes = map[string]string{
 	"member_number":          identity.MemberNo,
 }
 
-// segmentParser turns Segment messages into events.
-type segmentParser struct {
+// trackSpecParser turns tracking-spec messages into events.
+type trackSpecParser struct {
 	source     string
 	receivedAt time.Time
 	protector  *identity.Protector
@@ -115,11 +117,11 @@ func parseTime(s, field string) (time.Time, *Problem) {
 // parse validates one message. typ is the endpoint's type ("" for batch
 // items, which must carry their own). batchSentAt applies when the message
 // has none.
-func (p *segmentParser) parse(raw json.RawMessage, typ, batchSentAt string, batchContext json.RawMessage) (*Record, *Problem) {
+func (p *trackSpecParser) parse(raw json.RawMessage, typ, batchSentAt string, batchContext json.RawMessage) (*Record, *Problem) {
 	if len(raw) > MaxEventBytes {
 		return nil, &Problem{Code: "too_large", Message: fmt.Sprintf("event is %d bytes; the limit is %d", len(raw), MaxEventBytes)}
 	}
-	var m segmentMessage
+	var m trackSpecMessage
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if err := dec.Decode(&m); err != nil {
 		return nil, jsonProblem(err)
@@ -130,7 +132,7 @@ func (p *segmentParser) parse(raw json.RawMessage, typ, batchSentAt string, batc
 	if typ != "" {
 		m.Type = typ
 	}
-	if !SegmentTypes[m.Type] {
+	if !TrackSpecTypes[m.Type] {
 		return nil, invalid("type", "must be one of track, identify, page, screen, group, alias; got %q", m.Type)
 	}
 	e := &Event{Type: m.Type, Source: p.source, ReceivedAt: p.receivedAt}
@@ -189,10 +191,10 @@ func (p *segmentParser) parse(raw json.RawMessage, typ, batchSentAt string, batc
 	return rec, nil
 }
 
-// timestamp applies Segment's rules: an explicit timestamp wins; otherwise
+// timestamp applies the tracking spec's rules: an explicit timestamp wins; otherwise
 // originalTimestamp corrected for the device's clock skew by sentAt;
 // otherwise the time of receipt.
-func (p *segmentParser) timestamp(m segmentMessage, batchSentAt string) (time.Time, *Problem) {
+func (p *trackSpecParser) timestamp(m trackSpecMessage, batchSentAt string) (time.Time, *Problem) {
 	ts := p.receivedAt
 	switch {
 	case m.Timestamp != "":
@@ -231,7 +233,7 @@ func (p *segmentParser) timestamp(m segmentMessage, batchSentAt string) (time.Ti
 // identifiers collects the message's identifiers (userId, anonymousId,
 // traits.phone/email, context.externalIds), protects phones and masks
 // phone-like keys in traits and properties.
-func (p *segmentParser) identifiers(rec *Record, m *segmentMessage, batchContext json.RawMessage) *Problem {
+func (p *trackSpecParser) identifiers(rec *Record, m *trackSpecMessage, batchContext json.RawMessage) *Problem {
 	e := rec.Event
 	add := func(typ, value, field string) *Problem {
 		if value == "" {
@@ -253,7 +255,7 @@ func (p *segmentParser) identifiers(rec *Record, m *segmentMessage, batchContext
 	if len(ctxRaw) == 0 {
 		ctxRaw = batchContext
 	}
-	var ctx segmentContext
+	var ctx trackSpecContext
 	if len(ctxRaw) > 0 && string(ctxRaw) != "null" {
 		if err := json.Unmarshal(ctxRaw, &ctx); err != nil {
 			return invalid("context", "must be an object with externalIds as [{id, type}]")
@@ -299,7 +301,7 @@ func (p *segmentParser) identifiers(rec *Record, m *segmentMessage, batchContext
 
 // scrub checks that raw is a JSON object, masks phone-like keys and, when
 // add is given, turns traits' phone and email into identifiers.
-func (p *segmentParser) scrub(raw json.RawMessage, field string, add func(typ, value, field string) *Problem) (json.RawMessage, *Problem) {
+func (p *trackSpecParser) scrub(raw json.RawMessage, field string, add func(typ, value, field string) *Problem) (json.RawMessage, *Problem) {
 	raw = nonNull(raw)
 	if len(raw) == 0 {
 		return nil, nil
