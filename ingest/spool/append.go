@@ -10,7 +10,7 @@ import (
 
 // Group commit. Appenders frame their records into the open batch and wait
 // for it. One writer goroutine takes the open batch, writes it with one
-// pwrite at the end of the active segment and hands it to the syncer, which
+// pwrite at the end of the active log file and hands it to the syncer, which
 // fdatasyncs everything written when it starts while the writer goes on
 // writing; a sync that returns makes every batch written before it started
 // durable, and their Appends return. Sequence numbers are given when a batch
@@ -150,24 +150,24 @@ func (s *Spool) writeLoop() {
 	}
 }
 
-// write writes b at the end of the active segment, rolling over to a new one
+// write writes b at the end of the active log file, rolling over to a new one
 // first if needed, and queues it for the syncer. On failure it finishes b
 // with the error.
 func (s *Spool) write(b *batch) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	g, err := s.activeSegment(int64(len(b.buf)))
+	lf, err := s.activeFile(int64(len(b.buf)))
 	if err != nil {
 		s.finish(b, err)
 		return
 	}
-	off := g.size // only this goroutine changes it, holding wmu
-	n, err := s.hooks.writeAt(g.f, b.buf, off)
+	off := lf.size // only this goroutine changes it, holding wmu
+	n, err := s.hooks.writeAt(lf.f, b.buf, off)
 	if err != nil {
-		werr := fmt.Errorf("spool: append: writing %d bytes at %s:%d (%d written): %w", len(b.buf), g.path, off, n, err)
+		werr := fmt.Errorf("spool: append: writing %d bytes at %s:%d (%d written): %w", len(b.buf), lf.path, off, n, err)
 		// Cut the partial write off so the next write follows the last
 		// whole frame. The bytes were never synced and nobody read them.
-		if terr := g.f.Truncate(off); terr != nil {
+		if terr := lf.f.Truncate(off); terr != nil {
 			s.fail(fmt.Errorf("%w: %w; truncating the partial write: %w", ErrFailed, werr, terr))
 			s.finish(b, s.failedErr())
 			return
@@ -183,34 +183,34 @@ func (s *Spool) write(b *batch) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b.first = s.writtenSeq + 1
-	g.indexFrom(b.buf, off, b.first)
-	g.size += int64(len(b.buf))
-	g.last = b.first + uint64(b.n) - 1
-	s.writtenSeq = g.last
+	lf.indexFrom(b.buf, off, b.first)
+	lf.size += int64(len(b.buf))
+	lf.last = b.first + uint64(b.n) - 1
+	s.writtenSeq = lf.last
 	s.endPos += int64(len(b.buf))
 	s.inflight = append(s.inflight, b)
 	s.unsynced += int64(len(b.buf))
 	s.syncCond.Signal()
 }
 
-// activeSegment returns the segment to write size bytes to. Past
-// SegmentBytes it syncs the active segment, so that no later segment holds
+// activeFile returns the log file to write size bytes to. Past
+// FileBytes it syncs the active log file, so that no later log file holds
 // a byte while an earlier one holds unsynced data, and creates the next.
 // s.wmu must be held.
-func (s *Spool) activeSegment(size int64) (*segment, error) {
+func (s *Spool) activeFile(size int64) (*logFile, error) {
 	s.mu.Lock()
-	var g *segment
-	if n := len(s.segs); n > 0 {
-		g = s.segs[n-1]
+	var lf *logFile
+	if n := len(s.files); n > 0 {
+		lf = s.files[n-1]
 	}
 	first, base := s.writtenSeq+1, s.endPos
 	s.mu.Unlock()
-	if g != nil && (g.size == 0 || g.size+size <= s.opts.SegmentBytes) {
-		return g, nil
+	if lf != nil && (lf.size == 0 || lf.size+size <= s.opts.FileBytes) {
+		return lf, nil
 	}
-	if g != nil {
-		if err := s.hooks.sync(g.f); err != nil {
-			err = fmt.Errorf("%w: syncing %s: %w", ErrFailed, g.path, err)
+	if lf != nil {
+		if err := s.hooks.sync(lf.f); err != nil {
+			err = fmt.Errorf("%w: syncing %s: %w", ErrFailed, lf.path, err)
 			s.fail(err)
 			return nil, err
 		}
@@ -219,18 +219,18 @@ func (s *Spool) activeSegment(size int64) (*segment, error) {
 		s.advance(s.writtenSeq)
 		s.mu.Unlock()
 	}
-	ng, err := createSegment(s.opts.Dir, first, base)
+	nf, err := createLogFile(s.opts.Dir, first, base)
 	if err != nil {
 		// Nothing was written: the spool is as before, the batch fails.
-		return nil, fmt.Errorf("spool: append: new segment: %w", err)
+		return nil, fmt.Errorf("spool: append: new log file: %w", err)
 	}
 	s.mu.Lock()
-	s.segs = append(s.segs, ng)
+	s.files = append(s.files, nf)
 	s.mu.Unlock()
-	return ng, nil
+	return nf, nil
 }
 
-// syncLoop is a syncer goroutine: it fdatasyncs the active segment whenever
+// syncLoop is a syncer goroutine: it fdatasyncs the active log file whenever
 // something was written that no sync in flight covers.
 func (s *Spool) syncLoop() {
 	defer s.syncing.Done()
@@ -245,23 +245,23 @@ func (s *Spool) syncLoop() {
 		}
 		target := s.writtenSeq
 		s.syncedSeq = target
-		g := s.segs[len(s.segs)-1] // holds target: older segments were synced when rolling over
-		g.acquire()
+		lf := s.files[len(s.files)-1] // holds target: older log files were synced when rolling over
+		lf.acquire()
 		failed := s.failed
 		s.mu.Unlock()
 		var err error
 		if failed == nil {
-			err = s.hooks.sync(g.f)
+			err = s.hooks.sync(lf.f)
 		}
 		s.mu.Lock()
-		if rerr := g.release(); rerr != nil && err == nil {
+		if rerr := lf.release(); rerr != nil && err == nil {
 			err = rerr
 		}
 		switch {
 		case failed != nil:
 			// Batches were failed with the spool.
 		case err != nil:
-			s.failLocked(fmt.Errorf("%w: syncing %s: %w", ErrFailed, g.path, err))
+			s.failLocked(fmt.Errorf("%w: syncing %s: %w", ErrFailed, lf.path, err))
 		default:
 			s.advance(target)
 		}

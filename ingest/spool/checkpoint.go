@@ -202,7 +202,7 @@ func (s *Spool) Plan(first, last uint64) error {
 
 // Commit declares every record up to upTo stored downstream. It durably
 // records the new committed point, drops the plans it covers and removes
-// the segment files whose records are all committed, freeing their bytes
+// the log files whose records are all committed, freeing their bytes
 // for Append. upTo must be durable and must not split a planned range, or
 // Commit returns an error wrapping ErrRange; upTo at or below Committed()
 // does nothing. Commit returns once the committed point is durable; a
@@ -235,7 +235,7 @@ func (s *Spool) Commit(upTo uint64) error {
 	}
 	s.mu.Unlock()
 
-	// Segments are removed only below, under ckMu, so the one holding
+	// Log files are removed only below, under ckMu, so the one holding
 	// upTo+1 stays while its position is found.
 	pos, err := s.position(upTo + 1)
 	if err != nil {
@@ -252,27 +252,27 @@ func (s *Spool) Commit(upTo uint64) error {
 	s.pending -= pos - s.committedPos
 	s.committedPos = pos
 	n := 0
-	for n < len(s.segs) && !s.segs[n].empty() && s.segs[n].last <= upTo {
+	for n < len(s.files) && !s.files[n].empty() && s.files[n].last <= upTo {
 		n++
 	}
-	drop := s.segs[:n]
-	for _, g := range drop {
-		g.removed = true
+	drop := s.files[:n]
+	for _, lf := range drop {
+		lf.removed = true
 	}
-	s.segs = slices.Clone(s.segs[n:])
-	if slices.Contains(drop, s.hint.seg) {
+	s.files = slices.Clone(s.files[n:])
+	if slices.Contains(drop, s.hint.file) {
 		s.hint = readHint{}
 	}
 	s.mu.Unlock()
 	s.wmu.Unlock()
 
-	for _, g := range drop {
-		err := os.Remove(g.path)
+	for _, lf := range drop {
+		err := os.Remove(lf.path)
 		s.mu.Lock()
-		err = errors.Join(err, g.release())
+		err = errors.Join(err, lf.release())
 		s.mu.Unlock()
 		if err != nil {
-			s.logger.Warn("spool: removing a committed segment", "segment", g.path, "err", err)
+			s.logger.Warn("spool: removing a committed log file", "file", lf.path, "err", err)
 		}
 	}
 	s.reserve()

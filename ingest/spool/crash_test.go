@@ -75,7 +75,7 @@ func parseCrashKey(p []byte) (crashKey, bool) {
 // crashChild appends until killed, or for at most a minute if the parent
 // never kills it.
 func crashChild(dir string, round, seed uint64) error {
-	s, err := Open(Options{Dir: dir, SegmentBytes: 256 << 10})
+	s, err := Open(Options{Dir: dir, FileBytes: 256 << 10})
 	if err != nil {
 		return err
 	}
@@ -235,7 +235,7 @@ func runCrashChild(t *testing.T, dir string, round, seed uint64, killAfter int, 
 // what the child acknowledged.
 func checkCrashRecovery(t *testing.T, dir string, log *crashLog) {
 	t.Helper()
-	s := openT(t, Options{Dir: dir, SegmentBytes: 256 << 10})
+	s := openT(t, Options{Dir: dir, FileBytes: 256 << 10})
 	defer closeT(t, s)
 	committed, last := s.Committed(), s.LastSeq()
 	if committed < log.committed {

@@ -18,8 +18,9 @@
 //
 // Options.Dir holds:
 //
-//   - segment files named by their first record's sequence number,
-//     00000000000000000001.seg, holding records framed as
+//   - log files named by their first record's sequence number,
+//     00000000000000000001.seg (".seg" for every version so far), holding
+//     records framed as
 //     [u32 length][u32 CRC32C (Castagnoli) of payload][payload], little-endian;
 //   - checkpoint: the committed point and the planned ranges (checkpoint.go);
 //   - reserve: 256 KiB set aside so that a Commit can be recorded, and space
@@ -30,7 +31,7 @@
 // arrived (names, addresses, order lines), for the platform's user only.
 // Open tightens a spool an older version left 0755 with 0644 files.
 //
-// A frame carries no sequence number: a segment's records are numbered from
+// A frame carries no sequence number: a log file's records are numbered from
 // its name on. Empty records are refused, so the zeros a crash can leave at
 // the end of a file never read as records.
 //

@@ -56,7 +56,7 @@ func TestDiskFullMidWriteIsTruncatedAndSpoolStaysUsable(t *testing.T) {
 	opts := Options{Dir: t.TempDir()}
 	s, h := openFaulty(t, opts)
 	appendKeys(t, s, seqs(1, 10), 3)
-	path := filepath.Join(opts.Dir, segmentName(1))
+	path := filepath.Join(opts.Dir, logFileName(1))
 	size := fileSize(t, path)
 	pending := s.PendingBytes()
 
@@ -69,7 +69,7 @@ func TestDiskFullMidWriteIsTruncatedAndSpoolStaysUsable(t *testing.T) {
 		t.Fatalf("ENOSPC failed the spool: %v", err)
 	}
 	if got := fileSize(t, path); got != size {
-		t.Fatalf("segment is %d bytes after the failed write, want %d: the partial write must go", got, size)
+		t.Fatalf("log file is %d bytes after the failed write, want %d: the partial write must go", got, size)
 	}
 	if s.LastSeq() != 10 || s.PendingBytes() != pending {
 		t.Fatalf("failed Append left LastSeq %d PendingBytes %d, want 10 and %d", s.LastSeq(), s.PendingBytes(), pending)
@@ -111,14 +111,14 @@ func TestSyncErrorFailsSpoolAndReopenRecovers(t *testing.T) {
 }
 
 // TestRealDiskFull fills a small tmpfs: ENOSPC comes from the kernel, and
-// committing frees a segment so appends resume. Needs CAP_SYS_ADMIN.
+// committing frees a log file so appends resume. Needs CAP_SYS_ADMIN.
 func TestRealDiskFull(t *testing.T) {
 	dir := t.TempDir()
 	if err := unix.Mount("spooltest", dir, "tmpfs", 0, "size=512k"); err != nil {
 		t.Skipf("cannot mount a tmpfs (%v): ENOSPC is covered by injection only", err)
 	}
 	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
-	opts := Options{Dir: filepath.Join(dir, "spool"), SegmentBytes: 64 << 10}
+	opts := Options{Dir: filepath.Join(dir, "spool"), FileBytes: 64 << 10}
 	s := openT(t, opts)
 	var (
 		last uint64
@@ -142,7 +142,7 @@ func TestRealDiskFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !s.reserved {
-		t.Errorf("Commit did not make the reserve again after freeing segments")
+		t.Errorf("Commit did not make the reserve again after freeing log files")
 	}
 	for i := range uint64(10) {
 		key := last + 1 + i

@@ -29,7 +29,7 @@ func validPrefix(b []byte) (payloads [][]byte, n int) {
 	return payloads, n
 }
 
-// FuzzRecover writes a sealed segment and a last segment whose records are
+// FuzzRecover writes a sealed log file and a last log file whose records are
 // followed by arbitrary bytes, as a crash might leave them. Open must
 // recover the records, plus whatever whole valid frames the bytes begin
 // with, truncate the rest, and go on appending after them.
@@ -58,8 +58,8 @@ func FuzzRecover(f *testing.F) {
 
 	f.Fuzz(func(t *testing.T, tail []byte) {
 		dir := t.TempDir()
-		lastPath := filepath.Join(dir, segmentName(3))
-		if err := os.WriteFile(filepath.Join(dir, segmentName(1)), sealedFile, 0o644); err != nil {
+		lastPath := filepath.Join(dir, logFileName(3))
+		if err := os.WriteFile(filepath.Join(dir, logFileName(1)), sealedFile, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(lastPath, append(bytes.Clone(lastFile), tail...), 0o644); err != nil {
@@ -80,13 +80,13 @@ func FuzzRecover(f *testing.F) {
 			t.Fatalf("recovered %d records, want %d", got, len(want))
 		}
 		if got := fileSize(t, lastPath); got != int64(len(lastFile)+n) {
-			t.Fatalf("last segment is %d bytes after recovery, want %d", got, len(lastFile)+n)
+			t.Fatalf("last log file is %d bytes after recovery, want %d", got, len(lastFile)+n)
 		}
 		recs, err := s.Read(ctxT(t), 1, len(want), 1<<30)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for len(recs) < len(want) { // Read stops at the end of a segment
+		for len(recs) < len(want) { // Read stops at the end of a log file
 			more, err := s.Read(ctxT(t), uint64(len(recs)+1), len(want), 1<<30)
 			if err != nil {
 				t.Fatal(err)

@@ -40,9 +40,9 @@ func TestSpoolFilesArePrivate(t *testing.T) {
 		}
 	}
 
-	// A new spool: folder, segments, checkpoint, reserve and lock.
+	// A new spool: folder, log files, checkpoint, reserve and lock.
 	dir := filepath.Join(t.TempDir(), "spool")
-	s := openT(t, Options{Dir: dir, SegmentBytes: 4 << 10})
+	s := openT(t, Options{Dir: dir, FileBytes: 4 << 10})
 	for k := range uint64(20) {
 		if _, _, err := s.Append(ctxT(t), payload(k, sizeOf(k))); err != nil {
 			t.Fatal(err)
@@ -73,7 +73,7 @@ func TestSpoolFilesArePrivate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s = openT(t, Options{Dir: dir, SegmentBytes: 4 << 10})
+	s = openT(t, Options{Dir: dir, FileBytes: 4 << 10})
 	check(dir)
 	if got := s.LastSeq(); got != 20 {
 		t.Fatalf("reopened spool has %d records, want 20", got)

@@ -11,9 +11,9 @@ import (
 // starts, so a consumer reading on, and its Commit, find it without the
 // index.
 type readHint struct {
-	seq uint64
-	seg *segment
-	off int64
+	seq  uint64
+	file *logFile
+	off  int64
 }
 
 // Read returns records in order from the first with Seq >= from: at most
@@ -22,7 +22,7 @@ type readHint struct {
 // below Committed()+1 reads from there. Only durable records are returned;
 // when there is none at from yet, Read waits for one or for ctx to end.
 // Read may return fewer records than are available, for example at the end
-// of a segment. The caller owns the returned Data; consecutive records
+// of a log file. The caller owns the returned Data; consecutive records
 // may share one allocation. Read is meant for a single consumer but is safe
 // for concurrent use.
 func (s *Spool) Read(ctx context.Context, from uint64, maxRecords int, maxBytes int) ([]Record, error) {
@@ -49,31 +49,31 @@ func (s *Spool) Read(ctx context.Context, from uint64, maxRecords int, maxBytes 
 		}
 		s.mu.Lock()
 	}
-	g := s.segmentOf(from)
-	limit := min(g.last, s.durableSeq)
-	off, at := s.startOf(g, from)
-	end := g.size
-	g.acquire()
+	lf := s.fileOf(from)
+	limit := min(lf.last, s.durableSeq)
+	off, at := s.startOf(lf, from)
+	end := lf.size
+	lf.acquire()
 	s.mu.Unlock()
 
 	// Read ahead what maxBytes lets through, within reason.
 	chunk := min(max(maxBytes+64<<10, 64<<10), 4<<20)
-	r := newFrameReader(g.f, off, end, chunk)
+	r := newFrameReader(lf.f, off, end, chunk)
 	recs, next, err := readRecords(r, at, from, limit, maxRecords, maxBytes)
 	if err != nil {
-		err = fileError(fmt.Sprintf("%s: reading records from %d", g.path, from), err)
+		err = fileError(fmt.Sprintf("%s: reading records from %d", lf.path, from), err)
 	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if rerr := g.release(); err == nil && rerr != nil {
+	if rerr := lf.release(); err == nil && rerr != nil {
 		err = fmt.Errorf("spool: %w", rerr)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if !g.removed {
-		s.hint = readHint{seq: recs[len(recs)-1].Seq + 1, seg: g, off: next}
+	if !lf.removed {
+		s.hint = readHint{seq: recs[len(recs)-1].Seq + 1, file: lf, off: next}
 	}
 	return recs, nil
 }
@@ -115,30 +115,30 @@ func (s *Spool) position(seq uint64) (int64, error) {
 		s.mu.Unlock()
 		return pos, nil
 	}
-	g := s.segmentOf(seq)
-	off, at := s.startOf(g, seq)
+	lf := s.fileOf(seq)
+	off, at := s.startOf(lf, seq)
 	if at == seq {
 		s.mu.Unlock()
-		return g.base + off, nil
+		return lf.base + off, nil
 	}
-	end := g.size
-	g.acquire()
+	end := lf.size
+	lf.acquire()
 	s.mu.Unlock()
 
-	r := newFrameReader(g.f, off, end, 64<<10)
+	r := newFrameReader(lf.f, off, end, 64<<10)
 	var err error
 	for ; at < seq && err == nil; at++ {
 		_, err = r.next(false)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if rerr := g.release(); err == nil && rerr != nil {
+	if rerr := lf.release(); err == nil && rerr != nil {
 		err = rerr
 	}
 	if err != nil {
-		return 0, fileError(fmt.Sprintf("%s: finding record %d", g.path, seq), err)
+		return 0, fileError(fmt.Sprintf("%s: finding record %d", lf.path, seq), err)
 	}
-	return g.base + r.offset(), nil
+	return lf.base + r.offset(), nil
 }
 
 // fileError wraps an error reading frames: ErrCorrupt for a bad frame in data
@@ -150,22 +150,22 @@ func fileError(what string, err error) error {
 	return fmt.Errorf("spool: %s: %w", what, err)
 }
 
-// segmentOf returns the segment holding record seq, which must have been
+// fileOf returns the log file holding record seq, which must have been
 // written and not removed. s.mu must be held.
-func (s *Spool) segmentOf(seq uint64) *segment {
-	i := sort.Search(len(s.segs), func(i int) bool { return s.segs[i].first > seq }) - 1
-	if i < 0 || seq > s.segs[i].last {
-		panic(fmt.Sprintf("BUG: spool: no segment holds record %d (committed %d, written %d, %d segments)",
-			seq, s.committed, s.writtenSeq, len(s.segs)))
+func (s *Spool) fileOf(seq uint64) *logFile {
+	i := sort.Search(len(s.files), func(i int) bool { return s.files[i].first > seq }) - 1
+	if i < 0 || seq > s.files[i].last {
+		panic(fmt.Sprintf("BUG: spool: no log file holds record %d (committed %d, written %d, %d log files)",
+			seq, s.committed, s.writtenSeq, len(s.files)))
 	}
-	return s.segs[i]
+	return s.files[i]
 }
 
-// startOf returns where to start reading g for record seq: the offset of
+// startOf returns where to start reading lf for record seq: the offset of
 // record at <= seq. s.mu must be held.
-func (s *Spool) startOf(g *segment, seq uint64) (off int64, at uint64) {
-	if s.hint.seg == g && s.hint.seq == seq {
+func (s *Spool) startOf(lf *logFile, seq uint64) (off int64, at uint64) {
+	if s.hint.file == lf && s.hint.seq == seq {
 		return s.hint.off, seq
 	}
-	return g.seekStart(seq)
+	return lf.seekStart(seq)
 }

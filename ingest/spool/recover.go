@@ -10,7 +10,7 @@ import (
 	"strings"
 )
 
-// recover loads the checkpoint and the segments and sets the spool's state
+// recover loads the checkpoint and the log files and sets the spool's state
 // from them. It runs in Open, before any other goroutine touches s.
 func (s *Spool) recover() error {
 	dir := s.opts.Dir
@@ -39,19 +39,19 @@ func (s *Spool) recover() error {
 			}
 			continue
 		}
-		if !strings.HasSuffix(name, segmentSuffix) {
+		if !strings.HasSuffix(name, logFileSuffix) {
 			continue
 		}
-		first, ok := parseSegmentName(name)
+		first, ok := parseLogFileName(name)
 		if !ok {
-			return fmt.Errorf("%w: %s: not a segment name (want %s)", ErrCorrupt, filepath.Join(dir, name), segmentName(1))
+			return fmt.Errorf("%w: %s: not a log file name (want %s)", ErrCorrupt, filepath.Join(dir, name), logFileName(1))
 		}
 		firsts = append(firsts, first)
 	}
 	slices.Sort(firsts)
 
 	for i, first := range firsts {
-		path := filepath.Join(dir, segmentName(first))
+		path := filepath.Join(dir, logFileName(first))
 		last := i == len(firsts)-1
 		if !last && firsts[i+1]-1 <= ck.committed {
 			// Wholly committed: a Commit died before removing it.
@@ -60,23 +60,23 @@ func (s *Spool) recover() error {
 			}
 			continue
 		}
-		g, err := s.scanSegment(path, first, last)
+		lf, err := s.scanLogFile(path, first, last)
 		if err != nil {
 			return err
 		}
-		// Hand the file to s.segs at once so a failing Open closes it.
-		s.segs = append(s.segs, g)
-		if n := len(s.segs); n > 1 && s.segs[n-2].last+1 != g.first {
+		// Hand the file to s.files at once so a failing Open closes it.
+		s.files = append(s.files, lf)
+		if n := len(s.files); n > 1 && s.files[n-2].last+1 != lf.first {
 			return fmt.Errorf("%w: %s follows records up to %d: records are missing or duplicated",
-				ErrCorrupt, g.path, s.segs[n-2].last)
+				ErrCorrupt, lf.path, s.files[n-2].last)
 		}
 	}
-	// The last segment can be wholly committed too, or empty below the
+	// The last log file can be wholly committed too, or empty below the
 	// committed point after its torn tail went.
-	if n := len(s.segs); n > 0 && s.segs[n-1].last <= ck.committed {
-		g := s.segs[n-1]
-		s.segs = s.segs[:n-1]
-		if err := errors.Join(g.f.Close(), os.Remove(g.path)); err != nil {
+	if n := len(s.files); n > 0 && s.files[n-1].last <= ck.committed {
+		lf := s.files[n-1]
+		s.files = s.files[:n-1]
+		if err := errors.Join(lf.f.Close(), os.Remove(lf.path)); err != nil {
 			return fmt.Errorf("spool: %w", err)
 		}
 	}
@@ -84,12 +84,12 @@ func (s *Spool) recover() error {
 	s.committed = ck.committed
 	s.plans = ck.plans
 	last := ck.committed
-	if len(s.segs) > 0 {
-		if first := s.segs[0].first; first > ck.committed+1 {
-			return fmt.Errorf("%w: records %d..%d are missing: committed up to %d, oldest segment %s",
-				ErrCorrupt, ck.committed+1, first-1, ck.committed, s.segs[0].path)
+	if len(s.files) > 0 {
+		if first := s.files[0].first; first > ck.committed+1 {
+			return fmt.Errorf("%w: records %d..%d are missing: committed up to %d, oldest log file %s",
+				ErrCorrupt, ck.committed+1, first-1, ck.committed, s.files[0].path)
 		}
-		last = max(last, s.segs[len(s.segs)-1].last)
+		last = max(last, s.files[len(s.files)-1].last)
 	}
 	s.writtenSeq, s.syncedSeq, s.durableSeq = last, last, last
 	want := ck.committed + 1
@@ -100,12 +100,12 @@ func (s *Spool) recover() error {
 		want = p.Last + 1
 	}
 
-	for _, g := range s.segs {
-		g.base = s.endPos
-		s.endPos += g.size
+	for _, lf := range s.files {
+		lf.base = s.endPos
+		s.endPos += lf.size
 	}
 	s.committedPos = s.endPos
-	if len(s.segs) > 0 {
+	if len(s.files) > 0 {
 		pos, err := s.position(ck.committed + 1)
 		if err != nil {
 			return err
@@ -115,19 +115,19 @@ func (s *Spool) recover() error {
 	s.pending = s.endPos - s.committedPos
 
 	var bytes int64
-	for _, g := range s.segs {
-		bytes += g.size
+	for _, lf := range s.files {
+		bytes += lf.size
 	}
-	s.logger.Info("spool opened", "segments", len(s.segs), "bytes", bytes,
+	s.logger.Info("spool opened", "files", len(s.files), "bytes", bytes,
 		"committed", s.committed, "last", last, "plans", len(s.plans))
 	return nil
 }
 
-// scanSegment reads a segment file, checking every record, and builds its
-// index. A bad record in the last segment within maxTornBytes of its end is
+// scanLogFile reads a log file, checking every record, and builds its
+// index. A bad record in the last log file within maxTornBytes of its end is
 // what a crash during a write leaves: the file is truncated before it.
 // Anywhere else it is corruption.
-func (s *Spool) scanSegment(path string, first uint64, last bool) (_ *segment, err error) {
+func (s *Spool) scanLogFile(path string, first uint64, last bool) (_ *logFile, err error) {
 	flag := os.O_RDONLY
 	if last {
 		flag = os.O_RDWR
@@ -145,7 +145,7 @@ func (s *Spool) scanSegment(path string, first uint64, last bool) (_ *segment, e
 	if err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
-	g := &segment{first: first, last: first - 1, path: path, f: f, refs: 1}
+	lf := &logFile{first: first, last: first - 1, path: path, f: f, refs: 1}
 	size := st.Size()
 	r := newFrameReader(f, 0, size, 1<<20)
 	for seq := first; ; seq++ {
@@ -156,22 +156,22 @@ func (s *Spool) scanSegment(path string, first uint64, last bool) (_ *segment, e
 		}
 		if err == nil {
 			if (seq-first)%indexEvery == 0 {
-				g.index = append(g.index, off)
+				lf.index = append(lf.index, off)
 			}
-			g.last = seq
+			lf.last = seq
 			continue
 		}
 		switch {
 		case !errors.Is(err, errBadFrame):
 			return nil, fmt.Errorf("spool: %w", err)
 		case !last:
-			return nil, fmt.Errorf("%w: %s: record %d at offset %d: %w (not the last segment, so not a torn write)",
+			return nil, fmt.Errorf("%w: %s: record %d at offset %d: %w (not the last log file, so not a torn write)",
 				ErrCorrupt, path, seq, off, err)
 		case size-off > maxTornBytes:
 			return nil, fmt.Errorf("%w: %s: record %d at offset %d: %w, %d bytes before the end of the file, more than a crash can leave unsynced (%d)",
 				ErrCorrupt, path, seq, off, err, size-off, maxTornBytes)
 		}
-		s.logger.Warn("spool: truncating torn tail", "segment", path, "record", seq,
+		s.logger.Warn("spool: truncating torn tail", "file", path, "record", seq,
 			"offset", off, "bytes", size-off, "reason", err)
 		if err := f.Truncate(off); err != nil {
 			return nil, fmt.Errorf("spool: %w", err)
@@ -187,6 +187,6 @@ func (s *Spool) scanSegment(path string, first uint64, last bool) (_ *segment, e
 			return nil, fmt.Errorf("spool: %w", err)
 		}
 	}
-	g.size = size
-	return g, nil
+	lf.size = size
+	return lf, nil
 }

@@ -32,9 +32,9 @@ const (
 	maxUnsyncedBytes = 4 << 20
 	// maxTornBytes is the longest tail a crash can leave torn: the writer
 	// starts a write only with at most maxUnsyncedBytes unsynced and
-	// writes at most MaxAppendBytes at once, and a segment is synced
+	// writes at most MaxAppendBytes at once, and a log file is synced
 	// before the next one receives a byte. Open truncates a bad frame in
-	// the last segment this close to its end; one further back lies in
+	// the last log file this close to its end; one further back lies in
 	// data that was synced and is reported as corruption.
 	maxTornBytes = maxUnsyncedBytes + MaxAppendBytes
 	// syncers is the number of fdatasync calls kept in flight. Measured
@@ -65,7 +65,7 @@ var (
 	// order, splitting a planned batch).
 	ErrRange = errors.New("spool: sequence range not acceptable")
 	// ErrCorrupt reports data on disk that fails its checks where a crash
-	// cannot explain it: a bad record in a segment other than the last or
+	// cannot explain it: a bad record in a log file other than the last or
 	// far from the end of the last, missing records, an invalid checkpoint.
 	ErrCorrupt = errors.New("spool: corrupt")
 	// ErrFailed is returned by Append after an I/O error the spool cannot
@@ -82,13 +82,13 @@ var (
 type Options struct {
 	// Dir holds the spool's files; Open creates it. Required.
 	Dir string
-	// SegmentBytes is the size past which appends go to a new segment
-	// file. Space is freed a whole segment at a time once all its records
+	// FileBytes is the size past which appends go to a new log
+	// file. Space is freed a whole log file at a time once all its records
 	// are committed.
-	SegmentBytes int64
+	FileBytes int64
 	// MaxBytes bounds the bytes (records plus 8 bytes each) not yet
 	// committed: Append returns ErrFull beyond it. Disk use stays below
-	// MaxBytes plus one segment.
+	// MaxBytes plus one log file.
 	MaxBytes int64
 	// Logger receives recovery and failure reports; nil discards them.
 	Logger *slog.Logger
@@ -99,7 +99,7 @@ func DefaultOptions() Options {
 	return Options{
 		// 64 MiB is ~210k records of 300 bytes: a few seconds of peak
 		// load per file, and 16 files for the default MaxBytes.
-		SegmentBytes: 64 << 20,
+		FileBytes: 64 << 20,
 		// 1 GiB is ~3.5M records of 300 bytes: at 30k records/s, half a
 		// minute of ClickHouse being unreachable before collectors shed.
 		MaxBytes: 1 << 30,
@@ -134,9 +134,9 @@ type Spool struct {
 	// reserved reports that the reserve file holds space for a checkpoint
 	// write on a full disk. Guarded by ckMu.
 	reserved bool
-	// wmu is held while the active segment's file is written, rolled over or
-	// truncated, and by Commit while it removes segments, so a removed
-	// segment is never written to.
+	// wmu is held while the active log file is written, rolled over or
+	// truncated, and by Commit while it removes log files, so a removed
+	// log file is never written to.
 	wmu sync.Mutex
 
 	mu sync.Mutex
@@ -144,10 +144,10 @@ type Spool struct {
 	// the spool is closing. syncCond wakes the syncers: data was written,
 	// or the writer is done.
 	writeCond, syncCond sync.Cond
-	// segs are the segments in order; the last is the one being appended
+	// files are the log files in order; the last is the one being appended
 	// to. Empty when every record was committed and Commit removed the
 	// files; the next write creates one.
-	segs []*segment
+	files []*logFile
 	// open is the batch Append adds records to; taken is closed (and
 	// replaced) when the writer takes it, waking appenders that found it
 	// full.
@@ -165,7 +165,7 @@ type Spool struct {
 	durable chan struct{}
 	// endPos is the byte position after the last frame written;
 	// committedPos that of record committed+1. Positions run on across
-	// segments (see segment.base).
+	// log files (see logFile.base).
 	endPos, committedPos int64
 	// pending is what MaxBytes bounds: bytes of records above committed,
 	// written or waiting in a batch.
@@ -249,19 +249,19 @@ func tighten(dir string, logger *slog.Logger) error {
 }
 
 // Open opens the spool in opts.Dir, creating the directory if needed, and
-// recovers its state: segments wholly committed are removed; a torn or
-// corrupt tail of the last segment (what a crash during a write leaves) is
+// recovers its state: log files wholly committed are removed; a torn or
+// corrupt tail of the last log file (what a crash during a write leaves) is
 // truncated; a bad record anywhere else, or missing records, make Open fail
 // with an error wrapping ErrCorrupt rather than lose acknowledged data.
-// Zero SegmentBytes and MaxBytes take their defaults.
+// Zero FileBytes and MaxBytes take their defaults.
 func Open(opts Options) (*Spool, error) {
 	return open(opts, defaultHooks())
 }
 
 func open(opts Options, h hooks) (*Spool, error) {
 	def := DefaultOptions()
-	if opts.SegmentBytes == 0 {
-		opts.SegmentBytes = def.SegmentBytes
+	if opts.FileBytes == 0 {
+		opts.FileBytes = def.FileBytes
 	}
 	if opts.MaxBytes == 0 {
 		opts.MaxBytes = def.MaxBytes
@@ -269,8 +269,8 @@ func open(opts Options, h hooks) (*Spool, error) {
 	switch {
 	case opts.Dir == "":
 		return nil, errors.New("spool: Options.Dir is empty")
-	case opts.SegmentBytes < 0 || opts.MaxBytes < 0:
-		return nil, fmt.Errorf("spool: negative SegmentBytes %d or MaxBytes %d", opts.SegmentBytes, opts.MaxBytes)
+	case opts.FileBytes < 0 || opts.MaxBytes < 0:
+		return nil, fmt.Errorf("spool: negative FileBytes %d or MaxBytes %d", opts.FileBytes, opts.MaxBytes)
 	}
 	logger := opts.Logger
 	if logger == nil {
@@ -305,8 +305,8 @@ func open(opts Options, h hooks) (*Spool, error) {
 	s.open = &batch{done: make(chan struct{})}
 	if err := s.recover(); err != nil {
 		var errs []error
-		for _, g := range s.segs {
-			errs = append(errs, g.f.Close())
+		for _, lf := range s.files {
+			errs = append(errs, lf.f.Close())
 		}
 		return nil, errors.Join(append([]error{err}, append(errs, lock.Close())...)...)
 	}
@@ -365,11 +365,11 @@ func (s *Spool) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var errs []error
-	for _, g := range s.segs {
-		g.removed = true
-		errs = append(errs, g.release())
+	for _, lf := range s.files {
+		lf.removed = true
+		errs = append(errs, lf.release())
 	}
-	s.segs = nil
+	s.files = nil
 	s.hint = readHint{}
 	errs = append(errs, s.lock.Close())
 	if err := errors.Join(errs...); err != nil {

@@ -121,9 +121,9 @@ func checkRecords(t testing.TB, s *Spool, key func(seq uint64) uint64) {
 
 func identity(seq uint64) uint64 { return seq }
 
-func segmentFiles(t testing.TB, dir string) []string {
+func logFiles(t testing.TB, dir string) []string {
 	t.Helper()
-	m, err := filepath.Glob(filepath.Join(dir, "*"+segmentSuffix))
+	m, err := filepath.Glob(filepath.Join(dir, "*"+logFileSuffix))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,35 +135,35 @@ func segmentFiles(t testing.TB, dir string) []string {
 
 func TestAppendReadCommitReopenRoundTrip(t *testing.T) {
 	dir := t.TempDir()
-	opts := Options{Dir: dir, SegmentBytes: 16 << 10}
+	opts := Options{Dir: dir, FileBytes: 16 << 10}
 	s := openT(t, opts)
 	appendKeys(t, s, seqs(1, 600), 5)
 	if got := s.LastSeq(); got != 600 {
 		t.Fatalf("LastSeq %d, want 600", got)
 	}
 	checkRecords(t, s, identity)
-	before := segmentFiles(t, dir)
+	before := logFiles(t, dir)
 	if len(before) < 10 {
-		t.Fatalf("%d segment files for ~670 KiB in 16 KiB segments, want rolling", len(before))
+		t.Fatalf("%d log files for ~670 KiB in 16 KiB log files, want rolling", len(before))
 	}
-	if before[0] != segmentName(1) {
-		t.Fatalf("first segment %s, want %s", before[0], segmentName(1))
+	if before[0] != logFileName(1) {
+		t.Fatalf("first log file %s, want %s", before[0], logFileName(1))
 	}
 
 	if err := s.Commit(300); err != nil {
 		t.Fatal(err)
 	}
-	after := segmentFiles(t, dir)
+	after := logFiles(t, dir)
 	if len(after) >= len(before) {
-		t.Fatalf("Commit(300) left %d of %d segment files", len(after), len(before))
+		t.Fatalf("Commit(300) left %d of %d log files", len(after), len(before))
 	}
 	// Every file left holds a record above 300: the one holding 301 starts
 	// at or below it, the others above.
-	if first, _ := parseSegmentName(after[0]); first > 301 {
-		t.Fatalf("oldest remaining segment starts at %d, after record 301", first)
+	if first, _ := parseLogFileName(after[0]); first > 301 {
+		t.Fatalf("oldest remaining log file starts at %d, after record 301", first)
 	}
-	if first, _ := parseSegmentName(after[1]); first <= 301 {
-		t.Fatalf("segment %s is wholly committed but was kept", after[0])
+	if first, _ := parseLogFileName(after[1]); first <= 301 {
+		t.Fatalf("log file %s is wholly committed but was kept", after[0])
 	}
 	recs, err := s.Read(ctxT(t), 1, 1, 1<<20)
 	if err != nil {
@@ -190,23 +190,23 @@ func TestAppendReadCommitReopenRoundTrip(t *testing.T) {
 	checkRecords(t, s, identity)
 }
 
-func TestSequenceContinuesAfterAllSegmentsTrimmed(t *testing.T) {
+func TestSequenceContinuesAfterAllLogFilesTrimmed(t *testing.T) {
 	dir := t.TempDir()
-	opts := Options{Dir: dir, SegmentBytes: 8 << 10}
+	opts := Options{Dir: dir, FileBytes: 8 << 10}
 	s := openT(t, opts)
 	appendKeys(t, s, seqs(1, 100), 7)
 	if err := s.Commit(100); err != nil {
 		t.Fatal(err)
 	}
-	if files := segmentFiles(t, dir); len(files) != 0 {
-		t.Fatalf("segments %v left after committing everything", files)
+	if files := logFiles(t, dir); len(files) != 0 {
+		t.Fatalf("log files %v left after committing everything", files)
 	}
 	if s.PendingBytes() != 0 {
 		t.Fatalf("PendingBytes %d with everything committed", s.PendingBytes())
 	}
 	appendKeys(t, s, seqs(101, 110), 1)
-	if files := segmentFiles(t, dir); files[0] != segmentName(101) {
-		t.Fatalf("segments %v, want the first to be %s", files, segmentName(101))
+	if files := logFiles(t, dir); files[0] != logFileName(101) {
+		t.Fatalf("log files %v, want the first to be %s", files, logFileName(101))
 	}
 	checkRecords(t, s, identity)
 	if err := s.Commit(110); err != nil {
@@ -214,7 +214,7 @@ func TestSequenceContinuesAfterAllSegmentsTrimmed(t *testing.T) {
 	}
 	closeT(t, s)
 
-	// Reopen with no segment file at all: numbering goes on from the
+	// Reopen with no log file at all: numbering goes on from the
 	// checkpoint.
 	s = openT(t, opts)
 	if s.LastSeq() != 110 || s.Committed() != 110 {
@@ -296,11 +296,11 @@ func TestReadHonoursLimits(t *testing.T) {
 	}
 }
 
-// TestConsumerReadsActiveSegmentWhileAppending runs appenders and a consumer
+// TestConsumerReadsActiveLogFileWhileAppending runs appenders and a consumer
 // that reads, plans and commits concurrently, as in production.
-func TestConsumerReadsActiveSegmentWhileAppending(t *testing.T) {
+func TestConsumerReadsActiveLogFileWhileAppending(t *testing.T) {
 	const appenders, perAppender = 8, 300
-	s := openT(t, Options{Dir: t.TempDir(), SegmentBytes: 64 << 10})
+	s := openT(t, Options{Dir: t.TempDir(), FileBytes: 64 << 10})
 	var (
 		mu   sync.Mutex
 		keys = map[uint64]uint64{} // seq -> key
@@ -362,10 +362,10 @@ func TestConsumerReadsActiveSegmentWhileAppending(t *testing.T) {
 	}
 }
 
-// appendTail appends raw bytes to the newest segment file in dir.
+// appendTail appends raw bytes to the newest log file in dir.
 func appendTail(t testing.TB, dir string, tail []byte) (path string, sizeBefore int64) {
 	t.Helper()
-	files := segmentFiles(t, dir)
+	files := logFiles(t, dir)
 	path = filepath.Join(dir, files[len(files)-1])
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
@@ -412,7 +412,7 @@ func TestTornTailIsTruncated(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
-			opts := Options{Dir: dir, SegmentBytes: 4 << 10}
+			opts := Options{Dir: dir, FileBytes: 4 << 10}
 			s := openT(t, opts)
 			appendKeys(t, s, seqs(1, 10), 2)
 			closeT(t, s)
@@ -423,7 +423,7 @@ func TestTornTailIsTruncated(t *testing.T) {
 				t.Fatalf("LastSeq %d after recovering, want 10", s.LastSeq())
 			}
 			if got := fileSize(t, path); got != size {
-				t.Fatalf("last segment is %d bytes after recovery, want %d (torn tail removed)", got, size)
+				t.Fatalf("last log file is %d bytes after recovery, want %d (torn tail removed)", got, size)
 			}
 			checkRecords(t, s, identity)
 			appendKeys(t, s, seqs(11, 15), 2)
@@ -441,12 +441,12 @@ func TestTornTailIsTruncated(t *testing.T) {
 // TestCorruptionWhereNoCrashCanCauseItFailsOpen: bad bytes in synced data are
 // reported, never truncated away with the acknowledged records after them.
 func TestCorruptionWhereNoCrashCanCauseItFailsOpen(t *testing.T) {
-	setup := func(t *testing.T, segmentBytes int64, n uint64) (Options, []string) {
-		opts := Options{Dir: t.TempDir(), SegmentBytes: segmentBytes}
+	setup := func(t *testing.T, fileBytes int64, n uint64) (Options, []string) {
+		opts := Options{Dir: t.TempDir(), FileBytes: fileBytes}
 		s := openT(t, opts)
 		appendKeys(t, s, seqs(1, n), 1)
 		closeT(t, s)
-		return opts, segmentFiles(t, opts.Dir)
+		return opts, logFiles(t, opts.Dir)
 	}
 	flip := func(t *testing.T, path string, off int64) {
 		f, err := os.OpenFile(path, os.O_RDWR, 0)
@@ -475,19 +475,19 @@ func TestCorruptionWhereNoCrashCanCauseItFailsOpen(t *testing.T) {
 		t.Log(err)
 	}
 
-	t.Run("payload byte in a sealed segment", func(t *testing.T) {
+	t.Run("payload byte in a sealed log file", func(t *testing.T) {
 		opts, files := setup(t, 4<<10, 40)
 		flip(t, filepath.Join(opts.Dir, files[0]), frameHeaderSize+100)
 		wantCorrupt(t, opts, files[0])
 	})
-	t.Run("length of a record in a sealed segment", func(t *testing.T) {
+	t.Run("length of a record in a sealed log file", func(t *testing.T) {
 		opts, files := setup(t, 4<<10, 40)
-		first, _ := parseSegmentName(files[1])
+		first, _ := parseLogFileName(files[1])
 		second := int64(frameHeaderSize + sizeOf(first))
 		flip(t, filepath.Join(opts.Dir, files[1]), second+3) // the length's top byte
 		wantCorrupt(t, opts, "length")
 	})
-	t.Run("sealed segment cut short", func(t *testing.T) {
+	t.Run("sealed log file cut short", func(t *testing.T) {
 		opts, files := setup(t, 4<<10, 40)
 		path := filepath.Join(opts.Dir, files[1])
 		if err := os.Truncate(path, fileSize(t, path)-1); err != nil {
@@ -495,14 +495,14 @@ func TestCorruptionWhereNoCrashCanCauseItFailsOpen(t *testing.T) {
 		}
 		wantCorrupt(t, opts, files[1])
 	})
-	t.Run("missing segment", func(t *testing.T) {
+	t.Run("missing log file", func(t *testing.T) {
 		opts, files := setup(t, 4<<10, 40)
 		if err := os.Remove(filepath.Join(opts.Dir, files[2])); err != nil {
 			t.Fatal(err)
 		}
 		wantCorrupt(t, opts, "missing")
 	})
-	t.Run("last segment far from its end", func(t *testing.T) {
+	t.Run("last log file far from its end", func(t *testing.T) {
 		// More than maxTornBytes of acknowledged records follow the bad
 		// byte: they were synced, so this is no torn write.
 		opts := Options{Dir: t.TempDir()}
@@ -514,9 +514,9 @@ func TestCorruptionWhereNoCrashCanCauseItFailsOpen(t *testing.T) {
 			}
 		}
 		closeT(t, s)
-		files := segmentFiles(t, opts.Dir)
+		files := logFiles(t, opts.Dir)
 		if len(files) != 1 {
-			t.Fatalf("want one segment, have %v", files)
+			t.Fatalf("want one log file, have %v", files)
 		}
 		flip(t, filepath.Join(opts.Dir, files[0]), 100)
 		wantCorrupt(t, opts, "more than a crash can leave")
@@ -537,7 +537,7 @@ func TestFullUntilCommitFreesSpace(t *testing.T) {
 	const size = 300
 	frame := int64(frameHeaderSize + size)
 	dir := t.TempDir()
-	opts := Options{Dir: dir, SegmentBytes: 10 * frame, MaxBytes: 25 * frame}
+	opts := Options{Dir: dir, FileBytes: 10 * frame, MaxBytes: 25 * frame}
 	s := openT(t, opts)
 	rec := bytes.Repeat([]byte("x"), size)
 	for i := range 25 {
@@ -580,7 +580,7 @@ func TestFullUntilCommitFreesSpace(t *testing.T) {
 }
 
 func TestPlansSurviveReopenAndCommitDropsThem(t *testing.T) {
-	opts := Options{Dir: t.TempDir(), SegmentBytes: 4 << 10}
+	opts := Options{Dir: t.TempDir(), FileBytes: 4 << 10}
 	s := openT(t, opts)
 	appendKeys(t, s, seqs(1, 30), 4)
 	for _, r := range []Range{{1, 10}, {11, 20}} {

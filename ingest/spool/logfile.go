@@ -17,11 +17,14 @@ import (
 const (
 	// frameHeaderSize is the [u32 length][u32 CRC32C] in front of a payload.
 	frameHeaderSize = 8
-	// segmentSuffix ends a segment's file name; the name before it is the
-	// segment's first sequence number, zero-padded to 20 digits (the width
-	// of the largest uint64) so names sort like the numbers.
-	segmentSuffix = ".seg"
-	// indexEvery is the stride of a segment's sparse index. Finding a record
+	// logFileSuffix ends a log file's name; the name before it is the
+	// log file's first sequence number, zero-padded to 20 digits (the width
+	// of the largest uint64) so names sort like the numbers. ".seg" is the
+	// on-disk name every version has written (the files were once called
+	// segments): keep it, so that a spool left by an older or a newer
+	// version is recovered, not ignored (TestLogFileNamesOnDisk).
+	logFileSuffix = ".seg"
+	// indexEvery is the stride of a log file's sparse index. Finding a record
 	// reads at most indexEvery-1 frame headers past an index entry (one
 	// 64 KiB read for small records); the index costs 8 bytes per 64
 	// records, 450 KiB for 1 GiB of 300-byte records.
@@ -48,15 +51,15 @@ func frameLen(hdr []byte) (int, bool) {
 	return int(n), n > 0 && n <= MaxRecordBytes
 }
 
-// segmentName returns the file name of the segment whose first record is seq.
-func segmentName(first uint64) string {
-	return fmt.Sprintf("%020d%s", first, segmentSuffix)
+// logFileName returns the file name of the log file whose first record is seq.
+func logFileName(first uint64) string {
+	return fmt.Sprintf("%020d%s", first, logFileSuffix)
 }
 
-// parseSegmentName returns the first sequence number a segment file name
-// carries, and false for names that are not segment names.
-func parseSegmentName(name string) (uint64, bool) {
-	digits, ok := strings.CutSuffix(name, segmentSuffix)
+// parseLogFileName returns the first sequence number a log file's name
+// carries, and false for names that are not log file names.
+func parseLogFileName(name string) (uint64, bool) {
+	digits, ok := strings.CutSuffix(name, logFileSuffix)
 	if !ok || len(digits) != 20 {
 		return 0, false
 	}
@@ -67,17 +70,17 @@ func parseSegmentName(name string) (uint64, bool) {
 	return first, true
 }
 
-// segment is one file of the log. Its records are first..last in order,
+// logFile is one file of the log. Its records are first..last in order,
 // last == first-1 while it is empty. Fields other than f, path and first are
 // guarded by Spool.mu; size, last and index are changed only by the writer
 // (which also holds Spool.wmu) or by Open.
-type segment struct {
+type logFile struct {
 	first uint64
 	last  uint64
 	// size is the length of the complete frames written; the file is never
 	// longer except during a write.
 	size int64
-	// base is the spool-wide byte position of offset 0: a segment's base is
+	// base is the spool-wide byte position of offset 0: a log file's base is
 	// the previous one's base plus its size. PendingBytes is a difference of
 	// positions.
 	base int64
@@ -85,36 +88,36 @@ type segment struct {
 	index []int64
 	path  string
 	f     *os.File
-	// refs counts the users of f: one for being in Spool.segs, one per
+	// refs counts the users of f: one for being in Spool.files, one per
 	// reader or sync in progress. The last release closes f.
 	refs int
-	// removed is set when the segment leaves Spool.segs.
+	// removed is set when the log file leaves Spool.files.
 	removed bool
 }
 
-func (g *segment) empty() bool { return g.last < g.first }
+func (lf *logFile) empty() bool { return lf.last < lf.first }
 
 // acquire and release must be called with Spool.mu held.
-func (g *segment) acquire() { g.refs++ }
+func (lf *logFile) acquire() { lf.refs++ }
 
-func (g *segment) release() error {
-	g.refs--
+func (lf *logFile) release() error {
+	lf.refs--
 	switch {
-	case g.refs > 0:
+	case lf.refs > 0:
 		return nil
-	case g.refs < 0:
-		panic(fmt.Sprintf("BUG: spool: segment %s released more often than acquired", g.path))
+	case lf.refs < 0:
+		panic(fmt.Sprintf("BUG: spool: log file %s released more often than acquired", lf.path))
 	}
-	return g.f.Close()
+	return lf.f.Close()
 }
 
-// indexFrom records in g.index the offsets of the records in frames (a run
+// indexFrom records in lf.index the offsets of the records in frames (a run
 // of whole frames starting at offset off, the first of them being record
 // seq) that fall on the index stride.
-func (g *segment) indexFrom(frames []byte, off int64, seq uint64) {
+func (lf *logFile) indexFrom(frames []byte, off int64, seq uint64) {
 	for pos := 0; pos < len(frames); seq++ {
-		if (seq-g.first)%indexEvery == 0 {
-			g.index = append(g.index, off+int64(pos))
+		if (seq-lf.first)%indexEvery == 0 {
+			lf.index = append(lf.index, off+int64(pos))
 		}
 		n, _ := frameLen(frames[pos:])
 		pos += frameHeaderSize + n
@@ -123,13 +126,13 @@ func (g *segment) indexFrom(frames []byte, off int64, seq uint64) {
 
 // seekStart returns the offset and sequence number of the indexed record at
 // or before seq, from where a frameReader skips forward to seq.
-func (g *segment) seekStart(seq uint64) (int64, uint64) {
-	i := (seq - g.first) / indexEvery
-	if seq < g.first || i >= uint64(len(g.index)) {
-		panic(fmt.Sprintf("BUG: spool: record %d is not indexed in segment %s (records %d..%d, %d index entries)",
-			seq, g.path, g.first, g.last, len(g.index)))
+func (lf *logFile) seekStart(seq uint64) (int64, uint64) {
+	i := (seq - lf.first) / indexEvery
+	if seq < lf.first || i >= uint64(len(lf.index)) {
+		panic(fmt.Sprintf("BUG: spool: record %d is not indexed in log file %s (records %d..%d, %d index entries)",
+			seq, lf.path, lf.first, lf.last, len(lf.index)))
 	}
-	return g.index[i], g.first + i*indexEvery
+	return lf.index[i], lf.first + i*indexEvery
 }
 
 // frameReader reads consecutive frames of a file between off and end,
@@ -239,11 +242,11 @@ func syncDir(dir string) error {
 	return errors.Join(d.Sync(), d.Close())
 }
 
-// createSegment creates the empty file of a new segment and makes its
+// createLogFile creates the empty file of a new log file and makes its
 // directory entry durable, so records written to it and synced survive a
 // crash.
-func createSegment(dir string, first uint64, base int64) (*segment, error) {
-	path := filepath.Join(dir, segmentName(first))
+func createLogFile(dir string, first uint64, base int64) (*logFile, error) {
+	path := filepath.Join(dir, logFileName(first))
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, fileMode)
 	if err != nil {
 		return nil, err
@@ -251,5 +254,5 @@ func createSegment(dir string, first uint64, base int64) (*segment, error) {
 	if err := syncDir(dir); err != nil {
 		return nil, errors.Join(err, f.Close(), os.Remove(path))
 	}
-	return &segment{first: first, last: first - 1, base: base, path: path, f: f, refs: 1}, nil
+	return &logFile{first: first, last: first - 1, base: base, path: path, f: f, refs: 1}, nil
 }
