@@ -24,9 +24,36 @@ func (s *Spool) recover() error {
 	if err != nil {
 		return err
 	}
+	firsts, err := listLogFiles(dir)
+	if err != nil {
+		return err
+	}
+	if err := s.loadLogFiles(dir, firsts, ck.committed); err != nil {
+		return err
+	}
+	last, err := s.adoptCheckpoint(ck)
+	if err != nil {
+		return err
+	}
+	if err := s.placeLogFiles(); err != nil {
+		return err
+	}
+	var bytes int64
+	for _, lf := range s.files {
+		bytes += lf.size
+	}
+	s.logger.Info("spool opened", "files", len(s.files), "bytes", bytes,
+		"committed", s.committed, "last", last, "plans", len(s.plans))
+	return nil
+}
+
+// listLogFiles returns the first sequence numbers of the log files in dir,
+// in order. It removes a checkpoint.tmp left behind, and fails on a file
+// with the log files' suffix but not their name.
+func listLogFiles(dir string) ([]uint64, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return fmt.Errorf("spool: %w", err)
+		return nil, fmt.Errorf("spool: %w", err)
 	}
 	var firsts []uint64
 	for _, e := range entries {
@@ -35,7 +62,7 @@ func (s *Spool) recover() error {
 			// A Plan or Commit died before its rename: the checkpoint
 			// it would have replaced is still in force.
 			if err := os.Remove(filepath.Join(dir, name)); err != nil {
-				return fmt.Errorf("spool: %w", err)
+				return nil, fmt.Errorf("spool: %w", err)
 			}
 			continue
 		}
@@ -44,16 +71,23 @@ func (s *Spool) recover() error {
 		}
 		first, ok := parseLogFileName(name)
 		if !ok {
-			return fmt.Errorf("%w: %s: not a log file name (want %s)", ErrCorrupt, filepath.Join(dir, name), logFileName(1))
+			return nil, fmt.Errorf("%w: %s: not a log file name (want %s)", ErrCorrupt, filepath.Join(dir, name), logFileName(1))
 		}
 		firsts = append(firsts, first)
 	}
 	slices.Sort(firsts)
+	return firsts, nil
+}
 
+// loadLogFiles scans the log files whose first records are firsts (sorted)
+// into s.files, checking that their records follow on from one another. It
+// removes the files whose records are all committed (a Commit died before
+// removing them), the last one included.
+func (s *Spool) loadLogFiles(dir string, firsts []uint64, committed uint64) error {
 	for i, first := range firsts {
 		path := filepath.Join(dir, logFileName(first))
 		last := i == len(firsts)-1
-		if !last && firsts[i+1]-1 <= ck.committed {
+		if !last && firsts[i+1]-1 <= committed {
 			// Wholly committed: a Commit died before removing it.
 			if err := os.Remove(path); err != nil {
 				return fmt.Errorf("spool: %w", err)
@@ -73,20 +107,27 @@ func (s *Spool) recover() error {
 	}
 	// The last log file can be wholly committed too, or empty below the
 	// committed point after its torn tail went.
-	if n := len(s.files); n > 0 && s.files[n-1].last <= ck.committed {
+	if n := len(s.files); n > 0 && s.files[n-1].last <= committed {
 		lf := s.files[n-1]
 		s.files = s.files[:n-1]
 		if err := errors.Join(lf.f.Close(), os.Remove(lf.path)); err != nil {
 			return fmt.Errorf("spool: %w", err)
 		}
 	}
+	return nil
+}
 
+// adoptCheckpoint sets the committed point, the plans and the sequence
+// numbers written, synced and durable from ck and the loaded log files, and
+// returns the last record. It fails when records right above the committed
+// point are missing or the plans do not fit the records.
+func (s *Spool) adoptCheckpoint(ck checkpoint) (uint64, error) {
 	s.committed = ck.committed
 	s.plans = ck.plans
 	last := ck.committed
 	if len(s.files) > 0 {
 		if first := s.files[0].first; first > ck.committed+1 {
-			return fmt.Errorf("%w: records %d..%d are missing: committed up to %d, oldest log file %s",
+			return 0, fmt.Errorf("%w: records %d..%d are missing: committed up to %d, oldest log file %s",
 				ErrCorrupt, ck.committed+1, first-1, ck.committed, s.files[0].path)
 		}
 		last = max(last, s.files[len(s.files)-1].last)
@@ -95,31 +136,30 @@ func (s *Spool) recover() error {
 	want := ck.committed + 1
 	for _, p := range ck.plans {
 		if p.First != want || p.Last < p.First || p.Last > last {
-			return fmt.Errorf("%w: checkpoint plans %v do not fit records %d..%d", ErrCorrupt, ck.plans, ck.committed+1, last)
+			return 0, fmt.Errorf("%w: checkpoint plans %v do not fit records %d..%d", ErrCorrupt, ck.plans, ck.committed+1, last)
 		}
 		want = p.Last + 1
 	}
+	return last, nil
+}
 
+// placeLogFiles gives the loaded log files their spool-wide byte positions
+// and sets the positions of the end and of the committed point, and so the
+// pending bytes. s.committed must be set.
+func (s *Spool) placeLogFiles() error {
 	for _, lf := range s.files {
 		lf.base = s.endPos
 		s.endPos += lf.size
 	}
 	s.committedPos = s.endPos
 	if len(s.files) > 0 {
-		pos, err := s.position(ck.committed + 1)
+		pos, err := s.position(s.committed + 1)
 		if err != nil {
 			return err
 		}
 		s.committedPos = pos
 	}
 	s.pending = s.endPos - s.committedPos
-
-	var bytes int64
-	for _, lf := range s.files {
-		bytes += lf.size
-	}
-	s.logger.Info("spool opened", "files", len(s.files), "bytes", bytes,
-		"committed", s.committed, "last", last, "plans", len(s.plans))
 	return nil
 }
 
