@@ -171,6 +171,28 @@ func withDefaultType(raw []byte) []byte {
 // csvRows yields each CSV row as a JSON message (events) or each group of
 // consecutive rows of one order as a JSON order.
 func csvRows(r io.Reader, spec ImportSpec) (func() ([]byte, int, *Problem, error), error) {
+	t, err := openCSV(r, spec)
+	if err != nil {
+		return nil, err
+	}
+	if spec.Kind == "events" {
+		return csvEvents(t, spec.Event), nil
+	}
+	return csvOrders(t), nil
+}
+
+// csvTable reads the rows of an imported CSV file as fields named by the
+// import's mapping.
+type csvTable struct {
+	cr     *csv.Reader
+	header []string
+	spec   ImportSpec
+	line   int // of the row read last
+}
+
+// openCSV reads the header row and checks that every mapped column is in
+// it.
+func openCSV(r io.Reader, spec ImportSpec) (*csvTable, error) {
 	cr := csv.NewReader(bufio.NewReaderSize(r, 64<<10))
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = false
@@ -186,53 +208,68 @@ func csvRows(r io.Reader, spec ImportSpec) (func() ([]byte, int, *Problem, error
 			return nil, invalid("mapping."+col, "no such column in the CSV header (%s)", strings.Join(header, ", "))
 		}
 	}
-	target := func(col string) string {
-		if t, ok := spec.Mapping[col]; ok {
-			return t
-		}
-		if spec.Kind == "events" {
-			return "properties." + col
-		}
-		return ""
+	return &csvTable{cr: cr, header: header, spec: spec, line: 1}, nil
+}
+
+// target returns the field column col maps to, "" for an ignored column.
+// Unmapped columns of events become properties under their own name.
+func (t *csvTable) target(col string) string {
+	if f, ok := t.spec.Mapping[col]; ok {
+		return f
 	}
-	line := 1
-	read := func() (map[string]string, int, *Problem, error) {
-		row, err := cr.Read()
-		line++
-		if err == io.EOF {
-			return nil, line, nil, io.EOF
-		}
-		var pe *csv.ParseError
-		if errors.As(err, &pe) {
-			return nil, pe.Line, &Problem{Code: "invalid_csv", Message: pe.Err.Error()}, nil
-		}
-		if err != nil {
-			return nil, line, nil, err
-		}
-		if len(row) != len(header) {
-			return nil, line, &Problem{Code: "invalid_csv", Message: fmt.Sprintf("%d columns, the header has %d", len(row), len(header))}, nil
-		}
-		fields := map[string]string{}
-		for i, v := range row {
-			if !utf8.ValidString(v) {
-				return nil, line, &Problem{Code: "invalid_utf8", Field: header[i], Message: "not valid UTF-8"}, nil
-			}
-			if t := target(header[i]); t != "" && v != "" {
-				fields[t] = v
-			}
-		}
-		return fields, line, nil, nil
+	if t.spec.Kind == "events" {
+		return "properties." + col
 	}
-	if spec.Kind == "events" {
-		return func() ([]byte, int, *Problem, error) {
-			f, line, prob, err := read()
-			if err != nil || prob != nil {
-				return nil, line, prob, err
-			}
-			b, err := json.Marshal(eventFromCSV(f, spec.Event))
-			return b, line, nil, err
-		}, nil
+	return ""
+}
+
+// read returns the next row's non-empty fields and its line number, a
+// problem for a row that cannot be imported, or io.EOF.
+func (t *csvTable) read() (map[string]string, int, *Problem, error) {
+	row, err := t.cr.Read()
+	t.line++
+	line := t.line
+	if err == io.EOF {
+		return nil, line, nil, io.EOF
 	}
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		return nil, pe.Line, &Problem{Code: "invalid_csv", Message: pe.Err.Error()}, nil
+	}
+	if err != nil {
+		return nil, line, nil, err
+	}
+	if len(row) != len(t.header) {
+		return nil, line, &Problem{Code: "invalid_csv", Message: fmt.Sprintf("%d columns, the header has %d", len(row), len(t.header))}, nil
+	}
+	fields := map[string]string{}
+	for i, v := range row {
+		if !utf8.ValidString(v) {
+			return nil, line, &Problem{Code: "invalid_utf8", Field: t.header[i], Message: "not valid UTF-8"}, nil
+		}
+		if f := t.target(t.header[i]); f != "" && v != "" {
+			fields[f] = v
+		}
+	}
+	return fields, line, nil, nil
+}
+
+// csvEvents yields each row as a JSON tracking-spec message.
+func csvEvents(t *csvTable, defaultEvent string) func() ([]byte, int, *Problem, error) {
+	return func() ([]byte, int, *Problem, error) {
+		f, line, prob, err := t.read()
+		if err != nil || prob != nil {
+			return nil, line, prob, err
+		}
+		b, err := json.Marshal(eventFromCSV(f, defaultEvent))
+		return b, line, nil, err
+	}
+}
+
+// csvOrders yields each run of consecutive rows of one order (same channel
+// and order_id) as a JSON order with a line per row, numbered by its first
+// row.
+func csvOrders(t *csvTable) func() ([]byte, int, *Problem, error) {
 	var pending map[string]string
 	pendingLine := 0
 	return func() ([]byte, int, *Problem, error) {
@@ -241,7 +278,7 @@ func csvRows(r io.Reader, spec ImportSpec) (func() ([]byte, int, *Problem, error
 		for {
 			f, line, prob, err := pending, pendingLine, (*Problem)(nil), error(nil)
 			if f == nil {
-				f, line, prob, err = read()
+				f, line, prob, err = t.read()
 			}
 			pending = nil
 			if prob != nil {
@@ -269,7 +306,7 @@ func csvRows(r io.Reader, spec ImportSpec) (func() ([]byte, int, *Problem, error
 				order["lines"] = append(order["lines"].([]map[string]any), l)
 			}
 		}
-	}, nil
+	}
 }
 
 func contains(list []string, s string) bool {

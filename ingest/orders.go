@@ -51,51 +51,93 @@ type orderLineJSON struct {
 // maxOrderLines bounds one order; a household order has a handful.
 const maxOrderLines = 500
 
-// parseOrder validates one order.
+// parseOrder validates one order and returns the first problem it finds.
 func (c *Collector) parseOrder(raw json.RawMessage, source string, receivedAt time.Time) (*Record, *Problem) {
-	if len(raw) > MaxEventBytes {
-		return nil, &Problem{Code: "too_large", Message: fmt.Sprintf("order is %d bytes; the limit is %d", len(raw), MaxEventBytes)}
+	in, prob := decodeOrder(raw)
+	if prob != nil {
+		return nil, prob
 	}
+	o := &Order{Channel: strings.TrimSpace(in.Channel), Status: strings.TrimSpace(in.Status), Currency: in.Currency,
+		Province: in.Province, City: in.City, StoreID: in.StoreID, LeaderID: in.LeaderID, Source: source, ReceivedAt: receivedAt}
+	if prob := orderKey(o, &in); prob != nil {
+		return nil, prob
+	}
+	if prob := orderTimes(o, &in, receivedAt); prob != nil {
+		return nil, prob
+	}
+	if prob := orderAmount(o, &in); prob != nil {
+		return nil, prob
+	}
+	if prob := orderLines(o, &in); prob != nil {
+		return nil, prob
+	}
+	if prob := orderPlaces(o); prob != nil {
+		return nil, prob
+	}
+	rec := &Record{Kind: KindOrder, Order: o}
+	if prob := c.buyerIDs(rec, in); prob != nil {
+		return nil, prob
+	}
+	return rec, nil
+}
+
+// decodeOrder decodes one order of at most MaxEventBytes, refusing unknown
+// fields by name.
+func decodeOrder(raw json.RawMessage) (orderJSON, *Problem) {
 	var in orderJSON
+	if len(raw) > MaxEventBytes {
+		return in, &Problem{Code: "too_large", Message: fmt.Sprintf("order is %d bytes; the limit is %d", len(raw), MaxEventBytes)}
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
 		if strings.HasPrefix(err.Error(), "json: unknown field ") {
 			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-			return nil, invalid(f, "unknown field")
+			return in, invalid(f, "unknown field")
 		}
-		return nil, jsonProblem(err)
+		return in, jsonProblem(err)
 	}
-	o := &Order{Channel: strings.TrimSpace(in.Channel), Status: strings.TrimSpace(in.Status), Currency: in.Currency,
-		Province: in.Province, City: in.City, StoreID: in.StoreID, LeaderID: in.LeaderID, Source: source, ReceivedAt: receivedAt}
+	return in, nil
+}
+
+// orderKey checks the channel, the order id and the status.
+func orderKey(o *Order, in *orderJSON) *Problem {
 	if !Channels[o.Channel] {
-		return nil, invalid("channel", "must be one of tmall, douyin_shop, group_buy, pos, phone, mini_program; got %q", in.Channel)
+		return invalid("channel", "must be one of tmall, douyin_shop, group_buy, pos, phone, mini_program; got %q", in.Channel)
 	}
 	var prob *Problem
 	if o.OrderID, prob = stringOrNumber(in.OrderID, "order_id"); prob != nil {
-		return nil, prob
+		return prob
 	}
 	if o.OrderID == "" || len(o.OrderID) > 128 {
-		return nil, invalid("order_id", "is required (at most 128 characters)")
+		return invalid("order_id", "is required (at most 128 characters)")
 	}
 	if !OrderStatuses[o.Status] {
-		return nil, invalid("status", "must be one of created, paid, shipped, completed, refunded, cancelled; got %q", in.Status)
+		return invalid("status", "must be one of created, paid, shipped, completed, refunded, cancelled; got %q", in.Status)
 	}
+	return nil
+}
+
+// orderTimes sets the order and status times, neither beyond MaxFuture of
+// receipt, and the version: the one given, or else the status time in
+// milliseconds, so that later status times win.
+func orderTimes(o *Order, in *orderJSON, receivedAt time.Time) *Problem {
 	if in.OrderedAt == "" {
-		return nil, invalid("ordered_at", "is required")
+		return invalid("ordered_at", "is required")
 	}
+	var prob *Problem
 	if o.OrderedAt, prob = parseTime(in.OrderedAt, "ordered_at"); prob != nil {
-		return nil, prob
+		return prob
 	}
 	o.StatusAt = o.OrderedAt
 	if in.StatusAt != "" {
 		if o.StatusAt, prob = parseTime(in.StatusAt, "status_at"); prob != nil {
-			return nil, prob
+			return prob
 		}
 	}
 	for field, t := range map[string]time.Time{"ordered_at": o.OrderedAt, "status_at": o.StatusAt} {
 		if t.After(receivedAt.Add(MaxFuture)) {
-			return nil, invalid(field, "%s is more than %s in the future", t.Format(time.RFC3339), MaxFuture)
+			return invalid(field, "%s is more than %s in the future", t.Format(time.RFC3339), MaxFuture)
 		}
 	}
 	// Without an explicit version, later status times win.
@@ -103,39 +145,52 @@ func (c *Collector) parseOrder(raw json.RawMessage, source string, receivedAt ti
 	if in.Version != nil {
 		o.Version = *in.Version
 	}
+	return nil
+}
+
+// orderAmount sets the currency (CNY when none is given) and the amount,
+// which is required and not negative.
+func orderAmount(o *Order, in *orderJSON) *Problem {
 	if o.Currency == "" {
 		o.Currency = "CNY"
 	}
 	if !isCurrencyCode(o.Currency) {
-		return nil, invalid("currency", "must be a three-letter ISO 4217 code in capitals such as CNY; got %q", o.Currency)
+		return invalid("currency", "must be a three-letter ISO 4217 code in capitals such as CNY; got %q", o.Currency)
 	}
 	if in.Amount == nil {
-		return nil, invalid("amount", "is required")
+		return invalid("amount", "is required")
 	}
 	if in.Amount.IsNegative() {
-		return nil, invalid("amount", "must not be negative")
+		return invalid("amount", "must not be negative")
 	}
 	o.Amount = *in.Amount
+	return nil
+}
+
+// orderLines sets the order's lines, at most maxOrderLines.
+func orderLines(o *Order, in *orderJSON) *Problem {
 	if len(in.Lines) > maxOrderLines {
-		return nil, invalid("lines", "more than %d lines", maxOrderLines)
+		return invalid("lines", "more than %d lines", maxOrderLines)
 	}
 	for i, l := range in.Lines {
 		line, prob := parseOrderLine(l, i)
 		if prob != nil {
-			return nil, prob
+			return prob
 		}
 		o.Lines = append(o.Lines, line)
 	}
+	return nil
+}
+
+// orderPlaces bounds the province, city, store and leader to 128
+// characters.
+func orderPlaces(o *Order) *Problem {
 	for _, s := range []struct{ v, f string }{{o.Province, "province"}, {o.City, "city"}, {o.StoreID, "store_id"}, {o.LeaderID, "leader_id"}} {
 		if utf8.RuneCountInString(s.v) > 128 {
-			return nil, invalid(s.f, "longer than 128 characters")
+			return invalid(s.f, "longer than 128 characters")
 		}
 	}
-	rec := &Record{Kind: KindOrder, Order: o}
-	if prob := c.buyerIDs(rec, in); prob != nil {
-		return nil, prob
-	}
-	return rec, nil
+	return nil
 }
 
 // isCurrencyCode tells an ISO 4217 code: three capital latin letters.
