@@ -69,6 +69,19 @@ var sandboxPaths = []sandboxPath{
 	{path: "/dev/null", write: true}, {path: "/dev/zero"}, {path: "/dev/urandom"}, {path: "/dev/random"},
 }
 
+// Landlock file system rights the engine is given.
+const (
+	landlockRead = unix.LANDLOCK_ACCESS_FS_READ_FILE | unix.LANDLOCK_ACCESS_FS_READ_DIR
+	// landlockReadWrite is everything but executing, devices, FIFOs and
+	// sockets.
+	landlockReadWrite = landlockRead | unix.LANDLOCK_ACCESS_FS_WRITE_FILE | unix.LANDLOCK_ACCESS_FS_REMOVE_DIR |
+		unix.LANDLOCK_ACCESS_FS_REMOVE_FILE | unix.LANDLOCK_ACCESS_FS_MAKE_DIR | unix.LANDLOCK_ACCESS_FS_MAKE_REG |
+		unix.LANDLOCK_ACCESS_FS_MAKE_SYM
+	// landlockFileRights are the rights that apply to a file (the others
+	// apply to folders only).
+	landlockFileRights = unix.LANDLOCK_ACCESS_FS_EXECUTE | unix.LANDLOCK_ACCESS_FS_WRITE_FILE | unix.LANDLOCK_ACCESS_FS_READ_FILE
+)
+
 // confineEngine restricts the calling OS thread, and every thread it
 // starts afterwards, to what the engine needs. The caller holds the thread
 // (runtime.LockOSThread) and starts the engine from it. Without Landlock
@@ -78,21 +91,54 @@ func confineEngine(spec childSpec) error {
 	if abi < 1 {
 		return errNoLandlock
 	}
-	const (
-		read = unix.LANDLOCK_ACCESS_FS_READ_FILE | unix.LANDLOCK_ACCESS_FS_READ_DIR
-		// Everything but executing, devices, FIFOs and sockets.
-		readWrite = read | unix.LANDLOCK_ACCESS_FS_WRITE_FILE | unix.LANDLOCK_ACCESS_FS_REMOVE_DIR |
-			unix.LANDLOCK_ACCESS_FS_REMOVE_FILE | unix.LANDLOCK_ACCESS_FS_MAKE_DIR | unix.LANDLOCK_ACCESS_FS_MAKE_REG |
-			unix.LANDLOCK_ACCESS_FS_MAKE_SYM
-		fileRights = unix.LANDLOCK_ACCESS_FS_EXECUTE | unix.LANDLOCK_ACCESS_FS_WRITE_FILE | unix.LANDLOCK_ACCESS_FS_READ_FILE
-	)
-	attr := landlockRulesetAttr{handledFS: readWrite | unix.LANDLOCK_ACCESS_FS_EXECUTE | unix.LANDLOCK_ACCESS_FS_MAKE_CHAR |
+	attr, size, extra := landlockRuleset(abi)
+	fd, _, errno := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, uintptr(unsafe.Pointer(&attr)), size, 0)
+	if errno != 0 {
+		return fmt.Errorf("landlock ruleset: %w", errno)
+	}
+	defer unix.Close(int(fd))
+	rules := landlockRules{fd: fd, handledFS: attr.handledFS}
+	if err := rules.allowPath(spec.DataPath, landlockReadWrite|extra); err != nil {
+		return err
+	}
+	if err := rules.allowPath(filepath.Dir(spec.Lib), landlockRead); err != nil {
+		return err
+	}
+	for _, p := range sandboxPaths {
+		rights := uint64(landlockRead)
+		if p.write {
+			rights |= unix.LANDLOCK_ACCESS_FS_WRITE_FILE
+		}
+		if err := rules.allowPath(p.path, rights); err != nil {
+			return err
+		}
+	}
+	if abi >= 4 {
+		for _, port := range []int{spec.TCPPort, spec.HTTPPort} {
+			if err := rules.allowBind(port); err != nil {
+				return err
+			}
+		}
+	}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("no_new_privs: %w", err)
+	}
+	if _, _, errno := unix.Syscall(unix.SYS_LANDLOCK_RESTRICT_SELF, fd, 0, 0); errno != 0 {
+		return fmt.Errorf("landlock restrict: %w", errno)
+	}
+	return nil
+}
+
+// landlockRuleset returns the ruleset attributes for Landlock ABI abi, the
+// size of the part of them that ABI knows, and the rights a later ABI adds
+// that the engine is granted where it writes: moving files between folders
+// (REFER, ABI 2) and truncating (ABI 3). From ABI 4 binding and connecting
+// TCP ports is handled, and from ABI 6 signals and abstract unix sockets are
+// scoped to the engine itself.
+func landlockRuleset(abi int) (attr landlockRulesetAttr, size uintptr, extra uint64) {
+	attr = landlockRulesetAttr{handledFS: landlockReadWrite | unix.LANDLOCK_ACCESS_FS_EXECUTE | unix.LANDLOCK_ACCESS_FS_MAKE_CHAR |
 		unix.LANDLOCK_ACCESS_FS_MAKE_SOCK | unix.LANDLOCK_ACCESS_FS_MAKE_FIFO | unix.LANDLOCK_ACCESS_FS_MAKE_BLOCK}
-	size := unsafe.Sizeof(attr.handledFS)
-	// Rights a later ABI adds are handled too, and granted where the
-	// engine writes: moving files between folders (REFER, ABI 2) and
-	// truncating (ABI 3).
-	extra := uint64(0)
+	size = unsafe.Sizeof(attr.handledFS)
 	if abi >= 2 {
 		extra |= unix.LANDLOCK_ACCESS_FS_REFER
 	}
@@ -108,64 +154,48 @@ func confineEngine(spec childSpec) error {
 		attr.scoped = unix.LANDLOCK_SCOPE_SIGNAL | unix.LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET
 		size = unsafe.Sizeof(attr)
 	}
-	fd, _, errno := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, uintptr(unsafe.Pointer(&attr)), size, 0)
-	if errno != 0 {
-		return fmt.Errorf("landlock ruleset: %w", errno)
-	}
-	defer unix.Close(int(fd))
+	return attr, size, extra
+}
 
-	allow := func(path string, rights uint64) error {
-		p, err := unix.Open(path, unix.O_PATH|unix.O_CLOEXEC, 0)
-		if errors.Is(err, unix.ENOENT) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("landlock %s: %w", path, err)
-		}
-		defer unix.Close(p)
-		var st unix.Stat_t
-		if err := unix.Fstat(p, &st); err != nil {
-			return fmt.Errorf("landlock %s: %w", path, err)
-		}
-		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
-			rights &= fileRights | unix.LANDLOCK_ACCESS_FS_TRUNCATE
-		}
-		rule := unix.LandlockPathBeneathAttr{Allowed_access: rights & attr.handledFS, Parent_fd: int32(p)}
-		if _, _, errno := unix.Syscall6(unix.SYS_LANDLOCK_ADD_RULE, fd, unix.LANDLOCK_RULE_PATH_BENEATH,
-			uintptr(unsafe.Pointer(&rule)), 0, 0, 0); errno != 0 {
-			return fmt.Errorf("landlock %s: %w", path, errno)
-		}
+// landlockRules adds rules to the Landlock ruleset fd, which handles the
+// file system rights handledFS.
+type landlockRules struct {
+	fd        uintptr
+	handledFS uint64
+}
+
+// allowPath grants rights (those the ruleset handles; on a file, only
+// those that apply to files) beneath path. A missing path is skipped.
+func (r landlockRules) allowPath(path string, rights uint64) error {
+	p, err := unix.Open(path, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) {
 		return nil
 	}
-	if err := allow(spec.DataPath, readWrite|extra); err != nil {
-		return err
+	if err != nil {
+		return fmt.Errorf("landlock %s: %w", path, err)
 	}
-	if err := allow(filepath.Dir(spec.Lib), read); err != nil {
-		return err
+	defer unix.Close(p)
+	var st unix.Stat_t
+	if err := unix.Fstat(p, &st); err != nil {
+		return fmt.Errorf("landlock %s: %w", path, err)
 	}
-	for _, p := range sandboxPaths {
-		rights := uint64(read)
-		if p.write {
-			rights |= unix.LANDLOCK_ACCESS_FS_WRITE_FILE
-		}
-		if err := allow(p.path, rights); err != nil {
-			return err
-		}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		rights &= landlockFileRights | unix.LANDLOCK_ACCESS_FS_TRUNCATE
 	}
-	if abi >= 4 {
-		for _, port := range []int{spec.TCPPort, spec.HTTPPort} {
-			rule := landlockNetPortAttr{allowed: unix.LANDLOCK_ACCESS_NET_BIND_TCP, port: uint64(port)}
-			if _, _, errno := unix.Syscall6(unix.SYS_LANDLOCK_ADD_RULE, fd, landlockRuleNetPort,
-				uintptr(unsafe.Pointer(&rule)), 0, 0, 0); errno != 0 {
-				return fmt.Errorf("landlock port %d: %w", port, errno)
-			}
-		}
+	rule := unix.LandlockPathBeneathAttr{Allowed_access: rights & r.handledFS, Parent_fd: int32(p)}
+	if _, _, errno := unix.Syscall6(unix.SYS_LANDLOCK_ADD_RULE, r.fd, unix.LANDLOCK_RULE_PATH_BENEATH,
+		uintptr(unsafe.Pointer(&rule)), 0, 0, 0); errno != 0 {
+		return fmt.Errorf("landlock %s: %w", path, errno)
 	}
-	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("no_new_privs: %w", err)
-	}
-	if _, _, errno := unix.Syscall(unix.SYS_LANDLOCK_RESTRICT_SELF, fd, 0, 0); errno != 0 {
-		return fmt.Errorf("landlock restrict: %w", errno)
+	return nil
+}
+
+// allowBind lets the engine bind TCP port (Landlock ABI 4 and later).
+func (r landlockRules) allowBind(port int) error {
+	rule := landlockNetPortAttr{allowed: unix.LANDLOCK_ACCESS_NET_BIND_TCP, port: uint64(port)}
+	if _, _, errno := unix.Syscall6(unix.SYS_LANDLOCK_ADD_RULE, r.fd, landlockRuleNetPort,
+		uintptr(unsafe.Pointer(&rule)), 0, 0, 0); errno != 0 {
+		return fmt.Errorf("landlock port %d: %w", port, errno)
 	}
 	return nil
 }
