@@ -289,3 +289,42 @@ func TestOrderStatusChangesApplyIdempotentlyByVersion(t *testing.T) {
 		t.Fatalf("bad quantity: %v", err)
 	}
 }
+
+// TestWarmRemembersStoredAndSpooledKeys: after a restart, Warm reloads the
+// deduplication keys of records already in ClickHouse and of records still
+// waiting in the spool, so a client's retry is a duplicate, not a second
+// copy.
+func TestWarmRemembersStoredAndSpooledKeys(t *testing.T) {
+	f := newFixture(t)
+	stored := `{"messageId":"warm-stored","userId":"u1","event":"video_play"}`
+	if res, err := f.trackSpec("track", stored); err != nil || res.Accepted != 1 {
+		t.Fatalf("accept: %+v %v", res, err)
+	}
+	f.sync()
+
+	// A spool no pipeline drains holds the second record.
+	opts := spool.DefaultOptions()
+	opts.Dir = t.TempDir()
+	sp, err := spool.Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	now := func() time.Time { return f.now }
+	spooled := `{"messageId":"warm-spooled","userId":"u2","event":"video_play"}`
+	before := ingest.NewCollector(ingest.Options{Spool: sp, Protector: f.prot, Now: now})
+	if res, err := before.TrackSpec(context.Background(), "douyin", "track", []byte(spooled)); err != nil || res.Accepted != 1 {
+		t.Fatalf("spool: %+v %v", res, err)
+	}
+
+	after := ingest.NewCollector(ingest.Options{Spool: sp, Protector: f.prot, Now: now})
+	n, err := after.Warm(context.Background(), f.db)
+	if err != nil || n != 2 {
+		t.Fatalf("Warm = %d, %v; want the 2 keys", n, err)
+	}
+	for _, body := range []string{stored, spooled} {
+		if res, err := after.TrackSpec(context.Background(), "douyin", "track", []byte(body)); err != nil || res.Duplicates != 1 || res.Accepted != 0 {
+			t.Fatalf("retry of %s after Warm: %+v %v, want a duplicate", body, res, err)
+		}
+	}
+}

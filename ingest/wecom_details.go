@@ -41,7 +41,7 @@ func (c *Collector) BackfillContactDetails(ctx context.Context, db *store.DB, w 
 			AND argMax(change_type, ts) IN ('add_external_contact', 'edit_external_contact')
 		LIMIT ?`, c.now().Add(-detailsWindow), ChangeContactDetails, limit)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("ingest: read contacts without details: %w", err)
 	}
 	type pending struct {
 		ext, staff, state, corp string
@@ -52,13 +52,13 @@ func (c *Collector) BackfillContactDetails(ctx context.Context, db *store.DB, w 
 		var p pending
 		if err := rows.Scan(&p.ext, &p.staff, &p.state, &p.corp, &p.ts); err != nil {
 			rows.Close()
-			return 0, err
+			return 0, fmt.Errorf("ingest: read contacts without details: %w", err)
 		}
 		todo = append(todo, p)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return 0, err
+		return 0, fmt.Errorf("ingest: read contacts without details: %w", err)
 	}
 	done := 0
 	for _, p := range todo {

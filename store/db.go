@@ -82,7 +82,7 @@ func (db *DB) Table(name string) string {
 func (db *DB) ServerVersion(ctx context.Context) (string, error) {
 	var v string
 	if err := db.Conn.QueryRow(ctx, "SELECT version()").Scan(&v); err != nil {
-		return "", err
+		return "", fmt.Errorf("store: read the server version: %w", err)
 	}
 	return v, nil
 }

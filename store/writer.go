@@ -409,7 +409,7 @@ func (w *Writer) send(t *TableWriter, token string, rows [][]any) (err error) {
 	}))
 	pb, err := w.db.Conn.PrepareBatch(ctx, t.insert)
 	if err != nil {
-		return err
+		return fmt.Errorf("prepare the insert: %w", err)
 	}
 	defer func() { err = errors.Join(err, pb.Close()) }()
 	for i, row := range rows {
@@ -417,7 +417,10 @@ func (w *Writer) send(t *TableWriter, token string, rows [][]any) (err error) {
 			return &appendError{row: i, err: err}
 		}
 	}
-	return pb.Send()
+	if err := pb.Send(); err != nil {
+		return fmt.Errorf("send the batch: %w", err)
+	}
+	return nil
 }
 
 func (w *Writer) finish(b *batch, err error) {
