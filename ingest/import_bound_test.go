@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/granarycdp/cdp/ingest"
-	"github.com/granarycdp/cdp/ingest/spool"
 )
 
 // badLines is a file of n lines that are not JSON, as a broken export or
@@ -36,12 +35,7 @@ func TestImportRejectionsBounded(t *testing.T) {
 	spec := ingest.ImportSpec{Kind: "events", Format: "jsonl"}
 	// Measured on a spool no pipeline reads, so that only the import's
 	// own memory is on the heap.
-	opts := spool.DefaultOptions()
-	opts.Dir = t.TempDir()
-	sp, err := spool.Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sp := openSpool(t)
 	defer sp.Close()
 	col := ingest.NewCollector(ingest.Options{Spool: sp, Protector: f.prot})
 	res, err := col.Import(context.Background(), "pos", spec, bytes.NewReader(file))

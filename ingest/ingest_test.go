@@ -33,12 +33,7 @@ var testKey = []byte("0123456789abcdef0123456789abcdef")
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	db := storetest.Migrated(t)
-	opts := spool.DefaultOptions()
-	opts.Dir = t.TempDir()
-	sp, err := spool.Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sp := openSpool(t)
 	prot, err := identity.NewProtector(testKey)
 	if err != nil {
 		t.Fatal(err)
@@ -59,6 +54,19 @@ func newFixture(t *testing.T) *fixture {
 		sp.Close()
 	})
 	return f
+}
+
+// openSpool opens a spool with the default options in a fresh folder. The
+// caller closes it.
+func openSpool(t *testing.T) *spool.Spool {
+	t.Helper()
+	opts := spool.DefaultOptions()
+	opts.Dir = t.TempDir()
+	sp, err := spool.Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sp
 }
 
 // sync waits until everything spooled so far is in ClickHouse.
@@ -303,12 +311,7 @@ func TestWarmRemembersStoredAndSpooledKeys(t *testing.T) {
 	f.sync()
 
 	// A spool no pipeline drains holds the second record.
-	opts := spool.DefaultOptions()
-	opts.Dir = t.TempDir()
-	sp, err := spool.Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sp := openSpool(t)
 	defer sp.Close()
 	now := func() time.Time { return f.now }
 	spooled := `{"messageId":"warm-spooled","userId":"u2","event":"video_play"}`
