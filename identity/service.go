@@ -34,6 +34,15 @@ type Service struct {
 // ErrNoSuchPerson is returned for a person id the graph does not know.
 var ErrNoSuchPerson = errors.New("identity: no such person")
 
+// queryErr names the ClickHouse query an error came from ("profile: read
+// orders"); nil stays nil.
+func queryErr(query string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("identity: %s: %w", query, err)
+}
+
 // mutation runs an ALTER TABLE ... UPDATE/DELETE on a platform table and
 // waits until it is applied on every replica. On a cluster it targets the
 // local tables.
