@@ -28,10 +28,12 @@ import (
 //     to merged persons (person_id != canonical) and a LEFT JOIN, for
 //     reference.
 //
-// Measured at 1M persons, 10% merged, 3M orders (engine 26.7, 2 shared
-// cores, medians of 3-5 runs of 5 queries): fragment 2.1 s, view 2.4 s,
-// dictionary 0.76 s (loaded in about 0.8 s), merged only 0.7-1.2 s. The
-// view is the fragment inlined. The dictionary is faster but only right
+// Measured at 1M persons, 10% merged, 3M orders (engine 26.7, 2 cores
+// shared with other work, so absolute times vary 2-5x between runs):
+// medians of this benchmark fragment 2.1 s, view 2.4 s, dictionary 0.76 s
+// (loaded in about 0.8 s), merged only 0.7-1.2 s; the same queries
+// interleaved five times, fragment 0.42 s, view 0.44 s, dictionary 0.22 s,
+// merged only 0.27 s. The view is the fragment inlined: no faster. The dictionary is faster but only right
 // until the next merge: it is a copy of persons FINAL taken when it
 // loaded, refreshed on its LIFETIME (or by SYSTEM RELOAD DICTIONARY), so
 // right after a merge it still attributes the merged person's orders to
