@@ -2,9 +2,9 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -78,7 +78,7 @@ func (s *Server) listAudit(c *gin.Context) {
 	args = append(args, limit+1, offset)
 	rows, err := s.db.Conn.Query(c.Request.Context(), q, args...)
 	if err != nil {
-		s.internal(c, err)
+		s.internal(c, fmt.Errorf("api: read audit log: %w", err))
 		return
 	}
 	defer rows.Close()
@@ -91,7 +91,7 @@ func (s *Server) listAudit(c *gin.Context) {
 		var e AuditEntry
 		var detail string
 		if err := rows.Scan(&e.TS, &e.Actor, &e.Action, &e.ObjectType, &e.ObjectID, &detail); err != nil {
-			s.internal(c, err)
+			s.internal(c, fmt.Errorf("api: read audit log: %w", err))
 			return
 		}
 		e.ActorName = names[e.Actor]
@@ -102,7 +102,7 @@ func (s *Server) listAudit(c *gin.Context) {
 		page.Items = append(page.Items, e)
 	}
 	if err := rows.Err(); err != nil {
-		s.internal(c, err)
+		s.internal(c, fmt.Errorf("api: read audit log: %w", err))
 		return
 	}
 	if len(page.Items) > limit {
@@ -151,42 +151,16 @@ func (s *Server) revealPhone(c *gin.Context) {
 		fail(c, http.StatusBadRequest, CodeInvalid, "reason is required (4-200 characters): it goes to the audit log", "reason")
 		return
 	}
-	persons := s.identity.Graph.Cluster(p)
-	if len(persons) == 0 {
+	r, err := s.identity.RevealPhones(c.Request.Context(), p)
+	if errors.Is(err, identity.ErrNoSuchPerson) {
 		fail(c, http.StatusNotFound, CodeNotFound, "no such person", "id")
 		return
 	}
-	rows, err := s.db.Conn.Query(c.Request.Context(), `SELECT v.ciphertext, v.masked
-		FROM `+s.db.Table("identity_links")+` AS l FINAL
-		INNER JOIN (SELECT hash, any(ciphertext) AS ciphertext, any(masked) AS masked FROM `+s.db.Table("pii_vault")+` GROUP BY hash) AS v ON v.hash = l.id_value
-		WHERE l.id_type = 'phone' AND l.person_id IN ? ORDER BY l.linked_at, l.id_value`, persons)
 	if err != nil {
 		s.internal(c, err)
 		return
 	}
-	defer rows.Close()
-	phones, masked := []string{}, []string{}
-	for rows.Next() {
-		var ct, m string
-		if err := rows.Scan(&ct, &m); err != nil {
-			s.internal(c, err)
-			return
-		}
-		phone, err := s.identity.Protector.Decrypt(ct)
-		if err != nil {
-			// Encrypted under another key (see docs/security.md, key rotation).
-			s.internal(c, fmt.Errorf("phone %s: %w", identity.MaskPhone(m), err))
-			return
-		}
-		if !slices.Contains(phones, phone) {
-			phones, masked = append(phones, phone), append(masked, identity.MaskPhone(phone))
-		}
-	}
-	if err := rows.Err(); err != nil {
-		s.internal(c, err)
-		return
-	}
-	s.audit(c, "person.reveal_phone", "person", strconv.FormatUint(uint64(s.identity.Graph.Canonical(p)), 10), gin.H{"reason": req.Reason, "phones": masked})
+	s.audit(c, "person.reveal_phone", "person", strconv.FormatUint(uint64(r.PersonID), 10), gin.H{"reason": req.Reason, "phones": r.Masked})
 	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, gin.H{"person_id": s.identity.Graph.Canonical(p), "phones": phones})
+	c.JSON(http.StatusOK, gin.H{"person_id": r.PersonID, "phones": r.Phones})
 }

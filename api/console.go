@@ -2,15 +2,15 @@ package api
 
 // Read models the web console needs beyond the resource endpoints: the
 // overview, campaign results over time, short person summaries for
-// sample members, and read-only settings views. Each is a few queries
-// over tables other packages own; if one grows logic of its own it
-// belongs in that package.
+// sample members, and read-only settings views. Each handler calls the
+// package that owns the data (identity, ingest, campaigns) and renders
+// its answer; logic of their own belongs there.
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,24 +18,15 @@ import (
 
 	"github.com/granarycdp/cdp/campaigns"
 	"github.com/granarycdp/cdp/identity"
+	"github.com/granarycdp/cdp/ingest"
+	"github.com/granarycdp/cdp/schema"
 )
 
-// shanghai is the marketers' calendar: "today" starts at 00:00 in China.
-var shanghai = time.FixedZone("Asia/Shanghai", 8*3600)
-
 // ChannelCount is a number of records from one channel.
-type ChannelCount struct {
-	Channel string `json:"channel"`
-	Kind    string `json:"kind"` // event, order, wecom_contact, chat
-	Count   uint64 `json:"count"`
-}
+type ChannelCount = ingest.ChannelCount
 
 // DayCount is a number of records of one channel on one day.
-type DayCount struct {
-	Day     string `json:"day"` // YYYY-MM-DD in Asia/Shanghai
-	Channel string `json:"channel"`
-	Count   uint64 `json:"count"`
-}
+type DayCount = ingest.DayCount
 
 // Overview is the console's home page.
 type Overview struct {
@@ -56,73 +47,26 @@ type Overview struct {
 	GeneratedAt     time.Time            `json:"generated_at"`
 }
 
-// recordSources are the channel expressions of each record table.
-var recordSources = []struct{ kind, table, channel, at, received string }{
-	{"event", "events", "if(has(id_types, 'douyin_openid'), 'douyin', toString(source))", "ts", "received_at"},
-	{"order", "orders", "toString(channel)", "ordered_at", "received_at"},
-	{"wecom_contact", "wecom_contact_events", "'wecom'", "ts", "received_at"},
-	{"chat", "wecom_messages", "'wecom'", "msgtime", "received_at"},
-}
-
+// overview answers the console's home page: identity's totals, ingest's
+// record counts, the graph's identifiers, segments and campaigns by
+// status. The marketers' calendar is Beijing's: "today" starts at 00:00
+// there.
 func (s *Server) overview(c *gin.Context) {
 	ctx := c.Request.Context()
-	now := time.Now().In(shanghai)
-	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, shanghai)
-	o := Overview{RecordsToday: []ChannelCount{}, Last30Days: []DayCount{}, Campaigns: map[string]int{}, ActiveCampaigns: []campaigns.Campaign{}, GeneratedAt: now}
-	if err := s.db.Conn.QueryRow(ctx, "SELECT uniqExact(canonical) FROM "+s.db.Table("persons")+" FINAL").Scan(&o.Persons); err != nil {
-		s.internal(c, err)
-		return
-	}
-	for _, src := range recordSources {
-		// orders are versioned: a status change is not a new record.
-		final := ""
-		if src.kind == "order" {
-			final = " FINAL"
-		}
-		rows, err := s.db.Conn.Query(ctx, "SELECT "+src.channel+" AS ch, count() FROM "+s.db.Table(src.table)+final+
-			" WHERE "+src.received+" >= ? GROUP BY ch ORDER BY ch", today.UTC())
-		if err != nil {
-			s.internal(c, err)
-			return
-		}
-		for rows.Next() {
-			cc := ChannelCount{Kind: src.kind}
-			if err := rows.Scan(&cc.Channel, &cc.Count); err != nil {
-				rows.Close()
-				s.internal(c, err)
-				return
-			}
-			o.RecordsToday = append(o.RecordsToday, cc)
-		}
-		rows.Close()
-		rows, err = s.db.Conn.Query(ctx, "SELECT toString(toDate("+src.at+", 'Asia/Shanghai')) AS d, "+src.channel+" AS ch, count() FROM "+
-			s.db.Table(src.table)+final+" WHERE "+src.at+" >= ? AND "+src.at+" < ? GROUP BY d, ch ORDER BY d, ch",
-			today.AddDate(0, 0, -29).UTC(), today.AddDate(0, 0, 1).UTC())
-		if err != nil {
-			s.internal(c, err)
-			return
-		}
-		for rows.Next() {
-			var dc DayCount
-			if err := rows.Scan(&dc.Day, &dc.Channel, &dc.Count); err != nil {
-				rows.Close()
-				s.internal(c, err)
-				return
-			}
-			o.Last30Days = append(o.Last30Days, dc)
-		}
-		rows.Close()
-	}
-	// Chats and contacts share the channel "wecom": add them up per day.
-	o.Last30Days = sumDays(o.Last30Days)
-	err := s.db.Conn.QueryRow(ctx, "SELECT count(), countIf(undone = 1) FROM "+s.db.Table("identity_merges")+" FINAL").Scan(&o.Merges, &o.MergesUndone)
-	if err == nil {
-		err = s.db.Conn.QueryRow(ctx, "SELECT count() FROM "+s.db.Table("identity_conflicts")).Scan(&o.Conflicts)
-	}
+	now := time.Now().In(schema.Beijing)
+	counts, err := identity.ReadCounts(ctx, s.db)
 	if err != nil {
 		s.internal(c, err)
 		return
 	}
+	records, err := ingest.CountRecords(ctx, s.db, now)
+	if err != nil {
+		s.internal(c, err)
+		return
+	}
+	o := Overview{Persons: counts.Persons, RecordsToday: records.Today, Last30Days: records.Last30Days,
+		Merges: counts.Merges, MergesUndone: counts.MergesUndone, Conflicts: counts.Conflicts,
+		Campaigns: map[string]int{}, ActiveCampaigns: []campaigns.Campaign{}, GeneratedAt: now}
 	if s.identity != nil {
 		o.Identifiers = s.identity.Graph.Identifiers()
 	}
@@ -145,27 +89,6 @@ func (s *Server) overview(c *gin.Context) {
 	c.JSON(http.StatusOK, o)
 }
 
-func sumDays(in []DayCount) []DayCount {
-	idx := map[[2]string]int{}
-	out := []DayCount{}
-	for _, d := range in {
-		k := [2]string{d.Day, d.Channel}
-		if i, ok := idx[k]; ok {
-			out[i].Count += d.Count
-			continue
-		}
-		idx[k] = len(out)
-		out = append(out, d)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Day != out[j].Day {
-			return out[i].Day < out[j].Day
-		}
-		return out[i].Channel < out[j].Channel
-	})
-	return out
-}
-
 func (s *Server) campaignResultsDaily(c *gin.Context) {
 	out, err := s.campaigns.ResultsDaily(c.Request.Context(), c.Param("id"))
 	if s.answerCampaignErr(c, err) {
@@ -176,15 +99,7 @@ func (s *Server) campaignResultsDaily(c *gin.Context) {
 
 // PersonSummary is a line about a person for member lists: phones masked
 // to their last four digits.
-type PersonSummary struct {
-	PersonID  uint32    `json:"person_id"`
-	Name      string    `json:"name,omitempty"`  // WeCom name
-	Phone     string    `json:"phone,omitempty"` // masked
-	City      string    `json:"city,omitempty"`
-	Orders    uint64    `json:"orders"`
-	Spend     float64   `json:"spend"`
-	LastOrder time.Time `json:"last_order,omitzero"`
-}
+type PersonSummary = identity.PersonSummary
 
 type summariesRequest struct {
 	IDs []uint32 `json:"ids"`
@@ -196,106 +111,16 @@ func (s *Server) personSummaries(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
-	if len(req.IDs) > 100 {
-		fail(c, http.StatusBadRequest, CodeInvalid, "at most 100 ids", "ids")
+	if len(req.IDs) > identity.MaxSummaries {
+		fail(c, http.StatusBadRequest, CodeInvalid, "at most "+strconv.Itoa(identity.MaxSummaries)+" ids", "ids")
 		return
 	}
-	ctx := c.Request.Context()
-	owner := map[uint32]uint32{} // person id -> canonical asked for
-	all := []uint32{}
-	byID := map[uint32]*PersonSummary{}
-	out := make([]*PersonSummary, 0, len(req.IDs))
-	for _, id := range req.IDs {
-		root := s.identity.Graph.Canonical(id)
-		if byID[root] != nil {
-			continue
-		}
-		ps := &PersonSummary{PersonID: root}
-		byID[root] = ps
-		out = append(out, ps)
-		for _, p := range s.identity.Graph.Cluster(root) {
-			owner[p] = root
-			all = append(all, p)
-		}
-	}
-	if len(all) == 0 {
-		c.JSON(http.StatusOK, gin.H{"items": out})
-		return
-	}
-	if err := s.summaryQueries(ctx, all, owner, byID); err != nil {
+	out, err := s.identity.Summaries(c.Request.Context(), req.IDs)
+	if err != nil {
 		s.internal(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"items": out})
-}
-
-func (s *Server) summaryQueries(ctx context.Context, all []uint32, owner map[uint32]uint32, byID map[uint32]*PersonSummary) error {
-	rows, err := s.db.Conn.Query(ctx, `SELECT l.person_id, any(v.masked)
-		FROM `+s.db.Table("identity_links")+` AS l FINAL
-		INNER JOIN (SELECT hash, any(masked) AS masked FROM `+s.db.Table("pii_vault")+` GROUP BY hash) AS v ON v.hash = l.id_value
-		WHERE l.person_id IN ? AND l.id_type = 'phone' GROUP BY l.person_id`, all)
-	if err != nil {
-		return fmt.Errorf("phones: %w", err)
-	}
-	for rows.Next() {
-		var p uint32
-		var masked string
-		if err := rows.Scan(&p, &masked); err != nil {
-			rows.Close()
-			return err
-		}
-		if ps := byID[owner[p]]; ps != nil && ps.Phone == "" {
-			ps.Phone = identity.MaskPhone(masked)
-		}
-	}
-	rows.Close()
-	rows, err = s.db.Conn.Query(ctx, `SELECT person_id, argMax(name, ts) FROM `+s.db.Table("wecom_contact_events")+
-		` WHERE person_id IN ? AND name != '' GROUP BY person_id`, all)
-	if err != nil {
-		return fmt.Errorf("names: %w", err)
-	}
-	for rows.Next() {
-		var p uint32
-		var name string
-		if err := rows.Scan(&p, &name); err != nil {
-			rows.Close()
-			return err
-		}
-		if ps := byID[owner[p]]; ps != nil && ps.Name == "" {
-			ps.Name = name
-		}
-	}
-	rows.Close()
-	rows, err = s.db.Conn.Query(ctx, `SELECT person_id, countIf(status NOT IN ('refunded', 'cancelled')),
-			sumIf(toFloat64(amount), status NOT IN ('refunded', 'cancelled')), max(ordered_at), argMaxIf(toString(city), ordered_at, city != '')
-		FROM `+s.db.Table("orders")+` FINAL WHERE person_id IN ? GROUP BY person_id`, all)
-	if err != nil {
-		return fmt.Errorf("orders: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var p uint32
-		var n uint64
-		var spend float64
-		var last time.Time
-		var city string
-		if err := rows.Scan(&p, &n, &spend, &last, &city); err != nil {
-			return err
-		}
-		ps := byID[owner[p]]
-		if ps == nil {
-			continue
-		}
-		ps.Orders += n
-		ps.Spend += spend
-		if last.After(ps.LastOrder) {
-			ps.LastOrder = last
-			if city != "" {
-				ps.City = city
-			}
-		}
-	}
-	return rows.Err()
 }
 
 // WeComSettings shows how WeCom is configured, secrets masked. The
@@ -352,21 +177,21 @@ func (s *Server) sensitiveTags(c *gin.Context) {
 	rows, err := s.db.Conn.Query(c.Request.Context(), "SELECT toString(tag), uniqExactIf(person_id, deleted = 0) FROM "+s.db.Table("person_tags")+
 		" FINAL WHERE sensitive = 1 GROUP BY tag ORDER BY tag")
 	if err != nil {
-		s.internal(c, err)
+		s.internal(c, fmt.Errorf("api: read sensitive tags: %w", err))
 		return
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var t SensitiveTag
 		if err := rows.Scan(&t.Tag, &t.Persons); err != nil {
-			s.internal(c, err)
+			s.internal(c, fmt.Errorf("api: read sensitive tags: %w", err))
 			return
 		}
 		t.Source = "tag"
 		out = append(out, t)
 	}
 	if err := rows.Err(); err != nil {
-		s.internal(c, err)
+		s.internal(c, fmt.Errorf("api: read sensitive tags: %w", err))
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"items": out, "consent_kind": "sensitive_consent"})

@@ -82,6 +82,40 @@ type Server struct {
 
 // New builds the server's routes.
 func New(opts Options) *Server {
+	opts = opts.withDefaults()
+	gin.SetMode(gin.ReleaseMode)
+	g := gin.New()
+	// No proxy is trusted unless configured: ClientIP is the peer address.
+	_ = g.SetTrustedProxies(nil)
+	s := &Server{db: opts.DB, creds: opts.Credentials, collector: opts.Collector, wecom: opts.WeCom, identity: opts.Identity, segments: opts.Segments, campaigns: opts.Campaigns, opts: opts, logger: opts.Logger, engine: g}
+	s.limits = newRateLimiters(opts.RateLimits)
+	g.Use(s.recover(), s.accessLog())
+	s.fallbackRoutes(g)
+	g.GET("/healthz", s.healthz)
+	g.GET("/metrics", s.metrics(false))
+	g.GET("/api/openapi.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", openAPIDoc) })
+	if s.collector != nil {
+		s.ingestRoutes(g)
+	}
+	v1 := g.Group("/api/v1", s.requireToken(RoleAnalyst), s.rateLimit("api"))
+	v1.GET("/whoami", s.whoami)
+	if s.identity != nil {
+		s.identityRoutes(v1)
+	}
+	if s.segments != nil {
+		s.segmentRoutes(v1)
+	}
+	if s.campaigns != nil {
+		s.campaignRoutes(v1)
+	}
+	s.consoleRoutes(v1)
+	s.adminRoutes(v1.Group("", requireRole(RoleAdmin)))
+	return s
+}
+
+// withDefaults fills in the options left zero: a discarding logger, the
+// default Prometheus gatherer, DefaultEstimateTimeout.
+func (opts Options) withDefaults() Options {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -91,13 +125,12 @@ func New(opts Options) *Server {
 	if opts.EstimateTimeout <= 0 {
 		opts.EstimateTimeout = DefaultEstimateTimeout
 	}
-	gin.SetMode(gin.ReleaseMode)
-	g := gin.New()
-	// No proxy is trusted unless configured: ClientIP is the peer address.
-	_ = g.SetTrustedProxies(nil)
-	s := &Server{db: opts.DB, creds: opts.Credentials, collector: opts.Collector, wecom: opts.WeCom, identity: opts.Identity, segments: opts.Segments, campaigns: opts.Campaigns, opts: opts, logger: opts.Logger, engine: g}
-	s.limits = newRateLimiters(opts.RateLimits)
-	g.Use(s.recover(), s.accessLog())
+	return opts
+}
+
+// fallbackRoutes answer what no route takes: the web console for its
+// paths, 404 and 405 as API errors otherwise.
+func (s *Server) fallbackRoutes(g *gin.Engine) {
 	console := web.Handler()
 	g.NoRoute(func(c *gin.Context) {
 		if consolePath(c.Request) {
@@ -110,68 +143,71 @@ func New(opts Options) *Server {
 	g.NoMethod(func(c *gin.Context) {
 		fail(c, http.StatusMethodNotAllowed, CodeInvalid, "method "+c.Request.Method+" not allowed here", "")
 	})
+}
 
-	g.GET("/healthz", s.healthz)
-	g.GET("/metrics", s.metrics(false))
-	g.GET("/api/openapi.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", openAPIDoc) })
+// ingestRoutes are /v1 (write keys) and the WeCom callback.
+func (s *Server) ingestRoutes(g *gin.Engine) {
+	// Client keys (SDKs) send behaviour only; orders and imports need
+	// a server key.
+	in := g.Group("/v1", s.requireWriteKey(), s.rateLimit("ingest"))
+	for _, typ := range []string{"track", "identify", "page", "screen", "group", "alias", "batch"} {
+		in.POST("/"+typ, s.segment(typ))
+	}
+	server := in.Group("", requireServerKey())
+	server.POST("/orders", s.orders)
+	server.POST("/import/events", s.importFile("events"))
+	server.POST("/import/orders", s.importFile("orders"))
+	server.POST("/import/wecom-archive", s.importFile("wecom-archive"))
+	g.GET("/wecom/callback", s.callbackRateLimit(), s.wecomVerify)
+	g.POST("/wecom/callback", s.callbackRateLimit(), s.wecomCallback)
+}
 
-	if s.collector != nil {
-		// Client keys (SDKs) send behaviour only; orders and imports need
-		// a server key.
-		in := g.Group("/v1", s.requireWriteKey(), s.rateLimit("ingest"))
-		for _, typ := range []string{"track", "identify", "page", "screen", "group", "alias", "batch"} {
-			in.POST("/"+typ, s.segment(typ))
-		}
-		server := in.Group("", requireServerKey())
-		server.POST("/orders", s.orders)
-		server.POST("/import/events", s.importFile("events"))
-		server.POST("/import/orders", s.importFile("orders"))
-		server.POST("/import/wecom-archive", s.importFile("wecom-archive"))
-		g.GET("/wecom/callback", s.callbackRateLimit(), s.wecomVerify)
-		g.POST("/wecom/callback", s.callbackRateLimit(), s.wecomCallback)
-	}
+// identityRoutes are profiles, merges and erasure.
+func (s *Server) identityRoutes(v1 *gin.RouterGroup) {
+	v1.GET("/profiles/lookup", s.rateLimit("lookup"), s.profileLookup)
+	v1.GET("/profiles/:id", s.profile)
+	v1.GET("/profiles/:id/merges", s.personMerges)
+	v1.GET("/identity/rules", s.identityRules)
+	v1.POST("/merges/:id/unmerge", requireRole(RoleAdmin), s.unmerge)
+	v1.DELETE("/profiles/:id", requireRole(RoleAdmin), s.erase)
+	v1.POST("/profiles/:id/reveal-phone", requireRole(RoleAdmin), s.revealPhone)
+}
 
-	v1 := g.Group("/api/v1", s.requireToken(RoleAnalyst), s.rateLimit("api"))
-	v1.GET("/whoami", s.whoami)
-	if s.identity != nil {
-		v1.GET("/profiles/lookup", s.rateLimit("lookup"), s.profileLookup)
-		v1.GET("/profiles/:id", s.profile)
-		v1.GET("/profiles/:id/merges", s.personMerges)
-		v1.GET("/identity/rules", s.identityRules)
-		v1.POST("/merges/:id/unmerge", requireRole(RoleAdmin), s.unmerge)
-		v1.DELETE("/profiles/:id", requireRole(RoleAdmin), s.erase)
-		v1.POST("/profiles/:id/reveal-phone", requireRole(RoleAdmin), s.revealPhone)
-	}
-	if s.segments != nil {
-		marketer := requireRole(RoleMarketer)
-		estimates := s.rateLimit("estimate")
-		v1.POST("/segments/estimate", estimates, s.estimate)
-		v1.POST("/segments/overlap", estimates, s.overlap)
-		v1.GET("/segments", s.listSegments)
-		v1.POST("/segments", marketer, s.saveSegment)
-		v1.GET("/segments/:id", s.getSegment)
-		v1.PUT("/segments/:id", marketer, s.saveSegment)
-		v1.DELETE("/segments/:id", marketer, s.deleteSegment)
-		v1.GET("/segments/:id/versions", s.segmentVersions)
-		v1.GET("/segments/:id/members", s.segmentMembers)
-		v1.POST("/segments/:id/recompute", marketer, s.recomputeSegment)
-	}
-	if s.campaigns != nil {
-		marketer := requireRole(RoleMarketer)
-		v1.GET("/offers", s.listOffers)
-		v1.POST("/offers", marketer, s.saveOffer)
-		v1.PUT("/offers/:id", marketer, s.saveOffer)
-		v1.GET("/campaigns", s.listCampaigns)
-		v1.POST("/campaigns", marketer, s.saveCampaign)
-		v1.GET("/campaigns/:id", s.getCampaign)
-		v1.PUT("/campaigns/:id", marketer, s.saveCampaign)
-		v1.POST("/campaigns/:id/preview", marketer, s.previewCampaign)
-		v1.POST("/campaigns/:id/launch", marketer, s.launchCampaign)
-		v1.GET("/campaigns/:id/results", s.campaignResults)
-		v1.GET("/campaigns/:id/tasks", s.campaignTasks)
-		v1.PUT("/profiles/:id/consent", marketer, s.setConsent)
-	}
-	// Read models of the web console (console.go).
+// segmentRoutes are estimates and segment definitions.
+func (s *Server) segmentRoutes(v1 *gin.RouterGroup) {
+	marketer := requireRole(RoleMarketer)
+	estimates := s.rateLimit("estimate")
+	v1.POST("/segments/estimate", estimates, s.estimate)
+	v1.POST("/segments/overlap", estimates, s.overlap)
+	v1.GET("/segments", s.listSegments)
+	v1.POST("/segments", marketer, s.saveSegment)
+	v1.GET("/segments/:id", s.getSegment)
+	v1.PUT("/segments/:id", marketer, s.saveSegment)
+	v1.DELETE("/segments/:id", marketer, s.deleteSegment)
+	v1.GET("/segments/:id/versions", s.segmentVersions)
+	v1.GET("/segments/:id/members", s.segmentMembers)
+	v1.POST("/segments/:id/recompute", marketer, s.recomputeSegment)
+}
+
+// campaignRoutes are offers, campaigns, results and consents.
+func (s *Server) campaignRoutes(v1 *gin.RouterGroup) {
+	marketer := requireRole(RoleMarketer)
+	v1.GET("/offers", s.listOffers)
+	v1.POST("/offers", marketer, s.saveOffer)
+	v1.PUT("/offers/:id", marketer, s.saveOffer)
+	v1.GET("/campaigns", s.listCampaigns)
+	v1.POST("/campaigns", marketer, s.saveCampaign)
+	v1.GET("/campaigns/:id", s.getCampaign)
+	v1.PUT("/campaigns/:id", marketer, s.saveCampaign)
+	v1.POST("/campaigns/:id/preview", marketer, s.previewCampaign)
+	v1.POST("/campaigns/:id/launch", marketer, s.launchCampaign)
+	v1.GET("/campaigns/:id/results", s.campaignResults)
+	v1.GET("/campaigns/:id/tasks", s.campaignTasks)
+	v1.PUT("/profiles/:id/consent", marketer, s.setConsent)
+}
+
+// consoleRoutes are the web console's read models (console.go).
+func (s *Server) consoleRoutes(v1 *gin.RouterGroup) {
 	v1.GET("/overview", s.overview)
 	v1.GET("/settings/wecom", s.weComSettings)
 	v1.GET("/settings/sensitive-tags", s.sensitiveTags)
@@ -182,7 +218,10 @@ func New(opts Options) *Server {
 		v1.GET("/campaigns/:id/results/daily", s.campaignResultsDaily)
 		v1.GET("/settings/channels", s.channelSettings)
 	}
-	admin := v1.Group("", requireRole(RoleAdmin))
+}
+
+// adminRoutes are API tokens, write keys and the audit log (admin only).
+func (s *Server) adminRoutes(admin *gin.RouterGroup) {
 	admin.GET("/tokens", s.listCredentials(false))
 	admin.POST("/tokens", s.createToken)
 	admin.DELETE("/tokens/:id", s.revokeCredential("api_tokens"))
@@ -190,7 +229,6 @@ func New(opts Options) *Server {
 	admin.POST("/write-keys", s.createWriteKey)
 	admin.DELETE("/write-keys/:id", s.revokeCredential("write_keys"))
 	admin.GET("/admin/audit", s.listAudit)
-	return s
 }
 
 // consolePath tells whether a request the API does not route is for the

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/granarycdp/cdp/schema"
 )
 
 // Profile is the 360° view of one person.
@@ -136,10 +138,10 @@ func (s *Service) Profile(ctx context.Context, p uint32, now time.Time, d Disclo
 func (s *Service) profileIdentifiers(ctx context.Context, pr *Profile) error {
 	rows, err := s.DB.Conn.Query(ctx, `SELECT l.id_type, l.id_value, l.contested, l.linked_at, l.ref, l.person_id, v.masked
 		FROM `+s.DB.Table("identity_links")+` AS l FINAL
-		LEFT JOIN (SELECT hash, any(masked) AS masked FROM `+s.DB.Table("pii_vault")+` GROUP BY hash) AS v ON v.hash = l.id_value
+		LEFT JOIN `+schema.Vault(s.DB.Table("pii_vault"), "")+` AS v ON v.hash = l.id_value
 		WHERE l.person_id IN ? ORDER BY l.linked_at`, pr.Persons)
 	if err != nil {
-		return err
+		return queryErr("profile: read identifiers", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -147,7 +149,7 @@ func (s *Service) profileIdentifiers(ctx context.Context, pr *Profile) error {
 		var contested uint8
 		var masked string
 		if err := rows.Scan(&id.Type, &id.Value, &contested, &id.LinkedAt, &id.Ref, &id.Person, &masked); err != nil {
-			return err
+			return queryErr("profile: read identifiers", err)
 		}
 		id.Contested = contested != 0
 		if id.Type == Phone {
@@ -158,7 +160,7 @@ func (s *Service) profileIdentifiers(ctx context.Context, pr *Profile) error {
 		}
 		pr.Identifiers = append(pr.Identifiers, id)
 	}
-	return rows.Err()
+	return queryErr("profile: read identifiers", rows.Err())
 }
 
 func (s *Service) profileTraits(ctx context.Context, pr *Profile) error {
@@ -166,7 +168,7 @@ func (s *Service) profileTraits(ctx context.Context, pr *Profile) error {
 	err := s.DB.Conn.QueryRow(ctx, "SELECT argMax(traits, ts) FROM "+s.DB.Table("events")+
 		" WHERE person_id IN ? AND traits != ''", pr.Persons).Scan(&traits)
 	if err != nil {
-		return err
+		return queryErr("profile: read traits", err)
 	}
 	if traits == "" {
 		traits = "{}"
@@ -184,51 +186,51 @@ func (s *Service) profileOrders(ctx context.Context, pr *Profile) error {
 		GROUP BY o.channel, o.order_id, o.status, o.ordered_at, o.amount, o.city
 		ORDER BY o.ordered_at DESC LIMIT 100`, pr.Persons, pr.Persons)
 	if err != nil {
-		return err
+		return queryErr("profile: read orders", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var o OrderSummary
 		if err := rows.Scan(&o.Channel, &o.OrderID, &o.Status, &o.OrderedAt, &o.Amount, &o.City, &o.Items); err != nil {
-			return err
+			return queryErr("profile: read orders", err)
 		}
 		pr.Orders = append(pr.Orders, o)
 	}
-	return rows.Err()
+	return queryErr("profile: read orders", rows.Err())
 }
 
 func (s *Service) profileChats(ctx context.Context, pr *Profile) error {
 	rows, err := s.DB.Conn.Query(ctx, "SELECT msgtime, from, content FROM "+s.DB.Table("wecom_messages_visible")+
 		" WHERE person_id IN ? AND msgtype = 'text' ORDER BY msgtime DESC LIMIT 50", pr.Persons)
 	if err != nil {
-		return err
+		return queryErr("profile: read chats", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var c ChatItem
 		if err := rows.Scan(&c.At, &c.From, &c.Content); err != nil {
-			return err
+			return queryErr("profile: read chats", err)
 		}
 		pr.Chats = append(pr.Chats, c)
 	}
-	return rows.Err()
+	return queryErr("profile: read chats", rows.Err())
 }
 
 func (s *Service) profileConflicts(ctx context.Context, pr *Profile) error {
 	rows, err := s.DB.Conn.Query(ctx, "SELECT ts, ref, id_type, id_value, person_a, person_b, reason FROM "+s.DB.Table("identity_conflicts")+
 		" WHERE person_a IN ? OR person_b IN ? ORDER BY ts DESC LIMIT 50", pr.Persons, pr.Persons)
 	if err != nil {
-		return err
+		return queryErr("profile: read conflicts", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var c Conflict
 		if err := rows.Scan(&c.At, &c.Ref, &c.Identifier.Type, &c.Identifier.Value, &c.PersonA, &c.PersonB, &c.Reason); err != nil {
-			return err
+			return queryErr("profile: read conflicts", err)
 		}
 		pr.Conflicts = append(pr.Conflicts, c)
 	}
-	return rows.Err()
+	return queryErr("profile: read conflicts", rows.Err())
 }
 
 func (s *Service) profileTimeline(ctx context.Context, pr *Profile) error {
@@ -248,17 +250,17 @@ func (s *Service) profileTimeline(ctx context.Context, pr *Profile) error {
 	) ORDER BY at DESC LIMIT 200`
 	rows, err := s.DB.Conn.Query(ctx, q, pr.Persons, pr.Persons, pr.Persons, pr.Persons)
 	if err != nil {
-		return err
+		return queryErr("profile: read timeline", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var t TimelineItem
 		if err := rows.Scan(&t.At, &t.Kind, &t.Channel, &t.Title, &t.Detail); err != nil {
-			return err
+			return queryErr("profile: read timeline", err)
 		}
 		pr.Timeline = append(pr.Timeline, t)
 	}
-	return rows.Err()
+	return queryErr("profile: read timeline", rows.Err())
 }
 
 func (s *Service) profileComputed(ctx context.Context, pr *Profile, now time.Time) error {
@@ -266,7 +268,7 @@ func (s *Service) profileComputed(ctx context.Context, pr *Profile, now time.Tim
 	c.ByChannel = map[string]ChannelStats{}
 	var times []time.Time
 	for _, o := range pr.Orders {
-		if o.Status == "refunded" || o.Status == "cancelled" {
+		if !schema.ValidOrderStatus(o.Status) {
 			continue
 		}
 		cs := c.ByChannel[o.Channel]
@@ -313,7 +315,7 @@ func rfm(times []time.Time, orders []OrderSummary, now time.Time) RFM {
 	r.RecencyDays = int(now.Sub(times[len(times)-1]).Hours() / 24)
 	freq, spend := 0, 0.0
 	for _, o := range orders {
-		if o.Status != "refunded" && o.Status != "cancelled" && now.Sub(o.OrderedAt) <= 365*24*time.Hour {
+		if schema.ValidOrderStatus(o.Status) && now.Sub(o.OrderedAt) <= 365*24*time.Hour {
 			freq++
 			spend += o.Amount
 		}
@@ -344,10 +346,10 @@ func (s *Service) purchaseCycles(ctx context.Context, pr *Profile, now time.Time
 			groupUniqArray(category) AS cats
 		FROM `+s.DB.Table("order_lines")+` FINAL
 		WHERE person_id IN ? AND (channel, order_id) IN (SELECT channel, order_id FROM `+s.DB.Table("orders")+` FINAL
-			WHERE person_id IN ? AND status NOT IN ('refunded', 'cancelled'))
+			WHERE person_id IN ? AND `+schema.ValidOrder+`)
 		GROUP BY kind`, pr.Persons, pr.Persons)
 	if err != nil {
-		return err
+		return queryErr("profile: read purchase cycles", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -355,7 +357,7 @@ func (s *Service) purchaseCycles(ctx context.Context, pr *Profile, now time.Time
 		var days []time.Time
 		var cats []string
 		if err := rows.Scan(&kind, &days, &cats); err != nil {
-			return err
+			return queryErr("profile: read purchase cycles", err)
 		}
 		if kind == "" || len(days) == 0 {
 			continue
@@ -380,7 +382,7 @@ func (s *Service) purchaseCycles(ctx context.Context, pr *Profile, now time.Time
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return err
+		return queryErr("profile: read purchase cycles", err)
 	}
 	// Categories of the last three orders.
 	seen := map[string]bool{}
@@ -406,7 +408,7 @@ func (s *Service) behaviourTraits(ctx context.Context, pr *Profile, now time.Tim
 	err := s.DB.Conn.QueryRow(ctx, `SELECT topK(3)(topic), countIf(event = 'video_complete' AND ts >= ?)
 		FROM `+s.DB.Table("events")+` WHERE person_id IN ? AND topic != ''`, now.Add(-30*24*time.Hour), pr.Persons).Scan(&topics, &completed)
 	if err != nil {
-		return err
+		return queryErr("profile: read behaviour", err)
 	}
 	c.TopTopics, c.CompletedVideos30d = topics, int(completed)
 	var state, staff string
@@ -414,7 +416,7 @@ func (s *Service) behaviourTraits(ctx context.Context, pr *Profile, now time.Tim
 			argMaxIf(staff_userid, ts, change_type IN ('add_external_contact', 'edit_external_contact'))
 		FROM `+s.DB.Table("wecom_contact_events")+` WHERE person_id IN ?`, pr.Persons).Scan(&state, &staff)
 	if err != nil {
-		return err
+		return queryErr("profile: read WeCom contacts", err)
 	}
 	c.AcquisitionChannel, c.OwnerStaff = state, staff
 	return nil

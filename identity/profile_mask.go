@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/granarycdp/cdp/schema"
 )
 
 // PhoneTraitKeys are the trait and property names that carry a phone
@@ -25,19 +27,20 @@ func (s *Service) PhoneMasks(ctx context.Context, hashes []string) (map[string]s
 	if len(hashes) == 0 {
 		return out, nil
 	}
-	rows, err := s.DB.Conn.Query(ctx, "SELECT hash, any(masked) FROM "+s.DB.Table("pii_vault")+" WHERE hash IN ? GROUP BY hash", hashes)
+	const query = "read phone masks"
+	rows, err := s.DB.Conn.Query(ctx, "SELECT hash, masked FROM "+schema.Vault(s.DB.Table("pii_vault"), "hash IN ?"), hashes)
 	if err != nil {
-		return nil, err
+		return nil, queryErr(query, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var h, m string
 		if err := rows.Scan(&h, &m); err != nil {
-			return nil, err
+			return nil, queryErr(query, err)
 		}
 		out[h] = MaskPhone(m)
 	}
-	return out, rows.Err()
+	return out, queryErr(query, rows.Err())
 }
 
 // MaskIdentifiers masks identifier values in place for display under d,

@@ -34,6 +34,15 @@ type Service struct {
 // ErrNoSuchPerson is returned for a person id the graph does not know.
 var ErrNoSuchPerson = errors.New("identity: no such person")
 
+// queryErr names the ClickHouse query an error came from ("profile: read
+// orders"); nil stays nil.
+func queryErr(query string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("identity: %s: %w", query, err)
+}
+
 // mutation runs an ALTER TABLE ... UPDATE/DELETE on a platform table and
 // waits until it is applied on every replica. On a cluster it targets the
 // local tables.
@@ -133,7 +142,9 @@ func (s *Service) withIdentifierSet(ctx context.Context, persons []uint32, fn fu
 	s.sets.set(name, true)
 	err := s.DB.Conn.Exec(ctx, "CREATE TABLE "+table+on+" ENGINE = Memory AS SELECT id_type, id_value FROM "+
 		s.DB.Table("identity_links")+" FINAL WHERE person_id IN ?", persons)
-	if err == nil {
+	if err != nil {
+		err = queryErr("create identifier set", err)
+	} else {
 		err = fn(table)
 	}
 	if err != nil {
@@ -193,20 +204,21 @@ const (
 
 // identifiersOf lists the identifiers owned by persons.
 func (s *Service) identifiersOf(ctx context.Context, persons []uint32) ([]Identifier, error) {
+	const query = "read identifiers of persons"
 	rows, err := s.DB.Conn.Query(ctx, "SELECT id_type, id_value FROM "+s.DB.Table("identity_links")+" FINAL WHERE person_id IN ?", persons)
 	if err != nil {
-		return nil, err
+		return nil, queryErr(query, err)
 	}
 	defer rows.Close()
 	var out []Identifier
 	for rows.Next() {
 		var id Identifier
 		if err := rows.Scan(&id.Type, &id.Value); err != nil {
-			return nil, err
+			return nil, queryErr(query, err)
 		}
 		out = append(out, id)
 	}
-	return out, rows.Err()
+	return out, queryErr(query, rows.Err())
 }
 
 // UnmergeResult says what an unmerge split off.

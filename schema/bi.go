@@ -65,10 +65,17 @@ func BIViews() []View { return biViews }
 //go:embed migration6_bi.sql
 var migration6BI string
 
-// biSteps is migration 6.
-func biSteps() []Step {
+// migration10BI is migration 10 as released, frozen as migration 6 is:
+// the views with phones masked to their last four digits and the
+// platform's engine user as definer.
+//
+//go:embed migration10_bi.sql
+var migration10BI string
+
+// frozenBISteps are the statement templates of a released BI migration.
+func frozenBISteps(templates string) []Step {
 	var steps []Step
-	for _, s := range strings.Split(migration6BI, "\n;;\n") {
+	for _, s := range strings.Split(templates, "\n;;\n") {
 		steps = append(steps, biSQL(s))
 	}
 	return steps
@@ -86,12 +93,18 @@ func biViewSteps() []Step {
 	return steps
 }
 
-// Shared fragments. canonical maps every person id to the OneID it belongs
-// to now; a valid order is neither refunded nor cancelled (as in profiles,
-// segments and campaign results).
+// The domain's fragments (domain.go) over the platform database of a
+// statement template ({db}), for the BI views and the migrations' views.
+var (
+	// dbCanonical maps every person id to the OneID it belongs to now.
+	dbCanonical = Canonical("{db}.persons", "")
+	// dbVault is the phone vault, the latest mask and ciphertext per hash.
+	dbVault = Vault("{db}.pii_vault", "")
+)
+
+// The BI views' own masks.
+
 const (
-	biCanonical = "(SELECT person_id, canonical FROM {db}.persons FINAL)"
-	biValid     = "status NOT IN ('refunded', 'cancelled')"
 	// biMaskPhones masks mainland mobile numbers in free text (a search
 	// for one's own number) as the profile shows them, to the last four
 	// digits: ingest's token "[phone *******5678 h:<keyed hash>]" loses its
@@ -104,7 +117,7 @@ const (
 	biMaskStored = `if(%[1]s = '', '', concat('*******', right(%[1]s, 4)))`
 )
 
-const biDate = "Day in Asia/Shanghai"
+const biDate = "Day in " + BeijingName
 
 var biViews = []View{
 	{
@@ -167,7 +180,7 @@ var biViews = []View{
     ifNull(t.owner_staff, '') AS owner_staff,
     t.completed_videos AS completed_videos,
     t.topics AS topics
-FROM (SELECT canonical AS person_id, count() AS merged_ids FROM {db}.persons FINAL GROUP BY canonical) AS c
+FROM (SELECT canonical AS person_id, count() AS merged_ids FROM ` + dbCanonical + ` GROUP BY canonical) AS c
 LEFT JOIN {db}.person_traits AS t ON t.person_id = c.person_id
 LEFT JOIN {db}.person_rfm AS r ON r.person_id = c.person_id
 LEFT JOIN
@@ -180,11 +193,11 @@ LEFT JOIN
     SELECT p.canonical AS person_id,
         argMaxIf(toString(o.city), o.ordered_at, o.city != '') AS city,
         argMaxIf(toString(o.province), o.ordered_at, o.province != '') AS province,
-        toString(argMinIf(o.channel, o.ordered_at, o.` + biValid + `)) AS first_order_channel,
-        CAST(minIf(o.ordered_at, o.` + biValid + `), 'Nullable(DateTime64(3, \'UTC\'))') AS first_order_at_raw,
-        if(countIf(o.` + biValid + `) = 0, NULL, first_order_at_raw) AS first_order_at
+        toString(argMinIf(o.channel, o.ordered_at, ` + ValidOrderOf("o") + `)) AS first_order_channel,
+        CAST(minIf(o.ordered_at, ` + ValidOrderOf("o") + `), 'Nullable(DateTime64(3, \'UTC\'))') AS first_order_at_raw,
+        if(countIf(` + ValidOrderOf("o") + `) = 0, NULL, first_order_at_raw) AS first_order_at
     FROM {db}.orders AS o FINAL
-    INNER JOIN ` + biCanonical + ` AS p ON p.person_id = o.person_id
+    INNER JOIN ` + dbCanonical + ` AS p ON p.person_id = o.person_id
     WHERE o.person_id != 0
     GROUP BY p.canonical
 ) AS g ON g.person_id = c.person_id
@@ -192,8 +205,8 @@ LEFT JOIN
 (
     SELECT p.canonical AS person_id, ` + fmt.Sprintf(biMaskStored, "argMax(v.masked, l.linked_at)") + ` AS phone_masked, uniqExact(l.id_value) AS phones
     FROM {db}.identity_links AS l FINAL
-    INNER JOIN (SELECT hash, any(masked) AS masked FROM {db}.pii_vault GROUP BY hash) AS v ON v.hash = l.id_value
-    INNER JOIN ` + biCanonical + ` AS p ON p.person_id = l.person_id
+    INNER JOIN ` + dbVault + ` AS v ON v.hash = l.id_value
+    INNER JOIN ` + dbCanonical + ` AS p ON p.person_id = l.person_id
     WHERE l.id_type = 'phone'
     GROUP BY p.canonical
 ) AS ph ON ph.person_id = c.person_id`,
@@ -212,10 +225,10 @@ LEFT JOIN
 			{Name: "keyword", Type: "String", Comment: "Search keyword; mobile numbers in it masked"},
 			{Name: "completion", Type: "Float32", Comment: "Video completion ratio 0..1"},
 		},
-		Query: `SELECT e.ts AS ts, toDate(e.ts, 'Asia/Shanghai') AS date, p.canonical AS person_id, toString(e.type) AS type, toString(e.event) AS event,
+		Query: `SELECT e.ts AS ts, ` + BeijingDate("e.ts") + ` AS date, p.canonical AS person_id, toString(e.type) AS type, toString(e.event) AS event,
     toString(e.source) AS source, toString(e.topic) AS topic, ` + fmt.Sprintf(biMaskPhones, "e.keyword") + ` AS keyword, e.completion AS completion
 FROM {db}.events AS e
-INNER JOIN ` + biCanonical + ` AS p ON p.person_id = e.person_id
+INNER JOIN ` + dbCanonical + ` AS p ON p.person_id = e.person_id
 WHERE e.person_id != 0`,
 	},
 	{
@@ -240,12 +253,12 @@ WHERE e.person_id != 0`,
     if(valid AND person_id != 0, toUInt32(row_number() OVER (PARTITION BY person_id, valid ORDER BY ordered_at, channel, order_id)), 0) AS person_order_number
 FROM
 (
-    SELECT toString(o.channel) AS channel, o.order_id AS order_id, toString(o.status) AS status, toUInt8(o.` + biValid + `) AS valid,
-        o.ordered_at AS ordered_at, toDate(o.ordered_at, 'Asia/Shanghai') AS date, o.amount AS amount,
+    SELECT toString(o.channel) AS channel, o.order_id AS order_id, toString(o.status) AS status, toUInt8(` + ValidOrderOf("o") + `) AS valid,
+        o.ordered_at AS ordered_at, ` + BeijingDate("o.ordered_at") + ` AS date, o.amount AS amount,
         toString(o.province) AS province, toString(o.city) AS city, o.store_id AS store_id, o.leader_id AS leader_id,
         if(o.person_id = 0, 0, p.canonical) AS person_id
     FROM {db}.orders AS o FINAL
-    LEFT JOIN ` + biCanonical + ` AS p ON p.person_id = o.person_id
+    LEFT JOIN ` + dbCanonical + ` AS p ON p.person_id = o.person_id
 )`,
 	},
 	{
@@ -274,7 +287,7 @@ FROM
 		Query: `SELECT toString(l.channel) AS channel, l.order_id AS order_id, l.line_no AS line_no, l.sku AS sku, l.product_name AS product_name,
     toString(l.category) AS category, l.quantity AS quantity, l.unit_price AS unit_price, l.amount AS amount,
     if(kg > 0, kg, grams / 1000) AS pack_kg, if(litres > 0, litres, ml / 1000) AS pack_litres,
-    o.status AS status, toUInt8(o.` + biValid + `) AS valid, o.ordered_at AS ordered_at, toDate(o.ordered_at, 'Asia/Shanghai') AS date,
+    o.status AS status, toUInt8(` + ValidOrderOf("o") + `) AS valid, o.ordered_at AS ordered_at, ` + BeijingDate("o.ordered_at") + ` AS date,
     o.province AS province, o.city AS city, if(o.person_id = 0, 0, p.canonical) AS person_id,
     toFloat64OrZero(extract(l.product_name, '(?i)([0-9]+(?:\\.[0-9]+)?)\\s*(?:kg|公斤|千克)')) AS kg,
     toFloat64OrZero(extract(l.product_name, '(?i)([0-9]+(?:\\.[0-9]+)?)\\s*(?:g|克)(?:[^a-z]|$)')) AS grams,
@@ -286,7 +299,7 @@ INNER JOIN
     SELECT channel, order_id, toString(status) AS status, ordered_at, toString(province) AS province, toString(city) AS city, person_id
     FROM {db}.orders FINAL
 ) AS o ON o.channel = l.channel AND o.order_id = l.order_id
-LEFT JOIN ` + biCanonical + ` AS p ON p.person_id = o.person_id`,
+LEFT JOIN ` + dbCanonical + ` AS p ON p.person_id = o.person_id`,
 	},
 	{
 		Name:    "segments",
@@ -371,7 +384,7 @@ LEFT JOIN (SELECT offer_id, argMax(definition, version) AS def FROM {db}.offers 
 		},
 		Query: `SELECT s.campaign_id AS campaign_id, c.name AS campaign_name, s.person_id AS person_id, toString(s.group) AS group, toString(s.reason) AS reason,
     toString(s.channel) AS channel, toString(s.sender) AS staff_userid, toString(s.state) AS state, s.planned_at AS planned_at,
-    toDate(s.planned_at, 'Asia/Shanghai') AS date, s.updated_at AS updated_at
+    ` + BeijingDate("s.planned_at") + ` AS date, s.updated_at AS updated_at
 FROM {db}.campaign_sends AS s FINAL
 LEFT JOIN (SELECT campaign_id, JSONExtractString(argMax(definition, version), 'name') AS name FROM {db}.campaigns GROUP BY campaign_id) AS c
     ON c.campaign_id = s.campaign_id`,
@@ -417,16 +430,16 @@ FROM
             c.name AS name, c.offer_name AS offer_name, c.offer_skus AS skus, c.offer_categories AS categories, c.attribution_days AS days
         FROM {db}.campaign_sends AS x FINAL
         INNER JOIN {bi}.campaigns AS c ON c.campaign_id = x.campaign_id
-        LEFT JOIN ` + biCanonical + ` AS pc ON pc.person_id = x.person_id
+        LEFT JOIN ` + dbCanonical + ` AS pc ON pc.person_id = x.person_id
         WHERE x.group IN ('treatment', 'holdout')
     ) AS s
     LEFT JOIN
     (
         SELECT p.canonical AS person_id, o.ordered_at AS ordered_at, l.sku AS sku, toString(l.category) AS category, toFloat64(l.amount) AS amount
         FROM {db}.order_lines AS l FINAL
-        INNER JOIN (SELECT channel, order_id, person_id, ordered_at FROM {db}.orders FINAL WHERE ` + biValid + `) AS o
+        INNER JOIN (SELECT channel, order_id, person_id, ordered_at FROM {db}.orders FINAL WHERE ` + ValidOrder + `) AS o
             ON o.channel = l.channel AND o.order_id = l.order_id
-        INNER JOIN ` + biCanonical + ` AS p ON p.person_id = o.person_id
+        INNER JOIN ` + dbCanonical + ` AS p ON p.person_id = o.person_id
     ) AS m ON m.person_id = s.person_id
     GROUP BY s.campaign_id, s.group
 )
@@ -502,7 +515,7 @@ FROM {bi}.order_lines AS l WHERE l.valid = 1 GROUP BY date, category, province, 
 			{Name: "removed", Type: "UInt64", Comment: "Contacts ended by the staff member (del_external_contact) or the customer (del_follow_user)"},
 			{Name: "net", Type: "Int64", Comment: "added - removed"},
 		},
-		Query: `SELECT toDate(e.ts, 'Asia/Shanghai') AS date, toString(e.staff_userid) AS staff_userid, if(e.state != '', toString(e.state), a.add_state) AS state,
+		Query: `SELECT ` + BeijingDate("e.ts") + ` AS date, toString(e.staff_userid) AS staff_userid, if(e.state != '', toString(e.state), a.add_state) AS state,
     countIf(e.change_type = 'add_external_contact') AS added,
     countIf(e.change_type IN ('del_external_contact', 'del_follow_user')) AS removed,
     toInt64(added) - toInt64(removed) AS net

@@ -55,7 +55,7 @@ var all = []Migration{
 	{Version: 3, Name: "identity", Steps: identityTables},
 	{Version: 4, Name: "segments", Steps: segmentTables},
 	{Version: 5, Name: "campaigns", Steps: campaignTables},
-	{Version: 6, Name: "bi", Steps: biSteps()},
+	{Version: 6, Name: "bi", Steps: frozenBISteps(migration6BI)},
 	{Version: 7, Name: "campaign_channels", Steps: campaignChannelSteps},
 	{Version: 8, Name: "consent_evidence", Steps: consentEvidenceSteps},
 	{Version: 9, Name: "write_key_scopes", Steps: writeKeyScopeSteps},
@@ -63,7 +63,11 @@ var all = []Migration{
 	// digits, and DEFINER the platform's engine user (cdp): views an
 	// older version made on the embedded engine name `default`, which may
 	// no longer read the platform's tables.
-	{Version: 10, Name: "bi_views_masks_and_definer", Steps: biViewSteps()},
+	{Version: 10, Name: "bi_views_masks_and_definer", Steps: frozenBISteps(migration10BI)},
+	// The BI views again (biViewSteps): each reads the domain's fragments
+	// (schema/domain.go), so persons.phone_masked takes the vault's latest
+	// mask of a phone (Vault) where it took any one.
+	{Version: 11, Name: "bi_views_domain_fragments", Steps: biViewSteps()},
 }
 
 // Identifier columns shared by the ingest tables: parallel arrays of type
@@ -339,9 +343,9 @@ FROM
         CAST(NULL, 'Nullable(DateTime64(3, \'UTC\'))') AS acq_ts, '' AS acq_state, CAST(NULL, 'Nullable(DateTime64(3, \'UTC\'))') AS own_ts, '' AS own_staff
     FROM {db}.events WHERE person_id != 0 GROUP BY person_id
     UNION ALL
-    SELECT person_id, min(ordered_at), max(ordered_at), countIf(status NOT IN ('refunded', 'cancelled')),
-        sumIf(toFloat64(amount), status NOT IN ('refunded', 'cancelled')),
-        minIf(ordered_at, status NOT IN ('refunded', 'cancelled')), maxIf(ordered_at, status NOT IN ('refunded', 'cancelled')), 0, [],
+    SELECT person_id, min(ordered_at), max(ordered_at), countIf(` + ValidOrder + `),
+        sumIf(toFloat64(amount), ` + ValidOrder + `),
+        minIf(ordered_at, ` + ValidOrder + `), maxIf(ordered_at, ` + ValidOrder + `), 0, [],
         CAST(NULL, 'Nullable(DateTime64(3, \'UTC\'))'), '', CAST(NULL, 'Nullable(DateTime64(3, \'UTC\'))'), ''
     FROM {db}.orders FINAL WHERE person_id != 0 GROUP BY person_id
     UNION ALL
@@ -351,7 +355,7 @@ FROM
         toString(argMaxIf(staff_userid, ts, change_type IN ('add_external_contact', 'edit_external_contact')))
     FROM {db}.wecom_contact_events WHERE person_id != 0 GROUP BY person_id
 ) AS t
-INNER JOIN (SELECT person_id, canonical FROM {db}.persons FINAL) AS p ON p.person_id = t.person_id
+INNER JOIN ` + dbCanonical + ` AS p ON p.person_id = t.person_id
 GROUP BY p.canonical`),
 	// RFM over the last 365 days, with the thresholds the profile API uses
 	// (docs/identity.md).
@@ -366,8 +370,8 @@ SELECT
     1 + (spend_365d >= 100) + (spend_365d >= 200) + (spend_365d >= 500) + (spend_365d >= 1000) AS m,
     concat(toString(r), toString(f), toString(m)) AS rfm
 FROM {db}.orders AS o FINAL
-INNER JOIN (SELECT person_id, canonical FROM {db}.persons FINAL) AS p ON p.person_id = o.person_id
-WHERE o.status NOT IN ('refunded', 'cancelled') AND o.person_id != 0
+INNER JOIN ` + dbCanonical + ` AS p ON p.person_id = o.person_id
+WHERE ` + ValidOrderOf("o") + ` AND o.person_id != 0
 GROUP BY p.canonical`),
 	// Predicted next purchase of rice and of oil: the last purchase day plus
 	// the person's median gap between purchase days (the upper median, as
@@ -385,9 +389,9 @@ FROM
         multiIf(positionUTF8(l.category, '米') > 0, 'rice', positionUTF8(l.category, '油') > 0, 'oil', '') AS kind,
         arraySort(groupUniqArray(toDate(l.ordered_at))) AS days
     FROM {db}.order_lines AS l FINAL
-    INNER JOIN (SELECT channel, order_id, person_id FROM {db}.orders FINAL WHERE status NOT IN ('refunded', 'cancelled')) AS o
+    INNER JOIN (SELECT channel, order_id, person_id FROM {db}.orders FINAL WHERE ` + ValidOrder + `) AS o
         ON o.channel = l.channel AND o.order_id = l.order_id
-    INNER JOIN (SELECT person_id, canonical FROM {db}.persons FINAL) AS p ON p.person_id = o.person_id
+    INNER JOIN ` + dbCanonical + ` AS p ON p.person_id = o.person_id
     WHERE o.person_id != 0
     GROUP BY person_id, kind
 )

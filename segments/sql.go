@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/granarycdp/cdp/schema"
 )
 
 // The SQL of behaviour leaves. Every leaf has one shape:
@@ -15,7 +17,7 @@ import (
 //	SELECT toString(groupBitmapState(c)) FROM (
 //	    SELECT if(p.canonical = 0, f.person_id, p.canonical) AS c
 //	    FROM (<fact: per raw person_id, from one table>) AS f
-//	    LEFT JOIN (SELECT person_id, canonical FROM persons FINAL WHERE person_id != canonical) AS p
+//	    LEFT JOIN <schema.Canonical(persons, "person_id != canonical")> AS p
 //	        ON p.person_id = f.person_id
 //	    [GROUP BY c HAVING <condition on the canonical person's aggregate>])
 //
@@ -37,10 +39,6 @@ const (
 	paramNow     = "now"
 	paramPersons = "persons"
 )
-
-// validOrder is the condition for orders that count (the person_traits
-// view's definition).
-const validOrder = "status NOT IN ('refunded', 'cancelled')"
 
 // readSettings apply to every query of the engine.
 //
@@ -190,16 +188,12 @@ func (g *sqlGen) leaf(s leafSpec) *sqlLeaf {
 }
 
 func (g *sqlGen) render(s leafSpec, refresh bool) string {
-	persons := "SELECT person_id, canonical FROM " + g.table("persons") + " FINAL WHERE person_id != canonical"
-	if refresh {
-		persons += " AND canonical IN {" + paramPersons + ":Array(UInt32)}"
-	}
 	var b strings.Builder
 	b.WriteString("SELECT toString(groupBitmapState(c)) FROM (\n\tSELECT if(p.canonical = 0, f.person_id, p.canonical) AS c\n\tFROM (")
 	g.renderFact(&b, s.fact, refresh)
-	b.WriteString(") AS f\n\tLEFT JOIN (")
-	b.WriteString(persons)
-	b.WriteString(") AS p ON p.person_id = f.person_id")
+	b.WriteString(") AS f\n\tLEFT JOIN ")
+	b.WriteString(mergedMapping(g.table("persons"), refresh))
+	b.WriteString(" AS p ON p.person_id = f.person_id")
 	if s.having != "" {
 		b.WriteString("\n\tGROUP BY c HAVING ")
 		b.WriteString(s.having)
@@ -212,8 +206,24 @@ func (g *sqlGen) render(s leafSpec, refresh bool) string {
 // variant's person filter (nothing in the full query).
 const refreshMark = "/*refresh*/"
 
-func (g *sqlGen) personFilter() string {
-	return "person_id IN (SELECT person_id FROM " + g.table("persons") + " FINAL WHERE canonical IN {" + paramPersons + ":Array(UInt32)})"
+func (g *sqlGen) personFilter() string { return personsOf(g.table("persons")) }
+
+// mergedMapping is the person → OneID mapping (schema.Canonical) of the
+// merged persons only, a few percent of all, over the qualified persons
+// table; in the refresh variant only those of the canonical persons
+// {persons}.
+func mergedMapping(persons string, refresh bool) string {
+	where := "person_id != canonical"
+	if refresh {
+		where += " AND canonical IN {" + paramPersons + ":Array(UInt32)}"
+	}
+	return schema.Canonical(persons, where)
+}
+
+// personsOf is the condition on person_id of the refresh variant: the
+// person ids of the canonical persons {persons}, merged ones included.
+func personsOf(persons string) string {
+	return "person_id IN (SELECT person_id FROM " + schema.Canonical(persons, "canonical IN {"+paramPersons+":Array(UInt32)}") + ")"
 }
 
 func (g *sqlGen) renderFact(b *strings.Builder, f *fact, refresh bool) {
@@ -261,7 +271,7 @@ func (g *sqlGen) having(agg string, r intRange) string {
 func (g *sqlGen) eventFact(src source, days int, cols string, group bool) *fact {
 	if src.event == orderEvent {
 		f := &fact{table: g.table("orders") + " FINAL", cols: cols, group: group,
-			where: []string{"person_id != 0", validOrder}}
+			where: []string{"person_id != 0", schema.ValidOrder}}
 		f.where = append(f.where, g.filters(src.filters)...)
 		f.where = append(f.where, g.window("ordered_at", days)...)
 		return f
@@ -371,7 +381,7 @@ func (g *sqlGen) linesFact(item string, days int) *fact {
 		where: []string{"person_id != 0", "(category = " + p + " OR sku = " + p + ")"}}
 	f.where = append(f.where, g.window("ordered_at", days)...)
 	f.where = append(f.where, "(channel, order_id) NOT IN (SELECT channel, order_id FROM "+g.table("orders")+
-		" FINAL WHERE status IN ('refunded', 'cancelled')"+refreshMark+")")
+		" FINAL WHERE "+schema.InvalidOrder+refreshMark+")")
 	return f
 }
 
@@ -420,7 +430,7 @@ func (g *sqlGen) funnelLeaf(desc string, first, then string, withinDays, days in
 	}
 	if kinds[KindOrders] {
 		o := &fact{table: g.table("orders") + " FINAL", cols: ", ordered_at AS ts, 'order' AS e",
-			where: []string{"person_id != 0", validOrder}}
+			where: []string{"person_id != 0", schema.ValidOrder}}
 		o.where = append(o.where, g.window("ordered_at", days)...)
 		if f == nil {
 			f = o

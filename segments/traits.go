@@ -13,6 +13,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/RoaringBitmap/roaring/v2"
+
+	"github.com/granarycdp/cdp/schema"
 )
 
 // traitSpec says how a trait is indexed.
@@ -127,7 +129,7 @@ func (e *Engine) traitsSQL(refresh bool) string {
 		toUnixTimestamp64Milli(maxIf(ordered_at, o_city != '')) AS city_at,
 		argMaxIf(o_province, ordered_at, o_province != '') AS province,
 		toUnixTimestamp64Milli(maxIf(ordered_at, o_province != '')) AS province_at
-	FROM (SELECT person_id, amount, ordered_at, toString(city) AS o_city, toString(province) AS o_province, ` + validOrder + ` AS valid
+	FROM (SELECT person_id, amount, ordered_at, toString(city) AS o_city, toString(province) AS o_province, ` + schema.ValidOrder + ` AS valid
 		FROM ` + e.db.Table("orders") + ` FINAL WHERE person_id != 0` + e.ofPersons(refresh) + `)
 	GROUP BY person_id)`
 }
@@ -135,17 +137,12 @@ func (e *Engine) traitsSQL(refresh bool) string {
 // channelsSQL: per channel, the person ids with a valid order in it.
 func (e *Engine) channelsSQL(refresh bool) string {
 	return `SELECT toString(channel), toString(groupBitmapState(person_id)) FROM ` + e.db.Table("orders") + ` FINAL
-	WHERE person_id != 0 AND ` + validOrder + e.ofPersons(refresh) + ` GROUP BY channel`
+	WHERE person_id != 0 AND ` + schema.ValidOrder + e.ofPersons(refresh) + ` GROUP BY channel`
 }
 
 // mergesSQL: the persons merged into another, and that canonical person.
 func (e *Engine) mergesSQL(refresh bool) string {
-	q := `SELECT toString(groupArrayState(person_id)), toString(groupArrayState(canonical)) FROM ` + e.db.Table("persons") +
-		` FINAL WHERE person_id != canonical`
-	if refresh {
-		q += " AND canonical IN {" + paramPersons + ":Array(UInt32)}"
-	}
-	return q
+	return `SELECT toString(groupArrayState(person_id)), toString(groupArrayState(canonical)) FROM ` + mergedMapping(e.db.Table("persons"), refresh)
 }
 
 // ofPersons is the condition on person_id for the refresh variant: the
@@ -154,7 +151,7 @@ func (e *Engine) ofPersons(refresh bool) string {
 	if !refresh {
 		return ""
 	}
-	return " AND person_id IN (SELECT person_id FROM " + e.db.Table("persons") + " FINAL WHERE canonical IN {" + paramPersons + ":Array(UInt32)})"
+	return " AND " + personsOf(e.db.Table("persons"))
 }
 
 // rawTraits are trait rows per person id (not yet canonical), channel
@@ -388,12 +385,13 @@ func (e *Engine) readChannels(ctx context.Context, args []any) (map[string]*roar
 // readUniverse reads the canonical persons: all, or those of the persons
 // given (raw or canonical ids).
 func (e *Engine) readUniverse(ctx context.Context, persons []uint32) (*roaring.Bitmap, error) {
-	q := "SELECT toString(groupBitmapState(canonical)) FROM " + e.db.Table("persons") + " FINAL"
+	where := ""
 	var args []any
 	if persons != nil {
-		q += " WHERE person_id IN {persons:Array(UInt32)}"
+		where = "person_id IN {" + paramPersons + ":Array(UInt32)}"
 		args = append(args, clickhouse.Named(paramPersons, persons))
 	}
+	q := "SELECT toString(groupBitmapState(canonical)) FROM " + schema.Canonical(e.db.Table("persons"), where)
 	var state []byte
 	if err := e.db.Conn.QueryRow(readContext(ctx), q, args...).Scan(&state); err != nil {
 		return nil, fmt.Errorf("segments: read persons: %w", err)

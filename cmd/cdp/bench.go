@@ -11,7 +11,6 @@ import (
 	"os"
 	"runtime"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 	"github.com/granarycdp/cdp/campaigns"
 	"github.com/granarycdp/cdp/gen"
 	"github.com/granarycdp/cdp/identity"
+	"github.com/granarycdp/cdp/schema"
 	"github.com/granarycdp/cdp/segments"
 	"github.com/granarycdp/cdp/store"
 )
@@ -256,21 +256,24 @@ func benchIngest(ctx context.Context, cfg config, logger *slog.Logger, add func(
 // the single SQL query a SQL-cohort system would run.
 const benchRule = `did("video_complete", 30, {"topic": "控糖"}) >= 2 && bought("低GI大米", 365) >= 1 && !chat("退订", 90)`
 
-const benchSQL = `SELECT count() FROM (
-	SELECT p.canonical AS c FROM {db}.events AS e
-	INNER JOIN (SELECT person_id, canonical FROM {db}.persons FINAL) AS p ON p.person_id = e.person_id
+func benchSQL(db *store.DB) string {
+	canonical := schema.Canonical(db.Table("persons"), "")
+	return `SELECT count() FROM (
+	SELECT p.canonical AS c FROM ` + db.Table("events") + ` AS e
+	INNER JOIN ` + canonical + ` AS p ON p.person_id = e.person_id
 	WHERE e.event = 'video_complete' AND e.topic = '控糖' AND e.ts >= now() - INTERVAL 30 DAY
 	GROUP BY c HAVING count() >= 2
 ) WHERE c IN (
-	SELECT p.canonical FROM (SELECT * FROM {db}.order_lines FINAL WHERE category = '低GI大米' AND ordered_at >= now() - INTERVAL 365 DAY) AS l
-	INNER JOIN (SELECT channel, order_id, person_id FROM {db}.orders FINAL WHERE status NOT IN ('refunded', 'cancelled')) AS o
+	SELECT p.canonical FROM (SELECT * FROM ` + db.Table("order_lines") + ` FINAL WHERE category = '低GI大米' AND ordered_at >= now() - INTERVAL 365 DAY) AS l
+	INNER JOIN (SELECT channel, order_id, person_id FROM ` + db.Table("orders") + ` FINAL WHERE ` + schema.ValidOrder + `) AS o
 		ON o.channel = l.channel AND o.order_id = l.order_id
-	INNER JOIN (SELECT person_id, canonical FROM {db}.persons FINAL) AS p ON p.person_id = o.person_id
+	INNER JOIN ` + canonical + ` AS p ON p.person_id = o.person_id
 ) AND c NOT IN (
-	SELECT p.canonical FROM {db}.wecom_messages_visible AS m
-	INNER JOIN (SELECT person_id, canonical FROM {db}.persons FINAL) AS p ON p.person_id = m.person_id
+	SELECT p.canonical FROM ` + db.Table("wecom_messages_visible") + ` AS m
+	INNER JOIN ` + canonical + ` AS p ON p.person_id = m.person_id
 	WHERE positionUTF8(m.content, '退订') > 0 AND m.msgtime >= now() - INTERVAL 90 DAY AND m.from = m.external_userid
 )`
+}
 
 // benchSegments times a three-clause rule cold (new rule), warm (cached)
 // and as one SQL query, on the data the ingest bench loaded.
@@ -292,8 +295,8 @@ func benchSegments(ctx context.Context, db *store.DB, segs *segments.Store, add 
 	warm := time.Since(start) / warmRuns
 	start = time.Now()
 	var n uint64
-	if err := db.Conn.QueryRow(ctx, strings.ReplaceAll(benchSQL, "{db}", "`"+db.Database+"`")).Scan(&n); err != nil {
-		return err
+	if err := db.Conn.QueryRow(ctx, benchSQL(db)).Scan(&n); err != nil {
+		return fmt.Errorf("bench: segment as one SQL query: %w", err)
 	}
 	sqlTook := time.Since(start)
 	ref := fmt.Sprintf("one SQL query (%d members)", n)
@@ -329,14 +332,14 @@ func benchPlanning(persons int, add func(benchLine)) {
 func rawEventInsert(ctx context.Context, db *store.DB, n int) (float64, error) {
 	scratch := db.Table("bench_raw_events")
 	if err := db.Conn.Exec(ctx, "CREATE TABLE "+scratch+" AS "+db.Table("events")); err != nil {
-		return 0, err
+		return 0, fmt.Errorf("bench: create raw events table: %w", err)
 	}
 	defer db.Conn.Exec(context.Background(), "DROP TABLE "+scratch)
 	ts := demoEnd.UTC()
 	start := time.Now()
 	batch, err := db.Conn.PrepareBatch(ctx, "INSERT INTO "+scratch+" (id_types, id_values, message_id, type, event, ts, received_at, source, person_id, user_id, anonymous_id, properties, traits, context, spool_seq)")
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("bench: insert raw events: %w", err)
 	}
 	for i := range n {
 		id := strconv.Itoa(i)
@@ -347,7 +350,7 @@ func rawEventInsert(ctx context.Context, db *store.DB, n int) (float64, error) {
 		}
 	}
 	if err := batch.Send(); err != nil {
-		return 0, err
+		return 0, fmt.Errorf("bench: insert raw events: %w", err)
 	}
 	return float64(n) / time.Since(start).Seconds(), nil
 }

@@ -1425,3 +1425,410 @@ WHERE e.change_type IN ('add_external_contact', 'del_external_contact', 'del_fol
 GROUP BY date, staff_userid, state
 COMMENT 'WeCom contact growth per day, staff member and State channel tag: adds, removals (either side) and net.';
 
+-- migration 11 bi_views_domain_fragments
+CREATE OR REPLACE VIEW `bi_cdp`.`persons` ON CLUSTER `cdp_cluster`
+(
+    `person_id` UInt32 COMMENT 'OneID: the canonical person id (the id in the console and the API)',
+    `merged_ids` UInt32 COMMENT 'Person ids merged into this one, itself included',
+    `phone_masked` String COMMENT 'Latest linked mobile number, masked to its last four digits (*******5678); empty when none',
+    `phones` UInt32 COMMENT 'Distinct mobile numbers linked',
+    `city` String COMMENT 'City of the latest order that names one',
+    `province` String COMMENT 'Province of the latest order that names one',
+    `city_tier` UInt8 COMMENT '1 (北京 上海 广州 深圳) to 4; 0 when the city is not in the tier table',
+    `first_seen` Nullable(DateTime64(3, 'UTC')) COMMENT 'First event, order or WeCom contact',
+    `last_seen` Nullable(DateTime64(3, 'UTC')) COMMENT 'Latest event, order or WeCom contact',
+    `first_order_channel` String COMMENT 'Channel of the first valid order (tmall, douyin_shop, group_buy, pos, phone, mini_program)',
+    `first_order_at` Nullable(DateTime64(3, 'UTC')) COMMENT 'First valid (not refunded or cancelled) order',
+    `last_order_at` Nullable(DateTime64(3, 'UTC')) COMMENT 'Latest valid order',
+    `orders` UInt64 COMMENT 'Valid orders',
+    `lifetime_value` Float64 COMMENT 'Sum of valid orders in yuan (LTV)',
+    `average_order_value` Float64 COMMENT 'lifetime_value / orders; 0 without orders',
+    `recency_days` Nullable(Int64) COMMENT 'Days since the latest valid order',
+    `repurchase_interval_days` Nullable(Float64) COMMENT 'Mean days between valid orders (two or more orders)',
+    `rfm` String COMMENT 'RFM score over 365 days, e.g. 545 (each 1..5, as the profile); empty without orders',
+    `r` UInt8 COMMENT 'Recency score 1..5; 0 without orders',
+    `f` UInt8 COMMENT 'Frequency score 1..5; 0 without orders',
+    `m` UInt8 COMMENT 'Monetary score 1..5; 0 without orders',
+    `next_rice_purchase` Nullable(Date) COMMENT 'Predicted next rice purchase (median gap, or 21 days after a single one)',
+    `next_oil_purchase` Nullable(Date) COMMENT 'Predicted next oil purchase (median gap, or 49 days after a single one)',
+    `acquisition_channel` String COMMENT 'WeCom State channel tag of the first add (the 联系我 QR code)',
+    `owner_staff` String COMMENT 'WeCom staff member who owns the customer now',
+    `completed_videos` UInt64 COMMENT 'Douyin videos watched to the end',
+    `topics` Array(String) COMMENT 'Content topics the person engaged with (控糖, 低GI, 减脂, ...)'
+)
+DEFINER = CURRENT_USER SQL SECURITY DEFINER
+AS SELECT
+    c.person_id AS person_id,
+    c.merged_ids AS merged_ids,
+    ph.phone_masked AS phone_masked,
+    ph.phones AS phones,
+    g.city AS city,
+    g.province AS province,
+    transform(g.city, ['北京', '上海', '广州', '深圳', '成都', '重庆', '杭州', '武汉', '西安', '苏州', '南京', '天津', '长沙', '郑州', '东莞', '青岛', '沈阳', '宁波', '昆明', '合肥', '福州', '济南', '哈尔滨', '长春', '石家庄', '南昌', '南宁', '贵阳', '太原', '厦门', '无锡', '佛山', '大连', '洛阳', '赣州', '绵阳', '潍坊', '岳阳', '襄阳', '桂林', '邯郸', '盐城'], [1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 4], 0) AS city_tier,
+    if(t.person_id = 0, NULL, t.first_seen) AS first_seen,
+    if(t.person_id = 0, NULL, t.last_seen) AS last_seen,
+    g.first_order_channel AS first_order_channel,
+    g.first_order_at AS first_order_at,
+    t.last_order_at AS last_order_at,
+    t.orders AS orders,
+    t.lifetime_value AS lifetime_value,
+    t.average_order_value AS average_order_value,
+    t.recency_days AS recency_days,
+    t.repurchase_interval_days AS repurchase_interval_days,
+    r.rfm AS rfm,
+    r.r AS r,
+    r.f AS f,
+    r.m AS m,
+    n.rice AS next_rice_purchase,
+    n.oil AS next_oil_purchase,
+    ifNull(t.acquisition_channel, '') AS acquisition_channel,
+    ifNull(t.owner_staff, '') AS owner_staff,
+    t.completed_videos AS completed_videos,
+    t.topics AS topics
+FROM (SELECT canonical AS person_id, count() AS merged_ids FROM (SELECT person_id, canonical FROM `cdp`.persons FINAL) GROUP BY canonical) AS c
+LEFT JOIN `cdp`.person_traits AS t ON t.person_id = c.person_id
+LEFT JOIN `cdp`.person_rfm AS r ON r.person_id = c.person_id
+LEFT JOIN
+(
+    SELECT person_id, nullIf(maxIf(next_purchase, kind = 'rice'), toDate(0)) AS rice, nullIf(maxIf(next_purchase, kind = 'oil'), toDate(0)) AS oil
+    FROM `cdp`.person_next_purchase GROUP BY person_id
+) AS n ON n.person_id = c.person_id
+LEFT JOIN
+(
+    SELECT p.canonical AS person_id,
+        argMaxIf(toString(o.city), o.ordered_at, o.city != '') AS city,
+        argMaxIf(toString(o.province), o.ordered_at, o.province != '') AS province,
+        toString(argMinIf(o.channel, o.ordered_at, o.status NOT IN ('refunded', 'cancelled'))) AS first_order_channel,
+        CAST(minIf(o.ordered_at, o.status NOT IN ('refunded', 'cancelled')), 'Nullable(DateTime64(3, \'UTC\'))') AS first_order_at_raw,
+        if(countIf(o.status NOT IN ('refunded', 'cancelled')) = 0, NULL, first_order_at_raw) AS first_order_at
+    FROM `cdp`.orders AS o FINAL
+    INNER JOIN (SELECT person_id, canonical FROM `cdp`.persons FINAL) AS p ON p.person_id = o.person_id
+    WHERE o.person_id != 0
+    GROUP BY p.canonical
+) AS g ON g.person_id = c.person_id
+LEFT JOIN
+(
+    SELECT p.canonical AS person_id, if(argMax(v.masked, l.linked_at) = '', '', concat('*******', right(argMax(v.masked, l.linked_at), 4))) AS phone_masked, uniqExact(l.id_value) AS phones
+    FROM `cdp`.identity_links AS l FINAL
+    INNER JOIN (SELECT hash, argMax(masked, updated_at) AS masked, argMax(ciphertext, updated_at) AS ciphertext FROM `cdp`.pii_vault GROUP BY hash) AS v ON v.hash = l.id_value
+    INNER JOIN (SELECT person_id, canonical FROM `cdp`.persons FINAL) AS p ON p.person_id = l.person_id
+    WHERE l.id_type = 'phone'
+    GROUP BY p.canonical
+) AS ph ON ph.person_id = c.person_id
+COMMENT 'One row per person (OneID, canonical after merges) with the traits the profile shows. Phones only masked.';
+
+CREATE OR REPLACE VIEW `bi_cdp`.`events` ON CLUSTER `cdp_cluster`
+(
+    `ts` DateTime64(3, 'UTC') COMMENT 'When it happened',
+    `date` Date COMMENT 'Day in Asia/Shanghai',
+    `person_id` UInt32 COMMENT 'OneID (canonical)',
+    `type` String COMMENT 'track, identify, page, screen, group, alias',
+    `event` String COMMENT 'Event name, e.g. video_complete, video_play, search, like',
+    `source` String COMMENT 'Source of the write key: douyin, app, mini_program, ...',
+    `topic` String COMMENT 'Content topic, e.g. 控糖, 低GI, 减脂, 宝宝辅食',
+    `keyword` String COMMENT 'Search keyword; mobile numbers in it masked',
+    `completion` Float32 COMMENT 'Video completion ratio 0..1'
+)
+DEFINER = CURRENT_USER SQL SECURITY DEFINER
+AS SELECT e.ts AS ts, toDate(e.ts, 'Asia/Shanghai') AS date, p.canonical AS person_id, toString(e.type) AS type, toString(e.event) AS event,
+    toString(e.source) AS source, toString(e.topic) AS topic, replaceRegexpAll(replaceRegexpAll(e.keyword, '\\[phone (\\*{7}[0-9]{4}) h:[0-9a-f]{32}\\]', '\\1'), '1[3-9][0-9]{5}([0-9]{4})', '*******\\1') AS keyword, e.completion AS completion
+FROM `cdp`.events AS e
+INNER JOIN (SELECT person_id, canonical FROM `cdp`.persons FINAL) AS p ON p.person_id = e.person_id
+WHERE e.person_id != 0
+COMMENT 'Behaviour events (Douyin views and searches, app and mini-program events) attributed to canonical persons. No identifiers, no raw JSON.';
+
+CREATE OR REPLACE VIEW `bi_cdp`.`orders` ON CLUSTER `cdp_cluster`
+(
+    `channel` String COMMENT 'tmall, douyin_shop, group_buy, pos, phone, mini_program',
+    `order_id` String COMMENT 'The channel\'s order id',
+    `status` String COMMENT 'created, paid, shipped, completed, refunded, cancelled',
+    `valid` UInt8 COMMENT '1 unless refunded or cancelled: what LTV, GMV and conversions count',
+    `ordered_at` DateTime64(3, 'UTC') COMMENT 'When it was ordered',
+    `date` Date COMMENT 'Day in Asia/Shanghai of ordered_at',
+    `amount` Decimal(18, 2) COMMENT 'Order total in yuan',
+    `province` String COMMENT 'Delivery or store province',
+    `city` String COMMENT 'Delivery or store city',
+    `store_id` String COMMENT 'POS store',
+    `leader_id` String COMMENT 'Community group-buying leader (团长)',
+    `person_id` UInt32 COMMENT 'OneID (canonical); 0 when the buyer is unknown',
+    `person_order_number` UInt32 COMMENT '1 for the person\'s first valid order, 2 for the first repurchase, ...; 0 for invalid orders and unknown buyers'
+)
+DEFINER = CURRENT_USER SQL SECURITY DEFINER
+AS SELECT channel, order_id, status, valid, ordered_at, date, amount, province, city, store_id, leader_id, person_id,
+    if(valid AND person_id != 0, toUInt32(row_number() OVER (PARTITION BY person_id, valid ORDER BY ordered_at, channel, order_id)), 0) AS person_order_number
+FROM
+(
+    SELECT toString(o.channel) AS channel, o.order_id AS order_id, toString(o.status) AS status, toUInt8(o.status NOT IN ('refunded', 'cancelled')) AS valid,
+        o.ordered_at AS ordered_at, toDate(o.ordered_at, 'Asia/Shanghai') AS date, o.amount AS amount,
+        toString(o.province) AS province, toString(o.city) AS city, o.store_id AS store_id, o.leader_id AS leader_id,
+        if(o.person_id = 0, 0, p.canonical) AS person_id
+    FROM `cdp`.orders AS o FINAL
+    LEFT JOIN (SELECT person_id, canonical FROM `cdp`.persons FINAL) AS p ON p.person_id = o.person_id
+)
+COMMENT 'Orders of every channel in their current state, attributed to canonical persons; person_order_number tells first orders from repurchases.';
+
+CREATE OR REPLACE VIEW `bi_cdp`.`order_lines` ON CLUSTER `cdp_cluster`
+(
+    `channel` String COMMENT 'The order\'s channel',
+    `order_id` String COMMENT 'The order',
+    `line_no` UInt16 COMMENT 'Line number in the order',
+    `sku` String COMMENT 'SKU, e.g. WC-5KG, LGI-0.5-TRIAL, HOPO-5L',
+    `product_name` String COMMENT 'e.g. 五常大米 5kg',
+    `category` String COMMENT 'e.g. 低GI大米, 五常大米, 东北大米, 高油酸花生油, 小包装油',
+    `quantity` Decimal(12, 3) COMMENT 'Units (packs)',
+    `unit_price` Decimal(18, 2) COMMENT 'Yuan per unit',
+    `amount` Decimal(18, 2) COMMENT 'Line total in yuan',
+    `pack_kg` Float64 COMMENT 'Rice pack weight in kg read from the product name (5 for 5kg, 0.5 for 500g); 0 when none',
+    `pack_litres` Float64 COMMENT 'Oil pack volume in litres read from the product name (5 for 5L, 0.4 for 400ml); 0 when none',
+    `status` String COMMENT 'The order\'s current status',
+    `valid` UInt8 COMMENT '1 unless the order is refunded or cancelled',
+    `ordered_at` DateTime64(3, 'UTC') COMMENT 'When the order was placed',
+    `date` Date COMMENT 'Day in Asia/Shanghai of ordered_at',
+    `province` String COMMENT 'The order\'s province',
+    `city` String COMMENT 'The order\'s city',
+    `person_id` UInt32 COMMENT 'OneID (canonical) of the buyer; 0 when unknown'
+)
+DEFINER = CURRENT_USER SQL SECURITY DEFINER
+AS SELECT toString(l.channel) AS channel, l.order_id AS order_id, l.line_no AS line_no, l.sku AS sku, l.product_name AS product_name,
+    toString(l.category) AS category, l.quantity AS quantity, l.unit_price AS unit_price, l.amount AS amount,
+    if(kg > 0, kg, grams / 1000) AS pack_kg, if(litres > 0, litres, ml / 1000) AS pack_litres,
+    o.status AS status, toUInt8(o.status NOT IN ('refunded', 'cancelled')) AS valid, o.ordered_at AS ordered_at, toDate(o.ordered_at, 'Asia/Shanghai') AS date,
+    o.province AS province, o.city AS city, if(o.person_id = 0, 0, p.canonical) AS person_id,
+    toFloat64OrZero(extract(l.product_name, '(?i)([0-9]+(?:\\.[0-9]+)?)\\s*(?:kg|公斤|千克)')) AS kg,
+    toFloat64OrZero(extract(l.product_name, '(?i)([0-9]+(?:\\.[0-9]+)?)\\s*(?:g|克)(?:[^a-z]|$)')) AS grams,
+    toFloat64OrZero(extract(l.product_name, '(?i)([0-9]+(?:\\.[0-9]+)?)\\s*(?:l|升)(?:[^a-z]|$)')) AS litres,
+    toFloat64OrZero(extract(l.product_name, '(?i)([0-9]+(?:\\.[0-9]+)?)\\s*(?:ml|毫升)')) AS ml
+FROM `cdp`.order_lines AS l FINAL
+INNER JOIN
+(
+    SELECT channel, order_id, toString(status) AS status, ordered_at, toString(province) AS province, toString(city) AS city, person_id
+    FROM `cdp`.orders FINAL
+) AS o ON o.channel = l.channel AND o.order_id = l.order_id
+LEFT JOIN (SELECT person_id, canonical FROM `cdp`.persons FINAL) AS p ON p.person_id = o.person_id
+COMMENT 'Order lines with their order\'s state, place and canonical buyer, and the pack size read from the product name.';
+
+CREATE OR REPLACE VIEW `bi_cdp`.`segments` ON CLUSTER `cdp_cluster`
+(
+    `segment_id` String COMMENT 'Segment id (seg_...)',
+    `name` String COMMENT 'Name, e.g. 高潜控糖人群',
+    `description` String COMMENT 'What it is for',
+    `rule` String COMMENT 'The rule in the segment language (docs/segments.md)',
+    `version` UInt32 COMMENT 'Current definition version',
+    `live` UInt8 COMMENT '1: kept current as records arrive',
+    `size` UInt64 COMMENT 'Members in the latest snapshot (what the console shows)',
+    `computed_at` Nullable(DateTime64(3, 'UTC')) COMMENT 'When the latest snapshot was taken'
+)
+DEFINER = CURRENT_USER SQL SECURITY DEFINER
+AS SELECT d.segment_id AS segment_id, d.name AS name, d.description AS description, d.rule AS rule, d.current_version AS version, d.live AS live,
+    s.size AS size, if(s.segment_id = '', NULL, s.computed_at) AS computed_at
+FROM
+(
+    SELECT segment_id, argMax(name, version) AS name, argMax(description, version) AS description, argMax(rule, version) AS rule,
+        max(version) AS current_version, argMax(live, version) AS live, argMax(deleted, version) AS deleted
+    FROM `cdp`.segments GROUP BY segment_id
+) AS d
+LEFT JOIN (SELECT segment_id, computed_at, size FROM `cdp`.segment_members FINAL) AS s ON s.segment_id = d.segment_id
+WHERE d.deleted = 0
+COMMENT 'Current segment definitions with the size of their latest membership snapshot (deleted segments left out).';
+
+CREATE OR REPLACE VIEW `bi_cdp`.`segment_members` ON CLUSTER `cdp_cluster`
+(
+    `segment_id` String COMMENT 'Segment id',
+    `segment_name` String COMMENT 'Segment name',
+    `person_id` UInt32 COMMENT 'OneID of the member',
+    `computed_at` DateTime64(3, 'UTC') COMMENT 'When the snapshot was taken'
+)
+DEFINER = CURRENT_USER SQL SECURITY DEFINER
+AS SELECT segment_id, name AS segment_name, person_id, computed_at FROM `cdp`.segment_members_current
+COMMENT 'Segment membership, one row per (segment, person), exploded from the latest bitmap snapshot of each segment.';
+
+CREATE OR REPLACE VIEW `bi_cdp`.`campaigns` ON CLUSTER `cdp_cluster`
+(
+    `campaign_id` String COMMENT 'Campaign id',
+    `name` String COMMENT 'Campaign name',
+    `status` String COMMENT 'draft, scheduled, running, finished, cancelled',
+    `channel` String COMMENT 'outbox or wecom',
+    `segment_id` String COMMENT 'Target segment',
+    `offer_id` String COMMENT 'Offer',
+    `offer_name` String COMMENT 'Offer name, e.g. 低GI大米试用装',
+    `offer_skus` Array(String) COMMENT 'An order line with one of these SKUs converts',
+    `offer_categories` Array(String) COMMENT 'Or one with one of these categories',
+    `holdout_percent` Float64 COMMENT 'Share of the audience held out to measure uplift',
+    `attribution_days` UInt32 COMMENT 'Days after the send in which a matching order counts',
+    `launched_at` Nullable(DateTime64(3, 'UTC')) COMMENT 'When it was launched',
+    `created_by` String COMMENT 'Token id of its author'
+)
+DEFINER = CURRENT_USER SQL SECURITY DEFINER
+AS SELECT c.campaign_id AS campaign_id, JSONExtractString(c.def, 'name') AS name, c.status AS status,
+    JSONExtractString(c.def, 'channel') AS channel, JSONExtractString(c.def, 'segment_id') AS segment_id,
+    JSONExtractString(c.def, 'offer_id') AS offer_id, JSONExtractString(o.def, 'name') AS offer_name,
+    JSONExtract(o.def, 'skus', 'Array(String)') AS offer_skus, JSONExtract(o.def, 'categories', 'Array(String)') AS offer_categories,
+    JSONExtractFloat(c.def, 'holdout_percent') AS holdout_percent,
+    if(JSONExtractUInt(c.def, 'attribution_days') = 0, 14, JSONExtractUInt(c.def, 'attribution_days')) AS attribution_days,
+    parseDateTime64BestEffortOrNull(JSONExtractString(c.def, 'launched_at'), 3, 'UTC') AS launched_at,
+    JSONExtractString(c.def, 'created_by') AS created_by
+FROM (SELECT campaign_id, argMax(definition, version) AS def, toString(argMax(status, version)) AS status FROM `cdp`.campaigns GROUP BY campaign_id) AS c
+LEFT JOIN (SELECT offer_id, argMax(definition, version) AS def FROM `cdp`.offers GROUP BY offer_id) AS o
+    ON o.offer_id = JSONExtractString(c.def, 'offer_id')
+COMMENT 'Current campaign definitions with their offer.';
+
+CREATE OR REPLACE VIEW `bi_cdp`.`campaign_sends` ON CLUSTER `cdp_cluster`
+(
+    `campaign_id` String COMMENT 'Campaign',
+    `campaign_name` String COMMENT 'Campaign name',
+    `person_id` UInt32 COMMENT 'OneID planned for',
+    `group` String COMMENT 'treatment, holdout or excluded',
+    `reason` String COMMENT 'Why excluded: opted_out, no_sensitive_consent, cap_reached, quiet_hours, no_channel_address, global_control, send_limit, suppressed',
+    `channel` String COMMENT 'outbox or wecom',
+    `staff_userid` String COMMENT 'WeCom staff member who sends it',
+    `state` String COMMENT 'planned, sent, delivered, failed, not_sent',
+    `planned_at` DateTime64(3, 'UTC') COMMENT 'When it was planned (the start of attribution)',
+    `date` Date COMMENT 'Day in Asia/Shanghai of planned_at',
+    `updated_at` DateTime64(3, 'UTC') COMMENT 'Last state change'
+)
+DEFINER = CURRENT_USER SQL SECURITY DEFINER
+AS SELECT s.campaign_id AS campaign_id, c.name AS campaign_name, s.person_id AS person_id, toString(s.group) AS group, toString(s.reason) AS reason,
+    toString(s.channel) AS channel, toString(s.sender) AS staff_userid, toString(s.state) AS state, s.planned_at AS planned_at,
+    toDate(s.planned_at, 'Asia/Shanghai') AS date, s.updated_at AS updated_at
+FROM `cdp`.campaign_sends AS s FINAL
+LEFT JOIN (SELECT campaign_id, JSONExtractString(argMax(definition, version), 'name') AS name FROM `cdp`.campaigns GROUP BY campaign_id) AS c
+    ON c.campaign_id = s.campaign_id
+COMMENT 'The send log: one row per (campaign, person) with its group (treatment, holdout, excluded), exclusion reason and delivery state. No addresses.';
+
+CREATE OR REPLACE VIEW `bi_cdp`.`campaign_results` ON CLUSTER `cdp_cluster`
+(
+    `campaign_id` String COMMENT 'Campaign',
+    `campaign_name` String COMMENT 'Campaign name',
+    `offer_name` String COMMENT 'Offer name',
+    `attribution_days` UInt32 COMMENT 'Attribution window in days',
+    `treatment_persons` UInt64 COMMENT 'Persons assigned to treatment, delivered or not (intention to treat)',
+    `treatment_converted` UInt64 COMMENT 'Treatment persons with a matching order in the window',
+    `treatment_rate` Float64 COMMENT 'treatment_converted / treatment_persons',
+    `treatment_revenue` Float64 COMMENT 'Yuan of matching order lines of treatment persons in the window',
+    `holdout_persons` UInt64 COMMENT 'Held-out persons',
+    `holdout_converted` UInt64 COMMENT 'Held-out persons with a matching order in the window',
+    `holdout_rate` Float64 COMMENT 'holdout_converted / holdout_persons',
+    `holdout_revenue` Float64 COMMENT 'Yuan of matching order lines of held-out persons in the window',
+    `uplift` Float64 COMMENT 'treatment_rate - holdout_rate (the console adds its 95% interval)'
+)
+DEFINER = CURRENT_USER SQL SECURITY DEFINER
+AS SELECT campaign_id, any(c_name) AS campaign_name, any(o_name) AS offer_name, any(days) AS attribution_days,
+    sumIf(persons, group = 'treatment') AS treatment_persons, sumIf(converted, group = 'treatment') AS treatment_converted,
+    if(treatment_persons = 0, 0, treatment_converted / treatment_persons) AS treatment_rate, sumIf(revenue, group = 'treatment') AS treatment_revenue,
+    sumIf(persons, group = 'holdout') AS holdout_persons, sumIf(converted, group = 'holdout') AS holdout_converted,
+    if(holdout_persons = 0, 0, holdout_converted / holdout_persons) AS holdout_rate, sumIf(revenue, group = 'holdout') AS holdout_revenue,
+    treatment_rate - holdout_rate AS uplift
+FROM
+(
+    SELECT s.campaign_id AS campaign_id, s.group AS group, any(s.name) AS c_name, any(s.offer_name) AS o_name, any(s.days) AS days,
+        uniqExact(s.planned) AS persons,
+        uniqExactIf(s.planned, (has(s.skus, m.sku) OR has(s.categories, m.category)) AND m.ordered_at >= s.planned_at AND m.ordered_at < s.planned_at + toIntervalDay(s.days)) AS converted,
+        sumIf(m.amount, (has(s.skus, m.sku) OR has(s.categories, m.category)) AND m.ordered_at >= s.planned_at AND m.ordered_at < s.planned_at + toIntervalDay(s.days)) AS revenue
+    FROM
+    (
+        SELECT x.campaign_id AS campaign_id, x.person_id AS planned, if(pc.canonical = 0, x.person_id, pc.canonical) AS person_id,
+            toString(x.group) AS group, x.planned_at AS planned_at,
+            c.name AS name, c.offer_name AS offer_name, c.offer_skus AS skus, c.offer_categories AS categories, c.attribution_days AS days
+        FROM `cdp`.campaign_sends AS x FINAL
+        INNER JOIN `bi_cdp`.campaigns AS c ON c.campaign_id = x.campaign_id
+        LEFT JOIN (SELECT person_id, canonical FROM `cdp`.persons FINAL) AS pc ON pc.person_id = x.person_id
+        WHERE x.group IN ('treatment', 'holdout')
+    ) AS s
+    LEFT JOIN
+    (
+        SELECT p.canonical AS person_id, o.ordered_at AS ordered_at, l.sku AS sku, toString(l.category) AS category, toFloat64(l.amount) AS amount
+        FROM `cdp`.order_lines AS l FINAL
+        INNER JOIN (SELECT channel, order_id, person_id, ordered_at FROM `cdp`.orders FINAL WHERE status NOT IN ('refunded', 'cancelled')) AS o
+            ON o.channel = l.channel AND o.order_id = l.order_id
+        INNER JOIN (SELECT person_id, canonical FROM `cdp`.persons FINAL) AS p ON p.person_id = o.person_id
+    ) AS m ON m.person_id = s.person_id
+    GROUP BY s.campaign_id, s.group
+)
+GROUP BY campaign_id
+COMMENT 'Conversion per campaign, treatment against holdout by intention to treat, counted as the console\'s results: valid orders with an offer SKU or category within the attribution window, of persons as merged since.';
+
+CREATE OR REPLACE VIEW `bi_cdp`.`kpi_daily` ON CLUSTER `cdp_cluster`
+(
+    `date` Date COMMENT 'Day in Asia/Shanghai (days without orders have no row)',
+    `orders` UInt64 COMMENT 'Valid orders',
+    `gmv` Decimal(38, 2) COMMENT 'Yuan of valid orders (order totals)',
+    `buyers` UInt64 COMMENT 'Distinct known buyers',
+    `new_customers` UInt64 COMMENT 'Persons whose first valid order was that day',
+    `returning_buyers` UInt64 COMMENT 'Buyers that day who had ordered before',
+    `customers_to_date` UInt64 COMMENT 'Persons with a valid order up to that day',
+    `repeat_customers_to_date` UInt64 COMMENT 'Persons with two or more valid orders up to that day',
+    `repurchase_rate` Float64 COMMENT 'repeat_customers_to_date / customers_to_date (复购率)',
+    `average_ltv` Float64 COMMENT 'Yuan of known buyers\' valid orders to date / customers_to_date; on the last day the mean of persons.lifetime_value over persons with orders'
+)
+DEFINER = CURRENT_USER SQL SECURITY DEFINER
+AS SELECT date, orders, gmv, buyers, new_customers, returning_buyers,
+    sum(new_customers) OVER w AS customers_to_date,
+    sum(second_orders) OVER w AS repeat_customers_to_date,
+    if(customers_to_date = 0, 0, round(repeat_customers_to_date / customers_to_date, 4)) AS repurchase_rate,
+    if(customers_to_date = 0, 0, round(toFloat64(sum(known_gmv) OVER w) / customers_to_date, 2)) AS average_ltv
+FROM
+(
+    SELECT date, count() AS orders, sum(amount) AS gmv, sumIf(amount, person_id != 0) AS known_gmv, uniqExactIf(person_id, person_id != 0) AS buyers,
+        countIf(person_order_number = 1) AS new_customers, uniqExactIf(person_id, person_order_number > 1) AS returning_buyers,
+        countIf(person_order_number = 2) AS second_orders
+    FROM `bi_cdp`.orders WHERE valid = 1 GROUP BY date
+)
+WINDOW w AS (ORDER BY date ASC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+COMMENT 'Daily KPIs over valid orders: GMV, buyers, new and returning customers, and to date: customers, repeat customers, repurchase rate and average lifetime value.';
+
+CREATE OR REPLACE VIEW `bi_cdp`.`kpi_new_customers_daily` ON CLUSTER `cdp_cluster`
+(
+    `date` Date COMMENT 'Day in Asia/Shanghai',
+    `channel` String COMMENT 'Channel of the first order',
+    `city` String COMMENT 'City of the first order',
+    `new_customers` UInt64 COMMENT 'Persons whose first valid order it was',
+    `first_order_gmv` Decimal(38, 2) COMMENT 'Yuan of those first orders'
+)
+DEFINER = CURRENT_USER SQL SECURITY DEFINER
+AS SELECT date, channel, city, count() AS new_customers, sum(amount) AS first_order_gmv
+FROM `bi_cdp`.orders WHERE person_order_number = 1 GROUP BY date, channel, city
+COMMENT 'New customers per day and channel: persons whose first valid order was that day, by that order\'s channel.';
+
+CREATE OR REPLACE VIEW `bi_cdp`.`kpi_gmv_daily` ON CLUSTER `cdp_cluster`
+(
+    `date` Date COMMENT 'Day in Asia/Shanghai',
+    `category` String COMMENT 'Product category',
+    `province` String COMMENT 'Province',
+    `city` String COMMENT 'City',
+    `orders` UInt64 COMMENT 'Valid orders with a line of the category',
+    `buyers` UInt64 COMMENT 'Distinct known buyers',
+    `quantity` Decimal(38, 3) COMMENT 'Units sold',
+    `gmv` Decimal(38, 2) COMMENT 'Yuan of those lines (line totals; order-level discounts and shipping are not in lines)'
+)
+DEFINER = CURRENT_USER SQL SECURITY DEFINER
+AS SELECT l.date AS date, l.category AS category, l.province AS province, l.city AS city, uniqExact(l.channel, l.order_id) AS orders,
+    uniqExactIf(l.person_id, l.person_id != 0) AS buyers, sum(l.quantity) AS quantity, sum(l.amount) AS gmv
+FROM `bi_cdp`.order_lines AS l WHERE l.valid = 1 GROUP BY date, category, province, city
+COMMENT 'GMV per day, category and place, from the lines of valid orders.';
+
+CREATE OR REPLACE VIEW `bi_cdp`.`kpi_wecom_contacts_daily` ON CLUSTER `cdp_cluster`
+(
+    `date` Date COMMENT 'Day in Asia/Shanghai',
+    `staff_userid` String COMMENT 'WeCom staff member (follow user)',
+    `state` String COMMENT 'State channel tag of the QR code the customer added through (removals inherit the add\'s tag)',
+    `added` UInt64 COMMENT 'Customers who added the staff member (add_external_contact)',
+    `removed` UInt64 COMMENT 'Contacts ended by the staff member (del_external_contact) or the customer (del_follow_user)',
+    `net` Int64 COMMENT 'added - removed'
+)
+DEFINER = CURRENT_USER SQL SECURITY DEFINER
+AS SELECT toDate(e.ts, 'Asia/Shanghai') AS date, toString(e.staff_userid) AS staff_userid, if(e.state != '', toString(e.state), a.add_state) AS state,
+    countIf(e.change_type = 'add_external_contact') AS added,
+    countIf(e.change_type IN ('del_external_contact', 'del_follow_user')) AS removed,
+    toInt64(added) - toInt64(removed) AS net
+FROM `cdp`.wecom_contact_events AS e FINAL
+LEFT JOIN
+(
+    SELECT external_userid, staff_userid, toString(argMin(state, ts)) AS add_state
+    FROM `cdp`.wecom_contact_events FINAL
+    WHERE change_type = 'add_external_contact' AND state != ''
+    GROUP BY external_userid, staff_userid
+) AS a ON a.external_userid = e.external_userid AND a.staff_userid = e.staff_userid
+WHERE e.change_type IN ('add_external_contact', 'del_external_contact', 'del_follow_user')
+GROUP BY date, staff_userid, state
+COMMENT 'WeCom contact growth per day, staff member and State channel tag: adds, removals (either side) and net.';
+

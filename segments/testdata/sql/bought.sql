@@ -28,8 +28,8 @@ SELECT toString(groupBitmapState(c)) FROM (
 		WHERE person_id != 0
 			AND (category = {p0:String} OR sku = {p0:String})
 			AND ordered_at >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p1:UInt32})
-			AND (channel, order_id) NOT IN (SELECT channel, order_id FROM `cdp`.`orders` FINAL WHERE status IN ('refunded', 'cancelled') AND person_id IN (SELECT person_id FROM `cdp`.`persons` FINAL WHERE canonical IN {persons:Array(UInt32)}))
-			AND person_id IN (SELECT person_id FROM `cdp`.`persons` FINAL WHERE canonical IN {persons:Array(UInt32)})
+			AND (channel, order_id) NOT IN (SELECT channel, order_id FROM `cdp`.`orders` FINAL WHERE status IN ('refunded', 'cancelled') AND person_id IN (SELECT person_id FROM (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE canonical IN {persons:Array(UInt32)})))
+			AND person_id IN (SELECT person_id FROM (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE canonical IN {persons:Array(UInt32)}))
 		GROUP BY person_id
 	) AS f
 	LEFT JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE person_id != canonical AND canonical IN {persons:Array(UInt32)}) AS p ON p.person_id = f.person_id

@@ -23,7 +23,7 @@ SELECT toString(groupBitmapState(c)) FROM (
 		SELECT person_id, min(ordered_at) AS v FROM `cdp`.`orders` FINAL
 		WHERE person_id != 0
 			AND status NOT IN ('refunded', 'cancelled')
-			AND person_id IN (SELECT person_id FROM `cdp`.`persons` FINAL WHERE canonical IN {persons:Array(UInt32)})
+			AND person_id IN (SELECT person_id FROM (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE canonical IN {persons:Array(UInt32)}))
 		GROUP BY person_id
 	) AS f
 	LEFT JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE person_id != canonical AND canonical IN {persons:Array(UInt32)}) AS p ON p.person_id = f.person_id
