@@ -72,10 +72,12 @@ type GroupChannel interface {
 }
 
 // DeliveryReader is a Channel that learns after sending what became of
-// its messages (WeCom's send results): SyncDeliveries calls it, moves
-// sends from sent to delivered or failed and returns how many moved.
+// its messages (WeCom's send results, an SMS gateway's delivery reports):
+// SyncDeliveries calls it with the name it is registered under (the
+// journal's channel column); it moves sends from sent to delivered or
+// failed and returns how many moved.
 type DeliveryReader interface {
-	ReadDeliveries(ctx context.Context, s *Service) (int, error)
+	ReadDeliveries(ctx context.Context, s *Service, name string) (int, error)
 }
 
 // registered is a channel in the registry: person or group is set.
@@ -320,7 +322,7 @@ func (s *Service) SyncDeliveries(ctx context.Context) (int, error) {
 	moved := 0
 	for _, r := range s.channels().all() {
 		if dr, ok := r.person.(DeliveryReader); ok {
-			n, err := dr.ReadDeliveries(ctx, s)
+			n, err := dr.ReadDeliveries(ctx, s, r.name)
 			moved += n
 			if err != nil {
 				return moved, err

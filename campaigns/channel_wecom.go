@@ -235,19 +235,19 @@ func (weComChannel) find(ctx context.Context, d *Dispatch, t Task) (string, bool
 // failed with WeCom's reason (not_friend, wecom_cap). A task is done once
 // every customer's outcome is known; staff confirm tasks in their app, so
 // until then results read "not sent". It returns how many sends moved.
-func (w weComChannel) ReadDeliveries(ctx context.Context, s *Service) (int, error) {
+func (w weComChannel) ReadDeliveries(ctx context.Context, s *Service, name string) (int, error) {
 	if s.channels().WeCom == nil {
 		return 0, nil
 	}
 	open, err := s.tasksWhere(ctx, "read the WeCom tasks awaiting results",
 		"channel = {channel:String} AND state = 'created' AND attempt_at >= {since:DateTime64(3, 'UTC')}",
-		named("channel", ChannelWeCom), named("since", s.now().Add(-30*24*time.Hour)))
+		named("channel", name), named("since", s.now().Add(-30*24*time.Hour)))
 	if err != nil {
 		return 0, err
 	}
 	moved := 0
 	for _, t := range open {
-		n, err := w.readResults(ctx, s, t)
+		n, err := w.readResults(ctx, s, Campaign{ID: t.Campaign, Channel: name}, t)
 		moved += n
 		if err != nil {
 			return moved, err
@@ -257,12 +257,11 @@ func (w weComChannel) ReadDeliveries(ctx context.Context, s *Service) (int, erro
 }
 
 // readResults reads one task's results and records them.
-func (weComChannel) readResults(ctx context.Context, s *Service, t taskRow) (int, error) {
+func (weComChannel) readResults(ctx context.Context, s *Service, c Campaign, t taskRow) (int, error) {
 	results, err := s.channels().WeCom.GetAllGroupMsgSendResults(ctx, t.Ref, t.Target)
 	if err != nil {
 		return 0, fmt.Errorf("results of %s: %w", t.ID, err)
 	}
-	c := Campaign{ID: t.Campaign, Channel: ChannelWeCom}
 	rows, err := s.sendsWhere(ctx, "read a WeCom task's sends", c, 0, "task = {task:String}", named("task", t.ID))
 	if err != nil {
 		return 0, err
