@@ -34,7 +34,9 @@ type Service struct {
 	MembersAsOf func(ctx context.Context, segmentID string) (*roaring.Bitmap, error)
 	// Chunk is how many sends go per step (default 50,000).
 	Chunk int
-	// Channels configure WeCom, robots and webhooks (nil: outbox only).
+	// Channels configure WeCom, robots and webhooks and hold the channels
+	// registered beside the built-in ones (nil: none configured, so of the
+	// built-in channels only the outbox sends).
 	Channels *Channels
 
 	mu     sync.Mutex // serialises planning: launches and trigger rounds
@@ -49,8 +51,7 @@ type Service struct {
 	stampMu   sync.Mutex
 	lastStamp time.Time
 	// crashAfter, in tests, fails a launch at a named step as a crash
-	// would ("plan": after the plan is written; "channel": after a chunk
-	// reached the channel, before its state moved).
+	// would (see crash).
 	crashAfter func(step string) error
 }
 
