@@ -7,6 +7,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/granarycdp/cdp/schema"
 	"github.com/granarycdp/cdp/segments"
 )
 
@@ -127,28 +130,27 @@ func (s *Service) SetConsents(ctx context.Context, persons []uint32, c Consent) 
 		rows[i] = []any{p, c.Channel, c.Kind, g, c.Source, c.Evidence, c.Reason, c.Actor, ts}
 	}
 	tok := fmt.Sprintf("consent:%s:%s:%d:%s:%d", c.Kind, c.Channel, g, c.Source, ts.UnixNano())
-	return s.Writer.Table("consents", "person_id", "channel", "kind", "granted", "source", "evidence", "reason", "actor", "ts").
-		Insert(ctx, rowsToken(tok, rows), rows)
+	return s.insert(ctx, "write consents", "consents", []string{"person_id", "channel", "kind", "granted", "source", "evidence", "reason", "actor", "ts"}, tok, rows)
 }
 
 // vocabulary is the sensitive vocabulary now: the built-in terms and every
 // tag ever marked sensitive on a person (a tag once sensitive stays so:
 // the flag is the category's, whatever row carried it).
 func (s *Service) vocabulary(ctx context.Context) (*segments.Vocabulary, error) {
-	rows, err := s.DB.Conn.Query(ctx, "SELECT DISTINCT toString(tag) FROM "+s.DB.Table("person_tags")+" WHERE sensitive = 1")
-	if err != nil {
-		return nil, fmt.Errorf("sensitive tags: %w", err)
-	}
-	defer rows.Close()
 	var tags []string
-	for rows.Next() {
-		var t string
-		if err := rows.Scan(&t); err != nil {
-			return nil, err
-		}
-		tags = append(tags, t)
+	err := s.each(ctx, "read sensitive tags", "SELECT DISTINCT toString(tag) FROM "+s.DB.Table("person_tags")+" WHERE sensitive = 1", nil,
+		func(rows driver.Rows) error {
+			var t string
+			if err := rows.Scan(&t); err != nil {
+				return err
+			}
+			tags = append(tags, t)
+			return nil
+		})
+	if err != nil {
+		return nil, err
 	}
-	return segments.NewVocabulary(SensitiveTerms, tags), rows.Err()
+	return segments.NewVocabulary(SensitiveTerms, tags), nil
 }
 
 // sensitivity tells why a segment touches a sensitive category (nil: it
@@ -189,49 +191,8 @@ func (s *Service) ScanOptOuts(ctx context.Context, persons []uint32) (int, error
 	if len(persons) == 0 {
 		return 0, nil
 	}
-	canon := "(SELECT person_id, canonical FROM " + s.DB.Table("persons") + " FINAL)"
-	wecomOptOuts := func(where, agg string) string {
-		return "(SELECT p.canonical AS canonical, " + agg + " FROM " + s.DB.Table("consents") + " AS c INNER JOIN " + canon +
-			" AS p ON p.person_id = c.person_id WHERE c.kind = 'opt_out' AND c.channel = 'wecom'" + where + " GROUP BY p.canonical)"
-	}
-	rows, err := s.DB.Conn.Query(ctx, `SELECT m.canonical, m.optin, m.msgid, m.at, st.by_staff, now.granted
-		FROM (SELECT p.canonical AS canonical, argMax(x.optin, x.msgtime) AS optin, argMax(x.msgid, x.msgtime) AS msgid, max(x.msgtime) AS at
-			FROM (SELECT person_id, msgid, msgtime, positionUTF8(content, ?) = 0 AS optin FROM `+s.DB.Table("wecom_messages_visible")+`
-				WHERE person_id IN ? AND from = external_userid
-					AND (positionUTF8(content, ?) > 0 OR replaceRegexpAll(content, '[\\s\\p{P}\\p{Cf}]', '') = ?)) AS x
-			INNER JOIN `+canon+` AS p ON p.person_id = x.person_id
-			GROUP BY p.canonical) AS m
-		LEFT JOIN `+wecomOptOuts(" AND c.source NOT IN ('wecom_keyword', 'wecom_optin')", "max(c.ts) AS by_staff")+` AS st ON st.canonical = m.canonical
-		LEFT JOIN `+wecomOptOuts("", "argMax(c.granted, c.ts) AS granted")+` AS now ON now.canonical = m.canonical`,
-		OptOutKeyword, persons, OptOutKeyword, OptInKeyword)
+	outs, ins, err := s.keywordChanges(ctx, persons)
 	if err != nil {
-		return 0, err
-	}
-	defer rows.Close()
-	type optIn struct {
-		person uint32
-		msgid  string
-	}
-	var outs []uint32
-	var ins []optIn
-	for rows.Next() {
-		var p uint32
-		var in bool
-		var msgid string
-		var at, byStaff time.Time
-		var granted uint8
-		if err := rows.Scan(&p, &in, &msgid, &at, &byStaff, &granted); err != nil {
-			return 0, err
-		}
-		switch {
-		case !at.After(byStaff): // staff or an admin decided after the message
-		case in && granted == 1:
-			ins = append(ins, optIn{p, msgid})
-		case !in && granted == 0:
-			outs = append(outs, p)
-		}
-	}
-	if err := rows.Err(); err != nil {
 		return 0, err
 	}
 	if len(outs) > 0 {
@@ -246,4 +207,49 @@ func (s *Service) ScanOptOuts(ctx context.Context, persons []uint32) (int, error
 		}
 	}
 	return len(outs) + len(ins), nil
+}
+
+// optIn is a customer's opt-in message.
+type optIn struct {
+	person uint32
+	msgid  string
+}
+
+// keywordChanges reads which of persons' latest keyword messages change
+// their WeCom opt-out (see ScanOptOuts): who opts out, who opts in.
+func (s *Service) keywordChanges(ctx context.Context, persons []uint32) (outs []uint32, ins []optIn, err error) {
+	canon := schema.Canonical(s.DB.Table("persons"), "")
+	wecomOptOuts := func(where, agg string) string {
+		return "(SELECT p.canonical AS canonical, " + agg + " FROM " + s.DB.Table("consents") + " AS c INNER JOIN " + canon +
+			" AS p ON p.person_id = c.person_id WHERE c.kind = 'opt_out' AND c.channel = 'wecom'" + where + " GROUP BY p.canonical)"
+	}
+	q := `SELECT m.canonical, m.optin, m.msgid, m.at, st.by_staff, now.granted
+		FROM (SELECT p.canonical AS canonical, argMax(x.optin, x.msgtime) AS optin, argMax(x.msgid, x.msgtime) AS msgid, max(x.msgtime) AS at
+			FROM (SELECT person_id, msgid, msgtime, positionUTF8(content, {opt_out:String}) = 0 AS optin FROM ` + s.DB.Table("wecom_messages_visible") + `
+				WHERE person_id IN {persons:Array(UInt32)} AND from = external_userid
+					AND (positionUTF8(content, {opt_out:String}) > 0 OR replaceRegexpAll(content, '[\\s\\p{P}\\p{Cf}]', '') = {opt_in:String})) AS x
+			INNER JOIN ` + canon + ` AS p ON p.person_id = x.person_id
+			GROUP BY p.canonical) AS m
+		LEFT JOIN ` + wecomOptOuts(" AND c.source NOT IN ('wecom_keyword', 'wecom_optin')", "max(c.ts) AS by_staff") + ` AS st ON st.canonical = m.canonical
+		LEFT JOIN ` + wecomOptOuts("", "argMax(c.granted, c.ts) AS granted") + ` AS now ON now.canonical = m.canonical`
+	args := []any{named("opt_out", OptOutKeyword), named("opt_in", OptInKeyword), named("persons", persons)}
+	err = s.each(ctx, "read opt-out and opt-in messages", q, args, func(rows driver.Rows) error {
+		var p uint32
+		var in bool
+		var msgid string
+		var at, byStaff time.Time
+		var granted uint8
+		if err := rows.Scan(&p, &in, &msgid, &at, &byStaff, &granted); err != nil {
+			return err
+		}
+		switch {
+		case !at.After(byStaff): // staff or an admin decided after the message
+		case in && granted == 1:
+			ins = append(ins, optIn{p, msgid})
+		case !in && granted == 0:
+			outs = append(outs, p)
+		}
+		return nil
+	})
+	return outs, ins, err
 }

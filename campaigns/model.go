@@ -21,18 +21,6 @@ type Offer struct {
 	ValidTo    time.Time `json:"valid_to"`
 }
 
-// Channels a campaign can use.
-const (
-	ChannelOutbox = "outbox" // records what would be sent (demo, review)
-	ChannelWeCom  = "wecom"  // WeCom one-to-one mass send through the owning staff
-	// ChannelWebhook posts each recipient's message, HMAC-signed, to a
-	// configured endpoint (an SMS gateway, a CRM).
-	ChannelWebhook = "webhook"
-	// ChannelRobot posts the message into WeCom group chats through their
-	// group robots (群机器人): one post per robot, no per-person sends.
-	ChannelRobot = "robot"
-)
-
 // Triggers: what makes a running campaign send.
 const (
 	// TriggerOnce sends to the segment's members at launch (the default).
@@ -60,8 +48,8 @@ type Campaign struct {
 	Version   uint32 `json:"version"`
 	Name      string `json:"name"`
 	OfferID   string `json:"offer_id"`
-	SegmentID string `json:"segment_id"` // optional for replenishment and robot campaigns
-	Channel   string `json:"channel"`
+	SegmentID string `json:"segment_id"` // optional for replenishment and group-channel (robot) campaigns
+	Channel   string `json:"channel"`    // a registered channel: outbox, wecom, webhook, robot, ...
 	// Targets name the configured robots (robot channel) or the one
 	// webhook (webhook channel) the campaign posts to.
 	Targets []string `json:"targets,omitempty"`
@@ -126,16 +114,19 @@ func (o *Offer) validate() error {
 	return nil
 }
 
-func (c *Campaign) validate() error {
+// validate checks a campaign's fields, its channel's own (ch lists the
+// channels), and sets the defaults.
+func (c *Campaign) validate(ch *Channels) error {
 	c.Name = strings.TrimSpace(c.Name)
+	checks, unknown := ch.checks(*c)
 	switch {
 	case c.Name == "" || utf8.RuneCountInString(c.Name) > 100:
 		return &FieldError{"name", "is required (at most 100 characters)"}
 	case c.OfferID == "":
 		return &FieldError{"offer_id", "is required"}
-	case c.Channel != ChannelOutbox && c.Channel != ChannelWeCom && c.Channel != ChannelWebhook && c.Channel != ChannelRobot:
-		return &FieldError{"channel", fmt.Sprintf("must be %s, %s, %s or %s", ChannelOutbox, ChannelWeCom, ChannelWebhook, ChannelRobot)}
-	case c.SegmentID == "" && c.Trigger != TriggerReplenishment && c.Channel != ChannelRobot:
+	case unknown != nil:
+		return unknown
+	case c.SegmentID == "" && c.Trigger != TriggerReplenishment && !ch.isGroup(c.Channel):
 		return &FieldError{"segment_id", "is required"}
 	case c.Trigger != "" && c.Trigger != TriggerOnce && c.Trigger != TriggerSegmentEntry && c.Trigger != TriggerReplenishment:
 		return &FieldError{"trigger", fmt.Sprintf("must be %s, %s or %s", TriggerOnce, TriggerSegmentEntry, TriggerReplenishment)}
@@ -145,20 +136,15 @@ func (c *Campaign) validate() error {
 		return &FieldError{"replenish_kind", "must be rice or oil"}
 	case c.LeadDays < 0 || c.LeadDays > 30:
 		return &FieldError{"lead_days", "must be 0..30"}
-	case c.Channel == ChannelRobot && c.Trigger != "" && c.Trigger != TriggerOnce:
-		return &FieldError{"trigger", "a robot posts into group chats once: it takes no per-person trigger"}
-	case (c.Channel == ChannelRobot || c.Channel == ChannelWebhook) && len(c.Targets) == 0:
-		return &FieldError{"targets", "name the configured " + c.Channel + " to post to"}
-	case c.Channel == ChannelWebhook && len(c.Targets) != 1:
-		return &FieldError{"targets", "a webhook campaign posts to exactly one webhook"}
 	case !c.EndAt.IsZero() && !c.StartAt.IsZero() && !c.EndAt.After(c.StartAt):
 		return &FieldError{"end_at", "is not after start_at"}
 	case strings.TrimSpace(c.Template) == "":
 		return &FieldError{"template", "is required"}
-	case c.Channel == ChannelWeCom && (strings.Contains(c.Template, "{{name}}") || strings.Contains(c.Template, "{{coupon}}")):
-		return &FieldError{"template", "a WeCom mass-message task sends one text to all of a staff member's customers: use {{staff}}, {{offer}} and {{link}}, not {{name}} or {{coupon}}"}
-	case c.Channel == ChannelWeCom && len(c.Template) > 3000:
-		return &FieldError{"template", "WeCom takes at most 4000 bytes of text; keep the template under 3000"}
+	}
+	if err := checks.Validate(*c); err != nil {
+		return err
+	}
+	switch {
 	case c.HoldoutPercent < 0 || c.HoldoutPercent > 50:
 		return &FieldError{"holdout_percent", "must be 0..50"}
 	case c.GlobalControlPercent < 0 || c.GlobalControlPercent > 20:
@@ -168,6 +154,11 @@ func (c *Campaign) validate() error {
 	case c.SendLimit < 0 || c.CapPerDay < 0 || c.CapPerWeek < 0 || c.CapPerMonth < 0 || c.AttributionDays < 0:
 		return &FieldError{"send_limit", "limits must not be negative"}
 	}
+	c.setDefaults()
+	return nil
+}
+
+func (c *Campaign) setDefaults() {
 	if c.Trigger == "" {
 		c.Trigger = TriggerOnce
 	}
@@ -180,7 +171,6 @@ func (c *Campaign) validate() error {
 	if c.CapPerWeek == 0 {
 		c.CapPerWeek = defaultCapPerWeek
 	}
-	return nil
 }
 
 // Render personalises a template for one recipient.

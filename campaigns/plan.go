@@ -11,6 +11,7 @@ import (
 
 	"github.com/RoaringBitmap/roaring/v2"
 
+	"github.com/granarycdp/cdp/schema"
 	"github.com/granarycdp/cdp/segments"
 )
 
@@ -107,15 +108,13 @@ type Plan struct {
 	Sensitive *segments.Finding
 }
 
-var shanghai = time.FixedZone("Asia/Shanghai", 8*3600)
-
 // inQuietHours tells whether t falls in [start, end) hours in Shanghai,
 // wrapping past midnight.
 func inQuietHours(t time.Time, start, end int) bool {
 	if start == end {
 		return false
 	}
-	h := t.In(shanghai).Hour()
+	h := t.In(schema.Beijing).Hour()
 	if start < end {
 		return h >= start && h < end
 	}

@@ -3,6 +3,10 @@ package campaigns
 import (
 	"context"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/granarycdp/cdp/schema"
 )
 
 // arms is the subquery of campaigns' persons in either arm, by intention
@@ -11,25 +15,25 @@ import (
 // planned person (planned), the canonical person they are now (person_id:
 // persons merged after planning are followed, in both arms alike), their
 // group, when they were planned and whether a message reached them
-// (reached: sent or delivered). Its argument is the campaign ids.
+// (reached: sent or delivered). Its parameter is {campaigns:Array(String)}.
 func (s *Service) arms() string {
 	return `(SELECT x.campaign_id AS campaign_id, x.person_id AS planned, if(p.canonical = 0, x.person_id, p.canonical) AS person_id,
 			x.group AS group, x.planned_at AS planned_at, toFloat64(x.state IN ('sent', 'delivered')) AS reached
 		FROM (SELECT campaign_id, person_id, group, planned_at, state FROM ` + s.DB.Table("campaign_sends") + ` FINAL
-			WHERE campaign_id IN ? AND group IN ('treatment', 'holdout')) AS x
-		LEFT JOIN (SELECT person_id, canonical FROM ` + s.DB.Table("persons") + ` FINAL) AS p ON p.person_id = x.person_id)`
+			WHERE campaign_id IN {campaigns:Array(String)} AND group IN ('treatment', 'holdout')) AS x
+		LEFT JOIN ` + schema.Canonical(s.DB.Table("persons"), "") + ` AS p ON p.person_id = x.person_id)`
 }
 
 // matchedOrders is the subquery of order lines matching an offer (SKU or
 // category), of orders not refunded or cancelled, by canonical person:
-// person_id, channel, order_id, ordered_at, amount. Its arguments are the
-// SKUs and categories.
+// person_id, channel, order_id, ordered_at, amount. Its parameters are
+// {skus:Array(String)} and {categories:Array(String)}.
 func (s *Service) matchedOrders() string {
 	return `(SELECT p.canonical AS person_id, o.channel AS channel, o.order_id AS order_id, o.ordered_at AS ordered_at, toFloat64(l.amount) AS amount
-		FROM (SELECT * FROM ` + s.DB.Table("order_lines") + ` FINAL WHERE sku IN ? OR category IN ?) AS l
-		INNER JOIN (SELECT * FROM ` + s.DB.Table("orders") + ` FINAL WHERE status NOT IN ('refunded', 'cancelled')) AS o
+		FROM (SELECT * FROM ` + s.DB.Table("order_lines") + ` FINAL WHERE sku IN {skus:Array(String)} OR category IN {categories:Array(String)}) AS l
+		INNER JOIN (SELECT * FROM ` + s.DB.Table("orders") + ` FINAL WHERE ` + schema.ValidOrder + `) AS o
 			ON o.channel = l.channel AND o.order_id = l.order_id
-		INNER JOIN (SELECT person_id, canonical FROM ` + s.DB.Table("persons") + ` FINAL) AS p ON p.person_id = o.person_id)`
+		INNER JOIN ` + schema.Canonical(s.DB.Table("persons"), "") + ` AS p ON p.person_id = o.person_id)`
 }
 
 func offerItems(o Offer) (skus, cats []string) {
@@ -88,10 +92,10 @@ const triggeredTStar = 10_000
 // planned_at, converted_at (their first matching order in the attribution window, 0
 // if none), conv (0 or 1) and rev (yuan) as of a time, and the CUPED
 // covariates xo and xs (matching orders and their yuan in the preDays
-// before planning). Its arguments are those of outcomeArgs.
+// before planning). Its parameters are those of outcomeArgs.
 func (s *Service) outcomes() string {
-	const window = `m.ordered_at >= s.planned_at AND m.ordered_at < s.planned_at + toIntervalDay(?) AND m.ordered_at < ?`
-	const before = `m.ordered_at < s.planned_at AND m.ordered_at >= s.planned_at - toIntervalDay(?)`
+	const window = `m.ordered_at >= s.planned_at AND m.ordered_at < s.planned_at + toIntervalDay({days:Int64}) AND m.ordered_at < {as_of:DateTime64(3, 'UTC')}`
+	const before = `m.ordered_at < s.planned_at AND m.ordered_at >= s.planned_at - toIntervalDay({pre_days:Int64})`
 	return `(SELECT s.campaign_id AS campaign_id, s.planned AS planned, s.group AS group, any(s.reached) AS reached, any(s.planned_at) AS planned_at,
 			minIf(m.ordered_at, ` + window + `) AS converted_at, toFloat64(converted_at > toDateTime64(0, 3, 'UTC')) AS conv,
 			sumIf(m.amount, ` + window + `) AS rev,
@@ -101,7 +105,7 @@ func (s *Service) outcomes() string {
 		GROUP BY s.campaign_id, s.planned, s.group)`
 }
 
-// outcomeArgs are the arguments of outcomes: campaigns ids sent with one
+// outcomeArgs are the parameters of outcomes: campaigns ids sent with one
 // offer and an attribution window of days, as of asOf (orders from then
 // on do not count yet; zero: all orders).
 func outcomeArgs(ids []string, days int, offer Offer, asOf time.Time) []any {
@@ -109,7 +113,8 @@ func outcomeArgs(ids []string, days int, offer Offer, asOf time.Time) []any {
 		asOf = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
 	}
 	skus, cats := offerItems(offer)
-	return []any{days, asOf, days, asOf, preDays, preDays, ids, skus, cats}
+	return []any{named("days", days), named("as_of", asOf), named("pre_days", preDays), named("campaigns", ids),
+		named("skus", skus), named("categories", cats)}
 }
 
 // armSums sums each arm's outcomes of campaigns sent with one offer and
@@ -118,27 +123,26 @@ func (s *Service) armSums(ctx context.Context, ids []string, days int, offer Off
 	q := `SELECT campaign_id, group, count(), sum(reached), sum(conv), sum(conv * reached), sum(rev), sum(rev * rev), sum(rev * reached),
 			sum(xo), sum(xs), sum(xo * xo), sum(xo * xs), sum(xs * xs), sum(conv * xo), sum(conv * xs), sum(rev * xo), sum(rev * xs)
 		FROM ` + s.outcomes() + ` GROUP BY campaign_id, group`
-	rows, err := s.DB.Conn.Query(ctx, q, outcomeArgs(ids, days, offer, asOf)...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	out := map[string]map[string]ArmSums{}
-	for rows.Next() {
+	err := s.each(ctx, "sum the arms' outcomes", q, outcomeArgs(ids, days, offer, asOf), func(rows driver.Rows) error {
 		var id, g string
 		var n uint64
 		var a ArmSums
 		if err := rows.Scan(&id, &g, &n, &a.Reached, &a.Conv, &a.ConvD, &a.Rev, &a.Rev2, &a.RevD,
 			&a.X[0], &a.X[1], &a.XX[0][0], &a.XX[0][1], &a.XX[1][1], &a.ConvX[0], &a.ConvX[1], &a.RevX[0], &a.RevX[1]); err != nil {
-			return nil, err
+			return err
 		}
 		a.N, a.XX[1][0] = float64(n), a.XX[0][1]
 		if out[id] == nil {
 			out[id] = map[string]ArmSums{}
 		}
 		out[id][g] = a
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // Outcome is one planned person's outcome in a campaign (see outcomes).
@@ -159,50 +163,40 @@ func (s *Service) Outcomes(ctx context.Context, id string) ([]Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.DB.Conn.Query(ctx, "SELECT o.group, o.reached, o.conv, if(p.canonical = 0, o.planned, p.canonical) FROM "+s.outcomes()+
-		" AS o LEFT JOIN (SELECT person_id, canonical FROM "+s.DB.Table("persons")+" FINAL) AS p ON p.person_id = o.planned",
-		outcomeArgs([]string{c.ID}, c.AttributionDays, offer, time.Time{})...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Outcome
-	for rows.Next() {
-		var o Outcome
-		var reached, conv float64
-		if err := rows.Scan(&o.Group, &reached, &conv, &o.Person); err != nil {
-			return nil, err
-		}
-		o.Reached, o.Converted = reached == 1, conv == 1
-		out = append(out, o)
-	}
-	return out, rows.Err()
+	return collect(ctx, s, "read the outcomes", "SELECT o.group, o.reached, o.conv, if(p.canonical = 0, o.planned, p.canonical) FROM "+s.outcomes()+
+		" AS o LEFT JOIN "+schema.Canonical(s.DB.Table("persons"), "")+" AS p ON p.person_id = o.planned",
+		outcomeArgs([]string{c.ID}, c.AttributionDays, offer, time.Time{}), func(rows driver.Rows, o *Outcome) error {
+			var reached, conv float64
+			err := rows.Scan(&o.Group, &reached, &conv, &o.Person)
+			o.Reached, o.Converted = reached == 1, conv == 1
+			return err
+		})
 }
 
 // exclusions counts a campaign's excluded persons by reason: those drawn
 // into the holdout apart (they would have been excluded from a send).
 func (s *Service) exclusions(ctx context.Context, id string) (excluded, holdout map[string]int, err error) {
-	rows, err := s.DB.Conn.Query(ctx, "SELECT reason, detail = ?, count() FROM "+s.DB.Table("campaign_sends")+
-		" FINAL WHERE campaign_id = ? AND group = 'excluded' GROUP BY reason, detail = ?", detailHoldoutArm, id, detailHoldoutArm)
+	excluded, holdout = map[string]int{}, map[string]int{}
+	err = s.each(ctx, "count the exclusions", "SELECT reason, detail = {holdout:String}, count() FROM "+s.DB.Table("campaign_sends")+
+		" FINAL WHERE campaign_id = {campaign:String} AND group = 'excluded' GROUP BY reason, detail = {holdout:String}",
+		[]any{named("holdout", detailHoldoutArm), named("campaign", id)}, func(rows driver.Rows) error {
+			var reason string
+			var inHoldout bool
+			var n uint64
+			if err := rows.Scan(&reason, &inHoldout, &n); err != nil {
+				return err
+			}
+			if inHoldout {
+				holdout[reason] += int(n)
+			} else {
+				excluded[reason] += int(n)
+			}
+			return nil
+		})
 	if err != nil {
 		return nil, nil, err
 	}
-	defer rows.Close()
-	excluded, holdout = map[string]int{}, map[string]int{}
-	for rows.Next() {
-		var reason string
-		var inHoldout bool
-		var n uint64
-		if err := rows.Scan(&reason, &inHoldout, &n); err != nil {
-			return nil, nil, err
-		}
-		if inHoldout {
-			holdout[reason] += int(n)
-		} else {
-			excluded[reason] += int(n)
-		}
-	}
-	return excluded, holdout, rows.Err()
+	return excluded, holdout, nil
 }
 
 // ResultDay is one day of a campaign's results: conversions that day and
@@ -238,22 +232,17 @@ func (s *Service) ResultsDaily(ctx context.Context, id string) (ResultsOverTime,
 		return ResultsOverTime{}, err
 	}
 	out := ResultsOverTime{CampaignID: c.ID, AttributionDays: c.AttributionDays, Days: []ResultDay{}}
-	q := `SELECT group, count(), groupArrayIf(toString(toDate(converted_at, 'Asia/Shanghai')), conv = 1), min(planned_at)
+	q := `SELECT group, count(), groupArrayIf(toString(` + schema.BeijingDate("converted_at") + `), conv = 1), min(planned_at)
 		FROM ` + s.outcomes() + ` GROUP BY group`
-	rows, err := s.DB.Conn.Query(ctx, q, outcomeArgs([]string{c.ID}, c.AttributionDays, offer, time.Time{})...)
-	if err != nil {
-		return out, err
-	}
-	defer rows.Close()
 	byDay := map[string]*ResultDay{}
 	var start time.Time
-	for rows.Next() {
+	err = s.each(ctx, "read conversions by day", q, outcomeArgs([]string{c.ID}, c.AttributionDays, offer, time.Time{}), func(rows driver.Rows) error {
 		var group string
 		var n uint64
 		var days []string
 		var first time.Time
 		if err := rows.Scan(&group, &n, &days, &first); err != nil {
-			return out, err
+			return err
 		}
 		if start.IsZero() || first.Before(start) {
 			start = first
@@ -264,7 +253,7 @@ func (s *Service) ResultsDaily(ctx context.Context, id string) (ResultsOverTime,
 		case GroupHoldout:
 			out.Holdout = int(n)
 		default:
-			continue
+			return nil
 		}
 		for _, d := range days {
 			if byDay[d] == nil {
@@ -276,20 +265,31 @@ func (s *Service) ResultsDaily(ctx context.Context, id string) (ResultsOverTime,
 				byDay[d].HoldoutConversions++
 			}
 		}
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return out, err
 	}
 	if start.IsZero() {
 		return out, nil // not launched
 	}
-	first := start.In(shanghai)
-	end := first.AddDate(0, 0, c.AttributionDays)
-	if now := s.now().In(shanghai); end.After(now) {
+	out.Days = s.resultDays(start, c.AttributionDays, byDay, out.Treatment, out.Holdout)
+	return out, nil
+}
+
+// resultDays are the days from start's (Beijing time) to the end of the
+// attribution window or today, whichever is first, with the conversions
+// of byDay and the cumulative rates of groups of treatment and holdout
+// persons.
+func (s *Service) resultDays(start time.Time, attributionDays int, byDay map[string]*ResultDay, treatment, holdout int) []ResultDay {
+	first := start.In(schema.Beijing)
+	end := first.AddDate(0, 0, attributionDays)
+	if now := s.now().In(schema.Beijing); end.After(now) {
 		end = now
 	}
+	out := []ResultDay{}
 	var tCum, hCum int
-	for d := time.Date(first.Year(), first.Month(), first.Day(), 0, 0, 0, 0, shanghai); !d.After(end); d = d.AddDate(0, 0, 1) {
+	for d := time.Date(first.Year(), first.Month(), first.Day(), 0, 0, 0, 0, schema.Beijing); !d.After(end); d = d.AddDate(0, 0, 1) {
 		key := d.Format("2006-01-02")
 		day := ResultDay{Day: key}
 		if got := byDay[key]; got != nil {
@@ -297,37 +297,37 @@ func (s *Service) ResultsDaily(ctx context.Context, id string) (ResultsOverTime,
 		}
 		tCum += day.TreatmentConversions
 		hCum += day.HoldoutConversions
-		if out.Treatment > 0 {
-			day.TreatmentRate = float64(tCum) / float64(out.Treatment)
+		if treatment > 0 {
+			day.TreatmentRate = float64(tCum) / float64(treatment)
 		}
-		if out.Holdout > 0 {
-			day.HoldoutRate = float64(hCum) / float64(out.Holdout)
+		if holdout > 0 {
+			day.HoldoutRate = float64(hCum) / float64(holdout)
 		}
-		out.Days = append(out.Days, day)
+		out = append(out, day)
 	}
-	return out, nil
+	return out
 }
 
 // sendStates counts a campaign's treatment sends by state, and failed ones
 // by reason too.
 func (s *Service) sendStates(ctx context.Context, id string) (map[string]int, error) {
-	rows, err := s.DB.Conn.Query(ctx, "SELECT state, detail, count() FROM "+s.DB.Table("campaign_sends")+
-		" FINAL WHERE campaign_id = ? AND group = 'treatment' GROUP BY state, detail", id)
+	out := map[string]int{}
+	err := s.each(ctx, "count the sends by state", "SELECT state, detail, count() FROM "+s.DB.Table("campaign_sends")+
+		" FINAL WHERE campaign_id = {campaign:String} AND group = 'treatment' GROUP BY state, detail", []any{named("campaign", id)},
+		func(rows driver.Rows) error {
+			var state, detail string
+			var n uint64
+			if err := rows.Scan(&state, &detail, &n); err != nil {
+				return err
+			}
+			out[state] += int(n)
+			if state == "failed" && detail != "" {
+				out["failed:"+detail] += int(n)
+			}
+			return nil
+		})
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := map[string]int{}
-	for rows.Next() {
-		var state, detail string
-		var n uint64
-		if err := rows.Scan(&state, &detail, &n); err != nil {
-			return nil, err
-		}
-		out[state] += int(n)
-		if state == "failed" && detail != "" {
-			out["failed:"+detail] += int(n)
-		}
-	}
-	return out, rows.Err()
+	return out, nil
 }

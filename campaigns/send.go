@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"time"
-)
 
-var sendColumns = []string{"campaign_id", "person_id", "group", "reason", "channel", "address", "sender", "state", "detail", "task", "planned_at", "updated_at"}
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/granarycdp/cdp/schema"
+)
 
 // sendChunk is how many rows one send-log insert carries by default.
 const sendChunk = 50_000
@@ -34,7 +36,7 @@ func (s *Service) Launch(ctx context.Context, id, by string) (Campaign, Plan, er
 		err = &FieldError{"status", "the campaign is " + c.Status + ", not a draft"}
 	}
 	if err == nil {
-		err = s.channels().checkTargets(c)
+		err = s.channels().configured(c)
 	}
 	if err != nil {
 		s.mu.Unlock()
@@ -64,7 +66,7 @@ func (s *Service) Launch(ctx context.Context, id, by string) (Campaign, Plan, er
 // start plans (campaigns sent once) and marks c running; s.mu is held.
 func (s *Service) start(ctx context.Context, c Campaign, by string) (Campaign, Plan, error) {
 	var p Plan
-	if c.Trigger == TriggerOnce && c.Channel != ChannelRobot {
+	if c.Trigger == TriggerOnce && !s.channels().isGroup(c.Channel) {
 		var err error
 		if p, err = s.plan(ctx, c, nil); err != nil {
 			return c, p, err
@@ -98,7 +100,8 @@ func (s *Service) start(ctx context.Context, c Campaign, by string) (Campaign, P
 // failed launch of the draft wrote for persons the new plan does not
 // hold, so that nothing planned then is sent now.
 func (s *Service) supersede(ctx context.Context, c Campaign, p Plan) error {
-	old, err := s.bitmapQuery(ctx, "SELECT person_id FROM "+s.DB.Table("campaign_sends")+" FINAL WHERE campaign_id = ? AND state = 'planned'", c.ID)
+	old, err := s.bitmap(ctx, "read an earlier launch's plan", "SELECT person_id FROM "+s.DB.Table("campaign_sends")+
+		" FINAL WHERE campaign_id = {campaign:String} AND state = 'planned'", named("campaign", c.ID))
 	if err != nil || old.IsEmpty() {
 		return err
 	}
@@ -125,12 +128,11 @@ const detailHoldoutArm = "holdout"
 // makes each chunk's insert idempotent.
 func (s *Service) writePlan(ctx context.Context, c Campaign, p Plan, tokenPrefix string) error {
 	now := s.stamp()
-	tw := s.Writer.Table("campaign_sends", sendColumns...)
 	chunk := s.chunk()
 	for i := 0; i < len(p.Entries); i += chunk {
 		rows := planRows(c, p.Entries[i:min(i+chunk, len(p.Entries))], now)
-		if err := tw.Insert(ctx, rowsToken(fmt.Sprintf("%s:%d", tokenPrefix, i), rows), rows); err != nil {
-			return fmt.Errorf("write the plan: %w", err)
+		if err := s.insert(ctx, "write the plan", "campaign_sends", sendColumns, fmt.Sprintf("%s:%d", tokenPrefix, i), rows); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -171,33 +173,33 @@ func (s *Service) Resume(ctx context.Context) error {
 }
 
 // pending reads treatment rows still planned.
-func (s *Service) pending(ctx context.Context, c Campaign, limit int) ([]pendingSend, error) {
-	return s.sendsWhere(ctx, c, limit, "state = 'planned'")
+func (s *Service) pending(ctx context.Context, c Campaign, limit int) ([]Recipient, error) {
+	return s.sendsWhere(ctx, "read planned sends", c, limit, "state = 'planned'")
 }
 
-type pendingSend struct {
-	person                       uint32
-	address, sender, state, task string
-	plannedAt                    time.Time
-}
-
-// send delivers a running campaign's planned rows chunk by chunk: first
-// it settles tasks a crash left half-done (recover), then each chunk goes
-// through its channel, journalled so that a repeat after a crash sends
-// nothing twice. A campaign sent once is finished when nothing is left;
-// a triggered one keeps running until its end.
+// send delivers a running campaign's planned rows chunk by chunk through
+// its channel: first it settles tasks a crash left half-done (recover),
+// then each chunk goes to the channel, which journals its calls so that a
+// repeat after a crash sends nothing twice. A group channel posts once. A
+// campaign sent once is finished when nothing is left; a triggered one
+// keeps running until its end.
 func (s *Service) send(ctx context.Context, c Campaign) error {
 	offer, err := s.Offer(ctx, c.OfferID)
 	if err != nil {
 		return err
 	}
-	if c.Channel == ChannelRobot {
-		if err := s.sendRobots(ctx, c, offer); err != nil {
+	r, ok := s.channels().lookup(c.Channel)
+	if !ok {
+		return fmt.Errorf("campaigns: campaign %s: no channel %q is registered", c.ID, c.Channel)
+	}
+	d := s.dispatch(c, offer)
+	if r.group != nil {
+		if err := r.group.Post(ctx, d); err != nil {
 			return err
 		}
 		return s.finish(ctx, c)
 	}
-	if err := s.recover(ctx, c, offer); err != nil {
+	if err := s.recover(ctx, r.person, d); err != nil {
 		return err
 	}
 	for {
@@ -208,15 +210,7 @@ func (s *Service) send(ctx context.Context, c Campaign) error {
 		if len(batch) == 0 {
 			break
 		}
-		switch c.Channel {
-		case ChannelWeCom:
-			err = s.sendWeCom(ctx, c, offer, batch)
-		case ChannelWebhook:
-			err = s.sendWebhook(ctx, c, offer, batch)
-		default:
-			err = s.sendOutboxChunk(ctx, c, offer, batch)
-		}
-		if err != nil {
+		if err := r.person.Send(ctx, d, batch); err != nil {
 			return err
 		}
 	}
@@ -231,53 +225,29 @@ func (s *Service) finish(ctx context.Context, c Campaign) error {
 	return s.writeCampaign(ctx, &c, "system")
 }
 
-// sendOutboxChunk records a chunk's messages in the outbox (keyed by
-// campaign and person, so a repeat after a crash changes nothing), then
-// moves the rows to sent.
-func (s *Service) sendOutboxChunk(ctx context.Context, c Campaign, offer Offer, batch []pendingSend) error {
-	if err := s.sendOutbox(ctx, c, offer, batch); err != nil {
-		return err
-	}
-	if err := s.crash("channel"); err != nil {
-		return err // the channel acted, the state did not move
-	}
-	tok := fmt.Sprintf("sent:%s:%d-%d", c.ID, batch[0].person, batch[len(batch)-1].person)
-	return s.setStates(ctx, c, batch, "sent", "", nil, tok)
-}
-
-// crash fails at a named step when a test asks for it, as a crash would.
-func (s *Service) crash(step string) error {
-	if s.crashAfter != nil {
-		return s.crashAfter(step)
-	}
-	return nil
-}
-
-// sendOutbox records the personalised messages.
-func (s *Service) sendOutbox(ctx context.Context, c Campaign, offer Offer, batch []pendingSend) error {
-	who, err := s.recipients(ctx, personsOf(batch))
+// messages are the personalised messages of a chunk's recipients, in its
+// order. An unknown name renders "{{name}}您好" as "您好".
+func (d *Dispatch) messages(ctx context.Context, rows []Recipient) ([]string, error) {
+	who, err := d.s.profiles(ctx, personsOf(rows))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	now := s.now()
-	rows := make([][]any, len(batch))
-	for i, p := range batch {
-		// An unknown name renders "{{name}}您好" as "您好".
-		msg := Render(c.Template, vars(who[p.person], p.sender, offer, coupon(offer, c.ID, p.person)))
-		rows[i] = []any{c.ID, p.person, p.address, msg, now}
+	c, offer := d.Campaign, d.Offer
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = Render(c.Template, vars(who[r.Person], r.Sender, offer, coupon(offer, c.ID, r.Person)))
 	}
-	tok := fmt.Sprintf("outbox:%s:%d-%d", c.ID, batch[0].person, batch[len(batch)-1].person)
-	return s.Writer.Table("campaign_outbox", "campaign_id", "person_id", "address", "message", "ts").Insert(ctx, rowsToken(tok, rows), rows)
+	return out, nil
 }
 
-// recipient is what personalises a message: the person's name (the latest
+// profile is what personalises a message: the person's name (the latest
 // identify trait, else their WeCom name) and their staff member (the latest
 // WeCom contact owner still their contact).
-type recipient struct{ name, staff string }
+type profile struct{ name, staff string }
 
-// recipients reads name and staff member of persons (canonical ids).
-func (s *Service) recipients(ctx context.Context, persons []uint32) (map[uint32]recipient, error) {
-	members := "(SELECT person_id, canonical FROM " + s.DB.Table("persons") + " FINAL WHERE canonical IN ?)"
+// profiles reads name and staff member of persons (canonical ids).
+func (s *Service) profiles(ctx context.Context, persons []uint32) (map[uint32]profile, error) {
+	members := schema.Canonical(s.DB.Table("persons"), "canonical IN {persons:Array(UInt32)}")
 	q := `SELECT p.canonical,
 			argMaxIf(x.trait, x.ts, x.trait != ''), argMaxIf(x.wecom, x.ts, x.wecom != ''), argMaxIf(x.staff, x.ts, x.kind = 'contact')
 		FROM (
@@ -289,39 +259,72 @@ func (s *Service) recipients(ctx context.Context, persons []uint32) (map[uint32]
 		) AS x
 		INNER JOIN ` + members + ` AS p ON p.person_id = x.person_id
 		GROUP BY p.canonical`
-	rows, err := s.DB.Conn.Query(ctx, q, persons, persons, persons)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[uint32]recipient{}
-	for rows.Next() {
+	out := map[uint32]profile{}
+	err := s.each(ctx, "read names and staff", q, []any{named("persons", persons)}, func(rows driver.Rows) error {
 		var p uint32
 		var trait, wecomName, staff string
 		if err := rows.Scan(&p, &trait, &wecomName, &staff); err != nil {
-			return nil, err
+			return err
 		}
-		r := recipient{name: trait, staff: staff}
+		r := profile{name: trait, staff: staff}
 		if r.name == "" {
 			r.name = wecomName
 		}
 		out[p] = r
-	}
-	return out, rows.Err()
+		return nil
+	})
+	return out, err
 }
 
-func personsOf(batch []pendingSend) []uint32 {
+func personsOf(batch []Recipient) []uint32 {
 	ids := make([]uint32, len(batch))
 	for i, p := range batch {
-		ids[i] = p.person
+		ids[i] = p.Person
 	}
 	return ids
 }
 
 // vars are a recipient's template variables.
-func vars(r recipient, sender string, offer Offer, couponCode string) map[string]string {
+func vars(r profile, sender string, offer Offer, couponCode string) map[string]string {
 	if sender != "" {
 		r.staff = sender
 	}
 	return map[string]string{"name": r.name, "staff": r.staff, "offer": offer.Name, "link": offer.Link, "coupon": couponCode}
+}
+
+// coupon picks a recipient's code from the offer's pool by a hash of
+// (campaign, person): the same code on every retry of the send.
+func coupon(o Offer, campaign string, person uint32) string {
+	if len(o.Coupons) == 0 {
+		return ""
+	}
+	return o.Coupons[bucket(campaign+"/coupon", person)%len(o.Coupons)]
+}
+
+// phones decrypts the phones (keyed hashes, the Address of channels that
+// send to phones) of a chunk's recipients from the vault, by hash; none
+// when the platform may not reveal phones (Channels.Reveal nil), and
+// none for a phone it cannot decrypt.
+func (d *Dispatch) phones(ctx context.Context, rows []Recipient) (map[string]string, error) {
+	out := map[string]string{}
+	reveal := d.channels().Reveal
+	if reveal == nil {
+		return out, nil
+	}
+	hashes := make([]string, len(rows))
+	for i, r := range rows {
+		hashes[i] = r.Address
+	}
+	err := d.s.each(ctx, "read the vault", "SELECT hash, ciphertext FROM "+schema.Vault(d.s.DB.Table("pii_vault"), "hash IN {hashes:Array(String)}"),
+		[]any{named("hashes", hashes)}, func(rows driver.Rows) error {
+			var h, ct string
+			if err := rows.Scan(&h, &ct); err != nil {
+				return err
+			}
+			if v, err := reveal(ct); err == nil {
+				out[h] = v
+			}
+			return nil
+		})
+	return out, err
 }

@@ -5,16 +5,15 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"log/slog"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/RoaringBitmap/roaring/v2"
 
+	"github.com/granarycdp/cdp/schema"
 	"github.com/granarycdp/cdp/segments"
 	"github.com/granarycdp/cdp/store"
 )
@@ -35,7 +34,9 @@ type Service struct {
 	MembersAsOf func(ctx context.Context, segmentID string) (*roaring.Bitmap, error)
 	// Chunk is how many sends go per step (default 50,000).
 	Chunk int
-	// Channels configure WeCom, robots and webhooks (nil: outbox only).
+	// Channels configure WeCom, robots and webhooks and hold the channels
+	// registered beside the built-in ones (nil: none configured, so of the
+	// built-in channels only the outbox sends).
 	Channels *Channels
 
 	mu     sync.Mutex // serialises planning: launches and trigger rounds
@@ -50,8 +51,7 @@ type Service struct {
 	stampMu   sync.Mutex
 	lastStamp time.Time
 	// crashAfter, in tests, fails a launch at a named step as a crash
-	// would ("plan": after the plan is written; "channel": after a chunk
-	// reached the channel, before its state moved).
+	// would (see crash).
 	crashAfter func(step string) error
 }
 
@@ -99,16 +99,16 @@ func (s *Service) SaveOffer(ctx context.Context, o Offer) (Offer, error) {
 		o.Version = old.Version + 1
 	}
 	def, _ := json.Marshal(o)
-	err := s.DB.Conn.Exec(ctx, "INSERT INTO "+s.DB.Table("offers")+" (offer_id, version, definition, deleted, ts) VALUES (?, ?, ?, 0, ?)",
-		o.ID, o.Version, string(def), s.now())
-	return o, err
+	return o, s.exec(ctx, "write an offer", "INSERT INTO "+s.DB.Table("offers")+" (offer_id, version, definition, deleted, ts)"+
+		" VALUES ({offer:String}, {version:UInt32}, {definition:String}, 0, {ts:DateTime64(3, 'UTC')})",
+		named("offer", o.ID), named("version", o.Version), named("definition", string(def)), named("ts", s.now()))
 }
 
 // Offer returns the current version of an offer.
 func (s *Service) Offer(ctx context.Context, id string) (Offer, error) {
 	var def string
-	err := s.DB.Conn.QueryRow(ctx, "SELECT argMax(definition, version) FROM "+s.DB.Table("offers")+" WHERE offer_id = ?", id).Scan(&def)
-	if err != nil {
+	if err := s.one(ctx, "read an offer", "SELECT argMax(definition, version) FROM "+s.DB.Table("offers")+" WHERE offer_id = {offer:String}",
+		[]any{named("offer", id)}, &def); err != nil {
 		return Offer{}, err
 	}
 	if def == "" {
@@ -120,33 +120,12 @@ func (s *Service) Offer(ctx context.Context, id string) (Offer, error) {
 
 // Offers lists the current offers.
 func (s *Service) Offers(ctx context.Context) ([]Offer, error) {
-	return listJSON[Offer](ctx, s.DB, "SELECT argMax(definition, version) FROM "+s.DB.Table("offers")+" GROUP BY offer_id")
-}
-
-func listJSON[T any](ctx context.Context, db *store.DB, query string) ([]T, error) {
-	rows, err := db.Conn.Query(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []T{}
-	for rows.Next() {
-		var def string
-		if err := rows.Scan(&def); err != nil {
-			return nil, err
-		}
-		var v T
-		if err := json.Unmarshal([]byte(def), &v); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return listJSON[Offer](ctx, s, "list offers", "SELECT argMax(definition, version) FROM "+s.DB.Table("offers")+" GROUP BY offer_id")
 }
 
 // SaveCampaign creates (no id) or versions a draft campaign.
 func (s *Service) SaveCampaign(ctx context.Context, c Campaign, by string) (Campaign, error) {
-	if err := c.validate(); err != nil {
+	if err := c.validate(s.channels()); err != nil {
 		return Campaign{}, err
 	}
 	if _, err := s.Offer(ctx, c.OfferID); err != nil {
@@ -157,7 +136,7 @@ func (s *Service) SaveCampaign(ctx context.Context, c Campaign, by string) (Camp
 			return Campaign{}, &FieldError{"segment_id", "no such segment"}
 		}
 	}
-	if err := s.channels().checkTargets(c); err != nil {
+	if err := s.channels().configured(c); err != nil {
 		return Campaign{}, err
 	}
 	if c.ID == "" {
@@ -179,15 +158,16 @@ func (s *Service) SaveCampaign(ctx context.Context, c Campaign, by string) (Camp
 func (s *Service) writeCampaign(ctx context.Context, c *Campaign, by string) error {
 	c.Version++
 	def, _ := json.Marshal(c)
-	return s.DB.Conn.Exec(ctx, "INSERT INTO "+s.DB.Table("campaigns")+" (campaign_id, version, definition, status, ts, by) VALUES (?, ?, ?, ?, ?, ?)",
-		c.ID, c.Version, string(def), c.Status, s.now(), by)
+	return s.exec(ctx, "write a campaign", "INSERT INTO "+s.DB.Table("campaigns")+" (campaign_id, version, definition, status, ts, by)"+
+		" VALUES ({campaign:String}, {version:UInt32}, {definition:String}, {status:String}, {ts:DateTime64(3, 'UTC')}, {by:String})",
+		named("campaign", c.ID), named("version", c.Version), named("definition", string(def)), named("status", c.Status), named("ts", s.now()), named("by", by))
 }
 
 // Campaign returns the current version of a campaign.
 func (s *Service) Campaign(ctx context.Context, id string) (Campaign, error) {
 	var def string
-	err := s.DB.Conn.QueryRow(ctx, "SELECT argMax(definition, version) FROM "+s.DB.Table("campaigns")+" WHERE campaign_id = ?", id).Scan(&def)
-	if err != nil {
+	if err := s.one(ctx, "read a campaign", "SELECT argMax(definition, version) FROM "+s.DB.Table("campaigns")+" WHERE campaign_id = {campaign:String}",
+		[]any{named("campaign", id)}, &def); err != nil {
 		return Campaign{}, err
 	}
 	if def == "" {
@@ -199,160 +179,7 @@ func (s *Service) Campaign(ctx context.Context, id string) (Campaign, error) {
 
 // Campaigns lists the current campaigns.
 func (s *Service) Campaigns(ctx context.Context) ([]Campaign, error) {
-	return listJSON[Campaign](ctx, s.DB, "SELECT argMax(definition, version) FROM "+s.DB.Table("campaigns")+" GROUP BY campaign_id")
-}
-
-// bitmapQuery runs a query returning person ids as one bitmap.
-func (s *Service) bitmapQuery(ctx context.Context, query string, args ...any) (*roaring.Bitmap, error) {
-	var raw string
-	q := "SELECT toString(groupBitmapState(toUInt32(person_id))) FROM (" + query + ")"
-	if err := s.DB.Conn.QueryRow(ctx, q, args...).Scan(&raw); err != nil {
-		return nil, err
-	}
-	return segments.DecodeGroupBitmap([]byte(raw))
-}
-
-// audience gathers what planning needs for a campaign, for members (nil:
-// the campaign's segment's current members).
-// The second result says why the campaign needs separate consent (nil:
-// it does not).
-func (s *Service) audience(ctx context.Context, c Campaign, members *roaring.Bitmap) (Audience, *segments.Finding, error) {
-	var sensitive *segments.Finding
-	if c.SegmentID != "" {
-		var err error
-		if sensitive, err = s.sensitivity(ctx, c.SegmentID); err != nil {
-			return Audience{}, nil, err
-		}
-		switch {
-		case members != nil:
-		case s.MembersAsOf != nil:
-			if members, err = s.MembersAsOf(ctx, c.SegmentID); err != nil {
-				return Audience{}, nil, err
-			}
-		default:
-			if members, err = s.Segments.Members(c.SegmentID); err != nil {
-				return Audience{}, nil, err
-			}
-		}
-	}
-	if members == nil {
-		members = roaring.New()
-	}
-	a := Audience{Members: members}
-	scope, err := s.scope(ctx, members)
-	if err != nil {
-		return a, nil, err
-	}
-	canon := "SELECT p.canonical AS person_id FROM %s AS x INNER JOIN (SELECT person_id, canonical FROM " + s.DB.Table("persons") + " FINAL WHERE 1" + scope + ") AS p ON p.person_id = x.person_id WHERE %s"
-	// Each person's latest decision per row (the campaign's channel and
-	// every channel, '*'), then both rows together, each way erring on the
-	// safe side: opted out when either row says so; consented only when
-	// no row's latest decision withdraws it.
-	consents := "(SELECT person_id, max(granted) AS any_granted, min(granted) AS all_granted FROM (SELECT person_id, argMax(granted, ts) AS granted FROM " +
-		s.DB.Table("consents") + " WHERE kind = ? AND channel IN (?, '*')" + scope + " GROUP BY person_id, channel) GROUP BY person_id)"
-	if a.OptedOut, err = s.bitmapQuery(ctx, fmt.Sprintf(canon, consents, "x.any_granted = 1"), "opt_out", c.Channel); err != nil {
-		return a, nil, fmt.Errorf("opt-outs: %w", err)
-	}
-	if a.Consented, err = s.bitmapQuery(ctx, fmt.Sprintf(canon, consents, "x.all_granted = 1"), "sensitive_consent", c.Channel); err != nil {
-		return a, nil, fmt.Errorf("consents: %w", err)
-	}
-	sends := "(SELECT person_id, count() AS n FROM " + s.DB.Table("campaign_sends") + " FINAL WHERE group = 'treatment' AND state IN ('planned', 'sending', 'sent', 'delivered') AND planned_at >= ?%s" + scope + " GROUP BY person_id)"
-	// Caps across campaigns: today (Beijing time), the last 7 and 30 days.
-	y, m, d := s.now().In(shanghai).Date()
-	today := time.Date(y, m, d, 0, 0, 0, 0, shanghai)
-	windows := "(SELECT person_id, countIf(planned_at >= ?) AS nd, countIf(planned_at >= ?) AS nw, count() AS nm FROM " + s.DB.Table("campaign_sends") +
-		" FINAL WHERE group = 'treatment' AND state IN ('planned', 'sending', 'sent', 'delivered') AND planned_at >= ?" + scope + " GROUP BY person_id)"
-	capped := "(? > 0 AND x.nd >= ?) OR x.nw >= ? OR (? > 0 AND x.nm >= ?)"
-	if a.AtCap, err = s.bitmapQuery(ctx, fmt.Sprintf(canon, windows, capped), today, s.now().Add(-7*24*time.Hour), s.now().Add(-30*24*time.Hour),
-		c.CapPerDay, c.CapPerDay, c.CapPerWeek, c.CapPerMonth, c.CapPerMonth); err != nil {
-		return a, nil, fmt.Errorf("caps: %w", err)
-	}
-	switch c.Channel {
-	case ChannelOutbox:
-		a.Addresses = func(p uint32) (Address, bool) { return Address{To: fmt.Sprintf("person:%d", p)}, true }
-	case ChannelWeCom:
-		// WeCom's own cap: mass messages a customer receives per day
-		// (Beijing time), counting every campaign's WeCom sends.
-		if a.AtChannelCap, err = s.bitmapQuery(ctx, fmt.Sprintf(canon, fmt.Sprintf(sends, " AND channel = 'wecom'"), "x.n >= ?"), today, s.channels().dailyCap()); err != nil {
-			return a, nil, fmt.Errorf("wecom caps: %w", err)
-		}
-		addr, err := s.wecomAddresses(ctx, members, scope)
-		if err != nil {
-			return a, nil, err
-		}
-		a.Addresses = func(p uint32) (Address, bool) { v, ok := addr[p]; return v, ok }
-	case ChannelWebhook:
-		addr, err := s.phoneAddresses(ctx, scope)
-		if err != nil {
-			return a, nil, err
-		}
-		a.Addresses = func(p uint32) (Address, bool) { v, ok := addr[p]; return v, ok }
-	}
-	return a, sensitive, nil
-}
-
-// narrowAudience is the largest audience whose queries are narrowed to its
-// persons (a trigger's entries); larger ones read the tables whole.
-const narrowAudience = 20_000
-
-// scope returns a filter (" AND person_id IN (...)") on the person ids
-// (before merges) of members when they are few, else "".
-func (s *Service) scope(ctx context.Context, members *roaring.Bitmap) (string, error) {
-	if members.GetCardinality() > narrowAudience {
-		return "", nil
-	}
-	if members.IsEmpty() {
-		return " AND 0", nil
-	}
-	rows, err := s.DB.Conn.Query(ctx, "SELECT person_id FROM "+s.DB.Table("persons")+" FINAL WHERE canonical IN ?", members.ToArray())
-	if err != nil {
-		return "", err
-	}
-	defer rows.Close()
-	ids := members.Clone()
-	for rows.Next() {
-		var p uint32
-		if err := rows.Scan(&p); err != nil {
-			return "", err
-		}
-		ids.Add(p)
-	}
-	var b strings.Builder
-	b.WriteString(" AND person_id IN (")
-	it := ids.Iterator()
-	for first := true; it.HasNext(); first = false {
-		if !first {
-			b.WriteByte(',')
-		}
-		b.WriteString(strconv.FormatUint(uint64(it.Next()), 10))
-	}
-	b.WriteByte(')')
-	return b.String(), rows.Err()
-}
-
-// wecomAddresses finds each member's WeCom external user id and the staff
-// member who owns them (the latest add or edit not followed by a delete).
-func (s *Service) wecomAddresses(ctx context.Context, members *roaring.Bitmap, scope string) (map[uint32]Address, error) {
-	rows, err := s.DB.Conn.Query(ctx, `SELECT p.canonical, argMax(c.external_userid, c.ts), argMax(c.staff_userid, c.ts), argMax(c.change_type, c.ts)
-		FROM (SELECT * FROM `+s.DB.Table("wecom_contact_events")+` WHERE person_id != 0`+scope+`) AS c
-		INNER JOIN (SELECT person_id, canonical FROM `+s.DB.Table("persons")+` FINAL WHERE 1`+scope+`) AS p ON p.person_id = c.person_id
-		GROUP BY p.canonical`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[uint32]Address{}
-	for rows.Next() {
-		var p uint32
-		var ext, staff, change string
-		if err := rows.Scan(&p, &ext, &staff, &change); err != nil {
-			return nil, err
-		}
-		if members.Contains(p) && change != "del_external_contact" && change != "del_follow_user" {
-			out[p] = Address{To: ext, Sender: staff}
-		}
-	}
-	return out, rows.Err()
+	return listJSON[Campaign](ctx, s, "list campaigns", "SELECT argMax(definition, version) FROM "+s.DB.Table("campaigns")+" GROUP BY campaign_id")
 }
 
 // Preview plans a campaign without writing anything: counts by group and
@@ -367,22 +194,18 @@ func (s *Service) Preview(ctx context.Context, id string) (Plan, []string, error
 		return Plan{}, nil, err
 	}
 	offer, _ := s.Offer(ctx, c.OfferID)
-	var sample []pendingSend
+	var sample []Recipient
 	for _, e := range p.Entries {
 		if e.Group == GroupTreatment && len(sample) < 3 {
-			sample = append(sample, pendingSend{person: e.Person, sender: e.Address.Sender})
+			sample = append(sample, Recipient{Person: e.Person, Sender: e.Address.Sender})
 		}
 	}
 	if len(sample) == 0 {
 		return p, nil, nil
 	}
-	who, err := s.recipients(ctx, personsOf(sample))
+	samples, err := s.dispatch(c, offer).messages(ctx, sample)
 	if err != nil {
 		return p, nil, err
-	}
-	samples := make([]string, len(sample))
-	for i, r := range sample {
-		samples[i] = Render(c.Template, vars(who[r.person], r.sender, offer, coupon(offer, c.ID, r.person)))
 	}
 	return p, samples, nil
 }
@@ -402,7 +225,8 @@ func (s *Service) plan(ctx context.Context, c Campaign, members *roaring.Bitmap)
 		o.QuietStart, o.QuietEnd = 0, 0
 		if c.SendLimit > 0 {
 			var n uint64
-			if err := s.DB.Conn.QueryRow(ctx, "SELECT count() FROM "+s.DB.Table("campaign_sends")+" FINAL WHERE campaign_id = ? AND group = 'treatment'", c.ID).Scan(&n); err != nil {
+			if err := s.one(ctx, "count the sends planned before", "SELECT count() FROM "+s.DB.Table("campaign_sends")+
+				" FINAL WHERE campaign_id = {campaign:String} AND group = 'treatment'", []any{named("campaign", c.ID)}, &n); err != nil {
 				return Plan{}, err
 			}
 			if o.SendLimit -= int(n); o.SendLimit <= 0 {
@@ -424,13 +248,13 @@ func (s *Service) PersonsWhoWrote(ctx context.Context, keywords ...string) ([]ui
 // wrote returns the persons (canonical) among persons (nil: all) who wrote
 // any of the keywords to a staff member in a WeCom chat.
 func (s *Service) wrote(ctx context.Context, persons []uint32, keywords []string) ([]uint32, error) {
-	among, args := "", []any{keywords}
+	among, args := "", []any{named("keywords", keywords)}
 	if persons != nil {
-		among, args = " AND m.person_id IN ?", []any{persons, keywords}
+		among, args = " AND m.person_id IN {persons:Array(UInt32)}", append(args, named("persons", persons))
 	}
-	bm, err := s.bitmapQuery(ctx, "SELECT DISTINCT p.canonical AS person_id FROM "+s.DB.Table("wecom_messages_visible")+" AS m"+
-		" INNER JOIN (SELECT person_id, canonical FROM "+s.DB.Table("persons")+" FINAL) AS p ON p.person_id = m.person_id"+
-		" WHERE m.person_id != 0"+among+" AND m.from = m.external_userid AND multiSearchAnyUTF8(m.content, ?)", args...)
+	bm, err := s.bitmap(ctx, "read who wrote the keywords", "SELECT DISTINCT p.canonical AS person_id FROM "+s.DB.Table("wecom_messages_visible")+" AS m"+
+		" INNER JOIN "+schema.Canonical(s.DB.Table("persons"), "")+" AS p ON p.person_id = m.person_id"+
+		" WHERE m.person_id != 0"+among+" AND m.from = m.external_userid AND multiSearchAnyUTF8(m.content, {keywords:Array(String)})", args...)
 	if err != nil {
 		return nil, err
 	}
@@ -450,22 +274,12 @@ type Received struct {
 // ReceivedBy lists the campaigns persons (one person's merged ids) were
 // planned into, newest first: sent, held out or excluded, and why.
 func (s *Service) ReceivedBy(ctx context.Context, persons []uint32) ([]Received, error) {
-	rows, err := s.DB.Conn.Query(ctx, `SELECT s.campaign_id, JSONExtractString(c.def, 'name'), s.group, s.reason, s.state, s.planned_at
+	return collect(ctx, s, "read the campaigns persons were planned into", `SELECT s.campaign_id, JSONExtractString(c.def, 'name'), s.group, s.reason, s.state, s.planned_at
 		FROM `+s.DB.Table("campaign_sends")+` AS s FINAL
 		LEFT JOIN (SELECT campaign_id, argMax(definition, version) AS def FROM `+s.DB.Table("campaigns")+` GROUP BY campaign_id) AS c
 			ON c.campaign_id = s.campaign_id
-		WHERE s.person_id IN ? ORDER BY s.planned_at DESC LIMIT 100`, persons)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Received{}
-	for rows.Next() {
-		var r Received
-		if err := rows.Scan(&r.CampaignID, &r.Name, &r.Group, &r.Reason, &r.State, &r.PlannedAt); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+		WHERE s.person_id IN {persons:Array(UInt32)} ORDER BY s.planned_at DESC LIMIT 100`, []any{named("persons", persons)},
+		func(rows driver.Rows, r *Received) error {
+			return rows.Scan(&r.CampaignID, &r.Name, &r.Group, &r.Reason, &r.State, &r.PlannedAt)
+		})
 }

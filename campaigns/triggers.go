@@ -7,6 +7,7 @@ import (
 
 	"github.com/RoaringBitmap/roaring/v2"
 
+	"github.com/granarycdp/cdp/schema"
 	"github.com/granarycdp/cdp/segments"
 )
 
@@ -101,7 +102,7 @@ func (s *Service) Run(ctx context.Context, o RunOptions) {
 		}
 		if time.Since(lastSync) >= o.SyncEvery {
 			if _, err := s.SyncDeliveries(ctx); err != nil && ctx.Err() == nil {
-				s.Logger.Warn("wecom delivery results", "err", err)
+				s.Logger.Warn("delivery results", "err", err)
 			}
 			lastSync = time.Now()
 		}
@@ -166,7 +167,7 @@ func (s *Service) Round(ctx context.Context, replenishEvery time.Duration) error
 	s.sendMu.Lock()
 	defer s.sendMu.Unlock()
 	for _, c := range toSend {
-		if c.Trigger != TriggerOnce && c.Trigger != "" && c.Channel != ChannelRobot && inQuietHours(s.now(), c.QuietStart, c.QuietEnd) && s.now().Before(endOr(c)) {
+		if c.Trigger != TriggerOnce && c.Trigger != "" && !s.channels().isGroup(c.Channel) && inQuietHours(s.now(), c.QuietStart, c.QuietEnd) && s.now().Before(endOr(c)) {
 			continue // triggered sends wait for the quiet hours to end
 		}
 		note(s.send(ctx, c))
@@ -194,7 +195,8 @@ func (s *Service) planTriggered(ctx context.Context, c Campaign, persons *roarin
 	if persons.IsEmpty() {
 		return Plan{}, nil
 	}
-	have, err := s.bitmapQuery(ctx, "SELECT person_id FROM "+s.DB.Table("campaign_sends")+" WHERE campaign_id = ? AND person_id IN ?", c.ID, persons.ToArray())
+	have, err := s.bitmap(ctx, "read who is in the send log already", "SELECT person_id FROM "+s.DB.Table("campaign_sends")+
+		" WHERE campaign_id = {campaign:String} AND person_id IN {persons:Array(UInt32)}", named("campaign", c.ID), named("persons", persons.ToArray()))
 	if err != nil {
 		return Plan{}, err
 	}
@@ -226,10 +228,10 @@ func (s *Service) replenishedAt(id string) time.Time {
 // and LeadDays from today in Beijing time — within the campaign's segment
 // when it has one. Each household is reminded once per campaign.
 func (s *Service) replenish(ctx context.Context, c Campaign) (Plan, error) {
-	y, m, d := s.now().In(shanghai).Date()
-	today := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-	due, err := s.bitmapQuery(ctx, "SELECT person_id FROM "+s.DB.Table("person_next_purchase")+
-		" WHERE kind = ? AND next_purchase BETWEEN toDate(?) AND toDate(?)", c.ReplenishKind, today, today.AddDate(0, 0, c.LeadDays))
+	today := s.now().In(schema.Beijing)
+	due, err := s.bitmap(ctx, "read households due for replenishment", "SELECT person_id FROM "+s.DB.Table("person_next_purchase")+
+		" WHERE kind = {kind:String} AND next_purchase BETWEEN {from:Date} AND {to:Date}",
+		named("kind", c.ReplenishKind), named("from", today.Format(time.DateOnly)), named("to", today.AddDate(0, 0, c.LeadDays).Format(time.DateOnly)))
 	if err != nil {
 		return Plan{}, fmt.Errorf("replenishment %s: %w", c.ID, err)
 	}
