@@ -21,6 +21,7 @@ import (
 	"github.com/granarycdp/cdp/ingest"
 	"github.com/granarycdp/cdp/ingest/wecom"
 	"github.com/granarycdp/cdp/ingest/wecom/wecomtest"
+	"github.com/granarycdp/cdp/schema"
 	"github.com/granarycdp/cdp/segments"
 	"github.com/granarycdp/cdp/store"
 )
@@ -28,7 +29,7 @@ import (
 // demoEnd is the fixed end of the demo period: the same seed gives the
 // same data on every machine (records more than 3 years old would be
 // refused, so move it forward when the demo gets old).
-var demoEnd = time.Date(2026, 11, 25, 0, 0, 0, 0, time.FixedZone("CST", 8*3600))
+var demoEnd = time.Date(2026, 11, 25, 0, 0, 0, 0, schema.Beijing)
 
 // demoWeCom returns the WeCom callback settings the demo signs contact
 // events with: the configured ones, or fresh demo credentials when WeCom is
@@ -148,8 +149,10 @@ func demoWriteKeys(ctx context.Context, creds *api.Credentials, configured strin
 
 func databaseEmpty(ctx context.Context, db *store.DB) (bool, error) {
 	var n uint64
-	err := db.Conn.QueryRow(ctx, "SELECT count() FROM "+db.Table("events")).Scan(&n)
-	return n == 0, err
+	if err := db.Conn.QueryRow(ctx, "SELECT count() FROM "+db.Table("events")).Scan(&n); err != nil {
+		return false, fmt.Errorf("demo: count events: %w", err)
+	}
+	return n == 0, nil
 }
 
 // demoSegmentDefs are the example segments of the demo: the flagship
@@ -191,20 +194,23 @@ func demoConsents(ctx context.Context, svc *campaigns.Service) ([]uint32, error)
 		return nil, err
 	}
 	rows, err := svc.DB.Conn.Query(ctx, "SELECT DISTINCT p.canonical FROM "+svc.DB.Table("wecom_contact_events")+" AS c"+
-		" INNER JOIN (SELECT person_id, canonical FROM "+svc.DB.Table("persons")+" FINAL) AS p ON p.person_id = c.person_id"+
+		" INNER JOIN "+schema.Canonical(svc.DB.Table("persons"), "")+" AS p ON p.person_id = c.person_id"+
 		" WHERE c.person_id != 0 AND cityHash64(p.canonical, 'demo-consent') % 10 < 6")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("demo: read consenting WeCom contacts: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var p uint32
 		if err := rows.Scan(&p); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("demo: read consenting WeCom contacts: %w", err)
 		}
 		asked = append(asked, p)
 	}
-	return asked, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("demo: read consenting WeCom contacts: %w", err)
+	}
+	return asked, nil
 }
 
 func demoCampaign(ctx context.Context, cfg config, svc *campaigns.Service, segs *segments.Store, logger *slog.Logger) error {
@@ -319,15 +325,18 @@ func writeDemoTruth(dir string, truth []demoTruth) error {
 func demoInsert(ctx context.Context, db *store.DB, table, columns string, rows [][]any) error {
 	b, err := db.Conn.PrepareBatch(ctx, "INSERT INTO "+db.Table(table)+" ("+columns+")")
 	if err != nil {
-		return err
+		return fmt.Errorf("demo: insert into %s: %w", table, err)
 	}
 	defer b.Close()
 	for _, r := range rows {
 		if err := b.Append(r...); err != nil {
-			return err
+			return fmt.Errorf("demo: insert into %s: %w", table, err)
 		}
 	}
-	return b.Send()
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("demo: insert into %s: %w", table, err)
+	}
+	return nil
 }
 
 // demoRespond applies an offer's true effect to a launched demo campaign:
