@@ -51,17 +51,55 @@ func demoWeCom(cfg config) (*ingest.WeCom, error) {
 // demoCorp and demoSecret name the demo's generated WeCom corp.
 const demoCorp, demoSecret = "wwdemocorp", "demo-contact-secret"
 
-// demoWeComAPI stands in for the demo corp's WeCom API, which does not
-// exist: on loopback it answers what WeCom answers the platform
-// (externalcontact/get with each customer's name and unionid,
-// add_msg_template, get_groupmsg_list_v2, get_groupmsg_send_result) for
-// the generated customers, and plays the staff confirming mass-message
-// tasks every 30 seconds. With it the demo's WeCom contacts get their
-// unionid (and join their mini-program orders, as real ones do) and the
-// WeCom campaign channel can be tried. Only used when WeCom is not
-// configured; stopped with ctx.
-func demoWeComAPI(ctx context.Context, cfg config, logger *slog.Logger) (*wecom.Client, error) {
+// demoWeComCorp is the demo's own WeCom corp, for a platform without a
+// configured one: the callback settings the demo signs contact events
+// with, and a stand-in for the corp's WeCom API, which does not exist.
+//
+// The stand-in (wecomtest.Server) listens on loopback and answers what
+// WeCom answers the platform (externalcontact/get with each customer's
+// name and unionid, add_msg_template, get_groupmsg_list_v2,
+// get_groupmsg_send_result) for the generated customers; a goroutine plays
+// the staff confirming mass-message tasks every 30 seconds. With it the
+// demo's WeCom contacts get their unionid (and join their mini-program
+// orders, as real ones do) and the WeCom campaign channel can be tried.
+type demoWeComCorp struct {
+	wecom *ingest.WeCom // with Client pointed at the stand-in
+	fake  *wecomtest.Server
+	stop  context.CancelFunc
+	done  chan struct{} // closed when the staff goroutine has returned
+}
+
+// startDemoCorp starts the demo's WeCom corp, or returns nil when WeCom is
+// configured (the demo then uses the configured corp). Close stops it.
+func startDemoCorp(cfg config, logger *slog.Logger) (*demoWeComCorp, error) {
+	if configured, err := wecomConfig(cfg); err != nil || configured != nil {
+		return nil, err
+	}
+	w, err := demoWeCom(cfg)
+	if err != nil {
+		return nil, err
+	}
 	fake := wecomtest.New(demoCorp, demoSecret)
+	contacts, err := demoContacts(cfg, fake)
+	if err == nil {
+		opts := wecom.DefaultClientOptions()
+		opts.BaseURL = fake.URL
+		w.Client, err = wecom.NewClient(demoCorp, demoSecret, opts)
+	}
+	if err != nil {
+		fake.Close()
+		return nil, err
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	c := &demoWeComCorp{wecom: w, fake: fake, stop: stop, done: make(chan struct{})}
+	go c.confirmTasks(ctx)
+	logger.Info("demo: a stand-in for the demo corp's WeCom API serves its generated customers", "url", fake.URL, "contacts", contacts)
+	return c, nil
+}
+
+// demoContacts makes the generated customers known to the stand-in and
+// returns how many there are.
+func demoContacts(cfg config, fake *wecomtest.Server) (int, error) {
 	g := gen.New(gen.Config{Seed: uint64(cfg.DemoSeed), Households: cfg.DemoHouseholds, End: demoEnd, CorpID: demoCorp})
 	contacts := 0
 	err := g.Each(func(it gen.Item) error {
@@ -71,32 +109,31 @@ func demoWeComAPI(ctx context.Context, cfg config, logger *slog.Logger) (*wecom.
 		}
 		return nil
 	})
-	if err != nil {
-		fake.Close()
-		return nil, err
-	}
-	opts := wecom.DefaultClientOptions()
-	opts.BaseURL = fake.URL
-	client, err := wecom.NewClient(demoCorp, demoSecret, opts)
-	if err != nil {
-		fake.Close()
-		return nil, err
-	}
-	go func() {
-		t := time.NewTicker(30 * time.Second)
-		defer t.Stop()
-		defer fake.Close()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				fake.ConfirmAll()
-			}
+	return contacts, err
+}
+
+// confirmTasks plays the staff: every 30 seconds they confirm the
+// mass-message tasks waiting for them, until ctx ends.
+func (c *demoWeComCorp) confirmTasks(ctx context.Context) {
+	defer close(c.done)
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			c.fake.ConfirmAll()
 		}
-	}()
-	logger.Info("demo: a stand-in for the demo corp's WeCom API serves its generated customers", "url", fake.URL, "contacts", contacts)
-	return client, nil
+	}
+}
+
+// Close stops the staff and the stand-in. The platform must no longer
+// call the corp's API: close ingest (its campaign loop) first.
+func (c *demoWeComCorp) Close() {
+	c.stop()
+	<-c.done
+	c.fake.Close()
 }
 
 // loadDemo generates households and loads them through the platform's
