@@ -116,16 +116,7 @@ func demoContacts(cfg config, fake *wecomtest.Server) (int, error) {
 // mass-message tasks waiting for them, until ctx ends.
 func (c *demoWeComCorp) confirmTasks(ctx context.Context) {
 	defer close(c.done)
-	t := time.NewTicker(30 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			c.fake.ConfirmAll()
-		}
-	}
+	every(ctx, 30*time.Second, c.fake.ConfirmAll)
 }
 
 // Close stops the staff and the stand-in. The platform must no longer
@@ -221,9 +212,78 @@ func demoSegments(ctx context.Context, store *segments.Store, logger *slog.Logge
 	return nil
 }
 
-// demoCampaign sends the low-GI rice trial pack to the flagship audience
-// on the outbox channel as of 30 days before the demo's end, so that the
-// generated orders after it show a result against the holdout.
+// demoCampaign sends the demo's two offers (demoExamples) on the outbox
+// channel as of 30 days before the demo's end, so that the generated
+// orders after it show a result against the holdout, and writes what each
+// offer truly did to demoTruthFile. It does nothing when a campaign exists
+// already or the demo segments do not.
+func demoCampaign(ctx context.Context, cfg config, svc *campaigns.Service, segs *segments.Store, logger *slog.Logger) error {
+	existing, err := svc.Campaigns(ctx)
+	if err != nil || len(existing) > 0 {
+		return err
+	}
+	byRule := map[string]string{}
+	for _, d := range segs.List() {
+		byRule[d.Rule] = d.ID
+	}
+	flagship, oil := byRule[demoSegmentDefs[0].Rule], byRule[demoSegmentDefs[2].Rule]
+	if flagship == "" || oil == "" {
+		return nil
+	}
+	launch := demoEnd.Add(-30*24*time.Hour + 10*time.Hour) // 10:00, outside quiet hours
+	back := demoAsOf(svc, segs, launch, logger)
+	if err := demoGrantConsents(ctx, back); err != nil {
+		return err
+	}
+	g := gen.New(gen.Config{Seed: uint64(cfg.DemoSeed), Households: cfg.DemoHouseholds, End: demoEnd})
+	truth := []demoTruth{}
+	for _, ex := range demoExamples(flagship, oil) {
+		t, err := demoLaunch(ctx, back, g, ex, logger)
+		if err != nil {
+			return err
+		}
+		truth = append(truth, t)
+	}
+	return writeDemoTruth(cfg.DataDir, truth)
+}
+
+// demoAsOf is the campaigns service as of launch: the campaigns go to
+// their audiences as they were then, since a segment's windows (watched in
+// the last 30 days, not bought in the last 45) are measured from then, not
+// from today.
+func demoAsOf(svc *campaigns.Service, segs *segments.Store, launch time.Time, logger *slog.Logger) *campaigns.Service {
+	opts := segments.DefaultOptions()
+	opts.Logger, opts.Now = logger, func() time.Time { return launch }
+	then := segments.NewEngine(svc.DB, opts)
+	return &campaigns.Service{DB: svc.DB, Writer: svc.Writer, Segments: svc.Segments, Logger: svc.Logger,
+		Now: func() time.Time { return launch },
+		MembersAsOf: func(ctx context.Context, id string) (*roaring.Bitmap, error) {
+			d, err := segs.Get(id)
+			if err != nil {
+				return nil, err
+			}
+			c, err := then.Check(d.Rule)
+			if err != nil {
+				return nil, err
+			}
+			return then.Evaluate(ctx, c)
+		}}
+}
+
+// demoGrantConsents records separate consent to health-topic offers (PIPL
+// art. 29), as a brand collects it: customers who asked a staff member
+// about blood sugar, and about 60% of WeCom contacts, who ticked it in the
+// welcome message's form. The health-interest campaign may reach only
+// them.
+func demoGrantConsents(ctx context.Context, svc *campaigns.Service) error {
+	consented, err := demoConsents(ctx, svc)
+	if err != nil {
+		return err
+	}
+	return svc.SetConsents(ctx, consented, campaigns.Consent{Channel: "*", Kind: campaigns.KindSensitiveConsent, Granted: true,
+		Source: "demo_welcome_form", Evidence: "demo: generated answers to the WeCom welcome message's consent form"})
+}
+
 // demoConsents picks the demo's persons with separate consent.
 func demoConsents(ctx context.Context, svc *campaigns.Service) ([]uint32, error) {
 	asked, err := svc.PersonsWhoWrote(ctx, "血糖", "控糖", "低GI")
@@ -250,58 +310,20 @@ func demoConsents(ctx context.Context, svc *campaigns.Service) ([]uint32, error)
 	return asked, nil
 }
 
-func demoCampaign(ctx context.Context, cfg config, svc *campaigns.Service, segs *segments.Store, logger *slog.Logger) error {
-	existing, err := svc.Campaigns(ctx)
-	if err != nil || len(existing) > 0 {
-		return err
-	}
-	byRule := map[string]string{}
-	for _, d := range segs.List() {
-		byRule[d.Rule] = d.ID
-	}
-	flagship, oil := byRule[demoSegmentDefs[0].Rule], byRule[demoSegmentDefs[2].Rule]
-	if flagship == "" || oil == "" {
-		return nil
-	}
-	launch := demoEnd.Add(-30*24*time.Hour + 10*time.Hour) // 10:00, outside quiet hours
-	// The campaigns go to their audiences as they were at launch: a
-	// segment's windows (watched in the last 30 days, not bought in the
-	// last 45) are measured from then, not from today.
-	opts := segments.DefaultOptions()
-	opts.Logger, opts.Now = logger, func() time.Time { return launch }
-	then := segments.NewEngine(svc.DB, opts)
-	back := &campaigns.Service{DB: svc.DB, Writer: svc.Writer, Segments: svc.Segments, Logger: svc.Logger,
-		Now: func() time.Time { return launch },
-		MembersAsOf: func(ctx context.Context, id string) (*roaring.Bitmap, error) {
-			d, err := segs.Get(id)
-			if err != nil {
-				return nil, err
-			}
-			c, err := then.Check(d.Rule)
-			if err != nil {
-				return nil, err
-			}
-			return then.Evaluate(ctx, c)
-		}}
-	// Separate consent to health-topic offers (PIPL art. 29), as a brand
-	// collects it: customers who asked a staff member about blood sugar,
-	// and about 60% of WeCom contacts, who ticked it in the welcome
-	// message's form. The health-interest campaign may reach only them.
-	consented, err := demoConsents(ctx, back)
-	if err != nil {
-		return err
-	}
-	if err := back.SetConsents(ctx, consented, campaigns.Consent{Channel: "*", Kind: campaigns.KindSensitiveConsent, Granted: true,
-		Source: "demo_welcome_form", Evidence: "demo: generated answers to the WeCom welcome message's consent form"}); err != nil {
-		return err
-	}
-	examples := []struct {
-		offer    campaigns.Offer
-		name     string
-		segment  string
-		template string
-		effect   gen.Effect
-	}{
+// demoExample is one demo campaign: its offer, audience and message, and
+// the offer's true effect.
+type demoExample struct {
+	offer    campaigns.Offer
+	name     string
+	segment  string
+	template string
+	effect   gen.Effect
+}
+
+// demoExamples are the demo's campaigns: the low-GI rice trial pack to the
+// flagship audience and a peanut-oil repurchase coupon to oil buyers due.
+func demoExamples(flagship, oil string) []demoExample {
+	return []demoExample{
 		{campaigns.Offer{Name: "低GI大米试用装 500g", Categories: []string{"低GI大米", "低GI大米试用装"}, Link: "https://example.com/lgi-trial"},
 			"控糖人群低GI试用装 (low-GI trial pack)", flagship,
 			"{{name}}您好，我是您的营养顾问{{staff}}。控糖期间主食很关键，送您一份{{offer}}，点此领取：{{link}}", gen.LowGITrialEffect},
@@ -309,34 +331,34 @@ func demoCampaign(ctx context.Context, cfg config, svc *campaigns.Service, segs 
 			"花生油复购券 (peanut oil repurchase coupon)", oil,
 			"{{name}}您好，家里的花生油快用完了吧？{{offer}}，点此领取：{{link}}", gen.PeanutOilCouponEffect},
 	}
-	g := gen.New(gen.Config{Seed: uint64(cfg.DemoSeed), Households: cfg.DemoHouseholds, End: demoEnd})
-	truth := []demoTruth{}
-	for _, ex := range examples {
-		ex.offer.ValidFrom, ex.offer.ValidTo = demoEnd.Add(-30*24*time.Hour), demoEnd
-		offer, err := back.SaveOffer(ctx, ex.offer)
-		if err != nil {
-			return err
-		}
-		c, err := back.SaveCampaign(ctx, campaigns.Campaign{Name: ex.name, OfferID: offer.ID, SegmentID: ex.segment,
-			Channel: campaigns.ChannelOutbox, HoldoutPercent: 20, QuietStart: 21, QuietEnd: 8, Template: ex.template}, "demo")
-		if err != nil {
-			return err
-		}
-		c, plan, err := back.Launch(ctx, c.ID, "demo")
-		if err != nil {
-			return err
-		}
-		logger.Info("demo campaign sent", "campaign", c.ID, "name", c.Name, "treatment", plan.Counts[campaigns.GroupTreatment],
-			"holdout", plan.Counts[campaigns.GroupHoldout], "excluded", plan.Counts[campaigns.GroupExcluded])
-		t, err := demoRespond(ctx, back, g, c, ex.effect)
-		if err != nil {
-			return fmt.Errorf("demo response to %s: %w", c.Name, err)
-		}
-		logger.Info("demo campaign's true effect", "campaign", c.ID, "natural_rate", t.NaturalRate, "multiplier", t.ConversionMultiplier,
-			"responders", t.Responders, "true_conversion_effect", t.ConversionEffect, "true_revenue_effect", t.RevenueEffect)
-		truth = append(truth, t)
+}
+
+// demoLaunch saves and launches one demo campaign, valid for the demo's
+// last 30 days, and applies its offer's true effect (demoRespond).
+func demoLaunch(ctx context.Context, back *campaigns.Service, g *gen.Generator, ex demoExample, logger *slog.Logger) (demoTruth, error) {
+	ex.offer.ValidFrom, ex.offer.ValidTo = demoEnd.Add(-30*24*time.Hour), demoEnd
+	offer, err := back.SaveOffer(ctx, ex.offer)
+	if err != nil {
+		return demoTruth{}, err
 	}
-	return writeDemoTruth(cfg.DataDir, truth)
+	c, err := back.SaveCampaign(ctx, campaigns.Campaign{Name: ex.name, OfferID: offer.ID, SegmentID: ex.segment,
+		Channel: campaigns.ChannelOutbox, HoldoutPercent: 20, QuietStart: 21, QuietEnd: 8, Template: ex.template}, "demo")
+	if err != nil {
+		return demoTruth{}, err
+	}
+	c, plan, err := back.Launch(ctx, c.ID, "demo")
+	if err != nil {
+		return demoTruth{}, err
+	}
+	logger.Info("demo campaign sent", "campaign", c.ID, "name", c.Name, "treatment", plan.Counts[campaigns.GroupTreatment],
+		"holdout", plan.Counts[campaigns.GroupHoldout], "excluded", plan.Counts[campaigns.GroupExcluded])
+	t, err := demoRespond(ctx, back, g, c, ex.effect)
+	if err != nil {
+		return demoTruth{}, fmt.Errorf("demo response to %s: %w", c.Name, err)
+	}
+	logger.Info("demo campaign's true effect", "campaign", c.ID, "natural_rate", t.NaturalRate, "multiplier", t.ConversionMultiplier,
+		"responders", t.Responders, "true_conversion_effect", t.ConversionEffect, "true_revenue_effect", t.RevenueEffect)
+	return t, nil
 }
 
 // demoTruth is the truth of one demo campaign: its offer's effect and

@@ -199,19 +199,25 @@ func (p *ingestParts) backfillContacts(ctx context.Context, db *store.DB, logger
 	if p.wecom == nil || p.wecom.Client == nil {
 		return
 	}
-	t := time.NewTicker(5 * time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, 5*time.Minute, func() {
 		n, err := p.collector.BackfillContactDetails(ctx, db, p.wecom, 500)
 		if err != nil && ctx.Err() == nil {
 			logger.Warn("WeCom contact details backfill stopped; next round in 5 min", "completed", n, "err", err)
 		} else if n > 0 {
 			logger.Info("WeCom contact details completed", "contacts", n)
+		}
+	})
+}
+
+// every calls f every d, the first time after d, until ctx ends.
+func every(ctx context.Context, d time.Duration, f func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for ctx.Err() == nil {
+		select {
+		case <-t.C:
+			f()
+		case <-ctx.Done():
 		}
 	}
 }

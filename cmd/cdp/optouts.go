@@ -17,8 +17,7 @@ const optOutChunk = 50_000
 // closes.
 const optOutDrainTimeout = 10 * time.Second
 
-// optOutRetryMax is the longest pause before a failed scan is tried again
-// (1 s after the first failure, doubling).
+// optOutRetryMax is the longest pause before a failed scan is tried again.
 const optOutRetryMax = time.Minute
 
 // optOutScan records the opt-outs (and opt-ins) customers write in WeCom
@@ -59,6 +58,11 @@ func (q *optOutScan) Add(persons []uint32) {
 	q.mu.Lock()
 	q.pending.AddMany(persons)
 	q.mu.Unlock()
+	q.signal()
+}
+
+// signal wakes the worker without waiting.
+func (q *optOutScan) signal() {
 	select {
 	case q.wake <- struct{}{}:
 	default:
@@ -66,15 +70,13 @@ func (q *optOutScan) Add(persons []uint32) {
 }
 
 // run is the worker: it scans pending persons until stop (after a last
-// drain) or until ctx ends.
+// drain) or until ctx ends. After a failed scan it tries again after a
+// pause (1 s, doubling up to optOutRetryMax), or sooner when persons are
+// added.
 func (q *optOutScan) run(ctx context.Context) {
 	defer close(q.done)
-	retry := time.Duration(0) // after a failed scan: 1 s, doubling up to optOutRetryMax
+	retry := time.Duration(0)
 	for {
-		var again <-chan time.Time
-		if retry > 0 {
-			again = time.After(retry)
-		}
 		select {
 		case <-ctx.Done():
 			return
@@ -82,16 +84,17 @@ func (q *optOutScan) run(ctx context.Context) {
 			q.drain(ctx)
 			return
 		case <-q.wake:
-		case <-again:
 		}
-		if err := q.scanPending(ctx); err != nil {
-			retry = min(max(retry*2, time.Second), optOutRetryMax)
-			if ctx.Err() == nil {
-				q.logger.Error("opt-out keyword scan failed; retrying", "persons", q.size(), "in", retry, "err", err)
-			}
-		} else {
+		err := q.scanPending(ctx)
+		if err == nil {
 			retry = 0
+			continue
 		}
+		retry = min(max(retry*2, time.Second), optOutRetryMax)
+		if ctx.Err() == nil {
+			q.logger.Error("opt-out keyword scan failed; retrying", "persons", q.size(), "in", retry, "err", err)
+		}
+		time.AfterFunc(retry, q.signal)
 	}
 }
 
