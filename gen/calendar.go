@@ -1,11 +1,14 @@
 package gen
 
-import "time"
+import (
+	"time"
 
-// cst is China Standard Time; all local dates (promotions, opening hours,
-// the MMDD of a live room) are in it. A fixed zone keeps the output
+	"github.com/granarycdp/cdp/schema"
+)
+
+// All local dates (promotions, opening hours, the MMDD of a live room) are
+// in Beijing time, schema.Beijing: a fixed zone, which keeps the output
 // independent of the machine's tzdata.
-var cst = time.FixedZone("CST", 8*3600)
 
 const (
 	msPerMinute = int64(time.Minute / time.Millisecond)
@@ -63,13 +66,13 @@ func festivalDate(table map[int]int, year, fallback int) int64 {
 
 // localDay is the start (ms) of a local calendar day.
 func localDay(year int, month time.Month, day int) int64 {
-	return time.Date(year, month, day, 0, 0, 0, 0, cst).UnixMilli()
+	return time.Date(year, month, day, 0, 0, 0, 0, schema.Beijing).UnixMilli()
 }
 
 // promotions lists the peaks whose windows come near [from, to).
 func promotions(from, to int64) []promo {
-	y0 := time.UnixMilli(from).In(cst).Year() - 1
-	y1 := time.UnixMilli(to).In(cst).Year() + 1
+	y0 := time.UnixMilli(from).In(schema.Beijing).Year() - 1
+	y1 := time.UnixMilli(to).In(schema.Beijing).Year() + 1
 	var out []promo
 	for y := y0; y <= y1; y++ {
 		cny := festivalDate(springFestival, y, 205)

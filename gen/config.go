@@ -16,6 +16,8 @@ package gen
 
 import (
 	"time"
+
+	"github.com/granarycdp/cdp/schema"
 )
 
 // Defaults of Config.
@@ -44,7 +46,7 @@ const (
 
 // defaultEnd is the end of the period when Config.End is zero: a fixed
 // date, so that a zero Config still generates the same bytes every time.
-var defaultEnd = time.Date(2026, 11, 25, 0, 0, 0, 0, cst)
+var defaultEnd = time.Date(2026, 11, 25, 0, 0, 0, 0, schema.Beijing)
 
 // Config says what to generate. The same Config always gives the same
 // bytes.

@@ -18,10 +18,11 @@ import (
 	"github.com/granarycdp/cdp/ingest"
 	"github.com/granarycdp/cdp/ingest/spool"
 	"github.com/granarycdp/cdp/ingest/wecom"
+	"github.com/granarycdp/cdp/schema"
 )
 
 var (
-	cst       = time.FixedZone("CST", 8*3600)
+	cst       = schema.Beijing
 	testEnd   = time.Date(2026, 11, 25, 0, 0, 0, 0, cst)
 	testStart = testEnd.AddDate(0, 0, -365)
 )

@@ -66,146 +66,203 @@ func (g *Generator) Load(ctx context.Context, t Target, total int64, progress fu
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	type job struct {
-		path, ctype, key string
-		body             []byte
-		n                int
-		callback         bool // a signed WeCom callback: no write key
-	}
-	jobs := make(chan job, t.Workers*2)
-	var sent atomic.Int64
-	var wg sync.WaitGroup
-	for range t.Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range jobs {
-				var err error
-				if j.callback {
-					err = t.postCallback(ctx, j.body)
-				} else {
-					err = t.post(ctx, j.key, j.path, j.ctype, j.body)
-				}
-				if err != nil {
-					cancel(err)
-					return
-				}
-				sent.Add(int64(j.n))
-			}
-		}()
-	}
+	l := &loader{t: t, ctx: ctx, cancel: cancel, jobs: make(chan loadJob, t.Workers*2), events: map[string]*loadBatch{}}
+	l.startWorkers()
 	start := time.Now()
-	stop := make(chan struct{})
-	if progress != nil {
-		go func() {
-			tick := time.NewTicker(500 * time.Millisecond)
-			defer tick.Stop()
-			for {
-				select {
-				case <-stop:
-					return
-				case <-tick.C:
-					progress(Progress{Items: sent.Load(), Total: total, Elapsed: time.Since(start)})
-				}
-			}
-		}()
-	}
-	var orders, chats bytes.Buffer
-	var nOrders, nChats int
-	type eventBatch struct {
-		buf bytes.Buffer
-		n   int
-	}
-	events := map[string]*eventBatch{} // by source
-	var sources []string
-	emitKey := func(key, path, ctype string, buf *bytes.Buffer, n *int, open, close string) error {
-		if *n == 0 {
-			return nil
-		}
-		body := append([]byte(open), buf.Bytes()...)
-		body = append(body, close...)
-		buf.Reset()
-		j := job{path: path, ctype: ctype, key: key, body: body, n: *n}
-		*n = 0
-		select {
-		case jobs <- j:
-			return nil
-		case <-ctx.Done():
-			return context.Cause(ctx)
+	report := func() {
+		if progress != nil {
+			progress(Progress{Items: l.sent.Load(), Total: total, Elapsed: time.Since(start)})
 		}
 	}
-	emit := func(path, ctype string, buf *bytes.Buffer, n *int, open, close string) error {
-		return emitKey(t.WriteKey, path, ctype, buf, n, open, close)
-	}
-	emitEvents := func(source string) error {
-		b := events[source]
-		return emitKey(t.keyFor(source), "/v1/batch", "application/json", &b.buf, &b.n, `{"batch":[`, `]}`)
-	}
-	add := func(buf *bytes.Buffer, n *int, data []byte, sep string) {
-		if *n > 0 {
-			buf.WriteString(sep)
-		}
-		buf.Write(data)
-		*n++
-	}
-	err := g.Each(func(it Item) error {
-		switch it.Kind {
-		case KindEvent:
-			b := events[it.Source]
-			if b == nil {
-				b = &eventBatch{}
-				events[it.Source] = b
-				sources = append(sources, it.Source)
-			}
-			add(&b.buf, &b.n, it.Data, ",")
-			if b.n >= loadBatchEvents || b.buf.Len() >= loadBatchBytes {
-				return emitEvents(it.Source)
-			}
-		case KindOrder:
-			add(&orders, &nOrders, it.Data, ",")
-			if nOrders >= loadBatchEvents || orders.Len() >= loadBatchBytes {
-				return emit("/v1/orders", "application/json", &orders, &nOrders, `{"orders":[`, `]}`)
-			}
-		case KindChat:
-			add(&chats, &nChats, it.Data, "\n")
-			if chats.Len() >= loadChatBytes {
-				return emit("/v1/import/wecom-archive", "application/x-ndjson", &chats, &nChats, "", "\n")
-			}
-		case KindContact:
-			if t.WeCom == nil {
-				return nil
-			}
-			// WeCom delivers callbacks concurrently too.
-			select {
-			case jobs <- job{body: bytes.Clone(it.Data), n: 1, callback: true}:
-				return nil
-			case <-ctx.Done():
-				return context.Cause(ctx)
-			}
-		}
-		return nil
-	})
-	for _, src := range sources {
-		if err == nil {
-			err = emitEvents(src)
-		}
-	}
+	stopReports := l.reportEvery(500*time.Millisecond, progress != nil, report)
+	err := g.Each(l.add)
 	if err == nil {
-		err = emit("/v1/orders", "application/json", &orders, &nOrders, `{"orders":[`, `]}`)
+		err = l.flush()
 	}
-	if err == nil {
-		err = emit("/v1/import/wecom-archive", "application/x-ndjson", &chats, &nChats, "", "\n")
-	}
-	close(jobs)
-	wg.Wait()
-	close(stop)
+	close(l.jobs)
+	l.workers.Wait()
+	stopReports()
 	if cause := context.Cause(ctx); err == nil && cause != nil && !errors.Is(cause, context.Canceled) {
 		err = cause
 	}
-	if progress != nil {
-		progress(Progress{Items: sent.Load(), Total: total, Elapsed: time.Since(start)})
+	report()
+	return l.sent.Load(), err
+}
+
+// loader is one Load: the request bodies being filled and the workers
+// posting them. A worker's failure cancels ctx with its error.
+type loader struct {
+	t      Target
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	jobs   chan loadJob
+	sent   atomic.Int64 // items the target acknowledged
+	// workers are the goroutines posting jobs.
+	workers sync.WaitGroup
+
+	events  map[string]*loadBatch // by source
+	sources []string              // of events, in order of first appearance
+	orders  loadBatch
+	chats   loadBatch
+}
+
+// loadJob is one request: a body of n items for path under key, or a
+// signed WeCom callback (no write key).
+type loadJob struct {
+	path, ctype, key string
+	body             []byte
+	n                int
+	callback         bool
+}
+
+// loadBatch is a request body being filled.
+type loadBatch struct {
+	buf bytes.Buffer
+	n   int
+}
+
+// put appends data to the batch, after sep unless it is the first.
+func (b *loadBatch) put(data []byte, sep string) {
+	if b.n > 0 {
+		b.buf.WriteString(sep)
 	}
-	return sent.Load(), err
+	b.buf.Write(data)
+	b.n++
+}
+
+// startWorkers starts t.Workers goroutines posting jobs until the channel
+// closes or a post fails.
+func (l *loader) startWorkers() {
+	for range l.t.Workers {
+		l.workers.Add(1)
+		go func() {
+			defer l.workers.Done()
+			for j := range l.jobs {
+				var err error
+				if j.callback {
+					err = l.t.postCallback(l.ctx, j.body)
+				} else {
+					err = l.t.post(l.ctx, j.key, j.path, j.ctype, j.body)
+				}
+				if err != nil {
+					l.cancel(err)
+					return
+				}
+				l.sent.Add(int64(j.n))
+			}
+		}()
+	}
+}
+
+// reportEvery calls report every d, when on, until the returned stop is
+// called; stop returns once report is no longer running.
+func (l *loader) reportEvery(d time.Duration, on bool, report func()) (stop func()) {
+	if !on {
+		return func() {}
+	}
+	done, exited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(exited)
+		tick := time.NewTicker(d)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				report()
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-exited
+	}
+}
+
+// add puts one item in its body, sending the body when it is full;
+// contact events go out one callback each, as WeCom delivers them
+// (concurrently too).
+func (l *loader) add(it Item) error {
+	switch it.Kind {
+	case KindEvent:
+		b := l.events[it.Source]
+		if b == nil {
+			b = &loadBatch{}
+			l.events[it.Source] = b
+			l.sources = append(l.sources, it.Source)
+		}
+		b.put(it.Data, ",")
+		if b.n >= loadBatchEvents || b.buf.Len() >= loadBatchBytes {
+			return l.sendEvents(it.Source)
+		}
+	case KindOrder:
+		l.orders.put(it.Data, ",")
+		if l.orders.n >= loadBatchEvents || l.orders.buf.Len() >= loadBatchBytes {
+			return l.sendOrders()
+		}
+	case KindChat:
+		l.chats.put(it.Data, "\n")
+		if l.chats.buf.Len() >= loadChatBytes {
+			return l.sendChats()
+		}
+	case KindContact:
+		if l.t.WeCom == nil {
+			return nil
+		}
+		return l.enqueue(loadJob{body: bytes.Clone(it.Data), n: 1, callback: true})
+	}
+	return nil
+}
+
+// flush sends what the bodies still hold: events by source, then orders,
+// then chats.
+func (l *loader) flush() error {
+	for _, src := range l.sources {
+		if err := l.sendEvents(src); err != nil {
+			return err
+		}
+	}
+	if err := l.sendOrders(); err != nil {
+		return err
+	}
+	return l.sendChats()
+}
+
+func (l *loader) sendEvents(source string) error {
+	return l.send(l.t.keyFor(source), "/v1/batch", "application/json", l.events[source], `{"batch":[`, `]}`)
+}
+
+func (l *loader) sendOrders() error {
+	return l.send(l.t.WriteKey, "/v1/orders", "application/json", &l.orders, `{"orders":[`, `]}`)
+}
+
+func (l *loader) sendChats() error {
+	return l.send(l.t.WriteKey, "/v1/import/wecom-archive", "application/x-ndjson", &l.chats, "", "\n")
+}
+
+// send hands a non-empty batch, between open and close, to the workers
+// and empties it.
+func (l *loader) send(key, path, ctype string, b *loadBatch, open, close string) error {
+	if b.n == 0 {
+		return nil
+	}
+	body := append([]byte(open), b.buf.Bytes()...)
+	body = append(body, close...)
+	j := loadJob{path: path, ctype: ctype, key: key, body: body, n: b.n}
+	b.buf.Reset()
+	b.n = 0
+	return l.enqueue(j)
+}
+
+// enqueue hands j to the workers, unless Load was cancelled.
+func (l *loader) enqueue(j loadJob) error {
+	select {
+	case l.jobs <- j:
+		return nil
+	case <-l.ctx.Done():
+		return context.Cause(l.ctx)
+	}
 }
 
 // keyFor returns the write key events of source arrive under.

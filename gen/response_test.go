@@ -5,6 +5,8 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	"github.com/granarycdp/cdp/schema"
 )
 
 // TestRespondMultipliesConversionAsDeclared: among reached persons of an
@@ -12,7 +14,7 @@ import (
 // inside the window, the same on every run; the truth says so.
 func TestRespondMultipliesConversionAsDeclared(t *testing.T) {
 	g := New(Config{Seed: 7, Households: 1})
-	from := time.Date(2026, 10, 26, 10, 0, 0, 0, cst)
+	from := time.Date(2026, 10, 26, 10, 0, 0, 0, schema.Beijing)
 	const n, p0 = 40_000, 0.08
 	converted, responders := 0, 0
 	for i := range n {

@@ -54,18 +54,25 @@ func (r *campaignRig) api(method, path string, body, out any) {
 	req, _ := http.NewRequest(method, r.p.base+path, rd)
 	req.Header.Set("Authorization", "Bearer "+rigAdmin)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	doJSON(r.t, http.DefaultClient, req, out)
+}
+
+// doJSON sends req and decodes its answer into out (unless nil); an
+// error or an answer other than 2xx fails the test.
+func doJSON(t *testing.T, hc *http.Client, req *http.Request, out any) {
+	t.Helper()
+	resp, err := hc.Do(req)
 	if err != nil {
-		r.t.Fatalf("%s %s: %v", method, path, err)
+		t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode/100 != 2 {
-		r.t.Fatalf("%s %s: %s %s", method, path, resp.Status, raw)
+		t.Fatalf("%s %s: %s %s", req.Method, req.URL.Path, resp.Status, raw)
 	}
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {
-			r.t.Fatalf("%s %s: %v: %s", method, path, err, raw)
+			t.Fatalf("%s %s: %v: %s", req.Method, req.URL.Path, err, raw)
 		}
 	}
 }
@@ -117,23 +124,7 @@ func (p *platform) child(t *testing.T) int {
 // recorded sent, and the campaign finishes.
 func TestSIGKILLDuringWeComCampaignSendsEachCustomerOnce(t *testing.T) {
 	const corp, secret, token = "wwcrashcorp", "crash-secret", "crash-token"
-	var key [32]byte
-	rand.Read(key[:])
-	aesKey := strings.TrimRight(base64.StdEncoding.EncodeToString(key[:]), "=")
-	fake := wecomtest.New(corp, secret)
-	defer fake.Close()
-
-	g := gen.New(gen.Config{Seed: 11, Households: 400, End: demoEnd, CorpID: corp})
-	var total int64
-	g.Each(func(it gen.Item) error {
-		total++
-		if it.Kind == gen.KindContact {
-			if ev, err := wecom.ParseEvent(it.Data); err == nil && ev.ExternalUserID != "" {
-				fake.AddContact(wecomtest.Contact{ExternalUserID: ev.ExternalUserID, FollowUser: ev.UserID, Name: "客户"})
-			}
-		}
-		return nil
-	})
+	aesKey, fake, g, total, contacts := newFakeCorp(t, corp, secret, 11, 400)
 
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -165,34 +156,14 @@ func TestSIGKILLDuringWeComCampaignSendsEachCustomerOnce(t *testing.T) {
 	if _, err := g.Load(ctx, gen.Target{BaseURL: r.p.base, WriteKey: rigWriteKey, WeCom: crypto, AgentID: "1000002"}, total, nil); err != nil {
 		t.Fatal(err)
 	}
-	contacts := 0
-	g.Each(func(it gen.Item) error {
-		if it.Kind == gen.KindContact {
-			contacts++
-		}
-		return nil
-	})
 	until(t, 2*time.Minute, "the contacts in ClickHouse", func() bool {
 		return r.count("SELECT count() FROM {db}.wecom_contact_events") >= contacts
 	})
 
-	var seg, offer, camp struct {
-		ID string `json:"id"`
-	}
-	r.api("POST", "/api/v1/segments", map[string]any{"name": "everyone", "rule": "bucket(100) >= 0"}, &seg)
-	r.api("POST", "/api/v1/offers", map[string]any{"name": "低GI大米试用装", "skus": []string{"LGI-TRIAL"}, "link": "https://s.example/t"}, &offer)
-	r.api("POST", "/api/v1/campaigns", map[string]any{"name": "企微试用", "offer_id": offer.ID, "segment_id": seg.ID, "channel": "wecom",
-		"template": "您好，我是{{staff}}：{{offer}} {{link}}", "holdout_percent": 10}, &camp)
-
 	// Each add_msg_template answer takes 300 ms: the platform is killed
 	// with calls in flight.
-	fake.Delay(wecomtest.PathAddMsgTemplate, 300*time.Millisecond)
-	var launched struct {
-		Counts map[string]int `json:"counts"`
-	}
-	r.api("POST", "/api/v1/campaigns/"+camp.ID+"/launch", nil, &launched)
-	treat := launched.Counts["treatment"]
-	senders := r.count("SELECT uniqExact(sender) FROM {db}.campaign_sends FINAL WHERE campaign_id = ? AND group = 'treatment'", camp.ID)
+	camp, treat := launchSlowWeComCampaign(r.api, fake)
+	senders := r.count("SELECT uniqExact(sender) FROM {db}.campaign_sends FINAL WHERE campaign_id = ? AND group = 'treatment'", camp)
 	if treat < 100 || senders < 6 {
 		t.Fatalf("%d treatment sends over %d staff members: too few to crash in the middle", treat, senders)
 	}
@@ -217,26 +188,12 @@ func TestSIGKILLDuringWeComCampaignSendsEachCustomerOnce(t *testing.T) {
 	})
 	fake.Delay(wecomtest.PathAddMsgTemplate, 0)
 	r.start()
-	until(t, 3*time.Minute, "the campaign to finish", func() bool {
-		var c struct {
-			Status string `json:"status"`
-		}
-		r.api("GET", "/api/v1/campaigns/"+camp.ID, nil, &c)
-		return c.Status == "finished"
-	})
+	untilFinished(t, r.api, camp)
 
-	per := map[string]int{}
+	per := customersOnce(t, fake)
 	bySender := map[string]int{}
 	for _, tk := range fake.Tasks() {
 		bySender[tk.Sender]++
-		for _, id := range tk.ExternalUserIDs {
-			per[id]++
-		}
-	}
-	for id, n := range per {
-		if n != 1 {
-			t.Fatalf("customer %s is in %d WeCom tasks: sent twice", id, n)
-		}
 	}
 	for s, n := range bySender {
 		if n != 1 {
@@ -246,7 +203,7 @@ func TestSIGKILLDuringWeComCampaignSendsEachCustomerOnce(t *testing.T) {
 	if len(per) != treat || len(bySender) != senders {
 		t.Fatalf("%d customers in %d tasks; planned %d customers of %d staff members", len(per), len(bySender), treat, senders)
 	}
-	if sent := r.count("SELECT count() FROM {db}.campaign_sends FINAL WHERE campaign_id = ? AND state = 'sent'", camp.ID); sent != treat {
+	if sent := r.count("SELECT count() FROM {db}.campaign_sends FINAL WHERE campaign_id = ? AND state = 'sent'", camp); sent != treat {
 		t.Fatalf("%d sends recorded sent, want %d", sent, treat)
 	}
 	if fake.Calls(wecomtest.PathGetGroupMsgList) == 0 {
@@ -254,4 +211,79 @@ func TestSIGKILLDuringWeComCampaignSendsEachCustomerOnce(t *testing.T) {
 	}
 	t.Logf("%d customers of %d staff members; %d tasks made when the platform was killed; %d list lookups",
 		treat, senders, at, fake.Calls(wecomtest.PathGetGroupMsgList))
+}
+
+// newFakeCorp generates households of a WeCom corp and starts a fake
+// WeCom (closed when the test ends) that knows their contacts, each a
+// friend of the staff member who added them. It returns a random
+// EncodingAESKey for the corp's callbacks, the fake, the generator and
+// how many items and contact events it generates.
+func newFakeCorp(t *testing.T, corp, secret string, seed uint64, households int) (aesKey string, fake *wecomtest.Server, g *gen.Generator, items int64, contacts int) {
+	var key [32]byte
+	rand.Read(key[:])
+	aesKey = strings.TrimRight(base64.StdEncoding.EncodeToString(key[:]), "=")
+	fake = wecomtest.New(corp, secret)
+	t.Cleanup(fake.Close)
+	g = gen.New(gen.Config{Seed: seed, Households: households, End: demoEnd, CorpID: corp})
+	g.Each(func(it gen.Item) error {
+		items++
+		if it.Kind == gen.KindContact {
+			contacts++
+			if ev, err := wecom.ParseEvent(it.Data); err == nil && ev.ExternalUserID != "" {
+				fake.AddContact(wecomtest.Contact{ExternalUserID: ev.ExternalUserID, FollowUser: ev.UserID, Name: "客户"})
+			}
+		}
+		return nil
+	})
+	return aesKey, fake, g, items, contacts
+}
+
+// launchSlowWeComCampaign launches, through the management API, a WeCom
+// campaign to every customer while the fake answers each add_msg_template
+// after 300 ms, and returns its id and how many customers it planned for
+// treatment.
+func launchSlowWeComCampaign(api func(method, path string, body, out any), fake *wecomtest.Server) (string, int) {
+	var seg, offer, camp struct {
+		ID string `json:"id"`
+	}
+	api("POST", "/api/v1/segments", map[string]any{"name": "everyone", "rule": "bucket(100) >= 0"}, &seg)
+	api("POST", "/api/v1/offers", map[string]any{"name": "低GI大米试用装", "skus": []string{"LGI-TRIAL"}, "link": "https://s.example/t"}, &offer)
+	api("POST", "/api/v1/campaigns", map[string]any{"name": "企微试用", "offer_id": offer.ID, "segment_id": seg.ID, "channel": "wecom",
+		"template": "您好，我是{{staff}}：{{offer}} {{link}}", "holdout_percent": 10}, &camp)
+	fake.Delay(wecomtest.PathAddMsgTemplate, 300*time.Millisecond)
+	var launched struct {
+		Counts map[string]int `json:"counts"`
+	}
+	api("POST", "/api/v1/campaigns/"+camp.ID+"/launch", nil, &launched)
+	return camp.ID, launched.Counts["treatment"]
+}
+
+// untilFinished waits up to 3 minutes for campaign id to finish.
+func untilFinished(t *testing.T, api func(method, path string, body, out any), id string) {
+	t.Helper()
+	until(t, 3*time.Minute, "the campaign to finish", func() bool {
+		var c struct {
+			Status string `json:"status"`
+		}
+		api("GET", "/api/v1/campaigns/"+id, nil, &c)
+		return c.Status == "finished"
+	})
+}
+
+// customersOnce returns the WeCom tasks each customer is in, failing the
+// test when a customer is in more than one: sent twice.
+func customersOnce(t *testing.T, fake *wecomtest.Server) map[string]int {
+	t.Helper()
+	per := map[string]int{}
+	for _, tk := range fake.Tasks() {
+		for _, id := range tk.ExternalUserIDs {
+			per[id]++
+		}
+	}
+	for id, n := range per {
+		if n != 1 {
+			t.Fatalf("customer %s is in %d WeCom tasks: sent twice", id, n)
+		}
+	}
+	return per
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -76,41 +77,59 @@ type setting struct {
 	def             string
 }
 
+// Commands settings apply to.
+var (
+	storeCommands  = []string{"serve", "migrate", "engine"} // they keep data in the data folder
+	engineCommands = []string{"serve", "migrate", "engine"} // they may run the embedded engine
+	serveCommand   = []string{"serve"}
+	allCommands    = []string{"serve", "migrate", "engine", "demo", "bench"}
+)
+
+// settings are every setting, in the order help lists them.
 func (c *config) settings() []setting {
-	store := []string{"serve", "migrate", "engine"}
-	engine := []string{"serve", "migrate", "engine"}
-	serve := []string{"serve"}
-	all := []string{"serve", "migrate", "engine", "demo", "bench"}
+	return slices.Concat(c.storageSettings(), c.serveSettings(), c.channelSettings(), c.demoBenchSettings(), c.operationSettings())
+}
+
+// storageSettings say where the data is: ClickHouse, the data folder, the
+// embedded engine and its BI user.
+func (c *config) storageSettings() []setting {
 	return []setting{
 		{flag: "clickhouse-dsn", env: "CDP_CLICKHOUSE_DSN", commands: []string{"serve", "migrate"}, str: &c.ClickHouseDSN,
 			help: "ClickHouse server to use, e.g. clickhouse://user:pass@host:9000/cdp (native) or http://user:pass@host:8123/cdp; the path is the platform's database. Empty: run the embedded engine."},
 		{flag: "clickhouse-cluster", env: "CDP_CLICKHOUSE_CLUSTER", commands: []string{"serve", "migrate"}, str: &c.Cluster,
 			help: "Cluster name for ON CLUSTER DDL with Replicated and Distributed tables (server mode only)."},
-		{flag: "data-dir", env: "CDP_DATA_DIR", commands: store, str: &c.DataDir, def: "./data",
+		{flag: "data-dir", env: "CDP_DATA_DIR", commands: storeCommands, str: &c.DataDir, def: "./data",
 			help: "Folder for the platform's local data: the embedded engine's tables, the ingest spool."},
-		{flag: "engine-lib", env: "CDP_ENGINE_LIB", commands: append(engine, "bench"), str: &c.EngineLib,
+		{flag: "engine-lib", env: "CDP_ENGINE_LIB", commands: append(engineCommands, "bench"), str: &c.EngineLib,
 			help: "Path of the embedded engine library libchdb.so; fetched there with npm when missing. Default: ~/.cache/cdp/engine/<version>/libchdb.so."},
-		{flag: "engine-tcp-port", env: "CDP_ENGINE_TCP_PORT", commands: engine, num: &c.EngineTCPPort, def: "9000",
+		{flag: "engine-tcp-port", env: "CDP_ENGINE_TCP_PORT", commands: engineCommands, num: &c.EngineTCPPort, def: "9000",
 			help: "Embedded engine's native-protocol port on 127.0.0.1 (BI tools and clickhouse-client connect here); 0 picks a free one."},
-		{flag: "engine-http-port", env: "CDP_ENGINE_HTTP_PORT", commands: engine, num: &c.EngineHTTPPort, def: "8123",
+		{flag: "engine-http-port", env: "CDP_ENGINE_HTTP_PORT", commands: engineCommands, num: &c.EngineHTTPPort, def: "8123",
 			help: "Embedded engine's HTTP-protocol port on 127.0.0.1; 0 picks a free one."},
-		{flag: "bi-user", env: "CDP_BI_USER", commands: engine, str: &c.BIUser, def: "bi",
+		{flag: "bi-user", env: "CDP_BI_USER", commands: engineCommands, str: &c.BIUser, def: "bi",
 			help: "Embedded engine's read-only user for BI tools: it reads the BI views (database bi_cdp) and nothing else."},
-		{flag: "bi-password", env: "CDP_BI_PASSWORD", commands: engine, str: &c.BIPassword,
+		{flag: "bi-password", env: "CDP_BI_PASSWORD", commands: engineCommands, str: &c.BIPassword,
 			help: "Password of the BI user (at least 12 characters). Default: read from (or created in) <data-dir>/bi-password."},
-		{flag: "http-addr", env: "CDP_HTTP_ADDR", commands: serve, str: &c.HTTPAddr, def: "127.0.0.1:8080",
+	}
+}
+
+// serveSettings are the platform's address, credentials, PII key, spool
+// and rate limits.
+func (c *config) serveSettings() []setting {
+	return []setting{
+		{flag: "http-addr", env: "CDP_HTTP_ADDR", commands: serveCommand, str: &c.HTTPAddr, def: "127.0.0.1:8080",
 			help: "Address of the console, API and ingest endpoints."},
-		{flag: "admin-token", env: "CDP_ADMIN_TOKEN", commands: serve, str: &c.AdminToken,
+		{flag: "admin-token", env: "CDP_ADMIN_TOKEN", commands: serveCommand, str: &c.AdminToken,
 			help: "When set, an admin API token with this value exists (for automation and the first sign-in)."},
 		{flag: "write-key", env: "CDP_WRITE_KEY", commands: []string{"serve", "demo"}, str: &c.WriteKey,
 			help: "When set, an ingest write key with this value exists (source \"default\", scope server: it may send orders and imports, so keep it on servers; give SDKs client keys)."},
-		{flag: "pii-key", env: "CDP_PII_KEY", commands: serve, str: &c.PIIKey,
+		{flag: "pii-key", env: "CDP_PII_KEY", commands: serveCommand, str: &c.PIIKey,
 			help: "64 hex characters: the key that hashes and encrypts phone numbers. Default: read from (or created in) <data-dir>/pii.key. Keep it safe: without it stored numbers cannot be matched or decrypted."},
-		{flag: "spool-max-mb", env: "CDP_SPOOL_MAX_MB", commands: serve, num: &c.SpoolMaxMB, def: "1024",
+		{flag: "spool-max-mb", env: "CDP_SPOOL_MAX_MB", commands: serveCommand, num: &c.SpoolMaxMB, def: "1024",
 			help: "Ingest spool limit: while ClickHouse is unavailable, ingest keeps accepting until this many MB wait, then answers 503 with Retry-After."},
-		{flag: "rate-limit-ingest", env: "CDP_RATE_LIMIT_INGEST", commands: serve, str: &c.RateLimitIngest, def: "0",
+		{flag: "rate-limit-ingest", env: "CDP_RATE_LIMIT_INGEST", commands: serveCommand, str: &c.RateLimitIngest, def: "0",
 			help: "Ingest calls allowed per write key: requests per second[:burst], e.g. 500:1000 (each /v1 request counts once, however many records it carries); over it, 429 with Retry-After. 0: no limit (the spool bound still applies)."},
-		{flag: "rate-limit-api", env: "CDP_RATE_LIMIT_API", commands: serve, str: &c.RateLimitAPI, def: "50:200",
+		{flag: "rate-limit-api", env: "CDP_RATE_LIMIT_API", commands: serveCommand, str: &c.RateLimitAPI, def: "50:200",
 			help: "Management API calls allowed per API token: requests per second[:burst]; over it, 429 with Retry-After. 0: no limit."},
 		// The console asks for an estimate 400 ms after the last keystroke:
 		// a marketer editing briskly sends ~0.5 a second, so 20 in reserve
@@ -119,29 +138,42 @@ func (c *config) settings() []setting {
 		// costliest rule the check accepts (2.5-6 us a customer, see
 		// segments.MaxCandidateCost) over a million customers, 0.6-1.5 of
 		// a core, where the API limit alone allowed 50 a second.
-		{flag: "rate-limit-estimate", env: "CDP_RATE_LIMIT_ESTIMATE", commands: serve, str: &c.RateLimitEstimate, def: "0.25:20",
+		{flag: "rate-limit-estimate", env: "CDP_RATE_LIMIT_ESTIMATE", commands: serveCommand, str: &c.RateLimitEstimate, def: "0.25:20",
 			help: "Segment estimates and overlaps (which evaluate a rule) allowed per API token, on top of the API limit: requests per second[:burst]; over it, 429 with Retry-After. 0: no limit."},
-		{flag: "rate-limit-lookup", env: "CDP_RATE_LIMIT_LOOKUP", commands: serve, str: &c.RateLimitLookup, def: api.DefaultLookupLimit.String(),
+		{flag: "rate-limit-lookup", env: "CDP_RATE_LIMIT_LOOKUP", commands: serveCommand, str: &c.RateLimitLookup, def: api.DefaultLookupLimit.String(),
 			help: "Profile lookups by identifier (GET /api/v1/profiles/lookup) allowed per API token, on top of the API limit: requests per second[:burst]. The default, 3 a minute with bursts of 10, lets a desk look up callers but makes trying the hidden digits of a masked phone take days; every lookup is audited. 0: no limit."},
+	}
+}
+
+// channelSettings are WeCom's, the campaign channels' and the identity
+// rules.
+func (c *config) channelSettings() []setting {
+	return []setting{
 		{flag: "wecom-corp-id", env: "CDP_WECOM_CORP_ID", commands: []string{"serve", "demo"}, str: &c.WeComCorpID,
 			help: "WeCom corp id (企业ID): the callback's receive id."},
 		{flag: "wecom-token", env: "CDP_WECOM_TOKEN", commands: []string{"serve", "demo"}, str: &c.WeComToken,
 			help: "WeCom callback Token (verifies msg_signature)."},
 		{flag: "wecom-aes-key", env: "CDP_WECOM_AES_KEY", commands: []string{"serve", "demo"}, str: &c.WeComAESKey,
 			help: "WeCom callback EncodingAESKey (43 characters)."},
-		{flag: "wecom-secret", env: "CDP_WECOM_SECRET", commands: serve, str: &c.WeComSecret,
+		{flag: "wecom-secret", env: "CDP_WECOM_SECRET", commands: serveCommand, str: &c.WeComSecret,
 			help: "WeCom customer-contact secret (客户联系 Secret) for the API: contact details, mass messages."},
-		{flag: "wecom-api-url", env: "CDP_WECOM_API_URL", commands: serve, str: &c.WeComAPIURL, def: "https://qyapi.weixin.qq.com",
+		{flag: "wecom-api-url", env: "CDP_WECOM_API_URL", commands: serveCommand, str: &c.WeComAPIURL, def: "https://qyapi.weixin.qq.com",
 			help: "WeCom API host (a proxy or a test server); https, or plain http to this machine with --allow-loopback-http."},
-		{flag: "wecom-daily-cap", env: "CDP_WECOM_DAILY_CAP", commands: serve, num: &c.WeComDailyCap, def: "1",
+		{flag: "wecom-daily-cap", env: "CDP_WECOM_DAILY_CAP", commands: serveCommand, num: &c.WeComDailyCap, def: "1",
 			help: "Mass messages (客户群发) WeCom lets one customer receive per day, across all campaigns: planning never goes past it."},
-		{flag: "wecom-robots", env: "CDP_WECOM_ROBOTS", commands: serve, str: &c.WeComRobots,
+		{flag: "wecom-robots", env: "CDP_WECOM_ROBOTS", commands: serveCommand, str: &c.WeComRobots,
 			help: "Group robots campaigns may post to: name=webhook URL pairs separated by ';', e.g. 团购1群=https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=..."},
-		{flag: "webhooks", env: "CDP_WEBHOOKS", commands: serve, str: &c.Webhooks,
+		{flag: "webhooks", env: "CDP_WEBHOOKS", commands: serveCommand, str: &c.Webhooks,
 			help: "Generic webhooks campaigns may send through (an SMS gateway, a CRM): name=URL|HMAC secret, separated by ';'. Posts are signed (X-Granary-Signature) and carry an Idempotency-Key."},
-		{flag: "identity-rules", env: "CDP_IDENTITY_RULES", commands: serve, str: &c.IdentityRules,
+		{flag: "identity-rules", env: "CDP_IDENTITY_RULES", commands: serveCommand, str: &c.IdentityRules,
 			help: "JSON file of identifier rules ([{type, priority, limit, window, may_join, blocked}]); default: the built-in rules (GET /api/v1/identity/rules shows them)."},
-		{flag: "demo", env: "CDP_DEMO", commands: serve, str: &c.Demo, def: "off",
+	}
+}
+
+// demoBenchSettings are the demo's and the benchmarks'.
+func (c *config) demoBenchSettings() []setting {
+	return []setting{
+		{flag: "demo", env: "CDP_DEMO", commands: serveCommand, str: &c.Demo, def: "off",
 			help: "auto: on a database without events, load the demo data set through the ingest API after start (make run does this); off: never."},
 		{flag: "demo-households", env: "CDP_DEMO_HOUSEHOLDS", commands: []string{"serve", "demo"}, num: &c.DemoHouseholds, def: "50000",
 			help: "Households in the demo data set (50,000 give ~2.2 million records)."},
@@ -163,17 +195,24 @@ func (c *config) settings() []setting {
 			help: "Target events per second of the --load run, shared by the clients; 0: as fast as they are acknowledged."},
 		{flag: "json", env: "CDP_BENCH_JSON", commands: []string{"bench"}, boolean: &c.BenchJSON, def: "false",
 			help: "Print the figures as JSON for machines."},
-		{flag: "log-level", env: "CDP_LOG_LEVEL", commands: all, str: &c.LogLevel, def: "info",
+	}
+}
+
+// operationSettings are logging, metrics and the outbound-URL and WeCom
+// callback guards.
+func (c *config) operationSettings() []setting {
+	return []setting{
+		{flag: "log-level", env: "CDP_LOG_LEVEL", commands: allCommands, str: &c.LogLevel, def: "info",
 			help: "debug, info, warn or error."},
-		{flag: "log-format", env: "CDP_LOG_FORMAT", commands: all, str: &c.LogFormat, def: "text",
+		{flag: "log-format", env: "CDP_LOG_FORMAT", commands: allCommands, str: &c.LogFormat, def: "text",
 			help: "text or json."},
-		{flag: "metrics-token", env: "CDP_METRICS_TOKEN", commands: serve, str: &c.MetricsToken,
+		{flag: "metrics-token", env: "CDP_METRICS_TOKEN", commands: serveCommand, str: &c.MetricsToken,
 			help: "Bearer token GET /metrics needs (Prometheus: authorization.credentials). Without it and without --metrics-addr, /metrics is not served."},
-		{flag: "metrics-addr", env: "CDP_METRICS_ADDR", commands: serve, str: &c.MetricsAddr,
+		{flag: "metrics-addr", env: "CDP_METRICS_ADDR", commands: serveCommand, str: &c.MetricsAddr,
 			help: "Separate address serving only GET /metrics (e.g. 127.0.0.1:9464 or an internal interface), open there unless CDP_METRICS_TOKEN is set. Empty: metrics only on --http-addr, with the token."},
-		{flag: "allow-loopback-http", env: "CDP_ALLOW_LOOPBACK_HTTP", commands: serve, boolean: &c.AllowLoopbackHTTP, def: "false",
+		{flag: "allow-loopback-http", env: "CDP_ALLOW_LOOPBACK_HTTP", commands: serveCommand, boolean: &c.AllowLoopbackHTTP, def: "false",
 			help: "URLs the platform sends to (CDP_WEBHOOKS, CDP_WECOM_ROBOTS, CDP_WECOM_API_URL) must be https; true also allows plain http to this machine (127.0.0.1, ::1, localhost), for test receivers and stand-ins."},
-		{flag: "rate-limit-wecom-callback", env: "CDP_RATE_LIMIT_WECOM_CALLBACK", commands: serve, str: &c.RateLimitCallback, def: "20:1000",
+		{flag: "rate-limit-wecom-callback", env: "CDP_RATE_LIMIT_WECOM_CALLBACK", commands: serveCommand, str: &c.RateLimitCallback, def: "20:1000",
 			help: "WeCom callbacks (/wecom/callback) allowed per source address: requests per second[:burst]; over it, 429 with Retry-After (WeCom sends again). 20/s is 72,000 contact lookups an hour, under half of WeCom's 150,000 an hour per API. 0: no limit. The demo's own corp has none."},
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/granarycdp/cdp/ingest"
 	"github.com/granarycdp/cdp/ingest/wecom"
 	"github.com/granarycdp/cdp/ingest/wecom/wecomtest"
+	"github.com/granarycdp/cdp/schema"
 	"github.com/granarycdp/cdp/segments"
 	"github.com/granarycdp/cdp/store"
 )
@@ -28,7 +29,7 @@ import (
 // demoEnd is the fixed end of the demo period: the same seed gives the
 // same data on every machine (records more than 3 years old would be
 // refused, so move it forward when the demo gets old).
-var demoEnd = time.Date(2026, 11, 25, 0, 0, 0, 0, time.FixedZone("CST", 8*3600))
+var demoEnd = time.Date(2026, 11, 25, 0, 0, 0, 0, schema.Beijing)
 
 // demoWeCom returns the WeCom callback settings the demo signs contact
 // events with: the configured ones, or fresh demo credentials when WeCom is
@@ -50,17 +51,55 @@ func demoWeCom(cfg config) (*ingest.WeCom, error) {
 // demoCorp and demoSecret name the demo's generated WeCom corp.
 const demoCorp, demoSecret = "wwdemocorp", "demo-contact-secret"
 
-// demoWeComAPI stands in for the demo corp's WeCom API, which does not
-// exist: on loopback it answers what WeCom answers the platform
-// (externalcontact/get with each customer's name and unionid,
-// add_msg_template, get_groupmsg_list_v2, get_groupmsg_send_result) for
-// the generated customers, and plays the staff confirming mass-message
-// tasks every 30 seconds. With it the demo's WeCom contacts get their
-// unionid (and join their mini-program orders, as real ones do) and the
-// WeCom campaign channel can be tried. Only used when WeCom is not
-// configured; stopped with ctx.
-func demoWeComAPI(ctx context.Context, cfg config, logger *slog.Logger) (*wecom.Client, error) {
+// demoWeComCorp is the demo's own WeCom corp, for a platform without a
+// configured one: the callback settings the demo signs contact events
+// with, and a stand-in for the corp's WeCom API, which does not exist.
+//
+// The stand-in (wecomtest.Server) listens on loopback and answers what
+// WeCom answers the platform (externalcontact/get with each customer's
+// name and unionid, add_msg_template, get_groupmsg_list_v2,
+// get_groupmsg_send_result) for the generated customers; a goroutine plays
+// the staff confirming mass-message tasks every 30 seconds. With it the
+// demo's WeCom contacts get their unionid (and join their mini-program
+// orders, as real ones do) and the WeCom campaign channel can be tried.
+type demoWeComCorp struct {
+	wecom *ingest.WeCom // with Client pointed at the stand-in
+	fake  *wecomtest.Server
+	stop  context.CancelFunc
+	done  chan struct{} // closed when the staff goroutine has returned
+}
+
+// startDemoCorp starts the demo's WeCom corp, or returns nil when WeCom is
+// configured (the demo then uses the configured corp). Close stops it.
+func startDemoCorp(cfg config, logger *slog.Logger) (*demoWeComCorp, error) {
+	if configured, err := wecomConfig(cfg); err != nil || configured != nil {
+		return nil, err
+	}
+	w, err := demoWeCom(cfg)
+	if err != nil {
+		return nil, err
+	}
 	fake := wecomtest.New(demoCorp, demoSecret)
+	contacts, err := demoContacts(cfg, fake)
+	if err == nil {
+		opts := wecom.DefaultClientOptions()
+		opts.BaseURL = fake.URL
+		w.Client, err = wecom.NewClient(demoCorp, demoSecret, opts)
+	}
+	if err != nil {
+		fake.Close()
+		return nil, err
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	c := &demoWeComCorp{wecom: w, fake: fake, stop: stop, done: make(chan struct{})}
+	go c.confirmTasks(ctx)
+	logger.Info("demo: a stand-in for the demo corp's WeCom API serves its generated customers", "url", fake.URL, "contacts", contacts)
+	return c, nil
+}
+
+// demoContacts makes the generated customers known to the stand-in and
+// returns how many there are.
+func demoContacts(cfg config, fake *wecomtest.Server) (int, error) {
 	g := gen.New(gen.Config{Seed: uint64(cfg.DemoSeed), Households: cfg.DemoHouseholds, End: demoEnd, CorpID: demoCorp})
 	contacts := 0
 	err := g.Each(func(it gen.Item) error {
@@ -70,32 +109,22 @@ func demoWeComAPI(ctx context.Context, cfg config, logger *slog.Logger) (*wecom.
 		}
 		return nil
 	})
-	if err != nil {
-		fake.Close()
-		return nil, err
-	}
-	opts := wecom.DefaultClientOptions()
-	opts.BaseURL = fake.URL
-	client, err := wecom.NewClient(demoCorp, demoSecret, opts)
-	if err != nil {
-		fake.Close()
-		return nil, err
-	}
-	go func() {
-		t := time.NewTicker(30 * time.Second)
-		defer t.Stop()
-		defer fake.Close()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				fake.ConfirmAll()
-			}
-		}
-	}()
-	logger.Info("demo: a stand-in for the demo corp's WeCom API serves its generated customers", "url", fake.URL, "contacts", contacts)
-	return client, nil
+	return contacts, err
+}
+
+// confirmTasks plays the staff: every 30 seconds they confirm the
+// mass-message tasks waiting for them, until ctx ends.
+func (c *demoWeComCorp) confirmTasks(ctx context.Context) {
+	defer close(c.done)
+	every(ctx, 30*time.Second, c.fake.ConfirmAll)
+}
+
+// Close stops the staff and the stand-in. The platform must no longer
+// call the corp's API: close ingest (its campaign loop) first.
+func (c *demoWeComCorp) Close() {
+	c.stop()
+	<-c.done
+	c.fake.Close()
 }
 
 // loadDemo generates households and loads them through the platform's
@@ -148,8 +177,10 @@ func demoWriteKeys(ctx context.Context, creds *api.Credentials, configured strin
 
 func databaseEmpty(ctx context.Context, db *store.DB) (bool, error) {
 	var n uint64
-	err := db.Conn.QueryRow(ctx, "SELECT count() FROM "+db.Table("events")).Scan(&n)
-	return n == 0, err
+	if err := db.Conn.QueryRow(ctx, "SELECT count() FROM "+db.Table("events")).Scan(&n); err != nil {
+		return false, fmt.Errorf("demo: count events: %w", err)
+	}
+	return n == 0, nil
 }
 
 // demoSegmentDefs are the example segments of the demo: the flagship
@@ -181,32 +212,11 @@ func demoSegments(ctx context.Context, store *segments.Store, logger *slog.Logge
 	return nil
 }
 
-// demoCampaign sends the low-GI rice trial pack to the flagship audience
-// on the outbox channel as of 30 days before the demo's end, so that the
-// generated orders after it show a result against the holdout.
-// demoConsents picks the demo's persons with separate consent.
-func demoConsents(ctx context.Context, svc *campaigns.Service) ([]uint32, error) {
-	asked, err := svc.PersonsWhoWrote(ctx, "血糖", "控糖", "低GI")
-	if err != nil {
-		return nil, err
-	}
-	rows, err := svc.DB.Conn.Query(ctx, "SELECT DISTINCT p.canonical FROM "+svc.DB.Table("wecom_contact_events")+" AS c"+
-		" INNER JOIN (SELECT person_id, canonical FROM "+svc.DB.Table("persons")+" FINAL) AS p ON p.person_id = c.person_id"+
-		" WHERE c.person_id != 0 AND cityHash64(p.canonical, 'demo-consent') % 10 < 6")
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var p uint32
-		if err := rows.Scan(&p); err != nil {
-			return nil, err
-		}
-		asked = append(asked, p)
-	}
-	return asked, rows.Err()
-}
-
+// demoCampaign sends the demo's two offers (demoExamples) on the outbox
+// channel as of 30 days before the demo's end, so that the generated
+// orders after it show a result against the holdout, and writes what each
+// offer truly did to demoTruthFile. It does nothing when a campaign exists
+// already or the demo segments do not.
 func demoCampaign(ctx context.Context, cfg config, svc *campaigns.Service, segs *segments.Store, logger *slog.Logger) error {
 	existing, err := svc.Campaigns(ctx)
 	if err != nil || len(existing) > 0 {
@@ -221,13 +231,31 @@ func demoCampaign(ctx context.Context, cfg config, svc *campaigns.Service, segs 
 		return nil
 	}
 	launch := demoEnd.Add(-30*24*time.Hour + 10*time.Hour) // 10:00, outside quiet hours
-	// The campaigns go to their audiences as they were at launch: a
-	// segment's windows (watched in the last 30 days, not bought in the
-	// last 45) are measured from then, not from today.
+	back := demoAsOf(svc, segs, launch, logger)
+	if err := demoGrantConsents(ctx, back); err != nil {
+		return err
+	}
+	g := gen.New(gen.Config{Seed: uint64(cfg.DemoSeed), Households: cfg.DemoHouseholds, End: demoEnd})
+	truth := []demoTruth{}
+	for _, ex := range demoExamples(flagship, oil) {
+		t, err := demoLaunch(ctx, back, g, ex, logger)
+		if err != nil {
+			return err
+		}
+		truth = append(truth, t)
+	}
+	return writeDemoTruth(cfg.DataDir, truth)
+}
+
+// demoAsOf is the campaigns service as of launch: the campaigns go to
+// their audiences as they were then, since a segment's windows (watched in
+// the last 30 days, not bought in the last 45) are measured from then, not
+// from today.
+func demoAsOf(svc *campaigns.Service, segs *segments.Store, launch time.Time, logger *slog.Logger) *campaigns.Service {
 	opts := segments.DefaultOptions()
 	opts.Logger, opts.Now = logger, func() time.Time { return launch }
 	then := segments.NewEngine(svc.DB, opts)
-	back := &campaigns.Service{DB: svc.DB, Writer: svc.Writer, Segments: svc.Segments, Logger: svc.Logger,
+	return &campaigns.Service{DB: svc.DB, Writer: svc.Writer, Segments: svc.Segments, Logger: svc.Logger,
 		Now: func() time.Time { return launch },
 		MembersAsOf: func(ctx context.Context, id string) (*roaring.Bitmap, error) {
 			d, err := segs.Get(id)
@@ -240,25 +268,62 @@ func demoCampaign(ctx context.Context, cfg config, svc *campaigns.Service, segs 
 			}
 			return then.Evaluate(ctx, c)
 		}}
-	// Separate consent to health-topic offers (PIPL art. 29), as a brand
-	// collects it: customers who asked a staff member about blood sugar,
-	// and about 60% of WeCom contacts, who ticked it in the welcome
-	// message's form. The health-interest campaign may reach only them.
-	consented, err := demoConsents(ctx, back)
+}
+
+// demoGrantConsents records separate consent to health-topic offers (PIPL
+// art. 29), as a brand collects it: customers who asked a staff member
+// about blood sugar, and about 60% of WeCom contacts, who ticked it in the
+// welcome message's form. The health-interest campaign may reach only
+// them.
+func demoGrantConsents(ctx context.Context, svc *campaigns.Service) error {
+	consented, err := demoConsents(ctx, svc)
 	if err != nil {
 		return err
 	}
-	if err := back.SetConsents(ctx, consented, campaigns.Consent{Channel: "*", Kind: campaigns.KindSensitiveConsent, Granted: true,
-		Source: "demo_welcome_form", Evidence: "demo: generated answers to the WeCom welcome message's consent form"}); err != nil {
-		return err
+	return svc.SetConsents(ctx, consented, campaigns.Consent{Channel: "*", Kind: campaigns.KindSensitiveConsent, Granted: true,
+		Source: "demo_welcome_form", Evidence: "demo: generated answers to the WeCom welcome message's consent form"})
+}
+
+// demoConsents picks the demo's persons with separate consent.
+func demoConsents(ctx context.Context, svc *campaigns.Service) ([]uint32, error) {
+	asked, err := svc.PersonsWhoWrote(ctx, "血糖", "控糖", "低GI")
+	if err != nil {
+		return nil, err
 	}
-	examples := []struct {
-		offer    campaigns.Offer
-		name     string
-		segment  string
-		template string
-		effect   gen.Effect
-	}{
+	rows, err := svc.DB.Conn.Query(ctx, "SELECT DISTINCT p.canonical FROM "+svc.DB.Table("wecom_contact_events")+" AS c"+
+		" INNER JOIN "+schema.Canonical(svc.DB.Table("persons"), "")+" AS p ON p.person_id = c.person_id"+
+		" WHERE c.person_id != 0 AND cityHash64(p.canonical, 'demo-consent') % 10 < 6")
+	if err != nil {
+		return nil, fmt.Errorf("demo: read consenting WeCom contacts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p uint32
+		if err := rows.Scan(&p); err != nil {
+			return nil, fmt.Errorf("demo: read consenting WeCom contacts: %w", err)
+		}
+		asked = append(asked, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("demo: read consenting WeCom contacts: %w", err)
+	}
+	return asked, nil
+}
+
+// demoExample is one demo campaign: its offer, audience and message, and
+// the offer's true effect.
+type demoExample struct {
+	offer    campaigns.Offer
+	name     string
+	segment  string
+	template string
+	effect   gen.Effect
+}
+
+// demoExamples are the demo's campaigns: the low-GI rice trial pack to the
+// flagship audience and a peanut-oil repurchase coupon to oil buyers due.
+func demoExamples(flagship, oil string) []demoExample {
+	return []demoExample{
 		{campaigns.Offer{Name: "低GI大米试用装 500g", Categories: []string{"低GI大米", "低GI大米试用装"}, Link: "https://example.com/lgi-trial"},
 			"控糖人群低GI试用装 (low-GI trial pack)", flagship,
 			"{{name}}您好，我是您的营养顾问{{staff}}。控糖期间主食很关键，送您一份{{offer}}，点此领取：{{link}}", gen.LowGITrialEffect},
@@ -266,34 +331,34 @@ func demoCampaign(ctx context.Context, cfg config, svc *campaigns.Service, segs 
 			"花生油复购券 (peanut oil repurchase coupon)", oil,
 			"{{name}}您好，家里的花生油快用完了吧？{{offer}}，点此领取：{{link}}", gen.PeanutOilCouponEffect},
 	}
-	g := gen.New(gen.Config{Seed: uint64(cfg.DemoSeed), Households: cfg.DemoHouseholds, End: demoEnd})
-	truth := []demoTruth{}
-	for _, ex := range examples {
-		ex.offer.ValidFrom, ex.offer.ValidTo = demoEnd.Add(-30*24*time.Hour), demoEnd
-		offer, err := back.SaveOffer(ctx, ex.offer)
-		if err != nil {
-			return err
-		}
-		c, err := back.SaveCampaign(ctx, campaigns.Campaign{Name: ex.name, OfferID: offer.ID, SegmentID: ex.segment,
-			Channel: campaigns.ChannelOutbox, HoldoutPercent: 20, QuietStart: 21, QuietEnd: 8, Template: ex.template}, "demo")
-		if err != nil {
-			return err
-		}
-		c, plan, err := back.Launch(ctx, c.ID, "demo")
-		if err != nil {
-			return err
-		}
-		logger.Info("demo campaign sent", "campaign", c.ID, "name", c.Name, "treatment", plan.Counts[campaigns.GroupTreatment],
-			"holdout", plan.Counts[campaigns.GroupHoldout], "excluded", plan.Counts[campaigns.GroupExcluded])
-		t, err := demoRespond(ctx, back, g, c, ex.effect)
-		if err != nil {
-			return fmt.Errorf("demo response to %s: %w", c.Name, err)
-		}
-		logger.Info("demo campaign's true effect", "campaign", c.ID, "natural_rate", t.NaturalRate, "multiplier", t.ConversionMultiplier,
-			"responders", t.Responders, "true_conversion_effect", t.ConversionEffect, "true_revenue_effect", t.RevenueEffect)
-		truth = append(truth, t)
+}
+
+// demoLaunch saves and launches one demo campaign, valid for the demo's
+// last 30 days, and applies its offer's true effect (demoRespond).
+func demoLaunch(ctx context.Context, back *campaigns.Service, g *gen.Generator, ex demoExample, logger *slog.Logger) (demoTruth, error) {
+	ex.offer.ValidFrom, ex.offer.ValidTo = demoEnd.Add(-30*24*time.Hour), demoEnd
+	offer, err := back.SaveOffer(ctx, ex.offer)
+	if err != nil {
+		return demoTruth{}, err
 	}
-	return writeDemoTruth(cfg.DataDir, truth)
+	c, err := back.SaveCampaign(ctx, campaigns.Campaign{Name: ex.name, OfferID: offer.ID, SegmentID: ex.segment,
+		Channel: campaigns.ChannelOutbox, HoldoutPercent: 20, QuietStart: 21, QuietEnd: 8, Template: ex.template}, "demo")
+	if err != nil {
+		return demoTruth{}, err
+	}
+	c, plan, err := back.Launch(ctx, c.ID, "demo")
+	if err != nil {
+		return demoTruth{}, err
+	}
+	logger.Info("demo campaign sent", "campaign", c.ID, "name", c.Name, "treatment", plan.Counts[campaigns.GroupTreatment],
+		"holdout", plan.Counts[campaigns.GroupHoldout], "excluded", plan.Counts[campaigns.GroupExcluded])
+	t, err := demoRespond(ctx, back, g, c, ex.effect)
+	if err != nil {
+		return demoTruth{}, fmt.Errorf("demo response to %s: %w", c.Name, err)
+	}
+	logger.Info("demo campaign's true effect", "campaign", c.ID, "natural_rate", t.NaturalRate, "multiplier", t.ConversionMultiplier,
+		"responders", t.Responders, "true_conversion_effect", t.ConversionEffect, "true_revenue_effect", t.RevenueEffect)
+	return t, nil
 }
 
 // demoTruth is the truth of one demo campaign: its offer's effect and
@@ -319,15 +384,18 @@ func writeDemoTruth(dir string, truth []demoTruth) error {
 func demoInsert(ctx context.Context, db *store.DB, table, columns string, rows [][]any) error {
 	b, err := db.Conn.PrepareBatch(ctx, "INSERT INTO "+db.Table(table)+" ("+columns+")")
 	if err != nil {
-		return err
+		return fmt.Errorf("demo: insert into %s: %w", table, err)
 	}
 	defer b.Close()
 	for _, r := range rows {
 		if err := b.Append(r...); err != nil {
-			return err
+			return fmt.Errorf("demo: insert into %s: %w", table, err)
 		}
 	}
-	return b.Send()
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("demo: insert into %s: %w", table, err)
+	}
+	return nil
 }
 
 // demoRespond applies an offer's true effect to a launched demo campaign:

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/granarycdp/cdp/campaigns"
 	"github.com/granarycdp/cdp/identity"
 	"github.com/granarycdp/cdp/ingest"
@@ -25,7 +27,9 @@ import (
 )
 
 // ingestParts is the ingest side of `cdp serve`: spool, collector,
-// pipeline and writer.
+// pipeline and writer, the services on them (identity, segments,
+// campaigns) and the background work that keeps them current. Every
+// goroutine they run belongs to group; Close stops them in order.
 type ingestParts struct {
 	spool     *spool.Spool
 	writer    *store.Writer
@@ -35,52 +39,113 @@ type ingestParts struct {
 	segments  *segments.Store
 	campaigns *campaigns.Service
 	pipeline  *ingest.Pipeline
-	stop      context.CancelFunc
-	done      chan error
+	optOuts   *optOutScan
+
+	// group runs the pipeline, the opt-out scan, the campaign loop, the
+	// live segments and the contact backfill. Its goroutines run on
+	// contexts of their own (not errgroup.WithContext): a failing
+	// pipeline must not stop campaigns; its error is Close's.
+	group        errgroup.Group
+	stopPipeline context.CancelFunc
+	pipelineDone chan struct{} // closed when the pipeline has returned
+	stopLoops    context.CancelFunc
 }
 
-// startIngest wires ingest, identity, segments and campaigns. fallback is
-// the WeCom to use when none is configured (the demo's), or nil.
+// writerCloseTimeout bounds how long Close waits for ClickHouse to confirm
+// what the writer holds.
+const writerCloseTimeout = 10 * time.Second
+
+// startIngest wires ingest, identity, segments and campaigns and starts
+// their background work. fallback is the WeCom to use when none is
+// configured (the demo's), or nil. On error nothing is left running.
 func startIngest(ctx context.Context, cfg config, db *store.DB, metrics *store.Metrics, logger *slog.Logger, fallback *ingest.WeCom) (*ingestParts, error) {
+	prot, err := protector(cfg)
+	if err != nil {
+		return nil, err
+	}
+	p := &ingestParts{}
+	spoolID, err := p.openSpool(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	wopts := store.DefaultWriterOptions()
+	wopts.Logger, wopts.Metrics = logger, metrics
+	p.writer = store.NewWriter(db, wopts)
+	if err := p.wire(ctx, cfg, db, prot, logger, fallback); err != nil {
+		closeCtx, cancel := context.WithTimeout(context.Background(), writerCloseTimeout)
+		defer cancel()
+		return nil, errors.Join(err, p.writer.Close(closeCtx), p.spool.Close())
+	}
+	p.start(db, spoolID, logger)
+	logger.Info("ingest ready", "spool", filepath.Join(cfg.DataDir, "spool"), "pending_records", p.spool.LastSeq()-p.spool.Committed(), "wecom", p.wecom != nil)
+	return p, nil
+}
+
+// protector is the phone protector of the configured or stored PII key.
+func protector(cfg config) (*identity.Protector, error) {
 	key, err := identity.LoadOrCreateKey(cfg.PIIKey, filepath.Join(cfg.DataDir, "pii.key"))
 	if err != nil {
 		return nil, err
 	}
-	prot, err := identity.NewProtector(key)
-	if err != nil {
-		return nil, err
-	}
+	return identity.NewProtector(key)
+}
+
+// openSpool opens the ingest spool in the data folder and returns the id
+// of its incarnation.
+func (p *ingestParts) openSpool(cfg config, logger *slog.Logger) (string, error) {
 	sopts := spool.DefaultOptions()
 	sopts.Dir = filepath.Join(cfg.DataDir, "spool")
 	sopts.MaxBytes = int64(cfg.SpoolMaxMB) << 20
 	sopts.Logger = logger
 	sp, err := spool.Open(sopts)
 	if err != nil {
-		return nil, fmt.Errorf("ingest spool: %w", err)
+		return "", fmt.Errorf("ingest spool: %w", err)
 	}
 	spoolID, err := readOrCreateID(filepath.Join(cfg.DataDir, "spool.id"))
 	if err != nil {
 		sp.Close()
-		return nil, err
+		return "", err
 	}
-	wopts := store.DefaultWriterOptions()
-	wopts.Logger, wopts.Metrics = logger, metrics
-	w := store.NewWriter(db, wopts)
-	p := &ingestParts{spool: sp, writer: w, done: make(chan error, 1)}
-	p.collector = ingest.NewCollector(ingest.Options{Spool: sp, Protector: prot, Logger: logger})
+	p.spool = sp
+	return spoolID, nil
+}
+
+// wire builds the collector (its deduplication memory warmed), the
+// identity graph, the segments store and the campaigns service.
+func (p *ingestParts) wire(ctx context.Context, cfg config, db *store.DB, prot *identity.Protector, logger *slog.Logger, fallback *ingest.WeCom) error {
+	p.collector = ingest.NewCollector(ingest.Options{Spool: p.spool, Protector: prot, Logger: logger})
+	var err error
 	if p.wecom, err = wecomConfig(cfg); err != nil {
-		sp.Close()
-		return nil, err
+		return err
 	}
 	if p.wecom == nil {
 		p.wecom = fallback
 	}
 	keys, err := p.collector.Warm(ctx, db)
 	if err != nil {
-		sp.Close()
-		return nil, err
+		return err
 	}
 	logger.Info("deduplication memory warmed", "keys", keys)
+	if err := p.loadIdentity(ctx, cfg, db, prot, logger); err != nil {
+		return err
+	}
+	sopt := segments.DefaultOptions()
+	sopt.Logger = logger
+	if p.segments, err = segments.NewStore(ctx, db, sopt); err != nil {
+		return err
+	}
+	channels, err := campaignChannels(cfg, p.wecom, prot)
+	if err != nil {
+		return err
+	}
+	p.campaigns = &campaigns.Service{DB: db, Writer: p.writer, Segments: p.segments, Logger: logger, Channels: channels}
+	p.segments.OnChange = p.campaigns.SegmentChanged
+	p.optOuts = newOptOutScan(p.campaigns.ScanOptOuts, logger)
+	return nil
+}
+
+// loadIdentity loads the identity graph under the configured rules.
+func (p *ingestParts) loadIdentity(ctx context.Context, cfg config, db *store.DB, prot *identity.Protector, logger *slog.Logger) error {
 	rules := identity.DefaultRules()
 	if cfg.IdentityRules != "" {
 		raw, err := os.ReadFile(cfg.IdentityRules)
@@ -88,47 +153,44 @@ func startIngest(ctx context.Context, cfg config, db *store.DB, metrics *store.M
 			rules, err = identity.ParseRules(raw)
 		}
 		if err != nil {
-			sp.Close()
-			return nil, fmt.Errorf("CDP_IDENTITY_RULES: %w", err)
+			return fmt.Errorf("CDP_IDENTITY_RULES: %w", err)
 		}
 	}
 	graph, stats, err := identity.Load(ctx, db, rules)
 	if err != nil {
-		sp.Close()
-		return nil, err
+		return err
 	}
 	logger.Info("identity graph loaded", "persons", stats.Persons, "identifiers", stats.Identifiers, "merges", stats.Merges, "ms", stats.Took.Milliseconds())
-	p.identity = &identity.Service{DB: db, Graph: graph, Writer: w, Protector: prot, Logger: logger}
-	sopt := segments.DefaultOptions()
-	sopt.Logger = logger
-	if p.segments, err = segments.NewStore(ctx, db, sopt); err != nil {
-		sp.Close()
-		return nil, err
-	}
-	channels, err := campaignChannels(cfg, p.wecom, prot)
-	if err != nil {
-		sp.Close()
-		return nil, err
-	}
-	p.campaigns = &campaigns.Service{DB: db, Writer: w, Segments: p.segments, Logger: logger, Channels: channels}
-	p.segments.OnChange = p.campaigns.SegmentChanged
-	runCtx, stop := context.WithCancel(context.Background())
-	p.stop = stop
-	p.pipeline = ingest.NewPipeline(ingest.PipelineOptions{Spool: sp, Writer: w, SpoolID: spoolID, Resolver: graph, Logger: logger,
+	p.identity = &identity.Service{DB: db, Graph: graph, Writer: p.writer, Protector: prot, Logger: logger}
+	return nil
+}
+
+// start runs the background work in group: the pipeline on a context of
+// its own, so that Close can stop it before the loops it feeds, and the
+// opt-out scan, the campaign loop, the live segments and the contact
+// backfill on the loops' context.
+func (p *ingestParts) start(db *store.DB, spoolID string, logger *slog.Logger) {
+	pipelineCtx, stopPipeline := context.WithCancel(context.Background())
+	loopsCtx, stopLoops := context.WithCancel(context.Background())
+	p.stopPipeline, p.stopLoops = stopPipeline, stopLoops
+	p.pipelineDone = make(chan struct{})
+	p.pipeline = ingest.NewPipeline(ingest.PipelineOptions{Spool: p.spool, Writer: p.writer, SpoolID: spoolID, Resolver: p.identity.Graph, Logger: logger,
 		AfterCommit: func(persons []uint32, tables []string) {
 			p.segments.Touched(persons, segments.KindsOfTables(tables))
 			if slices.Contains(tables, "wecom_messages") {
-				p.optOuts(runCtx, persons, logger)
+				p.optOuts.Add(persons)
 			}
 		}})
+	p.group.Go(func() error {
+		defer close(p.pipelineDone)
+		return p.pipeline.Run(pipelineCtx)
+	})
+	p.group.Go(func() error { p.optOuts.run(loopsCtx); return nil })
 	// Run resumes what a restart interrupted, then sends, triggers and
 	// reads WeCom delivery results.
-	go p.campaigns.Run(runCtx, campaigns.RunOptions{})
-	go p.segments.RunLive(runCtx)
-	go p.backfillContacts(runCtx, db, logger)
-	go func() { p.done <- p.pipeline.Run(runCtx) }()
-	logger.Info("ingest ready", "spool", sopts.Dir, "pending_records", sp.LastSeq()-sp.Committed(), "wecom", p.wecom != nil)
-	return p, nil
+	p.group.Go(func() error { p.campaigns.Run(loopsCtx, campaigns.RunOptions{}); return nil })
+	p.group.Go(func() error { p.segments.RunLive(loopsCtx); return nil })
+	p.group.Go(func() error { p.backfillContacts(loopsCtx, db, logger); return nil })
 }
 
 // backfillContacts completes, every few minutes, WeCom contacts recorded
@@ -137,34 +199,27 @@ func (p *ingestParts) backfillContacts(ctx context.Context, db *store.DB, logger
 	if p.wecom == nil || p.wecom.Client == nil {
 		return
 	}
-	t := time.NewTicker(5 * time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, 5*time.Minute, func() {
 		n, err := p.collector.BackfillContactDetails(ctx, db, p.wecom, 500)
 		if err != nil && ctx.Err() == nil {
 			logger.Warn("WeCom contact details backfill stopped; next round in 5 min", "completed", n, "err", err)
 		} else if n > 0 {
 			logger.Info("WeCom contact details completed", "contacts", n)
 		}
-	}
+	})
 }
 
-// optOuts records the opt-outs of customers who wrote 退订 in this
-// batch's chats, off the pipeline's goroutine.
-func (p *ingestParts) optOuts(ctx context.Context, persons []uint32, logger *slog.Logger) {
-	persons = slices.Clone(persons)
-	go func() {
-		if n, err := p.campaigns.ScanOptOuts(ctx, persons); err != nil && ctx.Err() == nil {
-			logger.Error("opt-out keyword scan failed", "err", err)
-		} else if n > 0 {
-			logger.Info("customers opted out by WeCom message", "persons", n)
+// every calls f every d, the first time after d, until ctx ends.
+func every(ctx context.Context, d time.Duration, f func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for ctx.Err() == nil {
+		select {
+		case <-t.C:
+			f()
+		case <-ctx.Done():
 		}
-	}()
+	}
 }
 
 // waitIngested waits until every record spooled so far is in ClickHouse.
@@ -172,12 +227,34 @@ func (p *ingestParts) waitIngested(ctx context.Context) error {
 	return p.pipeline.WaitCommitted(ctx, p.spool.LastSeq())
 }
 
-// Close stops the pipeline; records not yet in ClickHouse stay in the
-// spool for the next start.
+// Close shuts ingest down, each part after those that use it, and returns
+// every error on the way. The caller has stopped accepting first (serve
+// returns from the HTTP server, which waits for its handlers, before it
+// closes ingest), so nothing new is spooled. Then:
+//
+//  1. The pipeline stops. A batch not yet committed stays in the spool,
+//     planned, and is sent again with the same tokens on the next start;
+//     nothing is lost and nothing stored twice.
+//  2. The opt-out scan drains: the persons of committed chat batches it
+//     has not scanned yet are scanned now (for at most
+//     optOutDrainTimeout), because no later start would scan them. The
+//     pipeline, which adds them, has returned.
+//  3. The loops stop: the campaign loop (a send in flight is settled by
+//     the next start from its journal), the live segments (the next
+//     start recomputes them) and the contact backfill. They read what
+//     the pipeline committed and write through the writer.
+//  4. The writer flushes what the loops and the services appended,
+//     waits for ClickHouse to confirm it (at most writerCloseTimeout)
+//     and stops.
+//  5. The spool closes last: the collector appended to it until the
+//     server stopped and the pipeline read it until step 1.
 func (p *ingestParts) Close() error {
-	p.stop()
-	err := <-p.done
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	p.stopPipeline()
+	<-p.pipelineDone
+	p.optOuts.stop()
+	p.stopLoops()
+	err := p.group.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), writerCloseTimeout)
 	defer cancel()
 	return errors.Join(err, p.writer.Close(ctx), p.spool.Close())
 }

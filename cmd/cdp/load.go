@@ -148,185 +148,256 @@ func loadCommand(ctx context.Context, cfg config, logger *slog.Logger, out io.Wr
 		return err
 	}
 	defer sc.Close()
-	reg, quiet, ch, creds, in := sc.reg, sc.quiet, sc.ch, sc.creds, sc.in
-	key, token := api.NewSecret("cdp_wk_"), api.NewSecret("cdp_at_")
-	if err := creds.PutWriteKey(ctx, api.Principal{ID: "wk_load", Name: "load", Source: "load", Scope: api.ScopeClient}, key, "bench"); err != nil {
+	l, err := startLoadRun(ctx, cfg, sc)
+	if err != nil {
 		return err
 	}
-	if err := creds.PutToken(ctx, api.Principal{ID: "tok_load", Name: "load", Role: api.RoleAdmin}, token, "bench"); err != nil {
-		return err
-	}
-	srv := api.New(api.Options{DB: ch.db, Credentials: creds, Collector: in.collector, Identity: in.identity, Segments: in.segments,
-		Campaigns: in.campaigns, Gatherer: reg, Logger: quiet})
-	sctx, stopServer := context.WithCancel(ctx)
-	defer stopServer()
-	addrc := make(chan net.Addr, 1)
-	go srv.Serve(sctx, "127.0.0.1:0", func(a net.Addr) { addrc <- a })
-	base := "http://" + (<-addrc).String()
-	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: clients + 4}}
-	apiCall := func(method, path string, body any, outv any) (int, error) {
-		raw, _ := json.Marshal(body)
-		req, _ := http.NewRequestWithContext(ctx, method, base+path, bytes.NewReader(raw))
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := hc.Do(req)
-		if err != nil {
-			return 0, err
-		}
-		defer resp.Body.Close()
-		if outv != nil {
-			_ = json.NewDecoder(resp.Body).Decode(outv)
-		} else {
-			_, _ = io.Copy(io.Discard, resp.Body)
-		}
-		return resp.StatusCode, nil
-	}
-
-	rep := loadReport{Minutes: minutes, Clients: clients, TargetRate: rate, Errors: map[string]int{}}
+	defer l.stopServer()
 	// The live campaign: a segment-entry campaign on the outbox channel.
-	rep.Campaign = startLoadCampaign(apiCall)
-	logger.Info("load: running", "minutes", minutes, "clients", clients, "target_events_per_s", rate, "campaign", rep.Campaign)
-
-	var acked atomic.Int64
-	sm := &loadSampler{errors: map[string]int{}, total: map[string]int{}}
-	runCtx, stopLoad := context.WithTimeout(ctx, time.Duration(minutes)*time.Minute)
-	defer stopLoad()
-	var wg sync.WaitGroup
-	const perBatch = 100
-	// Each client paces itself to its share of the target rate.
-	every := time.Duration(0)
-	if rate > 0 {
-		every = time.Duration(float64(time.Second) * perBatch * float64(clients) / float64(rate))
-	}
-	for c := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rnd := rand.New(rand.NewPCG(uint64(c), 7))
-			next := time.Now()
-			for b := 0; runCtx.Err() == nil; b++ {
-				body := loadBatch(rnd, c, b, perBatch)
-				start := time.Now()
-				req, _ := http.NewRequestWithContext(ctx, "POST", base+"/v1/batch", bytes.NewReader(body))
-				req.SetBasicAuth(key, "")
-				req.Header.Set("Content-Type", "application/json")
-				resp, err := hc.Do(req)
-				switch {
-				case err != nil:
-					sm.fail("transport")
-				case resp.StatusCode == 200:
-					sm.ack(time.Since(start))
-					acked.Add(perBatch)
-				default:
-					sm.fail(strconv.Itoa(resp.StatusCode))
-				}
-				if resp != nil {
-					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-				}
-				if every > 0 {
-					// Behind by more than a second (the platform was slow):
-					// resume the pace rather than burst to catch up.
-					if next = next.Add(every); time.Since(next) > time.Second {
-						next = time.Now()
-					}
-					select {
-					case <-runCtx.Done():
-					case <-time.After(time.Until(next)):
-					}
-				}
-			}
-		}()
-	}
-	// Two analysts estimating back to back.
-	for a := range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := a; runCtx.Err() == nil; i++ {
-				start := time.Now()
-				status, err := apiCall("POST", "/api/v1/segments/estimate", map[string]string{"rule": loadRules[i%len(loadRules)]}, nil)
-				switch {
-				case err != nil:
-					if runCtx.Err() == nil {
-						sm.fail("estimate transport")
-					}
-				case status == 200:
-					sm.estimate(time.Since(start))
-				default:
-					sm.fail("estimate " + strconv.Itoa(status))
-				}
-			}
-		}()
-	}
-
-	start := time.Now()
-	tick := time.NewTicker(10 * time.Second)
-	defer tick.Stop()
-	last, lastAt := int64(0), start
-	report := func(now time.Time) {
-		acks, ests, errs := sm.take()
-		n := acked.Load()
-		iv := loadInterval{At: now.Sub(start).Seconds(), EventsPerSec: float64(n-last) / now.Sub(lastAt).Seconds(), Errors: errs,
-			AckP50: percentile(acks, .50), AckP95: percentile(acks, .95), AckP99: percentile(acks, .99),
-			Estimates: len(ests), EstimateP50: percentile(ests, .50), EstimateP99: percentile(ests, .99),
-			PlatformRSSMB: selfRSSMB(), SpoolPending: in.spool.LastSeq() - in.spool.Committed()}
-		if ch.engine != nil {
-			iv.EngineRSSMB = ch.engine.ResidentMB()
-		}
-		last, lastAt = n, now
-		rep.Intervals = append(rep.Intervals, iv)
-		rep.AckP99Max, rep.EstP99Max = max(rep.AckP99Max, iv.AckP99), max(rep.EstP99Max, iv.EstimateP99)
-		rep.PeakRSSMB, rep.PeakEngine = max(rep.PeakRSSMB, iv.PlatformRSSMB), max(rep.PeakEngine, iv.EngineRSSMB)
-		if !cfg.BenchJSON {
-			fmt.Fprintf(out, "%4.0fs  %7.0f ev/s  ack p50/p95/p99 %6.1f/%6.1f/%6.1f ms  estimates %4d p50/p99 %6.1f/%6.1f ms  rss platform %5.0f MB engine %5.0f MB  spool %6d  errors %v\n",
-				iv.At, iv.EventsPerSec, iv.AckP50, iv.AckP95, iv.AckP99, iv.Estimates, iv.EstimateP50, iv.EstimateP99,
-				iv.PlatformRSSMB, iv.EngineRSSMB, iv.SpoolPending, iv.Errors)
-		}
-	}
+	l.rep.Campaign = startLoadCampaign(l.apiCall)
+	logger.Info("load: running", "minutes", minutes, "clients", clients, "target_events_per_s", rate, "campaign", l.rep.Campaign)
 	if !cfg.BenchJSON {
-		fmt.Fprintf(out, "load: %d clients, target %d events/s, %d min, campaign %s\n", clients, rate, minutes, rep.Campaign)
+		fmt.Fprintf(out, "load: %d clients, target %d events/s, %d min, campaign %s\n", clients, rate, minutes, l.rep.Campaign)
 	}
-loop:
-	for {
-		select {
-		case now := <-tick.C:
-			report(now)
-		case <-runCtx.Done():
-			break loop
-		}
-	}
-	wg.Wait()
+	l.drive(time.Duration(minutes)*time.Minute, out)
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	if time.Since(lastAt) > 2*time.Second { // a last partial interval worth reporting
-		report(time.Now())
+	if time.Since(l.lastAt) > 2*time.Second { // a last partial interval worth reporting
+		l.report(time.Now(), out)
 	}
-	rep.Acked = acked.Load()
-	sm.mu.Lock()
-	for k, v := range sm.total {
+	if err := l.settle(); err != nil {
+		return err
+	}
+	return l.print(out)
+}
+
+// loadRun is one `cdp bench --load`: the scratch platform's API server,
+// the clients' and analysts' samples and the report being built.
+type loadRun struct {
+	ctx        context.Context // the command's: requests use it
+	cfg        config
+	sc         *scratch
+	base       string
+	key, token string // the clients' write key, the analysts' admin token
+	hc         *http.Client
+	stopServer func()
+	sm         *loadSampler
+	acked      atomic.Int64
+	rep        loadReport
+	start      time.Time
+	last       int64 // events acknowledged at the end of the last interval
+	lastAt     time.Time
+}
+
+// startLoadRun creates the run's write key and admin token and serves the
+// scratch platform's API on a free loopback port.
+func startLoadRun(ctx context.Context, cfg config, sc *scratch) (*loadRun, error) {
+	l := &loadRun{ctx: ctx, cfg: cfg, sc: sc, key: api.NewSecret("cdp_wk_"), token: api.NewSecret("cdp_at_"),
+		sm:  &loadSampler{errors: map[string]int{}, total: map[string]int{}},
+		rep: loadReport{Minutes: cfg.LoadMinutes, Clients: cfg.LoadClients, TargetRate: cfg.LoadRate, Errors: map[string]int{}}}
+	if err := sc.creds.PutWriteKey(ctx, api.Principal{ID: "wk_load", Name: "load", Source: "load", Scope: api.ScopeClient}, l.key, "bench"); err != nil {
+		return nil, err
+	}
+	if err := sc.creds.PutToken(ctx, api.Principal{ID: "tok_load", Name: "load", Role: api.RoleAdmin}, l.token, "bench"); err != nil {
+		return nil, err
+	}
+	in := sc.in
+	srv := api.New(api.Options{DB: sc.ch.db, Credentials: sc.creds, Collector: in.collector, Identity: in.identity, Segments: in.segments,
+		Campaigns: in.campaigns, Gatherer: sc.reg, Logger: sc.quiet})
+	sctx, stopServer := context.WithCancel(ctx)
+	addrc, served := make(chan net.Addr, 1), make(chan error, 1)
+	go func() { served <- srv.Serve(sctx, "127.0.0.1:0", func(a net.Addr) { addrc <- a }) }()
+	select {
+	case a := <-addrc:
+		l.base = "http://" + a.String()
+	case err := <-served:
+		stopServer()
+		return nil, fmt.Errorf("load: serve the API: %w", err)
+	}
+	// Stopping waits for the server, which uses ingest, so that the
+	// scratch platform closes after it.
+	l.stopServer = func() {
+		stopServer()
+		<-served
+	}
+	l.hc = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: cfg.LoadClients + 4}}
+	return l, nil
+}
+
+// apiCall calls the management API as admin and decodes the answer into
+// outv (when not nil).
+func (l *loadRun) apiCall(method, path string, body any, outv any) (int, error) {
+	raw, _ := json.Marshal(body)
+	req, _ := http.NewRequestWithContext(l.ctx, method, l.base+path, bytes.NewReader(raw))
+	req.Header.Set("Authorization", "Bearer "+l.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := l.hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if outv != nil {
+		_ = json.NewDecoder(resp.Body).Decode(outv)
+	} else {
+		_, _ = io.Copy(io.Discard, resp.Body)
+	}
+	return resp.StatusCode, nil
+}
+
+// perBatch is the events in one client batch.
+const perBatch = 100
+
+// drive runs the clients and two analysts for d, reporting every 10 s,
+// and waits for them.
+func (l *loadRun) drive(d time.Duration, out io.Writer) {
+	runCtx, stopLoad := context.WithTimeout(l.ctx, d)
+	defer stopLoad()
+	var wg sync.WaitGroup
+	// Each client paces itself to its share of the target rate.
+	every := time.Duration(0)
+	if rate := l.cfg.LoadRate; rate > 0 {
+		every = time.Duration(float64(time.Second) * perBatch * float64(l.cfg.LoadClients) / float64(rate))
+	}
+	for c := range l.cfg.LoadClients {
+		wg.Go(func() { l.client(runCtx, c, every) })
+	}
+	// Two analysts estimating back to back.
+	for a := range 2 {
+		wg.Go(func() { l.analyst(runCtx, a) })
+	}
+	l.start = time.Now()
+	l.lastAt = l.start
+	tick := time.NewTicker(10 * time.Second)
+	defer tick.Stop()
+	for runCtx.Err() == nil {
+		select {
+		case now := <-tick.C:
+			l.report(now, out)
+		case <-runCtx.Done():
+		}
+	}
+	wg.Wait()
+}
+
+// client c posts batches until runCtx ends, one every every (0: as fast as
+// they are acknowledged).
+func (l *loadRun) client(runCtx context.Context, c int, every time.Duration) {
+	rnd := rand.New(rand.NewPCG(uint64(c), 7))
+	next := time.Now()
+	for b := 0; runCtx.Err() == nil; b++ {
+		body := loadBatch(rnd, c, b, perBatch)
+		start := time.Now()
+		req, _ := http.NewRequestWithContext(l.ctx, "POST", l.base+"/v1/batch", bytes.NewReader(body))
+		req.SetBasicAuth(l.key, "")
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := l.hc.Do(req)
+		switch {
+		case err != nil:
+			l.sm.fail("transport")
+		case resp.StatusCode == 200:
+			l.sm.ack(time.Since(start))
+			l.acked.Add(perBatch)
+		default:
+			l.sm.fail(strconv.Itoa(resp.StatusCode))
+		}
+		if resp != nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		if every > 0 {
+			// Behind by more than a second (the platform was slow):
+			// resume the pace rather than burst to catch up.
+			if next = next.Add(every); time.Since(next) > time.Second {
+				next = time.Now()
+			}
+			select {
+			case <-runCtx.Done():
+			case <-time.After(time.Until(next)):
+			}
+		}
+	}
+}
+
+// analyst a estimates the load rules in turn until runCtx ends.
+func (l *loadRun) analyst(runCtx context.Context, a int) {
+	for i := a; runCtx.Err() == nil; i++ {
+		start := time.Now()
+		status, err := l.apiCall("POST", "/api/v1/segments/estimate", map[string]string{"rule": loadRules[i%len(loadRules)]}, nil)
+		switch {
+		case err != nil:
+			if runCtx.Err() == nil {
+				l.sm.fail("estimate transport")
+			}
+		case status == 200:
+			l.sm.estimate(time.Since(start))
+		default:
+			l.sm.fail("estimate " + strconv.Itoa(status))
+		}
+	}
+}
+
+// report closes the interval ending now: it adds it to the report and,
+// unless --json, prints it.
+func (l *loadRun) report(now time.Time, out io.Writer) {
+	acks, ests, errs := l.sm.take()
+	n := l.acked.Load()
+	in, ch := l.sc.in, l.sc.ch
+	iv := loadInterval{At: now.Sub(l.start).Seconds(), EventsPerSec: float64(n-l.last) / now.Sub(l.lastAt).Seconds(), Errors: errs,
+		AckP50: percentile(acks, .50), AckP95: percentile(acks, .95), AckP99: percentile(acks, .99),
+		Estimates: len(ests), EstimateP50: percentile(ests, .50), EstimateP99: percentile(ests, .99),
+		PlatformRSSMB: selfRSSMB(), SpoolPending: in.spool.LastSeq() - in.spool.Committed()}
+	if ch.engine != nil {
+		iv.EngineRSSMB = ch.engine.ResidentMB()
+	}
+	l.last, l.lastAt = n, now
+	rep := &l.rep
+	rep.Intervals = append(rep.Intervals, iv)
+	rep.AckP99Max, rep.EstP99Max = max(rep.AckP99Max, iv.AckP99), max(rep.EstP99Max, iv.EstimateP99)
+	rep.PeakRSSMB, rep.PeakEngine = max(rep.PeakRSSMB, iv.PlatformRSSMB), max(rep.PeakEngine, iv.EngineRSSMB)
+	if !l.cfg.BenchJSON {
+		fmt.Fprintf(out, "%4.0fs  %7.0f ev/s  ack p50/p95/p99 %6.1f/%6.1f/%6.1f ms  estimates %4d p50/p99 %6.1f/%6.1f ms  rss platform %5.0f MB engine %5.0f MB  spool %6d  errors %v\n",
+			iv.At, iv.EventsPerSec, iv.AckP50, iv.AckP95, iv.AckP99, iv.Estimates, iv.EstimateP50, iv.EstimateP99,
+			iv.PlatformRSSMB, iv.EngineRSSMB, iv.SpoolPending, iv.Errors)
+	}
+}
+
+// settle completes the report after the load: totals, the time ClickHouse
+// took to hold every acknowledged event, what it stores, the campaign's
+// sends and the final memory.
+func (l *loadRun) settle() error {
+	rep, ch := &l.rep, l.sc.ch
+	rep.Acked = l.acked.Load()
+	l.sm.mu.Lock()
+	for k, v := range l.sm.total {
 		rep.Errors[k] = v
 	}
-	sm.mu.Unlock()
+	l.sm.mu.Unlock()
 	end := time.Now()
-	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	wctx, cancel := context.WithTimeout(l.ctx, 5*time.Minute)
 	defer cancel()
-	if err := in.waitIngested(wctx); err != nil {
+	if err := l.sc.in.waitIngested(wctx); err != nil {
 		return fmt.Errorf("load: waiting for ClickHouse to hold the acknowledged events: %w", err)
 	}
 	rep.DrainSec = time.Since(end).Seconds()
-	if err := ch.db.Conn.QueryRow(ctx, "SELECT count() FROM "+ch.db.Table("events")).Scan(&rep.Stored); err != nil {
-		return err
+	if err := ch.db.Conn.QueryRow(l.ctx, "SELECT count() FROM "+ch.db.Table("events")).Scan(&rep.Stored); err != nil {
+		return fmt.Errorf("load: count stored events: %w", err)
 	}
 	if !strings.HasPrefix(rep.Campaign, "none") {
-		_ = ch.db.Conn.QueryRow(ctx, "SELECT count() FROM "+ch.db.Table("campaign_sends")+" FINAL WHERE campaign_id = ? AND group = 'treatment'", rep.Campaign).Scan(&rep.Sends)
+		_ = ch.db.Conn.QueryRow(l.ctx, "SELECT count() FROM "+ch.db.Table("campaign_sends")+" FINAL WHERE campaign_id = ? AND group = 'treatment'", rep.Campaign).Scan(&rep.Sends)
 	}
 	rep.FinalRSSMB = selfRSSMB()
 	if ch.engine != nil {
 		rep.FinalEngine = ch.engine.ResidentMB()
 	}
-	if cfg.BenchJSON {
+	return nil
+}
+
+// print writes the report: JSON with --json, else a summary. It fails
+// when ClickHouse stores other than the acknowledged events.
+func (l *loadRun) print(out io.Writer) error {
+	rep := &l.rep
+	if l.cfg.BenchJSON {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)

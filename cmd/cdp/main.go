@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/granarycdp/cdp/api"
 	"github.com/granarycdp/cdp/ingest"
@@ -237,6 +238,12 @@ func port(addr string) string {
 	return p
 }
 
+// serve runs the platform until ctx ends. It shuts down in the reverse
+// order of start (the defers): the HTTP server stops accepting and waits
+// for its handlers, the goroutines serve started (metrics listener, demo
+// loader) end, ingest closes (ingestParts.Close: pipeline, opt-out scan,
+// loops, writer, spool), then the demo corp's WeCom stand-in, which the
+// campaign loop may call until ingest closed, and ClickHouse last.
 func serve(ctx context.Context, cfg config, logger *slog.Logger, banner io.Writer) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -247,20 +254,9 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, banner io.Write
 		return err
 	}
 	defer ch.Close()
-	if _, err := applyMigrations(ctx, ch.db, logger); err != nil {
-		return err
-	}
-	creds, err := api.NewCredentials(ctx, ch.db)
+	creds, err := prepareDatabase(ctx, cfg, ch.db, logger)
 	if err != nil {
 		return err
-	}
-	if err := creds.Bootstrap(ctx, cfg.AdminToken, cfg.WriteKey); err != nil {
-		return err
-	}
-	if len(creds.List(false)) == 0 {
-		if err := firstAdminToken(ctx, cfg, creds, logger); err != nil {
-			return err
-		}
 	}
 	demo := cfg.Demo == "auto"
 	if cfg.Demo != "off" && !demo {
@@ -270,22 +266,24 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, banner io.Write
 	// credentials and a stand-in for its API.
 	var fallback *ingest.WeCom
 	if demo {
-		if configured, err := wecomConfig(cfg); err != nil {
+		corp, err := startDemoCorp(cfg, logger)
+		if err != nil {
 			return err
-		} else if configured == nil {
-			if fallback, err = demoWeCom(cfg); err != nil {
-				return err
-			}
-			if fallback.Client, err = demoWeComAPI(ctx, cfg, logger); err != nil {
-				return err
-			}
+		}
+		if corp != nil {
+			defer corp.Close()
+			fallback = corp.wecom
 		}
 	}
 	in, err := startIngest(ctx, cfg, ch.db, metrics, logger, fallback)
 	if err != nil {
 		return err
 	}
-	defer in.Close()
+	defer func() {
+		if err := in.Close(); err != nil {
+			logger.Error("ingest did not close cleanly", "err", err)
+		}
+	}()
 	limits, err := rateLimits(cfg, reg)
 	if err != nil {
 		return err
@@ -299,39 +297,85 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, banner io.Write
 	}
 	srv := api.New(api.Options{DB: ch.db, Credentials: creds, Collector: in.collector, WeCom: in.wecom, Identity: in.identity, Segments: in.segments, Campaigns: in.campaigns,
 		RateLimits: limits, Version: buildVersion(), Gatherer: reg, MetricsToken: cfg.MetricsToken, Logger: logger})
+	var afterStart func(ctx context.Context, base string)
+	if demo {
+		afterStart = func(ctx context.Context, base string) { serveDemo(ctx, cfg, ch.db, creds, in, base, banner, logger) }
+	}
+	return serveHTTP(ctx, cfg, srv, ch, afterStart, banner, logger)
+}
+
+// prepareDatabase applies the migrations and loads the API credentials,
+// creating the configured ones and, on a fresh installation, the first
+// admin token.
+func prepareDatabase(ctx context.Context, cfg config, db *store.DB, logger *slog.Logger) (*api.Credentials, error) {
+	if _, err := applyMigrations(ctx, db, logger); err != nil {
+		return nil, err
+	}
+	creds, err := api.NewCredentials(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	if err := creds.Bootstrap(ctx, cfg.AdminToken, cfg.WriteKey); err != nil {
+		return nil, err
+	}
+	if len(creds.List(false)) == 0 {
+		if err := firstAdminToken(ctx, cfg, creds, logger); err != nil {
+			return nil, err
+		}
+	}
+	return creds, nil
+}
+
+// serveHTTP serves the API (and the metrics on their own address) until
+// ctx ends or a listener fails. Once the API listens it runs
+// afterStart(ctx, base URL), when set, in the background and announces
+// where it serves. The goroutines it
+// starts belong to a group it waits for before returning: nothing it
+// started uses ingest after serve closes it.
+func serveHTTP(ctx context.Context, cfg config, srv *api.Server, ch *clickhouse, afterStart func(ctx context.Context, base string), banner io.Writer, logger *slog.Logger) error {
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
+	var bg errgroup.Group
 	if cfg.MetricsAddr != "" {
-		go func() {
+		bg.Go(func() error {
 			err := srv.ServeMetrics(ctx, cfg.MetricsAddr, func(addr net.Addr) {
 				logger.Info("metrics served on their own address", "url", "http://"+addr.String()+"/metrics", "token", cfg.MetricsToken != "")
 			})
 			if err != nil {
 				stop(fmt.Errorf("CDP_METRICS_ADDR: %w", err))
 			}
-		}()
+			return nil
+		})
 	}
-	err = srv.Serve(ctx, cfg.HTTPAddr, func(addr net.Addr) {
-		if demo {
-			go serveDemo(ctx, cfg, ch.db, creds, in, "http://"+addr.String(), banner, logger)
-		}
+	err := srv.Serve(ctx, cfg.HTTPAddr, func(addr net.Addr) {
 		base := "http://" + addr.String()
-		attrs := []any{"api", base + "/api/v1", "openapi", base + "/api/openapi.json", "health", base + "/healthz", "metrics", metricsWhere(cfg, base)}
-		if ch.engine != nil {
-			attrs = append(attrs, "clickhouse_native", ch.engine.TCPAddr(), "clickhouse_http", "http://"+ch.engine.HTTPAddr(), "database", ch.db.Database)
+		if afterStart != nil {
+			bg.Go(func() error { afterStart(ctx, base); return nil })
 		}
-		logger.Info("cdp serving", attrs...)
-		fmt.Fprintf(banner, "\n  Granary CDP is up\n  API:      %s/api/v1  (OpenAPI: %s/api/openapi.json)\n  Health:   %s/healthz\n", base, base, base)
-		if ch.engine != nil && cfg.BIUser != "" {
-			fmt.Fprintf(banner, "  BI:       ClickHouse native %s, HTTP http://%s, database %s, user %s, password in %s (docs/bi.md)\n",
-				ch.engine.TCPAddr(), ch.engine.HTTPAddr(), schema.BIDatabase(ch.db.Database), cfg.BIUser, biPasswordWhere(cfg))
-		}
-		fmt.Fprintln(banner)
+		announce(cfg, ch, base, banner, logger)
 	})
-	if cause := context.Cause(ctx); err == nil && cause != nil && !errors.Is(cause, context.Canceled) {
+	cause := context.Cause(ctx)
+	stop(nil)
+	_ = bg.Wait() // its goroutines report through stop and the log
+	if err == nil && cause != nil && !errors.Is(cause, context.Canceled) {
 		return cause
 	}
 	return err
+}
+
+// announce logs and prints where the platform serves.
+func announce(cfg config, ch *clickhouse, base string, banner io.Writer, logger *slog.Logger) {
+	attrs := []any{"api", base + "/api/v1", "openapi", base + "/api/openapi.json", "health", base + "/healthz", "metrics", metricsWhere(cfg, base)}
+	if ch.engine != nil {
+		attrs = append(attrs, "clickhouse_native", ch.engine.TCPAddr(), "clickhouse_http", "http://"+ch.engine.HTTPAddr(), "database", ch.db.Database)
+	}
+	logger.Info("cdp serving", attrs...)
+	fmt.Fprintf(banner, "\n  Granary CDP is up\n  API:      %s/api/v1  (OpenAPI: %s/api/openapi.json)\n  Health:   %s/healthz\n", base, base, base)
+	if ch.engine != nil && cfg.BIUser != "" {
+		fmt.Fprintf(banner, "  BI:       ClickHouse native %s, HTTP http://%s, database %s, user %s, password in %s (docs/bi.md)\n",
+			ch.engine.TCPAddr(), ch.engine.HTTPAddr(), schema.BIDatabase(ch.db.Database), cfg.BIUser, biPasswordWhere(cfg))
+	}
+	fmt.Fprintln(banner)
 }
 
 // metricsWhere says where /metrics is served, for the log.

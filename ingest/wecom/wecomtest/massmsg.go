@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/granarycdp/cdp/schema"
 )
 
 // Paths of the mass-message APIs.
@@ -51,10 +53,6 @@ const (
 	errBadJSON        = 47001 // data format error
 	errBadWebhook     = 93000 // invalid webhook url (unknown key)
 )
-
-// china is the day boundary of the per-day cap: WeCom counts days in
-// Beijing time.
-var china = time.FixedZone("CST", 8*3600)
 
 // Send statuses of get_groupmsg_send_result.
 const (
@@ -169,7 +167,7 @@ func (s *Server) confirm(t *Task) {
 		return
 	}
 	now := s.now()
-	day := now.In(china).Format(time.DateOnly)
+	day := now.In(schema.Beijing).Format(time.DateOnly)
 	for _, id := range t.ExternalUserIDs {
 		switch {
 		case !s.mass.friends[t.Sender][id]:
@@ -188,7 +186,7 @@ func (s *Server) confirm(t *Task) {
 func (s *Server) receivedOn(id, day string) int {
 	n := 0
 	for _, at := range s.mass.received[id] {
-		if at.In(china).Format(time.DateOnly) == day {
+		if at.In(schema.Beijing).Format(time.DateOnly) == day {
 			n++
 		}
 	}
