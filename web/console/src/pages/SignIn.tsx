@@ -27,7 +27,7 @@ export default function SignIn() {
   };
   return (
     <div className="cdp-signin">
-      <Card style={{ width: 420, boxShadow: '0 6px 24px rgba(0,0,0,.08)' }} bordered={false}>
+      <Card style={{ width: 420, maxWidth: '100%', boxShadow: '0 6px 24px rgba(0,0,0,.08)' }} bordered={false}>
         <Space direction="vertical" size="large" style={{ width: '100%' }}>
           <Space style={{ justifyContent: 'space-between', width: '100%' }}>
             <Space>
