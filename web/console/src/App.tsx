@@ -67,7 +67,7 @@ function Authed() {
     me,
     can: (need: 'admin' | 'marketer' | 'analyst') => {
       const rank = { analyst: 1, marketer: 2, admin: 3 } as const;
-      return !!me && rank[me.role] >= rank[need];
+      return !!me && !!me.role && rank[me.role] >= rank[need];
     },
     signIn: (p: Principal, token: string, remember: boolean) => {
       setToken(token, remember);

@@ -3,12 +3,11 @@ import { Link, useNavigate, useParams } from 'react-router-dom';
 import { Alert, App, Button, Card, Col, DatePicker, Divider, Form, Input, InputNumber, Modal, Popconfirm, Radio, Row, Select, Slider, Space, Spin, Statistic, Steps, Table, Tag, Tooltip, Typography } from 'antd';
 import { EyeOutlined, PlusOutlined, RocketOutlined, SaveOutlined } from '@ant-design/icons';
 import dayjs, { Dayjs } from 'dayjs';
-import { api, Campaign, ChannelSettings, get, Offer, post, Segment } from '../api';
+import { api, Campaign, ChannelSettings, get, Launched, Offer, post, Preview, Segment } from '../api';
 import { useAuth } from '../auth';
 import { useName, useT } from '../i18n';
 import { ErrorAlert, fmtInt, fmtTime, PageTitle } from '../components/common';
 
-interface Preview { counts: Record<string, number>; excluded: Record<string, number>; holdout_excluded?: Record<string, number>; samples: string[] | null }
 
 const vars = ['name', 'staff', 'offer', 'link', 'coupon'];
 // A WeCom mass-message task carries one text for all of a staff member's
@@ -119,7 +118,7 @@ export default function CampaignEditor() {
     setLaunching(true);
     setError(null);
     try {
-      const r = await post<{ campaign: Campaign; counts?: Record<string, number> }>(`/campaigns/${camp.id}/launch`);
+      const r = await post<Launched>(`/campaigns/${camp.id}/launch`);
       const c = r.campaign;
       if (c.status === 'scheduled') message.success(t(`活动已排期：将于 ${fmtTime(c.start_at)} 开始发送`, `Scheduled: sending starts at ${fmtTime(c.start_at)}`));
       else if (triggered(c.trigger)) message.success(t(`自动化已启动：${name(c.trigger)}`, `Automation started: ${name(c.trigger)}`));

@@ -2,13 +2,13 @@ import { useEffect, useMemo, useState } from 'react';
 import { Link, useParams } from 'react-router-dom';
 import { Alert, Card, Col, Descriptions, Empty, Progress, Row, Skeleton, Space, Statistic, Table, Tag, Tooltip, Typography } from 'antd';
 import { ArrowRightOutlined, InfoCircleOutlined, LoadingOutlined, SyncOutlined } from '@ant-design/icons';
-import { Campaign, ChannelTask, get, Offer, Segment, Uplift } from '../api';
+import { Campaign, ChannelTask, get, Offer, ResultsOverTime, Segment, Uplift } from '../api';
 import { useName, useT } from '../i18n';
 import Chart from '../components/Chart';
 import { ErrorAlert, fmtInt, fmtPct, fmtTime, fmtYuan, PageTitle } from '../components/common';
 import { statusColor } from './Campaigns';
 
-interface Daily { campaign_id: string; attribution_days: number; treatment: number; holdout: number; days: { day: string; treatment_conversions: number; holdout_conversions: number; treatment_rate: number; holdout_rate: number }[] }
+type Daily = ResultsOverTime;
 
 const pp = (x: number) => (x >= 0 ? '+' : '') + (x * 100).toFixed(2) + ' pp';
 

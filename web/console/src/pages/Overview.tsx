@@ -2,18 +2,10 @@ import { useEffect, useMemo, useState } from 'react';
 import { Link } from 'react-router-dom';
 import { Card, Col, Empty, Row, Skeleton, Statistic, Table, Tag, Typography } from 'antd';
 import { ApartmentOutlined, BranchesOutlined, NotificationOutlined, TeamOutlined, WarningOutlined } from '@ant-design/icons';
-import { Campaign, get } from '../api';
+import { get, Overview } from '../api';
 import { useName, useT } from '../i18n';
 import Chart from '../components/Chart';
 import { ErrorAlert, fmtInt, PageTitle } from '../components/common';
-
-interface Overview {
-  persons: number; identifiers: number; segments: number;
-  records_today: { channel: string; kind: string; count: number }[];
-  last_30_days: { day: string; channel: string; count: number }[];
-  merges: number; merges_undone: number; conflicts: number;
-  campaigns: Record<string, number>; active_campaigns: Campaign[]; generated_at: string;
-}
 
 export default function OverviewPage() {
   const t = useT();

@@ -2,23 +2,11 @@ import { useCallback, useEffect, useState } from 'react';
 import { Link, useParams } from 'react-router-dom';
 import { App, Badge, Button, Card, Col, Descriptions, Empty, List, Popconfirm, Row, Skeleton, Space, Statistic, Table, Tabs, Tag, Timeline, Tooltip, Typography } from 'antd';
 import { ApiOutlined, MessageOutlined, ShoppingCartOutlined, UserAddOutlined, BranchesOutlined, LockOutlined } from '@ant-design/icons';
-import { get, post, Segment } from '../api';
+import { get, post } from '../api';
+import type { Merge, Profile as ProfileT } from '../api';
 import { useAuth } from '../auth';
 import { useName, useT } from '../i18n';
 import { ErrorAlert, fmtDate, fmtInt, fmtTime, fmtYuan, PageTitle } from '../components/common';
-
-interface Identifier { type: string; value: string; masked: boolean; contested: boolean; linked_at: string; record: string; person: number }
-interface Merge { id: number; at: string; survivor: number; absorbed: number; record: string; anchor: { type: string; value: string }; identifier: { type: string; value: string }; rule: string; undone: boolean; undone_at?: string; undone_by?: string }
-interface ProfileT {
-  person_id: number; persons: number[]; identifiers: Identifier[]; traits: any;
-  computed: { first_seen: string; last_seen: string; orders: number; lifetime_value: number; average_order_value: number; by_channel: Record<string, { orders: number; spend: number }>;
-    repurchase_interval_days: number; last_categories: string[] | null; rfm: { recency_days: number; r: number; f: number; m: number; score: string };
-    next_rice_purchase?: string; next_oil_purchase?: string; acquisition_channel?: string; owner_staff?: string; top_topics: string[] | null };
-  timeline: { at: string; kind: string; channel: string; title: string; detail?: string }[] | null;
-  orders: { channel: string; order_id: string; status: string; ordered_at: string; amount: number; city: string; items: string[] | null }[] | null;
-  chats: { at: string; from: string; from_customer: boolean; content: string }[] | null;
-  merges: Merge[] | null; conflicts: any[] | null; segments: Segment[]; campaigns: { campaign_id: string; name: string; group: string; reason?: string; state: string; planned_at: string }[];
-}
 
 
 export default function Profile() {
@@ -53,7 +41,7 @@ export default function Profile() {
   if (error && !p) return <ErrorAlert error={error} />;
   if (!p) return <Skeleton active avatar paragraph={{ rows: 12 }} />;
   const c = p.computed;
-  const traits = p.traits || {};
+  const traits = (p.traits || {}) as Record<string, any>; // free-form JSON
   const kindIcon: Record<string, React.ReactNode> = { order: <ShoppingCartOutlined />, chat: <MessageOutlined />, wecom_contact: <UserAddOutlined />, event: <ApiOutlined /> };
   const kindColor: Record<string, string> = { order: 'green', chat: 'blue', wecom_contact: 'purple', event: 'gray' };
   return (

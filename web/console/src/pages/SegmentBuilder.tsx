@@ -2,7 +2,7 @@ import { useEffect, useMemo, useRef, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { App, Alert, Badge, Button, Card, Col, Descriptions, Empty, Form, Input, Progress, Row, Select, Space, Spin, Statistic, Switch, Table, Tabs, Tag, Tooltip, Typography } from 'antd';
 import { DownloadOutlined, ReloadOutlined, SaveOutlined, ThunderboltOutlined } from '@ant-design/icons';
-import { api, ApiError, Estimate, getToken, get, PersonSummary, post, Segment } from '../api';
+import { api, ApiError, Estimate, getToken, get, Overlap, PersonSummary, post, Segment } from '../api';
 import { useAuth } from '../auth';
 import { useName, useT } from '../i18n';
 import Chart from '../components/Chart';
@@ -11,7 +11,6 @@ import VisualBuilder from '../components/VisualBuilder';
 import { ErrorAlert, fmtInt, fmtPct, fmtTime, fmtYuan, PageTitle } from '../components/common';
 import { generate, Groups, parse } from '../rule';
 
-interface Overlap { a: number; b: number; both: number; only_a: number; only_b: number; either: number; jaccard: number }
 
 export default function SegmentBuilder() {
   const t = useT();

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useState } from 'react';
 import { Alert, App, Button, Card, Descriptions, Form, Input, Modal, Popconfirm, Radio, Select, Space, Table, Tabs, Tag, Typography } from 'antd';
 import { KeyOutlined, LockOutlined, PlusOutlined } from '@ant-design/icons';
-import { api, get, post } from '../api';
+import { api, CreatedCredential, get, Principal, post } from '../api';
 import { useAuth } from '../auth';
 import { useName, useT } from '../i18n';
 import { ErrorAlert, fmtInt, PageTitle } from '../components/common';
@@ -62,13 +62,13 @@ function Credentials({ kind }: { kind: 'tokens' | 'write-keys' }) {
   const t = useT();
   const name = useName();
   const { modal } = App.useApp();
-  const [items, setItems] = useState<any[] | null>(null);
+  const [items, setItems] = useState<Principal[] | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [open, setOpen] = useState(false);
   const [busy, setBusy] = useState(false);
   const [form] = Form.useForm();
   const load = useCallback(() => {
-    get<{ items: any[] }>('/' + kind).then((r) => setItems(r.items)).catch(setError);
+    get<{ items: Principal[] }>('/' + kind).then((r) => setItems(r.items)).catch(setError);
   }, [kind]);
   useEffect(load, [load]);
   const create = async () => {
@@ -76,7 +76,7 @@ function Credentials({ kind }: { kind: 'tokens' | 'write-keys' }) {
     setBusy(true);
     setError(null);
     try {
-      const c = await post<{ id: string; secret: string }>('/' + kind, v);
+      const c = await post<CreatedCredential>('/' + kind, v);
       setOpen(false);
       form.resetFields();
       load();
