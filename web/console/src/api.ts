@@ -73,7 +73,7 @@ export function upload(url: string, file: Blob, writeKey: string, onProgress: (l
     xhr.setRequestHeader('Authorization', 'Basic ' + btoa(writeKey + ':'));
     xhr.upload.onprogress = (e) => onProgress(e.loaded, e.lengthComputable ? e.total : file.size);
     xhr.upload.onload = () => onUploaded();
-    xhr.onerror = () => reject(new ApiError(0, { message: 'network error' }));
+    xhr.onerror = () => reject(new ApiError(0, { code: 'network', message: 'network error' }));
     xhr.onload = () => {
       let data: any = undefined;
       try {

@@ -5,7 +5,8 @@ import { EyeOutlined, PlusOutlined, RocketOutlined, SaveOutlined } from '@ant-de
 import dayjs, { Dayjs } from 'dayjs';
 import { api, Campaign, ChannelSettings, get, Launched, Offer, post, Preview, Segment } from '../api';
 import { useAuth } from '../auth';
-import { useName, useT } from '../i18n';
+import { useTranslation } from 'react-i18next';
+import { useName } from '../i18n';
 import { ErrorAlert, fmtInt, fmtTime, PageTitle } from '../components/common';
 
 
@@ -18,7 +19,7 @@ const isSet = (s?: string) => !!s && !s.startsWith('0001');
 const triggered = (trigger?: string) => trigger === 'segment_entry' || trigger === 'replenishment';
 
 export default function CampaignEditor() {
-  const t = useT();
+  const { t } = useTranslation();
   const name = useName();
   const { id } = useParams();
   const navigate = useNavigate();
@@ -66,7 +67,7 @@ export default function CampaignEditor() {
   const offer = offers.find((o) => o.id === offerId);
   const segment = segments.find((s) => s.id === segmentId);
   const rendered = useMemo(() => {
-    const v: Record<string, string> = { name: t('王阿姨', 'Mrs Wang'), staff: t('营养顾问小李', 'Li (nutrition adviser)'), offer: offer?.name || t('〔优惠名称〕', '[offer]'), link: offer?.link || 'https://…', coupon: 'LGI-8F3K' };
+    const v: Record<string, string> = { name: t('campaignEditor.mrsWang'), staff: t('campaignEditor.liNutritionAdviser'), offer: offer?.name || t('campaignEditor.offer'), link: offer?.link || 'https://…', coupon: 'LGI-8F3K' };
     return template.replace(/\{\{(\w+)\}\}/g, (m, k) => v[k] ?? m);
   }, [template, offer, t]);
 
@@ -120,9 +121,9 @@ export default function CampaignEditor() {
     try {
       const r = await post<Launched>(`/campaigns/${camp.id}/launch`);
       const c = r.campaign;
-      if (c.status === 'scheduled') message.success(t(`活动已排期：将于 ${fmtTime(c.start_at)} 开始发送`, `Scheduled: sending starts at ${fmtTime(c.start_at)}`));
-      else if (triggered(c.trigger)) message.success(t(`自动化已启动：${name(c.trigger)}`, `Automation started: ${name(c.trigger)}`));
-      else message.success(t(`活动已启动：实验组 ${fmtInt(r.counts?.treatment)} 人，对照组 ${fmtInt(r.counts?.holdout)} 人，正在发送`, `Launched: ${fmtInt(r.counts?.treatment)} treatment, ${fmtInt(r.counts?.holdout)} holdout; sending`));
+      if (c.status === 'scheduled') message.success(t('campaignEditor.scheduledSendingStarts', { start_at: fmtTime(c.start_at) }));
+      else if (triggered(c.trigger)) message.success(t('campaignEditor.automationStarted', { trigger: name(c.trigger) }));
+      else message.success(t('campaignEditor.launchedTreatmentHoldoutSending', { treatment: fmtInt(r.counts?.treatment), holdout: fmtInt(r.counts?.holdout) }));
       navigate(`/campaigns/${camp.id}/results`);
     } catch (e: any) {
       setError(e);
@@ -154,8 +155,8 @@ export default function CampaignEditor() {
   const editable = can('marketer');
   const step = launching ? 2 : preview ? 1 : 0;
   const hours = Array.from({ length: 24 }, (_, h) => ({ value: h, label: `${String(h).padStart(2, '0')}:00` }));
-  const defaultTemplate = t('{{name}}您好，我是您的营养顾问{{staff}}。送您一份{{offer}}，点此领取：{{link}}', 'Hello {{name}}, this is {{staff}}. Here is {{offer}} for you: {{link}}');
-  const wecomTemplate = t('您好，我是您的营养顾问{{staff}}。送您一份{{offer}}，点此领取：{{link}}', 'Hello, this is {{staff}}. Here is {{offer}} for you: {{link}}');
+  const defaultTemplate = t('campaignEditor.helloNameStaffHere');
+  const wecomTemplate = t('campaignEditor.helloStaffHereOffer');
   const onValuesChange = (changed: any) => {
     setPreview(null);
     // Switching to WeCom swaps the untouched default template for one
@@ -168,45 +169,45 @@ export default function CampaignEditor() {
   };
   // A green dot: the channel is configured on this server; grey: not yet.
   const dot = (ok: boolean | undefined) => chans && (
-    <Tooltip title={ok ? t('已配置', 'Configured') : t('未配置：可保存草稿，启动会被拒绝', 'Not configured: drafts save, launches are refused')}>
+    <Tooltip title={ok ? t('campaignEditor.configured') : t('campaignEditor.notConfiguredDraftsSave')}>
       <span className="channel-dot" style={{ background: ok ? '#52c41a' : '#bfbfbf' }} />
     </Tooltip>
   );
   const channelOptions = [
-    { value: 'outbox', label: t('记录待发', 'Outbox') },
-    { value: 'wecom', label: <>{t('企业微信一对一群发', 'WeCom one-to-one')}{dot(chans?.wecom)}</> },
-    { value: 'webhook', label: <>{t('短信网关 / Webhook', 'SMS gateway / webhook')}{dot((chans?.webhooks.length ?? 0) > 0)}</> },
-    { value: 'robot', label: <>{t('企业微信群机器人', 'WeCom group robot')}{dot((chans?.robots.length ?? 0) > 0)}</> },
+    { value: 'outbox', label: t('campaignEditor.outbox') },
+    { value: 'wecom', label: <>{t('campaignEditor.wecomOneOne')}{dot(chans?.wecom)}</> },
+    { value: 'webhook', label: <>{t('campaignEditor.smsGatewayWebhook')}{dot((chans?.webhooks.length ?? 0) > 0)}</> },
+    { value: 'robot', label: <>{t('campaignEditor.wecomGroupRobot')}{dot((chans?.robots.length ?? 0) > 0)}</> },
   ];
   const channelHint = {
-    outbox: t('只记录每位客户的个性化消息（发件箱），不实际发出：用于演示、审核或交给其他系统发送。', 'Records each recipient\'s personalised message in the outbox without sending: demo, review, or hand-over.'),
+    outbox: t('campaignEditor.recordsEachRecipientsPersonalised'),
     wecom: chans && !chans.wecom
-      ? <Typography.Text type="warning">{t('企业微信客户联系尚未配置（CDP_WECOM_CORP_ID、CDP_WECOM_SECRET）：可以保存草稿，启动会被拒绝。', 'WeCom customer contact is not configured (CDP_WECOM_CORP_ID, CDP_WECOM_SECRET): drafts save, launches are refused.')}</Typography.Text>
-      : t('按客户所属员工创建群发任务，员工在企业微信中确认后发出；送达结果每 5 分钟回传。', 'Creates a mass-message task per owning staff member, sent once they confirm in WeCom; delivery results come back every 5 minutes.'),
-    webhook: t('把每位客户的消息（含解密后的手机号）签名推送到配置的短信网关或 CRM。', 'Posts each recipient\'s message (with the decrypted phone) to a configured SMS gateway or CRM, signed.'),
-    robot: t('通过群机器人向企业微信群发一条消息：按群发送，不逐人记录，没有对照组。', 'Posts one message into WeCom group chats through their robots: per group, no per-person sends, no holdout.'),
+      ? <Typography.Text type="warning">{t('campaignEditor.wecomCustomerContactNot')}</Typography.Text>
+      : t('campaignEditor.createsMassMessageTask'),
+    webhook: t('campaignEditor.postsEachRecipientsMessage'),
+    robot: t('campaignEditor.postsOneMessageInto'),
   }[channel];
   const targetNames = (channel === 'robot' ? chans?.robots : chans?.webhooks) ?? [];
   const triggerHint = {
-    once: t('启动（或到定时时间）时向人群当前成员发送一次。', 'Sends once to the segment\'s members at launch (or at the set time).'),
-    segment_entry: t('实时自动化：客户进入所选人群后数秒内自动触达；每位客户只触达一次，已在人群中的客户不会收到。', 'Live automation: people are sent to within seconds of entering the segment, once each; people already in it get nothing.'),
-    replenishment: t('每小时找出预计即将补货的家庭（基于复购周期预测）并提醒；可限定在某个人群内。', 'Hourly, households predicted to buy again soon (from their repurchase cycle) are reminded; optionally within a segment.'),
+    once: t('campaignEditor.sendsOnceSegmentsMembers'),
+    segment_entry: t('campaignEditor.liveAutomationPeopleSent'),
+    replenishment: t('campaignEditor.hourlyHouseholdsPredictedBuy'),
   }[trigger];
   const segmentOptional = trigger === 'replenishment' || channel === 'robot';
   const varHelp: Record<string, string> = {
-    name: t('客户称呼（企业微信备注名）', 'Customer name (WeCom)'), staff: t('所属员工', 'Owning staff member'), offer: t('优惠名称', 'Offer name'),
-    link: t('领取链接', 'Offer link'), coupon: t('每人一个券码', 'One coupon code per person'),
+    name: t('campaignEditor.customerNameWecom'), staff: t('campaignEditor.owningStaffMember'), offer: t('campaignEditor.offerName'),
+    link: t('campaignEditor.offerLink'), coupon: t('campaignEditor.oneCouponCodePer'),
   };
   return (
     <>
-      <PageTitle title={camp ? <>{camp.name} <Tag>{name(camp.status)}</Tag></> : t('创建营销活动', 'New campaign')}
-        sub={t('选择优惠与人群，设置对照组、触达频次与免打扰时段，预览后启动', 'Pick an offer and a segment, set holdout, caps and quiet hours, preview, launch')}
-        extra={<Link to="/campaigns">{t('返回活动列表', 'Back to campaigns')}</Link>} />
+      <PageTitle title={camp ? <>{camp.name} <Tag>{name(camp.status)}</Tag></> : t('campaignEditor.newCampaign')}
+        sub={t('campaignEditor.pickOfferSegmentSet')}
+        extra={<Link to="/campaigns">{t('common.backCampaigns')}</Link>} />
       <Card bordered={false} style={{ marginBottom: 16 }}>
         <Steps current={step} items={[
-          { title: t('活动设置', 'Set up') },
-          { title: t('预览发送计划', 'Preview the plan') },
-          { title: t('启动发送', 'Launch'), description: launching ? t('正在写入发送计划，等待服务器确认…', 'Writing the plan; waiting for the server…') : undefined },
+          { title: t('campaignEditor.setUp') },
+          { title: t('campaignEditor.previewPlan') },
+          { title: t('campaignEditor.launch'), description: launching ? t('campaignEditor.writingPlanWaitingServer') : undefined },
         ]} />
       </Card>
       {error ? <ErrorAlert error={error} style={{ marginBottom: 16 }} /> : null}
@@ -217,105 +218,105 @@ export default function CampaignEditor() {
               initialValues={{ channel: 'outbox', trigger: 'once', targets: [], replenish_kind: 'rice', lead_days: 3, holdout_percent: 10, global_control_percent: 0,
                 cap_per_day: 0, cap_per_week: 2, cap_per_month: 0, quiet_start: 21, quiet_end: 8, send_limit: 0, attribution_days: 14, schedule: 'now', template: defaultTemplate }}
               onValuesChange={onValuesChange}>
-              <Form.Item name="name" label={t('活动名称', 'Campaign name')} rules={[{ required: true, message: t('请填写活动名称', 'Name is required') }, { max: 100 }]}>
-                <Input placeholder={t('例如：控糖人群低GI大米试用装', 'e.g. Low-GI rice trial for blood-sugar audience')} data-testid="campaign-name" />
+              <Form.Item name="name" label={t('campaignEditor.campaignName')} rules={[{ required: true, message: t('campaignEditor.nameRequired') }, { max: 100 }]}>
+                <Input placeholder={t('campaignEditor.eGLowGi')} data-testid="campaign-name" />
               </Form.Item>
-              <Form.Item name="channel" label={t('触达渠道', 'Channel')} extra={channelHint}>
+              <Form.Item name="channel" label={t('campaignEditor.channel')} extra={channelHint}>
                 <Radio.Group data-testid="channel" optionType="button" buttonStyle="solid" options={channelOptions} />
               </Form.Item>
               {(channel === 'robot' || channel === 'webhook') && (
-                <Form.Item name="targets" label={channel === 'robot' ? t('发送到的群（群机器人）', 'Group chats (robots)') : t('短信网关 / Webhook', 'SMS gateway / webhook')}
-                  rules={[{ required: true, type: 'array', min: 1, message: channel === 'robot' ? t('请选择至少一个群机器人', 'Choose at least one robot') : t('请选择一个 Webhook', 'Choose a webhook') }]}
+                <Form.Item name="targets" label={channel === 'robot' ? t('campaignEditor.groupChatsRobots') : t('campaignEditor.smsGatewayWebhook')}
+                  rules={[{ required: true, type: 'array', min: 1, message: channel === 'robot' ? t('campaignEditor.chooseLeastOneRobot') : t('campaignEditor.chooseWebhookRequired') }]}
                   getValueProps={(v) => ({ value: channel === 'webhook' ? v?.[0] : v })}
                   normalize={(v) => (v == null ? [] : Array.isArray(v) ? v : [v])}
                   extra={targetNames.length === 0
-                    ? <Typography.Text type="warning">{channel === 'robot' ? t('尚未配置群机器人：在 CDP_WECOM_ROBOTS 中按「名称=Webhook 地址」配置后重启 cdp serve。', 'No robots configured: set CDP_WECOM_ROBOTS (name=webhook URL) and restart cdp serve.') : t('尚未配置 Webhook：在 CDP_WEBHOOKS 中按「名称=地址|密钥」配置后重启 cdp serve。', 'No webhooks configured: set CDP_WEBHOOKS (name=URL|secret) and restart cdp serve.')}</Typography.Text>
-                    : channel === 'robot' ? t('每个群发一条 Markdown 消息，不逐人发送、不设对照组。', 'One markdown post per group chat; no per-person sends, no holdout.') : t('每 500 人一批签名推送，网关按 Idempotency-Key 去重。', 'Signed posts of 500 recipients each; the gateway deduplicates on Idempotency-Key.')}>
+                    ? <Typography.Text type="warning">{channel === 'robot' ? t('campaignEditor.noRobotsConfiguredSet') : t('campaignEditor.noWebhooksConfiguredSet')}</Typography.Text>
+                    : channel === 'robot' ? t('campaignEditor.oneMarkdownPostPer') : t('campaignEditor.signedPostsRecipientsEach')}>
                   <Select mode={channel === 'robot' ? 'multiple' : undefined} allowClear data-testid="targets"
-                    placeholder={channel === 'robot' ? t('选择群机器人（可多选）', 'Choose robots') : t('选择一个 Webhook', 'Choose a webhook')}
-                    options={targetNames.map((n) => ({ value: n, label: n }))} notFoundContent={t('未配置', 'None configured')} />
+                    placeholder={channel === 'robot' ? t('campaignEditor.chooseRobots') : t('campaignEditor.chooseWebhookPlaceholder')}
+                    options={targetNames.map((n) => ({ value: n, label: n }))} notFoundContent={t('campaignEditor.noneConfigured')} />
                 </Form.Item>
               )}
-              <Form.Item name="trigger" label={t('触发方式', 'Trigger')} extra={triggerHint}>
+              <Form.Item name="trigger" label={t('common.trigger')} extra={triggerHint}>
                 <Radio.Group data-testid="trigger">
-                  <Radio value="once">{t('一次性发送', 'Send once')}</Radio>
-                  <Tooltip title={channel === 'robot' ? t('群机器人按群发送，只能一次性发送', 'A robot posts to groups once: no per-person trigger') : undefined}>
-                    <Radio value="segment_entry" disabled={channel === 'robot' || undefined} data-testid="trigger-segment-entry">{t('进入人群即触发', 'On segment entry')}</Radio>
+                  <Radio value="once">{t('campaignEditor.sendOnce')}</Radio>
+                  <Tooltip title={channel === 'robot' ? t('campaignEditor.robotPostsGroupsOnce') : undefined}>
+                    <Radio value="segment_entry" disabled={channel === 'robot' || undefined} data-testid="trigger-segment-entry">{t('campaignEditor.segmentEntry')}</Radio>
                   </Tooltip>
-                  <Tooltip title={channel === 'robot' ? t('群机器人按群发送，只能一次性发送', 'A robot posts to groups once: no per-person trigger') : undefined}>
-                    <Radio value="replenishment" disabled={channel === 'robot' || undefined} data-testid="trigger-replenishment">{t('补货提醒', 'Replenishment reminder')}</Radio>
+                  <Tooltip title={channel === 'robot' ? t('campaignEditor.robotPostsGroupsOnce') : undefined}>
+                    <Radio value="replenishment" disabled={channel === 'robot' || undefined} data-testid="trigger-replenishment">{t('campaignEditor.replenishmentReminder')}</Radio>
                   </Tooltip>
                 </Radio.Group>
               </Form.Item>
               {trigger === 'replenishment' && (
                 <Row gutter={16}>
                   <Col span={12}>
-                    <Form.Item name="replenish_kind" label={t('补货品类', 'Product')} rules={[{ required: true }]}>
-                      <Radio.Group optionType="button" options={[{ value: 'rice', label: t('大米', 'Rice') }, { value: 'oil', label: t('食用油', 'Cooking oil') }]} />
+                    <Form.Item name="replenish_kind" label={t('campaignEditor.product')} rules={[{ required: true }]}>
+                      <Radio.Group optionType="button" options={[{ value: 'rice', label: t('campaignEditor.rice') }, { value: 'oil', label: t('campaignEditor.cookingOil') }]} />
                     </Form.Item>
                   </Col>
                   <Col span={12}>
-                    <Form.Item name="lead_days" label={t('提前提醒', 'Remind ahead')} tooltip={t('预计下次购买日在今天到 N 天内的家庭会收到提醒（北京时间）', 'Households whose predicted next purchase falls between today and N days from now (Beijing time)')}>
-                      <InputNumber min={0} max={30} addonAfter={t('天', 'days')} style={{ width: '100%' }} />
+                    <Form.Item name="lead_days" label={t('campaignEditor.remindAhead')} tooltip={t('campaignEditor.householdsWhosePredictedNext')}>
+                      <InputNumber min={0} max={30} addonAfter={t('common.days')} style={{ width: '100%' }} />
                     </Form.Item>
                   </Col>
                 </Row>
               )}
               <Row gutter={16}>
                 <Col span={12}>
-                  <Form.Item label={t('优惠', 'Offer')} required>
+                  <Form.Item label={t('common.offer')} required>
                     <Space.Compact style={{ width: '100%' }}>
-                      <Form.Item name="offer_id" noStyle rules={[{ required: true, message: t('请选择优惠', 'Choose an offer') }]}>
-                        <Select placeholder={t('选择优惠', 'Choose an offer')} options={offers.map((o) => ({ value: o.id, label: o.name }))} data-testid="offer-select" />
+                      <Form.Item name="offer_id" noStyle rules={[{ required: true, message: t('campaignEditor.chooseOfferRequired') }]}>
+                        <Select placeholder={t('campaignEditor.chooseOfferPlaceholder')} options={offers.map((o) => ({ value: o.id, label: o.name }))} data-testid="offer-select" />
                       </Form.Item>
-                      <Tooltip title={t('新建优惠', 'New offer')}><Button icon={<PlusOutlined />} onClick={() => setOfferOpen(true)} data-testid="new-offer" /></Tooltip>
+                      <Tooltip title={t('campaignEditor.newOffer')}><Button icon={<PlusOutlined />} onClick={() => setOfferOpen(true)} data-testid="new-offer" /></Tooltip>
                     </Space.Compact>
-                    {offer && <Typography.Text type="secondary" style={{ fontSize: 12 }}>{t('转化口径：购买', 'Converts on: ')}{[...(offer.categories ?? []), ...(offer.skus ?? [])].join('、')}</Typography.Text>}
+                    {offer && <Typography.Text type="secondary" style={{ fontSize: 12 }}>{t('campaignEditor.converts')}{[...(offer.categories ?? []), ...(offer.skus ?? [])].join('、')}</Typography.Text>}
                   </Form.Item>
                 </Col>
                 <Col span={12}>
-                  <Form.Item name="segment_id" label={segmentOptional ? t('目标人群（可选）', 'Segment (optional)') : t('目标人群', 'Segment')}
-                    rules={segmentOptional ? [] : [{ required: true, message: trigger === 'segment_entry' ? t('进入人群即触发需要选择人群', 'A segment-entry campaign needs its segment') : t('请选择人群', 'Choose a segment') }]}
-                    extra={segment ? `${t('当前', 'now')} ${fmtInt(segment.size)} ${t('人', 'people')}${trigger === 'segment_entry' && !segment.live ? t('（非实时人群：按重算进入）', ' (not live: entries come with recomputes)') : ''}`
-                      : segmentOptional ? (channel === 'robot' ? t('群机器人不需要人群', 'Robots need no segment') : t('不选则面向所有到期家庭', 'Leave empty for every household due')) : undefined}>
-                    <Select placeholder={t('选择人群', 'Choose a segment')} showSearch allowClear={segmentOptional} optionFilterProp="label" options={segments.map((s) => ({ value: s.id, label: s.name }))} data-testid="segment-select" />
+                  <Form.Item name="segment_id" label={segmentOptional ? t('campaignEditor.segmentOptional') : t('common.segment')}
+                    rules={segmentOptional ? [] : [{ required: true, message: trigger === 'segment_entry' ? t('campaignEditor.segmentEntryCampaignNeeds') : t('campaignEditor.chooseSegment') }]}
+                    extra={segment ? `${t('campaignEditor.now')} ${fmtInt(segment.size)} ${t('common.people')}${trigger === 'segment_entry' && !segment.live ? t('campaignEditor.notLiveEntriesCome') : ''}`
+                      : segmentOptional ? (channel === 'robot' ? t('campaignEditor.robotsNeedNoSegment') : t('campaignEditor.leaveEmptyEveryHousehold')) : undefined}>
+                    <Select placeholder={t('common.chooseSegment')} showSearch allowClear={segmentOptional} optionFilterProp="label" options={segments.map((s) => ({ value: s.id, label: s.name }))} data-testid="segment-select" />
                   </Form.Item>
                 </Col>
               </Row>
               <Row gutter={48}>
                 <Col span={12}>
-                  <Form.Item name="holdout_percent" label={t('对照组比例', 'Holdout')} tooltip={t('随机留出不发送的客户，用来衡量真实提升', 'A random share not sent to, to measure the true uplift')}>
+                  <Form.Item name="holdout_percent" label={t('campaignEditor.holdout')} tooltip={t('campaignEditor.randomShareNotSent')}>
                     <Slider min={0} max={50} disabled={channel === 'robot' || undefined} marks={{ 0: '0%', 10: '10%', 20: '20%', 50: '50%' }} tooltip={{ formatter: (v) => `${v}%` }} />
                   </Form.Item>
                 </Col>
                 <Col span={12}>
-                  <Form.Item name="global_control_percent" label={t('全局对照组', 'Global control')} tooltip={t('所有活动都不触达的客户比例', 'Share of customers no campaign reaches')}>
+                  <Form.Item name="global_control_percent" label={t('campaignEditor.globalControl')} tooltip={t('campaignEditor.shareCustomersNoCampaign')}>
                     <Slider min={0} max={20} disabled={channel === 'robot' || undefined} marks={{ 0: '0%', 5: '5%', 20: '20%' }} tooltip={{ formatter: (v) => `${v}%` }} />
                   </Form.Item>
                 </Col>
               </Row>
-              <Form.Item label={t('每人触达上限（跨所有活动、所有渠道）', 'Caps per person (all campaigns, all channels)')} style={{ marginBottom: 0 }}
-                tooltip={t('已收到的活动消息达到任一上限的客户本次不发送（排除原因「触达频次已满」）；0 表示不限（每周上限为 0 时按 2 条）。', 'People who already got as many campaign messages as a cap allows are excluded (cap reached); 0 means no cap (a weekly 0 means 2).')}>
+              <Form.Item label={t('campaignEditor.capsPerPersonAll')} style={{ marginBottom: 0 }}
+                tooltip={t('campaignEditor.peopleWhoAlreadyGot')}>
                 <Row gutter={16}>
-                  <Col span={8}><Form.Item name="cap_per_day"><InputNumber min={0} max={10} addonBefore={t('每天', 'Day')} addonAfter={t('条', 'msgs')} style={{ width: '100%' }} data-testid="cap-day" /></Form.Item></Col>
-                  <Col span={8}><Form.Item name="cap_per_week"><InputNumber min={0} max={14} addonBefore={t('每周', 'Week')} addonAfter={t('条', 'msgs')} style={{ width: '100%' }} data-testid="cap-week" /></Form.Item></Col>
-                  <Col span={8}><Form.Item name="cap_per_month"><InputNumber min={0} max={60} addonBefore={t('每月', 'Month')} addonAfter={t('条', 'msgs')} style={{ width: '100%' }} data-testid="cap-month" /></Form.Item></Col>
+                  <Col span={8}><Form.Item name="cap_per_day"><InputNumber min={0} max={10} addonBefore={t('campaignEditor.day')} addonAfter={t('campaignEditor.msgs')} style={{ width: '100%' }} data-testid="cap-day" /></Form.Item></Col>
+                  <Col span={8}><Form.Item name="cap_per_week"><InputNumber min={0} max={14} addonBefore={t('campaignEditor.week')} addonAfter={t('campaignEditor.msgs')} style={{ width: '100%' }} data-testid="cap-week" /></Form.Item></Col>
+                  <Col span={8}><Form.Item name="cap_per_month"><InputNumber min={0} max={60} addonBefore={t('campaignEditor.month')} addonAfter={t('campaignEditor.msgs')} style={{ width: '100%' }} data-testid="cap-month" /></Form.Item></Col>
                 </Row>
               </Form.Item>
               {channel === 'wecom' && chans && (
                 <Typography.Paragraph type="secondary" style={{ fontSize: 12, marginTop: -8 }}>
-                  {t(`企业微信另限每位客户每天最多收到 ${chans.wecom_daily_cap} 条群发（所有活动合计），超出的客户排除为「渠道群发次数已满」。`, `WeCom also lets each customer receive at most ${chans.wecom_daily_cap} mass message(s) a day (all campaigns); others are excluded as channel cap reached.`)}
+                  {t('campaignEditor.wecomAlsoLetsEach', { wecom_daily_cap: chans.wecom_daily_cap })}
                 </Typography.Paragraph>
               )}
               <Row gutter={16}>
                 <Col span={8}>
-                  <Form.Item name="send_limit" label={t('发送上限', 'Send limit')} tooltip={triggered(trigger) ? t('自动化累计发送人数上限；0 表示不限', 'Total sends the automation may plan; 0: no limit') : t('0 表示不限', '0: no limit')}><InputNumber min={0} style={{ width: '100%' }} /></Form.Item>
+                  <Form.Item name="send_limit" label={t('campaignEditor.sendLimit')} tooltip={triggered(trigger) ? t('campaignEditor.totalSendsAutomationMay') : t('campaignEditor.noLimit')}><InputNumber min={0} style={{ width: '100%' }} /></Form.Item>
                 </Col>
                 <Col span={8}>
-                  <Form.Item name="attribution_days" label={t('归因窗口', 'Attribution')}><InputNumber min={1} max={90} addonAfter={t('天', 'days')} style={{ width: '100%' }} /></Form.Item>
+                  <Form.Item name="attribution_days" label={t('campaignEditor.attribution')}><InputNumber min={1} max={90} addonAfter={t('common.days')} style={{ width: '100%' }} /></Form.Item>
                 </Col>
                 <Col span={8}>
-                  <Form.Item label={t('免打扰时段', 'Quiet hours')} tooltip={triggered(trigger) ? t('自动化在免打扰时段内暂缓发送，结束后补发', 'Automations hold sends during quiet hours and send when they end') : t('一次性发送时，免打扰时段内的客户本次不发送；起止相同表示不设', 'Sending once excludes people inside quiet hours; the same start and end means none')}>
+                  <Form.Item label={t('campaignEditor.quietHours')} tooltip={triggered(trigger) ? t('campaignEditor.automationsHoldSendsDuring') : t('campaignEditor.sendingOnceExcludesPeople')}>
                     <Space.Compact>
                       <Form.Item name="quiet_start" noStyle><Select options={hours} style={{ width: 84 }} virtual={false} listHeight={260} /></Form.Item>
                       <Form.Item name="quiet_end" noStyle><Select options={hours} style={{ width: 84 }} virtual={false} listHeight={260} /></Form.Item>
@@ -325,33 +326,33 @@ export default function CampaignEditor() {
               </Row>
               <Row gutter={16}>
                 <Col span={triggered(trigger) ? 14 : 24}>
-                  <Form.Item label={t('发送时间', 'Schedule')} required={schedule === 'later'}>
+                  <Form.Item label={t('campaignEditor.schedule')} required={schedule === 'later'}>
                     <Space wrap>
                       <Form.Item name="schedule" noStyle>
                         <Radio.Group data-testid="schedule">
-                          <Radio value="now">{triggered(trigger) ? t('启动后立即开始', 'Start on launch') : t('启动后立即发送', 'Send on launch')}</Radio>
-                          <Radio value="later">{t('定时发送', 'At a set time')}</Radio>
+                          <Radio value="now">{triggered(trigger) ? t('campaignEditor.startLaunch') : t('campaignEditor.sendLaunch')}</Radio>
+                          <Radio value="later">{t('campaignEditor.setTime')}</Radio>
                         </Radio.Group>
                       </Form.Item>
                       {schedule === 'later' && (
-                        <Form.Item name="start_at" noStyle rules={[{ required: true, message: t('请选择开始时间', 'Choose the start') }]}>
-                          <DatePicker showTime={{ format: 'HH:mm' }} format="YYYY-MM-DD HH:mm" placeholder={t('开始时间', 'Start at')} data-testid="start-at"
+                        <Form.Item name="start_at" noStyle rules={[{ required: true, message: t('campaignEditor.chooseStart') }]}>
+                          <DatePicker showTime={{ format: 'HH:mm' }} format="YYYY-MM-DD HH:mm" placeholder={t('campaignEditor.start')} data-testid="start-at"
                             disabledDate={(d) => d.isBefore(dayjs().startOf('day'))} />
                         </Form.Item>
                       )}
                     </Space>
-                    {schedule === 'later' && <div><Typography.Text type="secondary" style={{ fontSize: 12 }}>{t('启动后状态为「已排期」，到点自动开始（北京时间）。', 'After launch the campaign is scheduled and starts by itself at that time (Beijing time).')}</Typography.Text></div>}
+                    {schedule === 'later' && <div><Typography.Text type="secondary" style={{ fontSize: 12 }}>{t('campaignEditor.afterLaunchCampaignScheduled')}</Typography.Text></div>}
                   </Form.Item>
                 </Col>
                 {triggered(trigger) && (
                   <Col span={10}>
-                    <Form.Item name="end_at" label={t('结束时间（可选）', 'End (optional)')} tooltip={t('到点后自动化停止，活动变为「已完成」', 'The automation stops then and the campaign finishes')}
+                    <Form.Item name="end_at" label={t('campaignEditor.endOptional')} tooltip={t('campaignEditor.automationStopsThenCampaign')}
                       dependencies={['start_at', 'schedule']}
                       rules={[({ getFieldValue }) => ({ validator: (_, v: Dayjs | undefined) => {
                         const start: Dayjs | undefined = getFieldValue('schedule') === 'later' ? getFieldValue('start_at') : undefined;
-                        return !v || !start || v.isAfter(start) ? Promise.resolve() : Promise.reject(new Error(t('结束时间须晚于开始时间', 'The end must be after the start')));
+                        return !v || !start || v.isAfter(start) ? Promise.resolve() : Promise.reject(new Error(t('campaignEditor.endMustAfterStart')));
                       } })]}>
-                      <DatePicker showTime={{ format: 'HH:mm' }} format="YYYY-MM-DD HH:mm" placeholder={t('不设则一直运行', 'None: runs until stopped')} style={{ width: '100%' }} data-testid="end-at"
+                      <DatePicker showTime={{ format: 'HH:mm' }} format="YYYY-MM-DD HH:mm" placeholder={t('campaignEditor.noneRunsUntilStopped')} style={{ width: '100%' }} data-testid="end-at"
                         disabledDate={(d) => d.isBefore(dayjs().startOf('day'))} />
                     </Form.Item>
                   </Col>
@@ -359,19 +360,18 @@ export default function CampaignEditor() {
               </Row>
               {channel === 'wecom' && (
                 <Alert type="info" showIcon style={{ marginBottom: 12 }} data-testid="wecom-template-hint"
-                  message={t('企业微信群发：每位员工一条群发任务，发给其名下所有客户同一段文字', 'WeCom mass messages: one task per staff member, one text for all of their customers')}
-                  description={t('因此模板只能使用 {{staff}}、{{offer}}、{{link}}；含 {{name}} 或 {{coupon}} 的模板保存时会被拒绝。员工在企业微信中确认后才会发出。',
-                    'So the template may use {{staff}}, {{offer}} and {{link}} only; {{name}} or {{coupon}} is refused on save. Messages go out once the staff member confirms in WeCom.')} />
+                  message={t('campaignEditor.wecomMassMessagesOne')}
+                  description={t('campaignEditor.soTemplateMayUse')} />
               )}
-              <Form.Item name="template" label={t('消息模板', 'Message template')}
-                rules={[{ required: true, message: t('请填写消息内容', 'Template is required') },
+              <Form.Item name="template" label={t('campaignEditor.messageTemplate')}
+                rules={[{ required: true, message: t('campaignEditor.templateRequired') },
                   { warningOnly: true, validator: (_, v: string) => (channel === 'wecom' && perPerson.some((x) => (v || '').includes(`{{${x}}}`))
-                    ? Promise.reject(new Error(t('企业微信渠道不能使用 {{name}} 或 {{coupon}}，保存时会被拒绝', 'WeCom cannot use {{name}} or {{coupon}}: saving will be refused')))
+                    ? Promise.reject(new Error(t('campaignEditor.wecomCannotUseName')))
                     : Promise.resolve()) }]}
-                extra={<Space wrap size={4}>{t('插入变量：', 'Insert: ')}{vars.map((v) => {
+                extra={<Space wrap size={4}>{t('campaignEditor.insert')}{vars.map((v) => {
                   const off = channel === 'wecom' && perPerson.includes(v);
                   return (
-                    <Tooltip key={v} title={off ? t('企业微信群发同一段文字，不能逐人替换', 'A WeCom mass message is one text: no per-person values') : varHelp[v]}>
+                    <Tooltip key={v} title={off ? t('campaignEditor.wecomMassMessageOne') : varHelp[v]}>
                       <Tag color={off ? 'default' : 'blue'} style={{ cursor: off ? 'not-allowed' : 'pointer', opacity: off ? 0.55 : 1 }}
                         onClick={() => !off && form.setFieldValue('template', (form.getFieldValue('template') || '') + `{{${v}}}`)}>{`{{${v}}}`}</Tag>
                     </Tooltip>
@@ -382,63 +382,63 @@ export default function CampaignEditor() {
             </Form>
             <Divider style={{ margin: '8px 0 16px' }} />
             <Space>
-              <Button icon={<SaveOutlined />} loading={saving && !previewing} onClick={save} disabled={!editable || launching} data-testid="save-campaign">{t('保存草稿', 'Save draft')}</Button>
-              <Button icon={<EyeOutlined />} loading={previewing} onClick={doPreview} disabled={!editable || launching} data-testid="preview-campaign">{t('预览发送计划', 'Preview plan')}</Button>
-              <Popconfirm title={t('确认启动活动？', 'Launch this campaign?')} description={t('启动后将按计划发送，无法撤回。', 'Messages go out as planned; this cannot be undone.')}
-                onConfirm={launch} okText={t('启动', 'Launch')} cancelText={t('取消', 'Cancel')} okButtonProps={{ 'data-testid': 'confirm-launch' } as any} disabled={!preview}>
+              <Button icon={<SaveOutlined />} loading={saving && !previewing} onClick={save} disabled={!editable || launching} data-testid="save-campaign">{t('campaignEditor.saveDraft')}</Button>
+              <Button icon={<EyeOutlined />} loading={previewing} onClick={doPreview} disabled={!editable || launching} data-testid="preview-campaign">{t('campaignEditor.previewPlanButton')}</Button>
+              <Popconfirm title={t('campaignEditor.launchCampaign')} description={t('campaignEditor.messagesGoOutPlanned')}
+                onConfirm={launch} okText={t('campaignEditor.launchConfirm')} cancelText={t('common.cancel')} okButtonProps={{ 'data-testid': 'confirm-launch' } as any} disabled={!preview}>
                 <Button type="primary" icon={<RocketOutlined />} loading={launching} disabled={!editable || !preview} data-testid="launch-campaign">
-                  {launching ? t('启动中…', 'Launching…') : schedule === 'later' ? t('排期发送', 'Schedule') : t('启动活动', 'Launch')}
+                  {launching ? t('campaignEditor.launching') : schedule === 'later' ? t('campaignEditor.scheduleButton') : t('campaignEditor.launchTitle')}
                 </Button>
               </Popconfirm>
-              {!preview && editable && <Typography.Text type="secondary">{t('先预览发送计划再启动', 'Preview the plan before launching')}</Typography.Text>}
+              {!preview && editable && <Typography.Text type="secondary">{t('campaignEditor.previewPlanBeforeLaunching')}</Typography.Text>}
             </Space>
           </Card>
         </Col>
         <Col xs={24} xl={10}>
-          <Card bordered={false} title={t('消息预览', 'Message preview')} extra={<Typography.Text type="secondary">{t('示例客户', 'sample customer')}</Typography.Text>}>
+          <Card bordered={false} title={t('campaignEditor.messagePreview')} extra={<Typography.Text type="secondary">{t('campaignEditor.sampleCustomer')}</Typography.Text>}>
             <div className="preview-phone"><div className="preview-msg" data-testid="message-preview">{rendered || ' '}</div></div>
           </Card>
-          <Card bordered={false} title={t('发送计划', 'Send plan')} style={{ marginTop: 16 }}>
-            <Spin spinning={previewing} tip={t('正在计算发送计划…', 'Planning…')}>
+          <Card bordered={false} title={t('campaignEditor.sendPlan')} style={{ marginTop: 16 }}>
+            <Spin spinning={previewing} tip={t('campaignEditor.planning')}>
               {preview ? (
                 <div data-testid="plan">
                   <Row gutter={8}>
-                    <Col span={8}><Statistic title={t('实验组（发送）', 'Treatment (sent)')} value={preview.counts.treatment ?? 0} valueStyle={{ color: '#1677ff' }} formatter={(v) => <span data-testid="plan-treatment">{fmtInt(Number(v))}</span>} /></Col>
-                    <Col span={8}><Statistic title={t('对照组', 'Holdout')} value={preview.counts.holdout ?? 0} /></Col>
-                    <Col span={8}><Statistic title={t('已排除', 'Excluded')} value={preview.counts.excluded ?? 0} valueStyle={{ color: '#fa8c16' }} /></Col>
+                    <Col span={8}><Statistic title={t('campaignEditor.treatmentSent')} value={preview.counts.treatment ?? 0} valueStyle={{ color: '#1677ff' }} formatter={(v) => <span data-testid="plan-treatment">{fmtInt(Number(v))}</span>} /></Col>
+                    <Col span={8}><Statistic title={t('common.holdout')} value={preview.counts.holdout ?? 0} /></Col>
+                    <Col span={8}><Statistic title={t('campaignEditor.excluded')} value={preview.counts.excluded ?? 0} valueStyle={{ color: '#fa8c16' }} /></Col>
                   </Row>
                   <Table size="small" style={{ marginTop: 12 }} pagination={false} rowKey="reason"
                     dataSource={Object.entries(preview.excluded || {}).map(([reason, n]) => ({ reason, n, h: preview.holdout_excluded?.[reason] ?? 0 }))
                       .concat(Object.entries(preview.holdout_excluded || {}).filter(([r]) => !(preview.excluded || {})[r]).map(([reason, h]) => ({ reason, n: 0, h })))}
-                    locale={{ emptyText: t('无排除', 'Nobody excluded') }} data-testid="plan-excluded"
-                    columns={[{ title: t('排除原因', 'Excluded because'), dataIndex: 'reason', render: (v) => name(v) }, { title: t('人数', 'People'), dataIndex: 'n', align: 'right', render: fmtInt },
-                      { title: <Tooltip title={t('频次上限、渠道上限、免打扰和发送上限对对照组同样适用：若分入实验组也不会发送的对照组客户一并排除，两组才可比。', 'Caps, the channel cap, quiet hours and the send limit apply to the holdout too: holdout people who would not have been sent to leave it, so both groups stay comparable.')}>{t('其中对照组', 'of them, holdout')}</Tooltip>,
+                    locale={{ emptyText: t('campaignEditor.nobodyExcluded') }} data-testid="plan-excluded"
+                    columns={[{ title: t('campaignEditor.excludedBecause'), dataIndex: 'reason', render: (v) => name(v) }, { title: t('common.headcount'), dataIndex: 'n', align: 'right', render: fmtInt },
+                      { title: <Tooltip title={t('campaignEditor.capsChannelCapQuiet')}>{t('campaignEditor.themHoldout')}</Tooltip>,
                         dataIndex: 'h', align: 'right', render: (v: number) => (v ? fmtInt(v) : '–') }]} />
                   {(preview.samples ?? []).length > 0 && <>
-                    <Typography.Title level={5} style={{ marginTop: 16 }}>{t('个性化示例（服务端渲染）', 'Personalised samples (rendered by the server)')}</Typography.Title>
+                    <Typography.Title level={5} style={{ marginTop: 16 }}>{t('campaignEditor.personalisedSamplesRenderedServer')}</Typography.Title>
                     {(preview.samples ?? []).map((s, i) => <div key={i} className="preview-msg" style={{ background: '#f6ffed' }}>{s}</div>)}
                   </>}
                   {triggered(trigger) && <Alert type="info" showIcon style={{ marginTop: 12 }} data-testid="plan-trigger-note" message={trigger === 'segment_entry'
-                    ? t('进入人群即触发：以上是当前成员的参考计划；启动后只触达之后新进入人群的客户。', 'On segment entry: this is a reference plan over today\'s members; after launch only people entering from then on are sent to.')
-                    : t('补货提醒：以上是当前的参考计划；启动后每小时重新找出到期家庭。', 'Replenishment: this is a reference plan; after launch households coming due are found every hour.')} />}
-                  {(preview.counts.treatment ?? 0) === 0 && !triggered(trigger) && <Alert type="warning" showIcon style={{ marginTop: 12 }} message={t('没有可发送的客户：检查人群、同意记录与频次上限。', 'Nobody to send to: check the segment, consents and caps.')} />}
+                    ? t('campaignEditor.segmentEntryReferencePlan')
+                    : t('campaignEditor.replenishmentReferencePlanAfter')} />}
+                  {(preview.counts.treatment ?? 0) === 0 && !triggered(trigger) && <Alert type="warning" showIcon style={{ marginTop: 12 }} message={t('campaignEditor.nobodySendCheckSegment')} />}
                 </div>
               ) : (
-                <Typography.Text type="secondary">{t('点击「预览发送计划」，查看实验组、对照组与各类排除人数（不会发送任何消息）。', 'Click “Preview plan” to see treatment, holdout and exclusions (nothing is sent).')}</Typography.Text>
+                <Typography.Text type="secondary">{t('campaignEditor.clickPreviewPlanSee')}</Typography.Text>
               )}
             </Spin>
           </Card>
         </Col>
       </Row>
-      <Modal open={offerOpen} title={t('新建优惠', 'New offer')} onCancel={() => setOfferOpen(false)} onOk={createOffer} confirmLoading={offerBusy} okText={t('创建', 'Create')} cancelText={t('取消', 'Cancel')}>
+      <Modal open={offerOpen} title={t('campaignEditor.newOffer')} onCancel={() => setOfferOpen(false)} onOk={createOffer} confirmLoading={offerBusy} okText={t('common.create')} cancelText={t('common.cancel')}>
         <Form form={offerForm} layout="vertical">
-          <Form.Item name="name" label={t('优惠名称', 'Name')} rules={[{ required: true }]}><Input placeholder={t('低GI大米试用装 500g', 'Low-GI rice trial pack 500 g')} data-testid="offer-name" /></Form.Item>
-          <Form.Item name="categories" label={t('转化品类', 'Converting categories')} tooltip={t('购买这些品类算作转化', 'Buying these counts as a conversion')}>
-            <Select mode="tags" placeholder={t('输入品类后回车', 'Type, press Enter')} options={['低GI大米', '五常大米', '高油酸花生油', '花生油', '小包装油'].map((v) => ({ value: v }))} data-testid="offer-categories" />
+          <Form.Item name="name" label={t('campaignEditor.name')} rules={[{ required: true }]}><Input placeholder={t('campaignEditor.lowGiRiceTrial')} data-testid="offer-name" /></Form.Item>
+          <Form.Item name="categories" label={t('campaignEditor.convertingCategories')} tooltip={t('campaignEditor.buyingTheseCountsConversion')}>
+            <Select mode="tags" placeholder={t('campaignEditor.typePressEnter')} options={['低GI大米', '五常大米', '高油酸花生油', '花生油', '小包装油'].map((v) => ({ value: v }))} data-testid="offer-categories" />
           </Form.Item>
           <Form.Item name="skus" label="SKU"><Select mode="tags" /></Form.Item>
-          <Form.Item name="link" label={t('领取链接', 'Link')}><Input placeholder="https://" /></Form.Item>
-          <Form.Item name="valid" label={t('有效期', 'Valid')}><DatePicker.RangePicker style={{ width: '100%' }} /></Form.Item>
+          <Form.Item name="link" label={t('campaignEditor.link')}><Input placeholder="https://" /></Form.Item>
+          <Form.Item name="valid" label={t('campaignEditor.valid')}><DatePicker.RangePicker style={{ width: '100%' }} /></Form.Item>
         </Form>
         {offerErr ? <ErrorAlert error={offerErr} /> : null}
       </Modal>

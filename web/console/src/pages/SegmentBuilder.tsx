@@ -4,7 +4,8 @@ import { App, Alert, Badge, Button, Card, Col, Descriptions, Empty, Form, Input,
 import { DownloadOutlined, ReloadOutlined, SaveOutlined, ThunderboltOutlined } from '@ant-design/icons';
 import { api, ApiError, Estimate, getToken, get, Overlap, PersonSummary, post, Segment } from '../api';
 import { useAuth } from '../auth';
-import { useName, useT } from '../i18n';
+import { useTranslation } from 'react-i18next';
+import { useName } from '../i18n';
 import Chart from '../components/Chart';
 import RuleEditor, { RuleProblem } from '../components/RuleEditor';
 import VisualBuilder from '../components/VisualBuilder';
@@ -13,7 +14,7 @@ import { generate, Groups, parse } from '../rule';
 
 
 export default function SegmentBuilder() {
-  const t = useT();
+  const { t } = useTranslation();
   const name = useName();
   const { id } = useParams();
   const navigate = useNavigate();
@@ -108,7 +109,7 @@ export default function SegmentBuilder() {
     try {
       const body = { name: v.name, description: v.description || '', rule, live: v.live };
       const saved = id ? await api<Segment>('PUT', '/segments/' + id, body) : await post<Segment>('/segments', body);
-      message.success(t(`已保存人群「${saved.name}」：${fmtInt(saved.size)} 人`, `Saved “${saved.name}”: ${fmtInt(saved.size)} people`));
+      message.success(t('segmentBuilder.savedPeople', { name: saved.name, size: fmtInt(saved.size) }));
       setSeg(saved);
       if (!id) navigate('/segments/' + saved.id, { replace: true });
     } catch (e: any) {
@@ -123,7 +124,7 @@ export default function SegmentBuilder() {
     try {
       const s = await post<Segment>(`/segments/${id}/recompute`);
       setSeg(s);
-      message.success(t(`重新计算完成：${fmtInt(s.size)} 人`, `Recomputed: ${fmtInt(s.size)} people`));
+      message.success(t('segmentBuilder.recomputedPeople', { size: fmtInt(s.size) }));
     } catch (e) {
       setSaveErr(e);
     } finally {
@@ -159,7 +160,7 @@ export default function SegmentBuilder() {
       tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' } },
       grid: { left: 70, right: 30, top: 10, bottom: 24 },
       xAxis: { type: 'value' },
-      yAxis: { type: 'category', data: rows.map((r) => r.value || t('未知', 'unknown')) },
+      yAxis: { type: 'category', data: rows.map((r) => r.value || t('segmentBuilder.unknown')) },
       series: [{ type: 'bar', data: rows.map((r) => r.count), barMaxWidth: 16, itemStyle: { borderRadius: [0, 4, 4, 0] }, label: { show: true, position: 'right' } }],
     };
   }, [est, t]);
@@ -167,7 +168,7 @@ export default function SegmentBuilder() {
     tooltip: { trigger: 'item', formatter: '{b}: {c} ({d}%)' },
     legend: { bottom: 0 },
     series: [{ type: 'pie', radius: ['40%', '66%'], center: ['50%', '44%'], label: { formatter: '{d}%' },
-      data: (est?.by_channel ?? []).map((c) => ({ name: name(c.value || t('无订单', 'no orders')), value: c.count })) }],
+      data: (est?.by_channel ?? []).map((c) => ({ name: name(c.value || t('segmentBuilder.noOrders')), value: c.count })) }],
   }), [est, name, t]);
 
   if (loadErr) return <ErrorAlert error={loadErr} />;
@@ -176,16 +177,16 @@ export default function SegmentBuilder() {
   return (
     <>
       <PageTitle
-        title={seg ? <>{seg.name} <Tag>{t('版本', 'v')}{seg.version}</Tag></> : t('新建人群', 'New segment')}
-        sub={t('用可视化条件或规则文本圈选人群，预估人数随输入实时更新', 'Build an audience visually or as rule text; the estimate follows as you type')}
+        title={seg ? <>{seg.name} <Tag>{t('segmentBuilder.versionPrefix')}{seg.version}</Tag></> : t('common.newSegment')}
+        sub={t('segmentBuilder.buildAudienceVisuallyRule')}
         extra={
           <Space>
-            {seg && <Button icon={<DownloadOutlined />} onClick={exportCSV}>{t('导出成员', 'Export members')}</Button>}
-            {seg && canEdit && <Button icon={<ReloadOutlined />} loading={recomputing} onClick={recompute} data-testid="recompute">{recomputing ? t('重新计算中…', 'Recomputing…') : t('重新计算', 'Recompute')}</Button>}
+            {seg && <Button icon={<DownloadOutlined />} onClick={exportCSV}>{t('segmentBuilder.exportMembers')}</Button>}
+            {seg && canEdit && <Button icon={<ReloadOutlined />} loading={recomputing} onClick={recompute} data-testid="recompute">{recomputing ? t('segmentBuilder.recomputing') : t('segmentBuilder.recompute')}</Button>}
             {canEdit ? (
-              <Button type="primary" icon={<SaveOutlined />} loading={saving} onClick={save} data-testid="save-segment">{t('保存人群', 'Save segment')}</Button>
+              <Button type="primary" icon={<SaveOutlined />} loading={saving} onClick={save} data-testid="save-segment">{t('segmentBuilder.saveSegment')}</Button>
             ) : (
-              <Tooltip title={t('只读角色不能保存人群', 'Read-only role: cannot save')}><Button type="primary" disabled icon={<SaveOutlined />}>{t('保存人群', 'Save segment')}</Button></Tooltip>
+              <Tooltip title={t('segmentBuilder.readOnlyRoleCannot')}><Button type="primary" disabled icon={<SaveOutlined />}>{t('segmentBuilder.saveSegment')}</Button></Tooltip>
             )}
           </Space>
         }
@@ -196,42 +197,41 @@ export default function SegmentBuilder() {
             <Form form={form} layout="vertical" initialValues={{ live: true }} disabled={!canEdit}>
               <Row gutter={16}>
                 <Col span={14}>
-                  <Form.Item name="name" label={t('人群名称', 'Name')} rules={[{ required: true, message: t('请填写人群名称', 'Name is required') }, { max: 100 }]}>
-                    <Input placeholder={t('例如：高潜控糖人群', 'e.g. High-potential blood-sugar control')} data-testid="segment-name" />
+                  <Form.Item name="name" label={t('common.name')} rules={[{ required: true, message: t('segmentBuilder.nameRequired') }, { max: 100 }]}>
+                    <Input placeholder={t('segmentBuilder.eGHighPotential')} data-testid="segment-name" />
                   </Form.Item>
                 </Col>
                 <Col span={10}>
-                  <Form.Item name="live" label={t('实时更新', 'Live')} valuePropName="checked" tooltip={t('新数据到达时秒级更新成员', 'Members follow arriving records within seconds')}>
+                  <Form.Item name="live" label={t('segmentBuilder.live')} valuePropName="checked" tooltip={t('segmentBuilder.membersFollowArrivingRecords')}>
                     <Switch />
                   </Form.Item>
                 </Col>
               </Row>
-              <Form.Item name="description" label={t('说明', 'Description')} style={{ marginBottom: 0 }}>
-                <Input.TextArea autoSize={{ minRows: 1, maxRows: 3 }} placeholder={t('人群口径，方便同事理解', 'What this audience means, for colleagues')} />
+              <Form.Item name="description" label={t('segmentBuilder.description')} style={{ marginBottom: 0 }}>
+                <Input.TextArea autoSize={{ minRows: 1, maxRows: 3 }} placeholder={t('segmentBuilder.whatAudienceMeansColleagues')} />
               </Form.Item>
             </Form>
             {saveErr ? <ErrorAlert error={saveErr} style={{ marginTop: 16 }} /> : null}
           </Card>
           <Card bordered={false} bodyStyle={{ paddingTop: 8 }}>
             <Tabs activeKey={mode} onChange={(k) => setMode(k as any)} items={[
-              { key: 'visual', label: <span data-testid="tab-visual">{t('可视化圈选', 'Visual builder')}</span>, children: groups ? (
+              { key: 'visual', label: <span data-testid="tab-visual">{t('segmentBuilder.visualBuilder')}</span>, children: groups ? (
                 <VisualBuilder groups={groups} onChange={setGroups} segments={segments.filter((s) => s.id !== id)} disabled={!canEdit} />
               ) : (
-                <Alert type="info" showIcon message={t('此规则使用了可视化构建器不支持的写法，请在「规则文本」中编辑。', 'This rule uses syntax the visual builder cannot show; edit it as rule text.')} />
+                <Alert type="info" showIcon message={t('segmentBuilder.ruleUsesSyntaxVisual')} />
               ) },
-              { key: 'text', label: <span data-testid="tab-text">{t('规则文本', 'Rule text')}</span>, children: (
+              { key: 'text', label: <span data-testid="tab-text">{t('segmentBuilder.ruleText')}</span>, children: (
                 <>
                   <RuleEditor value={rule} onChange={setRule} problem={problem} readOnly={!canEdit} />
                   <Typography.Paragraph type="secondary" style={{ marginTop: 8, marginBottom: 0, fontSize: 12 }}>
-                    {t('函数：did / never / bought / lapsed / orders / spend / chat / tag / in_segment / bucket；属性：city, city_tier, ltv, orders_total, aov。详见 docs/segments.md。',
-                      'Functions: did / never / bought / lapsed / orders / spend / chat / tag / in_segment / bucket; traits: city, city_tier, ltv, orders_total, aov. See docs/segments.md.')}
+                    {t('segmentBuilder.functionsDidNeverBought')}
                   </Typography.Paragraph>
                 </>
               ) },
             ]} />
             {mode === 'visual' && problem && (
-              <Alert type="error" showIcon style={{ marginTop: 12 }} message={`${t('规则有误', 'Rule problem')} (${problem.line}:${problem.column})：${problem.message}`}
-                action={<Button size="small" onClick={() => setMode('text')}>{t('查看规则文本', 'Show rule text')}</Button>} />
+              <Alert type="error" showIcon style={{ marginTop: 12 }} message={`${t('segmentBuilder.ruleProblem')} (${problem.line}:${problem.column})：${problem.message}`}
+                action={<Button size="small" onClick={() => setMode('text')}>{t('segmentBuilder.showRuleText')}</Button>} />
             )}
             {mode === 'visual' && rule && (
               <Typography.Paragraph code copyable style={{ marginTop: 12, marginBottom: 0, fontSize: 12 }} data-testid="rule-preview">{rule}</Typography.Paragraph>
@@ -239,63 +239,63 @@ export default function SegmentBuilder() {
           </Card>
         </Col>
         <Col xs={24} xl={9}>
-          <Card bordered={false} title={<Space><ThunderboltOutlined />{t('预估人数', 'Estimated size')}{estimating && <Badge status="processing" text={t('计算中', 'estimating')} />}</Space>}>
+          <Card bordered={false} title={<Space><ThunderboltOutlined />{t('segmentBuilder.estimatedSize')}{estimating && <Badge status="processing" text={t('segmentBuilder.estimating')} />}</Space>}>
             {estErr ? <ErrorAlert error={estErr} /> : null}
             {!rule.trim() ? (
-              <Empty description={t('添加条件后显示预估人数', 'Add conditions to see the estimate')} />
+              <Empty description={t('segmentBuilder.addConditionsSeeEstimate')} />
             ) : (
               <Spin spinning={estimating && !est}>
-                <Statistic value={est?.count ?? 0} formatter={(v) => <span data-testid="estimate-count" data-rule={estimate?.rule ?? ''} data-count={est?.count ?? ''} style={{ opacity: problem ? 0.35 : 1 }}>{fmtInt(Number(v))}</span>} suffix={t('人', 'people')} />
+                <Statistic value={est?.count ?? 0} formatter={(v) => <span data-testid="estimate-count" data-rule={estimate?.rule ?? ''} data-count={est?.count ?? ''} style={{ opacity: problem ? 0.35 : 1 }}>{fmtInt(Number(v))}</span>} suffix={t('common.people')} />
                 <Progress percent={+(share * 100).toFixed(2)} size="small" showInfo={false} />
                 <Typography.Text type="secondary">
-                  {t('占全部客户', 'of all')} {fmtInt(est?.universe)} {t('人的', 'customers:')} {fmtPct(share, 2)} · {t('耗时', 'took')} {est?.took_ms?.toFixed(1) ?? '–'} ms
+                  {t('segmentBuilder.all')} {fmtInt(est?.universe)} {t('segmentBuilder.customers')} {fmtPct(share, 2)} · {t('segmentBuilder.took')} {est?.took_ms?.toFixed(1) ?? '–'} ms
                 </Typography.Text>
                 {seg && (
                   <Descriptions size="small" column={1} style={{ marginTop: 12 }}>
-                    <Descriptions.Item label={t('已保存成员数', 'Saved members')}>{fmtInt(seg.size)}（{fmtTime(seg.computed_at)}）</Descriptions.Item>
+                    <Descriptions.Item label={t('segmentBuilder.savedMembers')}>{fmtInt(seg.size)}（{fmtTime(seg.computed_at)}）</Descriptions.Item>
                   </Descriptions>
                 )}
               </Spin>
             )}
           </Card>
-          <Card bordered={false} title={t('城市分布', 'By city')} style={{ marginTop: 16 }}>
+          <Card bordered={false} title={t('segmentBuilder.city')} style={{ marginTop: 16 }}>
             {est?.by_city?.length ? <Chart option={cityChart} height={260} testId="chart-city" /> : <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} />}
           </Card>
-          <Card bordered={false} title={t('下单渠道分布', 'By order channel')} style={{ marginTop: 16 }}>
+          <Card bordered={false} title={t('segmentBuilder.orderChannel')} style={{ marginTop: 16 }}>
             {est?.by_channel?.length ? <Chart option={channelChart} height={240} testId="chart-channel" /> : <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} />}
           </Card>
         </Col>
       </Row>
       <Row gutter={[16, 16]} style={{ marginTop: 16 }}>
         <Col xs={24} xl={15}>
-          <Card bordered={false} title={t('样本成员', 'Sample members')} extra={<Typography.Text type="secondary">{t('手机号已脱敏', 'phones masked')}</Typography.Text>}>
+          <Card bordered={false} title={t('segmentBuilder.sampleMembers')} extra={<Typography.Text type="secondary">{t('segmentBuilder.phonesMasked')}</Typography.Text>}>
             <Table rowKey="person_id" size="small" dataSource={samples} pagination={false} data-testid="sample-members"
               columns={[
                 { title: 'OneID', dataIndex: 'person_id', render: (v) => <Link to={`/profiles/${v}`}>{v}</Link> },
-                { title: t('企微昵称', 'WeCom name'), dataIndex: 'name', render: (v) => v || '–' },
-                { title: t('手机号', 'Phone'), dataIndex: 'phone', render: (v) => v || '–' },
-                { title: t('城市', 'City'), dataIndex: 'city', render: (v) => v || '–' },
-                { title: t('订单', 'Orders'), dataIndex: 'orders' },
-                { title: t('累计消费', 'Spend'), dataIndex: 'spend', render: fmtYuan },
+                { title: t('segmentBuilder.wecomName'), dataIndex: 'name', render: (v) => v || '–' },
+                { title: t('segmentBuilder.phone'), dataIndex: 'phone', render: (v) => v || '–' },
+                { title: t('common.city'), dataIndex: 'city', render: (v) => v || '–' },
+                { title: t('common.orders'), dataIndex: 'orders' },
+                { title: t('segmentBuilder.spend'), dataIndex: 'spend', render: fmtYuan },
               ]} />
           </Card>
         </Col>
         <Col xs={24} xl={9}>
-          <Card bordered={false} title={t('人群重叠分析', 'Overlap with another segment')}>
-            <Select style={{ width: '100%' }} allowClear placeholder={t('选择一个已保存的人群进行对比', 'Choose a saved segment to compare')} value={other} onChange={setOther}
+          <Card bordered={false} title={t('segmentBuilder.overlapAnotherSegment')}>
+            <Select style={{ width: '100%' }} allowClear placeholder={t('segmentBuilder.chooseSavedSegmentCompare')} value={other} onChange={setOther}
               options={segments.filter((s) => s.id !== id).map((s) => ({ value: s.id, label: s.name }))} data-testid="overlap-select" />
             <Spin spinning={overlapping}>
               {overlap ? (
                 <Row gutter={8} style={{ marginTop: 16 }} data-testid="overlap-result">
-                  <Col span={8}><Statistic title={t('仅当前', 'Only this')} value={overlap.only_a} /></Col>
-                  <Col span={8}><Statistic title={t('重叠', 'Both')} value={overlap.both} valueStyle={{ color: '#1677ff' }} /></Col>
-                  <Col span={8}><Statistic title={t('仅对方', 'Only other')} value={overlap.only_b} /></Col>
+                  <Col span={8}><Statistic title={t('segmentBuilder.only')} value={overlap.only_a} /></Col>
+                  <Col span={8}><Statistic title={t('segmentBuilder.both')} value={overlap.both} valueStyle={{ color: '#1677ff' }} /></Col>
+                  <Col span={8}><Statistic title={t('segmentBuilder.onlyOther')} value={overlap.only_b} /></Col>
                   <Col span={24} style={{ marginTop: 8 }}>
                     <Progress percent={+(overlap.jaccard * 100).toFixed(1)} format={(p) => `Jaccard ${p}%`} />
                   </Col>
                 </Row>
               ) : (
-                <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('选择人群后显示重叠人数', 'Pick a segment to see the overlap')} />
+                <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('segmentBuilder.pickSegmentSeeOverlap')} />
               )}
             </Spin>
           </Card>
