@@ -351,8 +351,9 @@ func checkComponents(g *schemaGen, doc *obj) []string {
 	return out
 }
 
-// TestOpenAPIRoutesTable keeps apiRoutes in step with the router: the
-// same routes, each served by the handler its row names.
+// TestOpenAPIRoutesTable keeps apiRoutes in step with the router and
+// openapi.json: the same routes, each served by the handler its row names,
+// and no operation documented that is not routed.
 func TestOpenAPIRoutesTable(t *testing.T) {
 	s := New(Options{Collector: &ingest.Collector{}, Identity: &identity.Service{}, Segments: &segments.Store{}, Campaigns: &campaigns.Service{}})
 	rows := map[string]apiRoute{}
@@ -379,6 +380,20 @@ func TestOpenAPIRoutesTable(t *testing.T) {
 	}
 	for k := range rows {
 		t.Errorf("apiRoutes row %s: no such route", k)
+	}
+	// And every operation openapi.json documents has a row.
+	_, doc := readOpenAPI(t)
+	documented := map[string]bool{}
+	for _, r := range apiRoutes {
+		documented[strings.ToLower(r.method)+" "+openAPIPath(r.path)] = true
+	}
+	paths := doc.obj("paths")
+	for _, path := range paths.keys {
+		for _, method := range paths.obj(path).keys {
+			if !documented[method+" "+path] {
+				t.Errorf("openapi.json documents %s %s, which no apiRoutes row (and no route) has", strings.ToUpper(method), path)
+			}
+		}
 	}
 }
 
