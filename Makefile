@@ -14,7 +14,7 @@ LDFLAGS   := -X main.version=$(VERSION)
 # (about 2 min 45 s in all).
 FUZZTIME  ?= 20000x
 
-.PHONY: run build test unit fuzz bench vet console e2e-deps
+.PHONY: run build test unit fuzz bench vet console console-test e2e-deps
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/cdp
@@ -42,12 +42,22 @@ fuzz:
 
 # The browser test (cmd/cdp TestConsoleInHeadlessChromium) needs Debian's
 # chromium (.ci/run installs it) and playwright-core in web/e2e.
-test: e2e-deps vet unit fuzz
+test: e2e-deps console-test vet unit fuzz
 
 # Rebuilds the console into web/dist, which is committed and embedded in the
 # binary (Go builds and tests never need Node). Not part of `make test`.
 console:
 	cd web/console && npm ci --no-audit --no-fund && npm run build
+
+# The console's own checks, in seconds: its unit tests (vitest) and that
+# src/api.gen.ts is what openapi-typescript makes of api/openapi.json
+# (after editing openapi.json: cd web/console && npm run api-types).
+console-test: web/console/node_modules/.package-lock.json
+	cd web/console && npm run --silent check-api-types && npm test --silent
+
+web/console/node_modules/.package-lock.json: web/console/package-lock.json web/console/package.json
+	cd web/console && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 # playwright-core for the browser test; npm ci runs only when the lock file
 # changed since the last install.

@@ -10,7 +10,8 @@ import enUS from 'antd/locale/en_US';
 import dayjs from 'dayjs';
 import 'dayjs/locale/zh-cn';
 import { api, getToken, Principal, setToken, setUnauthorizedHandler } from './api';
-import { initialLang, Lang, LangContext, useLang, useName, useT } from './i18n';
+import { useTranslation } from 'react-i18next';
+import { Lang, useLang, useName } from './i18n';
 import { AuthContext, useAuth } from './auth';
 import SignIn from './pages/SignIn';
 
@@ -26,23 +27,17 @@ const Settings = lazy(() => import('./pages/Settings'));
 const Import = lazy(() => import('./pages/Import'));
 
 export default function App() {
-  const [lang, setLangState] = useState<Lang>(initialLang());
-  const setLang = useCallback((l: Lang) => {
-    localStorage.setItem('cdp.lang', l);
-    setLangState(l);
-  }, []);
+  const { lang } = useLang();
   useEffect(() => {
     dayjs.locale(lang === 'zh' ? 'zh-cn' : 'en');
     document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
   }, [lang]);
   return (
-    <LangContext.Provider value={{ lang, setLang }}>
-      <ConfigProvider locale={lang === 'zh' ? zhCN : enUS} theme={{ token: { colorPrimary: '#1677ff', borderRadius: 6 } }}>
-        <AntApp>
-          <Authed />
-        </AntApp>
-      </ConfigProvider>
-    </LangContext.Provider>
+    <ConfigProvider locale={lang === 'zh' ? zhCN : enUS} theme={{ token: { colorPrimary: '#1677ff', borderRadius: 6 } }}>
+      <AntApp>
+        <Authed />
+      </AntApp>
+    </ConfigProvider>
   );
 }
 
@@ -67,7 +62,7 @@ function Authed() {
     me,
     can: (need: 'admin' | 'marketer' | 'analyst') => {
       const rank = { analyst: 1, marketer: 2, admin: 3 } as const;
-      return !!me && rank[me.role] >= rank[need];
+      return !!me && !!me.role && rank[me.role] >= rank[need];
     },
     signIn: (p: Principal, token: string, remember: boolean) => {
       setToken(token, remember);
@@ -94,7 +89,7 @@ function Authed() {
 }
 
 function Shell() {
-  const t = useT();
+  const { t } = useTranslation();
   const name = useName();
   const { lang, setLang } = useLang();
   const navigate = useNavigate();
@@ -104,12 +99,12 @@ function Shell() {
   const { token } = theme.useToken();
   const section = '/' + (location.pathname.split('/')[1] || '');
   const items = [
-    { key: '/', icon: <DashboardOutlined />, label: t('数据概览', 'Overview') },
-    { key: '/segments', icon: <AimOutlined />, label: t('人群圈选', 'Segments') },
-    { key: '/profiles', icon: <TeamOutlined />, label: t('用户画像', 'Profiles') },
-    { key: '/campaigns', icon: <NotificationOutlined />, label: t('营销活动', 'Campaigns') },
-    { key: '/import', icon: <CloudUploadOutlined />, label: t('数据导入', 'Data import') },
-    { key: '/settings', icon: <SettingOutlined />, label: t('系统设置', 'Settings') },
+    { key: '/', icon: <DashboardOutlined />, label: t('common.overview') },
+    { key: '/segments', icon: <AimOutlined />, label: t('common.segments') },
+    { key: '/profiles', icon: <TeamOutlined />, label: t('common.profiles') },
+    { key: '/campaigns', icon: <NotificationOutlined />, label: t('common.campaigns') },
+    { key: '/import', icon: <CloudUploadOutlined />, label: t('common.dataImport') },
+    { key: '/settings', icon: <SettingOutlined />, label: t('common.settings') },
   ];
   return (
     <Layout style={{ minHeight: '100vh' }}>
@@ -117,7 +112,7 @@ function Shell() {
         <div style={{ position: 'sticky', top: 0 }}>
           <div className="cdp-logo">
             <img src="/favicon.svg" alt="" />
-            {!collapsed && <span>{t('粮仓 CDP', 'Granary CDP')}</span>}
+            {!collapsed && <span>{t('common.granaryCdp')}</span>}
           </div>
           <Menu theme="dark" mode="inline" selectedKeys={[section]} items={items} onClick={(e) => navigate(e.key)} />
         </div>
@@ -126,7 +121,7 @@ function Shell() {
         <Layout.Header className="cdp-header">
           <Space>
             <AppstoreOutlined style={{ color: token.colorPrimary }} />
-            <Typography.Text type="secondary">{t('粮油品牌客户数据平台', 'Customer data platform for grain & oil brands')}</Typography.Text>
+            <Typography.Text type="secondary">{t('app.customerDataPlatformGrain')}</Typography.Text>
           </Space>
           <Space size="large">
             <Segmented
@@ -137,7 +132,7 @@ function Shell() {
               options={[{ label: '中文', value: 'zh' }, { label: 'English', value: 'en' }]}
             />
             <Dropdown
-              menu={{ items: [{ key: 'out', icon: <LogoutOutlined />, label: t('退出登录', 'Sign out'), onClick: signOut }] }}
+              menu={{ items: [{ key: 'out', icon: <LogoutOutlined />, label: t('app.signOut'), onClick: signOut }] }}
             >
               <Space style={{ cursor: 'pointer' }} data-testid="whoami">
                 <Avatar size="small" icon={<UserOutlined />} style={{ background: token.colorPrimary }} />
@@ -145,7 +140,7 @@ function Shell() {
                 <Tag color={me?.role === 'admin' ? 'gold' : me?.role === 'marketer' ? 'blue' : 'default'}>{name(me?.role || '')}</Tag>
               </Space>
             </Dropdown>
-            <Button type="text" size="small" icon={<LogoutOutlined />} onClick={signOut} aria-label={t('退出登录', 'Sign out')} />
+            <Button type="text" size="small" icon={<LogoutOutlined />} onClick={signOut} aria-label={t('app.signOut')} />
           </Space>
         </Layout.Header>
         <Layout.Content className="cdp-content">

@@ -73,7 +73,7 @@ export function upload(url: string, file: Blob, writeKey: string, onProgress: (l
     xhr.setRequestHeader('Authorization', 'Basic ' + btoa(writeKey + ':'));
     xhr.upload.onprogress = (e) => onProgress(e.loaded, e.lengthComputable ? e.total : file.size);
     xhr.upload.onload = () => onUploaded();
-    xhr.onerror = () => reject(new ApiError(0, { message: 'network error' }));
+    xhr.onerror = () => reject(new ApiError(0, { code: 'network', message: 'network error' }));
     xhr.onload = () => {
       let data: any = undefined;
       try {
@@ -88,39 +88,53 @@ export function upload(url: string, file: Blob, writeKey: string, onProgress: (l
   });
 }
 
-// Types of the answers the console reads.
-export type Role = 'admin' | 'marketer' | 'analyst';
-export interface Principal { id: string; name: string; role: Role }
-export interface Count { value: string; count: number }
-export interface Estimate { count: number; universe: number; sample: number[]; by_city: Count[]; by_channel: Count[]; took_ms: number }
-export interface Segment { id: string; version: number; name: string; description: string; rule: string; live: boolean; created_at: string; created_by: string; size: number; computed_at: string }
-export interface Offer { id: string; version: number; name: string; skus: string[] | null; categories: string[] | null; link?: string; valid_from: string; valid_to: string }
-export interface Campaign {
-  id: string; version: number; name: string; offer_id: string; segment_id: string; channel: string; template: string;
-  targets?: string[]; trigger: string; replenish_kind?: string; lead_days?: number; start_at?: string; end_at?: string;
-  holdout_percent: number; global_control_percent: number; cap_per_day?: number; cap_per_week: number; cap_per_month?: number;
-  quiet_start: number; quiet_end: number; send_limit: number; attribution_days: number; status: string; launched_at?: string; created_by: string;
-}
-export interface Arm { persons: number; converted: number; rate: number; revenue: number; revenue_per_person: number; reached?: number }
-// An estimate with its fixed-horizon 95% interval (ci95: valid read once, at
-// the end) and its anytime-valid 95% confidence sequence (cs95: valid at
-// every refresh).
-export interface Interval { estimate: number; se: number; ci95: [number, number]; cs95: [number, number] }
-export interface Effect extends Interval {
-  significant: boolean; // the sequence (of the CUPED estimate) excludes 0
-  cuped?: Interval & { variance_reduction: number; narrowing: number };
-  complier?: { delivery_rate: number; estimate: number; se: number; ci95: [number, number] };
-}
-// By intention to treat: the treatment is everyone assigned to it. sends:
-// the treatment's sends by state (planned, sending, sent, delivered,
-// failed) and failures by reason ("failed:not_friend", ...).
-export interface Uplift {
-  treatment: Arm; holdout: Arm; absolute: number; absolute_ci95: [number, number]; relative?: number; relative_ci95?: [number, number];
-  conversion?: Effect; revenue_per_person?: Effect; sends?: Record<string, number>; excluded?: Record<string, number>; holdout_excluded?: Record<string, number>;
-}
-// A channel task: a WeCom mass-message task per staff member, a robot post,
-// a webhook batch.
-export interface ChannelTask { id: string; target: string; recipients: number; state: string; ref?: string; detail?: string; attempt_at: string }
+// Types of what the API answers, generated from api/openapi.json
+// (npm run api-types; `make test` checks api.gen.ts is up to date), which
+// a Go test keeps in step with the handlers' Go types.
+import type { components, paths } from './api.gen';
+
+type Schemas = components['schemas'];
+
+// Answer is the JSON a route answers with on success:
+// Answer<'/api/v1/campaigns/{id}/tasks', 'get'>.
+export type Answer<P extends keyof paths, M extends 'get' | 'post' | 'put' | 'delete'> =
+  paths[P][M] extends { responses: infer R }
+    ? R extends { 200: { content: { 'application/json': infer A } } }
+      ? A
+      : R extends { 201: { content: { 'application/json': infer A } } }
+        ? A
+        : never
+    : never;
+
+export type Role = NonNullable<Schemas['Principal']['role']>;
+export type Principal = Schemas['Principal'];
+export type CreatedCredential = Schemas['CreatedCredential'];
+export type Count = Schemas['Count'];
+export type Estimate = Schemas['Estimate'];
+export type Overlap = Schemas['Overlap'];
+export type Segment = Schemas['Segment'];
+export type Offer = Schemas['Offer'];
+export type Campaign = Schemas['Campaign'];
+export type Arm = Schemas['Arm'];
+export type Effect = Schemas['Effect'];
+// Uplift is by intention to treat: the treatment is everyone assigned to
+// it. sends: the treatment's sends by state (planned, sending, sent,
+// delivered, failed) and failures by reason ("failed:not_friend", ...).
+export type Uplift = Schemas['Uplift'];
+export type ResultsOverTime = Schemas['ResultsOverTime'];
+// A channel task: a WeCom mass-message task per staff member, a robot
+// post, a webhook batch.
+export type ChannelTask = Schemas['Task'];
 // Configured channels (names only; never URLs or secrets).
-export interface ChannelSettings { wecom: boolean; wecom_daily_cap: number; robots: string[]; webhooks: string[] }
-export interface PersonSummary { person_id: number; name?: string; phone?: string; city?: string; orders: number; spend: number; last_order?: string }
+export type ChannelSettings = Schemas['ChannelSettings'];
+export type PersonSummary = Schemas['PersonSummary'];
+export type Profile = Schemas['Profile'];
+export type Merge = Schemas['Merge'];
+export type Overview = Schemas['Overview'];
+export type Preview = Answer<'/api/v1/campaigns/{id}/preview', 'post'>;
+export type Launched = Answer<'/api/v1/campaigns/{id}/launch', 'post'>;
+export type WeComSettings = Schemas['WeComSettings'];
+export type SensitiveTag = Schemas['SensitiveTag'];
+export type AuditPage = Schemas['AuditPage'];
+export type ImportAnswer = Answer<'/v1/import/events', 'post'>;
+export type Items<T> = { items: T[] };

@@ -156,6 +156,10 @@ export function parse(rule: string): Groups | null {
   if (!src) return [];
   const ands = splitTop(src, '&&');
   if (!ands) return null;
+  // && binds tighter than || in the rule language: "a || b && c" means
+  // a || (b && c), which is no AND of OR-groups. A bare || is the
+  // builder's shape only when no && stands beside it.
+  if (ands.length > 1 && ands.some((part) => (splitTop(part, '||') ?? []).length > 1)) return null;
   const groups: Groups = [];
   for (const part of ands) {
     const ors = splitTop(unwrap(part), '||');

@@ -1,6 +1,6 @@
 import { useMemo } from 'react';
 import { Alert } from 'antd';
-import { useT } from '../i18n';
+import { useTranslation } from 'react-i18next';
 
 export interface RuleProblem { line: number; column: number; message: string }
 
@@ -8,7 +8,7 @@ export interface RuleProblem { line: number; column: number; message: string }
 // line is marked in the gutter and the text from its column to the end of
 // the word is underlined (columns count characters, as the server does).
 export default function RuleEditor({ value, onChange, problem, readOnly }: { value: string; onChange: (v: string) => void; problem?: RuleProblem | null; readOnly?: boolean }) {
-  const t = useT();
+  const { t } = useTranslation();
   const lines = value.split('\n');
   const mirror = useMemo(() => {
     if (!problem) return null;
@@ -52,13 +52,13 @@ export default function RuleEditor({ value, onChange, problem, readOnly }: { val
             value={value}
             rows={Math.max(6, lines.length + 1)}
             onChange={(e) => onChange(e.target.value)}
-            placeholder={t('例如：did("video_complete", 30, {"topic": "控糖"}) >= 2 && city_tier == 1', 'e.g. did("video_complete", 30, {"topic": "控糖"}) >= 2 && city_tier == 1')}
+            placeholder={t('ruleEditor.eGDidVideo')}
           />
         </div>
       </div>
       {problem && (
         <Alert className="rule-error" type="error" showIcon data-testid="rule-error"
-          message={`${t(`第 ${problem.line} 行第 ${problem.column} 列：`, `Line ${problem.line}, column ${problem.column}: `)}${problem.message}`} />
+          message={`${t('ruleEditor.lineColumn', { line: problem.line, column: problem.column })}${problem.message}`} />
       )}
     </div>
   );

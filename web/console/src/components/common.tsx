@@ -1,7 +1,7 @@
 import { ReactNode } from 'react';
 import { Alert, Typography } from 'antd';
 import { ApiError } from '../api';
-import { useT } from '../i18n';
+import { useTranslation } from 'react-i18next';
 
 export function PageTitle({ title, extra, sub }: { title: ReactNode; extra?: ReactNode; sub?: ReactNode }) {
   return (
@@ -15,16 +15,32 @@ export function PageTitle({ title, extra, sub }: { title: ReactNode; extra?: Rea
   );
 }
 
-// ErrorAlert shows an API error as the server phrased it, with its code
-// and the field (or rule position) it names.
+// useErrorText says what an API error means in the console's language,
+// by its code (catalog namespace "errors"); a code the catalog does not
+// know falls back to the server's message. detail is the server's own
+// message when it adds to that (it names the field or the limit).
+export function useErrorText() {
+  const { t, i18n } = useTranslation();
+  return (e: { code?: string; message?: string }) => {
+    const key = 'errors.' + (e.code ?? '');
+    const text = e.code && i18n.exists(key) ? t(key as 'errors.internal') : '';
+    return { text: text || e.message || '', detail: text && e.message && e.message !== text ? e.message : '' };
+  };
+}
+
+// ErrorAlert shows an API error: what its code means in the user's
+// language, the server's message, its code and the field (or rule
+// position) it names.
 export function ErrorAlert({ error, style }: { error: unknown; style?: React.CSSProperties }) {
-  const t = useT();
+  const { t } = useTranslation();
+  const errorText = useErrorText();
   if (!error) return null;
   const e = error as ApiError;
-  const where = [e.field && `${t('字段', 'field')} ${e.field}`, e.line && t(`第 ${e.line} 行第 ${e.column} 列`, `line ${e.line}, column ${e.column}`)]
+  const where = [e.field && `${t('common.field')} ${e.field}`, e.line && t('common.lineColumn', { line: e.line, column: e.column })]
     .filter(Boolean)
     .join(' · ');
-  const title = e.status === 403 ? t('没有权限', 'Not allowed') : e.status === 404 ? t('未找到', 'Not found') : t('请求失败', 'Request failed');
+  const title = e.status === 403 ? t('common.notAllowed') : e.status === 404 ? t('common.notFound') : t('common.requestFailed');
+  const { text, detail } = errorText(e);
   return (
     <Alert
       type="error"
@@ -33,7 +49,8 @@ export function ErrorAlert({ error, style }: { error: unknown; style?: React.CSS
       message={title}
       description={
         <span data-testid="api-error">
-          {e.message}
+          {text}
+          {detail && <>{t('common.colon')}{detail}</>}
           {(where || e.code) && (
             <Typography.Text type="secondary" style={{ marginLeft: 8 }}>
               ({[e.code, where].filter(Boolean).join(' · ')})

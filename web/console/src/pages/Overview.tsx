@@ -2,21 +2,14 @@ import { useEffect, useMemo, useState } from 'react';
 import { Link } from 'react-router-dom';
 import { Card, Col, Empty, Row, Skeleton, Statistic, Table, Tag, Typography } from 'antd';
 import { ApartmentOutlined, BranchesOutlined, NotificationOutlined, TeamOutlined, WarningOutlined } from '@ant-design/icons';
-import { Campaign, get } from '../api';
-import { useName, useT } from '../i18n';
+import { get, Overview } from '../api';
+import { useTranslation } from 'react-i18next';
+import { useName } from '../i18n';
 import Chart from '../components/Chart';
 import { ErrorAlert, fmtInt, PageTitle } from '../components/common';
 
-interface Overview {
-  persons: number; identifiers: number; segments: number;
-  records_today: { channel: string; kind: string; count: number }[];
-  last_30_days: { day: string; channel: string; count: number }[];
-  merges: number; merges_undone: number; conflicts: number;
-  campaigns: Record<string, number>; active_campaigns: Campaign[]; generated_at: string;
-}
-
 export default function OverviewPage() {
-  const t = useT();
+  const { t } = useTranslation();
   const name = useName();
   const [o, setO] = useState<Overview | null>(null);
   const [error, setError] = useState<unknown>(null);
@@ -62,49 +55,49 @@ export default function OverviewPage() {
   );
   return (
     <>
-      <PageTitle title={t('数据概览', 'Overview')} sub={t('全渠道 OneID 客户与今日数据接入情况', 'OneID customers across channels and today\'s data intake')} />
+      <PageTitle title={t('common.overview')} sub={t('overview.oneidCustomersAcrossChannels')} />
       <Row gutter={[16, 16]}>
-        <Col xs={24} sm={12} xl={6}>{kpi(t('客户总数（OneID）', 'Customers (OneID)'), o.persons, <TeamOutlined />, '#1677ff', undefined, 'kpi-persons')}</Col>
-        <Col xs={24} sm={12} xl={6}>{kpi(t('今日接入记录', 'Records received today'), todayTotal, <ApartmentOutlined />, '#52c41a')}</Col>
+        <Col xs={24} sm={12} xl={6}>{kpi(t('overview.customersOneid'), o.persons, <TeamOutlined />, '#1677ff', undefined, 'kpi-persons')}</Col>
+        <Col xs={24} sm={12} xl={6}>{kpi(t('overview.recordsReceivedToday'), todayTotal, <ApartmentOutlined />, '#52c41a')}</Col>
         <Col xs={24} sm={12} xl={6}>
-          {kpi(t('身份合并', 'Identity merges'), o.merges, <BranchesOutlined />, '#722ed1',
-            <Typography.Text type="secondary" style={{ fontSize: 13 }}>{t('（已撤销 ', ' (undone ')}{fmtInt(o.merges_undone)}{t('）', ')')}</Typography.Text>)}
+          {kpi(t('overview.identityMerges'), o.merges, <BranchesOutlined />, '#722ed1',
+            <Typography.Text type="secondary" style={{ fontSize: 13 }}>{t('overview.undone')}{fmtInt(o.merges_undone)}{t('overview.closeParen')}</Typography.Text>)}
         </Col>
-        <Col xs={24} sm={12} xl={6}>{kpi(t('身份冲突（已拦截）', 'Identity conflicts (refused)'), o.conflicts, <WarningOutlined />, '#fa8c16')}</Col>
+        <Col xs={24} sm={12} xl={6}>{kpi(t('overview.identityConflictsRefused'), o.conflicts, <WarningOutlined />, '#fa8c16')}</Col>
       </Row>
       <Row gutter={[16, 16]} style={{ marginTop: 16 }}>
         <Col xs={24} xl={16}>
-          <Card title={t('近 30 天各渠道记录数（按发生时间）', 'Records per channel, last 30 days (by time of occurrence)')} bordered={false}>
-            {o.last_30_days.length ? <Chart option={trend} height={300} testId="chart-trend" /> : <Empty description={t('近 30 天无数据', 'No records in the last 30 days')} />}
+          <Card title={t('overview.recordsPerChannelLast')} bordered={false}>
+            {o.last_30_days.length ? <Chart option={trend} height={300} testId="chart-trend" /> : <Empty description={t('overview.noRecordsLastDays')} />}
           </Card>
         </Col>
         <Col xs={24} xl={8}>
-          <Card title={t('今日接入 · 按渠道', 'Received today by channel')} bordered={false}>
-            {byChannelToday.length ? <Chart option={pie} height={300} testId="chart-today" /> : <Empty description={t('今天还没有接入数据', 'Nothing received yet today')} />}
+          <Card title={t('overview.receivedTodayChannel')} bordered={false}>
+            {byChannelToday.length ? <Chart option={pie} height={300} testId="chart-today" /> : <Empty description={t('overview.nothingReceivedYetToday')} />}
           </Card>
         </Col>
       </Row>
       <Row gutter={[16, 16]} style={{ marginTop: 16 }}>
         <Col xs={24} xl={16}>
-          <Card title={<span><NotificationOutlined /> {t('进行中的营销活动', 'Active campaigns')}</span>} bordered={false}
-            extra={<Link to="/campaigns">{t('全部活动', 'All campaigns')}</Link>}>
+          <Card title={<span><NotificationOutlined /> {t('overview.activeCampaigns')}</span>} bordered={false}
+            extra={<Link to="/campaigns">{t('overview.allCampaigns')}</Link>}>
             <Table rowKey="id" size="small" pagination={false} dataSource={o.active_campaigns}
-              locale={{ emptyText: t('当前没有发送中的活动', 'No campaign is sending right now') }}
+              locale={{ emptyText: t('overview.noCampaignSendingRight') }}
               columns={[
-                { title: t('活动名称', 'Campaign'), dataIndex: 'name', render: (v, r) => <Link to={`/campaigns/${r.id}/results`}>{v}</Link> },
-                { title: t('渠道', 'Channel'), dataIndex: 'channel', render: (v) => name(v) },
-                { title: t('对照组', 'Holdout'), dataIndex: 'holdout_percent', render: (v) => v + '%' },
-                { title: t('状态', 'Status'), dataIndex: 'status', render: (v) => <Tag color="processing">{name(v)}</Tag> },
+                { title: t('common.campaign'), dataIndex: 'name', render: (v, r) => <Link to={`/campaigns/${r.id}/results`}>{v}</Link> },
+                { title: t('common.channel'), dataIndex: 'channel', render: (v) => name(v) },
+                { title: t('common.holdout'), dataIndex: 'holdout_percent', render: (v) => v + '%' },
+                { title: t('common.status'), dataIndex: 'status', render: (v) => <Tag color="processing">{name(v)}</Tag> },
               ]} />
           </Card>
         </Col>
         <Col xs={24} xl={8}>
-          <Card title={t('平台规模', 'Platform')} bordered={false}>
+          <Card title={t('overview.platform')} bordered={false}>
             <Row gutter={16}>
-              <Col span={12}><Statistic title={t('已知标识', 'Identifiers')} value={o.identifiers} formatter={(v) => fmtInt(Number(v))} /></Col>
-              <Col span={12}><Statistic title={t('人群', 'Segments')} value={o.segments} /></Col>
+              <Col span={12}><Statistic title={t('overview.identifiers')} value={o.identifiers} formatter={(v) => fmtInt(Number(v))} /></Col>
+              <Col span={12}><Statistic title={t('overview.segments')} value={o.segments} /></Col>
               {Object.entries(o.campaigns).map(([k, v]) => (
-                <Col span={12} key={k} style={{ marginTop: 16 }}><Statistic title={t('活动 · ', 'Campaigns · ') + name(k)} value={v} /></Col>
+                <Col span={12} key={k} style={{ marginTop: 16 }}><Statistic title={t('overview.campaigns') + name(k)} value={v} /></Col>
               ))}
             </Row>
           </Card>

@@ -1,306 +1,69 @@
-import { useEffect, useMemo, useRef, useState } from 'react';
-import { Link, useNavigate, useParams } from 'react-router-dom';
-import { App, Alert, Badge, Button, Card, Col, Descriptions, Empty, Form, Input, Progress, Row, Select, Space, Spin, Statistic, Switch, Table, Tabs, Tag, Tooltip, Typography } from 'antd';
-import { DownloadOutlined, ReloadOutlined, SaveOutlined, ThunderboltOutlined } from '@ant-design/icons';
-import { api, ApiError, Estimate, getToken, get, PersonSummary, post, Segment } from '../api';
+import { useCallback, useEffect, useState } from 'react';
+import { useParams } from 'react-router-dom';
+import { Button, Col, Form, Row, Space, Spin, Tag, Tooltip } from 'antd';
+import { DownloadOutlined, ReloadOutlined, SaveOutlined } from '@ant-design/icons';
+import { useTranslation } from 'react-i18next';
+import { get, Segment } from '../api';
 import { useAuth } from '../auth';
-import { useName, useT } from '../i18n';
-import Chart from '../components/Chart';
-import RuleEditor, { RuleProblem } from '../components/RuleEditor';
-import VisualBuilder from '../components/VisualBuilder';
-import { ErrorAlert, fmtInt, fmtPct, fmtTime, fmtYuan, PageTitle } from '../components/common';
-import { generate, Groups, parse } from '../rule';
+import { ErrorAlert, PageTitle } from '../components/common';
+import { SegmentFields, useLiveEstimate, useOverlap, useSegmentEditor } from './segmentBuilder/hooks';
+import { DetailsCard, Mode, RuleCard } from './segmentBuilder/RuleCards';
+import { EstimateCards, OverlapCard, SamplesCard } from './segmentBuilder/EstimateCards';
 
-interface Overlap { a: number; b: number; both: number; only_a: number; only_b: number; either: number; jaccard: number }
-
+// SegmentBuilder builds an audience visually or as rule text, with a live
+// estimate, sample members and the overlap with another segment, and
+// saves, recomputes and exports it (sections in ./segmentBuilder).
 export default function SegmentBuilder() {
-  const t = useT();
-  const name = useName();
+  const { t } = useTranslation();
   const { id } = useParams();
-  const navigate = useNavigate();
-  const { message } = App.useApp();
   const { can } = useAuth();
   const canEdit = can('marketer');
-  const [seg, setSeg] = useState<Segment | null>(null);
-  const [loadErr, setLoadErr] = useState<unknown>(null);
+  const [form] = Form.useForm<SegmentFields>();
   const [rule, setRule] = useState('');
-  const [form] = Form.useForm();
+  const [mode, setMode] = useState<Mode>('visual');
   const [segments, setSegments] = useState<Segment[]>([]);
-  // The estimate and the rule it counts, kept together so the page never
-  // shows one rule's count beside another rule.
-  const [estimate, setEstimate] = useState<{ rule: string; e: Estimate } | null>(null);
-  const est = estimate?.e ?? null;
-  const [estimating, setEstimating] = useState(false);
-  const [problem, setProblem] = useState<RuleProblem | null>(null);
-  const [estErr, setEstErr] = useState<unknown>(null);
-  const [samples, setSamples] = useState<PersonSummary[]>([]);
-  const [saving, setSaving] = useState(false);
-  const [saveErr, setSaveErr] = useState<unknown>(null);
-  const [recomputing, setRecomputing] = useState(false);
   const [other, setOther] = useState<string>();
-  const [overlap, setOverlap] = useState<Overlap | null>(null);
-  const [overlapping, setOverlapping] = useState(false);
-  const [mode, setMode] = useState<'visual' | 'text'>('visual');
-
+  const live = useLiveEstimate(rule);
+  const { overlap, overlapping } = useOverlap(rule, other, live.problem);
+  const textOnly = useCallback(() => setMode('text'), []);
+  const ed = useSegmentEditor(id, form, rule, { setRule, textOnly, setProblem: live.setProblem });
   useEffect(() => {
     get<{ items: Segment[] }>('/segments').then((r) => setSegments(r.items)).catch(() => {});
   }, []);
-  useEffect(() => {
-    if (!id) return;
-    get<Segment>('/segments/' + id)
-      .then((s) => {
-        setSeg(s);
-        setRule(s.rule);
-        form.setFieldsValue({ name: s.name, description: s.description, live: s.live });
-        if (!parse(s.rule)) setMode('text');
-      })
-      .catch(setLoadErr);
-  }, [id, form]);
+  const others = segments.filter((s) => s.id !== id);
 
-  // Live estimate: debounced while typing; a newer rule cancels the
-  // request in flight, so the count shown is always the current rule's.
-  const seq = useRef(0);
-  useEffect(() => {
-    if (!rule.trim()) {
-      setEstimate(null);
-      setProblem(null);
-      setEstErr(null);
-      return;
-    }
-    const my = ++seq.current;
-    const ac = new AbortController();
-    const timer = setTimeout(async () => {
-      setEstimating(true);
-      try {
-        const e = await post<Estimate>('/segments/estimate', { rule, sample: 10 }, ac.signal);
-        if (my !== seq.current) return;
-        setEstimate({ rule, e });
-        setProblem(null);
-        setEstErr(null);
-        if (e.sample.length) post<{ items: PersonSummary[] }>('/profiles/summaries', { ids: e.sample }).then((r) => my === seq.current && setSamples(r.items)).catch(() => setSamples([]));
-        else setSamples([]);
-      } catch (err: any) {
-        if (err?.name === 'AbortError' || my !== seq.current) return;
-        const ae = err as ApiError;
-        if (ae.line) {
-          setProblem({ line: ae.line, column: ae.column || 1, message: ae.message });
-          setEstErr(null);
-        } else {
-          setProblem(null);
-          setEstErr(err);
-        }
-      } finally {
-        if (my === seq.current) setEstimating(false);
-      }
-    }, 400);
-    return () => {
-      clearTimeout(timer);
-      ac.abort();
-    };
-  }, [rule]);
-
-  const groups = useMemo(() => parse(rule), [rule]);
-  const setGroups = (g: Groups) => setRule(generate(g));
-
-  const save = async () => {
-    const v = await form.validateFields();
-    setSaving(true);
-    setSaveErr(null);
-    try {
-      const body = { name: v.name, description: v.description || '', rule, live: v.live };
-      const saved = id ? await api<Segment>('PUT', '/segments/' + id, body) : await post<Segment>('/segments', body);
-      message.success(t(`已保存人群「${saved.name}」：${fmtInt(saved.size)} 人`, `Saved “${saved.name}”: ${fmtInt(saved.size)} people`));
-      setSeg(saved);
-      if (!id) navigate('/segments/' + saved.id, { replace: true });
-    } catch (e: any) {
-      if (e.line) setProblem({ line: e.line, column: e.column || 1, message: e.message });
-      setSaveErr(e);
-    } finally {
-      setSaving(false);
-    }
-  };
-  const recompute = async () => {
-    setRecomputing(true);
-    try {
-      const s = await post<Segment>(`/segments/${id}/recompute`);
-      setSeg(s);
-      message.success(t(`重新计算完成：${fmtInt(s.size)} 人`, `Recomputed: ${fmtInt(s.size)} people`));
-    } catch (e) {
-      setSaveErr(e);
-    } finally {
-      setRecomputing(false);
-    }
-  };
-  const exportCSV = async () => {
-    const res = await fetch(`/api/v1/segments/${id}/members?format=csv`, { headers: { Authorization: 'Bearer ' + getToken() } });
-    const blob = await res.blob();
-    const a = document.createElement('a');
-    a.href = URL.createObjectURL(blob);
-    a.download = `${id}.csv`;
-    a.click();
-    URL.revokeObjectURL(a.href);
-  };
-  useEffect(() => {
-    if (!other || !rule.trim() || problem) {
-      setOverlap(null);
-      return;
-    }
-    const ac = new AbortController();
-    setOverlapping(true);
-    post<Overlap>('/segments/overlap', { a: rule, b: other }, ac.signal)
-      .then(setOverlap)
-      .catch(() => setOverlap(null))
-      .finally(() => setOverlapping(false));
-    return () => ac.abort();
-  }, [other, rule, problem]);
-
-  const cityChart = useMemo(() => {
-    const rows = (est?.by_city ?? []).slice(0, 12).reverse();
-    return {
-      tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' } },
-      grid: { left: 70, right: 30, top: 10, bottom: 24 },
-      xAxis: { type: 'value' },
-      yAxis: { type: 'category', data: rows.map((r) => r.value || t('未知', 'unknown')) },
-      series: [{ type: 'bar', data: rows.map((r) => r.count), barMaxWidth: 16, itemStyle: { borderRadius: [0, 4, 4, 0] }, label: { show: true, position: 'right' } }],
-    };
-  }, [est, t]);
-  const channelChart = useMemo(() => ({
-    tooltip: { trigger: 'item', formatter: '{b}: {c} ({d}%)' },
-    legend: { bottom: 0 },
-    series: [{ type: 'pie', radius: ['40%', '66%'], center: ['50%', '44%'], label: { formatter: '{d}%' },
-      data: (est?.by_channel ?? []).map((c) => ({ name: name(c.value || t('无订单', 'no orders')), value: c.count })) }],
-  }), [est, name, t]);
-
-  if (loadErr) return <ErrorAlert error={loadErr} />;
-  if (id && !seg) return <Spin style={{ display: 'block', margin: '120px auto' }} />;
-  const share = est && est.universe ? est.count / est.universe : 0;
+  if (ed.loadErr) return <ErrorAlert error={ed.loadErr} />;
+  if (id && !ed.seg) return <Spin style={{ display: 'block', margin: '120px auto' }} />;
+  const seg = ed.seg;
   return (
     <>
       <PageTitle
-        title={seg ? <>{seg.name} <Tag>{t('版本', 'v')}{seg.version}</Tag></> : t('新建人群', 'New segment')}
-        sub={t('用可视化条件或规则文本圈选人群，预估人数随输入实时更新', 'Build an audience visually or as rule text; the estimate follows as you type')}
+        title={seg ? <>{seg.name} <Tag>{t('segmentBuilder.versionPrefix')}{seg.version}</Tag></> : t('common.newSegment')}
+        sub={t('segmentBuilder.buildAudienceVisuallyRule')}
         extra={
           <Space>
-            {seg && <Button icon={<DownloadOutlined />} onClick={exportCSV}>{t('导出成员', 'Export members')}</Button>}
-            {seg && canEdit && <Button icon={<ReloadOutlined />} loading={recomputing} onClick={recompute} data-testid="recompute">{recomputing ? t('重新计算中…', 'Recomputing…') : t('重新计算', 'Recompute')}</Button>}
+            {seg && <Button icon={<DownloadOutlined />} onClick={ed.exportCSV}>{t('segmentBuilder.exportMembers')}</Button>}
+            {seg && canEdit && <Button icon={<ReloadOutlined />} loading={ed.recomputing} onClick={ed.recompute} data-testid="recompute">{ed.recomputing ? t('segmentBuilder.recomputing') : t('segmentBuilder.recompute')}</Button>}
             {canEdit ? (
-              <Button type="primary" icon={<SaveOutlined />} loading={saving} onClick={save} data-testid="save-segment">{t('保存人群', 'Save segment')}</Button>
+              <Button type="primary" icon={<SaveOutlined />} loading={ed.saving} onClick={ed.save} data-testid="save-segment">{t('segmentBuilder.saveSegment')}</Button>
             ) : (
-              <Tooltip title={t('只读角色不能保存人群', 'Read-only role: cannot save')}><Button type="primary" disabled icon={<SaveOutlined />}>{t('保存人群', 'Save segment')}</Button></Tooltip>
+              <Tooltip title={t('segmentBuilder.readOnlyRoleCannot')}><Button type="primary" disabled icon={<SaveOutlined />}>{t('segmentBuilder.saveSegment')}</Button></Tooltip>
             )}
           </Space>
         }
       />
       <Row gutter={[16, 16]}>
         <Col xs={24} xl={15}>
-          <Card bordered={false} style={{ marginBottom: 16 }}>
-            <Form form={form} layout="vertical" initialValues={{ live: true }} disabled={!canEdit}>
-              <Row gutter={16}>
-                <Col span={14}>
-                  <Form.Item name="name" label={t('人群名称', 'Name')} rules={[{ required: true, message: t('请填写人群名称', 'Name is required') }, { max: 100 }]}>
-                    <Input placeholder={t('例如：高潜控糖人群', 'e.g. High-potential blood-sugar control')} data-testid="segment-name" />
-                  </Form.Item>
-                </Col>
-                <Col span={10}>
-                  <Form.Item name="live" label={t('实时更新', 'Live')} valuePropName="checked" tooltip={t('新数据到达时秒级更新成员', 'Members follow arriving records within seconds')}>
-                    <Switch />
-                  </Form.Item>
-                </Col>
-              </Row>
-              <Form.Item name="description" label={t('说明', 'Description')} style={{ marginBottom: 0 }}>
-                <Input.TextArea autoSize={{ minRows: 1, maxRows: 3 }} placeholder={t('人群口径，方便同事理解', 'What this audience means, for colleagues')} />
-              </Form.Item>
-            </Form>
-            {saveErr ? <ErrorAlert error={saveErr} style={{ marginTop: 16 }} /> : null}
-          </Card>
-          <Card bordered={false} bodyStyle={{ paddingTop: 8 }}>
-            <Tabs activeKey={mode} onChange={(k) => setMode(k as any)} items={[
-              { key: 'visual', label: <span data-testid="tab-visual">{t('可视化圈选', 'Visual builder')}</span>, children: groups ? (
-                <VisualBuilder groups={groups} onChange={setGroups} segments={segments.filter((s) => s.id !== id)} disabled={!canEdit} />
-              ) : (
-                <Alert type="info" showIcon message={t('此规则使用了可视化构建器不支持的写法，请在「规则文本」中编辑。', 'This rule uses syntax the visual builder cannot show; edit it as rule text.')} />
-              ) },
-              { key: 'text', label: <span data-testid="tab-text">{t('规则文本', 'Rule text')}</span>, children: (
-                <>
-                  <RuleEditor value={rule} onChange={setRule} problem={problem} readOnly={!canEdit} />
-                  <Typography.Paragraph type="secondary" style={{ marginTop: 8, marginBottom: 0, fontSize: 12 }}>
-                    {t('函数：did / never / bought / lapsed / orders / spend / chat / tag / in_segment / bucket；属性：city, city_tier, ltv, orders_total, aov。详见 docs/segments.md。',
-                      'Functions: did / never / bought / lapsed / orders / spend / chat / tag / in_segment / bucket; traits: city, city_tier, ltv, orders_total, aov. See docs/segments.md.')}
-                  </Typography.Paragraph>
-                </>
-              ) },
-            ]} />
-            {mode === 'visual' && problem && (
-              <Alert type="error" showIcon style={{ marginTop: 12 }} message={`${t('规则有误', 'Rule problem')} (${problem.line}:${problem.column})：${problem.message}`}
-                action={<Button size="small" onClick={() => setMode('text')}>{t('查看规则文本', 'Show rule text')}</Button>} />
-            )}
-            {mode === 'visual' && rule && (
-              <Typography.Paragraph code copyable style={{ marginTop: 12, marginBottom: 0, fontSize: 12 }} data-testid="rule-preview">{rule}</Typography.Paragraph>
-            )}
-          </Card>
+          <DetailsCard form={form} canEdit={canEdit} saveErr={ed.saveErr} />
+          <RuleCard rule={rule} setRule={setRule} mode={mode} setMode={setMode} problem={live.problem} segments={others} canEdit={canEdit} />
         </Col>
         <Col xs={24} xl={9}>
-          <Card bordered={false} title={<Space><ThunderboltOutlined />{t('预估人数', 'Estimated size')}{estimating && <Badge status="processing" text={t('计算中', 'estimating')} />}</Space>}>
-            {estErr ? <ErrorAlert error={estErr} /> : null}
-            {!rule.trim() ? (
-              <Empty description={t('添加条件后显示预估人数', 'Add conditions to see the estimate')} />
-            ) : (
-              <Spin spinning={estimating && !est}>
-                <Statistic value={est?.count ?? 0} formatter={(v) => <span data-testid="estimate-count" data-rule={estimate?.rule ?? ''} data-count={est?.count ?? ''} style={{ opacity: problem ? 0.35 : 1 }}>{fmtInt(Number(v))}</span>} suffix={t('人', 'people')} />
-                <Progress percent={+(share * 100).toFixed(2)} size="small" showInfo={false} />
-                <Typography.Text type="secondary">
-                  {t('占全部客户', 'of all')} {fmtInt(est?.universe)} {t('人的', 'customers:')} {fmtPct(share, 2)} · {t('耗时', 'took')} {est?.took_ms?.toFixed(1) ?? '–'} ms
-                </Typography.Text>
-                {seg && (
-                  <Descriptions size="small" column={1} style={{ marginTop: 12 }}>
-                    <Descriptions.Item label={t('已保存成员数', 'Saved members')}>{fmtInt(seg.size)}（{fmtTime(seg.computed_at)}）</Descriptions.Item>
-                  </Descriptions>
-                )}
-              </Spin>
-            )}
-          </Card>
-          <Card bordered={false} title={t('城市分布', 'By city')} style={{ marginTop: 16 }}>
-            {est?.by_city?.length ? <Chart option={cityChart} height={260} testId="chart-city" /> : <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} />}
-          </Card>
-          <Card bordered={false} title={t('下单渠道分布', 'By order channel')} style={{ marginTop: 16 }}>
-            {est?.by_channel?.length ? <Chart option={channelChart} height={240} testId="chart-channel" /> : <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} />}
-          </Card>
+          <EstimateCards rule={rule} estimate={live.estimate} estimating={live.estimating} problem={live.problem} estErr={live.estErr} seg={seg} />
         </Col>
       </Row>
       <Row gutter={[16, 16]} style={{ marginTop: 16 }}>
-        <Col xs={24} xl={15}>
-          <Card bordered={false} title={t('样本成员', 'Sample members')} extra={<Typography.Text type="secondary">{t('手机号已脱敏', 'phones masked')}</Typography.Text>}>
-            <Table rowKey="person_id" size="small" dataSource={samples} pagination={false} data-testid="sample-members"
-              columns={[
-                { title: 'OneID', dataIndex: 'person_id', render: (v) => <Link to={`/profiles/${v}`}>{v}</Link> },
-                { title: t('企微昵称', 'WeCom name'), dataIndex: 'name', render: (v) => v || '–' },
-                { title: t('手机号', 'Phone'), dataIndex: 'phone', render: (v) => v || '–' },
-                { title: t('城市', 'City'), dataIndex: 'city', render: (v) => v || '–' },
-                { title: t('订单', 'Orders'), dataIndex: 'orders' },
-                { title: t('累计消费', 'Spend'), dataIndex: 'spend', render: fmtYuan },
-              ]} />
-          </Card>
-        </Col>
-        <Col xs={24} xl={9}>
-          <Card bordered={false} title={t('人群重叠分析', 'Overlap with another segment')}>
-            <Select style={{ width: '100%' }} allowClear placeholder={t('选择一个已保存的人群进行对比', 'Choose a saved segment to compare')} value={other} onChange={setOther}
-              options={segments.filter((s) => s.id !== id).map((s) => ({ value: s.id, label: s.name }))} data-testid="overlap-select" />
-            <Spin spinning={overlapping}>
-              {overlap ? (
-                <Row gutter={8} style={{ marginTop: 16 }} data-testid="overlap-result">
-                  <Col span={8}><Statistic title={t('仅当前', 'Only this')} value={overlap.only_a} /></Col>
-                  <Col span={8}><Statistic title={t('重叠', 'Both')} value={overlap.both} valueStyle={{ color: '#1677ff' }} /></Col>
-                  <Col span={8}><Statistic title={t('仅对方', 'Only other')} value={overlap.only_b} /></Col>
-                  <Col span={24} style={{ marginTop: 8 }}>
-                    <Progress percent={+(overlap.jaccard * 100).toFixed(1)} format={(p) => `Jaccard ${p}%`} />
-                  </Col>
-                </Row>
-              ) : (
-                <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('选择人群后显示重叠人数', 'Pick a segment to see the overlap')} />
-              )}
-            </Spin>
-          </Card>
-        </Col>
+        <Col xs={24} xl={15}><SamplesCard samples={live.samples} /></Col>
+        <Col xs={24} xl={9}><OverlapCard segments={others} other={other} setOther={setOther} overlap={overlap} overlapping={overlapping} /></Col>
       </Row>
     </>
   );

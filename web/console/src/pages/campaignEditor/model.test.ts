@@ -1,0 +1,34 @@
+import dayjs from 'dayjs';
+import { describe, expect, it } from 'vitest';
+import type { Campaign } from '../../api';
+import { campaignBody, formValues, initialValues, renderTemplate, zeroTime } from './model';
+
+const saved: Campaign = {
+  id: 'cmp_1', version: 2, name: '控糖', offer_id: 'off_1', segment_id: 'seg_1', channel: 'webhook', targets: ['sms'], trigger: 'replenishment',
+  replenish_kind: 'oil', lead_days: 5, start_at: '2026-03-01T02:00:00.000Z', end_at: zeroTime, template: '{{name}}', holdout_percent: 10,
+  global_control_percent: 5, cap_per_week: 2, quiet_start: 21, quiet_end: 8, send_limit: 100, attribution_days: 14, status: 'draft', created_by: 'tok_1',
+};
+
+describe('campaign form model', () => {
+  it('sends back what a saved campaign filled in', () => {
+    const body = campaignBody(formValues(saved));
+    expect(body).toMatchObject({
+      name: '控糖', offer_id: 'off_1', segment_id: 'seg_1', channel: 'webhook', targets: ['sms'], trigger: 'replenishment',
+      replenish_kind: 'oil', lead_days: 5, start_at: '2026-03-01T02:00:00.000Z', end_at: zeroTime, cap_per_day: 0, cap_per_month: 0,
+    });
+  });
+
+  it('empties what the channel and trigger do not use', () => {
+    const v = { ...initialValues('t'), channel: 'outbox', targets: ['x'], trigger: 'once', replenish_kind: 'rice', lead_days: 3, end_at: dayjs() };
+    const body = campaignBody(v);
+    expect(body.targets).toEqual([]);
+    expect(body.replenish_kind).toBe('');
+    expect(body.lead_days).toBe(0);
+    expect(body.end_at).toBe(zeroTime);
+    expect(body.start_at).toBe(zeroTime); // schedule now
+  });
+
+  it('fills a template, leaving unknown variables', () => {
+    expect(renderTemplate('{{name}}，{{offer}} {{x}}', { name: '王阿姨', offer: '礼' })).toBe('王阿姨，礼 {{x}}');
+  });
+});
