@@ -67,7 +67,12 @@ func startIngest(ctx context.Context, cfg config, db *store.DB, metrics *store.M
 	wopts.Logger, wopts.Metrics = logger, metrics
 	w := store.NewWriter(db, wopts)
 	p := &ingestParts{spool: sp, writer: w, done: make(chan error, 1)}
-	p.collector = ingest.NewCollector(ingest.Options{Spool: sp, Protector: prot, Logger: logger})
+	dedup, err := ingest.OpenDedup(ingest.DedupOptions{Dir: filepath.Join(cfg.DataDir, "dedup"), Logger: logger})
+	if err != nil {
+		sp.Close()
+		return nil, err
+	}
+	p.collector = ingest.NewCollector(ingest.Options{Spool: sp, Protector: prot, Logger: logger, Dedup: dedup})
 	if p.wecom, err = wecomConfig(cfg); err != nil {
 		sp.Close()
 		return nil, err
@@ -179,7 +184,7 @@ func (p *ingestParts) Close() error {
 	err := <-p.done
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return errors.Join(err, p.writer.Close(ctx), p.spool.Close())
+	return errors.Join(err, p.writer.Close(ctx), p.collector.Close(), p.spool.Close())
 }
 
 func wecomConfig(cfg config) (*ingest.WeCom, error) {
