@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -241,4 +242,81 @@ func TestBlockedBloomHasNoFalseNegativesAndRoundTrips(t *testing.T) {
 	if _, err := unmarshalBloom(f.marshal(7), 8); err == nil {
 		t.Fatal("another generation's file is accepted")
 	}
+}
+
+// The window holds far more keys than its memory budget could hold in a
+// map (1 M keys: ~40 MB as before; 1 MiB of filters here): the filters
+// stay within the budget, the heap does not grow with the keys, and every
+// answer is still right: keys within the window are refused, new keys and
+// keys older than the window accepted.
+func TestDedupMemoryIsBoundedByTheBudgetNotTheWindow(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes a million keys")
+	}
+	const (
+		budget = 1 << 20
+		total  = 1_000_000
+		span   = 36 * time.Hour // keys arrive over 1.5 windows
+		window = 24 * time.Hour
+	)
+	d, err := OpenDedup(DedupOptions{Dir: t.TempDir(), Window: window, FilterBytes: budget, PlannedKeys: 100_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	d.bind(func() uint64 { return 0 })
+	start := time.Date(2026, 6, 18, 0, 0, 0, 0, time.UTC)
+	at := func(i int) time.Time { return start.Add(time.Duration(i) * (span / total)) }
+	key := benchKey
+	var heapAtQuarter uint64
+	for i := 0; i < total; i += 1000 {
+		r := d.request()
+		for j := i; j < i+1000; j++ {
+			if ok, err := r.reserve(key(j), at(j)); err != nil || !ok {
+				t.Fatalf("new key %d: %v %v", j, ok, err)
+			}
+		}
+		r.commit()
+		if f := d.filterBytes(); f > budget {
+			t.Fatalf("filters hold %d bytes, over the %d budget", f, budget)
+		}
+		if i == total/4 {
+			heapAtQuarter = heapInUse()
+		}
+	}
+	heapAtEnd := heapInUse()
+	growth := int64(heapAtEnd) - int64(heapAtQuarter)
+	m := d.db.Metrics()
+	t.Logf("%d keys: filters %d KiB, Go heap %d → %d KiB (%+d KiB), Pebble memtables %d KiB and cache %d KiB, disk %.1f MB, %d disk lookups",
+		total, d.filterBytes()>>10, heapAtQuarter>>10, heapAtEnd>>10, growth>>10, m.MemTable.Size>>10, m.BlockCache.Size>>10, float64(d.diskBytes())/1e6, d.diskLookups.Load())
+	// A map would have grown by ~30 MB over the last 750,000 keys.
+	if growth > 4<<20 {
+		t.Fatalf("heap grew by %d KiB over the last %d keys", growth>>10, total*3/4)
+	}
+	now := at(total)
+	r := d.request()
+	for i := total - 1; i > total-20_000; i -= 7 { // within the window
+		if ok, err := r.reserve(key(i), now); err != nil || ok {
+			t.Fatalf("key %d, %s old, accepted again within the window (%v)", i, now.Sub(at(i)), err)
+		}
+	}
+	for i := 0; i < total/4; i += 97 { // arrived 27 h to 36 h ago
+		if ok, err := r.reserve(key(i), now); err != nil || !ok {
+			t.Fatalf("key %d, %s old, refused after the window (%v)", i, now.Sub(at(i)), err)
+		}
+	}
+	for i := total; i < total+5000; i++ {
+		if ok, err := r.reserve(key(i), now); err != nil || !ok {
+			t.Fatalf("new key %d refused (%v)", i, err)
+		}
+	}
+	r.release()
+}
+
+// heapInUse is the live heap after a collection.
+func heapInUse() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
 }

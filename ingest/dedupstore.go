@@ -161,6 +161,7 @@ func (d *Dedup) Close() error {
 
 // onDisk reports whether generation gen holds key.
 func (d *Dedup) onDisk(gen int64, key string) (bool, error) {
+	d.diskLookups.Add(1)
 	_, closer, err := d.db.Get(diskKey(gen, key))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return false, nil
