@@ -92,7 +92,8 @@ type DedupOptions struct {
 	Window time.Duration
 	// FilterBytes is the memory of the in-memory filters, whatever the
 	// window holds: each of the dedupGenerations+1 live generations gets an
-	// equal share.
+	// equal share. Default 128 MiB, or 1 MiB for a store in memory (tests
+	// make many).
 	FilterBytes int64
 	// PlannedKeys is the number of keys per window the filters are sized for
 	// until the platform has seen a generation's worth; after that each new
@@ -112,6 +113,7 @@ const (
 	dedupStripes       = 64
 	defaultDedupWindow = 24 * time.Hour
 	defaultFilterBytes = 128 << 20
+	memoryFilterBytes  = 1 << 20
 	defaultPlannedKeys = 96_000_000
 )
 

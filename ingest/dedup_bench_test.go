@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -174,9 +175,12 @@ func BenchmarkDedup(b *testing.B) {
 	}
 }
 
-// timed runs op b.N times and reports the p99 of its durations.
+// timed runs op b.N times and reports the p99 of its durations and the
+// process's CPU time per op (background work included, such as Pebble's
+// flushes and compactions; steadier than wall time on a shared machine).
 func timed(b *testing.B, op func(i int)) {
 	lat := make([]time.Duration, b.N)
+	cpu0 := processCPU()
 	b.ResetTimer()
 	for i := range b.N {
 		t0 := time.Now()
@@ -184,6 +188,15 @@ func timed(b *testing.B, op func(i int)) {
 		lat[i] = time.Since(t0)
 	}
 	b.StopTimer()
+	b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
+}
+
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -55,7 +55,9 @@ func OpenDedup(opts DedupOptions) (*Dedup, error) {
 	if opts.Window <= 0 {
 		opts.Window = defaultDedupWindow
 	}
-	if opts.FilterBytes <= 0 {
+	if opts.FilterBytes <= 0 && opts.Dir == "" {
+		opts.FilterBytes = memoryFilterBytes
+	} else if opts.FilterBytes <= 0 {
 		opts.FilterBytes = defaultFilterBytes
 	}
 	if opts.PlannedKeys <= 0 {
