@@ -7,9 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,9 +40,8 @@ func BenchmarkIngestGrowth(b *testing.B) {
 	}
 	h := startGrowthHarness(b)
 	defer h.close()
-	var sent atomic.Int64
 	for q := 1; q <= 4; q++ {
-		h.load(b, &sent, int64(total*q/4))
+		h.load(b, int64(total*q/4))
 		h.settle(b)
 		runtime.GC()
 		var m runtime.MemStats
@@ -59,7 +56,7 @@ func BenchmarkIngestGrowth(b *testing.B) {
 		f.Close()
 		ids, persons := h.graph.Identifiers(), h.graph.Persons()
 		b.Logf("%d events: heap %.1f MiB, %d persons, %d identifiers, %.0f heap bytes per identifier, profile %s",
-			sent.Load(), float64(m.HeapAlloc)/(1<<20), persons, ids, float64(m.HeapAlloc)/float64(max(ids, 1)), f.Name())
+			h.sent, float64(m.HeapAlloc)/(1<<20), persons, ids, float64(m.HeapAlloc)/float64(max(ids, 1)), f.Name())
 	}
 }
 
@@ -73,6 +70,9 @@ type growthHarness struct {
 	stop   context.CancelFunc
 	wg     sync.WaitGroup
 	closer []func()
+
+	mu   sync.Mutex
+	sent int64 // events sent
 }
 
 func startGrowthHarness(b *testing.B) *growthHarness {
@@ -113,19 +113,23 @@ func startGrowthHarness(b *testing.B) *growthHarness {
 }
 
 // load sends batches from four clients until upTo events were sent.
-func (h *growthHarness) load(b *testing.B, sent *atomic.Int64, upTo int64) {
+func (h *growthHarness) load(b *testing.B, upTo int64) {
+	next := func() (int64, bool) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if h.sent+100 > upTo {
+			return 0, false
+		}
+		h.sent += 100
+		return h.sent, true
+	}
 	var wg sync.WaitGroup
 	for c := range 4 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
-				n := sent.Add(100)
-				if n > upTo {
-					sent.Add(-100)
-					return
-				}
-				res, err := h.col.Segment(context.Background(), "app", "batch", []byte(growthBatch(c, n)))
+			for n, ok := next(); ok; n, ok = next() {
+				res, err := h.col.Segment(context.Background(), "app", "batch", growthBatch(c, n))
 				if err != nil || res.Accepted != 100 {
 					b.Errorf("batch %d: %+v %v", n, res, err)
 					return
@@ -138,17 +142,20 @@ func (h *growthHarness) load(b *testing.B, sent *atomic.Int64, upTo int64) {
 
 // growthBatch is 100 events ending at event n: tracks of returning users
 // and, one in four, a new user identified with a phone.
-func growthBatch(client int, n int64) string {
-	msgs := make([]string, 0, 100)
+func growthBatch(client int, n int64) []byte {
+	b := []byte(`{"batch":[`)
 	for i := n - 100; i < n; i++ {
+		if i > n-100 {
+			b = append(b, ',')
+		}
 		user := i / 4
 		if i%4 == 0 {
-			msgs = append(msgs, fmt.Sprintf(`{"type":"identify","messageId":"g-%d","userId":"u%d","anonymousId":"a%d","traits":{"phone":"139%08d","city":"杭州"}}`, i, user, user, user%100_000_000))
+			b = fmt.Appendf(b, `{"type":"identify","messageId":"g-%d","userId":"u%d","anonymousId":"a%d","traits":{"phone":"139%08d","city":"杭州"}}`, i, user, user, user%100_000_000)
 			continue
 		}
-		msgs = append(msgs, fmt.Sprintf(`{"type":"track","messageId":"g-%d","userId":"u%d","event":"video_play","properties":{"topic":"控糖","video_id":"v%d"}}`, i, user, client))
+		b = fmt.Appendf(b, `{"type":"track","messageId":"g-%d","userId":"u%d","event":"video_play","properties":{"topic":"控糖","video_id":"v%d"}}`, i, user, client)
 	}
-	return `{"batch":[` + strings.Join(msgs, ",") + `]}`
+	return append(b, "]}"...)
 }
 
 // settle waits until ClickHouse holds everything spooled.
