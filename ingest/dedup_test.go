@@ -286,9 +286,9 @@ func TestDedupMemoryIsBoundedByTheBudgetNotTheWindow(t *testing.T) {
 	}
 	heapAtEnd := heapInUse()
 	growth := int64(heapAtEnd) - int64(heapAtQuarter)
-	m := d.db.Metrics()
-	t.Logf("%d keys: filters %d KiB, Go heap %d → %d KiB (%+d KiB), Pebble memtables %d KiB and cache %d KiB, disk %.1f MB, %d disk lookups",
-		total, d.filterBytes()>>10, heapAtQuarter>>10, heapAtEnd>>10, growth>>10, m.MemTable.Size>>10, m.BlockCache.Size>>10, float64(d.diskBytes())/1e6, d.diskLookups.Load())
+	st := d.Stats()
+	t.Logf("%d keys: filters %d KiB in %d generations, Go heap %d → %d KiB (%+d KiB), Pebble memtables and cache %d KiB, disk %.1f MB, %d disk lookups",
+		total, st.FilterBytes>>10, st.Generations, heapAtQuarter>>10, heapAtEnd>>10, growth>>10, st.PebbleBytes>>10, float64(st.DiskBytes)/1e6, st.DiskLookups)
 	// A map would have grown by ~30 MB over the last 750,000 keys.
 	if growth > 4<<20 {
 		t.Fatalf("heap grew by %d KiB over the last %d keys", growth>>10, total*3/4)

@@ -453,6 +453,28 @@ func (d *Dedup) warmedUpTo(last uint64) error {
 	return nil
 }
 
+// DedupStats describe a deduplication store's use of memory and disk.
+type DedupStats struct {
+	Generations int   // live generations
+	FilterBytes int64 // memory of their filters (at most DedupOptions.FilterBytes)
+	PebbleBytes int64 // Pebble's memtables and block cache (outside the Go heap)
+	DiskBytes   int64 // the store's size on disk
+	DiskLookups int64 // keys looked up on disk since the start (a filter said maybe)
+}
+
+// Stats reports the store's memory and disk use.
+func (d *Dedup) Stats() DedupStats {
+	m := d.db.Metrics()
+	return DedupStats{Generations: d.generations(), FilterBytes: d.filterBytes(), PebbleBytes: int64(m.MemTable.Size) + m.BlockCache.Size,
+		DiskBytes: int64(m.DiskSpaceUsage()), DiskLookups: d.diskLookups.Load()}
+}
+
+func (d *Dedup) generations() int {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return len(d.gens)
+}
+
 // filterBytes is the memory of the live generations' filters.
 func (d *Dedup) filterBytes() int64 {
 	d.mu.RLock()
@@ -462,12 +484,4 @@ func (d *Dedup) filterBytes() int64 {
 		n += g.filter.bytes()
 	}
 	return n
-}
-
-// diskBytes is the store's size on disk.
-func (d *Dedup) diskBytes() uint64 { return d.db.Metrics().DiskSpaceUsage() }
-
-// String describes the store for logs.
-func (d *Dedup) String() string {
-	return fmt.Sprintf("window %s in %d generations of %s, filters %d MiB", d.opts.Window, dedupGenerations, d.step, d.opts.FilterBytes>>20)
 }

@@ -54,9 +54,9 @@ func BenchmarkIngestGrowth(b *testing.B) {
 			b.Fatal(err)
 		}
 		f.Close()
-		ids, persons := h.graph.Identifiers(), h.graph.Persons()
-		b.Logf("%d events: heap %.1f MiB, %d persons, %d identifiers, %.0f heap bytes per identifier, profile %s",
-			h.sent, float64(m.HeapAlloc)/(1<<20), persons, ids, float64(m.HeapAlloc)/float64(max(ids, 1)), f.Name())
+		ids, persons, st := h.graph.Identifiers(), h.graph.Persons(), h.dedup.Stats()
+		b.Logf("%d events: heap %.1f MiB, %d persons, %d identifiers; deduplication: filters %.1f MiB, Pebble memory %.1f MiB, disk %.1f MB, %d disk lookups; profile %s",
+			h.sent, float64(m.HeapAlloc)/(1<<20), persons, ids, float64(st.FilterBytes)/(1<<20), float64(st.PebbleBytes)/(1<<20), float64(st.DiskBytes)/1e6, st.DiskLookups, f.Name())
 	}
 }
 
@@ -64,6 +64,7 @@ type growthHarness struct {
 	db     *store.DB
 	sp     *spool.Spool
 	col    *ingest.Collector
+	dedup  *ingest.Dedup
 	graph  *identity.Graph
 	pipe   *ingest.Pipeline
 	seg    *segments.Store
@@ -93,6 +94,7 @@ func startGrowthHarness(b *testing.B) *growthHarness {
 	if err != nil {
 		b.Fatal(err)
 	}
+	h.dedup = d
 	h.col = ingest.NewCollector(ingest.Options{Spool: sp, Protector: prot, Dedup: d})
 	if _, err := h.col.Warm(context.Background(), db); err != nil {
 		b.Fatal(err)
