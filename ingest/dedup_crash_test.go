@@ -293,3 +293,75 @@ func openTestSpool(t testing.TB, dir string) *spool.Spool {
 	}
 	return sp
 }
+
+// The state a crash can leave when the pipeline was quick: records in
+// ClickHouse (committed, gone from the spool's pending range) whose keys
+// had not reached the disk, above the durable watermark. Warm takes those
+// keys from the ClickHouse rows above the watermark, and only those.
+func TestDedupWarmTakesKeysAboveTheWatermarkFromClickHouse(t *testing.T) {
+	db := storetest.Migrated(t)
+	spoolDir, dedupDir := t.TempDir(), filepath.Join(t.TempDir(), "dedup")
+	r := startIngestRun(t, db, spoolDir, dedupDir)
+	for b := range 4 {
+		if res := r.send(t, testBatch(fmt.Sprintf("w%d", b), 25)); res.Accepted != 25 {
+			t.Fatalf("batch %d: %+v", b, res)
+		}
+	}
+	r.drain(t)
+	r.close(t)
+
+	// Cut the last two batches' keys and put the watermark below them.
+	d, err := OpenDedup(DedupOptions{Dir: dedupDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := d.db.NewBatch()
+	for _, g := range d.gens {
+		for b := 2; b < 4; b++ {
+			for i := range 25 {
+				batch.Delete(diskKey(g.idx, fmt.Sprintf("e|app|w%d-%d", b, i)), nil)
+			}
+		}
+	}
+	batch.Set(metaWatermark, seqBytes(50), nil)
+	if err := batch.Commit(nil); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+
+	r = startIngestRun(t, db, spoolDir, dedupDir)
+	defer r.close(t)
+	if r.warmed != 50 {
+		t.Fatalf("Warm added %d keys, want the 50 above the watermark", r.warmed)
+	}
+	for b := range 4 {
+		if res := r.send(t, testBatch(fmt.Sprintf("w%d", b), 25)); res.Duplicates != 25 {
+			t.Fatalf("retry of batch %d: %+v, want 25 duplicates", b, res)
+		}
+	}
+}
+
+// A store lost with its folder (or a first start with it) is refilled
+// from every row ClickHouse received within the window.
+func TestDedupWarmRefillsALostStoreFromClickHouse(t *testing.T) {
+	db := storetest.Migrated(t)
+	spoolDir, dedupDir := t.TempDir(), filepath.Join(t.TempDir(), "dedup")
+	r := startIngestRun(t, db, spoolDir, dedupDir)
+	body := testBatch("lost", 30)
+	if res := r.send(t, body); res.Accepted != 30 {
+		t.Fatalf("first: %+v", res)
+	}
+	r.drain(t)
+	r.close(t)
+	if err := os.RemoveAll(dedupDir); err != nil {
+		t.Fatal(err)
+	}
+	r = startIngestRun(t, db, spoolDir, dedupDir)
+	defer r.close(t)
+	if r.warmed != 30 {
+		t.Fatalf("Warm added %d keys, want the 30 of ClickHouse", r.warmed)
+	}
+	if res := r.send(t, body); res.Duplicates != 30 {
+		t.Fatalf("retry: %+v, want 30 duplicates", res)
+	}
+}
