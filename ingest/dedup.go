@@ -106,8 +106,8 @@ type DedupOptions struct {
 // rate per generation (a new key is looked up on disk in ~0.1 generation
 // on average), for 96 M keys a day: 1,100 events/s all day. At 5,000
 // events/s all day it is 2.2 bits per key: ~36% per generation, so a new
-// key costs ~3 disk lookups (each ~10 µs of CPU, mostly from Pebble's
-// cache) until the rate drops; correct all the same.
+// key costs ~3 disk lookups (each 10 to 30 µs of CPU: a Pebble Get, from
+// its cache or the OS's) until the rate drops; correct all the same.
 const (
 	dedupGenerations   = 8
 	dedupStripes       = 64
