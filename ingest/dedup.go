@@ -1,7 +1,9 @@
 package ingest
 
 import (
+	"cmp"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -123,7 +125,8 @@ type generation struct {
 	idx     int64
 	filter  *blockedBloom
 	trusted atomic.Bool  // the filter holds every key of the generation on disk
-	dropped atomic.Bool  // expired: stop rebuilding its filter
+	dropped  atomic.Bool // expired: stop rebuilding its filter
+	reopened atomic.Bool // a past generation receiving Warm's keys: its filter file waits
 	keys    atomic.Int64 // keys added (sizes the next generation's filter)
 }
 
@@ -179,7 +182,7 @@ func (r *dedupRequest) reserve(key string, now time.Time) (bool, error) {
 	if _, ok := s.pending[key]; ok {
 		return false, nil
 	}
-	gen, found, err := d.lookup(key, h, now, true)
+	gen, found, _, err := d.lookup(key, h, now, now, true)
 	if err != nil || found {
 		return false, err
 	}
@@ -234,33 +237,87 @@ func (r *dedupRequest) forget() {
 }
 
 // lookup reports whether key (of hash h) is on disk in a live generation,
-// and the generation a new key goes to; with mark, it records the key in
-// that generation's filter. The caller holds the key's stripe.
-func (d *Dedup) lookup(key string, h uint64, now time.Time, mark bool) (int64, bool, error) {
+// and the generation it goes to when new: the newest, or for a key that
+// arrived at a past time at (Warm), that time's generation, so that it
+// expires a window after it arrived; expired reports such a key already
+// older than the window. With mark it records the key in that
+// generation's filter. The caller holds the key's stripe.
+func (d *Dedup) lookup(key string, h uint64, now, at time.Time, mark bool) (gen int64, found, expired bool, err error) {
 	d.mu.RLock()
-	for d.needRotate(now) {
+	target, fix := d.target(now, at)
+	for fix != nil {
 		d.mu.RUnlock()
-		d.rotate(now)
+		fix()
 		d.mu.RLock()
+		target, fix = d.target(now, at)
 	}
 	defer d.mu.RUnlock()
+	if target == nil {
+		return 0, false, true, nil
+	}
 	oldest := d.oldestLive(now)
 	for i := len(d.gens) - 1; i >= 0; i-- { // newest first: retries are usually recent
 		g := d.gens[i]
 		if g.idx < oldest || !g.mayHave(h) {
 			continue
 		}
-		found, err := d.onDisk(g.idx, key)
-		if err != nil || found {
-			return 0, found, err
+		if found, err := d.onDisk(g.idx, key); err != nil || found {
+			return 0, found, false, err
 		}
 	}
-	g := d.gens[len(d.gens)-1]
 	if mark {
-		g.filter.add(h)
-		g.keys.Add(1)
+		target.filter.add(h)
+		target.keys.Add(1)
 	}
-	return g.idx, false, nil
+	return target.idx, false, false, nil
+}
+
+// target is the generation a new key that arrived at time at goes to, or
+// nil for a key already older than the window; or else the change to make
+// first, under the write lock: a rotation, or reopening a past generation
+// for keys Warm adds. The caller holds d.mu for reading.
+func (d *Dedup) target(now, at time.Time) (*generation, func()) {
+	if d.needRotate(now) {
+		return nil, func() { d.rotate(now) }
+	}
+	newest := d.gens[len(d.gens)-1]
+	idx := d.genIndex(at)
+	if idx >= newest.idx {
+		return newest, nil
+	}
+	if idx < max(d.oldestLive(now), newest.idx-dedupGenerations) {
+		return nil, nil
+	}
+	i, ok := slices.BinarySearchFunc(d.gens, idx, func(g *generation, idx int64) int { return cmp.Compare(g.idx, idx) })
+	if !ok || !d.gens[i].reopened.Load() {
+		return nil, func() { d.reopen(idx) }
+	}
+	return d.gens[i], nil
+}
+
+// reopen lets a past generation receive keys again (Warm's, placed by
+// their arrival), creating it if it has none: its filter file, which would
+// now lack keys, is deleted durably first, and written again once Warm is
+// done (warmedUpTo).
+func (d *Dedup) reopen(idx int64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	i, ok := slices.BinarySearchFunc(d.gens, idx, func(g *generation, idx int64) int { return cmp.Compare(g.idx, idx) })
+	if !ok {
+		d.gens = slices.Insert(d.gens, i, d.newGeneration(idx))
+	}
+	g := d.gens[i]
+	if g.reopened.Load() {
+		return
+	}
+	d.persistMu.Lock()
+	defer d.persistMu.Unlock()
+	if err := d.fs.Remove(d.filterName(idx)); err == nil {
+		if err := syncDir(d.fs, d.filters); err != nil {
+			d.logger.Warn("deduplication filter file removal not synced", "generation", idx, "err", err)
+		}
+	}
+	g.reopened.Store(true)
 }
 
 // needRotate tells whether time now needs a new generation or expires the

@@ -32,6 +32,13 @@ type ingestRun struct {
 
 func startIngestRun(t testing.TB, db *store.DB, spoolDir, dedupDir string) *ingestRun {
 	t.Helper()
+	return startIngestRunAt(t, db, spoolDir, dedupDir, nil)
+}
+
+// startIngestRunAt is startIngestRun with the collector's clock at *clock
+// (time.Now when nil).
+func startIngestRunAt(t testing.TB, db *store.DB, spoolDir, dedupDir string, clock *time.Time) *ingestRun {
+	t.Helper()
 	sp := openTestSpool(t, spoolDir)
 	d, err := OpenDedup(DedupOptions{Dir: dedupDir})
 	if err != nil {
@@ -41,7 +48,11 @@ func startIngestRun(t testing.TB, db *store.DB, spoolDir, dedupDir string) *inge
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &ingestRun{sp: sp, col: NewCollector(Options{Spool: sp, Protector: prot, Dedup: d}), done: make(chan error, 1)}
+	now := time.Now
+	if clock != nil {
+		now = func() time.Time { return *clock }
+	}
+	r := &ingestRun{sp: sp, col: NewCollector(Options{Spool: sp, Protector: prot, Dedup: d, Now: now}), done: make(chan error, 1)}
 	if r.warmed, err = r.col.Warm(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}
@@ -364,4 +375,48 @@ func TestDedupWarmRefillsALostStoreFromClickHouse(t *testing.T) {
 	if res := r.send(t, body); res.Duplicates != 30 {
 		t.Fatalf("retry: %+v, want 30 duplicates", res)
 	}
+}
+
+// Warm places each key in the generation of its record's arrival, so a
+// refilled key expires a window after the record arrived, as it would have
+// without the refill.
+func TestDedupWarmPlacesKeysByArrival(t *testing.T) {
+	db := storetest.Migrated(t)
+	spoolDir, dedupDir := t.TempDir(), filepath.Join(t.TempDir(), "dedup")
+	arrival := time.Now().Add(-20 * time.Hour).Truncate(time.Millisecond)
+	clock := arrival
+	r := startIngestRunAt(t, db, spoolDir, dedupDir, &clock)
+	body := testBatch("arrival", 20)
+	if res := r.send(t, body); res.Accepted != 20 {
+		t.Fatalf("first: %+v", res)
+	}
+	r.drain(t)
+	r.close(t)
+	if err := os.RemoveAll(dedupDir); err != nil {
+		t.Fatal(err)
+	}
+	clock = arrival.Add(20 * time.Hour)
+	r = startIngestRunAt(t, db, spoolDir, dedupDir, &clock)
+	if r.warmed != 20 {
+		t.Fatalf("Warm added %d keys, want 20", r.warmed)
+	}
+	if res := r.send(t, body); res.Duplicates != 20 {
+		t.Fatalf("retry 20 h after arrival: %+v, want 20 duplicates", res)
+	}
+	// The past generation Warm reopened got its filter file back.
+	r.close(t)
+	r = startIngestRunAt(t, db, spoolDir, dedupDir, &clock)
+	for _, g := range r.col.dedup.gens {
+		if !g.trusted.Load() {
+			t.Fatalf("generation %d has no filter file after a clean stop", g.idx)
+		}
+	}
+	if res := r.send(t, body); res.Duplicates != 20 {
+		t.Fatalf("retry after a restart: %+v, want 20 duplicates", res)
+	}
+	clock = arrival.Add(24*time.Hour + 24*time.Hour/dedupGenerations)
+	if res := r.send(t, body); res.Accepted != 20 {
+		t.Fatalf("retry 27 h after arrival, 7 h after the refill: %+v, want 20 accepted", res)
+	}
+	r.close(t)
 }

@@ -336,11 +336,11 @@ func (d *Dedup) filterName(idx int64) string {
 // over. It is not synced: a file a crash tore fails its checksum and the
 // filter is rebuilt from the keys.
 func (d *Dedup) writeFilter(g *generation) {
-	if g.dropped.Load() {
-		return
-	}
 	d.persistMu.Lock()
 	defer d.persistMu.Unlock()
+	if g.dropped.Load() || g.reopened.Load() {
+		return
+	}
 	name := d.filterName(g.idx)
 	err := writeFile(d.fs, name+".tmp", g.filter.marshal(g.idx))
 	if err == nil {
@@ -400,27 +400,38 @@ func syncDir(fs vfs.FS, dir string) error {
 	return errors.Join(f.Sync(), f.Close())
 }
 
-// remember adds keys of records known to be durable (in the spool or in
-// ClickHouse) to the current generation, unless known; it returns how
-// many it added. Warm uses it; it does not move the watermark.
-func (d *Dedup) remember(keys []string, now time.Time) (int, error) {
+// warmKey is the key of a record known to be durable (in the spool or in
+// ClickHouse) and when it arrived.
+type warmKey struct {
+	key string
+	at  time.Time
+}
+
+// remember adds keys unless known, each to the generation of its arrival
+// (skipping those older than the window); it returns how many it added.
+// Warm uses it; it does not move the watermark.
+func (d *Dedup) remember(keys []warmKey, now time.Time) (int, error) {
 	b := d.db.NewBatch()
 	defer b.Close()
 	added := 0
-	for _, key := range keys {
-		h := xxhash.Sum64String(key)
+	for _, k := range keys {
+		h := xxhash.Sum64String(k.key)
 		s := &d.stripes[h%dedupStripes]
 		s.mu.Lock()
-		_, pending := s.pending[key]
-		gen, found, err := d.lookup(key, h, now, !pending)
+		_, pending := s.pending[k.key]
+		at := k.at
+		if at.IsZero() || at.After(now) {
+			at = now
+		}
+		gen, found, expired, err := d.lookup(k.key, h, now, at, !pending)
 		s.mu.Unlock()
 		if err != nil {
 			return added, err
 		}
-		if pending || found {
+		if pending || found || expired {
 			continue
 		}
-		b.Set(diskKey(gen, key), nil, nil)
+		b.Set(diskKey(gen, k.key), nil, nil)
 		added++
 	}
 	return added, b.Commit(pebble.NoSync)
@@ -450,6 +461,13 @@ func (d *Dedup) warmedUpTo(last uint64) error {
 	d.flightMu.Lock()
 	d.warmed = true
 	d.flightMu.Unlock()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, g := range d.gens {
+		if g.reopened.Swap(false) {
+			d.persistLater(g)
+		}
+	}
 	return nil
 }
 

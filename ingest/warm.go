@@ -64,9 +64,9 @@ func (c *Collector) Warm(ctx context.Context, db *store.DB) (int, error) {
 // tables with deduplication keys.
 func (c *Collector) warmFromClickHouse(ctx context.Context, db *store.DB, cond string, args []any, now time.Time) (int, error) {
 	queries := []struct{ name, sql string }{
-		{"events", "SELECT concat('e|', source, '|', message_id) FROM " + db.Table("events") + " WHERE " + cond + " AND NOT startsWith(message_id, 'auto-')"},
-		{"wecom messages", "SELECT concat('m|', msgid) FROM " + db.Table("wecom_messages") + " WHERE " + cond},
-		{"wecom contact events", "SELECT concat('c|', dedup_key) FROM " + db.Table("wecom_contact_events") + " WHERE " + cond},
+		{"events", "SELECT concat('e|', source, '|', message_id), received_at FROM " + db.Table("events") + " WHERE " + cond + " AND NOT startsWith(message_id, 'auto-')"},
+		{"wecom messages", "SELECT concat('m|', msgid), received_at FROM " + db.Table("wecom_messages") + " WHERE " + cond},
+		{"wecom contact events", "SELECT concat('c|', dedup_key), received_at FROM " + db.Table("wecom_contact_events") + " WHERE " + cond},
 	}
 	n := 0
 	for _, q := range queries {
@@ -86,7 +86,7 @@ func (c *Collector) warmQuery(ctx context.Context, db *store.DB, sql string, arg
 	}
 	defer rows.Close()
 	n := 0
-	keys := make([]string, 0, warmBatch)
+	keys := make([]warmKey, 0, warmBatch)
 	flush := func() error {
 		m, err := c.dedup.remember(keys, now)
 		n += m
@@ -94,11 +94,11 @@ func (c *Collector) warmQuery(ctx context.Context, db *store.DB, sql string, arg
 		return err
 	}
 	for rows.Next() {
-		var key string
-		if err := rows.Scan(&key); err != nil {
+		var k warmKey
+		if err := rows.Scan(&k.key, &k.at); err != nil {
 			return n, err
 		}
-		if keys = append(keys, key); len(keys) == warmBatch {
+		if keys = append(keys, k); len(keys) == warmBatch {
 			if err := flush(); err != nil {
 				return n, err
 			}
@@ -120,14 +120,14 @@ func (c *Collector) warmFromSpool(ctx context.Context, now time.Time) (int, erro
 		if err != nil {
 			return n, fmt.Errorf("warm deduplication from the spool: %w", err)
 		}
-		var keys []string
+		var keys []warmKey
 		for _, sr := range recs {
 			r, err := decodeRecord(sr.Data)
 			if err != nil {
 				return n, fmt.Errorf("warm deduplication from the spool: record %d: %w", sr.Seq, err)
 			}
 			if k := dedupKey(r); k != "" {
-				keys = append(keys, k)
+				keys = append(keys, warmKey{key: k, at: receivedAt(r)})
 			}
 		}
 		m, err := c.dedup.remember(keys, now)
@@ -138,4 +138,17 @@ func (c *Collector) warmFromSpool(ctx context.Context, now time.Time) (int, erro
 		from = recs[len(recs)-1].Seq + 1
 	}
 	return n, nil
+}
+
+// receivedAt is when a record with a deduplication key arrived.
+func receivedAt(r *Record) time.Time {
+	switch r.Kind {
+	case KindEvent:
+		return r.Event.ReceivedAt
+	case KindMessage:
+		return r.Message.ReceivedAt
+	case KindContact:
+		return r.Contact.ReceivedAt
+	}
+	return time.Time{}
 }
