@@ -122,12 +122,12 @@ const (
 // generation is one slice of the window: its filter and the count of keys
 // added to it by this process.
 type generation struct {
-	idx     int64
-	filter  *blockedBloom
-	trusted atomic.Bool  // the filter holds every key of the generation on disk
-	dropped  atomic.Bool // expired: stop rebuilding its filter
-	reopened atomic.Bool // a past generation receiving Warm's keys: its filter file waits
-	keys    atomic.Int64 // keys added (sizes the next generation's filter)
+	idx      int64
+	filter   *blockedBloom
+	trusted  atomic.Bool  // the filter holds every key of the generation on disk
+	dropped  atomic.Bool  // expired: stop rebuilding its filter
+	reopened atomic.Bool  // a past generation receiving Warm's keys: its filter file waits
+	keys     atomic.Int64 // keys added (sizes the next generation's filter)
 }
 
 // mayHave reports whether the generation may hold the key of hash h; a

@@ -353,34 +353,10 @@ func TestDedupWarmTakesKeysAboveTheWatermarkFromClickHouse(t *testing.T) {
 }
 
 // A store lost with its folder (or a first start with it) is refilled
-// from every row ClickHouse received within the window.
-func TestDedupWarmRefillsALostStoreFromClickHouse(t *testing.T) {
-	db := storetest.Migrated(t)
-	spoolDir, dedupDir := t.TempDir(), filepath.Join(t.TempDir(), "dedup")
-	r := startIngestRun(t, db, spoolDir, dedupDir)
-	body := testBatch("lost", 30)
-	if res := r.send(t, body); res.Accepted != 30 {
-		t.Fatalf("first: %+v", res)
-	}
-	r.drain(t)
-	r.close(t)
-	if err := os.RemoveAll(dedupDir); err != nil {
-		t.Fatal(err)
-	}
-	r = startIngestRun(t, db, spoolDir, dedupDir)
-	defer r.close(t)
-	if r.warmed != 30 {
-		t.Fatalf("Warm added %d keys, want the 30 of ClickHouse", r.warmed)
-	}
-	if res := r.send(t, body); res.Duplicates != 30 {
-		t.Fatalf("retry: %+v, want 30 duplicates", res)
-	}
-}
-
-// Warm places each key in the generation of its record's arrival, so a
-// refilled key expires a window after the record arrived, as it would have
-// without the refill.
-func TestDedupWarmPlacesKeysByArrival(t *testing.T) {
+// from every row ClickHouse received within the window, each key in the
+// generation of its record's arrival: it expires a window after the record
+// arrived, as it would have without the refill.
+func TestDedupWarmRefillsALostStoreByArrival(t *testing.T) {
 	db := storetest.Migrated(t)
 	spoolDir, dedupDir := t.TempDir(), filepath.Join(t.TempDir(), "dedup")
 	arrival := time.Now().Add(-20 * time.Hour).Truncate(time.Millisecond)
