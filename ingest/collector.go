@@ -161,7 +161,8 @@ func checkBody(body []byte) *Problem {
 
 // accept spools the valid items (dropping known duplicates) and the
 // invalid ones as dead letters, all in one durable append, and returns when
-// they are on disk.
+// they are on disk. The deduplication keys are reserved before the append
+// and written to the store after it (see Dedup for why in that order).
 func (c *Collector) accept(ctx context.Context, source, endpoint string, items []item) (Result, error) {
 	var res Result
 	var bufs [][]byte
