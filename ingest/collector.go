@@ -26,12 +26,13 @@ var ErrNoSpace = errors.New("ingest: no space left on the spool's disk")
 type Options struct {
 	Spool     *spool.Spool
 	Protector *identity.Protector
-	// DedupWindow is how long a messageId (or msgid, or callback key) is
-	// remembered to drop client retries. 24 h covers SDK retry queues and
-	// WeCom's callback retries many times over.
-	DedupWindow time.Duration
-	Logger      *slog.Logger
-	Now         func() time.Time
+	// Dedup remembers the keys (messageId, msgid, callback key) of the
+	// window's records to drop client retries; the collector owns it and
+	// closes it. Nil makes one in memory with the default 24 h window (for
+	// tests and tools: its memory grows with the window).
+	Dedup  *Dedup
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Collector validates, normalises and spools incoming records. It is safe
@@ -39,24 +40,32 @@ type Options struct {
 type Collector struct {
 	spool  *spool.Spool
 	prot   *identity.Protector
-	dedup  *dedup
+	dedup  *Dedup
 	logger *slog.Logger
 	now    func() time.Time
 }
 
 // NewCollector returns a collector appending to opts.Spool.
 func NewCollector(opts Options) *Collector {
-	if opts.DedupWindow <= 0 {
-		opts.DedupWindow = 24 * time.Hour
+	if opts.Dedup == nil {
+		d, err := OpenDedup(DedupOptions{Logger: opts.Logger})
+		if err != nil {
+			panic(err) // an in-memory store cannot fail to open
+		}
+		opts.Dedup = d
 	}
+	opts.Dedup.bind(opts.Spool.LastSeq)
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Collector{spool: opts.Spool, prot: opts.Protector, dedup: newDedup(opts.DedupWindow), logger: opts.Logger, now: opts.Now}
+	return &Collector{spool: opts.Spool, prot: opts.Protector, dedup: opts.Dedup, logger: opts.Logger, now: opts.Now}
 }
+
+// Close closes the deduplication store; requests must have stopped.
+func (c *Collector) Close() error { return c.dedup.Close() }
 
 // Rejection is a refused record of a batch: its position and the problem.
 type Rejection struct {
@@ -153,17 +162,14 @@ func checkBody(body []byte) *Problem {
 
 // accept spools the valid items (dropping known duplicates) and the
 // invalid ones as dead letters, all in one durable append, and returns when
-// they are on disk.
+// they are on disk. The deduplication keys are reserved before the append
+// and written to the store after it (see Dedup for why in that order).
 func (c *Collector) accept(ctx context.Context, source, endpoint string, items []item) (Result, error) {
 	var res Result
 	var bufs [][]byte
-	var reserved []string
+	keys := c.dedup.request()
 	now := c.now()
-	release := func() {
-		for _, k := range reserved {
-			c.dedup.release(k)
-		}
-	}
+	release := keys.release
 	for i, it := range items {
 		if it.problem != nil {
 			pos := i
@@ -175,11 +181,15 @@ func (c *Collector) accept(ctx context.Context, source, endpoint string, items [
 			continue
 		}
 		if it.key != "" {
-			if !c.dedup.reserve(it.key, now) {
+			ok, err := keys.reserve(it.key, now)
+			if err != nil {
+				release()
+				return Result{}, err
+			}
+			if !ok {
 				res.Duplicates++
 				continue
 			}
-			reserved = append(reserved, it.key)
 		}
 		b, err := encodeRecord(it.rec)
 		if err != nil {
@@ -202,6 +212,7 @@ func (c *Collector) accept(ctx context.Context, source, endpoint string, items [
 		}
 		return Result{}, fmt.Errorf("spool: %w", err)
 	}
+	keys.commit()
 	return res, nil
 }
 

@@ -74,7 +74,7 @@ func startIngest(ctx context.Context, cfg config, db *store.DB, metrics *store.M
 	if err := p.wire(ctx, cfg, db, prot, logger, fallback); err != nil {
 		closeCtx, cancel := context.WithTimeout(context.Background(), writerCloseTimeout)
 		defer cancel()
-		return nil, errors.Join(err, p.writer.Close(closeCtx), p.spool.Close())
+		return nil, errors.Join(err, p.writer.Close(closeCtx), p.closeCollector(), p.spool.Close())
 	}
 	p.start(db, spoolID, logger)
 	logger.Info("ingest ready", "spool", filepath.Join(cfg.DataDir, "spool"), "pending_records", p.spool.LastSeq()-p.spool.Committed(), "wecom", p.wecom != nil)
@@ -113,8 +113,11 @@ func (p *ingestParts) openSpool(cfg config, logger *slog.Logger) (string, error)
 // wire builds the collector (its deduplication memory warmed), the
 // identity graph, the segments store and the campaigns service.
 func (p *ingestParts) wire(ctx context.Context, cfg config, db *store.DB, prot *identity.Protector, logger *slog.Logger, fallback *ingest.WeCom) error {
-	p.collector = ingest.NewCollector(ingest.Options{Spool: p.spool, Protector: prot, Logger: logger})
-	var err error
+	dedup, err := ingest.OpenDedup(ingest.DedupOptions{Dir: filepath.Join(cfg.DataDir, "dedup"), Logger: logger})
+	if err != nil {
+		return err
+	}
+	p.collector = ingest.NewCollector(ingest.Options{Spool: p.spool, Protector: prot, Logger: logger, Dedup: dedup})
 	if p.wecom, err = wecomConfig(cfg); err != nil {
 		return err
 	}
@@ -256,7 +259,16 @@ func (p *ingestParts) Close() error {
 	err := p.group.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), writerCloseTimeout)
 	defer cancel()
-	return errors.Join(err, p.writer.Close(ctx), p.spool.Close())
+	return errors.Join(err, p.writer.Close(ctx), p.closeCollector(), p.spool.Close())
+}
+
+// closeCollector closes the collector's deduplication store, if wire got
+// as far as opening it.
+func (p *ingestParts) closeCollector() error {
+	if p.collector == nil {
+		return nil
+	}
+	return p.collector.Close()
 }
 
 func wecomConfig(cfg config) (*ingest.WeCom, error) {
