@@ -187,7 +187,7 @@ func (c *config) demoBenchSettings() []setting {
 		{flag: "ingest-records", env: "CDP_BENCH_INGEST_RECORDS", commands: []string{"bench"}, num: &c.BenchIngestRecords, def: "500000",
 			help: "Records sent through the HTTP ingest path into a fresh embedded engine."},
 		{flag: "load", env: "CDP_BENCH_LOAD", commands: []string{"bench"}, boolean: &c.Load, def: "false",
-			help: "Instead of the benchmarks, a sustained-load run: ingest from several clients at --load-rate, concurrent segment estimates and a live segment-entry campaign for --load-minutes, reporting every 10 s events/s, errors, latency percentiles and memory."},
+			help: "Instead of the benchmarks, a sustained-load run: ingest from several clients at --load-rate, concurrent segment estimates and a live segment-entry campaign for --load-minutes, reporting every 10 s events/s, errors, latency percentiles and memory, then fitting the memory growth after --load-warmup."},
 		{flag: "load-minutes", env: "CDP_BENCH_LOAD_MINUTES", commands: []string{"bench"}, num: &c.LoadMinutes, def: "3",
 			help: "Length of the --load run in minutes."},
 		{flag: "load-clients", env: "CDP_BENCH_LOAD_CLIENTS", commands: []string{"bench"}, num: &c.LoadClients, def: "4",
