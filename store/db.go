@@ -60,6 +60,12 @@ func Open(dsn string, logger *slog.Logger) (*DB, error) {
 	if _, ok := opts.Settings["max_query_size"]; !ok {
 		opts.Settings["max_query_size"] = maxQuerySize
 	}
+	// A pooled connection keeps its encode and compression buffers at the
+	// size of the largest block it has carried (17-25 MB after a writer
+	// batch, issue #23); free them when the connection goes back to the
+	// pool so idle connections do not hold the peak. The DSN cannot set
+	// this option.
+	opts.FreeBufOnConnRelease = true
 	conn, err := clickhouse.Open(opts)
 	if err != nil {
 		return nil, fmt.Errorf("ClickHouse: %w", err)

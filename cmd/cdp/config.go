@@ -61,6 +61,7 @@ type config struct {
 	LoadMinutes        int
 	LoadClients        int
 	LoadRate           int
+	LoadWarmup         int
 	MetricsToken       string
 	MetricsAddr        string
 	AllowLoopbackHTTP  bool
@@ -186,13 +187,15 @@ func (c *config) demoBenchSettings() []setting {
 		{flag: "ingest-records", env: "CDP_BENCH_INGEST_RECORDS", commands: []string{"bench"}, num: &c.BenchIngestRecords, def: "500000",
 			help: "Records sent through the HTTP ingest path into a fresh embedded engine."},
 		{flag: "load", env: "CDP_BENCH_LOAD", commands: []string{"bench"}, boolean: &c.Load, def: "false",
-			help: "Instead of the benchmarks, a sustained-load run: ingest from several clients at --load-rate, concurrent segment estimates and a live segment-entry campaign for --load-minutes, reporting every 10 s events/s, errors, latency percentiles and memory."},
+			help: "Instead of the benchmarks, a sustained-load run: ingest from several clients at --load-rate, concurrent segment estimates and a live segment-entry campaign for --load-minutes, reporting every 10 s events/s, errors, latency percentiles and memory, then fitting the memory growth after --load-warmup."},
 		{flag: "load-minutes", env: "CDP_BENCH_LOAD_MINUTES", commands: []string{"bench"}, num: &c.LoadMinutes, def: "3",
 			help: "Length of the --load run in minutes."},
 		{flag: "load-clients", env: "CDP_BENCH_LOAD_CLIENTS", commands: []string{"bench"}, num: &c.LoadClients, def: "4",
 			help: "Concurrent ingest clients of the --load run (batches of 100 events)."},
 		{flag: "load-rate", env: "CDP_BENCH_LOAD_RATE", commands: []string{"bench"}, num: &c.LoadRate, def: "5000",
 			help: "Target events per second of the --load run, shared by the clients; 0: as fast as they are acknowledged."},
+		{flag: "load-warmup", env: "CDP_BENCH_LOAD_WARMUP", commands: []string{"bench"}, num: &c.LoadWarmup, def: "300",
+			help: "Seconds at the start of the --load run left out of the memory growth fit (at most the first third of the run)."},
 		{flag: "json", env: "CDP_BENCH_JSON", commands: []string{"bench"}, boolean: &c.BenchJSON, def: "false",
 			help: "Print the figures as JSON for machines."},
 	}

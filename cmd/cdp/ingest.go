@@ -34,6 +34,7 @@ type ingestParts struct {
 	spool     *spool.Spool
 	writer    *store.Writer
 	collector *ingest.Collector
+	dedup     *ingest.Dedup // the collector's, for its memory and disk figures
 	wecom     *ingest.WeCom
 	identity  *identity.Service
 	segments  *segments.Store
@@ -117,6 +118,7 @@ func (p *ingestParts) wire(ctx context.Context, cfg config, db *store.DB, prot *
 	if err != nil {
 		return err
 	}
+	p.dedup = dedup
 	p.collector = ingest.NewCollector(ingest.Options{Spool: p.spool, Protector: prot, Logger: logger, Dedup: dedup})
 	if p.wecom, err = wecomConfig(cfg); err != nil {
 		return err

@@ -5,8 +5,9 @@ package main
 // several clients at a target rate while analysts estimate segments
 // concurrently and a segment-entry campaign runs on the outbox channel;
 // every 10 s it reports acknowledged events/s, errors by kind, ack and
-// estimate latency percentiles, and the resident memory of the platform
-// and of the engine child.
+// estimate latency percentiles, the resident memory of the platform and
+// of the engine child, and the memory of the platform's parts; at the end
+// it fits the memory growth after a warm-up (soak.go).
 
 import (
 	"bytes"
@@ -43,6 +44,7 @@ type loadInterval struct {
 	PlatformRSSMB float64        `json:"platform_rss_mb"`
 	EngineRSSMB   float64        `json:"engine_rss_mb"`
 	SpoolPending  uint64         `json:"spool_pending_records"`
+	soakSample
 }
 
 // loadReport is the whole run, for --json.
@@ -63,6 +65,7 @@ type loadReport struct {
 	PeakEngine  float64        `json:"engine_rss_peak_mb"`
 	FinalRSSMB  float64        `json:"platform_rss_final_mb"`
 	FinalEngine float64        `json:"engine_rss_final_mb"`
+	Soak        soakReport     `json:"soak"` // the growth fit over Intervals
 }
 
 // loadRules are the estimates analysts run during the load.
@@ -183,6 +186,7 @@ type loadRun struct {
 	hc         *http.Client
 	stopServer func()
 	sm         *loadSampler
+	probe      *soakProbe
 	acked      atomic.Int64
 	rep        loadReport
 	start      time.Time
@@ -203,6 +207,7 @@ func startLoadRun(ctx context.Context, cfg config, sc *scratch) (*loadRun, error
 		return nil, err
 	}
 	in := sc.in
+	l.probe = newSoakProbe(in.dedup, in.identity.Graph)
 	srv := api.New(api.Options{DB: sc.ch.db, Credentials: sc.creds, Collector: in.collector, Identity: in.identity, Segments: in.segments,
 		Campaigns: in.campaigns, Gatherer: sc.reg, Logger: sc.quiet})
 	sctx, stopServer := context.WithCancel(ctx)
@@ -346,7 +351,7 @@ func (l *loadRun) report(now time.Time, out io.Writer) {
 	iv := loadInterval{At: now.Sub(l.start).Seconds(), EventsPerSec: float64(n-l.last) / now.Sub(l.lastAt).Seconds(), Errors: errs,
 		AckP50: percentile(acks, .50), AckP95: percentile(acks, .95), AckP99: percentile(acks, .99),
 		Estimates: len(ests), EstimateP50: percentile(ests, .50), EstimateP99: percentile(ests, .99),
-		PlatformRSSMB: selfRSSMB(), SpoolPending: in.spool.LastSeq() - in.spool.Committed()}
+		PlatformRSSMB: selfRSSMB(), SpoolPending: in.spool.LastSeq() - in.spool.Committed(), soakSample: l.probe.sample(now.Sub(l.lastAt))}
 	if ch.engine != nil {
 		iv.EngineRSSMB = ch.engine.ResidentMB()
 	}
@@ -356,9 +361,11 @@ func (l *loadRun) report(now time.Time, out io.Writer) {
 	rep.AckP99Max, rep.EstP99Max = max(rep.AckP99Max, iv.AckP99), max(rep.EstP99Max, iv.EstimateP99)
 	rep.PeakRSSMB, rep.PeakEngine = max(rep.PeakRSSMB, iv.PlatformRSSMB), max(rep.PeakEngine, iv.EngineRSSMB)
 	if !l.cfg.BenchJSON {
-		fmt.Fprintf(out, "%4.0fs  %7.0f ev/s  ack p50/p95/p99 %6.1f/%6.1f/%6.1f ms  estimates %4d p50/p99 %6.1f/%6.1f ms  rss platform %5.0f MB engine %5.0f MB  spool %6d  errors %v\n",
+		fmt.Fprintf(out, "%4.0fs  %7.0f ev/s  ack p50/p95/p99 %6.1f/%6.1f/%6.1f ms  estimates %4d p50/p99 %6.1f/%6.1f ms  rss platform %5.0f MB engine %5.0f MB  heap %5.0f MB  go %5.0f MB  "+
+			"dedup filter %5.1f MB pebble %5.1f MB disk %6.1f MB %6.0f lookups/s  persons %7d identifiers %8d  spool %6d  errors %v\n",
 			iv.At, iv.EventsPerSec, iv.AckP50, iv.AckP95, iv.AckP99, iv.Estimates, iv.EstimateP50, iv.EstimateP99,
-			iv.PlatformRSSMB, iv.EngineRSSMB, iv.SpoolPending, iv.Errors)
+			iv.PlatformRSSMB, iv.EngineRSSMB, iv.GoHeapLiveMB, iv.GoRuntimeMB,
+			iv.DedupFilterMB, iv.DedupPebbleMB, iv.DedupDiskMB, iv.DedupLookupsPerSec, iv.Persons, iv.Identifiers, iv.SpoolPending, iv.Errors)
 	}
 }
 
@@ -386,6 +393,7 @@ func (l *loadRun) settle() error {
 	if !strings.HasPrefix(rep.Campaign, "none") {
 		_ = ch.db.Conn.QueryRow(l.ctx, "SELECT count() FROM "+ch.db.Table("campaign_sends")+" FINAL WHERE campaign_id = ? AND group = 'treatment'", rep.Campaign).Scan(&rep.Sends)
 	}
+	rep.Soak = analyseSoak(rep.Intervals, soakWarmup(l.cfg.LoadWarmup, l.cfg.LoadMinutes))
 	rep.FinalRSSMB = selfRSSMB()
 	if ch.engine != nil {
 		rep.FinalEngine = ch.engine.ResidentMB()
@@ -406,6 +414,7 @@ func (l *loadRun) print(out io.Writer) error {
 	fmt.Fprintf(out, "worst 10 s: ack p99 %.1f ms, estimate p99 %.1f ms; peak RSS platform %.0f MB, engine %.0f MB; final %.0f / %.0f MB\n",
 		rep.AckP99Max, rep.EstP99Max, rep.PeakRSSMB, rep.PeakEngine, rep.FinalRSSMB, rep.FinalEngine)
 	fmt.Fprintf(out, "live campaign %s: %d persons sent to\n", rep.Campaign, rep.Sends)
+	printSoak(out, rep.Soak)
 	if uint64(rep.Acked) != rep.Stored {
 		return fmt.Errorf("load: %d events acknowledged but %d stored", rep.Acked, rep.Stored)
 	}
