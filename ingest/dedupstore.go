@@ -117,11 +117,20 @@ func privateDir(dir string) error {
 
 func pebbleOptions(fs vfs.FS, logger *slog.Logger) *pebble.Options {
 	o := &pebble.Options{
-		FS:              fs,
-		MemTableSize:    dedupMemTableBytes,
-		CacheSize:       dedupCacheBytes,
-		WALBytesPerSync: 1 << 20,
-		Logger:          pebbleLogger{logger},
+		FS:           fs,
+		MemTableSize: dedupMemTableBytes,
+		CacheSize:    dedupCacheBytes,
+		Logger:       pebbleLogger{logger},
+		// No write-ahead log. The keys' durability comes from the spool
+		// and the watermark, not from the store: a key and the watermark
+		// that covers it are written in one batch, so they reach disk in
+		// the same memtable flush, and after a crash Warm adds back from
+		// the spool and ClickHouse every key above the watermark found on
+		// disk. A WAL would add nothing to that, and its writer does not
+		// recover from a full disk (commits blocked for good after
+		// ENOSPC, even once space was freed: TestSpoolDiskFullAnswers507AndResumes);
+		// a failed memtable flush is retried in the background instead.
+		DisableWAL: true,
 	}
 	o.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
 	return o
@@ -158,7 +167,18 @@ func (d *Dedup) Close() error {
 		d.writeFilter(d.gens[n-1])
 	}
 	d.mu.Unlock()
-	return d.db.Close()
+	// Without a WAL the memtable is lost unless flushed: flush it so a
+	// clean restart finds every key and the newest watermark on disk.
+	return errors.Join(d.db.Flush(), d.db.Close())
+}
+
+// setDurable writes one value and flushes it to disk: without a WAL a
+// write is durable once its memtable is flushed.
+func (d *Dedup) setDurable(key, value []byte) error {
+	if err := d.db.Set(key, value, pebble.NoSync); err != nil {
+		return err
+	}
+	return d.db.Flush()
 }
 
 // onDisk reports whether generation gen holds key.
@@ -188,7 +208,7 @@ func (d *Dedup) restore() error {
 		}
 	} else if !errors.Is(err, pebble.ErrNotFound) {
 		return err
-	} else if err := d.db.Set(metaStep, seqBytes(uint64(d.step)), pebble.Sync); err != nil {
+	} else if err := d.setDurable(metaStep, seqBytes(uint64(d.step))); err != nil {
 		return err
 	}
 	gens, err := d.diskGenerations()
@@ -243,7 +263,10 @@ func (d *Dedup) reset() error {
 	b.DeleteRange(genPrefix(0), metaPrefix, nil)
 	b.Delete(metaWatermark, nil)
 	b.Set(metaStep, seqBytes(uint64(d.step)), nil)
-	err := b.Commit(pebble.Sync)
+	err := b.Commit(pebble.NoSync)
+	if err == nil {
+		err = d.db.Flush()
+	}
 	b.Close()
 	if err != nil {
 		return err
@@ -455,7 +478,7 @@ func (d *Dedup) watermark() (uint64, bool, error) {
 // warmedUpTo records that the keys of every record up to spool sequence
 // last are in the store (synced), and lets commits advance the watermark.
 func (d *Dedup) warmedUpTo(last uint64) error {
-	if err := d.db.Set(metaWatermark, seqBytes(last), pebble.Sync); err != nil {
+	if err := d.setDurable(metaWatermark, seqBytes(last)); err != nil {
 		return err
 	}
 	d.flightMu.Lock()
