@@ -215,6 +215,11 @@ func benchIngest(ctx context.Context, cfg config, logger *slog.Logger, add func(
 		return err
 	}
 	logger.Info("bench: loading through the ingest API", "records", total)
+	prof, err := startProfile(cfg.BenchProfile)
+	if err != nil {
+		return err
+	}
+	defer prof.stop()
 	start := time.Now()
 	sent, err := g.Load(ctx, gen.Target{BaseURL: base, WriteKey: key, WeCom: w.Crypto, AgentID: "1000002", Workers: 8}, total, nil)
 	if err != nil {
@@ -236,6 +241,9 @@ func benchIngest(ctx context.Context, cfg config, logger *slog.Logger, add func(
 		}
 	}
 	stored := time.Since(start)
+	if err := prof.stop(); err != nil {
+		return err
+	}
 	rawRate, err := rawEventInsert(ctx, ch.db, events)
 	if err != nil {
 		return err

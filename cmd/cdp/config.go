@@ -62,6 +62,7 @@ type config struct {
 	LoadClients        int
 	LoadRate           int
 	LoadWarmup         int
+	BenchProfile       string
 	MetricsToken       string
 	MetricsAddr        string
 	AllowLoopbackHTTP  bool
@@ -198,6 +199,8 @@ func (c *config) demoBenchSettings() []setting {
 			help: "Seconds at the start of the --load run left out of the memory growth fit (at most the first third of the run)."},
 		{flag: "json", env: "CDP_BENCH_JSON", commands: []string{"bench"}, boolean: &c.BenchJSON, def: "false",
 			help: "Print the figures as JSON for machines."},
+		{flag: "profile", env: "CDP_BENCH_PROFILE", commands: []string{"bench"}, str: &c.BenchProfile,
+			help: "Folder to write pprof profiles of the ingest benchmark (or of the whole --load run) into: cpu.pb.gz, and allocs-start.pb.gz and allocs.pb.gz to compare with go tool pprof -sample_index=alloc_space -diff_base allocs-start.pb.gz allocs.pb.gz. Empty: no profiles."},
 	}
 }
 

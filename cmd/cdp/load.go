@@ -162,7 +162,15 @@ func loadCommand(ctx context.Context, cfg config, logger *slog.Logger, out io.Wr
 	if !cfg.BenchJSON {
 		fmt.Fprintf(out, "load: %d clients, target %d events/s, %d min, campaign %s\n", clients, rate, minutes, l.rep.Campaign)
 	}
+	prof, err := startProfile(cfg.BenchProfile)
+	if err != nil {
+		return err
+	}
+	defer prof.stop()
 	l.drive(time.Duration(minutes)*time.Minute, out)
+	if err := prof.stop(); err != nil {
+		return err
+	}
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
