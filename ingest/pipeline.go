@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/granarycdp/cdp/identity"
 	"github.com/granarycdp/cdp/ingest/spool"
 	"github.com/granarycdp/cdp/store"
@@ -49,16 +51,38 @@ type PipelineOptions struct {
 // committed (trimming the spool) after ClickHouse confirmed, so after a
 // crash the same ranges are re-sent with the same tokens and nothing is
 // stored twice or lost.
+//
+// The work is pipelined: four stages (gather and plan, decode, resolve
+// identities and build rows, insert and commit) run at once on successive
+// batches, handing them on through channels of pipelineDepth batches, so
+// the engine inserts one batch while the platform prepares the next. A
+// stage that is ahead waits for the next one (back-pressure): at most
+// 4 + 3*pipelineDepth batches are in memory. Batches are inserted and
+// committed one at a time, in spool order, exactly as before: the
+// identity graph resolves batch n+1 before batch n is confirmed, but
+// ClickHouse receives batch n+1's persons and links only after all of
+// batch n, so a crash leaves the same states as without the overlap.
 type Pipeline struct {
 	opts   PipelineOptions
 	logger *slog.Logger
 	tables map[string]*store.TableWriter
 
-	changes identity.Changes // identity changes of the batch being built
-	touched []uint32         // persons the batch being built resolved to
-
 	mu        sync.Mutex
 	committed chan struct{} // closed and replaced on every commit
+}
+
+// pipelineDepth is the batches each stage's output channel holds.
+const pipelineDepth = 1
+
+// work is one planned range on its way through the stages.
+type work struct {
+	r       spool.Range
+	spooled []spool.Record     // gathered (dropped once decoded)
+	recs    []*Record          // decoded
+	seqs    []uint64           // their sequence numbers
+	rows    map[string][][]any // built, per table
+	changes identity.Changes   // identity changes of the batch
+	touched []uint32           // persons the batch resolved to
 }
 
 // Table columns, in the order rows are built.
@@ -116,42 +140,96 @@ func NewPipeline(opts PipelineOptions) *Pipeline {
 }
 
 // Run moves records until ctx ends. Planned ranges left by a previous run
-// go first, exactly as planned.
+// go first, exactly as planned. It returns nil when ctx ends; batches
+// planned but not committed then stay planned for the next run.
 func (p *Pipeline) Run(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	gathered := make(chan *work, pipelineDepth)
+	decoded := make(chan *work, pipelineDepth)
+	built := make(chan *work, pipelineDepth)
+	g.Go(func() error {
+		defer close(gathered)
+		return p.plan(gctx, gathered)
+	})
+	g.Go(func() error {
+		defer close(decoded)
+		return stage(gctx, gathered, decoded, p.decode)
+	})
+	g.Go(func() error {
+		defer close(built)
+		return stage(gctx, decoded, built, p.build)
+	})
+	g.Go(func() error {
+		for w := range built {
+			if err := p.store(gctx, w); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	err := g.Wait()
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// stage applies f to each batch of in and hands it to out, until in is
+// closed or ctx ends.
+func stage(ctx context.Context, in <-chan *work, out chan<- *work, f func(*work) error) error {
+	for w := range in {
+		if err := f(w); err != nil {
+			return err
+		}
+		if err := send(ctx, out, w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func send(ctx context.Context, out chan<- *work, w *work) error {
+	select {
+	case out <- w:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// plan hands on the ranges a previous run planned, then gathers new
+// batches and plans each durably before handing it on.
+func (p *Pipeline) plan(ctx context.Context, out chan<- *work) error {
+	next := p.opts.Spool.Committed() + 1
 	for _, r := range p.opts.Spool.Plans() {
 		recs, err := p.readRange(ctx, r)
 		if err != nil {
 			return err
 		}
-		if err := p.store(ctx, r, recs); err != nil {
+		if err := send(ctx, out, &work{r: r, spooled: recs}); err != nil {
 			return err
 		}
+		next = r.Last + 1
 	}
 	for {
-		recs, err := p.gather(ctx)
+		recs, err := p.gather(ctx, next)
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
 			return err
 		}
 		r := spool.Range{First: recs[0].Seq, Last: recs[len(recs)-1].Seq}
 		if err := p.opts.Spool.Plan(r.First, r.Last); err != nil {
 			return fmt.Errorf("plan batch: %w", err)
 		}
-		if err := p.store(ctx, r, recs); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
+		if err := send(ctx, out, &work{r: r, spooled: recs}); err != nil {
 			return err
 		}
+		next = r.Last + 1
 	}
 }
 
-// gather reads the next batch: at least one record, then more until the
-// batch is full or Linger has passed.
-func (p *Pipeline) gather(ctx context.Context) ([]spool.Record, error) {
-	next := p.opts.Spool.Committed() + 1
+// gather reads the next batch from next on: at least one record, then
+// more until the batch is full or Linger has passed.
+func (p *Pipeline) gather(ctx context.Context, next uint64) ([]spool.Record, error) {
 	recs, err := p.opts.Spool.Read(ctx, next, p.opts.BatchRecords, 64<<20)
 	if err != nil {
 		return nil, err
@@ -162,7 +240,10 @@ func (p *Pipeline) gather(ctx context.Context) ([]spool.Record, error) {
 		more, err := p.opts.Spool.Read(wait, recs[len(recs)-1].Seq+1, p.opts.BatchRecords-len(recs), 64<<20)
 		cancel()
 		if err != nil {
-			break // linger over (or ctx ended: the records gathered still go)
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			break // linger over
 		}
 		recs = append(recs, more...)
 	}
@@ -186,15 +267,27 @@ func (p *Pipeline) readRange(ctx context.Context, r spool.Range) ([]spool.Record
 	return out, nil
 }
 
+// decode turns a batch's spooled bytes into records.
+func (p *Pipeline) decode(w *work) error {
+	w.recs, w.seqs = make([]*Record, len(w.spooled)), make([]uint64, len(w.spooled))
+	for i, sr := range w.spooled {
+		w.seqs[i] = sr.Seq
+		r, err := decodeRecord(sr.Data)
+		if err != nil {
+			return fmt.Errorf("spool record %d: %w", sr.Seq, err)
+		}
+		w.recs[i] = r
+	}
+	w.spooled = nil
+	return nil
+}
+
 // store inserts one planned range into every table it touches and commits
 // it.
-func (p *Pipeline) store(ctx context.Context, r spool.Range, recs []spool.Record) error {
-	rows, err := p.rows(recs)
-	if err != nil {
-		return err
-	}
+func (p *Pipeline) store(ctx context.Context, w *work) error {
+	r := w.r
 	for _, stage := range insertStages {
-		if err := p.insertStage(ctx, r, stage, rows); err != nil {
+		if err := p.insertStage(ctx, r, stage, w.rows); err != nil {
 			return err
 		}
 	}
@@ -202,14 +295,14 @@ func (p *Pipeline) store(ctx context.Context, r spool.Range, recs []spool.Record
 		return fmt.Errorf("commit spool up to %d: %w", r.Last, err)
 	}
 	if p.opts.AfterCommit != nil {
-		tables := make([]string, 0, len(rows))
-		for t := range rows {
+		tables := make([]string, 0, len(w.rows))
+		for t := range w.rows {
 			tables = append(tables, t)
 		}
-		for _, pr := range p.changes.Persons {
-			p.touched = append(p.touched, pr.Person, pr.Canonical)
+		for _, pr := range w.changes.Persons {
+			w.touched = append(w.touched, pr.Person, pr.Canonical)
 		}
-		p.opts.AfterCommit(p.touched, tables)
+		p.opts.AfterCommit(w.touched, tables)
 	}
 	p.mu.Lock()
 	close(p.committed)
@@ -274,13 +367,13 @@ func (p *Pipeline) WaitCommitted(ctx context.Context, seq uint64) error {
 	}
 }
 
-func (p *Pipeline) person(ref string, ids []identity.Identifier, at time.Time) uint32 {
+func (p *Pipeline) person(w *work, ref string, ids []identity.Identifier, at time.Time) uint32 {
 	if p.opts.Resolver == nil {
 		return 0
 	}
-	pid := p.opts.Resolver.Resolve(ref, ids, at, &p.changes)
+	pid := p.opts.Resolver.Resolve(ref, ids, at, &w.changes)
 	if pid != 0 {
-		p.touched = append(p.touched, pid)
+		w.touched = append(w.touched, pid)
 	}
 	return pid
 }
@@ -293,17 +386,13 @@ func splitIDs(ids []identity.Identifier) ([]string, []string) {
 	return types, values
 }
 
-// rows turns records into rows per table.
-func (p *Pipeline) rows(recs []spool.Record) (map[string][][]any, error) {
+// build resolves a batch's identifiers and turns its records into rows
+// per table.
+func (p *Pipeline) build(w *work) error {
 	out := map[string][][]any{}
 	add := func(table string, row ...any) { out[table] = append(out[table], row) }
-	p.changes.Reset()
-	p.touched = p.touched[:0]
-	for _, sr := range recs {
-		r, err := decodeRecord(sr.Data)
-		if err != nil {
-			return nil, fmt.Errorf("spool record %d: %w", sr.Seq, err)
-		}
+	for i, r := range w.recs {
+		sr := spool.Record{Seq: w.seqs[i]}
 		for _, v := range r.Vault {
 			add("pii_vault", v.Hash, identity.Phone, v.Masked, v.Ciphertext, time.Now())
 		}
@@ -312,11 +401,11 @@ func (p *Pipeline) rows(recs []spool.Record) (map[string][][]any, error) {
 			e := r.Event
 			types, values := splitIDs(e.IDs)
 			add("events", types, values, e.MessageID, e.Type, e.Event, e.TS, e.ReceivedAt, e.Source,
-				p.person("e:"+e.Source+":"+e.MessageID, e.IDs, e.TS), e.UserID, e.AnonymousID, string(e.Properties), string(e.Traits), string(e.Context), sr.Seq)
+				p.person(w, "e:"+e.Source+":"+e.MessageID, e.IDs, e.TS), e.UserID, e.AnonymousID, string(e.Properties), string(e.Traits), string(e.Context), sr.Seq)
 		case KindOrder:
 			o := r.Order
 			types, values := splitIDs(o.IDs)
-			pid := p.person(fmt.Sprintf("o:%s:%s:%d", o.Channel, o.OrderID, o.Version), o.IDs, o.OrderedAt)
+			pid := p.person(w, fmt.Sprintf("o:%s:%s:%d", o.Channel, o.OrderID, o.Version), o.IDs, o.OrderedAt)
 			add("orders", types, values, o.Channel, o.OrderID, o.Version, o.Status, o.OrderedAt, o.StatusAt,
 				o.Amount, o.Currency, o.Province, o.City, o.StoreID, o.LeaderID, pid, o.Source, o.ReceivedAt, sr.Seq)
 			for _, l := range o.Lines {
@@ -330,12 +419,12 @@ func (p *Pipeline) rows(recs []spool.Record) (map[string][][]any, error) {
 				ids = append(ids, identity.Identifier{Type: identity.UnionID, Value: c.UnionID})
 			}
 			add("wecom_contact_events", c.DedupKey, c.TS, c.ChangeType, c.CorpID, c.StaffUserID, c.ExternalUserID,
-				c.State, c.Name, c.UnionID, p.person("c:"+c.DedupKey, ids, c.TS), c.ReceivedAt, sr.Seq)
+				c.State, c.Name, c.UnionID, p.person(w, "c:"+c.DedupKey, ids, c.TS), c.ReceivedAt, sr.Seq)
 		case KindMessage:
 			m := r.Message
 			var pid uint32
 			if m.ExternalUserID != "" {
-				pid = p.person("m:"+m.MsgID, []identity.Identifier{{Type: identity.WeComExternalUserID, Value: m.ExternalUserID}}, m.MsgTime)
+				pid = p.person(w, "m:"+m.MsgID, []identity.Identifier{{Type: identity.WeComExternalUserID, Value: m.ExternalUserID}}, m.MsgTime)
 			}
 			tolist := m.ToList
 			if tolist == nil {
@@ -347,9 +436,10 @@ func (p *Pipeline) rows(recs []spool.Record) (map[string][][]any, error) {
 			d := r.DeadLetter
 			add("ingest_dead_letters", d.ReceivedAt, d.Source, d.Endpoint, uint32(d.Position), d.Code, d.Field, d.Message, d.Payload)
 		default:
-			return nil, fmt.Errorf("BUG: spool record %d has kind %q", sr.Seq, r.Kind)
+			return fmt.Errorf("BUG: spool record %d has kind %q", sr.Seq, r.Kind)
 		}
 	}
-	identity.Rows(&p.changes, add)
-	return out, nil
+	identity.Rows(&w.changes, add)
+	w.rows, w.recs, w.seqs = out, nil, nil
+	return nil
 }
