@@ -146,13 +146,3 @@ func (p *Problem) Error() string {
 func invalid(field, format string, args ...any) *Problem {
 	return &Problem{Code: "invalid", Field: field, Message: fmt.Sprintf(format, args...)}
 }
-
-func encodeRecord(r *Record) ([]byte, error) { return json.Marshal(r) }
-
-func decodeRecord(b []byte) (*Record, error) {
-	var r Record
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("BUG: spooled record undecodable: %w", err)
-	}
-	return &r, nil
-}
