@@ -80,7 +80,8 @@ type work struct {
 	spooled []spool.Record     // gathered (dropped once decoded)
 	recs    []*Record          // decoded
 	seqs    []uint64           // their sequence numbers
-	rows    map[string][][]any // built, per table
+	events  eventCols          // built: the events, column by column
+	rows    map[string][][]any // built: the other tables' rows
 	changes identity.Changes   // identity changes of the batch
 	touched []uint32           // persons the batch resolved to
 }
@@ -287,7 +288,7 @@ func (p *Pipeline) decode(w *work) error {
 func (p *Pipeline) store(ctx context.Context, w *work) error {
 	r := w.r
 	for _, stage := range insertStages {
-		if err := p.insertStage(ctx, r, stage, w.rows); err != nil {
+		if err := p.insertStage(ctx, w, stage); err != nil {
 			return err
 		}
 	}
@@ -295,9 +296,12 @@ func (p *Pipeline) store(ctx context.Context, w *work) error {
 		return fmt.Errorf("commit spool up to %d: %w", r.Last, err)
 	}
 	if p.opts.AfterCommit != nil {
-		tables := make([]string, 0, len(w.rows))
+		tables := make([]string, 0, len(w.rows)+1)
 		for t := range w.rows {
 			tables = append(tables, t)
+		}
+		if w.events.len() > 0 {
+			tables = append(tables, "events")
 		}
 		for _, pr := range w.changes.Persons {
 			w.touched = append(w.touched, pr.Person, pr.Canonical)
@@ -314,27 +318,48 @@ func (p *Pipeline) store(ctx context.Context, w *work) error {
 // insertStage inserts a stage's tables in parallel, each with its
 // range-derived token. A permanent refusal (a bug: records were validated)
 // is retried with back-off rather than dropped, and logged loudly.
-func (p *Pipeline) insertStage(ctx context.Context, r spool.Range, tables []string, rows map[string][][]any) error {
+func (p *Pipeline) insertStage(ctx context.Context, w *work, tables []string) error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(tables))
 	for i, table := range tables {
-		if len(rows[table]) == 0 {
+		insert := p.inserter(w, table)
+		if insert == nil {
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = p.insertTable(ctx, r, table, rows[table])
+			errs[i] = p.insertTable(ctx, w.r, table, insert)
 		}()
 	}
 	wg.Wait()
 	return errors.Join(errs...)
 }
 
-func (p *Pipeline) insertTable(ctx context.Context, r spool.Range, table string, rows [][]any) error {
+// inserter is how a batch's rows of table are inserted with a token, or
+// nil when the batch has none: events column by column, the rest row by
+// row.
+func (p *Pipeline) inserter(w *work, table string) func(ctx context.Context, token string) error {
+	tw := p.tables[table]
+	if table == "events" {
+		if w.events.len() == 0 {
+			return nil
+		}
+		return func(ctx context.Context, token string) error {
+			return tw.InsertColumns(ctx, token, w.events.columns()...)
+		}
+	}
+	rows := w.rows[table]
+	if len(rows) == 0 {
+		return nil
+	}
+	return func(ctx context.Context, token string) error { return tw.Insert(ctx, token, rows) }
+}
+
+func (p *Pipeline) insertTable(ctx context.Context, r spool.Range, table string, insert func(context.Context, string) error) error {
 	token := fmt.Sprintf("%s:%d-%d:%s", p.opts.SpoolID, r.First, r.Last, table)
 	for backoff := time.Second; ; backoff = min(2*backoff, 30*time.Second) {
-		err := p.tables[table].Insert(ctx, token, rows)
+		err := insert(ctx, token)
 		if err == nil {
 			return nil
 		}
@@ -365,81 +390,4 @@ func (p *Pipeline) WaitCommitted(ctx context.Context, seq uint64) error {
 			return ctx.Err()
 		}
 	}
-}
-
-func (p *Pipeline) person(w *work, ref string, ids []identity.Identifier, at time.Time) uint32 {
-	if p.opts.Resolver == nil {
-		return 0
-	}
-	pid := p.opts.Resolver.Resolve(ref, ids, at, &w.changes)
-	if pid != 0 {
-		w.touched = append(w.touched, pid)
-	}
-	return pid
-}
-
-func splitIDs(ids []identity.Identifier) ([]string, []string) {
-	types, values := make([]string, len(ids)), make([]string, len(ids))
-	for i, id := range ids {
-		types[i], values[i] = id.Type, id.Value
-	}
-	return types, values
-}
-
-// build resolves a batch's identifiers and turns its records into rows
-// per table.
-func (p *Pipeline) build(w *work) error {
-	out := map[string][][]any{}
-	add := func(table string, row ...any) { out[table] = append(out[table], row) }
-	for i, r := range w.recs {
-		sr := spool.Record{Seq: w.seqs[i]}
-		for _, v := range r.Vault {
-			add("pii_vault", v.Hash, identity.Phone, v.Masked, v.Ciphertext, time.Now())
-		}
-		switch r.Kind {
-		case KindEvent:
-			e := r.Event
-			types, values := splitIDs(e.IDs)
-			add("events", types, values, e.MessageID, e.Type, e.Event, e.TS, e.ReceivedAt, e.Source,
-				p.person(w, "e:"+e.Source+":"+e.MessageID, e.IDs, e.TS), e.UserID, e.AnonymousID, string(e.Properties), string(e.Traits), string(e.Context), sr.Seq)
-		case KindOrder:
-			o := r.Order
-			types, values := splitIDs(o.IDs)
-			pid := p.person(w, fmt.Sprintf("o:%s:%s:%d", o.Channel, o.OrderID, o.Version), o.IDs, o.OrderedAt)
-			add("orders", types, values, o.Channel, o.OrderID, o.Version, o.Status, o.OrderedAt, o.StatusAt,
-				o.Amount, o.Currency, o.Province, o.City, o.StoreID, o.LeaderID, pid, o.Source, o.ReceivedAt, sr.Seq)
-			for _, l := range o.Lines {
-				add("order_lines", o.Channel, o.OrderID, l.LineNo, o.Version, l.SKU, l.ProductName, l.Category,
-					l.Quantity, l.UnitPrice, l.Amount, o.OrderedAt, pid)
-			}
-		case KindContact:
-			c := r.Contact
-			ids := []identity.Identifier{{Type: identity.WeComExternalUserID, Value: c.ExternalUserID}}
-			if c.UnionID != "" {
-				ids = append(ids, identity.Identifier{Type: identity.UnionID, Value: c.UnionID})
-			}
-			add("wecom_contact_events", c.DedupKey, c.TS, c.ChangeType, c.CorpID, c.StaffUserID, c.ExternalUserID,
-				c.State, c.Name, c.UnionID, p.person(w, "c:"+c.DedupKey, ids, c.TS), c.ReceivedAt, sr.Seq)
-		case KindMessage:
-			m := r.Message
-			var pid uint32
-			if m.ExternalUserID != "" {
-				pid = p.person(w, "m:"+m.MsgID, []identity.Identifier{{Type: identity.WeComExternalUserID, Value: m.ExternalUserID}}, m.MsgTime)
-			}
-			tolist := m.ToList
-			if tolist == nil {
-				tolist = []string{}
-			}
-			add("wecom_messages", m.MsgID, m.Action, m.From, tolist, m.RoomID, m.MsgTime, m.MsgType, m.Content,
-				m.PreMsgID, m.ExternalUserID, m.StaffUserID, pid, m.Body, m.ReceivedAt, sr.Seq)
-		case KindDeadLetter:
-			d := r.DeadLetter
-			add("ingest_dead_letters", d.ReceivedAt, d.Source, d.Endpoint, uint32(d.Position), d.Code, d.Field, d.Message, d.Payload)
-		default:
-			return fmt.Errorf("BUG: spool record %d has kind %q", sr.Seq, r.Kind)
-		}
-	}
-	identity.Rows(&w.changes, add)
-	w.rows, w.recs, w.seqs = out, nil, nil
-	return nil
 }

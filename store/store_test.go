@@ -290,3 +290,38 @@ func TestWriterReportsRowsThatDoNotFit(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestInsertColumnsStoresOnceByTokenAndRefusesMisfits inserts typed
+// columns with a token (twice: the repeat is dropped), and refuses
+// columns of different lengths or a type that does not fit, without
+// retrying them.
+func TestInsertColumnsStoresOnceByTokenAndRefusesMisfits(t *testing.T) {
+	db := storetest.DB(t)
+	createRowsTable(t, db)
+	w := store.NewWriter(db, store.WriterOptions{})
+	defer w.Close(context.Background())
+	tw := w.Table("rows", "id", "producer", "payload")
+	ctx := ctxT(t, time.Minute)
+	for range 2 {
+		if err := tw.InsertColumns(ctx, "tok-1", []uint64{1, 2, 3}, []uint8{7, 7, 7}, []string{"a", "b", "c"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n, sum uint64
+	if err := db.Conn.QueryRow(ctx, "SELECT count(), sum(id) FROM "+db.Table("rows")+" WHERE producer = 7").Scan(&n, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if n != 3 || sum != 6 {
+		t.Fatalf("stored %d rows summing %d, want 3 rows summing 6 (once)", n, sum)
+	}
+	if err := tw.InsertColumns(ctx, "tok-2", []uint64{1, 2}, []uint8{7}, []string{"a", "b"}); err == nil || !strings.Contains(err.Error(), "column 1 has 1 values") {
+		t.Fatalf("columns of different lengths: %v", err)
+	}
+	if err := tw.InsertColumns(ctx, "tok-3", []uint64{1}, []uint8{7}); err == nil {
+		t.Fatal("two columns of three accepted")
+	}
+	err := tw.InsertColumns(ctx, "tok-4", []string{"x"}, []uint8{7}, []string{"a"})
+	if err == nil || store.IsTransient(err) {
+		t.Fatalf("a string column for UInt64: %v, want a permanent failure", err)
+	}
+}

@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
 // WriterOptions configure a Writer.
@@ -346,7 +348,7 @@ func (w *Writer) inserter() {
 
 // insert sends one buffered batch and settles it.
 func (w *Writer) insert(b *batch) {
-	err := w.attempt(w.stopCtx, b.table, b.token, b.rows)
+	err := w.attempt(w.stopCtx, b.table, b.token, len(b.rows), appendRows(b.rows))
 	if err != nil && w.stopCtx.Err() != nil {
 		return // stopping: the rows stay pending (Close reports them)
 	}
@@ -368,31 +370,75 @@ func (t *TableWriter) Insert(ctx context.Context, token string, rows [][]any) er
 			return fmt.Errorf("store: %s row %d has %d values, want %d", t.name, i, len(r), t.columns)
 		}
 	}
-	return t.w.attempt(ctx, t, token, rows)
+	return t.w.attempt(ctx, t, token, len(rows), appendRows(rows))
 }
 
-// attempt sends rows, retrying transient failures with the same token
-// with back-off until success, a permanent failure or ctx's end.
-func (w *Writer) attempt(ctx context.Context, t *TableWriter, token string, rows [][]any) error {
+// InsertColumns is Insert of rows given column by column: cols holds one
+// typed slice per column, in the table's column order ([]string,
+// []uint32, []time.Time, [][]string, ...), all of the same length. The
+// driver appends each column whole instead of value by value through
+// reflection, the fast way for large batches. A slice whose type does not
+// fit its column is a permanent failure.
+func (t *TableWriter) InsertColumns(ctx context.Context, token string, cols ...any) error {
+	if len(cols) != t.columns {
+		return fmt.Errorf("store: %s takes %d columns, got %d", t.name, t.columns, len(cols))
+	}
+	n := -1
+	for i, c := range cols {
+		v := reflect.ValueOf(c)
+		if v.Kind() != reflect.Slice {
+			return fmt.Errorf("store: %s column %d is a %T, not a slice", t.name, i, c)
+		}
+		if n >= 0 && v.Len() != n {
+			return fmt.Errorf("store: %s column %d has %d values, column 0 %d", t.name, i, v.Len(), n)
+		}
+		n = v.Len()
+	}
+	return t.w.attempt(ctx, t, token, n, func(pb driver.Batch) error {
+		for i, c := range cols {
+			if err := pb.Column(i).Append(c); err != nil {
+				return &appendError{row: -1, err: fmt.Errorf("column %d: %w", i, err)}
+			}
+		}
+		return nil
+	})
+}
+
+// appendRows appends rows one by one.
+func appendRows(rows [][]any) func(driver.Batch) error {
+	return func(pb driver.Batch) error {
+		for i, row := range rows {
+			if err := pb.Append(row...); err != nil {
+				return &appendError{row: i, err: err}
+			}
+		}
+		return nil
+	}
+}
+
+// attempt sends n rows that fill appends to a batch, retrying transient
+// failures with the same token with back-off until success, a permanent
+// failure or ctx's end.
+func (w *Writer) attempt(ctx context.Context, t *TableWriter, token string, n int, fill func(driver.Batch) error) error {
 	backoff := w.opts.RetryMin
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
-		err := w.send(t, token, rows)
+		err := w.send(t, token, fill)
 		if err == nil {
 			w.metrics.WriterInsertSec.Observe(time.Since(start).Seconds())
-			w.metrics.WriterRows.WithLabelValues(t.name).Add(float64(len(rows)))
+			w.metrics.WriterRows.WithLabelValues(t.name).Add(float64(n))
 			w.metrics.WriterBatches.WithLabelValues(t.name).Inc()
-			w.metrics.WriterBatchRows.Observe(float64(len(rows)))
+			w.metrics.WriterBatchRows.Observe(float64(n))
 			return nil
 		}
 		if !IsTransient(err) {
-			err = fmt.Errorf("insert %d rows into %s: %w", len(rows), t.name, err)
-			w.logger.Error("batch failed permanently", "table", t.name, "rows", len(rows), "err", err)
+			err = fmt.Errorf("insert %d rows into %s: %w", n, t.name, err)
+			w.logger.Error("batch failed permanently", "table", t.name, "rows", n, "err", err)
 			return err
 		}
 		w.metrics.WriterRetries.WithLabelValues(t.name).Inc()
 		w.logger.Warn("insert failed; retrying with the same deduplication token",
-			"table", t.name, "rows", len(rows), "attempt", attempt, "backoff", backoff, "err", err)
+			"table", t.name, "rows", n, "attempt", attempt, "backoff", backoff, "err", err)
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
@@ -402,7 +448,7 @@ func (w *Writer) attempt(ctx context.Context, t *TableWriter, token string, rows
 	}
 }
 
-func (w *Writer) send(t *TableWriter, token string, rows [][]any) (err error) {
+func (w *Writer) send(t *TableWriter, token string, fill func(driver.Batch) error) (err error) {
 	ctx := clickhouse.Context(context.Background(), clickhouse.WithSettings(clickhouse.Settings{
 		"insert_deduplicate":         1,
 		"insert_deduplication_token": token,
@@ -412,10 +458,8 @@ func (w *Writer) send(t *TableWriter, token string, rows [][]any) (err error) {
 		return fmt.Errorf("prepare the insert: %w", err)
 	}
 	defer func() { err = errors.Join(err, pb.Close()) }()
-	for i, row := range rows {
-		if err := pb.Append(row...); err != nil {
-			return &appendError{row: i, err: err}
-		}
+	if err := fill(pb); err != nil {
+		return err
 	}
 	if err := pb.Send(); err != nil {
 		return fmt.Errorf("send the batch: %w", err)
@@ -445,7 +489,12 @@ type appendError struct {
 	err error
 }
 
-func (e *appendError) Error() string { return fmt.Sprintf("row %d: %v", e.row, e.err) }
+func (e *appendError) Error() string {
+	if e.row < 0 {
+		return e.err.Error()
+	}
+	return fmt.Sprintf("row %d: %v", e.row, e.err)
+}
 func (e *appendError) Unwrap() error { return e.err }
 
 // IsTransient tells whether an insert error may succeed when retried:
