@@ -62,6 +62,7 @@ type config struct {
 	LoadClients        int
 	LoadRate           int
 	LoadWarmup         int
+	LoadEstimates      int
 	BenchProfile       string
 	MetricsToken       string
 	MetricsAddr        string
@@ -195,6 +196,8 @@ func (c *config) demoBenchSettings() []setting {
 			help: "Concurrent ingest clients of the --load run (batches of 100 events)."},
 		{flag: "load-rate", env: "CDP_BENCH_LOAD_RATE", commands: []string{"bench"}, num: &c.LoadRate, def: "5000",
 			help: "Target events per second of the --load run, shared by the clients; 0: as fast as they are acknowledged."},
+		{flag: "load-estimates", env: "CDP_BENCH_LOAD_ESTIMATES", commands: []string{"bench"}, num: &c.LoadEstimates, def: "5",
+			help: "Segment estimates per second during the --load run, half of rules run before (warm) and half of rules never run (cold); 0: none."},
 		{flag: "load-warmup", env: "CDP_BENCH_LOAD_WARMUP", commands: []string{"bench"}, num: &c.LoadWarmup, def: "300",
 			help: "Seconds at the start of the --load run left out of the memory growth fit (at most the first third of the run)."},
 		{flag: "json", env: "CDP_BENCH_JSON", commands: []string{"bench"}, boolean: &c.BenchJSON, def: "false",

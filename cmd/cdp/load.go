@@ -2,12 +2,14 @@ package main
 
 // `cdp bench --load`: a sustained-load run of the whole platform (issue
 // #10). A platform on a fresh embedded engine takes Segment batches from
-// several clients at a target rate while analysts estimate segments
-// concurrently and a segment-entry campaign runs on the outbox channel;
-// every 10 s it reports acknowledged events/s, errors by kind, ack and
-// estimate latency percentiles, the resident memory of the platform and
-// of the engine child, and the memory of the platform's parts; at the end
-// it fits the memory growth after a warm-up (soak.go).
+// several clients at a target rate while analysts estimate segments at
+// --load-estimates a second, rules seen before and never seen (#17,
+// load_measure.go), and a segment-entry campaign runs on the outbox
+// channel; every 10 s it reports acknowledged events/s, errors by kind,
+// ack and estimate (cold, warm) latency percentiles, the campaign's
+// latency from segment entry to send recorded, the resident memory of the
+// platform and of the engine child, and the memory of the platform's
+// parts; at the end it fits the memory growth after a warm-up (soak.go).
 
 import (
 	"bytes"
@@ -41,6 +43,9 @@ type loadInterval struct {
 	Estimates     int            `json:"estimates"`
 	EstimateP50   float64        `json:"estimate_p50_ms"`
 	EstimateP99   float64        `json:"estimate_p99_ms"`
+	ColdP99       float64        `json:"estimate_cold_p99_ms"` // rules never run before
+	WarmP99       float64        `json:"estimate_warm_p99_ms"` // rules run before
+	EntrySend     entrySend      `json:"entry_to_send"`
 	PlatformRSSMB float64        `json:"platform_rss_mb"`
 	EngineRSSMB   float64        `json:"engine_rss_mb"`
 	SpoolPending  uint64         `json:"spool_pending_records"`
@@ -61,6 +66,7 @@ type loadReport struct {
 	Intervals   []loadInterval `json:"intervals"`
 	AckP99Max   float64        `json:"ack_p99_max_ms"`
 	EstP99Max   float64        `json:"estimate_p99_max_ms"`
+	EntryP99Max float64        `json:"entry_to_send_p99_max_ms"`
 	PeakRSSMB   float64        `json:"platform_rss_peak_mb"`
 	PeakEngine  float64        `json:"engine_rss_peak_mb"`
 	FinalRSSMB  float64        `json:"platform_rss_final_mb"`
@@ -82,11 +88,11 @@ const loadSegmentRule = `did("add_to_cart", 1, {"sku": "OIL-5L"}) >= 2`
 
 // loadSampler collects latencies and errors of the current interval.
 type loadSampler struct {
-	mu        sync.Mutex
-	acks      []time.Duration
-	estimates []time.Duration
-	errors    map[string]int
-	total     map[string]int
+	mu         sync.Mutex
+	acks       []time.Duration
+	cold, warm []time.Duration // estimates
+	errors     map[string]int
+	total      map[string]int
 }
 
 func (s *loadSampler) ack(d time.Duration) {
@@ -95,9 +101,13 @@ func (s *loadSampler) ack(d time.Duration) {
 	s.mu.Unlock()
 }
 
-func (s *loadSampler) estimate(d time.Duration) {
+func (s *loadSampler) estimate(d time.Duration, cold bool) {
 	s.mu.Lock()
-	s.estimates = append(s.estimates, d)
+	if cold {
+		s.cold = append(s.cold, d)
+	} else {
+		s.warm = append(s.warm, d)
+	}
 	s.mu.Unlock()
 }
 
@@ -109,11 +119,11 @@ func (s *loadSampler) fail(kind string) {
 }
 
 // take returns and resets the interval's samples.
-func (s *loadSampler) take() (acks, ests []time.Duration, errs map[string]int) {
+func (s *loadSampler) take() (acks, cold, warm []time.Duration, errs map[string]int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	acks, ests, errs = s.acks, s.estimates, s.errors
-	s.acks, s.estimates, s.errors = nil, nil, map[string]int{}
+	acks, cold, warm, errs = s.acks, s.cold, s.warm, s.errors
+	s.acks, s.cold, s.warm, s.errors = nil, nil, nil, map[string]int{}
 	return
 }
 
@@ -157,7 +167,7 @@ func loadCommand(ctx context.Context, cfg config, logger *slog.Logger, out io.Wr
 	}
 	defer l.stopServer()
 	// The live campaign: a segment-entry campaign on the outbox channel.
-	l.rep.Campaign = startLoadCampaign(l.apiCall)
+	l.rep.Campaign, l.segmentID = startLoadCampaign(l.apiCall)
 	logger.Info("load: running", "minutes", minutes, "clients", clients, "target_events_per_s", rate, "campaign", l.rep.Campaign)
 	if !cfg.BenchJSON {
 		fmt.Fprintf(out, "load: %d clients, target %d events/s, %d min, campaign %s\n", clients, rate, minutes, l.rep.Campaign)
@@ -193,6 +203,7 @@ type loadRun struct {
 	key, token string // the clients' write key, the analysts' admin token
 	hc         *http.Client
 	stopServer func()
+	segmentID  string // the live campaign's segment ("" without one)
 	sm         *loadSampler
 	probe      *soakProbe
 	acked      atomic.Int64
@@ -261,7 +272,7 @@ func (l *loadRun) apiCall(method, path string, body any, outv any) (int, error) 
 // perBatch is the events in one client batch.
 const perBatch = 100
 
-// drive runs the clients and two analysts for d, reporting every 10 s,
+// drive runs the clients and the analysts' estimates for d, reporting every 10 s,
 // and waits for them.
 func (l *loadRun) drive(d time.Duration, out io.Writer) {
 	runCtx, stopLoad := context.WithTimeout(l.ctx, d)
@@ -275,10 +286,7 @@ func (l *loadRun) drive(d time.Duration, out io.Writer) {
 	for c := range l.cfg.LoadClients {
 		wg.Go(func() { l.client(runCtx, c, every) })
 	}
-	// Two analysts estimating back to back.
-	for a := range 2 {
-		wg.Go(func() { l.analyst(runCtx, a) })
-	}
+	wg.Go(func() { l.estimators(runCtx, float64(l.cfg.LoadEstimates)) })
 	l.start = time.Now()
 	l.lastAt = l.start
 	tick := time.NewTicker(10 * time.Second)
@@ -332,49 +340,45 @@ func (l *loadRun) client(runCtx context.Context, c int, every time.Duration) {
 	}
 }
 
-// analyst a estimates the load rules in turn until runCtx ends.
-func (l *loadRun) analyst(runCtx context.Context, a int) {
-	for i := a; runCtx.Err() == nil; i++ {
-		start := time.Now()
-		status, err := l.apiCall("POST", "/api/v1/segments/estimate", map[string]string{"rule": loadRules[i%len(loadRules)]}, nil)
-		switch {
-		case err != nil:
-			if runCtx.Err() == nil {
-				l.sm.fail("estimate transport")
-			}
-		case status == 200:
-			l.sm.estimate(time.Since(start))
-		default:
-			l.sm.fail("estimate " + strconv.Itoa(status))
-		}
-	}
-}
-
 // report closes the interval ending now: it adds it to the report and,
 // unless --json, prints it.
 func (l *loadRun) report(now time.Time, out io.Writer) {
-	acks, ests, errs := l.sm.take()
+	acks, cold, warm, errs := l.sm.take()
+	ests := append(slices.Clone(cold), warm...)
 	n := l.acked.Load()
 	in, ch := l.sc.in, l.sc.ch
 	iv := loadInterval{At: now.Sub(l.start).Seconds(), EventsPerSec: float64(n-l.last) / now.Sub(l.lastAt).Seconds(), Errors: errs,
 		AckP50: percentile(acks, .50), AckP95: percentile(acks, .95), AckP99: percentile(acks, .99),
 		Estimates: len(ests), EstimateP50: percentile(ests, .50), EstimateP99: percentile(ests, .99),
+		ColdP99: percentile(cold, .99), WarmP99: percentile(warm, .99),
 		PlatformRSSMB: selfRSSMB(), SpoolPending: in.spool.LastSeq() - in.spool.Committed(), soakSample: l.probe.sample(now.Sub(l.lastAt))}
 	if ch.engine != nil {
 		iv.EngineRSSMB = ch.engine.ResidentMB()
+	}
+	var err error
+	if iv.EntrySend, err = l.measureEntrySend(l.ctx, l.lastAt, now); err != nil {
+		l.sm.fail("entry to send query")
 	}
 	l.last, l.lastAt = n, now
 	rep := &l.rep
 	rep.Intervals = append(rep.Intervals, iv)
 	rep.AckP99Max, rep.EstP99Max = max(rep.AckP99Max, iv.AckP99), max(rep.EstP99Max, iv.EstimateP99)
+	rep.EntryP99Max = max(rep.EntryP99Max, iv.EntrySend.EntryP99)
 	rep.PeakRSSMB, rep.PeakEngine = max(rep.PeakRSSMB, iv.PlatformRSSMB), max(rep.PeakEngine, iv.EngineRSSMB)
 	if !l.cfg.BenchJSON {
-		fmt.Fprintf(out, "%4.0fs  %7.0f ev/s  ack p50/p95/p99 %6.1f/%6.1f/%6.1f ms  estimates %4d p50/p99 %6.1f/%6.1f ms  rss platform %5.0f MB engine %5.0f MB  heap %5.0f MB  go %5.0f MB  "+
-			"dedup filter %5.1f MB pebble %5.1f MB disk %6.1f MB %6.0f lookups/s  persons %7d identifiers %8d  spool %6d  errors %v\n",
-			iv.At, iv.EventsPerSec, iv.AckP50, iv.AckP95, iv.AckP99, iv.Estimates, iv.EstimateP50, iv.EstimateP99,
-			iv.PlatformRSSMB, iv.EngineRSSMB, iv.GoHeapLiveMB, iv.GoRuntimeMB,
-			iv.DedupFilterMB, iv.DedupPebbleMB, iv.DedupDiskMB, iv.DedupLookupsPerSec, iv.Persons, iv.Identifiers, iv.SpoolPending, iv.Errors)
+		printInterval(out, iv)
 	}
+}
+
+// printInterval writes one interval's line.
+func printInterval(out io.Writer, iv loadInterval) {
+	fmt.Fprintf(out, "%4.0fs  %6.0f ev/s  ack p50/p95/p99 %5.1f/%5.1f/%5.1f ms  estimates %3d p50/p99 %5.1f/%5.1f ms (cold %5.1f warm %5.1f)  "+
+		"entry->send %4d p50/p99 %6.0f/%6.0f ms (event->send p99 %6.0f)  rss platform %4.0f MB engine %4.0f MB  heap %4.0f MB  go %4.0f MB  "+
+		"dedup filter %4.1f MB pebble %4.1f MB disk %5.1f MB %5.0f lookups/s  persons %7d identifiers %8d  spool %6d  errors %v\n",
+		iv.At, iv.EventsPerSec, iv.AckP50, iv.AckP95, iv.AckP99, iv.Estimates, iv.EstimateP50, iv.EstimateP99, iv.ColdP99, iv.WarmP99,
+		iv.EntrySend.Sends, iv.EntrySend.EntryP50, iv.EntrySend.EntryP99, iv.EntrySend.EventP99,
+		iv.PlatformRSSMB, iv.EngineRSSMB, iv.GoHeapLiveMB, iv.GoRuntimeMB,
+		iv.DedupFilterMB, iv.DedupPebbleMB, iv.DedupDiskMB, iv.DedupLookupsPerSec, iv.Persons, iv.Identifiers, iv.SpoolPending, iv.Errors)
 }
 
 // settle completes the report after the load: totals, the time ClickHouse
@@ -419,8 +423,8 @@ func (l *loadRun) print(out io.Writer) error {
 		return enc.Encode(rep)
 	}
 	fmt.Fprintf(out, "\nacknowledged %d events, stored %d (drained %.1f s after the load); errors %v\n", rep.Acked, rep.Stored, rep.DrainSec, rep.Errors)
-	fmt.Fprintf(out, "worst 10 s: ack p99 %.1f ms, estimate p99 %.1f ms; peak RSS platform %.0f MB, engine %.0f MB; final %.0f / %.0f MB\n",
-		rep.AckP99Max, rep.EstP99Max, rep.PeakRSSMB, rep.PeakEngine, rep.FinalRSSMB, rep.FinalEngine)
+	fmt.Fprintf(out, "worst 10 s: ack p99 %.1f ms, estimate p99 %.1f ms, segment entry to send recorded p99 %.0f ms; peak RSS platform %.0f MB, engine %.0f MB; final %.0f / %.0f MB\n",
+		rep.AckP99Max, rep.EstP99Max, rep.EntryP99Max, rep.PeakRSSMB, rep.PeakEngine, rep.FinalRSSMB, rep.FinalEngine)
 	fmt.Fprintf(out, "live campaign %s: %d persons sent to\n", rep.Campaign, rep.Sends)
 	printSoak(out, rep.Soak)
 	if uint64(rep.Acked) != rep.Stored {
@@ -460,23 +464,23 @@ func loadBatch(rnd *rand.Rand, c, b, n int) []byte {
 }
 
 // startLoadCampaign creates the live campaign through the API and returns
-// its id, or "none: <why>" when the campaigns API cannot run one (the
+// its id and its segment's, or "none: <why>" when the campaigns API cannot run one (the
 // hook for when it can).
-func startLoadCampaign(call func(method, path string, body any, out any) (int, error)) string {
+func startLoadCampaign(call func(method, path string, body any, out any) (int, error)) (campaign, segment string) {
 	var seg, offer, camp struct{ ID string }
 	if st, err := call("POST", "/api/v1/segments", map[string]any{"name": "load: oil buyers", "rule": loadSegmentRule}, &seg); err != nil || st != 201 {
-		return fmt.Sprintf("none: segment %d %v", st, err)
+		return fmt.Sprintf("none: segment %d %v", st, err), ""
 	}
 	if st, err := call("POST", "/api/v1/offers", map[string]any{"name": "load: 5L oil", "skus": []string{"OIL-5L"}}, &offer); err != nil || st != 200 {
-		return fmt.Sprintf("none: offer %d %v", st, err)
+		return fmt.Sprintf("none: offer %d %v", st, err), ""
 	}
 	body := map[string]any{"name": "load: oil entry", "offer_id": offer.ID, "segment_id": seg.ID, "channel": "outbox",
 		"trigger": "segment_entry", "template": "{{name}}您好，{{offer}}", "holdout_percent": 10, "cap_per_week": 2}
 	if st, err := call("POST", "/api/v1/campaigns", body, &camp); err != nil || st != 200 {
-		return fmt.Sprintf("none: campaign %d %v", st, err)
+		return fmt.Sprintf("none: campaign %d %v", st, err), ""
 	}
 	if st, err := call("POST", "/api/v1/campaigns/"+camp.ID+"/launch", nil, nil); err != nil || st != 200 {
-		return fmt.Sprintf("none: launch %d %v", st, err)
+		return fmt.Sprintf("none: launch %d %v", st, err), ""
 	}
-	return camp.ID
+	return camp.ID, seg.ID
 }

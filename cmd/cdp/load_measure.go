@@ -1,0 +1,128 @@
+package main
+
+// The analysts' side of `cdp bench --load` (issue #17): estimates at a
+// fixed rate, half of them rules seen before (warm: their leaves are
+// cached) and half never seen (cold: a window no rule used yet), and the
+// live campaign's latency from segment entry to the send recorded.
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// loadTopics are the content topics of the load's events.
+var loadTopics = []string{"控糖", "花生油", "低GI大米", "减脂", "宝宝辅食"}
+
+// coldRule is the n-th rule no analyst has run before in this run: its
+// leaves have windows (in days) or topics no earlier rule of the run
+// used, so the engine computes them from ClickHouse (for the first 1,820
+// rules: 12 minutes at 2.5 cold rules a second). Rules vary in shape: one
+// or two clauses over views, completions, searches and carts.
+func coldRule(n int) string {
+	days := 2 + n%coldWindows // 1 day is the campaign's and a warm rule's window
+	topic := loadTopics[(n/coldWindows)%len(loadTopics)]
+	switch n % 3 {
+	case 0:
+		return fmt.Sprintf(`did("video_complete", %d, {"topic": %q}) >= %d`, days, topic, 1+n%3)
+	case 1:
+		return fmt.Sprintf(`did("video_play", %d, {"topic": %q}) >= 1 && did("search", %d, {"keyword": %q}) >= 1`, days, topic, days, topic)
+	}
+	return fmt.Sprintf(`did("add_to_cart", %d) >= 1 && did("video_complete", %d, {"topic": %q}) == 0 || did("search", %d) >= 2`, days, days, topic, days)
+}
+
+// coldWindows are the windows cold rules cycle through: 2 to 365 days,
+// the longest behaviour window a rule may read.
+const coldWindows = 364
+
+// estimators estimate at rate per second until runCtx ends, alternating
+// warm (loadRules) and cold (coldRule) rules, with at most 8 in flight:
+// when the platform falls behind the rate drops, which the interval's
+// estimate count shows.
+func (l *loadRun) estimators(runCtx context.Context, rate float64) {
+	if rate <= 0 {
+		return
+	}
+	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
+	defer tick.Stop()
+	slots := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for i := 0; ; i++ {
+		select {
+		case <-runCtx.Done():
+			return
+		case <-tick.C:
+		}
+		select {
+		case slots <- struct{}{}:
+		case <-runCtx.Done():
+			return
+		}
+		cold := i%2 == 1
+		rule := loadRules[(i/2)%len(loadRules)]
+		if cold {
+			rule = coldRule(i / 2)
+		}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			l.estimate(runCtx, rule, cold)
+		})
+	}
+}
+
+func (l *loadRun) estimate(runCtx context.Context, rule string, cold bool) {
+	start := time.Now()
+	status, err := l.apiCall("POST", "/api/v1/segments/estimate", map[string]string{"rule": rule}, nil)
+	switch {
+	case err != nil:
+		if runCtx.Err() == nil {
+			l.sm.fail("estimate transport")
+		}
+	case status == 200:
+		l.sm.estimate(time.Since(start), cold)
+	default:
+		l.sm.fail("estimate " + strconv.Itoa(status))
+	}
+}
+
+// entrySend is the live campaign's latency over the sends recorded in
+// one interval: from the person's entry into the segment (the live
+// segments' segment_changes row) and from the receipt of the event that
+// made them enter (their second cart), to the send recorded as sent.
+type entrySend struct {
+	Sends    uint64  `json:"sends"`
+	EntryP50 float64 `json:"entry_to_send_p50_ms"`
+	EntryP99 float64 `json:"entry_to_send_p99_ms"`
+	EventP99 float64 `json:"event_to_send_p99_ms"`
+}
+
+// measureEntrySend reads entrySend for the sends recorded in (from, to].
+func (l *loadRun) measureEntrySend(ctx context.Context, from, to time.Time) (entrySend, error) {
+	var out entrySend
+	if l.segmentID == "" {
+		return out, nil
+	}
+	db := l.sc.ch.db
+	q := `SELECT count(), quantile(0.5)(entry_ms), quantile(0.99)(entry_ms), quantile(0.99)(event_ms) FROM (
+	SELECT dateDiff('millisecond', e.entered, s.sent) AS entry_ms, dateDiff('millisecond', c.second_cart, s.sent) AS event_ms
+	FROM (SELECT person_id, updated_at AS sent FROM ` + db.Table("campaign_sends") + ` FINAL
+		WHERE campaign_id = ? AND group = 'treatment' AND state = 'sent' AND updated_at > ? AND updated_at <= ?) AS s
+	INNER JOIN (SELECT person_id, min(ts) AS entered FROM ` + db.Table("segment_changes") + `
+		WHERE segment_id = ? AND change = 'enter' GROUP BY person_id) AS e ON e.person_id = s.person_id
+	INNER JOIN (SELECT person_id, arraySort(groupArray(received_at))[2] AS second_cart FROM ` + db.Table("events") + `
+		WHERE event = 'add_to_cart' AND person_id IN (SELECT person_id FROM ` + db.Table("campaign_sends") + ` FINAL
+			WHERE campaign_id = ? AND state = 'sent' AND updated_at > ? AND updated_at <= ?)
+		GROUP BY person_id) AS c ON c.person_id = s.person_id)`
+	var p50, p99, ev99 float64
+	err := db.Conn.QueryRow(ctx, q, l.rep.Campaign, from, to, l.segmentID, l.rep.Campaign, from, to).Scan(&out.Sends, &p50, &p99, &ev99)
+	if err != nil {
+		return out, fmt.Errorf("load: entry to send latency: %w", err)
+	}
+	if out.Sends > 0 {
+		out.EntryP50, out.EntryP99, out.EventP99 = p50, p99, ev99
+	}
+	return out, nil
+}

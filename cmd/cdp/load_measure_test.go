@@ -1,0 +1,58 @@
+package main
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/granarycdp/cdp/segments"
+	"github.com/granarycdp/cdp/store"
+)
+
+// TestColdRulesAreValidAndNeverRepeat checks the load run's cold rules
+// parse, and that none repeats a behaviour leaf (event, window, filter) of
+// an earlier one or of a warm rule within the run's first 1,820 cold
+// rules, so each is answered cold.
+func TestColdRulesAreValidAndNeverRepeat(t *testing.T) {
+	e := segments.NewEngine(&store.DB{Database: store.DefaultDatabase}, segments.DefaultOptions()) // compiles only
+	seen := map[string]int{}
+	for _, r := range loadRules {
+		c, err := e.Check(r)
+		if err != nil {
+			t.Fatalf("warm rule %s: %v", r, err)
+		}
+		for _, l := range leaves(c) {
+			seen[l] = -1
+		}
+	}
+	for n := range 1820 {
+		r := coldRule(n)
+		c, err := e.Check(r)
+		if err != nil {
+			t.Fatalf("cold rule %d %s: %v", n, r, err)
+		}
+		fresh := false
+		for _, l := range leaves(c) {
+			if _, ok := seen[l]; !ok {
+				fresh = true
+				seen[l] = n
+			}
+		}
+		if !fresh {
+			t.Fatalf("cold rule %d %s has only leaves seen before", n, r)
+		}
+	}
+}
+
+// leaves are a compiled rule's behaviour leaves as the SQL that computes
+// them (the leaf cache's identity).
+func leaves(c *segments.Compiled) []string {
+	var out []string
+	segments.Walk(c.Plan(), func(n segments.Node) {
+		if l, ok := n.(segments.Leaf); ok {
+			if q, params, ok := segments.LeafSQL(l); ok {
+				out = append(out, q+fmt.Sprint(params))
+			}
+		}
+	})
+	return out
+}
