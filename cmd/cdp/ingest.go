@@ -114,7 +114,11 @@ func (p *ingestParts) openSpool(cfg config, logger *slog.Logger) (string, error)
 // wire builds the collector (its deduplication memory warmed), the
 // identity graph, the segments store and the campaigns service.
 func (p *ingestParts) wire(ctx context.Context, cfg config, db *store.DB, prot *identity.Protector, logger *slog.Logger, fallback *ingest.WeCom) error {
-	dedup, err := ingest.OpenDedup(ingest.DedupOptions{Dir: filepath.Join(cfg.DataDir, "dedup"), Logger: logger})
+	dopts, err := dedupOptions(cfg, logger)
+	if err != nil {
+		return err
+	}
+	dedup, err := ingest.OpenDedup(dopts)
 	if err != nil {
 		return err
 	}
@@ -147,6 +151,15 @@ func (p *ingestParts) wire(ctx context.Context, cfg config, db *store.DB, prot *
 	p.segments.OnChange = p.campaigns.SegmentChanged
 	p.optOuts = newOptOutScan(p.campaigns.ScanOptOuts, logger)
 	return nil
+}
+
+// dedupOptions are the deduplication window's options: in the data
+// folder, with CDP_DEDUP_FILTER_MB of filters.
+func dedupOptions(cfg config, logger *slog.Logger) (ingest.DedupOptions, error) {
+	if cfg.DedupFilterMB < 1 {
+		return ingest.DedupOptions{}, fmt.Errorf("CDP_DEDUP_FILTER_MB=%d: must be at least 1", cfg.DedupFilterMB)
+	}
+	return ingest.DedupOptions{Dir: filepath.Join(cfg.DataDir, "dedup"), FilterBytes: int64(cfg.DedupFilterMB) << 20, Logger: logger}, nil
 }
 
 // loadIdentity loads the identity graph under the configured rules.

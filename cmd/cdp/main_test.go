@@ -81,6 +81,29 @@ func TestEnvironmentSetsAndFlagOverrides(t *testing.T) {
 	}
 }
 
+// TestDedupFilterBudgetIsASetting reads CDP_DEDUP_FILTER_MB into the
+// deduplication window's filter budget and refuses less than 1 MB.
+func TestDedupFilterBudgetIsASetting(t *testing.T) {
+	var c config
+	if _, err := c.parse("serve", nil, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := dedupOptions(c, nil); err != nil || o.FilterBytes != 128<<20 {
+		t.Fatalf("default: %d bytes, %v; want 128 MiB", o.FilterBytes, err)
+	}
+	t.Setenv("CDP_DEDUP_FILTER_MB", "512")
+	if _, err := c.parse("serve", nil, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := dedupOptions(c, nil); err != nil || o.FilterBytes != 512<<20 {
+		t.Fatalf("512: %d bytes, %v", o.FilterBytes, err)
+	}
+	c.DedupFilterMB = 0
+	if _, err := dedupOptions(c, nil); err == nil || !strings.Contains(err.Error(), "CDP_DEDUP_FILTER_MB") {
+		t.Fatalf("0 MB: %v, want an error naming CDP_DEDUP_FILTER_MB", err)
+	}
+}
+
 func TestUnknownCommandFails(t *testing.T) {
 	var out bytes.Buffer
 	if err := run(context.Background(), []string{"srve"}, &out, &out); err == nil || !strings.Contains(err.Error(), "srve") {
