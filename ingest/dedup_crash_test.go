@@ -140,12 +140,17 @@ func TestDedupRetriedBatchIsRefusedAfterRestart(t *testing.T) {
 
 // The SIGKILL test runs this test binary again as a child: a platform's
 // ingest that sends batches of crashBatch events, printing "sending b"
-// before and "acked b" after each, until the parent kills it.
+// before and "acked b" after each, until the parent kills it. After
+// batch crashFlushAt it flushes the store's memtable once (printing
+// "flushed b"), as Pebble does when a memtable fills: without a WAL that
+// is what puts keys and their watermark on disk, so the kill always
+// finds some records covered by an on-disk watermark to check.
 const (
 	crashEnvSpool = "DEDUP_CRASH_CHILD_SPOOL"
 	crashEnvDedup = "DEDUP_CRASH_CHILD_DEDUP"
 	crashEnvDSN   = "DEDUP_CRASH_CHILD_DSN"
 	crashBatch    = 25
+	crashFlushAt  = 30
 )
 
 func TestDedupCrashChild(t *testing.T) {
@@ -162,6 +167,12 @@ func TestDedupCrashChild(t *testing.T) {
 		fmt.Printf("sending %d\n", b)
 		r.send(t, testBatch(fmt.Sprintf("k%d", b), crashBatch))
 		fmt.Printf("acked %d\n", b)
+		if b == crashFlushAt {
+			if err := r.col.dedup.db.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			fmt.Printf("flushed %d\n", b)
+		}
 	}
 }
 
@@ -184,9 +195,9 @@ func TestDedupRetriedBatchIsRefusedAfterSIGKILL(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	sent, acked := -1, -1
+	sent, acked, flushed := -1, -1, -1
 	lines := bufio.NewScanner(out)
-	for acked < 60 && lines.Scan() {
+	for acked < 60 && lines.Scan() { // the flush after batch crashFlushAt came before
 		var word string
 		var n int
 		fmt.Sscanf(lines.Text(), "%s %d", &word, &n)
@@ -195,12 +206,14 @@ func TestDedupRetriedBatchIsRefusedAfterSIGKILL(t *testing.T) {
 			sent = n
 		case "acked":
 			acked = n
+		case "flushed":
+			flushed = n
 		}
 	}
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
-	if acked < 60 {
-		t.Fatalf("the child acknowledged %d batches before it ended", acked+1)
+	if acked < 60 || flushed != crashFlushAt {
+		t.Fatalf("the child acknowledged %d batches and flushed after batch %d before it ended", acked+1, flushed)
 	}
 
 	summary, _ := checkKeysBelowWatermark(t, db, spoolDir, dedupDir)
@@ -266,10 +279,9 @@ func checkKeysBelowWatermark(t *testing.T, db *store.DB, spoolDir, dedupDir stri
 		}
 	}
 	if checked == 0 {
-		// The store keeps no WAL: nothing reached disk before the kill
-		// unless a memtable was flushed, and Warm then reads the window
-		// from ClickHouse; the retries below must be refused either way.
-		t.Logf("watermark %d covers no record: no memtable was flushed before the kill", w)
+		// The child flushed after batch crashFlushAt: its keys and the
+		// watermark covering them are on disk.
+		t.Fatalf("watermark %d covers no record, though the store was flushed before the kill", w)
 	}
 	return fmt.Sprintf("watermark %d: %d records at or below it, all with their key on disk (%d keys on disk)", w, checked, len(disk)), len(disk)
 }
