@@ -7,7 +7,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"sync"
 	"time"
@@ -78,7 +80,12 @@ func (l *loadRun) estimate(runCtx context.Context, rule string, cold bool) {
 	status, err := l.apiCall("POST", "/api/v1/segments/estimate", map[string]string{"rule": rule}, nil)
 	switch {
 	case err != nil:
-		if runCtx.Err() == nil {
+		var ne net.Error
+		switch {
+		case runCtx.Err() != nil:
+		case errors.As(err, &ne) && ne.Timeout():
+			l.sm.fail("estimate timeout") // the client's 30 s
+		default:
 			l.sm.fail("estimate transport")
 		}
 	case status == 200:
