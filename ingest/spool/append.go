@@ -19,7 +19,8 @@ import (
 
 // batch is the records of one or more Appends written with one write.
 type batch struct {
-	buf  []byte // frames
+	buf  []byte // frames; recycled once written (size stays)
+	size int    // len(buf), set when the writer takes the batch
 	n    int    // records
 	done chan struct{}
 	// Set before done is closed:
@@ -135,7 +136,15 @@ func (s *Spool) writeLoop() {
 			return // closing, and every batch written
 		}
 		b := s.open
-		s.open = &batch{done: make(chan struct{}), buf: make([]byte, 0, min(2*len(b.buf), maxBatchBytes))}
+		b.size = len(b.buf)
+		// The next batch fills the buffer of the one written last time:
+		// two buffers alternate instead of one allocated per write.
+		buf := s.spare
+		if want := min(2*b.size, maxBatchBytes); cap(buf) < want {
+			buf = make([]byte, 0, want)
+		}
+		s.spare = nil
+		s.open = &batch{done: make(chan struct{}), buf: buf}
 		close(s.taken)
 		s.taken = make(chan struct{})
 		failed := s.failed
@@ -147,6 +156,9 @@ func (s *Spool) writeLoop() {
 			s.write(b)
 		}
 		s.mu.Lock()
+		// Written (or refused): the frames are in the file, the index and
+		// the page cache; nothing reads b.buf again.
+		s.spare, b.buf = b.buf[:0], nil
 	}
 }
 
@@ -156,7 +168,7 @@ func (s *Spool) writeLoop() {
 func (s *Spool) write(b *batch) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	lf, err := s.activeFile(int64(len(b.buf)))
+	lf, err := s.activeFile(int64(b.size))
 	if err != nil {
 		s.finish(b, err)
 		return
@@ -184,12 +196,12 @@ func (s *Spool) write(b *batch) {
 	defer s.mu.Unlock()
 	b.first = s.writtenSeq + 1
 	lf.indexFrom(b.buf, off, b.first)
-	lf.size += int64(len(b.buf))
+	lf.size += int64(b.size)
 	lf.last = b.first + uint64(b.n) - 1
 	s.writtenSeq = lf.last
-	s.endPos += int64(len(b.buf))
+	s.endPos += int64(b.size)
 	s.inflight = append(s.inflight, b)
-	s.unsynced += int64(len(b.buf))
+	s.unsynced += int64(b.size)
 	s.syncCond.Signal()
 }
 
@@ -281,7 +293,7 @@ func (s *Spool) advance(seq uint64) {
 	i := 0
 	for ; i < len(s.inflight) && s.inflight[i].first+uint64(s.inflight[i].n)-1 <= seq; i++ {
 		b := s.inflight[i]
-		s.unsynced -= int64(len(b.buf))
+		s.unsynced -= int64(b.size)
 		close(b.done)
 	}
 	s.inflight = append(s.inflight[:0], s.inflight[i:]...)
@@ -307,8 +319,8 @@ func (s *Spool) failLocked(err error) {
 	s.failed = err
 	s.logger.Error("spool failed: close and open again to recover", "err", err)
 	for _, b := range s.inflight {
-		s.unsynced -= int64(len(b.buf))
-		s.pending -= int64(len(b.buf))
+		s.unsynced -= int64(b.size)
+		s.pending -= int64(b.size)
 		b.err = err
 		close(b.done)
 	}
@@ -326,7 +338,7 @@ func (s *Spool) failedErr() error {
 // finish ends a batch that was not written with err, returning its bytes.
 func (s *Spool) finish(b *batch, err error) {
 	s.mu.Lock()
-	s.pending -= int64(len(b.buf))
+	s.pending -= int64(b.size)
 	b.err = err
 	close(b.done)
 	s.mu.Unlock()

@@ -153,6 +153,9 @@ type Spool struct {
 	// full.
 	open  *batch
 	taken chan struct{}
+	// spare is the buffer of the batch the writer wrote last, for the
+	// next open batch (held by the writer goroutine between swaps).
+	spare []byte
 	// inflight are the batches written but not yet known durable, in order;
 	// unsynced is their size.
 	inflight []*batch
