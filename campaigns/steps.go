@@ -131,3 +131,7 @@ func (s *Service) StepSends(ctx context.Context, prefix string) (map[string]map[
 func (s *Service) SumArms(ctx context.Context, arms string, ids []string, days int, offer Offer, asOf time.Time) (map[string]map[string]ArmSums, error) {
 	return s.armSumsOf(ctx, arms, ids, days, offer, asOf)
 }
+
+// Bucket maps (salt, person) to 0..9999 as campaigns draw their holdouts:
+// the same on every machine, and independent between salts.
+func Bucket(salt string, person uint32) int { return bucket(salt, person) }

@@ -1811,7 +1811,6 @@ CREATE TABLE IF NOT EXISTS `cdp`.`journey_runs`
     `node` String COMMENT 'The node the run is at (last node once done)',
     `state` LowCardinality(String) COMMENT 'ready (to execute node), waiting, done',
     `group` LowCardinality(String) COMMENT 'treatment or holdout (the journey-level holdout: entered, never sent to)',
-    `cause` String COMMENT 'What entered the run: segment, event:<message id>, order:<channel>/<id>, schedule:<time>, replenishment:<date>',
     `entered_at` DateTime64(3, 'UTC'),
     `since` DateTime64(3, 'UTC') COMMENT 'When the current wait began',
     `wake_at` DateTime64(3, 'UTC') COMMENT 'When a waiting run wakes (a wait\'s end, a wait-for\'s timeout)',
@@ -1834,6 +1833,7 @@ CREATE TABLE IF NOT EXISTS `cdp`.`journey_steps`
     `node` String,
     `type` LowCardinality(String) COMMENT 'entry, send, wait, wait_for, branch, split, exit',
     `outcome` LowCardinality(String),
+    `detail` String COMMENT 'The entry\'s cause (segment, event, order, schedule:<time>, replenishment); a send\'s step id',
     `at` DateTime64(3, 'UTC'),
     INDEX person_idx person_id TYPE bloom_filter GRANULARITY 4
 )
