@@ -34,6 +34,11 @@ func (s *Service) enter(ctx context.Context, lj *live, in *inbox, now time.Time)
 	cand, cause := candidates{}, e.Type
 	switch e.Type {
 	case EntrySegment:
+		if e.IncludeCurrent && lj.st.firedAt.Before(lj.st.LaunchedAt) {
+			if err := s.enterCurrent(ctx, lj, c, now); err != nil {
+				return err
+			}
+		}
 		if bm := in.entered[e.SegmentID]; bm != nil {
 			for _, p := range bm.ToArray() {
 				cand[p] = 0
@@ -119,7 +124,11 @@ func (s *Service) dueCandidates(ctx context.Context, e Entry, now time.Time) (ca
 // crash in between fires it again: the persons it entered are not
 // entered twice, their run having entered at or after its time).
 func (s *Service) enterSchedule(ctx context.Context, lj *live, c *compiled, now time.Time) error {
-	due, ok := lastFire(*c.def.Entry.Schedule, lj.st.firedAt, now)
+	after := lj.st.firedAt
+	if after.Before(lj.st.LaunchedAt) {
+		after = lj.st.LaunchedAt // the first time is after the launch
+	}
+	due, ok := lastFire(*c.def.Entry.Schedule, after, now)
 	if !ok {
 		return nil
 	}
@@ -137,6 +146,31 @@ func (s *Service) enterSchedule(ctx context.Context, lj *live, c *compiled, now 
 	st := lj.st
 	st.firedAt = due
 	if err := s.writeState(ctx, st, "schedule"); err != nil {
+		return err
+	}
+	lj.st = st
+	return nil
+}
+
+// enterCurrent enters a segment entry's members at its launch, once:
+// then it records them entered (fired_at = the launch). A crash in between
+// enters them again at the next start, except those whose run entered
+// after the launch already.
+func (s *Service) enterCurrent(ctx context.Context, lj *live, c *compiled, now time.Time) error {
+	members, err := s.Segments.Members(c.def.Entry.SegmentID)
+	if err != nil {
+		return err
+	}
+	cand := candidates{}
+	for _, p := range members.ToArray() {
+		cand[p] = lj.st.LaunchedAt.UnixMilli()
+	}
+	if err := s.admit(ctx, lj, c, cand, "segment", now); err != nil {
+		return err
+	}
+	st := lj.st
+	st.firedAt = st.LaunchedAt
+	if err := s.writeState(ctx, st, "launch"); err != nil {
 		return err
 	}
 	lj.st = st

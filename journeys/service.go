@@ -169,13 +169,15 @@ func (s *Service) setStatus(ctx context.Context, id, by, to string, from ...stri
 	launching := to == StatusRunning && st.LaunchedAt.IsZero()
 	st.Status = to
 	if launching {
+		// fired_at stays zero: a segment entry with IncludeCurrent enters
+		// the current members at the next round (enterCurrent), and a
+		// schedule fires its first time after the launch.
 		st.LaunchedAt = s.now()
-		st.firedAt = st.LaunchedAt
 	}
 	if err := s.writeState(ctx, st, by); err != nil {
 		return Journey{}, err
 	}
-	if err := s.follows(ctx, st, launching); err != nil {
+	if err := s.follows(ctx, st); err != nil {
 		return Journey{}, err
 	}
 	s.kick()
@@ -183,7 +185,7 @@ func (s *Service) setStatus(ctx context.Context, id, by, to string, from ...stri
 }
 
 // follows makes memory follow a journey's new state row.
-func (s *Service) follows(ctx context.Context, st state, launching bool) error {
+func (s *Service) follows(ctx context.Context, st state) error {
 	lj := s.live[st.ID]
 	switch {
 	case st.Status == StatusStopped:
@@ -196,13 +198,6 @@ func (s *Service) follows(ctx context.Context, st state, launching bool) error {
 			return err
 		}
 		s.live[st.ID] = lj
-	}
-	if launching && lj != nil && lj.versions[st.Version].def.Entry.Type == EntrySegment && lj.versions[st.Version].def.Entry.IncludeCurrent {
-		members, err := s.Segments.Members(lj.versions[st.Version].def.Entry.SegmentID)
-		if err != nil {
-			return err
-		}
-		s.SegmentChanged(segments.Change{Segment: lj.versions[st.Version].def.Entry.SegmentID, Entered: members.ToArray()})
 	}
 	return nil
 }
