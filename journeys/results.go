@@ -181,8 +181,8 @@ func (s *Service) holdoutArms() string {
 // for campaigns.SumArms: group is the arm, planned at their first pass.
 func (s *Service) splitArms(node string) string {
 	return `(SELECT x.journey_id AS campaign_id, x.person_id AS planned, if(p.canonical = 0, x.person_id, p.canonical) AS person_id,
-			x.outcome AS group, x.at AS planned_at, toFloat64(0) AS reached
-		FROM (SELECT journey_id, person_id, argMin(outcome, at) AS outcome, min(at) AS at FROM ` + s.DB.Table("journey_steps") + ` FINAL
+			x.arm AS group, x.first_at AS planned_at, toFloat64(0) AS reached
+		FROM (SELECT journey_id, person_id, argMin(outcome, at) AS arm, min(at) AS first_at FROM ` + s.DB.Table("journey_steps") + ` FINAL
 			WHERE journey_id IN {campaigns:Array(String)} AND node = '` + node + `' AND type = 'split' GROUP BY journey_id, person_id) AS x
 		LEFT JOIN ` + schema.Canonical(s.DB.Table("persons"), "") + ` AS p ON p.person_id = x.person_id)`
 }

@@ -199,8 +199,11 @@ func (s *Service) Round(ctx context.Context) error {
 	return err
 }
 
-// round admits entries, ends runs the records exit, resolves waits whose
-// record came or whose time is up, and steps every ready run.
+// round ends the runs records and segment exits remove, resolves waits
+// whose record came or whose time is up, steps the ready runs, then admits
+// entries and steps them. A failure leaves what arrived for the next
+// round (each part is idempotent: entries by their watermark, the rest by
+// the runs' state).
 func (s *Service) round(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -211,23 +214,24 @@ func (s *Service) round(ctx context.Context) error {
 	in.all = in.all || s.catchUp
 	s.catchUp = false
 	now := s.now()
+	err := s.react(ctx, &in, now)
+	if err == nil {
+		err = s.due(ctx, now)
+	}
+	if err == nil {
+		err = s.stepReady(ctx, now) // runs ending now make room for re-entries
+	}
+	if err != nil {
+		s.requeue(in, true)
+		return err
+	}
 	for _, lj := range s.ordered() {
 		if err := s.enter(ctx, lj, &in, now); err != nil {
 			s.requeue(in, true)
 			return err
 		}
 	}
-	err := s.react(ctx, &in, now)
-	if err == nil {
-		err = s.due(ctx, now)
-	}
-	if err == nil {
-		err = s.stepReady(ctx, now)
-	}
-	if err != nil {
-		s.requeue(in, false)
-	}
-	return err
+	return s.stepReady(ctx, now)
 }
 
 // ordered lists the live journeys by id.
