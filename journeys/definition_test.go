@@ -30,7 +30,7 @@ func TestBadDefinitionsPointAtTheNode(t *testing.T) {
 		{"a send on an unknown channel", []Node{func() Node { n := f.send("s", "out"); n.Send.Channel = "pigeon"; return n }(), exit("out")}, "nodes.s.send.channel"},
 		{"a send on a group channel", []Node{func() Node { n := f.send("s", "out"); n.Send.Channel = "robot"; return n }(), exit("out")}, "nodes.s.send.channel"},
 		{"a branch on a bad condition", []Node{{ID: "b", Type: NodeBranch, Branch: &Branch{Condition: "did(", Yes: "out", No: "out"}}, exit("out")}, "nodes.b.branch.condition"},
-		{"a split not summing to 100", []Node{{ID: "ab", Type: NodeSplit, Split: &Split{Arms: []Arm{{Name: "A", Percent: 50, Next: "out"}, {Name: "B", Percent: 40, Next: "out"}}}}, exit("out")}, "nodes.ab.split.arms"},
+		{"a split not summing to 100", []Node{{ID: "ab", Type: NodeSplit, Split: &Split{Arms: []SplitArm{{Name: "A", Percent: 50, Next: "out"}, {Name: "B", Percent: 40, Next: "out"}}}}, exit("out")}, "nodes.ab.split.arms"},
 		{"an unreachable node", []Node{exit("out"), exit("lost")}, "nodes.lost"},
 		{"two nodes with one id", []Node{f.send("a", "a2"), exit("a")}, "nodes.a.id"},
 		{"a wait of two kinds", []Node{{ID: "p", Type: NodeWait, Next: "out", Wait: &Wait{Duration: "1h", UntilTime: "09:00"}}, exit("out")}, "nodes.p.wait"},

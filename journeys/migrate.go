@@ -150,7 +150,7 @@ func winnerShown(n *Node, res *SplitResult, arm string) error {
 		return u.Conversion != nil && u.Conversion.Significant && sign*u.Conversion.Estimate > 0
 	}
 	switch _, known := res.Arms[arm]; {
-	case !known && !slices.ContainsFunc(n.Split.Arms, func(a Arm) bool { return a.Name == arm }):
+	case !known && !slices.ContainsFunc(n.Split.Arms, func(a SplitArm) bool { return a.Name == arm }):
 		return &FieldError{Field: "arm", Message: fmt.Sprintf("the split has no arm %q", arm)}
 	case arm != first && better(res.VsFirst[arm], 1):
 		return nil

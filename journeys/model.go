@@ -212,11 +212,11 @@ type Branch struct {
 // Split sends each person down one arm by a stable hash of (journey,
 // node, person): A/B/n with the given percentages (summing to 100).
 type Split struct {
-	Arms []Arm `json:"arms"`
+	Arms []SplitArm `json:"arms"`
 }
 
-// Arm is one way out of a split.
-type Arm struct {
+// SplitArm is one way out of a split.
+type SplitArm struct {
 	Name    string  `json:"name"`
 	Percent float64 `json:"percent"`
 	Next    string  `json:"next"`

@@ -92,7 +92,7 @@ func TestHoldoutMeasuresTheKnownEffect(t *testing.T) {
 func TestSplitWinnerOnlyByTheConfidenceSequence(t *testing.T) {
 	const n = 4000
 	f := newFixture(t, n)
-	d := f.segmentJourney(Node{ID: "ab", Type: NodeSplit, Split: &Split{Arms: []Arm{{Name: "A", Percent: 50, Next: "a"}, {Name: "B", Percent: 50, Next: "b"}}}},
+	d := f.segmentJourney(Node{ID: "ab", Type: NodeSplit, Split: &Split{Arms: []SplitArm{{Name: "A", Percent: 50, Next: "a"}, {Name: "B", Percent: 50, Next: "b"}}}},
 		exit("a"), exit("b"))
 	d.Entry.IncludeCurrent = false
 	d.Settings.ReEntry = ReEntryAfterExit

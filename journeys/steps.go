@@ -326,7 +326,7 @@ func (s *Service) stepBranch(ctx context.Context, lj *live, c *compiled, idx int
 
 // pickArm is a person's arm of a split: the declared winner, else by a
 // stable hash of (journey, node, person) over the arms' percentages.
-func pickArm(journey string, n *Node, p uint32, winner string) Arm {
+func pickArm(journey string, n *Node, p uint32, winner string) SplitArm {
 	arms := n.Split.Arms
 	for _, a := range arms {
 		if a.Name == winner {

@@ -177,7 +177,7 @@ func TestBranchEvaluatesTheConditionWhenReached(t *testing.T) {
 // same arm when the split is computed again.
 func TestSplitArmsByStableHash(t *testing.T) {
 	f := newFixture(t, 3000)
-	split := Node{ID: "ab", Type: NodeSplit, Split: &Split{Arms: []Arm{{Name: "A", Percent: 20, Next: "a"}, {Name: "B", Percent: 30, Next: "b"}, {Name: "C", Percent: 50, Next: "c"}}}}
+	split := Node{ID: "ab", Type: NodeSplit, Split: &Split{Arms: []SplitArm{{Name: "A", Percent: 20, Next: "a"}, {Name: "B", Percent: 30, Next: "b"}, {Name: "C", Percent: 50, Next: "c"}}}}
 	j := f.launch(f.segmentJourney(split, exit("a"), exit("b"), exit("c")))
 	f.round()
 	for arm, pct := range map[string]float64{"a": 20, "b": 30, "c": 50} {
