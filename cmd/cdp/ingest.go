@@ -45,9 +45,9 @@ type ingestParts struct {
 	optOuts   *optOutScan
 
 	// group runs the pipeline, the opt-out scan, the campaign loop, the
-	// journeys' executor, the live segments and the contact backfill. Its goroutines run on
-	// contexts of their own (not errgroup.WithContext): a failing
-	// pipeline must not stop campaigns; its error is Close's.
+	// journeys' executor, the live segments and the contact backfill. Its
+	// goroutines run on contexts of their own (not errgroup.WithContext):
+	// a failing pipeline must not stop campaigns; its error is Close's.
 	group        errgroup.Group
 	stopPipeline context.CancelFunc
 	pipelineDone chan struct{} // closed when the pipeline has returned
