@@ -248,16 +248,24 @@ type lastRun struct {
 	entered, ended int64
 }
 
+// narrowRuns is the most candidates lastRuns names in its query; for more
+// it reads the journey's runs whole and keeps the candidates'.
+const narrowRuns = 20_000
+
 // lastRuns reads the last run of each candidate who ran the journey.
 func (s *Service) lastRuns(ctx context.Context, id string, cand candidates) (map[uint32]lastRun, error) {
 	persons := roaring.New()
 	for p := range cand {
 		persons.Add(p)
 	}
+	cond, args := "1", []any{named("id", id)}
+	if len(cand) <= narrowRuns {
+		cond, args = "person_id IN {persons:Array(UInt32)}", append(args, named("persons", persons.ToArray()))
+	}
 	out := map[uint32]lastRun{}
 	err := s.each(ctx, "read the last runs", "SELECT person_id, max(entry), argMax(entered_at, entry), argMax(updated_at, entry) FROM "+
-		s.DB.Table("journey_runs")+" FINAL WHERE journey_id = {id:String} AND person_id IN {persons:Array(UInt32)} GROUP BY person_id",
-		[]any{named("id", id), named("persons", persons.ToArray())}, func(rows driver.Rows) error {
+		s.DB.Table("journey_runs")+" FINAL WHERE journey_id = {id:String} AND "+cond+" GROUP BY person_id",
+		args, func(rows driver.Rows) error {
 			var p uint32
 			var l lastRun
 			var entered, ended time.Time
@@ -265,7 +273,9 @@ func (s *Service) lastRuns(ctx context.Context, id string, cand candidates) (map
 				return err
 			}
 			l.entered, l.ended = entered.UnixMilli(), ended.UnixMilli()
-			out[p] = l
+			if persons.Contains(p) {
+				out[p] = l
+			}
 			return nil
 		})
 	return out, err

@@ -37,7 +37,7 @@ func (c *testClock) Advance(d time.Duration) {
 }
 
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	ctx   context.Context
 	db    *store.DB
 	clock *testClock
@@ -67,15 +67,17 @@ func insertRows(t testing.TB, db *store.DB, table, cols string, rows [][]any) {
 
 // newFixture: persons 1..n, each a video viewer, a segment of all of them
 // and the low-GI rice trial offer; the services on a clock at start.
-func newFixture(t *testing.T, n int) *fixture {
+func newFixture(t testing.TB, n int) *fixture {
 	db := storetest.Migrated(t)
-	var persons, events [][]any
-	for p := uint32(1); p <= uint32(n); p++ {
-		persons = append(persons, []any{p, p, p, uint64(1)})
-		events = append(events, []any{fmt.Sprint("e", p), "track", "video_complete", start.Add(-48 * time.Hour), start.Add(-48 * time.Hour), "douyin", p, "{}"})
+	for first := 1; first <= n; first += 100_000 {
+		var persons, events [][]any
+		for p := uint32(first); p <= uint32(min(n, first+99_999)); p++ {
+			persons = append(persons, []any{p, p, p, uint64(1)})
+			events = append(events, []any{fmt.Sprint("e", p), "track", "video_complete", start.Add(-48 * time.Hour), start.Add(-48 * time.Hour), "douyin", p, "{}"})
+		}
+		insertRows(t, db, "persons", "person_id, parent, canonical, version", persons)
+		insertRows(t, db, "events", "message_id, type, event, ts, received_at, source, person_id, properties", events)
 	}
-	insertRows(t, db, "persons", "person_id, parent, canonical, version", persons)
-	insertRows(t, db, "events", "message_id, type, event, ts, received_at, source, person_id, properties", events)
 	f := &fixture{t: t, ctx: context.Background(), db: db, clock: &testClock{t: start}}
 	opts := segments.DefaultOptions()
 	opts.Now = f.clock.Now

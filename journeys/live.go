@@ -178,6 +178,9 @@ func (s *Service) apply(ctx context.Context, lj *live, moves []move) error {
 
 // follow moves memory as moves say, once they are recorded.
 func (s *Service) follow(lj *live, moves []move) {
+	if s.moved != nil {
+		s.moved(moves)
+	}
 	for _, m := range moves {
 		switch {
 		case m.done:

@@ -49,6 +49,8 @@ type Service struct {
 	lastStamp time.Time
 	// crashAfter, in tests, fails at a named step as a crash would.
 	crashAfter func(step string) error
+	// moved, in benchmarks, sees each batch of moves once recorded.
+	moved func([]move)
 }
 
 // inbox is what arrived for the next round: persons touched by committed
