@@ -25,7 +25,8 @@ type Service struct {
 	// Now is the clock every timer and wait reads (default time.Now):
 	// tests move it and call Round instead of sleeping.
 	Now func() time.Time
-	// Batch is how many runs one step executes together (default 10,000).
+	// Batch is how many runs one step executes together (default 50,000,
+	// as many as a campaign send chunk).
 	Batch int
 
 	mu     sync.Mutex // serialises rounds and changes of journeys
@@ -73,7 +74,7 @@ func (s *Service) batch() int {
 	if s.Batch > 0 {
 		return s.Batch
 	}
-	return 10_000
+	return 50_000
 }
 
 func (s *Service) logger() *slog.Logger {

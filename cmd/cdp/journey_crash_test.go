@@ -2,18 +2,13 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"os"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/granarycdp/cdp/gen"
-	"github.com/granarycdp/cdp/ingest/wecom"
 	"github.com/granarycdp/cdp/ingest/wecom/wecomtest"
-	"github.com/granarycdp/cdp/store"
 )
 
 // TestSIGKILLDuringJourneySendsAndWaitsSendsEachStepOnce runs a journey
@@ -24,41 +19,9 @@ import (
 // the journey goes on: every customer is in exactly one WeCom task per
 // step, counted at the fake WeCom, and every run ends at the exit.
 func TestSIGKILLDuringJourneySendsAndWaitsSendsEachStepOnce(t *testing.T) {
-	const corp, secret, token = "wwjourneycorp", "journey-secret", "journey-token"
-	aesKey, fake, g, total, contacts := newFakeCorp(t, corp, secret, 12, 400)
+	r := startLoadedRig(t, "wwjourneycorp", 12, 400, "CDP_WECOM_DAILY_CAP=5")
+	fake := r.fake
 	fake.SetDailyCap(5)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tcp := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	l.Close()
-	dataDir := t.TempDir()
-	r := &campaignRig{t: t, fake: fake, env: []string{"CDP_DATA_DIR=" + dataDir, "CDP_ENGINE_TCP_PORT=" + tcp, "CDP_ENGINE_HTTP_PORT=0",
-		"CDP_WRITE_KEY=" + rigWriteKey, "CDP_ADMIN_TOKEN=" + rigAdmin, "CDP_RATE_LIMIT_API=0", "CDP_WECOM_DAILY_CAP=5",
-		"CDP_WECOM_CORP_ID=" + corp, "CDP_WECOM_TOKEN=" + token, "CDP_WECOM_AES_KEY=" + aesKey, "CDP_WECOM_SECRET=" + secret,
-		"CDP_WECOM_API_URL=" + fake.URL, "CDP_ALLOW_LOOPBACK_HTTP=true"}}
-	r.start()
-	defer func() { r.p.stop(syscall.SIGTERM) }()
-	dsn, err := store.EngineDSN(dataDir, "127.0.0.1:"+tcp, "cdp")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.db, err = store.Open(dsn, nil); err != nil {
-		t.Fatal(err)
-	}
-	defer r.db.Close()
-	crypto, err := wecom.NewCrypto(token, aesKey, corp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := g.Load(t.Context(), gen.Target{BaseURL: r.p.base, WriteKey: rigWriteKey, WeCom: crypto, AgentID: "1000002"}, total, nil); err != nil {
-		t.Fatal(err)
-	}
-	until(t, 2*time.Minute, "the contacts in ClickHouse", func() bool {
-		return r.count("SELECT count() FROM {db}.wecom_contact_events") >= contacts
-	})
-
 	id := launchSlowWeComJourney(r.api, fake)
 	until(t, time.Minute, "two WeCom tasks", func() bool { return len(fake.Tasks()) >= 2 })
 	r.restartAfterSIGKILL()
