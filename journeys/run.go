@@ -247,14 +247,26 @@ func (s *Service) ordered() []*live {
 // react ends the runs records and segment exits remove and resolves the
 // waits for an event or order the touched records may satisfy.
 func (s *Service) react(ctx context.Context, in *inbox, now time.Time) error {
+	touched := roaring.New()
+	for _, bm := range []*roaring.Bitmap{in.events, in.orders} {
+		if bm != nil {
+			touched.Or(bm)
+		}
+	}
 	for _, lj := range s.ordered() {
 		var persons []uint32
-		for p, r := range lj.runs {
-			if r.waiting && (in.all || has(in.events, p) || has(in.orders, p)) {
+		if in.all {
+			for _, p := range sortedRuns(lj) {
+				if lj.runs[p].waiting {
+					persons = append(persons, p)
+				}
+			}
+		}
+		for it := touched.Iterator(); !in.all && it.HasNext(); {
+			if p := it.Next(); lj.runs[p].waiting {
 				persons = append(persons, p)
 			}
 		}
-		slices.Sort(persons)
 		order, by := groups(lj, persons)
 		for _, g := range order {
 			if err := s.reactAt(ctx, lj, g, by[g], in, now); err != nil {
@@ -267,8 +279,6 @@ func (s *Service) react(ctx context.Context, in *inbox, now time.Time) error {
 	}
 	return nil
 }
-
-func has(bm *roaring.Bitmap, p uint32) bool { return bm != nil && bm.Contains(p) }
 
 // reactAt handles waiting runs at one node whose persons records touched:
 // the exit criteria (conversion), then, at a wait-for, the record waited
