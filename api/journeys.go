@@ -24,6 +24,7 @@ func (s *Server) journeyRoutes(v1 *gin.RouterGroup) {
 	v1.POST("/journeys/:id/migrate", marketer, s.migrateJourney)
 	v1.POST("/journeys/:id/winner", marketer, s.journeyWinner)
 	v1.GET("/journeys/:id/results", s.journeyResults)
+	v1.GET("/profiles/:id/journeys", s.personJourneys)
 }
 
 // answerJourneyErr maps journey errors to HTTP (a definition problem is a
@@ -138,4 +139,18 @@ func (s *Server) journeyResults(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, r)
+}
+
+// personJourneys lists a person's journey runs: where they are now, or
+// how their runs ended.
+func (s *Server) personJourneys(c *gin.Context) {
+	p, ok := personParam(c)
+	if !ok {
+		return
+	}
+	list, err := s.journeys.PlacesOf(c.Request.Context(), p)
+	if s.answerJourneyErr(c, err) {
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"items": list})
 }

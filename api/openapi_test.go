@@ -124,6 +124,7 @@ var apiRoutes = []apiRoute{
 	{method: "POST", path: "/api/v1/journeys/:id/migrate", handler: "migrateJourney", req: typ[journeys.Mapping](), status: 200, resp: typ[migrateAnswer](), ginH: true},
 	{method: "POST", path: "/api/v1/journeys/:id/winner", handler: "journeyWinner", req: typ[winnerRequest](), status: 200, resp: typ[journeys.Journey]()},
 	{method: "GET", path: "/api/v1/journeys/:id/results", handler: "journeyResults", status: 200, resp: typ[journeys.Results]()},
+	{method: "GET", path: "/api/v1/profiles/:id/journeys", handler: "personJourneys", status: 200, resp: typ[itemsOf[journeys.Place]](), ginH: true},
 
 	// The console's read models.
 	{method: "GET", path: "/api/v1/overview", handler: "overview", status: 200, resp: typ[Overview]()},
@@ -230,6 +231,7 @@ var componentNames = map[reflect.Type]string{
 	typ[journeys.EventFilter]():    "JourneyEventFilter",
 	typ[journeys.OrderFilter]():    "JourneyOrderFilter",
 	typ[journeys.PropertyFilter](): "JourneyPropertyFilter",
+	typ[journeys.Place]():          "JourneyPlace",
 }
 
 // extraComponents are components no route renders on success: the error

@@ -28,6 +28,14 @@ func TestExitOnConversionDuringAWait(t *testing.T) {
 	if got := f.count("SELECT count() FROM "+f.db.Table("journey_runs")+" FINAL WHERE journey_id = ? AND exit_reason = 'converted'", j.ID); got != 1 {
 		t.Fatalf("%d converted exits, want 1", got)
 	}
+	converted, err := f.svc.PlacesOf(f.ctx, 3)
+	if err != nil || len(converted) != 1 || converted[0].State != stateDone || converted[0].ExitReason != ExitConverted || converted[0].Name != "测试旅程" {
+		t.Fatalf("person 3's places %+v, %v", converted, err)
+	}
+	waiting, err := f.svc.PlacesOf(f.ctx, 5)
+	if err != nil || len(waiting) != 1 || waiting[0].Node != "pause" || !waiting[0].WakeAt.Equal(start.Add(72*time.Hour)) {
+		t.Fatalf("person 5's places %+v, %v", waiting, err)
+	}
 	f.advance(72 * time.Hour)
 	if got := f.outbox(j, "again"); got != 9 {
 		t.Fatalf("second send reached %d, want 9 (the converted person left)", got)

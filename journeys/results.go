@@ -208,3 +208,42 @@ func (s *Service) splitResult(ctx context.Context, j Journey, n Node, offer camp
 	}
 	return out, nil
 }
+
+// Place is one of a person's runs: where they are in a journey (or where
+// their run ended and why).
+type Place struct {
+	JourneyID  string    `json:"journey_id"`
+	Name       string    `json:"name"`
+	Entry      uint32    `json:"entry"`
+	Version    uint32    `json:"version"`
+	Node       string    `json:"node"`
+	State      string    `json:"state"` // ready, waiting, done
+	Group      string    `json:"group"`
+	EnteredAt  time.Time `json:"entered_at"`
+	WakeAt     time.Time `json:"wake_at,omitzero"` // a waiting run's timer
+	ExitReason string    `json:"exit_reason,omitempty"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+// PlacesOf lists the journey runs of a person (every id merged into the
+// same OneID), the latest first, at most 100: the profile's journeys.
+func (s *Service) PlacesOf(ctx context.Context, person uint32) ([]Place, error) {
+	mine := schema.Canonical(s.DB.Table("persons"), "person_id = {person:UInt32}")
+	ids := schema.Canonical(s.DB.Table("persons"), "canonical IN (SELECT canonical FROM "+mine+")")
+	out := []Place{}
+	err := s.each(ctx, "read a person's runs", `SELECT r.journey_id, j.name, r.entry, r.version, r.node, r.state, r.group, r.entered_at, r.wake_at, r.exit_reason, r.updated_at
+		FROM (SELECT * FROM `+s.DB.Table("journey_runs")+` FINAL WHERE person_id = {person:UInt32} OR person_id IN (SELECT person_id FROM `+ids+`)) AS r
+		LEFT JOIN (SELECT journey_id, name FROM `+s.DB.Table("journeys")+` FINAL) AS j ON j.journey_id = r.journey_id
+		ORDER BY r.updated_at DESC LIMIT 100`, []any{named("person", person)}, func(rows driver.Rows) error {
+		var p Place
+		if err := rows.Scan(&p.JourneyID, &p.Name, &p.Entry, &p.Version, &p.Node, &p.State, &p.Group, &p.EnteredAt, &p.WakeAt, &p.ExitReason, &p.UpdatedAt); err != nil {
+			return err
+		}
+		if p.State != stateWaiting {
+			p.WakeAt = time.Time{}
+		}
+		out = append(out, p)
+		return nil
+	})
+	return out, err
+}

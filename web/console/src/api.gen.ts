@@ -3490,6 +3490,49 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/profiles/{id}/journeys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A person's journey runs (every id of their OneID), the latest first: the journey, the node they are at, waiting until when, or how the run ended. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["JourneyPlace"][];
+                        };
+                    };
+                };
+                400: components["responses"]["BadRequest"];
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -4197,6 +4240,22 @@ export interface components {
                 [key: string]: components["schemas"]["Uplift"];
             };
             winner?: string;
+        };
+        JourneyPlace: {
+            journey_id: string;
+            name: string;
+            entry: number;
+            version: number;
+            node: string;
+            state: string;
+            group: string;
+            /** Format: date-time */
+            entered_at: string;
+            /** Format: date-time */
+            wake_at?: string;
+            exit_reason?: string;
+            /** Format: date-time */
+            updated_at: string;
         };
     };
     responses: {
