@@ -45,6 +45,7 @@ type ingestFixture struct {
 	prot   *identity.Protector
 	segs   *segments.Store
 	camps  *campaigns.Service
+	jrn    *journeys.Service // told of committed records; its loop is not started
 	col    *ingest.Collector
 	wc     *ingest.WeCom
 	opts   api.Options // what f.srv was built with
@@ -104,7 +105,10 @@ func newIngestFixtureTB(tb testing.TB, t *testing.T, maxSpool int64) *ingestFixt
 		WeCom: wc, MetricsToken: metricsToken, Logger: storetest.Logger()}
 	f.srv = api.New(apiOpts)
 	pipe := ingest.NewPipeline(ingest.PipelineOptions{Spool: sp, Writer: w, SpoolID: "api-test", Linger: 5 * time.Millisecond, Resolver: graph,
-		AfterCommit: func(persons []uint32, tables []string) { segs.Touched(persons, segments.KindsOfTables(tables)) }})
+		AfterCommit: func(persons []uint32, tables []string) {
+			segs.Touched(persons, segments.KindsOfTables(tables))
+			jrn.Touched(persons, tables)
+		}})
 	ctx, cancel := context.WithCancel(context.Background())
 	go segs.RunLive(ctx)
 	done := make(chan error, 1)
@@ -119,7 +123,7 @@ func newIngestFixtureTB(tb testing.TB, t *testing.T, maxSpool int64) *ingestFixt
 		w.Close(context.Background())
 		sp.Close()
 	})
-	return &ingestFixture{fixture: f, sp: sp, spool: opts.Dir, pipe: pipe, crypto: crypto, fake: fake, graph: graph, prot: prot, segs: segs, camps: camps, col: col, wc: wc, opts: apiOpts}
+	return &ingestFixture{fixture: f, sp: sp, spool: opts.Dir, pipe: pipe, crypto: crypto, fake: fake, graph: graph, prot: prot, segs: segs, camps: camps, jrn: jrn, col: col, wc: wc, opts: apiOpts}
 }
 
 func (f *ingestFixture) post(path, key string, body []byte, header map[string]string) *httptest.ResponseRecorder {
