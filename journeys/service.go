@@ -14,8 +14,9 @@ import (
 	"github.com/granarycdp/cdp/store"
 )
 
-// Service stores journeys and runs them (Run, or Round in tests). It is
-// safe for concurrent use.
+// Service stores journeys and runs them (Run, or Round in tests). DB,
+// Writer, Campaigns (whose channels and rules the sends use) and Segments
+// are required. It is safe for concurrent use.
 type Service struct {
 	DB        *store.DB
 	Writer    *store.Writer

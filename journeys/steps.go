@@ -2,6 +2,7 @@ package journeys
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -75,8 +76,8 @@ func (s *Service) step(ctx context.Context, lj *live, g group, persons []uint32,
 	}
 	n := &c.def.Nodes[g.node]
 	moves, persons, err := s.exitCriteria(ctx, lj, c, persons)
-	if err != nil {
-		return err
+	if err != nil || len(persons) == 0 {
+		return errors.Join(err, s.apply(ctx, lj, moves))
 	}
 	nowMS := now.UnixMilli()
 	var more []move
