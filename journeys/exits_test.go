@@ -131,3 +131,40 @@ func TestSendsObeyConsentCapsAndQuietHours(t *testing.T) {
 		t.Fatalf("send outcomes %v", o)
 	}
 }
+
+// TestPauseStopsEntriesAndStopEndsRuns: a paused journey enters nobody
+// while its runs go on; a stopped one ends every active run (stopped) and
+// can no longer be edited or launched.
+func TestPauseStopsEntriesAndStopEndsRuns(t *testing.T) {
+	f := newFixture(t, 4)
+	d := f.segmentJourney(Node{ID: "pause", Type: NodeWait, Next: "out", Wait: &Wait{Duration: "1h"}}, exit("out"))
+	d.Entry.IncludeCurrent = false
+	j := f.launch(d)
+	f.svc.SegmentChanged(segmentChange(f.seg, 1, 2))
+	f.round()
+	if _, err := f.svc.Pause(f.ctx, j.ID, "tok_test"); err != nil {
+		t.Fatal(err)
+	}
+	f.svc.SegmentChanged(segmentChange(f.seg, 3))
+	f.advance(2 * time.Hour)
+	if entered, done := f.entered(j), f.runs(j, stateDone, "out"); entered != 2 || done != 2 {
+		t.Fatalf("paused: %d entered, %d done; want 2 and 2", entered, done)
+	}
+	if _, err := f.svc.Launch(f.ctx, j.ID, "tok_test"); err != nil {
+		t.Fatal(err)
+	}
+	f.svc.SegmentChanged(segmentChange(f.seg, 4))
+	f.round()
+	if _, err := f.svc.Stop(f.ctx, j.ID, "tok_test"); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.count("SELECT count() FROM "+f.db.Table("journey_runs")+" FINAL WHERE journey_id = ? AND person_id = 4 AND state = 'done' AND exit_reason = 'stopped'", j.ID); got != 1 {
+		t.Fatalf("person 4's run did not end stopped")
+	}
+	if _, err := f.svc.Save(f.ctx, j.ID, d, "tok_test"); err == nil {
+		t.Fatal("a stopped journey was edited")
+	}
+	if _, err := f.svc.Launch(f.ctx, j.ID, "tok_test"); err == nil {
+		t.Fatal("a stopped journey was launched")
+	}
+}
