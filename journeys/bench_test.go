@@ -1,6 +1,7 @@
 package journeys
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -15,10 +16,8 @@ import (
 // benchPersons is how many persons BenchmarkEnterAMillion enters
 // (CDP_BENCH_JOURNEY_PERSONS, default 1,000,000).
 func benchPersons() int {
-	if n, err := strconv.Atoi(os.Getenv("CDP_BENCH_JOURNEY_PERSONS")); err == nil && n > 0 {
-		return n
-	}
-	return 1_000_000
+	n, _ := strconv.Atoi(os.Getenv("CDP_BENCH_JOURNEY_PERSONS"))
+	return cmp.Or(max(n, 0), 1_000_000)
 }
 
 func heapInUse() uint64 {
@@ -107,7 +106,7 @@ func BenchmarkWakeLatency(b *testing.B) {
 		woke[p] = ch
 		mu.Unlock()
 		now := time.Now().UTC()
-		insertRows(b, f.db, "events", "message_id, type, event, ts, received_at, source, person_id, properties",
+		f.insert("events", "message_id, type, event, ts, received_at, source, person_id, properties",
 			[][]any{{fmt.Sprint("w", i), "track", "search", now, now, "douyin", p, "{}"}})
 		began := time.Now()
 		f.svc.Touched([]uint32{p}, []string{"events"})

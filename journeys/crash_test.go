@@ -27,7 +27,7 @@ func (f *fixture) withWeCom(n int) *wecomtest.Server {
 		rows = append(rows, []any{fmt.Sprint("k", p), start.Add(-72 * time.Hour), "add_external_contact", "wwcorp", staff, extID(p), "", "", "", p})
 		fake.AddContact(wecomtest.Contact{ExternalUserID: extID(p), FollowUser: staff})
 	}
-	insertRows(f.t, f.db, "wecom_contact_events", "dedup_key, ts, change_type, corp_id, staff_userid, external_userid, state, name, unionid, person_id", rows)
+	f.insert("wecom_contact_events", "dedup_key, ts, change_type, corp_id, staff_userid, external_userid, state, name, unionid, person_id", rows)
 	client, err := wecom.NewClient("wwcorp", "secret", wecom.ClientOptions{BaseURL: fake.URL, HTTPClient: &http.Client{Timeout: 10 * time.Second}})
 	if err != nil {
 		f.t.Fatal(err)

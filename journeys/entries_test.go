@@ -27,11 +27,11 @@ func TestEventEntryWithFilter(t *testing.T) {
 	search := func(id string, p uint32, kw string, at time.Time) []any {
 		return []any{id, "track", "search", at, at, "douyin", p, fmt.Sprintf(`{"keyword":%q}`, kw)}
 	}
-	insertRows(t, f.db, "events", "message_id, type, event, ts, received_at, source, person_id, properties", [][]any{search("old", 1, "低GI", start.Add(-time.Hour))})
+	f.insert("events", "message_id, type, event, ts, received_at, source, person_id, properties", [][]any{search("old", 1, "低GI", start.Add(-time.Hour))})
 	j := f.launch(f.entryJourney(Entry{Type: EntryEvent, Event: &EventFilter{Name: "search", Where: []PropertyFilter{{Property: "keyword", Op: "contains", Value: "低GI"}}}}))
 	f.clock.Advance(time.Minute)
 	now := f.clock.Now()
-	insertRows(t, f.db, "events", "message_id, type, event, ts, received_at, source, person_id, properties",
+	f.insert("events", "message_id, type, event, ts, received_at, source, person_id, properties",
 		[][]any{search("a", 2, "低GI大米", now), search("b", 3, "五常", now)})
 	f.svc.Touched([]uint32{2, 3}, []string{"events"})
 	f.round()

@@ -109,7 +109,7 @@ func TestSendsObeyConsentCapsAndQuietHours(t *testing.T) {
 	if err := f.camps.SetConsent(f.ctx, 1, campaigns.Consent{Channel: campaigns.ChannelOutbox, Kind: campaigns.KindOptOut, Granted: true, Source: "api"}); err != nil {
 		t.Fatal(err)
 	}
-	insertRows(t, f.db, "campaign_sends", "campaign_id, person_id, group, reason, channel, address, sender, state, detail, task, planned_at, updated_at",
+	f.insert("campaign_sends", "campaign_id, person_id, group, reason, channel, address, sender, state, detail, task, planned_at, updated_at",
 		[][]any{{"cmp_a", uint32(2), "treatment", "", "outbox", "", "", "sent", "", "", start.Add(-time.Hour), start.Add(-time.Hour)}})
 	d := f.segmentJourney(f.send("hello", "out"), exit("out"))
 	d.Settings.CapPerWeek = 1

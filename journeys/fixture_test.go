@@ -3,6 +3,7 @@ package journeys
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -47,21 +48,17 @@ type fixture struct {
 	svc   *Service
 	seg   string // a segment of every person
 	offer campaigns.Offer
+	// inserts counts the test's own inserts (their deduplication tokens).
+	inserts int
 }
 
-func insertRows(t testing.TB, db *store.DB, table, cols string, rows [][]any) {
-	t.Helper()
-	b, err := db.Conn.PrepareBatch(context.Background(), "INSERT INTO "+db.Table(table)+" ("+cols+")")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range rows {
-		if err := b.Append(r...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := b.Send(); err != nil {
-		t.Fatal(err)
+// insert writes rows into table (its columns named by cols, comma
+// separated) through the fixture's writer, as the platform writes.
+func (f *fixture) insert(table, cols string, rows [][]any) {
+	f.t.Helper()
+	f.inserts++
+	if err := f.w.Table(table, strings.Split(cols, ", ")...).Insert(f.ctx, fmt.Sprintf("test:%s:%d", table, f.inserts), rows); err != nil {
+		f.t.Fatal(err)
 	}
 }
 
@@ -69,16 +66,18 @@ func insertRows(t testing.TB, db *store.DB, table, cols string, rows [][]any) {
 // and the low-GI rice trial offer; the services on a clock at start.
 func newFixture(t testing.TB, n int) *fixture {
 	db := storetest.Migrated(t)
+	f := &fixture{t: t, ctx: context.Background(), db: db, clock: &testClock{t: start}}
+	f.w = store.NewWriter(db, store.WriterOptions{})
+	t.Cleanup(func() { f.w.Close(context.Background()) })
 	for first := 1; first <= n; first += 100_000 {
 		var persons, events [][]any
 		for p := uint32(first); p <= uint32(min(n, first+99_999)); p++ {
 			persons = append(persons, []any{p, p, p, uint64(1)})
 			events = append(events, []any{fmt.Sprint("e", p), "track", "video_complete", start.Add(-48 * time.Hour), start.Add(-48 * time.Hour), "douyin", p, "{}"})
 		}
-		insertRows(t, db, "persons", "person_id, parent, canonical, version", persons)
-		insertRows(t, db, "events", "message_id, type, event, ts, received_at, source, person_id, properties", events)
+		f.insert("persons", "person_id, parent, canonical, version", persons)
+		f.insert("events", "message_id, type, event, ts, received_at, source, person_id, properties", events)
 	}
-	f := &fixture{t: t, ctx: context.Background(), db: db, clock: &testClock{t: start}}
 	opts := segments.DefaultOptions()
 	opts.Now = f.clock.Now
 	segs, err := segments.NewStore(f.ctx, db, opts)
@@ -86,8 +85,6 @@ func newFixture(t testing.TB, n int) *fixture {
 		t.Fatal(err)
 	}
 	f.segs = segs
-	f.w = store.NewWriter(db, store.WriterOptions{})
-	t.Cleanup(func() { f.w.Close(context.Background()) })
 	f.camps = &campaigns.Service{DB: db, Writer: f.w, Segments: segs, Logger: storetest.Logger(), Now: f.clock.Now}
 	f.svc = f.service()
 	seg, err := segs.Save(f.ctx, segments.Definition{Name: "viewers", Rule: `did("video_complete", 30) >= 1`}, "test")
@@ -157,9 +154,9 @@ func (f *fixture) launch(d Definition) Journey {
 func (f *fixture) order(p uint32, sku, category string, at time.Time) {
 	f.t.Helper()
 	id := fmt.Sprintf("o%d-%s-%d", p, sku, at.UnixMilli())
-	insertRows(f.t, f.db, "orders", "channel, order_id, version, status, ordered_at, status_at, amount, city, person_id",
+	f.insert("orders", "channel, order_id, version, status, ordered_at, status_at, amount, city, person_id",
 		[][]any{{"tmall", id, uint64(1), "paid", at, at, "19.90", "上海", p}})
-	insertRows(f.t, f.db, "order_lines", "channel, order_id, line_no, version, sku, category, quantity, unit_price, amount, ordered_at, person_id",
+	f.insert("order_lines", "channel, order_id, line_no, version, sku, category, quantity, unit_price, amount, ordered_at, person_id",
 		[][]any{{"tmall", id, uint16(1), uint64(1), sku, category, "1", "19.90", "19.90", at, p}})
 }
 

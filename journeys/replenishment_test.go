@@ -29,8 +29,8 @@ func TestReplenishmentJourneyTenThousand(t *testing.T) {
 			lines = append(lines, []any{"tmall", id, uint16(1), uint64(1), "WC-5", "五常大米", "1", "59.00", "59.00", at, p})
 		}
 	}
-	insertRows(t, f.db, "orders", "channel, order_id, version, status, ordered_at, status_at, amount, city, person_id", orders)
-	insertRows(t, f.db, "order_lines", "channel, order_id, line_no, version, sku, category, quantity, unit_price, amount, ordered_at, person_id", lines)
+	f.insert("orders", "channel, order_id, version, status, ordered_at, status_at, amount, city, person_id", orders)
+	f.insert("order_lines", "channel, order_id, line_no, version, sku, category, quantity, unit_price, amount, ordered_at, person_id", lines)
 	wecomSend := func(id, next, text string) Node {
 		return Node{ID: id, Type: NodeSend, Next: next, Send: &Send{Channel: campaigns.ChannelWeCom, OfferID: f.offer.ID, Template: "您好，我是{{staff}}：" + text}}
 	}
@@ -61,8 +61,8 @@ func TestReplenishmentJourneyTenThousand(t *testing.T) {
 			touched = append(touched, p)
 		}
 	}
-	insertRows(t, f.db, "orders", "channel, order_id, version, status, ordered_at, status_at, amount, city, person_id", orders)
-	insertRows(t, f.db, "order_lines", "channel, order_id, line_no, version, sku, category, quantity, unit_price, amount, ordered_at, person_id", lines)
+	f.insert("orders", "channel, order_id, version, status, ordered_at, status_at, amount, city, person_id", orders)
+	f.insert("order_lines", "channel, order_id, line_no, version, sku, category, quantity, unit_price, amount, ordered_at, person_id", lines)
 	f.svc.Touched(touched, []string{"orders", "order_lines"})
 	began = time.Now()
 	f.round()
@@ -95,4 +95,3 @@ func TestReplenishmentJourneyTenThousand(t *testing.T) {
 	}
 	t.Logf("10,000 entered, reminded and set waiting in %v; 4,000 orders took their runs out in %v", scheduled.Round(time.Millisecond), woke.Round(time.Millisecond))
 }
-

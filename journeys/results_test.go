@@ -56,8 +56,8 @@ func TestHoldoutMeasuresTheKnownEffect(t *testing.T) {
 		orders = append(orders, []any{"tmall", id, uint64(1), "paid", at, at, "19.90", "上海", p})
 		lines = append(lines, []any{"tmall", id, uint16(1), uint64(1), "LGI-TRIAL", "低GI大米试用装", "1", "19.90", "19.90", at, p})
 	}
-	insertRows(t, f.db, "orders", "channel, order_id, version, status, ordered_at, status_at, amount, city, person_id", orders)
-	insertRows(t, f.db, "order_lines", "channel, order_id, line_no, version, sku, category, quantity, unit_price, amount, ordered_at, person_id", lines)
+	f.insert("orders", "channel, order_id, version, status, ordered_at, status_at, amount, city, person_id", orders)
+	f.insert("order_lines", "channel, order_id, line_no, version, sku, category, quantity, unit_price, amount, ordered_at, person_id", lines)
 	res, err := f.svc.Results(f.ctx, j.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -119,8 +119,8 @@ func TestSplitWinnerOnlyByTheConfidenceSequence(t *testing.T) {
 			lines = append(lines, []any{"tmall", id, uint16(1), uint64(1), "LGI-TRIAL", "低GI大米试用装", "1", "19.90", "19.90", at, p})
 		}
 	}
-	insertRows(t, f.db, "orders", "channel, order_id, version, status, ordered_at, status_at, amount, city, person_id", orders)
-	insertRows(t, f.db, "order_lines", "channel, order_id, line_no, version, sku, category, quantity, unit_price, amount, ordered_at, person_id", lines)
+	f.insert("orders", "channel, order_id, version, status, ordered_at, status_at, amount, city, person_id", orders)
+	f.insert("order_lines", "channel, order_id, line_no, version, sku, category, quantity, unit_price, amount, ordered_at, person_id", lines)
 	if _, err := f.svc.DeclareWinner(f.ctx, j.ID, "ab", "A", "tok_test"); err == nil {
 		t.Fatal("the worse arm was declared the winner")
 	}

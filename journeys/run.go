@@ -64,12 +64,9 @@ func addTo(bm *roaring.Bitmap, persons []uint32) *roaring.Bitmap {
 	return bm
 }
 
+// wakeC is the loop's wake-up channel, made once.
 func (s *Service) wakeC() chan struct{} {
-	s.wakeMu.Lock()
-	defer s.wakeMu.Unlock()
-	if s.wake == nil {
-		s.wake = make(chan struct{}, 1)
-	}
+	s.wakeOnce.Do(func() { s.wake = make(chan struct{}, 1) })
 	return s.wake
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -39,16 +40,16 @@ type Service struct {
 	sendStateMu sync.Mutex              // guards pending
 	pending     map[string]*pendingStep // send steps with sends to make
 
-	wakeMu sync.Mutex
-	wake   chan struct{}
-	inbox  inbox
+	wakeMu   sync.Mutex // guards inbox
+	wakeOnce sync.Once
+	wake     chan struct{}
+	inbox    inbox
 	// catchUp asks the next round to look at every active run and entry
 	// as if records had touched them all: after a start, what arrived
 	// while the platform was down.
 	catchUp bool
 
-	stampMu   sync.Mutex
-	lastStamp time.Time
+	lastStamp atomic.Int64 // unix ms of the last stamp
 	// crashAfter, in tests, fails at a named step as a crash would.
 	crashAfter func(step string) error
 	// moved, in benchmarks, sees each batch of moves once recorded.

@@ -135,7 +135,7 @@ func TestWaitForEventWithPropertyFilter(t *testing.T) {
 	f.round()
 	f.clock.Advance(time.Hour)
 	at := f.clock.Now()
-	insertRows(t, f.db, "events", "message_id, type, event, ts, received_at, source, person_id, properties", [][]any{
+	f.insert("events", "message_id, type, event, ts, received_at, source, person_id, properties", [][]any{
 		{"s1", "track", "search", at, at, "douyin", uint32(1), `{"keyword":"低GI大米"}`},
 		{"s2", "track", "search", at, at, "douyin", uint32(2), `{"keyword":"五常大米"}`},
 		{"s3", "track", "video_complete", at, at, "douyin", uint32(3), `{"keyword":"低GI"}`},
@@ -164,7 +164,7 @@ func TestBranchEvaluatesTheConditionWhenReached(t *testing.T) {
 		at := f.clock.Now().Add(10 * time.Minute)
 		rows = append(rows, []any{"q" + string(rune('0'+p)), "track", "search", at, at, "douyin", p, `{}`})
 	}
-	insertRows(t, f.db, "events", "message_id, type, event, ts, received_at, source, person_id, properties", rows)
+	f.insert("events", "message_id, type, event, ts, received_at, source, person_id, properties", rows)
 	f.segs.Engine().Invalidate("events")
 	f.advance(time.Hour)
 	if yes, no := f.runs(j, stateDone, "yes"), f.runs(j, stateDone, "no"); yes != 5 || no != 15 {

@@ -3,9 +3,9 @@ package journeys
 import (
 	"context"
 	"crypto/rand"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"time"
@@ -21,47 +21,35 @@ var named = clickhouse.Named
 
 func queryError(name string, err error) error { return fmt.Errorf("journeys: %s: %w", name, err) }
 
-// each runs the read query name and calls scan for each row.
-func (s *Service) each(ctx context.Context, name, query string, args []any, scan func(driver.Rows) error) error {
+// each runs the read query name and calls scan for each row; its error,
+// the query's, a scan's or the rows', names the query.
+func (s *Service) each(ctx context.Context, name, query string, args []any, scan func(driver.Rows) error) (err error) {
+	defer func() {
+		if err != nil {
+			err = queryError(name, err)
+		}
+	}()
 	rows, err := s.DB.Conn.Query(ctx, query, args...)
 	if err != nil {
-		return queryError(name, err)
+		return err
 	}
 	defer rows.Close()
-	for rows.Next() {
-		if err := scan(rows); err != nil {
-			return queryError(name, err)
-		}
+	for err == nil && rows.Next() {
+		err = scan(rows)
 	}
-	if err := rows.Err(); err != nil {
-		return queryError(name, err)
-	}
-	return nil
+	return errors.Join(err, rows.Err())
 }
 
 // write inserts rows into table through the writer under a deduplication
-// token made of prefix and a hash of the rows' strings and integers, so
-// that a retry of the same rows is dropped.
+// token made of prefix and a hash of the rows as printed, so that a retry
+// of the same rows is dropped.
 func (s *Service) write(ctx context.Context, name, table string, columns []string, prefix string, rows [][]any) error {
 	if len(rows) == 0 {
 		return nil
 	}
 	h := fnv.New64a()
-	var b [8]byte
 	for _, r := range rows {
-		for _, v := range r {
-			switch v := v.(type) {
-			case string:
-				h.Write([]byte(v))
-				h.Write([]byte{0})
-			case uint32:
-				binary.BigEndian.PutUint32(b[:4], v)
-				h.Write(b[:4])
-			case time.Time:
-				binary.BigEndian.PutUint64(b[:], uint64(v.UnixMilli()))
-				h.Write(b[:])
-			}
-		}
+		fmt.Fprintln(h, r...)
 	}
 	token := fmt.Sprintf("%s:%d:%x", prefix, len(rows), h.Sum64())
 	if err := s.Writer.Table(table, columns...).Insert(ctx, token, rows); err != nil {
@@ -70,17 +58,18 @@ func (s *Service) write(ctx context.Context, name, table string, columns []strin
 	return nil
 }
 
-// stamp is the clock for row versions: strictly increasing, so a later
-// state always replaces an earlier one under a test's fixed clock.
+// stamp is the clock for row versions: strictly increasing milliseconds,
+// so a later state always replaces an earlier one under a test's fixed
+// clock.
 func (s *Service) stamp() time.Time {
-	s.stampMu.Lock()
-	defer s.stampMu.Unlock()
-	t := s.now().Truncate(time.Millisecond)
-	if !t.After(s.lastStamp) {
-		t = s.lastStamp.Add(time.Millisecond)
+	now := s.now().UnixMilli()
+	for {
+		last := s.lastStamp.Load()
+		next := max(now, last+1)
+		if s.lastStamp.CompareAndSwap(last, next) {
+			return time.UnixMilli(next).UTC()
+		}
 	}
-	s.lastStamp = t
-	return t
 }
 
 func newID() string {
