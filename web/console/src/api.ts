@@ -141,4 +141,5 @@ export type Journey = Schemas['Journey'];
 export type JourneyNode = Schemas['JourneyNode'];
 export type JourneyResults = Schemas['JourneyResults'];
 export type JourneyVersion = Schemas['JourneyVersion'];
+export type JourneyPlace = Schemas['JourneyPlace'];
 export type Items<T> = { items: T[] };
