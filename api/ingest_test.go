@@ -19,6 +19,7 @@ import (
 	"github.com/granarycdp/cdp/ingest/spool"
 	"github.com/granarycdp/cdp/ingest/wecom"
 	"github.com/granarycdp/cdp/ingest/wecom/wecomtest"
+	"github.com/granarycdp/cdp/journeys"
 	"github.com/granarycdp/cdp/segments"
 	"github.com/granarycdp/cdp/store"
 	"github.com/granarycdp/cdp/store/storetest"
@@ -44,6 +45,7 @@ type ingestFixture struct {
 	prot   *identity.Protector
 	segs   *segments.Store
 	camps  *campaigns.Service
+	jrn    *journeys.Service // told of committed records; its loop is not started
 	col    *ingest.Collector
 	wc     *ingest.WeCom
 	opts   api.Options // what f.srv was built with
@@ -98,11 +100,15 @@ func newIngestFixtureTB(tb testing.TB, t *testing.T, maxSpool int64) *ingestFixt
 	}
 	camps := &campaigns.Service{DB: f.db, Writer: w, Segments: segs, Logger: storetest.Logger()}
 	wc := &ingest.WeCom{Crypto: crypto, Client: client, CorpID: corpID}
-	apiOpts := api.Options{DB: f.db, Credentials: creds, Collector: col, Identity: svc, Segments: segs, Campaigns: camps,
+	jrn := &journeys.Service{DB: f.db, Writer: w, Campaigns: camps, Segments: segs, Logger: storetest.Logger()}
+	apiOpts := api.Options{DB: f.db, Credentials: creds, Collector: col, Identity: svc, Segments: segs, Campaigns: camps, Journeys: jrn,
 		WeCom: wc, MetricsToken: metricsToken, Logger: storetest.Logger()}
 	f.srv = api.New(apiOpts)
 	pipe := ingest.NewPipeline(ingest.PipelineOptions{Spool: sp, Writer: w, SpoolID: "api-test", Linger: 5 * time.Millisecond, Resolver: graph,
-		AfterCommit: func(persons []uint32, tables []string) { segs.Touched(persons, segments.KindsOfTables(tables)) }})
+		AfterCommit: func(persons []uint32, tables []string) {
+			segs.Touched(persons, segments.KindsOfTables(tables))
+			jrn.Touched(persons, tables)
+		}})
 	ctx, cancel := context.WithCancel(context.Background())
 	go segs.RunLive(ctx)
 	done := make(chan error, 1)
@@ -117,7 +123,7 @@ func newIngestFixtureTB(tb testing.TB, t *testing.T, maxSpool int64) *ingestFixt
 		w.Close(context.Background())
 		sp.Close()
 	})
-	return &ingestFixture{fixture: f, sp: sp, spool: opts.Dir, pipe: pipe, crypto: crypto, fake: fake, graph: graph, prot: prot, segs: segs, camps: camps, col: col, wc: wc, opts: apiOpts}
+	return &ingestFixture{fixture: f, sp: sp, spool: opts.Dir, pipe: pipe, crypto: crypto, fake: fake, graph: graph, prot: prot, segs: segs, camps: camps, jrn: jrn, col: col, wc: wc, opts: apiOpts}
 }
 
 func (f *ingestFixture) post(path, key string, body []byte, header map[string]string) *httptest.ResponseRecorder {

@@ -28,6 +28,7 @@ import (
 	"github.com/granarycdp/cdp/campaigns"
 	"github.com/granarycdp/cdp/identity"
 	"github.com/granarycdp/cdp/ingest"
+	"github.com/granarycdp/cdp/journeys"
 	"github.com/granarycdp/cdp/segments"
 )
 
@@ -111,6 +112,20 @@ var apiRoutes = []apiRoute{
 	{method: "GET", path: "/api/v1/campaigns/:id/tasks", handler: "campaignTasks", status: 200, resp: typ[itemsOf[campaigns.Task]](), ginH: true},
 	{method: "PUT", path: "/api/v1/profiles/:id/consent", handler: "setConsent", req: typ[consentRequest](), status: 204},
 
+	// Journeys.
+	{method: "GET", path: "/api/v1/journeys", handler: "listJourneys", status: 200, resp: typ[itemsOf[journeys.Journey]](), ginH: true},
+	{method: "POST", path: "/api/v1/journeys", handler: "saveJourney", req: typ[journeys.Definition](), status: 201, resp: typ[journeys.Journey]()},
+	{method: "GET", path: "/api/v1/journeys/:id", handler: "getJourney", status: 200, resp: typ[journeys.Journey]()},
+	{method: "PUT", path: "/api/v1/journeys/:id", handler: "saveJourney", req: typ[journeys.Definition](), status: 200, resp: typ[journeys.Journey]()},
+	{method: "GET", path: "/api/v1/journeys/:id/versions", handler: "journeyVersions", status: 200, resp: typ[itemsOf[journeys.Version]](), ginH: true},
+	{method: "POST", path: "/api/v1/journeys/:id/launch", handler: "journeyStatus", status: 200, resp: typ[journeys.Journey]()},
+	{method: "POST", path: "/api/v1/journeys/:id/pause", handler: "journeyStatus", status: 200, resp: typ[journeys.Journey]()},
+	{method: "POST", path: "/api/v1/journeys/:id/stop", handler: "journeyStatus", status: 200, resp: typ[journeys.Journey]()},
+	{method: "POST", path: "/api/v1/journeys/:id/migrate", handler: "migrateJourney", req: typ[journeys.Mapping](), status: 200, resp: typ[migrateAnswer](), ginH: true},
+	{method: "POST", path: "/api/v1/journeys/:id/winner", handler: "journeyWinner", req: typ[winnerRequest](), status: 200, resp: typ[journeys.Journey]()},
+	{method: "GET", path: "/api/v1/journeys/:id/results", handler: "journeyResults", status: 200, resp: typ[journeys.Results]()},
+	{method: "GET", path: "/api/v1/profiles/:id/journeys", handler: "personJourneys", status: 200, resp: typ[itemsOf[journeys.Place]](), ginH: true},
+
 	// The console's read models.
 	{method: "GET", path: "/api/v1/overview", handler: "overview", status: 200, resp: typ[Overview]()},
 	{method: "GET", path: "/api/v1/settings/wecom", handler: "weComSettings", status: 200, resp: typ[WeComSettings]()},
@@ -178,6 +193,9 @@ type (
 		Rejected      []ingest.Rejection `json:"rejected"`
 		RejectedCount int                `json:"rejected_count"`
 	}
+	migrateAnswer struct {
+		Moved int `json:"moved"`
+	}
 	sensitiveTagsAnswer struct {
 		Items       []SensitiveTag `json:"items"`
 		ConsentKind string         `json:"consent_kind"`
@@ -193,6 +211,27 @@ var componentNames = map[reflect.Type]string{
 	typ[ingestAnswer]():        "IngestResult",
 	typ[auditPage]():           "AuditPage",
 	typ[segments.Definition](): "Segment",
+	// Journeys' types are named for what they are in a journey.
+	typ[journeys.Definition]():     "JourneyDefinition",
+	typ[journeys.Entry]():          "JourneyEntry",
+	typ[journeys.Node]():           "JourneyNode",
+	typ[journeys.Send]():           "JourneySend",
+	typ[journeys.Wait]():           "JourneyWait",
+	typ[journeys.WaitFor]():        "JourneyWaitFor",
+	typ[journeys.Branch]():         "JourneyBranch",
+	typ[journeys.Split]():          "JourneySplit",
+	typ[journeys.SplitArm]():       "JourneySplitArm",
+	typ[journeys.Schedule]():       "JourneySchedule",
+	typ[journeys.Settings]():       "JourneySettings",
+	typ[journeys.Version]():        "JourneyVersion",
+	typ[journeys.Mapping]():        "JourneyMapping",
+	typ[journeys.Results]():        "JourneyResults",
+	typ[journeys.NodeCounts]():     "JourneyNodeCounts",
+	typ[journeys.SplitResult]():    "JourneySplitResult",
+	typ[journeys.EventFilter]():    "JourneyEventFilter",
+	typ[journeys.OrderFilter]():    "JourneyOrderFilter",
+	typ[journeys.PropertyFilter](): "JourneyPropertyFilter",
+	typ[journeys.Place]():          "JourneyPlace",
 }
 
 // extraComponents are components no route renders on success: the error
@@ -355,7 +394,7 @@ func checkComponents(g *schemaGen, doc *obj) []string {
 // openapi.json: the same routes, each served by the handler its row names,
 // and no operation documented that is not routed.
 func TestOpenAPIRoutesTable(t *testing.T) {
-	s := New(Options{Collector: &ingest.Collector{}, Identity: &identity.Service{}, Segments: &segments.Store{}, Campaigns: &campaigns.Service{}})
+	s := New(Options{Collector: &ingest.Collector{}, Identity: &identity.Service{}, Segments: &segments.Store{}, Campaigns: &campaigns.Service{}, Journeys: &journeys.Service{}})
 	rows := map[string]apiRoute{}
 	for _, r := range apiRoutes {
 		k := r.method + " " + r.path

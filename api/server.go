@@ -24,6 +24,7 @@ import (
 	"github.com/granarycdp/cdp/campaigns"
 	"github.com/granarycdp/cdp/identity"
 	"github.com/granarycdp/cdp/ingest"
+	"github.com/granarycdp/cdp/journeys"
 	"github.com/granarycdp/cdp/schema"
 	"github.com/granarycdp/cdp/segments"
 	"github.com/granarycdp/cdp/store"
@@ -48,6 +49,8 @@ type Options struct {
 	// Campaigns serves offers, campaigns, results and consents; nil
 	// leaves them out.
 	Campaigns *campaigns.Service
+	// Journeys serves journeys (it needs Campaigns); nil leaves them out.
+	Journeys *journeys.Service
 	// RateLimits limit calls per write key and per API token (zero: none).
 	RateLimits RateLimits
 	// EstimateTimeout is the deadline of an estimate or overlap
@@ -73,6 +76,7 @@ type Server struct {
 	identity  *identity.Service
 	segments  *segments.Store
 	campaigns *campaigns.Service
+	journeys  *journeys.Service
 	opts      Options
 	limits    *rateLimiters
 	healthLog healthLog
@@ -87,7 +91,7 @@ func New(opts Options) *Server {
 	g := gin.New()
 	// No proxy is trusted unless configured: ClientIP is the peer address.
 	_ = g.SetTrustedProxies(nil)
-	s := &Server{db: opts.DB, creds: opts.Credentials, collector: opts.Collector, wecom: opts.WeCom, identity: opts.Identity, segments: opts.Segments, campaigns: opts.Campaigns, opts: opts, logger: opts.Logger, engine: g}
+	s := &Server{db: opts.DB, creds: opts.Credentials, collector: opts.Collector, wecom: opts.WeCom, identity: opts.Identity, segments: opts.Segments, campaigns: opts.Campaigns, journeys: opts.Journeys, opts: opts, logger: opts.Logger, engine: g}
 	s.limits = newRateLimiters(opts.RateLimits)
 	g.Use(s.recover(), s.accessLog())
 	s.fallbackRoutes(g)
@@ -107,6 +111,9 @@ func New(opts Options) *Server {
 	}
 	if s.campaigns != nil {
 		s.campaignRoutes(v1)
+	}
+	if s.journeys != nil {
+		s.journeyRoutes(v1)
 	}
 	s.consoleRoutes(v1)
 	s.adminRoutes(v1.Group("", requireRole(RoleAdmin)))

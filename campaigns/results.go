@@ -93,14 +93,17 @@ const triggeredTStar = 10_000
 // if none), conv (0 or 1) and rev (yuan) as of a time, and the CUPED
 // covariates xo and xs (matching orders and their yuan in the preDays
 // before planning). Its parameters are those of outcomeArgs.
-func (s *Service) outcomes() string {
+func (s *Service) outcomes() string { return s.outcomesOf(s.arms()) }
+
+// outcomesOf is outcomes over arms, a subquery with the columns of arms.
+func (s *Service) outcomesOf(arms string) string {
 	const window = `m.ordered_at >= s.planned_at AND m.ordered_at < s.planned_at + toIntervalDay({days:Int64}) AND m.ordered_at < {as_of:DateTime64(3, 'UTC')}`
 	const before = `m.ordered_at < s.planned_at AND m.ordered_at >= s.planned_at - toIntervalDay({pre_days:Int64})`
 	return `(SELECT s.campaign_id AS campaign_id, s.planned AS planned, s.group AS group, any(s.reached) AS reached, any(s.planned_at) AS planned_at,
 			minIf(m.ordered_at, ` + window + `) AS converted_at, toFloat64(converted_at > toDateTime64(0, 3, 'UTC')) AS conv,
 			sumIf(m.amount, ` + window + `) AS rev,
 			toFloat64(uniqExactIf(m.channel, m.order_id, ` + before + `)) AS xo, sumIf(m.amount, ` + before + `) AS xs
-		FROM ` + s.arms() + ` AS s
+		FROM ` + arms + ` AS s
 		LEFT JOIN ` + s.matchedOrders() + ` AS m ON m.person_id = s.person_id
 		GROUP BY s.campaign_id, s.planned, s.group)`
 }
@@ -120,9 +123,14 @@ func outcomeArgs(ids []string, days int, offer Offer, asOf time.Time) []any {
 // armSums sums each arm's outcomes of campaigns sent with one offer and
 // attribution window, by campaign and group (see outcomeArgs).
 func (s *Service) armSums(ctx context.Context, ids []string, days int, offer Offer, asOf time.Time) (map[string]map[string]ArmSums, error) {
+	return s.armSumsOf(ctx, s.arms(), ids, days, offer, asOf)
+}
+
+// armSumsOf is armSums over arms, a subquery with the columns of arms.
+func (s *Service) armSumsOf(ctx context.Context, arms string, ids []string, days int, offer Offer, asOf time.Time) (map[string]map[string]ArmSums, error) {
 	q := `SELECT campaign_id, group, count(), sum(reached), sum(conv), sum(conv * reached), sum(rev), sum(rev * rev), sum(rev * reached),
 			sum(xo), sum(xs), sum(xo * xo), sum(xo * xs), sum(xs * xs), sum(conv * xo), sum(conv * xs), sum(rev * xo), sum(rev * xs)
-		FROM ` + s.outcomes() + ` GROUP BY campaign_id, group`
+		FROM ` + s.outcomesOf(arms) + ` GROUP BY campaign_id, group`
 	out := map[string]map[string]ArmSums{}
 	err := s.each(ctx, "sum the arms' outcomes", q, outcomeArgs(ids, days, offer, asOf), func(rows driver.Rows) error {
 		var id, g string

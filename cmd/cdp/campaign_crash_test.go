@@ -123,42 +123,8 @@ func (p *platform) child(t *testing.T) int {
 // planned for treatment is in exactly one WeCom task, every send is
 // recorded sent, and the campaign finishes.
 func TestSIGKILLDuringWeComCampaignSendsEachCustomerOnce(t *testing.T) {
-	const corp, secret, token = "wwcrashcorp", "crash-secret", "crash-token"
-	aesKey, fake, g, total, contacts := newFakeCorp(t, corp, secret, 11, 400)
-
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tcp := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	l.Close()
-	dataDir := t.TempDir()
-	r := &campaignRig{t: t, fake: fake, env: []string{"CDP_DATA_DIR=" + dataDir, "CDP_ENGINE_TCP_PORT=" + tcp, "CDP_ENGINE_HTTP_PORT=0",
-		"CDP_WRITE_KEY=" + rigWriteKey, "CDP_ADMIN_TOKEN=" + rigAdmin, "CDP_RATE_LIMIT_API=0",
-		"CDP_WECOM_CORP_ID=" + corp, "CDP_WECOM_TOKEN=" + token, "CDP_WECOM_AES_KEY=" + aesKey, "CDP_WECOM_SECRET=" + secret,
-		"CDP_WECOM_API_URL=" + fake.URL, "CDP_ALLOW_LOOPBACK_HTTP=true"}}
-	r.start()
-	defer func() { r.p.stop(syscall.SIGTERM) }()
-	dsn, err := store.EngineDSN(dataDir, "127.0.0.1:"+tcp, "cdp")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.db, err = store.Open(dsn, nil); err != nil {
-		t.Fatal(err)
-	}
-	defer r.db.Close()
-
-	crypto, err := wecom.NewCrypto(token, aesKey, corp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if _, err := g.Load(ctx, gen.Target{BaseURL: r.p.base, WriteKey: rigWriteKey, WeCom: crypto, AgentID: "1000002"}, total, nil); err != nil {
-		t.Fatal(err)
-	}
-	until(t, 2*time.Minute, "the contacts in ClickHouse", func() bool {
-		return r.count("SELECT count() FROM {db}.wecom_contact_events") >= contacts
-	})
+	r := startLoadedRig(t, "wwcrashcorp", 11, 400)
+	fake := r.fake
 
 	// Each add_msg_template answer takes 300 ms: the platform is killed
 	// with calls in flight.
@@ -211,6 +177,48 @@ func TestSIGKILLDuringWeComCampaignSendsEachCustomerOnce(t *testing.T) {
 	}
 	t.Logf("%d customers of %d staff members; %d tasks made when the platform was killed; %d list lookups",
 		treat, senders, at, fake.Calls(wecomtest.PathGetGroupMsgList))
+}
+
+// startLoadedRig starts `cdp serve` on an embedded engine of its own, with
+// WeCom pointed at a fake corp of generated households (seed) and the
+// settings extra added, loads the households through the API and waits
+// for their WeCom contacts in ClickHouse. The platform is stopped and its
+// connection closed when the test ends.
+func startLoadedRig(t *testing.T, corp string, seed uint64, households int, extra ...string) *campaignRig {
+	const secret, token = "crash-secret", "crash-token"
+	aesKey, fake, g, total, contacts := newFakeCorp(t, corp, secret, seed, households)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tcp := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	dataDir := t.TempDir()
+	r := &campaignRig{t: t, fake: fake, env: append([]string{"CDP_DATA_DIR=" + dataDir, "CDP_ENGINE_TCP_PORT=" + tcp, "CDP_ENGINE_HTTP_PORT=0",
+		"CDP_WRITE_KEY=" + rigWriteKey, "CDP_ADMIN_TOKEN=" + rigAdmin, "CDP_RATE_LIMIT_API=0",
+		"CDP_WECOM_CORP_ID=" + corp, "CDP_WECOM_TOKEN=" + token, "CDP_WECOM_AES_KEY=" + aesKey, "CDP_WECOM_SECRET=" + secret,
+		"CDP_WECOM_API_URL=" + fake.URL, "CDP_ALLOW_LOOPBACK_HTTP=true"}, extra...)}
+	r.start()
+	t.Cleanup(func() { r.p.stop(syscall.SIGTERM) })
+	dsn, err := store.EngineDSN(dataDir, "127.0.0.1:"+tcp, "cdp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.db, err = store.Open(dsn, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.db.Close() })
+	crypto, err := wecom.NewCrypto(token, aesKey, corp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Load(context.Background(), gen.Target{BaseURL: r.p.base, WriteKey: rigWriteKey, WeCom: crypto, AgentID: "1000002"}, total, nil); err != nil {
+		t.Fatal(err)
+	}
+	until(t, 2*time.Minute, "the contacts in ClickHouse", func() bool {
+		return r.count("SELECT count() FROM {db}.wecom_contact_events") >= contacts
+	})
+	return r
 }
 
 // newFakeCorp generates households of a WeCom corp and starts a fake

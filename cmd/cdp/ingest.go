@@ -22,6 +22,7 @@ import (
 	"github.com/granarycdp/cdp/ingest"
 	"github.com/granarycdp/cdp/ingest/spool"
 	"github.com/granarycdp/cdp/ingest/wecom"
+	"github.com/granarycdp/cdp/journeys"
 	"github.com/granarycdp/cdp/segments"
 	"github.com/granarycdp/cdp/store"
 )
@@ -39,13 +40,14 @@ type ingestParts struct {
 	identity  *identity.Service
 	segments  *segments.Store
 	campaigns *campaigns.Service
+	journeys  *journeys.Service
 	pipeline  *ingest.Pipeline
 	optOuts   *optOutScan
 
 	// group runs the pipeline, the opt-out scan, the campaign loop, the
-	// live segments and the contact backfill. Its goroutines run on
-	// contexts of their own (not errgroup.WithContext): a failing
-	// pipeline must not stop campaigns; its error is Close's.
+	// journeys' executor, the live segments and the contact backfill. Its
+	// goroutines run on contexts of their own (not errgroup.WithContext):
+	// a failing pipeline must not stop campaigns; its error is Close's.
 	group        errgroup.Group
 	stopPipeline context.CancelFunc
 	pipelineDone chan struct{} // closed when the pipeline has returned
@@ -148,7 +150,11 @@ func (p *ingestParts) wire(ctx context.Context, cfg config, db *store.DB, prot *
 		return err
 	}
 	p.campaigns = &campaigns.Service{DB: db, Writer: p.writer, Segments: p.segments, Logger: logger, Channels: channels}
-	p.segments.OnChange = p.campaigns.SegmentChanged
+	p.journeys = &journeys.Service{DB: db, Writer: p.writer, Campaigns: p.campaigns, Segments: p.segments, Logger: logger}
+	p.segments.OnChange = func(ch segments.Change) {
+		p.campaigns.SegmentChanged(ch)
+		p.journeys.SegmentChanged(ch)
+	}
 	p.optOuts = newOptOutScan(p.campaigns.ScanOptOuts, logger)
 	return nil
 }
@@ -195,6 +201,7 @@ func (p *ingestParts) start(db *store.DB, spoolID string, logger *slog.Logger) {
 	p.pipeline = ingest.NewPipeline(ingest.PipelineOptions{Spool: p.spool, Writer: p.writer, SpoolID: spoolID, Resolver: p.identity.Graph, Logger: logger,
 		AfterCommit: func(persons []uint32, tables []string) {
 			p.segments.Touched(persons, segments.KindsOfTables(tables))
+			p.journeys.Touched(persons, tables)
 			if slices.Contains(tables, "wecom_messages") {
 				p.optOuts.Add(persons)
 			}
@@ -207,6 +214,9 @@ func (p *ingestParts) start(db *store.DB, spoolID string, logger *slog.Logger) {
 	// Run resumes what a restart interrupted, then sends, triggers and
 	// reads WeCom delivery results.
 	p.group.Go(func() error { p.campaigns.Run(loopsCtx, campaigns.RunOptions{}); return nil })
+	// The journeys' executor: entries, timers, waits and steps, its sends
+	// made apart by a sender it owns and waits for.
+	p.group.Go(func() error { p.journeys.Run(loopsCtx, journeys.RunOptions{}); return nil })
 	p.group.Go(func() error { p.segments.RunLive(loopsCtx); return nil })
 	p.group.Go(func() error { p.backfillContacts(loopsCtx, db, logger); return nil })
 }
@@ -257,8 +267,9 @@ func (p *ingestParts) waitIngested(ctx context.Context) error {
 //     has not scanned yet are scanned now (for at most
 //     optOutDrainTimeout), because no later start would scan them. The
 //     pipeline, which adds them, has returned.
-//  3. The loops stop: the campaign loop (a send in flight is settled by
-//     the next start from its journal), the live segments (the next
+//  3. The loops stop: the campaign loop and the journeys' executor (a
+//     send in flight is settled by the next start from its journal; a
+//     run's state is in journey_runs), the live segments (the next
 //     start recomputes them) and the contact backfill. They read what
 //     the pipeline committed and write through the writer.
 //  4. The writer flushes what the loops and the services appended,

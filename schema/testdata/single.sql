@@ -1770,3 +1770,75 @@ WHERE e.change_type IN ('add_external_contact', 'del_external_contact', 'del_fol
 GROUP BY date, staff_userid, state
 COMMENT 'WeCom contact growth per day, staff member and State channel tag: adds, removals (either side) and net.';
 
+-- migration 13 journeys
+CREATE TABLE IF NOT EXISTS `cdp`.`journeys`
+(
+    `journey_id` String,
+    `name` String,
+    `status` LowCardinality(String) COMMENT 'draft, running, paused, stopped',
+    `version` UInt32 COMMENT 'The current definition (journey_versions): new entrants run it',
+    `launched_at` DateTime64(3, 'UTC') COMMENT 'When it was first launched (0 for a draft)',
+    `fired_at` DateTime64(3, 'UTC') COMMENT 'The last schedule time (or replenishment round) it entered persons for',
+    `winners` String COMMENT 'JSON: split node id -> the arm everyone now takes',
+    `updated_at` DateTime64(3, 'UTC'),
+    `by` String COMMENT 'API token id of who made the change'
+)
+ENGINE = ReplacingMergeTree(updated_at)
+ORDER BY journey_id
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'Journeys: name, status and current version; every change is a new row, the latest updated_at wins.';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`journey_versions`
+(
+    `journey_id` String,
+    `version` UInt32,
+    `definition` String COMMENT 'JSON: entry, nodes and their edges, settings (exit criteria, re-entry, holdout, caps, quiet hours)',
+    `created_at` DateTime64(3, 'UTC'),
+    `by` String
+)
+ENGINE = ReplacingMergeTree(created_at)
+ORDER BY (journey_id, version)
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'Journey definitions; an edit writes a new version and never changes an old one.';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`journey_runs`
+(
+    `journey_id` String,
+    `person_id` UInt32 COMMENT 'The canonical person at entry',
+    `entry` UInt32 COMMENT 'The person\'s n-th run of the journey (1, 2, ...)',
+    `seq` UInt32 COMMENT 'Steps taken: the row version',
+    `version` UInt32 COMMENT 'The definition the run follows',
+    `node` String COMMENT 'The node the run is at (last node once done)',
+    `state` LowCardinality(String) COMMENT 'ready (to execute node), waiting, done',
+    `group` LowCardinality(String) COMMENT 'treatment or holdout (the journey-level holdout: entered, never sent to)',
+    `entered_at` DateTime64(3, 'UTC'),
+    `since` DateTime64(3, 'UTC') COMMENT 'When the current wait began',
+    `wake_at` DateTime64(3, 'UTC') COMMENT 'When a waiting run wakes (a wait\'s end, a wait-for\'s timeout)',
+    `exit_reason` LowCardinality(String) COMMENT 'done runs: exit node id reached (exit), converted, left_segment, stopped, holdout',
+    `updated_at` DateTime64(3, 'UTC'),
+    INDEX person_idx person_id TYPE bloom_filter GRANULARITY 4
+)
+ENGINE = ReplacingMergeTree(seq)
+ORDER BY (journey_id, person_id, entry)
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'Journey runs: one per (journey, person, entry); each step writes the run\'s new state with the next seq, the highest seq wins. Waits keep their timer here.';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`journey_steps`
+(
+    `journey_id` String,
+    `person_id` UInt32,
+    `entry` UInt32,
+    `seq` UInt32,
+    `version` UInt32,
+    `node` String,
+    `type` LowCardinality(String) COMMENT 'entry, send, wait, wait_for, branch, split, exit',
+    `outcome` LowCardinality(String),
+    `detail` String COMMENT 'The entry\'s cause (segment, event, order, schedule:<time>, replenishment); a send\'s step id',
+    `at` DateTime64(3, 'UTC'),
+    INDEX person_idx person_id TYPE bloom_filter GRANULARITY 4
+)
+ENGINE = ReplacingMergeTree(at)
+ORDER BY (journey_id, person_id, entry, seq)
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'The steps journey runs took, one row per (run, seq): the node, its type and outcome (sent, excluded:<reason>, waiting, waited, happened, timed_out, yes, no, the split arm, exited).';
+

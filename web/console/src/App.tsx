@@ -2,7 +2,7 @@ import { lazy, Suspense, useCallback, useEffect, useMemo, useState } from 'react
 import { Navigate, Route, Routes, useLocation, useNavigate } from 'react-router-dom';
 import { App as AntApp, Avatar, Button, ConfigProvider, Dropdown, Layout, Menu, Segmented, Space, Spin, Tag, theme, Typography } from 'antd';
 import {
-  AimOutlined, AppstoreOutlined, CloudUploadOutlined, DashboardOutlined, LogoutOutlined, NotificationOutlined,
+  AimOutlined, AppstoreOutlined, CloudUploadOutlined, DashboardOutlined, LogoutOutlined, NodeIndexOutlined, NotificationOutlined,
   SettingOutlined, TeamOutlined, UserOutlined,
 } from '@ant-design/icons';
 import zhCN from 'antd/locale/zh_CN';
@@ -23,6 +23,8 @@ const Profile = lazy(() => import('./pages/Profile'));
 const Campaigns = lazy(() => import('./pages/Campaigns'));
 const CampaignEditor = lazy(() => import('./pages/CampaignEditor'));
 const CampaignResults = lazy(() => import('./pages/CampaignResults'));
+const Journeys = lazy(() => import('./pages/Journeys'));
+const JourneyDetail = lazy(() => import('./pages/JourneyDetail'));
 const Settings = lazy(() => import('./pages/Settings'));
 const Import = lazy(() => import('./pages/Import'));
 
@@ -103,6 +105,7 @@ function Shell() {
     { key: '/segments', icon: <AimOutlined />, label: t('common.segments') },
     { key: '/profiles', icon: <TeamOutlined />, label: t('common.profiles') },
     { key: '/campaigns', icon: <NotificationOutlined />, label: t('common.campaigns') },
+    { key: '/journeys', icon: <NodeIndexOutlined />, label: t('common.journeys') },
     { key: '/import', icon: <CloudUploadOutlined />, label: t('common.dataImport') },
     { key: '/settings', icon: <SettingOutlined />, label: t('common.settings') },
   ];
@@ -156,6 +159,8 @@ function Shell() {
               <Route path="/campaigns/new" element={<CampaignEditor />} />
               <Route path="/campaigns/:id" element={<CampaignEditor />} />
               <Route path="/campaigns/:id/results" element={<CampaignResults />} />
+              <Route path="/journeys" element={<Journeys />} />
+              <Route path="/journeys/:id" element={<JourneyDetail />} />
               <Route path="/import" element={<Import />} />
               <Route path="/settings" element={<Settings />} />
               <Route path="/signin" element={<Navigate to="/" replace />} />

@@ -2973,6 +2973,566 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/journeys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Journeys with their current definitions. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["Journey"][];
+                        };
+                    };
+                };
+                400: components["responses"]["BadRequest"];
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                /** @description Not found. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        /** Create a journey: version 1, a draft (marketer). */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["JourneyDefinition"];
+                };
+            };
+            responses: {
+                /** @description Created. */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Journey"];
+                    };
+                };
+                400: components["responses"]["BadRequest"];
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                /** @description Not found. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/journeys/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One journey with its current definition. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Journey"];
+                    };
+                };
+                400: components["responses"]["BadRequest"];
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                /** @description Not found. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        /** Edit a journey: a new version; new entrants run it, runs in flight stay on theirs unless moved (marketer). */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["JourneyDefinition"];
+                };
+            };
+            responses: {
+                /** @description OK. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Journey"];
+                    };
+                };
+                400: components["responses"]["BadRequest"];
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                /** @description Not found. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/journeys/{id}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every version of a journey's definition, oldest first. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["JourneyVersion"][];
+                        };
+                    };
+                };
+                400: components["responses"]["BadRequest"];
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                /** @description Not found. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/journeys/{id}/launch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Launch a draft or resume a paused journey (marketer). */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Journey"];
+                    };
+                };
+                400: components["responses"]["BadRequest"];
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                /** @description Not found. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/journeys/{id}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Pause: no new entries; runs in flight go on (marketer). */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Journey"];
+                    };
+                };
+                400: components["responses"]["BadRequest"];
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                /** @description Not found. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/journeys/{id}/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Stop: no entries, every active run ends (stopped); planned sends are still made (marketer). */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Journey"];
+                    };
+                };
+                400: components["responses"]["BadRequest"];
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                /** @description Not found. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/journeys/{id}/migrate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Move runs of one version waiting at the named nodes to nodes of another (marketer). */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["JourneyMapping"];
+                };
+            };
+            responses: {
+                /** @description OK. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            moved: number;
+                        };
+                    };
+                };
+                400: components["responses"]["BadRequest"];
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                /** @description Not found. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/journeys/{id}/winner": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Declare a split's winning arm, taken by everyone reaching the split from then on; refused (400) unless the confidence sequence shows it (marketer). */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        node?: string;
+                        arm?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description OK. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Journey"];
+                    };
+                };
+                400: components["responses"]["BadRequest"];
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                /** @description Not found. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/journeys/{id}/results": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Per-node counts, sends by state, the journey holdout by intention to treat with intervals and confidence sequences, and each split's arms. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JourneyResults"];
+                    };
+                };
+                400: components["responses"]["BadRequest"];
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                /** @description Not found. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/profiles/{id}/journeys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A person's journey runs (every id of their OneID), the latest first: the journey, the node they are at, waiting until when, or how the run ended. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["JourneyPlace"][];
+                        };
+                    };
+                };
+                400: components["responses"]["BadRequest"];
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -3517,6 +4077,185 @@ export interface components {
             object_type: string;
             object_id: string;
             detail: unknown;
+        };
+        Journey: {
+            id: string;
+            version: number;
+            status: string;
+            /** Format: date-time */
+            launched_at?: string;
+            winners?: {
+                [key: string]: string;
+            };
+            /** Format: date-time */
+            updated_at?: string;
+            updated_by?: string;
+            name: string;
+            entry: components["schemas"]["JourneyEntry"];
+            nodes: components["schemas"]["JourneyNode"][];
+            settings: components["schemas"]["JourneySettings"];
+        };
+        JourneyEntry: {
+            type: string;
+            segment_id?: string;
+            include_current?: boolean;
+            event?: components["schemas"]["JourneyEventFilter"];
+            order?: components["schemas"]["JourneyOrderFilter"];
+            schedule?: components["schemas"]["JourneySchedule"];
+            replenish_kind?: string;
+            lead_days?: number;
+            next: string;
+        };
+        JourneyEventFilter: {
+            name: string;
+            where?: components["schemas"]["JourneyPropertyFilter"][];
+        };
+        JourneyPropertyFilter: {
+            property: string;
+            op: string;
+            value: string;
+        };
+        JourneyOrderFilter: {
+            skus?: string[];
+            categories?: string[];
+            channels?: string[];
+            min_amount?: number;
+        };
+        JourneySchedule: {
+            every: string;
+            at: string;
+            date?: string;
+            weekday?: number;
+        };
+        JourneyNode: {
+            id: string;
+            type: string;
+            next?: string;
+            send?: components["schemas"]["JourneySend"];
+            wait?: components["schemas"]["JourneyWait"];
+            wait_for?: components["schemas"]["JourneyWaitFor"];
+            branch?: components["schemas"]["JourneyBranch"];
+            split?: components["schemas"]["JourneySplit"];
+            x?: number;
+            y?: number;
+        };
+        JourneySend: {
+            channel: string;
+            template: string;
+            offer_id: string;
+            targets?: string[];
+        };
+        JourneyWait: {
+            duration?: string;
+            until_time?: string;
+            until_trait?: string;
+            offset_days?: number;
+            at?: string;
+        };
+        JourneyWaitFor: {
+            event?: components["schemas"]["JourneyEventFilter"];
+            order?: components["schemas"]["JourneyOrderFilter"];
+            timeout: string;
+            happened: string;
+            timed_out: string;
+        };
+        JourneyBranch: {
+            condition: string;
+            yes: string;
+            no: string;
+        };
+        JourneySplit: {
+            arms: components["schemas"]["JourneySplitArm"][];
+        };
+        JourneySplitArm: {
+            name: string;
+            percent: number;
+            next: string;
+        };
+        JourneySettings: {
+            goal_offer_id: string;
+            exit_on_conversion: boolean;
+            exit_on_segment_exit?: boolean;
+            re_entry: string;
+            re_entry_days?: number;
+            holdout_percent: number;
+            attribution_days: number;
+            cap_per_day?: number;
+            cap_per_week: number;
+            cap_per_month?: number;
+            quiet_start: number;
+            quiet_end: number;
+            global_control_percent: number;
+        };
+        JourneyDefinition: {
+            name: string;
+            entry: components["schemas"]["JourneyEntry"];
+            nodes: components["schemas"]["JourneyNode"][];
+            settings: components["schemas"]["JourneySettings"];
+        };
+        JourneyVersion: {
+            version: number;
+            /** Format: date-time */
+            created_at: string;
+            created_by: string;
+            definition: components["schemas"]["JourneyDefinition"];
+        };
+        JourneyMapping: {
+            from_version: number;
+            to_version: number;
+            nodes: {
+                [key: string]: string;
+            };
+        };
+        JourneyResults: {
+            entered: number;
+            active: number;
+            exited: {
+                [key: string]: number;
+            };
+            nodes: {
+                [key: string]: components["schemas"]["JourneyNodeCounts"];
+            };
+            holdout: components["schemas"]["Uplift"];
+            splits?: {
+                [key: string]: components["schemas"]["JourneySplitResult"];
+            };
+        };
+        JourneyNodeCounts: {
+            type: string;
+            here: number;
+            waiting: number;
+            outcomes: {
+                [key: string]: number;
+            };
+            sends?: {
+                [key: string]: number;
+            };
+        };
+        JourneySplitResult: {
+            arms: {
+                [key: string]: components["schemas"]["Arm"];
+            };
+            vs_first: {
+                [key: string]: components["schemas"]["Uplift"];
+            };
+            winner?: string;
+        };
+        JourneyPlace: {
+            journey_id: string;
+            name: string;
+            entry: number;
+            version: number;
+            node: string;
+            state: string;
+            group: string;
+            /** Format: date-time */
+            entered_at: string;
+            /** Format: date-time */
+            wake_at?: string;
+            exit_reason?: string;
+            /** Format: date-time */
+            updated_at: string;
         };
     };
     responses: {

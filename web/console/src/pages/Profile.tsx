@@ -8,6 +8,7 @@ import type { Merge, Profile as ProfileT } from '../api';
 import { ErrorAlert, PageTitle } from '../components/common';
 import SideCards from './profile/SideCards';
 import HistoryTabs from './profile/HistoryTabs';
+import JourneysCard from './profile/JourneysCard';
 
 // Profile is a person's 360° profile: identifiers, value, segments, and
 // their history across channels, with the merges an admin may undo.
@@ -47,7 +48,7 @@ export default function Profile() {
         extra={<Link to="/profiles">{t('profile.findAnotherCustomer')}</Link>} />
       {error ? <ErrorAlert error={error} style={{ marginBottom: 16 }} /> : null}
       <Row gutter={[16, 16]}>
-        <Col xs={24} xl={8}><SideCards p={p} /></Col>
+        <Col xs={24} xl={8}><SideCards p={p} /><JourneysCard person={p.person_id} /></Col>
         <Col xs={24} xl={16}>
           <Card bordered={false}><HistoryTabs p={p} undoing={undoing} onUnmerge={unmerge} /></Card>
         </Col>
