@@ -1,6 +1,6 @@
 package schema
 
-// journeySteps (migration 13) keep multi-step journeys: their state rows
+// journeySteps (migration 12) keep multi-step journeys: their state rows
 // and immutable versioned definitions, one row per run (a person's pass
 // through a journey, its latest state winning by step number), and the
 // log of every step a run took. A journey's sends are rows of the send

@@ -68,7 +68,7 @@ var all = []Migration{
 	// (schema/domain.go), so persons.phone_masked takes the vault's latest
 	// mask of a phone (Vault) where it took any one.
 	{Version: 11, Name: "bi_views_domain_fragments", Steps: biViewSteps()},
-	{Version: 13, Name: "journeys", Steps: journeySteps},
+	{Version: 12, Name: "journeys", Steps: journeySteps},
 }
 
 // Identifier columns shared by the ingest tables: parallel arrays of type

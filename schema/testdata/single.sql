@@ -1770,7 +1770,7 @@ WHERE e.change_type IN ('add_external_contact', 'del_external_contact', 'del_fol
 GROUP BY date, staff_userid, state
 COMMENT 'WeCom contact growth per day, staff member and State channel tag: adds, removals (either side) and net.';
 
--- migration 13 journeys
+-- migration 12 journeys
 CREATE TABLE IF NOT EXISTS `cdp`.`journeys`
 (
     `journey_id` String,
