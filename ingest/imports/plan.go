@@ -197,7 +197,7 @@ func normalise(f, v string) string {
 	switch f {
 	case "ordered_at", "status_at", "timestamp":
 		if t, ok := ParseTime(v); ok {
-			return t.Format(time.RFC3339)
+			return t.Format(time.RFC3339Nano)
 		}
 	case "properties.completion_ratio":
 		if p, ok := strings.CutSuffix(v, "%"); ok {
