@@ -24,13 +24,14 @@ func CleanCell(v string) string {
 	return strings.TrimSpace(v)
 }
 
-// timeLayouts are the ways exports write a time; a time without a zone is
-// Beijing time.
-var timeLayouts = []string{
-	time.RFC3339Nano, "2006-01-02 15:04:05Z07:00",
-	"2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02T15:04:05", "2006-01-02",
-	"2006/1/2 15:04:05", "2006/1/2 15:04", "2006/1/2", "2006.1.2 15:04:05", "2006.1.2",
-	"2006年1月2日 15:04:05", "2006年1月2日 15:04", "2006年1月2日", "20060102150405",
+// timeLayouts are the ways exports write a time, by the separator that
+// tells them apart; a time without a zone is Beijing time.
+var timeLayouts = map[string][]string{
+	"年": {"2006年1月2日 15:04:05", "2006年1月2日 15:04", "2006年1月2日"},
+	"/": {"2006/1/2 15:04:05", "2006/1/2 15:04", "2006/1/2"},
+	"T": {time.RFC3339Nano, "2006-01-02T15:04:05"},
+	"-": {"2006-01-02 15:04:05", "2006-01-02 15:04:05Z07:00", "2006-01-02 15:04", "2006-01-02"},
+	".": {"2006.1.2 15:04:05", "2006.1.2"},
 }
 
 // ParseTime reads a time as exports write it: ISO-8601, "2026-11-11
@@ -42,9 +43,17 @@ func ParseTime(v string) (time.Time, bool) {
 	if v == "" {
 		return time.Time{}, false
 	}
-	for _, l := range timeLayouts {
-		if t, err := time.ParseInLocation(l, v, beijing); err == nil {
-			return t, true
+	for _, sep := range []string{"年", "/", "T", "-", "."} {
+		if !strings.Contains(v, sep) {
+			continue
+		}
+		for _, l := range timeLayouts[sep] {
+			if t, err := time.ParseInLocation(l, v, beijing); err == nil {
+				return t, true
+			}
+		}
+		if sep != "." {
+			return time.Time{}, false
 		}
 	}
 	f, err := strconv.ParseFloat(v, 64)
