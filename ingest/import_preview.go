@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"strings"
 
 	"github.com/granarycdp/cdp/ingest/imports"
 )
@@ -61,7 +62,8 @@ func (c *Collector) Preview(ctx context.Context, source string, spec ImportSpec,
 		return nil, err
 	}
 	defer src.close()
-	pv := &Preview{Format: src.input.Format, Encoding: src.input.Encoding, BOM: src.input.BOM, Gzip: src.input.Gzip, Rows: []PreviewRow{}}
+	pv := &Preview{Format: src.input.Format, Encoding: src.input.Encoding, BOM: src.input.BOM, Gzip: src.input.Gzip,
+		Presets: []PresetMatch{}, Columns: []imports.Column{}, Fields: []string{}, Rows: []PreviewRow{}}
 	if src.plan != nil {
 		pv.fromPlan(src.plan, src.table.Header())
 	}
@@ -110,7 +112,7 @@ func (c *Collector) previewRow(parser *trackSpecParser, kind, source string, row
 			text = string(row.raw)
 		}
 		if len(text) > maxReportText {
-			text = text[:maxReportText]
+			text = strings.ToValidUTF8(text[:maxReportText], "")
 		}
 		out.Text = c.prot.ScrubPayload(text)
 		return out
