@@ -2,6 +2,7 @@ package api
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,6 +34,7 @@ var importParams = []string{"format", "encoding", "preset", "mapping", "event", 
 type importUpload struct {
 	file   io.Reader
 	params map[string]string
+	stored func(context.Context, []ingest.EventKey) (map[string]bool, error)
 }
 
 // readUpload finds the file of an import request: the body itself, or the
@@ -114,7 +116,7 @@ func uploadError(c *gin.Context, err error) {
 func (up *importUpload) spec(c *gin.Context, kind string) (ingest.ImportSpec, bool) {
 	p := up.params
 	spec := ingest.ImportSpec{Kind: kind, Format: p["format"], Encoding: p["encoding"], Preset: p["preset"],
-		Event: p["event"], Sheet: p["sheet"], TempDir: os.TempDir()}
+		Event: p["event"], Sheet: p["sheet"], TempDir: os.TempDir(), Stored: up.stored}
 	if m := p["mapping"]; m != "" {
 		if err := json.Unmarshal([]byte(m), &spec.Mapping); err != nil {
 			fail(c, http.StatusBadRequest, CodeInvalid, `mapping must be a JSON object {"column": "field"}`, "mapping")
@@ -130,6 +132,9 @@ func (s *Server) importFile(kind string) gin.HandlerFunc {
 		up, ok := readUpload(c)
 		if !ok {
 			return
+		}
+		if s.db != nil {
+			up.stored = ingest.StoredEvents(s.db)
 		}
 		spec, ok := up.spec(c, kind)
 		if !ok {

@@ -161,6 +161,16 @@ func TestTwinsAndReimportStoreNothingTwice(t *testing.T) {
 	if first.Accepted != 4 || again.Accepted != 0 || again.Duplicates != 4 {
 		t.Fatalf("events imported twice: first %+v, again %+v", first, again)
 	}
+	// Weeks later the deduplication window has forgotten the messageIds
+	// (a collector with a fresh one stands for that); ClickHouse has not.
+	f.sync()
+	opts := f.opts
+	opts.Collector = ingest.NewCollector(ingest.Options{Spool: f.sp, Protector: f.prot})
+	f.srv = api.New(opts)
+	later := f.importUpload("/v1/import/events?preset=douyin_content", content, "text/csv")
+	if later.Accepted != 0 || later.Duplicates != 4 {
+		t.Fatalf("events imported again after the deduplication window: %+v, want 4 duplicates", later)
+	}
 	if n := f.syncedCount("SELECT count() FROM {events} WHERE has(id_values, 'dy_openid_0002')"); n != 2 {
 		t.Fatalf("%d events of dy_openid_0002, want its 2 once", n)
 	}

@@ -37,6 +37,10 @@ type ImportSpec struct {
 	Event string
 	// TempDir holds a workbook while it is read ("" for the system's).
 	TempDir string
+	// Stored, when set, tells which events of a chunk ClickHouse already
+	// holds (StoredEvents); those count as duplicates and are not spooled
+	// again, whatever the deduplication window remembers.
+	Stored func(ctx context.Context, keys []EventKey) (map[string]bool, error)
 	// OnReject, when set, receives every rejected row in order: its
 	// line, the problem and the row's text, both masked.
 	OnReject func(RejectedRow)
@@ -69,7 +73,7 @@ func (c *Collector) Import(ctx context.Context, source string, spec ImportSpec, 
 	}
 	defer src.close()
 	im := c.newChunker(source, "/v1/import/"+spec.Kind)
-	im.onReject = spec.OnReject
+	im.onReject, im.stored = spec.OnReject, spec.Stored
 	parser := &trackSpecParser{source: source, receivedAt: c.now().UTC(), protector: c.prot}
 	for {
 		row, err := src.next()
@@ -123,6 +127,7 @@ type chunker struct {
 	texts            []string // a table row's text per item of chunk, for reports
 	out              ImportResult
 	onReject         func(RejectedRow)
+	stored           func(context.Context, []EventKey) (map[string]bool, error)
 }
 
 func (c *Collector) newChunker(source, endpoint string) *chunker {
@@ -142,6 +147,9 @@ func (im *chunker) addRow(ctx context.Context, it item, text string) error {
 }
 
 func (im *chunker) flush(ctx context.Context) error {
+	if err := im.dropStored(ctx); err != nil {
+		return err
+	}
 	if len(im.chunk) == 0 {
 		return nil
 	}
@@ -157,6 +165,36 @@ func (im *chunker) flush(ctx context.Context) error {
 	}
 	im.chunk, im.texts = im.chunk[:0], im.texts[:0]
 	return err
+}
+
+// dropStored removes from the chunk the events ClickHouse already holds
+// (beyond the deduplication window) and counts them as duplicates.
+func (im *chunker) dropStored(ctx context.Context) error {
+	if im.stored == nil {
+		return nil
+	}
+	var keys []EventKey
+	for _, it := range im.chunk {
+		if it.rec != nil && it.rec.Kind == KindEvent && it.key != "" {
+			e := it.rec.Event
+			keys = append(keys, EventKey{Source: e.Source, MessageID: e.MessageID, Event: e.Event, TS: e.TS})
+		}
+	}
+	known, err := im.stored(ctx, keys)
+	if err != nil || len(known) == 0 {
+		return err
+	}
+	n := 0
+	for i, it := range im.chunk {
+		if it.rec != nil && it.rec.Kind == KindEvent && it.key != "" && known[it.rec.Event.MessageID] {
+			im.out.Duplicates++
+			continue
+		}
+		im.chunk[n], im.texts[n] = it, im.texts[i]
+		n++
+	}
+	im.chunk, im.texts = im.chunk[:n], im.texts[:n]
+	return nil
 }
 
 // report passes the chunk's rejections to onReject with their rows'
