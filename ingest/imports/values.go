@@ -8,10 +8,12 @@ import (
 	"time"
 
 	"github.com/xuri/excelize/v2"
+
+	"github.com/granarycdp/cdp/schema"
 )
 
 // beijing is the zone of exports' times, which carry none.
-var beijing = time.FixedZone("Asia/Shanghai", 8*3600)
+var beijing = schema.Beijing
 
 // CleanCell undoes what exports do to keep Excel from mangling long
 // numbers: ="123…" formulas, a leading apostrophe or tab; and trims.
