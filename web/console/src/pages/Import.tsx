@@ -118,7 +118,7 @@ export default function Import() {
               )}
               {kind === 'events' && <Form.Item name="event" label={t('import.eventCsvEvents')}><Input placeholder="video_complete" /></Form.Item>}
               <Form.Item name="key" label={t('import.writeKey')} rules={[{ required: true, message: t('import.enterWriteKey') }]} extra={t('import.needsServerKeySource')}>
-                <Input.Password placeholder="cdp_wk_…" />
+                <Input.Password placeholder="cdp_wk_…" data-testid="import-key" />
               </Form.Item>
               <Upload.Dragger maxCount={1} beforeUpload={() => false} fileList={file ? [file] : []}
                 onChange={(i) => { setFile(i.fileList[0] ?? null); resetSettings(); }}>
@@ -128,8 +128,8 @@ export default function Import() {
               </Upload.Dragger>
             </Form>
             <Space style={{ marginTop: 16 }}>
-              {kind !== 'wecom-archive' && <Button onClick={() => runPreview()} loading={previewing} disabled={!file || busy}>{t('import.preview')}</Button>}
-              <Button type="primary" onClick={start} disabled={!file || busy || (kind !== 'wecom-archive' && !preview)} loading={busy}>{t('import.import')}</Button>
+              {kind !== 'wecom-archive' && <Button data-testid="import-preview" onClick={() => runPreview()} loading={previewing} disabled={!file || busy}>{t('import.preview')}</Button>}
+              <Button type="primary" data-testid="import-start" onClick={start} disabled={!file || busy || (kind !== 'wecom-archive' && !preview)} loading={busy}>{t('import.import')}</Button>
             </Space>
             <Typography.Paragraph type="secondary" style={{ marginTop: 8 }}>
               {kind === 'wecom-archive' ? t('import.archiveNoPreview') : t('import.previewFirst')}
@@ -148,7 +148,7 @@ export default function Import() {
         <Col xs={24} xl={14}>
           {result ? <ImportResult result={result} /> : preview ? (
             <Card bordered={false} title={t('import.mapping')} extra={<Typography.Text type="secondary">{t('import.nothingWritten')}</Typography.Text>}>
-              <Space wrap style={{ marginBottom: 8 }}>
+              <Space wrap style={{ marginBottom: 8 }} data-testid="import-detected">
                 <Typography.Text>{t('import.detected', { format: preview.format.toUpperCase(), encoding: preview.encoding ?? '—' })}</Typography.Text>
                 {preview.bom && <Typography.Text type="secondary">{t('import.bom')}</Typography.Text>}
                 {preview.gzip && <Typography.Text type="secondary">{t('import.gzip')}</Typography.Text>}
@@ -180,12 +180,12 @@ function ImportResult({ result }: { result: ImportAnswer }) {
   const errorText = useErrorText();
   const report = result.report ?? [];
   return (
-    <Card bordered={false}>
+    <Card bordered={false} data-testid="import-result">
       <Result status={result.rejected_count ? 'warning' : 'success'} title={t('import.imported')} style={{ padding: 0 }} />
       <Row gutter={8}>
         <Col span={5}><Statistic title={t('import.lines')} value={result.lines} /></Col>
-        <Col span={5}><Statistic title={t('import.accepted')} value={result.accepted} valueStyle={{ color: '#389e0d' }} /></Col>
-        <Col span={5}><Statistic title={t('import.duplicates')} value={result.duplicates} /></Col>
+        <Col span={5} data-testid="import-accepted"><Statistic title={t('import.accepted')} value={result.accepted} valueStyle={{ color: '#389e0d' }} /></Col>
+        <Col span={5} data-testid="import-duplicates"><Statistic title={t('import.duplicates')} value={result.duplicates} /></Col>
         <Col span={4}><Statistic title={t('import.rejectedCount')} value={result.rejected_count} valueStyle={result.rejected_count ? { color: '#cf1322' } : undefined} /></Col>
         <Col span={5}><Statistic title={t('import.phonesDroppedStat')} value={result.phones_dropped ?? 0} /></Col>
       </Row>

@@ -18,6 +18,7 @@ export function MappingTable({ preview, overrides, onChange }: {
   const options = [{ value: '', label: t('import.ignore') }, ...preview.fields.map((f) => ({ value: f, label: f }))];
   return (
     <Table
+      data-testid="import-mapping"
       size="small"
       rowKey="name"
       pagination={false}
@@ -72,6 +73,7 @@ export function PreviewRows({ preview }: { preview: ImportPreview }) {
         <Alert type="info" showIcon style={{ marginBottom: 8 }} message={t('import.phonesDropped', { count: preview.phones_dropped })} />
       )}
       <Table
+        data-testid="import-rows"
         size="small"
         rowKey="line"
         pagination={false}
