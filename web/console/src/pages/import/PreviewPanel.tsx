@@ -33,7 +33,7 @@ export function MappingTable({ preview, overrides, onChange }: {
             const opts = value && !preview.fields.includes(value) ? [...options, { value, label: value }] : options;
             return (
               <Space>
-                <Select size="small" style={{ minWidth: 200 }} showSearch value={value} options={opts} onChange={(v) => onChange(c.name, v)} />
+                <Select size="small" style={{ minWidth: 200 }} showSearch optionFilterProp="label" value={value} options={opts} onChange={(v) => onChange(c.name, v)} />
                 {c.fallback && !(c.name in overrides) && (
                   <Tooltip title={t('import.fallback')}><Tag>{c.field}</Tag></Tooltip>
                 )}
