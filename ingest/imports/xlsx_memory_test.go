@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"testing"
 
 	"github.com/xuri/excelize/v2"
@@ -39,12 +40,49 @@ func writeWorkbook(t testing.TB, path string, rows int) {
 	}
 }
 
-// liveHeap is the heap still in use after a collection.
+// readWorkbookMeasured reads every row of a workbook and returns their
+// number and, sampled every 10,000 rows, the most live heap above base,
+// the live heap before the workbook was opened.
+func readWorkbookMeasured(t testing.TB, path string) (rows int, peak, base uint64) {
+	t.Helper()
+	fh, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	base = liveHeap()
+	in, err := imports.Open(fh, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab, err := imports.OpenXLSX(in.R, "", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tab.Close()
+	for {
+		_, _, err := tab.Next()
+		if err == io.EOF {
+			return rows, peak, base
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rows++; rows%10_000 == 0 {
+			if cur := liveHeap(); cur > base {
+				peak = max(peak, cur-base)
+			}
+		}
+	}
+}
+
+// liveHeap is the heap the collection it forces found live (the runtime's
+// /gc/heap/live:bytes).
 func liveHeap() uint64 {
 	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapAlloc
+	live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(live)
+	return live[0].Value.Uint64()
 }
 
 // TestLargeWorkbookReadsInBoundedMemory reads a 100,000-row workbook (a
@@ -62,37 +100,7 @@ func TestLargeWorkbookReadsInBoundedMemory(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "orders.xlsx")
 	writeWorkbook(t, path, rows)
 	st, _ := os.Stat(path)
-	fh, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fh.Close()
-	base := liveHeap()
-	in, err := imports.Open(fh, "", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tab, err := imports.OpenXLSX(in.R, "", t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tab.Close()
-	var peak uint64
-	n := 0
-	for {
-		_, _, err := tab.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n++; n%10_000 == 0 {
-			if cur := liveHeap(); cur > base {
-				peak = max(peak, cur-base)
-			}
-		}
-	}
+	n, peak, base := readWorkbookMeasured(t, path)
 	t.Logf("%d rows, %d MB workbook: live heap at most %.2f MB above the %.1f MB before opening it", n, st.Size()>>20, float64(peak)/(1<<20), float64(base)/(1<<20))
 	if n != rows {
 		t.Fatalf("read %d rows, want %d", n, rows)
