@@ -3,7 +3,6 @@ package api
 import (
 	"compress/gzip"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -51,19 +50,8 @@ func requireServerKey() gin.HandlerFunc {
 // decompression (Content-Encoding: gzip is accepted). It answers the error
 // itself and returns false on failure.
 func readBody(c *gin.Context, limit int64) ([]byte, bool) {
-	var r io.Reader = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
-	switch enc := strings.ToLower(c.GetHeader("Content-Encoding")); enc {
-	case "", "identity":
-	case "gzip":
-		zr, err := gzip.NewReader(r)
-		if err != nil {
-			fail(c, http.StatusBadRequest, CodeInvalid, "body is not valid gzip: "+err.Error(), "Content-Encoding")
-			return nil, false
-		}
-		defer zr.Close()
-		r = zr
-	default:
-		fail(c, http.StatusUnsupportedMediaType, CodeInvalid, "Content-Encoding "+enc+" is not supported; use gzip or none", "Content-Encoding")
+	r, ok := decodeContent(c, http.MaxBytesReader(c.Writer, c.Request.Body, limit))
+	if !ok {
 		return nil, false
 	}
 	// One byte past the limit tells a body that is too large after
@@ -79,6 +67,25 @@ func readBody(c *gin.Context, limit int64) ([]byte, bool) {
 		return nil, false
 	}
 	return body, true
+}
+
+// decodeContent undoes the body's Content-Encoding (gzip or none). It
+// answers the error itself and returns false on failure.
+func decodeContent(c *gin.Context, body io.Reader) (io.Reader, bool) {
+	switch enc := strings.ToLower(c.GetHeader("Content-Encoding")); enc {
+	case "", "identity":
+		return body, true
+	case "gzip":
+		zr, err := gzip.NewReader(body)
+		if err != nil {
+			fail(c, http.StatusBadRequest, CodeInvalid, "body is not valid gzip: "+err.Error(), "Content-Encoding")
+			return nil, false
+		}
+		return zr, true
+	default:
+		fail(c, http.StatusUnsupportedMediaType, CodeInvalid, "Content-Encoding "+enc+" is not supported; use gzip or none", "Content-Encoding")
+		return nil, false
+	}
 }
 
 // ingestAnswer is the answer of every ingest endpoint.
@@ -137,43 +144,6 @@ func (s *Server) orders(c *gin.Context) {
 	}
 	res, err := s.collector.Orders(c.Request.Context(), principal(c).Source, body)
 	s.answerIngest(c, res, err)
-}
-
-// maxImportBytes bounds one uploaded file (a platform export or order
-// file); larger exports are split or streamed in several calls.
-const maxImportBytes = 256 << 20
-
-func (s *Server) importFile(kind string) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		spec := ingest.ImportSpec{Kind: kind, Format: c.DefaultQuery("format", "jsonl"), Event: c.Query("event")}
-		if m := c.Query("mapping"); m != "" {
-			if err := json.Unmarshal([]byte(m), &spec.Mapping); err != nil {
-				fail(c, http.StatusBadRequest, CodeInvalid, `mapping must be a JSON object {"column": "field"}`, "mapping")
-				return
-			}
-		}
-		body := http.MaxBytesReader(c.Writer, c.Request.Body, maxImportBytes)
-		var (
-			res ingest.ImportResult
-			err error
-		)
-		if kind == "wecom-archive" {
-			res, err = s.collector.ImportWeComArchive(c.Request.Context(), principal(c).Source, body)
-		} else {
-			res, err = s.collector.Import(c.Request.Context(), principal(c).Source, spec, body)
-		}
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			fail(c, http.StatusRequestEntityTooLarge, CodeTooLarge, fmt.Sprintf("file larger than %d bytes; split it", tooLarge.Limit), "")
-			return
-		}
-		if err != nil {
-			s.answerIngest(c, res.Result, err)
-			return
-		}
-		c.JSON(http.StatusOK, gin.H{"success": true, "lines": res.Lines, "accepted": res.Accepted, "duplicates": res.Duplicates,
-			"rejected": res.Rejected, "rejected_count": res.RejectedCount})
-	}
 }
 
 // wecomVerify answers WeCom's URL verification: the decrypted echostr.

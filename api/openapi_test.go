@@ -69,9 +69,10 @@ var apiRoutes = []apiRoute{
 	{method: "POST", path: "/v1/alias", handler: "segment", raw: "application/json", status: 200, resp: typ[ingestAnswer]()},
 	{method: "POST", path: "/v1/batch", handler: "segment", raw: "application/json", status: 200, resp: typ[ingestAnswer]()},
 	{method: "POST", path: "/v1/orders", handler: "orders", raw: "application/json", status: 200, resp: typ[ingestAnswer]()},
-	{method: "POST", path: "/v1/import/events", handler: "importFile", raw: "text/csv", status: 200, resp: typ[importAnswer](), ginH: true},
-	{method: "POST", path: "/v1/import/orders", handler: "importFile", raw: "text/csv", status: 200, resp: typ[importAnswer](), ginH: true},
-	{method: "POST", path: "/v1/import/wecom-archive", handler: "importFile", raw: "application/x-ndjson", status: 200, resp: typ[importAnswer](), ginH: true},
+	{method: "POST", path: "/v1/import/events", handler: "importFile", raw: "text/csv", status: 200, resp: typ[ImportAnswer]()},
+	{method: "POST", path: "/v1/import/orders", handler: "importFile", raw: "text/csv", status: 200, resp: typ[ImportAnswer]()},
+	{method: "POST", path: "/v1/import/wecom-archive", handler: "importFile", raw: "application/x-ndjson", status: 200, resp: typ[ImportAnswer]()},
+	{method: "POST", path: "/v1/import/preview", handler: "importPreview", raw: "text/csv", status: 200, resp: typ[ingest.Preview]()},
 	{method: "GET", path: "/wecom/callback", handler: "wecomVerify", status: 200},
 	{method: "POST", path: "/wecom/callback", handler: "wecomCallback", raw: "text/xml", status: 200},
 
@@ -185,14 +186,6 @@ type (
 		Excluded        map[string]int     `json:"excluded"`
 		HoldoutExcluded map[string]int     `json:"holdout_excluded"`
 	}
-	importAnswer struct {
-		Success       bool               `json:"success"`
-		Lines         int                `json:"lines"`
-		Accepted      int                `json:"accepted"`
-		Duplicates    int                `json:"duplicates"`
-		Rejected      []ingest.Rejection `json:"rejected"`
-		RejectedCount int                `json:"rejected_count"`
-	}
 	migrateAnswer struct {
 		Moved int `json:"moved"`
 	}
@@ -209,6 +202,7 @@ var componentNames = map[reflect.Type]string{
 	typ[profileAnswer]():       "Profile",
 	typ[createdCredential]():   "CreatedCredential",
 	typ[ingestAnswer]():        "IngestResult",
+	typ[ingest.Preview]():      "ImportPreview",
 	typ[auditPage]():           "AuditPage",
 	typ[segments.Definition](): "Segment",
 	// Journeys' types are named for what they are in a journey.

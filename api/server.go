@@ -165,6 +165,7 @@ func (s *Server) ingestRoutes(g *gin.Engine) {
 	server.POST("/import/events", s.importFile("events"))
 	server.POST("/import/orders", s.importFile("orders"))
 	server.POST("/import/wecom-archive", s.importFile("wecom-archive"))
+	server.POST("/import/preview", s.importPreview)
 	g.GET("/wecom/callback", s.callbackRateLimit(), s.wecomVerify)
 	g.POST("/wecom/callback", s.callbackRateLimit(), s.wecomCallback)
 }

@@ -3,7 +3,6 @@ package ingest
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"testing"
 	"time"
 
@@ -105,12 +104,12 @@ func FuzzImportCSV(f *testing.F) {
 			return
 		}
 		for n := 0; n < 10_000; n++ {
-			raw, _, prob, err := next()
-			if err == io.EOF || (err != nil && prob == nil) {
+			row, err := next()
+			if err != nil {
 				return
 			}
-			if prob == nil && !json.Valid(raw) {
-				t.Fatalf("row is not JSON: %q", raw)
+			if row.prob == nil && !json.Valid(row.raw) {
+				t.Fatalf("row is not JSON: %q", row.raw)
 			}
 		}
 	})

@@ -3,10 +3,7 @@ package ingest
 import (
 	"bufio"
 	"context"
-	"encoding/csv"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -15,72 +12,101 @@ import (
 
 // ImportSpec says how to read an imported file.
 type ImportSpec struct {
-	Kind   string // "events" or "orders"
-	Format string // "jsonl" or "csv"
-	// Mapping maps CSV columns to fields. Events: event, type, messageId,
-	// userId, anonymousId, timestamp, properties.<key>, traits.<key>,
-	// id.<identifier type>; unmapped columns become properties under their
-	// own name. Orders (one row per order line; consecutive rows of one
-	// order are grouped): channel, order_id, version, status, ordered_at,
-	// status_at, amount, currency, province, city, store_id, leader_id,
+	Kind string // "events" or "orders"
+	// Format is jsonl, csv or xlsx; "" detects it from the content.
+	Format string
+	// Encoding of a text file: utf-8, gbk or gb18030; "" detects it.
+	Encoding string
+	// Sheet of a workbook; "" for the first.
+	Sheet string
+	// Preset names a platform export layout (imports.Presets), "auto"
+	// picks the one that fits the header best, "" none.
+	Preset string
+	// Mapping maps columns to fields, over the preset's. Events: event,
+	// type, messageId, userId, anonymousId, timestamp, properties.<key>,
+	// traits.<key>, id.<identifier type>; without a preset, unmapped
+	// columns become properties under their own name. Orders (one row
+	// per order line; consecutive rows of one order are grouped):
+	// channel, order_id, version, status, ordered_at, status_at, amount,
+	// currency, province, city, address, store_id, leader_id,
 	// buyer.<identifier>, line.sku, line.product_name, line.category,
 	// line.quantity, line.unit_price, line.amount; unmapped columns are
-	// ignored.
+	// ignored. A column mapped to "" is ignored.
 	Mapping map[string]string
-	// Event is the event name for CSV rows without an event column.
+	// Event is the event name for rows without an event column.
 	Event string
+	// TempDir holds a workbook while it is read ("" for the system's).
+	TempDir string
+	// Stored, when set, tells which events of a chunk ClickHouse already
+	// holds (StoredEvents); those count as duplicates and are not spooled
+	// again, whatever the deduplication window remembers.
+	Stored func(ctx context.Context, keys []EventKey) (map[string]bool, error)
+	// OnReject, when set, receives every rejected row in order: its
+	// line, the problem and the row's text, both masked.
+	OnReject func(RejectedRow)
+}
+
+// RejectedRow is a refused row of an import, for a report: Text is the
+// row as the file had it (at most 1 KB), mobile numbers as tokens and
+// other long digit runs masked, as in dead letters.
+type RejectedRow struct {
+	Rejection
+	Text string `json:"text,omitempty"`
 }
 
 // maxImportLine bounds one line (or CSV row) of an imported file.
 const maxImportLine = 1 << 20
 
 // Import reads a platform export or order file and spools its records in
-// chunks. Bad lines are reported by line number (and dead-lettered); the
-// rest are imported. Resending a file stores nothing twice: events are
-// deduplicated by messageId (give files one), orders by order id and
-// version.
+// chunks. The file may be gzip-compressed and, as text, UTF-8 (with or
+// without a byte-order mark) or GB18030/GBK (imports.Open); a workbook is
+// read row by row. Bad lines are reported by line number (and
+// dead-lettered); the rest are imported. A problem with the file as a
+// whole (encoding, format, header, mapping) is a *Problem naming the field
+// before anything is kept. Resending a file stores nothing twice: events
+// are deduplicated by messageId (a table row without one gets one made of
+// its content), orders by order id and version.
 func (c *Collector) Import(ctx context.Context, source string, spec ImportSpec, r io.Reader) (ImportResult, error) {
-	if spec.Kind != "events" && spec.Kind != "orders" {
-		return ImportResult{}, invalid("kind", "must be events or orders")
+	src, err := c.openImport(spec, r)
+	if err != nil {
+		return ImportResult{}, err
 	}
-	var next func() (raw []byte, line int, prob *Problem, err error)
-	switch spec.Format {
-	case "jsonl", "":
-		next = jsonLines(r)
-	case "csv":
-		var err error
-		if next, err = csvRows(r, spec); err != nil {
-			return ImportResult{}, err
-		}
-	default:
-		return ImportResult{}, invalid("format", "must be jsonl or csv")
-	}
+	defer src.close()
 	im := c.newChunker(source, "/v1/import/"+spec.Kind)
+	im.onReject, im.stored = spec.OnReject, spec.Stored
 	parser := &trackSpecParser{source: source, receivedAt: c.now().UTC(), protector: c.prot}
 	for {
-		raw, line, prob, err := next()
+		row, err := src.next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			return im.out, err
 		}
-		im.out.Lines = line
-		var rec *Record
-		if prob == nil {
-			if spec.Kind == "events" {
-				rec, prob = parser.parse(raw, "", "", nil)
-			} else {
-				rec, prob = c.parseOrder(raw, source, parser.receivedAt)
-			}
-		}
-		it := c.item(rec, prob, raw)
-		it.line = line
-		if err := im.add(ctx, it); err != nil {
+		im.out.Lines = row.line
+		it := c.importItem(parser, spec.Kind, source, row)
+		if err := im.addRow(ctx, it, row.text); err != nil {
 			return im.out, err
 		}
 	}
+	im.out.PhonesDropped = src.dropped()
 	return im.out, im.flush(ctx)
+}
+
+// importItem parses one row (an order: its rows) into an item.
+func (c *Collector) importItem(parser *trackSpecParser, kind, source string, row importRow) item {
+	var rec *Record
+	prob := row.prob
+	if prob == nil {
+		if kind == "events" {
+			rec, prob = parser.parse(row.raw, "", "", nil)
+		} else {
+			rec, prob = c.parseOrder(row.raw, source, parser.receivedAt)
+		}
+	}
+	it := c.item(rec, prob, row.raw)
+	it.line = row.line
+	return it
 }
 
 // MaxListedRejections bounds the rejections an import's answer lists (the
@@ -98,15 +124,22 @@ type chunker struct {
 	c                *Collector
 	source, endpoint string
 	chunk            []item
+	texts            []string // a table row's text per item of chunk, for reports
 	out              ImportResult
+	onReject         func(RejectedRow)
+	stored           func(context.Context, []EventKey) (map[string]bool, error)
 }
 
 func (c *Collector) newChunker(source, endpoint string) *chunker {
 	return &chunker{c: c, source: source, endpoint: endpoint}
 }
 
-func (im *chunker) add(ctx context.Context, it item) error {
+func (im *chunker) add(ctx context.Context, it item) error { return im.addRow(ctx, it, "") }
+
+// addRow adds an item with the text of the row it came from, for reports.
+func (im *chunker) addRow(ctx context.Context, it item, text string) error {
 	im.chunk = append(im.chunk, it)
+	im.texts = append(im.texts, text)
 	if len(im.chunk) < importChunk {
 		return nil
 	}
@@ -114,6 +147,9 @@ func (im *chunker) add(ctx context.Context, it item) error {
 }
 
 func (im *chunker) flush(ctx context.Context) error {
+	if err := im.dropStored(ctx); err != nil {
+		return err
+	}
 	if len(im.chunk) == 0 {
 		return nil
 	}
@@ -124,9 +160,65 @@ func (im *chunker) flush(ctx context.Context) error {
 	if room := MaxListedRejections - len(im.out.Rejected); room > 0 {
 		im.out.Rejected = append(im.out.Rejected, res.Rejected[:min(room, len(res.Rejected))]...)
 	}
-	im.chunk = im.chunk[:0]
+	if im.onReject != nil && err == nil {
+		im.report(res.Rejected)
+	}
+	im.chunk, im.texts = im.chunk[:0], im.texts[:0]
 	return err
 }
+
+// dropStored removes from the chunk the events ClickHouse already holds
+// (beyond the deduplication window) and counts them as duplicates.
+func (im *chunker) dropStored(ctx context.Context) error {
+	if im.stored == nil {
+		return nil
+	}
+	var keys []EventKey
+	for _, it := range im.chunk {
+		if it.rec != nil && it.rec.Kind == KindEvent && it.key != "" {
+			e := it.rec.Event
+			keys = append(keys, EventKey{Source: e.Source, MessageID: e.MessageID, Event: e.Event, TS: e.TS})
+		}
+	}
+	known, err := im.stored(ctx, keys)
+	if err != nil || len(known) == 0 {
+		return err
+	}
+	n := 0
+	for i, it := range im.chunk {
+		if it.rec != nil && it.rec.Kind == KindEvent && it.key != "" && known[it.rec.Event.MessageID] {
+			im.out.Duplicates++
+			continue
+		}
+		im.chunk[n], im.texts[n] = it, im.texts[i]
+		n++
+	}
+	im.chunk, im.texts = im.chunk[:n], im.texts[:n]
+	return nil
+}
+
+// report passes the chunk's rejections to onReject with their rows'
+// text; accept lists them in the order of the chunk's refused items.
+func (im *chunker) report(rejected []Rejection) {
+	k := 0
+	for i, it := range im.chunk {
+		if it.problem == nil || k >= len(rejected) {
+			continue
+		}
+		text := im.texts[i]
+		if text == "" {
+			text = string(it.raw)
+		}
+		if len(text) > maxReportText {
+			text = strings.ToValidUTF8(text[:maxReportText], "")
+		}
+		im.onReject(RejectedRow{Rejection: rejected[k], Text: im.c.prot.ScrubPayload(text)})
+		k++
+	}
+}
+
+// maxReportText bounds a rejected row's text in a report.
+const maxReportText = 1 << 10
 
 // jsonLines yields each non-empty line; a track type is implied for events
 // without one.
@@ -168,156 +260,6 @@ func withDefaultType(raw []byte) []byte {
 	return raw
 }
 
-// csvRows yields each CSV row as a JSON message (events) or each group of
-// consecutive rows of one order as a JSON order.
-func csvRows(r io.Reader, spec ImportSpec) (func() ([]byte, int, *Problem, error), error) {
-	t, err := openCSV(r, spec)
-	if err != nil {
-		return nil, err
-	}
-	if spec.Kind == "events" {
-		return csvEvents(t, spec.Event), nil
-	}
-	return csvOrders(t), nil
-}
-
-// csvTable reads the rows of an imported CSV file as fields named by the
-// import's mapping.
-type csvTable struct {
-	cr     *csv.Reader
-	header []string
-	spec   ImportSpec
-	line   int // of the row read last
-}
-
-// openCSV reads the header row and checks that every mapped column is in
-// it.
-func openCSV(r io.Reader, spec ImportSpec) (*csvTable, error) {
-	cr := csv.NewReader(bufio.NewReaderSize(r, 64<<10))
-	cr.FieldsPerRecord = -1
-	cr.ReuseRecord = false
-	header, err := cr.Read()
-	if err != nil {
-		return nil, invalid("file", "CSV header row unreadable: %v", err)
-	}
-	for i := range header {
-		header[i] = strings.TrimSpace(strings.TrimPrefix(header[i], "\ufeff"))
-	}
-	for col := range spec.Mapping {
-		if !contains(header, col) {
-			return nil, invalid("mapping."+col, "no such column in the CSV header (%s)", strings.Join(header, ", "))
-		}
-	}
-	return &csvTable{cr: cr, header: header, spec: spec, line: 1}, nil
-}
-
-// target returns the field column col maps to, "" for an ignored column.
-// Unmapped columns of events become properties under their own name.
-func (t *csvTable) target(col string) string {
-	if f, ok := t.spec.Mapping[col]; ok {
-		return f
-	}
-	if t.spec.Kind == "events" {
-		return "properties." + col
-	}
-	return ""
-}
-
-// read returns the next row's non-empty fields and its line number, a
-// problem for a row that cannot be imported, or io.EOF.
-func (t *csvTable) read() (map[string]string, int, *Problem, error) {
-	row, err := t.cr.Read()
-	t.line++
-	line := t.line
-	if err == io.EOF {
-		return nil, line, nil, io.EOF
-	}
-	var pe *csv.ParseError
-	if errors.As(err, &pe) {
-		return nil, pe.Line, &Problem{Code: "invalid_csv", Message: pe.Err.Error()}, nil
-	}
-	if err != nil {
-		return nil, line, nil, err
-	}
-	if len(row) != len(t.header) {
-		return nil, line, &Problem{Code: "invalid_csv", Message: fmt.Sprintf("%d columns, the header has %d", len(row), len(t.header))}, nil
-	}
-	fields := map[string]string{}
-	for i, v := range row {
-		if !utf8.ValidString(v) {
-			return nil, line, &Problem{Code: "invalid_utf8", Field: t.header[i], Message: "not valid UTF-8"}, nil
-		}
-		if f := t.target(t.header[i]); f != "" && v != "" {
-			fields[f] = v
-		}
-	}
-	return fields, line, nil, nil
-}
-
-// csvEvents yields each row as a JSON tracking-spec message.
-func csvEvents(t *csvTable, defaultEvent string) func() ([]byte, int, *Problem, error) {
-	return func() ([]byte, int, *Problem, error) {
-		f, line, prob, err := t.read()
-		if err != nil || prob != nil {
-			return nil, line, prob, err
-		}
-		b, err := json.Marshal(eventFromCSV(f, defaultEvent))
-		return b, line, nil, err
-	}
-}
-
-// csvOrders yields each run of consecutive rows of one order (same channel
-// and order_id) as a JSON order with a line per row, numbered by its first
-// row.
-func csvOrders(t *csvTable) func() ([]byte, int, *Problem, error) {
-	var pending map[string]string
-	pendingLine := 0
-	return func() ([]byte, int, *Problem, error) {
-		var order map[string]any
-		first := 0
-		for {
-			f, line, prob, err := pending, pendingLine, (*Problem)(nil), error(nil)
-			if f == nil {
-				f, line, prob, err = t.read()
-			}
-			pending = nil
-			if prob != nil {
-				return nil, line, prob, nil
-			}
-			if err == io.EOF {
-				if order != nil {
-					b, err := json.Marshal(order)
-					return b, first, nil, err
-				}
-				return nil, line, nil, io.EOF
-			}
-			if err != nil {
-				return nil, line, nil, err
-			}
-			if order != nil && (f["order_id"] != order["order_id"] || f["channel"] != order["channel"]) {
-				pending, pendingLine = f, line
-				b, err := json.Marshal(order)
-				return b, first, nil, err
-			}
-			if order == nil {
-				order, first = orderFromCSV(f), line
-			}
-			if l := lineFromCSV(f); l != nil {
-				order["lines"] = append(order["lines"].([]map[string]any), l)
-			}
-		}
-	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 func eventFromCSV(f map[string]string, defaultEvent string) map[string]any {
 	m := map[string]any{"type": "track"}
 	props, traits := map[string]any{}, map[string]any{}
@@ -357,41 +299,4 @@ func csvValue(v string) any {
 		}
 	}
 	return v
-}
-
-func orderFromCSV(f map[string]string) map[string]any {
-	o := map[string]any{"lines": []map[string]any{}}
-	buyer := map[string]any{}
-	for k, v := range f {
-		switch {
-		case strings.HasPrefix(k, "buyer."):
-			buyer[strings.TrimPrefix(k, "buyer.")] = v
-		case strings.HasPrefix(k, "line."):
-		case k == "version":
-			if n, err := strconv.ParseUint(v, 10, 64); err == nil {
-				o[k] = n
-			} else {
-				o[k] = v // refused by the order parser, naming version
-			}
-		default:
-			o[k] = v
-		}
-	}
-	if len(buyer) > 0 {
-		o["buyer"] = buyer
-	}
-	return o
-}
-
-func lineFromCSV(f map[string]string) map[string]any {
-	l := map[string]any{}
-	for k, v := range f {
-		if name, ok := strings.CutPrefix(k, "line."); ok {
-			l[name] = v
-		}
-	}
-	if len(l) == 0 {
-		return nil
-	}
-	return l
 }

@@ -117,6 +117,9 @@ type ImportResult struct {
 	Lines int `json:"lines"`
 	Result
 	RejectedCount int `json:"rejected_count"`
+	// PhonesDropped counts masked or virtual buyer phones a file import
+	// dropped: never identifiers (imports.PhoneUnusable).
+	PhonesDropped int `json:"phones_dropped"`
 }
 
 // ImportWeComArchive imports decrypted chat-archive messages (JSON lines),

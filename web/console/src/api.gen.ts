@@ -901,20 +901,38 @@ export interface paths {
         post: {
             parameters: {
                 query?: {
-                    format?: "jsonl" | "csv";
-                    /** @description CSV: JSON object mapping columns to fields (see README). */
+                    /** @description The file's format; detected from the content when absent (a zip is .xlsx, a first { JSON lines, else CSV). */
+                    format?: "jsonl" | "csv" | "xlsx";
+                    /** @description A text file's encoding; detected when absent (UTF-8 with or without BOM, else GB18030/GBK). Anything else is 415 naming encoding. */
+                    encoding?: "utf-8" | "gbk" | "gb18030" | "gb2312";
+                    /** @description A platform export layout (tmall_orders, douyin_shop_orders, group_buy_leader, pos_sales, douyin_content), or auto for the best fitting one; see docs/ingest.md. */
+                    preset?: string;
+                    /** @description CSV and .xlsx: JSON object mapping columns to fields, over the preset's ("" ignores a column); see docs/ingest.md. */
                     mapping?: string;
-                    /** @description Events CSV: event name for rows without one. */
+                    /** @description Events: event name for rows without one. */
                     event?: string;
+                    /** @description A workbook's sheet; the first when absent. */
+                    sheet?: string;
+                    /** @description all: the answer also lists every rejected row (report, at most 100,000) with its text, masked. */
+                    report?: "all";
                 };
                 header?: never;
                 path?: never;
                 cookie?: never;
             };
+            /** @description The file as the body (Content-Encoding: gzip accepted, a gzip file recognised), or a multipart/form-data upload whose file part is the file. */
             requestBody: {
                 content: {
                     "application/x-ndjson": string;
                     "text/csv": string;
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
+                    "multipart/form-data": {
+                        /**
+                         * Format: binary
+                         * @description The file (curl -F file=@export.csv). Settings may also come as fields before it.
+                         */
+                        file: string;
+                    };
                 };
             };
             responses: {
@@ -924,14 +942,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            success: boolean;
-                            lines: number;
-                            accepted: number;
-                            duplicates: number;
-                            rejected: components["schemas"]["Rejection"][];
-                            rejected_count: number;
-                        };
+                        "application/json": components["schemas"]["ImportAnswer"];
                     };
                 };
                 400: components["responses"]["BadRequest"];
@@ -945,8 +956,17 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Body over 500 KB (or an event over 32 KB). */
+                /** @description File over 256 MB as sent; split it. */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The file's encoding or format is not supported (UTF-16, Latin-1, .xls, a format that does not match the content); field names encoding or format. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -984,20 +1004,38 @@ export interface paths {
         post: {
             parameters: {
                 query?: {
-                    format?: "jsonl" | "csv";
-                    /** @description CSV: JSON object mapping columns to fields (see README). */
+                    /** @description The file's format; detected from the content when absent (a zip is .xlsx, a first { JSON lines, else CSV). */
+                    format?: "jsonl" | "csv" | "xlsx";
+                    /** @description A text file's encoding; detected when absent (UTF-8 with or without BOM, else GB18030/GBK). Anything else is 415 naming encoding. */
+                    encoding?: "utf-8" | "gbk" | "gb18030" | "gb2312";
+                    /** @description A platform export layout (tmall_orders, douyin_shop_orders, group_buy_leader, pos_sales, douyin_content), or auto for the best fitting one; see docs/ingest.md. */
+                    preset?: string;
+                    /** @description CSV and .xlsx: JSON object mapping columns to fields, over the preset's ("" ignores a column); see docs/ingest.md. */
                     mapping?: string;
-                    /** @description Events CSV: event name for rows without one. */
+                    /** @description Events: event name for rows without one. */
                     event?: string;
+                    /** @description A workbook's sheet; the first when absent. */
+                    sheet?: string;
+                    /** @description all: the answer also lists every rejected row (report, at most 100,000) with its text, masked. */
+                    report?: "all";
                 };
                 header?: never;
                 path?: never;
                 cookie?: never;
             };
+            /** @description The file as the body (Content-Encoding: gzip accepted, a gzip file recognised), or a multipart/form-data upload whose file part is the file. */
             requestBody: {
                 content: {
                     "application/x-ndjson": string;
                     "text/csv": string;
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
+                    "multipart/form-data": {
+                        /**
+                         * Format: binary
+                         * @description The file (curl -F file=@export.csv). Settings may also come as fields before it.
+                         */
+                        file: string;
+                    };
                 };
             };
             responses: {
@@ -1007,14 +1045,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            success: boolean;
-                            lines: number;
-                            accepted: number;
-                            duplicates: number;
-                            rejected: components["schemas"]["Rejection"][];
-                            rejected_count: number;
-                        };
+                        "application/json": components["schemas"]["ImportAnswer"];
                     };
                 };
                 400: components["responses"]["BadRequest"];
@@ -1028,8 +1059,17 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Body over 500 KB (or an event over 32 KB). */
+                /** @description File over 256 MB as sent; split it. */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The file's encoding or format is not supported (UTF-16, Latin-1, .xls, a format that does not match the content); field names encoding or format. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1066,14 +1106,27 @@ export interface paths {
         /** Import decrypted WeCom chat-archive messages (JSON lines: msgid, action, from, tolist, roomid, msgtime, msgtype, text.content, revoke.pre_msgid); idempotent by msgid. */
         post: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description jsonl (the default; anything else is 415). */
+                    format?: "jsonl";
+                    /** @description A text file's encoding; detected when absent (UTF-8 with or without BOM, else GB18030/GBK). Anything else is 415 naming encoding. */
+                    encoding?: "utf-8" | "gbk" | "gb18030" | "gb2312";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
             };
+            /** @description The file as the body (Content-Encoding: gzip accepted, a gzip file recognised), or a multipart/form-data upload whose file part is the file. */
             requestBody: {
                 content: {
                     "application/x-ndjson": string;
+                    "multipart/form-data": {
+                        /**
+                         * Format: binary
+                         * @description The file (curl -F file=@export.csv). Settings may also come as fields before it.
+                         */
+                        file: string;
+                    };
                 };
             };
             responses: {
@@ -1083,14 +1136,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            success: boolean;
-                            lines: number;
-                            accepted: number;
-                            duplicates: number;
-                            rejected: components["schemas"]["Rejection"][];
-                            rejected_count: number;
-                        };
+                        "application/json": components["schemas"]["ImportAnswer"];
                     };
                 };
                 400: components["responses"]["BadRequest"];
@@ -1104,8 +1150,17 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Body over 500 KB (or an event over 32 KB). */
+                /** @description File over 256 MB as sent; split it. */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The file's encoding or format is not supported (UTF-16, Latin-1, .xls, a format that does not match the content); field names encoding or format. */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3533,6 +3588,101 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/import/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Preview an import: detect the format, encoding and preset, map the header, and validate the first rows as they would be stored; writes nothing. */
+        post: {
+            parameters: {
+                query?: {
+                    /** @description What the file holds. */
+                    kind?: "orders" | "events";
+                    /** @description The file's format; detected from the content when absent (a zip is .xlsx, a first { JSON lines, else CSV). */
+                    format?: "jsonl" | "csv" | "xlsx";
+                    /** @description A text file's encoding; detected when absent (UTF-8 with or without BOM, else GB18030/GBK). Anything else is 415 naming encoding. */
+                    encoding?: "utf-8" | "gbk" | "gb18030" | "gb2312";
+                    /** @description A platform export layout (tmall_orders, douyin_shop_orders, group_buy_leader, pos_sales, douyin_content), or auto for the best fitting one; see docs/ingest.md. */
+                    preset?: string;
+                    /** @description CSV and .xlsx: JSON object mapping columns to fields, over the preset's ("" ignores a column); see docs/ingest.md. */
+                    mapping?: string;
+                    /** @description Events: event name for rows without one. */
+                    event?: string;
+                    /** @description A workbook's sheet; the first when absent. */
+                    sheet?: string;
+                    /** @description Rows to preview (default 20, at most 200). */
+                    rows?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            /** @description As for the imports: the file as the body or a multipart/form-data file part; only the first rows are read. */
+            requestBody: {
+                content: {
+                    "text/csv": string;
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
+                    "multipart/form-data": {
+                        /**
+                         * Format: binary
+                         * @description The file (curl -F file=@export.csv). Settings may also come as fields before it.
+                         */
+                        file: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description The preview. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ImportPreview"];
+                    };
+                };
+                400: components["responses"]["BadRequest"];
+                401: components["responses"]["Unauthorized"];
+                /** @description A client write key: orders and imports need a server key. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description File over 256 MB as sent; split it. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The file's encoding or format is not supported (UTF-16, Latin-1, .xls, a format that does not match the content); field names encoding or format. */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -4256,6 +4406,63 @@ export interface components {
             exit_reason?: string;
             /** Format: date-time */
             updated_at: string;
+        };
+        ImportAnswer: {
+            success: boolean;
+            lines: number;
+            accepted: number;
+            duplicates: number;
+            rejected: components["schemas"]["Rejection"][];
+            rejected_count: number;
+            phones_dropped: number;
+            report_truncated?: boolean;
+            report?: components["schemas"]["RejectedRow"][];
+        };
+        RejectedRow: {
+            index: number;
+            code: string;
+            field?: string;
+            message: string;
+            text?: string;
+        };
+        ImportPreview: {
+            format: string;
+            encoding?: string;
+            bom: boolean;
+            gzip: boolean;
+            preset: string;
+            presets: components["schemas"]["PresetMatch"][];
+            columns: components["schemas"]["Column"][];
+            fields: string[];
+            rows: components["schemas"]["PreviewRow"][];
+            phones_dropped: number;
+        };
+        PresetMatch: {
+            name: string;
+            title: {
+                [key: string]: string;
+            };
+            score: number;
+            fits: boolean;
+            notes?: {
+                [key: string]: string;
+            };
+        };
+        Column: {
+            name: string;
+            field: string;
+            fallback?: boolean;
+        };
+        PreviewRow: {
+            line: number;
+            record?: unknown;
+            problem?: components["schemas"]["Problem"];
+            text?: string;
+        };
+        Problem: {
+            code: string;
+            field?: string;
+            message: string;
         };
     };
     responses: {

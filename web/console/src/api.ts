@@ -63,15 +63,15 @@ export async function api<T = any>(method: string, path: string, body?: unknown,
 export const get = <T = any>(path: string, signal?: AbortSignal) => api<T>('GET', path, undefined, { signal });
 export const post = <T = any>(path: string, body?: unknown, signal?: AbortSignal) => api<T>('POST', path, body ?? {}, { signal });
 
-// upload sends a file with XMLHttpRequest so that the browser's upload
-// progress events drive the progress bar; the promise settles with the
-// server's answer.
-export function upload(url: string, file: Blob, writeKey: string, onProgress: (loaded: number, total: number) => void, onUploaded: () => void): Promise<any> {
+// upload sends a file (or a multipart form holding one) with
+// XMLHttpRequest so that the browser's upload progress events drive the
+// progress bar; the promise settles with the server's answer.
+export function upload(url: string, file: Blob | FormData, writeKey: string, onProgress: (loaded: number, total: number) => void, onUploaded: () => void): Promise<any> {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open('POST', url);
     xhr.setRequestHeader('Authorization', 'Basic ' + btoa(writeKey + ':'));
-    xhr.upload.onprogress = (e) => onProgress(e.loaded, e.lengthComputable ? e.total : file.size);
+    xhr.upload.onprogress = (e) => onProgress(e.loaded, e.lengthComputable ? e.total : file instanceof Blob ? file.size : 0);
     xhr.upload.onload = () => onUploaded();
     xhr.onerror = () => reject(new ApiError(0, { code: 'network', message: 'network error' }));
     xhr.onload = () => {
