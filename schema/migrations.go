@@ -68,6 +68,9 @@ var all = []Migration{
 	// (schema/domain.go), so persons.phone_masked takes the vault's latest
 	// mask of a phone (Vault) where it took any one.
 	{Version: 11, Name: "bi_views_domain_fragments", Steps: biViewSteps()},
+	// The analytics definitions as BI views (bi_analytics.go) and the
+	// person lists analyses save as segments.
+	{Version: 14, Name: "analytics", Steps: analyticsSteps},
 }
 
 // Identifier columns shared by the ingest tables: parallel arrays of type
