@@ -6,6 +6,8 @@ import (
 	"math"
 	"slices"
 	"testing"
+
+	"github.com/granarycdp/cdp/segments"
 )
 
 func testFunnel() Funnel {
@@ -280,5 +282,44 @@ func TestLifecycleStates(t *testing.T) {
 	}
 	if !slices.Equal(res.Periods, want) {
 		t.Errorf("engaged by week %+v, want %+v", res.Periods, want)
+	}
+}
+
+func TestSavedDropOffIsExactlyTheCountedPeople(t *testing.T) {
+	s, db := world(t)
+	ctx := context.Background()
+	store, err := segments.NewStore(ctx, db, segments.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := testFunnel()
+	res, err := s.Funnel(ctx, f, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	people, err := s.FunnelPeople(ctx, f, 3, Dropped, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	about := Describe(f, 3, Dropped, nil)
+	def, err := store.SaveList(ctx, "控糖 drop-off", "", about, `{"funnel":{}}`, people, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	counted := res.Total.Persons[1] - res.Total.Persons[2]
+	members, err := store.Members(def.ID)
+	if err != nil || def.Size != counted || !members.Equals(people) {
+		t.Fatalf("segment %s of %d (%v), funnel counted %d: %v", def.Rule, def.Size, err, counted, members)
+	}
+	// The list names 控糖 in its description, so targeting it needs the
+	// consent a 控糖 rule needs.
+	if fd := segments.SegmentSensitivity(def.ID, store, segments.NewVocabulary([]string{"控糖"}, nil)); fd == nil {
+		t.Errorf("%s is not sensitive", def.Rule)
+	}
+	// Person 7 is merged into 2 later: the list counts the survivor once.
+	insert(t, db, "persons", personCols, []any{uint32(7), uint32(2), uint32(2), uint64(3)})
+	store.Engine().Invalidate()
+	if def, err = store.Recompute(ctx, def.ID); err != nil || def.Size != 1 {
+		t.Errorf("after a merge: %d members (%v), want 1", def.Size, err)
 	}
 }

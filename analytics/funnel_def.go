@@ -212,3 +212,31 @@ func fieldExpr(kind string, src schema.ActionSource, field string) (string, bool
 	}
 	return "", false
 }
+
+// Describe says in words which people of a funnel a list holds: the
+// steps with their filters, the range and window, the step and outcome
+// (and breakdown value). Saved lists carry it (segments' in_list), so
+// that the sensitivity check sees every term the people were selected by.
+func Describe(f Funnel, step int, outcome string, value *string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "funnel %s..%s, window %dh, order %s:", f.From, f.To, f.WindowHours, f.Order)
+	for i, st := range f.Steps {
+		fmt.Fprintf(&b, " %d. %s", i+1, describeStep(st))
+	}
+	if f.Exclusion != nil {
+		b.WriteString("; excluding " + describeStep(*f.Exclusion))
+	}
+	fmt.Fprintf(&b, "; %s at step %d", outcome, step)
+	if value != nil {
+		fmt.Fprintf(&b, "; %s = %s", f.Breakdown, *value)
+	}
+	return b.String()
+}
+
+func describeStep(st Step) string {
+	out := strings.TrimSpace(st.Kind + " " + st.Name)
+	for _, fl := range st.Filters {
+		out += fmt.Sprintf(" [%s %s %s]", fl.Field, fl.Op, strings.Join(fl.Values, ", "))
+	}
+	return out
+}
