@@ -46,17 +46,32 @@ type FunnelResult struct {
 // Funnel computes a funnel, from the cache when the same definition was
 // computed within the cache's age (refresh: never).
 func (s *Service) Funnel(ctx context.Context, f Funnel, refresh bool) (FunnelResult, error) {
-	r, err := s.parseRange(f.From, f.To, 30)
+	r, err := s.prepare(&f)
 	if err != nil {
 		return FunnelResult{}, err
 	}
-	if err := f.normalize(); err != nil {
-		return FunnelResult{}, err
-	}
-	f.From, f.To = r.from.Format(dateLayout), r.to.Format(dateLayout)
 	res, meta, err := cached(s, keyOf("funnel", f), refresh, func() (FunnelResult, error) { return s.funnel(ctx, f, r) })
 	res.Meta = meta
 	return res, err
+}
+
+// Normalize checks a funnel and fills its defaults (the range, window,
+// order and step labels), as Funnel and FunnelPeople do.
+func (s *Service) Normalize(f *Funnel) error {
+	_, err := s.prepare(f)
+	return err
+}
+
+func (s *Service) prepare(f *Funnel) (dateRange, error) {
+	r, err := s.parseRange(f.From, f.To, 30)
+	if err != nil {
+		return r, err
+	}
+	if err := f.normalize(); err != nil {
+		return r, err
+	}
+	f.From, f.To = r.from.Format(dateLayout), r.to.Format(dateLayout)
+	return r, nil
 }
 
 func (s *Service) funnel(ctx context.Context, f Funnel, r dateRange) (FunnelResult, error) {
@@ -135,11 +150,8 @@ const (
 // persons the funnel counts for that step (Persons[step-1], or
 // Persons[step-2] - Persons[step-1]).
 func (s *Service) FunnelPeople(ctx context.Context, f Funnel, step int, outcome string, value *string) (*roaring.Bitmap, error) {
-	r, err := s.parseRange(f.From, f.To, 30)
+	r, err := s.prepare(&f)
 	if err != nil {
-		return nil, err
-	}
-	if err := f.normalize(); err != nil {
 		return nil, err
 	}
 	cond := ""

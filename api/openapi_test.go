@@ -25,6 +25,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/granarycdp/cdp/analytics"
 	"github.com/granarycdp/cdp/campaigns"
 	"github.com/granarycdp/cdp/identity"
 	"github.com/granarycdp/cdp/ingest"
@@ -110,6 +111,14 @@ var apiRoutes = []apiRoute{
 	{method: "GET", path: "/api/v1/campaigns/:id/results", handler: "campaignResults", status: 200, resp: typ[campaigns.Uplift]()},
 	{method: "GET", path: "/api/v1/campaigns/:id/tasks", handler: "campaignTasks", status: 200, resp: typ[itemsOf[campaigns.Task]](), ginH: true},
 	{method: "PUT", path: "/api/v1/profiles/:id/consent", handler: "setConsent", req: typ[consentRequest](), status: 204},
+
+	// Analytics.
+	{method: "POST", path: "/api/v1/analytics/funnel", handler: "funnel", req: typ[analytics.Funnel](), status: 200, resp: typ[analytics.FunnelResult]()},
+	{method: "POST", path: "/api/v1/analytics/funnel/segment", handler: "saveFunnelSegment", req: typ[FunnelSegmentRequest](), status: 201, resp: typ[segments.Definition]()},
+	{method: "POST", path: "/api/v1/analytics/retention", handler: "retention", req: typ[analytics.Retention](), status: 200, resp: typ[analytics.CohortResult]()},
+	{method: "POST", path: "/api/v1/analytics/repurchase", handler: "repurchase", req: typ[analytics.Repurchase](), status: 200, resp: typ[analytics.RepurchaseResult]()},
+	{method: "POST", path: "/api/v1/analytics/ltv", handler: "ltv", req: typ[analytics.LTV](), status: 200, resp: typ[analytics.CohortResult]()},
+	{method: "POST", path: "/api/v1/analytics/lifecycle", handler: "lifecycle", req: typ[analytics.Lifecycle](), status: 200, resp: typ[analytics.LifecycleResult]()},
 
 	// The console's read models.
 	{method: "GET", path: "/api/v1/overview", handler: "overview", status: 200, resp: typ[Overview]()},
