@@ -279,7 +279,7 @@ func (s *Service) funnelFacts(p *params, f Funnel, from, to, w int64) string {
 		if lines {
 			q += " LEFT JOIN " + schema.OrderCategories(s.db.Table) + " AS oc ON oc.channel = a.channel AND oc.order_id = a.order_id"
 		}
-		q += "\n    WHERE " + src.Where + " AND " + src.TS + " >= fromUnixTimestamp64Milli(" + strconv.FormatInt(from, 10) + ") AND " +
+		q += "\n    WHERE " + src.Where + namesCond(p, src, f) + " AND " + src.TS + " >= fromUnixTimestamp64Milli(" + strconv.FormatInt(from, 10) + ") AND " +
 			src.TS + " < fromUnixTimestamp64Milli(" + strconv.FormatInt(to+w, 10) + ") AND (m1"
 		for k := 2; k <= len(f.Steps); k++ {
 			q += " OR m" + strconv.Itoa(k)
@@ -287,6 +287,26 @@ func (s *Service) funnelFacts(p *params, f Funnel, from, to, w int64) string {
 		parts = append(parts, q+" OR x)")
 	}
 	return "(" + strings.Join(parts, "\n    UNION ALL\n    ") + ")"
+}
+
+// namesCond narrows a source's rows to the names its steps ask for, on
+// the stored column (events are sorted by event name first): "" when a
+// step of its kind takes any name.
+func namesCond(p *params, src schema.ActionSource, f Funnel) string {
+	if src.NameColumn == "" {
+		return ""
+	}
+	var names []string
+	for _, st := range append(append([]Step(nil), f.Steps...), exclusionSteps(f)...) {
+		if st.Kind != src.Kind {
+			continue
+		}
+		if st.Name == "" {
+			return ""
+		}
+		names = append(names, st.Name)
+	}
+	return " AND " + src.NameColumn + " IN " + p.add("Array(String)", names)
 }
 
 func exclusionSteps(f Funnel) []Step {

@@ -168,26 +168,29 @@ func Lifecycle(t Tables, audience, unit string) string {
 // 'order', the WeCom change type or 'chat') and channel (the event's
 // source, the order's channel, the contact's State tag, 'wecom' for chats).
 // Table is the FROM clause with its alias a; Where the rows that are
-// actions. Fields are the filterable columns of the kind, by name.
+// actions. NameColumn, when set, is the stored column Name reads (a
+// condition on it can use the table's sorting key). Fields are the
+// filterable columns of the kind, by name.
 type ActionSource struct {
-	Kind    string
-	Table   string
-	Where   string
-	TS      string
-	Name    string
-	Channel string
-	Fields  map[string]string
+	Kind       string
+	Table      string
+	Where      string
+	TS         string
+	Name       string
+	NameColumn string
+	Channel    string
+	Fields     map[string]string
 }
 
 // ActionSources are the tables funnels read (see ActionSource).
 func ActionSources(t Tables) []ActionSource {
 	return []ActionSource{
-		{Kind: "event", Table: t("events") + " AS a", Where: "a.person_id != 0", TS: "a.ts", Name: "toString(a.event)", Channel: "toString(a.source)",
+		{Kind: "event", Table: t("events") + " AS a", Where: "a.person_id != 0", TS: "a.ts", Name: "toString(a.event)", NameColumn: "a.event", Channel: "toString(a.source)",
 			Fields: map[string]string{"source": "toString(a.source)", "topic": "toString(a.topic)", "keyword": "a.keyword", "completion": "toFloat64(a.completion)"}},
 		{Kind: "order", Table: t("orders") + " AS a FINAL", Where: ValidOrderOf("a") + " AND a.person_id != 0", TS: "a.ordered_at", Name: "'order'",
 			Channel: "toString(a.channel)", Fields: map[string]string{"channel": "toString(a.channel)", "city": "toString(a.city)",
 				"province": "toString(a.province)", "amount": "toFloat64(a.amount)"}},
-		{Kind: "wecom", Table: t("wecom_contact_events") + " AS a", Where: "a.person_id != 0", TS: "a.ts", Name: "toString(a.change_type)",
+		{Kind: "wecom", Table: t("wecom_contact_events") + " AS a", Where: "a.person_id != 0", TS: "a.ts", Name: "toString(a.change_type)", NameColumn: "a.change_type",
 			Channel: "toString(a.state)", Fields: map[string]string{"state": "toString(a.state)", "staff": "toString(a.staff_userid)"}},
 		{Kind: "wecom", Table: t("wecom_messages_visible") + " AS a", Where: "a.person_id != 0 AND a.external_userid != '' AND a.`from` = a.external_userid",
 			TS: "a.msgtime", Name: "'chat'", Channel: "'wecom'", Fields: map[string]string{"staff": "toString(a.staff_userid)", "keyword": "a.content"}},
