@@ -6,6 +6,9 @@ import (
 	"math"
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/RoaringBitmap/roaring/v2"
 
 	"github.com/granarycdp/cdp/segments"
 )
@@ -321,5 +324,48 @@ func TestSavedDropOffIsExactlyTheCountedPeople(t *testing.T) {
 	store.Engine().Invalidate()
 	if def, err = store.Recompute(ctx, def.ID); err != nil || def.Size != 1 {
 		t.Errorf("after a merge: %d members (%v), want 1", def.Size, err)
+	}
+}
+
+// segmentsOf resolves segments from fixed bitmaps (what segments.Store
+// answers from its snapshots).
+type segmentsOf map[string]*roaring.Bitmap
+
+func (m segmentsOf) SegmentMembers(_ context.Context, id string) (*roaring.Bitmap, error) {
+	if bm, ok := m[id]; ok {
+		return bm, nil
+	}
+	return nil, errors.New("no such segment")
+}
+
+func TestFunnelBreakdownBySegment(t *testing.T) {
+	_, db := world(t)
+	s := New(Options{DB: db, Now: func() time.Time { return testNow }, Segments: segmentsOf{
+		"s1": roaring.BitmapOf(1, 2, 3), "s2": roaring.BitmapOf(2, 8),
+	}})
+	f := testFunnel()
+	f.Breakdown, f.Segments = "segment", []string{"s1", "s2"}
+	res, err := s.Funnel(context.Background(), f, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]uint64{}
+	for _, b := range res.Breakdown {
+		got[b.Value] = b.Persons
+	}
+	// P2 is in both; P4, P5, P7, P10 and P11 in neither.
+	want := map[string][]uint64{"s1": {3, 2, 1}, "s2": {2, 2, 1}, "": {5, 3, 2}}
+	for k, w := range want {
+		if !slices.Equal(got[k], w) {
+			t.Errorf("segment %q: %v, want %v", k, got[k], w)
+		}
+	}
+	if !slices.Equal(res.Total.Persons, []uint64{9, 6, 4}) {
+		t.Errorf("total %v: a person in two segments counts once", res.Total.Persons)
+	}
+	f.Segments = []string{"gone"}
+	var ie *InvalidError
+	if _, err := s.Funnel(context.Background(), f, false); !errors.As(err, &ie) || ie.Field != "segments[0]" {
+		t.Errorf("unknown segment: %v", err)
 	}
 }

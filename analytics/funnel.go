@@ -75,7 +75,7 @@ func (s *Service) prepare(f *Funnel) (dateRange, error) {
 }
 
 func (s *Service) funnel(ctx context.Context, f Funnel, r dateRange) (FunnelResult, error) {
-	res := FunnelResult{BucketSeconds: append(BucketSeconds, int64(f.WindowHours)*3600)}
+	res := FunnelResult{BucketSeconds: append(BucketSeconds, int64(f.WindowHours)*3600), Breakdown: []FunnelSeries{}}
 	for _, st := range f.Steps {
 		res.Steps = append(res.Steps, st.Label)
 	}
@@ -89,9 +89,11 @@ func (s *Service) funnel(ctx context.Context, f Funnel, r dateRange) (FunnelResu
 		res.Total = emptySeries(len(f.Steps))
 	}
 	if f.Breakdown != "" {
-		if res.Breakdown, err = s.funnelSeries(ctx, f, r, f.Breakdown); err != nil {
+		b, err := s.funnelSeries(ctx, f, r, f.Breakdown)
+		if err != nil {
 			return res, err
 		}
+		res.Breakdown = append(res.Breakdown, b...)
 	}
 	return res, nil
 }

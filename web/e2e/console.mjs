@@ -78,6 +78,7 @@ async function step(name, f) {
   } catch (e) {
     await shot('FAILED-' + name.replace(/\W+/g, '-')).catch(() => {});
     console.error(`FAIL ${name}: ${e.stack || e}`);
+    if (pageErrors.length) console.error('page errors:\n' + pageErrors.join('\n'));
     await browser.close();
     process.exit(1);
   }

@@ -151,7 +151,8 @@ function FunnelView({ r, chart, onSave }: { r: FunnelResult; chart: React.RefObj
   const { t } = useTranslation();
   const { can } = useAuth();
   const rows = stepRows(r.steps, r.total);
-  const shown = r.breakdown.slice(0, 6);
+  const breakdown = r.breakdown ?? [];
+  const shown = breakdown.slice(0, 6);
   const option = useMemo(() => ({
     tooltip: { trigger: 'axis' },
     legend: shown.length ? { top: 0 } : undefined,
@@ -187,8 +188,8 @@ function FunnelView({ r, chart, onSave }: { r: FunnelResult; chart: React.RefObj
           { title: t('analytics.medianTime'), dataIndex: 'medianSeconds', align: 'right', render: (v, x) => (x.step === 1 ? '–' : duration(v)) },
         ]} />
       {can('marketer') && <Typography.Text type="secondary" style={{ fontSize: 12 }}>{t('analytics.clickToSave')}</Typography.Text>}
-      {r.breakdown.length > 0 && (
-        <Table size="small" rowKey="value" pagination={false} dataSource={r.breakdown} style={{ marginTop: 16 }} data-testid="breakdown-table"
+      {breakdown.length > 0 && (
+        <Table size="small" rowKey="value" pagination={false} dataSource={breakdown} style={{ marginTop: 16 }} data-testid="breakdown-table"
           columns={[{ title: t('analytics.breakdownValue'), dataIndex: 'value', render: (v) => v || t('analytics.noValue') },
             ...r.steps.map((s, i) => ({ title: s, key: String(i), align: 'right' as const, render: (_: unknown, b: FunnelResult['breakdown'][number]) => saveButtons(i + 1, 'converted', b.persons[i], b.value) || fmtInt(b.persons[i]) }))]} />
       )}

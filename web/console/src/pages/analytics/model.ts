@@ -81,7 +81,7 @@ export function stepRows(labels: string[], s: FunnelSeries): StepRow[] {
 // funnelCSV is a funnel's table: a row per breakdown value and step.
 export function funnelCSV(r: FunnelResult, head: string[]): string {
   const rows: (string | number)[][] = [head];
-  for (const s of [{ ...r.total, value: '' }, ...r.breakdown.map((b) => ({ ...b, value: b.value || '(none)' }))]) {
+  for (const s of [{ ...r.total, value: '' }, ...(r.breakdown ?? []).map((b) => ({ ...b, value: b.value || '(none)' }))]) {
     for (const x of stepRows(r.steps, s)) {
       rows.push([s.value, x.step, x.label, x.persons, x.dropped, x.fromPrevious.toFixed(4), x.fromFirst.toFixed(4), x.medianSeconds]);
     }
