@@ -351,8 +351,7 @@ await step('build a funnel, see the API numbers, save its drop-off as a segment'
   await page.getByRole('menuitem', { name: '数据分析' }).click();
   await page.waitForURL(/\/analytics$/);
   // Watched a video to the end, then ordered: step 2 becomes video_complete.
-  await page.locator('[data-testid="step-name-1"] input, input[data-testid="step-name-1"]').first().fill('video_complete');
-  await page.keyboard.press('Escape');
+  await page.getByTestId('step-name-1').fill('video_complete');
   await page.getByTestId('run-funnel').click();
   await page.getByTestId('funnel-count-1').waitFor();
   const def = JSON.parse(Buffer.from(new URL(page.url()).searchParams.get('q'), 'base64url').toString('utf8'));

@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useState } from 'react';
 import { Link } from 'react-router-dom';
-import { App, AutoComplete, Button, Card, Col, DatePicker, Form, Input, InputNumber, Modal, Row, Segmented, Select, Space, Table, Typography } from 'antd';
+import { App, Button, Card, Col, DatePicker, Form, Input, InputNumber, Modal, Row, Segmented, Select, Space, Table, Typography } from 'antd';
 import { DeleteOutlined, PlusOutlined } from '@ant-design/icons';
 import dayjs from 'dayjs';
 import { useTranslation } from 'react-i18next';
@@ -71,6 +71,7 @@ function FunnelEditor({ def, onChange, onRun, loading }: { def: Funnel; onChange
           <StepEditor key={i} index={i} step={s} onChange={(x) => setStep(i, x)}
             onRemove={def.steps.length > 2 ? () => onChange({ ...def, steps: def.steps.filter((_, j) => j !== i) }) : undefined} />
         ))}
+        <datalist id="analytics-event-names">{eventNames.map((v) => <option key={v} value={v} />)}</datalist>
         <Button icon={<PlusOutlined />} block type="dashed" data-testid="add-step" disabled={def.steps.length >= 8}
           onClick={() => onChange({ ...def, steps: [...def.steps, { kind: 'event', name: '' }] })}>{t('analytics.addStep')}</Button>
         {def.exclusion ? (
@@ -121,8 +122,8 @@ function StepEditor({ index, step, onChange, onRemove }: { index: number; step: 
           onChange={(k) => onChange({ kind: k, name: k === 'wecom' ? 'add_external_contact' : '', filters: [] })}
           options={['event', 'order', 'wecom'].map((k) => ({ value: k, label: name(k === 'wecom' ? 'wecom' : k) }))} />
         {step.kind === 'event' && (
-          <AutoComplete style={{ flex: 1 }} value={step.name} placeholder={t('analytics.eventName')} data-testid={`step-name-${id}`}
-            options={eventNames.map((v) => ({ value: v }))} onChange={(v) => onChange({ ...step, name: v })} />
+          <Input style={{ flex: 1 }} value={step.name} placeholder={t('analytics.eventName')} data-testid={`step-name-${id}`}
+            list="analytics-event-names" onChange={(e) => onChange({ ...step, name: e.target.value.trim() })} />
         )}
         {step.kind === 'wecom' && (
           <Select style={{ flex: 1 }} value={step.name} onChange={(v) => onChange({ ...step, name: v })}
