@@ -378,9 +378,9 @@ await step('build a funnel, see the API numbers, save its drop-off as a segment'
   await shot('funnel-saved');
   await page.getByRole('tab', { name: '复购留存' }).click();
   await page.getByRole('button', { name: '重新计算' }).click();
-  await page.getByTestId('retention-table').locator('tbody tr').first().waitFor();
+  await page.getByTestId('retention-table').locator('tbody tr.ant-table-row').first().waitFor();
   const r = await apiCall('POST', '/analytics/retention', { cohort: 'first_order_month', months: 12 });
-  const first = await page.getByTestId('retention-table').locator('tbody tr').first().locator('td').nth(1).innerText();
+  const first = await page.getByTestId('retention-table').locator('tbody tr.ant-table-row').first().locator('td').nth(1).innerText();
   check(Number(first.replace(/,/g, '')) === r.rows[0].size, `retention first cohort ${first}, API ${r.rows[0].size}`);
   await shot('retention');
   await page.getByRole('tab', { name: '客户生命周期' }).click();
