@@ -149,9 +149,9 @@ func (p *params) add(typ string, v any) string {
 	return "{" + name + ":" + typ + "}"
 }
 
-// readSettings: FINAL per partition (every table read here keeps a row's
-// versions in one partition; see segments' readSettings) and the
-// experimental-free analyzer defaults.
+// readSettings let FINAL deduplicate each partition on its own: every
+// table read here with FINAL keeps a row's versions in one partition (see
+// segments' readSettings).
 var readSettings = clickhouse.Settings{"do_not_merge_across_partitions_select_final": 1}
 
 func readContext(ctx context.Context) context.Context {

@@ -39,23 +39,38 @@ func benchWorld(b *testing.B, n int) *store.DB {
 	ctx := context.Background()
 	start := benchNow.AddDate(-1, 0, 0).Unix()
 	year := int64(365 * 86400)
-	for _, q := range []string{
-		fmt.Sprintf(`INSERT INTO %s (person_id, parent, canonical, version)
-			SELECT number + 1, if((number + 1) %% 50 = 0, number, number + 1), if((number + 1) %% 50 = 0, number, number + 1), 1 FROM numbers(%d)`, db.Table("persons"), n),
-		fmt.Sprintf(`INSERT INTO %s (message_id, type, event, ts, received_at, source, person_id, properties)
+	// Inserted in chunks of two million rows: one statement over twenty
+	// million would outlast the client's read timeout on a loaded machine.
+	chunks := func(rows int, q func(from, count int) string) []string {
+		var out []string
+		for from := 0; from < rows; from += 2_000_000 {
+			out = append(out, q(from, min(2_000_000, rows-from)))
+		}
+		return out
+	}
+	var qs []string
+	qs = append(qs, chunks(n, func(from, count int) string {
+		return fmt.Sprintf(`INSERT INTO %s (person_id, parent, canonical, version)
+			SELECT number + 1, if((number + 1) %% 50 = 0, number, number + 1), if((number + 1) %% 50 = 0, number, number + 1), 1 FROM numbers(%d, %d)`, db.Table("persons"), from, count)
+	})...)
+	qs = append(qs, chunks(20*n, func(from, count int) string {
+		return fmt.Sprintf(`INSERT INTO %s (message_id, type, event, ts, received_at, source, person_id, properties)
 			SELECT toString(number), 'track', ['video_play', 'video_play', 'video_complete', 'search', 'like', 'live_enter'][intHash32(number) %% 6 + 1],
 				toDateTime64(%d + intHash64(number) %% %d, 3), now64(3), ['douyin', 'mini_program'][number %% 2 + 1], intHash32(number * 7) %% %d + 1,
 				concat('{"topic":"', ['控糖', '低GI', '减脂', ''][intHash32(number * 3) %% 4 + 1], '"}')
-			FROM numbers(%d)`, db.Table("events"), start, year, n, 20*n),
-		fmt.Sprintf(`INSERT INTO %s (channel, order_id, version, status, ordered_at, status_at, amount, currency, city, person_id, source, received_at)
+			FROM numbers(%d, %d)`, db.Table("events"), start, year, n, from, count)
+	})...)
+	qs = append(qs, chunks(n*3/2, func(from, count int) string {
+		return fmt.Sprintf(`INSERT INTO %s (channel, order_id, version, status, ordered_at, status_at, amount, currency, city, person_id, source, received_at)
 			SELECT ['tmall', 'douyin_shop', 'pos', 'group_buy'][number %% 4 + 1], toString(number), 1, if(number %% 20 = 0, 'refunded', 'completed'),
 				toDateTime64(%d + intHash64(number * 11) %% %d, 3) AS t, t, toDecimal64(30 + intHash32(number) %% 300, 2), 'CNY',
 				['上海', '杭州', '合肥', '洛阳'][number %% 4 + 1], intHash32(number * 13) %% %d + 1, 'bench', now64(3)
-			FROM numbers(%d)`, db.Table("orders"), start, year, n*4/10, n*3/2),
-		fmt.Sprintf(`INSERT INTO %s (channel, order_id, line_no, version, sku, product_name, category, quantity, unit_price, amount, ordered_at, person_id)
+			FROM numbers(%d, %d)`, db.Table("orders"), start, year, n*4/10, from, count)
+	})...)
+	qs = append(qs, fmt.Sprintf(`INSERT INTO %s (channel, order_id, line_no, version, sku, product_name, category, quantity, unit_price, amount, ordered_at, person_id)
 			SELECT channel, order_id, 1, 1, 'SKU', '', if(cityHash64(order_id) %% 3 = 0, '高油酸花生油', '五常大米'), 1, amount, amount, ordered_at, person_id
-			FROM %s AS o`, db.Table("order_lines"), db.Table("orders")),
-	} {
+			FROM %s AS o`, db.Table("order_lines"), db.Table("orders")))
+	for _, q := range qs {
 		if err := db.Conn.Exec(ctx, q); err != nil {
 			b.Fatal(err)
 		}

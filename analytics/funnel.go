@@ -109,18 +109,19 @@ func (s *Service) funnelSeries(ctx context.Context, f Funnel, r dateRange, break
 	if err != nil {
 		return nil, err
 	}
+	// Each aggregate reads level and times once, through arrays over the
+	// steps and buckets: ClickHouse evaluates a subquery's expression once
+	// per reference, and times is the costly one.
 	n := len(f.Steps)
-	var levels, medians, buckets []string
-	for k := 1; k <= n; k++ {
-		levels = append(levels, fmt.Sprintf("countIf(level >= %d)", k))
-		medians = append(medians, fmt.Sprintf("if(countIf(level >= %d) = 0, 0, quantileExactIf(0.5)(times[%d], level >= %d) / 1000)", k, k, k))
-	}
 	edges := append(append([]int64(nil), BucketSeconds...), int64(f.WindowHours)*3600+1)
-	for j := range BucketSeconds {
-		buckets = append(buckets, fmt.Sprintf("countIf(level = %d AND times[%d] >= %d AND times[%d] < %d)", n, n, edges[j]*1000, n, edges[j+1]*1000))
+	var ms []string
+	for _, e := range edges {
+		ms = append(ms, strconv.FormatInt(e*1000, 10))
 	}
-	q := "SELECT b, [" + strings.Join(levels, ", ") + "], [" + strings.Join(medians, ", ") + "], [" + strings.Join(buckets, ", ") +
-		"] FROM " + people + " GROUP BY b ORDER BY countIf(level >= 1) DESC, b LIMIT 200"
+	q := fmt.Sprintf(`SELECT b, sumForEach(arrayMap(k -> toUInt64(level >= k), range(1, %[1]d))),
+	arrayMap(x -> ifNull(x, 0) / 1000, quantileExactForEach(0.5)(arrayMap(k -> if(level >= k, toNullable(times[k]), NULL), range(1, %[1]d)))),
+	sumForEach(arrayMap(j -> toUInt64(level = %[2]d AND times[%[2]d] >= e[j] AND times[%[2]d] < e[j + 1]), range(1, %[3]d)))
+FROM (SELECT b, level, times, [%[4]s] AS e FROM %[5]s) GROUP BY b ORDER BY count() DESC, b LIMIT 200`, n+1, n, len(BucketSeconds)+1, strings.Join(ms, ", "), people)
 	rows, err := s.db.Conn.Query(readContext(ctx), q, p.list...)
 	if err != nil {
 		return nil, fmt.Errorf("analytics: funnel: %w", err)
