@@ -3825,6 +3825,7 @@ export interface components {
             object_id: string;
             detail: unknown;
         };
+        /** @description A funnel: 2 to 8 steps within a conversion window from the first, entered by a first step on a Beijing day in [from, to] (default: the last 30 days). order: ordered (windowFunnel), strict (windowFunnel strict_order) or any. breakdown: channel, city, city_tier, state or segment (with segments). docs/analytics.md. */
         Funnel: {
             steps: components["schemas"]["Step"][];
             exclusion?: components["schemas"]["Step"];
@@ -3835,17 +3836,20 @@ export interface components {
             breakdown?: string;
             segments?: string[];
         };
+        /** @description An event (by name), a valid order, or a WeCom action (a contact change type, or chat), with filters that must all hold. */
         Step: {
             kind: string;
             name?: string;
             filters?: components["schemas"]["Filter"][];
             label?: string;
         };
+        /** @description A condition on a field of a step's action: op in, not_in, contains (any value, case-insensitive), gte or lte (one number). */
         Filter: {
             field: string;
             op: string;
             values: string[];
         };
+        /** @description Persons per step for everyone (total) and per breakdown value (at most 200), with median times and the time-to-convert distribution over bucket_seconds; key, computed_at, cached and millis say where the answer comes from. */
         FunnelResult: {
             steps: string[];
             total: components["schemas"]["FunnelSeries"];
@@ -3857,12 +3861,14 @@ export interface components {
             cached: boolean;
             millis: number;
         };
+        /** @description persons[k] reached step k+1; median_seconds[k] is the median time from step 1 to step k+1; time_to_convert[j] counts persons who finished within [bucket_seconds[j], bucket_seconds[j+1]). */
         FunnelSeries: {
             value: string;
             persons: number[];
             median_seconds: number[];
             time_to_convert: number[];
         };
+        /** @description Save a funnel step's people as a segment: converted (reached the step) or dropped (reached the step before, not this one), optionally of one breakdown value. */
         FunnelSegmentRequest: {
             funnel: components["schemas"]["Funnel"];
             step: number;
@@ -3871,12 +3877,14 @@ export interface components {
             name: string;
             description?: string;
         };
+        /** @description Cohort retention: cohort first_order_month (default), channel or first_category; months 1-24 (12); from and to bound the first orders' months. */
         Retention: {
             cohort?: string;
             months?: number;
             from?: string;
             to?: string;
         };
+        /** @description A retention table (retained) or LTV curves (value), a row per cohort; eligible[k] counts the customers whose k-th month has begun. */
         CohortResult: {
             cohort: string;
             months: number;
@@ -3894,6 +3902,7 @@ export interface components {
             retained?: number[];
             value?: number[];
         };
+        /** @description The repurchase curve of rice or oil by day N (days 1-365; 0: three of the kind's cycles), optionally by cohort. */
         Repurchase: {
             kind: string;
             days?: number;
@@ -3901,6 +3910,7 @@ export interface components {
             from?: string;
             to?: string;
         };
+        /** @description The curves with the kind's own cycle: the median days between two purchase days (cycle_source data), or the prior (21 days rice, 49 oil). */
         RepurchaseResult: {
             kind: string;
             cycle_days: number;
@@ -3920,18 +3930,21 @@ export interface components {
             repurchased: number[];
             rate: number[];
         };
+        /** @description LTV curves: cohort channel (default), first_order_month or first_category; months 1-24 (12). */
         LTV: {
             cohort?: string;
             months?: number;
             from?: string;
             to?: string;
         };
+        /** @description Lifecycle states per period: audience buyers (default) or engaged; period week (default) or month. */
         Lifecycle: {
             audience?: string;
             period?: string;
             from?: string;
             to?: string;
         };
+        /** @description New, returning, resurrecting and dormant persons per period, oldest first. */
         LifecycleResult: {
             audience: string;
             period: string;
