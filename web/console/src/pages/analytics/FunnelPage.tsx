@@ -50,10 +50,10 @@ export default function FunnelPage() {
           extra={a.result && <Space><ExportBar meta={a.result} name="funnel" chart={chart}
             csv={() => funnelCSV(a.result!, [t('analytics.breakdownValue'), t('analytics.step'), t('analytics.stepLabel'), t('analytics.persons'), t('analytics.dropped'), t('analytics.fromPrevious'), t('analytics.fromFirst'), t('analytics.medianSeconds')])} />
             <RefreshButton onClick={a.refresh} loading={a.loading} /></Space>}>
-          {a.result ? <FunnelView r={a.result} chart={chart} onSave={setSave} /> : <Typography.Text type="secondary">{t('analytics.runToSee')}</Typography.Text>}
+          {a.result ? <FunnelView r={a.result} steps={a.ran?.steps ?? []} chart={chart} onSave={setSave} /> : <Typography.Text type="secondary">{t('analytics.runToSee')}</Typography.Text>}
         </Card>
       </Col>
-      {save && a.result && <SaveModal funnel={a.def} target={save} r={a.result} onClose={() => setSave(null)} />}
+      {save && a.result && <SaveModal funnel={a.ran ?? a.def} target={save} r={a.result} onClose={() => setSave(null)} />}
     </Row>
   );
 }
@@ -148,9 +148,21 @@ function StepEditor({ index, step, onChange, onRemove }: { index: number; step: 
   );
 }
 
-function FunnelView({ r, chart, onSave }: { r: FunnelResult; chart: React.RefObject<HTMLDivElement>; onSave: (s: { step: number; outcome: 'converted' | 'dropped'; value?: string }) => void }) {
+// stepLabels are the result's step labels, with the default ones (kind
+// and name, as the API writes them) said in the console's language.
+function useStepLabels(r: FunnelResult, steps: FunnelStep[]) {
+  const name = useName();
+  return r.steps.map((label, i) => {
+    const s = steps[i];
+    return s && label === `${s.kind} ${s.name ?? ''}`.trim() ? [name(s.kind), s.name].filter(Boolean).join(' · ') : label;
+  });
+}
+
+function FunnelView({ r: raw, steps, chart, onSave }: { r: FunnelResult; steps: FunnelStep[]; chart: React.RefObject<HTMLDivElement>; onSave: (s: { step: number; outcome: 'converted' | 'dropped'; value?: string }) => void }) {
   const { t } = useTranslation();
   const { can } = useAuth();
+  const labels = useStepLabels(raw, steps);
+  const r = useMemo(() => ({ ...raw, steps: labels }), [raw, labels.join('\u0000')]); // eslint-disable-line react-hooks/exhaustive-deps
   const rows = stepRows(r.steps, r.total);
   const breakdown = r.breakdown ?? [];
   const shown = breakdown.slice(0, 6);

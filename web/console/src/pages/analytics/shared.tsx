@@ -16,13 +16,14 @@ export function useAnalysis<D, R extends Meta>(path: string, initial: D) {
   const [params, setParams] = useSearchParams();
   const [def, setDef] = useState<D>(() => decodeDef<D>(params.get('q')) ?? initial);
   const [result, setResult] = useState<R | null>(null);
+  const [ran, setRan] = useState<D | null>(null); // the definition of result
   const [error, setError] = useState<unknown>(null);
   const [loading, setLoading] = useState(false);
   const exec = useCallback((d: D, refresh = false) => {
     setLoading(true);
     setError(null);
     post<R>(path + (refresh ? '?refresh=1' : ''), d)
-      .then((r) => setResult(r))
+      .then((r) => { setResult(r); setRan(d); })
       .catch((e) => { setError(e); setResult(null); })
       .finally(() => setLoading(false));
   }, [path]);
@@ -36,7 +37,7 @@ export function useAnalysis<D, R extends Meta>(path: string, initial: D) {
     setParams((p) => { p.set('q', encodeDef(d)); return p; }, { replace: true });
     exec(d);
   }, [exec, setParams]);
-  return { def, setDef, result, error, loading, run, refresh: () => exec(def, true) };
+  return { def, setDef, result, ran, error, loading, run, refresh: () => exec(ran ?? def, true) };
 }
 
 // ExportBar: where the result comes from, and CSV, PNG and link exports.
