@@ -134,6 +134,13 @@ var (
 		"POST /api/v1/segments/estimate":  true,
 		"POST /api/v1/segments/overlap":   true,
 		"POST /api/v1/profiles/summaries": true,
+		// Analyses (a definition too large for a URL); saving a funnel
+		// step's people (funnel/segment) needs a marketer.
+		"POST /api/v1/analytics/funnel":     true,
+		"POST /api/v1/analytics/retention":  true,
+		"POST /api/v1/analytics/repurchase": true,
+		"POST /api/v1/analytics/ltv":        true,
+		"POST /api/v1/analytics/lifecycle":  true,
 	}
 	// clientIngestRoutes are the /v1 routes a client write key may call:
 	// what an SDK in a web page or mini-program sends. Every other /v1

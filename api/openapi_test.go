@@ -25,6 +25,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/granarycdp/cdp/analytics"
 	"github.com/granarycdp/cdp/campaigns"
 	"github.com/granarycdp/cdp/identity"
 	"github.com/granarycdp/cdp/ingest"
@@ -126,6 +127,13 @@ var apiRoutes = []apiRoute{
 	{method: "POST", path: "/api/v1/journeys/:id/winner", handler: "journeyWinner", req: typ[winnerRequest](), status: 200, resp: typ[journeys.Journey]()},
 	{method: "GET", path: "/api/v1/journeys/:id/results", handler: "journeyResults", status: 200, resp: typ[journeys.Results]()},
 	{method: "GET", path: "/api/v1/profiles/:id/journeys", handler: "personJourneys", status: 200, resp: typ[itemsOf[journeys.Place]](), ginH: true},
+	// Analytics.
+	{method: "POST", path: "/api/v1/analytics/funnel", handler: "funnel", req: typ[analytics.Funnel](), status: 200, resp: typ[analytics.FunnelResult]()},
+	{method: "POST", path: "/api/v1/analytics/funnel/segment", handler: "saveFunnelSegment", req: typ[FunnelSegmentRequest](), status: 201, resp: typ[segments.Definition]()},
+	{method: "POST", path: "/api/v1/analytics/retention", handler: "retention", req: typ[analytics.Retention](), status: 200, resp: typ[analytics.CohortResult]()},
+	{method: "POST", path: "/api/v1/analytics/repurchase", handler: "repurchase", req: typ[analytics.Repurchase](), status: 200, resp: typ[analytics.RepurchaseResult]()},
+	{method: "POST", path: "/api/v1/analytics/ltv", handler: "ltv", req: typ[analytics.LTV](), status: 200, resp: typ[analytics.CohortResult]()},
+	{method: "POST", path: "/api/v1/analytics/lifecycle", handler: "lifecycle", req: typ[analytics.Lifecycle](), status: 200, resp: typ[analytics.LifecycleResult]()},
 
 	// The console's read models.
 	{method: "GET", path: "/api/v1/overview", handler: "overview", status: 200, resp: typ[Overview]()},

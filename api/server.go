@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/granarycdp/cdp/analytics"
 	"github.com/granarycdp/cdp/campaigns"
 	"github.com/granarycdp/cdp/identity"
 	"github.com/granarycdp/cdp/ingest"
@@ -77,6 +78,7 @@ type Server struct {
 	segments  *segments.Store
 	campaigns *campaigns.Service
 	journeys  *journeys.Service
+	analytics *analytics.Service
 	opts      Options
 	limits    *rateLimiters
 	healthLog healthLog
@@ -115,6 +117,7 @@ func New(opts Options) *Server {
 	if s.journeys != nil {
 		s.journeyRoutes(v1)
 	}
+	s.analyticsRoutes(v1)
 	s.consoleRoutes(v1)
 	s.adminRoutes(v1.Group("", requireRole(RoleAdmin)))
 	return s

@@ -52,8 +52,9 @@ func biTemplate(s string, t Target) string {
 }
 
 // BIViews returns the BI views in creation order (a view may read the
-// ones before it).
-func BIViews() []View { return biViews }
+// ones before it): those every BI migration replays, then the analytics
+// views of migration 13.
+func BIViews() []View { return append(append([]View(nil), biViews...), analyticsViews...) }
 
 // migration6BI is migration 6 as released: the BI database and the first
 // definitions of its views, rendered once to statement templates ({db},

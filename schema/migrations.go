@@ -69,6 +69,9 @@ var all = []Migration{
 	// mask of a phone (Vault) where it took any one.
 	{Version: 11, Name: "bi_views_domain_fragments", Steps: biViewSteps()},
 	{Version: 12, Name: "journeys", Steps: journeySteps},
+	// The analytics definitions as BI views (bi_analytics.go) and the
+	// person lists analyses save as segments.
+	{Version: 13, Name: "analytics", Steps: analyticsSteps},
 }
 
 // Identifier columns shared by the ingest tables: parallel arrays of type

@@ -24,7 +24,7 @@ type measure interface {
 // checker types them, but variadic ones need this bound.
 var maxArity = map[string]int{
 	"tag": 1, "did": 3, "never": 3, "days_since_first": 1, "days_since_last": 1, "bought": 2,
-	"lapsed": 2, "orders": 1, "spend": 1, "chat": 2, "did_then": 4, "in_segment": 1, "bucket": 2,
+	"lapsed": 2, "orders": 1, "spend": 1, "chat": 2, "did_then": 4, "in_segment": 1, "bucket": 2, "in_list": 2,
 }
 
 // boolCall compiles a call to a function that returns a condition.
@@ -54,6 +54,8 @@ func (c *compiler) boolCall(call *ast.CallNode) (Node, error) {
 		return c.chat(call)
 	case "did_then":
 		return c.didThen(call)
+	case "in_list":
+		return c.list(call)
 	case "in_segment":
 		id, err := c.text(call, 0, "the segment id")
 		if err != nil {

@@ -95,6 +95,7 @@ type Env struct {
 	Chat           func(keyword string, days ...int) bool                     `expr:"chat"`
 	DidThen        func(first, then string, withinDays int, days ...int) bool `expr:"did_then"`
 	InSegment      func(segmentID string) bool                                `expr:"in_segment"`
+	InList         func(listID string, about ...string) bool                  `expr:"in_list"`
 	Bucket         func(n int, salt ...string) int                            `expr:"bucket"`
 }
 

@@ -96,7 +96,7 @@ func TestSensitivityFollowsInSegment(t *testing.T) {
 func TestSensitivityCoversEveryFunction(t *testing.T) {
 	rule := `tag("a") && did("e", 30) >= 2 && never("e", 30) && days_since_first("e") > 1 && days_since_last("e") < 9 &&
 		bought("x", 30) >= 1 && lapsed("x", 30) && orders(30) >= 1 && spend(30) > 1 && chat("hi", 30) &&
-		did_then("a", "b", 7, 30) && in_segment("plain") && bucket(10) < 5 && city == "上海" && ltv > 2 * aov && ltv > 1`
+		did_then("a", "b", 7, 30) && in_segment("plain") && in_list("lst_0123456789ab", "plain") && bucket(10) < 5 && city == "上海" && ltv > 2 * aov && ltv > 1`
 	for name := range maxArity {
 		if !strings.Contains(rule, name+"(") {
 			t.Fatalf("the rule does not use %s(): add it", name)

@@ -78,6 +78,7 @@ async function step(name, f) {
   } catch (e) {
     await shot('FAILED-' + name.replace(/\W+/g, '-')).catch(() => {});
     console.error(`FAIL ${name}: ${e.stack || e}`);
+    if (pageErrors.length) console.error('page errors:\n' + pageErrors.join('\n'));
     await browser.close();
     process.exit(1);
   }
@@ -382,6 +383,48 @@ await step('import a GBK Tmall export: layout and encoding detected, a column re
   const duplicates = Number((await page.getByTestId('import-duplicates').locator('.ant-statistic-content-value').innerText()).replace(/,/g, ''));
   check(accepted + duplicates === 4, `imported ${accepted} (+${duplicates} duplicates), want the file's 4 orders`);
   await shot('import-result');
+});
+
+await step('build a funnel, see the API numbers, save its drop-off as a segment', async () => {
+  await page.getByRole('menuitem', { name: '数据分析' }).click();
+  await page.waitForURL(/\/analytics$/);
+  // Watched a video to the end, then ordered: step 2 becomes video_complete.
+  await page.getByTestId('step-name-1').fill('video_complete');
+  await page.getByTestId('run-funnel').click();
+  await page.getByTestId('funnel-count-1').waitFor();
+  const def = JSON.parse(Buffer.from(new URL(page.url()).searchParams.get('q'), 'base64url').toString('utf8'));
+  check(def.steps[1].name === 'video_complete', `the link holds the definition: ${JSON.stringify(def)}`);
+  const res = await apiCall('POST', '/analytics/funnel', def);
+  const shown = [];
+  for (const k of [1, 2, 3]) shown.push(Number((await page.getByTestId(`funnel-count-${k}`).innerText()).replace(/,/g, '')));
+  check(JSON.stringify(shown) === JSON.stringify(res.total.persons) && shown[0] > 0, `console ${shown}, API ${res.total.persons}`);
+  check(res.cached, 'the API answered the same definition from its cache');
+  const k = res.total.persons[1] > res.total.persons[2] ? 3 : 2;
+  const dropped = res.total.persons[k - 2] - res.total.persons[k - 1];
+  check(dropped > 0, `nobody dropped: ${res.total.persons}`);
+  const [csv] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-csv').click()]);
+  const text = readFileSync(await csv.path(), 'utf8');
+  check(text.includes(`,${k},`) && text.includes(String(res.total.persons[0])), `CSV export: ${text.slice(0, 200)}`);
+  await shot('funnel');
+  await page.getByTestId(`save-dropped-${k}`).click();
+  await page.getByTestId('segment-name').fill('浏览器测试·完播后流失');
+  await page.getByTestId('save-confirm').click();
+  await page.getByTestId('saved-segment').waitFor();
+  const segs = await apiCall('GET', '/segments');
+  const seg = segs.items.find((s) => s.name === '浏览器测试·完播后流失');
+  check(seg && seg.size === dropped && seg.rule.startsWith('in_list("lst_'), `saved segment ${JSON.stringify(seg)}, funnel dropped ${dropped}`);
+  await shot('funnel-saved');
+  await page.getByRole('tab', { name: '复购留存' }).click();
+  await page.getByRole('button', { name: '重新计算' }).click();
+  await page.getByTestId('retention-table').locator('tbody tr.ant-table-row').first().waitFor();
+  const r = await apiCall('POST', '/analytics/retention', { cohort: 'first_order_month', months: 12 });
+  const first = await page.getByTestId('retention-table').locator('tbody tr.ant-table-row').first().locator('td').nth(1).innerText();
+  check(Number(first.replace(/,/g, '')) === r.rows[0].size, `retention first cohort ${first}, API ${r.rows[0].size}`);
+  await shot('retention');
+  await page.getByRole('tab', { name: '客户生命周期' }).click();
+  await page.getByRole('button', { name: '重新计算' }).click();
+  await page.getByTestId('lifecycle-chart').locator('canvas').waitFor();
+  await shot('lifecycle');
 });
 
 await step('settings and the English switch', async () => {

@@ -2,7 +2,7 @@ import { lazy, Suspense, useCallback, useEffect, useMemo, useState } from 'react
 import { Navigate, Route, Routes, useLocation, useNavigate } from 'react-router-dom';
 import { App as AntApp, Avatar, Button, ConfigProvider, Dropdown, Layout, Menu, Segmented, Space, Spin, Tag, theme, Typography } from 'antd';
 import {
-  AimOutlined, AppstoreOutlined, CloudUploadOutlined, DashboardOutlined, LogoutOutlined, NodeIndexOutlined, NotificationOutlined,
+  AimOutlined, AppstoreOutlined, CloudUploadOutlined, DashboardOutlined, LineChartOutlined, LogoutOutlined, NodeIndexOutlined, NotificationOutlined,
   SettingOutlined, TeamOutlined, UserOutlined,
 } from '@ant-design/icons';
 import zhCN from 'antd/locale/zh_CN';
@@ -27,6 +27,7 @@ const Journeys = lazy(() => import('./pages/Journeys'));
 const JourneyDetail = lazy(() => import('./pages/JourneyDetail'));
 const Settings = lazy(() => import('./pages/Settings'));
 const Import = lazy(() => import('./pages/Import'));
+const Analytics = lazy(() => import('./pages/analytics/Analytics'));
 
 export default function App() {
   const { lang } = useLang();
@@ -103,6 +104,7 @@ function Shell() {
   const items = [
     { key: '/', icon: <DashboardOutlined />, label: t('common.overview') },
     { key: '/segments', icon: <AimOutlined />, label: t('common.segments') },
+    { key: '/analytics', icon: <LineChartOutlined />, label: t('common.analytics') },
     { key: '/profiles', icon: <TeamOutlined />, label: t('common.profiles') },
     { key: '/campaigns', icon: <NotificationOutlined />, label: t('common.campaigns') },
     { key: '/journeys', icon: <NodeIndexOutlined />, label: t('common.journeys') },
@@ -161,6 +163,8 @@ function Shell() {
               <Route path="/campaigns/:id/results" element={<CampaignResults />} />
               <Route path="/journeys" element={<Journeys />} />
               <Route path="/journeys/:id" element={<JourneyDetail />} />
+              <Route path="/analytics" element={<Analytics />} />
+              <Route path="/analytics/:tab" element={<Analytics />} />
               <Route path="/import" element={<Import />} />
               <Route path="/settings" element={<Settings />} />
               <Route path="/signin" element={<Navigate to="/" replace />} />

@@ -3683,6 +3683,313 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/analytics/funnel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A funnel: ordered steps over events, valid orders and WeCom actions with filters, a conversion window, strict or any order, an exclusion step, a breakdown by channel, city, city tier, State or segment; persons per step, median times and the time-to-convert distribution. Cached by definition for ten minutes (meta.cached; ?refresh=1 recomputes). docs/analytics.md. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["Funnel"];
+                };
+            };
+            responses: {
+                /** @description OK. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["FunnelResult"];
+                    };
+                };
+                400: components["responses"]["BadRequest"];
+                401: components["responses"]["Unauthorized"];
+                /** @description The analysis did not finish within a minute (deadline_exceeded). */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/analytics/funnel/segment": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Save a funnel step's converted or dropped people (of one breakdown value or all) as a segment: a fixed list (rule in_list) of exactly the persons the funnel counts (marketer). */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["FunnelSegmentRequest"];
+                };
+            };
+            responses: {
+                /** @description OK. */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Segment"];
+                    };
+                };
+                400: components["responses"]["BadRequest"];
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                /** @description The analysis did not finish within a minute (deadline_exceeded). */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/analytics/retention": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Cohort retention (ClickHouse retention()): customers by the month, channel or first category of their first valid order, and how many ordered again in each calendar month after; eligible counts those whose month has begun. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["Retention"];
+                };
+            };
+            responses: {
+                /** @description OK. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["CohortResult"];
+                    };
+                };
+                400: components["responses"]["BadRequest"];
+                401: components["responses"]["Unauthorized"];
+                /** @description The analysis did not finish within a minute (deadline_exceeded). */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/analytics/repurchase": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The repurchase curve of rice or oil by day N, with the kind's own cycle (the median days between purchase days) and optional cohorts. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["Repurchase"];
+                };
+            };
+            responses: {
+                /** @description OK. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["RepurchaseResult"];
+                    };
+                };
+                400: components["responses"]["BadRequest"];
+                401: components["responses"]["Unauthorized"];
+                /** @description The analysis did not finish within a minute (deadline_exceeded). */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/analytics/ltv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** LTV curves: yuan of valid orders per customer, cumulated by month since the first order, by first-order channel, month or category. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["LTV"];
+                };
+            };
+            responses: {
+                /** @description OK. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["CohortResult"];
+                    };
+                };
+                400: components["responses"]["BadRequest"];
+                401: components["responses"]["Unauthorized"];
+                /** @description The analysis did not finish within a minute (deadline_exceeded). */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/analytics/lifecycle": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Lifecycle: new, returning, resurrecting and dormant customers per week or month, for buyers or engaged customers. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["Lifecycle"];
+                };
+            };
+            responses: {
+                /** @description OK. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["LifecycleResult"];
+                    };
+                };
+                400: components["responses"]["BadRequest"];
+                401: components["responses"]["Unauthorized"];
+                /** @description The analysis did not finish within a minute (deadline_exceeded). */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -4463,6 +4770,143 @@ export interface components {
             code: string;
             field?: string;
             message: string;
+        };
+        /** @description A funnel: 2 to 8 steps within a conversion window from the first, entered by a first step on a Beijing day in [from, to] (default: the last 30 days). order: ordered (windowFunnel), strict (windowFunnel strict_order) or any. breakdown: channel, city, city_tier, state or segment (with segments). docs/analytics.md. */
+        Funnel: {
+            steps: components["schemas"]["Step"][];
+            exclusion?: components["schemas"]["Step"];
+            window_hours?: number;
+            order?: string;
+            from?: string;
+            to?: string;
+            breakdown?: string;
+            segments?: string[];
+        };
+        /** @description An event (by name), a valid order, or a WeCom action (a contact change type, or chat), with filters that must all hold. */
+        Step: {
+            kind: string;
+            name?: string;
+            filters?: components["schemas"]["Filter"][];
+            label?: string;
+        };
+        /** @description A condition on a field of a step's action: op in, not_in, contains (any value, case-insensitive), gte or lte (one number). */
+        Filter: {
+            field: string;
+            op: string;
+            values: string[];
+        };
+        /** @description Persons per step for everyone (total) and per breakdown value (at most 200), with median times and the time-to-convert distribution over bucket_seconds; key, computed_at, cached and millis say where the answer comes from. */
+        FunnelResult: {
+            steps: string[];
+            total: components["schemas"]["FunnelSeries"];
+            breakdown: components["schemas"]["FunnelSeries"][];
+            bucket_seconds: number[];
+            key: string;
+            /** Format: date-time */
+            computed_at: string;
+            cached: boolean;
+            millis: number;
+        };
+        /** @description persons[k] reached step k+1; median_seconds[k] is the median time from step 1 to step k+1; time_to_convert[j] counts persons who finished within [bucket_seconds[j], bucket_seconds[j+1]). */
+        FunnelSeries: {
+            value: string;
+            persons: number[];
+            median_seconds: number[];
+            time_to_convert: number[];
+        };
+        /** @description Save a funnel step's people as a segment: converted (reached the step) or dropped (reached the step before, not this one), optionally of one breakdown value. */
+        FunnelSegmentRequest: {
+            funnel: components["schemas"]["Funnel"];
+            step: number;
+            outcome: string;
+            value?: string;
+            name: string;
+            description?: string;
+        };
+        /** @description Cohort retention: cohort first_order_month (default), channel or first_category; months 1-24 (12); from and to bound the first orders' months. */
+        Retention: {
+            cohort?: string;
+            months?: number;
+            from?: string;
+            to?: string;
+        };
+        /** @description A retention table (retained) or LTV curves (value), a row per cohort; eligible[k] counts the customers whose k-th month has begun. */
+        CohortResult: {
+            cohort: string;
+            months: number;
+            rows: components["schemas"]["CohortRow"][];
+            key: string;
+            /** Format: date-time */
+            computed_at: string;
+            cached: boolean;
+            millis: number;
+        };
+        CohortRow: {
+            cohort: string;
+            size: number;
+            eligible: number[];
+            retained?: number[];
+            value?: number[];
+        };
+        /** @description The repurchase curve of rice or oil by day N (days 1-365; 0: three of the kind's cycles), optionally by cohort. */
+        Repurchase: {
+            kind: string;
+            days?: number;
+            cohort?: string;
+            from?: string;
+            to?: string;
+        };
+        /** @description The curves with the kind's own cycle: the median days between two purchase days (cycle_source data), or the prior (21 days rice, 49 oil). */
+        RepurchaseResult: {
+            kind: string;
+            cycle_days: number;
+            cycle_source: string;
+            days: number;
+            curves: components["schemas"]["RepurchaseCurve"][];
+            key: string;
+            /** Format: date-time */
+            computed_at: string;
+            cached: boolean;
+            millis: number;
+        };
+        RepurchaseCurve: {
+            cohort: string;
+            buyers: number;
+            eligible: number[];
+            repurchased: number[];
+            rate: number[];
+        };
+        /** @description LTV curves: cohort channel (default), first_order_month or first_category; months 1-24 (12). */
+        LTV: {
+            cohort?: string;
+            months?: number;
+            from?: string;
+            to?: string;
+        };
+        /** @description Lifecycle states per period: audience buyers (default) or engaged; period week (default) or month. */
+        Lifecycle: {
+            audience?: string;
+            period?: string;
+            from?: string;
+            to?: string;
+        };
+        /** @description New, returning, resurrecting and dormant persons per period, oldest first. */
+        LifecycleResult: {
+            audience: string;
+            period: string;
+            periods: components["schemas"]["LifecyclePeriod"][];
+            key: string;
+            /** Format: date-time */
+            computed_at: string;
+            cached: boolean;
+            millis: number;
+        };
+        LifecyclePeriod: {
+            period: string;
+            new: number;
+            returning: number;
+            resurrecting: number;
+            dormant: number;
         };
     };
     responses: {

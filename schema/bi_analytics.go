@@ -1,0 +1,126 @@
+package schema
+
+import "strings"
+
+// Migration 13: the analytics definitions (analytics.go) as BI views, and
+// the stored person lists that analyses save as segments.
+
+var analyticsSteps = append(func() []Step {
+	steps := make([]Step, 0, len(analyticsViews))
+	for _, v := range analyticsViews {
+		steps = append(steps, v)
+	}
+	return steps
+}(), CreateTable{
+	Name:    "segment_lists",
+	Comment: "Fixed lists of persons saved from an analysis (a funnel step's converted or dropped people); a segment's rule in_list(\"lst_...\") reads one.",
+	Columns: []Column{
+		{Name: "list_id", Type: "String"},
+		{Name: "origin", Type: "String", Comment: "JSON: the analysis and the part of it the list was saved from"},
+		{Name: "members", Type: "AggregateFunction(groupBitmap, UInt32)", Comment: "OneIDs when saved (merged later: read through persons)"},
+		{Name: "size", Type: "UInt64"},
+		{Name: "created_at", Type: "DateTime64(3, 'UTC')"},
+		{Name: "created_by", Type: "String"},
+	},
+	Engine:  "ReplacingMergeTree(created_at)",
+	OrderBy: "list_id",
+})
+
+// actionsView is the union of ActionSources with the columns BI needs.
+func actionsView() string {
+	var parts []string
+	for _, s := range ActionSources(dbTables) {
+		field := func(name, zero string) string {
+			if f, ok := s.Fields[name]; ok {
+				return f
+			}
+			return zero
+		}
+		parts = append(parts, "SELECT "+s.TS+" AS ts, "+BeijingDate(s.TS)+" AS date, "+OneIDOf("a")+
+			" AS person_id, '"+s.Kind+"' AS kind, "+s.Name+" AS name, "+s.Channel+" AS channel, "+field("topic", "''")+" AS topic, "+
+			field("city", "''")+" AS city, "+field("amount", "0.")+" AS amount\nFROM "+s.Table+" "+OneIDJoin(dbTables, "a")+" WHERE "+s.Where)
+	}
+	return strings.Join(parts, "\nUNION ALL\n")
+}
+
+func lifecycleView() string {
+	var parts []string
+	for _, a := range []string{AudienceBuyers, AudienceEngaged} {
+		for _, u := range []string{PeriodWeek, PeriodMonth} {
+			parts = append(parts, "SELECT '"+a+"' AS audience, '"+u+"' AS period_unit, period, state, persons FROM "+Lifecycle(dbTables, a, u))
+		}
+	}
+	return strings.Join(parts, "\nUNION ALL\n")
+}
+
+var analyticsViews = []View{
+	{
+		Name:    "actions",
+		Comment: "What funnels read: behaviour events, valid orders, WeCom contact changes and the customer's own WeCom messages, one row each, attributed to OneIDs.",
+		Columns: []Column{
+			{Name: "ts", Type: "DateTime64(3, 'UTC')", Comment: "When it happened"},
+			{Name: "date", Type: "Date", Comment: biDate},
+			{Name: "person_id", Type: "UInt32", Comment: "OneID (canonical)"},
+			{Name: "kind", Type: "String", Comment: "event, order or wecom"},
+			{Name: "name", Type: "String", Comment: "The event name; 'order'; the WeCom change type (add_external_contact, ...) or 'chat'"},
+			{Name: "channel", Type: "String", Comment: "The event's source, the order's channel, the contact's State tag; 'wecom' for chats"},
+			{Name: "topic", Type: "String", Comment: "Content topic of an event; empty otherwise"},
+			{Name: "city", Type: "String", Comment: "City of an order; empty otherwise"},
+			{Name: "amount", Type: "Float64", Comment: "Yuan of an order; 0 otherwise"},
+		},
+		Query: actionsView(),
+	},
+	{
+		Name:    "customer_cohorts",
+		Comment: "One row per customer (OneID with a valid order): the first order, its Beijing month (the cohort), channel and category.",
+		Columns: []Column{
+			{Name: "person_id", Type: "UInt32", Comment: "OneID (canonical)"},
+			{Name: "first_order_at", Type: "DateTime64(3, 'UTC')", Comment: "First valid order"},
+			{Name: "first_date", Type: "Date", Comment: biDate + " of the first valid order"},
+			{Name: "cohort_month", Type: "Date", Comment: "First day of the month of first_date"},
+			{Name: "first_channel", Type: "String", Comment: "Channel of the first valid order"},
+			{Name: "first_category", Type: "String", Comment: "Category of the first line of the first valid order"},
+		},
+		Query: "SELECT * FROM " + CustomerFirsts(dbTables, true),
+	},
+	{
+		Name:    "customer_months",
+		Comment: "One row per customer and calendar month with a valid order: months since the cohort month, orders and spend. Retention and LTV curves read it.",
+		Columns: []Column{
+			{Name: "person_id", Type: "UInt32", Comment: "OneID (canonical)"},
+			{Name: "cohort_month", Type: "Date", Comment: "Month of the customer's first valid order"},
+			{Name: "month_index", Type: "UInt32", Comment: "Calendar months since cohort_month (0: the first order's month)"},
+			{Name: "orders", Type: "UInt64", Comment: "Valid orders that month"},
+			{Name: "spend", Type: "Float64", Comment: "Yuan of those orders"},
+			{Name: "first_channel", Type: "String", Comment: "Channel of the customer's first valid order"},
+			{Name: "first_category", Type: "String", Comment: "Category of the first line of the customer's first valid order"},
+		},
+		Query: "SELECT * FROM " + CustomerMonths(dbTables, true),
+	},
+	{
+		Name:    "repurchases",
+		Comment: "One row per customer and purchase kind (rice: categories naming 米, oil: naming 油): the first purchase day and the days until the next.",
+		Columns: []Column{
+			{Name: "person_id", Type: "UInt32", Comment: "OneID (canonical)"},
+			{Name: "kind", Type: "String", Comment: "rice or oil"},
+			{Name: "first_date", Type: "Date", Comment: "First Beijing day with a valid order of this kind"},
+			{Name: "second_date", Type: "Nullable(Date)", Comment: "The next such day; NULL when none yet"},
+			{Name: "days_to_repurchase", Type: "Nullable(UInt32)", Comment: "second_date - first_date; NULL when none yet"},
+			{Name: "gaps", Type: "Array(UInt32)", Comment: "Days between consecutive purchase days of this kind"},
+			{Name: "first_channel", Type: "String", Comment: "Channel of the customer's first valid order"},
+		},
+		Query: "SELECT * FROM " + Repurchases(dbTables),
+	},
+	{
+		Name:    "lifecycle",
+		Comment: "Customers per period by lifecycle state: new, returning, resurrecting and dormant, per week (Monday) or month, for buyers (valid orders) and engaged customers (behaviour or their own WeCom messages).",
+		Columns: []Column{
+			{Name: "audience", Type: "String", Comment: "buyers or engaged"},
+			{Name: "period_unit", Type: "String", Comment: "week or month"},
+			{Name: "period", Type: "Date", Comment: "First day of the week (Monday) or month, Beijing"},
+			{Name: "state", Type: "String", Comment: "new, returning, resurrecting or dormant"},
+			{Name: "persons", Type: "UInt64", Comment: "Persons in that state"},
+		},
+		Query: lifecycleView(),
+	},
+}
