@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/RoaringBitmap/roaring/v2"
 	"net/url"
 	"strings"
 	"testing"
@@ -232,6 +233,13 @@ func TestErasureLeavesNothingInAnyTable(t *testing.T) {
 	if rec := f.do("POST", "/api/v1/campaigns/"+camp.ID+"/launch", adminToken, nil, nil); rec.Code != 200 {
 		t.Fatalf("launch: %d %s", rec.Code, rec.Body)
 	}
+	// ... saved in a list from an analysis, and on a journey.
+	if _, err := f.segs.SaveList(context.Background(), "流失", "", "funnel", "{}", roaring.BitmapOf(pr.Persons...), "test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.Conn.Exec(context.Background(), "INSERT INTO "+f.db.Table("journey_runs")+" (journey_id, person_id) VALUES ('jrn_erase', ?)", pr.PersonID); err != nil {
+		t.Fatal(err)
+	}
 	if rec := f.do("DELETE", fmt.Sprintf("/api/v1/profiles/%d", pr.PersonID), adminToken, nil, nil); rec.Code != 200 {
 		t.Fatalf("erase: %d %s", rec.Code, rec.Body)
 	}
@@ -285,6 +293,7 @@ func TestErasureLeavesNothingInAnyTable(t *testing.T) {
 			}
 		}
 	}
+	assertNoBitmapHolds(t, f.fixture, pr.Persons)
 	if rec := f.do("GET", fmt.Sprintf("/api/v1/profiles/%d", pr.PersonID), adminToken, nil, nil); rec.Code != 404 {
 		t.Fatalf("profile after erasure: %d", rec.Code)
 	}
@@ -308,4 +317,36 @@ func TestErasureLeavesNothingInAnyTable(t *testing.T) {
 
 func identityID(typ, value string) identity.Identifier {
 	return identity.Identifier{Type: typ, Value: value}
+}
+
+// assertNoBitmapHolds fails when any stored person bitmap (segment
+// snapshots, saved lists: every groupBitmap column) still holds one of the
+// erased persons.
+func assertNoBitmapHolds(t *testing.T, f *fixture, persons []uint32) {
+	t.Helper()
+	ctx := context.Background()
+	rows, err := f.db.Conn.Query(ctx, "SELECT table, name FROM system.columns WHERE database = ? AND type LIKE 'AggregateFunction(groupBitmap%' AND table NOT IN (SELECT name FROM system.tables WHERE database = ? AND engine LIKE '%View%')", f.db.Database, f.db.Database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	checked := 0
+	for rows.Next() {
+		var table, col string
+		if err := rows.Scan(&table, &col); err != nil {
+			t.Fatal(err)
+		}
+		var n uint64
+		q := "SELECT count() FROM " + f.db.Table(table) + " WHERE bitmapHasAny(" + col + ", bitmapBuild(CAST(? AS Array(UInt32))))"
+		if err := f.db.Conn.QueryRow(ctx, q, persons).Scan(&n); err != nil {
+			t.Fatalf("%s.%s: %v", table, col, err)
+		}
+		if n != 0 {
+			t.Errorf("bitmap %s.%s still holds the erased person (%d rows)", table, col, n)
+		}
+		checked++
+	}
+	if checked < 2 {
+		t.Fatalf("only %d bitmap columns found", checked)
+	}
 }

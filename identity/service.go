@@ -305,6 +305,11 @@ func (s *Service) Erase(ctx context.Context, person uint32, by string) ([]uint32
 		{"campaign_sends", "DELETE WHERE person_id IN ?"},
 		{"campaign_outbox", "DELETE WHERE person_id IN ? OR address IN " + setExternal},
 		{"consents", "DELETE WHERE person_id IN ?"},
+		{"journey_runs", "DELETE WHERE person_id IN ?"},
+		{"journey_steps", "DELETE WHERE person_id IN ?"},
+		// Person bitmaps: segment snapshots and lists saved from analyses.
+		{"segment_members", "UPDATE members = " + dropFromBitmap + ", size = bitmapCardinality(" + dropFromBitmap + ") WHERE " + bitmapHolds},
+		{"segment_lists", "UPDATE members = " + dropFromBitmap + ", size = bitmapCardinality(" + dropFromBitmap + ") WHERE " + bitmapHolds},
 		// Dead letters hold raw ids, and phones as vault tokens carrying
 		// the same keyed hash as the phone identifier.
 		{"ingest_dead_letters", "DELETE WHERE arrayExists(v -> position(payload, v) > 0, " + setValues + ")"},
@@ -330,6 +335,14 @@ func (s *Service) Erase(ctx context.Context, person uint32, by string) ([]uint32
 	s.Logger.Info("person erased", "person", root, "persons", len(cluster), "identifiers", len(ids), "by", by)
 	return cluster, nil
 }
+
+// dropFromBitmap and bitmapHolds are the erasure's edits of a members
+// bitmap (AggregateFunction(groupBitmap, UInt32)): the cluster's persons
+// taken out, and the rows that hold any of them.
+const (
+	dropFromBitmap = "bitmapAndnot(members, bitmapBuild(CAST(? AS Array(UInt32))))"
+	bitmapHolds    = "bitmapHasAny(members, bitmapBuild(CAST(? AS Array(UInt32))))"
+)
 
 // suppress remembers identifiers (as keyed hashes) that must never be
 // targeted again.
