@@ -244,7 +244,11 @@ func demoCampaign(ctx context.Context, cfg config, svc *campaigns.Service, segs 
 		}
 		truth = append(truth, t)
 	}
-	return writeDemoTruth(cfg.DataDir, truth)
+	if err := writeDemoTruth(cfg.DataDir, truth); err != nil {
+		return err
+	}
+	logger.Info("demo truth written", "path", filepath.Join(cfg.DataDir, demoTruthFile))
+	return nil
 }
 
 // demoAsOf is the campaigns service as of launch: the campaigns go to
@@ -372,12 +376,18 @@ type demoTruth struct {
 // demoTruthFile, in the data directory, holds the demo campaigns' truth.
 const demoTruthFile = "demo-truth.json"
 
+// writeDemoTruth writes the truth whole or not at all: a reader never sees
+// a file half-written (written beside, then renamed over the old one).
 func writeDemoTruth(dir string, truth []demoTruth) error {
 	b, err := json.MarshalIndent(truth, "", "  ")
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, demoTruthFile), b, 0o644)
+	tmp := filepath.Join(dir, demoTruthFile+".tmp")
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(dir, demoTruthFile))
 }
 
 // demoInsert inserts rows into a table in one batch.

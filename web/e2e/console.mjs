@@ -64,11 +64,22 @@ async function shot(name) {
   await page.screenshot({ path: file, fullPage: true });
   console.log('screenshot', file);
 }
+// choose picks label in an antd Select and waits until the select shows it.
+// On a loaded machine a click can land on a dropdown still closing from
+// the previous choice, so a choice the select does not show is tried again.
 async function choose(select, label) {
-  await select.click();
-  const option = page.locator('.ant-select-dropdown:not(.ant-select-dropdown-hidden) .ant-select-item-option').filter({ hasText: label }).first();
-  await option.click();
-  await page.locator('.ant-select-dropdown:not(.ant-select-dropdown-hidden)').first().waitFor({ state: 'hidden' }).catch(() => {});
+  for (let attempt = 1; ; attempt++) {
+    await select.click();
+    const option = page.locator('.ant-select-dropdown:not(.ant-select-dropdown-hidden) .ant-select-item-option').filter({ hasText: label }).first();
+    await option.click();
+    await page.locator('.ant-select-dropdown:not(.ant-select-dropdown-hidden)').first().waitFor({ state: 'hidden' }).catch(() => {});
+    try {
+      await select.locator('.ant-select-selection-item').filter({ hasText: label }).waitFor({ timeout: 5000 });
+      return;
+    } catch (e) {
+      if (attempt === 3) throw new Error(`the select does not show ${label} after ${attempt} tries`);
+    }
+  }
 }
 async function step(name, f) {
   const start = Date.now();
