@@ -88,9 +88,12 @@ func frozenBISteps(templates string) []Step {
 // Views hold no data, so a migration that changes them replays them all:
 // on a fresh database the latest such migration leaves the current
 // definitions, and an older database gets them from it too.
-func biViewSteps() []Step {
-	steps := make([]Step, 0, len(biViews))
-	for _, v := range biViews {
+func biViewSteps() []Step { return viewSteps(biViews) }
+
+// viewSteps are the steps that create or replace views, in order.
+func viewSteps(views []View) []Step {
+	steps := make([]Step, 0, len(views))
+	for _, v := range views {
 		steps = append(steps, v)
 	}
 	return steps

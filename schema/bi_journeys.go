@@ -4,13 +4,7 @@ package schema
 // with their current definition, every run in its latest state, and every
 // step a run took, persons as OneIDs. Views hold no data; they read the
 // tables of migration 12 with their definer's rights, as every BI view.
-var journeyBISteps = func() []Step {
-	steps := make([]Step, 0, len(journeyViews))
-	for _, v := range journeyViews {
-		steps = append(steps, v)
-	}
-	return steps
-}()
+var journeyBISteps = viewSteps(journeyViews)
 
 const journeyRunsCurrent = "(SELECT * FROM {db}.journey_runs FINAL)"
 
