@@ -18,6 +18,7 @@ import (
 	"github.com/granarycdp/cdp/campaigns"
 	"github.com/granarycdp/cdp/identity"
 	"github.com/granarycdp/cdp/ingest/wecom/wecomtest"
+	"github.com/granarycdp/cdp/journeys"
 	"github.com/granarycdp/cdp/schema"
 	"github.com/granarycdp/cdp/segments"
 	"github.com/granarycdp/cdp/store/storetest"
@@ -197,6 +198,24 @@ func TestBIViewsAgreeWithTheAPIAndKeepPersonalDataOut(t *testing.T) {
 	}
 	f.ingestAll(nil, after)
 
+	// The segment's members go through a journey: a send, then out.
+	jdef := map[string]any{"name": "高价值关怀", "entry": map[string]any{"type": "segment", "segment_id": seg.ID, "include_current": true, "next": "hello"},
+		"nodes": []map[string]any{
+			{"id": "hello", "type": "send", "next": "out", "send": map[string]any{"channel": "outbox", "offer_id": offer.ID, "template": "{{name}}您好"}},
+			{"id": "out", "type": "exit"}},
+		"settings": map[string]any{"holdout_percent": 20, "goal_offer_id": offer.ID}}
+	var jrn journeys.Journey
+	if rec := f.do("POST", "/api/v1/journeys", adminToken, jdef, &jrn); rec.Code != 201 {
+		t.Fatalf("journey: %d %s", rec.Code, rec.Body)
+	}
+	if rec := f.do("POST", "/api/v1/journeys/"+jrn.ID+"/launch", adminToken, nil, nil); rec.Code != 200 {
+		t.Fatalf("launch the journey: %d %s", rec.Code, rec.Body)
+	}
+	for range 3 {
+		if err := f.jrn.Round(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
 	native := biConn(t, clickhouse.Native, biDB)
 	http := biConn(t, clickhouse.HTTP, biDB)
 	for name, conn := range map[string]driver.Conn{"native": native, "http": http} {
@@ -364,6 +383,38 @@ func TestBIViewsAgreeWithTheAPIAndKeepPersonalDataOut(t *testing.T) {
 		// a chance of 2 in 4,096.)
 		if u.Treatment.Persons == 0 || u.Holdout.Persons == 0 || u.Treatment.Converted+u.Holdout.Converted == 0 {
 			t.Errorf("weak fixture: %+v", u)
+		}
+	})
+
+	t.Run("journey runs and steps are the API's", func(t *testing.T) {
+		var res journeys.Results
+		if rec := f.do("GET", "/api/v1/journeys/"+jrn.ID+"/results", adminToken, nil, &res); rec.Code != 200 {
+			t.Fatalf("results: %d %s", rec.Code, rec.Body)
+		}
+		var runs, done, holdout, sent uint64
+		if err := native.QueryRow(ctx, "SELECT count(), countIf(state = 'done'), countIf(group = 'holdout') FROM journey_runs WHERE journey_id = ?", jrn.ID).Scan(&runs, &done, &holdout); err != nil {
+			t.Fatal(err)
+		}
+		if err := native.QueryRow(ctx, "SELECT count() FROM journey_steps WHERE journey_id = ? AND node = 'hello' AND type = 'send'", jrn.ID).Scan(&sent); err != nil {
+			t.Fatal(err)
+		}
+		var hello int
+		if n := res.Nodes["hello"]; n != nil {
+			for _, c := range n.Outcomes {
+				hello += c
+			}
+		}
+		if runs == 0 || int(runs) != res.Entered || int(runs-done) != res.Active || int(holdout) != res.Exited["holdout"] || int(sent) != hello {
+			t.Errorf("BI: %d runs, %d done, %d holdout, %d send steps; API: %+v, send node %d", runs, done, holdout, sent, res, hello)
+		}
+		var name, status string
+		if err := native.QueryRow(ctx, "SELECT name, status FROM journeys WHERE journey_id = ?", jrn.ID).Scan(&name, &status); err != nil || name != "高价值关怀" || status != "running" {
+			t.Errorf("journeys view: %q %q (%v)", name, status, err)
+		}
+		// Every run's person is a OneID of the segment.
+		var strangers uint64
+		if err := native.QueryRow(ctx, "SELECT count() FROM journey_runs WHERE journey_id = ? AND person_id NOT IN (SELECT person_id FROM segment_members WHERE segment_id = ?)", jrn.ID, seg.ID).Scan(&strangers); err != nil || strangers != 0 {
+			t.Errorf("%d runs of persons outside the segment (%v)", strangers, err)
 		}
 	})
 

@@ -53,8 +53,10 @@ func biTemplate(s string, t Target) string {
 
 // BIViews returns the BI views in creation order (a view may read the
 // ones before it): those every BI migration replays, then the analytics
-// views of migration 13.
-func BIViews() []View { return append(append([]View(nil), biViews...), analyticsViews...) }
+// views of migration 13 and the journey views of migration 14.
+func BIViews() []View {
+	return append(append(append([]View(nil), biViews...), analyticsViews...), journeyViews...)
+}
 
 // migration6BI is migration 6 as released: the BI database and the first
 // definitions of its views, rendered once to statement templates ({db},
@@ -86,9 +88,12 @@ func frozenBISteps(templates string) []Step {
 // Views hold no data, so a migration that changes them replays them all:
 // on a fresh database the latest such migration leaves the current
 // definitions, and an older database gets them from it too.
-func biViewSteps() []Step {
-	steps := make([]Step, 0, len(biViews))
-	for _, v := range biViews {
+func biViewSteps() []Step { return viewSteps(biViews) }
+
+// viewSteps are the steps that create or replace views, in order.
+func viewSteps(views []View) []Step {
+	steps := make([]Step, 0, len(views))
+	for _, v := range views {
 		steps = append(steps, v)
 	}
 	return steps

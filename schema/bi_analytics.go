@@ -5,13 +5,7 @@ import "strings"
 // Migration 13: the analytics definitions (analytics.go) as BI views, and
 // the stored person lists that analyses save as segments.
 
-var analyticsSteps = append(func() []Step {
-	steps := make([]Step, 0, len(analyticsViews))
-	for _, v := range analyticsViews {
-		steps = append(steps, v)
-	}
-	return steps
-}(), CreateTable{
+var analyticsSteps = append(viewSteps(analyticsViews), CreateTable{
 	Name:    "segment_lists",
 	Comment: "Fixed lists of persons saved from an analysis (a funnel step's converted or dropped people); a segment's rule in_list(\"lst_...\") reads one.",
 	Columns: []Column{

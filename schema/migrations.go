@@ -72,6 +72,8 @@ var all = []Migration{
 	// The analytics definitions as BI views (bi_analytics.go) and the
 	// person lists analyses save as segments.
 	{Version: 13, Name: "analytics", Steps: analyticsSteps},
+	// BI views of journeys, their runs and steps (bi_journeys.go).
+	{Version: 14, Name: "journey_bi_views", Steps: journeyBISteps},
 }
 
 // Identifier columns shared by the ingest tables: parallel arrays of type

@@ -2070,3 +2070,56 @@ COMMENT 'Fixed lists of persons saved from an analysis (a funnel step\'s convert
 CREATE TABLE IF NOT EXISTS `cdp`.`segment_lists` ON CLUSTER `cdp_cluster` AS `cdp`.`segment_lists_local`
 ENGINE = Distributed('cdp_cluster', 'cdp', 'segment_lists_local', cityHash64(list_id));
 
+-- migration 14 journey_bi_views
+CREATE OR REPLACE VIEW `bi_cdp`.`journeys` ON CLUSTER `cdp_cluster`
+(
+    `journey_id` String COMMENT 'The journey (as in the API and the console)',
+    `name` String COMMENT 'Its name',
+    `status` String COMMENT 'draft, running, paused, stopped',
+    `version` UInt32 COMMENT 'The current definition: new entrants run it',
+    `launched_at` DateTime64(3, 'UTC') COMMENT 'When it was first launched (1970 for a draft)',
+    `updated_at` DateTime64(3, 'UTC') COMMENT 'The last change'
+)
+DEFINER = CURRENT_USER SQL SECURITY DEFINER
+AS SELECT journey_id, name, toString(status) AS status, version, launched_at, updated_at FROM `cdp`.journeys FINAL
+COMMENT 'Journeys (multi-step automation): one row per journey in its latest state.';
+
+CREATE OR REPLACE VIEW `bi_cdp`.`journey_runs` ON CLUSTER `cdp_cluster`
+(
+    `journey_id` String COMMENT 'The journey (as in the API and the console)',
+    `person_id` UInt32 COMMENT 'OneID (canonical)',
+    `entry` UInt32 COMMENT 'The person\'s n-th run of the journey (1, 2, ...)',
+    `version` UInt32 COMMENT 'The definition the run follows',
+    `node` String COMMENT 'The node the run is at (the last one once done)',
+    `state` String COMMENT 'ready, waiting or done',
+    `group` String COMMENT 'treatment or holdout (the journey-level holdout: entered, never sent to)',
+    `entered_at` DateTime64(3, 'UTC') COMMENT 'When the run entered',
+    `entered_date` Date COMMENT 'Day in Asia/Shanghai of entered_at',
+    `wake_at` DateTime64(3, 'UTC') COMMENT 'When a waiting run wakes (a wait\'s end, a wait-for\'s timeout)',
+    `exit_reason` String COMMENT 'Done runs: the exit node reached, converted, left_segment, stopped or holdout',
+    `updated_at` DateTime64(3, 'UTC') COMMENT 'The run\'s last step'
+)
+DEFINER = CURRENT_USER SQL SECURITY DEFINER
+AS SELECT r.journey_id AS journey_id, ifNull(nullIf(p_r.canonical, 0), r.person_id) AS person_id, r.entry AS entry, r.version AS version, r.node AS node, toString(r.state) AS state, toString(r.group) AS group, r.entered_at AS entered_at, toDate(r.entered_at, 'Asia/Shanghai') AS entered_date, r.wake_at AS wake_at, toString(r.exit_reason) AS exit_reason, r.updated_at AS updated_at
+FROM (SELECT * FROM `cdp`.journey_runs FINAL) AS r LEFT JOIN (SELECT person_id, canonical FROM `cdp`.persons FINAL WHERE person_id != canonical) AS p_r ON p_r.person_id = r.person_id
+COMMENT 'Journey runs: one row per (journey, person, entry) in its latest state; per-node counts of waiting and done runs come from here.';
+
+CREATE OR REPLACE VIEW `bi_cdp`.`journey_steps` ON CLUSTER `cdp_cluster`
+(
+    `journey_id` String COMMENT 'The journey (as in the API and the console)',
+    `person_id` UInt32 COMMENT 'OneID (canonical)',
+    `entry` UInt32 COMMENT 'The person\'s n-th run of the journey',
+    `seq` UInt32 COMMENT 'The step\'s number in the run',
+    `version` UInt32 COMMENT 'The definition the run followed',
+    `node` String COMMENT 'The node (step) id in the definition',
+    `type` String COMMENT 'entry, send, wait, wait_for, branch, split or exit',
+    `outcome` String COMMENT 'sent, excluded:<reason>, waiting, waited, happened, timed_out, yes, no, the split arm, exited',
+    `detail` String COMMENT 'The entry\'s cause (segment, event, order, schedule:<time>, replenishment); a send\'s step id',
+    `at` DateTime64(3, 'UTC') COMMENT 'When the step was taken',
+    `date` Date COMMENT 'Day in Asia/Shanghai of at'
+)
+DEFINER = CURRENT_USER SQL SECURITY DEFINER
+AS SELECT s.journey_id AS journey_id, ifNull(nullIf(p_s.canonical, 0), s.person_id) AS person_id, s.entry AS entry, s.seq AS seq, s.version AS version, s.node AS node, toString(s.type) AS type, toString(s.outcome) AS outcome, s.detail AS detail, s.at AS at, toDate(s.at, 'Asia/Shanghai') AS date
+FROM `cdp`.journey_steps AS s LEFT JOIN (SELECT person_id, canonical FROM `cdp`.persons FINAL WHERE person_id != canonical) AS p_s ON p_s.person_id = s.person_id
+COMMENT 'Every step a journey run took, one row per (run, step): the node, its type and outcome.';
+
