@@ -18,6 +18,7 @@ var released = map[int][2]string{
 	8:  {"fb53a62b8be275e9", "bd3e59478a76bf2e"},
 	9:  {"ba3bd38094aed3ca", "e0b961e44748fe1a"},
 	10: {"79670b088162dbdf", "405e778a488bb067"},
+	11: {"5de6e878512bb67b", "9561dc03e3d5a3d9"},
 }
 
 func TestReleasedMigrationsAreUnchanged(t *testing.T) {
