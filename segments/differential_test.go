@@ -187,12 +187,12 @@ func diffPopulation(t testing.TB, db *store.DB) fixedSegments {
 		msgs = append(msgs, []any{id, "send", "wmx", []string{"zhang"}, "", ago(1), "text", "血糖 退订", "", "wmx", "zhang", p, testNow})
 		tags = append(tags, []any{p, "控糖", "manual", uint8(0), uint8(0), ago(1)})
 	}
-	insert(t, db, "persons", personCols, persons...)
-	insert(t, db, "events", eventCols, events...)
-	insert(t, db, "orders", orderCols, orders...)
-	insert(t, db, "order_lines", lineCols, lines...)
-	insert(t, db, "wecom_messages", "msgid, action, `from`, tolist, roomid, msgtime, msgtype, content, pre_msgid, external_userid, staff_userid, person_id, received_at", msgs...)
-	insert(t, db, "person_tags", tagCols, tags...)
+	storetest.Insert(t, db, "persons", personCols, persons...)
+	storetest.Insert(t, db, "events", eventCols, events...)
+	storetest.Insert(t, db, "orders", orderCols, orders...)
+	storetest.Insert(t, db, "order_lines", lineCols, lines...)
+	storetest.Insert(t, db, "wecom_messages", "msgid, action, `from`, tolist, roomid, msgtime, msgtype, content, pre_msgid, external_userid, staff_userid, person_id, received_at", msgs...)
+	storetest.Insert(t, db, "person_tags", tagCols, tags...)
 
 	segs := fixedSegments{}
 	for _, id := range []string{"seg_a", "seg_b"} {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/RoaringBitmap/roaring/v2"
+
+	"github.com/granarycdp/cdp/store/storetest"
 )
 
 // The population (fixture_test.go), relative to testNow:
@@ -297,13 +299,13 @@ func TestRefreshPatchesLeavesLikeAFullRecompute(t *testing.T) {
 	// is merged into 13.
 	o1, l1 := order{5, "tmall", "o20", 1, "paid", 0.5, "100", "上海", "上海", "五常大米", "WC-5KG"}.rows()
 	o2, l2 := order{14, "tmall", "o21", 1, "paid", 0.2, "120", "北京", "北京", "低GI大米", "LGI-5KG"}.rows()
-	insert(t, db, "orders", orderCols, o1, o2)
-	insert(t, db, "order_lines", lineCols, l1, l2)
-	insert(t, db, "wecom_messages", msgCols,
+	storetest.Insert(t, db, "orders", orderCols, o1, o2)
+	storetest.Insert(t, db, "order_lines", lineCols, l1, l2)
+	storetest.Insert(t, db, "wecom_messages", msgCols,
 		message("c9", "send", "wmP3", []string{"li"}, 0.1, "我妈血糖高，吃什么米好", "", "wmP3", "li", 3))
-	insert(t, db, "events", eventCols, event(16, "search", 0.3, `{"keyword":"控糖食谱"}`))
-	insert(t, db, "person_tags", tagCols, []any{uint32(12), "控糖", "manual", uint8(1), uint8(1), ago(0.1)})
-	insert(t, db, "persons", personCols, []any{uint32(15), uint32(13), uint32(13), uint64(2)})
+	storetest.Insert(t, db, "events", eventCols, event(16, "search", 0.3, `{"keyword":"控糖食谱"}`))
+	storetest.Insert(t, db, "person_tags", tagCols, []any{uint32(12), "控糖", "manual", uint8(1), uint8(1), ago(0.1)})
+	storetest.Insert(t, db, "persons", personCols, []any{uint32(15), uint32(13), uint32(13), uint64(2)})
 
 	if err := e.Refresh(ctx, []uint32{5, 14, 3, 16, 12, 15, 13}); err != nil {
 		t.Fatal(err)

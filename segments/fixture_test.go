@@ -24,25 +24,6 @@ func ago(days float64) time.Time {
 	return testNow.Add(-time.Duration(days * float64(24*time.Hour)))
 }
 
-// insert appends rows to a table through a batch.
-func insert(t testing.TB, db *store.DB, table string, cols string, rows ...[]any) {
-	t.Helper()
-	ctx := context.Background()
-	batch, err := db.Conn.PrepareBatch(ctx, "INSERT INTO "+db.Table(table)+" ("+cols+")")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer batch.Close()
-	for _, r := range rows {
-		if err := batch.Append(r...); err != nil {
-			t.Fatalf("%s: %v", table, err)
-		}
-	}
-	if err := batch.Send(); err != nil {
-		t.Fatalf("%s: %v", table, err)
-	}
-}
-
 const (
 	personCols = "person_id, parent, canonical, version"
 	eventCols  = "message_id, type, event, ts, received_at, source, person_id, properties"
@@ -99,9 +80,9 @@ func population(t testing.TB) *store.DB {
 		persons = append(persons, []any{p, p, p, uint64(1)})
 	}
 	persons = append(persons, []any{uint32(11), uint32(10), uint32(10), uint64(2)}) // 11 merged into 10
-	insert(t, db, "persons", personCols, persons...)
+	storetest.Insert(t, db, "persons", personCols, persons...)
 
-	insert(t, db, "events", eventCols,
+	storetest.Insert(t, db, "events", eventCols,
 		video(1, "控糖", 5, 0.95, "v1"), video(1, "控糖", 6, 0.95, "v1"),
 		video(2, "", 12, 1, "v2"),
 		video(4, "控糖", 1, 0.5, "v2"), video(4, "控糖", 2, 0.5, "v2"), video(4, "控糖", 3, 0.95, "v2"),
@@ -139,17 +120,17 @@ func population(t testing.TB) *store.DB {
 		o, l := o.rows()
 		ords, lines = append(ords, o), append(lines, l)
 	}
-	insert(t, db, "orders", orderCols, ords...)
-	insert(t, db, "order_lines", lineCols, lines...)
+	storetest.Insert(t, db, "orders", orderCols, ords...)
+	storetest.Insert(t, db, "order_lines", lineCols, lines...)
 
-	insert(t, db, "wecom_messages", msgCols,
+	storetest.Insert(t, db, "wecom_messages", msgCols,
 		message("c1", "send", "wmP2", []string{"zhang"}, 5, "最近血糖有点高，有什么推荐", "", "wmP2", "zhang", 2),
 		message("c2", "send", "zhang", []string{"wmP6"}, 3, "您的血糖控制得怎么样", "", "wmP6", "zhang", 6),
 		message("c3", "send", "wmP6", []string{"zhang"}, 2, "血糖偏高", "", "wmP6", "zhang", 6),
 		message("c4", "recall", "wmP6", []string{"zhang"}, 2, "", "c3", "wmP6", "zhang", 6),
 		message("c5", "send", "wmP3", []string{"li"}, 40, "想买控血糖的米", "", "wmP3", "li", 3),
 	)
-	insert(t, db, "person_tags", tagCols,
+	storetest.Insert(t, db, "person_tags", tagCols,
 		[]any{uint32(1), "控糖", "manual", uint8(1), uint8(0), ago(10)},
 		[]any{uint32(5), "控糖", "manual", uint8(1), uint8(0), ago(20)},
 		[]any{uint32(5), "控糖", "manual", uint8(1), uint8(1), ago(5)},

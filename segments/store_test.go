@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/granarycdp/cdp/store/storetest"
 )
 
 // TestWindowExpiryProducesExit: person 13 searched for 低GI大米 3 days
@@ -74,7 +76,7 @@ func TestTouchedPersonsEnterWithinTheLiveLoop(t *testing.T) {
 		t.Fatal(err)
 	}
 	go s.RunLive(ctx)
-	insert(t, db, "events", eventCols, event(3, "like", 1, `{}`))
+	storetest.Insert(t, db, "events", eventCols, event(3, "like", 1, `{}`))
 	start := time.Now()
 	s.Touched([]uint32{3}, []string{KindEvents})
 	select {
