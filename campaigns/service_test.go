@@ -29,18 +29,7 @@ type fixture struct {
 
 func insertRows(t *testing.T, db *store.DB, table, cols string, rows [][]any) {
 	t.Helper()
-	b, err := db.Conn.PrepareBatch(context.Background(), "INSERT INTO "+db.Table(table)+" ("+cols+")")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range rows {
-		if err := b.Append(r...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := b.Send(); err != nil {
-		t.Fatal(err)
-	}
+	storetest.Insert(t, db, table, cols, rows...)
 }
 
 // newFixture: persons 1..n watched a 控糖 video; a segment of them; an
@@ -69,11 +58,7 @@ func newFixture(t *testing.T, n int) *fixture {
 
 func (f *fixture) count(q string, args ...any) int {
 	f.t.Helper()
-	var n uint64
-	if err := f.db.Conn.QueryRow(f.ctx, q, args...).Scan(&n); err != nil {
-		f.t.Fatalf("%s: %v", q, err)
-	}
-	return int(n)
+	return storetest.Count(f.t, f.db, q, args...)
 }
 
 func (f *fixture) campaign(holdout float64) Campaign {

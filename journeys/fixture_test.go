@@ -120,11 +120,7 @@ func (f *fixture) advance(d time.Duration) {
 
 func (f *fixture) count(q string, args ...any) int {
 	f.t.Helper()
-	var n uint64
-	if err := f.db.Conn.QueryRow(f.ctx, q, args...).Scan(&n); err != nil {
-		f.t.Fatalf("%s: %v", q, err)
-	}
-	return int(n)
+	return storetest.Count(f.t, f.db, q, args...)
 }
 
 // outbox counts the outbox messages of a journey's node.

@@ -25,3 +25,14 @@ func Insert(t testing.TB, db *store.DB, table, cols string, rows ...[]any) {
 		t.Fatalf("%s: %v", table, err)
 	}
 }
+
+// Count runs q, a query of one count, on db and returns it. A failure
+// fails the test.
+func Count(t testing.TB, db *store.DB, q string, args ...any) int {
+	t.Helper()
+	var n uint64
+	if err := db.Conn.QueryRow(context.Background(), q, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return int(n)
+}
