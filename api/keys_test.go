@@ -85,6 +85,9 @@ func TestClientKeyCannotImportOrders(t *testing.T) {
 	}
 	// Event files are an import too: a client sends events one by one.
 	refusedForScope(t, "POST /v1/import/events", f.post("/v1/import/events?event=video_complete", client, []byte(`{"userId":"u1"}`+"\n"), nil))
+	// Nor may it preview one: a preview parses the upload and answers its
+	// rows as they would be stored, an import's first step.
+	refusedForScope(t, "POST /v1/import/preview", f.post("/v1/import/preview?kind=orders", client, []byte(line), nil))
 }
 
 // The same attacker uploads a chat archive in which every customer writes
