@@ -124,11 +124,13 @@ func NewPipeline(opts PipelineOptions) *Pipeline {
 		opts:   opts,
 		logger: opts.Logger.With("component", "ingest-pipeline"),
 		tables: map[string]*store.TableWriter{
-			"events":               w.Table("events", eventColumns...),
-			"orders":               w.Table("orders", orderColumns...),
-			"order_lines":          w.Table("order_lines", orderLineColumns...),
-			"wecom_contact_events": w.Table("wecom_contact_events", contactColumns...),
-			"wecom_messages":       w.Table("wecom_messages", messageColumns...),
+			// Keys for the check after a deduplicated insert
+			// (store.TableWriter.Keyed): the spool position, one record's.
+			"events":               w.Table("events", eventColumns...).Keyed("spool_seq"),
+			"orders":               w.Table("orders", orderColumns...).Keyed("spool_seq"),
+			"order_lines":          w.Table("order_lines", orderLineColumns...).Keyed("channel", "order_id", "line_no", "version"),
+			"wecom_contact_events": w.Table("wecom_contact_events", contactColumns...).Keyed("spool_seq"),
+			"wecom_messages":       w.Table("wecom_messages", messageColumns...).Keyed("spool_seq"),
 			"pii_vault":            w.Table("pii_vault", vaultColumns...),
 			"ingest_dead_letters":  w.Table("ingest_dead_letters", deadLetterColumns...),
 		},

@@ -13,6 +13,9 @@ type Metrics struct {
 	WriterPending   prometheus.Gauge       // rows appended and not yet confirmed
 	WriterLag       prometheus.Gauge       // age in seconds of the oldest unconfirmed row
 	WriterInsertSec prometheus.Histogram
+	// WriterRestoredRows counts rows a deduplicated insert named but the
+	// table lacked, inserted again (see Writer.restoreLost), per table.
+	WriterRestoredRows *prometheus.CounterVec
 }
 
 // NewMetrics creates the collectors and registers them with reg (nil: not
@@ -45,10 +48,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "cdp_writer_insert_seconds", Help: "Duration of one successful batch insert.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8), // 1 ms .. 16 s
 		}),
+		WriterRestoredRows: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cdp_writer_restored_rows_total", Help: "Rows a deduplicated insert named but the table lacked (engine killed mid-commit), inserted again.",
+		}, []string{"table"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.EngineRestarts, m.WriterRows, m.WriterBatches, m.WriterBatchRows,
-			m.WriterRetries, m.WriterPending, m.WriterLag, m.WriterInsertSec)
+			m.WriterRetries, m.WriterPending, m.WriterLag, m.WriterInsertSec, m.WriterRestoredRows)
 	}
 	return m
 }

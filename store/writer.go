@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
-	"strings"
+	"slices"
 	"sync"
 	"time"
 
@@ -90,6 +90,8 @@ type TableWriter struct {
 	name    string
 	insert  string
 	columns int
+	names   []string // the columns, in order
+	key     []string // the columns restoreLost matches stored rows on
 	rows    [][]any
 	first   time.Time // when the oldest buffered row was appended
 }
@@ -166,15 +168,13 @@ func (w *Writer) Table(name string, columns ...string) *TableWriter {
 		}
 		return t
 	}
-	quoted := make([]string, len(columns))
-	for i, c := range columns {
-		quoted[i] = "`" + c + "`"
-	}
 	t := &TableWriter{
 		w:       w,
 		name:    name,
-		insert:  "INSERT INTO " + w.db.Table(name) + " (" + strings.Join(quoted, ", ") + ")",
+		insert:  "INSERT INTO " + w.db.Table(name) + " (" + quoteAll(columns) + ")",
 		columns: len(columns),
+		names:   slices.Clone(columns),
+		key:     slices.Clone(columns),
 	}
 	w.tables[name] = t
 	return t
@@ -423,7 +423,12 @@ func (w *Writer) attempt(ctx context.Context, t *TableWriter, token string, n in
 	backoff := w.opts.RetryMin
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
-		err := w.send(t, token, fill)
+		dups, err := w.send(t, token, fill)
+		if err == nil && dups > 0 {
+			// A deduplicated block may name a part the engine never
+			// committed (see restoreLost): check the rows are stored.
+			err = w.restoreLost(ctx, t, fill)
+		}
 		if err == nil {
 			w.metrics.WriterInsertSec.Observe(time.Since(start).Seconds())
 			w.metrics.WriterRows.WithLabelValues(t.name).Add(float64(n))
@@ -448,23 +453,32 @@ func (w *Writer) attempt(ctx context.Context, t *TableWriter, token string, n in
 	}
 }
 
-func (w *Writer) send(t *TableWriter, token string, fill func(driver.Batch) error) (err error) {
+// send inserts one batch under token and reports how many of its blocks
+// ClickHouse dropped as already inserted (its DuplicatedInsertedBlocks
+// profile event).
+func (w *Writer) send(t *TableWriter, token string, fill func(driver.Batch) error) (dups int64, err error) {
 	ctx := clickhouse.Context(context.Background(), clickhouse.WithSettings(clickhouse.Settings{
 		"insert_deduplicate":         1,
 		"insert_deduplication_token": token,
+	}), clickhouse.WithProfileEvents(func(events []clickhouse.ProfileEvent) {
+		for _, e := range events {
+			if e.Name == "DuplicatedInsertedBlocks" {
+				dups += e.Value
+			}
+		}
 	}))
 	pb, err := w.db.Conn.PrepareBatch(ctx, t.insert)
 	if err != nil {
-		return fmt.Errorf("prepare the insert: %w", err)
+		return 0, fmt.Errorf("prepare the insert: %w", err)
 	}
 	defer func() { err = errors.Join(err, pb.Close()) }()
 	if err := fill(pb); err != nil {
-		return err
+		return 0, err
 	}
 	if err := pb.Send(); err != nil {
-		return fmt.Errorf("send the batch: %w", err)
+		return 0, fmt.Errorf("send the batch: %w", err)
 	}
-	return nil
+	return dups, nil
 }
 
 func (w *Writer) finish(b *batch, err error) {
