@@ -14,10 +14,11 @@ import (
 	"github.com/granarycdp/cdp/analytics"
 )
 
-// AnalyticsTimeout bounds one analysis: a 4-step funnel over 20 million
-// events takes about a second (docs/analytics.md); a minute leaves room
-// for a cold cache and a loaded machine.
-const AnalyticsTimeout = time.Minute
+// DefaultAnalyticsTimeout bounds one analysis: a 4-step funnel over 20
+// million events takes about a second (docs/analytics.md); a minute leaves
+// room for a cold cache and a loaded machine, and holds a core at most a
+// minute per call (calls share the estimate rate limit).
+const DefaultAnalyticsTimeout = time.Minute
 
 // analyticsRoutes are funnels, retention, repurchase, LTV and lifecycle
 // (any role), and saving a funnel step's people as a segment (marketers).
@@ -76,9 +77,10 @@ func (s *Server) lifecycle(c *gin.Context) {
 	}
 }
 
-// analyze runs an analysis under AnalyticsTimeout and answers its result.
+// analyze runs an analysis under the analytics deadline and answers its
+// result.
 func (s *Server) analyze(c *gin.Context, run func(ctx context.Context, fresh bool) (any, error)) {
-	ctx, cancel := context.WithTimeout(c.Request.Context(), AnalyticsTimeout)
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.opts.AnalyticsTimeout)
 	defer cancel()
 	res, err := run(ctx, c.Query("refresh") == "1")
 	if s.answerAnalyticsErr(c, ctx, err) {
@@ -98,7 +100,7 @@ func (s *Server) answerAnalyticsErr(c *gin.Context, ctx context.Context, err err
 	case errors.As(err, &ie):
 		fail(c, http.StatusBadRequest, CodeInvalid, ie.Message, ie.Field)
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		fail(c, http.StatusServiceUnavailable, CodeDeadlineExceeded, "the analysis did not finish within "+AnalyticsTimeout.String()+"; narrow its range", "")
+		fail(c, http.StatusServiceUnavailable, CodeDeadlineExceeded, "the analysis did not finish within "+s.opts.AnalyticsTimeout.String()+"; narrow its range", "")
 	default:
 		s.internal(c, err)
 	}
@@ -127,7 +129,7 @@ func (s *Server) saveFunnelSegment(c *gin.Context) {
 		fail(c, http.StatusBadRequest, CodeInvalid, "name: 1 to 100 characters", "name")
 		return
 	}
-	ctx, cancel := context.WithTimeout(c.Request.Context(), AnalyticsTimeout)
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.opts.AnalyticsTimeout)
 	defer cancel()
 	err := s.analytics.Normalize(&req.Funnel)
 	var people *roaring.Bitmap

@@ -57,6 +57,10 @@ type Options struct {
 	// EstimateTimeout is the deadline of an estimate or overlap
 	// (DefaultEstimateTimeout when 0).
 	EstimateTimeout time.Duration
+	// AnalyticsTimeout is the deadline of an analysis (funnel, retention,
+	// ...) or of saving a funnel step's people (DefaultAnalyticsTimeout
+	// when 0).
+	AnalyticsTimeout time.Duration
 	// Version is the platform's build version, shown by /healthz.
 	Version string
 	// Gatherer serves /metrics (nil: prometheus.DefaultGatherer).
@@ -124,7 +128,7 @@ func New(opts Options) *Server {
 }
 
 // withDefaults fills in the options left zero: a discarding logger, the
-// default Prometheus gatherer, DefaultEstimateTimeout.
+// default Prometheus gatherer, DefaultEstimateTimeout, DefaultAnalyticsTimeout.
 func (opts Options) withDefaults() Options {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -134,6 +138,9 @@ func (opts Options) withDefaults() Options {
 	}
 	if opts.EstimateTimeout <= 0 {
 		opts.EstimateTimeout = DefaultEstimateTimeout
+	}
+	if opts.AnalyticsTimeout <= 0 {
+		opts.AnalyticsTimeout = DefaultAnalyticsTimeout
 	}
 	return opts
 }
