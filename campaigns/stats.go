@@ -201,24 +201,34 @@ func sampleCov(n, sa, sb, sab float64) float64 {
 // rates of ComputeUplift, and the conversion and revenue effects. tStar is
 // the number of persons at which the confidence sequence is tightest (the
 // plan's size for a campaign sent once).
-func Measure(t, h ArmSums, tStar float64) Uplift {
+func Measure(t, h ArmSums, tStar float64) Uplift { return MeasureOneOf(t, h, tStar, 1) }
+
+// MeasureOneOf is Measure for one of m comparisons made together (the
+// later arms of an A/B/n split, each against the first): each confidence
+// sequence, and so Significant, holds at α/m (Bonferroni), so that the
+// chance that any of the m shows a difference where there is none stays
+// under α however often the results are read. The fixed-sample CI95 stay
+// per comparison.
+func MeasureOneOf(t, h ArmSums, tStar float64, m int) Uplift {
 	u := ComputeUplift(int(t.N), int(t.Conv), t.Rev, int(h.N), int(h.Conv), h.Rev)
 	u.Treatment.Reached = int(t.Reached)
+	a := alpha / float64(max(m, 1))
 	if t.N >= 2 && h.N >= 2 {
-		u.Conversion = effect(t.conversion(), h.conversion(), tStar)
-		u.Revenue = effect(t.revenue(), h.revenue(), tStar)
+		u.Conversion = effect(t.conversion(), h.conversion(), tStar, a)
+		u.Revenue = effect(t.revenue(), h.revenue(), tStar, a)
 	}
 	return u
 }
 
 func interval(est, se, k float64) [2]float64 { return [2]float64{est - k*se, est + k*se} }
 
-// effect is the difference of means of treatment t and holdout h.
-func effect(t, h moments, tStar float64) *Effect {
+// effect is the difference of means of treatment t and holdout h, its
+// confidence sequence at error rate a.
+func effect(t, h moments, tStar, a float64) *Effect {
 	m1, m0 := t.y/t.n, h.y/h.n
 	v1, v0 := sampleCov(t.n, t.y, t.y, t.yy), sampleCov(h.n, h.y, h.y, h.yy)
 	e := &Effect{Interval: Interval{Estimate: m1 - m0, SE: math.Sqrt(v1/t.n + v0/h.n)}}
-	cs := csMultiplier(t.n+h.n, tStar)
+	cs := csMultiplier(t.n+h.n, tStar, a)
 	e.CI95, e.CS95 = interval(e.Estimate, e.SE, z95), interval(e.Estimate, e.SE, cs)
 	e.Significant = e.CS95[0] > 0 || e.CS95[1] < 0
 	if a := cuped(t, h); a != nil && e.SE > 0 {
@@ -297,7 +307,7 @@ func cuped(t, h moments) *Adjusted {
 // (asymptotically). ρ sets where the sequence is tightest; it is chosen
 // (their Appendix B) to minimise the width at tStar persons:
 // ρ² = (-2 log α + log(-2 log α + 1)) / tStar.
-func csMultiplier(n, tStar float64) float64 {
+func csMultiplier(n, tStar, alpha float64) float64 {
 	if n < 1 {
 		return math.Inf(1)
 	}

@@ -13,11 +13,11 @@ import (
 func TestConfidenceSequenceMultiplier(t *testing.T) {
 	// nρ² = 2 log 20 + log(2 log 20 + 1) = 7.93612;
 	// √(2 · 8.93612/7.93612 · log(√8.93612 / 0.05)) = 3.03524.
-	if got := csMultiplier(5000, 5000); math.Abs(got-3.03524) > 1e-4 {
+	if got := csMultiplier(5000, 5000, alpha); math.Abs(got-3.03524) > 1e-4 {
 		t.Fatalf("multiplier at tStar %.5f, want 3.03524", got)
 	}
 	for _, n := range []float64{10, 500, 50_000, 5e6} {
-		if got := csMultiplier(n, 5000); got <= 3.03524 || got <= z95 {
+		if got := csMultiplier(n, 5000, alpha); got <= 3.03524 || got <= z95 {
 			t.Fatalf("multiplier at %v persons %.4f", n, got)
 		}
 	}

@@ -200,7 +200,7 @@ func (s *Service) splitResult(ctx context.Context, j Journey, n Node, offer camp
 	first := n.Split.Arms[0].Name
 	for _, a := range n.Split.Arms {
 		sa := sums[j.ID][a.Name]
-		u := campaigns.Measure(sa, sums[j.ID][first], tStar)
+		u := campaigns.MeasureOneOf(sa, sums[j.ID][first], tStar, len(n.Split.Arms)-1)
 		out.Arms[a.Name] = u.Treatment
 		if a.Name != first {
 			out.VsFirst[a.Name] = u
