@@ -46,6 +46,7 @@ type Service struct {
 	wakeMu        sync.Mutex
 	wake          chan struct{}
 	entered       map[string]*roaring.Bitmap // segment -> persons who entered, not yet planned
+	recovered     map[string]bool            // campaign -> entries logged before this process caught up (recoverEntries)
 	lastReplenish map[string]time.Time
 
 	stampMu   sync.Mutex

@@ -149,9 +149,14 @@ func (s *Service) Round(ctx context.Context, replenishEvery time.Duration) error
 				toSend = append(toSend, started)
 			}
 		case StatusRunning:
-			if c.Trigger == TriggerSegmentEntry && entered[c.SegmentID] != nil && (c.EndAt.IsZero() || s.now().Before(c.EndAt)) {
-				_, err := s.planTriggered(ctx, c, entered[c.SegmentID].Clone())
-				note(err)
+			if c.Trigger == TriggerSegmentEntry && (c.EndAt.IsZero() || s.now().Before(c.EndAt)) {
+				if !s.recovered[c.ID] {
+					note(s.recoverEntries(ctx, c))
+				}
+				if entered[c.SegmentID] != nil {
+					_, err := s.planTriggered(ctx, c, entered[c.SegmentID].Clone())
+					note(err)
+				}
 			}
 			if c.Trigger == TriggerReplenishment && s.now().Sub(s.replenishedAt(c.ID)) >= replenishEvery && (c.EndAt.IsZero() || s.now().Before(c.EndAt)) {
 				_, err := s.replenish(ctx, c)
@@ -186,6 +191,43 @@ func (s *Service) requeue(entered map[string]*roaring.Bitmap) {
 	for seg, bm := range entered {
 		s.SegmentChanged(segments.Change{Segment: seg, Entered: bm.ToArray()})
 	}
+}
+
+// recoverEntries plans, once per process and running segment-entry
+// campaign, the persons the segment's change log (segment_changes) shows
+// entering since the launch who are still members and not yet in the
+// send log. Entries reach Round through a queue in memory, logged and
+// snapshotted before they are queued; a process killed before planning
+// them restarts with a snapshot that already holds them, so no live
+// change would bring them back. The caller holds s.mu.
+func (s *Service) recoverEntries(ctx context.Context, c Campaign) error {
+	since := c.LaunchedAt
+	if since.IsZero() {
+		since = c.StartAt
+	}
+	entered, err := s.bitmap(ctx, "read the segment's entries since the launch", "SELECT person_id FROM "+s.DB.Table("segment_changes")+
+		" WHERE segment_id = {segment:String} AND change = 'enter' AND ts >= {since:DateTime64(3, 'UTC')}",
+		named("segment", c.SegmentID), named("since", since))
+	if err != nil {
+		return fmt.Errorf("campaign %s: %w", c.ID, err)
+	}
+	members, err := s.Segments.Members(c.SegmentID)
+	if err != nil {
+		return fmt.Errorf("campaign %s: %w", c.ID, err)
+	}
+	entered.And(members)
+	p, err := s.planTriggered(ctx, c, entered)
+	if err != nil {
+		return err
+	}
+	if n := p.Counts[GroupTreatment] + p.Counts[GroupHoldout]; n > 0 {
+		s.Logger.Info("planned segment entries a previous process logged but did not plan", "campaign", c.ID, "persons", n)
+	}
+	if s.recovered == nil {
+		s.recovered = map[string]bool{}
+	}
+	s.recovered[c.ID] = true
+	return nil
 }
 
 // planTriggered plans persons for a running triggered campaign, except

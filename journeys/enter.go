@@ -44,6 +44,9 @@ func (s *Service) enter(ctx context.Context, lj *live, in *inbox, now time.Time)
 				cand[p] = 0
 			}
 		}
+		if in.all {
+			err = s.loggedEntries(ctx, e.SegmentID, lj.st.LaunchedAt, cand)
+		}
 	case EntryEvent, EntryOrder:
 		cand, err = s.recordCandidates(ctx, lj, e, in, now)
 	case EntrySchedule:
@@ -71,6 +74,34 @@ func (s *Service) enter(ctx context.Context, lj *live, in *inbox, now time.Time)
 		}
 	}
 	return s.admit(ctx, lj, c, cand, cause, now)
+}
+
+// loggedEntries adds to cand the persons the segment's change log
+// (segment_changes) shows entering since the launch who are still
+// members, each with the time of their latest entry, unless cand has them.
+// A catch-up round after a start needs them: entries reach the journey
+// through a queue in memory, logged and snapshotted before they are
+// queued, so a process killed before admitting them restarts with a
+// snapshot that already holds them and no live change brings them back.
+// admit skips those whose last run entered at or after their entry.
+func (s *Service) loggedEntries(ctx context.Context, segment string, since time.Time, cand candidates) error {
+	members, err := s.Segments.Members(segment)
+	if err != nil {
+		return err
+	}
+	return s.each(ctx, "read the segment's logged entries", "SELECT person_id, max(ts) FROM "+s.DB.Table("segment_changes")+
+		" WHERE segment_id = {segment:String} AND change = 'enter' AND ts >= {since:DateTime64(3, 'UTC')} GROUP BY person_id",
+		[]any{named("segment", segment), named("since", since)}, func(rows driver.Rows) error {
+			var p uint32
+			var at time.Time
+			if err := rows.Scan(&p, &at); err != nil {
+				return err
+			}
+			if _, queued := cand[p]; !queued && members.Contains(p) {
+				cand[p] = at.UnixMilli()
+			}
+			return nil
+		})
 }
 
 // recordCandidates are the persons with an event or order matching the

@@ -1,0 +1,81 @@
+package campaigns
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/granarycdp/cdp/segments"
+)
+
+// TestEntriesLoggedButNotPlannedArePlannedAfterARestart: the segment logs
+// persons 11 and 12 entering after the launch, but the process that
+// queued them in memory dies before planning 12 (here: its queue never
+// receives the change). The next process plans 12 once, from the change
+// log; not 11, planned before; not the members at launch.
+func TestEntriesLoggedButNotPlannedArePlannedAfterARestart(t *testing.T) {
+	f := newFixture(t, 10)
+	f.svc.Now = time.Now // the segment store logs changes on the real clock
+	c := f.campaign(0)
+	live, err := f.svc.Segments.Save(f.ctx, segments.Definition{Name: "live viewers", Rule: `did("video_complete", 30) >= 1`, Live: true}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Trigger, c.SegmentID = TriggerSegmentEntry, live.ID
+	c, err = f.svc.SaveCampaign(f.ctx, c, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.svc.Launch(f.ctx, c.ID, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.Round(f.ctx, time.Hour); err != nil { // this process's first round: nothing logged to catch up on
+		t.Fatal(err)
+	}
+	var persons, events [][]any
+	for _, p := range []uint32{11, 12} {
+		persons = append(persons, []any{p, p, p, uint64(1)})
+		events = append(events, []any{[]string{"member_no"}, []string{fmt.Sprint("m", p)}, fmt.Sprint("e", p), "track", "video_complete",
+			launchTime.Add(-time.Hour), launchTime, "douyin", p, "", "", `{"topic":"健康饮食"}`, "", "", uint64(p)})
+	}
+	insertRows(t, f.db, "persons", "person_id, parent, canonical, version", persons)
+	insertRows(t, f.db, "events", "id_types, id_values, message_id, type, event, ts, received_at, source, person_id, user_id, anonymous_id, properties, traits, context, spool_seq", events)
+	ctx, stop := context.WithCancel(f.ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); f.svc.Segments.RunLive(ctx) }()
+	f.svc.Segments.Touched([]uint32{11, 12}, []string{segments.KindEvents}) // logs 11 and 12 entering
+	for deadline := time.Now().Add(time.Minute); ; {
+		if f.count("SELECT count() FROM "+f.db.Table("segment_changes")+" WHERE segment_id = ? AND person_id IN (11, 12) AND change = 'enter'", c.SegmentID) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the live segment never logged persons 11 and 12 entering")
+		}
+		time.Sleep(10 * time.Millisecond) // poll interval; the condition ends the wait
+	}
+	stop()
+	<-done
+	f.svc.SegmentChanged(segments.Change{Segment: c.SegmentID, Entered: []uint32{11}})
+	if err := f.svc.Round(f.ctx, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	sends := func(person uint32) int {
+		return f.count("SELECT count() FROM "+f.db.Table("campaign_sends")+" FINAL WHERE campaign_id = ? AND person_id = ?", c.ID, person)
+	}
+	if sends(11) != 1 || sends(12) != 0 {
+		t.Fatalf("before the restart: person 11 planned %d times, 12 %d times; want 1 and 0", sends(11), sends(12))
+	}
+	restarted := &Service{DB: f.db, Writer: f.svc.Writer, Segments: f.svc.Segments, Logger: f.svc.Logger, Now: time.Now}
+	for range 2 {
+		if err := restarted.Round(f.ctx, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if sends(12) != 1 || sends(11) != 1 {
+		t.Fatalf("after the restart: person 12 planned %d times, 11 %d times; want once each", sends(12), sends(11))
+	}
+	if n := f.count("SELECT count() FROM "+f.db.Table("campaign_sends")+" FINAL WHERE campaign_id = ? AND person_id <= 10", c.ID); n != 0 {
+		t.Fatalf("%d members at launch planned", n)
+	}
+}
