@@ -28,30 +28,27 @@ const chromiumPath = "/usr/bin/chromium"
 // launched on the outbox channel, its results, settings and the English
 // switch. Screenshots of each step land in test-artifacts/console/.
 func TestConsoleInHeadlessChromium(t *testing.T) {
+	runBrowserTest(t, "console.mjs", "console")
+}
+
+// TestJourneyCanvasInHeadlessChromium drives the journey canvas
+// (web/e2e/journey.mjs) against the demo platform: it builds the
+// replenishment journey by clicking (the API's errors drawn on the nodes
+// they name on the way), launches it and sees the live counts move.
+// Screenshots land in test-artifacts/journey/.
+func TestJourneyCanvasInHeadlessChromium(t *testing.T) {
+	runBrowserTest(t, "journey.mjs", "journey")
+}
+
+// runBrowserTest starts the platform with the demo data set, waits for the
+// demo's campaign to be sent, and runs web/e2e/<script> in node against
+// it; screenshots go to test-artifacts/<artifacts>.
+func runBrowserTest(t *testing.T, script, artifacts string) {
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
 	}
-	script := filepath.Join(root, "web", "e2e", "console.mjs")
-	var missing []string
-	if _, err := os.Stat(chromiumPath); err != nil {
-		missing = append(missing, chromiumPath+" (apt-get install chromium chromium-driver)")
-	}
-	if _, err := os.Stat(filepath.Join(root, "web", "e2e", "node_modules", "playwright-core")); err != nil {
-		missing = append(missing, "web/e2e/node_modules (npm ci in web/e2e)")
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missing = append(missing, "node")
-	}
-	if len(missing) > 0 {
-		msg := "browser test prerequisites missing: " + strings.Join(missing, ", ") + "; run `.ci/run` or `make e2e-deps`"
-		if os.Getenv("CDP_SKIP_BROWSER_TESTS") == "1" {
-			t.Skip(msg + " (CDP_SKIP_BROWSER_TESTS=1)")
-		}
-		t.Fatal(msg)
-	}
-
+	node := browserPrerequisites(t, root)
 	db := storetest.DB(t)
 	const token = "console-test-admin"
 	dataDir := t.TempDir()
@@ -75,20 +72,44 @@ func TestConsoleInHeadlessChromium(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
-	artifacts := filepath.Join(root, "test-artifacts", "console")
-	os.RemoveAll(artifacts)
+	dir := filepath.Join(root, "test-artifacts", artifacts)
+	os.RemoveAll(dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, script)
+	cmd := exec.CommandContext(ctx, node, filepath.Join(root, "web", "e2e", script))
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CDP_BASE_URL="+p.base, "CDP_ADMIN_TOKEN="+token, "CDP_ARTIFACTS="+artifacts, "CDP_CHROMIUM="+chromiumPath, "CDP_DEMO_TRUTH="+truth)
+	cmd.Env = append(os.Environ(), "CDP_BASE_URL="+p.base, "CDP_ADMIN_TOKEN="+token, "CDP_ARTIFACTS="+dir, "CDP_CHROMIUM="+chromiumPath, "CDP_DEMO_TRUTH="+truth)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("console browser test failed (%v); screenshots in %s:\n%s", err, artifacts, out.String())
+		t.Fatalf("browser test %s failed (%v); screenshots in %s:\n%s", script, err, dir, out.String())
 	}
-	t.Logf("console browser test passed in %s; screenshots in %s\n%s", time.Since(start).Round(time.Millisecond), artifacts, out.String())
+	t.Logf("browser test %s passed in %s; screenshots in %s\n%s", script, time.Since(start).Round(time.Millisecond), dir, out.String())
+}
+
+// browserPrerequisites returns node's path, or fails (or skips, with
+// CDP_SKIP_BROWSER_TESTS=1) naming what a browser test lacks.
+func browserPrerequisites(t *testing.T, root string) string {
+	var missing []string
+	if _, err := os.Stat(chromiumPath); err != nil {
+		missing = append(missing, chromiumPath+" (apt-get install chromium chromium-driver)")
+	}
+	if _, err := os.Stat(filepath.Join(root, "web", "e2e", "node_modules", "playwright-core")); err != nil {
+		missing = append(missing, "web/e2e/node_modules (npm ci in web/e2e)")
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		missing = append(missing, "node")
+	}
+	if len(missing) > 0 {
+		msg := "browser test prerequisites missing: " + strings.Join(missing, ", ") + "; run `.ci/run` or `make e2e-deps`"
+		if os.Getenv("CDP_SKIP_BROWSER_TESTS") == "1" {
+			t.Skip(msg + " (CDP_SKIP_BROWSER_TESTS=1)")
+		}
+		t.Fatal(msg)
+	}
+	return node
 }
 
 // demoCampaignSent tells whether the demo's example campaign was launched.
