@@ -87,7 +87,7 @@ function Canvas() {
               fitView deleteKeyCode={['Backspace', 'Delete']} proOptions={{ hideAttribution: true }}>
               <Background />
               <Controls showInteractive={false} />
-              <MiniMap pannable zoomable nodeColor={(n) => (n.type === 'entry' ? '#2f54eb' : '#91caff')} />
+              <MiniMap position="top-right" style={{ width: 140, height: 90 }} pannable zoomable nodeColor={(n) => (n.type === 'entry' ? '#2f54eb' : '#91caff')} />
             </ReactFlow>
           </div>
           <div className="jc-inspector" data-testid="inspector">

@@ -15,7 +15,7 @@ export const typeColor: Record<string, string> = {
 
 // Which counts a node of the type shows.
 const shown: Record<string, (keyof Tally)[]> = {
-  entry: ['entered', 'waiting'],
+  entry: ['entered', 'converted', 'exited'],
   send: ['entered', 'sent', 'converted'],
   wait: ['entered', 'waiting', 'converted'],
   wait_for: ['entered', 'waiting', 'branched', 'converted'],

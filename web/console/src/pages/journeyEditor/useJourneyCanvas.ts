@@ -159,7 +159,7 @@ export function useJourneyCanvas(id: string | undefined, label: Label) {
   const drawn = useMemo(() => nodes.map((n): CanvasNode => {
     const err = errorAt === n.id ? error?.message : undefined;
     if (n.type === 'entry') {
-      const t = results ? { entered: results.entered, waiting: results.active, sent: 0, branched: 0, converted: 0, exited: 0 } : undefined;
+      const t = results ? { entered: results.entered, waiting: 0, sent: 0, branched: 0, converted: results.exited.converted ?? 0, exited: Object.values(results.exited).reduce((a, b) => a + b, 0) } : undefined;
       return { ...n, data: { ...n.data, error: err, tally: t } };
     }
     return { ...n, data: { ...n.data, error: err, tally: results ? tally(n.data.node, results.nodes[n.id]) : undefined } };
