@@ -93,8 +93,8 @@ func (s *Service) audience(ctx context.Context, c Campaign, members *roaring.Bit
 }
 
 // members returns the members to plan (members, else the campaign's
-// segment's) and why the segment needs separate consent (nil: it does
-// not).
+// segment's) and why they need separate consent (nil: they do not): the
+// segment's sensitivity, else the step's (StepSensitive).
 func (s *Service) members(ctx context.Context, c Campaign, members *roaring.Bitmap) (*roaring.Bitmap, *segments.Finding, error) {
 	var sensitive *segments.Finding
 	if c.SegmentID != "" {
@@ -116,6 +116,9 @@ func (s *Service) members(ctx context.Context, c Campaign, members *roaring.Bitm
 	}
 	if members == nil {
 		members = roaring.New()
+	}
+	if sensitive == nil {
+		sensitive = c.StepSensitive
 	}
 	return members, sensitive, nil
 }

@@ -153,6 +153,17 @@ func (s *Service) vocabulary(ctx context.Context) (*segments.Vocabulary, error) 
 	return segments.NewVocabulary(SensitiveTerms, tags), nil
 }
 
+// ConditionSensitivity tells why a compiled rule (a journey's branch
+// condition) touches a sensitive category, with the vocabulary segments
+// are judged by (nil: it does not).
+func (s *Service) ConditionSensitivity(ctx context.Context, c *segments.Compiled) (*segments.Finding, error) {
+	v, err := s.vocabulary(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return segments.Sensitivity(c, s.Segments, v), nil
+}
+
 // sensitivity tells why a segment touches a sensitive category (nil: it
 // does not), from its compiled rule and those it reads, as saved now: a
 // segment changed after the campaign was saved is judged at planning.

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/granarycdp/cdp/segments"
 )
 
 // Offer is what a campaign promotes and what counts as a conversion.
@@ -79,6 +81,11 @@ type Campaign struct {
 	Status          string    `json:"status"`
 	LaunchedAt      time.Time `json:"launched_at,omitzero"`
 	CreatedBy       string    `json:"created_by"`
+	// StepSensitive, set by the caller of a step (PlanStep), says why the
+	// persons reaching the step were selected by a sensitive category (a
+	// journey's branch on a sensitive condition): planning then needs
+	// separate consent, as for a sensitive segment. Never stored.
+	StepSensitive *segments.Finding `json:"-"`
 }
 
 // Defaults: a grain-and-oil household buys rice every 2-3 weeks, so 14

@@ -214,7 +214,8 @@ func stepID(journey string, version uint32, node string, entry uint32) string {
 }
 
 // stepSend plans the node's send for persons (campaigns.PlanStep: consent,
-// opt-outs, caps, address; planning again after a crash plans nobody
+// separate consent after a sensitive entry segment or branch, opt-outs,
+// caps, address; planning again after a crash plans nobody
 // twice) and moves them on; the send itself is made by sendPending,
 // through the channel's journal.
 func (s *Service) stepSend(ctx context.Context, lj *live, c *compiled, n *Node, persons []uint32, now int64) ([]move, error) {
@@ -226,10 +227,15 @@ func (s *Service) stepSend(ctx context.Context, lj *live, c *compiled, n *Node, 
 		}
 		byEntry[e].Add(p)
 	}
+	sensitive, err := s.stepSensitivity(ctx, c, n.ID)
+	if err != nil {
+		return nil, err
+	}
 	var moves []move
 	for _, e := range slices.Sorted(maps.Keys(byEntry)) {
 		id := stepID(lj.st.ID, c.version, n.ID, e)
 		camp := stepCampaign(&c.def, n, id)
+		camp.StepSensitive = sensitive
 		lines, err := s.Campaigns.PlanStep(ctx, camp, byEntry[e])
 		if err != nil {
 			return nil, err

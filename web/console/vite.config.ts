@@ -20,6 +20,8 @@ export default defineConfig({
         manualChunks(id) {
           if (!id.includes('node_modules')) return undefined;
           if (/node_modules\/(echarts|zrender)\//.test(id)) return 'echarts';
+          // React Flow and its d3 pieces load only with the journey canvas.
+          if (/node_modules\/(@xyflow|d3-[a-z]+|classcat|zustand)\//.test(id)) return 'xyflow';
           if (/node_modules\/(react|react-dom|react-router|react-router-dom|scheduler|@remix-run)\//.test(id)) return 'react';
           return 'antd';
         },

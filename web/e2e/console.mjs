@@ -3,97 +3,13 @@
 //   CDP_BASE_URL=http://127.0.0.1:8080 CDP_ADMIN_TOKEN=... node web/e2e/console.mjs
 // Screenshots of every step go to CDP_ARTIFACTS (default test-artifacts/console).
 // Every wait is on a condition (a selector, a URL, a response), never a sleep.
-import { chromium } from 'playwright-core';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { apiCall, check, choose, finish, page, shot, step, waitForAPI, base, token } from './harness.mjs';
 
-const base = process.env.CDP_BASE_URL;
-const token = process.env.CDP_ADMIN_TOKEN;
-const artifacts = process.env.CDP_ARTIFACTS || 'test-artifacts/console';
-const executablePath = process.env.CDP_CHROMIUM || '/usr/bin/chromium';
 // The demo campaigns' truth (gen.Respond's effects), written beside the data.
 const demoTruth = process.env.CDP_DEMO_TRUTH ? JSON.parse(readFileSync(process.env.CDP_DEMO_TRUTH, 'utf8')) : null;
-if (!base || !token) {
-  console.error('CDP_BASE_URL and CDP_ADMIN_TOKEN are required');
-  process.exit(2);
-}
-mkdirSync(artifacts, { recursive: true });
 
 const flagship = '(did("video_complete", 30, {"topic": "控糖"}) >= 2 || chat("血糖", 30) || lapsed("低GI大米", 60)) && city_tier == 1 && ltv > 300';
-
-async function apiCall(method, path, body) {
-  const res = await fetch(base + '/api/v1' + path, {
-    method,
-    headers: { Authorization: 'Bearer ' + token, 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const data = await res.json();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(data)}`);
-  return data;
-}
-
-function check(cond, msg) {
-  if (!cond) throw new Error('check failed: ' + msg);
-}
-
-// waitForAPI asks the API again (every 100 ms, up to timeoutMs) until
-// done(answer) holds, and returns that answer: a condition, not a sleep.
-async function waitForAPI(path, done, what, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  for (;;) {
-    last = await apiCall('GET', path);
-    if (done(last)) return last;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: last answer ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-const browser = await chromium.launch({ executablePath, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'] });
-const page = await browser.newPage({ viewport: { width: 1440, height: 900 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
-page.setDefaultTimeout(30_000);
-const pageErrors = [];
-page.on('pageerror', (e) => pageErrors.push(String(e)));
-page.on('console', (m) => m.type() === 'error' && !/Failed to load resource/.test(m.text()) && pageErrors.push('console: ' + m.text()));
-
-let n = 0;
-async function shot(name) {
-  n++;
-  const file = join(artifacts, `${String(n).padStart(2, '0')}-${name}.png`);
-  await page.evaluate(() => window.scrollTo(0, 0));
-  await page.screenshot({ path: file, fullPage: true });
-  console.log('screenshot', file);
-}
-// choose picks label in an antd Select and waits until the select shows it.
-// On a loaded machine a click can land on a dropdown still closing from
-// the previous choice, so a choice the select does not show is tried again.
-async function choose(select, label) {
-  for (let attempt = 1; ; attempt++) {
-    await select.click();
-    const option = page.locator('.ant-select-dropdown:not(.ant-select-dropdown-hidden) .ant-select-item-option').filter({ hasText: label }).first();
-    await option.click();
-    await page.locator('.ant-select-dropdown:not(.ant-select-dropdown-hidden)').first().waitFor({ state: 'hidden' }).catch(() => {});
-    try {
-      await select.locator('.ant-select-selection-item').filter({ hasText: label }).waitFor({ timeout: 5000 });
-      return;
-    } catch (e) {
-      if (attempt === 3) throw new Error(`the select does not show ${label} after ${attempt} tries`);
-    }
-  }
-}
-async function step(name, f) {
-  const start = Date.now();
-  try {
-    await f();
-    console.log(`ok   ${name} (${Date.now() - start} ms)`);
-  } catch (e) {
-    await shot('FAILED-' + name.replace(/\W+/g, '-')).catch(() => {});
-    console.error(`FAIL ${name}: ${e.stack || e}`);
-    if (pageErrors.length) console.error('page errors:\n' + pageErrors.join('\n'));
-    await browser.close();
-    process.exit(1);
-  }
-}
 
 await step('sign in with the admin token', async () => {
   await page.goto(base + '/');
@@ -522,9 +438,4 @@ await step('an analyst sees no actions it may not take', async () => {
   await shot('analyst-profile');
 });
 
-await browser.close();
-if (pageErrors.length) {
-  console.error('FAIL page errors:\n' + pageErrors.join('\n'));
-  process.exit(1);
-}
-console.log('PASS console browser test');
+await finish('console browser test');

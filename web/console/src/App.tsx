@@ -25,6 +25,7 @@ const CampaignEditor = lazy(() => import('./pages/CampaignEditor'));
 const CampaignResults = lazy(() => import('./pages/CampaignResults'));
 const Journeys = lazy(() => import('./pages/Journeys'));
 const JourneyDetail = lazy(() => import('./pages/JourneyDetail'));
+const JourneyEditor = lazy(() => import('./pages/JourneyEditor'));
 const Settings = lazy(() => import('./pages/Settings'));
 const Import = lazy(() => import('./pages/Import'));
 const Analytics = lazy(() => import('./pages/analytics/Analytics'));
@@ -162,7 +163,9 @@ function Shell() {
               <Route path="/campaigns/:id" element={<CampaignEditor />} />
               <Route path="/campaigns/:id/results" element={<CampaignResults />} />
               <Route path="/journeys" element={<Journeys />} />
+              <Route path="/journeys/new" element={<JourneyEditor />} />
               <Route path="/journeys/:id" element={<JourneyDetail />} />
+              <Route path="/journeys/:id/edit" element={<JourneyEditor />} />
               <Route path="/analytics" element={<Analytics />} />
               <Route path="/analytics/:tab" element={<Analytics />} />
               <Route path="/import" element={<Import />} />

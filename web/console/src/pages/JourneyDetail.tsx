@@ -45,7 +45,7 @@ export default function JourneyDetail() {
     <>
       <PageTitle title={<Space>{j.name}<Tag color={journeyStatusColor[j.status]} data-testid="journey-status">{t(`journeys.status.${j.status}` as 'journeys.status.draft')}</Tag></Space>}
         sub={`${t('journeys.version')} ${j.version} · ${t(`journeys.entryType.${j.entry.type}` as 'journeys.entryType.segment')}`}
-        extra={<Link to="/journeys">{t('journeys.back')}</Link>} />
+        extra={<Space><Link to={`/journeys/${j.id}/edit`}>{t('journeyEditor.canvas')}</Link><Link to="/journeys">{t('journeys.back')}</Link></Space>} />
       <Row gutter={[16, 16]}>
         <Col xs={12} xl={6}><Card bordered={false}><Statistic title={t('journeys.entered')} value={fmtInt(r.entered)} /></Card></Col>
         <Col xs={12} xl={6}><Card bordered={false}><Statistic title={t('journeys.active')} value={fmtInt(r.active)} /></Card></Col>
