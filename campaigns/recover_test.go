@@ -3,6 +3,7 @@ package campaigns
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,9 +17,18 @@ import (
 // log; not 11, planned before; not the members at launch.
 func TestEntriesLoggedButNotPlannedArePlannedAfterARestart(t *testing.T) {
 	f := newFixture(t, 10)
-	f.svc.Now = time.Now // the segment store logs changes on the real clock
+	var clock sync.Mutex
+	now := launchTime
+	at := func() time.Time { clock.Lock(); defer clock.Unlock(); return now }
+	opts := segments.DefaultOptions()
+	opts.Now = at
+	segs, err := segments.NewStore(f.ctx, f.db, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.svc.Segments, f.svc.Now = segs, at
 	c := f.campaign(0)
-	live, err := f.svc.Segments.Save(f.ctx, segments.Definition{Name: "live viewers", Rule: `did("video_complete", 30) >= 1`, Live: true}, "test")
+	live, err := segs.Save(f.ctx, segments.Definition{Name: "live viewers", Rule: `did("video_complete", 30) >= 1`, Live: true}, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,6 +43,9 @@ func TestEntriesLoggedButNotPlannedArePlannedAfterARestart(t *testing.T) {
 	if err := f.svc.Round(f.ctx, time.Hour); err != nil { // this process's first round: nothing logged to catch up on
 		t.Fatal(err)
 	}
+	clock.Lock()
+	now = now.Add(time.Minute)
+	clock.Unlock()
 	var persons, events [][]any
 	for _, p := range []uint32{11, 12} {
 		persons = append(persons, []any{p, p, p, uint64(1)})
@@ -66,7 +79,7 @@ func TestEntriesLoggedButNotPlannedArePlannedAfterARestart(t *testing.T) {
 	if sends(11) != 1 || sends(12) != 0 {
 		t.Fatalf("before the restart: person 11 planned %d times, 12 %d times; want 1 and 0", sends(11), sends(12))
 	}
-	restarted := &Service{DB: f.db, Writer: f.svc.Writer, Segments: f.svc.Segments, Logger: f.svc.Logger, Now: time.Now}
+	restarted := &Service{DB: f.db, Writer: f.svc.Writer, Segments: f.svc.Segments, Logger: f.svc.Logger, Now: at}
 	for range 2 {
 		if err := restarted.Round(f.ctx, time.Hour); err != nil {
 			t.Fatal(err)

@@ -196,7 +196,8 @@ func (s *Service) requeue(entered map[string]*roaring.Bitmap) {
 // recoverEntries plans, once per process and running segment-entry
 // campaign, the persons the segment's change log (segment_changes) shows
 // entering since the launch who are still members and not yet in the
-// send log. Entries reach Round through a queue in memory, logged and
+// send log (the members at the launch instant are its baseline, not
+// entries). Entries reach Round through a queue in memory, logged and
 // snapshotted before they are queued; a process killed before planning
 // them restarts with a snapshot that already holds them, so no live
 // change would bring them back. The caller holds s.mu.
@@ -206,7 +207,7 @@ func (s *Service) recoverEntries(ctx context.Context, c Campaign) error {
 		since = c.StartAt
 	}
 	entered, err := s.bitmap(ctx, "read the segment's entries since the launch", "SELECT person_id FROM "+s.DB.Table("segment_changes")+
-		" WHERE segment_id = {segment:String} AND change = 'enter' AND ts >= {since:DateTime64(3, 'UTC')}",
+		" WHERE segment_id = {segment:String} AND change = 'enter' AND ts > {since:DateTime64(3, 'UTC')}",
 		named("segment", c.SegmentID), named("since", since))
 	if err != nil {
 		return fmt.Errorf("campaign %s: %w", c.ID, err)

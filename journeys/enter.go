@@ -77,8 +77,9 @@ func (s *Service) enter(ctx context.Context, lj *live, in *inbox, now time.Time)
 }
 
 // loggedEntries adds to cand the persons the segment's change log
-// (segment_changes) shows entering since the launch who are still
-// members, each with the time of their latest entry, unless cand has them.
+// (segment_changes) shows entering after the launch instant (the members
+// then are not entries) who are still members, each with the time of their
+// latest entry, unless cand has them.
 // A catch-up round after a start needs them: entries reach the journey
 // through a queue in memory, logged and snapshotted before they are
 // queued, so a process killed before admitting them restarts with a
@@ -90,7 +91,7 @@ func (s *Service) loggedEntries(ctx context.Context, segment string, since time.
 		return err
 	}
 	return s.each(ctx, "read the segment's logged entries", "SELECT person_id, max(ts) FROM "+s.DB.Table("segment_changes")+
-		" WHERE segment_id = {segment:String} AND change = 'enter' AND ts >= {since:DateTime64(3, 'UTC')} GROUP BY person_id",
+		" WHERE segment_id = {segment:String} AND change = 'enter' AND ts > {since:DateTime64(3, 'UTC')} GROUP BY person_id",
 		[]any{named("segment", segment), named("since", since)}, func(rows driver.Rows) error {
 			var p uint32
 			var at time.Time

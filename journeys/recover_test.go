@@ -20,13 +20,11 @@ func TestLoggedSegmentEntriesEnterAfterARestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The segment store stamps its change log with the real clock: the
-	// launch comes after the members' entries at the save.
-	f.clock.Advance(time.Since(f.clock.Now()) + time.Millisecond)
 	d := f.segmentJourney(f.send("s1", "x"), exit("x"))
 	d.Entry.SegmentID, d.Entry.IncludeCurrent = live.ID, false
 	j := f.launch(d)
 	f.round() // this process's catch-up round: nothing logged since the launch
+	f.clock.Advance(time.Minute)
 	var persons, events [][]any
 	for _, p := range []uint32{11, 12} {
 		persons = append(persons, []any{p, p, p, uint64(1)})

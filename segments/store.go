@@ -359,7 +359,10 @@ func (s *Store) Recompute(ctx context.Context, id string) (Definition, error) {
 // setMembers replaces a segment's membership, writes the snapshot and
 // logs who entered and left (segment_changes), and reports the change.
 func (s *Store) setMembers(ctx context.Context, id string, bm *roaring.Bitmap) (Definition, error) {
-	now := time.Now()
+	// The engine's clock, the one the rule was evaluated at: the change
+	// log's times compare with the campaigns' and journeys' launch times
+	// on the same clock (their catch-up after a restart reads them).
+	now := s.engine.opts.Now()
 	s.mu.Lock()
 	d, ok := s.defs[id]
 	if !ok {
