@@ -109,8 +109,8 @@ func (c *Collector) TrackSpec(ctx context.Context, source, typ string, body []by
 		if len(b.Batch) == 0 {
 			return Result{}, invalid("batch", "must be a non-empty array of messages")
 		}
-		for _, raw := range b.Batch {
-			rec, prob := p.parse(raw, "", b.SentAt, b.Context)
+		for k, raw := range b.Batch {
+			rec, prob := p.parseScanned(raw, b.message(k), "", b.SentAt, b.Context)
 			items = append(items, c.item(rec, prob, raw))
 		}
 	} else {
@@ -126,14 +126,14 @@ func (c *Collector) TrackSpec(ctx context.Context, source, typ string, body []by
 
 // decodeBatch reads a batch body with scanBatch or, for what that does
 // not take, encoding/json (whose problems are the answer).
-func decodeBatch(body []byte) (trackSpecBatch, *Problem) {
-	var b trackSpecBatch
-	if scanBatch(body, &b) {
+func decodeBatch(body []byte) (*scannedBatch, *Problem) {
+	b := new(scannedBatch)
+	if scanBatch(body, b) {
 		return b, nil
 	}
-	b = trackSpecBatch{}
-	if err := json.Unmarshal(body, &b); err != nil {
-		return b, jsonProblem(err)
+	b = new(scannedBatch)
+	if err := json.Unmarshal(body, &b.trackSpecBatch); err != nil {
+		return nil, jsonProblem(err)
 	}
 	return b, nil
 }

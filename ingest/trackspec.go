@@ -136,13 +136,24 @@ func parseTime(s, field string) (time.Time, *Problem) {
 // items, which must carry their own). batchSentAt applies when the message
 // has none.
 func (p *trackSpecParser) parse(raw json.RawMessage, typ, batchSentAt string, batchContext json.RawMessage) (*Record, *Problem) {
+	return p.parseScanned(raw, nil, typ, batchSentAt, batchContext)
+}
+
+// parseScanned is parse with scanned the message as scanBatch decoded it
+// from raw (nil: decode raw here).
+func (p *trackSpecParser) parseScanned(raw json.RawMessage, scanned *trackSpecMessage, typ, batchSentAt string, batchContext json.RawMessage) (*Record, *Problem) {
 	if len(raw) > MaxEventBytes {
 		return nil, &Problem{Code: "too_large", Message: fmt.Sprintf("event is %d bytes; the limit is %d", len(raw), MaxEventBytes)}
 	}
 	if p.fast {
-		var m trackSpecMessage
-		if scanMessage(raw, &m) {
-			if rec, prob := p.message(&m, typ, batchSentAt, batchContext, true); prob != errSlowPath {
+		if scanned == nil {
+			scanned = new(trackSpecMessage)
+			if !scanMessage(raw, scanned) {
+				scanned = nil
+			}
+		}
+		if scanned != nil {
+			if rec, prob := p.message(scanned, typ, batchSentAt, batchContext, true); prob != errSlowPath {
 				return rec, prob
 			}
 		}
@@ -303,22 +314,22 @@ func (p *trackSpecParser) identifiers(rec *Record, m *trackSpecMessage, batchCon
 		}
 	}
 	for i, x := range ctx.ExternalIDs {
-		field := fmt.Sprintf("context.externalIds[%d]", i)
 		typ := strings.ToLower(strings.TrimSpace(x.Type))
 		if t, ok := externalIDTypes[typ]; ok {
 			typ = t
 		}
 		if !identity.KnownType(typ) {
-			return invalid(field+".type", "unknown identifier type %q (known: %s)", x.Type, strings.Join(identity.Types, ", "))
+			return invalid(externalIDField(i, "type"), "unknown identifier type %q (known: %s)", x.Type, strings.Join(identity.Types, ", "))
 		}
-		id, prob := str(x.ID, field+".id")
+		field := externalIDField(i, "id")
+		id, prob := str(x.ID, field)
 		if prob != nil {
 			return prob
 		}
 		if id == "" {
-			return invalid(field+".id", "is empty")
+			return invalid(field, "is empty")
 		}
-		if err := add(typ, id, field+".id"); err != nil {
+		if err := add(typ, id, field); err != nil {
 			return err
 		}
 	}
@@ -338,6 +349,23 @@ func (p *trackSpecParser) identifiers(rec *Record, m *trackSpecMessage, batchCon
 		return invalid("userId", "a message needs userId, anonymousId, a phone or context.externalIds")
 	}
 	return nil
+}
+
+// externalIDIDFields are the names of the first context.externalIds' id
+// fields, made once rather than for each message.
+var externalIDIDFields = func() (f [8]string) {
+	for i := range f {
+		f[i] = fmt.Sprintf("context.externalIds[%d].id", i)
+	}
+	return f
+}()
+
+// externalIDField names field leaf ("id", "type") of context.externalIds[i].
+func externalIDField(i int, leaf string) string {
+	if leaf == "id" && i < len(externalIDIDFields) {
+		return externalIDIDFields[i]
+	}
+	return fmt.Sprintf("context.externalIds[%d].%s", i, leaf)
 }
 
 // scrub checks that raw is a JSON object, masks phone-like keys and, when

@@ -110,9 +110,27 @@ func (id *externalID) set(n int, v []byte) bool {
 
 var batchKeys = []string{"batch", "sentAt", "context"}
 
+// scannedBatch is a batch body as scanBatch decodes it: the envelope as
+// json.Unmarshal fills it, and each message decoded in the same pass.
+type scannedBatch struct {
+	trackSpecBatch
+	msgs    []trackSpecMessage // msgs[k] is Batch[k] decoded when scanned[k]
+	scanned []bool
+}
+
+// message returns Batch[k] as the scanner decoded it, or nil when it did
+// not (the reference decoder reads Batch[k] then).
+func (b *scannedBatch) message(k int) *trackSpecMessage {
+	if k < len(b.scanned) && b.scanned[k] {
+		return &b.msgs[k]
+	}
+	return nil
+}
+
 // scanBatch decodes a batch body as json.Unmarshal into trackSpecBatch
 // would when every element of "batch" is an object, or returns false.
-func scanBatch(body []byte, b *trackSpecBatch) bool {
+// The messages it can it decodes on the way (scannedBatch.message).
+func scanBatch(body []byte, b *scannedBatch) bool {
 	end := scanFields(body, skipSpace(body, 0), 1, batchKeys, func(n int, v []byte) bool {
 		switch n {
 		case 1:
@@ -121,17 +139,37 @@ func scanBatch(body []byte, b *trackSpecBatch) bool {
 			b.Context = v
 			return true
 		}
-		if v[0] != '[' {
-			return false
-		}
-		// Each message has a "type": room for all without growing.
-		b.Batch = make([]json.RawMessage, 0, bytes.Count(v, []byte(`"type"`)))
-		return scanArray(v, 0, 2, func(x []byte) bool {
-			b.Batch = append(b.Batch, x)
-			return x[0] == '{'
-		}) >= 0
+		return b.scanMessages(v)
 	})
 	return end >= 0 && skipSpace(body, end) == len(body)
+}
+
+// scanMessages reads the "batch" array v: each element must be an object;
+// a valid one the scanner declines is left to the reference decoder.
+func (b *scannedBatch) scanMessages(v []byte) bool {
+	if v[0] != '[' {
+		return false
+	}
+	// Each message has a "type": room for all without growing.
+	n := bytes.Count(v, []byte(`"type"`))
+	b.Batch, b.msgs, b.scanned = make([]json.RawMessage, 0, n), make([]trackSpecMessage, 0, n), make([]bool, 0, n)
+	i, done := opening(v, 0, 2, ']')
+	for !done {
+		if i >= len(v) || v[i] != '{' {
+			return false
+		}
+		b.msgs = append(b.msgs, trackSpecMessage{})
+		end := scanFields(v, i, 2, messageKeys, b.msgs[len(b.msgs)-1].set)
+		b.scanned = append(b.scanned, end >= 0)
+		if end < 0 {
+			if end = scanValue(v, i, 1); end < 0 {
+				return false
+			}
+		}
+		b.Batch = append(b.Batch, v[i:end])
+		i, done = afterValue(v, end, ']')
+	}
+	return i >= 0
 }
 
 // plainStringOrNumber is stringOrNumber for raw a string without escapes

@@ -65,27 +65,34 @@ var trackSpecSeeds = []string{
 // says.
 func decodeTrackSpec(p *trackSpecParser, typ string, body []byte) []string {
 	var msgs []json.RawMessage
+	scanned := new(scannedBatch)
 	sentAt, ctx := "", json.RawMessage(nil)
 	if typ == "batch" {
-		var b trackSpecBatch
-		var prob *Problem
-		if p.fast {
-			b, prob = decodeBatch(body)
-		} else if err := json.Unmarshal(body, &b); err != nil {
-			prob = jsonProblem(err)
-		}
+		b, prob := batchWith(p, body)
 		if prob != nil {
 			return []string{describe(nil, prob)}
 		}
-		msgs, sentAt, ctx, typ = b.Batch, b.SentAt, b.Context, ""
+		msgs, sentAt, ctx, typ, scanned = b.Batch, b.SentAt, b.Context, "", b
 	} else {
 		msgs = []json.RawMessage{body}
 	}
 	var out []string
-	for _, raw := range msgs {
-		out = append(out, describe(p.parse(raw, typ, sentAt, ctx)))
+	for k, raw := range msgs {
+		out = append(out, describe(p.parseScanned(raw, scanned.message(k), typ, sentAt, ctx)))
 	}
 	return out
+}
+
+// batchWith decodes a batch body with the decoder p uses.
+func batchWith(p *trackSpecParser, body []byte) (*scannedBatch, *Problem) {
+	if p.fast {
+		return decodeBatch(body)
+	}
+	b := new(scannedBatch)
+	if err := json.Unmarshal(body, &b.trackSpecBatch); err != nil {
+		return nil, jsonProblem(err)
+	}
+	return b, nil
 }
 
 // describe renders a parse result for comparison: a random message id
