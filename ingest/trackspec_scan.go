@@ -31,9 +31,10 @@ var messageKeys = []string{"type", "messageId", "userId", "anonymousId", "event"
 // nesting) as encoding/json decodes one into a struct whose JSON names are
 // names: set stores the value of names[n]; other members are skipped. It
 // returns the index past the object, or -1 for invalid JSON, a refusal of
-// set, a repeated field, or a key encoding/json would match to a field
-// case-insensitively or through an escape.
-func scanFields(raw []byte, i, depth int, names []string, set func(n int, v []byte) bool) int {
+// set, a repeated field, a key encoding/json would match to a field
+// case-insensitively or through an escape, or an unknown key when
+// skipUnknown is false.
+func scanFields(raw []byte, i, depth int, names []string, set func(n int, v []byte) bool, skipUnknown bool) int {
 	if i >= len(raw) || raw[i] != '{' {
 		return -1
 	}
@@ -42,7 +43,7 @@ func scanFields(raw []byte, i, depth int, names []string, set func(n int, v []by
 		n := keyIndex(key, escaped, names)
 		switch {
 		case n == -1:
-			return true
+			return skipUnknown
 		case n < 0 || seen&(1<<n) != 0:
 			return false
 		}
@@ -55,7 +56,7 @@ func scanFields(raw []byte, i, depth int, names []string, set func(n int, v []by
 // as json.Decoder ignores them) into m, as json.Decoder.Decode would, or
 // returns false.
 func scanMessage(raw []byte, m *trackSpecMessage) bool {
-	return scanFields(raw, skipSpace(raw, 0), 1, messageKeys, m.set) >= 0
+	return scanFields(raw, skipSpace(raw, 0), 1, messageKeys, m.set, true) >= 0
 }
 
 // set stores the value of messageKeys[n]: a string field as encoding/json
@@ -90,13 +91,13 @@ func scanContext(raw []byte, ctx *trackSpecContext) bool {
 		}
 		return v[0] == '[' && scanArray(v, 0, 2, func(x []byte) bool {
 			var id externalID
-			if scanFields(x, 0, 3, externalIDKeys, id.set) < 0 {
+			if scanFields(x, 0, 3, externalIDKeys, id.set, true) < 0 {
 				return false
 			}
 			ctx.ExternalIDs = append(ctx.ExternalIDs, id)
 			return true
 		}) >= 0
-	}) >= 0
+	}, true) >= 0
 }
 
 // set stores the value of externalIDKeys[n].
@@ -140,33 +141,45 @@ func scanBatch(body []byte, b *scannedBatch) bool {
 			return true
 		}
 		return b.scanMessages(v)
-	})
+	}, true)
 	return end >= 0 && skipSpace(body, end) == len(body)
 }
 
-// scanMessages reads the "batch" array v: each element must be an object;
-// a valid one the scanner declines is left to the reference decoder.
+// scanMessages reads the "batch" array v; a valid element the scanner
+// declines is left to the reference decoder.
 func (b *scannedBatch) scanMessages(v []byte) bool {
-	if v[0] != '[' {
-		return false
-	}
 	// Each message has a "type": room for all without growing.
 	n := bytes.Count(v, []byte(`"type"`))
 	b.Batch, b.msgs, b.scanned = make([]json.RawMessage, 0, n), make([]trackSpecMessage, 0, n), make([]bool, 0, n)
+	return scanObjects(v, func(i int) int {
+		b.msgs = append(b.msgs, trackSpecMessage{})
+		return scanFields(v, i, 2, messageKeys, b.msgs[len(b.msgs)-1].set, true)
+	}, func(raw []byte, scanned bool) {
+		b.Batch, b.scanned = append(b.Batch, raw), append(b.scanned, scanned)
+	})
+}
+
+// scanObjects reads the array v, whose elements must all be objects:
+// decode decodes the one at v[i] and returns the index past it, or -1 to
+// leave it to the reference decoder (when it is valid JSON); add gets
+// each element's bytes and whether decode took it.
+func scanObjects(v []byte, decode func(i int) int, add func(raw []byte, scanned bool)) bool {
+	if v[0] != '[' {
+		return false
+	}
 	i, done := opening(v, 0, 2, ']')
 	for !done {
 		if i >= len(v) || v[i] != '{' {
 			return false
 		}
-		b.msgs = append(b.msgs, trackSpecMessage{})
-		end := scanFields(v, i, 2, messageKeys, b.msgs[len(b.msgs)-1].set)
-		b.scanned = append(b.scanned, end >= 0)
-		if end < 0 {
+		end := decode(i)
+		scanned := end >= 0
+		if !scanned {
 			if end = scanValue(v, i, 1); end < 0 {
 				return false
 			}
 		}
-		b.Batch = append(b.Batch, v[i:end])
+		add(v[i:end], scanned)
 		i, done = afterValue(v, end, ']')
 	}
 	return i >= 0

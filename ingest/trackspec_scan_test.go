@@ -155,19 +155,9 @@ func FuzzTrackSpecDifferential(f *testing.F) {
 // each, in turn).
 func TestTrackSpecScanMatchesReference(t *testing.T) {
 	ref, fast := diffParsers(t)
-	swaps := []byte(`"\{}[],: 0-eE.nA`)
 	for _, s := range trackSpecSeeds {
 		b := []byte(s)
-		var variants [][]byte
-		for i := range b {
-			variants = append(variants, append(bytes.Clone(b[:i]), b[i+1:]...))
-			variants = append(variants, append(bytes.Clone(b[:i+1]), b[i:]...))
-			for _, c := range swaps {
-				v := bytes.Clone(b)
-				v[i] = c
-				variants = append(variants, v)
-			}
-		}
+		variants := mutations(b)[1:]
 		for _, typ := range scanTypes {
 			checkSame(t, ref, fast, typ, b)
 		}
@@ -175,4 +165,21 @@ func TestTrackSpecScanMatchesReference(t *testing.T) {
 			checkSame(t, ref, fast, scanTypes[i%len(scanTypes)], v)
 		}
 	}
+}
+
+// mutations returns b and every one-byte deletion, duplication and
+// replacement by a character that matters to JSON.
+func mutations(b []byte) [][]byte {
+	swaps := []byte(`"\{}[],: 0-eE.nA`)
+	out := [][]byte{b}
+	for i := range b {
+		out = append(out, append(bytes.Clone(b[:i]), b[i+1:]...))
+		out = append(out, append(bytes.Clone(b[:i+1]), b[i:]...))
+		for _, c := range swaps {
+			v := bytes.Clone(b)
+			v[i] = c
+			out = append(out, v)
+		}
+	}
+	return out
 }
