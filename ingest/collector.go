@@ -98,18 +98,19 @@ func (c *Collector) TrackSpec(ctx context.Context, source, typ string, body []by
 	if err := checkBody(body); err != nil {
 		return Result{}, err
 	}
-	p := &trackSpecParser{source: source, receivedAt: c.now().UTC(), protector: c.prot}
+	p := &trackSpecParser{source: source, receivedAt: c.now().UTC(), protector: c.prot, fast: true}
 	var items []item
 	if typ == "batch" {
-		var b trackSpecBatch
-		if err := json.Unmarshal(body, &b); err != nil {
-			return Result{}, jsonProblem(err)
+		b, prob := decodeBatch(body)
+		if prob != nil {
+			return Result{}, prob
 		}
+		items = make([]item, 0, len(b.Batch))
 		if len(b.Batch) == 0 {
 			return Result{}, invalid("batch", "must be a non-empty array of messages")
 		}
-		for _, raw := range b.Batch {
-			rec, prob := p.parse(raw, "", b.SentAt, b.Context)
+		for k, raw := range b.Batch {
+			rec, prob := p.parseScanned(raw, b.message(k), "", b.SentAt, b.Context)
 			items = append(items, c.item(rec, prob, raw))
 		}
 	} else {
@@ -121,6 +122,20 @@ func (c *Collector) TrackSpec(ctx context.Context, source, typ string, body []by
 		items = append(items, c.item(rec, nil, body))
 	}
 	return c.accept(ctx, source, "/v1/"+typ, items)
+}
+
+// decodeBatch reads a batch body with scanBatch or, for what that does
+// not take, encoding/json (whose problems are the answer).
+func decodeBatch(body []byte) (*scannedBatch, *Problem) {
+	b := new(scannedBatch)
+	if scanBatch(body, b) {
+		return b, nil
+	}
+	b = new(scannedBatch)
+	if err := json.Unmarshal(body, &b.trackSpecBatch); err != nil {
+		return nil, jsonProblem(err)
+	}
+	return b, nil
 }
 
 // item wraps a parsed record (scrubbed of mobile numbers, then keyed for

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -53,8 +55,17 @@ const maxOrderLines = 500
 
 // parseOrder validates one order and returns the first problem it finds.
 func (c *Collector) parseOrder(raw json.RawMessage, source string, receivedAt time.Time) (*Record, *Problem) {
-	in, prob := decodeOrder(raw)
-	if prob != nil {
+	return c.parseOrderScanned(raw, nil, source, receivedAt)
+}
+
+// parseOrderScanned is parseOrder with scanned the order as scanOrders
+// decoded it from raw (nil: decode raw with encoding/json here).
+func (c *Collector) parseOrderScanned(raw json.RawMessage, scanned *orderJSON, source string, receivedAt time.Time) (*Record, *Problem) {
+	var in orderJSON
+	var prob *Problem
+	if scanned != nil && len(raw) <= MaxEventBytes {
+		in = *scanned
+	} else if in, prob = decodeOrder(raw); prob != nil {
 		return nil, prob
 	}
 	o := &Order{Channel: strings.TrimSpace(in.Channel), Status: strings.TrimSpace(in.Status), Currency: in.Currency,
@@ -243,7 +254,10 @@ func (c *Collector) buyerIDs(rec *Record, in orderJSON) *Problem {
 	add := func(typ, value, field string) *Problem {
 		return addIdentifier(c.prot, rec, &o.IDs, typ, value, field)
 	}
-	for k, v := range in.Buyer {
+	// In key order, so that identifiers come in one order and the first
+	// bad one is the one reported, whatever the map's order.
+	for _, k := range slices.Sorted(maps.Keys(in.Buyer)) {
+		v := in.Buyer[k]
 		typ, ok := buyerKeys[k]
 		if !ok {
 			return invalid("buyer."+k, "unknown buyer identifier (known: phone, unionid, openid, douyin_openid, wecom_external_userid, member_no, tmall_ouid, email, user_id)")
@@ -273,6 +287,28 @@ type orderBatch struct {
 	Orders []json.RawMessage `json:"orders"`
 }
 
+// decodeOrders splits a trimmed orders body into its orders: with fast,
+// by scanOrders when it takes the body, else by encoding/json, the
+// reference (whose problems are the answer).
+func decodeOrders(trimmed []byte, fast bool) (*scannedOrders, *Problem) {
+	s := new(scannedOrders)
+	if fast && scanOrders(trimmed, s) {
+		return s, nil
+	}
+	var b orderBatch
+	if err := json.Unmarshal(trimmed, &b); err != nil {
+		return nil, jsonProblem(err)
+	}
+	// A single order has no "orders" key (unknown keys are refused).
+	s = &scannedOrders{batch: b.Orders != nil, raws: b.Orders}
+	if !s.batch {
+		s.raws = []json.RawMessage{trimmed}
+	} else if len(s.raws) == 0 {
+		return nil, invalid("orders", "must be a non-empty array")
+	}
+	return s, nil
+}
+
 // Orders accepts one order object or {"orders": [...]}. Each order is
 // applied idempotently per (channel, order_id) and version: resending a
 // version changes nothing, a higher version replaces a lower one.
@@ -281,25 +317,16 @@ func (c *Collector) Orders(ctx context.Context, source string, body []byte) (Res
 		return Result{}, err
 	}
 	now := c.now().UTC()
-	trimmed := bytes.TrimSpace(body)
-	var b orderBatch
-	if err := json.Unmarshal(trimmed, &b); err != nil {
-		return Result{}, jsonProblem(err)
+	s, prob := decodeOrders(bytes.TrimSpace(body), true)
+	if prob != nil {
+		return Result{}, prob
 	}
-	// A single order has no "orders" key (unknown keys are refused).
-	batch := b.Orders != nil
-	raws := b.Orders
-	if !batch {
-		raws = []json.RawMessage{trimmed}
-	} else if len(raws) == 0 {
-		return Result{}, invalid("orders", "must be a non-empty array")
-	}
-	items := make([]item, 0, len(raws))
-	for _, raw := range raws {
-		rec, prob := c.parseOrder(raw, source, now)
+	items := make([]item, 0, len(s.raws))
+	for k, raw := range s.raws {
+		rec, prob := c.parseOrderScanned(raw, s.order(k), source, now)
 		items = append(items, c.item(rec, prob, raw))
 	}
-	if !batch && items[0].problem != nil {
+	if !s.batch && items[0].problem != nil {
 		c.deadLetter(ctx, source, "/v1/orders", items)
 		return Result{}, items[0].problem
 	}

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -59,11 +61,14 @@ type trackSpecBatch struct {
 
 // trackSpecContext is the part of context the platform reads.
 type trackSpecContext struct {
-	ExternalIDs []struct {
-		ID   json.RawMessage `json:"id"`
-		Type string          `json:"type"`
-	} `json:"externalIds"`
-	Traits json.RawMessage `json:"traits"`
+	ExternalIDs []externalID    `json:"externalIds"`
+	Traits      json.RawMessage `json:"traits"`
+}
+
+// externalID is one element of context.externalIds.
+type externalID struct {
+	ID   json.RawMessage `json:"id"`
+	Type string          `json:"type"`
 }
 
 // externalIDTypes maps context.externalIds types to identifier types. Our
@@ -84,6 +89,11 @@ type trackSpecParser struct {
 	source     string
 	receivedAt time.Time
 	protector  *identity.Protector
+	// fast decodes with the hand-written scanner (trackspec_scan.go),
+	// falling back to encoding/json for what it does not take; false is
+	// the reference decoder, encoding/json alone. Raw fields of a fast
+	// record point into the input, which must not change afterwards.
+	fast bool
 }
 
 // stringOrNumber reads a JSON id that SDKs send as a string or a number.
@@ -105,6 +115,14 @@ func stringOrNumber(raw json.RawMessage, field string) (string, *Problem) {
 	return "", invalid(field, "must be a string or a number")
 }
 
+// idReader is stringOrNumber, or with fast plainStringOrNumber.
+func idReader(fast bool) func(json.RawMessage, string) (string, *Problem) {
+	if fast {
+		return plainStringOrNumber
+	}
+	return stringOrNumber
+}
+
 func parseTime(s, field string) (time.Time, *Problem) {
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999Z0700", "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02T15:04:05.999999999"} {
 		if t, err := time.Parse(layout, s); err == nil {
@@ -118,14 +136,41 @@ func parseTime(s, field string) (time.Time, *Problem) {
 // items, which must carry their own). batchSentAt applies when the message
 // has none.
 func (p *trackSpecParser) parse(raw json.RawMessage, typ, batchSentAt string, batchContext json.RawMessage) (*Record, *Problem) {
+	return p.parseScanned(raw, nil, typ, batchSentAt, batchContext)
+}
+
+// parseScanned is parse with scanned the message as scanBatch decoded it
+// from raw (nil: decode raw here).
+func (p *trackSpecParser) parseScanned(raw json.RawMessage, scanned *trackSpecMessage, typ, batchSentAt string, batchContext json.RawMessage) (*Record, *Problem) {
 	if len(raw) > MaxEventBytes {
 		return nil, &Problem{Code: "too_large", Message: fmt.Sprintf("event is %d bytes; the limit is %d", len(raw), MaxEventBytes)}
+	}
+	if p.fast {
+		if scanned == nil {
+			scanned = new(trackSpecMessage)
+			if !scanMessage(raw, scanned) {
+				scanned = nil
+			}
+		}
+		if scanned != nil {
+			if rec, prob := p.message(scanned, typ, batchSentAt, batchContext, true); prob != errSlowPath {
+				return rec, prob
+			}
+		}
 	}
 	var m trackSpecMessage
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if err := dec.Decode(&m); err != nil {
 		return nil, jsonProblem(err)
 	}
+	return p.message(&m, typ, batchSentAt, batchContext, false)
+}
+
+// message validates a decoded message. With fast, ids are read by
+// plainStringOrNumber and the context by scanContext, and errSlowPath
+// asks for the reference decoder instead of a problem.
+func (p *trackSpecParser) message(m *trackSpecMessage, typ, batchSentAt string, batchContext json.RawMessage, fast bool) (*Record, *Problem) {
+	str := idReader(fast)
 	if typ != "" && m.Type != "" && m.Type != typ {
 		return nil, invalid("type", "%q sent to the %s endpoint", m.Type, typ)
 	}
@@ -137,7 +182,7 @@ func (p *trackSpecParser) parse(raw json.RawMessage, typ, batchSentAt string, ba
 	}
 	e := &Event{Type: m.Type, Source: p.source, ReceivedAt: p.receivedAt}
 	var prob *Problem
-	if e.MessageID, prob = stringOrNumber(m.MessageID, "messageId"); prob != nil {
+	if e.MessageID, prob = str(m.MessageID, "messageId"); prob != nil {
 		return nil, prob
 	}
 	if e.MessageID == "" {
@@ -145,10 +190,10 @@ func (p *trackSpecParser) parse(raw json.RawMessage, typ, batchSentAt string, ba
 	} else if len(e.MessageID) > 200 {
 		return nil, invalid("messageId", "longer than 200 characters")
 	}
-	if e.UserID, prob = stringOrNumber(m.UserID, "userId"); prob != nil {
+	if e.UserID, prob = str(m.UserID, "userId"); prob != nil {
 		return nil, prob
 	}
-	if e.AnonymousID, prob = stringOrNumber(m.AnonymousID, "anonymousId"); prob != nil {
+	if e.AnonymousID, prob = str(m.AnonymousID, "anonymousId"); prob != nil {
 		return nil, prob
 	}
 	switch m.Type {
@@ -168,20 +213,20 @@ func (p *trackSpecParser) parse(raw json.RawMessage, typ, batchSentAt string, ba
 	if utf8.RuneCountInString(e.Event) > 200 {
 		return nil, invalid("event", "longer than 200 characters")
 	}
-	if e.TS, prob = p.timestamp(m, batchSentAt); prob != nil {
+	if e.TS, prob = p.timestamp(*m, batchSentAt); prob != nil {
 		return nil, prob
 	}
 	rec := &Record{Kind: KindEvent, Event: e}
-	if err := p.identifiers(rec, &m, batchContext); err != nil {
+	if err := p.identifiers(rec, m, batchContext, fast); err != nil {
 		return nil, err
 	}
 	if m.Type == "group" || m.Type == "alias" {
 		// Their ids are kept in properties for identity to use.
 		extra := map[string]string{}
-		if s, _ := stringOrNumber(m.GroupID, "groupId"); s != "" {
+		if s, _ := str(m.GroupID, "groupId"); s != "" {
 			extra["groupId"] = s
 		}
-		if s, _ := stringOrNumber(m.PreviousID, "previousId"); s != "" {
+		if s, _ := str(m.PreviousID, "previousId"); s != "" {
 			extra["previousId"] = s
 		}
 		if len(extra) > 0 && len(e.Properties) == 0 {
@@ -233,7 +278,8 @@ func (p *trackSpecParser) timestamp(m trackSpecMessage, batchSentAt string) (tim
 // identifiers collects the message's identifiers (userId, anonymousId,
 // traits.phone/email, context.externalIds), protects phones and masks
 // phone-like keys in traits and properties.
-func (p *trackSpecParser) identifiers(rec *Record, m *trackSpecMessage, batchContext json.RawMessage) *Problem {
+func (p *trackSpecParser) identifiers(rec *Record, m *trackSpecMessage, batchContext json.RawMessage, fast bool) *Problem {
+	str := idReader(fast)
 	e := rec.Event
 	add := func(typ, value, field string) *Problem {
 		if value == "" {
@@ -256,28 +302,34 @@ func (p *trackSpecParser) identifiers(rec *Record, m *trackSpecMessage, batchCon
 		ctxRaw = batchContext
 	}
 	var ctx trackSpecContext
-	if len(ctxRaw) > 0 && string(ctxRaw) != "null" {
+	switch {
+	case len(ctxRaw) == 0 || string(ctxRaw) == "null":
+	case fast:
+		if !scanContext(ctxRaw, &ctx) {
+			return errSlowPath
+		}
+	default:
 		if err := json.Unmarshal(ctxRaw, &ctx); err != nil {
 			return invalid("context", "must be an object with externalIds as [{id, type}]")
 		}
 	}
 	for i, x := range ctx.ExternalIDs {
-		field := fmt.Sprintf("context.externalIds[%d]", i)
 		typ := strings.ToLower(strings.TrimSpace(x.Type))
 		if t, ok := externalIDTypes[typ]; ok {
 			typ = t
 		}
 		if !identity.KnownType(typ) {
-			return invalid(field+".type", "unknown identifier type %q (known: %s)", x.Type, strings.Join(identity.Types, ", "))
+			return invalid(externalIDField(i, "type"), "unknown identifier type %q (known: %s)", x.Type, strings.Join(identity.Types, ", "))
 		}
-		id, prob := stringOrNumber(x.ID, field+".id")
+		field := externalIDField(i, "id")
+		id, prob := str(x.ID, field)
 		if prob != nil {
 			return prob
 		}
 		if id == "" {
-			return invalid(field+".id", "is empty")
+			return invalid(field, "is empty")
 		}
-		if err := add(typ, id, field+".id"); err != nil {
+		if err := add(typ, id, field); err != nil {
 			return err
 		}
 	}
@@ -286,10 +338,10 @@ func (p *trackSpecParser) identifiers(rec *Record, m *trackSpecMessage, batchCon
 		traits = ctx.Traits
 	}
 	var err *Problem
-	if e.Traits, err = p.scrub(traits, "traits", add); err != nil {
+	if e.Traits, err = p.scrub(traits, "traits", add, fast); err != nil {
 		return err
 	}
-	if e.Properties, err = p.scrub(m.Properties, "properties", nil); err != nil {
+	if e.Properties, err = p.scrub(m.Properties, "properties", nil, fast); err != nil {
 		return err
 	}
 	e.Context = nonNull(ctxRaw)
@@ -299,9 +351,26 @@ func (p *trackSpecParser) identifiers(rec *Record, m *trackSpecMessage, batchCon
 	return nil
 }
 
+// externalIDIDFields are the names of the first context.externalIds' id
+// fields, made once rather than for each message.
+var externalIDIDFields = func() (f [8]string) {
+	for i := range f {
+		f[i] = fmt.Sprintf("context.externalIds[%d].id", i)
+	}
+	return f
+}()
+
+// externalIDField names field leaf ("id", "type") of context.externalIds[i].
+func externalIDField(i int, leaf string) string {
+	if leaf == "id" && i < len(externalIDIDFields) {
+		return externalIDIDFields[i]
+	}
+	return fmt.Sprintf("context.externalIds[%d].%s", i, leaf)
+}
+
 // scrub checks that raw is a JSON object, masks phone-like keys and, when
 // add is given, turns traits' phone and email into identifiers.
-func (p *trackSpecParser) scrub(raw json.RawMessage, field string, add func(typ, value, field string) *Problem) (json.RawMessage, *Problem) {
+func (p *trackSpecParser) scrub(raw json.RawMessage, field string, add func(typ, value, field string) *Problem, fast bool) (json.RawMessage, *Problem) {
 	raw = nonNull(raw)
 	if len(raw) == 0 {
 		return nil, nil
@@ -309,11 +378,16 @@ func (p *trackSpecParser) scrub(raw json.RawMessage, field string, add func(typ,
 	if raw[0] != '{' {
 		return nil, invalid(field, "must be a JSON object")
 	}
-	lower := bytes.ToLower(raw)
-	interesting := add != nil && bytes.Contains(lower, []byte(`"email"`))
-	for _, k := range identity.PhoneTraitKeys {
-		if bytes.Contains(lower, []byte(`"`+k+`"`)) {
-			interesting = true
+	var interesting bool
+	if fast {
+		interesting = scrubKeyIn(raw, add != nil)
+	} else {
+		lower := bytes.ToLower(raw)
+		interesting = add != nil && bytes.Contains(lower, []byte(`"email"`))
+		for _, k := range identity.PhoneTraitKeys {
+			if bytes.Contains(lower, []byte(`"`+k+`"`)) {
+				interesting = true
+			}
 		}
 	}
 	if !interesting {
@@ -323,7 +397,10 @@ func (p *trackSpecParser) scrub(raw json.RawMessage, field string, add func(typ,
 	if err := json.Unmarshal(raw, &obj); err != nil {
 		return nil, invalid(field, "must be a JSON object")
 	}
-	for k, v := range obj {
+	// In key order, so that identifiers come in one order and the first
+	// bad one is the one reported, whatever the map's order.
+	for _, k := range slices.Sorted(maps.Keys(obj)) {
+		v := obj[k]
 		s, ok := v.(string)
 		if !ok {
 			if f, isNum := v.(float64); isNum {
