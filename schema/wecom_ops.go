@@ -69,10 +69,10 @@ var wecomTagSteps = []Step{
 	},
 	CreateTable{
 		Name:    "wecom_ops_cursors",
-		Comment: "How far each wecomops loop has read its input (e.g. wecom_contact_events.received_at); the latest row per name wins.",
+		Comment: "How far each wecomops loop has read its input (e.g. the spool_seq of wecom_contact_events); the latest row per name wins.",
 		Columns: []Column{
 			{Name: "name", Type: "String"},
-			{Name: "position", Type: "DateTime64(3, 'UTC')"},
+			{Name: "position", Type: "UInt64"},
 			{Name: "ts", Type: "DateTime64(3, 'UTC')"},
 		},
 		Engine:  "ReplacingMergeTree(ts)",

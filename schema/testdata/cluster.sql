@@ -2195,12 +2195,12 @@ ENGINE = Distributed('cdp_cluster', 'cdp', 'wecom_tag_marks_local', cityHash64(t
 CREATE TABLE IF NOT EXISTS `cdp`.`wecom_ops_cursors_local` ON CLUSTER `cdp_cluster`
 (
     `name` String,
-    `position` DateTime64(3, 'UTC'),
+    `position` UInt64,
     `ts` DateTime64(3, 'UTC')
 )
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', ts)
 ORDER BY name
-COMMENT 'How far each wecomops loop has read its input (e.g. wecom_contact_events.received_at); the latest row per name wins.';
+COMMENT 'How far each wecomops loop has read its input (e.g. the spool_seq of wecom_contact_events); the latest row per name wins.';
 
 CREATE TABLE IF NOT EXISTS `cdp`.`wecom_ops_cursors` ON CLUSTER `cdp_cluster` AS `cdp`.`wecom_ops_cursors_local`
 ENGINE = Distributed('cdp_cluster', 'cdp', 'wecom_ops_cursors_local', cityHash64(name));

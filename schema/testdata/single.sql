@@ -2115,11 +2115,11 @@ COMMENT 'What the platform wrote with mark_tag, per corp tag and (staff member, 
 CREATE TABLE IF NOT EXISTS `cdp`.`wecom_ops_cursors`
 (
     `name` String,
-    `position` DateTime64(3, 'UTC'),
+    `position` UInt64,
     `ts` DateTime64(3, 'UTC')
 )
 ENGINE = ReplacingMergeTree(ts)
 ORDER BY name
 SETTINGS non_replicated_deduplication_window = 1000
-COMMENT 'How far each wecomops loop has read its input (e.g. wecom_contact_events.received_at); the latest row per name wins.';
+COMMENT 'How far each wecomops loop has read its input (e.g. the spool_seq of wecom_contact_events); the latest row per name wins.';
 
