@@ -81,25 +81,19 @@ type personTag struct {
 // extPersons maps customers to OneIDs: those matching extWhere, or the
 // customers of the OneIDs matching canonWhere.
 func (s *Service) extPersons(ctx context.Context, extWhere, canonWhere string, arg any) (map[string]uint32, error) {
-	rows, err := s.db.Conn.Query(ctx, `SELECT e.external_userid, p.canonical FROM `+s.contactPersons(extWhere)+` AS e
-		INNER JOIN `+schema.Canonical(s.db.Table("persons"), canonWhere)+` AS p ON p.person_id = e.pid`, arg)
-	if err != nil {
-		return nil, fmt.Errorf("wecomops: map customers to persons: %w", err)
-	}
-	defer rows.Close()
 	out := map[string]uint32{}
-	for rows.Next() {
-		var ext string
-		var p uint32
-		if err := rows.Scan(&ext, &p); err != nil {
-			return nil, fmt.Errorf("wecomops: map customers to persons: %w", err)
-		}
-		out[ext] = p
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("wecomops: map customers to persons: %w", err)
-	}
-	return out, nil
+	err := s.each(ctx, "map customers to persons", `SELECT e.external_userid, p.canonical FROM `+s.contactPersons(extWhere)+` AS e
+		INNER JOIN `+schema.Canonical(s.db.Table("persons"), canonWhere)+` AS p ON p.person_id = e.pid`, []any{arg},
+		func(scan scanFn) error {
+			var ext string
+			var p uint32
+			if err := scan(&ext, &p); err != nil {
+				return err
+			}
+			out[ext] = p
+			return nil
+		})
+	return out, err
 }
 
 // wantedTags are the person tags the customers' WeCom tags ask for.
@@ -108,46 +102,34 @@ func (s *Service) wantedTags(ctx context.Context, ext map[string]uint32) (map[pe
 	for e := range ext {
 		list = append(list, e)
 	}
-	rows, err := s.db.Conn.Query(ctx, `SELECT external_userid, tag_name FROM `+s.db.Table("wecom_customer_tags")+` FINAL
-		WHERE external_userid IN ? AND present = 1 AND tag_type IN (1, 3) AND tag_name != ''`, list)
-	if err != nil {
-		return nil, fmt.Errorf("wecomops: read customer tags: %w", err)
-	}
-	defer rows.Close()
 	out := map[personTag]bool{}
-	for rows.Next() {
-		var e, name string
-		if err := rows.Scan(&e, &name); err != nil {
-			return nil, fmt.Errorf("wecomops: read customer tags: %w", err)
-		}
-		out[personTag{ext[e], TagPrefix + strings.TrimSpace(name)}] = true
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("wecomops: read customer tags: %w", err)
-	}
-	return out, nil
+	err := s.each(ctx, "read customer tags", `SELECT external_userid, tag_name FROM `+s.db.Table("wecom_customer_tags")+` FINAL
+		WHERE external_userid IN ? AND present = 1 AND tag_type IN (1, 3) AND tag_name != ''`, []any{list},
+		func(scan scanFn) error {
+			var e, name string
+			if err := scan(&e, &name); err != nil {
+				return err
+			}
+			out[personTag{ext[e], TagPrefix + strings.TrimSpace(name)}] = true
+			return nil
+		})
+	return out, err
 }
 
 // currentTags are the persons' TagPrefix tags now in person_tags.
 func (s *Service) currentTags(ctx context.Context, persons []uint32) (map[personTag]bool, error) {
-	rows, err := s.db.Conn.Query(ctx, `SELECT person_id, tag FROM `+s.db.Table("person_tags")+` FINAL
-		WHERE person_id IN ? AND startsWith(tag, ?) AND deleted = 0`, persons, TagPrefix)
-	if err != nil {
-		return nil, fmt.Errorf("wecomops: read person tags: %w", err)
-	}
-	defer rows.Close()
 	out := map[personTag]bool{}
-	for rows.Next() {
-		var k personTag
-		if err := rows.Scan(&k.person, &k.tag); err != nil {
-			return nil, fmt.Errorf("wecomops: read person tags: %w", err)
-		}
-		out[k] = true
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("wecomops: read person tags: %w", err)
-	}
-	return out, nil
+	err := s.each(ctx, "read person tags", `SELECT person_id, tag FROM `+s.db.Table("person_tags")+` FINAL
+		WHERE person_id IN ? AND startsWith(tag, ?) AND deleted = 0`, []any{persons, TagPrefix},
+		func(scan scanFn) error {
+			var k personTag
+			if err := scan(&k.person, &k.tag); err != nil {
+				return err
+			}
+			out[k] = true
+			return nil
+		})
+	return out, err
 }
 
 func keys(m map[uint32]bool) []uint32 {

@@ -58,27 +58,21 @@ func (s *Service) ReadCustomerTags(ctx context.Context, limit int) (int, error) 
 	if err != nil {
 		return 0, err
 	}
-	rows, err := s.db.Conn.Query(ctx, `SELECT external_userid, max(spool_seq) AS seq FROM `+s.db.Table("wecom_contact_events")+`
-		WHERE spool_seq > ? AND external_userid != '' GROUP BY external_userid ORDER BY seq LIMIT ?`, cursor, limit)
-	if err != nil {
-		return 0, fmt.Errorf("wecomops: read contact changes: %w", err)
-	}
 	type change struct {
 		ext string
 		seq uint64
 	}
 	var todo []change
-	for rows.Next() {
-		var c change
-		if err := rows.Scan(&c.ext, &c.seq); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("wecomops: read contact changes: %w", err)
-		}
-		todo = append(todo, c)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, fmt.Errorf("wecomops: read contact changes: %w", err)
+	err = s.each(ctx, "read contact changes", `SELECT external_userid, max(spool_seq) AS seq FROM `+s.db.Table("wecom_contact_events")+`
+		WHERE spool_seq > ? AND external_userid != '' GROUP BY external_userid ORDER BY seq LIMIT ?`, []any{cursor, limit},
+		func(scan scanFn) error {
+			var c change
+			err := scan(&c.ext, &c.seq)
+			todo = append(todo, c)
+			return err
+		})
+	if err != nil {
+		return 0, err
 	}
 	var read []string
 	var readErr error
@@ -128,24 +122,18 @@ func (s *Service) getContact(ctx context.Context, ext string) (wecom.ExternalCon
 func (s *Service) observe(ctx context.Context, ext string, c wecom.ExternalContact) error {
 	type key struct{ staff, tag string }
 	before := map[key][2]any{} // -> tag name, type
-	rows, err := s.db.Conn.Query(ctx, `SELECT staff_userid, tag_id, argMax(tag_name, ts), argMax(tag_type, ts) FROM `+s.db.Table("wecom_customer_tags")+`
-		WHERE external_userid = ? GROUP BY staff_userid, tag_id HAVING argMax(present, ts) = 1`, ext)
+	err := s.each(ctx, "read customer tags", `SELECT staff_userid, tag_id, argMax(tag_name, ts), argMax(tag_type, ts) FROM `+s.db.Table("wecom_customer_tags")+`
+		WHERE external_userid = ? GROUP BY staff_userid, tag_id HAVING argMax(present, ts) = 1`, []any{ext},
+		func(scan scanFn) error {
+			var k key
+			var name string
+			var typ uint8
+			err := scan(&k.staff, &k.tag, &name, &typ)
+			before[k] = [2]any{name, typ}
+			return err
+		})
 	if err != nil {
-		return fmt.Errorf("wecomops: read customer tags: %w", err)
-	}
-	for rows.Next() {
-		var k key
-		var name string
-		var typ uint8
-		if err := rows.Scan(&k.staff, &k.tag, &name, &typ); err != nil {
-			rows.Close()
-			return fmt.Errorf("wecomops: read customer tags: %w", err)
-		}
-		before[k] = [2]any{name, typ}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("wecomops: read customer tags: %w", err)
+		return err
 	}
 	now := s.o.Clock.Now().UTC()
 	var out [][]any

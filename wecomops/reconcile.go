@@ -122,28 +122,22 @@ func (s *Service) pairsOf(ctx context.Context, persons []uint32) (map[pair]uint3
 	if len(persons) == 0 {
 		return out, nil
 	}
-	rows, err := s.db.Conn.Query(ctx, `SELECT c.external_userid, c.staff_userid, p.canonical FROM (
+	err := s.each(ctx, "read contact pairs", `SELECT c.external_userid, c.staff_userid, p.canonical FROM (
 			SELECT external_userid, staff_userid, argMaxIf(change_type, ts, change_type IN `+contactChanges+`) AS last,
-				argMaxIf(person_id, ts, person_id != 0) AS person_id
+				argMaxIf(person_id, ts, person_id != 0) AS pid
 			FROM `+s.db.Table("wecom_contact_events")+` GROUP BY external_userid, staff_userid
 			HAVING last IN ('add_external_contact', 'edit_external_contact')) AS c
-		INNER JOIN `+schema.Canonical(s.db.Table("persons"), "canonical IN ?")+` AS p ON p.person_id = c.person_id`, persons)
-	if err != nil {
-		return nil, fmt.Errorf("wecomops: read contact pairs: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var p pair
-		var person uint32
-		if err := rows.Scan(&p.ext, &p.staff, &person); err != nil {
-			return nil, fmt.Errorf("wecomops: read contact pairs: %w", err)
-		}
-		out[p] = person
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("wecomops: read contact pairs: %w", err)
-	}
-	return out, nil
+		INNER JOIN `+schema.Canonical(s.db.Table("persons"), "canonical IN ?")+` AS p ON p.person_id = c.pid`, []any{persons},
+		func(scan scanFn) error {
+			var p pair
+			var person uint32
+			if err := scan(&p.ext, &p.staff, &person); err != nil {
+				return err
+			}
+			out[p] = person
+			return nil
+		})
+	return out, err
 }
 
 // marks reads the record of the tag: all of it (persons nil), or the
@@ -162,25 +156,19 @@ func (s *Service) marks(ctx context.Context, tagID string, persons *roaring.Bitm
 		where += " AND (person_id IN ? OR external_userid IN ?)"
 		args = append(args, persons.ToArray(), list)
 	}
-	rows, err := s.db.Conn.Query(ctx, `SELECT external_userid, staff_userid, argMax(state, ts), max(ts), argMax(person_id, ts) FROM `+
-		s.db.Table("wecom_tag_marks")+` WHERE `+where+` GROUP BY external_userid, staff_userid`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("wecomops: read tag marks: %w", err)
-	}
-	defer rows.Close()
 	out := map[pair]mark{}
-	for rows.Next() {
-		var p pair
-		var m mark
-		if err := rows.Scan(&p.ext, &p.staff, &m.state, &m.ts, &m.person); err != nil {
-			return nil, fmt.Errorf("wecomops: read tag marks: %w", err)
-		}
-		out[p] = m
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("wecomops: read tag marks: %w", err)
-	}
-	return out, nil
+	err := s.each(ctx, "read tag marks", `SELECT external_userid, staff_userid, argMax(state, ts), max(ts), argMax(person_id, ts) FROM `+
+		s.db.Table("wecom_tag_marks")+` WHERE `+where+` GROUP BY external_userid, staff_userid`, args,
+		func(scan scanFn) error {
+			var p pair
+			var m mark
+			if err := scan(&p.ext, &p.staff, &m.state, &m.ts, &m.person); err != nil {
+				return err
+			}
+			out[p] = m
+			return nil
+		})
+	return out, err
 }
 
 // observedTag returns, for the pairs of customers exts that were last
@@ -190,24 +178,18 @@ func (s *Service) observedTag(ctx context.Context, tagID string, exts []string) 
 	if len(exts) == 0 {
 		return out, nil
 	}
-	rows, err := s.db.Conn.Query(ctx, `SELECT external_userid, staff_userid, max(ts) FROM `+s.db.Table("wecom_customer_tags")+`
-		WHERE tag_id = ? AND external_userid IN ? GROUP BY external_userid, staff_userid HAVING argMax(present, ts) = 1`, tagID, exts)
-	if err != nil {
-		return nil, fmt.Errorf("wecomops: read observed tags: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var p pair
-		var ts time.Time
-		if err := rows.Scan(&p.ext, &p.staff, &ts); err != nil {
-			return nil, fmt.Errorf("wecomops: read observed tags: %w", err)
-		}
-		out[p] = ts
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("wecomops: read observed tags: %w", err)
-	}
-	return out, nil
+	err := s.each(ctx, "read observed tags", `SELECT external_userid, staff_userid, max(ts) FROM `+s.db.Table("wecom_customer_tags")+`
+		WHERE tag_id = ? AND external_userid IN ? GROUP BY external_userid, staff_userid HAVING argMax(present, ts) = 1`, []any{tagID, exts},
+		func(scan scanFn) error {
+			var p pair
+			var ts time.Time
+			if err := scan(&p.ext, &p.staff, &ts); err != nil {
+				return err
+			}
+			out[p] = ts
+			return nil
+		})
+	return out, err
 }
 
 // recordManual records pairs a staff member had tagged themselves.

@@ -112,24 +112,18 @@ func (s *Service) Sync(ctx context.Context, id string) (TagSync, error) {
 
 // Syncs lists every sync, newest change first.
 func (s *Service) Syncs(ctx context.Context) ([]TagSync, error) {
-	rows, err := s.db.Conn.Query(ctx, `SELECT sync_id, segment_id, tag_id, tag_name, status, updated_at, by FROM `+
-		s.db.Table("wecom_tag_syncs")+` FINAL ORDER BY updated_at DESC`)
-	if err != nil {
-		return nil, fmt.Errorf("wecomops: read tag syncs: %w", err)
-	}
-	defer rows.Close()
 	var out []TagSync
-	for rows.Next() {
-		var ts TagSync
-		if err := rows.Scan(&ts.ID, &ts.SegmentID, &ts.TagID, &ts.TagName, &ts.Status, &ts.UpdatedAt, &ts.By); err != nil {
-			return nil, fmt.Errorf("wecomops: read tag syncs: %w", err)
-		}
-		out = append(out, ts)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("wecomops: read tag syncs: %w", err)
-	}
-	return out, nil
+	err := s.each(ctx, "read tag syncs", `SELECT sync_id, segment_id, tag_id, tag_name, status, updated_at, by FROM `+
+		s.db.Table("wecom_tag_syncs")+` FINAL ORDER BY updated_at DESC`, nil,
+		func(scan scanFn) error {
+			var ts TagSync
+			if err := scan(&ts.ID, &ts.SegmentID, &ts.TagID, &ts.TagName, &ts.Status, &ts.UpdatedAt, &ts.By); err != nil {
+				return err
+			}
+			out = append(out, ts)
+			return nil
+		})
+	return out, err
 }
 
 // kick wakes the sync loop for a full reconcile.
