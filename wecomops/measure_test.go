@@ -64,4 +64,23 @@ func TestMeasureTagSync100k(t *testing.T) {
 	if calls != n {
 		t.Errorf("%d calls for %d pairs: the limiter let WeCom refuse some", calls, n)
 	}
+
+	// One more person enters while the sync is idle: the wall time from the
+	// change reaching the service to the pair tagged.
+	const one = uint32(n + 1)
+	f.fake.AddContact(wecomtest.Contact{ExternalUserID: "wmlast", FollowUser: "staff0"})
+	storetest.Insert(t, f.db, "persons", "person_id, parent, canonical, version", []any{one, one, one, uint64(1)})
+	storetest.Insert(t, f.db, "wecom_contact_events",
+		"dedup_key, ts, change_type, corp_id, staff_userid, external_userid, state, name, unionid, person_id, received_at, spool_seq",
+		[]any{"last", now, wecom.ChangeAddExternalContact, corpID, "staff0", "wmlast", "", "", "", one, now, uint64(one)})
+	storetest.Insert(t, f.db, "person_tags", "person_id, tag, source, sensitive, deleted, ts", []any{one, "vip", "manual", uint8(0), uint8(0), now})
+	f.must(f.segs.Engine().Refresh(f.ctx, []uint32{one}, segments.KindTags))
+	_, err = f.segs.Recompute(f.ctx, seg.ID)
+	f.must(err)
+	wall = time.Now()
+	f.must(f.svc.ProcessChanges(f.ctx))
+	if len(f.fake.PairTags("staff0", "wmlast")) != 1 {
+		t.Fatal("the last entrant's pair is not tagged")
+	}
+	t.Logf("one entry while idle: tagged %v after the change reached the service (wall, with %d members)", time.Since(wall).Round(time.Millisecond), n+1)
 }
