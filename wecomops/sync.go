@@ -40,6 +40,12 @@ var ErrNotFound = errors.New("wecomops: not found")
 // segment must exist, the tag must be in the corp tag library as last
 // read (RefreshLibrary), and no active sync may already write that tag.
 func (s *Service) CreateSync(ctx context.Context, segmentID, tagID, by string) (TagSync, error) {
+	switch {
+	case segmentID == "":
+		return TagSync{}, &FieldError{"segment_id", "is required"}
+	case tagID == "":
+		return TagSync{}, &FieldError{"tag_id", "is required"}
+	}
 	if _, err := s.o.Segments.Get(segmentID); err != nil {
 		return TagSync{}, &FieldError{"segment_id", "no segment " + segmentID}
 	}
