@@ -2,7 +2,7 @@ import { lazy, Suspense, useCallback, useEffect, useMemo, useState } from 'react
 import { Navigate, Route, Routes, useLocation, useNavigate } from 'react-router-dom';
 import { App as AntApp, Avatar, Button, ConfigProvider, Dropdown, Layout, Menu, Segmented, Space, Spin, Tag, theme, Typography } from 'antd';
 import {
-  AimOutlined, AppstoreOutlined, CloudUploadOutlined, DashboardOutlined, LineChartOutlined, LogoutOutlined, NodeIndexOutlined, NotificationOutlined,
+  AimOutlined, AppstoreOutlined, CloudUploadOutlined, DashboardOutlined, LineChartOutlined, LogoutOutlined, NodeIndexOutlined, NotificationOutlined, TagsOutlined,
   SettingOutlined, TeamOutlined, UserOutlined,
 } from '@ant-design/icons';
 import zhCN from 'antd/locale/zh_CN';
@@ -25,6 +25,7 @@ const CampaignEditor = lazy(() => import('./pages/CampaignEditor'));
 const CampaignResults = lazy(() => import('./pages/CampaignResults'));
 const Journeys = lazy(() => import('./pages/Journeys'));
 const JourneyDetail = lazy(() => import('./pages/JourneyDetail'));
+const WeCom = lazy(() => import('./pages/WeCom'));
 const Settings = lazy(() => import('./pages/Settings'));
 const Import = lazy(() => import('./pages/Import'));
 const Analytics = lazy(() => import('./pages/analytics/Analytics'));
@@ -108,6 +109,7 @@ function Shell() {
     { key: '/profiles', icon: <TeamOutlined />, label: t('common.profiles') },
     { key: '/campaigns', icon: <NotificationOutlined />, label: t('common.campaigns') },
     { key: '/journeys', icon: <NodeIndexOutlined />, label: t('common.journeys') },
+    { key: '/wecom', icon: <TagsOutlined />, label: t('common.wecom') },
     { key: '/import', icon: <CloudUploadOutlined />, label: t('common.dataImport') },
     { key: '/settings', icon: <SettingOutlined />, label: t('common.settings') },
   ];
@@ -163,6 +165,7 @@ function Shell() {
               <Route path="/campaigns/:id/results" element={<CampaignResults />} />
               <Route path="/journeys" element={<Journeys />} />
               <Route path="/journeys/:id" element={<JourneyDetail />} />
+              <Route path="/wecom" element={<WeCom />} />
               <Route path="/analytics" element={<Analytics />} />
               <Route path="/analytics/:tab" element={<Analytics />} />
               <Route path="/import" element={<Import />} />
