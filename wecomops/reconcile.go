@@ -2,13 +2,18 @@ package wecomops
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
 
 	"github.com/granarycdp/cdp/schema"
+	"github.com/granarycdp/cdp/segments"
 )
+
+// errSegmentDeleted reports that a sync's segment was deleted.
+var errSegmentDeleted = errors.New("wecomops: the synced segment was deleted")
 
 // Mark states of wecom_tag_marks.
 const (
@@ -45,6 +50,9 @@ func (s *Service) reconcile(ctx context.Context, ts TagSync, persons *roaring.Bi
 	members := roaring.New()
 	if ts.Status == SyncActive {
 		m, err := s.o.Segments.Members(ts.SegmentID)
+		if errors.Is(err, segments.ErrNotFound) {
+			return 0, fmt.Errorf("%w: %s", errSegmentDeleted, ts.SegmentID)
+		}
 		if err != nil {
 			return 0, fmt.Errorf("wecomops: members of segment %s: %w", ts.SegmentID, err)
 		}

@@ -132,10 +132,20 @@ func (s *Service) ProcessChanges(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// settleError stops a sync whose tag WeCom deleted; other errors pass.
+// settleError stops a sync whose tag WeCom deleted (nothing can be
+// written) or whose segment was deleted (the next reconcile removes what
+// it added); other errors pass.
 func (s *Service) settleError(ctx context.Context, ts TagSync, err error) error {
-	if errors.Is(err, errTagDeleted) && ts.Status == SyncActive {
-		if _, serr := s.StopSync(ctx, ts.ID, "wecom: tag deleted"); serr != nil {
+	by := ""
+	switch {
+	case ts.Status != SyncActive:
+	case errors.Is(err, errTagDeleted):
+		by = "wecom: tag deleted"
+	case errors.Is(err, errSegmentDeleted):
+		by = "wecomops: segment deleted"
+	}
+	if by != "" {
+		if _, serr := s.StopSync(ctx, ts.ID, by); serr != nil {
 			return errors.Join(err, serr)
 		}
 	}

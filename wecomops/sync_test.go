@@ -132,6 +132,28 @@ func TestTagSyncFollowsEntriesAndExitsAndStops(t *testing.T) {
 	}
 }
 
+// A deleted segment stops its sync, and the tags the sync added go.
+func TestTagSyncOfADeletedSegmentStopsAndRemovesItsTags(t *testing.T) {
+	f, seg, tag := syncFixture(t, Options{}, 5, 5)
+	ts, err := f.svc.CreateSync(f.ctx, seg.ID, tag, "test")
+	f.must(err)
+	f.must(f.svc.ReconcileAll(f.ctx))
+	if got := f.fake.TaggedPairs(tag); got != 5 {
+		t.Fatalf("%d pairs tagged, want 5", got)
+	}
+	f.must(f.segs.Delete(f.ctx, seg.ID, "test"))
+	if err := f.svc.ReconcileAll(f.ctx); !errors.Is(err, errSegmentDeleted) {
+		t.Fatalf("reconcile of a deleted segment: %v", err)
+	}
+	if got, _ := f.svc.Sync(f.ctx, ts.ID); got.Status != SyncStopped || got.By != "wecomops: segment deleted" {
+		t.Fatalf("sync of a deleted segment: %+v", got)
+	}
+	f.must(f.svc.ReconcileAll(f.ctx))
+	if got := f.fake.TaggedPairs(tag); got != 0 {
+		t.Fatalf("%d pairs still tagged after the segment was deleted", got)
+	}
+}
+
 // CreateSync refuses what it cannot do, naming the field.
 func TestCreateSyncRefusesBadRequests(t *testing.T) {
 	f, seg, tag := syncFixture(t, Options{}, 1, 1)
