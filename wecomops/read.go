@@ -74,7 +74,7 @@ func (s *Service) ReadCustomerTags(ctx context.Context, limit int) (int, error) 
 	if err != nil {
 		return 0, err
 	}
-	var read []string
+	var contacts []wecom.ExternalContact
 	var readErr error
 	pos := cursor
 	for _, c := range todo {
@@ -83,11 +83,15 @@ func (s *Service) ReadCustomerTags(ctx context.Context, limit int) (int, error) 
 			readErr = err
 			break
 		}
-		if err := s.observe(ctx, c.ext, contact); err != nil {
-			readErr = err
-			break
-		}
-		read, pos = append(read, c.ext), c.seq
+		contact.ExternalUserID = c.ext
+		contacts, pos = append(contacts, contact), c.seq
+	}
+	if err := s.observe(ctx, contacts); err != nil {
+		return 0, err
+	}
+	read := make([]string, len(contacts))
+	for i, c := range contacts {
+		read[i] = c.ExternalUserID
 	}
 	if err := s.personTags(ctx, read); err != nil {
 		return 0, err
@@ -117,18 +121,26 @@ func (s *Service) getContact(ctx context.Context, ext string) (wecom.ExternalCon
 	return c, nil
 }
 
-// observe records the tags seen on each of the customer's pairs and marks
-// absent the ones seen before that are gone.
-func (s *Service) observe(ctx context.Context, ext string, c wecom.ExternalContact) error {
-	type key struct{ staff, tag string }
+// observe records the tags seen on each pair of the customers read and
+// marks absent the ones seen before that are gone: one query and one
+// insert for the round.
+func (s *Service) observe(ctx context.Context, contacts []wecom.ExternalContact) error {
+	if len(contacts) == 0 {
+		return nil
+	}
+	type key struct{ ext, staff, tag string }
 	before := map[key][2]any{} // -> tag name, type
-	err := s.each(ctx, "read customer tags", `SELECT staff_userid, tag_id, argMax(tag_name, ts), argMax(tag_type, ts) FROM `+s.db.Table("wecom_customer_tags")+`
-		WHERE external_userid = ? GROUP BY staff_userid, tag_id HAVING argMax(present, ts) = 1`, []any{ext},
+	exts := make([]string, len(contacts))
+	for i, c := range contacts {
+		exts[i] = c.ExternalUserID
+	}
+	err := s.each(ctx, "read customer tags", `SELECT external_userid, staff_userid, tag_id, argMax(tag_name, ts), argMax(tag_type, ts) FROM `+
+		s.db.Table("wecom_customer_tags")+` WHERE external_userid IN ? GROUP BY external_userid, staff_userid, tag_id HAVING argMax(present, ts) = 1`, []any{exts},
 		func(scan scanFn) error {
 			var k key
 			var name string
 			var typ uint8
-			err := scan(&k.staff, &k.tag, &name, &typ)
+			err := scan(&k.ext, &k.staff, &k.tag, &name, &typ)
 			before[k] = [2]any{name, typ}
 			return err
 		})
@@ -137,17 +149,19 @@ func (s *Service) observe(ctx context.Context, ext string, c wecom.ExternalConta
 	}
 	now := s.o.Clock.Now().UTC()
 	var out [][]any
-	for _, f := range c.FollowUsers {
-		for _, t := range f.Tags {
-			if t.TagID == "" {
-				continue
+	for _, c := range contacts {
+		for _, f := range c.FollowUsers {
+			for _, t := range f.Tags {
+				if t.TagID == "" {
+					continue
+				}
+				delete(before, key{c.ExternalUserID, f.UserID, t.TagID})
+				out = append(out, []any{c.ExternalUserID, f.UserID, t.TagID, t.TagName, uint8(t.Type), uint8(1), now})
 			}
-			delete(before, key{f.UserID, t.TagID})
-			out = append(out, []any{ext, f.UserID, t.TagID, t.TagName, uint8(t.Type), uint8(1), now})
 		}
 	}
 	for k, v := range before {
-		out = append(out, []any{ext, k.staff, k.tag, v[0], v[1], uint8(0), now})
+		out = append(out, []any{k.ext, k.staff, k.tag, v[0], v[1], uint8(0), now})
 	}
 	if err := s.insert(ctx, "wecom_customer_tags", "external_userid, staff_userid, tag_id, tag_name, tag_type, present, ts", out); err != nil {
 		return fmt.Errorf("wecomops: write customer tags: %w", err)
