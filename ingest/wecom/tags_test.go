@@ -71,35 +71,26 @@ func TestFakeEnforcesFrequencyLimits(t *testing.T) {
 	tag := fake.AddCorpTag("复购", "米复购28天")
 	fake.SetRateLimit(wecomtest.PathMarkTag, 3, 5)
 	mark := func() error { return c.MarkTag(ctx, staff, cust(1), []string{tag}, nil) }
-	for i := range 3 {
-		if err := mark(); err != nil {
-			t.Fatalf("call %d within the limit: %v", i+1, err)
+	// steps: advance the clock, then make calls expecting 45009 or not.
+	for i, st := range []struct {
+		advance time.Duration
+		calls   int
+		limited bool
+	}{
+		{0, 3, false},               // the minute's three
+		{0, 1, true},                // the fourth in a minute
+		{59 * time.Second, 1, true}, // within the 60 s block
+		{2 * time.Second, 2, false}, // after it: five in the hour
+		{time.Minute, 1, true},      // the sixth in an hour
+		{59 * time.Minute, 1, true}, // within the hour's block
+		{2 * time.Minute, 1, false}, // after it
+	} {
+		clk.Advance(st.advance)
+		for range st.calls {
+			if err := mark(); errors.Is(err, wecom.ErrRateLimited) != st.limited || (!st.limited && err != nil) {
+				t.Fatalf("step %d: %v, want limited %v", i, err, st.limited)
+			}
 		}
-	}
-	if err := mark(); !errors.Is(err, wecom.ErrRateLimited) {
-		t.Fatalf("4th call in a minute: %v", err)
-	}
-	clk.Advance(59 * time.Second)
-	if err := mark(); !errors.Is(err, wecom.ErrRateLimited) {
-		t.Fatalf("within the 60 s block: %v", err)
-	}
-	clk.Advance(2 * time.Second)
-	for i := range 2 {
-		if err := mark(); err != nil {
-			t.Fatalf("after the block, call %d: %v", i+1, err)
-		}
-	}
-	clk.Advance(time.Minute)
-	if err := mark(); !errors.Is(err, wecom.ErrRateLimited) {
-		t.Fatalf("6th call in an hour: %v", err)
-	}
-	clk.Advance(59 * time.Minute)
-	if err := mark(); !errors.Is(err, wecom.ErrRateLimited) {
-		t.Fatalf("within the hour block: %v", err)
-	}
-	clk.Advance(2 * time.Minute)
-	if err := mark(); err != nil {
-		t.Fatalf("after the hour block: %v", err)
 	}
 }
 
