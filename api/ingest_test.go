@@ -23,6 +23,7 @@ import (
 	"github.com/granarycdp/cdp/segments"
 	"github.com/granarycdp/cdp/store"
 	"github.com/granarycdp/cdp/store/storetest"
+	"github.com/granarycdp/cdp/wecomops"
 )
 
 const (
@@ -48,8 +49,10 @@ type ingestFixture struct {
 	jrn    *journeys.Service // told of committed records; its loop is not started
 	col    *ingest.Collector
 	wc     *ingest.WeCom
-	opts   api.Options // what f.srv was built with
-	nonces int         // callbacks signed so far
+	// wecomOps serves the tag-sync routes; its loops are not started.
+	wecomOps *wecomops.Service
+	opts     api.Options // what f.srv was built with
+	nonces   int         // callbacks signed so far
 }
 
 func newIngestFixture(t *testing.T, maxSpool int64) *ingestFixture {
@@ -101,8 +104,12 @@ func newIngestFixtureTB(tb testing.TB, t *testing.T, maxSpool int64) *ingestFixt
 	camps := &campaigns.Service{DB: f.db, Writer: w, Segments: segs, Logger: storetest.Logger()}
 	wc := &ingest.WeCom{Crypto: crypto, Client: client, CorpID: corpID}
 	jrn := &journeys.Service{DB: f.db, Writer: w, Campaigns: camps, Segments: segs, Logger: storetest.Logger()}
+	ops, err := wecomops.New(wecomops.Options{DB: f.db, Client: client, Segments: segs, Touched: segs.Touched, Logger: storetest.Logger()})
+	if err != nil {
+		tb.Fatal(err)
+	}
 	apiOpts := api.Options{DB: f.db, Credentials: creds, Collector: col, Identity: svc, Segments: segs, Campaigns: camps, Journeys: jrn,
-		WeCom: wc, MetricsToken: metricsToken, Logger: storetest.Logger()}
+		WeCom: wc, WeComOps: ops, MetricsToken: metricsToken, Logger: storetest.Logger()}
 	f.srv = api.New(apiOpts)
 	pipe := ingest.NewPipeline(ingest.PipelineOptions{Spool: sp, Writer: w, SpoolID: "api-test", Linger: 5 * time.Millisecond, Resolver: graph,
 		AfterCommit: func(persons []uint32, tables []string) {
@@ -123,7 +130,7 @@ func newIngestFixtureTB(tb testing.TB, t *testing.T, maxSpool int64) *ingestFixt
 		w.Close(context.Background())
 		sp.Close()
 	})
-	return &ingestFixture{fixture: f, sp: sp, spool: opts.Dir, pipe: pipe, crypto: crypto, fake: fake, graph: graph, prot: prot, segs: segs, camps: camps, jrn: jrn, col: col, wc: wc, opts: apiOpts}
+	return &ingestFixture{fixture: f, sp: sp, spool: opts.Dir, pipe: pipe, crypto: crypto, fake: fake, graph: graph, prot: prot, segs: segs, camps: camps, jrn: jrn, col: col, wc: wc, wecomOps: ops, opts: apiOpts}
 }
 
 func (f *ingestFixture) post(path, key string, body []byte, header map[string]string) *httptest.ResponseRecorder {

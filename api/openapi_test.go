@@ -31,6 +31,7 @@ import (
 	"github.com/granarycdp/cdp/ingest"
 	"github.com/granarycdp/cdp/journeys"
 	"github.com/granarycdp/cdp/segments"
+	"github.com/granarycdp/cdp/wecomops"
 )
 
 var updateOpenAPI = flag.Bool("update-openapi", false, "rewrite the typed schemas of api/openapi.json from the Go types")
@@ -125,6 +126,11 @@ var apiRoutes = []apiRoute{
 	{method: "POST", path: "/api/v1/journeys/:id/stop", handler: "journeyStatus", status: 200, resp: typ[journeys.Journey]()},
 	{method: "POST", path: "/api/v1/journeys/:id/migrate", handler: "migrateJourney", req: typ[journeys.Mapping](), status: 200, resp: typ[migrateAnswer](), ginH: true},
 	{method: "POST", path: "/api/v1/journeys/:id/winner", handler: "journeyWinner", req: typ[winnerRequest](), status: 200, resp: typ[journeys.Journey]()},
+	{method: "GET", path: "/api/v1/wecom/tags", handler: "listWeComTags", status: 200, resp: typ[itemsOf[wecomops.LibraryTag]](), ginH: true},
+	{method: "GET", path: "/api/v1/wecom/tag-syncs", handler: "listTagSyncs", status: 200, resp: typ[itemsOf[wecomops.SyncReport]](), ginH: true},
+	{method: "POST", path: "/api/v1/wecom/tag-syncs", handler: "createTagSync", req: typ[TagSyncRequest](), status: 201, resp: typ[wecomops.TagSync]()},
+	{method: "GET", path: "/api/v1/wecom/tag-syncs/:id", handler: "getTagSync", status: 200, resp: typ[wecomops.TagSync]()},
+	{method: "POST", path: "/api/v1/wecom/tag-syncs/:id/stop", handler: "stopTagSync", status: 200, resp: typ[wecomops.TagSync]()},
 	{method: "GET", path: "/api/v1/journeys/:id/results", handler: "journeyResults", status: 200, resp: typ[journeys.Results]()},
 	{method: "GET", path: "/api/v1/profiles/:id/journeys", handler: "personJourneys", status: 200, resp: typ[itemsOf[journeys.Place]](), ginH: true},
 	// Analytics.
@@ -396,7 +402,7 @@ func checkComponents(g *schemaGen, doc *obj) []string {
 // openapi.json: the same routes, each served by the handler its row names,
 // and no operation documented that is not routed.
 func TestOpenAPIRoutesTable(t *testing.T) {
-	s := New(Options{Collector: &ingest.Collector{}, Identity: &identity.Service{}, Segments: &segments.Store{}, Campaigns: &campaigns.Service{}, Journeys: &journeys.Service{}})
+	s := New(Options{Collector: &ingest.Collector{}, Identity: &identity.Service{}, Segments: &segments.Store{}, Campaigns: &campaigns.Service{}, Journeys: &journeys.Service{}, WeComOps: &wecomops.Service{}})
 	rows := map[string]apiRoute{}
 	for _, r := range apiRoutes {
 		k := r.method + " " + r.path

@@ -30,6 +30,7 @@ import (
 	"github.com/granarycdp/cdp/segments"
 	"github.com/granarycdp/cdp/store"
 	"github.com/granarycdp/cdp/web"
+	"github.com/granarycdp/cdp/wecomops"
 )
 
 //go:embed openapi.json
@@ -52,6 +53,9 @@ type Options struct {
 	Campaigns *campaigns.Service
 	// Journeys serves journeys (it needs Campaigns); nil leaves them out.
 	Journeys *journeys.Service
+	// WeComOps serves the corp tag library and tag syncs; nil leaves them
+	// out.
+	WeComOps *wecomops.Service
 	// RateLimits limit calls per write key and per API token (zero: none).
 	RateLimits RateLimits
 	// EstimateTimeout is the deadline of an estimate or overlap
@@ -82,6 +86,7 @@ type Server struct {
 	segments  *segments.Store
 	campaigns *campaigns.Service
 	journeys  *journeys.Service
+	wecomOps  *wecomops.Service
 	analytics *analytics.Service
 	opts      Options
 	limits    *rateLimiters
@@ -97,7 +102,7 @@ func New(opts Options) *Server {
 	g := gin.New()
 	// No proxy is trusted unless configured: ClientIP is the peer address.
 	_ = g.SetTrustedProxies(nil)
-	s := &Server{db: opts.DB, creds: opts.Credentials, collector: opts.Collector, wecom: opts.WeCom, identity: opts.Identity, segments: opts.Segments, campaigns: opts.Campaigns, journeys: opts.Journeys, opts: opts, logger: opts.Logger, engine: g}
+	s := &Server{db: opts.DB, creds: opts.Credentials, collector: opts.Collector, wecom: opts.WeCom, identity: opts.Identity, segments: opts.Segments, campaigns: opts.Campaigns, journeys: opts.Journeys, wecomOps: opts.WeComOps, opts: opts, logger: opts.Logger, engine: g}
 	s.limits = newRateLimiters(opts.RateLimits)
 	g.Use(s.recover(), s.accessLog())
 	s.fallbackRoutes(g)
@@ -120,6 +125,9 @@ func New(opts Options) *Server {
 	}
 	if s.journeys != nil {
 		s.journeyRoutes(v1)
+	}
+	if s.wecomOps != nil {
+		s.wecomOpsRoutes(v1)
 	}
 	s.analyticsRoutes(v1)
 	s.consoleRoutes(v1)

@@ -74,6 +74,8 @@ var all = []Migration{
 	{Version: 13, Name: "analytics", Steps: analyticsSteps},
 	// BI views of journeys, their runs and steps (bi_journeys.go).
 	{Version: 14, Name: "journey_bi_views", Steps: journeyBISteps},
+	// WeCom customer tags read and written back (wecom_ops.go).
+	{Version: 15, Name: "wecom_tags", Steps: wecomTagSteps},
 }
 
 // Identifier columns shared by the ingest tables: parallel arrays of type

@@ -25,6 +25,7 @@ import (
 	"github.com/granarycdp/cdp/journeys"
 	"github.com/granarycdp/cdp/segments"
 	"github.com/granarycdp/cdp/store"
+	"github.com/granarycdp/cdp/wecomops"
 )
 
 // ingestParts is the ingest side of `cdp serve`: spool, collector,
@@ -41,13 +42,15 @@ type ingestParts struct {
 	segments  *segments.Store
 	campaigns *campaigns.Service
 	journeys  *journeys.Service
+	wecomOps  *wecomops.Service // nil without a WeCom client
 	pipeline  *ingest.Pipeline
 	optOuts   *optOutScan
 
 	// group runs the pipeline, the opt-out scan, the campaign loop, the
-	// journeys' executor, the live segments and the contact backfill. Its
-	// goroutines run on contexts of their own (not errgroup.WithContext):
-	// a failing pipeline must not stop campaigns; its error is Close's.
+	// journeys' executor, the live segments, the contact backfill and the
+	// WeCom operations (wecomops). Its goroutines run on contexts of their
+	// own (not errgroup.WithContext): a failing pipeline must not stop
+	// campaigns; its error is Close's.
 	group        errgroup.Group
 	stopPipeline context.CancelFunc
 	pipelineDone chan struct{} // closed when the pipeline has returned
@@ -151,9 +154,15 @@ func (p *ingestParts) wire(ctx context.Context, cfg config, db *store.DB, prot *
 	}
 	p.campaigns = &campaigns.Service{DB: db, Writer: p.writer, Segments: p.segments, Logger: logger, Channels: channels}
 	p.journeys = &journeys.Service{DB: db, Writer: p.writer, Campaigns: p.campaigns, Segments: p.segments, Logger: logger}
+	if p.wecomOps, err = newWeComOps(db, p.wecom, p.segments, logger); err != nil {
+		return err
+	}
 	p.segments.OnChange = func(ch segments.Change) {
 		p.campaigns.SegmentChanged(ch)
 		p.journeys.SegmentChanged(ch)
+		if p.wecomOps != nil {
+			p.wecomOps.SegmentChanged(ch)
+		}
 	}
 	p.optOuts = newOptOutScan(p.campaigns.ScanOptOuts, logger)
 	return nil
@@ -219,6 +228,19 @@ func (p *ingestParts) start(db *store.DB, spoolID string, logger *slog.Logger) {
 	p.group.Go(func() error { p.journeys.Run(loopsCtx, journeys.RunOptions{}); return nil })
 	p.group.Go(func() error { p.segments.RunLive(loopsCtx); return nil })
 	p.group.Go(func() error { p.backfillContacts(loopsCtx, db, logger); return nil })
+	if p.wecomOps != nil {
+		// WeCom tags read into person tags, segments synced to corp tags.
+		p.group.Go(func() error { p.wecomOps.Run(loopsCtx); return nil })
+	}
+}
+
+// newWeComOps is the WeCom operations service (wecomops), nil when no
+// WeCom client is configured.
+func newWeComOps(db *store.DB, w *ingest.WeCom, segs *segments.Store, logger *slog.Logger) (*wecomops.Service, error) {
+	if w == nil || w.Client == nil {
+		return nil, nil
+	}
+	return wecomops.New(wecomops.Options{DB: db, Client: w.Client, Segments: segs, Touched: segs.Touched, Logger: logger})
 }
 
 // backfillContacts completes, every few minutes, WeCom contacts recorded
@@ -270,8 +292,10 @@ func (p *ingestParts) waitIngested(ctx context.Context) error {
 //  3. The loops stop: the campaign loop and the journeys' executor (a
 //     send in flight is settled by the next start from its journal; a
 //     run's state is in journey_runs), the live segments (the next
-//     start recomputes them) and the contact backfill. They read what
-//     the pipeline committed and write through the writer.
+//     start recomputes them), the contact backfill and the WeCom
+//     operations (a mark_tag batch in flight is made again from its
+//     journal). They read what the pipeline committed and write through
+//     the writer.
 //  4. The writer flushes what the loops and the services appended,
 //     waits for ClickHouse to confirm it (at most writerCloseTimeout)
 //     and stops.

@@ -295,7 +295,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, banner io.Write
 		logger.Info("demo: WeCom callbacks of the demo corp are not rate limited", "limit", limits.WeComCallback.String())
 		limits.WeComCallback = api.RateLimit{}
 	}
-	srv := api.New(api.Options{DB: ch.db, Credentials: creds, Collector: in.collector, WeCom: in.wecom, Identity: in.identity, Segments: in.segments, Campaigns: in.campaigns, Journeys: in.journeys,
+	srv := api.New(api.Options{DB: ch.db, Credentials: creds, Collector: in.collector, WeCom: in.wecom, Identity: in.identity, Segments: in.segments, Campaigns: in.campaigns, Journeys: in.journeys, WeComOps: in.wecomOps,
 		RateLimits: limits, Version: buildVersion(), Gatherer: reg, MetricsToken: cfg.MetricsToken, Logger: logger})
 	var afterStart func(ctx context.Context, base string)
 	if demo {

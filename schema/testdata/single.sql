@@ -2051,3 +2051,75 @@ AS SELECT s.journey_id AS journey_id, ifNull(nullIf(p_s.canonical, 0), s.person_
 FROM `cdp`.journey_steps AS s LEFT JOIN (SELECT person_id, canonical FROM `cdp`.persons FINAL WHERE person_id != canonical) AS p_s ON p_s.person_id = s.person_id
 COMMENT 'Every step a journey run took, one row per (run, step): the node, its type and outcome.';
 
+-- migration 15 wecom_tags
+CREATE TABLE IF NOT EXISTS `cdp`.`wecom_corp_tags`
+(
+    `tag_id` String,
+    `tag_name` String,
+    `group_id` String,
+    `group_name` String,
+    `deleted` UInt8 COMMENT '1 once the library no longer lists it',
+    `ts` DateTime64(3, 'UTC') COMMENT 'When the library was read'
+)
+ENGINE = ReplacingMergeTree(ts)
+ORDER BY tag_id
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'The WeCom corp tag library (get_corp_tag_list); the latest row per tag wins.';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`wecom_customer_tags`
+(
+    `external_userid` String,
+    `staff_userid` LowCardinality(String),
+    `tag_id` String,
+    `tag_name` String,
+    `tag_type` UInt8 COMMENT '1 corp tag, 2 personal tag, 3 rule-group tag',
+    `present` UInt8 COMMENT '0 once a later read no longer shows it',
+    `ts` DateTime64(3, 'UTC') COMMENT 'When it was read'
+)
+ENGINE = ReplacingMergeTree(ts)
+ORDER BY (external_userid, staff_userid, tag_id)
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'Tags seen on a (staff member, customer) pair in externalcontact/get; the latest row per pair and tag wins.';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`wecom_tag_syncs`
+(
+    `sync_id` String,
+    `segment_id` String,
+    `tag_id` String COMMENT 'The corp tag written (one sync per tag)',
+    `tag_name` String,
+    `status` LowCardinality(String) COMMENT 'active, stopped (stopping removes what the sync added)',
+    `updated_at` DateTime64(3, 'UTC'),
+    `by` String COMMENT 'API token id of who made the change'
+)
+ENGINE = ReplacingMergeTree(updated_at)
+ORDER BY sync_id
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'Segments synced to a WeCom corp tag; every change is a new row, the latest updated_at wins.';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`wecom_tag_marks`
+(
+    `tag_id` String,
+    `external_userid` String,
+    `staff_userid` LowCardinality(String),
+    `sync_id` String,
+    `person_id` UInt32 COMMENT 'The OneID the pair was tagged for',
+    `state` LowCardinality(String) COMMENT 'adding, added, removing, removed, manual (a staff member\'s own tag: never touched)',
+    `entered_at` DateTime64(3, 'UTC') COMMENT 'When the person\'s entry (or exit) that asked for this write was seen',
+    `ts` DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(ts)
+ORDER BY (tag_id, external_userid, staff_userid)
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'What the platform wrote with mark_tag, per corp tag and (staff member, customer) pair; the latest row wins. adding/removing are written before the call, added/removed after it.';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`wecom_ops_cursors`
+(
+    `name` String,
+    `position` UInt64,
+    `ts` DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(ts)
+ORDER BY name
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'How far each wecomops loop has read its input (e.g. the spool_seq of wecom_contact_events); the latest row per name wins.';
+

@@ -354,6 +354,19 @@ await step('build a funnel, see the API numbers, save its drop-off as a segment'
   await shot('lifecycle');
 });
 
+await step('the WeCom page: tag syncs and the corp tag library; the sync form names what is missing', async () => {
+  await page.getByRole('menuitem', { name: '企业微信' }).click();
+  await page.getByTestId('tag-syncs-table').waitFor();
+  await page.getByTestId('corp-tags-table').waitFor();
+  const syncs = await apiCall('GET', '/wecom/tag-syncs');
+  const rows = await page.getByTestId('tag-syncs-table').locator('tbody tr.ant-table-row').count();
+  check(rows === syncs.items.length, `the page lists ${rows} tag syncs, the API ${syncs.items.length}`);
+  await page.getByTestId('create-tag-sync').click();
+  await page.getByText('请选择人群').waitFor();
+  await page.getByText('请选择企业标签').waitFor();
+  await shot('wecom');
+});
+
 await step('settings and the English switch', async () => {
   await page.getByRole('menuitem', { name: '系统设置' }).click();
   await page.getByTestId('identity-rules').locator('tbody tr').first().waitFor();

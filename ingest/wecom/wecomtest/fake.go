@@ -4,8 +4,11 @@
 //
 // Besides gettoken and externalcontact/get it implements the mass-message
 // APIs (massmsg.go: add_msg_template, get_groupmsg_send_result, the group
-// robot webhook) with their documented limits, and fault injection on any
-// path (FailNext, Fail5xx, Delay).
+// robot webhook) and the customer-tag APIs (tags.go: get_corp_tag_list,
+// mark_tag, the tags in externalcontact/get's follow_user) with their
+// documented limits, WeCom's per-API frequency limits on the tag paths
+// (SetRateLimit: 45009), and fault injection on any path (FailNext,
+// Fail5xx, Delay).
 package wecomtest
 
 import (
@@ -43,6 +46,8 @@ type Server struct {
 	delays   map[string]time.Duration // path -> delay before answering
 	now      func() time.Time
 	mass     massState
+	tagLib   tagState
+	rates    map[string]*rateState // path -> frequency limits (SetRateLimit)
 }
 
 // New starts a fake for one corp and secret.
@@ -50,11 +55,16 @@ func New(corpID, secret string) *Server {
 	s := &Server{
 		CorpID: corpID, Secret: secret, contacts: map[string]Contact{}, calls: map[string]int{},
 		faults: map[string][]fault{}, delays: map[string]time.Duration{}, now: time.Now,
-		mass: newMassState(),
+		mass: newMassState(), tagLib: newTagState(), rates: map[string]*rateState{},
+	}
+	for _, p := range []string{PathGetCorpTagList, PathMarkTag, PathGetContact} {
+		s.rates[p] = &rateState{perMinute: LimitPerMinute, perHour: LimitPerHour}
 	}
 	mux := http.NewServeMux()
 	s.handle(mux, "/cgi-bin/gettoken", s.gettoken)
-	s.handle(mux, "/cgi-bin/externalcontact/get", s.getContact)
+	s.handle(mux, PathGetContact, s.getContact)
+	s.handle(mux, PathGetCorpTagList, s.getCorpTagList)
+	s.handle(mux, PathMarkTag, s.markTag)
 	s.handle(mux, PathAddMsgTemplate, s.addMsgTemplate)
 	s.handle(mux, PathGetGroupMsgSendResult, s.getGroupMsgSendResult)
 	s.handle(mux, PathRobotWebhook, s.robotSend)
@@ -165,6 +175,8 @@ func (s *Server) handle(mux *http.ServeMux, path string, h http.HandlerFunc) {
 		var f *fault
 		if q := s.faults[path]; len(q) > 0 {
 			f, s.faults[path] = &q[0], q[1:]
+		} else if s.overLimit(path) {
+			f = &fault{errcode: 45009}
 		}
 		delay := s.delays[path]
 		s.mu.Unlock()
@@ -257,6 +269,10 @@ func (s *Server) getContact(w http.ResponseWriter, r *http.Request) {
 	id := r.URL.Query().Get("external_userid")
 	s.mu.Lock()
 	c, ok := s.contacts[id]
+	var follow []map[string]any
+	if ok {
+		follow = s.followUsers(c)
+	}
 	s.mu.Unlock()
 	if !ok {
 		writeJSON(w, map[string]any{"errcode": 84061, "errmsg": "not external contact"})
@@ -265,6 +281,6 @@ func (s *Server) getContact(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, map[string]any{
 		"errcode": 0, "errmsg": "ok",
 		"external_contact": map[string]any{"external_userid": c.ExternalUserID, "name": c.Name, "type": 1, "gender": 2, "unionid": c.UnionID},
-		"follow_user":      []map[string]any{{"userid": c.FollowUser, "remark": "", "description": "", "createtime": 1700000000, "state": c.State, "add_way": 1}},
+		"follow_user":      follow,
 	})
 }

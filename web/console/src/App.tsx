@@ -2,7 +2,7 @@ import { lazy, Suspense, useCallback, useEffect, useMemo, useState } from 'react
 import { Navigate, Route, Routes, useLocation, useNavigate } from 'react-router-dom';
 import { App as AntApp, Avatar, Button, ConfigProvider, Dropdown, Layout, Menu, Segmented, Space, Spin, Tag, theme, Typography } from 'antd';
 import {
-  AimOutlined, AppstoreOutlined, CloudUploadOutlined, DashboardOutlined, LineChartOutlined, LogoutOutlined, NodeIndexOutlined, NotificationOutlined,
+  AimOutlined, AppstoreOutlined, CloudUploadOutlined, DashboardOutlined, LineChartOutlined, LogoutOutlined, NodeIndexOutlined, NotificationOutlined, TagsOutlined,
   SettingOutlined, TeamOutlined, UserOutlined,
 } from '@ant-design/icons';
 import zhCN from 'antd/locale/zh_CN';
@@ -26,6 +26,7 @@ const CampaignResults = lazy(() => import('./pages/CampaignResults'));
 const Journeys = lazy(() => import('./pages/Journeys'));
 const JourneyDetail = lazy(() => import('./pages/JourneyDetail'));
 const JourneyEditor = lazy(() => import('./pages/JourneyEditor'));
+const WeCom = lazy(() => import('./pages/WeCom'));
 const Settings = lazy(() => import('./pages/Settings'));
 const Import = lazy(() => import('./pages/Import'));
 const Analytics = lazy(() => import('./pages/analytics/Analytics'));
@@ -109,6 +110,7 @@ function Shell() {
     { key: '/profiles', icon: <TeamOutlined />, label: t('common.profiles') },
     { key: '/campaigns', icon: <NotificationOutlined />, label: t('common.campaigns') },
     { key: '/journeys', icon: <NodeIndexOutlined />, label: t('common.journeys') },
+    { key: '/wecom', icon: <TagsOutlined />, label: t('common.wecom') },
     { key: '/import', icon: <CloudUploadOutlined />, label: t('common.dataImport') },
     { key: '/settings', icon: <SettingOutlined />, label: t('common.settings') },
   ];
@@ -166,6 +168,7 @@ function Shell() {
               <Route path="/journeys/new" element={<JourneyEditor />} />
               <Route path="/journeys/:id" element={<JourneyDetail />} />
               <Route path="/journeys/:id/edit" element={<JourneyEditor />} />
+              <Route path="/wecom" element={<WeCom />} />
               <Route path="/analytics" element={<Analytics />} />
               <Route path="/analytics/:tab" element={<Analytics />} />
               <Route path="/import" element={<Import />} />
