@@ -74,6 +74,9 @@ var all = []Migration{
 	{Version: 13, Name: "analytics", Steps: analyticsSteps},
 	// BI views of journeys, their runs and steps (bi_journeys.go).
 	{Version: 14, Name: "journey_bi_views", Steps: journeyBISteps},
+	// Demand sensing (demand.go): the dictionary, hourly signals summed on
+	// insert by materialized views, and their BI views.
+	{Version: 17, Name: "demand", Steps: append(append(append([]Step{}, demandSteps...), demandSeed()), viewSteps(demandViews)...)},
 }
 
 // Identifier columns shared by the ingest tables: parallel arrays of type
