@@ -68,7 +68,9 @@ func (s *Service) Series(ctx context.Context, q SeriesQuery) ([]Point, error) {
 	if err := q.validate(); err != nil {
 		return nil, err
 	}
-	bucket := func(hour string) string { return "toDateTime(" + schema.BeijingDate(hour) + ", '" + schema.BeijingName + "')" }
+	bucket := func(hour string) string {
+		return "toDateTime(" + schema.BeijingDate(hour) + ", '" + schema.BeijingName + "')"
+	}
 	if q.Granularity == Hour {
 		bucket = func(hour string) string { return hour }
 	}
@@ -129,6 +131,7 @@ type Daily struct {
 	Start  time.Time
 	Days   int
 	Series map[Key][]float64
+	cal    []nearDay
 }
 
 // Levels of a matrix: every city, every province, or the nation.
