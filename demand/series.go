@@ -199,7 +199,7 @@ func (d *Daily) Keys() []Key {
 }
 
 // beijing is the zone of days.
-var beijing = time.FixedZone(schema.BeijingName, 8*3600)
+var beijing = schema.Beijing
 
 // beijingDay is the start of t's Beijing day.
 func beijingDay(t time.Time) time.Time {

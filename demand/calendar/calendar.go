@@ -1,11 +1,15 @@
 // Package calendar knows the Chinese retail calendar of the grain-and-oil
 // trade: the lunar festivals (春节, 端午, 中秋) by Gregorian date, the
 // fixed holidays (国庆) and the online shopping festivals (618, 双11).
-// Dates are Beijing calendar days. It imports nothing of the project, so
+// Dates are Beijing calendar days. It imports only schema (the zone), so
 // the demo generator and the demand baselines share one table.
 package calendar
 
-import "time"
+import (
+	"time"
+
+	"github.com/granarycdp/cdp/schema"
+)
 
 // Event names a calendar event.
 type Event string
@@ -37,9 +41,8 @@ var lunar = map[Event]map[int]int{
 // typical are the dates used outside the table's years.
 var typical = map[Event]int{SpringFestival: 205, DragonBoat: 612, MidAutumn: 920, NationalDay: 1001, Sale618: 618, Double11: 1111}
 
-// Beijing is the zone of calendar days (a fixed UTC+8, independent of the
-// machine's tzdata).
-var Beijing = time.FixedZone("Asia/Shanghai", 8*3600)
+// Beijing is the zone of calendar days (schema.Beijing).
+var Beijing = schema.Beijing
 
 // Date is the Beijing day of an event in a year (midnight, Beijing).
 // Lunar festivals outside 2020-2035 fall on a typical date.
