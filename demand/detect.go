@@ -38,7 +38,7 @@ type DetectOptions struct {
 
 // DefaultDetectOptions are the options of the measured figures.
 func DefaultDetectOptions() DetectOptions {
-	return DetectOptions{Reference: 28, Guard: 7, Alpha: 0.01, MinCount: 5, MinRatio: 1.5, Cooldown: 14}
+	return DetectOptions{Reference: 28, Guard: 7, Alpha: 0.002, MinCount: 5, MinRatio: 1.5, Cooldown: 14}
 }
 
 // History is how many days before the tested day detection needs: a
@@ -340,8 +340,12 @@ func upperTail(y, mu, phi float64) float64 {
 	return math.Min(1, sum)
 }
 
-// day is the Beijing day of index i.
-func (d *Daily) day(i int) time.Time { return d.Start.AddDate(0, 0, i) }
+// day is the middle of window i: its weekday and calendar day are the
+// window's (a window starting at Beijing midnight is that day).
+func (d *Daily) day(i int) time.Time { return d.window(i).Add(12 * time.Hour) }
+
+// window is the start of window i.
+func (d *Daily) window(i int) time.Time { return d.Start.Add(time.Duration(i) * 24 * time.Hour) }
 
 // nearDay is calendar.Near of a day, cached on the matrix.
 type nearDay struct {

@@ -124,9 +124,10 @@ type Key struct {
 	City     string `json:"city"`
 }
 
-// Daily is a matrix of daily series: for each key, one count per Beijing
-// day from Start (searches plus views plus chats: the demand signal; or
-// units ordered).
+// Daily is a matrix of daily series: for each key, one count per 24-hour
+// window from Start (Beijing days when Start is a Beijing midnight; any
+// hour for rolling windows): searches plus views plus chats, the demand
+// signal.
 type Daily struct {
 	Start  time.Time
 	Days   int
@@ -141,40 +142,63 @@ const (
 	LevelNation   = "nation"
 )
 
-// Signals reads the daily signal counts of every class at a level, for
-// the Beijing days [start, start+days): the input of surge detection.
+// Signals reads the signal counts of every class at a level in the
+// 24-hour windows from start (truncated to its hour), days of them: the
+// input of surge detection. A Beijing midnight start gives Beijing days.
 func (s *Service) Signals(ctx context.Context, level string, start time.Time, days int) (*Daily, error) {
 	region := map[string]string{LevelCity: "province, city", LevelProvince: "province, ''", LevelNation: "'', ''"}[level]
 	if region == "" {
 		return nil, invalid("level", "must be city, province or nation")
 	}
-	start = beijingDay(start)
-	q := "SELECT class, " + region + ", toUInt32(dateDiff('day', toDate(?), " + schema.BeijingDate("hour") + ")) AS d, sum(signals) FROM " +
-		s.db.Table("demand_signals_hourly") + " WHERE hour >= ? AND hour < ?"
-	if level != LevelNation {
+	series, err := s.cells(ctx, "signals", region, level != LevelNation, start, 24, days)
+	if err != nil {
+		return nil, err
+	}
+	return &Daily{Start: start.Truncate(time.Hour), Days: days, Series: series}, nil
+}
+
+// CitySignalsHourly reads the hourly signal counts of every class and
+// city for the hours [start, start+hours) (start truncated to its hour).
+func (s *Service) CitySignalsHourly(ctx context.Context, start time.Time, hours int) (*Hourly, error) {
+	series, err := s.cells(ctx, "hourly signals", "province, city", true, start, 1, hours)
+	if err != nil {
+		return nil, err
+	}
+	return &Hourly{Start: start.Truncate(time.Hour), Hours: hours, Series: series}, nil
+}
+
+// cells reads signal counts per class and region (the region columns'
+// expressions; located: only rows with a province) in n buckets of width
+// hours from start (truncated to its hour).
+func (s *Service) cells(ctx context.Context, what, region string, located bool, start time.Time, width, n int) (map[Key][]float64, error) {
+	start = start.Truncate(time.Hour)
+	q := "SELECT class, " + region + ", toUInt32(intDiv(toUnixTimestamp(hour) - ?, ?)) AS b, sum(signals) FROM " +
+		s.db.Table("demand_signals_hourly") + " WHERE hour >= toDateTime(?, 'UTC') AND hour < toDateTime(?, 'UTC')"
+	if located {
 		q += " AND province != ''"
 	}
-	q += " GROUP BY 1, 2, 3, d"
-	rows, err := s.db.Conn.Query(ctx, q, start.Format(time.DateOnly), start, start.AddDate(0, 0, days))
+	q += " GROUP BY 1, 2, 3, b"
+	end := start.Add(time.Duration(width*n) * time.Hour)
+	rows, err := s.db.Conn.Query(ctx, q, start.Unix(), width*3600, start.Unix(), end.Unix())
 	if err != nil {
-		return nil, fmt.Errorf("demand: read signals: %w", err)
+		return nil, fmt.Errorf("demand: read %s: %w", what, err)
 	}
 	defer rows.Close()
-	out := &Daily{Start: start, Days: days, Series: map[Key][]float64{}}
+	out := map[Key][]float64{}
 	for rows.Next() {
 		var k Key
-		var d uint32
-		var n uint64
-		if err := rows.Scan(&k.Class, &k.Province, &k.City, &d, &n); err != nil {
-			return nil, fmt.Errorf("demand: read signals: %w", err)
+		var b uint32
+		var c uint64
+		if err := rows.Scan(&k.Class, &k.Province, &k.City, &b, &c); err != nil {
+			return nil, fmt.Errorf("demand: read %s: %w", what, err)
 		}
-		if out.Series[k] == nil {
-			out.Series[k] = make([]float64, days)
+		if out[k] == nil {
+			out[k] = make([]float64, n)
 		}
-		out.Series[k][d] = float64(n)
+		out[k][b] = float64(c)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("demand: read signals: %w", err)
+		return nil, fmt.Errorf("demand: read %s: %w", what, err)
 	}
 	return out, nil
 }

@@ -112,7 +112,7 @@ func matrixCells(d *Daily) map[string]float64 {
 	for k, v := range d.Series {
 		for i, n := range v {
 			if n != 0 {
-				out[fmt.Sprintf("%s|%s|%s|%s", k.Class, k.Province, k.City, d.Start.AddDate(0, 0, i).Format(time.DateOnly))] = n
+				out[fmt.Sprintf("%s|%s|%s|%s", k.Class, k.Province, k.City, d.Start.AddDate(0, 0, i).In(beijing).Format(time.DateOnly))] = n
 			}
 		}
 	}
@@ -145,7 +145,7 @@ func TestSignalsMatchRawRows(t *testing.T) {
 	ctx := context.Background()
 	s := New(db, nil)
 	world(t, db, rand.New(rand.NewPCG(1, 2)), 3000)
-	start := t0.AddDate(0, 0, -1)
+	start := beijingDay(t0.AddDate(0, 0, -1))
 	got, err := s.Signals(ctx, LevelCity, start, 23)
 	if err != nil {
 		t.Fatal(err)

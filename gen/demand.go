@@ -33,7 +33,7 @@ type DemandConfig struct {
 }
 
 // Surge is an injected rise of one class's searches in one city: from
-// Onset (an hour) for Days days the searches are multiplied by Factor;
+// Onset (an hour) for Days × 24 hours the searches are multiplied by Factor;
 // orders follow OrderLag days after the onset, multiplied by OrderFactor
 // for Days days (no order surge when OrderLag is 0).
 type Surge struct {
@@ -99,14 +99,16 @@ func DefaultSurges(start time.Time) []Surge {
 type DemandKey struct{ Class, Province, City string }
 
 // DemandWorld is a drawn demand world: per series and day the expected
-// searches (without surges: the quiet truth), the drawn searches and the
-// drawn units ordered, and the surges injected.
+// searches (without surges: the quiet truth), the drawn searches (also by
+// Beijing hour from Start, Hourly) and the drawn units ordered, and the
+// surges injected.
 type DemandWorld struct {
 	Start    time.Time
 	Days     int
 	Keys     []DemandKey
 	Expected map[DemandKey][]float64
 	Searches map[DemandKey][]int
+	Hourly   map[DemandKey][]int
 	Units    map[DemandKey][]int
 	Surges   []Surge
 }
@@ -122,7 +124,7 @@ func GenerateDemand(cfg DemandConfig) *DemandWorld {
 	}
 	start := beijingMidnight(cfg.Start)
 	w := &DemandWorld{Start: start, Days: cfg.Days, Expected: map[DemandKey][]float64{}, Searches: map[DemandKey][]int{},
-		Units: map[DemandKey][]int{}, Surges: cfg.Surges}
+		Hourly: map[DemandKey][]int{}, Units: map[DemandKey][]int{}, Surges: cfg.Surges}
 	r := rand.New(rand.NewPCG(cfg.Seed, 0xd3a4d))
 	cal := make([]map[string]float64, cfg.Days)
 	for d := range cfg.Days {
@@ -133,14 +135,22 @@ func GenerateDemand(cfg DemandConfig) *DemandWorld {
 			k := DemandKey{c.Name, city.Province, city.Name}
 			w.Keys = append(w.Keys, k)
 			exp, s, u := make([]float64, cfg.Days), make([]int, cfg.Days), make([]int, cfg.Days)
+			hourly := make([]int, 24*cfg.Days)
 			for d := range cfg.Days {
 				mean := cfg.Scale * c.Base * c.Region[city.region] * math.Sqrt(city.Weight) * cal[d][""] * cal[d][c.Name]
 				exp[d] = mean
-				sf, of := w.surgeFactors(k, start.AddDate(0, 0, d))
-				s[d] = nbDraw(r, mean*sf, cfg.Shape)
-				u[d] = nbDraw(r, 0.3*mean*cal[d][c.Name]*of, cfg.Shape)
+				day := start.AddDate(0, 0, d)
+				// One gamma draw a day (the day's overdispersion), then a
+				// Poisson count an hour along the diurnal profile.
+				g := gammaDraw(r, cfg.Shape) / cfg.Shape
+				for h := range 24 {
+					n := poissonDraw(r, mean*g*DemandHourShare[h]*w.searchFactor(k, day.Add(time.Duration(h)*time.Hour)))
+					hourly[24*d+h] = n
+					s[d] += n
+				}
+				u[d] = nbDraw(r, 0.3*mean*cal[d][c.Name]*w.orderFactor(k, day), cfg.Shape)
 			}
-			w.Expected[k], w.Searches[k], w.Units[k] = exp, s, u
+			w.Expected[k], w.Searches[k], w.Units[k], w.Hourly[k] = exp, s, u, hourly
 		}
 	}
 	return w
@@ -186,41 +196,34 @@ func peakShape(ev calendar.Event, off int, peak float64) float64 {
 	return 1 + (peak-1)*x
 }
 
-// surgeFactors are the search and order multipliers of series k on day:
-// a surge's factor on the days it covers (the onset day pro rata from its
-// hour), its order factor on the days OrderLag later.
-func (w *DemandWorld) surgeFactors(k DemandKey, day time.Time) (search, order float64) {
-	search, order = 1, 1
+// searchFactor is the search multiplier of series k in the hour from at:
+// the Factor of a surge covering it.
+func (w *DemandWorld) searchFactor(k DemandKey, at time.Time) float64 {
+	f := 1.0
 	for _, s := range w.Surges {
-		if s.Class != k.Class || s.City != k.City || s.Province != k.Province {
-			continue
-		}
-		on := beijingMidnight(s.Onset)
-		d := int(day.Sub(on).Hours()+0.5) / 24
-		if day.Before(on) {
-			d = -1
-		}
-		if d >= 0 && d < s.Days {
-			frac := 1.0
-			if d == 0 {
-				frac = 1 - hourShareBefore(s.Onset.In(calendar.Beijing).Hour())
-			}
-			search *= 1 + (s.Factor-1)*frac
-		}
-		if s.OrderLag > 0 && d >= s.OrderLag && d < s.OrderLag+s.Days {
-			order *= s.OrderFactor
+		if s.Class == k.Class && s.City == k.City && s.Province == k.Province &&
+			!at.Before(s.Onset) && at.Before(s.Onset.Add(time.Duration(s.Days)*24*time.Hour)) {
+			f *= s.Factor
 		}
 	}
-	return search, order
+	return f
 }
 
-// hourShareBefore is the share of a day's searches before hour h.
-func hourShareBefore(h int) float64 {
-	var s float64
-	for i := range h {
-		s += DemandHourShare[i]
+// orderFactor is the multiplier of units ordered of series k on day: a
+// surge's OrderFactor on the Days days from OrderLag days after its
+// onset's day.
+func (w *DemandWorld) orderFactor(k DemandKey, day time.Time) float64 {
+	f := 1.0
+	for _, s := range w.Surges {
+		if s.OrderLag <= 0 || s.Class != k.Class || s.City != k.City || s.Province != k.Province {
+			continue
+		}
+		from := beijingMidnight(s.Onset).AddDate(0, 0, s.OrderLag)
+		if !day.Before(from) && day.Before(from.AddDate(0, 0, s.Days)) {
+			f *= s.OrderFactor
+		}
 	}
-	return s
+	return f
 }
 
 // nbDraw draws a gamma-Poisson count with the given mean and gamma shape.

@@ -6,6 +6,7 @@
 package calendar
 
 import (
+	"sync"
 	"time"
 
 	"github.com/granarycdp/cdp/schema"
@@ -67,6 +68,38 @@ var Window = map[Event][2]int{
 // windows overlap (国庆 and a late 中秋), the nearer event wins.
 func Near(day time.Time) (e Event, offset int, ok bool) {
 	d := dayOf(day)
+	nearOnce.Do(fillNear)
+	if i := int(d.Sub(nearFrom).Hours()) / 24; i >= 0 && i < len(nearTable) {
+		n := nearTable[i]
+		return n.event, n.offset, n.ok
+	}
+	return near(d)
+}
+
+// nearTable caches Near for the days of 2019-2036 (detection asks it for
+// every day of every window it tests).
+var (
+	nearOnce  sync.Once
+	nearFrom  = time.Date(2019, 1, 1, 0, 0, 0, 0, Beijing)
+	nearTable []nearDay
+)
+
+type nearDay struct {
+	event  Event
+	offset int
+	ok     bool
+}
+
+func fillNear() {
+	end := time.Date(2037, 1, 1, 0, 0, 0, 0, Beijing)
+	for d := nearFrom; d.Before(end); d = d.AddDate(0, 0, 1) {
+		e, off, ok := near(d)
+		nearTable = append(nearTable, nearDay{e, off, ok})
+	}
+}
+
+// near computes Near for a Beijing midnight.
+func near(d time.Time) (e Event, offset int, ok bool) {
 	best := 1 << 30
 	for _, ev := range Events {
 		for _, y := range []int{d.Year() - 1, d.Year(), d.Year() + 1} {
