@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +13,14 @@ import (
 	"github.com/granarycdp/cdp/store/storetest"
 )
 
-func TestMain(m *testing.M) { storetest.Main(m) }
+// TestMain runs the tests on the engine, or, in a child the crash test
+// starts, only a delivery (deliverChild).
+func TestMain(m *testing.M) {
+	if os.Getenv(childDSN) != "" {
+		deliverChild()
+	}
+	storetest.Main(m)
+}
 
 var insert = storetest.Insert
 

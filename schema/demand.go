@@ -214,3 +214,44 @@ var demandViews = []View{
 			DemandOrders(dbTables, "") + " GROUP BY date, class, sku, province, city",
 	},
 }
+
+// demandAlertSteps (migration 18) are the demand alerts and the journal
+// of their delivery to supply systems.
+var demandAlertSteps = []Step{
+	CreateTable{
+		Name:    "demand_alerts",
+		Comment: "Demand surge alerts with their evidence, one row per alert id (a series and the window that alarmed).",
+		Columns: []Column{
+			{Name: "alert_id", Type: "String", Comment: "Stable for a series and window: the idempotency key of its deliveries"},
+			{Name: "class", Type: "LowCardinality(String)"},
+			{Name: "province", Type: "LowCardinality(String)"},
+			{Name: "city", Type: "LowCardinality(String)"},
+			{Name: "window_from", Type: "DateTime('UTC')", Comment: "The 24-hour window whose count alarmed"},
+			{Name: "window_to", Type: "DateTime('UTC')"},
+			{Name: "observed", Type: "Float64"},
+			{Name: "expected", Type: "Float64"},
+			{Name: "ratio", Type: "Float64"},
+			{Name: "q", Type: "Float64", Comment: "Benjamini-Hochberg adjusted p-value"},
+			{Name: "evidence", Type: "String", Comment: "JSON: the whole alert (test and neighbouring regions)"},
+			{Name: "created_at", Type: "DateTime64(3, 'UTC')"},
+		},
+		Engine:      "ReplacingMergeTree(created_at)",
+		PartitionBy: "toYYYYMM(window_to)",
+		OrderBy:     "alert_id",
+	},
+	CreateTable{
+		Name:    "demand_deliveries",
+		Comment: "The journal of alert deliveries: one row per (alert, supply system) in its latest state; pending rows are posted (again) until a 2xx answer.",
+		Columns: []Column{
+			{Name: "alert_id", Type: "String"},
+			{Name: "target", Type: "LowCardinality(String)", Comment: "The supply system's configured name (oms, wms, mill, ...)"},
+			{Name: "state", Type: "LowCardinality(String)", Comment: "pending, delivered or refused"},
+			{Name: "attempts", Type: "UInt32", Comment: "Posts made so far"},
+			{Name: "detail", Type: "String", Comment: "The last answer or error"},
+			{Name: "updated_at", Type: "DateTime64(3, 'UTC')"},
+			{Name: "version", Type: "UInt64", Comment: "Row version (nanoseconds); the latest wins"},
+		},
+		Engine:  "ReplacingMergeTree(version)",
+		OrderBy: "(alert_id, target)",
+	},
+}

@@ -77,6 +77,8 @@ var all = []Migration{
 	// Demand sensing (demand.go): the dictionary, hourly signals summed on
 	// insert by materialized views, and their BI views.
 	{Version: 17, Name: "demand", Steps: append(append(append([]Step{}, demandSteps...), demandSeed()), viewSteps(demandViews)...)},
+	// Demand alerts and the journal of their delivery (demand.go).
+	{Version: 18, Name: "demand_alerts", Steps: demandAlertSteps},
 }
 
 // Identifier columns shared by the ingest tables: parallel arrays of type

@@ -2138,3 +2138,40 @@ AS SELECT toDate(hour, 'Asia/Shanghai') AS date, class, sku, province, city, sum
     WHERE o.status NOT IN ('refunded', 'cancelled')) GROUP BY date, class, sku, province, city
 COMMENT 'Order demand per day, product class, SKU and region: units and amount of valid order lines.';
 
+-- migration 18 demand_alerts
+CREATE TABLE IF NOT EXISTS `cdp`.`demand_alerts`
+(
+    `alert_id` String COMMENT 'Stable for a series and window: the idempotency key of its deliveries',
+    `class` LowCardinality(String),
+    `province` LowCardinality(String),
+    `city` LowCardinality(String),
+    `window_from` DateTime('UTC') COMMENT 'The 24-hour window whose count alarmed',
+    `window_to` DateTime('UTC'),
+    `observed` Float64,
+    `expected` Float64,
+    `ratio` Float64,
+    `q` Float64 COMMENT 'Benjamini-Hochberg adjusted p-value',
+    `evidence` String COMMENT 'JSON: the whole alert (test and neighbouring regions)',
+    `created_at` DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(created_at)
+PARTITION BY toYYYYMM(window_to)
+ORDER BY alert_id
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'Demand surge alerts with their evidence, one row per alert id (a series and the window that alarmed).';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`demand_deliveries`
+(
+    `alert_id` String,
+    `target` LowCardinality(String) COMMENT 'The supply system\'s configured name (oms, wms, mill, ...)',
+    `state` LowCardinality(String) COMMENT 'pending, delivered or refused',
+    `attempts` UInt32 COMMENT 'Posts made so far',
+    `detail` String COMMENT 'The last answer or error',
+    `updated_at` DateTime64(3, 'UTC'),
+    `version` UInt64 COMMENT 'Row version (nanoseconds); the latest wins'
+)
+ENGINE = ReplacingMergeTree(version)
+ORDER BY (alert_id, target)
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'The journal of alert deliveries: one row per (alert, supply system) in its latest state; pending rows are posted (again) until a 2xx answer.';
+
