@@ -2,6 +2,7 @@ package demand
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"sort"
@@ -156,6 +157,36 @@ func (s *Service) DetectAt(ctx context.Context, at time.Time, step int, o Detect
 		if a.To.Equal(end) {
 			out = append(out, a)
 		}
+	}
+	return out, nil
+}
+
+// Alerts returns the recorded alerts (Notifier.Record) whose window ended
+// at or after since, latest first, at most limit (1-1000).
+func (s *Service) Alerts(ctx context.Context, since time.Time, limit int) ([]Alert, error) {
+	if limit < 1 || limit > 1000 {
+		return nil, invalid("limit", "must be 1 to 1000")
+	}
+	rows, err := s.db.Conn.Query(ctx, "SELECT evidence FROM "+s.db.Table("demand_alerts")+
+		" FINAL WHERE window_to >= toDateTime(?, 'UTC') ORDER BY window_to DESC, alert_id LIMIT ?", since.Unix(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("demand: read alerts: %w", err)
+	}
+	defer rows.Close()
+	out := []Alert{}
+	for rows.Next() {
+		var ev string
+		var a Alert
+		if err := rows.Scan(&ev); err != nil {
+			return nil, fmt.Errorf("demand: read alerts: %w", err)
+		}
+		if err := json.Unmarshal([]byte(ev), &a); err != nil {
+			return nil, fmt.Errorf("demand: read alerts: alert evidence: %w", err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("demand: read alerts: %w", err)
 	}
 	return out, nil
 }
