@@ -363,6 +363,9 @@ func (d *Daily) near(i int) (calendar.Event, int, bool) {
 			d.cal[j] = nearDay{e, off, ok}
 		}
 	}
+	if i < 0 || i >= len(d.cal) {
+		return calendar.Near(d.day(i)) // a forecast's days after the matrix
+	}
 	n := d.cal[i]
 	return n.event, n.offset, n.ok
 }

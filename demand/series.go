@@ -150,7 +150,7 @@ func (s *Service) Signals(ctx context.Context, level string, start time.Time, da
 	if region == "" {
 		return nil, invalid("level", "must be city, province or nation")
 	}
-	series, err := s.cells(ctx, "signals", region, level != LevelNation, start, 24, days)
+	series, err := s.cells(ctx, "signals", region, level != LevelNation, start, 24, days, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -160,26 +160,59 @@ func (s *Service) Signals(ctx context.Context, level string, start time.Time, da
 // CitySignalsHourly reads the hourly signal counts of every class and
 // city for the hours [start, start+hours) (start truncated to its hour).
 func (s *Service) CitySignalsHourly(ctx context.Context, start time.Time, hours int) (*Hourly, error) {
-	series, err := s.cells(ctx, "hourly signals", "province, city", true, start, 1, hours)
+	series, err := s.cells(ctx, "hourly signals", "province, city", true, start, 1, hours, nil)
 	if err != nil {
 		return nil, err
 	}
 	return &Hourly{Start: start.Truncate(time.Hour), Hours: hours, Series: series}, nil
 }
 
-// cells reads signal counts per class and region (the region columns'
+// OrderUnits reads the units ordered (valid orders) of every class and
+// city in the 24-hour windows from start, days of them.
+func (s *Service) OrderUnits(ctx context.Context, start time.Time, days int) (*Daily, error) {
+	series, err := s.cells(ctx, "order units", "province, city", true, start, 24, days, &orderCells)
+	if err != nil {
+		return nil, err
+	}
+	return &Daily{Start: start.Truncate(time.Hour), Days: days, Series: series}, nil
+}
+
+// cellSource is what cells reads: a FROM expression of rows with hour,
+// class, province and city, its value column, and whether the FROM takes
+// the range's bounds as two leading arguments.
+type cellSource struct {
+	from   func(s *Service) string
+	value  string
+	bounds bool
+}
+
+var (
+	signalCells = cellSource{from: func(s *Service) string { return s.db.Table("demand_signals_hourly") }, value: "signals"}
+	orderCells  = cellSource{from: func(s *Service) string {
+		return schema.DemandOrders(s.db.Table, "o.ordered_at >= toDateTime(?, 'UTC') AND o.ordered_at < toDateTime(?, 'UTC')")
+	}, value: "units", bounds: true}
+)
+
+// cells reads counts per class and region (the region columns'
 // expressions; located: only rows with a province) in n buckets of width
-// hours from start (truncated to its hour).
-func (s *Service) cells(ctx context.Context, what, region string, located bool, start time.Time, width, n int) (map[Key][]float64, error) {
+// hours from start (truncated to its hour), from src (signals when nil).
+func (s *Service) cells(ctx context.Context, what, region string, located bool, start time.Time, width, n int, src *cellSource) (map[Key][]float64, error) {
+	if src == nil {
+		src = &signalCells
+	}
 	start = start.Truncate(time.Hour)
-	q := "SELECT class, " + region + ", toUInt32(intDiv(toUnixTimestamp(hour) - ?, ?)) AS b, sum(signals) FROM " +
-		s.db.Table("demand_signals_hourly") + " WHERE hour >= toDateTime(?, 'UTC') AND hour < toDateTime(?, 'UTC')"
+	q := "SELECT class, " + region + ", toUInt32(intDiv(toUnixTimestamp(hour) - ?, ?)) AS b, toFloat64(sum(" + src.value + ")) FROM " +
+		src.from(s) + " WHERE hour >= toDateTime(?, 'UTC') AND hour < toDateTime(?, 'UTC')"
 	if located {
 		q += " AND province != ''"
 	}
 	q += " GROUP BY 1, 2, 3, b"
 	end := start.Add(time.Duration(width*n) * time.Hour)
-	rows, err := s.db.Conn.Query(ctx, q, start.Unix(), width*3600, start.Unix(), end.Unix())
+	args := []any{start.Unix(), width * 3600}
+	if src.bounds {
+		args = append(args, start.Unix(), end.Unix())
+	}
+	rows, err := s.db.Conn.Query(ctx, q, append(args, start.Unix(), end.Unix())...)
 	if err != nil {
 		return nil, fmt.Errorf("demand: read %s: %w", what, err)
 	}
@@ -188,14 +221,14 @@ func (s *Service) cells(ctx context.Context, what, region string, located bool, 
 	for rows.Next() {
 		var k Key
 		var b uint32
-		var c uint64
+		var c float64
 		if err := rows.Scan(&k.Class, &k.Province, &k.City, &b, &c); err != nil {
 			return nil, fmt.Errorf("demand: read %s: %w", what, err)
 		}
 		if out[k] == nil {
 			out[k] = make([]float64, n)
 		}
-		out[k][b] = float64(c)
+		out[k][b] = c
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("demand: read %s: %w", what, err)

@@ -237,6 +237,24 @@ func TestSeriesMatchesRawRows(t *testing.T) {
 			t.Errorf("%s: %d buckets, raw %d", g, len(pts), buckets)
 		}
 	}
+	units, err := s.OrderUnits(ctx, beijingDay(t0.AddDate(0, 0, -1)), 23)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range units.Series {
+		var sum float64
+		for _, x := range v {
+			sum += x
+		}
+		want := storetest.Count(t, db, "SELECT toUInt64(sum(l.quantity)) FROM "+db.Table("order_lines")+" AS l FINAL JOIN "+db.Table("orders")+
+			" AS o FINAL USING (channel, order_id) WHERE l.category = ? AND o.province = ? AND o.city = ? AND o.status NOT IN ('refunded', 'cancelled')", k.Class, k.Province, k.City)
+		if sum != float64(want) {
+			t.Errorf("order units %v: %v, raw %d", k, sum, want)
+		}
+	}
+	if len(units.Series) == 0 {
+		t.Error("no order units read")
+	}
 	if _, err := s.Series(ctx, SeriesQuery{Granularity: Day, From: t0, To: t0.Add(time.Hour)}); err == nil {
 		t.Error("a series with neither class nor sku was accepted")
 	}
