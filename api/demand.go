@@ -20,6 +20,7 @@ func (s *Server) demandRoutes(v1 *gin.RouterGroup) {
 	v1.PUT("/demand/terms", requireRole(RoleAdmin), s.setDemandTerms)
 	v1.POST("/demand/series", s.rateLimit("estimate"), s.demandSeries)
 	v1.GET("/demand/alerts", s.demandAlerts)
+	v1.GET("/demand/forecast", s.rateLimit("estimate"), s.demandForecast)
 }
 
 // DemandTerms is the demand dictionary, read or replaced whole.
@@ -94,6 +95,33 @@ func (s *Server) demandAlerts(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, DemandAlerts{Alerts: alerts})
 }
+
+// DemandForecasts are 14-day forecasts of units ordered.
+type DemandForecasts struct {
+	Forecasts []demand.Forecast `json:"forecasts"`
+}
+
+// demandForecast answers the forecasts from today of every class and
+// city, narrowed by ?class, ?province and ?city: the pull API of
+// replenishment systems.
+func (s *Server) demandForecast(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.opts.AnalyticsTimeout)
+	defer cancel()
+	all, err := s.demand.ForecastAt(ctx, time.Now(), demand.DefaultDetectOptions())
+	if s.answerDemandErr(c, err) {
+		return
+	}
+	out := []demand.Forecast{}
+	for _, f := range all {
+		if match(c.Query("class"), f.Key.Class) && match(c.Query("province"), f.Key.Province) && match(c.Query("city"), f.Key.City) {
+			out = append(out, f)
+		}
+	}
+	c.JSON(http.StatusOK, DemandForecasts{Forecasts: out})
+}
+
+// match: an empty filter matches anything.
+func match(filter, v string) bool { return filter == "" || filter == v }
 
 // answerDemandErr answers a refused input (400 naming the field) or
 // another error (500); it reports whether err was answered.

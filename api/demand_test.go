@@ -58,6 +58,10 @@ func TestDemandRoutes(t *testing.T) {
 	if rec := f.do("PUT", "/api/v1/demand/terms", adminToken, next, &after); rec.Code != 200 || len(after.Terms) != 1 {
 		t.Errorf("replace: %d %s", rec.Code, rec.Body)
 	}
+	var fc api.DemandForecasts
+	if rec := f.do("GET", "/api/v1/demand/forecast?class=高油酸花生油", adminToken, nil, &fc); rec.Code != 200 || fc.Forecasts == nil {
+		t.Errorf("forecast: %d %s", rec.Code, rec.Body)
+	}
 	var alerts api.DemandAlerts
 	if rec := f.do("GET", "/api/v1/demand/alerts", adminToken, nil, &alerts); rec.Code != 200 || alerts.Alerts == nil {
 		t.Errorf("alerts: %d %s", rec.Code, rec.Body)

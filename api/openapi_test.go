@@ -140,6 +140,7 @@ var apiRoutes = []apiRoute{
 	{method: "PUT", path: "/api/v1/demand/terms", handler: "setDemandTerms", req: typ[DemandTerms](), status: 200, resp: typ[DemandTerms]()},
 	{method: "POST", path: "/api/v1/demand/series", handler: "demandSeries", req: typ[demand.SeriesQuery](), status: 200, resp: typ[DemandSeries]()},
 	{method: "GET", path: "/api/v1/demand/alerts", handler: "demandAlerts", status: 200, resp: typ[DemandAlerts]()},
+	{method: "GET", path: "/api/v1/demand/forecast", handler: "demandForecast", status: 200, resp: typ[DemandForecasts]()},
 
 	// The console's read models.
 	{method: "GET", path: "/api/v1/overview", handler: "overview", status: 200, resp: typ[Overview]()},

@@ -16,17 +16,23 @@ var simStart = time.Date(2024, 1, 1, 0, 0, 0, 0, beijing)
 
 const simDays = 731
 
-// hourlyOf is a generated world's hourly searches as a matrix.
-func hourlyOf(w *gen.DemandWorld) *Hourly {
-	h := &Hourly{Start: w.Start, Hours: 24 * w.Days, Series: map[Key][]float64{}}
+// seriesOf converts a generated world's counts (searches by hour, or
+// units by day) to a matrix's series.
+func seriesOf(w *gen.DemandWorld, counts map[gen.DemandKey][]int) map[Key][]float64 {
+	out := map[Key][]float64{}
 	for _, k := range w.Keys {
-		s := make([]float64, h.Hours)
-		for i, n := range w.Hourly[k] {
+		s := make([]float64, len(counts[k]))
+		for i, n := range counts[k] {
 			s[i] = float64(n)
 		}
-		h.Series[Key{k.Class, k.Province, k.City}] = s
+		out[Key{k.Class, k.Province, k.City}] = s
 	}
-	return h
+	return out
+}
+
+// hourlyOf is a generated world's hourly searches as a matrix.
+func hourlyOf(w *gen.DemandWorld) *Hourly {
+	return &Hourly{Start: w.Start, Hours: 24 * w.Days, Series: seriesOf(w, w.Hourly)}
 }
 
 // simStep is the hours between two detection runs in the simulations.

@@ -9,15 +9,7 @@ import (
 
 // unitsOf is a generated world's units ordered as a matrix.
 func unitsOf(w *gen.DemandWorld) *Daily {
-	d := &Daily{Start: w.Start, Days: w.Days, Series: map[Key][]float64{}}
-	for _, k := range w.Keys {
-		s := make([]float64, w.Days)
-		for i, n := range w.Units[k] {
-			s[i] = float64(n)
-		}
-		d.Series[Key{k.Class, k.Province, k.City}] = s
-	}
-	return d
+	return &Daily{Start: w.Start, Days: w.Days, Series: seriesOf(w, w.Units)}
 }
 
 // TestForecastBeatsSeasonalNaive backtests the 14-day forecast of units
