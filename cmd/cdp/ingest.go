@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/granarycdp/cdp/campaigns"
+	"github.com/granarycdp/cdp/demand"
 	"github.com/granarycdp/cdp/identity"
 	"github.com/granarycdp/cdp/ingest"
 	"github.com/granarycdp/cdp/ingest/spool"
@@ -43,6 +44,8 @@ type ingestParts struct {
 	journeys  *journeys.Service
 	pipeline  *ingest.Pipeline
 	optOuts   *optOutScan
+	demand    *demand.Service
+	demandRun demand.RunOptions
 
 	// group runs the pipeline, the opt-out scan, the campaign loop, the
 	// journeys' executor, the live segments and the contact backfill. Its
@@ -156,6 +159,19 @@ func (p *ingestParts) wire(ctx context.Context, cfg config, db *store.DB, prot *
 		p.journeys.SegmentChanged(ch)
 	}
 	p.optOuts = newOptOutScan(p.campaigns.ScanOptOuts, logger)
+	p.demand = demand.New(db, nil)
+	n := &demand.Notifier{DB: db, HTTP: channels.HTTP}
+	for _, name := range strings.Split(cfg.SupplyWebhooks, ",") {
+		if name = strings.TrimSpace(name); name == "" {
+			continue
+		}
+		hook, ok := channels.Webhooks[name]
+		if !ok {
+			return fmt.Errorf("CDP_SUPPLY_WEBHOOKS: %s is not a webhook of CDP_WEBHOOKS", name)
+		}
+		n.Targets = append(n.Targets, demand.Target{Name: name, URL: hook.URL, Secret: hook.Secret})
+	}
+	p.demandRun = demand.RunOptions{Notifier: n, Logger: logger.With("component", "demand")}
 	return nil
 }
 
@@ -219,6 +235,9 @@ func (p *ingestParts) start(db *store.DB, spoolID string, logger *slog.Logger) {
 	p.group.Go(func() error { p.journeys.Run(loopsCtx, journeys.RunOptions{}); return nil })
 	p.group.Go(func() error { p.segments.RunLive(loopsCtx); return nil })
 	p.group.Go(func() error { p.backfillContacts(loopsCtx, db, logger); return nil })
+	// Surge detection every few hours, its alerts delivered to the supply
+	// systems.
+	p.group.Go(func() error { p.demand.Run(loopsCtx, p.demandRun); return nil })
 }
 
 // backfillContacts completes, every few minutes, WeCom contacts recorded
