@@ -14,7 +14,7 @@ func TestNearKnowsTheFestivals(t *testing.T) {
 		ok     bool
 	}{
 		{day(2026, 2, 10), SpringFestival, -7, true},
-		{day(2026, 6, 17), Sale618, -1, true}, // 端午 (6-19) is two days away: the nearer event wins
+		{day(2026, 6, 17), Sale618, -1, true},    // 端午 (6-19) is two days away: the nearer event wins
 		{day(2025, 10, 1), NationalDay, 0, true}, // 中秋 is 10-06 that year
 		{day(2025, 10, 5), MidAutumn, -1, true},
 		{day(2025, 11, 11), Double11, 0, true},
