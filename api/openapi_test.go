@@ -27,6 +27,7 @@ import (
 
 	"github.com/granarycdp/cdp/analytics"
 	"github.com/granarycdp/cdp/campaigns"
+	"github.com/granarycdp/cdp/demand"
 	"github.com/granarycdp/cdp/identity"
 	"github.com/granarycdp/cdp/ingest"
 	"github.com/granarycdp/cdp/journeys"
@@ -140,6 +141,12 @@ var apiRoutes = []apiRoute{
 	{method: "POST", path: "/api/v1/analytics/repurchase", handler: "repurchase", req: typ[analytics.Repurchase](), status: 200, resp: typ[analytics.RepurchaseResult]()},
 	{method: "POST", path: "/api/v1/analytics/ltv", handler: "ltv", req: typ[analytics.LTV](), status: 200, resp: typ[analytics.CohortResult]()},
 	{method: "POST", path: "/api/v1/analytics/lifecycle", handler: "lifecycle", req: typ[analytics.Lifecycle](), status: 200, resp: typ[analytics.LifecycleResult]()},
+	// Demand sensing.
+	{method: "GET", path: "/api/v1/demand/terms", handler: "demandTerms", status: 200, resp: typ[DemandTerms]()},
+	{method: "PUT", path: "/api/v1/demand/terms", handler: "setDemandTerms", req: typ[DemandTerms](), status: 200, resp: typ[DemandTerms]()},
+	{method: "POST", path: "/api/v1/demand/series", handler: "demandSeries", req: typ[demand.SeriesQuery](), status: 200, resp: typ[DemandSeries]()},
+	{method: "GET", path: "/api/v1/demand/alerts", handler: "demandAlerts", status: 200, resp: typ[DemandAlerts]()},
+	{method: "GET", path: "/api/v1/demand/forecast", handler: "demandForecast", status: 200, resp: typ[DemandForecasts]()},
 
 	// The console's read models.
 	{method: "GET", path: "/api/v1/overview", handler: "overview", status: 200, resp: typ[Overview]()},

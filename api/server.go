@@ -23,6 +23,7 @@ import (
 
 	"github.com/granarycdp/cdp/analytics"
 	"github.com/granarycdp/cdp/campaigns"
+	"github.com/granarycdp/cdp/demand"
 	"github.com/granarycdp/cdp/identity"
 	"github.com/granarycdp/cdp/ingest"
 	"github.com/granarycdp/cdp/journeys"
@@ -88,6 +89,7 @@ type Server struct {
 	journeys  *journeys.Service
 	wecomOps  *wecomops.Service
 	analytics *analytics.Service
+	demand    *demand.Service
 	opts      Options
 	limits    *rateLimiters
 	healthLog healthLog
@@ -130,6 +132,7 @@ func New(opts Options) *Server {
 		s.wecomOpsRoutes(v1)
 	}
 	s.analyticsRoutes(v1)
+	s.demandRoutes(v1)
 	s.consoleRoutes(v1)
 	s.adminRoutes(v1.Group("", requireRole(RoleAdmin)))
 	return s

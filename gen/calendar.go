@@ -3,6 +3,7 @@ package gen
 import (
 	"time"
 
+	"github.com/granarycdp/cdp/demand/calendar"
 	"github.com/granarycdp/cdp/schema"
 )
 
@@ -43,27 +44,6 @@ type promo struct {
 	pull float64
 }
 
-// springFestival and midAutumn give the Gregorian date (month*100+day)
-// of 春节 and 中秋 by year. Outside the table the dates are approximated
-// by a typical one (Feb 5, Sep 20); the demo and tests stay inside it.
-var springFestival = map[int]int{
-	2020: 125, 2021: 212, 2022: 201, 2023: 122, 2024: 210, 2025: 129, 2026: 217, 2027: 206,
-	2028: 126, 2029: 213, 2030: 203, 2031: 123, 2032: 211, 2033: 131, 2034: 219, 2035: 208,
-}
-
-var midAutumn = map[int]int{
-	2020: 1001, 2021: 921, 2022: 910, 2023: 929, 2024: 917, 2025: 1006, 2026: 925, 2027: 915,
-	2028: 1003, 2029: 922, 2030: 912, 2031: 1001, 2032: 919, 2033: 908, 2034: 927, 2035: 916,
-}
-
-func festivalDate(table map[int]int, year, fallback int) int64 {
-	md, ok := table[year]
-	if !ok {
-		md = fallback
-	}
-	return localDay(year, time.Month(md/100), md%100)
-}
-
 // localDay is the start (ms) of a local calendar day.
 func localDay(year int, month time.Month, day int) int64 {
 	return time.Date(year, month, day, 0, 0, 0, 0, schema.Beijing).UnixMilli()
@@ -75,8 +55,8 @@ func promotions(from, to int64) []promo {
 	y1 := time.UnixMilli(to).In(schema.Beijing).Year() + 1
 	var out []promo
 	for y := y0; y <= y1; y++ {
-		cny := festivalDate(springFestival, y, 205)
-		mid := festivalDate(midAutumn, y, 920)
+		cny := calendar.Date(calendar.SpringFestival, y).UnixMilli()
+		mid := calendar.Date(calendar.MidAutumn, y).UnixMilli()
 		for _, p := range []promo{
 			// 年货: three weeks of stocking up before New Year's Eve,
 			// busiest a week before.

@@ -53,9 +53,10 @@ func biTemplate(s string, t Target) string {
 
 // BIViews returns the BI views in creation order (a view may read the
 // ones before it): those every BI migration replays, then the analytics
-// views of migration 13 and the journey views of migration 14.
+// views of migration 13, the journey views of migration 14 and the demand
+// views of migration 16.
 func BIViews() []View {
-	return append(append(append([]View(nil), biViews...), analyticsViews...), journeyViews...)
+	return append(append(append(append([]View(nil), biViews...), analyticsViews...), journeyViews...), demandViews...)
 }
 
 // migration6BI is migration 6 as released: the BI database and the first

@@ -76,6 +76,11 @@ var all = []Migration{
 	{Version: 14, Name: "journey_bi_views", Steps: journeyBISteps},
 	// WeCom customer tags read and written back (wecom_ops.go).
 	{Version: 15, Name: "wecom_tags", Steps: wecomTagSteps},
+	// Demand sensing (demand.go): the dictionary, hourly signals summed on
+	// insert by materialized views, and their BI views.
+	{Version: 16, Name: "demand", Steps: append(append(append([]Step{}, demandSteps...), demandSeed()), viewSteps(demandViews)...)},
+	// Demand alerts and the journal of their delivery (demand.go).
+	{Version: 17, Name: "demand_alerts", Steps: demandAlertSteps},
 }
 
 // Identifier columns shared by the ingest tables: parallel arrays of type

@@ -50,6 +50,7 @@ type config struct {
 	WeComDailyCap      int
 	WeComRobots        string
 	Webhooks           string
+	SupplyWebhooks     string
 	IdentityRules      string
 	Demo               string
 	DemoHouseholds     int
@@ -171,6 +172,8 @@ func (c *config) channelSettings() []setting {
 			help: "Group robots campaigns may post to: name=webhook URL pairs separated by ';', e.g. 团购1群=https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=..."},
 		{flag: "webhooks", env: "CDP_WEBHOOKS", commands: serveCommand, str: &c.Webhooks,
 			help: "Generic webhooks campaigns may send through (an SMS gateway, a CRM): name=URL|HMAC secret, separated by ';'. Posts are signed (X-Granary-Signature) and carry an Idempotency-Key."},
+		{flag: "supply-webhooks", env: "CDP_SUPPLY_WEBHOOKS", commands: serveCommand, str: &c.SupplyWebhooks,
+			help: "Names of CDP_WEBHOOKS entries demand surge alerts are delivered to (OMS, WMS, the mill's planning), separated by ','; signed and idempotent as campaign posts (docs/demand.md)."},
 		{flag: "identity-rules", env: "CDP_IDENTITY_RULES", commands: serveCommand, str: &c.IdentityRules,
 			help: "JSON file of identifier rules ([{type, priority, limit, window, may_join, blocked}]); default: the built-in rules (GET /api/v1/identity/rules shows them)."},
 	}

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/granarycdp/cdp/campaigns"
+	"github.com/granarycdp/cdp/demand"
 	"github.com/granarycdp/cdp/identity"
 	"github.com/granarycdp/cdp/ingest"
 	"github.com/granarycdp/cdp/ingest/spool"
@@ -45,6 +46,8 @@ type ingestParts struct {
 	wecomOps  *wecomops.Service // nil without a WeCom client
 	pipeline  *ingest.Pipeline
 	optOuts   *optOutScan
+	demand    *demand.Service
+	demandRun demand.RunOptions
 
 	// group runs the pipeline, the opt-out scan, the campaign loop, the
 	// journeys' executor, the live segments, the contact backfill and the
@@ -165,6 +168,19 @@ func (p *ingestParts) wire(ctx context.Context, cfg config, db *store.DB, prot *
 		}
 	}
 	p.optOuts = newOptOutScan(p.campaigns.ScanOptOuts, logger)
+	p.demand = demand.New(db, nil)
+	n := &demand.Notifier{DB: db, HTTP: channels.HTTP}
+	for _, name := range strings.Split(cfg.SupplyWebhooks, ",") {
+		if name = strings.TrimSpace(name); name == "" {
+			continue
+		}
+		hook, ok := channels.Webhooks[name]
+		if !ok {
+			return fmt.Errorf("CDP_SUPPLY_WEBHOOKS: %s is not a webhook of CDP_WEBHOOKS", name)
+		}
+		n.Targets = append(n.Targets, demand.Target{Name: name, URL: hook.URL, Secret: hook.Secret})
+	}
+	p.demandRun = demand.RunOptions{Notifier: n, Logger: logger.With("component", "demand")}
 	return nil
 }
 
@@ -232,6 +248,9 @@ func (p *ingestParts) start(db *store.DB, spoolID string, logger *slog.Logger) {
 		// WeCom tags read into person tags, segments synced to corp tags.
 		p.group.Go(func() error { p.wecomOps.Run(loopsCtx); return nil })
 	}
+	// Surge detection every few hours, its alerts delivered to the supply
+	// systems.
+	p.group.Go(func() error { p.demand.Run(loopsCtx, p.demandRun); return nil })
 }
 
 // newWeComOps is the WeCom operations service (wecomops), nil when no

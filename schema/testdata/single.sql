@@ -2123,3 +2123,127 @@ ORDER BY name
 SETTINGS non_replicated_deduplication_window = 1000
 COMMENT 'How far each wecomops loop has read its input (e.g. the spool_seq of wecom_contact_events); the latest row per name wins.';
 
+-- migration 16 demand
+CREATE TABLE IF NOT EXISTS `cdp`.`demand_terms`
+(
+    `term` String COMMENT 'A word contained in a search keyword or chat text, or a content topic',
+    `match` LowCardinality(String) COMMENT 'text or topic',
+    `class` String COMMENT 'The product class it signals, e.g. 高油酸花生油',
+    `deleted` UInt8 COMMENT '1 once removed from the dictionary',
+    `version` UInt64 COMMENT 'Row version (nanoseconds); the latest wins'
+)
+ENGINE = ReplacingMergeTree(version)
+ORDER BY (match, term)
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'The demand dictionary: which search keywords, chat words (match text, contained) and content topics (match topic, equal) signal which product class.';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`demand_signals_hourly`
+(
+    `hour` DateTime('UTC') COMMENT 'Start of the hour (UTC)',
+    `class` LowCardinality(String) COMMENT 'Product class from the dictionary',
+    `source` LowCardinality(String) COMMENT 'search, view or chat',
+    `province` LowCardinality(String) COMMENT 'Province (empty when unknown)',
+    `city` LowCardinality(String) COMMENT 'City (empty when unknown)',
+    `signals` UInt64 COMMENT 'Records signalling the class'
+)
+ENGINE = SummingMergeTree(signals)
+PARTITION BY toYYYYMM(hour)
+ORDER BY (class, source, province, city, hour)
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'Demand signals per hour, product class, source (search, view, chat) and region, summed on insert from events and chats; no person ids.';
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `cdp`.`demand_signals_events_mv` TO `cdp`.`demand_signals_hourly`
+AS SELECT toStartOfHour(e.ts) AS hour, c AS class, if(e.event = 'search', 'search', 'view') AS source, JSONExtractString(e.context, 'location', 'region') AS province, JSONExtractString(e.context, 'location', 'city') AS city, toUInt64(count()) AS signals
+FROM `cdp`.`events` AS e
+ARRAY JOIN arrayDistinct(arrayMap(t -> t.2, arrayFilter(t -> if(t.3 = 'topic', e.event = 'video_play' AND t.1 = toString(e.topic), e.event = 'search' AND positionCaseInsensitiveUTF8(e.keyword, t.1) > 0), (SELECT groupArray((term, class, match)) FROM `cdp`.demand_terms FINAL WHERE deleted = 0)))) AS c
+WHERE e.event IN ('search', 'video_play')
+GROUP BY hour, class, source, province, city;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `cdp`.`demand_signals_chats_mv` TO `cdp`.`demand_signals_hourly`
+AS SELECT toStartOfHour(m.msgtime) AS hour, c AS class, 'chat' AS source, '' AS province, '' AS city, toUInt64(count()) AS signals
+FROM `cdp`.`wecom_messages` AS m
+ARRAY JOIN arrayDistinct(arrayMap(t -> t.2, arrayFilter(t -> t.3 = 'text' AND positionCaseInsensitiveUTF8(m.content, t.1) > 0, (SELECT groupArray((term, class, match)) FROM `cdp`.demand_terms FINAL WHERE deleted = 0)))) AS c
+WHERE m.action = 'send' AND m.external_userid != '' AND m.`from` = m.external_userid
+GROUP BY hour, class, source, province, city;
+
+INSERT INTO `cdp`.demand_terms (term, match, class, deleted, version)
+SELECT t.1, t.2, t.3, 0, 1 FROM system.one ARRAY JOIN [('低GI大米', 'text', '低GI大米'), ('低GI', 'text', '低GI大米'), ('控糖', 'text', '低GI大米'), ('糖尿病吃什么米', 'text', '低GI大米'), ('血糖高吃什么主食', 'text', '低GI大米'), ('低GI', 'topic', '低GI大米'), ('控糖', 'topic', '低GI大米'), ('五常大米', 'text', '五常大米'), ('五常', 'text', '五常大米'), ('稻花香', 'text', '五常大米'), ('东北大米', 'text', '五常大米'), ('高油酸花生油', 'text', '高油酸花生油'), ('高油酸', 'text', '高油酸花生油'), ('花生油', 'text', '高油酸花生油'), ('减脂用什么油', 'text', '高油酸花生油'), ('减脂', 'topic', '高油酸花生油'), ('小包装油', 'text', '小包装油'), ('婴儿辅食油', 'text', '小包装油'), ('宝宝辅食', 'topic', '小包装油'), ('小瓶油', 'text', '小包装油'), ('菜籽油', 'text', '菜籽油'), ('玉米油', 'text', '玉米油'), ('粮油礼盒', 'text', '礼盒'), ('节日礼盒', 'topic', '礼盒')] AS t
+WHERE (SELECT count() FROM `cdp`.demand_terms) = 0;
+
+CREATE OR REPLACE VIEW `bi_cdp`.`demand_terms`
+(
+    `term` String COMMENT 'The word (contained in a search keyword or chat text) or the content topic',
+    `match` String COMMENT 'text or topic',
+    `class` String COMMENT 'The product class it signals'
+)
+DEFINER = CURRENT_USER SQL SECURITY DEFINER
+AS SELECT term, toString(match) AS match, class FROM `cdp`.demand_terms FINAL WHERE deleted = 0
+COMMENT 'The demand dictionary: search and chat words and content topics, and the product class each signals.';
+
+CREATE OR REPLACE VIEW `bi_cdp`.`demand_signals_daily`
+(
+    `date` Date COMMENT 'Day in Asia/Shanghai',
+    `class` String COMMENT 'Product class from the dictionary',
+    `source` String COMMENT 'search (Douyin, mini program), view (content by topic) or chat (WeCom, customers\' own texts)',
+    `province` String COMMENT 'Province (empty when unknown; chats carry none)',
+    `city` String COMMENT 'City (empty when unknown)',
+    `signals` UInt64 COMMENT 'Records signalling the class'
+)
+DEFINER = CURRENT_USER SQL SECURITY DEFINER
+AS SELECT toDate(hour, 'Asia/Shanghai') AS date, toString(class) AS class, toString(source) AS source, toString(province) AS province, toString(city) AS city, sum(signals) AS signals FROM `cdp`.demand_signals_hourly GROUP BY date, class, source, province, city
+COMMENT 'Demand signals per day, product class, source (search, view, chat) and region: what surge detection reads.';
+
+CREATE OR REPLACE VIEW `bi_cdp`.`demand_orders_daily`
+(
+    `date` Date COMMENT 'Day in Asia/Shanghai',
+    `class` String COMMENT 'Product class (the line\'s category)',
+    `sku` String COMMENT 'SKU',
+    `province` String COMMENT 'Province of the order',
+    `city` String COMMENT 'City of the order',
+    `units` Float64 COMMENT 'Units ordered (sum of quantity)',
+    `amount` Float64 COMMENT 'Amount in yuan',
+    `lines` UInt64 COMMENT 'Order lines'
+)
+DEFINER = CURRENT_USER SQL SECURITY DEFINER
+AS SELECT toDate(hour, 'Asia/Shanghai') AS date, class, sku, province, city, sum(units) AS units, sum(amount) AS amount, count() AS lines FROM (SELECT toStartOfHour(l.ordered_at) AS hour, toString(l.category) AS class, l.sku AS sku, toString(o.province) AS province, toString(o.city) AS city, toFloat64(l.quantity) AS units, toFloat64(l.amount) AS amount
+    FROM `cdp`.order_lines AS l FINAL INNER JOIN (SELECT channel, order_id, status, province, city, ordered_at FROM `cdp`.orders FINAL) AS o ON o.channel = l.channel AND o.order_id = l.order_id
+    WHERE o.status NOT IN ('refunded', 'cancelled')) GROUP BY date, class, sku, province, city
+COMMENT 'Order demand per day, product class, SKU and region: units and amount of valid order lines.';
+
+-- migration 17 demand_alerts
+CREATE TABLE IF NOT EXISTS `cdp`.`demand_alerts`
+(
+    `alert_id` String COMMENT 'Stable for a series and window: the idempotency key of its deliveries',
+    `class` LowCardinality(String),
+    `province` LowCardinality(String),
+    `city` LowCardinality(String),
+    `window_from` DateTime('UTC') COMMENT 'The 24-hour window whose count alarmed',
+    `window_to` DateTime('UTC'),
+    `observed` Float64,
+    `expected` Float64,
+    `ratio` Float64,
+    `q` Float64 COMMENT 'Benjamini-Hochberg adjusted p-value',
+    `evidence` String COMMENT 'JSON: the whole alert (test and neighbouring regions)',
+    `created_at` DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(created_at)
+PARTITION BY toYYYYMM(window_to)
+ORDER BY alert_id
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'Demand surge alerts with their evidence, one row per alert id (a series and the window that alarmed).';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`demand_deliveries`
+(
+    `alert_id` String,
+    `target` LowCardinality(String) COMMENT 'The supply system\'s configured name (oms, wms, mill, ...)',
+    `state` LowCardinality(String) COMMENT 'pending, delivered or refused',
+    `attempts` UInt32 COMMENT 'Posts made so far',
+    `detail` String COMMENT 'The last answer or error',
+    `updated_at` DateTime64(3, 'UTC'),
+    `version` UInt64 COMMENT 'Row version (nanoseconds); the latest wins'
+)
+ENGINE = ReplacingMergeTree(version)
+ORDER BY (alert_id, target)
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'The journal of alert deliveries: one row per (alert, supply system) in its latest state; pending rows are posted (again) until a 2xx answer.';
+

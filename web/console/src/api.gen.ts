@@ -4191,6 +4191,199 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/demand/terms": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The demand dictionary: search and chat words (match text, contained) and content topics (match topic) and the product class each signals (docs/demand.md). */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DemandTerms"];
+                    };
+                };
+                401: components["responses"]["Unauthorized"];
+            };
+        };
+        /** Replace the demand dictionary (admin). Records inserted afterwards are classified by it; the history keeps its classes until the signals are rebuilt. */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["DemandTerms"];
+                };
+            };
+            responses: {
+                /** @description OK. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DemandTerms"];
+                    };
+                };
+                400: components["responses"]["BadRequest"];
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/demand/series": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** One demand series: a product class (signals by source and order demand) or a SKU (order demand), in a province or city or the nation, hourly (UTC hours) or daily (Beijing days), [from, to). */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["SeriesQuery"];
+                };
+            };
+            responses: {
+                /** @description OK. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DemandSeries"];
+                    };
+                };
+                400: components["responses"]["BadRequest"];
+                401: components["responses"]["Unauthorized"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/demand/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Recorded demand surge alerts of the last days, latest first, each with its evidence: the series, observed against expected, ratio, z, p and q, and the neighbouring cities. */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description How many days back (1-90, default 7). */
+                    days?: number;
+                    /** @description At most this many (1-1000, default 200). */
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DemandAlerts"];
+                    };
+                };
+                400: components["responses"]["BadRequest"];
+                401: components["responses"]["Unauthorized"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/demand/forecast": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 14-day forecasts of units ordered per product class and city from today (Beijing), with 80% and 95% prediction intervals: the pull API of replenishment systems (docs/demand.md). */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Only this class. */
+                    class?: string;
+                    /** @description Only this province. */
+                    province?: string;
+                    /** @description Only this city. */
+                    city?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DemandForecasts"];
+                    };
+                };
+                401: components["responses"]["Unauthorized"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -5139,6 +5332,89 @@ export interface components {
         TagSyncRequest: {
             segment_id: string;
             tag_id: string;
+        };
+        DemandTerms: {
+            terms: components["schemas"]["DemandTerm"][];
+        };
+        DemandTerm: {
+            term: string;
+            match: string;
+            class: string;
+        };
+        SeriesQuery: {
+            class: string;
+            sku: string;
+            province: string;
+            city: string;
+            granularity: string;
+            /** Format: date-time */
+            from: string;
+            /** Format: date-time */
+            to: string;
+        };
+        DemandSeries: {
+            points: components["schemas"]["Point"][];
+        };
+        Point: {
+            /** Format: date-time */
+            at: string;
+            search: number;
+            view: number;
+            chat: number;
+            units: number;
+            amount: number;
+        };
+        DemandAlerts: {
+            alerts: components["schemas"]["Alert"][];
+        };
+        Alert: {
+            id: string;
+            /** Format: date-time */
+            from: string;
+            /** Format: date-time */
+            to: string;
+            series: components["schemas"]["Key"];
+            observed: number;
+            expected: number;
+            dispersion: number;
+            ratio: number;
+            z: number;
+            p: number;
+            q: number;
+            neighbours: components["schemas"]["Neighbour"][];
+        };
+        Key: {
+            class: string;
+            province: string;
+            city: string;
+        };
+        Neighbour: {
+            province: string;
+            city: string;
+            observed: number;
+            expected: number;
+            ratio: number;
+            alarmed: boolean;
+        };
+        DemandForecasts: {
+            forecasts: components["schemas"]["Forecast"][];
+        };
+        Forecast: {
+            series: components["schemas"]["Key"];
+            days: components["schemas"]["ForecastDay"][];
+        };
+        ForecastDay: {
+            /** Format: date-time */
+            day: string;
+            expected: number;
+            p80: [
+                number,
+                number
+            ];
+            p95: [
+                number,
+                number
+            ];
         };
     };
     responses: {

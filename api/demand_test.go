@@ -1,0 +1,69 @@
+package api_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/granarycdp/cdp/api"
+	"github.com/granarycdp/cdp/store/storetest"
+)
+
+// TestDemandRoutes reads and replaces the dictionary (an analyst may
+// not), reads a series the materialized view summed, and refuses bad
+// input with 400 naming the field, writing nothing.
+func TestDemandRoutes(t *testing.T) {
+	f := newFixture(t)
+	at := time.Date(2026, 5, 2, 3, 0, 0, 0, time.UTC)
+	storetest.Insert(t, f.db, "events", "message_id, type, event, ts, received_at, source, properties, context",
+		[]any{"d1", "track", "search", at, at, "douyin", `{"keyword":"高油酸花生油哪家好"}`, `{"location":{"region":"四川","city":"成都"}}`},
+		[]any{"d2", "track", "search", at, at, "douyin", `{"keyword":"五常大米"}`, `{"location":{"region":"四川","city":"成都"}}`})
+
+	var terms api.DemandTerms
+	if rec := f.do("GET", "/api/v1/demand/terms", adminToken, nil, &terms); rec.Code != 200 || len(terms.Terms) == 0 {
+		t.Fatalf("terms: %d %s", rec.Code, rec.Body)
+	}
+	var series api.DemandSeries
+	q := map[string]any{"class": "高油酸花生油", "city": "成都", "granularity": "day", "from": at.AddDate(0, 0, -1), "to": at.AddDate(0, 0, 1)}
+	if rec := f.do("POST", "/api/v1/demand/series", adminToken, q, &series); rec.Code != 200 || len(series.Points) != 1 || series.Points[0].Search != 1 {
+		t.Fatalf("series: %d %s", rec.Code, rec.Body)
+	}
+
+	for _, c := range []struct {
+		method, path string
+		body         any
+		field        string
+	}{
+		{"PUT", "/api/v1/demand/terms", map[string]any{"terms": []map[string]string{{"term": "花生油", "match": "word", "class": "油"}}}, "terms[0].match"},
+		{"PUT", "/api/v1/demand/terms", map[string]any{"terms": []map[string]string{{"term": "", "match": "text", "class": "油"}}}, "terms[0].term"},
+		{"POST", "/api/v1/demand/series", map[string]any{"class": "油", "granularity": "week", "from": at, "to": at.Add(time.Hour)}, "granularity"},
+		{"POST", "/api/v1/demand/series", map[string]any{"granularity": "day", "from": at, "to": at.Add(time.Hour)}, "class"},
+		{"GET", "/api/v1/demand/alerts?days=0", nil, "days"},
+	} {
+		var e api.Error
+		if rec := f.do(c.method, c.path, adminToken, c.body, &e); rec.Code != 400 || e.Field != c.field {
+			t.Errorf("%s %s: %d field %q, want 400 naming %s", c.method, c.path, rec.Code, e.Field, c.field)
+		}
+	}
+	var after api.DemandTerms
+	f.do("GET", "/api/v1/demand/terms", adminToken, nil, &after)
+	if len(after.Terms) != len(terms.Terms) {
+		t.Errorf("a refused dictionary changed it: %d terms, were %d", len(after.Terms), len(terms.Terms))
+	}
+
+	_, analyst := (&ingestFixture{fixture: f}).token(api.RoleAnalyst)
+	if rec := f.do("PUT", "/api/v1/demand/terms", analyst, map[string]any{"terms": []any{}}, nil); rec.Code != 403 {
+		t.Errorf("an analyst replaced the dictionary: %d", rec.Code)
+	}
+	next := map[string]any{"terms": []map[string]string{{"term": "花生油", "match": "text", "class": "花生油"}}}
+	if rec := f.do("PUT", "/api/v1/demand/terms", adminToken, next, &after); rec.Code != 200 || len(after.Terms) != 1 {
+		t.Errorf("replace: %d %s", rec.Code, rec.Body)
+	}
+	var fc api.DemandForecasts
+	if rec := f.do("GET", "/api/v1/demand/forecast?class=高油酸花生油", adminToken, nil, &fc); rec.Code != 200 || fc.Forecasts == nil {
+		t.Errorf("forecast: %d %s", rec.Code, rec.Body)
+	}
+	var alerts api.DemandAlerts
+	if rec := f.do("GET", "/api/v1/demand/alerts", adminToken, nil, &alerts); rec.Code != 200 || alerts.Alerts == nil {
+		t.Errorf("alerts: %d %s", rec.Code, rec.Body)
+	}
+}
