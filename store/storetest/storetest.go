@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/granarycdp/cdp/schema"
 	"github.com/granarycdp/cdp/store"
 )
@@ -26,6 +28,7 @@ import (
 var (
 	once     sync.Once
 	engine   *store.Engine
+	nodes    []*store.Engine // a sharded cluster's engines (ClusterEnv), engine the first
 	dsn      string
 	startErr error
 	dataDir  string
@@ -38,7 +41,11 @@ var (
 func Main(m *testing.M) {
 	store.RunEngineChildIfRequested()
 	code := m.Run()
-	if engine != nil {
+	if len(nodes) > 0 {
+		for _, n := range nodes {
+			n.Close()
+		}
+	} else if engine != nil {
 		engine.Close()
 	}
 	if dataDir != "" {
@@ -56,6 +63,17 @@ func shared(t testing.TB) string {
 			return
 		}
 		if dataDir, startErr = os.MkdirTemp("", "cdp-test-engine-"); startErr != nil {
+			return
+		}
+		shards, err := clusterShards()
+		if startErr = err; err != nil {
+			return
+		}
+		if shards > 0 {
+			nodes, startErr = StartCluster(dataDir, shards)
+			if startErr == nil {
+				engine, dsn = nodes[0], nodes[0].DSN(store.DefaultDatabase)
+			}
 			return
 		}
 		// The platform's user, with its password: tests connect as the
@@ -106,9 +124,13 @@ func DataDir(t testing.TB) string {
 // ports, for tests that need one of their own (to kill it, or to stand in
 // for a remote server). The caller closes it. It has the BI user too.
 func StartEngine(dir string) (*store.Engine, error) {
+	return startEngine(EngineOptions(dir))
+}
+
+func startEngine(opts store.EngineOptions) (*store.Engine, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	return store.StartEngine(ctx, EngineOptions(dir))
+	return store.StartEngine(ctx, opts)
 }
 
 // EngineOptions are StartEngine's options, for a test that changes some.
@@ -149,18 +171,44 @@ func DB(t testing.TB) *store.DB {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	name := "test_" + hex.EncodeToString(b[:])
-	db, err := store.Open(DSN(t, name), Logger())
+	db, err := open(t, name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		_ = db.Conn.Exec(ctx, "DROP DATABASE IF EXISTS `"+name+"` SYNC")
-		_ = db.Conn.Exec(ctx, "DROP DATABASE IF EXISTS `"+schema.BIDatabase(name)+"` SYNC")
+		_ = db.EachNode(func(conn driver.Conn) error {
+			_ = conn.Exec(ctx, "DROP DATABASE IF EXISTS `"+name+"` SYNC")
+			return conn.Exec(ctx, "DROP DATABASE IF EXISTS `"+schema.BIDatabase(name)+"` SYNC")
+		})
 		db.Close()
 	})
 	return db
+}
+
+// open connects to the shared ClickHouse with database as the platform's:
+// to every node of the test cluster when there is one.
+func open(t testing.TB, database string) (*store.DB, error) {
+	d := DSN(t, database)
+	if len(nodes) == 0 {
+		return store.Open(d, Logger())
+	}
+	var dsns []string
+	for _, n := range nodes {
+		nd, err := withDatabase(n.DSN(store.DefaultDatabase), database)
+		if err != nil {
+			return nil, err
+		}
+		dsns = append(dsns, nd)
+	}
+	return store.OpenSharded(dsns, TestCluster, Logger())
+}
+
+// Target is where the platform's DDL goes for db: its database, and the
+// cluster and flavour when db is a sharded cluster's.
+func Target(db *store.DB) schema.Target {
+	return schema.Target{Database: db.Database, Cluster: db.Cluster, Sharded: db.Sharded}
 }
 
 // Migrated is DB with the platform's schema applied.
@@ -169,7 +217,13 @@ func Migrated(t testing.TB) *store.DB {
 	db := DB(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := schema.Migrate(ctx, db.Conn, schema.Target{Database: db.Database}, Logger()); err != nil {
+	if db.Sharded {
+		if _, err := schema.MigrateNodes(ctx, db.Nodes, Target(db), Logger()); err != nil {
+			t.Fatal(err)
+		}
+		return db
+	}
+	if _, err := schema.Migrate(ctx, db.Conn, Target(db), Logger()); err != nil {
 		t.Fatal(err)
 	}
 	return db
