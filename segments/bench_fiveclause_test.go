@@ -181,9 +181,7 @@ func fiveClauseData(b *testing.B, persons, events int) (*store.DB, uint64) {
 		b.Logf("generated in %v", time.Since(start))
 		start = time.Now()
 		for _, t := range []string{"persons", "events", "orders", "order_lines", "wecom_messages"} {
-			if err := db.Conn.Exec(ctx, "OPTIMIZE TABLE "+db.Table(t)+" FINAL"); err != nil {
-				b.Fatal(err)
-			}
+			storetest.Optimize(b, db, t)
 		}
 		b.Logf("merged (OPTIMIZE FINAL) in %v", time.Since(start))
 	}
