@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
+	"testing"
 
 	"github.com/granarycdp/cdp/store"
 )
@@ -91,4 +93,46 @@ func withDatabase(dsn, database string) (string, error) {
 	}
 	u.Path = "/" + database
 	return u.String(), nil
+}
+
+// The 2-shard cluster OneEngineAndCluster starts beside the shared engine.
+var (
+	pairOnce  sync.Once
+	pairNodes []*store.Engine
+	pairErr   error
+	pairDir   string
+)
+
+// OneEngineAndCluster returns two migrated databases for a differential
+// test: one on the shared engine and one on a 2-shard cluster of embedded
+// engines started (once per test binary) beside it. The test fills both
+// the same way and compares what the platform answers on each. Under
+// ClusterEnv the shared ClickHouse is itself a cluster: the test is
+// skipped (make test-cluster runs these without it).
+func OneEngineAndCluster(t testing.TB) (one, cluster *store.DB) {
+	t.Helper()
+	if os.Getenv(ClusterEnv) != "" || os.Getenv("CDP_TEST_CLICKHOUSE_DSN") != "" {
+		t.Skip("storetest: the one-engine/cluster comparison starts its own engines; run it without " + ClusterEnv + " and CDP_TEST_CLICKHOUSE_DSN")
+	}
+	one = Migrated(t)
+	pairOnce.Do(func() {
+		if pairDir, pairErr = os.MkdirTemp("", "cdp-test-cluster-"); pairErr != nil {
+			return
+		}
+		pairNodes, pairErr = StartCluster(pairDir, 2)
+	})
+	if pairErr != nil {
+		t.Fatalf("storetest: start the 2-shard cluster: %v", pairErr)
+	}
+	return one, migrate(t, newDB(t, pairNodes))
+}
+
+// stopPair stops the cluster OneEngineAndCluster started.
+func stopPair() {
+	for _, n := range pairNodes {
+		n.Close()
+	}
+	if pairDir != "" {
+		os.RemoveAll(pairDir)
+	}
 }

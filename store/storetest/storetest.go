@@ -41,6 +41,7 @@ var (
 func Main(m *testing.M) {
 	store.RunEngineChildIfRequested()
 	code := m.Run()
+	stopPair()
 	if len(nodes) > 0 {
 		for _, n := range nodes {
 			n.Close()
@@ -168,10 +169,19 @@ func DSN(t testing.TB, database string) string {
 // the test ends. The schema is not applied; see Migrated.
 func DB(t testing.TB) *store.DB {
 	t.Helper()
+	shared(t)
+	return newDB(t, nodes)
+}
+
+// newDB opens a connection to a new database, dropped when the test ends:
+// on the nodes of a sharded cluster when there are any, on the shared
+// ClickHouse otherwise.
+func newDB(t testing.TB, nodes []*store.Engine) *store.DB {
+	t.Helper()
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	name := "test_" + hex.EncodeToString(b[:])
-	db, err := open(t, name)
+	db, err := open(t, nodes, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,12 +197,11 @@ func DB(t testing.TB) *store.DB {
 	return db
 }
 
-// open connects to the shared ClickHouse with database as the platform's:
-// to every node of the test cluster when there is one.
-func open(t testing.TB, database string) (*store.DB, error) {
-	d := DSN(t, database)
+// open connects to the shared ClickHouse with database as the platform's,
+// or to every node of nodes when there are any.
+func open(t testing.TB, nodes []*store.Engine, database string) (*store.DB, error) {
 	if len(nodes) == 0 {
-		return store.Open(d, Logger())
+		return store.Open(DSN(t, database), Logger())
 	}
 	var dsns []string
 	for _, n := range nodes {
@@ -214,7 +223,13 @@ func Target(db *store.DB) schema.Target {
 // Migrated is DB with the platform's schema applied.
 func Migrated(t testing.TB) *store.DB {
 	t.Helper()
-	db := DB(t)
+	return migrate(t, DB(t))
+}
+
+// migrate applies the platform's schema to db (on each node of a sharded
+// cluster) and returns it.
+func migrate(t testing.TB, db *store.DB) *store.DB {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if db.Sharded {
