@@ -8,6 +8,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/granarycdp/cdp/store"
 	"github.com/granarycdp/cdp/store/storetest"
 )
 
@@ -71,4 +72,50 @@ func nodeCount(t *testing.T, ctx context.Context, conn driver.Conn, q string) in
 		t.Fatalf("%s: %v", q, err)
 	}
 	return int(n)
+}
+
+// TestDistributedInsertDeduplicatesOnEachShard: the writer's batch goes
+// through a Distributed fact table, which splits it between the shards
+// and inserts each part into its shard's local table under the batch's
+// insert_deduplication_token. A retry of the batch is dropped by every
+// shard; when one shard lost its part after writing the deduplication
+// entry (here: the rows deleted from one node's local table), the retry's
+// DuplicatedInsertedBlocks makes the writer restore exactly the missing
+// rows.
+func TestDistributedInsertDeduplicatesOnEachShard(t *testing.T) {
+	db := storetest.Migrated(t)
+	if !db.Sharded {
+		t.Skip("needs the test cluster (" + storetest.ClusterEnv + "=2, make test-cluster)")
+	}
+	ctx := ctxT(t, 2*time.Minute)
+	metrics := store.NewMetrics(nil)
+	w := store.NewWriter(db, store.WriterOptions{Metrics: metrics, Logger: storetest.Logger()})
+	defer w.Close(ctx)
+	tw := w.Table("events", "message_id", "type", "event", "ts", "person_id", "spool_seq").Keyed("spool_seq")
+	rows := make([][]any, 1000)
+	for i := range rows {
+		rows[i] = []any{fmt.Sprint("m", i), "track", "view", time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), uint32(i + 1), uint64(i + 1)}
+	}
+	count := func() int { return storetest.Count(t, db, "SELECT count() FROM "+db.Table("events")) }
+	for range 2 {
+		if err := tw.Insert(ctx, "tok-1", rows); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(); n != 1000 {
+			t.Fatalf("after the batch and its retry: %d rows, want 1000", n)
+		}
+	}
+	lost := nodeCount(t, ctx, db.Nodes[1], "SELECT count() FROM "+db.Local("events"))
+	if err := db.Nodes[1].Exec(ctx, "ALTER TABLE "+db.Local("events")+" DELETE WHERE 1 SETTINGS mutations_sync = 2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Insert(ctx, "tok-1", rows); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 1000 {
+		t.Fatalf("after the second shard lost its %d rows and the batch was retried: %d rows, want 1000", lost, n)
+	}
+	if n := storetest.Count(t, db, "SELECT uniqExact(spool_seq) FROM "+db.Table("events")); n != 1000 {
+		t.Fatalf("%d distinct rows, want 1000", n)
+	}
 }
