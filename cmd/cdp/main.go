@@ -209,7 +209,6 @@ func openClickHouse(ctx context.Context, cfg config, logger *slog.Logger, metric
 	return &c, nil
 }
 
-
 func migrate(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Writer) error {
 	ch, err := openClickHouse(ctx, cfg, logger, store.NewMetrics(nil))
 	if err != nil {
