@@ -106,5 +106,14 @@ func engineConfigXML(password string, opts EngineOptions) (string, error) {
 	if !ok {
 		return "", errors.New("BUG: engine configuration does not end with </clickhouse>")
 	}
+	// Every session on a node, the BI user's and clickhouse-client's too,
+	// runs IN and JOIN subqueries over fact tables GLOBAL (see
+	// ShardedSettings): the BI views join facts split between shards.
+	mode := "<distributed_product_mode>global</distributed_product_mode>"
+	body = strings.Replace(body, "  <profiles>\n    <default/>\n", "  <profiles>\n    <default>"+mode+"</default>\n", 1)
+	body = strings.Replace(body, "    <bi>\n      <readonly>1</readonly>\n", "    <bi>\n      <readonly>1</readonly>\n      "+mode+"\n", 1)
+	if want := 1 + min(len(opts.BI.Name), 1); strings.Count(body, mode) != want {
+		return "", errors.New("BUG: engine configuration: the profiles' distributed_product_mode not written")
+	}
 	return body + opts.Cluster.remoteServersXML(password) + "</clickhouse>\n", nil
 }
