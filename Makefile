@@ -77,12 +77,12 @@ web/e2e/node_modules/.package-lock.json: web/e2e/package-lock.json web/e2e/packa
 CLUSTER_PKGS ?= ./store ./schema ./ingest ./identity ./segments ./campaigns ./analytics ./journeys ./api
 test-cluster:
 	CDP_TEST_CLUSTER=2 $(GO) test -count=1 -p 1 -timeout 40m $(CLUSTER_PKGS)
-	$(GO) test -count=1 -run 'TestEngineCommandsFormAShardedCluster|OneEngineAndCluster' ./cmd/cdp ./segments ./campaigns ./identity
+	$(GO) test -count=1 -run 'TestEngineCommandsFormAShardedCluster|OneEngineAndCluster' ./cmd/cdp ./segments ./campaigns ./api
 
 # The representative subset CI runs (see docs/scale-out.md for times).
 test-cluster-ci:
-	CDP_TEST_CLUSTER=2 $(GO) test -count=1 -p 1 -timeout 20m -run 'Sharded|Erase|Unmerge|Differential|Plan|Results|Profile|BI' ./store ./identity ./segments ./campaigns
-	$(GO) test -count=1 -run 'TestEngineCommandsFormAShardedCluster|OneEngineAndCluster' ./cmd/cdp ./segments ./campaigns ./identity
+	CDP_TEST_CLUSTER=2 $(GO) test -count=1 -p 1 -timeout 20m -run 'Sharded|Distributed|Erasure|Unmerge|RandomRulesMatchSQL|CampaignEndToEnd|ResultsFollowMerges|Profile' ./store ./identity ./segments ./campaigns
+	$(GO) test -count=1 -run 'TestEngineCommandsFormAShardedCluster|OneEngineAndCluster' ./cmd/cdp ./segments ./campaigns ./api
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
