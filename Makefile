@@ -14,7 +14,7 @@ LDFLAGS   := -X main.version=$(VERSION)
 # (about 2 min 45 s in all).
 FUZZTIME  ?= 20000x
 
-.PHONY: run build test unit fuzz bench vet console console-test e2e-deps
+.PHONY: run build test unit fuzz bench vet console console-test e2e-deps test-cluster test-cluster-ci
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/cdp
@@ -67,6 +67,22 @@ e2e-deps: web/e2e/node_modules/.package-lock.json
 web/e2e/node_modules/.package-lock.json: web/e2e/package-lock.json web/e2e/package.json
 	cd web/e2e && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
+
+# The integration suites on a 2-shard cluster of embedded engines on
+# loopback (the sharded flavour of cluster mode, docs/scale-out.md): each
+# test binary starts two engines configured as one cluster
+# (CDP_TEST_CLUSTER=2, store/storetest) and makes every test database on
+# both, Distributed tables in front. One package at a time: each binary
+# runs two engines.
+CLUSTER_PKGS ?= ./store ./schema ./ingest ./identity ./segments ./campaigns ./analytics ./journeys ./api
+test-cluster:
+	CDP_TEST_CLUSTER=2 $(GO) test -count=1 -p 1 -timeout 40m $(CLUSTER_PKGS)
+	$(GO) test -count=1 -run 'TestEngineCommandsFormAShardedCluster|OneEngineAndCluster' ./cmd/cdp ./segments ./campaigns ./api
+
+# The representative subset CI runs (see docs/scale-out.md for times).
+test-cluster-ci:
+	CDP_TEST_CLUSTER=2 $(GO) test -count=1 -p 1 -timeout 20m -run 'Sharded|Distributed|Erasure|Unmerge|RandomRulesMatchSQL|CampaignEndToEnd|ResultsFollowMerges|Profile' ./store ./identity ./segments ./campaigns
+	$(GO) test -count=1 -run 'TestEngineCommandsFormAShardedCluster|OneEngineAndCluster' ./cmd/cdp ./segments ./campaigns ./api
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -31,9 +31,13 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture { return newFixtureTB(t, t) }
 
+// fixtureDB makes the fixtures' database; the one-engine/cluster
+// comparison (cluster_test.go) points it at each in turn.
+var fixtureDB = storetest.Migrated
+
 func newFixtureTB(tb testing.TB, t *testing.T) *fixture {
 	tb.Helper()
-	db := storetest.Migrated(tb)
+	db := fixtureDB(tb)
 	creds := bootstrapped(tb, db)
 	reg := prometheus.NewRegistry()
 	store.NewMetrics(reg).EngineRestarts.Add(0)

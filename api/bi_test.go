@@ -456,10 +456,11 @@ func TestBIViewsAgreeWithTheAPIAndKeepPersonalDataOut(t *testing.T) {
 	t.Run("older masks and numbers show the last four digits", func(t *testing.T) {
 		m2 := f.profileOf("member_no", "M02")
 		for _, q := range []string{
-			"ALTER TABLE " + f.db.Table("pii_vault") + " UPDATE masked = '+86 138****0002' WHERE 1 SETTINGS mutations_sync = 2",
-			"ALTER TABLE " + f.db.Table("events") + " UPDATE keyword = '我的电话13812340002' WHERE event = 'search' SETTINGS mutations_sync = 2",
+			"ALTER TABLE " + f.db.Local("pii_vault") + " UPDATE masked = '+86 138****0002' WHERE 1 SETTINGS mutations_sync = 2",
+			"ALTER TABLE " + f.db.Local("events") + " UPDATE keyword = '我的电话13812340002' WHERE event = 'search' SETTINGS mutations_sync = 2",
 		} {
-			if err := f.db.Conn.Exec(ctx, q); err != nil {
+			// Each node's local table on a sharded cluster.
+			if err := f.db.EachNode(func(conn driver.Conn) error { return conn.Exec(ctx, q) }); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -35,7 +35,11 @@ func insertRows(t *testing.T, db *store.DB, table, cols string, rows [][]any) {
 // newFixture: persons 1..n watched a 控糖 video; a segment of them; an
 // offer of the low-GI trial pack.
 func newFixture(t *testing.T, n int) *fixture {
-	db := storetest.Migrated(t)
+	return fixtureOn(t, storetest.Migrated(t), n)
+}
+
+// fixtureOn is newFixture on a migrated database.
+func fixtureOn(t *testing.T, db *store.DB, n int) *fixture {
 	var persons, events [][]any
 	for p := uint32(1); p <= uint32(n); p++ {
 		persons = append(persons, []any{p, p, p, uint64(1)})
@@ -109,31 +113,9 @@ func TestCampaignEndToEndWithUplift(t *testing.T) {
 	if msg != "您好，低GI大米试用装免费领：" {
 		t.Fatalf("message %q", msg)
 	}
-	// Orders: every 3rd person buys the trial pack 2 days after launch,
-	// every 7th buys other rice, every 11th buys the trial pack 30 days
-	// later (outside the 14-day window).
-	var orders, lines [][]any
-	for p := uint32(1); p <= 2000; p++ {
-		add := func(sku, cat string, days int) {
-			id := fmt.Sprintf("o%d-%s-%d", p, sku, days)
-			at := launchTime.Add(time.Duration(days) * 24 * time.Hour)
-			orders = append(orders, []any{"tmall", id, uint64(1), "completed", at, at, "19.90", "上海", p})
-			lines = append(lines, []any{"tmall", id, uint16(1), uint64(1), sku, cat, "1", "19.90", "19.90", at, p})
-		}
-		if p%3 == 0 {
-			add("LGI-TRIAL", "低GI大米试用装", 2)
-		}
-		if p%7 == 0 {
-			add("WC-5", "五常大米", 2)
-		}
-		if p%11 == 0 {
-			add("LGI-2.5", "低GI大米", 30)
-		}
-	}
-	insertRows(t, f.db, "orders", "channel, order_id, version, status, ordered_at, status_at, amount, city, person_id", orders)
-	insertRows(t, f.db, "order_lines", "channel, order_id, line_no, version, sku, category, quantity, unit_price, amount, ordered_at, person_id", lines)
-
+	f.insertOrders()
 	u, err := f.svc.Results(f.ctx, c.ID)
+
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -479,4 +461,30 @@ func TestMembersAsOfPlansTheAudienceAsItWas(t *testing.T) {
 	if p.Counts[GroupTreatment]+p.Counts[GroupHoldout] != 100 || p.Counts[GroupHoldout] == 0 {
 		t.Fatalf("members as of the launch: %+v %+v", p.Counts, p.Excluded)
 	}
+}
+
+// insertOrders: every 3rd of persons 1..2000 buys the trial pack 2 days
+// after launch, every 7th buys other rice, every 11th buys the trial pack
+// 30 days later (outside the 14-day window).
+func (f *fixture) insertOrders() {
+	var orders, lines [][]any
+	for p := uint32(1); p <= 2000; p++ {
+		add := func(sku, cat string, days int) {
+			id := fmt.Sprintf("o%d-%s-%d", p, sku, days)
+			at := launchTime.Add(time.Duration(days) * 24 * time.Hour)
+			orders = append(orders, []any{"tmall", id, uint64(1), "completed", at, at, "19.90", "上海", p})
+			lines = append(lines, []any{"tmall", id, uint16(1), uint64(1), sku, cat, "1", "19.90", "19.90", at, p})
+		}
+		if p%3 == 0 {
+			add("LGI-TRIAL", "低GI大米试用装", 2)
+		}
+		if p%7 == 0 {
+			add("WC-5", "五常大米", 2)
+		}
+		if p%11 == 0 {
+			add("LGI-2.5", "低GI大米", 30)
+		}
+	}
+	insertRows(f.t, f.db, "orders", "channel, order_id, version, status, ordered_at, status_at, amount, city, person_id", orders)
+	insertRows(f.t, f.db, "order_lines", "channel, order_id, line_no, version, sku, category, quantity, unit_price, amount, ordered_at, person_id", lines)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/granarycdp/cdp/schema"
 	"github.com/granarycdp/cdp/store"
@@ -60,7 +61,7 @@ func canonicalFixture(tb testing.TB, db *store.DB, n int) (persons, orders uint6
 		fmt.Sprintf("INSERT INTO %s (person_id, parent, canonical, version) SELECT number + 1, number + 1, number + 1, 1 FROM numbers(%d)", p, n),
 		// Every tenth person (10, 20, ...) merged into the one before it.
 		fmt.Sprintf("INSERT INTO %s (person_id, parent, canonical, version) SELECT number + 1, number, number, 2 FROM numbers(%d) WHERE (number + 1) %% 10 = 0 AND (number + 1) %% 10000 != 0", p, n),
-		"OPTIMIZE TABLE " + p + " FINAL",
+		"persons",
 		// Fresh merges not yet merged into the table's part: every ten
 		// thousandth person.
 		fmt.Sprintf("INSERT INTO %s (person_id, parent, canonical, version) SELECT number + 1, number, number, 2 FROM numbers(%d) WHERE (number + 1) %% 10000 = 0", p, n),
@@ -68,8 +69,12 @@ func canonicalFixture(tb testing.TB, db *store.DB, n int) (persons, orders uint6
 			SELECT 'pos', toString(number), 1, if(number %% 10 = 9, 'refunded', 'paid'),
 				toDateTime64('2026-11-25 00:00:00', 3, 'UTC') - toIntervalMinute(number %% 500000), 99.5, intDiv(number, 3) + 1
 			FROM numbers(%d)`, o, 3*n),
-		"OPTIMIZE TABLE " + o + " FINAL",
+		"orders",
 	} {
+		if q == "persons" || q == "orders" {
+			storetest.Optimize(tb, db, q)
+			continue
+		}
 		if err := db.Conn.Exec(ctx, q); err != nil {
 			tb.Fatalf("%s: %v", q, err)
 		}
@@ -107,7 +112,11 @@ func createCanonicalAlternatives(tb testing.TB, db *store.DB) (load time.Duratio
 	defer cancel()
 	// The fragment's SELECT, without its parentheses.
 	source := strings.TrimSuffix(strings.TrimPrefix(schema.Canonical(db.Table("persons"), ""), "("), ")")
-	if err := db.Conn.Exec(ctx, "CREATE VIEW "+db.Table("canonical_persons")+" AS "+source); err != nil {
+	// On every node of a sharded cluster: a distributed query reads the
+	// view on each shard.
+	if err := db.EachNode(func(conn driver.Conn) error {
+		return conn.Exec(ctx, "CREATE VIEW "+db.Table("canonical_persons")+" AS "+source)
+	}); err != nil {
 		tb.Fatalf("create the view: %v", err)
 	}
 	err := db.Conn.Exec(ctx, "CREATE DICTIONARY "+db.Table("canonical_dict")+" (person_id UInt64, canonical UInt32) PRIMARY KEY person_id "+

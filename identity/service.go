@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/granarycdp/cdp/store"
 )
@@ -45,7 +46,8 @@ func queryErr(query string, err error) error {
 
 // mutation runs an ALTER TABLE ... UPDATE/DELETE on a platform table and
 // waits until it is applied on every replica. On a cluster it targets the
-// local tables.
+// local tables: ON CLUSTER in the replicated flavour, each node in turn in
+// the sharded one.
 //
 // A mutation's text is kept by the engine (system.mutations, a
 // mutation_N.txt file beside the table's parts) long after it ran, so it
@@ -54,10 +56,6 @@ func queryErr(query string, err error) error {
 // subqueries are evaluated where the mutation runs rather than written
 // into its text as literals.
 func (s *Service) mutation(ctx context.Context, table, action string, args ...any) error {
-	name, on := s.DB.Table(table), ""
-	if s.DB.Cluster != "" {
-		name, on = s.DB.Table(table+"_local"), " ON CLUSTER `"+s.DB.Cluster+"`"
-	}
 	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{
 		"mutations_sync": 2,
 		// Re-attribution and erasure read other tables in their WHERE.
@@ -65,7 +63,12 @@ func (s *Service) mutation(ctx context.Context, table, action string, args ...an
 		"mutations_execute_subqueries_on_initiator":       0,
 		"mutations_execute_nondeterministic_on_initiator": 0,
 	}))
-	if err := s.DB.Conn.Exec(ctx, "ALTER TABLE "+name+on+" "+action, args...); err != nil {
+	// On a sharded cluster each node's local table: the fact tables'
+	// rows are split between them and the other tables copied to each.
+	err := s.DB.EachNode(func(conn driver.Conn) error {
+		return conn.Exec(ctx, "ALTER TABLE "+s.DB.Local(table)+s.DB.OnCluster()+" "+action, args...)
+	})
+	if err != nil {
 		return fmt.Errorf("%s: %w", table, err)
 	}
 	if s.afterMutation != nil {
@@ -135,13 +138,12 @@ func (r *identifierSets) droppable(name string, now time.Time) bool {
 func (s *Service) withIdentifierSet(ctx context.Context, persons []uint32, fn func(set string) error) error {
 	s.dropIdleIdentifierSets(ctx)
 	name := identifierSetPrefix + strconv.FormatInt(time.Now().Unix(), 10) + "_" + strings.ToLower(rand.Text())
-	table, on := s.DB.Table(name), ""
-	if s.DB.Cluster != "" {
-		on = " ON CLUSTER `" + s.DB.Cluster + "`"
-	}
+	table := s.DB.Table(name)
 	s.sets.set(name, true)
-	err := s.DB.Conn.Exec(ctx, "CREATE TABLE "+table+on+" ENGINE = Memory AS SELECT id_type, id_value FROM "+
-		s.DB.Table("identity_links")+" FINAL WHERE person_id IN ?", persons)
+	err := s.DB.EachNode(func(conn driver.Conn) error {
+		return conn.Exec(ctx, "CREATE TABLE "+table+s.DB.OnCluster()+" ENGINE = Memory AS SELECT id_type, id_value FROM "+
+			s.DB.Table("identity_links")+" FINAL WHERE person_id IN ?", persons)
+	})
 	if err != nil {
 		err = queryErr("create identifier set", err)
 	} else {
@@ -152,7 +154,7 @@ func (s *Service) withIdentifierSet(ctx context.Context, persons []uint32, fn fu
 		s.Logger.Warn("identity: identifier set kept for the mutations still running", "table", name, "err", err)
 		return err
 	}
-	if err := s.DB.Conn.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+table+on+" SYNC"); err != nil {
+	if err := s.dropSet(context.WithoutCancel(ctx), table); err != nil {
 		s.sets.set(name, false)
 		s.Logger.Warn("identity: identifier set not dropped", "table", name, "err", err)
 		return nil
@@ -181,17 +183,20 @@ func (s *Service) dropIdleIdentifierSets(ctx context.Context) {
 		}
 	}
 	rows.Close()
-	on := ""
-	if s.DB.Cluster != "" {
-		on = " ON CLUSTER `" + s.DB.Cluster + "`"
-	}
 	for _, name := range idle {
-		if err := s.DB.Conn.Exec(ctx, "DROP TABLE IF EXISTS "+s.DB.Table(name)+on+" SYNC"); err != nil {
+		if err := s.dropSet(ctx, s.DB.Table(name)); err != nil {
 			s.Logger.Warn("identity: identifier set not dropped", "table", name, "err", err)
 			continue
 		}
 		s.sets.forget(name)
 	}
+}
+
+// dropSet drops an identifier set (its quoted name) on every node.
+func (s *Service) dropSet(ctx context.Context, table string) error {
+	return s.DB.EachNode(func(conn driver.Conn) error {
+		return conn.Exec(ctx, "DROP TABLE IF EXISTS "+table+s.DB.OnCluster()+" SYNC")
+	})
 }
 
 // Conditions on an identifier set (its table replaces {set}).

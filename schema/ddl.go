@@ -45,14 +45,33 @@ type Step interface {
 	render(t Target) []string
 }
 
-// Target says where DDL goes: the database and, for a cluster, its name.
+// Target says where DDL goes: the database and, for a cluster, its name
+// and flavour.
+//
+// With Cluster set and Sharded false (the replicated flavour) DDL is
+// distributed (ON CLUSTER) and tables are Replicated: that needs ClickHouse
+// Keeper and full servers. With Sharded true (the sharded flavour, see
+// docs/scale-out.md) there is no ON CLUSTER and no replication: the
+// platform applies the same DDL to every node itself (MigrateNodes), each
+// table is a plain <name>_local on every node and <name> a Distributed
+// table over it, either over Cluster (the fact tables of ShardKeys, split
+// between the shards) or over EverywhereCluster(Cluster) (every other
+// table, a full copy on every node).
 type Target struct {
 	Database string
 	Cluster  string
+	Sharded  bool
 }
 
+// EverywhereCluster names the second cluster the sharded flavour needs
+// besides cluster: one shard whose replicas are all the nodes, with
+// internal_replication false, so that an insert through a Distributed
+// table over it is written to every node and a read is served by one
+// (the local node first).
+func EverywhereCluster(cluster string) string { return cluster + "_everywhere" }
+
 func (t Target) onCluster() string {
-	if t.Cluster == "" {
+	if t.Cluster == "" || t.Sharded {
 		return ""
 	}
 	return " ON CLUSTER " + quote(t.Cluster)
@@ -84,6 +103,9 @@ func (c CreateTable) render(t Target) []string {
 	if t.Cluster != "" {
 		local = tb.Name + "_local"
 	}
+	if t.Sharded && nodeLocal[tb.Name] {
+		local = tb.Name
+	}
 	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s%s\n(\n", t.table(local), t.onCluster())
 	for i, col := range tb.Columns {
 		fmt.Fprintf(&b, "    %s %s", quote(col.Name), col.Type)
@@ -107,7 +129,7 @@ func (c CreateTable) render(t Target) []string {
 	}
 	b.WriteString(")\nENGINE = ")
 	settings := tb.Settings
-	if t.Cluster != "" {
+	if t.Cluster != "" && !t.Sharded {
 		b.WriteString(replicated(tb.Engine))
 	} else {
 		b.WriteString(tb.Engine)
@@ -130,6 +152,12 @@ func (c CreateTable) render(t Target) []string {
 		b.WriteString("\nCOMMENT " + sqlString(tb.Comment))
 	}
 	stmts := []string{b.String()}
+	if t.Sharded && t.Cluster != "" {
+		if nodeLocal[tb.Name] {
+			return stmts
+		}
+		return append(stmts, tb.shardedFront(t, local))
+	}
 	if t.Cluster != "" {
 		shard := tb.ShardBy
 		if shard == "" {

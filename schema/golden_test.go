@@ -37,6 +37,7 @@ func TestGeneratedDDLMatchesGolden(t *testing.T) {
 	}{
 		{"single.sql", Target{Database: "cdp"}},
 		{"cluster.sql", Target{Database: "cdp", Cluster: "cdp_cluster"}},
+		{"sharded.sql", Target{Database: "cdp", Cluster: "cdp_cluster", Sharded: true}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			got := render(tc.target)

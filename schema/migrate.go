@@ -139,3 +139,23 @@ func Migrate(ctx context.Context, conn driver.Conn, t Target, logger *slog.Logge
 	}
 	return done, nil
 }
+
+// MigrateNodes applies the migrations to every node of a sharded cluster
+// (Target.Sharded), one after the other: the sharded flavour has no
+// distributed DDL, so each node gets the same statements, and each
+// records what it applied in its own schema_migrations. A node added to
+// the cluster later is migrated like a new database. It returns the
+// versions applied on the first node that lacked any.
+func MigrateNodes(ctx context.Context, nodes []driver.Conn, t Target, logger *slog.Logger) ([]int, error) {
+	var done []int
+	for i, conn := range nodes {
+		applied, err := Migrate(ctx, conn, t, logger)
+		if err != nil {
+			return done, fmt.Errorf("node %d: %w", i+1, err)
+		}
+		if len(done) == 0 {
+			done = applied
+		}
+	}
+	return done, nil
+}

@@ -117,6 +117,11 @@ func moreEvents(b testing.TB, db *store.DB, persons, n int) {
 // and about 20 million events; see benchFiveClause for the figures.
 func BenchmarkFiveClauseRule1M(b *testing.B) { benchFiveClause(b, 1_000_000, 20_000_000) }
 
+// BenchmarkFiveClauseRule200K is the same over 200,000 persons and about
+// 4 million events: small enough to compare one engine with a 2-shard
+// cluster (CDP_TEST_CLUSTER=2) in one sitting (docs/scale-out.md).
+func BenchmarkFiveClauseRule200K(b *testing.B) { benchFiveClause(b, 200_000, 4_000_000) }
+
 // BenchmarkFiveClauseRule10M is the same over ten million persons and
 // CDP_BENCH_EVENTS events (default 60 million). Generating them takes
 // most of an hour and about 10 GB of disk, so it runs only when
@@ -181,9 +186,7 @@ func fiveClauseData(b *testing.B, persons, events int) (*store.DB, uint64) {
 		b.Logf("generated in %v", time.Since(start))
 		start = time.Now()
 		for _, t := range []string{"persons", "events", "orders", "order_lines", "wecom_messages"} {
-			if err := db.Conn.Exec(ctx, "OPTIMIZE TABLE "+db.Table(t)+" FINAL"); err != nil {
-				b.Fatal(err)
-			}
+			storetest.Optimize(b, db, t)
 		}
 		b.Logf("merged (OPTIMIZE FINAL) in %v", time.Since(start))
 	}

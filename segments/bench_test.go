@@ -171,9 +171,7 @@ func BenchmarkEstimateFlagship(b *testing.B) {
 	rows := generate(b, db, 1_000_000)
 	ctx := context.Background()
 	for _, t := range []string{"persons", "events", "orders", "order_lines", "wecom_messages"} {
-		if err := db.Conn.Exec(ctx, "OPTIMIZE TABLE "+db.Table(t)+" FINAL"); err != nil {
-			b.Fatal(err)
-		}
+		storetest.Optimize(b, db, t)
 	}
 	b.Logf("generated %d rows in %v", rows, time.Since(start))
 	e := testEngine(db, nil)

@@ -24,15 +24,107 @@ var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 type DB struct {
 	Conn     driver.Conn
 	Database string
-	// Cluster, when set, makes migrations emit ON CLUSTER DDL.
+	// Cluster, when set, names the ClickHouse cluster: migrations emit ON
+	// CLUSTER DDL (the replicated flavour) or, with Sharded, are applied
+	// to every node of Nodes (the sharded flavour, docs/scale-out.md).
 	Cluster string
-	Logger  *slog.Logger
+	// Sharded selects the sharded flavour of cluster mode.
+	Sharded bool
+	// Nodes are pools to every node of a sharded cluster, the first the
+	// same node as Conn (Conn itself); DDL and mutations of the local
+	// tables go to each. Nil otherwise.
+	Nodes  []driver.Conn
+	Logger *slog.Logger
+}
+
+// Local returns the name mutations and per-node DDL address for a platform
+// table: <name>_local on a cluster, the table itself otherwise.
+func (db *DB) Local(name string) string {
+	if db.Cluster != "" {
+		return db.Table(name + "_local")
+	}
+	return db.Table(name)
+}
+
+// EachNode runs fn with every connection a node-local statement must go
+// to: each node of a sharded cluster, or Conn alone (a single server, or
+// the replicated flavour, where the statement says ON CLUSTER).
+func (db *DB) EachNode(fn func(conn driver.Conn) error) error {
+	if !db.Sharded {
+		return fn(db.Conn)
+	}
+	for i, conn := range db.Nodes {
+		if err := fn(conn); err != nil {
+			return fmt.Errorf("node %d: %w", i+1, err)
+		}
+	}
+	return nil
+}
+
+// OnCluster is the ON CLUSTER clause of node-local DDL and mutations in
+// the replicated flavour, empty otherwise.
+func (db *DB) OnCluster() string {
+	if db.Cluster == "" || db.Sharded {
+		return ""
+	}
+	return " ON CLUSTER `" + db.Cluster + "`"
+}
+
+// ShardedSettings are the settings of every connection to a sharded
+// cluster:
+//   - distributed_product_mode global: an IN or JOIN whose right side
+//     reads a Distributed fact table runs that side once, on the node that
+//     received the query, and ships its result to the shards (GLOBAL IN,
+//     GLOBAL JOIN). A shard's local part of the right side would miss the
+//     rows of the other shards: a person's orders and events are not all
+//     on one shard. Tables copied to every node are one shard, which
+//     ClickHouse reads locally without this.
+//   - distributed_foreground_insert 1: an insert through a Distributed
+//     table returns once every shard (and, for copied tables, every node)
+//     has the rows, so a read after a write sees it and a failed shard
+//     fails the insert, which the writer retries with its token.
+var ShardedSettings = clickhouse.Settings{
+	"distributed_product_mode":      "global",
+	"distributed_foreground_insert": 1,
+}
+
+// OpenSharded opens the platform's connections to a sharded cluster: one
+// pool per node (dsns, all naming the same database), the first also the
+// DB's Conn.
+func OpenSharded(dsns []string, cluster string, logger *slog.Logger) (*DB, error) {
+	if len(dsns) == 0 {
+		return nil, errors.New("sharded cluster: no nodes")
+	}
+	var nodes []*DB
+	for _, dsn := range dsns {
+		n, err := open(dsn, ShardedSettings, logger)
+		if err != nil {
+			for _, o := range nodes {
+				o.Close()
+			}
+			return nil, err
+		}
+		nodes = append(nodes, n)
+	}
+	db := nodes[0]
+	db.Cluster, db.Sharded = cluster, true
+	for _, n := range nodes {
+		if n.Database != db.Database {
+			return nil, fmt.Errorf("sharded cluster: every node's DSN must name database %s, not %s", db.Database, n.Database)
+		}
+		db.Nodes = append(db.Nodes, n.Conn)
+	}
+	return db, nil
 }
 
 // Open parses a DSN (clickhouse://user:pass@host:9000/db?settings for the
 // native protocol, http://... for HTTP) and opens a pool. The DSN's database
 // is the platform's (DefaultDatabase when empty). It does not dial.
 func Open(dsn string, logger *slog.Logger) (*DB, error) {
+	return open(dsn, nil, logger)
+}
+
+func open(dsn string, settings clickhouse.Settings, logger *slog.Logger) (*DB, error) {
 	opts, err := clickhouse.ParseDSN(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("ClickHouse DSN: %w", err)
@@ -59,6 +151,9 @@ func Open(dsn string, logger *slog.Logger) (*DB, error) {
 	}
 	if _, ok := opts.Settings["max_query_size"]; !ok {
 		opts.Settings["max_query_size"] = maxQuerySize
+	}
+	for k, v := range settings {
+		opts.Settings[k] = v
 	}
 	// A pooled connection keeps its encode and compression buffers at the
 	// size of the largest block it has carried (17-25 MB after a writer
@@ -108,5 +203,14 @@ func (db *DB) WaitReachable(ctx context.Context) (string, error) {
 	}
 }
 
-// Close closes the pool.
-func (db *DB) Close() error { return db.Conn.Close() }
+// Close closes the pool (every node's, on a sharded cluster).
+func (db *DB) Close() error {
+	if len(db.Nodes) == 0 {
+		return db.Conn.Close()
+	}
+	var err error
+	for _, c := range db.Nodes {
+		err = errors.Join(err, c.Close())
+	}
+	return err
+}

@@ -48,6 +48,10 @@ type EngineOptions struct {
 	Logger                         *slog.Logger
 	Metrics                        *Metrics
 
+	// Cluster, when set, makes the engine a node of a sharded cluster
+	// (see EngineCluster).
+	Cluster *EngineCluster
+
 	// defaultQueries is the quota of the built-in user default, which
 	// runs the startup query; tests raise it to play a client that got a
 	// query in.
@@ -220,9 +224,12 @@ func prepareChild(ctx context.Context, opts EngineOptions, lib, dataPath string)
 	if spec.HTTPPort, err = claimPort("http", opts.HTTPPort); err != nil {
 		return childSpec{}, "", err
 	}
-	users, err := engineUsersXML(password, opts.BI, opts.defaultQueries)
+	users, err := engineConfigXML(password, opts)
 	if err != nil {
 		return childSpec{}, "", err
+	}
+	if opts.Cluster != nil {
+		spec.ConnectPorts = opts.Cluster.ports()
 	}
 	spec.ConfigFile = filepath.Join(dataPath, engineConfigName)
 	if err := os.WriteFile(spec.ConfigFile, []byte(users), 0o600); err != nil {

@@ -30,6 +30,9 @@ type childSpec struct {
 	ConfigFile string `json:"config_file"`
 	TCPPort    int    `json:"tcp_port"`
 	HTTPPort   int    `json:"http_port"`
+	// ConnectPorts are the TCP ports the engine may connect to: the
+	// native ports of its cluster's nodes (none for a single engine).
+	ConnectPorts []int `json:"connect_ports,omitempty"`
 }
 
 // RunEngineChildIfRequested turns the current process into an engine host

@@ -21,7 +21,8 @@ import (
 // <data-dir>/pii.key, admin-token, clickhouse-password, no home folder, no
 // other process's /proc entry, no program to execute). Where the kernel
 // supports it (Landlock ABI 4, Linux 6.7), it may also bind only its two
-// ports and connect nowhere, and (ABI 6) signal no process outside itself.
+// ports and connect nowhere (a cluster node: only to its nodes' native
+// ports), and (ABI 6) signal no process outside itself.
 
 // landlockRulesetAttr is struct landlock_ruleset_attr as of ABI 6 (x/sys's
 // LandlockRulesetAttr has later fields older kernels refuse); the
@@ -115,7 +116,13 @@ func confineEngine(spec childSpec) error {
 	}
 	if abi >= 4 {
 		for _, port := range []int{spec.TCPPort, spec.HTTPPort} {
-			if err := rules.allowBind(port); err != nil {
+			if err := rules.allowNet(port, unix.LANDLOCK_ACCESS_NET_BIND_TCP); err != nil {
+				return err
+			}
+		}
+		// A cluster node reaches the other nodes (Distributed tables).
+		for _, port := range spec.ConnectPorts {
+			if err := rules.allowNet(port, unix.LANDLOCK_ACCESS_NET_CONNECT_TCP); err != nil {
 				return err
 			}
 		}
@@ -190,9 +197,10 @@ func (r landlockRules) allowPath(path string, rights uint64) error {
 	return nil
 }
 
-// allowBind lets the engine bind TCP port (Landlock ABI 4 and later).
-func (r landlockRules) allowBind(port int) error {
-	rule := landlockNetPortAttr{allowed: unix.LANDLOCK_ACCESS_NET_BIND_TCP, port: uint64(port)}
+// allowNet lets the engine bind or connect (access) TCP port (Landlock
+// ABI 4 and later).
+func (r landlockRules) allowNet(port int, access uint64) error {
+	rule := landlockNetPortAttr{allowed: access, port: uint64(port)}
 	if _, _, errno := unix.Syscall6(unix.SYS_LANDLOCK_ADD_RULE, r.fd, landlockRuleNetPort,
 		uintptr(unsafe.Pointer(&rule)), 0, 0, 0); errno != 0 {
 		return fmt.Errorf("landlock port %d: %w", port, errno)

@@ -123,10 +123,10 @@ var platformGrants = []string{
 // The engine reads users only from a file named in the configuration, so
 // the file names itself (the engine resolves it next to the configuration).
 func EngineUsersXML(platformPassword string, bi BIUser) (string, error) {
-	return engineUsersXML(platformPassword, bi, startupQueries)
+	return engineUsersXML(platformPassword, platformGrants, bi, startupQueries)
 }
 
-func engineUsersXML(platformPassword string, bi BIUser, defaultQueries int) (string, error) {
+func engineUsersXML(platformPassword string, grantsOfPlatform []string, bi BIUser, defaultQueries int) (string, error) {
 	if len(platformPassword) < 12 {
 		return "", errors.New("platform engine password: at least 12 characters")
 	}
@@ -191,7 +191,7 @@ func engineUsersXML(platformPassword string, bi BIUser, defaultQueries int) (str
 	}
 	b.WriteString("  <users>\n")
 	user("default", "", "listen_only", "listen_once", []string{"GRANT SYSTEM LISTEN ON *.*"})
-	user(PlatformUser, platformPassword, "default", "default", platformGrants)
+	user(PlatformUser, platformPassword, "default", "default", grantsOfPlatform)
 	if bi.Name != "" {
 		var grants []string
 		for _, d := range bi.Databases {

@@ -24,6 +24,9 @@ import (
 type config struct {
 	ClickHouseDSN      string
 	Cluster            string
+	ClusterMode        string
+	ClickHouseNodes    string
+	EngineClusterNodes string
 	DataDir            string
 	EngineLib          string
 	EngineTCPPort      int
@@ -101,8 +104,14 @@ func (c *config) storageSettings() []setting {
 	return []setting{
 		{flag: "clickhouse-dsn", env: "CDP_CLICKHOUSE_DSN", commands: []string{"serve", "migrate"}, str: &c.ClickHouseDSN,
 			help: "ClickHouse server to use, e.g. clickhouse://user:pass@host:9000/cdp (native) or http://user:pass@host:8123/cdp; the path is the platform's database. Empty: run the embedded engine."},
-		{flag: "clickhouse-cluster", env: "CDP_CLICKHOUSE_CLUSTER", commands: []string{"serve", "migrate"}, str: &c.Cluster,
-			help: "Cluster name for ON CLUSTER DDL with Replicated and Distributed tables (server mode only)."},
+		{flag: "clickhouse-cluster", env: "CDP_CLICKHOUSE_CLUSTER", commands: engineCommands, str: &c.Cluster,
+			help: "ClickHouse cluster to run on (docs/scale-out.md): with serve and migrate, the cluster of the servers named by the DSN or --clickhouse-nodes; with engine, the cluster the engine is a node of (see --engine-cluster-nodes)."},
+		{flag: "clickhouse-cluster-mode", env: "CDP_CLICKHOUSE_CLUSTER_MODE", commands: []string{"serve", "migrate"}, str: &c.ClusterMode, def: clusterReplicated,
+			help: "Flavour of cluster mode: replicated (ON CLUSTER DDL, Replicated tables; needs ClickHouse Keeper) or sharded (no Keeper: the platform applies DDL to every node of --clickhouse-nodes, facts split between shards, the rest copied to every node)."},
+		{flag: "clickhouse-nodes", env: "CDP_CLICKHOUSE_NODES", commands: []string{"serve", "migrate"}, str: &c.ClickHouseNodes,
+			help: "Sharded mode: comma-separated DSNs of every node of the cluster, each naming the platform's database; the first receives the queries."},
+		{flag: "engine-cluster-nodes", env: "CDP_ENGINE_CLUSTER_NODES", commands: []string{"engine"}, str: &c.EngineClusterNodes,
+			help: "Makes the embedded engine a node of the sharded cluster --clickhouse-cluster: comma-separated native addresses host:port of every node, this one included, in shard order. Every node's data folder must hold the same clickhouse-password file."},
 		{flag: "data-dir", env: "CDP_DATA_DIR", commands: storeCommands, str: &c.DataDir, def: "./data",
 			help: "Folder for the platform's local data: the embedded engine's tables, the ingest spool."},
 		{flag: "engine-lib", env: "CDP_ENGINE_LIB", commands: append(engineCommands, "bench"), str: &c.EngineLib,

@@ -144,6 +144,9 @@ func startEngine(ctx context.Context, cfg config, logger *slog.Logger, metrics *
 		return nil, err
 	}
 	opts.BI = bi
+	if opts.Cluster, err = cfg.engineCluster(); err != nil {
+		return nil, err
+	}
 	e, err := store.StartEngine(ctx, opts)
 	if err == nil && bi.Name != "" {
 		logger.Info("BI tools: sign in to the embedded engine as the read-only BI user (docs/bi.md)",
@@ -165,7 +168,11 @@ func startEngine(ctx context.Context, cfg config, logger *slog.Logger, metrics *
 func openClickHouse(ctx context.Context, cfg config, logger *slog.Logger, metrics *store.Metrics) (*clickhouse, error) {
 	var c clickhouse
 	dsn := cfg.ClickHouseDSN
-	if dsn == "" {
+	sharded, err := cfg.sharded()
+	if err != nil {
+		return nil, err
+	}
+	if dsn == "" && !sharded {
 		if cfg.Cluster != "" {
 			return nil, errors.New("CDP_CLICKHOUSE_CLUSTER needs CDP_CLICKHOUSE_DSN: the embedded engine is a single node")
 		}
@@ -175,14 +182,21 @@ func openClickHouse(ctx context.Context, cfg config, logger *slog.Logger, metric
 		}
 		c.engine, dsn = e, e.DSN(store.DefaultDatabase)
 	}
-	db, err := store.Open(dsn, logger)
+	var db *store.DB
+	if sharded {
+		db, err = openSharded(cfg, logger)
+	} else {
+		db, err = store.Open(dsn, logger)
+	}
 	if err != nil {
 		if c.engine != nil {
 			c.engine.Close()
 		}
 		return nil, err
 	}
-	db.Cluster = cfg.Cluster
+	if !sharded {
+		db.Cluster = cfg.Cluster
+	}
 	c.db = db
 	wait, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -193,10 +207,6 @@ func openClickHouse(ctx context.Context, cfg config, logger *slog.Logger, metric
 	}
 	logger.Info("ClickHouse connected", "server_version", v, "database", db.Database, "embedded", c.engine != nil)
 	return &c, nil
-}
-
-func applyMigrations(ctx context.Context, db *store.DB, logger *slog.Logger) ([]int, error) {
-	return schema.Migrate(ctx, db.Conn, schema.Target{Database: db.Database, Cluster: db.Cluster}, logger)
 }
 
 func migrate(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Writer) error {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/granarycdp/cdp/store"
 )
 
@@ -35,4 +37,18 @@ func Count(t testing.TB, db *store.DB, q string, args ...any) int {
 		t.Fatalf("%s: %v", q, err)
 	}
 	return int(n)
+}
+
+// Optimize merges a platform table's parts (OPTIMIZE TABLE ... FINAL): the
+// table itself on one engine, each node's local table on a sharded
+// cluster (a Distributed table cannot be optimized). A failure fails the
+// test.
+func Optimize(t testing.TB, db *store.DB, table string) {
+	t.Helper()
+	err := db.EachNode(func(conn driver.Conn) error {
+		return conn.Exec(context.Background(), "OPTIMIZE TABLE "+db.Local(table)+db.OnCluster()+" FINAL")
+	})
+	if err != nil {
+		t.Fatalf("optimize %s: %v", table, err)
+	}
 }

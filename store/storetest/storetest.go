@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/granarycdp/cdp/schema"
 	"github.com/granarycdp/cdp/store"
 )
@@ -26,6 +28,7 @@ import (
 var (
 	once     sync.Once
 	engine   *store.Engine
+	nodes    []*store.Engine // a sharded cluster's engines (ClusterEnv), engine the first
 	dsn      string
 	startErr error
 	dataDir  string
@@ -38,7 +41,12 @@ var (
 func Main(m *testing.M) {
 	store.RunEngineChildIfRequested()
 	code := m.Run()
-	if engine != nil {
+	stopPair()
+	if len(nodes) > 0 {
+		for _, n := range nodes {
+			n.Close()
+		}
+	} else if engine != nil {
 		engine.Close()
 	}
 	if dataDir != "" {
@@ -56,6 +64,17 @@ func shared(t testing.TB) string {
 			return
 		}
 		if dataDir, startErr = os.MkdirTemp("", "cdp-test-engine-"); startErr != nil {
+			return
+		}
+		shards, err := clusterShards()
+		if startErr = err; err != nil {
+			return
+		}
+		if shards > 0 {
+			nodes, startErr = StartCluster(dataDir, shards)
+			if startErr == nil {
+				engine, dsn = nodes[0], nodes[0].DSN(store.DefaultDatabase)
+			}
 			return
 		}
 		// The platform's user, with its password: tests connect as the
@@ -106,9 +125,13 @@ func DataDir(t testing.TB) string {
 // ports, for tests that need one of their own (to kill it, or to stand in
 // for a remote server). The caller closes it. It has the BI user too.
 func StartEngine(dir string) (*store.Engine, error) {
+	return startEngine(EngineOptions(dir))
+}
+
+func startEngine(opts store.EngineOptions) (*store.Engine, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	return store.StartEngine(ctx, EngineOptions(dir))
+	return store.StartEngine(ctx, opts)
 }
 
 // EngineOptions are StartEngine's options, for a test that changes some.
@@ -146,30 +169,76 @@ func DSN(t testing.TB, database string) string {
 // the test ends. The schema is not applied; see Migrated.
 func DB(t testing.TB) *store.DB {
 	t.Helper()
+	shared(t)
+	return newDB(t, nodes)
+}
+
+// newDB opens a connection to a new database, dropped when the test ends:
+// on the nodes of a sharded cluster when there are any, on the shared
+// ClickHouse otherwise.
+func newDB(t testing.TB, nodes []*store.Engine) *store.DB {
+	t.Helper()
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	name := "test_" + hex.EncodeToString(b[:])
-	db, err := store.Open(DSN(t, name), Logger())
+	db, err := open(t, nodes, name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		_ = db.Conn.Exec(ctx, "DROP DATABASE IF EXISTS `"+name+"` SYNC")
-		_ = db.Conn.Exec(ctx, "DROP DATABASE IF EXISTS `"+schema.BIDatabase(name)+"` SYNC")
+		_ = db.EachNode(func(conn driver.Conn) error {
+			_ = conn.Exec(ctx, "DROP DATABASE IF EXISTS `"+name+"` SYNC")
+			return conn.Exec(ctx, "DROP DATABASE IF EXISTS `"+schema.BIDatabase(name)+"` SYNC")
+		})
 		db.Close()
 	})
 	return db
 }
 
+// open connects to the shared ClickHouse with database as the platform's,
+// or to every node of nodes when there are any.
+func open(t testing.TB, nodes []*store.Engine, database string) (*store.DB, error) {
+	if len(nodes) == 0 {
+		return store.Open(DSN(t, database), Logger())
+	}
+	var dsns []string
+	for _, n := range nodes {
+		nd, err := withDatabase(n.DSN(store.DefaultDatabase), database)
+		if err != nil {
+			return nil, err
+		}
+		dsns = append(dsns, nd)
+	}
+	return store.OpenSharded(dsns, TestCluster, Logger())
+}
+
+// Target is where the platform's DDL goes for db: its database, and the
+// cluster and flavour when db is a sharded cluster's.
+func Target(db *store.DB) schema.Target {
+	return schema.Target{Database: db.Database, Cluster: db.Cluster, Sharded: db.Sharded}
+}
+
 // Migrated is DB with the platform's schema applied.
 func Migrated(t testing.TB) *store.DB {
 	t.Helper()
-	db := DB(t)
+	return migrate(t, DB(t))
+}
+
+// migrate applies the platform's schema to db (on each node of a sharded
+// cluster) and returns it.
+func migrate(t testing.TB, db *store.DB) *store.DB {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := schema.Migrate(ctx, db.Conn, schema.Target{Database: db.Database}, Logger()); err != nil {
+	if db.Sharded {
+		if _, err := schema.MigrateNodes(ctx, db.Nodes, Target(db), Logger()); err != nil {
+			t.Fatal(err)
+		}
+		return db
+	}
+	if _, err := schema.Migrate(ctx, db.Conn, Target(db), Logger()); err != nil {
 		t.Fatal(err)
 	}
 	return db
