@@ -42,7 +42,7 @@ fuzz:
 
 # The browser test (cmd/cdp TestConsoleInHeadlessChromium) needs Debian's
 # chromium (.ci/run installs it) and playwright-core in web/e2e.
-test: e2e-deps console-test vet unit fuzz
+test: e2e-deps console-test vet unit fuzz test-cluster-ci
 
 # Rebuilds the console into web/dist, which is committed and embedded in the
 # binary (Go builds and tests never need Node). Not part of `make test`.

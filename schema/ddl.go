@@ -218,12 +218,20 @@ func (a AddColumn) render(t Target) []string {
 }
 
 // SQL is a statement template: {db} is replaced by the quoted database,
-// {on_cluster} by " ON CLUSTER name" or nothing, and {cluster} by the
-// cluster name as a string literal. It must be idempotent (IF NOT EXISTS,
-// OR REPLACE).
+// {on_cluster} by " ON CLUSTER name" or nothing, {cluster} by the
+// cluster name as a string literal, and {local} by "_local" in the
+// sharded flavour and nothing otherwise. It must be idempotent (IF NOT
+// EXISTS, OR REPLACE). A statement that writes rows of a table kept whole
+// on every node names it {db}.name{local}: the sharded flavour migrates
+// one node after another, and a write through the Distributed table
+// would reach nodes not yet migrated.
 type SQL string
 
 func (s SQL) render(t Target) []string {
-	r := strings.NewReplacer("{db}", quote(t.Database), "{on_cluster}", t.onCluster(), "{cluster}", sqlString(t.Cluster))
+	local := ""
+	if t.Sharded && t.Cluster != "" {
+		local = "_local"
+	}
+	r := strings.NewReplacer("{db}", quote(t.Database), "{on_cluster}", t.onCluster(), "{cluster}", sqlString(t.Cluster), "{local}", local)
 	return []string{r.Replace(string(s))}
 }

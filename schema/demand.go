@@ -160,14 +160,14 @@ var DefaultDemandTerms = []DemandTerm{
 // replay of the migration, or a dictionary already edited, is left alone).
 func demandSeed() Step {
 	var b []byte
-	b = append(b, "INSERT INTO {db}.demand_terms (term, match, class, deleted, version)\nSELECT t.1, t.2, t.3, 0, 1 FROM system.one ARRAY JOIN ["...)
+	b = append(b, "INSERT INTO {db}.demand_terms{local} (term, match, class, deleted, version)\nSELECT t.1, t.2, t.3, 0, 1 FROM system.one ARRAY JOIN ["...)
 	for i, d := range DefaultDemandTerms {
 		if i > 0 {
 			b = append(b, ", "...)
 		}
 		b = append(b, "("+sqlString(d.Term)+", "+sqlString(d.Match)+", "+sqlString(d.Class)+")"...)
 	}
-	b = append(b, "] AS t\nWHERE (SELECT count() FROM {db}.demand_terms) = 0"...)
+	b = append(b, "] AS t\nWHERE (SELECT count() FROM {db}.demand_terms{local}) = 0"...)
 	return SQL(b)
 }
 

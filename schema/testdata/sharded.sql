@@ -2287,9 +2287,9 @@ ARRAY JOIN arrayDistinct(arrayMap(t -> t.2, arrayFilter(t -> t.3 = 'text' AND po
 WHERE m.action = 'send' AND m.external_userid != '' AND m.`from` = m.external_userid
 GROUP BY hour, class, source, province, city;
 
-INSERT INTO `cdp`.demand_terms (term, match, class, deleted, version)
+INSERT INTO `cdp`.demand_terms_local (term, match, class, deleted, version)
 SELECT t.1, t.2, t.3, 0, 1 FROM system.one ARRAY JOIN [('低GI大米', 'text', '低GI大米'), ('低GI', 'text', '低GI大米'), ('控糖', 'text', '低GI大米'), ('糖尿病吃什么米', 'text', '低GI大米'), ('血糖高吃什么主食', 'text', '低GI大米'), ('低GI', 'topic', '低GI大米'), ('控糖', 'topic', '低GI大米'), ('五常大米', 'text', '五常大米'), ('五常', 'text', '五常大米'), ('稻花香', 'text', '五常大米'), ('东北大米', 'text', '五常大米'), ('高油酸花生油', 'text', '高油酸花生油'), ('高油酸', 'text', '高油酸花生油'), ('花生油', 'text', '高油酸花生油'), ('减脂用什么油', 'text', '高油酸花生油'), ('减脂', 'topic', '高油酸花生油'), ('小包装油', 'text', '小包装油'), ('婴儿辅食油', 'text', '小包装油'), ('宝宝辅食', 'topic', '小包装油'), ('小瓶油', 'text', '小包装油'), ('菜籽油', 'text', '菜籽油'), ('玉米油', 'text', '玉米油'), ('粮油礼盒', 'text', '礼盒'), ('节日礼盒', 'topic', '礼盒')] AS t
-WHERE (SELECT count() FROM `cdp`.demand_terms) = 0;
+WHERE (SELECT count() FROM `cdp`.demand_terms_local) = 0;
 
 CREATE OR REPLACE VIEW `bi_cdp`.`demand_terms`
 (
