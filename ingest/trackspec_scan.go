@@ -21,7 +21,12 @@ import (
 
 // errSlowPath is the fast decoder's "not mine": the caller decodes the
 // input again with the reference decoder. It never leaves the package.
-var errSlowPath = &Problem{Code: "slow_path", Message: "decode with encoding/json"}
+var errSlowPath = &Problem{Message: slowPathMarker}
+
+// slowPathMarker is errSlowPath's message. errSlowPath has no code: it is
+// compared by identity and never answered, so it is no server error code
+// (the console's catalogs translate every one of those).
+const slowPathMarker = "internal: decode with encoding/json"
 
 // messageKeys are trackSpecMessage's JSON names, in field order.
 var messageKeys = []string{"type", "messageId", "userId", "anonymousId", "event", "name", "category",
