@@ -91,4 +91,13 @@ func TestEntriesLoggedButNotPlannedArePlannedAfterARestart(t *testing.T) {
 	if n := f.count("SELECT count() FROM "+f.db.Table("campaign_sends")+" FINAL WHERE campaign_id = ? AND person_id <= 10", c.ID); n != 0 {
 		t.Fatalf("%d members at launch planned", n)
 	}
+	// A segment deleted under a running campaign leaves nobody to catch up
+	// on: the next process's rounds go on without error.
+	if err := segs.Delete(f.ctx, c.SegmentID, "test"); err != nil {
+		t.Fatal(err)
+	}
+	again := &Service{DB: f.db, Writer: f.svc.Writer, Segments: segs, Logger: f.svc.Logger, Now: at}
+	if err := again.Round(f.ctx, time.Hour); err != nil {
+		t.Fatalf("a round after the segment was deleted: %v", err)
+	}
 }

@@ -2,6 +2,7 @@ package campaigns
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -213,6 +214,9 @@ func (s *Service) recoverEntries(ctx context.Context, c Campaign) error {
 		return fmt.Errorf("campaign %s: %w", c.ID, err)
 	}
 	members, err := s.Segments.Members(c.SegmentID)
+	if errors.Is(err, segments.ErrNotFound) {
+		members, err = roaring.New(), nil // a deleted segment: nobody to catch up on
+	}
 	if err != nil {
 		return fmt.Errorf("campaign %s: %w", c.ID, err)
 	}

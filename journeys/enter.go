@@ -2,6 +2,7 @@ package journeys
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/granarycdp/cdp/campaigns"
 	"github.com/granarycdp/cdp/schema"
+	"github.com/granarycdp/cdp/segments"
 )
 
 // replenishEvery is how often a replenishment journey looks for
@@ -87,6 +89,9 @@ func (s *Service) enter(ctx context.Context, lj *live, in *inbox, now time.Time)
 // admit skips those whose last run entered at or after their entry.
 func (s *Service) loggedEntries(ctx context.Context, segment string, since time.Time, cand candidates) error {
 	members, err := s.Segments.Members(segment)
+	if errors.Is(err, segments.ErrNotFound) {
+		return nil // a deleted segment: nobody to catch up on
+	}
 	if err != nil {
 		return err
 	}
