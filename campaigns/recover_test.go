@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/granarycdp/cdp/segments"
+	"github.com/granarycdp/cdp/store/storetest"
 )
 
 // TestEntriesLoggedButNotPlannedArePlannedAfterARestart: the segment logs
@@ -58,15 +59,9 @@ func TestEntriesLoggedButNotPlannedArePlannedAfterARestart(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); f.svc.Segments.RunLive(ctx) }()
 	f.svc.Segments.Touched([]uint32{11, 12}, []string{segments.KindEvents}) // logs 11 and 12 entering
-	for deadline := time.Now().Add(time.Minute); ; {
-		if f.count("SELECT count() FROM "+f.db.Table("segment_changes")+" WHERE segment_id = ? AND person_id IN (11, 12) AND change = 'enter'", c.SegmentID) == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the live segment never logged persons 11 and 12 entering")
-		}
-		time.Sleep(10 * time.Millisecond) // poll interval; the condition ends the wait
-	}
+	storetest.Eventually(t, time.Minute, "the live segment logs persons 11 and 12 entering", func() bool {
+		return f.count("SELECT count() FROM "+f.db.Table("segment_changes")+" WHERE segment_id = ? AND person_id IN (11, 12) AND change = 'enter'", c.SegmentID) == 2
+	})
 	stop()
 	<-done
 	f.svc.SegmentChanged(segments.Change{Segment: c.SegmentID, Entered: []uint32{11}})
