@@ -130,7 +130,7 @@ var (
 	publicRoutes = map[string]bool{"GET /healthz": true, "GET /api/openapi.json": true}
 	// adminRoutes need the admin role: credentials, audit, the actions
 	// that rewrite identities (unmerge, erasure) and revealing a phone.
-	adminRoutes = regexp.MustCompile(`^(\w+ /api/v1/(tokens|write-keys|admin)(/.*)?|POST /api/v1/merges/:id/unmerge|DELETE /api/v1/profiles/:id|POST /api/v1/profiles/:id/reveal-phone)$`)
+	adminRoutes = regexp.MustCompile(`^(\w+ /api/v1/(tokens|write-keys|admin)(/.*)?|POST /api/v1/merges/:id/unmerge|DELETE /api/v1/profiles/:id|POST /api/v1/profiles/:id/reveal-phone|PUT /api/v1/demand/terms)$`)
 	// readOnlyPosts are POSTs that only read (a query too large for a
 	// URL), open to analysts. Every other POST, PUT, PATCH and DELETE
 	// needs at least the marketer role: the analyst role is read-only.
@@ -145,6 +145,8 @@ var (
 		"POST /api/v1/analytics/repurchase": true,
 		"POST /api/v1/analytics/ltv":        true,
 		"POST /api/v1/analytics/lifecycle":  true,
+		// A demand series (its definition in the body).
+		"POST /api/v1/demand/series": true,
 	}
 	// clientIngestRoutes are the /v1 routes a client write key may call:
 	// what an SDK in a web page or mini-program sends. Every other /v1
