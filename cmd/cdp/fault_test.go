@@ -328,6 +328,7 @@ type ingestLoad struct {
 	wg       sync.WaitGroup
 
 	ackedEvents atomic.Int64
+	paused      atomic.Bool // clients send no new batch while set
 	mu          sync.Mutex
 	acked       []string // "<tag>c<client>-b<batch>" of acknowledged batches
 	statuses    map[int]int
@@ -348,6 +349,13 @@ func (l *ingestLoad) client(c int) {
 	defer l.wg.Done()
 	hc := &http.Client{Timeout: 30 * time.Second}
 	for b := 0; ; b++ {
+		for l.paused.Load() {
+			select {
+			case <-l.stop:
+				return
+			case <-time.After(5 * time.Millisecond): // poll interval; resuming ends the wait
+			}
+		}
 		id := fmt.Sprintf("%sc%d-b%d", l.tag, c, b)
 		var msgs []string
 		for i := range l.perBatch {
@@ -455,15 +463,17 @@ func TestClickHouseUnreachableDuringIngest(t *testing.T) {
 	r := newFaultRig(t, "", "CDP_SPOOL_MAX_MB=1")
 	l := startLoad(t, r.p.base, 4, 100)
 	waitFor(t, time.Minute, "2000 acknowledged events", func() bool { return l.ackedEvents.Load() >= 2000 })
-	// Cut only once the pipeline has caught up with what was acknowledged
-	// so far: the spool then holds little at the cut, and the test sees it
-	// absorb the outage. (Waiting for the first event alone let a pipeline
-	// lagging on a loaded machine leave the 1 MB spool nearly full at the
-	// cut, and nothing more was acknowledged.)
-	acked := l.ackedEvents.Load()
-	waitFor(t, time.Minute, "ClickHouse to hold the events acknowledged so far", func() bool {
-		return int64(r.count("SELECT count() FROM {db}.events")) >= acked
+	// Cut only once the pipeline has caught up with everything acknowledged
+	// so far, the clients paused meanwhile: the spool then holds little at
+	// the cut, and the test sees it absorb the outage. (Without the pause,
+	// clients acknowledged faster than a loaded machine's pipeline stored,
+	// the 1 MB spool was full before the cut, and nothing more was
+	// acknowledged after it.)
+	l.paused.Store(true)
+	waitFor(t, time.Minute, "ClickHouse to hold every event acknowledged so far", func() bool {
+		return int64(r.count("SELECT count() FROM {db}.events")) >= l.ackedEvents.Load()
 	})
+	l.paused.Store(false)
 
 	r.proxy.Cut()
 	cut := time.Now()
