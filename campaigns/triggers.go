@@ -2,7 +2,6 @@ package campaigns
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -195,32 +194,23 @@ func (s *Service) requeue(entered map[string]*roaring.Bitmap) {
 }
 
 // recoverEntries plans, once per process and running segment-entry
-// campaign, the persons the segment's change log (segment_changes) shows
-// entering since the launch who are still members and not yet in the
-// send log (the members at the launch instant are its baseline, not
-// entries). Entries reach Round through a queue in memory, logged and
-// snapshotted before they are queued; a process killed before planning
-// them restarts with a snapshot that already holds them, so no live
-// change would bring them back. The caller holds s.mu.
+// campaign, the persons who entered the segment after the launch instant
+// (the members then are its baseline, not entries) and are still members
+// (segments.Store.EnteredSince, which says why), except those in the send
+// log. The caller holds s.mu.
 func (s *Service) recoverEntries(ctx context.Context, c Campaign) error {
 	since := c.LaunchedAt
 	if since.IsZero() {
 		since = c.StartAt
 	}
-	entered, err := s.bitmap(ctx, "read the segment's entries since the launch", "SELECT person_id FROM "+s.DB.Table("segment_changes")+
-		" WHERE segment_id = {segment:String} AND change = 'enter' AND ts > {since:DateTime64(3, 'UTC')}",
-		named("segment", c.SegmentID), named("since", since))
+	logged, err := s.Segments.EnteredSince(ctx, c.SegmentID, since)
 	if err != nil {
 		return fmt.Errorf("campaign %s: %w", c.ID, err)
 	}
-	members, err := s.Segments.Members(c.SegmentID)
-	if errors.Is(err, segments.ErrNotFound) {
-		members, err = roaring.New(), nil // a deleted segment: nobody to catch up on
+	entered := roaring.New()
+	for p := range logged {
+		entered.Add(p)
 	}
-	if err != nil {
-		return fmt.Errorf("campaign %s: %w", c.ID, err)
-	}
-	entered.And(members)
 	p, err := s.planTriggered(ctx, c, entered)
 	if err != nil {
 		return err

@@ -2,7 +2,6 @@ package journeys
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/granarycdp/cdp/campaigns"
 	"github.com/granarycdp/cdp/schema"
-	"github.com/granarycdp/cdp/segments"
 )
 
 // replenishEvery is how often a replenishment journey looks for
@@ -78,36 +76,19 @@ func (s *Service) enter(ctx context.Context, lj *live, in *inbox, now time.Time)
 	return s.admit(ctx, lj, c, cand, cause, now)
 }
 
-// loggedEntries adds to cand the persons the segment's change log
-// (segment_changes) shows entering after the launch instant (the members
-// then are not entries) who are still members, each with the time of their
-// latest entry, unless cand has them.
-// A catch-up round after a start needs them: entries reach the journey
-// through a queue in memory, logged and snapshotted before they are
-// queued, so a process killed before admitting them restarts with a
-// snapshot that already holds them and no live change brings them back.
-// admit skips those whose last run entered at or after their entry.
+// loggedEntries adds to cand the persons who entered the segment after the
+// launch instant and are still members (segments.Store.EnteredSince, which
+// says why a catch-up round after a start needs them), each with the time
+// of their latest entry, unless cand has them. admit skips those whose last
+// run entered at or after their entry.
 func (s *Service) loggedEntries(ctx context.Context, segment string, since time.Time, cand candidates) error {
-	members, err := s.Segments.Members(segment)
-	if errors.Is(err, segments.ErrNotFound) {
-		return nil // a deleted segment: nobody to catch up on
+	logged, err := s.Segments.EnteredSince(ctx, segment, since)
+	for p, at := range logged {
+		if _, queued := cand[p]; !queued {
+			cand[p] = at.UnixMilli()
+		}
 	}
-	if err != nil {
-		return err
-	}
-	return s.each(ctx, "read the segment's logged entries", "SELECT person_id, max(ts) FROM "+s.DB.Table("segment_changes")+
-		" WHERE segment_id = {segment:String} AND change = 'enter' AND ts > {since:DateTime64(3, 'UTC')} GROUP BY person_id",
-		[]any{named("segment", segment), named("since", since)}, func(rows driver.Rows) error {
-			var p uint32
-			var at time.Time
-			if err := rows.Scan(&p, &at); err != nil {
-				return err
-			}
-			if _, queued := cand[p]; !queued && members.Contains(p) {
-				cand[p] = at.UnixMilli()
-			}
-			return nil
-		})
+	return err
 }
 
 // recordCandidates are the persons with an event or order matching the

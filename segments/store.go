@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/RoaringBitmap/roaring/v2"
 
 	"github.com/granarycdp/cdp/store"
@@ -469,4 +470,43 @@ func KindsOfTables(tables []string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// EnteredSince lists the persons the change log (segment_changes) shows
+// entering segment id strictly after since who are still members, each
+// with the time of their latest entry; a deleted segment has none. The
+// catch-up of segment-entry campaigns and journeys after a start reads it:
+// an entry is logged and snapshotted before it is queued in memory for
+// them, so a process killed in between restarts with the person already a
+// member and no live change to bring them.
+func (s *Store) EnteredSince(ctx context.Context, id string, since time.Time) (map[uint32]time.Time, error) {
+	members, err := s.Members(id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.db.Conn.Query(ctx, "SELECT person_id, max(ts) FROM "+s.db.Table("segment_changes")+
+		" WHERE segment_id = {segment:String} AND change = 'enter' AND ts > {since:DateTime64(3, 'UTC')} GROUP BY person_id",
+		clickhouse.Named("segment", id), clickhouse.Named("since", since))
+	if err != nil {
+		return nil, fmt.Errorf("segments: read the entries of %s: %w", id, err)
+	}
+	defer rows.Close()
+	out := map[uint32]time.Time{}
+	for rows.Next() {
+		var p uint32
+		var at time.Time
+		if err := rows.Scan(&p, &at); err != nil {
+			return nil, fmt.Errorf("segments: read the entries of %s: %w", id, err)
+		}
+		if members.Contains(p) {
+			out[p] = at
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("segments: read the entries of %s: %w", id, err)
+	}
+	return out, nil
 }
