@@ -12,13 +12,21 @@ import (
 
 // leafCache keeps behaviour leaves' bitmaps by leaf key (SQL text and
 // parameters) with the time they were computed. Bitmaps in the cache are
-// frozen: readers share them, a refresh clones, patches and swaps.
+// frozen: readers share them, a patch clones, patches and swaps.
 //
-// Every record kind has a generation, bumped by Invalidate and Refresh; a
-// computation stores its result only if the generations of the kinds it
-// reads did not move while it ran, so a leaf read before new records
-// arrived never overwrites a newer one. Concurrent requests for the same
-// missing leaf share one computation.
+// New records do not recompute anything when they arrive: touch only marks
+// the persons they name dirty in every leaf reading their kind (and in
+// every computation of such a leaf under way). A leaf is brought up to
+// date when it is next read, by one query restricted to its dirty persons
+// (patch), or in full when more than patchMax persons are dirty. So the
+// cost of ingest is the leaves somebody reads (the live segments', each
+// round; an analyst's, when asked), not every leaf the cache holds.
+//
+// Every record kind has a generation, bumped by Invalidate; a computation
+// stores its result only if the generations of the kinds it reads did not
+// move while it ran, so a leaf read before an invalidation never
+// overwrites a newer one. Concurrent requests for the same leaf share one
+// computation or patch.
 //
 // All methods are goroutine-safe.
 type leafCache struct {
@@ -31,17 +39,29 @@ type leafCache struct {
 	stats   CacheStats
 }
 
+// patchMax is the most dirty persons a leaf is patched for; above it the
+// leaf is recomputed in full, which then costs about as much as the
+// restricted query and its list of persons.
+const patchMax = 20000
+
 type cacheEntry struct {
 	leaf     *sqlLeaf
 	bm       *roaring.Bitmap // frozen
-	computed time.Time       // full computation (its clock); Refresh keeps it
+	computed time.Time       // full computation (its clock); a patch keeps it
 	used     time.Time
+	// dirty are the persons (as records named them, with their canonical
+	// persons then) with records of the leaf's kinds since bm was computed
+	// or patched: bm is exact for everyone else. Guarded by mu; nil when
+	// there are none.
+	dirty *roaring.Bitmap
 }
 
 type flight struct {
-	done chan struct{}
-	bm   *roaring.Bitmap
-	err  error
+	done  chan struct{}
+	bm    *roaring.Bitmap
+	err   error
+	kinds []string
+	dirty *roaring.Bitmap // persons touched while it runs (guarded by mu)
 }
 
 // CacheStats describes the leaf cache, for metrics and the console.
@@ -50,7 +70,7 @@ type CacheStats struct {
 	Bytes     uint64 `json:"bytes"`
 	Hits      uint64 `json:"hits"`
 	Misses    uint64 `json:"misses"`
-	Refreshes uint64 `json:"refreshes"` // leaves patched by Refresh
+	Refreshes uint64 `json:"refreshes"` // leaves patched for their dirty persons
 	Evictions uint64 `json:"evictions"`
 }
 
@@ -69,17 +89,14 @@ func (c *leafCache) generation(kinds []string) uint64 {
 	return g
 }
 
-// get returns the leaf's bitmap, from the cache when younger than maxAge
-// at now, else from compute. The bitmap is frozen: do not modify it.
-func (c *leafCache) get(ctx context.Context, l *sqlLeaf, now time.Time, compute func() (*roaring.Bitmap, error)) (*roaring.Bitmap, error) {
+// get returns the leaf's bitmap at now: from the cache when younger than
+// maxAge and clean; patched (patch(old, dirty) returns old brought up to
+// date for the dirty persons) when some persons are dirty; else from
+// compute. The bitmap is frozen: do not modify it.
+func (c *leafCache) get(ctx context.Context, l *sqlLeaf, now time.Time, compute func() (*roaring.Bitmap, error),
+	patch func(old, dirty *roaring.Bitmap) (*roaring.Bitmap, error)) (*roaring.Bitmap, error) {
 	for {
 		c.mu.Lock()
-		if e := c.entries[l.key]; e != nil && now.Sub(e.computed) < c.maxAge {
-			e.used = time.Now()
-			c.stats.Hits++
-			c.mu.Unlock()
-			return e.bm, nil
-		}
 		if f := c.flights[l.key]; f != nil {
 			c.mu.Unlock()
 			select {
@@ -92,23 +109,54 @@ func (c *leafCache) get(ctx context.Context, l *sqlLeaf, now time.Time, compute 
 			}
 			return f.bm, f.err
 		}
-		f := &flight{done: make(chan struct{})}
-		c.flights[l.key] = f
-		gen := c.generation(l.kinds)
-		c.stats.Misses++
-		c.mu.Unlock()
-
-		f.bm, f.err = compute()
-		c.mu.Lock()
-		delete(c.flights, l.key)
-		if f.err == nil && c.generation(l.kinds) == gen {
-			c.entries[l.key] = &cacheEntry{leaf: l, bm: f.bm, computed: now, used: time.Now()}
-			c.evict()
+		e := c.entries[l.key]
+		if e != nil && now.Sub(e.computed) >= c.maxAge {
+			e = nil
 		}
-		c.mu.Unlock()
-		close(f.done)
-		return f.bm, f.err
+		if e != nil && e.dirty == nil {
+			e.used = time.Now()
+			c.stats.Hits++
+			c.mu.Unlock()
+			return e.bm, nil
+		}
+		return c.fly(l, e, now, compute, patch)
 	}
+}
+
+// fly computes (e nil or too dirty) or patches e as a flight others wait
+// for, and stores the result with the persons touched meanwhile as its
+// dirty ones. Called with mu; returns without.
+func (c *leafCache) fly(l *sqlLeaf, e *cacheEntry, now time.Time, compute func() (*roaring.Bitmap, error),
+	patch func(old, dirty *roaring.Bitmap) (*roaring.Bitmap, error)) (*roaring.Bitmap, error) {
+	f := &flight{done: make(chan struct{}), kinds: l.kinds, dirty: roaring.New()}
+	c.flights[l.key] = f
+	gen := c.generation(l.kinds)
+	computed := now
+	run := compute
+	if e != nil && e.dirty.GetCardinality() <= patchMax {
+		old, dirty := e.bm, e.dirty.Clone()
+		computed = e.computed
+		run = func() (*roaring.Bitmap, error) { return patch(old, dirty) }
+		c.stats.Refreshes++
+	} else {
+		c.stats.Misses++
+	}
+	c.mu.Unlock()
+
+	f.bm, f.err = run()
+	c.mu.Lock()
+	delete(c.flights, l.key)
+	if f.err == nil && c.generation(l.kinds) == gen {
+		next := &cacheEntry{leaf: l, bm: f.bm, computed: computed, used: time.Now()}
+		if !f.dirty.IsEmpty() {
+			next.dirty = f.dirty
+		}
+		c.entries[l.key] = next
+		c.evict()
+	}
+	c.mu.Unlock()
+	close(f.done)
+	return f.bm, f.err
 }
 
 func isContextErr(err error) bool {
@@ -158,34 +206,24 @@ func (c *leafCache) invalidate(kinds []string) {
 	}
 }
 
-// affected bumps the generations of kinds and returns the entries that
-// read them, for a refresh.
-func (c *leafCache) affected(kinds []string) []*cacheEntry {
+// touch marks persons dirty in the entries, and the computations under
+// way, that read any of kinds.
+func (c *leafCache) touch(kinds []string, persons *roaring.Bitmap) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, k := range kinds {
-		c.gens[k]++
-	}
-	var out []*cacheEntry
 	for _, e := range c.entries {
 		if reads(e.leaf.kinds, kinds) {
-			out = append(out, e)
+			if e.dirty == nil {
+				e.dirty = roaring.New()
+			}
+			e.dirty.Or(persons)
 		}
 	}
-	return out
-}
-
-// replace swaps old's bitmap for a patched one, unless old was dropped or
-// replaced meanwhile.
-func (c *leafCache) replace(old *cacheEntry, bm *roaring.Bitmap) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.entries[old.leaf.key] != old {
-		return false
+	for _, f := range c.flights {
+		if reads(f.kinds, kinds) {
+			f.dirty.Or(persons)
+		}
 	}
-	c.entries[old.leaf.key] = &cacheEntry{leaf: old.leaf, bm: bm, computed: old.computed, used: old.used}
-	c.stats.Refreshes++
-	return true
 }
 
 func (c *leafCache) snapshotStats() CacheStats {

@@ -246,7 +246,28 @@ func (e *Engine) leaf(ctx context.Context, l *sqlLeaf, now time.Time) (*roaring.
 		}
 		bm.And(s.universe)
 		return bm, nil
+	}, func(old, dirty *roaring.Bitmap) (*roaring.Bitmap, error) {
+		return e.patchLeaf(ctx, l, old, dirty, now)
 	})
+}
+
+// patchLeaf returns old brought up to date at now for the dirty persons:
+// the leaf's query restricted to their canonical persons replaces what old
+// says of them (clone, remove, add).
+func (e *Engine) patchLeaf(ctx context.Context, l *sqlLeaf, old, dirty *roaring.Bitmap, now time.Time) (*roaring.Bitmap, error) {
+	canon, err := e.readUniverse(ctx, dirty.ToArray())
+	if err != nil {
+		return nil, err
+	}
+	fresh, err := e.queryBitmap(ctx, l.desc, l.refresh, l.args(now.UnixMilli(), canon.ToArray()))
+	if err != nil {
+		return nil, err
+	}
+	fresh.And(canon)
+	clear := roaring.Or(dirty, canon)
+	bm := roaring.AndNot(old, clear)
+	bm.Or(fresh)
+	return bm, nil
 }
 
 // queryBitmap runs a query returning one groupBitmap state.
@@ -347,18 +368,20 @@ func touchesTraits(kinds []string) bool {
 	return false
 }
 
-// Refresh brings cached leaves and the trait snapshot up to date for a
-// few persons whose records of the given kinds (all when none are given)
-// changed, without recomputing anyone else: each affected leaf's query
-// runs restricted to those persons and its bitmap is patched (clone,
-// remove, add, swap). Pass the person ids on the new records; for merges
-// and splits pass every person involved with KindPersons. This is the
-// path that keeps live membership current; re-evaluating a rule after it
-// costs bitmap operations only.
+// Refresh tells the engine that records of the given kinds (all when
+// none are given) arrived for a few persons: it patches the trait
+// snapshot for them and marks them dirty in the cached leaves reading
+// those kinds, without recomputing anyone else. A leaf is brought up to
+// date when it is next read, by its query restricted to its dirty persons
+// (see leafCache), so a round of ingest costs the leaves that are read,
+// not every leaf the cache holds. Pass the person ids on the new records;
+// for merges and splits pass every person involved with KindPersons. This
+// is the path that keeps live membership current; re-evaluating a rule
+// after it costs a restricted query per dirty leaf and bitmap operations.
 //
-// Windows of refreshed persons are measured from the refresh's clock,
-// others' from their leaf's last full computation (at most LeafMaxAge
-// ago).
+// Windows of patched persons are measured from the clock of the read that
+// patches them, others' from their leaf's last full computation (at most
+// LeafMaxAge ago).
 func (e *Engine) Refresh(ctx context.Context, persons []uint32, kinds ...string) error {
 	if len(persons) == 0 {
 		return nil
@@ -368,19 +391,14 @@ func (e *Engine) Refresh(ctx context.Context, persons []uint32, kinds ...string)
 	}
 	e.refreshMu.Lock()
 	defer e.refreshMu.Unlock()
-	now := e.opts.Now()
 	canon, err := e.readUniverse(ctx, persons)
 	if err != nil {
 		return err
 	}
 	clear := roaring.BitmapOf(persons...)
 	clear.Or(canon)
-	ids := canon.ToArray()
-	entries := e.cache.affected(kinds)
-	if err := e.refreshTraits(ctx, canon, clear, ids, kinds); err != nil {
-		return err
-	}
-	return e.refreshLeaves(ctx, entries, clear, canon, ids, now)
+	e.cache.touch(kinds, clear)
+	return e.refreshTraits(ctx, canon, clear, canon.ToArray(), kinds)
 }
 
 // refreshTraits patches the trait snapshot, if one is loaded.
@@ -417,28 +435,6 @@ func (e *Engine) refreshTraits(ctx context.Context, canon, clear *roaring.Bitmap
 	}
 	e.traitsMu.Unlock()
 	return nil
-}
-
-// refreshLeaves recomputes the entries for the canonical persons canon
-// (ids) and patches them, a few queries at a time.
-func (e *Engine) refreshLeaves(ctx context.Context, entries []*cacheEntry, clear, canon *roaring.Bitmap, ids []uint32, now time.Time) error {
-	var wg sync.WaitGroup
-	errs := make([]error, len(entries))
-	for i, entry := range entries {
-		wg.Go(func() {
-			fresh, err := e.queryBitmap(ctx, entry.leaf.desc, entry.leaf.refresh, entry.leaf.args(now.UnixMilli(), ids))
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			fresh.And(canon)
-			bm := roaring.AndNot(entry.bm, clear)
-			bm.Or(fresh)
-			e.cache.replace(entry, bm)
-		})
-	}
-	wg.Wait()
-	return errors.Join(errs...)
 }
 
 // Stats describes the leaf cache.

@@ -281,16 +281,7 @@ func TestRefreshPatchesLeavesLikeAFullRecompute(t *testing.T) {
 		`did("search", 30) >= 1`,
 		`orders_total >= 1 && ltv >= 2 * aov`,
 	}
-	compiled := make([]*Compiled, len(rules))
-	for i, r := range rules {
-		var err error
-		if compiled[i], err = e.Check(r); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := e.Evaluate(ctx, compiled[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
+	compiled := evaluated(t, e, rules)
 	before := e.Stats()
 
 	// New records for a few persons: 5 orders again (ltv 350, enters the
@@ -312,17 +303,7 @@ func TestRefreshPatchesLeavesLikeAFullRecompute(t *testing.T) {
 	}
 	fresh := testEngine(db, nil)
 	for i, c := range compiled {
-		got, err := e.Evaluate(ctx, c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, err := fresh.Evaluate(ctx, c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !got.Equals(want) {
-			t.Errorf("%s: refreshed %v, recomputed %v", rules[i], got.ToArray(), want.ToArray())
-		}
+		sameAsRecomputed(t, e, fresh, rules[i], c)
 	}
 	after := e.Stats()
 	if after.Misses != before.Misses || after.Refreshes == 0 {
@@ -492,4 +473,84 @@ func TestConcurrentEvaluateRefreshInvalidate(t *testing.T) {
 			t.Errorf("%s: %v after the storm, %v fresh", rules[i], got.ToArray(), want.ToArray())
 		}
 	}
+}
+
+// TestRefreshQueriesOnlyTheLeavesThatAreRead: new records mark persons
+// dirty in the cached leaves and query nothing; a leaf is patched for them
+// when it is next read (one restricted query), and recomputed in full when
+// more than patchMax persons are dirty. Before, every Refresh patched
+// every cached leaf reading the kind: under sustained ingest the engine
+// queried each leaf an analyst had ever estimated, every round.
+func TestRefreshQueriesOnlyTheLeavesThatAreRead(t *testing.T) {
+	db := population(t)
+	ctx := context.Background()
+	e := testEngine(db, nil)
+	rules := []string{`did("search", 30) >= 1`, `did("video_complete", 30, {"topic": "控糖"}) >= 2`}
+	compiled := evaluated(t, e, rules)
+	before := e.Stats()
+	storetest.Insert(t, db, "events", eventCols, event(16, "search", 0.3, `{"keyword":"控糖食谱"}`),
+		event(7, "video_complete", 0.2, `{"topic":"控糖"}`), event(7, "video_complete", 0.1, `{"topic":"控糖"}`))
+	if err := e.Refresh(ctx, []uint32{16, 7}, KindEvents); err != nil {
+		t.Fatal(err)
+	}
+	if s := e.Stats(); s.Refreshes != before.Refreshes || s.Misses != before.Misses {
+		t.Fatalf("Refresh queried leaves: stats before %+v, after %+v", before, s)
+	}
+	fresh := testEngine(db, nil)
+	for i, c := range compiled {
+		sameAsRecomputed(t, e, fresh, rules[i], c)
+		if s := e.Stats(); s.Refreshes != before.Refreshes+uint64(i+1) || s.Misses != before.Misses {
+			t.Errorf("after reading %s: stats %+v, want one more patch each and no miss (before %+v)", rules[i], s, before)
+		}
+	}
+	again := e.Stats()
+	if _, err := e.Evaluate(ctx, compiled[0]); err != nil {
+		t.Fatal(err)
+	}
+	if s := e.Stats(); s.Refreshes != again.Refreshes || s.Hits != again.Hits+1 {
+		t.Errorf("a clean leaf read again: stats %+v, want one more hit (before %+v)", s, again)
+	}
+	many := roaring.New()
+	many.AddRange(1, patchMax+2)
+	e.cache.touch([]string{KindEvents}, many)
+	if _, err := e.Evaluate(ctx, compiled[0]); err != nil {
+		t.Fatal(err)
+	}
+	if s := e.Stats(); s.Misses != again.Misses+1 || s.Refreshes != again.Refreshes {
+		t.Errorf("over patchMax dirty persons: stats %+v, want a full recompute (before %+v)", s, again)
+	}
+}
+
+// sameAsRecomputed checks that e's members of c are those a fresh engine
+// computes in full.
+func sameAsRecomputed(t *testing.T, e, fresh *Engine, rule string, c *Compiled) {
+	t.Helper()
+	got, err := e.Evaluate(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := fresh.Evaluate(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Equals(want) {
+		t.Errorf("%s: patched %v, recomputed %v", rule, got.ToArray(), want.ToArray())
+	}
+}
+
+// evaluated compiles rules and evaluates each once, so their leaves are
+// cached.
+func evaluated(t *testing.T, e *Engine, rules []string) []*Compiled {
+	t.Helper()
+	compiled := make([]*Compiled, len(rules))
+	for i, r := range rules {
+		var err error
+		if compiled[i], err = e.Check(r); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Evaluate(context.Background(), compiled[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return compiled
 }

@@ -52,15 +52,7 @@ func (w *Writer) restoreLost(ctx context.Context, t *TableWriter, fill func(driv
 			err = fmt.Errorf("store: restore %s: drop the scratch table: %w", t.name, dropErr)
 		}
 	}()
-	pb, err := w.db.Conn.PrepareBatch(ctx, "INSERT INTO "+scratch+" ("+quoteAll(t.names)+")")
-	if err != nil {
-		return fmt.Errorf("store: restore %s: prepare the scratch insert: %w", t.name, err)
-	}
-	if err := fill(pb); err != nil {
-		_ = pb.Close()
-		return err
-	}
-	if err := pb.Send(); err != nil {
+	if err := w.sendBatch(ctx, "INSERT INTO "+scratch+" ("+quoteAll(t.names)+")", fill); err != nil {
 		return fmt.Errorf("store: restore %s: fill the scratch table: %w", t.name, err)
 	}
 	key := "(" + quoteAll(t.key) + ")"
@@ -77,7 +69,7 @@ func (w *Writer) restoreLost(ctx context.Context, t *TableWriter, fill func(driv
 	}
 	w.logger.Warn("a deduplicated insert named rows the table lacks (engine killed mid-commit); inserting them",
 		"table", t.name, "rows", lost)
-	insCtx := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_deduplicate": 0}))
+	insCtx := clickhouse.Context(ctx, clickhouse.WithSettings(writerNice(clickhouse.Settings{"insert_deduplicate": 0})))
 	if err := w.db.Conn.Exec(insCtx, "INSERT INTO "+w.db.Table(t.name)+" ("+quoteAll(t.names)+") SELECT "+quoteAll(t.names)+missing); err != nil {
 		return fmt.Errorf("store: restore %s: insert the missing rows: %w", t.name, err)
 	}

@@ -142,6 +142,7 @@ func engineUsersXML(platformPassword string, grantsOfPlatform []string, bi BIUse
 	seconds := func(d time.Duration) uint64 { return uint64(d.Round(time.Second) / time.Second) }
 	var b strings.Builder
 	b.WriteString("<clickhouse>\n")
+	fmt.Fprintf(&b, "  <os_threads_nice_value_merge_mutate>%d</os_threads_nice_value_merge_mutate>\n", BackgroundNice)
 	b.WriteString("  <user_directories>\n    <users_xml><path>" + engineConfigName + "</path></users_xml>\n  </user_directories>\n")
 	b.WriteString("  <profiles>\n    <default/>\n")
 	b.WriteString("    <listen_only>\n      <max_ast_elements>1</max_ast_elements>\n" +

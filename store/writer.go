@@ -457,28 +457,37 @@ func (w *Writer) attempt(ctx context.Context, t *TableWriter, token string, n in
 // ClickHouse dropped as already inserted (its DuplicatedInsertedBlocks
 // profile event).
 func (w *Writer) send(t *TableWriter, token string, fill func(driver.Batch) error) (dups int64, err error) {
-	ctx := clickhouse.Context(context.Background(), clickhouse.WithSettings(clickhouse.Settings{
+	ctx := clickhouse.Context(context.Background(), clickhouse.WithSettings(writerNice(clickhouse.Settings{
 		"insert_deduplicate":         1,
 		"insert_deduplication_token": token,
-	}), clickhouse.WithProfileEvents(func(events []clickhouse.ProfileEvent) {
+	})), clickhouse.WithProfileEvents(func(events []clickhouse.ProfileEvent) {
 		for _, e := range events {
 			if e.Name == "DuplicatedInsertedBlocks" {
 				dups += e.Value
 			}
 		}
 	}))
-	pb, err := w.db.Conn.PrepareBatch(ctx, t.insert)
+	if err := w.sendBatch(ctx, t.insert, fill); err != nil {
+		return 0, err
+	}
+	return dups, nil
+}
+
+// sendBatch prepares insert, has fill append the rows and sends them; the
+// batch is closed in every case.
+func (w *Writer) sendBatch(ctx context.Context, insert string, fill func(driver.Batch) error) (err error) {
+	pb, err := w.db.Conn.PrepareBatch(ctx, insert)
 	if err != nil {
-		return 0, fmt.Errorf("prepare the insert: %w", err)
+		return fmt.Errorf("prepare the insert: %w", err)
 	}
 	defer func() { err = errors.Join(err, pb.Close()) }()
 	if err := fill(pb); err != nil {
-		return 0, err
+		return err
 	}
 	if err := pb.Send(); err != nil {
-		return 0, fmt.Errorf("send the batch: %w", err)
+		return fmt.Errorf("send the batch: %w", err)
 	}
-	return dups, nil
+	return nil
 }
 
 func (w *Writer) finish(b *batch, err error) {
