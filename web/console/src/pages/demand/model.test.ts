@@ -88,7 +88,7 @@ describe('a series with its forecast', () => {
     days: [4, 5].map((d) => ({ day: day(d), expected: 8, p80: [5, 11] as [number, number], p95: [3, 14] as [number, number] })),
   };
   const opt = seriesOption(points, forecast, alert('高油酸花生油', '四川', '成都', 4), t);
-  const byName = (name: string) => opt.series.filter((s: any) => s.name === name);
+  const byName = (name: string): any[] => opt.series.filter((s: any) => s.name === name);
 
   it('fills days without data with zero and stops the units where the forecast starts', () => {
     expect(opt.xAxis.data).toEqual(['2026-06-01', '2026-06-03', '2026-06-04', '2026-06-05']);
