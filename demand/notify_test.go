@@ -2,21 +2,17 @@ package demand
 
 import (
 	"context"
-	"crypto/hmac"
-	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/granarycdp/cdp/campaigns"
+	"github.com/granarycdp/cdp/demand/demandtest"
 	"github.com/granarycdp/cdp/store"
 	"github.com/granarycdp/cdp/store/storetest"
 )
@@ -43,58 +39,6 @@ func deliverChild() {
 		os.Exit(1)
 	}
 	os.Exit(0)
-}
-
-// receiver is a supply system's fake speaking the webhook contract: it
-// checks the signature, processes each Idempotency-Key once (answering
-// 200 to a repeat without processing it again), and answers 503 to the
-// first post of every fifth key (so retries are exercised).
-type receiver struct {
-	mu        sync.Mutex
-	processed map[string]int
-	posts     int
-	repeats   int
-	bad       int
-	refused   map[string]bool
-	// onProcess, when set, runs after the n-th key is processed, before
-	// the answer: the crash test kills the sender there.
-	onProcess func(n int)
-}
-
-func newReceiver() *receiver {
-	return &receiver{processed: map[string]int{}, refused: map[string]bool{}}
-}
-
-func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	ts, sig, key := r.Header.Get(campaigns.HeaderTimestamp), r.Header.Get(campaigns.HeaderSignature), r.Header.Get(campaigns.HeaderIdempotency)
-	rc.mu.Lock()
-	rc.posts++
-	if !hmac.Equal([]byte(sig), []byte(campaigns.SignWebhook(testSecret, ts, body))) || key == "" || !json.Valid(body) {
-		rc.bad++
-		rc.mu.Unlock()
-		http.Error(w, "bad signature", http.StatusUnauthorized)
-		return
-	}
-	if len(rc.processed)%5 == 4 && !rc.refused[key] && rc.processed[key] == 0 {
-		rc.refused[key] = true
-		rc.mu.Unlock()
-		http.Error(w, "busy", http.StatusServiceUnavailable)
-		return
-	}
-	if rc.processed[key] > 0 {
-		rc.repeats++
-		rc.mu.Unlock()
-		w.WriteHeader(http.StatusOK)
-		return
-	}
-	rc.processed[key]++
-	n, hook := len(rc.processed), rc.onProcess
-	rc.mu.Unlock()
-	if hook != nil {
-		hook(n)
-	}
-	w.WriteHeader(http.StatusOK)
 }
 
 // newServer serves h until the test ends and returns its URL.
@@ -125,7 +69,7 @@ func testAlerts(n int) []Alert {
 func TestAlertsAreDeliveredOnceAcrossSIGKILL(t *testing.T) {
 	db := storetest.Migrated(t)
 	ctx := context.Background()
-	rc := newReceiver()
+	rc := demandtest.New(testSecret)
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
 	n := &Notifier{DB: db, Targets: []Target{{Name: "oms", URL: srv.URL, Secret: testSecret}}, Backoff: func(int) time.Duration { return 0 }}
@@ -139,14 +83,14 @@ func TestAlertsAreDeliveredOnceAcrossSIGKILL(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childDSN+"="+storetest.DSN(t, db.Database), childURL+"="+srv.URL)
 	killed := make(chan struct{})
-	rc.onProcess = func(k int) {
+	rc.OnProcess(func(k int) {
 		if k == 7 {
 			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 				t.Error(err)
 			}
 			close(killed)
 		}
-	}
+	})
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -156,10 +100,8 @@ func TestAlertsAreDeliveredOnceAcrossSIGKILL(t *testing.T) {
 	default:
 		t.Fatalf("the child finished before it was killed: %v", err)
 	}
-	rc.mu.Lock()
-	rc.onProcess = nil
-	before := len(rc.processed)
-	rc.mu.Unlock()
+	rc.OnProcess(nil)
+	before := rc.Processed()
 	delivered, err := n.Deliver(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -168,20 +110,16 @@ func TestAlertsAreDeliveredOnceAcrossSIGKILL(t *testing.T) {
 	if err != nil || again != 0 {
 		t.Errorf("a third delivery delivered %d (%v)", again, err)
 	}
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	for _, a := range alerts {
-		if c := rc.processed[a.ID+":oms"]; c != 1 {
-			t.Errorf("alert %s processed %d times", a.ID, c)
-		}
+	keys := make([]string, len(alerts))
+	for i, a := range alerts {
+		keys[i] = a.ID + ":oms"
 	}
-	if len(rc.processed) != len(alerts) || rc.bad != 0 || rc.repeats < 1 || len(rc.refused) == 0 {
-		t.Errorf("processed %d of %d, %d badly signed, %d repeats, %d answered 503 first", len(rc.processed), len(alerts), rc.bad, rc.repeats, len(rc.refused))
+	if err := rc.ExactlyOnce(keys); err != nil {
+		t.Error(err)
 	}
 	pending := storetest.Count(t, db, "SELECT count() FROM "+db.Table("demand_deliveries")+" FINAL WHERE state != 'delivered'")
 	if pending != 0 {
 		t.Errorf("%d deliveries not delivered in the journal", pending)
 	}
-	t.Logf("killed after %d processed; the restart delivered %d; %d posts, %d repeats answered idempotently, %d retried after a 503",
-		before, delivered, rc.posts, rc.repeats, len(rc.refused))
+	t.Logf("killed after %d processed; the restart delivered %d; %s", before, delivered, rc.Summary())
 }

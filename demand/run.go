@@ -14,6 +14,10 @@ type RunOptions struct {
 	// Step is the hours between two detections (default 4): each tests
 	// the 24-hour windows ending at the hour.
 	Step int
+	// Retry is the wait between two deliveries of what is still pending
+	// between rounds (default 1 min): a supply system that was down, or
+	// a delivery a crash cut off, is not left waiting for the next round.
+	Retry time.Duration
 	// Detect are the detection options (DefaultDetectOptions when zero).
 	Detect DetectOptions
 	// Now is the clock (time.Now when nil).
@@ -21,36 +25,67 @@ type RunOptions struct {
 	Logger *slog.Logger
 }
 
-// Run detects surges every Step hours, on the hour, records the alerts and
-// delivers the pending ones, until ctx ends; a failed round is logged and
-// the next one tries again (pending deliveries included).
+func (o *RunOptions) defaults() {
+	if o.Step <= 0 {
+		o.Step = 4
+	}
+	if o.Retry <= 0 {
+		o.Retry = time.Minute
+	}
+	if o.Detect == (DetectOptions{}) {
+		o.Detect = DefaultDetectOptions()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Run delivers at once what is pending (what a stop or a crash left),
+// then detects surges every Step hours, on the hour, records the alerts
+// and delivers the pending ones, until ctx ends; between rounds it
+// delivers what is still pending every Retry. A failed round is logged
+// and the next one tries again (pending deliveries included).
 func (s *Service) Run(ctx context.Context, opts RunOptions) {
-	if opts.Step <= 0 {
-		opts.Step = 4
-	}
-	if opts.Detect == (DetectOptions{}) {
-		opts.Detect = DefaultDetectOptions()
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
+	opts.defaults()
 	every := time.Duration(opts.Step) * time.Hour
+	s.deliverPending(ctx, opts)
+	lastTry := opts.Now()
 	for {
 		now := opts.Now()
 		next := now.Truncate(every).Add(every)
-		t := time.NewTimer(next.Sub(now))
+		wait, round := next.Sub(now), true
+		if retry := lastTry.Add(opts.Retry).Sub(now); retry < wait {
+			wait, round = max(retry, 0), false
+		}
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return
 		case <-t.C:
 		}
+		if !round {
+			s.deliverPending(ctx, opts)
+			lastTry = opts.Now()
+			continue
+		}
 		if err := s.Round(ctx, next, opts); err != nil && ctx.Err() == nil {
 			opts.Logger.Warn("demand round failed", "at", next, "err", err)
 		}
+		lastTry = opts.Now()
+	}
+}
+
+// deliverPending delivers the pending deliveries, logging a failure.
+func (s *Service) deliverPending(ctx context.Context, opts RunOptions) {
+	if opts.Notifier == nil || len(opts.Notifier.Targets) == 0 {
+		return
+	}
+	if _, err := opts.Notifier.Deliver(ctx); err != nil && ctx.Err() == nil {
+		opts.Logger.Warn("demand deliveries", "err", err)
 	}
 }
 

@@ -180,7 +180,10 @@ func (p *ingestParts) wire(ctx context.Context, cfg config, db *store.DB, prot *
 		}
 		n.Targets = append(n.Targets, demand.Target{Name: name, URL: hook.URL, Secret: hook.Secret})
 	}
-	p.demandRun = demand.RunOptions{Notifier: n, Logger: logger.With("component", "demand")}
+	if cfg.SupplyRetrySeconds < 1 {
+		return fmt.Errorf("CDP_SUPPLY_RETRY_SECONDS=%d: must be at least 1", cfg.SupplyRetrySeconds)
+	}
+	p.demandRun = demand.RunOptions{Notifier: n, Retry: time.Duration(cfg.SupplyRetrySeconds) * time.Second, Logger: logger.With("component", "demand")}
 	return nil
 }
 

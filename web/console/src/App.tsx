@@ -2,7 +2,7 @@ import { lazy, Suspense, useCallback, useEffect, useMemo, useState } from 'react
 import { Navigate, Route, Routes, useLocation, useNavigate } from 'react-router-dom';
 import { App as AntApp, Avatar, Button, ConfigProvider, Dropdown, Layout, Menu, Segmented, Space, Spin, Tag, theme, Typography } from 'antd';
 import {
-  AimOutlined, AppstoreOutlined, CloudUploadOutlined, DashboardOutlined, LineChartOutlined, LogoutOutlined, NodeIndexOutlined, NotificationOutlined, TagsOutlined,
+  AimOutlined, AppstoreOutlined, CloudUploadOutlined, DashboardOutlined, LineChartOutlined, LogoutOutlined, NodeIndexOutlined, NotificationOutlined, RiseOutlined, TagsOutlined,
   SettingOutlined, TeamOutlined, UserOutlined,
 } from '@ant-design/icons';
 import zhCN from 'antd/locale/zh_CN';
@@ -30,6 +30,7 @@ const WeCom = lazy(() => import('./pages/WeCom'));
 const Settings = lazy(() => import('./pages/Settings'));
 const Import = lazy(() => import('./pages/Import'));
 const Analytics = lazy(() => import('./pages/analytics/Analytics'));
+const Demand = lazy(() => import('./pages/Demand'));
 
 export default function App() {
   const { lang } = useLang();
@@ -111,6 +112,7 @@ function Shell() {
     { key: '/campaigns', icon: <NotificationOutlined />, label: t('common.campaigns') },
     { key: '/journeys', icon: <NodeIndexOutlined />, label: t('common.journeys') },
     { key: '/wecom', icon: <TagsOutlined />, label: t('common.wecom') },
+    { key: '/demand', icon: <RiseOutlined />, label: t('common.demand') },
     { key: '/import', icon: <CloudUploadOutlined />, label: t('common.dataImport') },
     { key: '/settings', icon: <SettingOutlined />, label: t('common.settings') },
   ];
@@ -169,6 +171,7 @@ function Shell() {
               <Route path="/journeys/:id" element={<JourneyDetail />} />
               <Route path="/journeys/:id/edit" element={<JourneyEditor />} />
               <Route path="/wecom" element={<WeCom />} />
+              <Route path="/demand" element={<Demand />} />
               <Route path="/analytics" element={<Analytics />} />
               <Route path="/analytics/:tab" element={<Analytics />} />
               <Route path="/import" element={<Import />} />

@@ -149,4 +149,9 @@ export type JourneyNodeCounts = Schemas['JourneyNodeCounts'];
 export type JourneyResults = Schemas['JourneyResults'];
 export type JourneyVersion = Schemas['JourneyVersion'];
 export type JourneyPlace = Schemas['JourneyPlace'];
+// Demand sensing (docs/demand.md): a surge alert with its evidence, a
+// point of a demand series, a 14-day forecast with its intervals.
+export type DemandAlert = Schemas['Alert'];
+export type DemandPoint = Schemas['Point'];
+export type DemandForecast = Schemas['Forecast'];
 export type Items<T> = { items: T[] };
