@@ -102,6 +102,8 @@ type Service struct {
 	changed map[string]*pendingPersons // segment id -> persons who entered or left
 	full    bool                       // a sync was created or stopped: reconcile all
 	wake    chan struct{}
+
+	cw cwState // contact ways and welcome messages (contactway.go)
 }
 
 // pendingPersons are persons whose membership changed, with the time the
@@ -125,6 +127,7 @@ func New(o Options) (*Service, error) {
 		markRate: newLimiter(o.Clock, o.MarkTagPerMinute, o.MarkTagPerHour),
 		gets:     newLimiter(o.Clock, o.GetPerMinute, o.GetPerHour),
 		changed:  map[string]*pendingPersons{}, wake: make(chan struct{}, 1),
+		cw: newCWState(),
 	}, nil
 }
 
