@@ -58,10 +58,12 @@ type ContactWayInput struct {
 
 // cwState is the contact ways' and welcome messages' share of a Service:
 // one lock serialising the changes of contact ways (so two requests
-// cannot both create one State), the last journal stamp, and the welcome
-// loop's wake-up.
+// cannot both create one State), one serialising the journalling of add
+// events (so WeCom's retries of a callback make one entry), the last
+// journal stamp, and the welcome loop's wake-up.
 type cwState struct {
 	ways        sync.Mutex
+	journal     sync.Mutex
 	stampMu     sync.Mutex
 	last        time.Time
 	wakeWelcome chan struct{}

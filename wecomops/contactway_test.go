@@ -94,7 +94,9 @@ func TestContactWayLifecycle(t *testing.T) {
 func TestContactWayFailuresAndPending(t *testing.T) {
 	f := newFixture(t, Options{})
 	ctx := f.ctx
-	in := func(s string) ContactWayInput { return ContactWayInput{State: s, Kind: "batch", Users: []string{"staff1"}} }
+	in := func(s string) ContactWayInput {
+		return ContactWayInput{State: s, Kind: "batch", Users: []string{"staff1"}}
+	}
 	f.fake.SetMaxContactWays(0)
 	if _, err := f.svc.CreateContactWay(ctx, in("b1"), "t"); err == nil {
 		t.Fatal("created over the corp's limit")
