@@ -60,16 +60,19 @@ type ContactWayInput struct {
 // one lock serialising the changes of contact ways (so two requests
 // cannot both create one State), one serialising the journalling of add
 // events (so WeCom's retries of a callback make one entry), the last
-// journal stamp, and the welcome loop's wake-up.
+// journal stamp, the welcome loop's wake-up and the loss robot's pace.
 type cwState struct {
 	ways        sync.Mutex
 	journal     sync.Mutex
 	stampMu     sync.Mutex
 	last        time.Time
 	wakeWelcome chan struct{}
+	robot       *limiter // the loss robot's posts: WeCom takes 20 a minute
 }
 
-func newCWState() cwState { return cwState{wakeWelcome: make(chan struct{}, 1)} }
+func newCWState(clock Clock) cwState {
+	return cwState{wakeWelcome: make(chan struct{}, 1), robot: newLimiter(clock, 18, 0)}
+}
 
 // stamp is the service clock's time, strictly after every earlier stamp,
 // so a journal's later row always wins its ReplacingMergeTree.

@@ -57,6 +57,12 @@ type Options struct {
 	// (default 10 min); ReadEvery how often new contact changes are
 	// looked for (default 5 s).
 	ResyncEvery, LibraryEvery, ReadEvery time.Duration
+	// LossRobotURL is the group robot webhook lost customers are
+	// reported to (lost.go); "" records them without an alert. Managers
+	// maps a staff userid to their manager's, @-mentioned in the alert
+	// ("*" for everyone else).
+	LossRobotURL string
+	Managers     map[string]string
 }
 
 func (o Options) withDefaults() Options {
@@ -127,7 +133,7 @@ func New(o Options) (*Service, error) {
 		markRate: newLimiter(o.Clock, o.MarkTagPerMinute, o.MarkTagPerHour),
 		gets:     newLimiter(o.Clock, o.GetPerMinute, o.GetPerHour),
 		changed:  map[string]*pendingPersons{}, wake: make(chan struct{}, 1),
-		cw: newCWState(),
+		cw: newCWState(o.Clock),
 	}, nil
 }
 

@@ -281,28 +281,18 @@ func (s *Service) applyWelcomeTags(ctx context.Context, e *WelcomeEntry, w *Welc
 }
 
 // welcomePoll is how often RunWelcome looks for open entries besides
-// being woken by OnContactEvent; resolveEvery how often it settles
-// pending QR codes.
-const (
-	welcomePoll  = time.Second
-	resolveEvery = time.Minute
-)
+// being woken by OnContactEvent.
+const welcomePoll = time.Second
 
-// RunWelcome sends welcome messages as add events are journalled, and
-// settles pending QR codes every minute, until ctx ends. Errors are
-// logged and retried.
+// RunWelcome sends welcome messages as add events are journalled, until
+// ctx ends. Errors are logged and retried.
 func (s *Service) RunWelcome(ctx context.Context) {
 	poll := time.NewTicker(welcomePoll)
 	defer poll.Stop()
-	resolve := time.NewTicker(resolveEvery)
-	defer resolve.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-resolve.C:
-			s.logErr(ctx, "settling pending QR codes failed", func() error { _, err := s.ResolvePendingWays(ctx); return err })
-			continue
 		case <-s.cw.wakeWelcome:
 		case <-poll.C:
 		}

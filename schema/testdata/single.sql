@@ -2310,14 +2310,15 @@ COMMENT 'One WelcomeCode\'s way through send_welcome_msg: pending when the add e
 
 CREATE TABLE IF NOT EXISTS `cdp`.`wecom_loss_alerts`
 (
-    `dedup_key` String COMMENT 'The wecom_contact_events row alerted about',
+    `dedup_key` String COMMENT 'The message_id of the contact_lost event alerted about',
     `change_type` LowCardinality(String),
     `staff_userid` LowCardinality(String),
     `external_userid` String,
     `manager` String COMMENT 'The userid @-mentioned',
     `lost_at` DateTime64(3, 'UTC'),
-    `status` LowCardinality(String) COMMENT 'pending, sent, failed',
-    `step` UInt8 COMMENT '0 pending, 1 final',
+    `person_id` UInt32,
+    `status` LowCardinality(String) COMMENT 'pending, posting, sent, failed, unconfirmed, off (no robot configured)',
+    `step` UInt8 COMMENT '0 pending, 1 posting, 2 final',
     `error` String,
     `ts` DateTime64(3, 'UTC')
 )
@@ -2325,7 +2326,7 @@ ENGINE = ReplacingMergeTree(ts)
 PARTITION BY toYYYYMM(lost_at)
 ORDER BY dedup_key
 SETTINGS non_replicated_deduplication_window = 1000
-COMMENT 'Alerts about a lost customer (del_follow_user, del_external_contact) to the staff member\'s manager: pending before the robot post, then sent or failed; the row with the highest (step, ts) wins.';
+COMMENT 'Alerts about a lost customer (a contact_lost event: del_follow_user, del_external_contact) to the staff member\'s manager: pending when found, posting before the robot post, then sent, failed or unconfirmed (a post cut off: never repeated); the latest ts wins.';
 
 CREATE TABLE IF NOT EXISTS `cdp`.`wecom_transfers`
 (
