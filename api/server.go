@@ -130,6 +130,7 @@ func New(opts Options) *Server {
 	}
 	if s.wecomOps != nil {
 		s.wecomOpsRoutes(v1)
+		s.contactWayRoutes(v1)
 	}
 	s.analyticsRoutes(v1)
 	s.demandRoutes(v1)

@@ -26,6 +26,13 @@ type WeCom struct {
 	// remembered to refuse a resend (wecom_replay.go); zero: the defaults.
 	ReplayWindow time.Duration
 	MaxNonces    int
+	// OnEvent, when set, is given every verified change_external_contact
+	// event once it is spooled and before the callback is acknowledged
+	// (wecomops journals WelcomeCodes with it: the code is usable for 20 s
+	// and WeCom does not send it again once acknowledged). Its error
+	// leaves the callback unacknowledged, so WeCom sends it again; a
+	// retried callback is given again.
+	OnEvent func(context.Context, wecom.Event) error
 
 	nonces nonceMemory
 }
@@ -85,7 +92,15 @@ func (c *Collector) weComEvent(ctx context.Context, w *WeCom, plain []byte) (Res
 		c.contactDetails(ctx, w, con)
 	}
 	rec := &Record{Kind: KindContact, Contact: con}
-	return c.accept(ctx, "wecom", "/wecom/callback", []item{c.item(rec, nil, plain)})
+	items := []item{c.item(rec, nil, plain)}
+	if lost := contactLost(ev, con.ReceivedAt); lost != nil {
+		items = append(items, c.item(lost, nil, nil))
+	}
+	res, err := c.accept(ctx, "wecom", "/wecom/callback", items)
+	if err == nil && w.OnEvent != nil {
+		err = w.OnEvent(ctx, ev)
+	}
+	return res, err
 }
 
 func (c *Collector) contactDetails(ctx context.Context, w *WeCom, con *Contact) {

@@ -81,6 +81,9 @@ var all = []Migration{
 	{Version: 16, Name: "demand", Steps: append(append(append([]Step{}, demandSteps...), demandSeed()), viewSteps(demandViews)...)},
 	// Demand alerts and the journal of their delivery (demand.go).
 	{Version: 17, Name: "demand_alerts", Steps: demandAlertSteps},
+	// WeCom channel QR codes, welcome messages, lost customers and
+	// transfers (wecom_contact_ways.go).
+	{Version: 18, Name: "wecom_contact_ways", Steps: wecomContactWaySteps},
 }
 
 // Identifier columns shared by the ingest tables: parallel arrays of type

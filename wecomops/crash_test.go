@@ -23,6 +23,8 @@ const (
 	childEnv = "WECOMOPS_CHILD"
 	dsnEnv   = "WECOMOPS_DSN"
 	fakeEnv  = "WECOMOPS_FAKE"
+	// childModeEnv "welcome" makes the child run RunWelcome instead.
+	childModeEnv = "WECOMOPS_CHILD_MODE"
 )
 
 // childBatch is the child's journal batch: after a SIGKILL at most this
@@ -54,15 +56,21 @@ func runChild() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
+	if os.Getenv(childModeEnv) == "welcome" {
+		svc.RunWelcome(ctx)
+		return 0
+	}
 	svc.Run(ctx)
 	return 0
 }
 
-// startChild starts the sync in a child process.
-func (f *fixture) startChild() *exec.Cmd {
+// startChild starts the sync in a child process, with env added to its
+// environment.
+func (f *fixture) startChild(env ...string) *exec.Cmd {
 	f.t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"=1", dsnEnv+"="+storetest.DSN(f.t, f.db.Database), fakeEnv+"="+f.fake.URL)
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		f.t.Fatal(err)

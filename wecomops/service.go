@@ -57,6 +57,12 @@ type Options struct {
 	// (default 10 min); ReadEvery how often new contact changes are
 	// looked for (default 5 s).
 	ResyncEvery, LibraryEvery, ReadEvery time.Duration
+	// LossRobotURL is the group robot webhook lost customers are
+	// reported to (lost.go); "" records them without an alert. Managers
+	// maps a staff userid to their manager's, @-mentioned in the alert
+	// ("*" for everyone else).
+	LossRobotURL string
+	Managers     map[string]string
 }
 
 func (o Options) withDefaults() Options {
@@ -102,6 +108,8 @@ type Service struct {
 	changed map[string]*pendingPersons // segment id -> persons who entered or left
 	full    bool                       // a sync was created or stopped: reconcile all
 	wake    chan struct{}
+
+	cw cwState // contact ways and welcome messages (contactway.go)
 }
 
 // pendingPersons are persons whose membership changed, with the time the
@@ -125,6 +133,7 @@ func New(o Options) (*Service, error) {
 		markRate: newLimiter(o.Clock, o.MarkTagPerMinute, o.MarkTagPerHour),
 		gets:     newLimiter(o.Clock, o.GetPerMinute, o.GetPerHour),
 		changed:  map[string]*pendingPersons{}, wake: make(chan struct{}, 1),
+		cw: newCWState(o.Clock),
 	}, nil
 }
 

@@ -250,6 +250,8 @@ func (p *ingestParts) start(db *store.DB, spoolID string, logger *slog.Logger) {
 	if p.wecomOps != nil {
 		// WeCom tags read into person tags, segments synced to corp tags.
 		p.group.Go(func() error { p.wecomOps.Run(loopsCtx); return nil })
+		// Welcome messages, loss alerts, pending QR codes, transfers.
+		p.group.Go(func() error { p.wecomOps.RunContacts(loopsCtx); return nil })
 	}
 	// Surge detection every few hours, its alerts delivered to the supply
 	// systems.
@@ -262,7 +264,11 @@ func newWeComOps(db *store.DB, w *ingest.WeCom, segs *segments.Store, logger *sl
 	if w == nil || w.Client == nil {
 		return nil, nil
 	}
-	return wecomops.New(wecomops.Options{DB: db, Client: w.Client, Segments: segs, Touched: segs.Touched, Logger: logger})
+	ops, err := wecomops.New(wecomops.Options{DB: db, Client: w.Client, Segments: segs, Touched: segs.Touched, Logger: logger})
+	if err == nil {
+		w.OnEvent = ops.OnContactEvent // WelcomeCodes journalled before the callback's answer
+	}
+	return ops, err
 }
 
 // backfillContacts completes, every few minutes, WeCom contacts recorded

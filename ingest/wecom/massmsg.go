@@ -134,19 +134,28 @@ func (m MsgTemplate) validate() error {
 			return fmt.Errorf("%w: external_userid[%d]", ErrMissingField, i)
 		}
 	}
-	if m.Text == "" && len(m.Attachments) == 0 {
+	return validateContent(m.Text, m.Attachments)
+}
+
+// validateContent checks a text and its attachments (add_msg_template,
+// send_welcome_msg): not both empty, the text UTF-8 of at most
+// MaxMsgTemplateTextBytes, at most MaxMsgTemplateAttachments attachments,
+// each setting exactly one of Link and MiniProgram with the fields WeCom
+// requires of it.
+func validateContent(text string, atts []Attachment) error {
+	if text == "" && len(atts) == 0 {
 		return fmt.Errorf("%w: text and attachments are both empty", ErrMissingField)
 	}
-	if !utf8.ValidString(m.Text) {
+	if !utf8.ValidString(text) {
 		return fmt.Errorf("%w: text", ErrInvalidUTF8)
 	}
-	if n := len(m.Text); n > MaxMsgTemplateTextBytes {
+	if n := len(text); n > MaxMsgTemplateTextBytes {
 		return fmt.Errorf("%w: text is %d bytes, at most %d", ErrOverLimit, n, MaxMsgTemplateTextBytes)
 	}
-	if n := len(m.Attachments); n > MaxMsgTemplateAttachments {
+	if n := len(atts); n > MaxMsgTemplateAttachments {
 		return fmt.Errorf("%w: %d attachments, at most %d", ErrOverLimit, n, MaxMsgTemplateAttachments)
 	}
-	for i, a := range m.Attachments {
+	for i, a := range atts {
 		switch {
 		case (a.Link == nil) == (a.MiniProgram == nil):
 			return fmt.Errorf("%w: attachments[%d] must set exactly one of Link and MiniProgram", ErrBadField, i)
@@ -160,18 +169,25 @@ func (m MsgTemplate) validate() error {
 	return nil
 }
 
+// attachmentsJSON is the attachments' wire form.
+func attachmentsJSON(atts []Attachment) []attachmentJSON {
+	var out []attachmentJSON
+	for _, a := range atts {
+		if a.Link != nil {
+			out = append(out, attachmentJSON{MsgType: "link", Link: a.Link})
+		} else {
+			out = append(out, attachmentJSON{MsgType: "miniprogram", MiniProgram: a.MiniProgram})
+		}
+	}
+	return out
+}
+
 func (m MsgTemplate) request() addMsgTemplateRequest {
 	req := addMsgTemplateRequest{ChatType: "single", ExternalUserID: m.ExternalUserIDs, Sender: m.Sender}
 	if m.Text != "" {
 		req.Text = &textJSON{Content: m.Text}
 	}
-	for _, a := range m.Attachments {
-		if a.Link != nil {
-			req.Attachments = append(req.Attachments, attachmentJSON{MsgType: "link", Link: a.Link})
-		} else {
-			req.Attachments = append(req.Attachments, attachmentJSON{MsgType: "miniprogram", MiniProgram: a.MiniProgram})
-		}
-	}
+	req.Attachments = attachmentsJSON(m.Attachments)
 	return req
 }
 

@@ -2374,3 +2374,117 @@ COMMENT 'The journal of alert deliveries: one row per (alert, supply system) in 
 CREATE TABLE IF NOT EXISTS `cdp`.`demand_deliveries` AS `cdp`.`demand_deliveries_local`
 ENGINE = Distributed('cdp_cluster_everywhere', 'cdp', 'demand_deliveries_local');
 
+-- migration 18 wecom_contact_ways
+CREATE TABLE IF NOT EXISTS `cdp`.`wecom_contact_ways_local`
+(
+    `state` String COMMENT 'The channel tag WeCom returns in the add event\'s State (at most 30 characters), unique among the platform\'s codes',
+    `config_id` String COMMENT 'WeCom\'s id of the contact way; empty while pending',
+    `kind` LowCardinality(String) COMMENT 'store, staff, sku, batch or other: what the State stands for',
+    `ref` String COMMENT 'The store id, staff userid, SKU or batch the State stands for',
+    `remark` String COMMENT 'WeCom\'s remark (at most 30 characters)',
+    `users` Array(String) COMMENT 'The staff members who answer the code',
+    `skip_verify` UInt8,
+    `qr_code` String COMMENT 'The QR image URL WeCom returned',
+    `status` LowCardinality(String) COMMENT 'pending, active, deleted',
+    `updated_at` DateTime64(3, 'UTC'),
+    `by` String COMMENT 'API token id of who made the change'
+)
+ENGINE = ReplacingMergeTree(updated_at)
+ORDER BY state
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'Channel QR codes (add_contact_way), one per State; every change is a new row, the latest updated_at wins. status pending is written before add_contact_way, active after it (with config_id), deleted after del_contact_way.';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`wecom_contact_ways` AS `cdp`.`wecom_contact_ways_local`
+ENGINE = Distributed('cdp_cluster_everywhere', 'cdp', 'wecom_contact_ways_local');
+
+CREATE TABLE IF NOT EXISTS `cdp`.`wecom_welcome_msgs_local`
+(
+    `state` String,
+    `text` String COMMENT 'The text (at most 4,000 bytes)',
+    `link_title` String,
+    `link_url` String,
+    `link_desc` String,
+    `link_picurl` String,
+    `mp_title` String COMMENT 'Mini program attachment: title',
+    `mp_appid` String,
+    `mp_page` String,
+    `mp_pic_media_id` String,
+    `tag_ids` Array(String) COMMENT 'Corp tags put on the (staff member, customer) pair with mark_tag',
+    `deleted` UInt8,
+    `updated_at` DateTime64(3, 'UTC'),
+    `by` String
+)
+ENGINE = ReplacingMergeTree(updated_at)
+ORDER BY state
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'The welcome message and automatic corp tags of a State; the latest updated_at wins, deleted = 1 switches it off.';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`wecom_welcome_msgs` AS `cdp`.`wecom_welcome_msgs_local`
+ENGINE = Distributed('cdp_cluster_everywhere', 'cdp', 'wecom_welcome_msgs_local');
+
+CREATE TABLE IF NOT EXISTS `cdp`.`wecom_welcome_journal_local`
+(
+    `welcome_code` String,
+    `state` String,
+    `staff_userid` LowCardinality(String),
+    `external_userid` String,
+    `received_at` DateTime64(3, 'UTC') COMMENT 'When the add event arrived: the 20 s window starts here',
+    `status` LowCardinality(String),
+    `step` UInt8 COMMENT '0 pending, 1 sending, 2 final',
+    `tags_applied` UInt8 COMMENT '1 once the State\'s tags were marked',
+    `error` String,
+    `ts` DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(ts)
+PARTITION BY toYYYYMM(received_at)
+ORDER BY welcome_code
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'One WelcomeCode\'s way through send_welcome_msg: pending when the add event arrived, sending before the call, then sent, used (41051), expired (the 20 s window passed before a call could be made), unconfirmed (a call was cut off and the window passed), failed or skipped (no welcome message for the State). The row with the highest (step, ts) wins.';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`wecom_welcome_journal` AS `cdp`.`wecom_welcome_journal_local`
+ENGINE = Distributed('cdp_cluster_everywhere', 'cdp', 'wecom_welcome_journal_local');
+
+CREATE TABLE IF NOT EXISTS `cdp`.`wecom_loss_alerts_local`
+(
+    `dedup_key` String COMMENT 'The message_id of the contact_lost event alerted about',
+    `change_type` LowCardinality(String),
+    `staff_userid` LowCardinality(String),
+    `external_userid` String,
+    `manager` String COMMENT 'The userid @-mentioned',
+    `lost_at` DateTime64(3, 'UTC'),
+    `person_id` UInt32,
+    `status` LowCardinality(String) COMMENT 'pending, posting, sent, failed, unconfirmed, off (no robot configured)',
+    `step` UInt8 COMMENT '0 pending, 1 posting, 2 final',
+    `error` String,
+    `ts` DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(ts)
+PARTITION BY toYYYYMM(lost_at)
+ORDER BY dedup_key
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'Alerts about a lost customer (a contact_lost event: del_follow_user, del_external_contact) to the staff member\'s manager: pending when found, posting before the robot post, then sent, failed or unconfirmed (a post cut off: never repeated); the latest ts wins.';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`wecom_loss_alerts` AS `cdp`.`wecom_loss_alerts_local`
+ENGINE = Distributed('cdp_cluster_everywhere', 'cdp', 'wecom_loss_alerts_local');
+
+CREATE TABLE IF NOT EXISTS `cdp`.`wecom_transfers_local`
+(
+    `transfer_id` String COMMENT 'The request that asked for it',
+    `kind` LowCardinality(String) COMMENT 'on_job or resigned',
+    `handover_userid` String,
+    `takeover_userid` String,
+    `external_userid` String,
+    `status` LowCardinality(String) COMMENT 'requested, waiting, done, refused, limit_exceeded, no_record, failed',
+    `errcode` Int32 COMMENT 'The per-customer errcode of the transfer call',
+    `takeover_at` DateTime64(3, 'UTC') COMMENT 'When it was (or will be) taken over',
+    `requested_at` DateTime64(3, 'UTC'),
+    `ts` DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(ts)
+ORDER BY (handover_userid, takeover_userid, external_userid, transfer_id)
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'Customers handed from one staff member to another (transfer_customer, resigned/transfer_customer), with the state transfer_result reports; the latest ts wins.';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`wecom_transfers` AS `cdp`.`wecom_transfers_local`
+ENGINE = Distributed('cdp_cluster_everywhere', 'cdp', 'wecom_transfers_local');
+

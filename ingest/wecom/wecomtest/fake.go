@@ -7,7 +7,8 @@
 // robot webhook) and the customer-tag APIs (tags.go: get_corp_tag_list,
 // mark_tag, the tags in externalcontact/get's follow_user) with their
 // documented limits, WeCom's per-API frequency limits on the tag paths
-// (SetRateLimit: 45009), and fault injection on any path (FailNext,
+// (SetRateLimit: 45009), the contact-way, welcome-message and transfer
+// APIs (contactway.go, transfer.go), and fault injection on any path (FailNext,
 // Fail5xx, Delay).
 package wecomtest
 
@@ -48,6 +49,7 @@ type Server struct {
 	mass     massState
 	tagLib   tagState
 	rates    map[string]*rateState // path -> frequency limits (SetRateLimit)
+	ways     wayState              // contact ways, welcome codes, transfers (contactway.go)
 }
 
 // New starts a fake for one corp and secret.
@@ -69,6 +71,7 @@ func New(corpID, secret string) *Server {
 	s.handle(mux, PathGetGroupMsgSendResult, s.getGroupMsgSendResult)
 	s.handle(mux, PathRobotWebhook, s.robotSend)
 	s.handle(mux, PathGetGroupMsgList, s.getGroupMsgList)
+	s.routeContactWays(mux)
 	s.Server = httptest.NewServer(mux)
 	return s
 }
