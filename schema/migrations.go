@@ -81,6 +81,9 @@ var all = []Migration{
 	{Version: 16, Name: "demand", Steps: append(append(append([]Step{}, demandSteps...), demandSeed()), viewSteps(demandViews)...)},
 	// Demand alerts and the journal of their delivery (demand.go).
 	{Version: 17, Name: "demand_alerts", Steps: demandAlertSteps},
+	// WeCom customer groups, their members and group mass messages
+	// (wecom_groups.go).
+	{Version: 19, Name: "wecom_groups", Steps: wecomGroupSteps},
 }
 
 // Identifier columns shared by the ingest tables: parallel arrays of type

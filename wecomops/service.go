@@ -57,6 +57,12 @@ type Options struct {
 	// (default 10 min); ReadEvery how often new contact changes are
 	// looked for (default 5 s).
 	ResyncEvery, LibraryEvery, ReadEvery time.Duration
+	// GroupsEvery is how often every customer group is read again
+	// (default 30 min; callbacks bring changed groups in between), and
+	// GroupGetPerMinute and GroupGetPerHour pace groupchat/get (default
+	// 5,000 and 70,000, half WeCom's per-API limits).
+	GroupsEvery                        time.Duration
+	GroupGetPerMinute, GroupGetPerHour int
 }
 
 func (o Options) withDefaults() Options {
@@ -71,6 +77,8 @@ func (o Options) withDefaults() Options {
 	def(&o.GetPerHour, 70000)
 	def(&o.Workers, 8)
 	def(&o.Batch, 500)
+	def(&o.GroupGetPerMinute, 5000)
+	def(&o.GroupGetPerHour, 70000)
 	defd := func(v *time.Duration, d time.Duration) {
 		if *v <= 0 {
 			*v = d
@@ -79,6 +87,7 @@ func (o Options) withDefaults() Options {
 	defd(&o.ResyncEvery, 10*time.Minute)
 	defd(&o.LibraryEvery, 10*time.Minute)
 	defd(&o.ReadEvery, 5*time.Second)
+	defd(&o.GroupsEvery, 30*time.Minute)
 	if o.Clock == nil {
 		o.Clock = RealClock{}
 	}
@@ -102,6 +111,8 @@ type Service struct {
 	changed map[string]*pendingPersons // segment id -> persons who entered or left
 	full    bool                       // a sync was created or stopped: reconcile all
 	wake    chan struct{}
+
+	groups groupQueue // customer groups changed by callbacks (groups.go)
 }
 
 // pendingPersons are persons whose membership changed, with the time the
@@ -125,6 +136,7 @@ func New(o Options) (*Service, error) {
 		markRate: newLimiter(o.Clock, o.MarkTagPerMinute, o.MarkTagPerHour),
 		gets:     newLimiter(o.Clock, o.GetPerMinute, o.GetPerHour),
 		changed:  map[string]*pendingPersons{}, wake: make(chan struct{}, 1),
+		groups: newGroupQueue(o.Clock, o.GroupGetPerMinute, o.GroupGetPerHour),
 	}, nil
 }
 
