@@ -237,12 +237,7 @@ func (weComChannel) find(ctx context.Context, d *Dispatch, t Task, chatType stri
 // every customer's outcome is known; staff confirm tasks in their app, so
 // until then results read "not sent". It returns how many sends moved.
 func (w weComChannel) ReadDeliveries(ctx context.Context, s *Service, name string) (int, error) {
-	if s.channels().WeCom == nil {
-		return 0, nil
-	}
-	open, err := s.tasksWhere(ctx, "read the WeCom tasks awaiting results",
-		"channel = {channel:String} AND state = 'created' AND attempt_at >= {since:DateTime64(3, 'UTC')}",
-		named("channel", name), named("since", s.now().Add(-30*24*time.Hour)))
+	open, err := s.openWeComTasks(ctx, name)
 	if err != nil {
 		return 0, err
 	}
@@ -255,6 +250,18 @@ func (w weComChannel) ReadDeliveries(ctx context.Context, s *Service, name strin
 		}
 	}
 	return moved, nil
+}
+
+// openWeComTasks are channel name's WeCom tasks of the last 30 days still
+// awaiting results (created, not done); none when WeCom is not
+// configured.
+func (s *Service) openWeComTasks(ctx context.Context, name string) ([]taskRow, error) {
+	if s.channels().WeCom == nil {
+		return nil, nil
+	}
+	return s.tasksWhere(ctx, "read the WeCom tasks awaiting results",
+		"channel = {channel:String} AND state = 'created' AND attempt_at >= {since:DateTime64(3, 'UTC')}",
+		named("channel", name), named("since", s.now().Add(-30*24*time.Hour)))
 }
 
 // readResults reads one task's results and records them.

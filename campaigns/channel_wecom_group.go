@@ -349,12 +349,7 @@ func (w weComGroupChannel) settleTask(ctx context.Context, d *Dispatch, t Task, 
 // group is still waiting for its owner's confirmation. It returns how
 // many groups moved.
 func (w weComGroupChannel) ReadDeliveries(ctx context.Context, s *Service, name string) (int, error) {
-	if s.channels().WeCom == nil {
-		return 0, nil
-	}
-	open, err := s.tasksWhere(ctx, "read the group tasks awaiting results",
-		"channel = {channel:String} AND state = 'created' AND attempt_at >= {since:DateTime64(3, 'UTC')}",
-		named("channel", name), named("since", s.now().Add(-30*24*time.Hour)))
+	open, err := s.openWeComTasks(ctx, name)
 	if err != nil {
 		return 0, err
 	}
