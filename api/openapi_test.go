@@ -114,6 +114,7 @@ var apiRoutes = []apiRoute{
 	{method: "POST", path: "/api/v1/campaigns/:id/launch", handler: "launchCampaign", status: 200, resp: typ[launchAnswer](), ginH: true},
 	{method: "GET", path: "/api/v1/campaigns/:id/results", handler: "campaignResults", status: 200, resp: typ[campaigns.Uplift]()},
 	{method: "GET", path: "/api/v1/campaigns/:id/tasks", handler: "campaignTasks", status: 200, resp: typ[itemsOf[campaigns.Task]](), ginH: true},
+	{method: "GET", path: "/api/v1/campaigns/:id/group-sends", handler: "campaignGroupSends", status: 200, resp: typ[itemsOf[campaigns.GroupSend]](), ginH: true},
 	{method: "PUT", path: "/api/v1/profiles/:id/consent", handler: "setConsent", req: typ[consentRequest](), status: 204},
 
 	// Journeys.
@@ -128,6 +129,7 @@ var apiRoutes = []apiRoute{
 	{method: "POST", path: "/api/v1/journeys/:id/migrate", handler: "migrateJourney", req: typ[journeys.Mapping](), status: 200, resp: typ[migrateAnswer](), ginH: true},
 	{method: "POST", path: "/api/v1/journeys/:id/winner", handler: "journeyWinner", req: typ[winnerRequest](), status: 200, resp: typ[journeys.Journey]()},
 	{method: "GET", path: "/api/v1/wecom/tags", handler: "listWeComTags", status: 200, resp: typ[itemsOf[wecomops.LibraryTag]](), ginH: true},
+	{method: "GET", path: "/api/v1/wecom/groups", handler: "listWeComGroups", status: 200, resp: typ[itemsOf[wecomops.Group]](), ginH: true},
 	{method: "GET", path: "/api/v1/wecom/tag-syncs", handler: "listTagSyncs", status: 200, resp: typ[itemsOf[wecomops.SyncReport]](), ginH: true},
 	{method: "POST", path: "/api/v1/wecom/tag-syncs", handler: "createTagSync", req: typ[TagSyncRequest](), status: 201, resp: typ[wecomops.TagSync]()},
 	{method: "GET", path: "/api/v1/wecom/tag-syncs/:id", handler: "getTagSync", status: 200, resp: typ[wecomops.TagSync]()},

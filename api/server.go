@@ -131,6 +131,7 @@ func New(opts Options) *Server {
 	if s.wecomOps != nil {
 		s.wecomOpsRoutes(v1)
 		s.contactWayRoutes(v1)
+		s.wecomGroupRoutes(v1)
 	}
 	s.analyticsRoutes(v1)
 	s.demandRoutes(v1)
@@ -233,6 +234,7 @@ func (s *Server) campaignRoutes(v1 *gin.RouterGroup) {
 	v1.POST("/campaigns/:id/launch", marketer, s.launchCampaign)
 	v1.GET("/campaigns/:id/results", s.campaignResults)
 	v1.GET("/campaigns/:id/tasks", s.campaignTasks)
+	v1.GET("/campaigns/:id/group-sends", s.campaignGroupSends)
 	v1.PUT("/profiles/:id/consent", marketer, s.setConsent)
 }
 

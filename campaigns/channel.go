@@ -104,6 +104,10 @@ const (
 	// ChannelRobot posts the message into WeCom group chats through their
 	// group robots (群机器人): one post per robot, no per-person sends.
 	ChannelRobot = "robot"
+	// ChannelWeComGroup sends a group mass message (客户群群发) into WeCom
+	// customer groups through their owners: one add_msg_template task
+	// (chat_type group) per owner, at most one a group a day.
+	ChannelWeComGroup = "wecom_group"
 )
 
 // builtinChannels are the channels every deployment has, in the order an
@@ -113,6 +117,7 @@ var builtinChannels = []registered{
 	{name: ChannelWeCom, person: weComChannel{}},
 	{name: ChannelWebhook, person: webhookChannel{}},
 	{name: ChannelRobot, group: robotChannel{}},
+	{name: ChannelWeComGroup, group: weComGroupChannel{}},
 }
 
 // Register adds a channel under name (a campaign's channel field) beside
@@ -321,7 +326,11 @@ func sleep(ctx context.Context, d time.Duration) error {
 func (s *Service) SyncDeliveries(ctx context.Context) (int, error) {
 	moved := 0
 	for _, r := range s.channels().all() {
-		if dr, ok := r.person.(DeliveryReader); ok {
+		dr, ok := r.person.(DeliveryReader)
+		if !ok {
+			dr, ok = r.group.(DeliveryReader)
+		}
+		if ok {
 			n, err := dr.ReadDeliveries(ctx, s, r.name)
 			moved += n
 			if err != nil {

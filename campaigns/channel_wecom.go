@@ -119,7 +119,7 @@ func (w weComChannel) Settle(ctx context.Context, d *Dispatch, t Task, rows []Re
 	if t.State == taskCreated || t.State == taskDone {
 		return d.sent(ctx, t, rows)
 	}
-	ref, found, err := w.find(ctx, d, t)
+	ref, found, err := w.find(ctx, d, t, "single")
 	switch {
 	case err != nil:
 		return err
@@ -152,7 +152,7 @@ func (w weComChannel) deliver(ctx context.Context, d *Dispatch, t Task, rows []R
 		case errors.Is(err, wecom.ErrRateLimited):
 			// refused before anything was created
 		case wecom.IsRetryable(err):
-			if ref, found, lerr := w.find(ctx, d, t); lerr == nil && found {
+			if ref, found, lerr := w.find(ctx, d, t, "single"); lerr == nil && found {
 				return true, w.created(ctx, d, t, rows, ref, nil)
 			}
 		case ctx.Err() != nil:
@@ -199,23 +199,24 @@ func (weComChannel) created(ctx context.Context, d *Dispatch, t Task, rows []Rec
 	return d.s.setStates(ctx, c, bad, "failed", t.ID, func(Recipient) string { return "wecom_fail_list" }, "fail-list:"+c.ID+":"+t.ID)
 }
 
-// find looks for the task an unanswered add_msg_template call may have
-// created: by the same sender, with the same text, created since the
-// journalled attempt (with ten minutes for clock skew), and not already
-// recorded for another task.
-func (weComChannel) find(ctx context.Context, d *Dispatch, t Task) (string, bool, error) {
+// find looks for the task an unanswered add_msg_template call of
+// chatType (single, group) may have created: by the same sender, with the
+// same text, created since the journalled attempt (with ten minutes for
+// clock skew), and not already recorded for another task of the
+// campaign's channel.
+func (weComChannel) find(ctx context.Context, d *Dispatch, t Task, chatType string) (string, bool, error) {
 	from := t.AttemptAt.Add(-10 * time.Minute)
 	to := d.s.now().Add(10 * time.Minute)
 	if to.Sub(from) > wecom.MaxGroupMsgListSpan {
 		from = to.Add(-wecom.MaxGroupMsgListSpan)
 	}
-	list, err := d.channels().WeCom.GetGroupMsgList(ctx, wecom.GroupMsgListQuery{Start: from, End: to, Creator: t.Target, FilterType: 0})
+	list, err := d.channels().WeCom.GetGroupMsgList(ctx, wecom.GroupMsgListQuery{Start: from, End: to, Creator: t.Target, FilterType: 0, ChatType: chatType})
 	if err != nil {
 		return "", false, err
 	}
 	claimed := map[string]bool{}
 	known, err := d.s.tasksWhere(ctx, "read the WeCom tasks already recorded",
-		"channel = {channel:String} AND ref != '' AND attempt_at >= {since:DateTime64(3, 'UTC')}", named("channel", ChannelWeCom), named("since", from))
+		"channel = {channel:String} AND ref != '' AND attempt_at >= {since:DateTime64(3, 'UTC')}", named("channel", d.Campaign.Channel), named("since", from))
 	if err != nil {
 		return "", false, err
 	}
@@ -236,12 +237,7 @@ func (weComChannel) find(ctx context.Context, d *Dispatch, t Task) (string, bool
 // every customer's outcome is known; staff confirm tasks in their app, so
 // until then results read "not sent". It returns how many sends moved.
 func (w weComChannel) ReadDeliveries(ctx context.Context, s *Service, name string) (int, error) {
-	if s.channels().WeCom == nil {
-		return 0, nil
-	}
-	open, err := s.tasksWhere(ctx, "read the WeCom tasks awaiting results",
-		"channel = {channel:String} AND state = 'created' AND attempt_at >= {since:DateTime64(3, 'UTC')}",
-		named("channel", name), named("since", s.now().Add(-30*24*time.Hour)))
+	open, err := s.openWeComTasks(ctx, name)
 	if err != nil {
 		return 0, err
 	}
@@ -254,6 +250,18 @@ func (w weComChannel) ReadDeliveries(ctx context.Context, s *Service, name strin
 		}
 	}
 	return moved, nil
+}
+
+// openWeComTasks are channel name's WeCom tasks of the last 30 days still
+// awaiting results (created, not done); none when WeCom is not
+// configured.
+func (s *Service) openWeComTasks(ctx context.Context, name string) ([]taskRow, error) {
+	if s.channels().WeCom == nil {
+		return nil, nil
+	}
+	return s.tasksWhere(ctx, "read the WeCom tasks awaiting results",
+		"channel = {channel:String} AND state = 'created' AND attempt_at >= {since:DateTime64(3, 'UTC')}",
+		named("channel", name), named("since", s.now().Add(-30*24*time.Hour)))
 }
 
 // readResults reads one task's results and records them.

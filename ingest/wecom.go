@@ -33,6 +33,10 @@ type WeCom struct {
 	// leaves the callback unacknowledged, so WeCom sends it again; a
 	// retried callback is given again.
 	OnEvent func(context.Context, wecom.Event) error
+	// OnChat, when set, is handed every verified customer-group callback
+	// (change_external_chat), after it is acknowledged; it must not block
+	// (wecomops.Service.GroupChanged queues the group for a read).
+	OnChat func(wecom.Event)
 
 	nonces nonceMemory
 }
@@ -79,9 +83,12 @@ func (c *Collector) weComEvent(ctx context.Context, w *WeCom, plain []byte) (Res
 		c.deadLetter(ctx, "wecom", "/wecom/callback", []item{{problem: &Problem{Code: "invalid", Message: err.Error()}, raw: plain}})
 		return Result{}, &Problem{Code: "invalid", Message: err.Error()}
 	}
+	if ev.Event == wecom.EventChangeExternalChat && w.OnChat != nil {
+		w.OnChat(ev) // the group is read again through the API: nothing to spool
+	}
 	if ev.Event != "change_external_contact" {
-		// Other callbacks (tags, customer groups) are acknowledged; the
-		// platform does not use them yet.
+		// Other callbacks (tags; customer groups, handed to OnChat) are
+		// acknowledged without a record.
 		return Result{}, nil
 	}
 	con := &Contact{

@@ -84,6 +84,9 @@ var all = []Migration{
 	// WeCom channel QR codes, welcome messages, lost customers and
 	// transfers (wecom_contact_ways.go).
 	{Version: 18, Name: "wecom_contact_ways", Steps: wecomContactWaySteps},
+	// WeCom customer groups, their members and group mass messages
+	// (wecom_groups.go).
+	{Version: 19, Name: "wecom_groups", Steps: wecomGroupSteps},
 }
 
 // Identifier columns shared by the ingest tables: parallel arrays of type

@@ -47,30 +47,39 @@ func (s *Service) personTags(ctx context.Context, exts []string) error {
 	if err != nil {
 		return err
 	}
-	have, err := s.currentTags(ctx, ids)
+	have, err := s.liveTags(ctx, TagPrefix, ids)
 	if err != nil {
 		return err
 	}
+	_, err = s.writeTagDiff(ctx, want, have, TagSource)
+	return err
+}
+
+// writeTagDiff writes the person tags of source that want has and have
+// lacks, deletes those have has and want lacks, and tells the live
+// segments which persons changed; it returns them.
+func (s *Service) writeTagDiff(ctx context.Context, want, have map[personTag]bool, source string) ([]uint32, error) {
 	now := s.o.Clock.Now().UTC()
 	var rows [][]any
 	changed := map[uint32]bool{}
 	for k := range want {
 		if !have[k] {
-			rows, changed[k.person] = append(rows, []any{k.person, k.tag, TagSource, uint8(0), uint8(0), now}), true
+			rows, changed[k.person] = append(rows, []any{k.person, k.tag, source, uint8(0), uint8(0), now}), true
 		}
 	}
 	for k := range have {
 		if !want[k] {
-			rows, changed[k.person] = append(rows, []any{k.person, k.tag, TagSource, uint8(0), uint8(1), now}), true
+			rows, changed[k.person] = append(rows, []any{k.person, k.tag, source, uint8(0), uint8(1), now}), true
 		}
 	}
 	if err := s.insert(ctx, "person_tags", "person_id, tag, source, sensitive, deleted, ts", rows); err != nil {
-		return fmt.Errorf("wecomops: write person tags: %w", err)
+		return nil, fmt.Errorf("wecomops: write person tags: %w", err)
 	}
-	if len(changed) > 0 {
-		s.o.Touched(keys(changed), []string{segments.KindTags})
+	ids := keys(changed)
+	if len(ids) > 0 {
+		s.o.Touched(ids, []string{segments.KindTags})
 	}
-	return nil
+	return ids, nil
 }
 
 type personTag struct {
@@ -116,11 +125,16 @@ func (s *Service) wantedTags(ctx context.Context, ext map[string]uint32) (map[pe
 	return out, err
 }
 
-// currentTags are the persons' TagPrefix tags now in person_tags.
-func (s *Service) currentTags(ctx context.Context, persons []uint32) (map[personTag]bool, error) {
+// liveTags are the live person tags starting with prefix, of persons
+// (nil: of everyone).
+func (s *Service) liveTags(ctx context.Context, prefix string, persons []uint32) (map[personTag]bool, error) {
+	cond, args := "", []any{prefix}
+	if persons != nil {
+		cond, args = " AND person_id IN ?", append(args, persons)
+	}
 	out := map[personTag]bool{}
 	err := s.each(ctx, "read person tags", `SELECT person_id, tag FROM `+s.db.Table("person_tags")+` FINAL
-		WHERE person_id IN ? AND startsWith(tag, ?) AND deleted = 0`, []any{persons, TagPrefix},
+		WHERE startsWith(tag, ?) AND deleted = 0`+cond, args,
 		func(scan scanFn) error {
 			var k personTag
 			if err := scan(&k.person, &k.tag); err != nil {

@@ -16,14 +16,20 @@ const readBatch = 500
 // corp tag library every LibraryEvery and new contact changes every
 // ReadEvery (one loop), and reconciles every sync in full at start and
 // every ResyncEvery and the persons of segment changes as they come (the
-// other loop). Errors are logged and retried next round. It returns when
-// both loops have.
+// other loop), and imports the customer groups at start and every
+// GroupsEvery and the groups callbacks name as they come (a third loop).
+// Errors are logged and retried next round. It returns when all three
+// loops have.
 func (s *Service) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		s.runReads(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		s.runGroups(ctx)
 	}()
 	s.runSyncs(ctx)
 	wg.Wait()

@@ -63,6 +63,12 @@ type Options struct {
 	// ("*" for everyone else).
 	LossRobotURL string
 	Managers     map[string]string
+	// GroupsEvery is how often every customer group is read again
+	// (default 30 min; callbacks bring changed groups in between), and
+	// GroupGetPerMinute and GroupGetPerHour pace groupchat/get (default
+	// 5,000 and 70,000, half WeCom's per-API limits).
+	GroupsEvery                        time.Duration
+	GroupGetPerMinute, GroupGetPerHour int
 }
 
 func (o Options) withDefaults() Options {
@@ -77,6 +83,8 @@ func (o Options) withDefaults() Options {
 	def(&o.GetPerHour, 70000)
 	def(&o.Workers, 8)
 	def(&o.Batch, 500)
+	def(&o.GroupGetPerMinute, 5000)
+	def(&o.GroupGetPerHour, 70000)
 	defd := func(v *time.Duration, d time.Duration) {
 		if *v <= 0 {
 			*v = d
@@ -85,6 +93,7 @@ func (o Options) withDefaults() Options {
 	defd(&o.ResyncEvery, 10*time.Minute)
 	defd(&o.LibraryEvery, 10*time.Minute)
 	defd(&o.ReadEvery, 5*time.Second)
+	defd(&o.GroupsEvery, 30*time.Minute)
 	if o.Clock == nil {
 		o.Clock = RealClock{}
 	}
@@ -109,7 +118,8 @@ type Service struct {
 	full    bool                       // a sync was created or stopped: reconcile all
 	wake    chan struct{}
 
-	cw cwState // contact ways and welcome messages (contactway.go)
+	cw     cwState    // contact ways and welcome messages (contactway.go)
+	groups groupQueue // customer groups changed by callbacks (groups.go)
 }
 
 // pendingPersons are persons whose membership changed, with the time the
@@ -133,7 +143,8 @@ func New(o Options) (*Service, error) {
 		markRate: newLimiter(o.Clock, o.MarkTagPerMinute, o.MarkTagPerHour),
 		gets:     newLimiter(o.Clock, o.GetPerMinute, o.GetPerHour),
 		changed:  map[string]*pendingPersons{}, wake: make(chan struct{}, 1),
-		cw: newCWState(o.Clock),
+		cw:     newCWState(o.Clock),
+		groups: newGroupQueue(o.Clock, o.GroupGetPerMinute, o.GroupGetPerHour),
 	}, nil
 }
 

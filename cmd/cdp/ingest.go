@@ -160,6 +160,9 @@ func (p *ingestParts) wire(ctx context.Context, cfg config, db *store.DB, prot *
 	if p.wecomOps, err = newWeComOps(db, p.wecom, p.segments, logger); err != nil {
 		return err
 	}
+	if p.wecomOps != nil {
+		p.wecom.OnChat = p.wecomOps.GroupChanged // customer groups read again on their callbacks
+	}
 	p.segments.OnChange = func(ch segments.Change) {
 		p.campaigns.SegmentChanged(ch)
 		p.journeys.SegmentChanged(ch)

@@ -105,7 +105,8 @@ type attachmentJSON struct {
 
 type addMsgTemplateRequest struct {
 	ChatType       string           `json:"chat_type"`
-	ExternalUserID []string         `json:"external_userid"`
+	ExternalUserID []string         `json:"external_userid,omitempty"`
+	ChatIDList     []string         `json:"chat_id_list,omitempty"`
 	Sender         string           `json:"sender"`
 	Text           *textJSON        `json:"text,omitempty"`
 	Attachments    []attachmentJSON `json:"attachments,omitempty"`
@@ -219,13 +220,18 @@ func (c *Client) AddMsgTemplate(ctx context.Context, m MsgTemplate) (AddMsgTempl
 	if err := m.validate(); err != nil {
 		return AddMsgTemplateResult{}, err
 	}
-	body, err := json.Marshal(m.request())
+	return c.addMsgTemplate(ctx, m.request(), m.DedupKey)
+}
+
+// addMsgTemplate sends one add_msg_template request (either chat type).
+func (c *Client) addMsgTemplate(ctx context.Context, req addMsgTemplateRequest, dedupKey string) (AddMsgTemplateResult, error) {
+	body, err := json.Marshal(req)
 	if err != nil {
 		return AddMsgTemplateResult{}, fmt.Errorf("wecom: add_msg_template: %w", err)
 	}
 	var header http.Header
-	if m.DedupKey != "" {
-		header = http.Header{DedupKeyHeader: {m.DedupKey}}
+	if dedupKey != "" {
+		header = http.Header{DedupKeyHeader: {dedupKey}}
 	}
 	var resp addMsgTemplateResponse
 	if err := c.callWith(ctx, http.MethodPost, "/cgi-bin/externalcontact/add_msg_template", nil, body, header, &resp); err != nil {
@@ -473,6 +479,9 @@ type GroupMsgListQuery struct {
 	Creator    string    // "" for every staff member
 	// FilterType is 0 (enterprise-created), 1 (staff-created) or 2 (all).
 	FilterType int
+	// ChatType is "single" (one-to-one tasks, the default when empty) or
+	// "group" (customer-group tasks).
+	ChatType string
 }
 
 type groupMsgListRequest struct {
@@ -510,8 +519,8 @@ func unixField(raw json.RawMessage) time.Time {
 	return time.Unix(n, 0).UTC()
 }
 
-// GetGroupMsgList returns every one-to-one (chat_type single) mass-message
-// task created in q's time range (externalcontact/get_groupmsg_list_v2),
+// GetGroupMsgList returns every mass-message task of q's chat type (one-to-one
+// unless q.ChatType is "group") created in q's time range (externalcontact/get_groupmsg_list_v2),
 // paging with the largest page. The call has no side effect: a sender uses
 // it to find out whether an add_msg_template call whose answer it never
 // saw created its task.
@@ -523,12 +532,18 @@ func (c *Client) GetGroupMsgList(ctx context.Context, q GroupMsgListQuery) ([]Gr
 		return nil, fmt.Errorf("%w: time range over %s", ErrOverLimit, MaxGroupMsgListSpan)
 	case q.FilterType < 0 || q.FilterType > 2:
 		return nil, fmt.Errorf("%w: filter_type %d", ErrBadField, q.FilterType)
+	case q.ChatType != "" && q.ChatType != "single" && q.ChatType != "group":
+		return nil, fmt.Errorf("%w: chat_type %q", ErrBadField, q.ChatType)
 	}
 	var all []GroupMsg
 	seen := map[string]bool{}
 	cursor := ""
 	for {
-		body, err := json.Marshal(groupMsgListRequest{ChatType: "single", StartTime: q.Start.Unix(), EndTime: q.End.Unix(),
+		chatType := q.ChatType
+		if chatType == "" {
+			chatType = "single"
+		}
+		body, err := json.Marshal(groupMsgListRequest{ChatType: chatType, StartTime: q.Start.Unix(), EndTime: q.End.Unix(),
 			Creator: q.Creator, FilterType: q.FilterType, Limit: MaxGroupMsgListLimit, Cursor: cursor})
 		if err != nil {
 			return nil, fmt.Errorf("wecom: get_groupmsg_list_v2: %w", err)

@@ -2346,3 +2346,53 @@ ORDER BY (handover_userid, takeover_userid, external_userid, transfer_id)
 SETTINGS non_replicated_deduplication_window = 1000
 COMMENT 'Customers handed from one staff member to another (transfer_customer, resigned/transfer_customer), with the state transfer_result reports; the latest ts wins.';
 
+-- migration 19 wecom_groups
+CREATE TABLE IF NOT EXISTS `cdp`.`wecom_group_chats`
+(
+    `chat_id` String,
+    `name` String COMMENT 'The group\'s name; person tags wecom_group:<name>',
+    `owner` LowCardinality(String) COMMENT 'The staff member who owns the group (群主): the sender of its mass messages',
+    `notice` String,
+    `created_at` DateTime64(3, 'UTC') COMMENT 'When the group was created in WeCom',
+    `status` UInt8 COMMENT 'groupchat/list status: 0 owner normal, 1 owner resigned, 2 inheritance in progress, 3 inherited',
+    `members` UInt32 COMMENT 'Members at the read (staff and customers)',
+    `dismissed` UInt8 COMMENT '1 once dismissed (callback) or no longer listed',
+    `ts` DateTime64(3, 'UTC') COMMENT 'When it was read'
+)
+ENGINE = ReplacingMergeTree(ts)
+ORDER BY chat_id
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'WeCom customer groups (groupchat/get); the latest read per group wins.';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`wecom_group_members`
+(
+    `chat_id` String,
+    `userid` String COMMENT 'A staff userid (member_type 1) or a customer\'s external_userid (2)',
+    `member_type` UInt8 COMMENT '1 staff member, 2 customer (external contact)',
+    `unionid` String COMMENT 'The customer\'s WeChat unionid when WeCom gives it',
+    `join_time` DateTime64(3, 'UTC'),
+    `join_scene` UInt8 COMMENT '1 invited directly, 2 invited by link, 3 scanned the group QR code',
+    `present` UInt8,
+    `ts` DateTime64(3, 'UTC') COMMENT 'When it was read'
+)
+ENGINE = ReplacingMergeTree(ts)
+ORDER BY (chat_id, userid)
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'Members of WeCom customer groups per (group, member); the latest read wins, present = 0 once a read no longer shows them.';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`wecom_group_sends`
+(
+    `campaign_id` String,
+    `task_id` String,
+    `chat_id` String,
+    `owner` LowCardinality(String) COMMENT 'The group owner the task went to',
+    `day` Date COMMENT 'Beijing day of the attempt: WeCom\'s limit is one group mass message per group per day',
+    `state` LowCardinality(String) COMMENT 'sending, sent (the owner\'s task created), delivered, not_sent, capped (WeCom\'s limit), skipped (our limit), failed',
+    `msgid` String,
+    `ts` DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(ts)
+ORDER BY (campaign_id, task_id, chat_id)
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'Group mass messages (add_msg_template chat_type group) per campaign task and group; the latest row wins. sending is written before the call.';
+

@@ -4,12 +4,13 @@
 //
 // Besides gettoken and externalcontact/get it implements the mass-message
 // APIs (massmsg.go: add_msg_template, get_groupmsg_send_result, the group
-// robot webhook) and the customer-tag APIs (tags.go: get_corp_tag_list,
-// mark_tag, the tags in externalcontact/get's follow_user) with their
-// documented limits, WeCom's per-API frequency limits on the tag paths
-// (SetRateLimit: 45009), the contact-way, welcome-message and transfer
-// APIs (contactway.go, transfer.go), and fault injection on any path (FailNext,
-// Fail5xx, Delay).
+// robot webhook), the customer-tag APIs (tags.go: get_corp_tag_list,
+// mark_tag, the tags in externalcontact/get's follow_user), the
+// contact-way, welcome-message and transfer APIs (contactway.go,
+// transfer.go) and the customer-group APIs (groups.go: groupchat/list,
+// groupchat/get, add_msg_template with chat_type group), with their
+// documented limits, WeCom's per-API frequency limits (SetRateLimit:
+// 45009), and fault injection on any path (FailNext, Fail5xx, Delay).
 package wecomtest
 
 import (
@@ -50,6 +51,7 @@ type Server struct {
 	tagLib   tagState
 	rates    map[string]*rateState // path -> frequency limits (SetRateLimit)
 	ways     wayState              // contact ways, welcome codes, transfers (contactway.go)
+	groups   groupState            // customer groups (groups.go)
 }
 
 // New starts a fake for one corp and secret.
@@ -72,6 +74,7 @@ func New(corpID, secret string) *Server {
 	s.handle(mux, PathRobotWebhook, s.robotSend)
 	s.handle(mux, PathGetGroupMsgList, s.getGroupMsgList)
 	s.routeContactWays(mux)
+	s.initGroups(mux)
 	s.Server = httptest.NewServer(mux)
 	return s
 }

@@ -66,6 +66,8 @@ const (
 type Task struct {
 	MsgID           string
 	Sender          string
+	ChatType        string   // "" (single) or "group"
+	ChatIDs         []string // group tasks: the groups, without duplicates
 	ExternalUserIDs []string // accepted recipients, in request order, without duplicates
 	FailList        []string // refused recipients: unknown to the corp
 	Text            string
@@ -167,20 +169,15 @@ func (s *Server) confirm(t *Task) {
 		return
 	}
 	now := s.now()
+	t.Confirmed = true
+	if t.ChatType == "group" {
+		s.confirmGroup(t, now)
+		return
+	}
 	day := now.In(schema.Beijing).Format(time.DateOnly)
 	for _, id := range t.ExternalUserIDs {
-		switch {
-		case !s.mass.friends[t.Sender][id]:
-			t.Status[id] = StatusNotFriend
-		case s.receivedOn(id, day) >= s.mass.dailyCap:
-			t.Status[id] = StatusCapped
-		default:
-			t.Status[id] = StatusSent
-			t.SendTime[id] = now
-			s.mass.received[id] = append(s.mass.received[id], now)
-		}
+		s.deliver(t, id, s.mass.friends[t.Sender][id], day, now)
 	}
-	t.Confirmed = true
 }
 
 func (s *Server) receivedOn(id, day string) int {
@@ -201,6 +198,7 @@ func (s *Server) Tasks() []Task {
 	for _, t := range s.mass.tasks {
 		c := *t
 		c.ExternalUserIDs = append([]string(nil), t.ExternalUserIDs...)
+		c.ChatIDs = append([]string(nil), t.ChatIDs...)
 		c.FailList = append([]string(nil), t.FailList...)
 		c.Attachments = append([]json.RawMessage(nil), t.Attachments...)
 		c.Status, c.SendTime = map[string]int{}, map[string]time.Time{}
@@ -303,10 +301,13 @@ func (s *Server) addMsgTemplate(w http.ResponseWriter, r *http.Request) {
 	if req.Text != nil {
 		text = req.Text.Content
 	}
+	if req.ChatType == "group" {
+		s.addGroupMsgTemplate(w, r, req, text)
+		return
+	}
 	switch {
 	case req.ChatType != "" && req.ChatType != "single", len(req.ChatIDList) > 0:
-		// The fake implements the per-staff customer form the platform uses.
-		writeJSON(w, errBody(errInvalidParam, "the fake implements chat_type single only"))
+		writeJSON(w, errBody(errInvalidParam, "invalid chat_type, or chat_id_list with chat_type single"))
 		return
 	case len(req.ExternalUserID) == 0:
 		writeJSON(w, errBody(errInvalidParam, "external_userid empty"))
@@ -314,21 +315,10 @@ func (s *Server) addMsgTemplate(w http.ResponseWriter, r *http.Request) {
 	case len(req.ExternalUserID) > MaxRecipients:
 		writeJSON(w, errBody(errInvalidParam, fmt.Sprintf("external_userid exceed max size %d", MaxRecipients)))
 		return
-	case text == "" && len(req.Attachments) == 0:
-		writeJSON(w, errBody(errEmptyContent, "text content and attachments empty"))
-		return
-	case len(text) > MaxTextBytes:
-		writeJSON(w, errBody(errInvalidParam, fmt.Sprintf("text content exceed max size %d bytes", MaxTextBytes)))
-		return
-	case len(req.Attachments) > MaxAttachments:
-		writeJSON(w, errBody(errInvalidParam, fmt.Sprintf("attachments exceed max size %d", MaxAttachments)))
-		return
 	}
-	for _, a := range req.Attachments {
-		if code, msg := checkAttachment(a); code != 0 {
-			writeJSON(w, errBody(code, msg))
-			return
-		}
+	if code, msg := checkContent(text, req.Attachments); code != 0 {
+		writeJSON(w, errBody(code, msg))
+		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -427,13 +417,17 @@ func (s *Server) getGroupMsgSendResult(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var ids []string
+	idKey := "external_userid"
 	if t.Sender == req.UserID { // results are per sending staff member
 		ids = t.ExternalUserIDs
+		if t.ChatType == "group" {
+			ids, idKey = t.ChatIDs, "chat_id"
+		}
 	}
 	list := []map[string]any{}
 	end := min(offset+limit, len(ids))
 	for _, id := range ids[min(offset, len(ids)):end] {
-		e := map[string]any{"external_userid": id, "userid": t.Sender, "status": t.Status[id]}
+		e := map[string]any{idKey: id, "userid": t.Sender, "status": t.Status[id]}
 		if at, ok := t.SendTime[id]; ok {
 			e["send_time"] = at.Unix()
 		}
@@ -480,8 +474,8 @@ func (s *Server) getGroupMsgList(w http.ResponseWriter, r *http.Request) {
 	case end.Sub(start) > MaxListSpan:
 		writeJSON(w, errBody(errInvalidParam, "time range exceeds one month"))
 		return
-	case req.ChatType != "" && req.ChatType != "single":
-		writeJSON(w, errBody(errInvalidParam, "the fake implements chat_type single only"))
+	case req.ChatType != "" && req.ChatType != "single" && req.ChatType != "group":
+		writeJSON(w, errBody(errInvalidParam, "invalid chat_type"))
 		return
 	case filter < 0 || filter > 2:
 		writeJSON(w, errBody(errInvalidParam, "invalid filter_type"))
@@ -501,7 +495,8 @@ func (s *Server) getGroupMsgList(w http.ResponseWriter, r *http.Request) {
 	var match []*Task
 	for _, t := range s.mass.tasks {
 		at := t.CreatedAt.Unix()
-		if at >= req.StartTime && at <= req.EndTime && (req.Creator == "" || req.Creator == t.Sender) && filter != 1 {
+		group := t.ChatType == "group"
+		if at >= req.StartTime && at <= req.EndTime && (req.Creator == "" || req.Creator == t.Sender) && filter != 1 && group == (req.ChatType == "group") {
 			match = append(match, t)
 		}
 	}
