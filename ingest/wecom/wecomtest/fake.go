@@ -5,8 +5,9 @@
 // Besides gettoken and externalcontact/get it implements the mass-message
 // APIs (massmsg.go: add_msg_template, get_groupmsg_send_result, the group
 // robot webhook) and the customer-tag APIs (tags.go: get_corp_tag_list,
-// mark_tag, the tags in externalcontact/get's follow_user) with their
-// documented limits, WeCom's per-API frequency limits on the tag paths
+// mark_tag, the tags in externalcontact/get's follow_user), the JS-SDK
+// tickets and OAuth2 (jsapi.go: get_jsapi_ticket, ticket/get, getuserinfo)
+// with their documented limits, WeCom's per-API frequency limits on the tag paths
 // (SetRateLimit: 45009), and fault injection on any path (FailNext,
 // Fail5xx, Delay).
 package wecomtest
@@ -48,6 +49,7 @@ type Server struct {
 	mass     massState
 	tagLib   tagState
 	rates    map[string]*rateState // path -> frequency limits (SetRateLimit)
+	js       jsState               // JS-SDK tickets and OAuth2 codes (jsapi.go)
 }
 
 // New starts a fake for one corp and secret.
@@ -69,6 +71,7 @@ func New(corpID, secret string) *Server {
 	s.handle(mux, PathGetGroupMsgSendResult, s.getGroupMsgSendResult)
 	s.handle(mux, PathRobotWebhook, s.robotSend)
 	s.handle(mux, PathGetGroupMsgList, s.getGroupMsgList)
+	s.jsapiRoutes(mux)
 	s.Server = httptest.NewServer(mux)
 	return s
 }
