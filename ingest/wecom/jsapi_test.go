@@ -3,6 +3,8 @@ package wecom_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,20 +66,21 @@ func TestTicketsAreCachedAndRefreshed(t *testing.T) {
 		t.Fatal("the ticket was replaced before it was due")
 	}
 	for i, code := range []int{wecom.ErrCodeTokenExpired, wecom.ErrCodeInvalidCred} {
+		what := fmt.Sprintf("after errcode %d", code)
 		clk.Advance(wecomtest.TicketLifetime)
 		tokens := fake.Calls("/cgi-bin/gettoken")
 		fake.FailNext(wecomtest.PathGetJSAPITicket, code, 1)
 		got, err := tickets.Get(ctx, wecom.CorpTicket)
 		if err != nil || got == first || !fake.TicketValid("jsapi", got) {
-			t.Fatalf("after errcode %d: %q %v", code, got, err)
+			t.Fatalf("%s: %q %v", what, got, err)
 		}
 		// Two tokens: the cached one expired with the clock, its successor
 		// was refused.
 		if n := fake.Calls("/cgi-bin/gettoken"); n != tokens+2 {
-			t.Fatalf("after errcode %d: %d token fetches, want 2", code, n-tokens)
+			t.Fatalf("%s: %d token fetches, want 2", what, n-tokens)
 		}
 		if n := fake.Calls(wecomtest.PathGetJSAPITicket); n != 3+2*i {
-			t.Fatalf("after errcode %d: %d ticket fetches in all, want %d", code, n, 3+2*i)
+			t.Fatalf("%s: %d ticket fetches in all, want %d", what, n, 3+2*i)
 		}
 		first = got
 	}
@@ -94,7 +97,7 @@ func TestTicketFetchLimit(t *testing.T) {
 		}
 	}
 	_, err := wecom.NewTickets(c).Get(ctx, wecom.AgentTicket)
-	if !errors.Is(err, wecom.ErrRateLimited) {
+	if !errors.Is(err, wecom.ErrRateLimited) || !strings.Contains(err.Error(), "45009") {
 		t.Fatalf("fetch %d in the hour: %v, want 45009", wecomtest.TicketFetchesPerHour+1, err)
 	}
 	if _, err := wecom.NewTickets(c).Get(ctx, wecom.CorpTicket); err != nil {
