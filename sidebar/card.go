@@ -24,17 +24,17 @@ const OfferLeadDays = 14
 // Card is what the sidebar shows of a customer. Every identifier is
 // masked (identity.MaskAll): phones are never in clear.
 type Card struct {
-	ExternalUserID string                       `json:"external_userid"`
-	PersonID       uint32                       `json:"person_id"`
-	Name           string                       `json:"name"` // the customer's WeCom name, as the staff member sees it in the chat
-	Identifiers    []Identifier                 `json:"identifiers"`
-	Orders         []identity.OrderSummary      `json:"orders"` // the latest MaxCardOrders
-	OrderCount     int                          `json:"order_count"`
-	LifetimeValue  float64                      `json:"lifetime_value"`
-	Predictions    []Prediction                 `json:"predictions"`
-	Segments       []SegmentRef                 `json:"segments"`
-	Journeys       []journeys.Place             `json:"journeys"`
-	Offer          *Suggestion                  `json:"offer,omitempty"`
+	ExternalUserID string                  `json:"external_userid"`
+	PersonID       uint32                  `json:"person_id"`
+	Name           string                  `json:"name"` // the customer's WeCom name, as the staff member sees it in the chat
+	Identifiers    []Identifier            `json:"identifiers"`
+	Orders         []identity.OrderSummary `json:"orders"` // the latest MaxCardOrders
+	OrderCount     int                     `json:"order_count"`
+	LifetimeValue  float64                 `json:"lifetime_value"`
+	Predictions    []Prediction            `json:"predictions"`
+	Segments       []SegmentRef            `json:"segments"`
+	Journeys       []journeys.Place        `json:"journeys"`
+	Offer          *Suggestion             `json:"offer,omitempty"`
 }
 
 // Identifier is one of the customer's identifiers, masked. The profile's
