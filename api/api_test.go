@@ -127,7 +127,10 @@ func TestHealthzIs503WhileClickHouseUnreachable(t *testing.T) {
 // TestEveryEndpointRefusesBadCredentials until its author decides.
 var (
 	// publicRoutes answer without a credential and reveal nothing personal.
-	publicRoutes = map[string]bool{"GET /healthz": true, "GET /api/openapi.json": true}
+	publicRoutes = map[string]bool{"GET /healthz": true, "GET /api/openapi.json": true,
+		// The staff sidebar's sign-in: its credential is WeCom's OAuth2
+		// code in the body, checked with WeCom.
+		"POST /api/sidebar/session": true}
 	// adminRoutes need the admin role: credentials, audit, the actions
 	// that rewrite identities (unmerge, erasure) and revealing a phone.
 	adminRoutes = regexp.MustCompile(`^(\w+ /api/v1/(tokens|write-keys|admin)(/.*)?|POST /api/v1/merges/:id/unmerge|DELETE /api/v1/profiles/:id|POST /api/v1/profiles/:id/reveal-phone|PUT /api/v1/demand/terms)$`)
@@ -257,6 +260,16 @@ func TestEveryEndpointRefusesBadCredentials(t *testing.T) {
 					t.Errorf("%s with a %s key: %d %s, but a %s key may call it", route, scope, rec.Code, rec.Body, scope)
 				}
 			}
+		case strings.HasPrefix(r.Path, "/api/sidebar/"):
+			// The staff sidebar: a sidebar session (POST /api/sidebar/session),
+			// never an API token or a write key.
+			classes["sidebar"]++
+			for name, auth := range map[string]func(*http.Request){"no session": bearer(""), "a wrong session": bearer("cdp_sb_wrong"),
+				"the admin token": bearer(adminToken), "a write key": bearer(writeKey)} {
+				if rec, e := send(r.Method, path, auth); rec.Code != 401 || e.Code != api.CodeUnauthorized {
+					t.Errorf("%s with %s: %d %s, want 401 unauthorized", route, name, rec.Code, rec.Body)
+				}
+			}
 		case route == "GET /metrics":
 			// Scrapers authenticate with the metrics token, nothing else.
 			classes["metrics"]++
@@ -278,7 +291,7 @@ func TestEveryEndpointRefusesBadCredentials(t *testing.T) {
 		}
 	}
 	t.Logf("checked routes: %v", classes)
-	if classes["api"] < 30 || classes["ingest"] < 10 || classes["wecom"] != 2 || classes["metrics"] != 1 || classes["public"] != len(publicRoutes) {
+	if classes["api"] < 30 || classes["ingest"] < 10 || classes["wecom"] != 2 || classes["metrics"] != 1 || classes["sidebar"] != 2 || classes["public"] != len(publicRoutes) {
 		t.Fatalf("checked %v routes; the fixture should route every part", classes)
 	}
 }

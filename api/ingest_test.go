@@ -21,6 +21,7 @@ import (
 	"github.com/granarycdp/cdp/ingest/wecom/wecomtest"
 	"github.com/granarycdp/cdp/journeys"
 	"github.com/granarycdp/cdp/segments"
+	"github.com/granarycdp/cdp/sidebar"
 	"github.com/granarycdp/cdp/store"
 	"github.com/granarycdp/cdp/store/storetest"
 	"github.com/granarycdp/cdp/wecomops"
@@ -108,8 +109,12 @@ func newIngestFixtureTB(tb testing.TB, t *testing.T, maxSpool int64) *ingestFixt
 	if err != nil {
 		tb.Fatal(err)
 	}
+	sb, err := sidebar.New(sidebar.Options{DB: f.db, Client: client, CorpID: corpID, AgentID: weComAgent, Identity: svc, Segments: segs, Journeys: jrn, Campaigns: camps})
+	if err != nil {
+		tb.Fatal(err)
+	}
 	apiOpts := api.Options{DB: f.db, Credentials: creds, Collector: col, Identity: svc, Segments: segs, Campaigns: camps, Journeys: jrn,
-		WeCom: wc, WeComOps: ops, MetricsToken: metricsToken, Logger: storetest.Logger()}
+		WeCom: wc, WeComOps: ops, Sidebar: sb, MetricsToken: metricsToken, Logger: storetest.Logger()}
 	f.srv = api.New(apiOpts)
 	pipe := ingest.NewPipeline(ingest.PipelineOptions{Spool: sp, Writer: w, SpoolID: "api-test", Linger: 5 * time.Millisecond, Resolver: graph,
 		AfterCommit: func(persons []uint32, tables []string) {

@@ -32,6 +32,7 @@ import (
 	"github.com/granarycdp/cdp/ingest"
 	"github.com/granarycdp/cdp/journeys"
 	"github.com/granarycdp/cdp/segments"
+	"github.com/granarycdp/cdp/sidebar"
 	"github.com/granarycdp/cdp/wecomops"
 )
 
@@ -179,6 +180,10 @@ var apiRoutes = []apiRoute{
 	{method: "POST", path: "/api/v1/write-keys", handler: "createWriteKey", req: typ[createWriteKeyRequest](), status: 201, resp: typ[createdCredential]()},
 	{method: "DELETE", path: "/api/v1/write-keys/:id", handler: "revokeCredential", status: 204},
 	{method: "GET", path: "/api/v1/admin/audit", handler: "listAudit", status: 200, resp: typ[auditPage]()},
+
+	{method: "POST", path: "/api/sidebar/session", handler: "openSidebarSession", req: typ[SidebarSessionRequest](), status: 201, resp: typ[sidebar.Session]()},
+	{method: "POST", path: "/api/sidebar/signatures", handler: "sidebarSignatures", req: typ[SidebarSignRequest](), status: 200, resp: typ[sidebar.Signatures]()},
+	{method: "GET", path: "/api/sidebar/customers/:external_userid", handler: "sidebarCard", status: 200, resp: typ[sidebar.Card]()},
 }
 
 // Answers the handlers write as gin.H literals. TestOpenAPIGinHAnswers
@@ -241,6 +246,15 @@ var componentNames = map[reflect.Type]string{
 	typ[ingest.Preview]():      "ImportPreview",
 	typ[auditPage]():           "AuditPage",
 	typ[segments.Definition](): "Segment",
+	// The staff sidebar's types, apart from the console's.
+	typ[sidebar.Session]():    "SidebarSession",
+	typ[sidebar.Signatures](): "SidebarSignatures",
+	typ[sidebar.Signed]():     "SidebarSigned",
+	typ[sidebar.Card]():       "SidebarCard",
+	typ[sidebar.Identifier](): "SidebarIdentifier",
+	typ[sidebar.Prediction](): "SidebarPrediction",
+	typ[sidebar.SegmentRef](): "SidebarSegment",
+	typ[sidebar.Suggestion](): "SidebarOffer",
 	// Journeys' types are named for what they are in a journey.
 	typ[journeys.Definition]():     "JourneyDefinition",
 	typ[journeys.Entry]():          "JourneyEntry",
@@ -424,7 +438,7 @@ func checkComponents(g *schemaGen, doc *obj) []string {
 // openapi.json: the same routes, each served by the handler its row names,
 // and no operation documented that is not routed.
 func TestOpenAPIRoutesTable(t *testing.T) {
-	s := New(Options{Collector: &ingest.Collector{}, Identity: &identity.Service{}, Segments: &segments.Store{}, Campaigns: &campaigns.Service{}, Journeys: &journeys.Service{}, WeComOps: &wecomops.Service{}})
+	s := New(Options{Collector: &ingest.Collector{}, Identity: &identity.Service{}, Segments: &segments.Store{}, Campaigns: &campaigns.Service{}, Journeys: &journeys.Service{}, WeComOps: &wecomops.Service{}, Sidebar: &sidebar.Service{}})
 	rows := map[string]apiRoute{}
 	for _, r := range apiRoutes {
 		k := r.method + " " + r.path

@@ -29,6 +29,7 @@ import (
 	"github.com/granarycdp/cdp/journeys"
 	"github.com/granarycdp/cdp/schema"
 	"github.com/granarycdp/cdp/segments"
+	"github.com/granarycdp/cdp/sidebar"
 	"github.com/granarycdp/cdp/store"
 	"github.com/granarycdp/cdp/web"
 	"github.com/granarycdp/cdp/wecomops"
@@ -57,6 +58,9 @@ type Options struct {
 	// WeComOps serves the corp tag library and tag syncs; nil leaves them
 	// out.
 	WeComOps *wecomops.Service
+	// Sidebar serves the staff sidebar's session, signatures and cards
+	// (/api/sidebar); nil leaves them out.
+	Sidebar *sidebar.Service
 	// RateLimits limit calls per write key and per API token (zero: none).
 	RateLimits RateLimits
 	// EstimateTimeout is the deadline of an estimate or overlap
@@ -88,6 +92,7 @@ type Server struct {
 	campaigns *campaigns.Service
 	journeys  *journeys.Service
 	wecomOps  *wecomops.Service
+	sidebar   *sidebar.Service
 	analytics *analytics.Service
 	demand    *demand.Service
 	opts      Options
@@ -104,7 +109,7 @@ func New(opts Options) *Server {
 	g := gin.New()
 	// No proxy is trusted unless configured: ClientIP is the peer address.
 	_ = g.SetTrustedProxies(nil)
-	s := &Server{db: opts.DB, creds: opts.Credentials, collector: opts.Collector, wecom: opts.WeCom, identity: opts.Identity, segments: opts.Segments, campaigns: opts.Campaigns, journeys: opts.Journeys, wecomOps: opts.WeComOps, opts: opts, logger: opts.Logger, engine: g}
+	s := &Server{db: opts.DB, creds: opts.Credentials, collector: opts.Collector, wecom: opts.WeCom, identity: opts.Identity, segments: opts.Segments, campaigns: opts.Campaigns, journeys: opts.Journeys, wecomOps: opts.WeComOps, sidebar: opts.Sidebar, opts: opts, logger: opts.Logger, engine: g}
 	s.limits = newRateLimiters(opts.RateLimits)
 	g.Use(s.recover(), s.accessLog())
 	s.fallbackRoutes(g)
@@ -113,6 +118,9 @@ func New(opts Options) *Server {
 	g.GET("/api/openapi.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", openAPIDoc) })
 	if s.collector != nil {
 		s.ingestRoutes(g)
+	}
+	if s.sidebar != nil {
+		s.sidebarRoutes(g)
 	}
 	v1 := g.Group("/api/v1", s.requireToken(RoleAnalyst), s.rateLimit("api"))
 	v1.GET("/whoami", s.whoami)

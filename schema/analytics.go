@@ -30,6 +30,18 @@ func PurchaseKind(category string) string {
 	return "multiIf(positionUTF8(" + category + ", '米') > 0, 'rice', positionUTF8(" + category + ", '油') > 0, 'oil', '')"
 }
 
+// PurchaseKindOf is PurchaseKind in Go, for a category value held in
+// memory (an offer's categories): "rice", "oil" or "".
+func PurchaseKindOf(category string) string {
+	switch {
+	case strings.Contains(category, "米"):
+		return "rice"
+	case strings.Contains(category, "油"):
+		return "oil"
+	}
+	return ""
+}
+
 // CityTier is the tier (1-4, 0 unknown) of a city expression, from the
 // table the BI persons view uses.
 func CityTier(city string) string { return "transform(" + city + ", " + cityTierArrays + ", 0)" }

@@ -48,7 +48,7 @@ type file struct {
 //     content), everything else must be revalidated;
 //   - any other GET for a path without a file extension is a client-side
 //     route and gets index.html (never cached, so a new build is picked
-//     up at once);
+//     up at once), or sidebar.html under /sidebar (the staff sidebar);
 //   - a missing file with an extension (/assets/old-1234.js) is a 404, so
 //     a stale page fails loudly instead of parsing HTML as JavaScript.
 func Handler() http.Handler { return newHandler(Assets()) }
@@ -117,6 +117,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if name == "" {
 		name = "index.html"
 	}
+	page, _, _ := strings.Cut(name, "/")
 	f := h.load(name)
 	if f == nil {
 		if path.Ext(name) != "" {
@@ -124,6 +125,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		name = "index.html" // a client-side route
+		if page == "sidebar" {
+			name = "sidebar.html" // the staff sidebar, a page of its own
+		}
 		if f = h.load(name); f == nil {
 			http.Error(w, "console not built: run `make console`", http.StatusNotFound)
 			return
@@ -137,7 +141,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		hd.Set("Cache-Control", "no-cache")
 	}
-	if name == "index.html" {
+	if name == "index.html" || name == "sidebar.html" {
 		hd.Set("X-Frame-Options", "DENY")
 		hd.Set("Referrer-Policy", "same-origin")
 	}

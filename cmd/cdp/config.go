@@ -49,6 +49,7 @@ type config struct {
 	WeComToken         string
 	WeComAESKey        string
 	WeComSecret        string
+	WeComAgentID       string
 	WeComAPIURL        string
 	WeComDailyCap      int
 	WeComRobots        string
@@ -174,6 +175,8 @@ func (c *config) channelSettings() []setting {
 			help: "WeCom callback EncodingAESKey (43 characters)."},
 		{flag: "wecom-secret", env: "CDP_WECOM_SECRET", commands: serveCommand, str: &c.WeComSecret,
 			help: "WeCom customer-contact secret (客户联系 Secret) for the API: contact details, mass messages."},
+		{flag: "wecom-agent-id", env: "CDP_WECOM_AGENT_ID", commands: serveCommand, str: &c.WeComAgentID,
+			help: "AgentId of the self-built application whose secret is CDP_WECOM_SECRET: with it the staff sidebar (聊天工具栏, /sidebar/) is served (docs/wecom.md)."},
 		{flag: "wecom-api-url", env: "CDP_WECOM_API_URL", commands: serveCommand, str: &c.WeComAPIURL, def: "https://qyapi.weixin.qq.com",
 			help: "WeCom API host (a proxy or a test server); https, or plain http to this machine with --allow-loopback-http."},
 		{flag: "wecom-daily-cap", env: "CDP_WECOM_DAILY_CAP", commands: serveCommand, num: &c.WeComDailyCap, def: "1",

@@ -25,6 +25,7 @@ import (
 	"github.com/granarycdp/cdp/ingest/wecom"
 	"github.com/granarycdp/cdp/journeys"
 	"github.com/granarycdp/cdp/segments"
+	"github.com/granarycdp/cdp/sidebar"
 	"github.com/granarycdp/cdp/store"
 	"github.com/granarycdp/cdp/wecomops"
 )
@@ -350,6 +351,16 @@ func (p *ingestParts) closeCollector() error {
 		return nil
 	}
 	return p.collector.Close()
+}
+
+// newSidebar is the staff sidebar (docs/wecom.md), nil unless WeCom's API
+// client and CDP_WECOM_AGENT_ID are configured.
+func newSidebar(cfg config, db *store.DB, in *ingestParts) (*sidebar.Service, error) {
+	if in.wecom == nil || in.wecom.Client == nil || cfg.WeComAgentID == "" {
+		return nil, nil
+	}
+	return sidebar.New(sidebar.Options{DB: db, Client: in.wecom.Client, CorpID: cfg.WeComCorpID, AgentID: cfg.WeComAgentID,
+		Identity: in.identity, Segments: in.segments, Journeys: in.journeys, Campaigns: in.campaigns})
 }
 
 func wecomConfig(cfg config) (*ingest.WeCom, error) {

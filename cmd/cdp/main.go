@@ -305,8 +305,12 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, banner io.Write
 		logger.Info("demo: WeCom callbacks of the demo corp are not rate limited", "limit", limits.WeComCallback.String())
 		limits.WeComCallback = api.RateLimit{}
 	}
+	sb, err := newSidebar(cfg, ch.db, in)
+	if err != nil {
+		return err
+	}
 	srv := api.New(api.Options{DB: ch.db, Credentials: creds, Collector: in.collector, WeCom: in.wecom, Identity: in.identity, Segments: in.segments, Campaigns: in.campaigns, Journeys: in.journeys, WeComOps: in.wecomOps,
-		RateLimits: limits, Version: buildVersion(), Gatherer: reg, MetricsToken: cfg.MetricsToken, Logger: logger})
+		Sidebar: sb, RateLimits: limits, Version: buildVersion(), Gatherer: reg, MetricsToken: cfg.MetricsToken, Logger: logger})
 	var afterStart func(ctx context.Context, base string)
 	if demo {
 		afterStart = func(ctx context.Context, base string) { serveDemo(ctx, cfg, ch.db, creds, in, base, banner, logger) }

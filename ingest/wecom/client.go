@@ -19,6 +19,7 @@ const DefaultBaseURL = "https://qyapi.weixin.qq.com"
 // WeCom error codes the client acts on (document/path/90313, 90454).
 const (
 	ErrCodeInvalidToken = 40014 // invalid access_token
+	ErrCodeInvalidCred  = 40001 // invalid credential: a secret or an access_token WeCom no longer takes
 	ErrCodeTokenExpired = 42001 // access_token expired
 	ErrCodeRateLimited  = 45009 // API call frequency exceeded
 	ErrCodeSystemBusy   = -1    // system busy: "try again later"
@@ -68,7 +69,7 @@ func DefaultClientOptions() ClientOptions {
 
 // Client calls the WeCom API for one corp application (corpid + secret). It
 // caches the access token, replaces it RefreshEarly before expiry, and on
-// errcode 42001 or 40014 fetches a new token and retries the call once.
+// errcode 42001, 40014 or 40001 fetches a new token and retries the call once.
 //
 // It is implemented on net/http rather than on go-workwx's WorkwxApp, which
 // takes no context, keeps a token until a background refresher goroutine
@@ -177,7 +178,9 @@ func (c *Client) callWith(ctx context.Context, method, path string, query url.Va
 	}
 }
 
-func isTokenError(code int) bool { return code == ErrCodeTokenExpired || code == ErrCodeInvalidToken }
+func isTokenError(code int) bool {
+	return code == ErrCodeTokenExpired || code == ErrCodeInvalidToken || code == ErrCodeInvalidCred
+}
 
 func cloneValues(v url.Values) url.Values {
 	out := make(url.Values, len(v)+1)

@@ -7,10 +7,12 @@
 // robot webhook), the customer-tag APIs (tags.go: get_corp_tag_list,
 // mark_tag, the tags in externalcontact/get's follow_user), the
 // contact-way, welcome-message and transfer APIs (contactway.go,
-// transfer.go) and the customer-group APIs (groups.go: groupchat/list,
-// groupchat/get, add_msg_template with chat_type group), with their
-// documented limits, WeCom's per-API frequency limits (SetRateLimit:
-// 45009), and fault injection on any path (FailNext, Fail5xx, Delay).
+// transfer.go), the customer-group APIs (groups.go: groupchat/list,
+// groupchat/get, add_msg_template with chat_type group) and the JS-SDK
+// tickets and OAuth2 (jsapi.go: get_jsapi_ticket, ticket/get,
+// getuserinfo), with their documented limits, WeCom's per-API frequency
+// limits (SetRateLimit: 45009), and fault injection on any path
+// (FailNext, Fail5xx, Delay).
 package wecomtest
 
 import (
@@ -52,6 +54,7 @@ type Server struct {
 	rates    map[string]*rateState // path -> frequency limits (SetRateLimit)
 	ways     wayState              // contact ways, welcome codes, transfers (contactway.go)
 	groups   groupState            // customer groups (groups.go)
+	js       jsState               // JS-SDK tickets and OAuth2 codes (jsapi.go)
 }
 
 // New starts a fake for one corp and secret.
@@ -75,6 +78,7 @@ func New(corpID, secret string) *Server {
 	s.handle(mux, PathGetGroupMsgList, s.getGroupMsgList)
 	s.routeContactWays(mux)
 	s.initGroups(mux)
+	s.jsapiRoutes(mux)
 	s.Server = httptest.NewServer(mux)
 	return s
 }

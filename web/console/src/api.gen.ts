@@ -4384,6 +4384,154 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/sidebar/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Open a staff sidebar session: WeCom's OAuth2 code (from the redirect into the sidebar page) is exchanged with WeCom (auth/getuserinfo) for the staff member; the session reads only that staff member's customers. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["SidebarSessionRequest"];
+                };
+            };
+            responses: {
+                /** @description The session; its token is shown once. */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SidebarSession"];
+                    };
+                };
+                400: components["responses"]["BadRequest"];
+                /** @description WeCom refused the code (unknown, used, or older than 5 minutes). */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                403: components["responses"]["Forbidden"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sidebar/signatures": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** JS-SDK signatures of the sidebar page's URL: wx.config's with the corp's jsapi_ticket, wx.agentConfig's with the application's ticket (both cached, fetched from WeCom at most once per 7,200 s). */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["SidebarSignRequest"];
+                };
+            };
+            responses: {
+                /** @description The signatures. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SidebarSignatures"];
+                    };
+                };
+                400: components["responses"]["BadRequest"];
+                401: components["responses"]["Unauthorized"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sidebar/customers/{external_userid}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The card of the customer open in the chat (getCurExternalContact's userId): masked identifiers, orders, predicted next rice and oil purchase, segments, journeys, a suggested offer. Only the staff member's current customers; every read is audited. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    external_userid: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The card. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SidebarCard"];
+                    };
+                };
+                401: components["responses"]["Unauthorized"];
+                /** @description Not one of this staff member's customers (also for an id nobody knows). */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The customer is the staff member's but has no profile yet. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -5415,6 +5563,63 @@ export interface components {
                 number,
                 number
             ];
+        };
+        SidebarSessionRequest: {
+            code: string;
+        };
+        SidebarSession: {
+            token: string;
+            staff_userid: string;
+            /** Format: date-time */
+            expires_at: string;
+        };
+        SidebarSignRequest: {
+            url: string;
+        };
+        SidebarSignatures: {
+            corp_id: string;
+            agent_id: string;
+            config: components["schemas"]["SidebarSigned"];
+            agent_config: components["schemas"]["SidebarSigned"];
+        };
+        SidebarSigned: {
+            timestamp: number;
+            nonce_str: string;
+            signature: string;
+        };
+        SidebarCard: {
+            external_userid: string;
+            person_id: number;
+            name: string;
+            identifiers: components["schemas"]["SidebarIdentifier"][];
+            orders: components["schemas"]["OrderSummary"][];
+            order_count: number;
+            lifetime_value: number;
+            predictions: components["schemas"]["SidebarPrediction"][];
+            segments: components["schemas"]["SidebarSegment"][];
+            journeys: components["schemas"]["JourneyPlace"][];
+            offer?: components["schemas"]["SidebarOffer"];
+        };
+        SidebarIdentifier: {
+            type: string;
+            value: string;
+        };
+        SidebarPrediction: {
+            kind: string;
+            /** Format: date-time */
+            date: string;
+            days: number;
+        };
+        SidebarSegment: {
+            id: string;
+            name: string;
+        };
+        SidebarOffer: {
+            offer_id: string;
+            name: string;
+            kind: string;
+            days: number;
+            link?: string;
         };
     };
     responses: {
