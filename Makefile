@@ -74,15 +74,15 @@ web/e2e/node_modules/.package-lock.json: web/e2e/package-lock.json web/e2e/packa
 # (CDP_TEST_CLUSTER=2, store/storetest) and makes every test database on
 # both, Distributed tables in front. One package at a time: each binary
 # runs two engines.
-CLUSTER_PKGS ?= ./store ./schema ./ingest ./identity ./segments ./campaigns ./analytics ./journeys ./api
+CLUSTER_PKGS ?= ./store ./schema ./ingest ./identity ./segments ./campaigns ./analytics ./journeys ./api ./demand ./wecomops
 test-cluster:
 	CDP_TEST_CLUSTER=2 $(GO) test -count=1 -p 1 -timeout 40m $(CLUSTER_PKGS)
-	$(GO) test -count=1 -run 'TestEngineCommandsFormAShardedCluster|OneEngineAndCluster' ./cmd/cdp ./segments ./campaigns ./api
+	$(GO) test -count=1 -run 'TestEngineCommandsFormAShardedCluster|OneEngineAndCluster|MoveOneEngineToCluster' ./cmd/cdp ./store ./segments ./campaigns ./api
 
 # The representative subset CI runs (see docs/scale-out.md for times).
 test-cluster-ci:
-	CDP_TEST_CLUSTER=2 $(GO) test -count=1 -p 1 -timeout 20m -run 'Sharded|Distributed|Erasure|Unmerge|RandomRulesMatchSQL|CampaignEndToEnd|ResultsFollowMerges|Profile' ./store ./identity ./segments ./campaigns
-	$(GO) test -count=1 -run 'TestEngineCommandsFormAShardedCluster|OneEngineAndCluster' ./cmd/cdp ./segments ./campaigns ./api
+	CDP_TEST_CLUSTER=2 $(GO) test -count=1 -p 1 -timeout 20m -run 'Sharded|Distributed|Erasure|Unmerge|RandomRulesMatchSQL|CampaignEndToEnd|ResultsFollowMerges|Profile|SignalsMatchRawRows' ./store ./identity ./segments ./campaigns ./demand
+	$(GO) test -count=1 -run 'TestEngineCommandsFormAShardedCluster|OneEngineAndCluster|MoveOneEngineToCluster' ./cmd/cdp ./store ./segments ./campaigns ./api
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

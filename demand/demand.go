@@ -17,6 +17,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/granarycdp/cdp/schema"
 	"github.com/granarycdp/cdp/store"
 )
@@ -143,8 +145,19 @@ func (s *Service) SetTerms(ctx context.Context, terms []Term) error {
 // the old or the new series, never a half. Rows inserted while it runs
 // reach both tables through the materialized views only if they land
 // after the exchange; run it when ingest is quiet.
+//
+// On a sharded cluster the hourly table is copied to every node, so each
+// node rebuilds its own copy: the new table is made beside that node's
+// local table and filled from the Distributed events and chats (every
+// shard's rows). Through the Distributed table instead, the new table
+// would be a second Distributed table over the same local copies: its
+// insert adds the whole series to what they hold (every signal twice) and
+// the exchange swaps two fronts of the same data.
 func (s *Service) Rebuild(ctx context.Context) error {
 	tbl, tmp := s.db.Table("demand_signals_hourly"), s.db.Table("demand_signals_rebuild")
+	if s.db.Sharded {
+		tbl, tmp = s.db.Local("demand_signals_hourly"), s.db.Local("demand_signals_rebuild")
+	}
 	terms := strings.ReplaceAll(schema.DemandTermsArray, "{db}.", "`"+s.db.Database+"`.")
 	stmts := []struct{ name, sql string }{
 		{"drop", "DROP TABLE IF EXISTS " + tmp},
@@ -154,10 +167,12 @@ func (s *Service) Rebuild(ctx context.Context) error {
 		{"exchange", "EXCHANGE TABLES " + tmp + " AND " + tbl},
 		{"drop old", "DROP TABLE " + tmp},
 	}
-	for _, st := range stmts {
-		if err := s.db.Conn.Exec(ctx, st.sql); err != nil {
-			return fmt.Errorf("demand: rebuild: %s: %w", st.name, err)
+	return s.db.EachNode(func(conn driver.Conn) error {
+		for _, st := range stmts {
+			if err := conn.Exec(ctx, st.sql); err != nil {
+				return fmt.Errorf("demand: rebuild: %s: %w", st.name, err)
+			}
 		}
-	}
-	return nil
+		return nil
+	})
 }

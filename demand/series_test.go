@@ -186,9 +186,7 @@ func TestSignalsMatchRawRows(t *testing.T) {
 	}
 
 	// Erasure deletes a person's events; the rebuilt series lose them.
-	if err := db.Conn.Exec(ctx, "ALTER TABLE "+db.Table("events")+" DELETE WHERE person_id = 7 SETTINGS mutations_sync = 2"); err != nil {
-		t.Fatal(err)
-	}
+	storetest.Mutate(t, db, "events", "DELETE WHERE person_id = 7")
 	if err := s.Rebuild(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -140,3 +140,27 @@ func TestDocLinks(t *testing.T) {
 		}
 	}
 }
+
+// TestNoNodeLocalStatementOnAFrontTable: on a sharded cluster a platform
+// table t is a Distributed front over each node's t_local
+// (docs/scale-out.md). A Distributed table takes no mutation, OPTIMIZE,
+// TRUNCATE or EXCHANGE, and a table made AS it is another front over the
+// same local tables (what it is given lands in t). Such statements name
+// db.Local(t) and run on every node (db.EachNode). This finds them written
+// with db.Table(t).
+func TestNoNodeLocalStatementOnAFrontTable(t *testing.T) {
+	front := regexp.MustCompile(`"(ALTER TABLE|OPTIMIZE TABLE|TRUNCATE TABLE|TRUNCATE|EXCHANGE TABLES)[^"]*"\s*\+\s*[\w.]*\.Table\(|" AS "\s*\+\s*[\w.]*\.Table\(`)
+	for _, path := range sources(t) {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(raw), "\n") {
+			// A scratch table AS a front with its own ENGINE is a copy
+			// of the columns only, which is fine.
+			if front.MatchString(line) && !strings.Contains(line, "ENGINE") {
+				t.Errorf("%s:%d: a node-local statement on a Distributed front table: name db.Local(table) and run it with db.EachNode: %s", path, i+1, strings.TrimSpace(line))
+			}
+		}
+	}
+}

@@ -139,7 +139,7 @@ func (s *Service) profileIdentifiers(ctx context.Context, pr *Profile) error {
 	rows, err := s.DB.Conn.Query(ctx, `SELECT l.id_type, l.id_value, l.contested, l.linked_at, l.ref, l.person_id, v.masked
 		FROM `+s.DB.Table("identity_links")+` AS l FINAL
 		LEFT JOIN `+schema.Vault(s.DB.Table("pii_vault"), "")+` AS v ON v.hash = l.id_value
-		WHERE l.person_id IN ? ORDER BY l.linked_at`, pr.Persons)
+		WHERE l.person_id IN ? ORDER BY l.linked_at, l.id_type, l.id_value`, pr.Persons)
 	if err != nil {
 		return queryErr("profile: read identifiers", err)
 	}
@@ -184,7 +184,7 @@ func (s *Service) profileOrders(ctx context.Context, pr *Profile) error {
 		LEFT JOIN (SELECT * FROM `+s.DB.Table("order_lines")+` FINAL WHERE person_id IN ?) AS l
 			ON l.channel = o.channel AND l.order_id = o.order_id
 		GROUP BY o.channel, o.order_id, o.status, o.ordered_at, o.amount, o.city
-		ORDER BY o.ordered_at DESC LIMIT 100`, pr.Persons, pr.Persons)
+		ORDER BY o.ordered_at DESC, o.channel, o.order_id LIMIT 100`, pr.Persons, pr.Persons)
 	if err != nil {
 		return queryErr("profile: read orders", err)
 	}
@@ -233,6 +233,10 @@ func (s *Service) profileConflicts(ctx context.Context, pr *Profile) error {
 	return queryErr("profile: read conflicts", rows.Err())
 }
 
+// The profile's lists sort rows of the same instant by their other
+// columns too: without that their order (and which ones a LIMIT keeps)
+// depends on how the rows arrive, which on a sharded cluster differs from
+// one run to the next (each shard sends its part when it is ready).
 func (s *Service) profileTimeline(ctx context.Context, pr *Profile) error {
 	q := `SELECT at, kind, channel, title, detail FROM (
 		SELECT ts AS at, 'event' AS kind, toString(source) AS channel, toString(event) AS title,
@@ -247,7 +251,7 @@ func (s *Service) profileTimeline(ctx context.Context, pr *Profile) error {
 		UNION ALL
 		SELECT msgtime, 'chat', 'wecom', from, substring(content, 1, 120)
 		FROM ` + s.DB.Table("wecom_messages_visible") + ` WHERE person_id IN ?
-	) ORDER BY at DESC LIMIT 200`
+	) ORDER BY at DESC, kind, channel, title, detail LIMIT 200`
 	rows, err := s.DB.Conn.Query(ctx, q, pr.Persons, pr.Persons, pr.Persons, pr.Persons)
 	if err != nil {
 		return queryErr("profile: read timeline", err)

@@ -111,6 +111,11 @@ func (g *Graph) loadMerges(ctx context.Context, db *store.DB) error {
 			return err
 		}
 		m.Undone = undone != 0
+		if !m.Undone {
+			// The column's default (1970) read back: not undone, no time,
+			// as a merge made in this process has.
+			m.UndoneAt = time.Time{}
+		}
 		g.merges[m.ID] = &m
 		g.nextMerge = max(g.nextMerge, m.ID+1)
 	}

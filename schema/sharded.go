@@ -25,13 +25,21 @@ import "fmt"
 //     unmerge re-attributes rows in place, so queries group by the
 //     canonical id through the persons mapping (on every node) and merge
 //     the shards' partial aggregates, and optimize_skip_unused_shards
-//     (which would trust the key) stays off.
+//     (which would trust the key) stays off. An event without a person
+//     (person_id 0: its identifiers were all unusable, like the
+//     placeholder "anonymous", or contested, like a shared family phone)
+//     is placed by its message id instead: by person_id they would all
+//     pile up on one shard. Not by the anonymous id: a usable one would
+//     have given the row a person, so what such rows carry there is
+//     empty or a placeholder that many rows share. The message id is on
+//     every row and fixed by the record, so a retried batch splits as
+//     the first try did and each shard's deduplication drops its part.
 //   - wecom_contact_events: the customer, external_userid, a prefix of
 //     the sorting key, so FINAL sees every version of a row and a
 //     customer's add/delete history is on one shard.
 //   - wecom_messages: the message, msgid, its sorting key (FINAL).
 var ShardKeys = map[string]string{
-	"events":               "intHash64(person_id)",
+	"events":               "if(person_id = 0, cityHash64(message_id), intHash64(person_id))",
 	"orders":               "cityHash64(channel, order_id)",
 	"order_lines":          "cityHash64(channel, order_id)",
 	"wecom_contact_events": "cityHash64(external_userid)",

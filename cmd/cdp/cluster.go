@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 
@@ -76,4 +77,24 @@ func applyMigrations(ctx context.Context, db *store.DB, logger *slog.Logger) ([]
 		return schema.MigrateNodes(ctx, db.Nodes, t, logger)
 	}
 	return schema.Migrate(ctx, db.Conn, t, logger)
+}
+
+// moveToCluster is `cdp migrate --from-single`: the single ClickHouse's
+// platform database, on one of the sharded cluster's nodes, moved into
+// the cluster (schema.MoveToCluster); it prints each table's placement
+// and rows.
+func moveToCluster(ctx context.Context, db *store.DB, logger *slog.Logger, stdout io.Writer) error {
+	if !db.Sharded {
+		return errors.New("--from-single moves a database into a sharded cluster: set CDP_CLICKHOUSE_CLUSTER_MODE=sharded, CDP_CLICKHOUSE_CLUSTER and CDP_CLICKHOUSE_NODES")
+	}
+	t := schema.Target{Database: db.Database, Cluster: db.Cluster, Sharded: true}
+	moved, err := schema.MoveToCluster(ctx, db.Nodes, t, logger)
+	if err != nil {
+		return err
+	}
+	for _, m := range moved {
+		fmt.Fprintf(stdout, "%-32s %-10s %d rows\n", m.Table, m.Placement, m.Rows)
+	}
+	fmt.Fprintf(stdout, "moved %d tables into cluster %s (%d nodes); schema version %d\n", len(moved), db.Cluster, len(db.Nodes), schema.Latest())
+	return nil
 }

@@ -25,6 +25,7 @@ type config struct {
 	ClickHouseDSN      string
 	Cluster            string
 	ClusterMode        string
+	FromSingle         bool
 	ClickHouseNodes    string
 	EngineClusterNodes string
 	DataDir            string
@@ -112,6 +113,8 @@ func (c *config) storageSettings() []setting {
 			help: "Flavour of cluster mode: replicated (ON CLUSTER DDL, Replicated tables; needs ClickHouse Keeper) or sharded (no Keeper: the platform applies DDL to every node of --clickhouse-nodes, facts split between shards, the rest copied to every node)."},
 		{flag: "clickhouse-nodes", env: "CDP_CLICKHOUSE_NODES", commands: []string{"serve", "migrate"}, str: &c.ClickHouseNodes,
 			help: "Sharded mode: comma-separated DSNs of every node of the cluster, each naming the platform's database; the first receives the queries."},
+		{flag: "from-single", env: "CDP_MIGRATE_FROM_SINGLE", commands: []string{"migrate"}, boolean: &c.FromSingle, def: "false",
+			help: "Sharded mode: move the platform database of a single ClickHouse, now one of --clickhouse-nodes, into the cluster (docs/scale-out.md, growing from one machine): renamed <db>_single, the cluster migrated, every table copied through the Distributed tables and counted on each node, then the old database dropped. Stop cdp serve first."},
 		{flag: "engine-cluster-nodes", env: "CDP_ENGINE_CLUSTER_NODES", commands: []string{"engine"}, str: &c.EngineClusterNodes,
 			help: "Makes the embedded engine a node of the sharded cluster --clickhouse-cluster: comma-separated native addresses host:port of every node, this one included, in shard order. Every node's data folder must hold the same clickhouse-password file."},
 		{flag: "data-dir", env: "CDP_DATA_DIR", commands: storeCommands, str: &c.DataDir, def: "./data",

@@ -215,6 +215,9 @@ func migrate(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Wri
 		return err
 	}
 	defer ch.Close()
+	if cfg.FromSingle {
+		return moveToCluster(ctx, ch.db, logger, stdout)
+	}
 	applied, err := applyMigrations(ctx, ch.db, logger)
 	if err != nil {
 		return err

@@ -100,7 +100,7 @@ SETTINGS non_replicated_deduplication_window = 1000
 COMMENT 'Behaviour events (Segment-compatible track/page/screen/identify/group/alias) from SDKs, platform exports and collectors. One row per message_id.';
 
 CREATE TABLE IF NOT EXISTS `cdp`.`events` AS `cdp`.`events_local`
-ENGINE = Distributed('cdp_cluster', 'cdp', 'events_local', intHash64(person_id));
+ENGINE = Distributed('cdp_cluster', 'cdp', 'events_local', if(person_id = 0, cityHash64(message_id), intHash64(person_id)));
 
 CREATE TABLE IF NOT EXISTS `cdp`.`orders_local`
 (

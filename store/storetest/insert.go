@@ -52,3 +52,18 @@ func Optimize(t testing.TB, db *store.DB, table string) {
 		t.Fatalf("optimize %s: %v", table, err)
 	}
 }
+
+// Mutate runs a mutation (action: "DELETE WHERE ..." or "UPDATE ... WHERE
+// ...") on a platform table and waits for it: on the table itself on one
+// engine, on each node's local table on a sharded cluster (a Distributed
+// table takes no mutations), as identity's erasure does. A failure fails
+// the test.
+func Mutate(t testing.TB, db *store.DB, table, action string, args ...any) {
+	t.Helper()
+	err := db.EachNode(func(conn driver.Conn) error {
+		return conn.Exec(context.Background(), "ALTER TABLE "+db.Local(table)+db.OnCluster()+" "+action+" SETTINGS mutations_sync = 2", args...)
+	})
+	if err != nil {
+		t.Fatalf("mutate %s: %v", table, err)
+	}
+}
