@@ -4384,6 +4384,634 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/wecom/contact-ways": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Channel QR codes (渠道活码), pending and active, newest change first, each with how many customers its State added. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["ContactWay"][];
+                        };
+                    };
+                };
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+            };
+        };
+        put?: never;
+        /** Create a channel QR code for a State (store, staff member, SKU or packaging batch; at most 30 characters) through add_contact_way (marketer). */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ContactWayInput"];
+                };
+            };
+            responses: {
+                /** @description Created. */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ContactWay"];
+                    };
+                };
+                400: components["responses"]["BadRequest"];
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                /** @description WeCom refused the call or could not be reached; the message says which (errcode and errmsg). */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/wecom/contact-ways/{state}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One QR code by its State. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    state: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ContactWay"];
+                    };
+                };
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                /** @description Not found. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        /** Change an active QR code's staff members, remark, skip_verify, kind or ref (update_contact_way); its State and image stay (marketer). */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    state: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ContactWayInput"];
+                };
+            };
+            responses: {
+                /** @description OK. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ContactWay"];
+                    };
+                };
+                400: components["responses"]["BadRequest"];
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                /** @description Not found. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description WeCom refused the call or could not be reached; the message says which (errcode and errmsg). */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        post?: never;
+        /** Delete a QR code in WeCom (del_contact_way): it stops adding customers (marketer). */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    state: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ContactWay"];
+                    };
+                };
+                400: components["responses"]["BadRequest"];
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                /** @description Not found. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description WeCom refused the call or could not be reached; the message says which (errcode and errmsg). */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/wecom/contact-ways/{state}/qr.png": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The QR code's image as a PNG download, fetched from WeCom's image URL. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    state: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The PNG image. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "image/png": string;
+                    };
+                };
+                400: components["responses"]["BadRequest"];
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                /** @description Not found. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description WeCom refused the call or could not be reached; the message says which (errcode and errmsg). */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/wecom/welcomes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Welcome messages per State, with their automatic corp tags. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["Welcome"][];
+                        };
+                    };
+                };
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/wecom/welcomes/{state}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Set a State's welcome message (text, optional link or mini program) and automatic corp tags, sent with each add event's WelcomeCode (marketer). */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    state: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["WelcomeRequest"];
+                };
+            };
+            responses: {
+                /** @description OK. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Welcome"];
+                    };
+                };
+                400: components["responses"]["BadRequest"];
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+            };
+        };
+        post?: never;
+        /** Switch a State's welcome message off (marketer). */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    state: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Switched off. */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                /** @description Not found. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/wecom/welcome-journal": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The welcome journal: each WelcomeCode's status (pending, sending, sent, used, expired, unconfirmed, failed, skipped, no_code) and its tags, newest first; open=true: only those still to send or tag. */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    open?: "true";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["WelcomeEntry"][];
+                        };
+                    };
+                };
+                400: components["responses"]["BadRequest"];
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/wecom/lost-customers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Lost customers (contact_lost events) with their manager alert's status, newest first. */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["LostCustomer"][];
+                        };
+                    };
+                };
+                400: components["responses"]["BadRequest"];
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/wecom/transfers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Customer transfers per customer with WeCom's state (requested, waiting, done, refused, limit_exceeded, no_record, failed), newest first; open=true: only requested and waiting. */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    open?: "true";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["CustomerTransfer"][];
+                        };
+                    };
+                };
+                400: components["responses"]["BadRequest"];
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+            };
+        };
+        put?: never;
+        /** Hand customers (at most 100) from one staff member to another: on_job (transfer_customer, the customer is asked) or resigned (resigned/transfer_customer) (marketer). */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["TransferRequest"];
+                };
+            };
+            responses: {
+                /** @description Created. */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["CustomerTransfer"][];
+                        };
+                    };
+                };
+                400: components["responses"]["BadRequest"];
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                /** @description WeCom refused the call or could not be reached; the message says which (errcode and errmsg). */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/campaigns/{id}/group-sends": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The customer groups of a wecom_group campaign (group mass message), each with its latest state: sending, sent (the owner's task created), delivered, capped (WeCom's limit), skipped (the group had its mass message of the day), not_sent, failed (unknown or dismissed group, or refused). */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["GroupSend"][];
+                        };
+                    };
+                };
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                /** @description Not found. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/wecom/groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The WeCom customer groups (客户群) as last read (groupchat/list, groupchat/get, change_external_chat callbacks): live ones first. Their customers carry the person tag wecom_group:<name>. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["Group"][];
+                        };
+                    };
+                };
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/sidebar/session": {
         parameters: {
             query?: never;
@@ -5563,6 +6191,128 @@ export interface components {
                 number,
                 number
             ];
+        };
+        ContactWay: {
+            state: string;
+            config_id: string;
+            kind: string;
+            ref: string;
+            remark: string;
+            users: string[];
+            skip_verify: boolean;
+            qr_code: string;
+            status: string;
+            /** Format: date-time */
+            updated_at: string;
+            by: string;
+            added: number;
+        };
+        ContactWayInput: {
+            state: string;
+            kind: string;
+            ref: string;
+            remark: string;
+            users: string[];
+            skip_verify: boolean | null;
+        };
+        Welcome: {
+            state: string;
+            text: string;
+            link?: components["schemas"]["LinkAttachment"];
+            miniprogram?: components["schemas"]["MiniProgramAttachment"];
+            tag_ids: string[];
+            /** Format: date-time */
+            updated_at: string;
+            by: string;
+        };
+        LinkAttachment: {
+            title: string;
+            picurl?: string;
+            desc?: string;
+            url: string;
+        };
+        MiniProgramAttachment: {
+            title: string;
+            pic_media_id: string;
+            appid: string;
+            page: string;
+        };
+        WelcomeRequest: {
+            text: string;
+            link: components["schemas"]["LinkAttachment"] | null;
+            miniprogram: components["schemas"]["MiniProgramAttachment"] | null;
+            tag_ids: string[];
+        };
+        WelcomeEntry: {
+            welcome_code: string;
+            state: string;
+            staff_userid: string;
+            external_userid: string;
+            /** Format: date-time */
+            received_at: string;
+            status: string;
+            tags_applied: number;
+            error?: string;
+            /** Format: date-time */
+            ts: string;
+        };
+        LostCustomer: {
+            key: string;
+            change_type: string;
+            staff_userid: string;
+            external_userid: string;
+            person_id: number;
+            manager: string;
+            /** Format: date-time */
+            lost_at: string;
+            status: string;
+            error?: string;
+            /** Format: date-time */
+            ts: string;
+        };
+        CustomerTransfer: {
+            transfer_id: string;
+            kind: string;
+            handover_userid: string;
+            takeover_userid: string;
+            external_userid: string;
+            status: string;
+            errcode: number;
+            /** Format: date-time */
+            takeover_at: string;
+            /** Format: date-time */
+            requested_at: string;
+            /** Format: date-time */
+            ts: string;
+        };
+        TransferRequest: {
+            kind: string;
+            handover_userid: string;
+            takeover_userid: string;
+            external_userids: string[];
+            message: string;
+        };
+        Group: {
+            chat_id: string;
+            name: string;
+            owner: string;
+            status: number;
+            members: number;
+            customers: number;
+            dismissed: boolean;
+            /** Format: date-time */
+            read_at: string;
+        };
+        GroupSend: {
+            task_id: string;
+            chat_id: string;
+            owner: string;
+            /** Format: date-time */
+            day: string;
+            state: string;
+            msgid?: string;
+            /** Format: date-time */
+            at: string;
         };
         SidebarSessionRequest: {
             code: string;
