@@ -39,6 +39,10 @@ type leafCache struct {
 	stats   CacheStats
 }
 
+// inBackground, as get's stale, asks for an exact leaf without it counting
+// as a read (PatchWarm): a leaf nobody reads any more stops being patched.
+const inBackground time.Duration = -1
+
 // patchMax is the most dirty persons a leaf is patched for; above it the
 // leaf is recomputed in full, which then costs about as much as the
 // restricted query and its list of persons.
@@ -54,14 +58,19 @@ type cacheEntry struct {
 	// or patched: bm is exact for everyone else. Guarded by mu; nil when
 	// there are none.
 	dirty *roaring.Bitmap
+	// dirtySince is when (the engine's clock) the first of the dirty
+	// persons was marked; reads counts the reads of this bitmap.
+	dirtySince time.Time
+	reads      int
 }
 
 type flight struct {
-	done  chan struct{}
-	bm    *roaring.Bitmap
-	err   error
-	kinds []string
-	dirty *roaring.Bitmap // persons touched while it runs (guarded by mu)
+	done       chan struct{}
+	bm         *roaring.Bitmap
+	err        error
+	kinds      []string
+	dirty      *roaring.Bitmap // persons touched while it runs (guarded by mu)
+	dirtySince time.Time
 }
 
 // CacheStats describes the leaf cache, for metrics and the console.
@@ -90,10 +99,10 @@ func (c *leafCache) generation(kinds []string) uint64 {
 }
 
 // get returns the leaf's bitmap at now: from the cache when younger than
-// maxAge and clean; patched (patch(old, dirty) returns old brought up to
+// maxAge and clean (or dirty for at most stale); patched (patch(old, dirty) returns old brought up to
 // date for the dirty persons) when some persons are dirty; else from
 // compute. The bitmap is frozen: do not modify it.
-func (c *leafCache) get(ctx context.Context, l *sqlLeaf, now time.Time, compute func() (*roaring.Bitmap, error),
+func (c *leafCache) get(ctx context.Context, l *sqlLeaf, now time.Time, stale time.Duration, compute func() (*roaring.Bitmap, error),
 	patch func(old, dirty *roaring.Bitmap) (*roaring.Bitmap, error)) (*roaring.Bitmap, error) {
 	for {
 		c.mu.Lock()
@@ -113,20 +122,21 @@ func (c *leafCache) get(ctx context.Context, l *sqlLeaf, now time.Time, compute 
 		if e != nil && now.Sub(e.computed) >= c.maxAge {
 			e = nil
 		}
-		if e != nil && e.dirty == nil {
+		if e != nil && (e.dirty == nil || stale > 0 && now.Sub(e.dirtySince) <= stale) && stale != inBackground {
 			e.used = time.Now()
+			e.reads++
 			c.stats.Hits++
 			c.mu.Unlock()
 			return e.bm, nil
 		}
-		return c.fly(l, e, now, compute, patch)
+		return c.fly(l, e, now, stale == inBackground, compute, patch)
 	}
 }
 
 // fly computes (e nil or too dirty) or patches e as a flight others wait
 // for, and stores the result with the persons touched meanwhile as its
 // dirty ones. Called with mu; returns without.
-func (c *leafCache) fly(l *sqlLeaf, e *cacheEntry, now time.Time, compute func() (*roaring.Bitmap, error),
+func (c *leafCache) fly(l *sqlLeaf, e *cacheEntry, now time.Time, background bool, compute func() (*roaring.Bitmap, error),
 	patch func(old, dirty *roaring.Bitmap) (*roaring.Bitmap, error)) (*roaring.Bitmap, error) {
 	f := &flight{done: make(chan struct{}), kinds: l.kinds, dirty: roaring.New()}
 	c.flights[l.key] = f
@@ -147,9 +157,15 @@ func (c *leafCache) fly(l *sqlLeaf, e *cacheEntry, now time.Time, compute func()
 	c.mu.Lock()
 	delete(c.flights, l.key)
 	if f.err == nil && c.generation(l.kinds) == gen {
-		next := &cacheEntry{leaf: l, bm: f.bm, computed: computed, used: time.Now()}
+		next := &cacheEntry{leaf: l, bm: f.bm, computed: computed, used: time.Now(), reads: 1}
+		switch {
+		case e != nil && background: // not a read: the leaf ages as if untouched
+			next.used, next.reads = e.used, e.reads
+		case e != nil:
+			next.reads = e.reads + 1
+		}
 		if !f.dirty.IsEmpty() {
-			next.dirty = f.dirty
+			next.dirty, next.dirtySince = f.dirty, f.dirtySince
 		}
 		c.entries[l.key] = next
 		c.evict()
@@ -206,24 +222,41 @@ func (c *leafCache) invalidate(kinds []string) {
 	}
 }
 
-// touch marks persons dirty in the entries, and the computations under
-// way, that read any of kinds.
-func (c *leafCache) touch(kinds []string, persons *roaring.Bitmap) {
+// touch marks persons dirty, at now, in the entries and the computations
+// under way that read any of kinds.
+func (c *leafCache) touch(kinds []string, persons *roaring.Bitmap, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, e := range c.entries {
 		if reads(e.leaf.kinds, kinds) {
 			if e.dirty == nil {
-				e.dirty = roaring.New()
+				e.dirty, e.dirtySince = roaring.New(), now
 			}
 			e.dirty.Or(persons)
 		}
 	}
 	for _, f := range c.flights {
 		if reads(f.kinds, kinds) {
+			if f.dirty.IsEmpty() {
+				f.dirtySince = now
+			}
 			f.dirty.Or(persons)
 		}
 	}
+}
+
+// rereadDirty returns the leaves with dirty persons that were read more
+// than once, the last time within recent: those analysts come back to.
+func (c *leafCache) rereadDirty(recent time.Duration) []*sqlLeaf {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []*sqlLeaf
+	for _, e := range c.entries {
+		if e.dirty != nil && e.reads > 1 && time.Since(e.used) <= recent {
+			out = append(out, e.leaf)
+		}
+	}
+	return out
 }
 
 func (c *leafCache) snapshotStats() CacheStats {

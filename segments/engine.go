@@ -55,6 +55,13 @@ type Options struct {
 	Concurrency int
 	// BreakdownTop is how many cities an Estimate lists.
 	BreakdownTop int
+	// EstimateStaleness lets an Estimate (only: Evaluate, which live
+	// segments and campaign plans use, is always exact) use a cached leaf
+	// whose first not-yet-patched record arrived at most this long ago on
+	// the engine's clock. 0: estimates are exact too. PatchWarm keeps
+	// the leaves analysts read again patched in the background, so their
+	// estimates are answered from memory.
+	EstimateStaleness time.Duration
 }
 
 // DefaultOptions are the defaults for a brand of a few million persons.
@@ -173,7 +180,13 @@ func (e *Engine) Evaluate(ctx context.Context, c *Compiled) (*roaring.Bitmap, er
 // evaluate returns the members (owned or shared) and the trait snapshot
 // it used.
 func (e *Engine) evaluate(ctx context.Context, c *Compiled) (*roaring.Bitmap, bool, *traitSnapshot, error) {
-	ev, err := e.prepare(ctx, c.plan, e.opts.Now())
+	return e.evaluateAt(ctx, c, 0)
+}
+
+// evaluateAt is evaluate with leaves up to stale out of date accepted
+// (see Options.EstimateStaleness).
+func (e *Engine) evaluateAt(ctx context.Context, c *Compiled, stale time.Duration) (*roaring.Bitmap, bool, *traitSnapshot, error) {
+	ev, err := e.prepare(ctx, c.plan, e.opts.Now(), stale)
 	if err != nil {
 		return nil, false, nil, err
 	}
@@ -183,10 +196,10 @@ func (e *Engine) evaluate(ctx context.Context, c *Compiled) (*roaring.Bitmap, bo
 
 // prepare loads the trait snapshot and the plan's behaviour leaves in
 // parallel.
-func (e *Engine) prepare(parent context.Context, plan Node, now time.Time) (*evaluator, error) {
+func (e *Engine) prepare(parent context.Context, plan Node, now time.Time, stale time.Duration) (*evaluator, error) {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
-	ev := &evaluator{ctx: parent, e: e, now: now, sql: map[string]*roaring.Bitmap{}}
+	ev := &evaluator{ctx: parent, e: e, now: now, stale: stale, sql: map[string]*roaring.Bitmap{}}
 	var leaves []*sqlLeaf
 	Walk(plan, func(n Node) {
 		if l, ok := n.(*sqlLeaf); ok {
@@ -214,7 +227,7 @@ func (e *Engine) prepare(parent context.Context, plan Node, now time.Time) (*eva
 	})
 	for _, l := range leaves {
 		wg.Go(func() {
-			bm, err := e.leaf(ctx, l, now)
+			bm, err := e.leaf(ctx, l, now, stale)
 			if err != nil {
 				fail(err)
 				return
@@ -234,8 +247,8 @@ func (e *Engine) prepare(parent context.Context, plan Node, now time.Time) (*eva
 // leaf returns a behaviour leaf's bitmap (frozen), cached or computed:
 // the query's canonical ids within the universe of the trait snapshot
 // (loaded meanwhile, in parallel), which leaves out ids of no person.
-func (e *Engine) leaf(ctx context.Context, l *sqlLeaf, now time.Time) (*roaring.Bitmap, error) {
-	return e.cache.get(ctx, l, now, func() (*roaring.Bitmap, error) {
+func (e *Engine) leaf(ctx context.Context, l *sqlLeaf, now time.Time, stale time.Duration) (*roaring.Bitmap, error) {
+	return e.cache.get(ctx, l, now, stale, func() (*roaring.Bitmap, error) {
 		bm, err := e.queryBitmap(ctx, l.desc, l.query, l.args(now.UnixMilli(), nil))
 		if err != nil {
 			return nil, err
@@ -397,7 +410,7 @@ func (e *Engine) Refresh(ctx context.Context, persons []uint32, kinds ...string)
 	}
 	clear := roaring.BitmapOf(persons...)
 	clear.Or(canon)
-	e.cache.touch(kinds, clear)
+	e.cache.touch(kinds, clear, e.opts.Now())
 	return e.refreshTraits(ctx, canon, clear, canon.ToArray(), kinds)
 }
 
@@ -437,6 +450,26 @@ func (e *Engine) refreshTraits(ctx context.Context, canon, clear *roaring.Bitmap
 	return nil
 }
 
+// PatchWarm patches the cached leaves with dirty persons that were read
+// more than once, the last time within a minute: those of the rules
+// analysts come back to, so their estimates are answered from memory
+// (Options.EstimateStaleness). A leaf read once (a rule tried and dropped)
+// is left until it is read again, and a patch here does not count as a
+// read, so leaves nobody reads stop costing anything within a minute.
+// Store.RunLive calls it every half EstimateStaleness. It returns how many
+// leaves it patched.
+func (e *Engine) PatchWarm(ctx context.Context) (int, error) {
+	leaves := e.cache.rereadDirty(time.Minute)
+	now := e.opts.Now()
+	errs := make([]error, len(leaves))
+	var wg sync.WaitGroup
+	for i, l := range leaves {
+		wg.Go(func() { _, errs[i] = e.leaf(ctx, l, now, inBackground) })
+	}
+	wg.Wait()
+	return len(leaves), errors.Join(errs...)
+}
+
 // Stats describes the leaf cache.
 func (e *Engine) Stats() CacheStats { return e.cache.snapshotStats() }
 
@@ -470,7 +503,7 @@ func (e *Engine) Estimate(ctx context.Context, rule string, sample int) (Estimat
 	if err != nil {
 		return Estimate{}, err
 	}
-	bm, _, snap, err := e.evaluate(ctx, c)
+	bm, _, snap, err := e.evaluateAt(ctx, c, e.opts.EstimateStaleness)
 	if err != nil {
 		return Estimate{}, err
 	}

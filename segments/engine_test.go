@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/RoaringBitmap/roaring/v2"
@@ -512,7 +513,7 @@ func TestRefreshQueriesOnlyTheLeavesThatAreRead(t *testing.T) {
 	}
 	many := roaring.New()
 	many.AddRange(1, patchMax+2)
-	e.cache.touch([]string{KindEvents}, many)
+	e.cache.touch([]string{KindEvents}, many, testNow)
 	if _, err := e.Evaluate(ctx, compiled[0]); err != nil {
 		t.Fatal(err)
 	}
@@ -553,4 +554,66 @@ func evaluated(t *testing.T, e *Engine, rules []string) []*Compiled {
 		}
 	}
 	return compiled
+}
+
+// TestEstimatesMayLagByTheirStalenessAndPatchWarmCatchesUp: an estimate
+// uses a cached leaf whose new records arrived at most EstimateStaleness
+// ago (engine clock), Evaluate never does; PatchWarm patches the dirty
+// leaves read more than once, without counting as a read, and leaves a
+// leaf read once alone.
+func TestEstimatesMayLagByTheirStalenessAndPatchWarmCatchesUp(t *testing.T) {
+	db := population(t)
+	ctx := context.Background()
+	clock := testNow
+	opts := DefaultOptions()
+	opts.Now = func() time.Time { return clock }
+	opts.Logger = storetest.Logger()
+	opts.EstimateStaleness = 10 * time.Second
+	e := NewEngine(db, opts)
+	again, once := `did("search", 30) >= 1`, `did("video_play", 30) >= 1`
+	count := func(rule string) uint64 {
+		t.Helper()
+		est, err := e.Estimate(ctx, rule, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return est.Count
+	}
+	before := count(again)
+	count(again) // read twice: PatchWarm keeps it patched
+	beforeOnce := count(once)
+	storetest.Insert(t, db, "events", eventCols, event(14, "search", 0.01, `{"keyword":"五常大米"}`), event(14, "video_play", 0.01, `{"topic":"控糖"}`))
+	if err := e.Refresh(ctx, []uint32{14}, KindEvents); err != nil {
+		t.Fatal(err)
+	}
+	clock = clock.Add(5 * time.Second)
+	if got := count(again); got != before {
+		t.Fatalf("5 s after the new record the estimate is %d, want the cached %d", got, before)
+	}
+	exact, err := e.Check(again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := testEngine(db, nil)
+	if got, _ := fresh.Evaluate(ctx, exact); got.GetCardinality() != before+1 {
+		t.Fatalf("person 14 should be a new member: fresh engine counts %d, before %d", got.GetCardinality(), before)
+	}
+	stats := e.Stats()
+	n, err := e.PatchWarm(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("PatchWarm patched %d leaves (%v), want the one read twice", n, err)
+	}
+	if got := count(again); got != before+1 {
+		t.Errorf("after PatchWarm the estimate is %d, want %d", got, before+1)
+	}
+	if s := e.Stats(); s.Refreshes != stats.Refreshes+1 || s.Misses != stats.Misses {
+		t.Errorf("stats %+v after PatchWarm and one estimate, want one patch (before %+v)", s, stats)
+	}
+	if got := count(once); got != beforeOnce {
+		t.Errorf("the leaf read once: %d within its staleness, want the cached %d", got, beforeOnce)
+	}
+	clock = clock.Add(6 * time.Second) // 11 s after the record
+	if got := count(once); got != beforeOnce+1 {
+		t.Errorf("the leaf read once, 11 s after the record: %d, want %d", got, beforeOnce+1)
+	}
 }

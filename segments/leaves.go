@@ -311,6 +311,6 @@ func (l *sqlLeaf) eval(ev *evaluator) (*roaring.Bitmap, bool, error) {
 	if bm := ev.sql[l.key]; bm != nil {
 		return bm, false, nil
 	}
-	bm, err := ev.e.leaf(ev.ctx, l, ev.now)
+	bm, err := ev.e.leaf(ev.ctx, l, ev.now, ev.stale)
 	return bm, false, err
 }

@@ -2,6 +2,7 @@ package segments
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -38,6 +39,11 @@ func (s *Store) RunLive(ctx context.Context) {
 	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	if every := s.engine.opts.EstimateStaleness / 2; every > 0 {
+		wg.Go(func() { s.patchWarm(ctx, every) })
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -116,4 +122,20 @@ func readsAny(read, kinds []string) bool {
 		}
 	}
 	return false
+}
+
+// patchWarm runs Engine.PatchWarm every period until ctx ends.
+func (s *Store) patchWarm(ctx context.Context, every time.Duration) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if n, err := s.engine.PatchWarm(ctx); err != nil && ctx.Err() == nil {
+			s.logger.Warn("patching the leaves analysts read failed; their next estimate patches them", "leaves", n, "err", err)
+		}
+	}
 }

@@ -178,6 +178,7 @@ type evaluator struct {
 	ctx    context.Context
 	e      *Engine
 	now    time.Time
+	stale  time.Duration // leaves this much out of date will do (estimates)
 	traits *traitSnapshot
 	sql    map[string]*roaring.Bitmap // by leaf key, prefetched
 }

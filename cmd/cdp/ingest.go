@@ -149,6 +149,9 @@ func (p *ingestParts) wire(ctx context.Context, cfg config, db *store.DB, prot *
 	}
 	sopt := segments.DefaultOptions()
 	sopt.Logger = logger
+	// An audience estimate 10 s behind the newest records is what a
+	// marketer editing a rule needs; live segments and plans stay exact.
+	sopt.EstimateStaleness = 10 * time.Second
 	if p.segments, err = segments.NewStore(ctx, db, sopt); err != nil {
 		return err
 	}
