@@ -104,6 +104,12 @@ func (c *Collector) weComEvent(ctx context.Context, w *WeCom, plain []byte) (Res
 		items = append(items, c.item(lost, nil, nil))
 	}
 	res, err := c.accept(ctx, "wecom", "/wecom/callback", items)
+	if len(items) > 1 {
+		// The result counts what WeCom sent: the contact_lost event is
+		// stored with its callback (same key, so new or duplicate with
+		// it), not received.
+		res.Accepted, res.Duplicates = min(res.Accepted, 1), min(res.Duplicates, 1)
+	}
 	if err == nil && w.OnEvent != nil {
 		err = w.OnEvent(ctx, ev)
 	}
