@@ -190,8 +190,8 @@ func (c *config) channelSettings() []setting {
 			help: "Generic webhooks campaigns may send through (an SMS gateway, a CRM): name=URL|HMAC secret, separated by ';'. Posts are signed (X-Granary-Signature) and carry an Idempotency-Key."},
 		{flag: "supply-webhooks", env: "CDP_SUPPLY_WEBHOOKS", commands: serveCommand, str: &c.SupplyWebhooks,
 			help: "Names of CDP_WEBHOOKS entries demand surge alerts are delivered to (OMS, WMS, the mill's planning), separated by ','; signed and idempotent as campaign posts (docs/demand.md)."},
-		{flag: "supply-retry-seconds", env: "CDP_SUPPLY_RETRY_SECONDS", commands: []string{"serve", "bench"}, // bench runs a scratch platform num: &c.SupplyRetrySeconds, def: "60",
-			help: "Seconds between two deliveries of the demand alerts still pending between detection rounds (a supply system that was down, a delivery a crash cut off); pending ones are also delivered at start."},
+		{flag: "supply-retry-seconds", env: "CDP_SUPPLY_RETRY_SECONDS", commands: []string{"serve", "bench"}, num: &c.SupplyRetrySeconds, def: "60",
+			help: "(bench: of its scratch platform.) Seconds between two deliveries of the demand alerts still pending between detection rounds (a supply system that was down, a delivery a crash cut off); pending ones are also delivered at start."},
 		{flag: "identity-rules", env: "CDP_IDENTITY_RULES", commands: serveCommand, str: &c.IdentityRules,
 			help: "JSON file of identifier rules ([{type, priority, limit, window, may_join, blocked}]); default: the built-in rules (GET /api/v1/identity/rules shows them)."},
 	}
