@@ -99,9 +99,10 @@ func (c *leafCache) generation(kinds []string) uint64 {
 }
 
 // get returns the leaf's bitmap at now: from the cache when younger than
-// maxAge and clean (or dirty for at most stale); patched (patch(old, dirty) returns old brought up to
-// date for the dirty persons) when some persons are dirty; else from
-// compute. The bitmap is frozen: do not modify it.
+// maxAge and clean (or dirty for at most stale); patched (patch(old,
+// dirty) returns old brought up to date for the dirty persons) when some
+// persons are dirty; else from compute. The bitmap is frozen: do not
+// modify it.
 func (c *leafCache) get(ctx context.Context, l *sqlLeaf, now time.Time, stale time.Duration, compute func() (*roaring.Bitmap, error),
 	patch func(old, dirty *roaring.Bitmap) (*roaring.Bitmap, error)) (*roaring.Bitmap, error) {
 	for {
@@ -121,6 +122,10 @@ func (c *leafCache) get(ctx context.Context, l *sqlLeaf, now time.Time, stale ti
 		e := c.entries[l.key]
 		if e != nil && now.Sub(e.computed) >= c.maxAge {
 			e = nil
+		}
+		if e != nil && e.dirty == nil && stale == inBackground {
+			c.mu.Unlock() // patched by a reader since PatchWarm listed it
+			return e.bm, nil
 		}
 		if e != nil && (e.dirty == nil || stale > 0 && now.Sub(e.dirtySince) <= stale) && stale != inBackground {
 			e.used = time.Now()

@@ -617,3 +617,30 @@ func TestEstimatesMayLagByTheirStalenessAndPatchWarmCatchesUp(t *testing.T) {
 		t.Errorf("the leaf read once, 11 s after the record: %d, want %d", got, beforeOnce+1)
 	}
 }
+
+// TestPatchWarmSkipsALeafPatchedMeanwhile: a leaf PatchWarm listed as
+// dirty that a reader patched before PatchWarm reached it is returned as
+// it is (before, the background patch dereferenced its nil dirty set).
+func TestPatchWarmSkipsALeafPatchedMeanwhile(t *testing.T) {
+	db := population(t)
+	ctx := context.Background()
+	e := testEngine(db, nil)
+	c := evaluated(t, e, []string{`did("search", 30) >= 1`})[0]
+	leaves := e.cache.rereadDirty(time.Minute)
+	if len(leaves) != 0 {
+		t.Fatalf("%d dirty leaves before any record", len(leaves))
+	}
+	var leaf *sqlLeaf
+	Walk(c.plan, func(n Node) {
+		if l, ok := n.(*sqlLeaf); ok {
+			leaf = l
+		}
+	})
+	stats := e.Stats()
+	if _, err := e.leaf(ctx, leaf, testNow, inBackground); err != nil {
+		t.Fatal(err)
+	}
+	if s := e.Stats(); s.Misses != stats.Misses || s.Refreshes != stats.Refreshes {
+		t.Errorf("a clean leaf asked for in the background was queried: stats %+v, before %+v", s, stats)
+	}
+}
