@@ -30,8 +30,21 @@ func benchPersons(b *testing.B) int {
 	return 1_000_000
 }
 
+// benchEvents is CDP_ANALYTICS_BENCH_EVENTS, the number of events (twenty
+// per person by default; the issue's 10M-person world has 100M).
+func benchEvents(b *testing.B, persons int) int {
+	if v := os.Getenv("CDP_ANALYTICS_BENCH_EVENTS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < persons {
+			b.Fatalf("CDP_ANALYTICS_BENCH_EVENTS=%q: a number of at least the persons (%d)", v, persons)
+		}
+		return n
+	}
+	return 20 * persons
+}
+
 // benchWorld fills a database with n persons (2% merged into another),
-// 20n events over a year (video_play, video_complete, search, like,
+// benchEvents events (20n by default) over a year (video_play, video_complete, search, like,
 // live_enter; topics 控糖, 低GI, 减脂, ”), and 1.5n orders of 0.4n buyers
 // (5% refunded), each with one rice or oil line.
 func benchWorld(b *testing.B, n int) *store.DB {
@@ -53,7 +66,7 @@ func benchWorld(b *testing.B, n int) *store.DB {
 		return fmt.Sprintf(`INSERT INTO %s (person_id, parent, canonical, version)
 			SELECT number + 1, if((number + 1) %% 50 = 0, number, number + 1), if((number + 1) %% 50 = 0, number, number + 1), 1 FROM numbers(%d, %d)`, db.Table("persons"), from, count)
 	})...)
-	qs = append(qs, chunks(20*n, func(from, count int) string {
+	qs = append(qs, chunks(benchEvents(b, n), func(from, count int) string {
 		return fmt.Sprintf(`INSERT INTO %s (message_id, type, event, ts, received_at, source, person_id, properties)
 			SELECT toString(number), 'track', ['video_play', 'video_play', 'video_complete', 'search', 'like', 'live_enter'][intHash32(number) %% 6 + 1],
 				toDateTime64(%d + intHash64(number) %% %d, 3), now64(3), ['douyin', 'mini_program'][number %% 2 + 1], intHash32(number * 7) %% %d + 1,

@@ -20,37 +20,48 @@ import (
 // chromium); playwright-core never downloads one.
 const chromiumPath = "/usr/bin/chromium"
 
+// browserScripts are the browser tests (web/e2e/<script>, playwright-core
+// driving headless Chromium), run in this order against one demo platform;
+// screenshots of each land in test-artifacts/<artifacts>/. A script may
+// add to the demo's state (a campaign, a journey) but must not rely on
+// another script having run.
+var browserScripts = []struct{ script, artifacts string }{
+	// The console: sign in, build the low-GI audience in the visual
+	// builder and see the count the API gives, a rule error marked at its
+	// line and column, a profile, a campaign created and launched on the
+	// outbox channel, its results, settings and the English switch.
+	{"console.mjs", "console"},
+	// The journey canvas: builds the replenishment journey by clicking
+	// (the API's errors drawn on the nodes they name on the way), launches
+	// it and sees the live counts move.
+	{"journey.mjs", "journey"},
+}
+
 // TestConsoleInHeadlessChromium runs the real platform with a small demo
-// data set and drives the web console in headless Chromium
-// (web/e2e/console.mjs, playwright-core): sign in, build the low-GI
-// audience in the visual builder and see the count the API gives, a rule
-// error marked at its line and column, a profile, a campaign created and
-// launched on the outbox channel, its results, settings and the English
-// switch. Screenshots of each step land in test-artifacts/console/.
+// data set once and drives the web console in headless Chromium with each
+// of browserScripts, one subtest each (the demo's start is most of a
+// browser test's time).
 func TestConsoleInHeadlessChromium(t *testing.T) {
-	runBrowserTest(t, "console.mjs", "console")
-}
-
-// TestJourneyCanvasInHeadlessChromium drives the journey canvas
-// (web/e2e/journey.mjs) against the demo platform: it builds the
-// replenishment journey by clicking (the API's errors drawn on the nodes
-// they name on the way), launches it and sees the live counts move.
-// Screenshots land in test-artifacts/journey/.
-func TestJourneyCanvasInHeadlessChromium(t *testing.T) {
-	runBrowserTest(t, "journey.mjs", "journey")
-}
-
-// runBrowserTest starts the platform with the demo data set, waits for the
-// demo's campaign to be sent, and runs web/e2e/<script> in node against
-// it; screenshots go to test-artifacts/<artifacts>.
-func runBrowserTest(t *testing.T, script, artifacts string) {
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
 	}
 	node := browserPrerequisites(t, root)
+	p, truth := startDemoForBrowser(t)
+	defer p.stop(syscall.SIGTERM)
+	for _, s := range browserScripts {
+		t.Run(s.script, func(t *testing.T) { runBrowserScript(t, root, node, p, truth, s.script, s.artifacts) })
+	}
+}
+
+// browserToken is the admin token the browser tests sign in with.
+const browserToken = "console-test-admin"
+
+// startDemoForBrowser starts the platform with the demo data set and waits
+// for the demo's campaign to be sent and its truth written; it returns the
+// platform and the truth file's path.
+func startDemoForBrowser(t *testing.T) (*platform, string) {
 	db := storetest.DB(t)
-	const token = "console-test-admin"
 	dataDir := t.TempDir()
 	p := startPlatform(t, []string{"CDP_CLICKHOUSE_DSN=" + storetest.DSN(t, db.Database), "CDP_DATA_DIR=" + dataDir,
 		// 6,000 households: the flagship campaign then treats about 135 and
@@ -58,8 +69,7 @@ func runBrowserTest(t *testing.T, script, artifacts string) {
 		// standard errors clear of zero whichever persons its (randomly
 		// named) campaign holds out; at 3,000 the page showed a positive
 		// lift only about 98 times in 100.
-		"CDP_ADMIN_TOKEN=" + token, "CDP_DEMO=auto", "CDP_DEMO_HOUSEHOLDS=6000", "CDP_DEMO_SEED=7"})
-	defer p.stop(syscall.SIGTERM)
+		"CDP_ADMIN_TOKEN=" + browserToken, "CDP_DEMO=auto", "CDP_DEMO_HOUSEHOLDS=6000", "CDP_DEMO_SEED=7"})
 	// The console's pages need the demo's segments and its sent campaign
 	// (startPlatform logs at warn, so ask the API rather than the log).
 	// The demo loads in about a minute on an idle machine; at a load
@@ -67,20 +77,26 @@ func runBrowserTest(t *testing.T, script, artifacts string) {
 	deadline := time.Now().Add(6 * time.Minute)
 	// The demo writes its campaigns' truth once their offers' effects are in.
 	truth := filepath.Join(dataDir, demoTruthFile)
-	for _, err := os.Stat(truth); !demoCampaignSent(p.base, token) || err != nil; _, err = os.Stat(truth) {
+	for _, err := os.Stat(truth); !demoCampaignSent(p.base, browserToken) || err != nil; _, err = os.Stat(truth) {
 		if time.Now().After(deadline) {
+			p.stop(syscall.SIGTERM)
 			t.Fatalf("demo campaign not sent (or its truth not written) within 6 minutes:\n%s", p.logs.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	return p, truth
+}
 
+// runBrowserScript runs web/e2e/<script> in node against the platform;
+// screenshots go to test-artifacts/<artifacts>.
+func runBrowserScript(t *testing.T, root, node string, p *platform, truth, script, artifacts string) {
 	dir := filepath.Join(root, "test-artifacts", artifacts)
 	os.RemoveAll(dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, filepath.Join(root, "web", "e2e", script))
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CDP_BASE_URL="+p.base, "CDP_ADMIN_TOKEN="+token, "CDP_ARTIFACTS="+dir, "CDP_CHROMIUM="+chromiumPath, "CDP_DEMO_TRUTH="+truth)
+	cmd.Env = append(os.Environ(), "CDP_BASE_URL="+p.base, "CDP_ADMIN_TOKEN="+browserToken, "CDP_ARTIFACTS="+dir, "CDP_CHROMIUM="+chromiumPath, "CDP_DEMO_TRUTH="+truth)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
