@@ -19,7 +19,7 @@ var benchNow = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 // benchPersons is CDP_ANALYTICS_BENCH_PERSONS (1,000,000 by default);
 // events are twenty per person, orders one and a half per person over
 // 40% of them.
-func benchPersons(b *testing.B) int {
+func benchPersons(b testing.TB) int {
 	if v := os.Getenv("CDP_ANALYTICS_BENCH_PERSONS"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1000 {
@@ -32,7 +32,7 @@ func benchPersons(b *testing.B) int {
 
 // benchEvents is CDP_ANALYTICS_BENCH_EVENTS, the number of events (twenty
 // per person by default; the 10M-person world has 100M).
-func benchEvents(b *testing.B, persons int) int {
+func benchEvents(b testing.TB, persons int) int {
 	if v := os.Getenv("CDP_ANALYTICS_BENCH_EVENTS"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < persons {
@@ -47,7 +47,7 @@ func benchEvents(b *testing.B, persons int) int {
 // benchEvents events (20n by default) over a year (video_play, video_complete, search, like,
 // live_enter; topics 控糖, 低GI, 减脂, ”), and 1.5n orders of 0.4n buyers
 // (5% refunded), each with one rice or oil line.
-func benchWorld(b *testing.B, n int) *store.DB {
+func benchWorld(b testing.TB, n int) *store.DB {
 	db := storetest.Migrated(b)
 	ctx := context.Background()
 	start := benchNow.AddDate(-1, 0, 0).Unix()
