@@ -42,6 +42,7 @@ var browserScripts = []struct{ script, artifacts string }{
 // of browserScripts, one subtest each (the demo's start is most of a
 // browser test's time).
 func TestConsoleInHeadlessChromium(t *testing.T) {
+	t.Parallel() // mostly waiting on the demo and the browser: see parallelNote
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)

@@ -457,6 +457,7 @@ func (l *ingestLoad) stopAndWait() {
 // ClickHouse is back, clients' resends are acknowledged again and every
 // acknowledged event is stored exactly once.
 func TestClickHouseUnreachableDuringIngest(t *testing.T) {
+	t.Parallel() // mostly holding the outage: see parallelNote
 	if testing.Short() {
 		t.Skip("a minute-long outage")
 	}

@@ -19,6 +19,7 @@ import (
 // the journey goes on: every customer is in exactly one WeCom task per
 // step, counted at the fake WeCom, and every run ends at the exit.
 func TestSIGKILLDuringJourneySendsAndWaitsSendsEachStepOnce(t *testing.T) {
+	t.Parallel() // mostly the journey's 60-second wait: see parallelNote
 	r := startLoadedRig(t, "wwjourneycorp", 12, 400, "CDP_WECOM_DAILY_CAP=5")
 	fake := r.fake
 	fake.SetDailyCap(5)

@@ -29,6 +29,16 @@ func TestMain(m *testing.M) {
 	storetest.Main(m)
 }
 
+// parallelNote: the tests that spend most of their time waiting on a
+// child platform (the browser test on the demo's load, the outage test
+// holding its minute, the journey crash test on its journey's 60-second
+// wait) call t.Parallel, so they overlap. Go runs parallel tests only
+// after every sequential one has finished, so the in-process tests'
+// goroutine-leak checks (goleak with IgnoreCurrent) never see their work.
+// A parallel test must start its own platform, database and fakes and
+// touch no package state.
+const parallelNote = "see the comment"
+
 // syncBuffer is a bytes.Buffer safe for the server's logger and the test.
 type syncBuffer struct {
 	mu sync.Mutex
