@@ -103,6 +103,7 @@ type Engine struct {
 	traitsFlight *traitsFlight
 
 	refreshMu sync.Mutex // one Refresh at a time: patches build on each other
+	canon     canonMemo  // canonical persons of the dirty set patches share
 }
 
 type traitsFlight struct {
@@ -264,25 +265,6 @@ func (e *Engine) leaf(ctx context.Context, l *sqlLeaf, now time.Time, stale time
 	})
 }
 
-// patchLeaf returns old brought up to date at now for the dirty persons:
-// the leaf's query restricted to their canonical persons replaces what old
-// says of them (clone, remove, add).
-func (e *Engine) patchLeaf(ctx context.Context, l *sqlLeaf, old, dirty *roaring.Bitmap, now time.Time) (*roaring.Bitmap, error) {
-	canon, err := e.readUniverse(ctx, dirty.ToArray())
-	if err != nil {
-		return nil, err
-	}
-	fresh, err := e.queryBitmap(ctx, l.desc, l.refresh, l.args(now.UnixMilli(), canon.ToArray()))
-	if err != nil {
-		return nil, err
-	}
-	fresh.And(canon)
-	clear := roaring.Or(dirty, canon)
-	bm := roaring.AndNot(old, clear)
-	bm.Or(fresh)
-	return bm, nil
-}
-
 // queryBitmap runs a query returning one groupBitmap state.
 func (e *Engine) queryBitmap(ctx context.Context, desc, query string, args []any) (*roaring.Bitmap, error) {
 	select {
@@ -364,6 +346,7 @@ func (e *Engine) loadSnapshot(ctx context.Context, now time.Time) (*traitSnapsho
 // traits and persons. The next evaluation recomputes them in full.
 func (e *Engine) Invalidate(kinds ...string) {
 	e.cache.invalidate(kinds)
+	e.canon.bump()
 	if len(kinds) == 0 || touchesTraits(kinds) {
 		e.traitsMu.Lock()
 		e.traits = nil
@@ -410,6 +393,7 @@ func (e *Engine) Refresh(ctx context.Context, persons []uint32, kinds ...string)
 	}
 	clear := roaring.BitmapOf(persons...)
 	clear.Or(canon)
+	e.canon.bump()
 	e.cache.touch(kinds, clear, e.opts.Now())
 	return e.refreshTraits(ctx, canon, clear, canon.ToArray(), kinds)
 }

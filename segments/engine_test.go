@@ -481,7 +481,9 @@ func TestConcurrentEvaluateRefreshInvalidate(t *testing.T) {
 // when it is next read (one restricted query), and recomputed in full when
 // more than patchMax persons are dirty. Before, every Refresh patched
 // every cached leaf reading the kind: under sustained ingest the engine
-// queried each leaf an analyst had ever estimated, every round.
+// queried each leaf an analyst had ever estimated, every round. Leaves
+// patched for the same dirty persons share one read of their canonical
+// persons until the next Refresh.
 func TestRefreshQueriesOnlyTheLeavesThatAreRead(t *testing.T) {
 	db := population(t)
 	ctx := context.Background()
@@ -498,11 +500,23 @@ func TestRefreshQueriesOnlyTheLeavesThatAreRead(t *testing.T) {
 		t.Fatalf("Refresh queried leaves: stats before %+v, after %+v", before, s)
 	}
 	fresh := testEngine(db, nil)
+	reads := e.canon.reads.Load()
 	for i, c := range compiled {
 		sameAsRecomputed(t, e, fresh, rules[i], c)
 		if s := e.Stats(); s.Refreshes != before.Refreshes+uint64(i+1) || s.Misses != before.Misses {
 			t.Errorf("after reading %s: stats %+v, want one more patch each and no miss (before %+v)", rules[i], s, before)
 		}
+	}
+	if n := e.canon.reads.Load() - reads; n != 1 {
+		t.Errorf("two leaves patched for the same dirty persons read their canonical persons %d times, want once", n)
+	}
+	// A Refresh may have merged or split them: the next patch reads again.
+	if err := e.Refresh(ctx, []uint32{16, 7}, KindEvents); err != nil {
+		t.Fatal(err)
+	}
+	sameAsRecomputed(t, e, fresh, rules[0], compiled[0])
+	if n := e.canon.reads.Load() - reads; n != 2 {
+		t.Errorf("a patch after another Refresh: %d reads of canonical persons in all, want 2", n)
 	}
 	again := e.Stats()
 	if _, err := e.Evaluate(ctx, compiled[0]); err != nil {

@@ -300,8 +300,11 @@ func (raw *rawTraits) canonical(universe *roaring.Bitmap) (*traitRows, map[strin
 			merged.Add(id)
 		}
 	}
-	in, out := raw.rows, &traitRows{}
-	cityAt, provAt := []int64{}, []int64{}
+	in := raw.rows
+	n := len(in.ids) + len(raw.mergedIDs) // rows kept, and canonical persons without a row of their own
+	out := &traitRows{ids: make([]uint32, 0, n), ltv: make([]int64, 0, n), orders: make([]int64, 0, n), lastMS: make([]int64, 0, n),
+		cities: make([]string, 0, n), provinces: make([]string, 0, n)}
+	cityAt, provAt := make([]int64, 0, n), make([]int64, 0, n)
 	type fold struct {
 		canonical uint32
 		row       int

@@ -5,8 +5,9 @@
 -- kinds: chats
 -- {p0:String} = "血糖"
 -- {p1:UInt32} = 30
+WITH (SELECT (groupArray(person_id), groupArray(canonical)) FROM (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE person_id != canonical)) AS merged
 SELECT toString(groupBitmapState(c)) FROM (
-	SELECT if(p.canonical = 0, f.person_id, p.canonical) AS c
+	SELECT transform(f.person_id, merged.1, merged.2, f.person_id) AS c
 	FROM (
 		SELECT person_id FROM `cdp`.`wecom_messages_visible`
 		WHERE person_id != 0
@@ -14,9 +15,7 @@ SELECT toString(groupBitmapState(c)) FROM (
 			AND `from` = external_userid
 			AND positionUTF8(content, {p0:String}) > 0
 			AND msgtime >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p1:UInt32})
-		GROUP BY person_id
 	) AS f
-	LEFT JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE person_id != canonical) AS p ON p.person_id = f.person_id
 );
 
 -- refresh

@@ -6,17 +6,16 @@
 -- {p0:String} = "search"
 -- {p1:String} = "低GI大米"
 -- {p2:UInt32} = 7
+WITH (SELECT (groupArray(person_id), groupArray(canonical)) FROM (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE person_id != canonical)) AS merged
 SELECT toString(groupBitmapState(c)) FROM (
-	SELECT if(p.canonical = 0, f.person_id, p.canonical) AS c
+	SELECT transform(f.person_id, merged.1, merged.2, f.person_id) AS c
 	FROM (
 		SELECT person_id FROM `cdp`.`events`
 		WHERE event = {p0:String}
 			AND person_id != 0
 			AND keyword = {p1:String}
 			AND ts >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p2:UInt32})
-		GROUP BY person_id
 	) AS f
-	LEFT JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE person_id != canonical) AS p ON p.person_id = f.person_id
 );
 
 -- refresh

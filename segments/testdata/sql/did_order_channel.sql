@@ -7,18 +7,17 @@
 -- {p1:UInt32} = 90
 -- {p2:Int64} = 2
 -- {p3:Int64} = 5
+WITH (SELECT (groupArray(person_id), groupArray(canonical)) FROM (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE person_id != canonical)) AS merged
 SELECT toString(groupBitmapState(c)) FROM (
-	SELECT if(p.canonical = 0, f.person_id, p.canonical) AS c
+	SELECT transform(f.person_id, merged.1, merged.2, f.person_id) AS c
 	FROM (
-		SELECT person_id, count() AS v FROM `cdp`.`orders` FINAL
+		SELECT person_id FROM `cdp`.`orders` FINAL
 		WHERE person_id != 0
 			AND status NOT IN ('refunded', 'cancelled')
 			AND channel = {p0:String}
 			AND ordered_at >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p1:UInt32})
-		GROUP BY person_id
 	) AS f
-	LEFT JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE person_id != canonical) AS p ON p.person_id = f.person_id
-	GROUP BY c HAVING sum(f.v) >= {p2:Int64} AND sum(f.v) <= {p3:Int64}
+	GROUP BY c HAVING count() >= {p2:Int64} AND count() <= {p3:Int64}
 );
 
 -- refresh

@@ -5,16 +5,15 @@
 -- kinds: events
 -- {p0:String} = "video_play"
 -- {p1:UInt32} = 90
+WITH (SELECT (groupArray(person_id), groupArray(canonical)) FROM (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE person_id != canonical)) AS merged
 SELECT toString(groupBitmapState(c)) FROM (
-	SELECT if(p.canonical = 0, f.person_id, p.canonical) AS c
+	SELECT transform(f.person_id, merged.1, merged.2, f.person_id) AS c
 	FROM (
 		SELECT person_id FROM `cdp`.`events`
 		WHERE event = {p0:String}
 			AND person_id != 0
 			AND ts >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p1:UInt32})
-		GROUP BY person_id
 	) AS f
-	LEFT JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE person_id != canonical) AS p ON p.person_id = f.person_id
 );
 
 -- refresh

@@ -5,17 +5,16 @@
 -- kinds: orders
 -- {p0:UInt32} = 90
 -- {p1:Int64} = 2
+WITH (SELECT (groupArray(person_id), groupArray(canonical)) FROM (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE person_id != canonical)) AS merged
 SELECT toString(groupBitmapState(c)) FROM (
-	SELECT if(p.canonical = 0, f.person_id, p.canonical) AS c
+	SELECT transform(f.person_id, merged.1, merged.2, f.person_id) AS c
 	FROM (
-		SELECT person_id, count() AS v FROM `cdp`.`orders` FINAL
+		SELECT person_id FROM `cdp`.`orders` FINAL
 		WHERE person_id != 0
 			AND status NOT IN ('refunded', 'cancelled')
 			AND ordered_at >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p0:UInt32})
-		GROUP BY person_id
 	) AS f
-	LEFT JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE person_id != canonical) AS p ON p.person_id = f.person_id
-	GROUP BY c HAVING sum(f.v) >= {p1:Int64}
+	GROUP BY c HAVING count() >= {p1:Int64}
 );
 
 -- refresh
