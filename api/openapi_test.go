@@ -148,6 +148,9 @@ var apiRoutes = []apiRoute{
 	{method: "GET", path: "/api/v1/wecom/lost-customers", handler: "lostCustomers", status: 200, resp: typ[itemsOf[wecomops.LostCustomer]](), ginH: true},
 	{method: "GET", path: "/api/v1/wecom/transfers", handler: "listTransfers", status: 200, resp: typ[itemsOf[wecomops.CustomerTransfer]](), ginH: true},
 	{method: "POST", path: "/api/v1/wecom/transfers", handler: "createTransfer", req: typ[TransferRequest](), status: 201, resp: typ[itemsOf[wecomops.CustomerTransfer]](), ginH: true},
+	{method: "GET", path: "/api/v1/wecom/moments", handler: "listMoments", status: 200, resp: typ[itemsOf[wecomops.Moment]](), ginH: true},
+	{method: "POST", path: "/api/v1/wecom/moments", handler: "createMoment", req: typ[wecomops.MomentInput](), status: 201, resp: typ[wecomops.Moment]()},
+	{method: "GET", path: "/api/v1/wecom/moments/:id", handler: "getMoment", status: 200, resp: typ[wecomops.Moment]()},
 	{method: "GET", path: "/api/v1/journeys/:id/results", handler: "journeyResults", status: 200, resp: typ[journeys.Results]()},
 	{method: "GET", path: "/api/v1/profiles/:id/journeys", handler: "personJourneys", status: 200, resp: typ[itemsOf[journeys.Place]](), ginH: true},
 	// Analytics.

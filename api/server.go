@@ -140,6 +140,7 @@ func New(opts Options) *Server {
 		s.wecomOpsRoutes(v1)
 		s.contactWayRoutes(v1)
 		s.wecomGroupRoutes(v1)
+		s.momentRoutes(v1)
 	}
 	s.analyticsRoutes(v1)
 	s.demandRoutes(v1)

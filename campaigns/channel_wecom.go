@@ -129,43 +129,73 @@ func (w weComChannel) Settle(ctx context.Context, d *Dispatch, t Task, rows []Re
 	return w.deliver(ctx, d, t, rows)
 }
 
-// deliver calls add_msg_template for a journalled task. A 45009 answer
-// created nothing: wait and call again. A timeout, broken connection or 5xx
-// may have created the task: look for it in WeCom's list before calling
-// again. Any other refusal fails the task's sends for good. When every
-// attempt fails the task stays "sending": the next round settles it.
+// deliver calls add_msg_template for a journalled task (deliverWeComTask);
+// WeCom's refusal fails the task's sends for good.
 func (w weComChannel) deliver(ctx context.Context, d *Dispatch, t Task, rows []Recipient) error {
 	ids := make([]string, len(rows))
 	for i, p := range rows {
 		ids[i] = p.Address
 	}
+	return deliverWeComTask(ctx, d, t, weComTaskSteps{
+		what: "wecom task", chatType: "single",
+		call: func() (string, []string, error) {
+			res, err := d.channels().WeCom.AddMsgTemplate(ctx, wecom.MsgTemplate{Sender: t.Target, ExternalUserIDs: ids, Text: t.Text, DedupKey: d.key(t)})
+			return res.MsgID, res.FailList, err
+		},
+		created: func(msgid string, failList []string) error { return w.created(ctx, d, t, rows, msgid, failList) },
+		failed:  func() error { return d.failed(ctx, t, rows, "wecom_refused") },
+	})
+}
+
+// weComTaskSteps are what a channel's add_msg_template task does at each
+// step of deliverWeComTask: make the call (the msgid and fail list of the
+// task WeCom made), record the task WeCom took (a task found in WeCom's
+// list has no fail list), and record its recipients failed after WeCom's
+// refusal. what names the task in logs; chatType is the list it is looked
+// for in (single, group).
+type weComTaskSteps struct {
+	what, chatType string
+	call           func() (msgid string, failList []string, err error)
+	created        func(msgid string, failList []string) error
+	failed         func() error
+}
+
+// deliverWeComTask makes a journalled task's add_msg_template call, the
+// skeleton the one-to-one and the group channel share. A 45009 answer
+// created nothing: wait and call again. A timeout, broken connection or 5xx
+// may have created the task: look for it in WeCom's list before calling
+// again. Any other refusal fails the task, and its recipients, for good.
+// When every attempt fails the task stays "sending": the next round
+// settles it. The crash point "channel" is between WeCom's answer and its
+// record.
+func deliverWeComTask(ctx context.Context, d *Dispatch, t Task, st weComTaskSteps) error {
 	ch := d.channels()
-	return ch.retry(ctx, "wecom task "+t.ID, func(attempt int) (bool, error) {
-		res, err := ch.WeCom.AddMsgTemplate(ctx, wecom.MsgTemplate{Sender: t.Target, ExternalUserIDs: ids, Text: t.Text, DedupKey: d.key(t)})
+	return ch.retry(ctx, st.what+" "+t.ID, func(attempt int) (bool, error) {
+		msgid, failList, err := st.call()
 		if err == nil {
 			if err := d.crash("channel"); err != nil {
 				return true, err // WeCom made the task; our record of it did not move
 			}
-			return true, w.created(ctx, d, t, rows, res.MsgID, res.FailList)
+			return true, st.created(msgid, failList)
 		}
 		switch {
 		case errors.Is(err, wecom.ErrRateLimited):
 			// refused before anything was created
 		case wecom.IsRetryable(err):
-			if ref, found, lerr := w.find(ctx, d, t, "single"); lerr == nil && found {
-				return true, w.created(ctx, d, t, rows, ref, nil)
+			if ref, found, lerr := (weComChannel{}).find(ctx, d, t, st.chatType); lerr == nil && found {
+				return true, st.created(ref, nil)
 			}
 		case ctx.Err() != nil:
 			return true, ctx.Err()
 		default:
-			d.logger().Warn("wecom refused a campaign task", "campaign", d.Campaign.ID, "task", t.ID, "err", err)
+			d.logger().Warn("wecom refused a task", "what", st.what, "campaign", d.Campaign.ID, "task", t.ID, "err", err)
 			t.State, t.Detail = taskFailed, err.Error()
 			if err := d.record(ctx, t); err != nil {
 				return true, err
 			}
-			return true, d.failed(ctx, t, rows, "wecom_refused")
+			return true, st.failed()
 		}
-		d.logger().Warn("wecom task not sent yet", "campaign", d.Campaign.ID, "task", t.ID, "attempt", attempt+1, "err", err)
+		d.logger().Warn("wecom task not sent yet", "what", st.what, "campaign", d.Campaign.ID, "task", t.ID, "attempt", attempt+1, "err", err)
 		return false, err
 	})
 }

@@ -2,7 +2,6 @@ package campaigns
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -234,42 +233,22 @@ func (weComGroupChannel) selectTargets(ctx context.Context, d *Dispatch, live []
 	return todo, s.putGroups(ctx, c, Task{ID: "wecom_group:unknown"}, unknown, groupFailed, "", day)
 }
 
-// deliver calls add_msg_template for a journalled task, as the one-to-one
-// channel does: 45009 waits and calls again, a lost answer (timeout, 5xx)
-// is looked up in WeCom's task list first, any other refusal fails the
-// task's groups; when every attempt fails the task stays "sending".
+// deliver calls add_msg_template for a journalled task, with the
+// one-to-one channel's skeleton (deliverWeComTask): WeCom's refusal fails
+// the task's groups.
 func (w weComGroupChannel) deliver(ctx context.Context, d *Dispatch, t Task, groups []groupTarget, day time.Time) error {
 	chats := make([]string, len(groups))
 	for i, g := range groups {
 		chats[i] = g.chat
 	}
-	ch := d.channels()
-	return ch.retry(ctx, "wecom group task "+t.ID, func(attempt int) (bool, error) {
-		res, err := ch.WeCom.AddGroupMsgTemplate(ctx, wecom.GroupMsgTemplate{Sender: t.Target, ChatIDs: chats, Text: t.Text, DedupKey: d.key(t)})
-		if err == nil {
-			if err := d.crash("channel"); err != nil {
-				return true, err // WeCom made the task; our record of it did not move
-			}
-			return true, w.created(ctx, d, t, groups, res.MsgID, day)
-		}
-		switch {
-		case errors.Is(err, wecom.ErrRateLimited):
-		case wecom.IsRetryable(err):
-			if ref, found, lerr := (weComChannel{}).find(ctx, d, t, "group"); lerr == nil && found {
-				return true, w.created(ctx, d, t, groups, ref, day)
-			}
-		case ctx.Err() != nil:
-			return true, ctx.Err()
-		default:
-			d.logger().Warn("wecom refused a group mass message", "campaign", d.Campaign.ID, "task", t.ID, "err", err)
-			t.State, t.Detail = taskFailed, err.Error()
-			if err := d.record(ctx, t); err != nil {
-				return true, err
-			}
-			return true, d.s.putGroups(ctx, d.Campaign, t, groups, groupFailed, "", day)
-		}
-		d.logger().Warn("wecom group task not sent yet", "campaign", d.Campaign.ID, "task", t.ID, "attempt", attempt+1, "err", err)
-		return false, err
+	return deliverWeComTask(ctx, d, t, weComTaskSteps{
+		what: "wecom group task", chatType: "group",
+		call: func() (string, []string, error) {
+			res, err := d.channels().WeCom.AddGroupMsgTemplate(ctx, wecom.GroupMsgTemplate{Sender: t.Target, ChatIDs: chats, Text: t.Text, DedupKey: d.key(t)})
+			return res.MsgID, nil, err
+		},
+		created: func(msgid string, _ []string) error { return w.created(ctx, d, t, groups, msgid, day) },
+		failed:  func() error { return d.s.putGroups(ctx, d.Campaign, t, groups, groupFailed, "", day) },
 	})
 }
 

@@ -87,6 +87,8 @@ var all = []Migration{
 	// WeCom customer groups, their members and group mass messages
 	// (wecom_groups.go).
 	{Version: 19, Name: "wecom_groups", Steps: wecomGroupSteps},
+	// WeCom customer-moment tasks and their results (wecom_moments.go).
+	{Version: 20, Name: "wecom_moments", Steps: wecomMomentSteps},
 }
 
 // Identifier columns shared by the ingest tables: parallel arrays of type

@@ -11,14 +11,16 @@ const (
 	lossEvery     = 5 * time.Second
 	resolveEvery  = time.Minute
 	transferEvery = 10 * time.Minute
+	momentEvery   = 30 * time.Second
 )
 
 // RunContacts runs the contact-way side of WeCom operations until ctx
 // ends: welcome messages in a loop of their own (RunWelcome: their 20 s
 // window must not wait behind a slow robot post), and in another the
 // loss alerts (AlertLosses, every 5 s), the settling of pending QR codes
-// (ResolvePendingWays, every minute) and the polling of customer
-// transfers (PollTransfers, every 10 minutes). Errors are logged and
+// (ResolvePendingWays, every minute), the polling of customer
+// transfers (PollTransfers, every 10 minutes) and of moment tasks
+// (PollMoments, every 30 s). Errors are logged and
 // retried next round. It returns when both loops have.
 func (s *Service) RunContacts(ctx context.Context) {
 	var wg sync.WaitGroup
@@ -33,6 +35,8 @@ func (s *Service) RunContacts(ctx context.Context) {
 	defer resolve.Stop()
 	transfers := time.NewTicker(transferEvery)
 	defer transfers.Stop()
+	moments := time.NewTicker(momentEvery)
+	defer moments.Stop()
 	for done := false; !done; {
 		select {
 		case <-ctx.Done():
@@ -43,6 +47,8 @@ func (s *Service) RunContacts(ctx context.Context) {
 			s.logErr(ctx, "settling pending QR codes failed", func() error { _, err := s.ResolvePendingWays(ctx); return err })
 		case <-transfers.C:
 			s.logErr(ctx, "polling customer transfers failed", func() error { _, err := s.PollTransfers(ctx); return err })
+		case <-moments.C:
+			s.logErr(ctx, "polling moment tasks failed", func() error { _, err := s.PollMoments(ctx); return err })
 		}
 	}
 	wg.Wait()

@@ -120,6 +120,12 @@ type Service struct {
 
 	cw     cwState    // contact ways and welcome messages (contactway.go)
 	groups groupQueue // customer groups changed by callbacks (groups.go)
+
+	moments momentState // moment tasks' results read (moments_poll.go)
+	// momentCrash, when a test sets it, is asked at each crash point of
+	// a moment task's creation ("before_call", "after_call"); true
+	// makes the creation stop there as a killed process would.
+	momentCrash func(point string) bool
 }
 
 // pendingPersons are persons whose membership changed, with the time the
@@ -143,8 +149,9 @@ func New(o Options) (*Service, error) {
 		markRate: newLimiter(o.Clock, o.MarkTagPerMinute, o.MarkTagPerHour),
 		gets:     newLimiter(o.Clock, o.GetPerMinute, o.GetPerHour),
 		changed:  map[string]*pendingPersons{}, wake: make(chan struct{}, 1),
-		cw:     newCWState(o.Clock),
-		groups: newGroupQueue(o.Clock, o.GroupGetPerMinute, o.GroupGetPerHour),
+		cw:      newCWState(o.Clock),
+		groups:  newGroupQueue(o.Clock, o.GroupGetPerMinute, o.GroupGetPerHour),
+		moments: momentState{readAt: map[string]time.Time{}},
 	}, nil
 }
 

@@ -121,10 +121,12 @@ func (p *platform) child(t *testing.T) int {
 // itself — while an add_msg_template call is in flight, so WeCom creates a
 // task whose answer the platform never sees. After a restart every customer
 // planned for treatment is in exactly one WeCom task, every send is
-// recorded sent, and the campaign finishes.
+// recorded sent, and the campaign finishes. Then, on the same rig, a group
+// mass message is killed in flight the same way (sigkillDuringGroupSends).
 func TestSIGKILLDuringWeComCampaignSendsEachCustomerOnce(t *testing.T) {
 	r := startLoadedRig(t, "wwcrashcorp", 11, 400)
 	fake := r.fake
+	chats := addCrashGroups(fake) // imported at the restart
 
 	// Each add_msg_template answer takes 300 ms: the platform is killed
 	// with calls in flight.
@@ -177,6 +179,7 @@ func TestSIGKILLDuringWeComCampaignSendsEachCustomerOnce(t *testing.T) {
 	}
 	t.Logf("%d customers of %d staff members; %d tasks made when the platform was killed; %d list lookups",
 		treat, senders, at, fake.Calls(wecomtest.PathGetGroupMsgList))
+	sigkillDuringGroupSends(t, r, chats)
 }
 
 // startLoadedRig starts `cdp serve` on an embedded engine of its own, with

@@ -54,6 +54,8 @@ type config struct {
 	WeComAPIURL        string
 	WeComDailyCap      int
 	WeComRobots        string
+	WeComLossRobot     string // CDP_WECOM_LOSS_ROBOT (lossAlerts)
+	WeComManagers      string // CDP_WECOM_MANAGERS (lossAlerts)
 	Webhooks           string
 	SupplyWebhooks     string
 	SupplyRetrySeconds int
@@ -186,6 +188,10 @@ func (c *config) channelSettings() []setting {
 			help: "Mass messages (客户群发) WeCom lets one customer receive per day, across all campaigns: planning never goes past it."},
 		{flag: "wecom-robots", env: "CDP_WECOM_ROBOTS", commands: serveCommand, str: &c.WeComRobots,
 			help: "Group robots campaigns may post to: name=webhook URL pairs separated by ';', e.g. 团购1群=https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=..."},
+		{flag: "wecom-loss-robot", env: "CDP_WECOM_LOSS_ROBOT", commands: serveCommand, str: &c.WeComLossRobot,
+			help: "Group robot webhook URL (with its key) lost customers (del_follow_user, del_external_contact) are reported to, @-mentioning the staff member's manager; empty: losses are recorded, usable in rules, not alerted (docs/wecom.md)."},
+		{flag: "wecom-managers", env: "CDP_WECOM_MANAGERS", commands: serveCommand, str: &c.WeComManagers,
+			help: "Each staff member's manager for loss alerts: staff userid=manager userid pairs separated by ';', '*' for everyone not named, e.g. zhangsan=wangwu;*=zhaoliu. Needs CDP_WECOM_LOSS_ROBOT."},
 		{flag: "webhooks", env: "CDP_WEBHOOKS", commands: serveCommand, str: &c.Webhooks,
 			help: "Generic webhooks campaigns may send through (an SMS gateway, a CRM): name=URL|HMAC secret, separated by ';'. Posts are signed (X-Granary-Signature) and carry an Idempotency-Key."},
 		{flag: "supply-webhooks", env: "CDP_SUPPLY_WEBHOOKS", commands: serveCommand, str: &c.SupplyWebhooks,

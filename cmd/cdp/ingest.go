@@ -161,7 +161,7 @@ func (p *ingestParts) wire(ctx context.Context, cfg config, db *store.DB, prot *
 	}
 	p.campaigns = &campaigns.Service{DB: db, Writer: p.writer, Segments: p.segments, Logger: logger, Channels: channels}
 	p.journeys = &journeys.Service{DB: db, Writer: p.writer, Campaigns: p.campaigns, Segments: p.segments, Logger: logger}
-	if p.wecomOps, err = newWeComOps(db, p.wecom, p.segments, logger); err != nil {
+	if p.wecomOps, err = newWeComOps(cfg, db, p.wecom, p.segments, logger); err != nil {
 		return err
 	}
 	if p.wecomOps != nil {
@@ -266,12 +266,18 @@ func (p *ingestParts) start(db *store.DB, spoolID string, logger *slog.Logger) {
 }
 
 // newWeComOps is the WeCom operations service (wecomops), nil when no
-// WeCom client is configured.
-func newWeComOps(db *store.DB, w *ingest.WeCom, segs *segments.Store, logger *slog.Logger) (*wecomops.Service, error) {
+// WeCom client is configured; its loss alerts go to CDP_WECOM_LOSS_ROBOT
+// with CDP_WECOM_MANAGERS (lossAlerts).
+func newWeComOps(cfg config, db *store.DB, w *ingest.WeCom, segs *segments.Store, logger *slog.Logger) (*wecomops.Service, error) {
 	if w == nil || w.Client == nil {
 		return nil, nil
 	}
-	ops, err := wecomops.New(wecomops.Options{DB: db, Client: w.Client, Segments: segs, Touched: segs.Touched, Logger: logger})
+	o, err := lossAlerts(cfg)
+	if err != nil {
+		return nil, err
+	}
+	o.DB, o.Client, o.Segments, o.Touched, o.Logger = db, w.Client, segs, segs.Touched, logger
+	ops, err := wecomops.New(o)
 	if err == nil {
 		w.OnEvent = ops.OnContactEvent // WelcomeCodes journalled before the callback's answer
 	}
@@ -450,22 +456,7 @@ func campaignChannels(cfg config, w *ingest.WeCom, prot *identity.Protector) (*c
 		}
 		ch.WeCom = c
 	}
-	pairs := func(setting, list string, put func(name, value string) error) error {
-		for _, item := range strings.Split(list, ";") {
-			if item = strings.TrimSpace(item); item == "" {
-				continue
-			}
-			name, value, ok := strings.Cut(item, "=")
-			if !ok || strings.TrimSpace(name) == "" || strings.TrimSpace(value) == "" {
-				return fmt.Errorf("%s: %q is not name=value", setting, item)
-			}
-			if err := put(strings.TrimSpace(name), strings.TrimSpace(value)); err != nil {
-				return fmt.Errorf("%s: %s: %w", setting, name, err)
-			}
-		}
-		return nil
-	}
-	if err := pairs("CDP_WECOM_ROBOTS", cfg.WeComRobots, func(name, u string) error {
+	if err := settingPairs("CDP_WECOM_ROBOTS", cfg.WeComRobots, func(name, u string) error {
 		if !strings.Contains(u, "key=") {
 			return errors.New("want the robot's webhook URL with its key")
 		}
@@ -477,7 +468,7 @@ func campaignChannels(cfg config, w *ingest.WeCom, prot *identity.Protector) (*c
 	}); err != nil {
 		return nil, err
 	}
-	if err := pairs("CDP_WEBHOOKS", cfg.Webhooks, func(name, v string) error {
+	if err := settingPairs("CDP_WEBHOOKS", cfg.Webhooks, func(name, v string) error {
 		u, secret, ok := strings.Cut(v, "|")
 		if !ok || len(secret) < 16 {
 			return errors.New("want URL|secret with a secret of at least 16 characters")

@@ -2547,3 +2547,49 @@ COMMENT 'Group mass messages (add_msg_template chat_type group) per campaign tas
 CREATE TABLE IF NOT EXISTS `cdp`.`wecom_group_sends` AS `cdp`.`wecom_group_sends_local`
 ENGINE = Distributed('cdp_cluster_everywhere', 'cdp', 'wecom_group_sends_local');
 
+-- migration 20 wecom_moments
+CREATE TABLE IF NOT EXISTS `cdp`.`wecom_moments_local`
+(
+    `id` String COMMENT 'The platform\'s id of the task',
+    `text` String COMMENT 'text.content (at most 2,000 characters, 4,000 bytes)',
+    `attachments` String COMMENT 'The attachments as JSON: up to 9 images, one video or one link, by WeCom media id',
+    `senders` Array(String) COMMENT 'The staff members asked to publish it (sender_list); empty: all in the app\'s visible range',
+    `tag_ids` Array(String) COMMENT 'Corp tags whose customers see it (external_contact_list.tag_list); empty: every customer of the senders',
+    `status` LowCardinality(String) COMMENT 'creating (a call may be under way or cut off), queued (WeCom refused for now: 45009 or busy), submitted (jobid known), created (moment_id known), failed',
+    `attempts` UInt16 COMMENT 'add_moment_task calls made (journalled before each)',
+    `jobid` String,
+    `moment_id` String,
+    `invalid_senders` Array(String) COMMENT 'Senders WeCom could not use (invalid_sender_list)',
+    `invalid_tags` Array(String) COMMENT 'Tags WeCom could not use (invalid_external_contact_list)',
+    `error` String,
+    `created_by` String COMMENT 'API token id of who created it',
+    `created_at` DateTime64(3, 'UTC'),
+    `attempt_at` DateTime64(3, 'UTC') COMMENT 'When the latest add_moment_task call was journalled',
+    `ts` DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(ts)
+ORDER BY id
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'Customer-moment tasks (add_moment_task); every change is a new row, the latest ts wins. creating is written before each add_moment_task call, submitted with WeCom\'s jobid after it, created once the job gave a moment_id.';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`wecom_moments` AS `cdp`.`wecom_moments_local`
+ENGINE = Distributed('cdp_cluster_everywhere', 'cdp', 'wecom_moments_local');
+
+CREATE TABLE IF NOT EXISTS `cdp`.`wecom_moment_results_local`
+(
+    `id` String COMMENT 'The platform\'s id of the task',
+    `moment_id` String,
+    `sender` String COMMENT 'The staff member\'s userid',
+    `published` UInt8 COMMENT '1 once the sender published it (publish_status 1)',
+    `visible` UInt32 COMMENT 'Customers the sender made it visible to',
+    `reached` UInt32 COMMENT 'Customers it reached through the sender',
+    `ts` DateTime64(3, 'UTC') COMMENT 'When it was read'
+)
+ENGINE = ReplacingMergeTree(ts)
+ORDER BY (id, sender)
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'What each sender did with a moment task, as last read (get_moment_task, get_moment_customer_list, get_moment_send_result); the latest ts wins.';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`wecom_moment_results` AS `cdp`.`wecom_moment_results_local`
+ENGINE = Distributed('cdp_cluster_everywhere', 'cdp', 'wecom_moment_results_local');
+

@@ -354,7 +354,7 @@ await step('build a funnel, see the API numbers, save its drop-off as a segment'
   await shot('lifecycle');
 });
 
-await step('the WeCom page: tag syncs and the corp tag library; the sync form names what is missing', async () => {
+await step('the WeCom page: tag syncs, the corp tag library and the moment tasks; the sync form names what is missing', async () => {
   await page.getByRole('menuitem', { name: '企业微信' }).click();
   await page.getByTestId('tag-syncs-table').waitFor();
   await page.getByTestId('corp-tags-table').waitFor();
@@ -364,6 +364,10 @@ await step('the WeCom page: tag syncs and the corp tag library; the sync form na
   await page.getByTestId('create-tag-sync').click();
   await page.getByText('请选择人群').waitFor();
   await page.getByText('请选择企业标签').waitFor();
+  await page.getByTestId('moments-table').waitFor();
+  const moments = await apiCall('GET', '/wecom/moments');
+  const momentRows = await page.getByTestId('moments-table').locator('tbody tr.ant-table-row').count();
+  check(momentRows === moments.items.length, `the page lists ${momentRows} moment tasks, the API ${moments.items.length}`);
   await shot('wecom');
 });
 

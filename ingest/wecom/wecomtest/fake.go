@@ -8,11 +8,13 @@
 // mark_tag, the tags in externalcontact/get's follow_user), the
 // contact-way, welcome-message and transfer APIs (contactway.go,
 // transfer.go), the customer-group APIs (groups.go: groupchat/list,
-// groupchat/get, add_msg_template with chat_type group) and the JS-SDK
+// groupchat/get, add_msg_template with chat_type group), the JS-SDK
 // tickets and OAuth2 (jsapi.go: get_jsapi_ticket, ticket/get,
-// getuserinfo), with their documented limits, WeCom's per-API frequency
-// limits (SetRateLimit: 45009), and fault injection on any path
-// (FailNext, Fail5xx, Delay).
+// getuserinfo) and the customer moments (moments.go: add_moment_task,
+// get_moment_task_result, get_moment_list, get_moment_task,
+// get_moment_customer_list, get_moment_send_result), with their
+// documented limits, WeCom's per-API frequency limits (SetRateLimit:
+// 45009), and fault injection on any path (FailNext, Fail5xx, Delay).
 package wecomtest
 
 import (
@@ -55,6 +57,7 @@ type Server struct {
 	ways     wayState              // contact ways, welcome codes, transfers (contactway.go)
 	groups   groupState            // customer groups (groups.go)
 	js       jsState               // JS-SDK tickets and OAuth2 codes (jsapi.go)
+	moments  momentState           // customer moments (moments.go)
 }
 
 // New starts a fake for one corp and secret.
@@ -79,6 +82,7 @@ func New(corpID, secret string) *Server {
 	s.routeContactWays(mux)
 	s.initGroups(mux)
 	s.jsapiRoutes(mux)
+	s.routeMoments(mux)
 	s.Server = httptest.NewServer(mux)
 	return s
 }

@@ -4923,6 +4923,130 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/wecom/moments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Customer-moment tasks (客户朋友圈, add_moment_task), newest first, each with its status (creating, queued, submitted, created, failed) and totals: senders who published it, customers it was made visible to and reached. */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["Moment"][];
+                        };
+                    };
+                };
+                400: components["responses"]["BadRequest"];
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+            };
+        };
+        put?: never;
+        /** Create a customer-moment task (marketer): text and attachments (up to 9 images, one video or one link, by WeCom media id) staff members are asked to publish, seen by their customers carrying one of tag_ids (corp tags of the library as last read) and/or asked of senders; at least one tag or sender. Journalled before WeCom is called; a lost answer is settled from WeCom's list of moments. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["MomentInput"];
+                };
+            };
+            responses: {
+                /** @description Created: status submitted, or queued (WeCom asked to wait) or creating (its answer was lost): the loop goes on. */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Moment"];
+                    };
+                };
+                400: components["responses"]["BadRequest"];
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                /** @description WeCom refused the call or could not be reached; the message says which (errcode and errmsg). */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/wecom/moments/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A customer-moment task with its results per sender as last read: published, customers it was made visible to (get_moment_customer_list) and reached (get_moment_send_result). */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Moment"];
+                    };
+                };
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                /** @description Not found. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/campaigns/{id}/group-sends": {
         parameters: {
             query?: never;
@@ -6370,6 +6494,55 @@ export interface components {
             kind: string;
             days: number;
             link?: string;
+        };
+        Moment: {
+            id: string;
+            text: string;
+            attachments: components["schemas"]["MomentAttachment"][];
+            senders: string[];
+            tag_ids: string[];
+            status: string;
+            attempts: number;
+            jobid: string;
+            moment_id: string;
+            invalid_senders: string[];
+            invalid_tags: string[];
+            error?: string;
+            created_by: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            attempt_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            published: number;
+            visible: number;
+            reached: number;
+            results?: components["schemas"]["MomentResult"][];
+        };
+        MomentInput: {
+            text: string;
+            attachments: components["schemas"]["MomentAttachment"][];
+            senders: string[];
+            tag_ids: string[];
+        };
+        MomentAttachment: {
+            image_media_id?: string;
+            video_media_id?: string;
+            link?: components["schemas"]["MomentLink"];
+        };
+        MomentLink: {
+            title: string;
+            url: string;
+            media_id: string;
+        };
+        MomentResult: {
+            sender: string;
+            published: boolean;
+            visible: number;
+            reached: number;
+            /** Format: date-time */
+            read_at: string;
         };
     };
     responses: {

@@ -5,6 +5,7 @@ import { useTranslation } from 'react-i18next';
 import { get, LibraryTag, post, Segment, SyncReport, TagSync } from '../api';
 import { useAuth } from '../auth';
 import { ErrorAlert, fmtTime, PageTitle } from '../components/common';
+import Moments from './wecom/Moments';
 
 const syncColor: Record<string, string> = { active: 'processing', stopped: 'default' };
 
@@ -86,6 +87,7 @@ export default function WeCom() {
             { title: t('wecom.readAt'), className: 'nowrap', render: (_, r) => fmtTime(r.read_at) },
           ]} />
       </Card>
+      <div style={{ marginTop: 16 }}><Moments /></div>
     </>
   );
 }
