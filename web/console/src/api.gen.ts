@@ -5511,6 +5511,7 @@ export interface components {
             trigger: string;
             replenish_kind?: string;
             lead_days?: number;
+            surge?: components["schemas"]["SurgeFilter"];
             /** Format: date-time */
             start_at?: string;
             /** Format: date-time */
@@ -6370,6 +6371,12 @@ export interface components {
             kind: string;
             days: number;
             link?: string;
+        };
+        /** @description The demand surge alerts that start a demand_surge campaign: of class, and of province and city when set (docs/demand.md). */
+        SurgeFilter: {
+            class: string;
+            province?: string;
+            city?: string;
         };
     };
     responses: {
