@@ -102,9 +102,14 @@ type DemandForecasts struct {
 }
 
 // demandForecast answers the forecasts from today of every class and
-// city, narrowed by ?class, ?province and ?city: the pull API of
-// replenishment systems.
+// region of ?level (city, the default; province; nation), narrowed by
+// ?class, ?province and ?city: the pull API of replenishment systems.
 func (s *Server) demandForecast(c *gin.Context) {
+	level := c.DefaultQuery("level", demand.LevelCity)
+	if level != demand.LevelCity && level != demand.LevelProvince && level != demand.LevelNation {
+		fail(c, http.StatusBadRequest, CodeInvalid, "must be city, province or nation", "level")
+		return
+	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.opts.AnalyticsTimeout)
 	defer cancel()
 	all, err := s.demand.ForecastAt(ctx, time.Now(), demand.DefaultDetectOptions())
@@ -113,7 +118,7 @@ func (s *Server) demandForecast(c *gin.Context) {
 	}
 	out := []demand.Forecast{}
 	for _, f := range all {
-		if match(c.Query("class"), f.Key.Class) && match(c.Query("province"), f.Key.Province) && match(c.Query("city"), f.Key.City) {
+		if f.Key.Level() == level && match(c.Query("class"), f.Key.Class) && match(c.Query("province"), f.Key.Province) && match(c.Query("city"), f.Key.City) {
 			out = append(out, f)
 		}
 	}

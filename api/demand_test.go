@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -61,6 +62,12 @@ func TestDemandRoutes(t *testing.T) {
 	var fc api.DemandForecasts
 	if rec := f.do("GET", "/api/v1/demand/forecast?class=高油酸花生油", adminToken, nil, &fc); rec.Code != 200 || fc.Forecasts == nil {
 		t.Errorf("forecast: %d %s", rec.Code, rec.Body)
+	}
+	if rec := f.do("GET", "/api/v1/demand/forecast?level=province&class=高油酸花生油", adminToken, nil, &fc); rec.Code != 200 || fc.Forecasts == nil {
+		t.Errorf("province forecast: %d %s", rec.Code, rec.Body)
+	}
+	if rec := f.do("GET", "/api/v1/demand/forecast?level=district", adminToken, nil, nil); rec.Code != 400 || !strings.Contains(rec.Body.String(), `"field":"level"`) {
+		t.Errorf("a level that is not one: %d %s", rec.Code, rec.Body)
 	}
 	var alerts api.DemandAlerts
 	if rec := f.do("GET", "/api/v1/demand/alerts", adminToken, nil, &alerts); rec.Code != 200 || alerts.Alerts == nil {

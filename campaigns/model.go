@@ -33,6 +33,9 @@ const (
 	// TriggerReplenishment sends to each household whose predicted next
 	// purchase of rice or oil falls within LeadDays (person_next_purchase).
 	TriggerReplenishment = "replenishment"
+	// TriggerDemandSurge sends, for each demand surge alert Surge selects,
+	// to the segment's members in the alert's region (DemandSurge).
+	TriggerDemandSurge = "demand_surge"
 )
 
 // Campaign statuses.
@@ -55,7 +58,10 @@ type Campaign struct {
 	// Targets name the configured robots (robot channel) or the one
 	// webhook (webhook channel) the campaign posts to.
 	Targets []string `json:"targets,omitempty"`
-	Trigger string   `json:"trigger"` // once (default), segment_entry, replenishment
+	Trigger string   `json:"trigger"` // once (default), segment_entry, replenishment, demand_surge
+	// Surge selects a demand-surge campaign's alerts (product class, and
+	// optionally province and city).
+	Surge *SurgeFilter `json:"surge,omitempty"`
 	// ReplenishKind (rice or oil) and LeadDays (default 3) select a
 	// replenishment campaign's recipients: predicted next purchase of the
 	// kind within LeadDays from today.
@@ -135,10 +141,16 @@ func (c *Campaign) validate(ch *Channels) error {
 		return unknown
 	case c.SegmentID == "" && c.Trigger != TriggerReplenishment && !ch.isGroup(c.Channel):
 		return &FieldError{"segment_id", "is required"}
-	case c.Trigger != "" && c.Trigger != TriggerOnce && c.Trigger != TriggerSegmentEntry && c.Trigger != TriggerReplenishment:
-		return &FieldError{"trigger", fmt.Sprintf("must be %s, %s or %s", TriggerOnce, TriggerSegmentEntry, TriggerReplenishment)}
-	case c.Trigger == TriggerSegmentEntry && c.SegmentID == "":
-		return &FieldError{"segment_id", "a segment-entry campaign needs its segment"}
+	case c.Trigger != "" && c.Trigger != TriggerOnce && c.Trigger != TriggerSegmentEntry && c.Trigger != TriggerReplenishment && c.Trigger != TriggerDemandSurge:
+		return &FieldError{"trigger", fmt.Sprintf("must be %s, %s, %s or %s", TriggerOnce, TriggerSegmentEntry, TriggerReplenishment, TriggerDemandSurge)}
+	case (c.Trigger == TriggerSegmentEntry || c.Trigger == TriggerDemandSurge) && c.SegmentID == "":
+		return &FieldError{"segment_id", "a segment-entry or demand-surge campaign needs its segment"}
+	case c.Trigger == TriggerDemandSurge && c.Surge == nil:
+		return &FieldError{"surge.class", "a demand-surge campaign needs the product class of its surges"}
+	case c.Trigger != TriggerDemandSurge && c.Surge != nil:
+		return &FieldError{"surge", "only a demand_surge campaign has a surge filter"}
+	case c.Surge != nil && c.Surge.validate() != nil:
+		return c.Surge.validate()
 	case c.Trigger == TriggerReplenishment && c.ReplenishKind != "rice" && c.ReplenishKind != "oil":
 		return &FieldError{"replenish_kind", "must be rice or oil"}
 	case c.LeadDays < 0 || c.LeadDays > 30:

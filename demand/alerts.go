@@ -38,17 +38,35 @@ type Neighbour struct {
 // continue its alert, they do not raise new ones).
 type cooldown map[Key]time.Time
 
-// alerts turns window t's tests into alerts, with their neighbours.
+// alerts turns window t's tests into alerts, with their neighbours (for
+// a city, the province's other cities; for a province, its cities). A
+// province's or the nation's alarm that the alarmed regions within it
+// explain is left out (see explained): the narrower region says where the
+// surge is.
 func (c cooldown) alerts(d *Daily, t int, tests []Test, o DetectOptions) []Alert {
 	byProvince := map[[2]string][]Test{}
+	within := map[Key][2]float64{} // aggregate -> observed, expected of the alarmed regions within
 	for _, x := range tests {
 		p := [2]string{x.Key.Class, x.Key.Province}
 		byProvince[p] = append(byProvince[p], x)
+		if o.Alarmed(x) && x.Key.Level() == LevelCity {
+			k := Key{Class: x.Key.Class, Province: x.Key.Province}
+			within[k] = [2]float64{within[k][0] + x.Observed, within[k][1] + x.Expected}
+		}
+	}
+	for _, x := range tests { // the nation: its alarmed provinces, else their alarmed cities
+		if x.Key.Level() == LevelProvince {
+			w, n := within[x.Key], Key{Class: x.Key.Class}
+			if o.Alarmed(x) && !explained(x, w, o) {
+				w = [2]float64{x.Observed, x.Expected}
+			}
+			within[n] = [2]float64{within[n][0] + w[0], within[n][1] + w[1]}
+		}
 	}
 	var out []Alert
 	end := d.window(t + 1)
 	for _, x := range tests {
-		if !o.Alarmed(x) {
+		if !o.Alarmed(x) || (x.Key.City == "" && explained(x, within[x.Key], o)) {
 			continue
 		}
 		prev, seen := c[x.Key]
@@ -58,7 +76,7 @@ func (c cooldown) alerts(d *Daily, t int, tests []Test, o DetectOptions) []Alert
 		}
 		a := Alert{ID: alertID(x.Key, end), From: d.window(t), To: end, Test: x}
 		for _, n := range byProvince[[2]string{x.Key.Class, x.Key.Province}] {
-			if n.Key != x.Key {
+			if n.Key != x.Key && n.Key.City != "" {
 				a.Neighbours = append(a.Neighbours, Neighbour{Province: n.Key.Province, City: n.Key.City, Observed: n.Observed,
 					Expected: n.Expected, Ratio: n.Ratio, Alarmed: o.Alarmed(n)})
 			}
@@ -69,13 +87,27 @@ func (c cooldown) alerts(d *Daily, t int, tests []Test, o DetectOptions) []Alert
 	return out
 }
 
+// explained reports whether an aggregate's rise is its alarmed cities'
+// (their observed and expected counts in w): the rest of the region rose
+// by less than a quarter, or not beyond what an alarm needs (its upper
+// tail, at the aggregate's dispersion, above o.Alpha). A single city's
+// surge then raises its alert only, through all the windows it lasts; a
+// surge spread over the province, the province's too.
+func explained(x Test, w [2]float64, o DetectOptions) bool {
+	if w[1] == 0 {
+		return false
+	}
+	rest, seen := x.Expected-w[1], x.Observed-w[0]
+	return rest <= 0 || seen/rest < 1.25 || upperTail(seen, rest, x.Dispersion) > o.Alpha
+}
+
 // Detect tests the windows [from, to) of d (indices) in order and returns
 // the alerts, one per surge (see cooldown).
 func Detect(d *Daily, from, to int, o DetectOptions) []Alert {
 	c := cooldown{}
 	var out []Alert
 	for t := from; t < to; t++ {
-		out = append(out, c.alerts(d, t, TestDay(d, t, o), o)...)
+		out = append(out, c.alerts(d, t, TestLevels(d, t, o), o)...)
 	}
 	return out
 }
@@ -123,7 +155,7 @@ func DetectRolling(h *Hourly, from, to, step int, o DetectOptions) []Alert {
 	days := o.History()
 	for end := from; end <= to; end += step {
 		d := h.Windows(end, days)
-		out = append(out, c.alerts(d, days-1, TestDay(d, days-1, o), o)...)
+		out = append(out, c.alerts(d, days-1, TestLevels(d, days-1, o), o)...)
 	}
 	return out
 }

@@ -230,6 +230,15 @@ func expect(d *Daily, s []float64, t int, f *Factors, o DetectOptions) fit {
 // trends the four weeks lag behind; a median, so that one region's surge
 // does not move the others).
 func TestDay(d *Daily, t int, o DetectOptions) []Test {
+	tests, _ := testDay(d, t, o, nil)
+	benjaminiHochberg(tests)
+	return tests
+}
+
+// testDay is TestDay without the adjustment (Q unset). It also returns
+// each class's pooled overdispersion (the μ² coefficient of the
+// variance); floor, when set, is the least one per class.
+func testDay(d *Daily, t int, o DetectOptions, floor map[string]float64) ([]Test, map[string]float64) {
 	factors := classFactors(d, t)
 	keys := d.Keys()
 	fits := make([]fit, len(keys))
@@ -246,6 +255,13 @@ func TestDay(d *Daily, t int, o DetectOptions) []Test {
 	for c, ds := range drifts {
 		drift[c] = median(ds)
 	}
+	over := map[string]float64{}
+	for c := range e2 {
+		if excess[c] > 0 && e2[c] > 0 {
+			over[c] = excess[c] / e2[c]
+		}
+		over[c] = max(over[c], floor[c])
+	}
 	var tests []Test
 	for i, k := range keys {
 		f := fits[i]
@@ -255,17 +271,13 @@ func TestDay(d *Daily, t int, o DetectOptions) []Test {
 		if dr := drift[k.Class]; dr > 0 {
 			f.mu *= dr
 		}
-		phi := 1.0
-		if excess[k.Class] > 0 {
-			phi += f.mu * excess[k.Class] / e2[k.Class]
-		}
+		phi := 1 + f.mu*over[k.Class]
 		phi *= 1 + 1/f.n
 		y := d.Series[k][t]
 		tests = append(tests, Test{Key: k, Day: t, Observed: y, Expected: f.mu, Dispersion: phi, Ratio: y / f.mu,
 			Z: (y - f.mu) / math.Sqrt(phi*f.mu), P: upperTail(y, f.mu, phi)})
 	}
-	benjaminiHochberg(tests)
-	return tests
+	return tests, over
 }
 
 // median is the median of xs (reordered).

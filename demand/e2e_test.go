@@ -7,7 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/granarycdp/cdp/campaigns"
 	"github.com/granarycdp/cdp/gen"
+	"github.com/granarycdp/cdp/segments"
+	"github.com/granarycdp/cdp/store"
 	"github.com/granarycdp/cdp/store/storetest"
 )
 
@@ -17,10 +20,19 @@ import (
 // location; the materialized view sums them; DetectAt, run every 6 hours
 // as a job would, alerts the surge once, within 24 hours of its onset,
 // with 成都's neighbour in 四川 as evidence.
+//
+// The rounds are the loop's (Service.Round: detect, record, deliver) with
+// the in-process campaigns target: a running demand-surge campaign for
+// 高油酸花生油, over a segment of persons in 成都, 绵阳 and 北京, plans the
+// alert's region's persons (成都) once; the later rounds, and the same
+// alert handed over again (as after a crash before the journal's write),
+// plan nobody more.
 func TestGeneratedSurgeIsAlertedOnceThroughClickHouse(t *testing.T) {
 	db := storetest.Migrated(t)
 	ctx := context.Background()
 	s := New(db, nil)
+	camp := surgeCampaign(t, db)
+	notifier := &Notifier{DB: db, Targets: []Target{Campaigns(camp.svc)}}
 	const days = 445
 	onset := simStart.AddDate(0, 0, 430).Add(10 * time.Hour)
 	surge := gen.Surge{Class: "高油酸花生油", Province: "四川", City: "成都", Onset: onset, Days: 5, Factor: 4, OrderLag: 7, OrderFactor: 2.5}
@@ -44,15 +56,16 @@ func TestGeneratedSurgeIsAlertedOnceThroughClickHouse(t *testing.T) {
 	for i := 0; i < len(rows); i += 50_000 {
 		insert(t, db, "events", eventCols, rows[i:min(i+50_000, len(rows))]...)
 	}
-	var alerts []Alert
 	const step = 6
 	from, to := onset.Add(-24*time.Hour).Truncate(24*time.Hour), onset.Add(6*24*time.Hour)
 	for at := from; at.Before(to); at = at.Add(step * time.Hour) {
-		got, err := s.DetectAt(ctx, at, step, DefaultDetectOptions())
-		if err != nil {
+		if err := s.Round(ctx, at, RunOptions{Notifier: notifier, Step: step, Detect: DefaultDetectOptions()}); err != nil {
 			t.Fatal(err)
 		}
-		alerts = append(alerts, got...)
+	}
+	alerts, err := s.Alerts(ctx, from, 1000)
+	if err != nil {
+		t.Fatal(err)
 	}
 	var ours []Alert
 	for _, a := range alerts {
@@ -73,6 +86,87 @@ func TestGeneratedSurgeIsAlertedOnceThroughClickHouse(t *testing.T) {
 	if len(a.Neighbours) == 0 || a.Neighbours[0].City != "绵阳" || a.Ratio < 2 {
 		t.Errorf("evidence: ratio %.2f, neighbours %+v", a.Ratio, a.Neighbours)
 	}
+	camp.check(t, a)
 	t.Logf("%d search events; alert %s on %s: observed %.0f, expected %.1f, q %.2g, delay %s; %d other alerts over %d series-days",
 		len(rows), a.ID, a.To.Format(time.DateTime), a.Observed, a.Expected, a.Q, delay, len(alerts)-1, 44*7)
+}
+
+// surgeRig is a running demand-surge campaign for 高油酸花生油 over a
+// segment of 30 persons whose latest orders are in 成都 (1-10), 绵阳 (11-20,
+// the same province) and 北京 (21-30).
+type surgeRig struct {
+	db      *store.DB
+	svc     *campaigns.Service
+	id      string
+	chengdu []uint32
+}
+
+func surgeCampaign(t *testing.T, db *store.DB) surgeRig {
+	ctx := context.Background()
+	at := time.Date(2024, 12, 1, 2, 0, 0, 0, time.UTC)
+	var persons, orders [][]any
+	r := surgeRig{db: db}
+	for p := uint32(1); p <= 30; p++ {
+		pl := [][2]string{{"四川", "成都"}, {"四川", "绵阳"}, {"北京", "北京"}}[(p-1)/10]
+		if pl[1] == "成都" {
+			r.chengdu = append(r.chengdu, p)
+		}
+		persons = append(persons, []any{p, p, p, uint64(1)})
+		orders = append(orders, []any{"tmall", fmt.Sprintf("so%d", p), uint64(1), "paid", at, at, "100", "CNY", pl[0], pl[1], p, "tmall", at})
+	}
+	insert(t, db, "persons", "person_id, parent, canonical, version", persons...)
+	insert(t, db, "orders", orderCols, orders...)
+	segs, err := segments.NewStore(ctx, db, segments.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	seg, err := segs.Save(ctx, segments.Definition{Name: "oil buyers", Rule: `city in ["成都", "绵阳", "北京"]`}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := store.NewWriter(db, store.WriterOptions{})
+	t.Cleanup(func() { w.Close(context.Background()) })
+	r.svc = &campaigns.Service{DB: db, Writer: w, Segments: segs, Logger: storetest.Logger()}
+	offer, err := r.svc.SaveOffer(ctx, campaigns.Offer{Name: "高油酸花生油 5L", Categories: []string{"高油酸花生油"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := r.svc.SaveCampaign(ctx, campaigns.Campaign{Name: "surge", OfferID: offer.ID, SegmentID: seg.ID, Channel: "outbox",
+		Trigger: campaigns.TriggerDemandSurge, Surge: &campaigns.SurgeFilter{Class: "高油酸花生油"}, Template: "{{offer}}"}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.svc.Launch(ctx, c.ID, "test"); err != nil {
+		t.Fatal(err)
+	}
+	r.id = c.ID
+	return r
+}
+
+// planned counts the campaign's send-log rows: all of them, those of
+// distinct persons, and those of 成都's persons.
+func (r surgeRig) planned(t *testing.T) (rows, persons, chengdu int) {
+	q := "SELECT count(), uniqExact(person_id), countIf(has(?, person_id)) FROM " + r.db.Table("campaign_sends") + " WHERE campaign_id = ?"
+	var n [3]uint64
+	if err := r.db.Conn.QueryRow(context.Background(), q, r.chengdu, r.id).Scan(&n[0], &n[1], &n[2]); err != nil {
+		t.Fatal(err)
+	}
+	return int(n[0]), int(n[1]), int(n[2])
+}
+
+// check: the campaign planned 成都's persons once each and nobody else,
+// and handing the alert over again plans nobody.
+func (r surgeRig) check(t *testing.T, a Alert) {
+	t.Helper()
+	rows, persons, chengdu := r.planned(t)
+	if rows != len(r.chengdu) || persons != rows || chengdu != rows {
+		t.Fatalf("the surge in 成都 planned %d rows for %d persons, %d of 成都; want its %d persons once each", rows, persons, chengdu, len(r.chengdu))
+	}
+	n, err := r.svc.DemandSurge(context.Background(), a.Surge())
+	if err != nil || n != 0 {
+		t.Fatalf("the alert handed over again planned %d persons (%v), want none", n, err)
+	}
+	if again, _, _ := r.planned(t); again != rows {
+		t.Fatalf("%d send-log rows after the alert was handed over again, want %d", again, rows)
+	}
 }

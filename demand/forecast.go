@@ -93,9 +93,20 @@ func normalQuantile(p float64) float64 {
 	return math.Sqrt2 * math.Erfinv(2*p-1)
 }
 
-// ForecastAt forecasts the units ordered of every class and city for the
-// Horizon Beijing days from the day of at, from the valid orders of the
-// o.History() days before it: the pull API of replenishment systems.
+// ForecastLevels forecasts every city series of d and their province and
+// national sums (Aggregate), each level fitted on its own (ForecastAll).
+func ForecastLevels(d *Daily, origin int, o DetectOptions) []Forecast {
+	var out []Forecast
+	for _, level := range []string{LevelCity, LevelProvince, LevelNation} {
+		out = append(out, ForecastAll(Aggregate(d, level), origin, o)...)
+	}
+	return out
+}
+
+// ForecastAt forecasts the units ordered of every class and city, province
+// and the nation (ForecastLevels) for the Horizon Beijing days from the
+// day of at, from the valid orders of the o.History() days before it: the
+// pull API of replenishment systems.
 func (s *Service) ForecastAt(ctx context.Context, at time.Time, o DetectOptions) ([]Forecast, error) {
 	days := o.History()
 	origin := beijingDay(at)
@@ -103,5 +114,5 @@ func (s *Service) ForecastAt(ctx context.Context, at time.Time, o DetectOptions)
 	if err != nil {
 		return nil, err
 	}
-	return ForecastAll(d, days, o), nil
+	return ForecastLevels(d, days, o), nil
 }

@@ -59,3 +59,28 @@ func TestForecastBeatsSeasonalNaive(t *testing.T) {
 		t.Errorf("coverage 80%%: %.3f, 95%%: %.3f: the intervals are not calibrated", c80, c95)
 	}
 }
+
+// TestForecastLevelsCoverProvincesAndTheNation: ForecastLevels forecasts
+// every city, every province and the nation, and a sum's forecast is
+// close to the sum of its cities' (each fitted on its own).
+func TestForecastLevelsCoverProvincesAndTheNation(t *testing.T) {
+	w := gen.GenerateDemand(gen.DemandConfig{Seed: 301, Start: simStart, Days: 500})
+	d := &Daily{Start: w.Start, Days: w.Days, Series: seriesOf(w, w.Units)}
+	fs := ForecastLevels(d, 480, DefaultDetectOptions())
+	n := map[string]int{}
+	sum := map[Key]float64{}
+	for _, f := range fs {
+		n[f.Key.Level()]++
+		if f.Key.Level() == LevelCity {
+			sum[Key{Class: f.Key.Class}] += f.Days[0].Expected
+		}
+	}
+	if n[LevelCity] != len(d.Series) || n[LevelProvince] != len(Aggregate(d, LevelProvince).Series) || n[LevelNation] != len(gen.DemandClasses) {
+		t.Fatalf("forecasts by level: %v", n)
+	}
+	for _, f := range fs {
+		if s := sum[f.Key]; f.Key.Level() == LevelNation && math.Abs(f.Days[0].Expected-s) > 0.1*s {
+			t.Errorf("%s: the nation's forecast %.1f, its cities' sum %.1f", f.Key.Class, f.Days[0].Expected, s)
+		}
+	}
+}

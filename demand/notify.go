@@ -18,8 +18,16 @@ import (
 // Target is a supply system (OMS, WMS, the mill's planning) alerts are
 // posted to: signed as campaign webhooks are (campaigns.SignWebhook), with
 // an Idempotency-Key the receiver deduplicates on.
+//
+// A Target with Handle is in-process (a campaign trigger): Deliver calls
+// Handle with the alert instead of posting; nil delivers, an error leaves
+// the delivery pending for the next Deliver. Its journal row is keyed on
+// the alert id like a post's, so each alert is handed over until Handle
+// succeeds once; Handle must itself be idempotent per alert id (a crash
+// between its success and the journal's write repeats it).
 type Target struct {
 	Name, URL, Secret string
+	Handle            func(ctx context.Context, a Alert) error
 }
 
 // Notifier records alerts and delivers them to the supply systems through
@@ -164,7 +172,13 @@ func (n *Notifier) Deliver(ctx context.Context) (int, error) {
 		if !ok {
 			continue // a target no longer configured keeps its pending rows
 		}
-		state, detail, tries, err := n.post(ctx, t, d)
+		var state, detail string
+		var tries uint32
+		if t.Handle != nil {
+			state, detail, tries, err = n.hand(ctx, t, d)
+		} else {
+			state, detail, tries, err = n.post(ctx, t, d)
+		}
 		if ctx.Err() != nil {
 			return done, ctx.Err()
 		}
@@ -180,6 +194,18 @@ func (n *Notifier) Deliver(ctx context.Context) (int, error) {
 		}
 	}
 	return done, errors.Join(errs...)
+}
+
+// hand gives one delivery to an in-process target, once.
+func (n *Notifier) hand(ctx context.Context, t Target, d delivery) (state, detail string, tries uint32, err error) {
+	var a Alert
+	if err := json.Unmarshal([]byte(d.evidence), &a); err != nil {
+		return "refused", "unreadable evidence: " + err.Error(), 0, fmt.Errorf("demand: alert %s: %w", d.alertID, err)
+	}
+	if err := t.Handle(ctx, a); err != nil {
+		return "pending", err.Error(), 1, fmt.Errorf("demand: %s: alert %s: %w", t.Name, d.alertID, err)
+	}
+	return "delivered", "handled", 1, nil
 }
 
 // post makes up to Attempts posts of one delivery and says what became of
@@ -246,4 +272,23 @@ func (n *Notifier) backoff(i int) time.Duration {
 		return n.Backoff(i)
 	}
 	return min(time.Second<<i, time.Minute)
+}
+
+// CampaignsTarget is the name of the in-process target that hands alerts
+// to the demand-surge campaigns; no supply system may be named so.
+const CampaignsTarget = "campaigns"
+
+// Campaigns is the in-process target handing each alert to svc's running
+// demand-surge campaigns (campaigns.Service.DemandSurge): they plan their
+// segment's members in the alert's region, once per alert.
+func Campaigns(svc *campaigns.Service) Target {
+	return Target{Name: CampaignsTarget, Handle: func(ctx context.Context, a Alert) error {
+		_, err := svc.DemandSurge(ctx, a.Surge())
+		return err
+	}}
+}
+
+// Surge is the alert as a campaign trigger sees it.
+func (a Alert) Surge() campaigns.Surge {
+	return campaigns.Surge{ID: a.ID, Class: a.Key.Class, Province: a.Key.Province, City: a.Key.City}
 }

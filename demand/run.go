@@ -89,8 +89,10 @@ func (s *Service) deliverPending(ctx context.Context, opts RunOptions) {
 	}
 }
 
-// Round is one of Run's rounds at the hour of at: detect, record, deliver.
+// Round is one of Run's rounds at the hour of at: detect, record, deliver
+// (opts' zero fields take their defaults).
 func (s *Service) Round(ctx context.Context, at time.Time, opts RunOptions) error {
+	opts.defaults()
 	alerts, err := s.DetectAt(ctx, at, opts.Step, opts.Detect)
 	if err != nil {
 		return err

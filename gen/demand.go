@@ -32,7 +32,8 @@ type DemandConfig struct {
 	Surges []Surge
 }
 
-// Surge is an injected rise of one class's searches in one city: from
+// Surge is an injected rise of one class's searches in one city (in every
+// city of Province when City is empty: a province-wide surge): from
 // Onset (an hour) for Days × 24 hours the searches are multiplied by Factor;
 // orders follow OrderLag days after the onset, multiplied by OrderFactor
 // for Days days (no order surge when OrderLag is 0).
@@ -201,7 +202,7 @@ func peakShape(ev calendar.Event, off int, peak float64) float64 {
 func (w *DemandWorld) searchFactor(k DemandKey, at time.Time) float64 {
 	f := 1.0
 	for _, s := range w.Surges {
-		if s.Class == k.Class && s.City == k.City && s.Province == k.Province &&
+		if s.Class == k.Class && (s.City == k.City || s.City == "") && s.Province == k.Province &&
 			!at.Before(s.Onset) && at.Before(s.Onset.Add(time.Duration(s.Days)*24*time.Hour)) {
 			f *= s.Factor
 		}
@@ -215,7 +216,7 @@ func (w *DemandWorld) searchFactor(k DemandKey, at time.Time) float64 {
 func (w *DemandWorld) orderFactor(k DemandKey, day time.Time) float64 {
 	f := 1.0
 	for _, s := range w.Surges {
-		if s.OrderLag <= 0 || s.Class != k.Class || s.City != k.City || s.Province != k.Province {
+		if s.OrderLag <= 0 || s.Class != k.Class || (s.City != k.City && s.City != "") || s.Province != k.Province {
 			continue
 		}
 		from := beijingMidnight(s.Onset).AddDate(0, 0, s.OrderLag)

@@ -4347,10 +4347,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 14-day forecasts of units ordered per product class and city from today (Beijing), with 80% and 95% prediction intervals: the pull API of replenishment systems (docs/demand.md). */
+        /** 14-day forecasts of units ordered per product class and city, province or the nation (level) from today (Beijing), with 80% and 95% prediction intervals: the pull API of replenishment systems (docs/demand.md). */
         get: {
             parameters: {
                 query?: {
+                    /** @description city (default), province or nation: the regions forecast. */
+                    level?: "city" | "province" | "nation";
                     /** @description Only this class. */
                     class?: string;
                     /** @description Only this province. */
@@ -4373,6 +4375,7 @@ export interface paths {
                         "application/json": components["schemas"]["DemandForecasts"];
                     };
                 };
+                400: components["responses"]["BadRequest"];
                 401: components["responses"]["Unauthorized"];
             };
         };
@@ -5635,6 +5638,7 @@ export interface components {
             trigger: string;
             replenish_kind?: string;
             lead_days?: number;
+            surge?: components["schemas"]["SurgeFilter"];
             /** Format: date-time */
             start_at?: string;
             /** Format: date-time */
@@ -6543,6 +6547,12 @@ export interface components {
             reached: number;
             /** Format: date-time */
             read_at: string;
+        };
+        /** @description The demand surge alerts that start a demand_surge campaign: of class, and of province and city when set (docs/demand.md). */
+        SurgeFilter: {
+            class: string;
+            province?: string;
+            city?: string;
         };
     };
     responses: {

@@ -35,7 +35,7 @@ export default function Campaigns() {
             { title: t('common.channel'), className: 'nowrap', dataIndex: 'channel', render: (v, r) => <>{name(v)}{(r.targets ?? []).length > 0 && <Typography.Text type="secondary">（{(r.targets ?? []).join('、')}）</Typography.Text>}</> },
             { title: t('common.trigger'), className: 'nowrap', dataIndex: 'trigger', render: (v, r) => (
               <Space size={4} data-testid="campaign-trigger-cell">
-                <Tag color={v === 'segment_entry' ? 'purple' : v === 'replenishment' ? 'gold' : undefined} bordered={false}>{name(v || 'once')}</Tag>
+                <Tag color={v === 'segment_entry' ? 'purple' : v === 'replenishment' ? 'gold' : v === 'demand_surge' ? 'volcano' : undefined} bordered={false}>{name(v || 'once')}</Tag>
                 {r.status === 'scheduled' && r.start_at && <Typography.Text type="secondary" style={{ fontSize: 12 }}>{fmtTime(r.start_at)}</Typography.Text>}
               </Space>
             ) },

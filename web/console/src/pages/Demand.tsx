@@ -114,12 +114,14 @@ function SeriesCard({ alert }: { alert?: DemandAlert }) {
     const k = alert.series;
     const to = new Date(Math.max(Date.parse(alert.to), Date.now()));
     const from = new Date(Date.parse(alert.to) - 60 * 86400_000);
-    const q = new URLSearchParams({ class: k.class, province: k.province, city: k.city });
+    // A province's or the nation's alert has the forecast of that sum.
+    const level = k.city ? 'city' : k.province ? 'province' : 'nation';
+    const q = new URLSearchParams({ level, class: k.class, province: k.province, city: k.city });
     setLoading(true);
     setError(null);
     Promise.all([
       post<{ points: DemandPoint[] }>('/demand/series', { class: k.class, province: k.province, city: k.city, granularity: 'day', from: from.toISOString(), to: to.toISOString() }, ctl.signal),
-      k.city ? get<{ forecasts: DemandForecast[] }>('/demand/forecast?' + q, ctl.signal) : Promise.resolve({ forecasts: [] }),
+      get<{ forecasts: DemandForecast[] }>('/demand/forecast?' + q, ctl.signal),
     ])
       .then(([s, f]) => {
         setPoints(s.points);

@@ -1,10 +1,11 @@
-import { Col, Form, InputNumber, Radio, Row, Select, Tooltip, Typography } from 'antd';
+import { Col, Form, Input, InputNumber, Radio, Row, Select, Tooltip, Typography } from 'antd';
 import { useTranslation } from 'react-i18next';
 import type { ChannelSettings } from '../../api';
 
 // ChannelFields choose how a campaign reaches people: the channel (with
 // the robots or webhook it posts to) and the trigger (once, on segment
-// entry, or as a replenishment reminder with its product and lead time).
+// entry, as a replenishment reminder with its product and lead time, or on
+// a demand surge alert of a product class, optionally in one region).
 export default function ChannelFields({ chans }: { chans: ChannelSettings | null }) {
   const { t } = useTranslation();
   const form = Form.useFormInstance();
@@ -34,6 +35,7 @@ export default function ChannelFields({ chans }: { chans: ChannelSettings | null
     once: t('campaignEditor.sendsOnceSegmentsMembers'),
     segment_entry: t('campaignEditor.liveAutomationPeopleSent'),
     replenishment: t('campaignEditor.hourlyHouseholdsPredictedBuy'),
+    demand_surge: t('campaignEditor.demandSurgeHint'),
   }[trigger];
   const robot = channel === 'robot';
   const robotOnce = robot ? t('campaignEditor.robotPostsGroupsOnce') : undefined;
@@ -52,6 +54,9 @@ export default function ChannelFields({ chans }: { chans: ChannelSettings | null
           <Tooltip title={robotOnce}>
             <Radio value="replenishment" disabled={robot || undefined} data-testid="trigger-replenishment">{t('campaignEditor.replenishmentReminder')}</Radio>
           </Tooltip>
+          <Tooltip title={robotOnce}>
+            <Radio value="demand_surge" disabled={robot || undefined} data-testid="trigger-demand-surge">{t('campaignEditor.demandSurge')}</Radio>
+          </Tooltip>
         </Radio.Group>
       </Form.Item>
       {trigger === 'replenishment' && (
@@ -68,7 +73,33 @@ export default function ChannelFields({ chans }: { chans: ChannelSettings | null
           </Col>
         </Row>
       )}
+      {trigger === 'demand_surge' && <SurgeFields />}
     </>
+  );
+}
+
+// SurgeFields choose a demand-surge campaign's alerts: the product class,
+// and optionally the province and city.
+function SurgeFields() {
+  const { t } = useTranslation();
+  return (
+    <Row gutter={16}>
+      <Col span={8}>
+        <Form.Item name={['surge', 'class']} label={t('campaignEditor.surgeClass')} rules={[{ required: true, whitespace: true, message: t('campaignEditor.surgeClassRequired') }]}>
+          <Input maxLength={64} placeholder="高油酸花生油" data-testid="surge-class" />
+        </Form.Item>
+      </Col>
+      <Col span={8}>
+        <Form.Item name={['surge', 'province']} label={t('campaignEditor.surgeProvince')}>
+          <Input maxLength={64} placeholder={t('campaignEditor.surgeAnyRegion')} data-testid="surge-province" />
+        </Form.Item>
+      </Col>
+      <Col span={8}>
+        <Form.Item name={['surge', 'city']} label={t('campaignEditor.surgeCity')}>
+          <Input maxLength={64} placeholder={t('campaignEditor.surgeAnyRegion')} data-testid="surge-city" />
+        </Form.Item>
+      </Col>
+    </Row>
   );
 }
 

@@ -49,6 +49,7 @@ export function SendPlan({ preview, previewing, trigger }: { preview: Preview | 
             </>}
             {triggered(trigger) && <Alert type="info" showIcon style={{ marginTop: 12 }} data-testid="plan-trigger-note" message={trigger === 'segment_entry'
               ? t('campaignEditor.segmentEntryReferencePlan')
+              : trigger === 'demand_surge' ? t('campaignEditor.surgeReferencePlan')
               : t('campaignEditor.replenishmentReferencePlanAfter')} />}
             {(preview.counts.treatment ?? 0) === 0 && !triggered(trigger) && <Alert type="warning" showIcon style={{ marginTop: 12 }} message={t('campaignEditor.nobodySendCheckSegment')} />}
           </div>

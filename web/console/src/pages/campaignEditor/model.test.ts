@@ -28,6 +28,14 @@ describe('campaign form model', () => {
     expect(body.start_at).toBe(zeroTime); // schedule now
   });
 
+  it('sends a demand-surge filter only with its trigger', () => {
+    const surge = { class: '高油酸花生油', province: '四川' };
+    const body = campaignBody({ ...initialValues('t'), trigger: 'demand_surge', surge, end_at: dayjs('2026-03-01T00:00:00Z') });
+    expect(body.surge).toEqual({ class: '高油酸花生油', province: '四川', city: '' });
+    expect(body.end_at).toBe('2026-03-01T00:00:00.000Z'); // a triggered campaign keeps its end
+    expect(campaignBody({ ...initialValues('t'), trigger: 'once', surge }).surge).toBeUndefined();
+  });
+
   it('fills a template, leaving unknown variables', () => {
     expect(renderTemplate('{{name}}，{{offer}} {{x}}', { name: '王阿姨', offer: '礼' })).toBe('王阿姨，礼 {{x}}');
   });

@@ -15,7 +15,7 @@ export const perPersonVars = ['name', 'coupon'];
 export const zeroTime = '0001-01-01T00:00:00Z';
 export const isSet = (s?: string) => !!s && !s.startsWith('0001');
 // A triggered campaign runs as an automation instead of sending once.
-export const triggered = (trigger?: string) => trigger === 'segment_entry' || trigger === 'replenishment';
+export const triggered = (trigger?: string) => trigger === 'segment_entry' || trigger === 'replenishment' || trigger === 'demand_surge';
 
 // FormValues are the editor's fields: a campaign's, plus schedule (now or
 // later) and the start and end as dayjs values.
@@ -46,6 +46,7 @@ export const campaignBody = (v: FormValues) => ({
   targets: v.channel === 'robot' || v.channel === 'webhook' ? (v.targets ?? []) : [],
   trigger: v.trigger || 'once',
   replenish_kind: v.trigger === 'replenishment' ? v.replenish_kind : '', lead_days: v.trigger === 'replenishment' ? (v.lead_days ?? 0) : 0,
+  surge: v.trigger === 'demand_surge' && v.surge ? { class: v.surge.class ?? '', province: v.surge.province ?? '', city: v.surge.city ?? '' } : undefined,
   start_at: v.schedule === 'later' && v.start_at ? v.start_at.toISOString() : zeroTime,
   end_at: triggered(v.trigger) && v.end_at ? v.end_at.toISOString() : zeroTime,
   holdout_percent: v.holdout_percent ?? 0, global_control_percent: v.global_control_percent ?? 0,

@@ -27,6 +27,7 @@ export default function DeliveryCards({ c, u, tasks, live }: { c: Campaign; u: U
             <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={live
               ? (c.trigger === 'segment_entry' ? t('campaignResults.nobodyYetWaitingPeople')
                 : c.trigger === 'replenishment' ? t('campaignResults.nobodyYetWaitingHouseholds')
+                : c.trigger === 'demand_surge' ? t('campaignResults.nobodyYetWaitingSurge')
                 : c.status === 'scheduled' ? t('campaignResults.waitingStart') : t('campaignResults.writingPlan'))
               : t('campaignResults.nobodyTreatmentSend')} />
           ) : <SendFlow c={c} u={u} live={live} />}

@@ -12,7 +12,7 @@ import { refreshMs, sendCounts } from './useCampaignResults';
 export default function LiveBanner({ c, u }: { c: Campaign; u: Uplift }) {
   const { t } = useTranslation();
   const name = useName();
-  const triggered = c.trigger === 'segment_entry' || c.trigger === 'replenishment';
+  const triggered = c.trigger === 'segment_entry' || c.trigger === 'replenishment' || c.trigger === 'demand_surge';
   const seconds = refreshMs / 1000;
   if (c.status === 'scheduled') {
     return <Alert type="warning" showIcon icon={<SyncOutlined spin />} style={{ marginBottom: 16 }} data-testid="live-banner"
@@ -31,6 +31,7 @@ export default function LiveBanner({ c, u }: { c: Campaign; u: Uplift }) {
     return <Alert type="info" showIcon icon={<SyncOutlined spin />} style={{ marginBottom: 16 }} data-testid="live-banner"
       message={c.trigger === 'segment_entry'
         ? t('campaignResults.automationRunningPeopleSent')
+        : c.trigger === 'demand_surge' ? t('campaignResults.surgeRunning', { class: c.surge?.class ?? '' })
         : t('campaignResults.replenishmentRunningEveryHour', { days: c.lead_days || 3, kind: name(c.replenish_kind || ''), kindLower: name(c.replenish_kind || '').toLowerCase() })}
       description={<>{c.end_at ? t('campaignResults.ends', { end_at: fmtTime(c.end_at) }) : t('campaignResults.noEndSet')}{t('campaignResults.pageRefreshesEveryS', { seconds })}</>} />;
   }
