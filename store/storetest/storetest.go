@@ -142,6 +142,11 @@ func EngineOptions(dir string) store.EngineOptions {
 	opts.TCPPort, opts.HTTPPort = 0, 0
 	opts.LibPath = os.Getenv("CDP_ENGINE_LIB")
 	opts.MinBackoff = 20 * time.Millisecond
+	// Test machines run many engines at a load of 20-60 on two cores: a
+	// test engine is restarted only after five minutes without an answer
+	// (a refused listener still after UnhealthyAfter), and its start may
+	// take three.
+	opts.HungAfter, opts.ReadyTimeout = 5*time.Minute, 3*time.Minute
 	opts.Logger = Logger()
 	return opts
 }
