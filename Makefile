@@ -14,7 +14,7 @@ LDFLAGS   := -X main.version=$(VERSION)
 # minutes; 20,000 took 2 min 15 s in all on a quiet machine).
 FUZZTIME  ?= 8000x
 
-.PHONY: run build test unit fuzz bench vet console console-test e2e-deps test-cluster test-cluster-ci
+.PHONY: run build test unit fuzz bench bench-cluster vet console console-test e2e-deps test-cluster test-cluster-ci
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/cdp
@@ -76,7 +76,7 @@ web/e2e/node_modules/.package-lock.json: web/e2e/package-lock.json web/e2e/packa
 # runs two engines.
 CLUSTER_PKGS ?= ./store ./schema ./ingest ./identity ./segments ./campaigns ./analytics ./journeys ./api ./demand ./wecomops
 test-cluster:
-	CDP_TEST_CLUSTER=2 $(GO) test -count=1 -p 1 -timeout 40m $(CLUSTER_PKGS)
+	CDP_TEST_CLUSTER=2 $(GO) test -count=1 -p 1 -timeout 90m $(CLUSTER_PKGS)
 	$(GO) test -count=1 -run 'TestEngineCommandsFormAShardedCluster|OneEngineAndCluster|MoveOneEngineToCluster' ./cmd/cdp ./store ./segments ./campaigns ./api
 
 # The representative subset CI runs (see docs/scale-out.md for times). The
@@ -84,6 +84,17 @@ test-cluster:
 # the move, `cdp engine`) are not repeated here: `make unit` runs them.
 test-cluster-ci:
 	CDP_TEST_CLUSTER=2 $(GO) test -count=1 -p 1 -timeout 20m -run 'Sharded|Distributed|Erasure|Unmerge|RandomRulesMatchSQL|CampaignEndToEnd|ResultsFollowMerges|Profile|SignalsMatchRawRows' ./store ./identity ./segments ./campaigns ./demand
+
+# The scale-out figures (docs/scale-out.md, Measurements): the 5-clause
+# rule cold and warm, the ingest pipeline and a campaign's planning, each
+# on one engine and then on a 2-shard cluster started beside it, in one
+# run. BENCH_PERSONS persons (the rule's world has twenty times as many
+# events), PIPE_RECORDS records through the pipeline.
+BENCH_PERSONS ?= 200000
+PIPE_RECORDS ?= 200000
+bench-cluster:
+	CDP_BENCH_COMPARE=1 CDP_BENCH_PERSONS=$(BENCH_PERSONS) CDP_PIPE_EVENTS=$(PIPE_RECORDS) $(GO) test -p 1 -run '^$$' \
+	  -bench 'FiveClauseRule200K$$|Pipeline$$|CampaignPlan$$' -benchtime 3x -timeout 3h ./segments ./ingest ./campaigns
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

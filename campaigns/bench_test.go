@@ -26,9 +26,8 @@ func benchPersons() int {
 
 // benchFixture loads n persons who each watched a video, each a WeCom
 // contact of one of 50 staff members, and a segment of all of them.
-func benchFixture(b *testing.B, n int) (*fixture, string) {
+func benchFixture(b *testing.B, db *store.DB, n int) (*fixture, string) {
 	b.Helper()
-	db := storetest.Migrated(b)
 	ctx := context.Background()
 	load := func(table, cols string, row func(p uint32) []any) {
 		for from := 1; from <= n; from += 500_000 {
@@ -81,17 +80,21 @@ func benchFixture(b *testing.B, n int) (*fixture, string) {
 //
 //	go test ./campaigns -run '^$' -bench CampaignPlan -benchtime 3x
 func BenchmarkCampaignPlan(b *testing.B) {
+	storetest.Topologies(b, campaignPlanOn)
+}
+
+func campaignPlanOn(b *testing.B, db *store.DB) {
 	n := benchPersons()
-	f, seg := benchFixture(b, n)
+	f, seg := benchFixture(b, db, n)
 	offer, err := f.svc.SaveOffer(f.ctx, Offer{Name: "低GI大米试用装", SKUs: []string{"LGI-TRIAL"}})
 	if err != nil {
 		b.Fatal(err)
 	}
-	var treat int
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
+	var treat, i int
+	for b.Loop() {
 		c := Campaign{ID: fmt.Sprint("bench", i), Name: "bench", OfferID: offer.ID, SegmentID: seg, Channel: ChannelWeCom,
 			Template: "x", HoldoutPercent: 10, CapPerWeek: 1000, Trigger: TriggerOnce}
+		i++
 		p, err := f.svc.plan(f.ctx, c, nil)
 		if err != nil {
 			b.Fatal(err)
@@ -101,7 +104,6 @@ func BenchmarkCampaignPlan(b *testing.B) {
 		}
 		treat = p.Counts[GroupTreatment]
 	}
-	b.StopTimer()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	b.ReportMetric(float64(treat), "treatment")
@@ -118,7 +120,7 @@ func BenchmarkCampaignPlan(b *testing.B) {
 //	go test ./campaigns -run '^$' -bench SegmentEntryTrigger -benchtime 200x
 func BenchmarkSegmentEntryTrigger(b *testing.B) {
 	n := benchPersons()
-	f, seg := benchFixture(b, n)
+	f, seg := benchFixture(b, storetest.Migrated(b), n)
 	offer, _ := f.svc.SaveOffer(f.ctx, Offer{Name: "低GI大米试用装", SKUs: []string{"LGI-TRIAL"}})
 	big := Campaign{ID: "earlier", Name: "earlier", OfferID: offer.ID, SegmentID: seg, Channel: ChannelOutbox, Template: "x", Trigger: TriggerOnce, CapPerWeek: 1000}
 	p, err := f.svc.plan(f.ctx, big, nil)

@@ -141,38 +141,50 @@ func (s *Service) SetTerms(ctx context.Context, terms []Term) error {
 // Rebuild recomputes demand_signals_hourly from the events and chats
 // stored now, with the current dictionary: after a dictionary change, or
 // to drop what erased persons' rows contributed. The table is replaced
-// atomically (a new table filled, then EXCHANGE TABLES), so readers see
-// the old or the new series, never a half. Rows inserted while it runs
-// reach both tables through the materialized views only if they land
-// after the exchange; run it when ingest is quiet.
+// atomically (a new table filled, then EXCHANGE TABLES, as
+// schema.RebuildTable plans it for the flavour), so readers see the old or
+// the new series, never a half. Rows inserted while it runs reach both
+// tables through the materialized views only if they land after the
+// exchange; run it when ingest is quiet.
 //
 // On a sharded cluster the hourly table is copied to every node, so each
-// node rebuilds its own copy: the new table is made beside that node's
-// local table and filled from the Distributed events and chats (every
-// shard's rows). Through the Distributed table instead, the new table
-// would be a second Distributed table over the same local copies: its
-// insert adds the whole series to what they hold (every signal twice) and
-// the exchange swaps two fronts of the same data.
+// node rebuilds its own copy from the Distributed events and chats (every
+// shard's rows); in the replicated flavour the rebuild runs once, ON
+// CLUSTER, and its insert gives each shard its part once (the replicas
+// copy it). The embedded engine cannot run Replicated tables: that plan
+// is checked by its statements (TestRebuildPlansMatchGolden).
 func (s *Service) Rebuild(ctx context.Context) error {
-	tbl, tmp := s.db.Table("demand_signals_hourly"), s.db.Table("demand_signals_rebuild")
-	if s.db.Sharded {
-		tbl, tmp = s.db.Local("demand_signals_hourly"), s.db.Local("demand_signals_rebuild")
+	plan, err := rebuildPlan(storeTarget(s.db))
+	if err != nil {
+		return fmt.Errorf("demand: rebuild: %w", err)
 	}
-	terms := strings.ReplaceAll(schema.DemandTermsArray, "{db}.", "`"+s.db.Database+"`.")
-	stmts := []struct{ name, sql string }{
-		{"drop", "DROP TABLE IF EXISTS " + tmp},
-		{"create", "CREATE TABLE " + tmp + " AS " + tbl},
-		{"events", "INSERT INTO " + tmp + " " + schema.DemandEventsSelect(s.db.Table("events"), terms)},
-		{"chats", "INSERT INTO " + tmp + " " + schema.DemandChatsSelect("(SELECT * FROM "+s.db.Table("wecom_messages")+" FINAL)", terms)},
-		{"exchange", "EXCHANGE TABLES " + tmp + " AND " + tbl},
-		{"drop old", "DROP TABLE " + tmp},
-	}
-	return s.db.EachNode(func(conn driver.Conn) error {
-		for _, st := range stmts {
-			if err := conn.Exec(ctx, st.sql); err != nil {
-				return fmt.Errorf("demand: rebuild: %s: %w", st.name, err)
+	run := func(conn driver.Conn) error {
+		for _, st := range plan.Steps {
+			if err := conn.Exec(ctx, st.SQL); err != nil {
+				return fmt.Errorf("demand: rebuild: %s: %w", st.Name, err)
 			}
 		}
 		return nil
+	}
+	if !plan.EachNode {
+		return run(s.db.Conn)
+	}
+	return s.db.EachNode(run)
+}
+
+// rebuildPlan is Rebuild's plan on t: the hourly table filled from the
+// events (through the Distributed table on a cluster) and from the chats
+// in their current state.
+func rebuildPlan(t schema.Target) (schema.Rebuild, error) {
+	db := "`" + t.Database + "`."
+	terms := strings.ReplaceAll(schema.DemandTermsArray, "{db}.", db)
+	return schema.RebuildTable(t, "demand_signals_hourly", []schema.RebuildStep{
+		{Name: "events", SQL: schema.DemandEventsSelect(db+"`events`", terms)},
+		{Name: "chats", SQL: schema.DemandChatsSelect("(SELECT * FROM "+db+"`wecom_messages` FINAL)", terms)},
 	})
+}
+
+// storeTarget is where db's DDL goes.
+func storeTarget(db *store.DB) schema.Target {
+	return schema.Target{Database: db.Database, Cluster: db.Cluster, Sharded: db.Sharded}
 }

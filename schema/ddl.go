@@ -173,11 +173,14 @@ func (c CreateTable) render(t Target) []string {
 	return stmts
 }
 
+// replicaPath is the Keeper path of the replicated flavour's tables.
+const replicaPath = "'/clickhouse/tables/{shard}/{database}/{table}'"
+
 // replicated turns "ReplacingMergeTree(version)" into
 // "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', version)".
 func replicated(engine string) string {
 	name, args, hasArgs := strings.Cut(engine, "(")
-	path := "'/clickhouse/tables/{shard}/{database}/{table}', '{replica}'"
+	path := replicaPath + ", '{replica}'"
 	if hasArgs {
 		args = strings.TrimSuffix(args, ")")
 		if strings.TrimSpace(args) != "" {

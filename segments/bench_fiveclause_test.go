@@ -118,9 +118,16 @@ func moreEvents(b testing.TB, db *store.DB, persons, n int) {
 func BenchmarkFiveClauseRule1M(b *testing.B) { benchFiveClause(b, 1_000_000, 20_000_000) }
 
 // BenchmarkFiveClauseRule200K is the same over 200,000 persons and about
-// 4 million events: small enough to compare one engine with a 2-shard
-// cluster (CDP_TEST_CLUSTER=2) in one sitting (docs/scale-out.md).
-func BenchmarkFiveClauseRule200K(b *testing.B) { benchFiveClause(b, 200_000, 4_000_000) }
+// 4 million events (CDP_BENCH_PERSONS persons and twenty times as many
+// events when set): small enough to compare one engine with a 2-shard
+// cluster in one run (storetest.CompareEnv, docs/scale-out.md).
+func BenchmarkFiveClauseRule200K(b *testing.B) {
+	persons := 200_000
+	if n, err := strconv.Atoi(os.Getenv("CDP_BENCH_PERSONS")); err == nil && n > 0 {
+		persons = n
+	}
+	benchFiveClause(b, persons, 20*persons)
+}
 
 // BenchmarkFiveClauseRule10M is the same over ten million persons and
 // CDP_BENCH_EVENTS events (default 60 million). Generating them takes
@@ -143,22 +150,19 @@ func BenchmarkFiveClauseRule10M(b *testing.B) {
 	benchFiveClause(b, 10_000_000, events)
 }
 
-// fiveClauseData returns a database holding the benchmark's brand:
+// fiveClauseData fills db (a new migrated database) with the benchmark's
+// brand and returns it:
 // persons persons (generate) and about events behaviour events
 // (moreEvents), merged (OPTIMIZE FINAL), and how many canonical persons
 // it has.
 //
-// With CDP_BENCH_DB set, the database of that name on the test
+// With CDP_BENCH_DB set, db is ignored: the database of that name on the test
 // ClickHouse (CDP_TEST_CLICKHOUSE_DSN, e.g. a `cdp engine` left running)
 // is used and kept: the data is generated only if it does not hold
 // exactly persons persons, so profiling runs skip the generation.
-func fiveClauseData(b *testing.B, persons, events int) (*store.DB, uint64) {
+func fiveClauseData(b *testing.B, db *store.DB, persons, events int) (*store.DB, uint64) {
 	ctx := context.Background()
-	var db *store.DB
-	name := os.Getenv("CDP_BENCH_DB")
-	if name == "" {
-		db = storetest.Migrated(b)
-	} else {
+	if name := os.Getenv("CDP_BENCH_DB"); name != "" {
 		var err error
 		if db, err = store.Open(storetest.DSN(b, name), storetest.Logger()); err != nil {
 			b.Fatal(err)
@@ -222,9 +226,16 @@ func fiveClauseData(b *testing.B, persons, events int) (*store.DB, uint64) {
 //     canonical persons.
 //
 // Generation and OPTIMIZE FINAL are outside the timing.
+//
+// With storetest.CompareEnv it runs on one engine and on a 2-shard
+// cluster (storetest.Topologies).
 func benchFiveClause(b *testing.B, persons, events int) {
+	storetest.Topologies(b, func(b *testing.B, db *store.DB) { fiveClauseOn(b, db, persons, events) })
+}
+
+func fiveClauseOn(b *testing.B, db *store.DB, persons, events int) {
 	ctx := context.Background()
-	db, universe := fiveClauseData(b, persons, events)
+	db, universe := fiveClauseData(b, db, persons, events)
 	query := fiveClauseSQL(db.Table)
 	var cold, newRule, warm, sql, tuned time.Duration
 	var heap float64

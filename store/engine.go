@@ -35,18 +35,26 @@ type EngineOptions struct {
 	// BI is the engine's read-only user for BI tools; none when BI.Name is
 	// empty. The platform's own user (PlatformUser) always exists.
 	BI BIUser
-	// ReadyTimeout bounds one start of the child until /ping answers.
+	// ReadyTimeout bounds the first start of the child until a query
+	// answers. A restart after a crash waits twice as long as the restart
+	// before it, up to eight times ReadyTimeout: a node restarted on a
+	// loaded machine may take minutes to answer, and killing it at each
+	// deadline would never let it come back.
 	ReadyTimeout time.Duration
 	// MinBackoff and MaxBackoff bound the wait before a restart; the wait
 	// doubles for each crash and resets once a child has lived StableAfter.
 	MinBackoff, MaxBackoff, StableAfter time.Duration
-	// The supervisor checks every HealthInterval that both listeners
-	// answer (HTTP /ping, a native connection) and kills the child when
-	// they have not for UnhealthyAfter, as after a SYSTEM STOP LISTEN;
-	// it then restarts like after a crash.
-	HealthInterval, UnhealthyAfter time.Duration
-	Logger                         *slog.Logger
-	Metrics                        *Metrics
+	// The supervisor probes the child every HealthInterval with new
+	// connections: a native connection, and `SELECT 1` over HTTP as the
+	// platform's user. It kills the child (and restarts it like after a
+	// crash) when the listeners have refused connections for
+	// UnhealthyAfter, as after a SYSTEM STOP LISTEN, or when no probe has
+	// answered for HungAfter although the listeners accept: a hung
+	// engine. A probe waits up to HungAfter for its answer, so an engine
+	// that answers slowly on a loaded machine is never killed.
+	HealthInterval, UnhealthyAfter, HungAfter time.Duration
+	Logger                                    *slog.Logger
+	Metrics                                   *Metrics
 
 	// Cluster, when set, makes the engine a node of a sharded cluster
 	// (see EngineCluster).
@@ -71,11 +79,14 @@ func DefaultEngineOptions() EngineOptions {
 		MinBackoff:   100 * time.Millisecond,
 		MaxBackoff:   10 * time.Second,
 		StableAfter:  30 * time.Second,
-		// /ping is answered by the HTTP server's own threads, never queued
-		// behind queries or merges; 10 s without an answer is a stopped
-		// listener or a hung engine, not load.
+		// A refused connection is answered by the kernel at once whatever
+		// the load: 10 s of refusals is a stopped listener. A query that
+		// does not answer may be load (a 2-core machine at a load of 40
+		// left /ping unanswered for 11 s): two minutes of silence is a
+		// hung engine.
 		HealthInterval: time.Second,
 		UnhealthyAfter: 10 * time.Second,
+		HungAfter:      2 * time.Minute,
 	}
 }
 
@@ -149,7 +160,7 @@ func StartEngine(ctx context.Context, opts EngineOptions) (*Engine, error) {
 		stopping: make(chan struct{}),
 	}
 	started := time.Now()
-	if err := e.startChild(ctx); err != nil {
+	if err := e.startChild(ctx, opts.ReadyTimeout); err != nil {
 		return nil, err
 	}
 	e.logger.Info("embedded ClickHouse engine ready",
@@ -172,6 +183,7 @@ func (o EngineOptions) withDefaults() EngineOptions {
 		{&o.StableAfter, &def.StableAfter},
 		{&o.HealthInterval, &def.HealthInterval},
 		{&o.UnhealthyAfter, &def.UnhealthyAfter},
+		{&o.HungAfter, &def.HungAfter},
 	} {
 		if *d.v == 0 {
 			*d.v = *d.def

@@ -5,8 +5,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -27,7 +25,9 @@ type child struct {
 	started time.Time
 }
 
-func (e *Engine) startChild(ctx context.Context) error {
+// startChild starts a child and waits up to readyTimeout until it answers
+// a query; a child that has not is killed.
+func (e *Engine) startChild(ctx context.Context, readyTimeout time.Duration) error {
 	env, err := childEnv(e.spec)
 	if err != nil {
 		return err
@@ -58,7 +58,7 @@ func (e *Engine) startChild(ctx context.Context) error {
 	c := &child{cmd: cmd, control: pw, exited: make(chan error, 1), started: time.Now()}
 	go func() { c.exited <- cmd.Wait() }()
 
-	if err := e.waitReady(ctx, c.exited); err != nil {
+	if err := e.waitReady(ctx, c.exited, readyTimeout); err != nil {
 		pw.Close()
 		_ = cmd.Process.Kill()
 		<-c.exited
@@ -70,11 +70,12 @@ func (e *Engine) startChild(ctx context.Context) error {
 	return nil
 }
 
-func (e *Engine) waitReady(ctx context.Context, exited chan error) error {
-	ctx, cancel := context.WithTimeout(ctx, e.opts.ReadyTimeout)
+// waitReady probes the child until a query answers, the child exits or
+// timeout passes. Each probe may take the rest of the time: on a loaded
+// machine a starting engine answers late, and a late answer counts.
+func (e *Engine) waitReady(ctx context.Context, exited chan error, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	client := &http.Client{Timeout: time.Second}
-	url := "http://" + e.HTTPAddr() + "/ping"
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -83,17 +84,20 @@ func (e *Engine) waitReady(ctx context.Context, exited chan error) error {
 			exited <- err // leave it for the caller's wait
 			return fmt.Errorf("engine child exited before it was ready (%v): %s", err, e.stderr.String())
 		case <-ctx.Done():
-			return fmt.Errorf("engine not ready after %s: %w; engine said: %s", e.opts.ReadyTimeout, ctx.Err(), e.stderr.String())
+			return fmt.Errorf("engine not ready after %s: %w; engine said: %s", timeout, ctx.Err(), e.stderr.String())
 		case <-tick.C:
-			resp, err := client.Get(url)
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					return nil
-				}
+			if probeEngine(ctx, e.TCPAddr(), e.HTTPAddr(), e.password) == probeAnswered {
+				return nil
 			}
 		}
 	}
+}
+
+// restartTimeout is how long a restart attempt that follows failed ones
+// waits for the child: ReadyTimeout doubled for each failure, at most
+// eight times ReadyTimeout.
+func restartTimeout(ready time.Duration, failed int) time.Duration {
+	return ready << min(failed, 3)
 }
 
 // supervise waits for the current child to die and starts a new one with
@@ -102,6 +106,7 @@ func (e *Engine) supervise() {
 	defer close(e.done)
 	backoff := e.opts.MinBackoff
 	for {
+		failed := 0
 		e.mu.Lock()
 		c := e.cur
 		e.mu.Unlock()
@@ -133,12 +138,14 @@ func (e *Engine) supervise() {
 				case <-ctx.Done():
 				}
 			}()
-			err := e.startChild(ctx)
+			err := e.startChild(ctx, restartTimeout(e.opts.ReadyTimeout, failed))
 			cancel()
 			if err == nil {
 				break
 			}
-			e.logger.Error("engine restart failed", "err", err, "next_backoff", backoff)
+			failed++
+			e.logger.Error("engine restart failed", "err", err, "next_backoff", backoff,
+				"next_ready_timeout", restartTimeout(e.opts.ReadyTimeout, failed))
 		}
 		e.mu.Lock()
 		e.restarts++
@@ -148,49 +155,48 @@ func (e *Engine) supervise() {
 	}
 }
 
-// watch waits for the child to exit, checking its listeners meanwhile: a
-// child whose listeners have not answered for UnhealthyAfter is killed,
-// and its exit returned like a crash's. stopping reports Close.
+// watch waits for the child to exit, probing its listeners meanwhile
+// (one probe at a time, every HealthInterval, each waiting up to
+// HungAfter for its answer). A child that healthState.observe condemns is
+// killed, and its exit returned like a crash's. stopping reports Close.
 func (e *Engine) watch(c *child) (exit error, stopping bool) {
 	tick := time.NewTicker(e.opts.HealthInterval)
 	defer tick.Stop()
-	answered, killed := time.Now(), false
+	ctx, cancel := context.WithCancel(context.Background())
+	results := make(chan probeResult, 1)
+	inFlight := false
+	defer func() {
+		cancel()
+		if inFlight {
+			<-results
+		}
+	}()
+	health, killed := newHealthState(time.Now()), false
 	for {
 		select {
 		case <-e.stopping:
 			return nil, true
 		case err := <-c.exited:
 			return err, false
-		case <-tick.C:
-			if e.listening() {
-				answered = time.Now()
-			} else if !killed && time.Since(answered) > e.opts.UnhealthyAfter {
-				e.logger.Error("engine listeners not answering; killing the engine child to restart it",
-					"silent_ms", time.Since(answered).Milliseconds())
+		case r := <-results:
+			inFlight = false
+			if kill, why := health.observe(time.Now(), r, e.opts.UnhealthyAfter, e.opts.HungAfter); kill && !killed {
+				e.logger.Error("engine not answering; killing the engine child to restart it", "why", why)
 				_ = c.cmd.Process.Kill()
 				killed = true
 			}
+		case <-tick.C:
+			if inFlight || killed {
+				continue
+			}
+			inFlight = true
+			go func() {
+				pctx, pcancel := context.WithTimeout(ctx, e.opts.HungAfter)
+				defer pcancel()
+				results <- probeEngine(pctx, e.TCPAddr(), e.HTTPAddr(), e.password)
+			}()
 		}
 	}
-}
-
-// listening reports whether both listeners accept a new connection and
-// HTTP answers /ping. Connections are never reused: a listener stopped by
-// SYSTEM STOP LISTEN leaves open connections working.
-func (e *Engine) listening() bool {
-	const timeout = 2 * time.Second
-	conn, err := net.DialTimeout("tcp", e.TCPAddr(), timeout)
-	if err != nil {
-		return false
-	}
-	conn.Close()
-	client := &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := client.Get("http://" + e.HTTPAddr() + "/ping")
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
 }
 
 // stopChild asks the engine to exit (it flushes and stops in milliseconds)

@@ -32,6 +32,7 @@ type config struct {
 	EngineLib          string
 	EngineTCPPort      int
 	EngineHTTPPort     int
+	EngineHungSeconds  int
 	BIUser             string
 	BIPassword         string
 	HTTPAddr           string
@@ -127,6 +128,8 @@ func (c *config) storageSettings() []setting {
 			help: "Embedded engine's native-protocol port on 127.0.0.1 (BI tools and clickhouse-client connect here); 0 picks a free one."},
 		{flag: "engine-http-port", env: "CDP_ENGINE_HTTP_PORT", commands: engineCommands, num: &c.EngineHTTPPort, def: "8123",
 			help: "Embedded engine's HTTP-protocol port on 127.0.0.1; 0 picks a free one."},
+		{flag: "engine-hung-seconds", env: "CDP_ENGINE_HUNG_SECONDS", commands: engineCommands, num: &c.EngineHungSeconds, def: "120",
+			help: "Seconds the embedded engine may go without answering a query (its listeners accepting) before it is restarted; an engine that answers slowly is never restarted, one whose listeners refuse connections is after 10 s."},
 		{flag: "bi-user", env: "CDP_BI_USER", commands: engineCommands, str: &c.BIUser, def: "bi",
 			help: "Embedded engine's read-only user for BI tools: it reads the BI views (database bi_cdp) and nothing else."},
 		{flag: "bi-password", env: "CDP_BI_PASSWORD", commands: engineCommands, str: &c.BIPassword,

@@ -136,6 +136,7 @@ func startEngine(ctx context.Context, cfg config, logger *slog.Logger, metrics *
 	opts.LibPath = cfg.EngineLib
 	opts.DataDir = cfg.DataDir
 	opts.TCPPort, opts.HTTPPort = cfg.EngineTCPPort, cfg.EngineHTTPPort
+	opts.HungAfter = time.Duration(cfg.EngineHungSeconds) * time.Second // 0: the default
 	opts.Logger, opts.Metrics = logger, metrics
 	// No BI user (CDP_BI_USER empty, or cdp bench): the engine has the
 	// platform's user only.

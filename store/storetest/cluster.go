@@ -136,3 +136,28 @@ func stopPair() {
 		os.RemoveAll(pairDir)
 	}
 }
+
+// CompareEnv, set to 1, makes the benchmarks that use Topologies run on
+// one engine and on a 2-shard cluster in the same run (docs/scale-out.md,
+// Measurements).
+const CompareEnv = "CDP_BENCH_COMPARE"
+
+// Topologies runs bench on a new migrated database of the test's
+// ClickHouse, or, with CompareEnv set, twice in one run: as the
+// sub-benchmarks one-engine and 2-shards, on the shared engine and on the
+// 2-shard cluster OneEngineAndCluster starts beside it, one after the
+// other on the same machine.
+func Topologies(b *testing.B, bench func(b *testing.B, db *store.DB)) {
+	if os.Getenv(CompareEnv) != "1" {
+		bench(b, Migrated(b))
+		return
+	}
+	b.Run("one-engine", func(b *testing.B) {
+		one, _ := OneEngineAndCluster(b)
+		bench(b, one)
+	})
+	b.Run("2-shards", func(b *testing.B) {
+		_, cluster := OneEngineAndCluster(b)
+		bench(b, cluster)
+	})
+}

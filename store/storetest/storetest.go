@@ -142,6 +142,11 @@ func EngineOptions(dir string) store.EngineOptions {
 	opts.TCPPort, opts.HTTPPort = 0, 0
 	opts.LibPath = os.Getenv("CDP_ENGINE_LIB")
 	opts.MinBackoff = 20 * time.Millisecond
+	// Test machines run many engines at a load of 20-60 on two cores: a
+	// test engine is restarted only after five minutes without an answer
+	// (a refused listener still after UnhealthyAfter), and its start may
+	// take three.
+	opts.HungAfter, opts.ReadyTimeout = 5*time.Minute, 3*time.Minute
 	opts.Logger = Logger()
 	return opts
 }
@@ -230,7 +235,11 @@ func Migrated(t testing.TB) *store.DB {
 // cluster) and returns it.
 func migrate(t testing.TB, db *store.DB) *store.DB {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	// A bound against a hang, not a measure: on a sharded cluster every
+	// node runs all of the DDL, and at a load of 30 on two cores a
+	// migration took over a minute (the api suite's first run on the
+	// cluster lost two tests to a one-minute bound).
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	if db.Sharded {
 		if _, err := schema.MigrateNodes(ctx, db.Nodes, Target(db), Logger()); err != nil {
