@@ -127,7 +127,7 @@ function WayModal({ way, welcome, tags, onClose }: { way: ContactWay | null; wel
         </Space.Compact>
         <Form.Item name="users" label={t('wecom.qr.users')} extra={t('wecom.qr.usersHelp', { max: maxWayUsers })}
           rules={[{ required: true, type: 'array', min: 1, message: t('wecom.qr.usersRequired') }, { type: 'array', max: maxWayUsers, message: t('wecom.qr.usersHelp', { max: maxWayUsers }) }]}>
-          <Select mode="tags" tokenSeparators={[',', '，', ' ', '、']} open={false} suffixIcon={null} data-testid="qr-users" />
+          <Select mode="tags" tokenSeparators={[',', '，', ' ', '、']} notFoundContent={null} suffixIcon={null} data-testid="qr-users" />
         </Form.Item>
         <Form.Item name="remark" label={t('wecom.qr.remark')}>
           <Input maxLength={maxRemarkChars} showCount />
