@@ -29,7 +29,7 @@ await step('the WeCom page opens on tag sync', async () => {
 
 await step('create a channel QR code and see its PNG', async () => {
   await Promise.all([page.waitForResponse(apiPath('/wecom/contact-ways')), page.getByRole('tab', { name: '渠道活码' }).click()]);
-  await page.waitForURL(/\/wecom\/qr$/);
+  await page.waitForURL(/\/wecom\?tab=qr$/);
   await page.getByTestId('new-qr').click();
   await page.getByTestId('qr-state').fill(state);
   await choose(page.getByTestId('qr-kind'), '包装批次');
@@ -66,7 +66,7 @@ await step('lost customers, narrowed by alert status', async () => {
     page.waitForResponse((r) => new URL(r.url()).pathname === '/api/v1/wecom/lost-customers'),
     page.getByRole('tab', { name: '流失客户' }).click(),
   ]);
-  await page.waitForURL(/\/wecom\/lost$/);
+  await page.waitForURL(/\/wecom\?tab=lost$/);
   check(first.status() === 200, `lost customers answered ${first.status()}`);
   const all = (await first.json()).items;
   await page.getByTestId('lost-table').waitFor();
@@ -86,13 +86,13 @@ await step('lost customers, narrowed by alert status', async () => {
 
 await step('customer groups, and a tab opened from its link', async () => {
   await Promise.all([page.waitForResponse(apiPath('/wecom/groups')), page.getByRole('tab', { name: '客户群' }).click()]);
-  await page.waitForURL(/\/wecom\/groups$/);
+  await page.waitForURL(/\/wecom\?tab=groups$/);
   await page.getByTestId('groups-table').waitFor();
   check((await page.getByTestId('groups-help').innerText()).includes('tag("wecom_group:'), 'the page says how to use a group in rules');
   await shot('groups');
-  await Promise.all([page.waitForResponse(apiPath('/wecom/contact-ways')), page.goto(base + '/wecom/qr')]);
+  await Promise.all([page.waitForResponse(apiPath('/wecom/contact-ways')), page.goto(base + '/wecom?tab=qr')]);
   await page.getByTestId('qr-table').locator('tbody tr').filter({ hasText: state }).waitFor();
-  check((await page.getByRole('tab', { selected: true }).innerText()).includes('渠道活码'), 'the link /wecom/qr opens the QR tab');
+  check((await page.getByRole('tab', { selected: true }).innerText()).includes('渠道活码'), 'the link /wecom?tab=qr opens the QR tab');
 });
 
 await finish('wecom');

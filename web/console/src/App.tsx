@@ -171,7 +171,6 @@ function Shell() {
               <Route path="/journeys/:id" element={<JourneyDetail />} />
               <Route path="/journeys/:id/edit" element={<JourneyEditor />} />
               <Route path="/wecom" element={<WeCom />} />
-              <Route path="/wecom/:tab" element={<WeCom />} />
               <Route path="/demand" element={<Demand />} />
               <Route path="/analytics" element={<Analytics />} />
               <Route path="/analytics/:tab" element={<Analytics />} />

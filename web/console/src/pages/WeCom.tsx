@@ -1,4 +1,4 @@
-import { useNavigate, useParams } from 'react-router-dom';
+import { useSearchParams } from 'react-router-dom';
 import { Tabs } from 'antd';
 import { useTranslation } from 'react-i18next';
 import { PageTitle } from '../components/common';
@@ -12,16 +12,16 @@ import Groups from './wecom/Groups';
 import GroupSends from './wecom/GroupSends';
 
 // WeCom is the private-domain operations page (docs/wecom.md), one tab a
-// subject; the active tab is in the link (/wecom/<tab>), so a copied
-// link opens it.
+// subject; the active tab is in the link (/wecom?tab=<tab>), so a copied
+// link opens it. It is a query parameter, not a path: the server answers
+// every path under /wecom/ as WeCom's (its callback is /wecom/callback).
 export default function WeCom() {
   const { t } = useTranslation();
-  const { tab } = useParams();
-  const navigate = useNavigate();
+  const [params, setParams] = useSearchParams();
   return (
     <>
       <PageTitle title={t('common.wecom')} sub={t('wecom.subtitle')} />
-      <Tabs activeKey={tabKey(tab)} onChange={(k) => navigate('/wecom/' + k)} destroyInactiveTabPane data-testid="wecom-tabs"
+      <Tabs activeKey={tabKey(params.get('tab') ?? undefined)} onChange={(k) => setParams({ tab: k })} destroyInactiveTabPane data-testid="wecom-tabs"
         items={[
           { key: 'tags', label: t('wecom.tabs.tags'), children: <TagSyncs /> },
           { key: 'qr', label: t('wecom.tabs.qr'), children: <ContactWays /> },

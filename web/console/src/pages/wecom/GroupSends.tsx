@@ -40,7 +40,7 @@ export default function GroupSends() {
         <Table rowKey="id" loading={!campaigns && !error} dataSource={campaigns ?? []} size="small" pagination={false} data-testid="group-campaigns"
           locale={{ emptyText: <Empty description={t('wecom.groupSend.none')} /> }}
           rowClassName={(c) => (c.id === chosen ? 'ant-table-row-selected' : '')}
-          onRow={(c) => ({ onClick: () => setParams({ campaign: c.id }), style: { cursor: 'pointer' } })}
+          onRow={(c) => ({ onClick: () => setParams((p) => { p.set('campaign', c.id); return p; }), style: { cursor: 'pointer' } })}
           columns={[
             { title: t('common.campaign'), render: (_, c) => <Link to={`/campaigns/${c.id}/results`} onClick={(e) => e.stopPropagation()}>{c.name}</Link> },
             { title: t('common.status'), className: 'nowrap', render: (_, c) => t(`names.${c.status}` as 'names.draft', { defaultValue: c.status }) },

@@ -33,7 +33,7 @@ export default function Groups() {
         message={t('wecom.groups.inRules')}
         description={<>
           {t('wecom.groups.inRulesHelp')} <Typography.Text code>{groupRule('大米福利群')}</Typography.Text>
-          {' '}{t('wecom.groups.sendHelp')} <Link to="/wecom/group-sends">{t('wecom.tabs.groupSends')}</Link>
+          {' '}{t('wecom.groups.sendHelp')} <Link to="/wecom?tab=group-sends">{t('wecom.tabs.groupSends')}</Link>
         </>} />
       {error ? <ErrorAlert error={error} style={{ marginBottom: 16 }} /> : null}
       <Table rowKey="chat_id" loading={!items && !error} dataSource={shown} size="small" data-testid="groups-table"

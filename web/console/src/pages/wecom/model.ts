@@ -4,7 +4,7 @@
 import type { ContactWay, ContactWayInput, GroupSend, LostCustomer, Welcome, WelcomeRequest } from '../../api';
 
 // tabKeys are the WeCom page's tabs in order, each its own link
-// (/wecom/<key>); the first is the default.
+// (/wecom?tab=<key>); the first is the default.
 export const tabKeys = ['tags', 'qr', 'welcome', 'lost', 'transfers', 'groups', 'group-sends'] as const;
 export type TabKey = (typeof tabKeys)[number];
 
