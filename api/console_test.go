@@ -13,7 +13,9 @@ import (
 
 func TestConsoleIsServedOutsideTheAPIAndAPIPathsStayJSON(t *testing.T) {
 	f := newFixture(t)
-	for _, path := range []string{"/", "/segments/new", "/profiles/42", "/campaigns/cmp_1/results"} {
+	// /wecom is the console's WeCom page (its tab in the query), opened
+	// from a link or a reload; only the paths under /wecom/ are WeCom's.
+	for _, path := range []string{"/", "/segments/new", "/profiles/42", "/campaigns/cmp_1/results", "/wecom", "/wecom?tab=qr"} {
 		rec := f.do("GET", path, "", nil, nil)
 		if rec.Code != 200 || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") ||
 			!strings.Contains(rec.Body.String(), `<div id="root">`) || rec.Header().Get("Cache-Control") != "no-cache" {
@@ -21,7 +23,7 @@ func TestConsoleIsServedOutsideTheAPIAndAPIPathsStayJSON(t *testing.T) {
 		}
 	}
 	for _, tc := range []struct{ method, path string }{
-		{"GET", "/api/v1/nothing-here"}, {"GET", "/api/nothing"}, {"GET", "/v1/nothing"}, {"POST", "/segments/new"}, {"GET", "/wecom/x"},
+		{"GET", "/api/v1/nothing-here"}, {"GET", "/api/nothing"}, {"GET", "/v1/nothing"}, {"POST", "/segments/new"}, {"GET", "/wecom/x"}, {"GET", "/wecom/"}, {"GET", "/api"},
 	} {
 		var e api.Error
 		if rec := f.do(tc.method, tc.path, adminToken, nil, &e); rec.Code != 404 || e.Code != api.CodeNotFound {

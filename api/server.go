@@ -273,13 +273,15 @@ func (s *Server) adminRoutes(admin *gin.RouterGroup) {
 }
 
 // consolePath tells whether a request the API does not route is for the
-// web console: a GET or HEAD outside the API, ingest and WeCom paths.
+// web console: a GET or HEAD outside the API, ingest and WeCom paths
+// (/api, /v1 and everything under them and under /wecom/). /wecom itself
+// is the console's 企业微信 page; WeCom's paths are below it.
 func consolePath(r *http.Request) bool {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return false
 	}
 	for _, prefix := range []string{"/api/", "/v1/", "/wecom/"} {
-		if strings.HasPrefix(r.URL.Path, prefix) || r.URL.Path+"/" == prefix {
+		if strings.HasPrefix(r.URL.Path, prefix) || (r.URL.Path+"/" == prefix && prefix != "/wecom/") {
 			return false
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -186,11 +187,37 @@ func (s *Server) lostCustomers(c *gin.Context) {
 	if !ok {
 		return
 	}
-	list, err := s.wecomOps.LostCustomers(c.Request.Context(), nil, limit)
+	statuses, ok := lossStatusParam(c)
+	if !ok {
+		return
+	}
+	list, err := s.wecomOps.LostCustomers(c.Request.Context(), statuses, limit)
 	if s.answerContactErr(c, err, "lost customer") {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"items": nonNilSlice(list)})
+}
+
+// lossStatuses are the alert statuses a lost-customer list can be
+// narrowed to.
+var lossStatuses = map[string]bool{wecomops.LossPending: true, wecomops.LossPosting: true, wecomops.LossSent: true,
+	wecomops.LossFailed: true, wecomops.LossUnconfirmed: true, wecomops.LossOff: true}
+
+// lossStatusParam is the status query parameter of the lost customers
+// (repeated, or comma-separated): nil when absent (every status), 400
+// naming status for one that is not an alert status.
+func lossStatusParam(c *gin.Context) ([]string, bool) {
+	var out []string
+	for _, v := range c.QueryArray("status") {
+		for _, st := range strings.Split(v, ",") {
+			if !lossStatuses[st] {
+				fail(c, http.StatusBadRequest, CodeInvalid, "status must be pending, posting, sent, failed, unconfirmed or off, not "+strconv.Quote(st), "status")
+				return nil, false
+			}
+			out = append(out, st)
+		}
+	}
+	return out, true
 }
 
 func (s *Server) listTransfers(c *gin.Context) {

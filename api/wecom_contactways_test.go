@@ -58,4 +58,15 @@ func TestContactWayAPI(t *testing.T) {
 		lost.Items[0].External != "wmLOST01" || lost.Items[0].Status != wecomops.LossOff {
 		t.Fatalf("lost customers: %d %+v", rec.Code, lost.Items)
 	}
+	// Narrowed by alert status: the loss is "off", so asking for those
+	// that were sent or failed finds none, and an unknown status is 400.
+	if rec := f.do("GET", "/api/v1/wecom/lost-customers?status=sent,failed", adminToken, nil, &lost); rec.Code != 200 || len(lost.Items) != 0 {
+		t.Fatalf("sent or failed lost customers: %d %+v", rec.Code, lost.Items)
+	}
+	if rec := f.do("GET", "/api/v1/wecom/lost-customers?status=sent&status=off", adminToken, nil, &lost); rec.Code != 200 || len(lost.Items) != 1 {
+		t.Fatalf("sent or off lost customers: %d %+v", rec.Code, lost.Items)
+	}
+	if rec := f.do("GET", "/api/v1/wecom/lost-customers?status=gone", adminToken, nil, &e); rec.Code != 400 || e.Field != "status" {
+		t.Fatalf("an unknown status: %d %+v", rec.Code, e)
+	}
 }

@@ -35,6 +35,10 @@ var browserScripts = []struct{ script, artifacts string }{
 	// (the API's errors drawn on the nodes they name on the way), launches
 	// it and sees the live counts move.
 	{"journey.mjs", "journey"},
+	// The WeCom page: its tabs in the link, a channel QR code created and
+	// its PNG shown, lost customers narrowed by alert status, customer
+	// groups.
+	{"wecom.mjs", "wecom"},
 }
 
 // TestConsoleInHeadlessChromium runs the real platform with a small demo

@@ -364,11 +364,18 @@ await step('the WeCom page: tag syncs, the corp tag library and the moment tasks
   await page.getByTestId('create-tag-sync').click();
   await page.getByText('请选择人群').waitFor();
   await page.getByText('请选择企业标签').waitFor();
-  await page.getByTestId('moments-table').waitFor();
-  const moments = await apiCall('GET', '/wecom/moments');
-  const momentRows = await page.getByTestId('moments-table').locator('tbody tr.ant-table-row').count();
-  check(momentRows === moments.items.length, `the page lists ${momentRows} moment tasks, the API ${moments.items.length}`);
   await shot('wecom');
+  const [listed] = await Promise.all([
+    page.waitForResponse((r) => new URL(r.url()).pathname === '/api/v1/wecom/moments'),
+    page.getByRole('tab', { name: '客户朋友圈' }).click(),
+  ]);
+  await page.waitForURL(/\/wecom\?tab=moments$/);
+  await page.getByTestId('moments-table').waitFor();
+  const moments = (await listed.json()).items;
+  if (moments.length) await page.getByTestId('moments-table').locator('tbody tr.ant-table-row').first().waitFor();
+  const momentRows = await page.getByTestId('moments-table').locator('tbody tr.ant-table-row').count();
+  check(momentRows === moments.length, `the page lists ${momentRows} moment tasks, the API ${moments.length}`);
+  await shot('wecom-moments');
 });
 
 await step('settings and the English switch', async () => {

@@ -4810,11 +4810,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Lost customers (contact_lost events) with their manager alert's status, newest first. */
+        /** Lost customers (contact_lost events) with their manager alert's status, newest first; status (repeated or comma-separated) narrows them to those alert statuses. */
         get: {
             parameters: {
                 query?: {
                     limit?: number;
+                    status?: ("pending" | "posting" | "sent" | "failed" | "unconfirmed" | "off")[];
                 };
                 header?: never;
                 path?: never;

@@ -155,3 +155,34 @@ export type DemandAlert = Schemas['Alert'];
 export type DemandPoint = Schemas['Point'];
 export type DemandForecast = Schemas['Forecast'];
 export type Items<T> = { items: T[] };
+// WeCom private-domain operations (docs/wecom.md): channel QR codes,
+// welcome messages and their journal, lost customers, transfers,
+// customer groups and a group mass-message campaign's groups.
+export type ContactWay = Schemas['ContactWay'];
+export type ContactWayInput = Schemas['ContactWayInput'];
+export type Welcome = Schemas['Welcome'];
+export type WelcomeRequest = Schemas['WelcomeRequest'];
+export type WelcomeEntry = Schemas['WelcomeEntry'];
+export type LostCustomer = Schemas['LostCustomer'];
+export type CustomerTransfer = Schemas['CustomerTransfer'];
+export type TransferRequest = Schemas['TransferRequest'];
+export type WeComGroup = Schemas['Group'];
+export type GroupSend = Schemas['GroupSend'];
+
+// getBlob fetches a binary answer (an image) with the bearer token, which
+// an <img src> cannot send; errors are raised as ApiError.
+export async function getBlob(path: string, signal?: AbortSignal): Promise<Blob> {
+  const token = getToken();
+  const res = await fetch('/api/v1' + path, { headers: token ? { Authorization: 'Bearer ' + token } : {}, signal });
+  if (!res.ok) {
+    let data: any = undefined;
+    try {
+      data = await res.json();
+    } catch {
+      data = undefined;
+    }
+    if (res.status === 401) onUnauthorized();
+    throw new ApiError(res.status, data);
+  }
+  return res.blob();
+}
