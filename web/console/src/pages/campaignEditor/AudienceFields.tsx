@@ -16,10 +16,11 @@ export default function AudienceFields({ offers, segments, onNewOffer }: { offer
   const trigger: string = Form.useWatch('trigger', form) || 'once';
   const offer = offers.find((o) => o.id === offerId);
   const segment = segments.find((s) => s.id === segmentId);
-  const segmentOptional = trigger === 'replenishment' || channel === 'robot';
+  const group = channel === 'robot' || channel === 'wecom_group';
+  const segmentOptional = trigger === 'replenishment' || group;
   const segmentExtra = segment
     ? `${t('campaignEditor.now')} ${fmtInt(segment.size)} ${t('common.people')}${trigger === 'segment_entry' && !segment.live ? t('campaignEditor.notLiveEntriesCome') : ''}`
-    : segmentOptional ? (channel === 'robot' ? t('campaignEditor.robotsNeedNoSegment') : t('campaignEditor.leaveEmptyEveryHousehold')) : undefined;
+    : segmentOptional ? (channel === 'robot' ? t('campaignEditor.robotsNeedNoSegment') : group ? t('campaignEditor.groupsNeedNoSegment') : t('campaignEditor.leaveEmptyEveryHousehold')) : undefined;
   return (
     <>
       <Row gutter={16}>
@@ -45,12 +46,12 @@ export default function AudienceFields({ offers, segments, onNewOffer }: { offer
       <Row gutter={48}>
         <Col span={12}>
           <Form.Item name="holdout_percent" label={t('campaignEditor.holdout')} tooltip={t('campaignEditor.randomShareNotSent')}>
-            <Slider min={0} max={50} disabled={channel === 'robot' || undefined} marks={{ 0: '0%', 10: '10%', 20: '20%', 50: '50%' }} tooltip={{ formatter: (v) => `${v}%` }} />
+            <Slider min={0} max={50} disabled={group || undefined} marks={{ 0: '0%', 10: '10%', 20: '20%', 50: '50%' }} tooltip={{ formatter: (v) => `${v}%` }} />
           </Form.Item>
         </Col>
         <Col span={12}>
           <Form.Item name="global_control_percent" label={t('campaignEditor.globalControl')} tooltip={t('campaignEditor.shareCustomersNoCampaign')}>
-            <Slider min={0} max={20} disabled={channel === 'robot' || undefined} marks={{ 0: '0%', 5: '5%', 20: '20%' }} tooltip={{ formatter: (v) => `${v}%` }} />
+            <Slider min={0} max={20} disabled={group || undefined} marks={{ 0: '0%', 5: '5%', 20: '20%' }} tooltip={{ formatter: (v) => `${v}%` }} />
           </Form.Item>
         </Col>
       </Row>

@@ -1,6 +1,8 @@
+import { useEffect, useState } from 'react';
 import { Col, Form, Input, InputNumber, Radio, Row, Select, Tooltip, Typography } from 'antd';
 import { useTranslation } from 'react-i18next';
-import type { ChannelSettings } from '../../api';
+import { get } from '../../api';
+import type { ChannelSettings, WeComGroup } from '../../api';
 
 // ChannelFields choose how a campaign reaches people: the channel (with
 // the robots or webhook it posts to) and the trigger (once, on segment
@@ -22,6 +24,7 @@ export default function ChannelFields({ chans }: { chans: ChannelSettings | null
     { value: 'wecom', label: <>{t('campaignEditor.wecomOneOne')}{dot(chans?.wecom)}</> },
     { value: 'webhook', label: <>{t('campaignEditor.smsGatewayWebhook')}{dot((chans?.webhooks.length ?? 0) > 0)}</> },
     { value: 'robot', label: <>{t('campaignEditor.wecomGroupRobot')}{dot((chans?.robots.length ?? 0) > 0)}</> },
+    { value: 'wecom_group', label: <>{t('campaignEditor.wecomCustomerGroups')}{dot(chans?.wecom)}</> },
   ];
   const channelHint = {
     outbox: t('campaignEditor.recordsEachRecipientsPersonalised'),
@@ -30,6 +33,9 @@ export default function ChannelFields({ chans }: { chans: ChannelSettings | null
       : t('campaignEditor.createsMassMessageTask'),
     webhook: t('campaignEditor.postsEachRecipientsMessage'),
     robot: t('campaignEditor.postsOneMessageInto'),
+    wecom_group: chans && !chans.wecom
+      ? <Typography.Text type="warning">{t('campaignEditor.wecomCustomerContactNot')}</Typography.Text>
+      : t('campaignEditor.wecomGroupHint'),
   }[channel];
   const triggerHint = {
     once: t('campaignEditor.sendsOnceSegmentsMembers'),
@@ -38,24 +44,27 @@ export default function ChannelFields({ chans }: { chans: ChannelSettings | null
     demand_surge: t('campaignEditor.demandSurgeHint'),
   }[trigger];
   const robot = channel === 'robot';
-  const robotOnce = robot ? t('campaignEditor.robotPostsGroupsOnce') : undefined;
+  // Group channels (robots, customer groups) send to groups, once.
+  const group = robot || channel === 'wecom_group';
+  const robotOnce = group ? t(robot ? 'campaignEditor.robotPostsGroupsOnce' : 'campaignEditor.groupsSendOnce') : undefined;
   return (
     <>
       <Form.Item name="channel" label={t('campaignEditor.channel')} extra={channelHint}>
         <Radio.Group data-testid="channel" optionType="button" buttonStyle="solid" options={channelOptions} />
       </Form.Item>
       {(robot || channel === 'webhook') && <TargetsField robot={robot} names={(robot ? chans?.robots : chans?.webhooks) ?? []} />}
+      {channel === 'wecom_group' && <GroupTargetsField />}
       <Form.Item name="trigger" label={t('common.trigger')} extra={triggerHint}>
         <Radio.Group data-testid="trigger">
           <Radio value="once">{t('campaignEditor.sendOnce')}</Radio>
           <Tooltip title={robotOnce}>
-            <Radio value="segment_entry" disabled={robot || undefined} data-testid="trigger-segment-entry">{t('campaignEditor.segmentEntry')}</Radio>
+            <Radio value="segment_entry" disabled={group || undefined} data-testid="trigger-segment-entry">{t('campaignEditor.segmentEntry')}</Radio>
           </Tooltip>
           <Tooltip title={robotOnce}>
-            <Radio value="replenishment" disabled={robot || undefined} data-testid="trigger-replenishment">{t('campaignEditor.replenishmentReminder')}</Radio>
+            <Radio value="replenishment" disabled={group || undefined} data-testid="trigger-replenishment">{t('campaignEditor.replenishmentReminder')}</Radio>
           </Tooltip>
           <Tooltip title={robotOnce}>
-            <Radio value="demand_surge" disabled={robot || undefined} data-testid="trigger-demand-surge">{t('campaignEditor.demandSurge')}</Radio>
+            <Radio value="demand_surge" disabled={group || undefined} data-testid="trigger-demand-surge">{t('campaignEditor.demandSurge')}</Radio>
           </Tooltip>
         </Radio.Group>
       </Form.Item>
@@ -100,6 +109,29 @@ function SurgeFields() {
         </Form.Item>
       </Col>
     </Row>
+  );
+}
+
+// GroupTargetsField names the WeCom customer groups a customer-group
+// campaign sends into: every live group, or those chosen from the groups
+// the platform imported (GET /wecom/groups).
+function GroupTargetsField() {
+  const { t } = useTranslation();
+  const [groups, setGroups] = useState<WeComGroup[] | null>(null);
+  useEffect(() => {
+    get<{ items: WeComGroup[] }>('/wecom/groups').then((r) => setGroups(r.items)).catch(() => setGroups([]));
+  }, []);
+  const options = [
+    { value: 'all', label: t('campaignEditor.allCustomerGroups') },
+    ...(groups ?? []).map((g) => ({ value: g.chat_id, label: `${g.name || g.chat_id} · ${g.owner}` })),
+  ];
+  return (
+    <Form.Item name="targets" label={t('campaignEditor.customerGroups')}
+      rules={[{ required: true, type: 'array', min: 1, message: t('campaignEditor.chooseCustomerGroups') }]}
+      extra={t('campaignEditor.customerGroupsExtra')}>
+      <Select mode="multiple" allowClear showSearch optionFilterProp="label" loading={groups === null} data-testid="group-targets"
+        placeholder={t('campaignEditor.chooseCustomerGroups')} options={options} />
+    </Form.Item>
   );
 }
 
