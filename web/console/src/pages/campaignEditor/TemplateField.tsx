@@ -1,6 +1,6 @@
 import { Alert, Form, Input, Space, Tag, Tooltip } from 'antd';
 import { useTranslation } from 'react-i18next';
-import { perPersonVars, templateVars } from './model';
+import { perPersonVars, templateVars, wecomTemplated } from './model';
 
 // TemplateField edits the message template; its variables are inserted by
 // clicking them. On WeCom the per-person ones are off, and a template that
@@ -9,7 +9,7 @@ export default function TemplateField() {
   const { t } = useTranslation();
   const form = Form.useFormInstance();
   const channel: string = Form.useWatch('channel', form) || 'outbox';
-  const wecom = channel === 'wecom';
+  const wecom = wecomTemplated.includes(channel);
   const varHelp: Record<string, string> = {
     name: t('campaignEditor.customerNameWecom'), staff: t('campaignEditor.owningStaffMember'), offer: t('campaignEditor.offerName'),
     link: t('campaignEditor.offerLink'), coupon: t('campaignEditor.oneCouponCodePer'),

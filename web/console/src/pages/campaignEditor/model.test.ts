@@ -1,7 +1,9 @@
 import dayjs from 'dayjs';
 import { describe, expect, it } from 'vitest';
 import type { Campaign } from '../../api';
-import { campaignBody, formValues, initialValues, renderTemplate, zeroTime } from './model';
+import type { FormInstance } from 'antd';
+import { campaignBody, followChannel, formValues, initialValues, renderTemplate, zeroTime } from './model';
+import type { FormValues } from './model';
 
 const saved: Campaign = {
   id: 'cmp_1', version: 2, name: '控糖', offer_id: 'off_1', segment_id: 'seg_1', channel: 'webhook', targets: ['sms'], trigger: 'replenishment',
@@ -34,6 +36,25 @@ describe('campaign form model', () => {
     expect(body.surge).toEqual({ class: '高油酸花生油', province: '四川', city: '' });
     expect(body.end_at).toBe('2026-03-01T00:00:00.000Z'); // a triggered campaign keeps its end
     expect(campaignBody({ ...initialValues('t'), trigger: 'once', surge }).surge).toBeUndefined();
+  });
+
+  it('sends a customer-group campaign its groups', () => {
+    const body = campaignBody({ ...initialValues('t'), channel: 'wecom_group', targets: ['all'] });
+    expect(body.targets).toEqual(['all']);
+    expect(campaignBody({ ...initialValues('t'), channel: 'wecom', targets: ['all'] }).targets).toEqual([]);
+  });
+
+  it('moves a customer-group campaign to a WeCom template, sent once, its targets emptied', () => {
+    const fields: Record<string, unknown> = { template: 'std', trigger: 'segment_entry', targets: ['r1'] };
+    const form = {
+      getFieldValue: (k: string) => fields[k],
+      setFieldValue: (k: string, v: unknown) => { fields[k] = v; },
+      validateFields: () => Promise.resolve(),
+    } as unknown as FormInstance<FormValues>;
+    followChannel({ channel: 'wecom_group' } as FormValues, form, { standard: 'std', wecom: 'wc' });
+    expect(fields).toEqual({ template: 'wc', trigger: 'once', targets: [] });
+    followChannel({ channel: 'outbox' } as FormValues, form, { standard: 'std', wecom: 'wc' });
+    expect(fields.template).toBe('std');
   });
 
   it('fills a template, leaving unknown variables', () => {

@@ -43,7 +43,7 @@ export const formValues = (c: Campaign): FormValues => ({
 // channel or trigger does not use are sent empty.
 export const campaignBody = (v: FormValues) => ({
   name: v.name, offer_id: v.offer_id, segment_id: v.segment_id ?? '', channel: v.channel, template: v.template,
-  targets: v.channel === 'robot' || v.channel === 'webhook' ? (v.targets ?? []) : [],
+  targets: targetedChannels.includes(v.channel) ? (v.targets ?? []) : [],
   trigger: v.trigger || 'once',
   replenish_kind: v.trigger === 'replenishment' ? v.replenish_kind : '', lead_days: v.trigger === 'replenishment' ? (v.lead_days ?? 0) : 0,
   surge: v.trigger === 'demand_surge' && v.surge ? { class: v.surge.class ?? '', province: v.surge.province ?? '', city: v.surge.city ?? '' } : undefined,
@@ -54,14 +54,26 @@ export const campaignBody = (v: FormValues) => ({
   quiet_start: v.quiet_start ?? 0, quiet_end: v.quiet_end ?? 0, send_limit: v.send_limit ?? 0, attribution_days: v.attribution_days ?? 0,
 });
 
+// targetedChannels name their targets: robots, the webhook, customer groups.
+export const targetedChannels = ['robot', 'webhook', 'wecom_group'];
+
+// groupChannels send one text to whole groups, once: no per-person trigger.
+export const groupChannels = ['robot', 'wecom_group'];
+
+// wecomTemplated channels send one text a staff member confirms in WeCom
+// (one-to-one mass messages, customer-group messages): no per-person
+// variables in their template.
+export const wecomTemplated = ['wecom', 'wecom_group'];
+
 // followChannel keeps the form consistent when the channel or trigger
-// changes: switching to WeCom swaps the untouched default template for one
-// without per-person variables (and back), a robot takes no per-person
-// trigger, and targets belong to one channel.
+// changes: switching to a WeCom channel swaps the untouched default
+// template for one without per-person variables (and back), a group
+// channel takes no per-person trigger, and targets belong to one channel.
 export function followChannel(changed: FormValues, form: FormInstance<FormValues>, templates: { standard: string; wecom: string }) {
-  if (changed.channel === 'wecom' && form.getFieldValue('template') === templates.standard) form.setFieldValue('template', templates.wecom);
-  if (changed.channel && changed.channel !== 'wecom' && form.getFieldValue('template') === templates.wecom) form.setFieldValue('template', templates.standard);
-  if (changed.channel === 'robot' && form.getFieldValue('trigger') !== 'once') form.setFieldValue('trigger', 'once');
+  const template = form.getFieldValue('template');
+  if (wecomTemplated.includes(changed.channel) && template === templates.standard) form.setFieldValue('template', templates.wecom);
+  if (changed.channel && !wecomTemplated.includes(changed.channel) && template === templates.wecom) form.setFieldValue('template', templates.standard);
+  if (groupChannels.includes(changed.channel) && form.getFieldValue('trigger') !== 'once') form.setFieldValue('trigger', 'once');
   if (changed.channel) form.setFieldValue('targets', []);
   if (changed.channel || changed.trigger) form.validateFields(['template', 'segment_id']).catch(() => {});
 }
