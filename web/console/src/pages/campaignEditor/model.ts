@@ -43,7 +43,7 @@ export const formValues = (c: Campaign): FormValues => ({
 // channel or trigger does not use are sent empty.
 export const campaignBody = (v: FormValues) => ({
   name: v.name, offer_id: v.offer_id, segment_id: v.segment_id ?? '', channel: v.channel, template: v.template,
-  targets: targetedChannels.includes(v.channel) ? (v.targets ?? []) : [],
+  targets: targetedChannels.includes(v.channel ?? '') ? (v.targets ?? []) : [],
   trigger: v.trigger || 'once',
   replenish_kind: v.trigger === 'replenishment' ? v.replenish_kind : '', lead_days: v.trigger === 'replenishment' ? (v.lead_days ?? 0) : 0,
   surge: v.trigger === 'demand_surge' && v.surge ? { class: v.surge.class ?? '', province: v.surge.province ?? '', city: v.surge.city ?? '' } : undefined,
@@ -71,9 +71,9 @@ export const wecomTemplated = ['wecom', 'wecom_group'];
 // channel takes no per-person trigger, and targets belong to one channel.
 export function followChannel(changed: FormValues, form: FormInstance<FormValues>, templates: { standard: string; wecom: string }) {
   const template = form.getFieldValue('template');
-  if (wecomTemplated.includes(changed.channel) && template === templates.standard) form.setFieldValue('template', templates.wecom);
-  if (changed.channel && !wecomTemplated.includes(changed.channel) && template === templates.wecom) form.setFieldValue('template', templates.standard);
-  if (groupChannels.includes(changed.channel) && form.getFieldValue('trigger') !== 'once') form.setFieldValue('trigger', 'once');
+  if (wecomTemplated.includes(changed.channel ?? '') && template === templates.standard) form.setFieldValue('template', templates.wecom);
+  if (changed.channel && !wecomTemplated.includes(changed.channel ?? '') && template === templates.wecom) form.setFieldValue('template', templates.standard);
+  if (groupChannels.includes(changed.channel ?? '') && form.getFieldValue('trigger') !== 'once') form.setFieldValue('trigger', 'once');
   if (changed.channel) form.setFieldValue('targets', []);
   if (changed.channel || changed.trigger) form.validateFields(['template', 'segment_id']).catch(() => {});
 }
