@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/granarycdp/cdp/store/storetest"
 )
 
 // queryCost is what one ClickHouse query cost: wall time, rows and bytes
@@ -45,7 +47,7 @@ func costContext(ctx context.Context, c *queryCost) context.Context {
 //
 //	CDP_BENCH_DB=bench1m go test ./segments -run '^$' -bench FiveClauseCosts -benchtime 1x -v
 func BenchmarkFiveClauseCosts(b *testing.B) {
-	db, _ := fiveClauseData(b, 1_000_000, 20_000_000)
+	db, _ := fiveClauseData(b, storetest.Migrated(b), 1_000_000, 20_000_000)
 	ctx := context.Background()
 	for b.Loop() {
 		e := testEngine(db, nil)
