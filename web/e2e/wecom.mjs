@@ -71,15 +71,23 @@ await step('lost customers, narrowed by alert status', async () => {
   const all = (await first.json()).items;
   await page.getByTestId('lost-table').waitFor();
   if (all.length) await page.getByTestId('lost-table').locator('tbody tr.ant-table-row').first().waitFor();
-  const [narrowed] = await Promise.all([
-    page.waitForResponse((r) => new URL(r.url()).pathname === '/api/v1/wecom/lost-customers' && new URL(r.url()).searchParams.get('status') === 'off'),
-    (async () => {
-      await page.getByTestId('lost-status').click();
-      await page.locator('.ant-select-dropdown:not(.ant-select-dropdown-hidden) .ant-select-item-option').filter({ hasText: '未配置群机器人' }).click();
-    })(),
-  ]);
+  // The response is awaited from before the choice, and a click that landed
+  // on a dropdown still opening (a loaded machine) is tried again.
+  const narrowing = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/v1/wecom/lost-customers' && new URL(r.url()).searchParams.get('status') === 'off', { timeout: 60_000 });
+  const status = page.getByTestId('lost-status');
+  for (let attempt = 1; ; attempt++) {
+    await status.click();
+    await page.locator('.ant-select-dropdown:not(.ant-select-dropdown-hidden) .ant-select-item-option').filter({ hasText: '未配置群机器人' }).click();
+    try {
+      await status.locator('.ant-select-selection-item').filter({ hasText: '未配置群机器人' }).waitFor({ timeout: 5000 });
+      break;
+    } catch (e) {
+      if (attempt === 3) throw new Error('the alert-status select does not show 未配置群机器人 after 3 tries');
+      await page.keyboard.press('Escape');
+    }
+  }
+  const narrowed = await narrowing;
   await page.keyboard.press('Escape');
-  await page.getByTestId('lost-status').locator('.ant-select-selection-item').filter({ hasText: '未配置群机器人' }).waitFor();
   check(narrowed.status() === 200 && (await narrowed.json()).items.every((l) => l.status === 'off'), 'the server narrowed the list to status off');
   await shot('lost-customers');
 });
