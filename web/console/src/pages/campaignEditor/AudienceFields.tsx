@@ -3,6 +3,7 @@ import { PlusOutlined } from '@ant-design/icons';
 import { useTranslation } from 'react-i18next';
 import type { Offer, Segment } from '../../api';
 import { fmtInt } from '../../components/common';
+import { groupChannels } from './model';
 
 // AudienceFields choose whom a campaign is for and what it offers: the
 // offer (or a new one), the segment (optional for replenishment and robot
@@ -16,7 +17,7 @@ export default function AudienceFields({ offers, segments, onNewOffer }: { offer
   const trigger: string = Form.useWatch('trigger', form) || 'once';
   const offer = offers.find((o) => o.id === offerId);
   const segment = segments.find((s) => s.id === segmentId);
-  const group = channel === 'robot' || channel === 'wecom_group';
+  const group = groupChannels.includes(channel);
   const segmentOptional = trigger === 'replenishment' || group;
   const segmentExtra = segment
     ? `${t('campaignEditor.now')} ${fmtInt(segment.size)} ${t('common.people')}${trigger === 'segment_entry' && !segment.live ? t('campaignEditor.notLiveEntriesCome') : ''}`

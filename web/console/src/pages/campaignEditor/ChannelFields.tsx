@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import { Col, Form, Input, InputNumber, Radio, Row, Select, Tooltip, Typography } from 'antd';
 import { useTranslation } from 'react-i18next';
 import { get } from '../../api';
+import { groupChannels } from './model';
 import type { ChannelSettings, WeComGroup } from '../../api';
 
 // ChannelFields choose how a campaign reaches people: the channel (with
@@ -44,9 +45,8 @@ export default function ChannelFields({ chans }: { chans: ChannelSettings | null
     demand_surge: t('campaignEditor.demandSurgeHint'),
   }[trigger];
   const robot = channel === 'robot';
-  // Group channels (robots, customer groups) send to groups, once.
-  const group = robot || channel === 'wecom_group';
-  const robotOnce = group ? t(robot ? 'campaignEditor.robotPostsGroupsOnce' : 'campaignEditor.groupsSendOnce') : undefined;
+  const group = groupChannels.includes(channel);
+  const groupOnce = group ? t(robot ? 'campaignEditor.robotPostsGroupsOnce' : 'campaignEditor.groupsSendOnce') : undefined;
   return (
     <>
       <Form.Item name="channel" label={t('campaignEditor.channel')} extra={channelHint}>
@@ -57,13 +57,13 @@ export default function ChannelFields({ chans }: { chans: ChannelSettings | null
       <Form.Item name="trigger" label={t('common.trigger')} extra={triggerHint}>
         <Radio.Group data-testid="trigger">
           <Radio value="once">{t('campaignEditor.sendOnce')}</Radio>
-          <Tooltip title={robotOnce}>
+          <Tooltip title={groupOnce}>
             <Radio value="segment_entry" disabled={group || undefined} data-testid="trigger-segment-entry">{t('campaignEditor.segmentEntry')}</Radio>
           </Tooltip>
-          <Tooltip title={robotOnce}>
+          <Tooltip title={groupOnce}>
             <Radio value="replenishment" disabled={group || undefined} data-testid="trigger-replenishment">{t('campaignEditor.replenishmentReminder')}</Radio>
           </Tooltip>
-          <Tooltip title={robotOnce}>
+          <Tooltip title={groupOnce}>
             <Radio value="demand_surge" disabled={group || undefined} data-testid="trigger-demand-surge">{t('campaignEditor.demandSurge')}</Radio>
           </Tooltip>
         </Radio.Group>
