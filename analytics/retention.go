@@ -17,7 +17,7 @@ const (
 	CohortCategory = "first_category"
 )
 
-// cohortExpr is a cohort dimension over CustomerMonths' columns.
+// cohortExpr is a cohort dimension over the columns of CustomerOrders (and CustomerMonths).
 func cohortExpr(cohort string) (string, bool) {
 	switch cohort {
 	case CohortMonth:
@@ -123,17 +123,16 @@ func (s *Service) Retention(ctx context.Context, q Retention, refresh bool) (Coh
 }
 
 func (s *Service) retention(ctx context.Context, q Retention, expr string, from, to time.Time) (CohortResult, error) {
-	var conds []string
-	for k := 0; k <= q.Months; k++ {
-		conds = append(conds, fmt.Sprintf("month_index = %d", k))
-	}
+	// Per customer, r[k] is whether they ordered in the k-th month after
+	// their first order's (retention(month_index = 0, ..., = k) over
+	// CustomerMonths' rows) and e[k] whether that month has begun.
 	var p params
 	this := p.add("Date", s.thisMonth().Format(dateLayout))
-	sql := "SELECT cohort, count(), sumForEach(r), sumForEach(e) FROM (\n" +
-		"SELECT person_id, any(" + expr + ") AS cohort, retention(" + strings.Join(conds, ", ") + ") AS r,\n" +
-		fmt.Sprintf("    arrayMap(k -> toUInt8(addMonths(any(cohort_month), k) <= %s), range(%d)) AS e\n", this, q.Months+1) +
-		"FROM " + schema.CustomerMonths(s.db.Table, q.Cohort == CohortCategory) + "\nWHERE cohort_month BETWEEN " + p.add("Date", from.Format(dateLayout)) + " AND " + p.add("Date", to.Format(dateLayout)) +
-		"\nGROUP BY person_id) GROUP BY cohort ORDER BY cohort"
+	sql := "SELECT " + expr + " AS cohort, count(), sumForEach(r), sumForEach(e) FROM (\n" +
+		fmt.Sprintf("SELECT *, arrayMap(k -> toUInt8(has(months, addMonths(cohort_month, k))), range(%d)) AS r,\n", q.Months+1) +
+		fmt.Sprintf("    arrayMap(k -> toUInt8(addMonths(cohort_month, k) <= %s), range(%d)) AS e\n", this, q.Months+1) +
+		"FROM " + schema.CustomerOrders(s.db.Table, q.Cohort == CohortCategory) + "\nWHERE cohort_month BETWEEN " + p.add("Date", from.Format(dateLayout)) + " AND " + p.add("Date", to.Format(dateLayout)) +
+		")\nGROUP BY cohort ORDER BY cohort"
 	rows, err := s.db.Conn.Query(readContext(ctx), sql, p.list...)
 	if err != nil {
 		return CohortResult{}, fmt.Errorf("analytics: retention: %w", err)
