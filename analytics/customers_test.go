@@ -99,7 +99,8 @@ func TestCustomerOrdersAgreeWithThePlainRows(t *testing.T) {
 		c.cohort = month(c.first.at)
 	}
 
-	ctx := readContext(context.Background())
+	s := New(Options{DB: db, Now: func() time.Time { return time.Date(2026, 10, 15, 0, 0, 0, 0, time.UTC) }})
+	ctx := s.readContext(context.Background())
 	got, err := db.Conn.Query(ctx, "SELECT person_id, first_order_at, cohort_month, first_channel, first_order, months FROM "+schema.CustomerOrders(db.Table, false))
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +133,6 @@ func TestCustomerOrdersAgreeWithThePlainRows(t *testing.T) {
 		t.Errorf("%d customers, plain %d", n, len(want))
 	}
 
-	s := New(Options{DB: db, Now: func() time.Time { return time.Date(2026, 10, 15, 0, 0, 0, 0, time.UTC) }})
 	res, err := s.Retention(context.Background(), Retention{Cohorts{Months: 6, From: "2025-06-01", To: "2026-10-01"}}, false)
 	if err != nil {
 		t.Fatal(err)
@@ -156,5 +156,21 @@ func TestCustomerOrdersAgreeWithThePlainRows(t *testing.T) {
 		if !slices.Equal(row.Retained, plain[row.Cohort]) {
 			t.Errorf("cohort %s: retained %v, plain %v", row.Cohort, row.Retained, plain[row.Cohort])
 		}
+	}
+}
+
+// TestQueriesKeepTheJoinSides: the test engine (ClickHouse 26.7) knows
+// query_plan_join_swap_table, so the service's queries carry it as false
+// (and do_not_merge_across_partitions_select_final as 1).
+func TestQueriesKeepTheJoinSides(t *testing.T) {
+	db := storetest.Migrated(t)
+	s := New(Options{DB: db})
+	var swap string
+	var final uint64
+	if err := db.Conn.QueryRow(s.readContext(context.Background()), "SELECT toString(getSetting('query_plan_join_swap_table')), toUInt64(getSetting('do_not_merge_across_partitions_select_final'))").Scan(&swap, &final); err != nil {
+		t.Fatal(err)
+	}
+	if swap != "false" && swap != "0" || final != 1 {
+		t.Errorf("query_plan_join_swap_table %q, do_not_merge_across_partitions_select_final %d", swap, final)
 	}
 }

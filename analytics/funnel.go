@@ -122,7 +122,7 @@ func (s *Service) funnelSeries(ctx context.Context, f Funnel, r dateRange, break
 	arrayMap(x -> ifNull(x, 0) / 1000, quantileExactForEach(0.5)(arrayMap(k -> if(level >= k, toNullable(times[k]), NULL), range(1, %[1]d)))),
 	sumForEach(arrayMap(j -> toUInt64(level = %[2]d AND times[%[2]d] >= e[j] AND times[%[2]d] < e[j + 1]), range(1, %[3]d)))
 FROM (SELECT b, level, times, [%[4]s] AS e FROM %[5]s) GROUP BY b ORDER BY count() DESC, b LIMIT 200`, n+1, n, len(BucketSeconds)+1, strings.Join(ms, ", "), people)
-	rows, err := s.db.Conn.Query(readContext(ctx), q, p.list...)
+	rows, err := s.db.Conn.Query(s.readContext(ctx), q, p.list...)
 	if err != nil {
 		return nil, fmt.Errorf("analytics: funnel: %w", err)
 	}
@@ -186,7 +186,7 @@ func (s *Service) FunnelPeople(ctx context.Context, f Funnel, step int, outcome 
 		cond += " AND b = " + p.add("String", *value)
 	}
 	var state []byte
-	if err := s.db.Conn.QueryRow(readContext(ctx), "SELECT toString(groupBitmapState(c)) FROM "+people+" WHERE "+cond, p.list...).Scan(&state); err != nil {
+	if err := s.db.Conn.QueryRow(s.readContext(ctx), "SELECT toString(groupBitmapState(c)) FROM "+people+" WHERE "+cond, p.list...).Scan(&state); err != nil {
 		return nil, fmt.Errorf("analytics: funnel people: %w", err)
 	}
 	return segments.DecodeGroupBitmap(state)

@@ -133,7 +133,7 @@ func (s *Service) retention(ctx context.Context, q Retention, expr string, from,
 		fmt.Sprintf("    arrayMap(k -> toUInt8(addMonths(cohort_month, k) <= %s), range(%d)) AS e\n", this, q.Months+1) +
 		"FROM " + schema.CustomerOrders(s.db.Table, q.Cohort == CohortCategory) + "\nWHERE cohort_month BETWEEN " + p.add("Date", from.Format(dateLayout)) + " AND " + p.add("Date", to.Format(dateLayout)) +
 		")\nGROUP BY cohort ORDER BY cohort"
-	rows, err := s.db.Conn.Query(readContext(ctx), sql, p.list...)
+	rows, err := s.db.Conn.Query(s.readContext(ctx), sql, p.list...)
 	if err != nil {
 		return CohortResult{}, fmt.Errorf("analytics: retention: %w", err)
 	}
@@ -223,7 +223,7 @@ func (s *Service) repurchase(ctx context.Context, q Repurchase, r dateRange) (Re
 	res := RepurchaseResult{Kind: q.Kind, Days: q.Days, Curves: []RepurchaseCurve{}}
 	var gap float64
 	var n uint64
-	if err := s.db.Conn.QueryRow(readContext(ctx), "SELECT toFloat64(quantileExact(0.5)(g)), count() FROM "+schema.Repurchases(s.db.Table)+
+	if err := s.db.Conn.QueryRow(s.readContext(ctx), "SELECT toFloat64(quantileExact(0.5)(g)), count() FROM "+schema.Repurchases(s.db.Table)+
 		" ARRAY JOIN gaps AS g WHERE kind = ?", q.Kind).Scan(&gap, &n); err != nil {
 		return res, fmt.Errorf("analytics: repurchase cycle: %w", err)
 	}
@@ -235,7 +235,7 @@ func (s *Service) repurchase(ctx context.Context, q Repurchase, r dateRange) (Re
 		res.Days = min(365, max(7, int(3*res.CycleDays+0.5)))
 	}
 	cohort := map[string]string{"": "''", CohortMonth: "toString(toStartOfMonth(r.first_date))", CohortChannel: "r.first_channel"}[q.Cohort]
-	rows, err := s.db.Conn.Query(readContext(ctx), "SELECT "+cohort+" AS cohort, r.first_date, ifNull(r.days_to_repurchase, 0), r.days_to_repurchase IS NOT NULL, count() FROM "+
+	rows, err := s.db.Conn.Query(s.readContext(ctx), "SELECT "+cohort+" AS cohort, r.first_date, ifNull(r.days_to_repurchase, 0), r.days_to_repurchase IS NOT NULL, count() FROM "+
 		schema.Repurchases(s.db.Table)+" AS r WHERE r.kind = ? AND r.first_date BETWEEN ? AND ? GROUP BY ALL", q.Kind, r.from.Format(dateLayout), r.to.Format(dateLayout))
 	if err != nil {
 		return res, fmt.Errorf("analytics: repurchase: %w", err)
