@@ -163,9 +163,9 @@ var readSettings = clickhouse.Settings{"do_not_merge_across_partitions_select_fi
 // whole persons table and, left to choose (query_plan_join_swap_table
 // 'auto'), builds its hash table from the orders or events instead: at
 // 10M persons the valid orders with their OneIDs took 9.7 s that way and
-// 1.3 s as written (docs/analytics.md). Servers before the setting (25.1)
-// do not swap and would refuse it, so it is sent only to a server that
-// lists it.
+// 1.3 s as written (docs/analytics.md). Older servers, which lack the
+// setting, do not swap and would refuse it, so it is sent only to a
+// server that lists it in system.settings.
 const joinSidesSetting = "query_plan_join_swap_table"
 
 // readContext is ctx with the read settings the server knows.
