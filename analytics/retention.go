@@ -109,7 +109,8 @@ func (s *Service) monthRange(from, to string, months int) (time.Time, time.Time,
 	return first(r.from), first(r.to), nil
 }
 
-// Retention computes a retention table with ClickHouse's retention().
+// Retention computes a retention table from CustomerOrders: per customer,
+// whether each month after the first order's is among their months.
 func (s *Service) Retention(ctx context.Context, q Retention, refresh bool) (CohortResult, error) {
 	expr, from, to, err := s.cohorts(&q.Cohorts, CohortMonth)
 	if err != nil {
