@@ -28,7 +28,7 @@ func (s *Service) LTV(ctx context.Context, q LTV, refresh bool) (CohortResult, e
 
 func (s *Service) ltv(ctx context.Context, q LTV, expr string, from, to time.Time) (CohortResult, error) {
 	res := CohortResult{Cohort: q.Cohort, Months: q.Months, Rows: []CohortRow{}}
-	rows, err := s.db.Conn.Query(readContext(ctx), "SELECT "+expr+" AS cohort, cohort_month, month_index, countIf(month_index = 0), sum(spend) FROM "+
+	rows, err := s.db.Conn.Query(s.readContext(ctx), "SELECT "+expr+" AS cohort, cohort_month, month_index, countIf(month_index = 0), sum(spend) FROM "+
 		schema.CustomerMonths(s.db.Table, q.Cohort == CohortCategory)+" WHERE cohort_month BETWEEN ? AND ? AND month_index <= ? GROUP BY ALL",
 		from.Format(dateLayout), to.Format(dateLayout), q.Months)
 	if err != nil {
@@ -155,7 +155,7 @@ func periodStart(t time.Time, unit string) time.Time {
 
 func (s *Service) lifecycle(ctx context.Context, q Lifecycle) (LifecycleResult, error) {
 	res := LifecycleResult{Audience: q.Audience, Period: q.Period, Periods: []LifecyclePeriod{}}
-	rows, err := s.db.Conn.Query(readContext(ctx), "SELECT toString(period), state, persons FROM "+schema.Lifecycle(s.db.Table, q.Audience, q.Period)+
+	rows, err := s.db.Conn.Query(s.readContext(ctx), "SELECT toString(period), state, persons FROM "+schema.Lifecycle(s.db.Table, q.Audience, q.Period)+
 		" WHERE period BETWEEN ? AND ? ORDER BY period", q.From, q.To)
 	if err != nil {
 		return res, fmt.Errorf("analytics: lifecycle: %w", err)

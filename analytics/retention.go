@@ -17,7 +17,7 @@ const (
 	CohortCategory = "first_category"
 )
 
-// cohortExpr is a cohort dimension over CustomerMonths' columns.
+// cohortExpr is a cohort dimension over the columns of CustomerOrders (and CustomerMonths).
 func cohortExpr(cohort string) (string, bool) {
 	switch cohort {
 	case CohortMonth:
@@ -109,7 +109,8 @@ func (s *Service) monthRange(from, to string, months int) (time.Time, time.Time,
 	return first(r.from), first(r.to), nil
 }
 
-// Retention computes a retention table with ClickHouse's retention().
+// Retention computes a retention table from CustomerOrders: per customer,
+// whether each month after the first order's is among their months.
 func (s *Service) Retention(ctx context.Context, q Retention, refresh bool) (CohortResult, error) {
 	expr, from, to, err := s.cohorts(&q.Cohorts, CohortMonth)
 	if err != nil {
@@ -123,18 +124,17 @@ func (s *Service) Retention(ctx context.Context, q Retention, refresh bool) (Coh
 }
 
 func (s *Service) retention(ctx context.Context, q Retention, expr string, from, to time.Time) (CohortResult, error) {
-	var conds []string
-	for k := 0; k <= q.Months; k++ {
-		conds = append(conds, fmt.Sprintf("month_index = %d", k))
-	}
+	// Per customer, r[k] is whether they ordered in the k-th month after
+	// their first order's (retention(month_index = 0, ..., = k) over
+	// CustomerMonths' rows) and e[k] whether that month has begun.
 	var p params
 	this := p.add("Date", s.thisMonth().Format(dateLayout))
-	sql := "SELECT cohort, count(), sumForEach(r), sumForEach(e) FROM (\n" +
-		"SELECT person_id, any(" + expr + ") AS cohort, retention(" + strings.Join(conds, ", ") + ") AS r,\n" +
-		fmt.Sprintf("    arrayMap(k -> toUInt8(addMonths(any(cohort_month), k) <= %s), range(%d)) AS e\n", this, q.Months+1) +
-		"FROM " + schema.CustomerMonths(s.db.Table, q.Cohort == CohortCategory) + "\nWHERE cohort_month BETWEEN " + p.add("Date", from.Format(dateLayout)) + " AND " + p.add("Date", to.Format(dateLayout)) +
-		"\nGROUP BY person_id) GROUP BY cohort ORDER BY cohort"
-	rows, err := s.db.Conn.Query(readContext(ctx), sql, p.list...)
+	sql := "SELECT " + expr + " AS cohort, count(), sumForEach(r), sumForEach(e) FROM (\n" +
+		fmt.Sprintf("SELECT *, arrayMap(k -> toUInt8(has(months, addMonths(cohort_month, k))), range(%d)) AS r,\n", q.Months+1) +
+		fmt.Sprintf("    arrayMap(k -> toUInt8(addMonths(cohort_month, k) <= %s), range(%d)) AS e\n", this, q.Months+1) +
+		"FROM " + schema.CustomerOrders(s.db.Table, q.Cohort == CohortCategory) + "\nWHERE cohort_month BETWEEN " + p.add("Date", from.Format(dateLayout)) + " AND " + p.add("Date", to.Format(dateLayout)) +
+		")\nGROUP BY cohort ORDER BY cohort"
+	rows, err := s.db.Conn.Query(s.readContext(ctx), sql, p.list...)
 	if err != nil {
 		return CohortResult{}, fmt.Errorf("analytics: retention: %w", err)
 	}
@@ -224,7 +224,7 @@ func (s *Service) repurchase(ctx context.Context, q Repurchase, r dateRange) (Re
 	res := RepurchaseResult{Kind: q.Kind, Days: q.Days, Curves: []RepurchaseCurve{}}
 	var gap float64
 	var n uint64
-	if err := s.db.Conn.QueryRow(readContext(ctx), "SELECT toFloat64(quantileExact(0.5)(g)), count() FROM "+schema.Repurchases(s.db.Table)+
+	if err := s.db.Conn.QueryRow(s.readContext(ctx), "SELECT toFloat64(quantileExact(0.5)(g)), count() FROM "+schema.Repurchases(s.db.Table)+
 		" ARRAY JOIN gaps AS g WHERE kind = ?", q.Kind).Scan(&gap, &n); err != nil {
 		return res, fmt.Errorf("analytics: repurchase cycle: %w", err)
 	}
@@ -236,7 +236,7 @@ func (s *Service) repurchase(ctx context.Context, q Repurchase, r dateRange) (Re
 		res.Days = min(365, max(7, int(3*res.CycleDays+0.5)))
 	}
 	cohort := map[string]string{"": "''", CohortMonth: "toString(toStartOfMonth(r.first_date))", CohortChannel: "r.first_channel"}[q.Cohort]
-	rows, err := s.db.Conn.Query(readContext(ctx), "SELECT "+cohort+" AS cohort, r.first_date, ifNull(r.days_to_repurchase, 0), r.days_to_repurchase IS NOT NULL, count() FROM "+
+	rows, err := s.db.Conn.Query(s.readContext(ctx), "SELECT "+cohort+" AS cohort, r.first_date, ifNull(r.days_to_repurchase, 0), r.days_to_repurchase IS NOT NULL, count() FROM "+
 		schema.Repurchases(s.db.Table)+" AS r WHERE r.kind = ? AND r.first_date BETWEEN ? AND ? GROUP BY ALL", q.Kind, r.from.Format(dateLayout), r.to.Format(dateLayout))
 	if err != nil {
 		return res, fmt.Errorf("analytics: repurchase: %w", err)

@@ -73,26 +73,41 @@ func ValidOrders(t Tables, since string) string {
 		"    FROM " + t("orders") + " AS o FINAL " + OneIDJoin(t, "o") + "\n    WHERE " + where + ")"
 }
 
+// CustomerOrders is a subquery with one row per customer (a OneID with a
+// valid order), from one read of ValidOrders grouped by person:
+// first_order_at, first_date, cohort_month (the Beijing month of the first
+// order), first_channel and first_order (the order_id of the first order,
+// the smaller on a tie), months (the calendar months with a valid order,
+// sorted: cohort_month first), and, when categories is set,
+// first_category (the category of the first order's first line).
+// CustomerFirsts reads it, and so does the engine's retention table, which
+// needs no join of the orders to the first orders: months holds the
+// month_index values of CustomerMonths' rows (as months after
+// cohort_month). Columns a query does not read are not computed (the
+// first channel and order are the costly ones: strings kept per customer).
+func CustomerOrders(t Tables, categories bool) string {
+	if categories {
+		return "(SELECT c.*, ifNull(l.category, '') AS first_category FROM " + CustomerOrders(t, false) + " AS c\n" +
+			"LEFT JOIN (SELECT channel, order_id, argMin(toString(category), line_no) AS category FROM " + t("order_lines") +
+			" FINAL GROUP BY channel, order_id) AS l ON l.channel = c.first_channel AND l.order_id = c.first_order)"
+	}
+	return "(SELECT person_id, first_order_at, toDate(first_date) AS first_date, toStartOfMonth(first_date) AS cohort_month, first_channel, first_order, months\n" +
+		"FROM (SELECT person_id, min(ordered_at) AS first_order_at, argMin(date, ordered_at) AS first_date, " +
+		"argMin(channel, (ordered_at, order_id)) AS first_channel, argMin(order_id, (ordered_at, order_id)) AS first_order, " +
+		"arraySort(groupUniqArray(toStartOfMonth(date))) AS months\n    FROM " + ValidOrders(t, "") + " GROUP BY person_id))"
+}
+
 // CustomerFirsts is a subquery with one row per customer (a OneID with a
 // valid order): first_order_at, first_date, cohort_month (the Beijing
 // month of the first order), first_channel, and, when categories is set,
 // first_category (the category of the first order's first line).
 func CustomerFirsts(t Tables, categories bool) string {
-	var b strings.Builder
-	b.WriteString("(SELECT f.person_id AS person_id, f.first_order_at AS first_order_at, toDate(f.first_date) AS first_date, ")
-	b.WriteString("toStartOfMonth(f.first_date) AS cohort_month, f.first_channel AS first_channel")
+	cat := ""
 	if categories {
-		b.WriteString(", ifNull(l.category, '') AS first_category")
+		cat = ", f.first_category AS first_category"
 	}
-	b.WriteString("\nFROM (SELECT person_id, min(ordered_at) AS first_order_at, argMin(date, ordered_at) AS first_date, ")
-	b.WriteString("argMin(channel, (ordered_at, order_id)) AS first_channel, argMin(order_id, (ordered_at, order_id)) AS first_order\n    FROM ")
-	b.WriteString(ValidOrders(t, "") + " GROUP BY person_id) AS f")
-	if categories {
-		b.WriteString("\nLEFT JOIN (SELECT channel, order_id, argMin(toString(category), line_no) AS category FROM " + t("order_lines") +
-			" FINAL GROUP BY channel, order_id) AS l ON l.channel = f.first_channel AND l.order_id = f.first_order")
-	}
-	b.WriteString(")")
-	return b.String()
+	return "(SELECT f.person_id AS person_id, f.first_order_at AS first_order_at, f.first_date AS first_date, f.cohort_month AS cohort_month, " +
+		"f.first_channel AS first_channel" + cat + "\nFROM " + CustomerOrders(t, categories) + " AS f)"
 }
 
 // CustomerMonths is a subquery with one row per customer and month of

@@ -1,11 +1,23 @@
 package schema
 
-import "strings"
+import (
+	_ "embed"
+	"strings"
+)
 
 // Migration 13: the analytics definitions (analytics.go) as BI views, and
-// the stored person lists that analyses save as segments.
+// the stored person lists that analyses save as segments. Its views are
+// frozen as they were first defined (migration13_analytics_views.sql);
+// migration 22 replays the current definitions (analyticsViewSteps).
 
-var analyticsSteps = append(viewSteps(analyticsViews), CreateTable{
+// migration13Views are migration 13's views as first defined, frozen as
+// migration 6's are: the customer views then joined the valid orders to
+// the customers' first orders, read twice.
+//
+//go:embed migration13_analytics_views.sql
+var migration13Views string
+
+var analyticsSteps = append(frozenBISteps(migration13Views), CreateTable{
 	Name:    "segment_lists",
 	Comment: "Fixed lists of persons saved from an analysis (a funnel step's converted or dropped people); a segment's rule in_list(\"lst_...\") reads one.",
 	Columns: []Column{
@@ -19,6 +31,11 @@ var analyticsSteps = append(viewSteps(analyticsViews), CreateTable{
 	Engine:  "ReplacingMergeTree(created_at)",
 	OrderBy: "list_id",
 })
+
+// analyticsViewSteps create or replace the analytics views with their
+// current definitions (migration 22: the customer views read the valid
+// orders once, through CustomerOrders).
+func analyticsViewSteps() []Step { return viewSteps(analyticsViews) }
 
 // actionsView is the union of ActionSources with the columns BI needs.
 func actionsView() string {

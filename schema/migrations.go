@@ -89,6 +89,11 @@ var all = []Migration{
 	{Version: 19, Name: "wecom_groups", Steps: wecomGroupSteps},
 	// WeCom customer-moment tasks and their results (wecom_moments.go).
 	{Version: 20, Name: "wecom_moments", Steps: wecomMomentSteps},
+	// The analytics views again (bi_analytics.go): customer_cohorts,
+	// customer_months and repurchases read the valid orders once per
+	// customer (CustomerOrders) instead of joining them to the first
+	// orders computed from a second read.
+	{Version: 22, Name: "analytics_views_one_pass", Steps: analyticsViewSteps()},
 }
 
 // Identifier columns shared by the ingest tables: parallel arrays of type
