@@ -89,6 +89,9 @@ var all = []Migration{
 	{Version: 19, Name: "wecom_groups", Steps: wecomGroupSteps},
 	// WeCom customer-moment tasks and their results (wecom_moments.go).
 	{Version: 20, Name: "wecom_moments", Steps: wecomMomentSteps},
+	// The segment engine's trait index kept between restarts
+	// (segment_traits.go).
+	{Version: 23, Name: "segment_trait_snapshots", Steps: segmentTraitSteps},
 }
 
 // Identifier columns shared by the ingest tables: parallel arrays of type

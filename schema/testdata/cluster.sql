@@ -2546,3 +2546,20 @@ COMMENT 'What each sender did with a moment task, as last read (get_moment_task,
 CREATE TABLE IF NOT EXISTS `cdp`.`wecom_moment_results` ON CLUSTER `cdp_cluster` AS `cdp`.`wecom_moment_results_local`
 ENGINE = Distributed('cdp_cluster', 'cdp', 'wecom_moment_results_local', cityHash64(id, sender));
 
+-- migration 23 segment_trait_snapshots
+CREATE TABLE IF NOT EXISTS `cdp`.`segment_trait_snapshots_local` ON CLUSTER `cdp_cluster`
+(
+    `slot` UInt8 COMMENT 'Always 0: one index per database',
+    `read_at` DateTime64(3, 'UTC') COMMENT 'When the read it holds began (platform clock)',
+    `orders_seq` UInt64 COMMENT 'The highest orders.spool_seq before the read began',
+    `persons_version` UInt64 COMMENT 'The highest persons.version before the read began',
+    `format` UInt16 COMMENT 'Encoding of snapshot; another format is ignored',
+    `snapshot` String COMMENT 'The encoded index: roaring bitmaps of person ids'
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', read_at)
+ORDER BY slot
+COMMENT 'The segment engine\'s trait index (per-person order facts as bitmaps: ltv, aov, orders, last order, city, province, channels) as of read_at; the latest row wins. Person ids only, no identifiers.';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`segment_trait_snapshots` ON CLUSTER `cdp_cluster` AS `cdp`.`segment_trait_snapshots_local`
+ENGINE = Distributed('cdp_cluster', 'cdp', 'segment_trait_snapshots_local', cityHash64(slot));
+

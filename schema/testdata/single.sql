@@ -2436,3 +2436,18 @@ ORDER BY (id, sender)
 SETTINGS non_replicated_deduplication_window = 1000
 COMMENT 'What each sender did with a moment task, as last read (get_moment_task, get_moment_customer_list, get_moment_send_result); the latest ts wins.';
 
+-- migration 23 segment_trait_snapshots
+CREATE TABLE IF NOT EXISTS `cdp`.`segment_trait_snapshots`
+(
+    `slot` UInt8 COMMENT 'Always 0: one index per database',
+    `read_at` DateTime64(3, 'UTC') COMMENT 'When the read it holds began (platform clock)',
+    `orders_seq` UInt64 COMMENT 'The highest orders.spool_seq before the read began',
+    `persons_version` UInt64 COMMENT 'The highest persons.version before the read began',
+    `format` UInt16 COMMENT 'Encoding of snapshot; another format is ignored',
+    `snapshot` String COMMENT 'The encoded index: roaring bitmaps of person ids'
+)
+ENGINE = ReplacingMergeTree(read_at)
+ORDER BY slot
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'The segment engine\'s trait index (per-person order facts as bitmaps: ltv, aov, orders, last order, city, province, channels) as of read_at; the latest row wins. Person ids only, no identifiers.';
+
