@@ -113,7 +113,7 @@ func (e *Engine) restore(ctx context.Context, now time.Time) (*traitSnapshot, er
 		return nil, rows.Err()
 	}
 	var m traitMarks
-	var enc string
+	var enc []byte
 	var erased time.Time
 	if err := rows.Scan(&m.readAt, &m.ordersSeq, &m.personsVersion, &enc, &erased); err != nil {
 		return nil, fmt.Errorf("segments: read persisted traits: %w", err)
@@ -123,7 +123,7 @@ func (e *Engine) restore(ctx context.Context, now time.Time) (*traitSnapshot, er
 		e.log.Info("the persisted segment traits may predate an erasure; reading them in full", "read_at", m.readAt, "erasure", erased)
 		return nil, nil
 	}
-	s, merges, err := decodeSnapshot([]byte(enc), e.opts.CityTiers, now)
+	s, merges, err := decodeSnapshot(enc, e.opts.CityTiers, now)
 	if err != nil {
 		return nil, err
 	}
