@@ -226,7 +226,8 @@ func fiveClauseData(b *testing.B, db *store.DB, persons, events int) (*store.DB,
 //     the bitmaps' gain;
 //   - restore_traits_ms: restoring the persisted trait snapshot alone (the
 //     row read, decoded and validated, the changed persons looked up);
-//   - persist_ms: writing the persisted snapshot once (before the loop);
+//   - persist_ms, persisted_MB: writing the persisted snapshot once
+//     (before the loop), and its size;
 //   - index_MB_per_1M_persons: heap retained by the new engine after its
 //     cold evaluation (trait snapshot and cached leaves: the heap after the
 //     evaluation less the heap once the engine is dropped), per million
@@ -245,7 +246,7 @@ func fiveClauseOn(b *testing.B, db *store.DB, persons, events int) {
 	db, universe := fiveClauseData(b, db, persons, events)
 	query := fiveClauseSQL(db.Table)
 	var cold, restart, restore, newRule, warm, sql, tuned time.Duration
-	persistMS := persistOnce(b, db)
+	persistMS, persistMB := persistOnce(b, db)
 	var heap float64
 	var count, members uint64
 	for b.Loop() {
@@ -336,6 +337,7 @@ func fiveClauseOn(b *testing.B, db *store.DB, persons, events int) {
 	b.ReportMetric(ms(restart), "engine_restart_ms")
 	b.ReportMetric(ms(restore), "restore_traits_ms")
 	b.ReportMetric(persistMS, "persist_ms")
+	b.ReportMetric(persistMB, "persisted_MB")
 	b.ReportMetric(ms(newRule), "engine_new_rule_ms")
 	b.ReportMetric(ms(warm), "engine_warm_ms")
 	b.ReportMetric(ms(sql), "sql_ms")
@@ -345,8 +347,9 @@ func fiveClauseOn(b *testing.B, db *store.DB, persons, events int) {
 }
 
 // persistOnce writes the trait snapshot as a platform's earlier run would
-// have, and returns how long the write took in milliseconds.
-func persistOnce(b *testing.B, db *store.DB) float64 {
+// have, and returns how long the write took in milliseconds and the
+// encoded snapshot's size in MB.
+func persistOnce(b *testing.B, db *store.DB) (ms, mb float64) {
 	ctx := context.Background()
 	e := testEngine(db, nil)
 	marks, err := e.readMarks(ctx)
@@ -361,5 +364,10 @@ func persistOnce(b *testing.B, db *store.DB) float64 {
 	if err := e.persist(ctx, s, merges, marks); err != nil {
 		b.Fatal(err)
 	}
-	return float64(time.Since(t0).Microseconds()) / 1000
+	ms = float64(time.Since(t0).Microseconds()) / 1000
+	enc, err := s.encode(merges)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return ms, float64(len(enc)) / (1 << 20)
 }
