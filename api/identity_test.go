@@ -240,8 +240,22 @@ func TestErasureLeavesNothingInAnyTable(t *testing.T) {
 	if err := f.db.Conn.Exec(context.Background(), "INSERT INTO "+f.db.Table("journey_runs")+" (journey_id, person_id) VALUES ('jrn_erase', ?)", pr.PersonID); err != nil {
 		t.Fatal(err)
 	}
+	// The segment engine persisted its trait index (every person's order
+	// facts) when the segment was computed; the erasure deletes it.
+	snapshots := func() (n uint64) {
+		if err := f.db.Conn.QueryRow(context.Background(), "SELECT count() FROM "+f.db.Table("segment_trait_snapshots")).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := snapshots(); n == 0 {
+		t.Fatal("no persisted trait index before the erasure")
+	}
 	if rec := f.do("DELETE", fmt.Sprintf("/api/v1/profiles/%d", pr.PersonID), adminToken, nil, nil); rec.Code != 200 {
 		t.Fatalf("erase: %d %s", rec.Code, rec.Body)
+	}
+	if n := snapshots(); n != 0 {
+		t.Errorf("%d persisted trait indexes after the erasure", n)
 	}
 	phoneHash := f.prot.Hash("+8613655550001")
 	needles := []string{"dy-erase-me", "erase-user", "赵先生", "wmERASE", "我想控糖", phoneHash, "5550001"}

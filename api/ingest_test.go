@@ -98,6 +98,7 @@ func newIngestFixtureTB(tb testing.TB, t *testing.T, maxSpool int64) *ingestFixt
 	svc := &identity.Service{DB: f.db, Graph: graph, Writer: w, Protector: prot, Logger: storetest.Logger()}
 	segOpts := segments.DefaultOptions()
 	segOpts.Logger = storetest.Logger()
+	segOpts.PersistTraits = true // as the platform (cmd/cdp)
 	segs, err := segments.NewStore(context.Background(), f.db, segOpts)
 	if err != nil {
 		tb.Fatal(err)

@@ -315,6 +315,9 @@ func (s *Service) Erase(ctx context.Context, person uint32, by string) ([]uint32
 		// Person bitmaps: segment snapshots and lists saved from analyses.
 		{"segment_members", "UPDATE members = " + dropFromBitmap + ", size = bitmapCardinality(" + dropFromBitmap + ") WHERE " + bitmapHolds},
 		{"segment_lists", "UPDATE members = " + dropFromBitmap + ", size = bitmapCardinality(" + dropFromBitmap + ") WHERE " + bitmapHolds},
+		// The segment engine's persisted trait index holds every person's
+		// order facts; the next full read writes it anew (segments/persist.go).
+		{"segment_trait_snapshots", "DELETE WHERE 1"},
 		// Dead letters hold raw ids, and phones as vault tokens carrying
 		// the same keyed hash as the phone identifier.
 		{"ingest_dead_letters", "DELETE WHERE arrayExists(v -> position(payload, v) > 0, " + setValues + ")"},

@@ -94,6 +94,9 @@ var all = []Migration{
 	// customer (CustomerOrders) instead of joining them to the first
 	// orders computed from a second read.
 	{Version: 22, Name: "analytics_views_one_pass", Steps: analyticsViewSteps()},
+	// The segment engine's trait index kept between restarts
+	// (segment_traits.go).
+	{Version: 23, Name: "segment_trait_snapshots", Steps: segmentTraitSteps},
 }
 
 // Identifier columns shared by the ingest tables: parallel arrays of type

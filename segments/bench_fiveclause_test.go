@@ -209,7 +209,11 @@ func fiveClauseData(b *testing.B, db *store.DB, persons, events int) (*store.DB,
 // each iteration:
 //
 //   - engine_cold_ms: a new engine (trait snapshot and leaves loaded from
-//     ClickHouse);
+//     ClickHouse), nothing persisted: a platform's first start;
+//   - engine_restart_ms: a new engine with Options.PersistTraits and a
+//     persisted trait snapshot (written once before the loop, as the
+//     platform's previous run did): the snapshot is restored and patched
+//     (no person changed here), the leaves read from ClickHouse;
 //   - engine_new_rule_ms: the same engine with its leaves dropped and its
 //     trait snapshot kept: a rule nobody has run before, as a running
 //     platform answers it (the snapshot is loaded once per process and
@@ -220,6 +224,10 @@ func fiveClauseData(b *testing.B, db *store.DB, persons, events int) (*store.DB,
 //   - sql_tuned_ms: the same query with the engine's readSettings (FINAL
 //     per partition), so the engine's gain from them is not counted as
 //     the bitmaps' gain;
+//   - restore_traits_ms: restoring the persisted trait snapshot alone (the
+//     row read, decoded and validated, the changed persons looked up);
+//   - persist_ms, persisted_MB: writing the persisted snapshot once
+//     (before the loop), and its size;
 //   - index_MB_per_1M_persons: heap retained by the new engine after its
 //     cold evaluation (trait snapshot and cached leaves: the heap after the
 //     evaluation less the heap once the engine is dropped), per million
@@ -237,7 +245,8 @@ func fiveClauseOn(b *testing.B, db *store.DB, persons, events int) {
 	ctx := context.Background()
 	db, universe := fiveClauseData(b, db, persons, events)
 	query := fiveClauseSQL(db.Table)
-	var cold, newRule, warm, sql, tuned time.Duration
+	var cold, restart, restore, newRule, warm, sql, tuned time.Duration
+	persistMS, persistMB := persistOnce(b, db)
 	var heap float64
 	var count, members uint64
 	for b.Loop() {
@@ -254,9 +263,31 @@ func fiveClauseOn(b *testing.B, db *store.DB, persons, events int) {
 		}
 		cold += time.Since(t0)
 		members = bm.GetCardinality()
+
 		bm = nil
 		runtime.GC()
 		runtime.ReadMemStats(&with) // the engine holds its trait snapshot and leaves
+
+		re := testEngine(db, nil)
+		re.opts.PersistTraits = true
+		t0 = time.Now()
+		rbm, err := re.Evaluate(ctx, c)
+		if err != nil {
+			b.Fatal(err)
+		}
+		restart += time.Since(t0)
+		if !re.restored.Load() || re.traits == nil {
+			b.Fatal("the restarted engine did not restore its traits")
+		}
+		if rbm.GetCardinality() != members {
+			b.Fatalf("restart %d members, cold %d", rbm.GetCardinality(), members)
+		}
+		t0 = time.Now()
+		if s, err := testEngine(db, nil).restore(ctx, testNow); err != nil || s == nil {
+			b.Fatalf("restore: %v (snapshot %v)", err, s != nil)
+		}
+		restore += time.Since(t0)
+		re, rbm = nil, nil
 
 		e.cache.invalidate([]string{KindEvents, KindOrders, KindChats, KindTags}) // leaves only
 		t0 = time.Now()
@@ -303,10 +334,40 @@ func fiveClauseOn(b *testing.B, db *store.DB, persons, events int) {
 	n := float64(b.N)
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / n }
 	b.ReportMetric(ms(cold), "engine_cold_ms")
+	b.ReportMetric(ms(restart), "engine_restart_ms")
+	b.ReportMetric(ms(restore), "restore_traits_ms")
+	b.ReportMetric(persistMS, "persist_ms")
+	b.ReportMetric(persistMB, "persisted_MB")
 	b.ReportMetric(ms(newRule), "engine_new_rule_ms")
 	b.ReportMetric(ms(warm), "engine_warm_ms")
 	b.ReportMetric(ms(sql), "sql_ms")
 	b.ReportMetric(ms(tuned), "sql_tuned_ms")
 	b.ReportMetric(heap/n/(1<<20)/(float64(universe)/1e6), "index_MB_per_1M_persons")
 	b.ReportMetric(float64(members), "members")
+}
+
+// persistOnce writes the trait snapshot as a platform's earlier run would
+// have, and returns how long the write took in milliseconds and the
+// encoded snapshot's size in MB.
+func persistOnce(b *testing.B, db *store.DB) (ms, mb float64) {
+	ctx := context.Background()
+	e := testEngine(db, nil)
+	marks, err := e.readMarks(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, merges, err := e.readSnapshot(ctx, testNow)
+	if err != nil {
+		b.Fatal(err)
+	}
+	t0 := time.Now()
+	if err := e.persist(ctx, s, merges, marks); err != nil {
+		b.Fatal(err)
+	}
+	ms = float64(time.Since(t0).Microseconds()) / 1000
+	enc, err := s.encode(merges)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return ms, float64(len(enc)) / (1 << 20)
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -62,6 +63,13 @@ type Options struct {
 	// the leaves analysts read again patched in the background, so their
 	// estimates are answered from memory.
 	EstimateStaleness time.Duration
+	// PersistTraits keeps the trait snapshot in ClickHouse
+	// (segment_trait_snapshots, persist.go): written after each full
+	// read, read back and patched for the persons changed since at the
+	// engine's first load, so a restart does not aggregate every order
+	// again. The platform sets it; an engine over a database that changes
+	// behind the platform's back (orders rewritten by hand) must not.
+	PersistTraits bool
 }
 
 // DefaultOptions are the defaults for a brand of a few million persons.
@@ -101,6 +109,8 @@ type Engine struct {
 	traits       *traitSnapshot // frozen
 	traitsGen    uint64         // bumped when the snapshot is dropped or patched
 	traitsFlight *traitsFlight
+
+	restored atomic.Bool // the persisted snapshot was tried (or Invalidate made it useless)
 
 	refreshMu sync.Mutex // one Refresh at a time: patches build on each other
 	canon     canonMemo  // canonical persons of the dirty set patches share
@@ -324,7 +334,47 @@ func (e *Engine) snapshot(ctx context.Context, now time.Time) (*traitSnapshot, e
 	}
 }
 
+// loadSnapshot builds the trait snapshot: at the first load of an engine
+// with Options.PersistTraits, from the persisted one if there is one to
+// use; otherwise from a full read, which it then persists.
 func (e *Engine) loadSnapshot(ctx context.Context, now time.Time) (*traitSnapshot, error) {
+	var marks traitMarks
+	var markErr error
+	if e.opts.PersistTraits {
+		if !e.restored.Load() {
+			s, err := e.restore(ctx, now)
+			if err != nil && isContextErr(err) && ctx.Err() != nil {
+				return nil, err
+			}
+			e.restored.Store(true)
+			if err == nil && s != nil {
+				return s, nil
+			}
+			if err != nil {
+				e.log.Warn("restoring the persisted segment traits failed; reading them in full", "err", err)
+			}
+		}
+		marks, markErr = e.readMarks(ctx) // before the read they mark
+	}
+	s, merges, err := e.readSnapshot(ctx, now)
+	if err != nil || !e.opts.PersistTraits {
+		return s, err
+	}
+	if markErr == nil {
+		start := time.Now()
+		if markErr = e.persist(ctx, s, merges, marks); markErr == nil {
+			e.log.Debug("segment traits persisted", "took", time.Since(start))
+		}
+	}
+	if markErr != nil {
+		e.log.Warn("persisting the segment traits failed; the next restart reads them in full", "err", markErr)
+	}
+	return s, nil
+}
+
+// readSnapshot builds the trait snapshot from a full read; merges are
+// the merged persons it folded, and into whom.
+func (e *Engine) readSnapshot(ctx context.Context, now time.Time) (*traitSnapshot, map[uint32]uint32, error) {
 	start := time.Now()
 	var universe *roaring.Bitmap
 	var uerr error
@@ -333,12 +383,12 @@ func (e *Engine) loadSnapshot(ctx context.Context, now time.Time) (*traitSnapsho
 	raw, err := e.readRawTraits(ctx, nil)
 	wg.Wait()
 	if err = errors.Join(uerr, err); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	rows, channels := raw.canonical(universe)
+	rows, channels, merges := raw.canonical(universe)
 	s := buildSnapshot(universe, rows, channels, e.opts.CityTiers, now)
 	e.log.Debug("segment traits loaded", "persons", universe.GetCardinality(), "with_orders", len(rows.ids), "took", time.Since(start))
-	return s, nil
+	return s, merges, nil
 }
 
 // Invalidate drops what reads the given record kinds (all when none are
@@ -348,6 +398,7 @@ func (e *Engine) Invalidate(kinds ...string) {
 	e.cache.invalidate(kinds)
 	e.canon.bump()
 	if len(kinds) == 0 || touchesTraits(kinds) {
+		e.restored.Store(true) // the persisted snapshot is no better than the dropped one
 		e.traitsMu.Lock()
 		e.traits = nil
 		e.traitsGen++
@@ -407,24 +458,9 @@ func (e *Engine) refreshTraits(ctx context.Context, canon, clear *roaring.Bitmap
 	if s == nil {
 		return nil
 	}
-	universe := roaring.AndNot(s.universe, clear)
-	universe.Or(canon)
-	var next *traitSnapshot
-	if touchesTraits(kinds) {
-		rows, channels, err := e.readTraits(ctx, ids, canon)
-		if err != nil {
-			return err
-		}
-		next = s.patch(universe, clear, rows, channels, e.opts.CityTiers)
-	} else {
-		copied := *s
-		copied.universe = universe
-		copied.numeric = map[string]*bsi{}
-		for k, v := range s.numeric {
-			copied.numeric[k] = v
-		}
-		copied.fixZeroDefaults()
-		next = &copied
+	next, err := e.patchSnapshot(ctx, s, canon, clear, ids, kinds)
+	if err != nil {
+		return err
 	}
 	e.traitsMu.Lock()
 	if e.traits == s {
@@ -432,6 +468,29 @@ func (e *Engine) refreshTraits(ctx context.Context, canon, clear *roaring.Bitmap
 	}
 	e.traitsMu.Unlock()
 	return nil
+}
+
+// patchSnapshot returns a copy of s in which the persons in clear are
+// replaced by the canonical persons canon (ids, their array), read again
+// when kinds touch the traits.
+func (e *Engine) patchSnapshot(ctx context.Context, s *traitSnapshot, canon, clear *roaring.Bitmap, ids []uint32, kinds []string) (*traitSnapshot, error) {
+	universe := roaring.AndNot(s.universe, clear)
+	universe.Or(canon)
+	if touchesTraits(kinds) {
+		rows, channels, err := e.readTraits(ctx, ids, canon)
+		if err != nil {
+			return nil, err
+		}
+		return s.patch(universe, clear, rows, channels, e.opts.CityTiers), nil
+	}
+	copied := *s
+	copied.universe = universe
+	copied.numeric = map[string]*bsi{}
+	for k, v := range s.numeric {
+		copied.numeric[k] = v
+	}
+	copied.fixZeroDefaults()
+	return &copied, nil
 }
 
 // PatchWarm patches the cached leaves with dirty persons that were read

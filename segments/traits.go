@@ -172,7 +172,7 @@ func (e *Engine) readTraits(ctx context.Context, persons []uint32, universe *roa
 	if err != nil {
 		return nil, nil, err
 	}
-	rows, channels := raw.canonical(universe)
+	rows, channels, _ := raw.canonical(universe)
 	return rows, channels, nil
 }
 
@@ -290,9 +290,10 @@ func permute[T any](xs []T, perm []int32) []T {
 // their canonical persons (sums of ltv and orders, the latest last order,
 // city and province of the latest order naming one) and leaves out person
 // ids that are neither in universe nor merged into it. The rows come out
-// ascending by canonical id.
-func (raw *rawTraits) canonical(universe *roaring.Bitmap) (*traitRows, map[string]*roaring.Bitmap) {
-	into := make(map[uint32]uint32, len(raw.mergedIDs))
+// ascending by canonical id; into maps each merged person folded to its
+// canonical person.
+func (raw *rawTraits) canonical(universe *roaring.Bitmap) (rows *traitRows, channels map[string]*roaring.Bitmap, into map[uint32]uint32) {
+	into = make(map[uint32]uint32, len(raw.mergedIDs))
 	merged := roaring.New()
 	for i, id := range raw.mergedIDs {
 		if universe.Contains(raw.intos[i]) {
@@ -351,7 +352,7 @@ func (raw *rawTraits) canonical(universe *roaring.Bitmap) (*traitRows, map[strin
 			out.provinces[j], provAt[j] = in.provinces[i], raw.provAt[i]
 		}
 	}
-	channels := make(map[string]*roaring.Bitmap, len(raw.channels))
+	channels = make(map[string]*roaring.Bitmap, len(raw.channels))
 	for ch, bm := range raw.channels {
 		c := roaring.And(bm, universe)
 		merged.Iterate(func(id uint32) bool {
@@ -362,7 +363,7 @@ func (raw *rawTraits) canonical(universe *roaring.Bitmap) (*traitRows, map[strin
 		})
 		channels[ch] = c
 	}
-	return out, channels
+	return out, channels, into
 }
 
 func (e *Engine) readChannels(ctx context.Context, args []any) (map[string]*roaring.Bitmap, error) {

@@ -152,6 +152,9 @@ func (p *ingestParts) wire(ctx context.Context, cfg config, db *store.DB, prot *
 	// An audience estimate 10 s behind the newest records is what a
 	// marketer editing a rule needs; live segments and plans stay exact.
 	sopt.EstimateStaleness = 10 * time.Second
+	// Every order reaches ClickHouse through the pipeline (spool_seq), so
+	// the trait index can be kept between restarts.
+	sopt.PersistTraits = true
 	if p.segments, err = segments.NewStore(ctx, db, sopt); err != nil {
 		return err
 	}
