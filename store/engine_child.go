@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -157,10 +158,16 @@ func attachPTYToStdin() (*os.File, error) {
 // platform's environment: what the engine and the C library read (locale,
 // time zone, temporary folder), never the platform's settings, which hold
 // its secrets (CDP_PII_KEY, CDP_ADMIN_TOKEN, CDP_WECOM_SECRET, ...).
-var childEnvKept = map[string]bool{"PATH": true, "HOME": true, "TZ": true, "TZDIR": true, "TMPDIR": true, "LANG": true, "LANGUAGE": true}
+var childEnvKept = map[string]bool{"PATH": true, "TZ": true, "TZDIR": true, "TMPDIR": true, "LANG": true, "LANGUAGE": true}
+
+// childHome is the engine child's HOME, inside its data folder: the engine
+// creates $HOME/.local/state/clickhouse at start, and its sandbox lets it
+// write only in its data folder, so with the platform's HOME it failed on
+// any machine where that folder did not exist yet (a fresh one).
+func childHome(dataPath string) string { return filepath.Join(dataPath, "home") }
 
 // childEnv returns the environment for an engine child: the kept variables
-// (and LC_*) plus this spec.
+// (and LC_*), HOME inside its data folder, plus this spec.
 func childEnv(spec childSpec) ([]string, error) {
 	raw, err := json.Marshal(spec)
 	if err != nil {
@@ -173,5 +180,5 @@ func childEnv(spec childSpec) ([]string, error) {
 			env = append(env, kv)
 		}
 	}
-	return append(env, engineChildEnv+"="+string(raw)), nil
+	return append(env, "HOME="+childHome(spec.DataPath), engineChildEnv+"="+string(raw)), nil
 }

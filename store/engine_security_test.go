@@ -274,3 +274,37 @@ func port(dsn string) string {
 	u, _ := url.Parse(dsn)
 	return u.Port()
 }
+
+// TestEngineStartsOnAFreshHome: the engine creates
+// $HOME/.local/state/clickhouse at start, and its sandbox lets it write
+// only in its data folder. With the platform's HOME, a machine on which
+// that folder did not exist yet (a fresh one: the README's first command)
+// could not start the engine ("create_directories: Permission denied").
+// Its HOME is now inside its data folder.
+func TestEngineStartsOnAFreshHome(t *testing.T) {
+	if os.Getenv("XDG_CACHE_HOME") == "" { // the engine library stays where it is
+		cache, err := os.UserCacheDir()
+		if err != nil {
+			t.Skip("no cache folder for the engine library:", err)
+		}
+		t.Setenv("XDG_CACHE_HOME", cache)
+	}
+	home := t.TempDir() // empty: no .local, and outside the sandbox
+	t.Setenv("HOME", home)
+	dir := t.TempDir()
+	e, err := storetest.StartEngine(dir)
+	if err != nil {
+		t.Fatalf("the engine does not start with a fresh HOME: %v", err)
+	}
+	defer e.Close()
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(e.PID()) + "/environ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), "\x00HOME="+dir+"/") {
+		t.Errorf("the engine child's HOME is not in its data folder %s: %q", dir, raw)
+	}
+	if _, err := os.Stat(filepath.Join(home, ".local")); err == nil {
+		t.Error("the engine wrote into the platform's HOME")
+	}
+}
