@@ -56,7 +56,7 @@ func readBody(c *gin.Context, limit int64) ([]byte, bool) {
 	}
 	// One byte past the limit tells a body that is too large after
 	// decompression (a gzip bomb) from one that fits.
-	body, err := io.ReadAll(io.LimitReader(r, limit+1))
+	body, err := readAll(io.LimitReader(r, limit+1), bodySizeHint(c.Request, limit))
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge) || int64(len(body)) > limit:
@@ -67,6 +67,40 @@ func readBody(c *gin.Context, limit int64) ([]byte, bool) {
 		return nil, false
 	}
 	return body, true
+}
+
+// bodySizeHint is the buffer readBody starts with: the declared length
+// plus the byte that sees the end (a gzip body's length times 4, the
+// usual ratio of JSON), at most limit+1. io.ReadAll starts from 512 bytes
+// and doubles, which for a 400 KB batch allocated and copied about twice
+// the body.
+func bodySizeHint(r *http.Request, limit int64) int {
+	n := r.ContentLength
+	if n <= 0 {
+		return 512
+	}
+	if r.Header.Get("Content-Encoding") != "" {
+		n *= 4
+	}
+	return int(min(n, limit) + 1)
+}
+
+// readAll is io.ReadAll into a buffer of capacity size to begin with.
+func readAll(r io.Reader, size int) ([]byte, error) {
+	b := make([]byte, 0, size)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // grow as append does
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			return b, err
+		}
+	}
 }
 
 // decodeContent undoes the body's Content-Encoding (gzip or none). It

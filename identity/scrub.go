@@ -130,6 +130,42 @@ func localMobile(d string) string {
 
 // findMobiles returns the mobile numbers of s, in order, not overlapping.
 func findMobiles(s string) []mobileSpan {
+	if fewPhoneDigits(s) {
+		return nil
+	}
+	return scanMobiles(s)
+}
+
+// minMobileDigits is the fewest digits of a chain that can hold a mobile
+// number (findMobiles passes over shorter chains).
+const minMobileDigits = 11
+
+// fewPhoneDigits tells, from the bytes alone, that s has fewer than
+// minMobileDigits phone digits in all (ASCII or full-width), so no mobile
+// number: most strings (names, topics, ids, small JSON objects) are
+// answered without decoding a rune. A full-width digit is U+FF10-U+FF19,
+// EF BC 90-99 in UTF-8.
+func fewPhoneDigits[T string | []byte](s T) bool {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c-'0' <= 9:
+			n++
+		case c == 0xEF && i+2 < len(s) && s[i+1] == 0xBC && s[i+2]-0x90 <= 9:
+			n++
+			i += 2
+		default:
+			continue
+		}
+		if n >= minMobileDigits {
+			return false
+		}
+	}
+	return true
+}
+
+// scanMobiles is findMobiles without the shortcut.
+func scanMobiles(s string) []mobileSpan {
 	var out []mobileSpan
 	prev := rune(-1) // the rune before i
 	for i := 0; i < len(s); {
@@ -138,7 +174,7 @@ func findMobiles(s string) []mobileSpan {
 			prev, i = r, i+w
 			continue
 		}
-		if end, n := chainExtent(s, i); n < 11 {
+		if end, n := chainExtent(s, i); n < minMobileDigits {
 			prev, _ = utf8.DecodeLastRuneInString(s[:end]) // too few digits for a number: the common case
 			i = end
 			continue
@@ -367,7 +403,7 @@ func (p *Protector) scrubText(s string, keep func(Protected)) (string, bool) {
 // re-encoded (object keys then come sorted). raw that is not valid JSON
 // is scrubbed as text.
 func (p *Protector) ScrubJSON(raw []byte, keep func(Protected)) []byte {
-	if len(raw) == 0 || !bytes.Contains(raw, []byte(`\u`)) && !HasMobile(string(raw)) {
+	if len(raw) == 0 || !bytes.Contains(raw, []byte(`\u`)) && (fewPhoneDigits(raw) || !HasMobile(string(raw))) {
 		return raw
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))

@@ -183,3 +183,69 @@ func BenchmarkScrubJSON(b *testing.B) {
 		})
 	}
 }
+
+// TestFewPhoneDigitsNeverHidesAMobile checks the byte-level shortcut of
+// findMobiles against the full scan: on every string the shortcut answers
+// "no mobile", the scan must find none, and it must answer so for strings
+// of fewer than 11 digits. The strings are the cases above, each cut one
+// digit short, and digit runs of every length up to 13 mixed with
+// full-width digits, full-width punctuation and separators.
+func TestFewPhoneDigitsNeverHidesAMobile(t *testing.T) {
+	inputs := []string{
+		"13812345678", "１３８１２３４５６７８", "１３８　１２３４　５６７８", "电话13812345678，谢谢",
+		"+86 138 1234 5678", "?tel=%2B86%20138%201234%205678", "1 3 8 1 2 3 4 5 6 7 8",
+		`{"topic":"控糖","completion_ratio":0.93,"video_id":"v1"}`, "（１３８）１２３４－５６７８",
+	}
+	digits := []string{"1", "3", "8", "１", "３", "８"}
+	fillers := []string{"", " ", "，", "－", "（", "a"}
+	for n := 1; n <= 13; n++ {
+		for f, filler := range fillers {
+			var b strings.Builder
+			b.WriteString("1")
+			for k := 1; k < n; k++ {
+				b.WriteString(filler)
+				b.WriteString(digits[(k+f)%len(digits)])
+			}
+			inputs = append(inputs, b.String())
+		}
+	}
+	var cut []string
+	for _, s := range inputs {
+		// The same string with its last ASCII or full-width digit dropped.
+		if i := strings.LastIndexAny(s, "0123456789０１２３４５６７８９"); i >= 0 {
+			_, w := utf8DecodeAt(s, i)
+			cut = append(cut, s[:i]+s[i+w:])
+		}
+	}
+	for _, s := range append(inputs, cut...) {
+		few := fewPhoneDigits(s)
+		if few != fewPhoneDigits([]byte(s)) {
+			t.Errorf("fewPhoneDigits(%q) differs between string and []byte", s)
+		}
+		if few && len(scanMobiles(s)) > 0 {
+			t.Errorf("fewPhoneDigits(%q) = true, but the scan finds %v", s, scanMobiles(s))
+		}
+		if n := countPhoneDigits(s); few != (n < minMobileDigits) {
+			t.Errorf("fewPhoneDigits(%q) = %v with %d phone digits", s, few, n)
+		}
+	}
+}
+
+func utf8DecodeAt(s string, i int) (rune, int) {
+	for w := 1; w <= 4 && i+w <= len(s); w++ {
+		if r := []rune(s[i : i+w]); len(r) == 1 && r[0] != '\uFFFD' {
+			return r[0], w
+		}
+	}
+	return '\uFFFD', 1
+}
+
+func countPhoneDigits(s string) int {
+	n := 0
+	for _, r := range s {
+		if isPhoneDigitRune(r) {
+			n++
+		}
+	}
+	return n
+}

@@ -181,7 +181,15 @@ func checkBody(body []byte) *Problem {
 // and written to the store after it (see Dedup for why in that order).
 func (c *Collector) accept(ctx context.Context, source, endpoint string, items []item) (Result, error) {
 	var res Result
-	var bufs [][]byte
+	// The accepted records are encoded one after another into enc (one
+	// buffer for the request, sized for records about as large as their
+	// JSON); the k-th ends at ends[k] and goes to bufs[slots[k]], filled
+	// once all are encoded (enc may move while it grows). Dead letters
+	// are encoded on their own.
+	bufs := make([][]byte, 0, len(items))
+	enc := make([]byte, 0, encodeBufferHint(items))
+	ends := make([]int, 0, len(items))
+	slots := make([]int, 0, len(items))
 	keys := c.dedup.request()
 	now := c.now()
 	release := keys.release
@@ -206,16 +214,23 @@ func (c *Collector) accept(ctx context.Context, source, endpoint string, items [
 				continue
 			}
 		}
-		b, err := encodeRecord(it.rec)
-		if err != nil {
+		var err error
+		if enc, err = appendRecord(enc, it.rec); err != nil {
 			release()
 			return Result{}, err
 		}
-		bufs = append(bufs, b)
+		ends = append(ends, len(enc))
+		slots = append(slots, len(bufs))
+		bufs = append(bufs, nil)
 		res.Accepted++
 	}
 	if len(bufs) == 0 {
 		return res, nil
+	}
+	start := 0
+	for k, end := range ends {
+		bufs[slots[k]] = enc[start:end:end]
+		start = end
 	}
 	if _, _, err := c.spool.Append(ctx, bufs...); err != nil {
 		release()
@@ -229,6 +244,19 @@ func (c *Collector) accept(ctx context.Context, source, endpoint string, items [
 	}
 	keys.commit()
 	return res, nil
+}
+
+// encodeBufferHint is the capacity accept starts its encoding buffer with:
+// the items' raw JSON, which their binary form seldom exceeds, plus room
+// for what a record adds (times, resolved identifiers, vault entries).
+func encodeBufferHint(items []item) int {
+	n := 0
+	for _, it := range items {
+		if it.problem == nil {
+			n += len(it.raw) + 64
+		}
+	}
+	return n
 }
 
 // maxDeadLetterPayload keeps dead letters small; the reason matters more

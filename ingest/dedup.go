@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -214,8 +215,17 @@ func (r *dedupRequest) commit() {
 	}
 	d := r.d
 	b := d.db.NewBatch()
+	// In key order: the memtable's skiplist inserts a batch with one
+	// inserter, which starts each search from the last one's place, so
+	// sorted keys cost fewer comparisons (the memtable's share of the HTTP
+	// side's CPU in cdp bench). Set copies the key: one buffer serves all.
+	slices.SortFunc(r.keys, func(a, b reservation) int {
+		return cmp.Or(cmp.Compare(uint64(a.gen), uint64(b.gen)), strings.Compare(a.key, b.key))
+	})
+	var key []byte
 	for _, k := range r.keys {
-		b.Set(diskKey(k.gen, k.key), nil, nil)
+		key = appendDiskKey(key[:0], k.gen, k.key)
+		b.Set(key, nil, nil)
 	}
 	if w, ok := d.watermarkFor(r.lb); ok {
 		b.Set(metaWatermark, seqBytes(w), nil)

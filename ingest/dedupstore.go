@@ -31,7 +31,12 @@ func genPrefix(idx int64) []byte {
 }
 
 func diskKey(gen int64, key string) []byte {
-	return append(binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(key)), uint64(gen)), key...)
+	return appendDiskKey(make([]byte, 0, 8+len(key)), gen, key)
+}
+
+// appendDiskKey appends diskKey(gen, key) to dst.
+func appendDiskKey(dst []byte, gen int64, key string) []byte {
+	return append(binary.BigEndian.AppendUint64(dst, uint64(gen)), key...)
 }
 
 func seqBytes(s uint64) []byte { return binary.BigEndian.AppendUint64(nil, s) }

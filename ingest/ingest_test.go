@@ -331,3 +331,57 @@ func TestWarmRemembersStoredAndSpooledKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestEachAcceptedRecordKeepsItsOwnBytesAmongRejectsAndDuplicates checks
+// that a request's records, encoded one after another into one buffer,
+// reach ClickHouse each with its own fields when invalid messages (dead
+// letters, encoded apart), duplicates (not encoded) and a record that
+// outgrows the buffer's estimate (an identify with two phones: vault
+// entries) sit between them.
+func TestEachAcceptedRecordKeepsItsOwnBytesAmongRejectsAndDuplicates(t *testing.T) {
+	f := newFixture(t)
+	if res, err := f.trackSpec("track", `{"messageId":"seen","userId":"u0","event":"like","properties":{"n":"0"}}`); err != nil || res.Accepted != 1 {
+		t.Fatalf("first request: %+v %v", res, err)
+	}
+	body := `{"batch":[
+		{"type":"track","messageId":"m1","userId":"u1","event":"like","properties":{"n":"1"}},
+		{"type":"track","messageId":"bad-1","userId":"u1"},
+		{"type":"track","messageId":"seen","userId":"u0","event":"like","properties":{"n":"0"}},
+		{"type":"identify","messageId":"m2","userId":"u2","traits":{"phone":"13812345678","mobile":"13987654321","n":"2"}},
+		{"type":"track","messageId":"bad-2","event":"x"},
+		{"type":"track","messageId":"m3","userId":"u3","event":"view","properties":{"n":"3"}},
+		{"type":"track","messageId":"m1","userId":"u1","event":"like","properties":{"n":"1"}},
+		{"type":"track","messageId":"m4","anonymousId":"a4","event":"share","properties":{"n":"4"}}
+	]}`
+	res, err := f.trackSpec("batch", body)
+	if err != nil || res.Accepted != 4 || res.Duplicates != 2 || len(res.Rejected) != 2 {
+		t.Fatalf("result %+v %v, want 4 accepted, 2 duplicates, 2 rejected", res, err)
+	}
+	f.sync()
+	rows, err := f.db.Conn.Query(context.Background(), "SELECT message_id, event, user_id, anonymous_id, properties, traits FROM "+f.db.Table("events")+" ORDER BY message_id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var id, event, user, anon, props, traits string
+		if err := rows.Scan(&id, &event, &user, &anon, &props, &traits); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, strings.Join([]string{id, event, user, anon, props, identity.MaskMobiles(traits)}, " "))
+	}
+	want := []string{
+		`m1 like u1  {"n":"1"} `,
+		`m2 identify u2   {"mobile":"*******4321","n":"2","phone":"*******5678"}`,
+		`m3 view u3  {"n":"3"} `,
+		`m4 share  a4 {"n":"4"} `,
+		`seen like u0  {"n":"0"} `,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if n := f.count("SELECT count() FROM {db}.ingest_dead_letters"); n != 2 {
+		t.Errorf("%d dead letters, want 2", n)
+	}
+}

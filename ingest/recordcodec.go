@@ -39,7 +39,15 @@ func encodeRecord(r *Record) ([]byte, error) {
 	if r.Kind == KindDeadLetter {
 		return json.Marshal(r)
 	}
-	e := recEncoder{buf: make([]byte, 0, 256)}
+	return appendRecord(make([]byte, 0, 256), r)
+}
+
+// appendRecord appends r's binary form to dst and returns the extended
+// buffer; a request's records share one buffer this way instead of one
+// allocation (and its growth) each. It takes no dead letters (those stay
+// JSON: encodeRecord).
+func appendRecord(dst []byte, r *Record) ([]byte, error) {
+	e := recEncoder{buf: dst}
 	e.buf = append(e.buf, recordFormat)
 	switch r.Kind {
 	case KindEvent:

@@ -220,6 +220,11 @@ func benchIngest(ctx context.Context, cfg config, logger *slog.Logger, add func(
 		return err
 	}
 	defer prof.stop()
+	enginePID := 0
+	if ch.engine != nil {
+		enginePID = ch.engine.PID()
+	}
+	cpuStart := readCPU(enginePID)
 	start := time.Now()
 	sent, err := g.Load(ctx, gen.Target{BaseURL: base, WriteKey: key, WeCom: w.Crypto, AgentID: "1000002", Workers: 8}, total, nil)
 	if err != nil {
@@ -241,6 +246,7 @@ func benchIngest(ctx context.Context, cfg config, logger *slog.Logger, add func(
 		}
 	}
 	stored := time.Since(start)
+	cpu := readCPU(enginePID).sub(cpuStart)
 	if err := prof.stop(); err != nil {
 		return err
 	}
@@ -251,6 +257,17 @@ func benchIngest(ctx context.Context, cfg config, logger *slog.Logger, add func(
 	add(benchLine{Area: "ingest", Measure: fmt.Sprintf("records HTTP -> spool -> ClickHouse, all channels (%d records)", sent),
 		Value: float64(sent) / stored.Seconds(), Unit: "records/s", Reference: "raw clickhouse-go insert of event rows", RefValue: rawRate})
 	add(benchLine{Area: "ingest", Measure: "records acknowledged (durable in the spool)", Value: float64(sent) / acked.Seconds(), Unit: "records/s"})
+	// CPU per record is the figure a shared machine does not distort much:
+	// the rates above fall with other processes' load, the CPU a record
+	// takes hardly. The platform's includes the generator's client.
+	perRecord := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(max(sent, 1)) }
+	add(benchLine{Area: "ingest", Measure: "platform CPU per record (HTTP client, server, spool, pipeline)", Value: perRecord(cpu.platform), Unit: "µs"})
+	if enginePID != 0 {
+		add(benchLine{Area: "ingest", Measure: "embedded engine CPU per record", Value: perRecord(cpu.engine), Unit: "µs"})
+	}
+	if n, rows := writerBatches(sc.reg, "events"); n > 0 {
+		add(benchLine{Area: "ingest", Measure: fmt.Sprintf("pipeline batches (inserts into events, %d rows)", int(rows)), Value: n, Unit: "batches"})
+	}
 	if err := benchSegments(ctx, ch.db, in.segments, add); err != nil {
 		return err
 	}
@@ -258,6 +275,31 @@ func benchIngest(ctx context.Context, cfg config, logger *slog.Logger, add func(
 		add(benchLine{Area: "memory", Measure: "embedded engine resident memory", Value: e.ResidentMB(), Unit: "MB"})
 	}
 	return nil
+}
+
+// writerBatches returns the batches and rows the writer inserted into table
+// (cdp_writer_batches_total and cdp_writer_rows_total).
+func writerBatches(reg *prometheus.Registry, table string) (batches, rows float64) {
+	families, err := reg.Gather()
+	if err != nil {
+		return 0, 0
+	}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() != "table" || l.GetValue() != table {
+					continue
+				}
+				switch f.GetName() {
+				case "cdp_writer_batches_total":
+					batches = m.GetCounter().GetValue()
+				case "cdp_writer_rows_total":
+					rows = m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return batches, rows
 }
 
 // benchRule and benchSQL are one audience in the segment language and as

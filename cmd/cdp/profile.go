@@ -1,11 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // benchProfile records pprof profiles of one benchmark phase into dir
@@ -66,4 +72,41 @@ func (p *benchProfile) writeAllocs(name string) error {
 		return fmt.Errorf("bench --profile: %w", err)
 	}
 	return nil
+}
+
+// cpuTimes is the CPU time (user and system) used so far by this process
+// and by the embedded engine's child process (zero without one).
+type cpuTimes struct{ platform, engine time.Duration }
+
+// readCPU reads this process's CPU time (getrusage) and that of the
+// process enginePID (/proc/<pid>/stat, fields 14 and 15 in clock ticks),
+// which is 0 for none.
+func readCPU(enginePID int) cpuTimes {
+	var t cpuTimes
+	var ru unix.Rusage
+	if unix.Getrusage(unix.RUSAGE_SELF, &ru) == nil {
+		t.platform = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	if enginePID == 0 {
+		return t
+	}
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", enginePID))
+	if err != nil {
+		return t
+	}
+	// The command name (field 2) may hold spaces: count after its ')'.
+	fields := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+1:]))
+	if len(fields) < 13 {
+		return t
+	}
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	const ticksPerSecond = 100 // USER_HZ on Linux
+	t.engine = time.Duration(utime+stime) * time.Second / ticksPerSecond
+	return t
+}
+
+// sub returns the CPU used between o and t.
+func (t cpuTimes) sub(o cpuTimes) cpuTimes {
+	return cpuTimes{platform: t.platform - o.platform, engine: t.engine - o.engine}
 }
