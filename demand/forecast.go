@@ -195,15 +195,26 @@ func ForecastLevelsWith(d *Daily, origin int, o DetectOptions, in Inputs) []Fore
 }
 
 // ForecastAt forecasts the units ordered of every class and city, province
-// and the nation (ForecastLevels) for the Horizon Beijing days from the
-// day of at, from the valid orders of the o.History() days before it: the
-// pull API of replenishment systems.
+// and the nation (ForecastLevelsWith) for the Horizon Beijing days from
+// the day of at, from the valid orders of the o.History() days before it,
+// with the demand signals of those days and the external regressors
+// loaded for them and the forecast's days: the pull API of replenishment
+// systems.
 func (s *Service) ForecastAt(ctx context.Context, at time.Time, o DetectOptions) ([]Forecast, error) {
 	days := o.History()
 	origin := beijingDay(at)
-	d, err := s.OrderUnits(ctx, origin.AddDate(0, 0, -days), days)
+	start := origin.AddDate(0, 0, -days)
+	d, err := s.OrderUnits(ctx, start, days)
 	if err != nil {
 		return nil, err
 	}
-	return ForecastLevels(d, days, o), nil
+	signals, err := s.Signals(ctx, LevelCity, start, days)
+	if err != nil {
+		return nil, err
+	}
+	reg, err := s.LoadRegressors(ctx, start, origin.AddDate(0, 0, Horizon))
+	if err != nil {
+		return nil, err
+	}
+	return ForecastLevelsWith(d, days, o, Inputs{Signals: signals, Regressors: reg}), nil
 }

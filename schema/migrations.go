@@ -89,6 +89,9 @@ var all = []Migration{
 	{Version: 19, Name: "wecom_groups", Steps: wecomGroupSteps},
 	// WeCom customer-moment tasks and their results (wecom_moments.go).
 	{Version: 20, Name: "wecom_moments", Steps: wecomMomentSteps},
+	// The demand forecast's external regressors, imported as CSV, and
+	// their BI view (demand.go).
+	{Version: 21, Name: "demand_regressors", Steps: append(append([]Step{}, demandRegressorSteps...), viewSteps(demandRegressorViews)...)},
 }
 
 // Identifier columns shared by the ingest tables: parallel arrays of type

@@ -2436,3 +2436,36 @@ ORDER BY (id, sender)
 SETTINGS non_replicated_deduplication_window = 1000
 COMMENT 'What each sender did with a moment task, as last read (get_moment_task, get_moment_customer_list, get_moment_send_result); the latest ts wins.';
 
+-- migration 21 demand_regressors
+CREATE TABLE IF NOT EXISTS `cdp`.`demand_regressors`
+(
+    `name` LowCardinality(String) COMMENT 'The regressor, e.g. promo, rain_mm, temp_max_c',
+    `date` Date COMMENT 'The Beijing day the value is for (future days: plans and forecasts)',
+    `province` LowCardinality(String) COMMENT 'Province (empty: the nation)',
+    `city` LowCardinality(String) COMMENT 'City (empty: the whole province)',
+    `class` LowCardinality(String) COMMENT 'Product class (empty: every class)',
+    `value` Float64,
+    `imported_by` String COMMENT 'API token id of who imported it',
+    `imported_at` DateTime64(3, 'UTC'),
+    `version` UInt64 COMMENT 'Row version (nanoseconds of the import); the latest wins'
+)
+ENGINE = ReplacingMergeTree(version)
+ORDER BY (name, province, city, class, date)
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'External regressors of the demand forecast (promo, rain_mm, temp_max_c, ...): one value per name, Beijing day, region and class; the latest import of a value wins.';
+
+CREATE OR REPLACE VIEW `bi_cdp`.`demand_regressors`
+(
+    `name` String COMMENT 'The regressor, e.g. promo, rain_mm, temp_max_c',
+    `date` Date COMMENT 'Beijing day',
+    `province` String COMMENT 'Province (empty: the nation)',
+    `city` String COMMENT 'City (empty: the whole province)',
+    `class` String COMMENT 'Product class (empty: every class)',
+    `value` Float64 COMMENT 'The value',
+    `imported_by` String COMMENT 'API token id of who imported it',
+    `imported_at` DateTime64(3, 'UTC') COMMENT 'When it was imported'
+)
+DEFINER = CURRENT_USER SQL SECURITY DEFINER
+AS SELECT toString(name) AS name, date, toString(province) AS province, toString(city) AS city, toString(class) AS class, value, imported_by, imported_at FROM `cdp`.demand_regressors FINAL
+COMMENT 'External regressors of the demand forecast (promotions, weather), one value per name, day, region and class, as last imported.';
+
