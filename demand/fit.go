@@ -37,9 +37,9 @@ const (
 	fitLevelDays = 28
 )
 
-// Effect is a fitted regressor effect of a class: units × exp(Beta·x),
+// ForecastEffect is a fitted regressor effect of a class: units × exp(Beta·x),
 // with Beta's standard error.
-type Effect struct {
+type ForecastEffect struct {
 	Name string  `json:"name"`
 	Beta float64 `json:"beta"`
 	SE   float64 `json:"se"`
@@ -53,10 +53,10 @@ type classFit struct {
 }
 
 // effects lists the fit's effects.
-func (c *classFit) effects() []Effect {
-	out := make([]Effect, len(c.names))
+func (c *classFit) effects() []ForecastEffect {
+	out := make([]ForecastEffect, len(c.names))
 	for j, n := range c.names {
-		out[j] = Effect{Name: n, Beta: c.beta[j], SE: math.Sqrt(math.Max(0, c.cov[j][j]))}
+		out[j] = ForecastEffect{Name: n, Beta: c.beta[j], SE: math.Sqrt(math.Max(0, c.cov[j][j]))}
 	}
 	return out
 }

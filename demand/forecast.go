@@ -29,7 +29,7 @@ type ForecastDay struct {
 type Forecast struct {
 	Key     Key           `json:"series"`
 	Days    []ForecastDay `json:"days"`
-	Effects []Effect      `json:"effects,omitempty"`
+	Effects []ForecastEffect      `json:"effects,omitempty"`
 }
 
 // ForecastAll forecasts every series of d for the Horizon days from day

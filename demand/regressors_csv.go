@@ -102,7 +102,7 @@ func ParseRegressorCSV(r io.Reader) ([]RegressorValue, error) {
 		v.Date = day
 		for _, c := range []string{"province", "city", "class"} {
 			if s := get(c); utf8.RuneCountInString(s) > 64 || !utf8.ValidString(s) {
-				return nil, invalid(field(c), "at most 64 characters of UTF-8")
+				return nil, invalid(field(c), "must be UTF-8 text of at most 64 characters (save the file as UTF-8)")
 			}
 		}
 		if v.City != "" && v.Province == "" {
