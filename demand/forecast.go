@@ -27,9 +27,9 @@ type ForecastDay struct {
 // Forecast is a series' forecast for the Horizon days from Start, and
 // the fitted effects of its class's regressors (none without).
 type Forecast struct {
-	Key     Key           `json:"series"`
-	Days    []ForecastDay `json:"days"`
-	Effects []ForecastEffect      `json:"effects,omitempty"`
+	Key     Key              `json:"series"`
+	Days    []ForecastDay    `json:"days"`
+	Effects []ForecastEffect `json:"effects,omitempty"`
 }
 
 // ForecastAll forecasts every series of d for the Horizon days from day
