@@ -133,7 +133,7 @@ var (
 		"POST /api/sidebar/session": true}
 	// adminRoutes need the admin role: credentials, audit, the actions
 	// that rewrite identities (unmerge, erasure) and revealing a phone.
-	adminRoutes = regexp.MustCompile(`^(\w+ /api/v1/(tokens|write-keys|admin)(/.*)?|POST /api/v1/merges/:id/unmerge|DELETE /api/v1/profiles/:id|POST /api/v1/profiles/:id/reveal-phone|PUT /api/v1/demand/terms)$`)
+	adminRoutes = regexp.MustCompile(`^(\w+ /api/v1/(tokens|write-keys|admin)(/.*)?|POST /api/v1/merges/:id/unmerge|DELETE /api/v1/profiles/:id|POST /api/v1/profiles/:id/reveal-phone|PUT /api/v1/demand/terms|POST /api/v1/demand/regressors)$`)
 	// readOnlyPosts are POSTs that only read (a query too large for a
 	// URL), open to analysts. Every other POST, PUT, PATCH and DELETE
 	// needs at least the marketer role: the analyst role is read-only.

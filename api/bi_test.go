@@ -16,6 +16,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/granarycdp/cdp/campaigns"
+	"github.com/granarycdp/cdp/demand"
 	"github.com/granarycdp/cdp/identity"
 	"github.com/granarycdp/cdp/ingest/wecom/wecomtest"
 	"github.com/granarycdp/cdp/journeys"
@@ -427,6 +428,14 @@ func TestBIViewsAgreeWithTheAPIAndKeepPersonalDataOut(t *testing.T) {
 		if err := f.db.Conn.QueryRow(ctx, "SELECT keyword FROM "+f.db.Table("events")+" WHERE event = 'search'").Scan(&raw); err != nil ||
 			phone.MatchString(raw) || !strings.HasPrefix(raw, "[phone *******0002 h:") {
 			t.Fatalf("raw keyword %q (%v): the fixture lacks a typed phone number, or ingest kept it in clear", raw, err)
+		}
+		// A regressor imported as an operator would (its view is otherwise empty).
+		values, err := demand.ParseRegressorCSV(strings.NewReader("name,date,province,value\npromo,2026-12-12,四川,1\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := demand.New(f.db, nil).ImportRegressors(ctx, values, "tok_admin"); err != nil {
+			t.Fatal(err)
 		}
 		for _, v := range schema.BIViews() {
 			rows, err := queryStrings(ctx, http, "SELECT toString(tuple(*)) FROM "+v.Name)

@@ -21,6 +21,56 @@ func (s *Server) demandRoutes(v1 *gin.RouterGroup) {
 	v1.POST("/demand/series", s.rateLimit("estimate"), s.demandSeries)
 	v1.GET("/demand/alerts", s.demandAlerts)
 	v1.GET("/demand/forecast", s.rateLimit("estimate"), s.demandForecast)
+	v1.GET("/demand/regressors", s.demandRegressors)
+	v1.POST("/demand/regressors", requireRole(RoleAdmin), s.importDemandRegressors)
+}
+
+// DemandRegressors are the loaded external regressors of the forecast,
+// and after an import how many values it wrote.
+type DemandRegressors struct {
+	Imported   int                       `json:"imported,omitempty"`
+	Regressors []demand.RegressorSummary `json:"regressors"`
+}
+
+func (s *Server) demandRegressors(c *gin.Context) {
+	sums, err := s.demand.RegressorSummaries(c.Request.Context())
+	if s.answerDemandErr(c, err) {
+		return
+	}
+	c.JSON(http.StatusOK, DemandRegressors{Regressors: sums})
+}
+
+// importDemandRegressors takes a regressor CSV (demand.ParseRegressorCSV)
+// as the body or the file part of a multipart upload, as the imports do;
+// the whole file is checked before anything is written (400 naming the
+// line and column), then written in one insert.
+func (s *Server) importDemandRegressors(c *gin.Context) {
+	up, ok := readUpload(c)
+	if !ok {
+		return
+	}
+	values, err := demand.ParseRegressorCSV(up.file)
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		uploadError(c, err)
+		return
+	}
+	if s.answerDemandErr(c, err) {
+		return
+	}
+	if s.answerDemandErr(c, s.demand.ImportRegressors(c.Request.Context(), values, principal(c).ID)) {
+		return
+	}
+	names := map[string]int{}
+	for _, v := range values {
+		names[v.Name]++
+	}
+	s.audit(c, "import", "demand_regressors", "", names)
+	sums, err := s.demand.RegressorSummaries(c.Request.Context())
+	if s.answerDemandErr(c, err) {
+		return
+	}
+	c.JSON(http.StatusOK, DemandRegressors{Imported: len(values), Regressors: sums})
 }
 
 // DemandTerms is the demand dictionary, read or replaced whole.

@@ -166,6 +166,8 @@ var apiRoutes = []apiRoute{
 	{method: "POST", path: "/api/v1/demand/series", handler: "demandSeries", req: typ[demand.SeriesQuery](), status: 200, resp: typ[DemandSeries]()},
 	{method: "GET", path: "/api/v1/demand/alerts", handler: "demandAlerts", status: 200, resp: typ[DemandAlerts]()},
 	{method: "GET", path: "/api/v1/demand/forecast", handler: "demandForecast", status: 200, resp: typ[DemandForecasts]()},
+	{method: "GET", path: "/api/v1/demand/regressors", handler: "demandRegressors", status: 200, resp: typ[DemandRegressors]()},
+	{method: "POST", path: "/api/v1/demand/regressors", handler: "importDemandRegressors", raw: "text/csv", status: 200, resp: typ[DemandRegressors]()},
 
 	// The console's read models.
 	{method: "GET", path: "/api/v1/overview", handler: "overview", status: 200, resp: typ[Overview]()},

@@ -1,6 +1,7 @@
 package demand
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -100,6 +101,24 @@ func BenchmarkDemandRound(b *testing.B) {
 		}
 	})
 	b.Run("forecast", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := s.ForecastAt(ctx, benchAt, o); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	// The same round with regressors loaded: the generator's promotions
+	// and daily rain per province (the regressor CSV an operator would
+	// upload, future days included) over the days the forecast reads.
+	w := gen.GenerateDemand(gen.DemandConfig{Seed: 7, Start: benchAt.AddDate(0, 0, -o.History()), Days: o.History() + Horizon, Promotions: 150, Weather: true})
+	values, err := ParseRegressorCSV(bytes.NewReader(w.RegressorCSV()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := s.ImportRegressors(ctx, values, "bench"); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("forecast-regressors", func(b *testing.B) {
 		for b.Loop() {
 			if _, err := s.ForecastAt(ctx, benchAt, o); err != nil {
 				b.Fatal(err)

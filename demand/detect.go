@@ -171,8 +171,10 @@ type fit struct {
 // expect fits series s's baseline for day t: the level over the reference
 // window (days whose standardised residual exceeds 2.58 on a first fit
 // left out, as Farrington's reweighting does to past outbreaks), times
-// the day's weekday and calendar multiplier.
-func expect(d *Daily, s []float64, t int, f *Factors, o DetectOptions) fit {
+// the day's weekday and calendar multiplier. adj, when not nil, is a
+// further multiplier by day index (the forecast's regressor effects);
+// the level is then the level at no effect.
+func expect(d *Daily, s []float64, t int, f *Factors, o DetectOptions, adj []float64) fit {
 	lo, hi := max(0, t-o.Guard-o.Reference), max(0, t-o.Guard)
 	if hi-lo < o.Reference/2 {
 		return fit{}
@@ -181,6 +183,9 @@ func expect(d *Daily, s []float64, t int, f *Factors, o DetectOptions) fit {
 	keep := make([]bool, len(m))
 	for i := range m {
 		m[i], keep[i] = f.multiplier(d, lo+i), true
+		if adj != nil {
+			m[i] *= adj[lo+i]
+		}
 	}
 	level := func() float64 {
 		var y, w float64
@@ -201,6 +206,9 @@ func expect(d *Daily, s []float64, t int, f *Factors, o DetectOptions) fit {
 	}
 	l = level()
 	out := fit{mu: l * f.multiplier(d, t)}
+	if adj != nil {
+		out.mu *= adj[t]
+	}
 	var gy, gw float64
 	for i := hi; i < t; i++ {
 		gy, gw = gy+s[i], gw+f.multiplier(d, i)
@@ -244,7 +252,7 @@ func testDay(d *Daily, t int, o DetectOptions, floor map[string]float64) ([]Test
 	fits := make([]fit, len(keys))
 	excess, e2, drifts := map[string]float64{}, map[string]float64{}, map[string][]float64{}
 	for i, k := range keys {
-		fits[i] = expect(d, d.Series[k], t, factors[k.Class], o)
+		fits[i] = expect(d, d.Series[k], t, factors[k.Class], o, nil)
 		excess[k.Class] += fits[i].excess
 		e2[k.Class] += fits[i].e2
 		if fits[i].drift > 0 {

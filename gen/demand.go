@@ -1,8 +1,11 @@
 package gen
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"sort"
+	"strconv"
 	"time"
 
 	"github.com/granarycdp/cdp/demand/calendar"
@@ -30,6 +33,38 @@ type DemandConfig struct {
 	Shape float64
 	// Surges are injected on top (DefaultSurges for the example).
 	Surges []Surge
+	// Promotions is how many promotions to draw (0: none, the world as
+	// before): each one class in one province for 3-7 days, units ordered
+	// × DemandTruthPromoLift there. Weather draws a daily rain series per
+	// province whose effect on units is exp(DemandTruthRainPerMM × mm).
+	// Both are drawn from their own stream: the world without them is
+	// the world of the same seed as before they existed.
+	Promotions int
+	Weather    bool
+}
+
+// The demand world's known regressor effects (its truth, recorded on the
+// world as Truth): a promotion multiplies units ordered by
+// DemandTruthPromoLift; a day's rain by exp(DemandTruthRainPerMM × mm)
+// (more orders online when it rains: 25 mm, ×1.22).
+const (
+	DemandTruthPromoLift = 1.6
+	DemandTruthRainPerMM = 0.008
+)
+
+// Promotion is a drawn promotion: Class in every city of Province, the
+// Days days from From (a Beijing midnight).
+type Promotion struct {
+	Class    string    `json:"class"`
+	Province string    `json:"province"`
+	From     time.Time `json:"from"`
+	Days     int       `json:"days"`
+}
+
+// DemandTruth is what a world's regressors do to its units ordered.
+type DemandTruth struct {
+	PromoLift float64 `json:"promo_lift"`
+	RainPerMM float64 `json:"rain_per_mm"`
 }
 
 // Surge is an injected rise of one class's searches in one city (in every
@@ -112,6 +147,11 @@ type DemandWorld struct {
 	Hourly   map[DemandKey][]int
 	Units    map[DemandKey][]int
 	Surges   []Surge
+	// Promotions and Rain (mm per province and day) are the drawn
+	// regressors, Truth their effects (zero when not drawn).
+	Promotions []Promotion
+	Rain       map[string][]float64
+	Truth      DemandTruth
 }
 
 // GenerateDemand draws a demand world; the same config gives the same
@@ -126,6 +166,7 @@ func GenerateDemand(cfg DemandConfig) *DemandWorld {
 	start := beijingMidnight(cfg.Start)
 	w := &DemandWorld{Start: start, Days: cfg.Days, Expected: map[DemandKey][]float64{}, Searches: map[DemandKey][]int{},
 		Hourly: map[DemandKey][]int{}, Units: map[DemandKey][]int{}, Surges: cfg.Surges}
+	w.drawRegressors(cfg, rand.New(rand.NewPCG(cfg.Seed, 0x9e0a7)))
 	r := rand.New(rand.NewPCG(cfg.Seed, 0xd3a4d))
 	cal := make([]map[string]float64, cfg.Days)
 	for d := range cfg.Days {
@@ -149,7 +190,7 @@ func GenerateDemand(cfg DemandConfig) *DemandWorld {
 					hourly[24*d+h] = n
 					s[d] += n
 				}
-				u[d] = nbDraw(r, 0.3*mean*cal[d][c.Name]*w.orderFactor(k, day), cfg.Shape)
+				u[d] = nbDraw(r, 0.3*mean*cal[d][c.Name]*w.orderFactor(k, day)*w.regressorFactor(k, d), cfg.Shape)
 			}
 			w.Expected[k], w.Searches[k], w.Units[k], w.Hourly[k] = exp, s, u, hourly
 		}
@@ -225,6 +266,111 @@ func (w *DemandWorld) orderFactor(k DemandKey, day time.Time) float64 {
 		}
 	}
 	return f
+}
+
+// drawRegressors draws the world's promotions and rain (cfg.Promotions,
+// cfg.Weather) from r and records their truth.
+func (w *DemandWorld) drawRegressors(cfg DemandConfig, r *rand.Rand) {
+	var provinces []string
+	seen := map[string]bool{}
+	for _, c := range cities {
+		if !seen[c.Province] {
+			seen[c.Province] = true
+			provinces = append(provinces, c.Province)
+		}
+	}
+	for len(w.Promotions) < cfg.Promotions {
+		p := Promotion{Class: DemandClasses[r.IntN(len(DemandClasses))].Name, Province: provinces[r.IntN(len(provinces))],
+			From: w.Start.AddDate(0, 0, r.IntN(max(1, w.Days-3))), Days: 3 + r.IntN(5)}
+		overlaps := false
+		for _, q := range w.Promotions {
+			overlaps = overlaps || q.Class == p.Class && q.Province == p.Province &&
+				p.From.Before(q.From.AddDate(0, 0, q.Days)) && q.From.Before(p.From.AddDate(0, 0, p.Days))
+		}
+		if !overlaps { // one promotion at a time per class and province
+			w.Promotions = append(w.Promotions, p)
+		}
+	}
+	if cfg.Promotions > 0 {
+		w.Truth.PromoLift = DemandTruthPromoLift
+	}
+	if !cfg.Weather {
+		return
+	}
+	w.Truth.RainPerMM = DemandTruthRainPerMM
+	w.Rain = map[string][]float64{}
+	for _, p := range provinces {
+		rain := make([]float64, w.Days)
+		for d := range rain {
+			// Wet three days in ten, an exponential amount of mean 12 mm
+			// (to the tenth of a millimetre, as weather services give it).
+			if r.Float64() < 0.3 {
+				rain[d] = math.Round(-12*math.Log(1-r.Float64())*10) / 10
+			}
+		}
+		w.Rain[p] = rain
+	}
+}
+
+// regressorFactor is the promotions' and the rain's multiplier of units
+// ordered of series k on day d.
+func (w *DemandWorld) regressorFactor(k DemandKey, d int) float64 {
+	f := 1.0
+	day := w.Start.AddDate(0, 0, d)
+	for _, p := range w.Promotions {
+		if p.Class == k.Class && p.Province == k.Province && !day.Before(p.From) && day.Before(p.From.AddDate(0, 0, p.Days)) {
+			f *= w.Truth.PromoLift
+		}
+	}
+	if rain := w.Rain[k.Province]; rain != nil {
+		f *= math.Exp(w.Truth.RainPerMM * rain[d])
+	}
+	return f
+}
+
+// RegressorCSV is the regressor file an operator would upload for this
+// world (POST /api/v1/demand/regressors): a promo row (value 1) per
+// promotion day, class and province, and a rain_mm row per province and
+// day, every day of the world, so the days after a forecast's origin
+// carry the planned promotions and the weather forecast (here exact).
+func (w *DemandWorld) RegressorCSV() []byte {
+	b := []byte("name,date,province,city,class,value\n")
+	for _, p := range w.Promotions {
+		for i := range p.Days {
+			b = fmt.Appendf(b, "promo,%s,%s,,%s,1\n", p.From.AddDate(0, 0, i).Format(time.DateOnly), p.Province, p.Class)
+		}
+	}
+	provinces := make([]string, 0, len(w.Rain))
+	for p := range w.Rain {
+		provinces = append(provinces, p)
+	}
+	sort.Strings(provinces)
+	for _, p := range provinces {
+		for d, mm := range w.Rain[p] {
+			b = fmt.Appendf(b, "rain_mm,%s,%s,,,%s\n", w.Start.AddDate(0, 0, d).Format(time.DateOnly), p, strconv.FormatFloat(mm, 'f', -1, 64))
+		}
+	}
+	return b
+}
+
+// RandomSurges draws n city surges for a world of cfg (searches ×4 for 5
+// days, orders ×2.5 a week after the onset), on distinct series, with
+// onsets at random hours on days [lo, hi) from cfg.Start.
+func RandomSurges(seed uint64, start time.Time, n, lo, hi int) []Surge {
+	r := rand.New(rand.NewPCG(seed, 0x5e7a))
+	var keys []DemandKey
+	for _, c := range DemandClasses {
+		for _, city := range cities {
+			keys = append(keys, DemandKey{c.Name, city.Province, city.Name})
+		}
+	}
+	var out []Surge
+	for _, i := range r.Perm(len(keys))[:min(n, len(keys))] {
+		k := keys[i]
+		onset := beijingMidnight(start).AddDate(0, 0, lo+r.IntN(hi-lo)).Add(time.Duration(r.IntN(24)) * time.Hour)
+		out = append(out, Surge{Class: k.Class, Province: k.Province, City: k.City, Onset: onset, Days: 5, Factor: 4, OrderLag: 7, OrderFactor: 2.5})
+	}
+	return out
 }
 
 // nbDraw draws a gamma-Poisson count with the given mean and gamma shape.

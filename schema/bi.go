@@ -53,10 +53,10 @@ func biTemplate(s string, t Target) string {
 
 // BIViews returns the BI views in creation order (a view may read the
 // ones before it): those every BI migration replays, then the analytics
-// views of migration 13, the journey views of migration 14 and the demand
-// views of migration 16.
+// views of migration 13, the journey views of migration 14, the demand
+// views of migration 16 and the regressors' of migration 21.
 func BIViews() []View {
-	return append(append(append(append([]View(nil), biViews...), analyticsViews...), journeyViews...), demandViews...)
+	return append(append(append(append(append([]View(nil), biViews...), analyticsViews...), journeyViews...), demandViews...), demandRegressorViews...)
 }
 
 // migration6BI is migration 6 as released: the BI database and the first

@@ -255,3 +255,49 @@ var demandAlertSteps = []Step{
 		OrderBy: "(alert_id, target)",
 	},
 }
+
+// demandRegressorSteps (migration 21) are the forecast's external
+// regressors, imported as CSV (demand.Service.ImportRegressors): one value
+// per name, Beijing day, region and class, future days included (a
+// planned promotion, a weather forecast). A re-import of a value
+// replaces it (the latest version wins), so importing the same file
+// twice does not double it.
+var demandRegressorSteps = []Step{
+	CreateTable{
+		Name:    "demand_regressors",
+		Comment: "External regressors of the demand forecast (promo, rain_mm, temp_max_c, ...): one value per name, Beijing day, region and class; the latest import of a value wins.",
+		Columns: []Column{
+			{Name: "name", Type: "LowCardinality(String)", Comment: "The regressor, e.g. promo, rain_mm, temp_max_c"},
+			{Name: "date", Type: "Date", Comment: "The Beijing day the value is for (future days: plans and forecasts)"},
+			{Name: "province", Type: "LowCardinality(String)", Comment: "Province (empty: the nation)"},
+			{Name: "city", Type: "LowCardinality(String)", Comment: "City (empty: the whole province)"},
+			{Name: "class", Type: "LowCardinality(String)", Comment: "Product class (empty: every class)"},
+			{Name: "value", Type: "Float64"},
+			{Name: "imported_by", Type: "String", Comment: "API token id of who imported it"},
+			{Name: "imported_at", Type: "DateTime64(3, 'UTC')"},
+			{Name: "version", Type: "UInt64", Comment: "Row version (nanoseconds of the import); the latest wins"},
+		},
+		Engine:  "ReplacingMergeTree(version)",
+		OrderBy: "(name, province, city, class, date)",
+	},
+}
+
+// demandRegressorViews are the BI view of the regressors (migration 21).
+var demandRegressorViews = []View{
+	{
+		Name:    "demand_regressors",
+		Comment: "External regressors of the demand forecast (promotions, weather), one value per name, day, region and class, as last imported.",
+		Columns: []Column{
+			{Name: "name", Type: "String", Comment: "The regressor, e.g. promo, rain_mm, temp_max_c"},
+			{Name: "date", Type: "Date", Comment: "Beijing day"},
+			{Name: "province", Type: "String", Comment: "Province (empty: the nation)"},
+			{Name: "city", Type: "String", Comment: "City (empty: the whole province)"},
+			{Name: "class", Type: "String", Comment: "Product class (empty: every class)"},
+			{Name: "value", Type: "Float64", Comment: "The value"},
+			{Name: "imported_by", Type: "String", Comment: "API token id of who imported it"},
+			{Name: "imported_at", Type: "DateTime64(3, 'UTC')", Comment: "When it was imported"},
+		},
+		Query: "SELECT toString(name) AS name, date, toString(province) AS province, toString(city) AS city, toString(class) AS class, value, imported_by, imported_at " +
+			"FROM {db}.demand_regressors FINAL",
+	},
+}

@@ -89,6 +89,9 @@ var all = []Migration{
 	{Version: 19, Name: "wecom_groups", Steps: wecomGroupSteps},
 	// WeCom customer-moment tasks and their results (wecom_moments.go).
 	{Version: 20, Name: "wecom_moments", Steps: wecomMomentSteps},
+	// The demand forecast's external regressors, imported as CSV, and
+	// their BI view (demand.go).
+	{Version: 21, Name: "demand_regressors", Steps: append(append([]Step{}, demandRegressorSteps...), viewSteps(demandRegressorViews)...)},
 	// The analytics views again (bi_analytics.go): customer_cohorts,
 	// customer_months and repurchases read the valid orders once per
 	// customer (CustomerOrders) instead of joining them to the first

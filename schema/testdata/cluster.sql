@@ -2546,6 +2546,41 @@ COMMENT 'What each sender did with a moment task, as last read (get_moment_task,
 CREATE TABLE IF NOT EXISTS `cdp`.`wecom_moment_results` ON CLUSTER `cdp_cluster` AS `cdp`.`wecom_moment_results_local`
 ENGINE = Distributed('cdp_cluster', 'cdp', 'wecom_moment_results_local', cityHash64(id, sender));
 
+-- migration 21 demand_regressors
+CREATE TABLE IF NOT EXISTS `cdp`.`demand_regressors_local` ON CLUSTER `cdp_cluster`
+(
+    `name` LowCardinality(String) COMMENT 'The regressor, e.g. promo, rain_mm, temp_max_c',
+    `date` Date COMMENT 'The Beijing day the value is for (future days: plans and forecasts)',
+    `province` LowCardinality(String) COMMENT 'Province (empty: the nation)',
+    `city` LowCardinality(String) COMMENT 'City (empty: the whole province)',
+    `class` LowCardinality(String) COMMENT 'Product class (empty: every class)',
+    `value` Float64,
+    `imported_by` String COMMENT 'API token id of who imported it',
+    `imported_at` DateTime64(3, 'UTC'),
+    `version` UInt64 COMMENT 'Row version (nanoseconds of the import); the latest wins'
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', version)
+ORDER BY (name, province, city, class, date)
+COMMENT 'External regressors of the demand forecast (promo, rain_mm, temp_max_c, ...): one value per name, Beijing day, region and class; the latest import of a value wins.';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`demand_regressors` ON CLUSTER `cdp_cluster` AS `cdp`.`demand_regressors_local`
+ENGINE = Distributed('cdp_cluster', 'cdp', 'demand_regressors_local', cityHash64(name, province, city, class, date));
+
+CREATE OR REPLACE VIEW `bi_cdp`.`demand_regressors` ON CLUSTER `cdp_cluster`
+(
+    `name` String COMMENT 'The regressor, e.g. promo, rain_mm, temp_max_c',
+    `date` Date COMMENT 'Beijing day',
+    `province` String COMMENT 'Province (empty: the nation)',
+    `city` String COMMENT 'City (empty: the whole province)',
+    `class` String COMMENT 'Product class (empty: every class)',
+    `value` Float64 COMMENT 'The value',
+    `imported_by` String COMMENT 'API token id of who imported it',
+    `imported_at` DateTime64(3, 'UTC') COMMENT 'When it was imported'
+)
+DEFINER = CURRENT_USER SQL SECURITY DEFINER
+AS SELECT toString(name) AS name, date, toString(province) AS province, toString(city) AS city, toString(class) AS class, value, imported_by, imported_at FROM `cdp`.demand_regressors FINAL
+COMMENT 'External regressors of the demand forecast (promotions, weather), one value per name, day, region and class, as last imported.';
+
 -- migration 22 analytics_views_one_pass
 CREATE OR REPLACE VIEW `bi_cdp`.`actions` ON CLUSTER `cdp_cluster`
 (
@@ -2690,4 +2725,21 @@ ARRAY JOIN arrayConcat(
 ) AS s
 GROUP BY period, state)
 COMMENT 'Customers per period by lifecycle state: new, returning, resurrecting and dormant, per week (Monday) or month, for buyers (valid orders) and engaged customers (behaviour or their own WeCom messages).';
+
+-- migration 23 segment_trait_snapshots
+CREATE TABLE IF NOT EXISTS `cdp`.`segment_trait_snapshots_local` ON CLUSTER `cdp_cluster`
+(
+    `slot` UInt8 COMMENT 'Always 0: one index per database',
+    `read_at` DateTime64(3, 'UTC') COMMENT 'When the read it holds began (platform clock)',
+    `orders_seq` UInt64 COMMENT 'The highest orders.spool_seq before the read began',
+    `persons_version` UInt64 COMMENT 'The highest persons.version before the read began',
+    `format` UInt16 COMMENT 'Encoding of snapshot; another format is ignored',
+    `snapshot` String COMMENT 'The encoded index: roaring bitmaps of person ids'
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', read_at)
+ORDER BY slot
+COMMENT 'The segment engine\'s trait index (per-person order facts as bitmaps: ltv, aov, orders, last order, city, province, channels) as of read_at; the latest row wins. Person ids only, no identifiers.';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`segment_trait_snapshots` ON CLUSTER `cdp_cluster` AS `cdp`.`segment_trait_snapshots_local`
+ENGINE = Distributed('cdp_cluster', 'cdp', 'segment_trait_snapshots_local', cityHash64(slot));
 

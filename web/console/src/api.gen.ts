@@ -4387,6 +4387,86 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/demand/regressors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The external regressors loaded for the forecast (promotions, weather): per name its first and last day, values, regions, classes and latest import. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DemandRegressors"];
+                    };
+                };
+                401: components["responses"]["Unauthorized"];
+            };
+        };
+        put?: never;
+        /** Import a regressor CSV (admin): a header naming name, date, province, value and optionally city and class, then one value a line (date a Beijing day, YYYY-MM-DD; an empty province is the nation, an empty city the whole province, an empty class every class). Future days are what the forecast uses for its days (a planned promotion, a weather forecast). The whole file is checked first: a bad line answers 400 naming it and its column in field ("line 7: date") and nothing is written. A value already loaded for the same name, day, region and class is replaced, so importing a file again does not add to it. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "text/csv": string;
+                    "multipart/form-data": {
+                        /**
+                         * Format: binary
+                         * @description The CSV file (curl -F file=@regressors.csv).
+                         */
+                        file: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Imported: how many values, and what is now loaded. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DemandRegressors"];
+                    };
+                };
+                400: components["responses"]["BadRequest"];
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                /** @description File over 256 MB as sent; split it. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/wecom/contact-ways": {
         parameters: {
             query?: never;
@@ -6307,6 +6387,7 @@ export interface components {
         Forecast: {
             series: components["schemas"]["Key"];
             days: components["schemas"]["ForecastDay"][];
+            effects?: components["schemas"]["ForecastEffect"][];
         };
         ForecastDay: {
             /** Format: date-time */
@@ -6554,6 +6635,26 @@ export interface components {
             class: string;
             province?: string;
             city?: string;
+        };
+        ForecastEffect: {
+            name: string;
+            beta: number;
+            se: number;
+        };
+        DemandRegressors: {
+            imported?: number;
+            regressors: components["schemas"]["RegressorSummary"][];
+        };
+        RegressorSummary: {
+            name: string;
+            from: string;
+            to: string;
+            rows: number;
+            regions: number;
+            classes: number;
+            /** Format: date-time */
+            imported_at: string;
+            imported_by: string;
         };
     };
     responses: {

@@ -154,6 +154,8 @@ export type JourneyPlace = Schemas['JourneyPlace'];
 export type DemandAlert = Schemas['Alert'];
 export type DemandPoint = Schemas['Point'];
 export type DemandForecast = Schemas['Forecast'];
+export type DemandRegressors = Schemas['DemandRegressors'];
+export type RegressorSummary = Schemas['RegressorSummary'];
 export type Items<T> = { items: T[] };
 // WeCom private-domain operations (docs/wecom.md): channel QR codes,
 // welcome messages and their journal, lost customers, transfers,

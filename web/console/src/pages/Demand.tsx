@@ -9,6 +9,7 @@ import Chart from '../components/Chart';
 import { ErrorAlert, fmtTime, PageTitle } from '../components/common';
 import { Label, mapOption, seriesOption } from './demand/model';
 import chinaGeo from './demand/china.geo.json';
+import RegressorsCard from './demand/Regressors';
 
 // The China map is committed (demand/china.geo.LICENSE.md names its
 // source): the console builds and draws it with no network.
@@ -96,6 +97,7 @@ export default function Demand() {
             },
           ]} />
       </Card>
+      <RegressorsCard />
     </>
   );
 }
