@@ -22,6 +22,7 @@ import (
 	"github.com/granarycdp/cdp/campaigns"
 	"github.com/granarycdp/cdp/gen"
 	"github.com/granarycdp/cdp/identity"
+	"github.com/granarycdp/cdp/ingest"
 	"github.com/granarycdp/cdp/schema"
 	"github.com/granarycdp/cdp/segments"
 	"github.com/granarycdp/cdp/store"
@@ -185,33 +186,17 @@ func benchIngest(ctx context.Context, cfg config, logger *slog.Logger, add func(
 		return err
 	}
 	defer sc.Close()
-	bcfg, quiet, ch, creds, in := sc.cfg, sc.quiet, sc.ch, sc.creds, sc.in
-	key := api.NewSecret("cdp_wk_")
-	if err := creds.PutWriteKey(ctx, api.Principal{ID: "wk_bench", Name: "bench", Source: "bench", Scope: api.ScopeServer}, key, "bench"); err != nil {
-		return err
-	}
-	w, err := demoWeCom(bcfg)
+	ch := sc.ch
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	target, w, err := benchIngestServer(sctx, sc)
 	if err != nil {
 		return err
 	}
-	srv := api.New(api.Options{DB: ch.db, Credentials: creds, Collector: in.collector, WeCom: w, Identity: in.identity, Logger: quiet})
-	sctx, stop := context.WithCancel(ctx)
-	defer stop()
-	addrc := make(chan net.Addr, 1)
-	go srv.Serve(sctx, "127.0.0.1:0", func(a net.Addr) { addrc <- a })
-	base := "http://" + (<-addrc).String()
-
 	households := int(float64(cfg.BenchIngestRecords) / 38) // ~38 records per household
 	g := gen.New(gen.Config{Seed: uint64(cfg.DemoSeed), Households: max(households, 1), End: demoEnd, CorpID: w.CorpID})
-	events := 0
-	total := int64(0)
-	if err := g.Each(func(it gen.Item) error {
-		total++
-		if it.Kind == gen.KindEvent {
-			events++
-		}
-		return nil
-	}); err != nil {
+	total, events, err := countItems(g)
+	if err != nil {
 		return err
 	}
 	logger.Info("bench: loading through the ingest API", "records", total)
@@ -226,24 +211,13 @@ func benchIngest(ctx context.Context, cfg config, logger *slog.Logger, add func(
 	}
 	cpuStart := readCPU(enginePID)
 	start := time.Now()
-	sent, err := g.Load(ctx, gen.Target{BaseURL: base, WriteKey: key, WeCom: w.Crypto, AgentID: "1000002", Workers: 8}, total, nil)
+	sent, err := g.Load(ctx, target, total, nil)
 	if err != nil {
 		return err
 	}
 	acked := time.Since(start)
-	for {
-		var n uint64
-		if err := ch.db.Conn.QueryRow(ctx, "SELECT count() FROM "+ch.db.Table("events")).Scan(&n); err != nil {
-			return err
-		}
-		if int(n) >= events {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
+	if err := waitForRows(ctx, ch.db, "events", events); err != nil {
+		return err
 	}
 	stored := time.Since(start)
 	cpu := readCPU(enginePID).sub(cpuStart)
@@ -257,24 +231,78 @@ func benchIngest(ctx context.Context, cfg config, logger *slog.Logger, add func(
 	add(benchLine{Area: "ingest", Measure: fmt.Sprintf("records HTTP -> spool -> ClickHouse, all channels (%d records)", sent),
 		Value: float64(sent) / stored.Seconds(), Unit: "records/s", Reference: "raw clickhouse-go insert of event rows", RefValue: rawRate})
 	add(benchLine{Area: "ingest", Measure: "records acknowledged (durable in the spool)", Value: float64(sent) / acked.Seconds(), Unit: "records/s"})
-	// CPU per record is the figure a shared machine does not distort much:
-	// the rates above fall with other processes' load, the CPU a record
-	// takes hardly. The platform's includes the generator's client.
-	perRecord := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(max(sent, 1)) }
-	add(benchLine{Area: "ingest", Measure: "platform CPU per record (HTTP client, server, spool, pipeline)", Value: perRecord(cpu.platform), Unit: "µs"})
-	if enginePID != 0 {
-		add(benchLine{Area: "ingest", Measure: "embedded engine CPU per record", Value: perRecord(cpu.engine), Unit: "µs"})
-	}
-	if n, rows := writerBatches(sc.reg, "events"); n > 0 {
-		add(benchLine{Area: "ingest", Measure: fmt.Sprintf("pipeline batches (inserts into events, %d rows)", int(rows)), Value: n, Unit: "batches"})
-	}
-	if err := benchSegments(ctx, ch.db, in.segments, add); err != nil {
+	addIngestCosts(add, sc, cpu, sent, enginePID != 0)
+	if err := benchSegments(ctx, ch.db, sc.in.segments, add); err != nil {
 		return err
 	}
 	if e := ch.engine; e != nil {
 		add(benchLine{Area: "memory", Measure: "embedded engine resident memory", Value: e.ResidentMB(), Unit: "MB"})
 	}
 	return nil
+}
+
+// benchIngestServer serves the scratch platform's API on a free local port
+// until ctx ends, with a new server write key, and returns the generator's
+// target for it and the demo's WeCom settings.
+func benchIngestServer(ctx context.Context, sc *scratch) (gen.Target, *ingest.WeCom, error) {
+	key := api.NewSecret("cdp_wk_")
+	if err := sc.creds.PutWriteKey(ctx, api.Principal{ID: "wk_bench", Name: "bench", Source: "bench", Scope: api.ScopeServer}, key, "bench"); err != nil {
+		return gen.Target{}, nil, err
+	}
+	w, err := demoWeCom(sc.cfg)
+	if err != nil {
+		return gen.Target{}, nil, err
+	}
+	srv := api.New(api.Options{DB: sc.ch.db, Credentials: sc.creds, Collector: sc.in.collector, WeCom: w, Identity: sc.in.identity, Logger: sc.quiet})
+	addrc := make(chan net.Addr, 1)
+	go srv.Serve(ctx, "127.0.0.1:0", func(a net.Addr) { addrc <- a })
+	base := "http://" + (<-addrc).String()
+	return gen.Target{BaseURL: base, WriteKey: key, WeCom: w.Crypto, AgentID: "1000002", Workers: 8}, w, nil
+}
+
+// countItems counts the generator's records, and the events among them.
+func countItems(g *gen.Generator) (total int64, events int, err error) {
+	err = g.Each(func(it gen.Item) error {
+		total++
+		if it.Kind == gen.KindEvent {
+			events++
+		}
+		return nil
+	})
+	return total, events, err
+}
+
+// waitForRows waits until table holds at least n rows.
+func waitForRows(ctx context.Context, db *store.DB, table string, n int) error {
+	for {
+		var got uint64
+		if err := db.Conn.QueryRow(ctx, "SELECT count() FROM "+db.Table(table)).Scan(&got); err != nil {
+			return err
+		}
+		if int(got) >= n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// addIngestCosts adds the CPU a record took in the platform and the engine,
+// and the pipeline's batches. CPU per record is the figure a shared machine
+// does not distort much: the rates fall with other processes' load, the CPU
+// a record takes hardly. The platform's includes the generator's client.
+func addIngestCosts(add func(benchLine), sc *scratch, cpu cpuTimes, sent int64, engine bool) {
+	perRecord := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(max(sent, 1)) }
+	add(benchLine{Area: "ingest", Measure: "platform CPU per record (HTTP client, server, spool, pipeline)", Value: perRecord(cpu.platform), Unit: "µs"})
+	if engine {
+		add(benchLine{Area: "ingest", Measure: "embedded engine CPU per record", Value: perRecord(cpu.engine), Unit: "µs"})
+	}
+	if n, rows := writerBatches(sc.reg, "events"); n > 0 {
+		add(benchLine{Area: "ingest", Measure: fmt.Sprintf("pipeline batches (inserts into events, %d rows)", int(rows)), Value: n, Unit: "batches"})
+	}
 }
 
 // writerBatches returns the batches and rows the writer inserted into table
