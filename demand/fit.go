@@ -119,105 +119,175 @@ func fitClass(d *Daily, keys []Key, origin int, f *Factors, x map[Key]map[string
 	if lo >= origin {
 		return nil
 	}
-	// The names with a value other than 0 in the training days.
-	var active []string
-	for _, name := range names {
-		found := false
-		for _, k := range keys {
-			for t := lo; t < origin && !found; t++ {
-				found = x[k][name] != nil && x[k][name][t] != 0
-			}
-		}
-		if found {
-			active = append(active, name)
-		}
-	}
+	active := activeRegressors(keys, x, names, lo, origin)
 	p := len(active)
 	if p == 0 {
 		return nil
 	}
-	from := lo - fitLevelDays
-	mult := make([]float64, origin)
-	for i := from; i < origin; i++ {
-		mult[i] = f.multiplier(d, i)
-	}
-	// cols[i][j] is series keys[i]'s values of active[j] (nil: all 0).
-	cols := make([][][]float64, len(keys))
-	for i, k := range keys {
-		cols[i] = make([][]float64, p)
-		for j, name := range active {
-			cols[i][j] = x[k][name]
-		}
-	}
-	xs := func(i, t int, row []float64) {
-		for j, c := range cols[i] {
-			row[j] = 0
-			if c != nil {
-				row[j] = c[t]
-			}
-		}
-	}
+	w := newFitWindow(d, keys, f, x, active, lo, origin)
 	beta := make([]float64, p)
-	row := make([]float64, p)
 	var h, b [][]float64
-	type obs struct {
-		i, t   int
-		y, off float64
-	}
-	rows := make([]obs, 0, len(keys)*(origin-lo))
-	py, pw := make([]float64, origin+1), make([]float64, origin+1)
+	rows := make([]fitObs, 0, len(keys)*(origin-lo))
+	// The offsets depend on β (the levels are taken at no effect), so
+	// each round takes them at the current β, then refits β on them.
 	for range 3 {
-		// Offsets: each day's trailing level (at no effect, with the
-		// current β) × its weekday and calendar factor.
-		rows = rows[:0]
-		for i, k := range keys {
-			s := d.Series[k]
-			for t := from; t < origin; t++ {
-				xs(i, t, row)
-				py[t+1], pw[t+1] = py[t]+s[t], pw[t]+mult[t]*math.Exp(dot(beta, row))
-			}
-			for t := lo; t < origin; t++ {
-				w := pw[t] - pw[t-fitLevelDays]
-				if w <= 0 || mult[t] <= 0 {
-					continue
-				}
-				if l := (py[t] - py[t-fitLevelDays]) / w; l > 0 {
-					rows = append(rows, obs{i, t, s[t], math.Log(l * mult[t])})
-				}
-			}
-		}
+		rows = w.observations(beta, rows[:0])
 		if len(rows) < 10*p {
 			return nil
 		}
-		for range 4 {
-			h, b = square(p), square(p)
-			g := make([]float64, p)
-			for _, r := range rows {
-				xs(r.i, r.t, row)
-				mu := math.Exp(r.off + dot(beta, row))
-				res := r.y - mu
-				for a := range p {
-					if row[a] == 0 {
-						continue
-					}
-					g[a] += res * row[a]
-					for c := range p {
-						h[a][c] += mu * row[a] * row[c]
-						b[a][c] += res * res * row[a] * row[c]
-					}
-				}
-			}
-			step, ok := solve(h, g)
-			if !ok {
-				return nil
-			}
-			for j := range beta {
-				beta[j] += step[j]
+		var ok bool
+		if h, b, ok = poissonIRLS(w, rows, beta); !ok {
+			return nil
+		}
+	}
+	return sandwich(active, beta, h, b)
+}
+
+// activeRegressors are those of names with a value other than 0 on some
+// series of keys in the training days [lo, origin).
+func activeRegressors(keys []Key, x map[Key]map[string][]float64, names []string, lo, origin int) []string {
+	var active []string
+	for _, name := range names {
+		if varies(keys, x, name, lo, origin) {
+			active = append(active, name)
+		}
+	}
+	return active
+}
+
+// varies tells whether regressor name is other than 0 on some series of
+// keys in the days [lo, origin).
+func varies(keys []Key, x map[Key]map[string][]float64, name string, lo, origin int) bool {
+	for _, k := range keys {
+		c := x[k][name]
+		if c == nil {
+			continue
+		}
+		for t := lo; t < origin; t++ {
+			if c[t] != 0 {
+				return true
 			}
 		}
 	}
-	// Sandwich covariance H⁻¹ B H⁻¹ (B the squared residuals' outer
-	// products): honest whatever the counts' dispersion.
+	return false
+}
+
+// fitWindow is a class's training data: its series with the active
+// regressors' values and each day's weekday × calendar multiplier, on
+// the fitted days [lo, origin) and the fitLevelDays before them (from
+// on) that their trailing levels are taken over.
+type fitWindow struct {
+	d    *Daily
+	keys []Key
+	// cols[i][j] is series keys[i]'s values of active[j] (nil: all 0).
+	cols [][][]float64
+	// mult[t] is day t's weekday and calendar factor (set from on).
+	mult             []float64
+	from, lo, origin int
+}
+
+// newFitWindow gathers the training data of the series keys of one class
+// (factors f) for the days [lo, origin).
+func newFitWindow(d *Daily, keys []Key, f *Factors, x map[Key]map[string][]float64, active []string, lo, origin int) *fitWindow {
+	w := &fitWindow{d: d, keys: keys, from: lo - fitLevelDays, lo: lo, origin: origin}
+	w.mult = make([]float64, origin)
+	for i := w.from; i < origin; i++ {
+		w.mult[i] = f.multiplier(d, i)
+	}
+	w.cols = make([][][]float64, len(keys))
+	for i, k := range keys {
+		w.cols[i] = make([][]float64, len(active))
+		for j, name := range active {
+			w.cols[i][j] = x[k][name]
+		}
+	}
+	return w
+}
+
+// row sets row to series keys[i]'s regressor values on day t.
+func (w *fitWindow) row(i, t int, row []float64) {
+	for j, c := range w.cols[i] {
+		row[j] = 0
+		if c != nil {
+			row[j] = c[t]
+		}
+	}
+}
+
+// fitObs is a training day t of series keys[i]: its units y and its
+// offset, the log of its baseline.
+type fitObs struct {
+	i, t   int
+	y, off float64
+}
+
+// observations appends to rows every training day with a positive
+// baseline: its trailing level (at no effect, with the current β) × its
+// weekday and calendar factor.
+func (w *fitWindow) observations(beta []float64, rows []fitObs) []fitObs {
+	row := make([]float64, len(beta))
+	// Prefix sums of a series' units and of their multipliers at β.
+	py, pw := make([]float64, w.origin+1), make([]float64, w.origin+1)
+	for i, k := range w.keys {
+		s := w.d.Series[k]
+		for t := w.from; t < w.origin; t++ {
+			w.row(i, t, row)
+			py[t+1], pw[t+1] = py[t]+s[t], pw[t]+w.mult[t]*math.Exp(dot(beta, row))
+		}
+		for t := w.lo; t < w.origin; t++ {
+			m := pw[t] - pw[t-fitLevelDays]
+			if m <= 0 || w.mult[t] <= 0 {
+				continue
+			}
+			if l := (py[t] - py[t-fitLevelDays]) / m; l > 0 {
+				rows = append(rows, fitObs{i, t, s[t], math.Log(l * w.mult[t])})
+			}
+		}
+	}
+	return rows
+}
+
+// poissonIRLS moves beta by four Newton steps of the Poisson regression
+// of rows' units on w's regressors with rows' offsets. It returns the
+// last step's H (the Fisher information, Σμ·xxᵀ) and B (the squared
+// residuals' outer products, Σ(y-μ)²·xxᵀ), both at β before that step;
+// false when H is singular.
+func poissonIRLS(w *fitWindow, rows []fitObs, beta []float64) (h, b [][]float64, ok bool) {
+	p := len(beta)
+	row := make([]float64, p)
+	for range 4 {
+		h, b = square(p), square(p)
+		g := make([]float64, p) // the score, Σ(y-μ)·x
+		for _, r := range rows {
+			w.row(r.i, r.t, row)
+			mu := math.Exp(r.off + dot(beta, row))
+			res := r.y - mu
+			for a := range p {
+				if row[a] == 0 {
+					continue
+				}
+				g[a] += res * row[a]
+				for c := range p {
+					h[a][c] += mu * row[a] * row[c]
+					b[a][c] += res * res * row[a] * row[c]
+				}
+			}
+		}
+		step, ok := solve(h, g)
+		if !ok {
+			return nil, nil, false
+		}
+		for j := range beta {
+			beta[j] += step[j]
+		}
+	}
+	return h, b, true
+}
+
+// sandwich is the fit of active with beta and the sandwich covariance
+// H⁻¹ B H⁻¹ (B the squared residuals' outer products): honest whatever
+// the counts' dispersion; nil when H is singular.
+func sandwich(active []string, beta []float64, h, b [][]float64) *classFit {
 	hinv, ok := inverse(h)
 	if !ok {
 		return nil
