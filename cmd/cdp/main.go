@@ -437,6 +437,14 @@ func serveDemo(ctx context.Context, cfg config, db *store.DB, creds *api.Credent
 		}
 		return
 	}
+	// The demand world is written and its rounds run beside the household
+	// load (they share nothing), and finished before the campaigns: the
+	// demo's truth file, written last, says the whole demo is in.
+	demandDone := make(chan error, 1)
+	go func() {
+		_, err := demoDemand(ctx, db, in.demand, in.demandRun, uint64(cfg.DemoSeed), time.Now(), logger)
+		demandDone <- err
+	}()
 	key, sourceKeys, err := demoWriteKeys(ctx, creds, cfg.WriteKey)
 	if err == nil {
 		err = loadDemo(ctx, base, key, sourceKeys, in.wecom, cfg.DemoHouseholds, uint64(cfg.DemoSeed), out, logger)
@@ -446,6 +454,9 @@ func serveDemo(ctx context.Context, cfg config, db *store.DB, creds *api.Credent
 	}
 	if err == nil {
 		err = demoSegments(ctx, in.segments, logger)
+	}
+	if derr := <-demandDone; err == nil {
+		err = derr
 	}
 	if err == nil {
 		err = demoCampaign(ctx, cfg, in.campaigns, in.segments, logger)
