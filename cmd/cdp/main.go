@@ -437,14 +437,6 @@ func serveDemo(ctx context.Context, cfg config, db *store.DB, creds *api.Credent
 		}
 		return
 	}
-	// The demand world is written and its rounds run beside the household
-	// load (they share nothing), and finished before the campaigns: the
-	// demo's truth file, written last, says the whole demo is in.
-	demandDone := make(chan error, 1)
-	go func() {
-		_, err := demoDemand(ctx, db, in.demand, in.demandRun, uint64(cfg.DemoSeed), time.Now(), logger)
-		demandDone <- err
-	}()
 	key, sourceKeys, err := demoWriteKeys(ctx, creds, cfg.WriteKey)
 	if err == nil {
 		err = loadDemo(ctx, base, key, sourceKeys, in.wecom, cfg.DemoHouseholds, uint64(cfg.DemoSeed), out, logger)
@@ -455,8 +447,12 @@ func serveDemo(ctx context.Context, cfg config, db *store.DB, creds *api.Credent
 	if err == nil {
 		err = demoSegments(ctx, in.segments, logger)
 	}
-	if derr := <-demandDone; err == nil {
-		err = derr
+	// The demand world after the household load, not beside it: its
+	// insert and detection pass would compete with the load's callbacks
+	// for the engine. Before the campaigns: the demo's truth file,
+	// written last, says the whole demo is in.
+	if err == nil {
+		_, err = demoDemand(ctx, db, in.demand, in.demandRun, uint64(cfg.DemoSeed), time.Now(), logger)
 	}
 	if err == nil {
 		err = demoCampaign(ctx, cfg, in.campaigns, in.segments, logger)
