@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/RoaringBitmap/roaring/v2"
+
+	"github.com/granarycdp/cdp/segments"
 )
 
 // SurgeFilter selects the demand surge alerts (docs/demand.md) that start a
@@ -20,25 +23,35 @@ type SurgeFilter struct {
 	City     string `json:"city,omitempty"`
 }
 
-// Surge is a demand surge alert as a campaign sees it: its id (the
-// idempotency key of its hand-over) and its series. An empty City is a
-// province-wide alert, an empty Province too a national one.
+// Surge is a demand surge alert as a campaign or journey sees it: its id
+// (the idempotency key of its hand-over), its series and the end of its
+// window. An empty City is a province-wide alert, an empty Province too a
+// national one.
 type Surge struct {
-	ID       string `json:"id"`
-	Class    string `json:"class"`
-	Province string `json:"province"`
-	City     string `json:"city"`
+	ID       string    `json:"id"`
+	Class    string    `json:"class"`
+	Province string    `json:"province"`
+	City     string    `json:"city"`
+	At       time.Time `json:"at,omitzero"`
 }
 
-func (f *SurgeFilter) validate() error {
-	for name, v := range map[string]*string{"surge.class": &f.Class, "surge.province": &f.Province, "surge.city": &f.City} {
-		*v = strings.TrimSpace(*v)
-		if utf8.RuneCountInString(*v) > 64 {
-			return &FieldError{name, "at most 64 characters"}
+func (f *SurgeFilter) validate() error { return f.Validate("surge", "a demand-surge campaign") }
+
+// Validate trims the filter and checks it; the FieldError names the field
+// under prefix (surge.class, entry.surge.class), what the message for a
+// missing class calls its owner.
+func (f *SurgeFilter) Validate(prefix, owner string) error {
+	for _, v := range []struct {
+		name string
+		v    *string
+	}{{"class", &f.Class}, {"province", &f.Province}, {"city", &f.City}} {
+		*v.v = strings.TrimSpace(*v.v)
+		if utf8.RuneCountInString(*v.v) > 64 {
+			return &FieldError{prefix + "." + v.name, "at most 64 characters"}
 		}
 	}
 	if f.Class == "" {
-		return &FieldError{"surge.class", "a demand-surge campaign needs the product class of its surges"}
+		return &FieldError{prefix + ".class", owner + " needs the product class of its surges"}
 	}
 	return nil
 }
@@ -48,10 +61,10 @@ func (f SurgeFilter) Matches(s Surge) bool {
 	return f.Class == s.Class && (f.Province == "" || f.Province == s.Province) && (f.City == "" || f.City == s.City)
 }
 
-// regionRule is the segment rule of the persons living in the surge's
+// RegionRule is the segment rule of the persons living in the surge's
 // region: the city of their latest order for a city alert, its province
 // for a province-wide one; "" (everyone) for a national alert.
-func (s Surge) regionRule() string {
+func (s Surge) RegionRule() string {
 	switch {
 	case s.City != "":
 		return "city == " + strconv.Quote(s.City)
@@ -88,15 +101,13 @@ func (s *Service) DemandSurge(ctx context.Context, sg Surge) (int, error) {
 		if err != nil {
 			return planned, fmt.Errorf("campaign %s: surge %s: %w", c.ID, sg.ID, err)
 		}
-		persons := members.Clone()
-		if rule := sg.regionRule(); rule != "" {
-			if region == nil {
-				if region, err = s.evaluate(ctx, rule); err != nil {
-					return planned, fmt.Errorf("campaign %s: surge %s: region: %w", c.ID, sg.ID, err)
-				}
+		if region == nil {
+			if region, err = SurgeRegion(ctx, s.Segments, sg); err != nil {
+				return planned, fmt.Errorf("campaign %s: surge %s: %w", c.ID, sg.ID, err)
 			}
-			persons.And(region)
 		}
+		persons := members.Clone()
+		persons.And(region)
 		p, err := s.planTriggered(ctx, c, persons)
 		if err != nil {
 			return planned, err
@@ -111,11 +122,25 @@ func (s *Service) DemandSurge(ctx context.Context, sg Surge) (int, error) {
 	return planned, nil
 }
 
-// evaluate returns the members of a rule.
-func (s *Service) evaluate(ctx context.Context, rule string) (*roaring.Bitmap, error) {
-	c, err := s.Segments.Engine().Check(rule)
-	if err != nil {
-		return nil, err
+// SurgeRegion returns the persons living in the surge's region
+// (RegionRule): what a demand-surge campaign or journey narrows its
+// segment's members to. A national surge's region is everyone: the
+// members of a rule that always holds are not evaluated then, the
+// returned bitmap holds every person id instead.
+func SurgeRegion(ctx context.Context, segs *segments.Store, sg Surge) (*roaring.Bitmap, error) {
+	rule := sg.RegionRule()
+	if rule == "" {
+		all := roaring.New()
+		all.AddRange(0, 1<<32)
+		return all, nil
 	}
-	return s.Segments.Engine().Evaluate(ctx, c)
+	c, err := segs.Engine().Check(rule)
+	if err != nil {
+		return nil, fmt.Errorf("region: %w", err)
+	}
+	bm, err := segs.Engine().Evaluate(ctx, c)
+	if err != nil {
+		return nil, fmt.Errorf("region: %w", err)
+	}
+	return bm, nil
 }

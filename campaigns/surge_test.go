@@ -50,7 +50,7 @@ func TestDemandSurgeCampaignsAreValidated(t *testing.T) {
 	for s, want := range map[Surge]string{
 		{City: "成都", Province: "四川"}: `city == "成都"`, {Province: "四川"}: `province == "四川"`, {}: "",
 	} {
-		if got := s.regionRule(); got != want {
+		if got := s.RegionRule(); got != want {
 			t.Errorf("region of %+v: %q, want %q", s, got, want)
 		}
 	}

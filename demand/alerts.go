@@ -174,19 +174,34 @@ func alertID(k Key, end time.Time) string {
 // the alerts of consecutive calls (at advancing by step) are each surge
 // once. step is 1 to 24 hours.
 func (s *Service) DetectAt(ctx context.Context, at time.Time, step int, o DetectOptions) ([]Alert, error) {
+	end := at.Truncate(time.Hour)
+	return s.DetectBetween(ctx, end.Add(-time.Hour), end, step, o)
+}
+
+// DetectBetween tests, in one pass, the windows DetectAt would test at
+// each hour after from up to the hour of to, every step hours back from
+// to, and returns their alerts: those of DetectAt called at each of those
+// hours in turn (the Cooldown days before the first are tested again
+// first). It is a catch-up of the rounds of a period, as when the demo
+// loads a demand world with its recent surges.
+func (s *Service) DetectBetween(ctx context.Context, from, to time.Time, step int, o DetectOptions) ([]Alert, error) {
 	if step < 1 || step > 24 {
 		return nil, invalid("step", "must be 1 to 24 hours")
 	}
-	end := at.Truncate(time.Hour)
+	end := to.Truncate(time.Hour)
+	if !end.After(from) {
+		return nil, nil
+	}
+	span := int((end.Sub(from)-time.Nanosecond)/(time.Duration(step)*time.Hour)) * step
 	back := o.Cooldown * 24 / step * step
-	days := o.History() + back/24 + 1
+	days := o.History() + (back+span)/24 + 1
 	h, err := s.CitySignalsHourly(ctx, end.Add(-time.Duration(days)*24*time.Hour), 24*days)
 	if err != nil {
 		return nil, err
 	}
 	var out []Alert
-	for _, a := range DetectRolling(h, h.Hours-back, h.Hours, step, o) {
-		if a.To.Equal(end) {
+	for _, a := range DetectRolling(h, h.Hours-back-span, h.Hours, step, o) {
+		if a.To.After(from) {
 			out = append(out, a)
 		}
 	}

@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/granarycdp/cdp/campaigns"
 	"github.com/granarycdp/cdp/gen"
+	"github.com/granarycdp/cdp/journeys"
 	"github.com/granarycdp/cdp/segments"
 	"github.com/granarycdp/cdp/store"
 	"github.com/granarycdp/cdp/store/storetest"
@@ -22,17 +24,20 @@ import (
 // with 成都's neighbour in 四川 as evidence.
 //
 // The rounds are the loop's (Service.Round: detect, record, deliver) with
-// the in-process campaigns target: a running demand-surge campaign for
-// 高油酸花生油, over a segment of persons in 成都, 绵阳 and 北京, plans the
-// alert's region's persons (成都) once; the later rounds, and the same
-// alert handed over again (as after a crash before the journal's write),
-// plan nobody more.
+// the in-process campaigns and journeys targets: a running demand-surge
+// campaign for 高油酸花生油, over a segment of persons in 成都, 绵阳 and 北京,
+// plans the alert's region's persons (成都) once, and a running journey
+// with a demand_surge entry over the same segment (re-entry after exit,
+// its runs ending at once) enters them once; the later rounds, and the
+// same alert handed over again (as after a crash before the journal's
+// write), plan and enter nobody more.
 func TestGeneratedSurgeIsAlertedOnceThroughClickHouse(t *testing.T) {
 	db := storetest.Migrated(t)
 	ctx := context.Background()
 	s := New(db, nil)
 	camp := surgeCampaign(t, db)
-	notifier := &Notifier{DB: db, Targets: []Target{Campaigns(camp.svc)}}
+	jrn := camp.surgeJourney(t)
+	notifier := &Notifier{DB: db, Targets: []Target{Campaigns(camp.svc), Journeys(jrn.svc)}}
 	const days = 445
 	onset := simStart.AddDate(0, 0, 430).Add(10 * time.Hour)
 	surge := gen.Surge{Class: "高油酸花生油", Province: "四川", City: "成都", Onset: onset, Days: 5, Factor: 4, OrderLag: 7, OrderFactor: 2.5}
@@ -58,14 +63,27 @@ func TestGeneratedSurgeIsAlertedOnceThroughClickHouse(t *testing.T) {
 	}
 	const step = 6
 	from, to := onset.Add(-24*time.Hour).Truncate(24*time.Hour), onset.Add(6*24*time.Hour)
+	var last time.Time
 	for at := from; at.Before(to); at = at.Add(step * time.Hour) {
+		last = at
 		if err := s.Round(ctx, at, RunOptions{Notifier: notifier, Step: step, Detect: DefaultDetectOptions()}); err != nil {
+			t.Fatal(err)
+		}
+		if err := jrn.svc.Round(ctx); err != nil { // the entered runs exit: they could enter again
 			t.Fatal(err)
 		}
 	}
 	alerts, err := s.Alerts(ctx, from, 1000)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The same rounds in one pass (the demo's catch-up) find the same alerts.
+	once, err := s.DetectBetween(ctx, from.Add(-time.Hour), last, step, DefaultDetectOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := alertIDs(once), alertIDs(alerts); !slices.Equal(got, want) {
+		t.Errorf("DetectBetween over the rounds' hours found %v, the rounds %v", got, want)
 	}
 	var ours []Alert
 	for _, a := range alerts {
@@ -87,6 +105,7 @@ func TestGeneratedSurgeIsAlertedOnceThroughClickHouse(t *testing.T) {
 		t.Errorf("evidence: ratio %.2f, neighbours %+v", a.Ratio, a.Neighbours)
 	}
 	camp.check(t, a)
+	jrn.check(t, a)
 	t.Logf("%d search events; alert %s on %s: observed %.0f, expected %.1f, q %.2g, delay %s; %d other alerts over %d series-days",
 		len(rows), a.ID, a.To.Format(time.DateTime), a.Observed, a.Expected, a.Q, delay, len(alerts)-1, 44*7)
 }
@@ -143,30 +162,98 @@ func surgeCampaign(t *testing.T, db *store.DB) surgeRig {
 	return r
 }
 
-// planned counts the campaign's send-log rows: all of them, those of
-// distinct persons, and those of 成都's persons.
-func (r surgeRig) planned(t *testing.T) (rows, persons, chengdu int) {
-	q := "SELECT count(), uniqExact(person_id), countIf(has(?, person_id)) FROM " + r.db.Table("campaign_sends") + " WHERE campaign_id = ?"
+// counts counts the rows of from (a table or subquery with person_id)
+// whose id column equals id: all of them, those of distinct persons, and
+// those of 成都's persons.
+func (r surgeRig) counts(t *testing.T, from, id string) (rows, persons, chengdu int) {
+	q := "SELECT count(), uniqExact(person_id), countIf(has(?, person_id)) FROM " + from
 	var n [3]uint64
-	if err := r.db.Conn.QueryRow(context.Background(), q, r.chengdu, r.id).Scan(&n[0], &n[1], &n[2]); err != nil {
+	if err := r.db.Conn.QueryRow(context.Background(), q, r.chengdu, id).Scan(&n[0], &n[1], &n[2]); err != nil {
 		t.Fatal(err)
 	}
 	return int(n[0]), int(n[1]), int(n[2])
+}
+
+// checkOnce: rows (of a send log, of runs) hold 成都's persons once each
+// and nobody else, and the alert handed over again (again) adds none.
+func (r surgeRig) checkOnce(t *testing.T, what string, rows func() (rows, persons, chengdu int), again func() (int, error)) {
+	t.Helper()
+	n, persons, chengdu := rows()
+	if n != len(r.chengdu) || persons != n || chengdu != n {
+		t.Fatalf("the surge in 成都 %s %d rows for %d persons, %d of 成都; want its %d persons once each", what, n, persons, chengdu, len(r.chengdu))
+	}
+	if m, err := again(); err != nil || m != 0 {
+		t.Fatalf("the alert handed over again %s %d persons (%v), want none", what, m, err)
+	}
+	if more, _, _ := rows(); more != n {
+		t.Fatalf("%d rows after the alert was handed over again, want %d", more, n)
+	}
 }
 
 // check: the campaign planned 成都's persons once each and nobody else,
 // and handing the alert over again plans nobody.
 func (r surgeRig) check(t *testing.T, a Alert) {
 	t.Helper()
-	rows, persons, chengdu := r.planned(t)
-	if rows != len(r.chengdu) || persons != rows || chengdu != rows {
-		t.Fatalf("the surge in 成都 planned %d rows for %d persons, %d of 成都; want its %d persons once each", rows, persons, chengdu, len(r.chengdu))
+	r.checkOnce(t, "planned", func() (int, int, int) {
+		return r.counts(t, r.db.Table("campaign_sends")+" WHERE campaign_id = ?", r.id)
+	}, func() (int, error) { return r.svc.DemandSurge(context.Background(), a.Surge()) })
+}
+
+// journeyRig is a running journey with a demand_surge entry for
+// 高油酸花生油 over the campaign rig's segment, whose runs exit at once
+// and may enter again after they exit: only the once-per-surge rule keeps
+// a surge from entering a person twice.
+type journeyRig struct {
+	surgeRig
+	svc *journeys.Service
+	jid string
+}
+
+func (r surgeRig) surgeJourney(t *testing.T) journeyRig {
+	ctx := context.Background()
+	c, err := r.svc.Campaign(ctx, r.id)
+	if err != nil {
+		t.Fatal(err)
 	}
-	n, err := r.svc.DemandSurge(context.Background(), a.Surge())
-	if err != nil || n != 0 {
-		t.Fatalf("the alert handed over again planned %d persons (%v), want none", n, err)
+	w := store.NewWriter(r.db, store.WriterOptions{})
+	t.Cleanup(func() { w.Close(context.Background()) })
+	svc := &journeys.Service{DB: r.db, Writer: w, Campaigns: r.svc, Segments: r.svc.Segments, Logger: storetest.Logger()}
+	d := journeys.Definition{Name: "surge journey",
+		Entry:    journeys.Entry{Type: journeys.EntryDemandSurge, SegmentID: c.SegmentID, Surge: &campaigns.SurgeFilter{Class: "高油酸花生油"}, Next: "out"},
+		Nodes:    []journeys.Node{{ID: "out", Type: journeys.NodeExit}},
+		Settings: journeys.Settings{GoalOfferID: c.OfferID, ReEntry: journeys.ReEntryAfterExit}}
+	j, err := svc.Save(ctx, "", d, "test")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if again, _, _ := r.planned(t); again != rows {
-		t.Fatalf("%d send-log rows after the alert was handed over again, want %d", again, rows)
+	if _, err := svc.Launch(ctx, j.ID, "test"); err != nil {
+		t.Fatal(err)
 	}
+	return journeyRig{surgeRig: r, svc: svc, jid: j.ID}
+}
+
+// check: the journey entered 成都's persons once each (one run each) and
+// nobody else, and handing the alert over again, then a round, enters
+// nobody.
+func (r journeyRig) check(t *testing.T, a Alert) {
+	t.Helper()
+	r.checkOnce(t, "entered", func() (int, int, int) {
+		return r.counts(t, "(SELECT DISTINCT person_id, entry FROM "+r.db.Table("journey_runs")+" FINAL WHERE journey_id = ?)", r.jid)
+	}, func() (int, error) {
+		n, err := r.svc.DemandSurge(context.Background(), a.Surge())
+		if err == nil {
+			err = r.svc.Round(context.Background())
+		}
+		return n, err
+	})
+}
+
+// alertIDs are the alerts' ids, sorted.
+func alertIDs(alerts []Alert) []string {
+	ids := make([]string, len(alerts))
+	for i, a := range alerts {
+		ids[i] = a.ID
+	}
+	slices.Sort(ids)
+	return ids
 }

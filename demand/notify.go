@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/granarycdp/cdp/campaigns"
+	"github.com/granarycdp/cdp/journeys"
 	"github.com/granarycdp/cdp/store"
 )
 
@@ -288,7 +289,22 @@ func Campaigns(svc *campaigns.Service) Target {
 	}}
 }
 
-// Surge is the alert as a campaign trigger sees it.
+// JourneysTarget is the name of the in-process target that hands alerts
+// to the journeys with a demand_surge entry; no supply system may be
+// named so.
+const JourneysTarget = "journeys"
+
+// Journeys is the in-process target handing each alert to svc's running
+// journeys with a demand_surge entry (journeys.Service.DemandSurge): they
+// enter their segment's members in the alert's region, once per alert.
+func Journeys(svc *journeys.Service) Target {
+	return Target{Name: JourneysTarget, Handle: func(ctx context.Context, a Alert) error {
+		_, err := svc.DemandSurge(ctx, a.Surge())
+		return err
+	}}
+}
+
+// Surge is the alert as a campaign or journey trigger sees it.
 func (a Alert) Surge() campaigns.Surge {
-	return campaigns.Surge{ID: a.ID, Class: a.Key.Class, Province: a.Key.Province, City: a.Key.City}
+	return campaigns.Surge{ID: a.ID, Class: a.Key.Class, Province: a.Key.Province, City: a.Key.City, At: a.To}
 }

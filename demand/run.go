@@ -79,6 +79,23 @@ func (s *Service) Run(ctx context.Context, opts RunOptions) {
 	}
 }
 
+// RoundsBetween does the rounds of the hours after from up to to, every
+// opts.Step hours back from to, in one pass (DetectBetween), records
+// their alerts and delivers: what Round at each of those hours would
+// have done.
+func (s *Service) RoundsBetween(ctx context.Context, from, to time.Time, opts RunOptions) ([]Alert, error) {
+	opts.defaults()
+	alerts, err := s.DetectBetween(ctx, from, to, opts.Step, opts.Detect)
+	if err != nil || opts.Notifier == nil {
+		return alerts, err
+	}
+	if err := opts.Notifier.Record(ctx, alerts); err != nil {
+		return alerts, err
+	}
+	_, err = opts.Notifier.Deliver(ctx)
+	return alerts, err
+}
+
 // deliverPending delivers the pending deliveries, logging a failure.
 func (s *Service) deliverPending(ctx context.Context, opts RunOptions) {
 	if opts.Notifier == nil || len(opts.Notifier.Targets) == 0 {

@@ -2,8 +2,11 @@ package journeys
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/granarycdp/cdp/campaigns"
 )
 
 // TestBadDefinitionsPointAtTheNode: each bad definition is refused with a
@@ -108,5 +111,41 @@ func TestRunsStayOnTheirVersion(t *testing.T) {
 	f.advance(24 * time.Hour)
 	if old, now := f.outbox(j, "first"), f.outbox(j2, "second"); old != 3 || now != 2 {
 		t.Fatalf("version 1 sent %d, version 2 sent %d; want 3 and 2", old, now)
+	}
+}
+
+// TestBadDemandSurgeEntriesNameTheField: a demand_surge entry without its
+// segment, its surge filter or the filter's class, with an over-long
+// region, or a surge filter on another entry is refused naming the field.
+func TestBadDemandSurgeEntriesNameTheField(t *testing.T) {
+	f := newFixture(t, 1)
+	long := strings.Repeat("川", 65)
+	for _, tc := range []struct {
+		name  string
+		entry func(e *Entry)
+		field string
+	}{
+		{"no segment", func(e *Entry) { e.SegmentID = "" }, "entry.segment_id"},
+		{"no surge filter", func(e *Entry) { e.Surge = nil }, "entry.surge"},
+		{"no class", func(e *Entry) { e.Surge.Class = "  " }, "entry.surge.class"},
+		{"a city too long", func(e *Entry) { e.Surge.City = long }, "entry.surge.city"},
+		{"a surge filter on a segment entry", func(e *Entry) { e.Type = EntrySegment }, "entry.surge"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := f.segmentJourney(exit("out"))
+			d.Entry = Entry{Type: EntryDemandSurge, SegmentID: f.seg, Surge: &campaigns.SurgeFilter{Class: "高油酸花生油", Province: "四川"}, Next: "out"}
+			tc.entry(&d.Entry)
+			_, err := f.svc.Save(f.ctx, "", d, "tok_test")
+			var fe *FieldError
+			if !errors.As(err, &fe) || fe.Field != tc.field {
+				t.Fatalf("error %v, want a field error at %s", err, tc.field)
+			}
+		})
+	}
+	d := f.segmentJourney(exit("out"))
+	d.Entry = Entry{Type: EntryDemandSurge, SegmentID: f.seg, Surge: &campaigns.SurgeFilter{Class: " 高油酸花生油 ", City: "成都"}, Next: "out"}
+	j, err := f.svc.Save(f.ctx, "", d, "tok_test")
+	if err != nil || j.Entry.Surge.Class != "高油酸花生油" {
+		t.Fatalf("a good demand-surge entry: %+v, %v", j.Entry, err)
 	}
 }

@@ -51,6 +51,8 @@ func (s *Service) enter(ctx context.Context, lj *live, in *inbox, now time.Time)
 		cand, err = s.recordCandidates(ctx, lj, e, in, now)
 	case EntrySchedule:
 		return s.enterSchedule(ctx, lj, c, now)
+	case EntryDemandSurge:
+		return nil // entered as alerts are handed over (DemandSurge)
 	case EntryReplenishment:
 		if now.Sub(lj.replenishedAt) < replenishEvery {
 			return nil
@@ -73,7 +75,8 @@ func (s *Service) enter(ctx context.Context, lj *live, in *inbox, now time.Time)
 			}
 		}
 	}
-	return s.admit(ctx, lj, c, cand, cause, now)
+	_, err = s.admit(ctx, lj, c, cand, cause, now)
+	return err
 }
 
 // loggedEntries adds to cand the persons who entered the segment after the
@@ -158,7 +161,7 @@ func (s *Service) enterSchedule(ctx context.Context, lj *live, c *compiled, now 
 	for _, p := range members.ToArray() {
 		cand[p] = due.UnixMilli()
 	}
-	if err := s.admit(ctx, lj, c, cand, "schedule:"+due.Format(time.RFC3339), now); err != nil {
+	if _, err := s.admit(ctx, lj, c, cand, "schedule:"+due.Format(time.RFC3339), now); err != nil {
 		return err
 	}
 	st := lj.st
@@ -183,7 +186,7 @@ func (s *Service) enterCurrent(ctx context.Context, lj *live, c *compiled, now t
 	for _, p := range members.ToArray() {
 		cand[p] = lj.st.LaunchedAt.UnixMilli()
 	}
-	if err := s.admit(ctx, lj, c, cand, "segment", now); err != nil {
+	if _, err := s.admit(ctx, lj, c, cand, "segment", now); err != nil {
 		return err
 	}
 	st := lj.st
@@ -219,18 +222,19 @@ func lastFire(sc Schedule, fired, now time.Time) (time.Time, bool) {
 // already. Each is drawn into the journey's holdout or not by a stable
 // hash (campaigns.Bucket); a holdout run ends at once (it counts in the
 // results, nothing is sent), a treatment run is ready at the first node.
-func (s *Service) admit(ctx context.Context, lj *live, c *compiled, cand candidates, cause string, now time.Time) error {
+// It returns how many entered.
+func (s *Service) admit(ctx context.Context, lj *live, c *compiled, cand candidates, cause string, now time.Time) (int, error) {
 	for p := range cand {
 		if _, active := lj.runs[p]; active {
 			delete(cand, p)
 		}
 	}
 	if len(cand) == 0 {
-		return nil
+		return 0, nil
 	}
 	last, err := s.lastRuns(ctx, lj.st.ID, cand)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	st, nowMS := c.def.Settings, now.UnixMilli()
 	first := c.index[c.def.Entry.Next]
@@ -254,10 +258,10 @@ func (s *Service) admit(ctx context.Context, lj *live, c *compiled, cand candida
 	}
 	for i := 0; i < len(moves); i += s.batch() {
 		if err := s.apply(ctx, lj, moves[i:min(i+s.batch(), len(moves))]); err != nil {
-			return err
+			return i, err
 		}
 	}
-	return nil
+	return len(moves), nil
 }
 
 // lastRun is what admit needs of a person's last run of a journey.

@@ -1,5 +1,6 @@
 // Package journeys runs multi-step automations: an entry (a segment, an
-// event or order, a schedule, households coming due for replenishment)
+// event or order, a schedule, households coming due for replenishment, a
+// demand surge in their region)
 // leads each person through a graph of steps (send on any campaign
 // channel, wait, wait for an event or order, branch on a segment-language
 // condition, random split, exit) until they exit, convert or leave.
@@ -42,6 +43,7 @@ const (
 	EntryOrder         = "order"         // an order matching Order
 	EntrySchedule      = "schedule"      // the segment's members at each time of Schedule
 	EntryReplenishment = "replenishment" // households whose next rice or oil purchase is due within LeadDays
+	EntryDemandSurge   = "demand_surge"  // the segment's members in the region of each demand surge alert Surge selects
 )
 
 // Node types.
@@ -108,9 +110,12 @@ type Entry struct {
 	Event          *EventFilter `json:"event,omitempty"`
 	Order          *OrderFilter `json:"order,omitempty"`
 	Schedule       *Schedule    `json:"schedule,omitempty"`
-	ReplenishKind  string       `json:"replenish_kind,omitempty"` // rice or oil
-	LeadDays       int          `json:"lead_days,omitempty"`      // 0..30 (0: 3)
-	Next           string       `json:"next"`                     // the first node
+	// Surge selects a demand_surge entry's alerts (campaigns.SurgeFilter:
+	// class, and province and city when set).
+	Surge         *campaigns.SurgeFilter `json:"surge,omitempty"`
+	ReplenishKind string                 `json:"replenish_kind,omitempty"` // rice or oil
+	LeadDays      int                    `json:"lead_days,omitempty"`      // 0..30 (0: 3)
+	Next          string                 `json:"next"`                     // the first node
 }
 
 // EventFilter matches behaviour events: by name and, optionally, property

@@ -100,8 +100,21 @@ func validateEntry(e *Entry) error {
 		if e.LeadDays == 0 {
 			e.LeadDays = defaultLeadDays
 		}
+	case EntryDemandSurge:
+		if e.SegmentID == "" {
+			return &FieldError{Field: "entry.segment_id", Message: "a demand-surge entry enters its segment's members living in the surge's region"}
+		}
+		if e.Surge == nil {
+			return &FieldError{Field: "entry.surge", Message: "a demand-surge entry needs its surge filter: the product class, and optionally province and city"}
+		}
+		if err := e.Surge.Validate("entry.surge", "a demand-surge entry"); err != nil {
+			return err
+		}
 	default:
-		return &FieldError{Field: "entry.type", Message: "must be segment, event, order, schedule or replenishment"}
+		return &FieldError{Field: "entry.type", Message: "must be segment, event, order, schedule, replenishment or demand_surge"}
+	}
+	if e.Surge != nil && e.Type != EntryDemandSurge {
+		return &FieldError{Field: "entry.surge", Message: "only a demand_surge entry has a surge filter"}
 	}
 	if e.Next == "" {
 		return &FieldError{Field: "entry.next", Message: "is required: the first node"}
@@ -374,7 +387,7 @@ func (s *Service) validateNames(ctx context.Context, d *Definition) error {
 func stepCampaign(d *Definition, n *Node, id string) campaigns.Campaign {
 	st := d.Settings
 	seg := ""
-	if d.Entry.Type == EntrySegment || d.Entry.Type == EntrySchedule {
+	if d.Entry.Type == EntrySegment || d.Entry.Type == EntrySchedule || d.Entry.Type == EntryDemandSurge {
 		seg = d.Entry.SegmentID // its sensitivity asks for separate consent
 	}
 	return campaigns.Campaign{ID: id, Name: d.Name + " · " + n.ID, OfferID: n.Send.OfferID, SegmentID: seg, Channel: n.Send.Channel,

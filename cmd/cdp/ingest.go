@@ -179,14 +179,14 @@ func (p *ingestParts) wire(ctx context.Context, cfg config, db *store.DB, prot *
 	}
 	p.optOuts = newOptOutScan(p.campaigns.ScanOptOuts, logger)
 	p.demand = demand.New(db, nil)
-	n := &demand.Notifier{DB: db, HTTP: channels.HTTP, Targets: []demand.Target{demand.Campaigns(p.campaigns)}}
+	n := &demand.Notifier{DB: db, HTTP: channels.HTTP, Targets: []demand.Target{demand.Campaigns(p.campaigns), demand.Journeys(p.journeys)}}
 	for _, name := range strings.Split(cfg.SupplyWebhooks, ",") {
 		if name = strings.TrimSpace(name); name == "" {
 			continue
 		}
 		hook, ok := channels.Webhooks[name]
-		if name == demand.CampaignsTarget {
-			return fmt.Errorf("CDP_SUPPLY_WEBHOOKS: %s is the name of the campaigns' own surge trigger; name the webhook otherwise", name)
+		if name == demand.CampaignsTarget || name == demand.JourneysTarget {
+			return fmt.Errorf("CDP_SUPPLY_WEBHOOKS: %s is the name of the %s' own surge trigger; name the webhook otherwise", name, name)
 		}
 		if !ok {
 			return fmt.Errorf("CDP_SUPPLY_WEBHOOKS: %s is not a webhook of CDP_WEBHOOKS", name)

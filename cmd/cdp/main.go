@@ -447,6 +447,13 @@ func serveDemo(ctx context.Context, cfg config, db *store.DB, creds *api.Credent
 	if err == nil {
 		err = demoSegments(ctx, in.segments, logger)
 	}
+	// The demand world after the household load, not beside it: its
+	// insert and detection pass would compete with the load's callbacks
+	// for the engine. Before the campaigns: the demo's truth file,
+	// written last, says the whole demo is in.
+	if err == nil {
+		_, err = demoDemand(ctx, db, in.demand, in.demandRun, uint64(cfg.DemoSeed), time.Now(), logger)
+	}
 	if err == nil {
 		err = demoCampaign(ctx, cfg, in.campaigns, in.segments, logger)
 	}

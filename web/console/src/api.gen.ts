@@ -5938,6 +5938,7 @@ export interface components {
             event?: components["schemas"]["JourneyEventFilter"];
             order?: components["schemas"]["JourneyOrderFilter"];
             schedule?: components["schemas"]["JourneySchedule"];
+            surge?: components["schemas"]["SurgeFilter"];
             replenish_kind?: string;
             lead_days?: number;
             next: string;

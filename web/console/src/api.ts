@@ -144,6 +144,7 @@ export type Journey = Schemas['Journey'];
 export type JourneyNode = Schemas['JourneyNode'];
 export type JourneyDefinition = Schemas['JourneyDefinition'];
 export type JourneyEntry = Schemas['JourneyEntry'];
+export type SurgeFilter = Schemas['SurgeFilter'];
 export type JourneySettings = Schemas['JourneySettings'];
 export type JourneyNodeCounts = Schemas['JourneyNodeCounts'];
 export type JourneyResults = Schemas['JourneyResults'];

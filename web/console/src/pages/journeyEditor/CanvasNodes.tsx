@@ -52,6 +52,7 @@ export function useSummary() {
       case 'event': return t('journeyEditor.sum.event', { name: e.event?.name ?? '' });
       case 'schedule': return t('journeyEditor.sum.schedule', { at: e.schedule?.at ?? '' });
       case 'order': return t('journeyEditor.sum.order');
+      case 'demand_surge': return t('journeyEditor.sum.demandSurge', { class: e.surge?.class || '–', region: [e.surge?.province, e.surge?.city].filter(Boolean).join(' ') || t('campaignEditor.surgeAnyRegion') });
       default: return t('journeyEditor.sum.segment', { segment: e.segment_id || '–' });
     }
   };

@@ -1,9 +1,9 @@
 import { Checkbox, Form, Input, InputNumber, Select, Space } from 'antd';
 import { useTranslation } from 'react-i18next';
-import type { JourneyEntry, Segment } from '../../api';
+import type { JourneyEntry, Segment, SurgeFilter } from '../../api';
 import { Row, SegmentSelect, TagsInput } from './fields';
 
-const entryTypes = ['segment', 'event', 'order', 'schedule', 'replenishment'];
+const entryTypes = ['segment', 'event', 'order', 'schedule', 'replenishment', 'demand_surge'];
 
 // EntryInspector edits who enters: the entry's type and its fields. The
 // first node is the canvas edge leaving the entry.
@@ -16,9 +16,11 @@ export default function EntryInspector({ entry, segments, onChange }: { entry: J
     if (type === 'order') base.order = {};
     if (type === 'schedule') base.schedule = { every: 'day', at: '10:00' };
     if (type === 'replenishment') Object.assign(base, { replenish_kind: 'rice', lead_days: 3 });
+    if (type === 'demand_surge') base.surge = { class: '' };
     onChange(base);
   };
-  const needsSegment = entry.type === 'segment' || entry.type === 'schedule';
+  const setSurge = (p: Partial<SurgeFilter>) => set({ surge: { ...entry.surge, class: entry.surge?.class ?? '', ...p } });
+  const needsSegment = entry.type === 'segment' || entry.type === 'schedule' || entry.type === 'demand_surge';
   return (
     <Form layout="vertical" size="small">
       <Row label={t('journeys.entry')}>
@@ -35,6 +37,21 @@ export default function EntryInspector({ entry, segments, onChange }: { entry: J
             <InputNumber data-testid="entry-lead-days" min={0} max={30} value={entry.lead_days} onChange={(v) => set({ lead_days: v ?? 0 })} />
           </Row>
         </Space>
+      )}
+      {entry.type === 'demand_surge' && (
+        <>
+          <Row label={t('campaignEditor.surgeClass')} hint={t('journeyEditor.demandSurgeHint')}>
+            <Input data-testid="entry-surge-class" maxLength={64} placeholder="高油酸花生油" value={entry.surge?.class} onChange={(e) => setSurge({ class: e.target.value })} />
+          </Row>
+          <Space wrap>
+            <Row label={t('campaignEditor.surgeProvince')}>
+              <Input data-testid="entry-surge-province" maxLength={64} placeholder={t('campaignEditor.surgeAnyRegion')} value={entry.surge?.province} onChange={(e) => setSurge({ province: e.target.value })} />
+            </Row>
+            <Row label={t('campaignEditor.surgeCity')}>
+              <Input data-testid="entry-surge-city" maxLength={64} placeholder={t('campaignEditor.surgeAnyRegion')} value={entry.surge?.city} onChange={(e) => setSurge({ city: e.target.value })} />
+            </Row>
+          </Space>
+        </>
       )}
       {entry.type === 'event' && (
         <Row label={t('journeyEditor.eventName')}>

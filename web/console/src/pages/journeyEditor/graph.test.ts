@@ -26,6 +26,13 @@ describe('graph', () => {
     }
   });
 
+  it('keeps a demand-surge entry\'s filter through the canvas', () => {
+    const def = template('replenishment', tr, offer);
+    def.entry = { type: 'demand_surge', segment_id: 'seg_1', surge: { class: '高油酸花生油', province: '四川', city: '成都' }, next: def.entry.next };
+    const g = fromDefinition(def, label);
+    expect(strip(toDefinition(def.name, def.settings, g.nodes, g.edges)).entry).toEqual(def.entry);
+  });
+
   it('reads ways out from edges: a missing edge is an empty target, a new edge a target', () => {
     const def = template('replenishment', tr, offer);
     const g = fromDefinition(def, label);
