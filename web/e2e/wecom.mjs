@@ -57,7 +57,11 @@ await step('create a channel QR code and see its PNG', async () => {
   const way = await apiCall('GET', `/wecom/contact-ways/${state}`);
   check(way.status === 'active' && way.kind === 'batch' && way.ref === 'B20261203' && way.users.join() === 'zhangsan', `the API has the code: ${JSON.stringify(way)}`);
   await shot('qr-created');
-  await page.keyboard.press('Escape');
+  // Closed by its close button, not Escape: on a loaded machine the key
+  // reached the form's dialog while it was still closing, and the code's
+  // dialog stayed open over the tabs (a clean-clone run).
+  await page.locator('.ant-modal').filter({ has: page.getByTestId('qr-modal') }).locator('.ant-modal-close').click();
+  await page.getByTestId('qr-modal').waitFor({ state: 'detached' });
   await page.getByTestId('qr-table').locator('tbody tr').filter({ hasText: state }).waitFor();
 });
 
