@@ -209,4 +209,3 @@ func (e *Engine) patchSnapshot(ctx context.Context, s *traitSnapshot, canon, cle
 	copied.fixZeroDefaults()
 	return &copied, nil
 }
-
