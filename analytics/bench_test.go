@@ -64,14 +64,7 @@ func benchWorld(b testing.TB, n int) *store.DB {
 		fillBenchWorld(b, db, n)
 		return db
 	}
-	db, err := store.Open(storetest.DSN(b, name), storetest.Logger())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	if _, err := schema.Migrate(ctx, db.Conn, schema.Target{Database: db.Database}, storetest.Logger()); err != nil {
-		b.Fatal(err)
-	}
+	db := storetest.Kept(b, name)
 	var have uint64
 	if err := db.Conn.QueryRow(ctx, "SELECT count() FROM "+db.Table("persons")).Scan(&have); err != nil {
 		b.Fatal(err)

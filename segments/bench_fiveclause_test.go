@@ -12,7 +12,6 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
-	"github.com/granarycdp/cdp/schema"
 	"github.com/granarycdp/cdp/store"
 	"github.com/granarycdp/cdp/store/storetest"
 )
@@ -163,14 +162,7 @@ func BenchmarkFiveClauseRule10M(b *testing.B) {
 func fiveClauseData(b *testing.B, db *store.DB, persons, events int) (*store.DB, uint64) {
 	ctx := context.Background()
 	if name := os.Getenv("CDP_BENCH_DB"); name != "" {
-		var err error
-		if db, err = store.Open(storetest.DSN(b, name), storetest.Logger()); err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { db.Close() })
-		if _, err := schema.Migrate(ctx, db.Conn, schema.Target{Database: db.Database}, storetest.Logger()); err != nil {
-			b.Fatal(err)
-		}
+		db = storetest.Kept(b, name)
 	}
 	var have uint64
 	if err := db.Conn.QueryRow(ctx, "SELECT count() FROM "+db.Table("persons")).Scan(&have); err != nil {

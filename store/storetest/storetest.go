@@ -231,6 +231,20 @@ func Migrated(t testing.TB) *store.DB {
 	return migrate(t, DB(t))
 }
 
+// Kept opens database on the shared ClickHouse (CDP_TEST_CLICKHOUSE_DSN,
+// e.g. a `cdp engine` left running) with the platform's schema applied,
+// and keeps it when the test ends: a benchmark's big world generated once
+// and measured again in later runs (CDP_BENCH_DB).
+func Kept(t testing.TB, database string) *store.DB {
+	t.Helper()
+	db, err := store.Open(DSN(t, database), Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return migrate(t, db)
+}
+
 // migrate applies the platform's schema to db (on each node of a sharded
 // cluster) and returns it.
 func migrate(t testing.TB, db *store.DB) *store.DB {
