@@ -3,6 +3,7 @@ package demand
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -37,6 +38,23 @@ func TestRegressorCSVIsCheckedWhole(t *testing.T) {
 		if !errors.As(err, &ie) || ie.Field != tc.field {
 			t.Errorf("%s: %v, want a refusal of %q", tc.name, err, tc.field)
 		}
+	}
+}
+
+// TestRegressorCSVRefusesAFileOverItsBound: a file of one value more than
+// MaxRegressorRows (distinct names and days, each line valid) is refused
+// at the line past the bound instead of held in memory and written.
+func TestRegressorCSVRefusesAFileOverItsBound(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("name,date,province,value\n")
+	day := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := 0; i <= MaxRegressorRows; i++ {
+		fmt.Fprintf(&b, "r%d,%s,四川,1\n", i/1000, day.AddDate(0, 0, i%1000).Format("2006-01-02"))
+	}
+	_, err := ParseRegressorCSV(strings.NewReader(b.String()))
+	var ie *InvalidError
+	if want := fmt.Sprintf("line %d", MaxRegressorRows+2); !errors.As(err, &ie) || ie.Field != want {
+		t.Fatalf("%d values: %v, want a refusal of %q", MaxRegressorRows+1, err, want)
 	}
 }
 
