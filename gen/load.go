@@ -274,7 +274,7 @@ func (t Target) keyFor(source string) string {
 }
 
 func (t Target) post(ctx context.Context, key, path, ctype string, body []byte) error {
-	return t.send(ctx, "POST "+path, func() (*http.Request, error) {
+	return t.send(ctx, "POST "+path, 0, func() (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, "POST", t.BaseURL+path, bytes.NewReader(body))
 		if err != nil {
 			return nil, err
@@ -287,10 +287,12 @@ func (t Target) post(ctx context.Context, key, path, ctype string, body []byte) 
 
 // postCallback delivers a contact event as WeCom does: encrypted, signed
 // with the time of sending and a fresh nonce (the platform refuses stale
-// timestamps and repeated nonces), and sent again when it is answered 429
-// or 503; WeCom sends no credentials beyond the signature.
+// timestamps and repeated nonces), sent again when it is answered 429 or
+// 503, and, as WeCom resends a callback that got no success answer, up to
+// three times more after another failure (a 500 on a loaded machine lost
+// the whole demo load); WeCom sends no credentials beyond the signature.
 func (t Target) postCallback(ctx context.Context, xml []byte) error {
-	return t.send(ctx, "WeCom callback", func() (*http.Request, error) {
+	return t.send(ctx, "WeCom callback", callbackResends, func() (*http.Request, error) {
 		ts := strconv.FormatInt(time.Now().Unix(), 10)
 		var nonce [8]byte
 		if _, err := rand.Read(nonce[:]); err != nil {
@@ -310,17 +312,26 @@ func (t Target) postCallback(ctx context.Context, xml []byte) error {
 	})
 }
 
+// callbackResends is how many times WeCom sends a callback again that got
+// no success answer.
+const callbackResends = 3
+
 // send sends the request build makes until it is answered 200, waiting as
 // the platform asks (Retry-After) while it answers 503 (spool full) or 429
-// (rate limited), up to 60 times.
-func (t Target) send(ctx context.Context, what string, build func() (*http.Request, error)) error {
-	for attempt := 0; ; attempt++ {
+// (rate limited), up to 60 times, and sending it again at once after any
+// other failure (an error status or none), up to resends times.
+func (t Target) send(ctx context.Context, what string, resends int, build func() (*http.Request, error)) error {
+	for attempt, failures := 0, 0; ; attempt++ {
 		req, err := build()
 		if err != nil {
 			return err
 		}
 		resp, err := t.Client.Do(req)
 		if err != nil {
+			if failures < resends {
+				failures++
+				continue
+			}
 			return fmt.Errorf("%s: %w", what, err)
 		}
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
@@ -335,6 +346,8 @@ func (t Target) send(ctx context.Context, what string, build func() (*http.Reque
 			case <-ctx.Done():
 				return ctx.Err()
 			}
+		case failures < resends:
+			failures++
 		default:
 			return fmt.Errorf("%s: %d %s", what, resp.StatusCode, msg)
 		}
