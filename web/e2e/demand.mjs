@@ -8,7 +8,7 @@
 // alert and sees its series chart with the forecast's interval bands,
 // then switches to English and back. Screenshots go to CDP_ARTIFACTS.
 // Every wait is on a selector, a response or a drawn chart.
-import { apiCall, base, check, finish, page, shot, step, token } from './harness.mjs';
+import { apiCall, check, finish, page, shot, signIn, step } from './harness.mjs';
 
 const apiPath = (p) => (r) => new URL(r.url()).pathname === '/api/v1' + p;
 
@@ -44,13 +44,7 @@ async function waitColoured(testId, kind, min) {
 const region = (a) => [a.series.province, a.series.city].filter(Boolean).join(' ');
 let alerts;
 
-await step('sign in', async () => {
-  await page.goto(base + '/');
-  await page.waitForURL(/\/signin$/);
-  await page.getByTestId('token-input').fill(token);
-  await page.getByTestId('signin').click();
-  await page.getByTestId('kpi-persons').waitFor();
-});
+await step('sign in', signIn);
 
 await step('the demo has recent surge alerts', async () => {
   alerts = (await apiCall('GET', '/demand/alerts?days=7&limit=1000')).alerts;

@@ -54,6 +54,15 @@ export const pageErrors = [];
 page.on('pageerror', (e) => pageErrors.push(String(e)));
 page.on('console', (m) => m.type() === 'error' && !/Failed to load resource/.test(m.text()) && pageErrors.push('console: ' + m.text()));
 
+// signIn opens the console and signs in with the admin token.
+export async function signIn() {
+  await page.goto(base + '/');
+  await page.waitForURL(/\/signin$/);
+  await page.getByTestId('token-input').fill(token);
+  await page.getByTestId('signin').click();
+  await page.getByTestId('kpi-persons').waitFor();
+}
+
 let n = 0;
 export async function shot(name) {
   n++;

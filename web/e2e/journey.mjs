@@ -6,7 +6,7 @@
 // validation errors drawn on the node they name on the way), saves and
 // launches it, and sees the live counts on the canvas move. Screenshots
 // go to CDP_ARTIFACTS.
-import { apiCall, base, check, choose, finish, page, shot, step, token, waitForAPI } from './harness.mjs';
+import { apiCall, base, check, choose, finish, page, shot, signIn, step, waitForAPI } from './harness.mjs';
 
 const offerName = '低GI大米试用装 500g';
 const node = (id) => page.getByTestId('node-' + id);
@@ -24,13 +24,7 @@ const save = async () => {
   return (await answer).status();
 };
 
-await step('sign in', async () => {
-  await page.goto(base + '/');
-  await page.waitForURL(/\/signin$/);
-  await page.getByTestId('token-input').fill(token);
-  await page.getByTestId('signin').click();
-  await page.getByTestId('kpi-persons').waitFor();
-});
+await step('sign in', signIn);
 
 await step('a template draws the replenishment journey', async () => {
   await page.goto(base + '/journeys');

@@ -6,18 +6,12 @@
 // channel QR code and sees its PNG load, then opens 流失客户 (narrowed by
 // alert status) and 客户群, and opens a tab from a link. Screenshots go to
 // CDP_ARTIFACTS. Every wait is on a selector or a response.
-import { apiCall, base, check, choose, finish, page, shot, step, token } from './harness.mjs';
+import { apiCall, base, check, choose, finish, page, shot, signIn, step, token } from './harness.mjs';
 
 const state = 'e2e-' + Date.now().toString(36);
 const apiPath = (p) => (r) => new URL(r.url()).pathname === '/api/v1' + p;
 
-await step('sign in', async () => {
-  await page.goto(base + '/');
-  await page.waitForURL(/\/signin$/);
-  await page.getByTestId('token-input').fill(token);
-  await page.getByTestId('signin').click();
-  await page.getByTestId('kpi-persons').waitFor();
-});
+await step('sign in', signIn);
 
 await step('the WeCom page opens on tag sync', async () => {
   await page.getByRole('menuitem', { name: '企业微信' }).click();
