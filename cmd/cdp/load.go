@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,6 +23,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -178,8 +182,9 @@ func loadCommand(ctx context.Context, cfg config, logger *slog.Logger, out io.Wr
 		return err
 	}
 	defer prof.stop()
+	contention := startContentionProfile(cfg.BenchProfile)
 	l.drive(time.Duration(minutes)*time.Minute, out)
-	if err := prof.stop(); err != nil {
+	if err := errors.Join(prof.stop(), contention()); err != nil {
 		return err
 	}
 	if ctx.Err() != nil {
@@ -492,4 +497,32 @@ func startLoadCampaign(call func(method, path string, body any, out any) (int, e
 		return fmt.Sprintf("none: launch %d %v", st, err), ""
 	}
 	return camp.ID, seg.ID
+}
+
+// startContentionProfile records, with --profile, where the load run's
+// goroutines wait: the mutex profile (a fifth of contended locks, by the
+// time others waited for them) and the block profile (channel, select and
+// lock waits of a millisecond or more, sampled in proportion below). The
+// returned function writes mutex.pb.gz and block.pb.gz into dir and stops
+// recording. With dir empty it does nothing.
+func startContentionProfile(dir string) func() error {
+	if dir == "" {
+		return func() error { return nil }
+	}
+	runtime.SetMutexProfileFraction(5)
+	runtime.SetBlockProfileRate(int(time.Millisecond))
+	return func() error {
+		defer runtime.SetMutexProfileFraction(0)
+		defer runtime.SetBlockProfileRate(0)
+		var errs []error
+		for _, name := range []string{"mutex", "block"} {
+			f, err := os.Create(filepath.Join(dir, name+".pb.gz"))
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			errs = append(errs, pprof.Lookup(name).WriteTo(f, 0), f.Close())
+		}
+		return errors.Join(errs...)
+	}
 }
