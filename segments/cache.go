@@ -26,7 +26,8 @@ import (
 // stores its result only if the generations of the kinds it reads did not
 // move while it ran, so a leaf read before an invalidation never
 // overwrites a newer one. Concurrent requests for the same leaf share one
-// computation or patch.
+// computation or patch; an estimate whose cached bitmap is within its
+// staleness takes that bitmap instead of waiting for it.
 //
 // All methods are goroutine-safe.
 type leafCache struct {
