@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -78,6 +79,10 @@ type Credentials struct {
 	keys    map[string]Principal
 	loaded  time.Time
 	refresh time.Duration
+	// reloading is set while a request reloads the stale credentials:
+	// the others go on with the last ones instead of each querying too.
+	reloading atomic.Bool
+	reloads   atomic.Int64 // Reload calls, for tests
 }
 
 // NewCredentials loads the credentials from the database.
@@ -109,6 +114,7 @@ func newID(prefix string) string {
 // Reload reads all live credentials. Other processes' changes are picked up
 // by the periodic reload in Lookup*.
 func (c *Credentials) Reload(ctx context.Context) error {
+	c.reloads.Add(1)
 	tokens, err := c.load(ctx, "SELECT id, name, role, token_hash, '', '' FROM "+c.db.Table("api_tokens")+" FINAL WHERE revoked = 0")
 	if err != nil {
 		return fmt.Errorf("load API tokens: %w", err)
@@ -142,11 +148,17 @@ func (c *Credentials) load(ctx context.Context, query string) (map[string]Princi
 	return out, rows.Err()
 }
 
+// maybeReload reloads the credentials when they are older than refresh,
+// in one request at a time: while it reads, the others use the last
+// credentials rather than each waiting for a read of their own. Before,
+// every request in the window queried ClickHouse; under sustained ingest
+// that was an acknowledgement p99 of 100-220 ms every 30 s.
 func (c *Credentials) maybeReload(ctx context.Context) {
 	c.mu.RLock()
 	stale := time.Since(c.loaded) > c.refresh
 	c.mu.RUnlock()
-	if stale {
+	if stale && c.reloading.CompareAndSwap(false, true) {
+		defer c.reloading.Store(false)
 		// A failed reload keeps the last known credentials.
 		_ = c.Reload(ctx)
 	}

@@ -104,6 +104,9 @@ type Engine struct {
 	log   *slog.Logger
 	cache *leafCache
 	sem   chan struct{}
+	// bgSem admits PatchWarm's queries to sem: at most half its slots,
+	// so estimates and live rounds always find the other half.
+	bgSem chan struct{}
 
 	traitsMu     sync.Mutex
 	traits       *traitSnapshot // frozen
@@ -152,7 +155,7 @@ func NewEngine(db *store.DB, opts Options) *Engine {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Engine{db: db, opts: opts, log: log, cache: newLeafCache(opts.MaxLeaves, opts.LeafMaxAge),
-		sem: make(chan struct{}, opts.Concurrency)}
+		sem: make(chan struct{}, opts.Concurrency), bgSem: make(chan struct{}, max(1, opts.Concurrency/2))}
 }
 
 // Check parses, type-checks and compiles a rule. Problems in the rule are
@@ -275,8 +278,19 @@ func (e *Engine) leaf(ctx context.Context, l *sqlLeaf, now time.Time, stale time
 	})
 }
 
+// backgroundKey marks the context of PatchWarm's work.
+type backgroundKey struct{}
+
 // queryBitmap runs a query returning one groupBitmap state.
 func (e *Engine) queryBitmap(ctx context.Context, desc, query string, args []any) (*roaring.Bitmap, error) {
+	if ctx.Value(backgroundKey{}) != nil {
+		select {
+		case e.bgSem <- struct{}{}:
+			defer func() { <-e.bgSem }()
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	select {
 	case e.sem <- struct{}{}:
 		defer func() { <-e.sem }()
@@ -304,7 +318,12 @@ func (e *Engine) queryBitmap(ctx context.Context, desc, query string, args []any
 // read, so leaves nobody reads stop costing anything within a minute.
 // Store.RunLive calls it every half EstimateStaleness. It returns how many
 // leaves it patched.
+//
+// Its queries take at most half of the engine's query slots
+// (Options.Concurrency), so an estimate's or a live round's query never
+// waits for all of them.
 func (e *Engine) PatchWarm(ctx context.Context) (int, error) {
+	ctx = context.WithValue(ctx, backgroundKey{}, true)
 	leaves := e.cache.rereadDirty(time.Minute)
 	now := e.opts.Now()
 	errs := make([]error, len(leaves))

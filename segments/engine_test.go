@@ -3,6 +3,7 @@ package segments
 import (
 	"context"
 	"errors"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -528,6 +529,13 @@ func TestRefreshQueriesOnlyTheLeavesThatAreRead(t *testing.T) {
 	many := roaring.New()
 	many.AddRange(1, patchMax+2)
 	e.cache.touch([]string{KindEvents}, many, testNow)
+	e.cache.mu.Lock()
+	for _, en := range e.cache.entries {
+		if !en.full || !en.dirty.IsEmpty() {
+			t.Errorf("a leaf with %d dirty persons keeps %d of them (full %v), want none kept and a full recompute", many.GetCardinality(), en.dirty.GetCardinality(), en.full)
+		}
+	}
+	e.cache.mu.Unlock()
 	if _, err := e.Evaluate(ctx, compiled[0]); err != nil {
 		t.Fatal(err)
 	}
@@ -629,6 +637,127 @@ func TestEstimatesMayLagByTheirStalenessAndPatchWarmCatchesUp(t *testing.T) {
 	clock = clock.Add(6 * time.Second) // 11 s after the record
 	if got := count(once); got != beforeOnce+1 {
 		t.Errorf("the leaf read once, 11 s after the record: %d, want %d", got, beforeOnce+1)
+	}
+}
+
+// TestEstimatesDoNotWaitForAPatchUnderWay: while PatchWarm's patch of a
+// leaf waits for the engine (every query slot taken), an estimate whose
+// cached bitmap is within its staleness answers from it at once; an
+// exact evaluation, and an estimate past its staleness, wait for the
+// patch and get its result. Before, every reader waited for the patch
+// under way: under sustained ingest PatchWarm recomputes the leaves
+// analysts read every 5 s, and their estimates queued behind it.
+func TestEstimatesDoNotWaitForAPatchUnderWay(t *testing.T) {
+	db := population(t)
+	ctx := context.Background()
+	var clockMu sync.Mutex
+	clock := testNow
+	setClock := func(d time.Duration) {
+		clockMu.Lock()
+		clock = testNow.Add(d)
+		clockMu.Unlock()
+	}
+	opts := DefaultOptions()
+	opts.Now = func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return clock }
+	opts.Logger = storetest.Logger()
+	opts.EstimateStaleness = 10 * time.Second
+	e := NewEngine(db, opts)
+	rule := `did("search", 30) >= 1`
+	count := func(ctx context.Context) (uint64, error) {
+		est, err := e.Estimate(ctx, rule, 0)
+		return est.Count, err
+	}
+	before, err := count(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := count(ctx); err != nil { // read twice: PatchWarm patches it
+		t.Fatal(err)
+	}
+	storetest.Insert(t, db, "events", eventCols, event(14, "search", 0.01, `{"keyword":"五常大米"}`))
+	if err := e.Refresh(ctx, []uint32{14}, KindEvents); err != nil {
+		t.Fatal(err)
+	}
+	for range cap(e.sem) { // every query slot taken: the patch waits for one
+		e.sem <- struct{}{}
+	}
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			for range cap(e.sem) {
+				<-e.sem
+			}
+		}
+	}
+	defer release()
+	patched := make(chan error, 1)
+	go func() {
+		n, err := e.PatchWarm(ctx)
+		if err == nil && n != 1 {
+			err = errors.New("PatchWarm did not patch the leaf read twice")
+		}
+		patched <- err
+	}()
+	inFlight := func() bool {
+		e.cache.mu.Lock()
+		defer e.cache.mu.Unlock()
+		return len(e.cache.flights) == 1
+	}
+	for !inFlight() {
+		runtime.Gosched()
+	}
+	waits := func() uint64 { return e.Stats().Waits }
+	setClock(5 * time.Second)
+	// Without the change this waits for the patch, which waits for the
+	// slots this test holds: the deadline turns the hang into a failure.
+	quick, cancel := context.WithTimeout(ctx, 10*time.Second)
+	got, err := count(quick)
+	cancel()
+	if err != nil || got != before {
+		t.Fatalf("estimate 5 s after the record with a patch under way: %d (%v), want the cached %d at once", got, err, before)
+	}
+	if w := waits(); w != 0 {
+		t.Fatalf("the estimate within its staleness waited (%d waits)", w)
+	}
+	exact, err := e.Check(rule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evaluated := make(chan uint64, 1)
+	go func() {
+		bm, err := e.Evaluate(ctx, exact)
+		if err != nil {
+			t.Error(err)
+			evaluated <- 0
+			return
+		}
+		evaluated <- bm.GetCardinality()
+	}()
+	for waits() != 1 {
+		runtime.Gosched()
+	}
+	setClock(11 * time.Second)
+	late := make(chan uint64, 1)
+	go func() {
+		n, err := count(ctx)
+		if err != nil {
+			t.Error(err)
+		}
+		late <- n
+	}()
+	for waits() != 2 {
+		runtime.Gosched()
+	}
+	release()
+	if err := <-patched; err != nil {
+		t.Fatal(err)
+	}
+	if got := <-evaluated; got != before+1 {
+		t.Errorf("the exact evaluation that waited for the patch: %d, want %d", got, before+1)
+	}
+	if got := <-late; got != before+1 {
+		t.Errorf("the estimate 11 s after the record: %d, want the patched %d", got, before+1)
 	}
 }
 

@@ -236,7 +236,7 @@ func (c *config) demoBenchSettings() []setting {
 		{flag: "json", env: "CDP_BENCH_JSON", commands: []string{"bench"}, boolean: &c.BenchJSON, def: "false",
 			help: "Print the figures as JSON for machines."},
 		{flag: "profile", env: "CDP_BENCH_PROFILE", commands: []string{"bench"}, str: &c.BenchProfile,
-			help: "Folder to write pprof profiles of the ingest benchmark (or of the whole --load run) into: cpu.pb.gz, and allocs-start.pb.gz and allocs.pb.gz to compare with go tool pprof -sample_index=alloc_space -diff_base allocs-start.pb.gz allocs.pb.gz. Empty: no profiles."},
+			help: "Folder to write pprof profiles of the ingest benchmark (or of the whole --load run) into: cpu.pb.gz, and allocs-start.pb.gz and allocs.pb.gz to compare with go tool pprof -sample_index=alloc_space -diff_base allocs-start.pb.gz allocs.pb.gz; the --load run also mutex.pb.gz and block.pb.gz (where goroutines waited). Empty: no profiles."},
 	}
 }
 

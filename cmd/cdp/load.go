@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,6 +23,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -50,6 +54,7 @@ type loadInterval struct {
 	EngineRSSMB   float64        `json:"engine_rss_mb"`
 	SpoolPending  uint64         `json:"spool_pending_records"`
 	soakSample
+	runSample
 }
 
 // loadReport is the whole run, for --json.
@@ -177,8 +182,9 @@ func loadCommand(ctx context.Context, cfg config, logger *slog.Logger, out io.Wr
 		return err
 	}
 	defer prof.stop()
+	contention := startContentionProfile(cfg.BenchProfile)
 	l.drive(time.Duration(minutes)*time.Minute, out)
-	if err := prof.stop(); err != nil {
+	if err := errors.Join(prof.stop(), contention()); err != nil {
 		return err
 	}
 	if ctx.Err() != nil {
@@ -206,6 +212,7 @@ type loadRun struct {
 	segmentID  string // the live campaign's segment ("" without one)
 	sm         *loadSampler
 	probe      *soakProbe
+	run        *runProbe
 	acked      atomic.Int64
 	rep        loadReport
 	start      time.Time
@@ -227,6 +234,11 @@ func startLoadRun(ctx context.Context, cfg config, sc *scratch) (*loadRun, error
 	}
 	in := sc.in
 	l.probe = newSoakProbe(in.dedup, in.identity.Graph)
+	pid := func() int { return 0 }
+	if sc.ch.engine != nil {
+		pid = sc.ch.engine.PID
+	}
+	l.run = newRunProbe(pid, in.segments.Engine().Stats)
 	srv := api.New(api.Options{DB: sc.ch.db, Credentials: sc.creds, Collector: in.collector, Identity: in.identity, Segments: in.segments,
 		Campaigns: in.campaigns, Gatherer: sc.reg, Logger: sc.quiet})
 	sctx, stopServer := context.WithCancel(ctx)
@@ -351,7 +363,7 @@ func (l *loadRun) report(now time.Time, out io.Writer) {
 		AckP50: percentile(acks, .50), AckP95: percentile(acks, .95), AckP99: percentile(acks, .99),
 		Estimates: len(ests), EstimateP50: percentile(ests, .50), EstimateP99: percentile(ests, .99),
 		ColdP99: percentile(cold, .99), WarmP99: percentile(warm, .99),
-		PlatformRSSMB: selfRSSMB(), SpoolPending: in.spool.LastSeq() - in.spool.Committed(), soakSample: l.probe.sample(now.Sub(l.lastAt))}
+		PlatformRSSMB: selfRSSMB(), SpoolPending: in.spool.LastSeq() - in.spool.Committed(), soakSample: l.probe.sample(now.Sub(l.lastAt)), runSample: l.run.sample()}
 	if ch.engine != nil {
 		iv.EngineRSSMB = ch.engine.ResidentMB()
 	}
@@ -374,11 +386,13 @@ func (l *loadRun) report(now time.Time, out io.Writer) {
 func printInterval(out io.Writer, iv loadInterval) {
 	fmt.Fprintf(out, "%4.0fs  %6.0f ev/s  ack p50/p95/p99 %5.1f/%5.1f/%5.1f ms  estimates %3d p50/p99 %5.1f/%5.1f ms (cold %5.1f warm %5.1f)  "+
 		"entry->send %4d p50/p99 %6.0f/%6.0f ms (event->send p99 %6.0f)  rss platform %4.0f MB engine %4.0f MB  heap %4.0f MB  go %4.0f MB  "+
-		"dedup filter %4.1f MB pebble %4.1f MB disk %5.1f MB %5.0f lookups/s  persons %7d identifiers %8d  spool %6d  errors %v\n",
+		"dedup filter %4.1f MB pebble %4.1f MB disk %5.1f MB %5.0f lookups/s  persons %7d identifiers %8d  spool %6d  "+
+		"cpu platform %.2f engine %.2f  sched p99/max %5.1f/%5.1f ms  gc %3d max pause %5.2f ms  leaves computed %3d patched %3d waited %3d  errors %v\n",
 		iv.At, iv.EventsPerSec, iv.AckP50, iv.AckP95, iv.AckP99, iv.Estimates, iv.EstimateP50, iv.EstimateP99, iv.ColdP99, iv.WarmP99,
 		iv.EntrySend.Sends, iv.EntrySend.EntryP50, iv.EntrySend.EntryP99, iv.EntrySend.EventP99,
 		iv.PlatformRSSMB, iv.EngineRSSMB, iv.GoHeapLiveMB, iv.GoRuntimeMB,
-		iv.DedupFilterMB, iv.DedupPebbleMB, iv.DedupDiskMB, iv.DedupLookupsPerSec, iv.Persons, iv.Identifiers, iv.SpoolPending, iv.Errors)
+		iv.DedupFilterMB, iv.DedupPebbleMB, iv.DedupDiskMB, iv.DedupLookupsPerSec, iv.Persons, iv.Identifiers, iv.SpoolPending,
+		iv.PlatformCores, iv.EngineCores, iv.SchedP99MS, iv.SchedMaxMS, iv.GCCycles, iv.GCPauseMaxMS, iv.LeafMisses, iv.LeafPatches, iv.LeafWaits, iv.Errors)
 }
 
 // settle completes the report after the load: totals, the time ClickHouse
@@ -483,4 +497,32 @@ func startLoadCampaign(call func(method, path string, body any, out any) (int, e
 		return fmt.Sprintf("none: launch %d %v", st, err), ""
 	}
 	return camp.ID, seg.ID
+}
+
+// startContentionProfile records, with --profile, where the load run's
+// goroutines wait: the mutex profile (a fifth of contended locks, by the
+// time others waited for them) and the block profile (channel, select and
+// lock waits of a millisecond or more, sampled in proportion below). The
+// returned function writes mutex.pb.gz and block.pb.gz into dir and stops
+// recording. With dir empty it does nothing.
+func startContentionProfile(dir string) func() error {
+	if dir == "" {
+		return func() error { return nil }
+	}
+	runtime.SetMutexProfileFraction(5)
+	runtime.SetBlockProfileRate(int(time.Millisecond))
+	return func() error {
+		defer runtime.SetMutexProfileFraction(0)
+		defer runtime.SetBlockProfileRate(0)
+		var errs []error
+		for _, name := range []string{"mutex", "block"} {
+			f, err := os.Create(filepath.Join(dir, name+".pb.gz"))
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			errs = append(errs, pprof.Lookup(name).WriteTo(f, 0), f.Close())
+		}
+		return errors.Join(errs...)
+	}
 }

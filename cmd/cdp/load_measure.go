@@ -9,10 +9,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
+	"runtime/metrics"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/granarycdp/cdp/segments"
 )
 
 // loadTopics are the content topics of the load's events.
@@ -132,4 +137,109 @@ func (l *loadRun) measureEntrySend(ctx context.Context, from, to time.Time) (ent
 		out.EntryP50, out.EntryP99, out.EventP99 = p50, p99, ev99
 	}
 	return out, nil
+}
+
+// runSample is what may hold a request back besides its own work, over
+// one interval: the Go scheduler's latency (a runnable goroutine waiting
+// for a thread, i.e. CPU contention), garbage collection, the CPU the
+// platform and the engine child used, and the segment engine's leaf
+// cache (full computations, patches, and reads that waited for another
+// caller's computation).
+type runSample struct {
+	SchedP99MS    float64 `json:"sched_latency_p99_ms"`
+	SchedMaxMS    float64 `json:"sched_latency_max_ms"`
+	GCCycles      uint64  `json:"gc_cycles"`
+	GCPauseMaxMS  float64 `json:"gc_pause_max_ms"`
+	PlatformCores float64 `json:"platform_cpu_cores"`
+	EngineCores   float64 `json:"engine_cpu_cores"`
+	LeafMisses    uint64  `json:"leaf_computations"`
+	LeafPatches   uint64  `json:"leaf_patches"`
+	LeafWaits     uint64  `json:"leaf_waits"`
+}
+
+// runProbe reads runSamples; it is used by one goroutine.
+type runProbe struct {
+	rt        []metrics.Sample // scheduler latencies, GC pauses, GC cycles
+	prev      [2][]uint64      // the two histograms' counts at the last sample
+	cycles    uint64
+	cpu       cpuTimes
+	at        time.Time
+	enginePID func() int
+	leaves    func() segments.CacheStats
+	lastLeaf  segments.CacheStats
+}
+
+func newRunProbe(enginePID func() int, leaves func() segments.CacheStats) *runProbe {
+	p := &runProbe{enginePID: enginePID, leaves: leaves, rt: []metrics.Sample{
+		{Name: "/sched/latencies:seconds"}, {Name: "/gc/pauses:seconds"}, {Name: "/gc/cycles/total:gc-cycles"}}}
+	p.sample()
+	return p
+}
+
+// sample returns the figures since the last call.
+func (p *runProbe) sample() runSample {
+	var s runSample
+	metrics.Read(p.rt)
+	now, cpu := time.Now(), readCPU(p.enginePID())
+	for i := range 2 {
+		h := p.rt[i].Value.Float64Histogram()
+		diff := slices.Clone(h.Counts)
+		if p.prev[i] != nil {
+			for j := range diff {
+				diff[j] -= p.prev[i][j]
+			}
+		}
+		p99, top := histQuantile(h.Buckets, diff, .99)
+		if i == 0 {
+			s.SchedP99MS, s.SchedMaxMS = p99*1000, top*1000
+		} else {
+			s.GCPauseMaxMS = top * 1000
+		}
+		p.prev[i] = slices.Clone(h.Counts)
+	}
+	cycles := p.rt[2].Value.Uint64()
+	s.GCCycles, p.cycles = cycles-p.cycles, cycles
+	if !p.at.IsZero() {
+		d := cpu.sub(p.cpu)
+		el := now.Sub(p.at).Seconds()
+		s.PlatformCores, s.EngineCores = d.platform.Seconds()/el, d.engine.Seconds()/el
+	}
+	p.cpu, p.at = cpu, now
+	if p.leaves != nil {
+		st := p.leaves()
+		s.LeafMisses, s.LeafPatches, s.LeafWaits = st.Misses-p.lastLeaf.Misses, st.Refreshes-p.lastLeaf.Refreshes, st.Waits-p.lastLeaf.Waits
+		p.lastLeaf = st
+	}
+	return s
+}
+
+// histQuantile returns the upper bound of the bucket holding quantile q
+// of counts, and of the highest bucket counted (a lower bound where the
+// upper one is infinite); zeros for no counts.
+func histQuantile(buckets []float64, counts []uint64, q float64) (quant, top float64) {
+	var total uint64
+	for _, c := range counts {
+		total += c
+	}
+	if total == 0 {
+		return 0, 0
+	}
+	bound := func(i int) float64 {
+		if math.IsInf(buckets[i+1], 1) {
+			return buckets[i]
+		}
+		return buckets[i+1]
+	}
+	var cum uint64
+	quant = -1
+	for i, c := range counts {
+		cum += c
+		if quant < 0 && float64(cum) >= q*float64(total) {
+			quant = bound(i)
+		}
+		if c > 0 {
+			top = bound(i)
+		}
+	}
+	return quant, top
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"testing"
 
 	"github.com/granarycdp/cdp/segments"
@@ -55,4 +56,25 @@ func leaves(c *segments.Compiled) []string {
 		}
 	})
 	return out
+}
+
+// TestHistQuantileReadsRuntimeHistograms: the load run's scheduler and GC
+// figures come from runtime/metrics histograms (bucket bounds, counts).
+func TestHistQuantileReadsRuntimeHistograms(t *testing.T) {
+	inf := math.Inf(1)
+	for _, tc := range []struct {
+		buckets        []float64
+		counts         []uint64
+		wantQ, wantTop float64
+	}{
+		{[]float64{0, 1, 2, 3, inf}, []uint64{0, 0, 0, 0}, 0, 0},
+		{[]float64{0, 1, 2, 3, inf}, []uint64{0, 98, 1, 1}, 3, 3}, // the last bucket is open: its lower bound
+		{[]float64{0, 1, 2, 3, inf}, []uint64{100, 0, 0, 0}, 1, 1},
+		{[]float64{0, 1, 2, 3, inf}, []uint64{99, 0, 1, 0}, 1, 3},
+	} {
+		q, top := histQuantile(tc.buckets, tc.counts, .99)
+		if q != tc.wantQ || top != tc.wantTop {
+			t.Errorf("histQuantile(%v, %v) = %v, %v; want %v, %v", tc.buckets, tc.counts, q, top, tc.wantQ, tc.wantTop)
+		}
+	}
 }
