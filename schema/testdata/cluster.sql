@@ -2766,7 +2766,7 @@ AS SELECT item, ordered_at, channel, order_id, version, person_id
 FROM `cdp`.`order_lines_local`
 ARRAY JOIN arrayDistinct(arrayFilter(x -> x != '', [toString(category), sku])) AS item;
 
-INSERT INTO `cdp`.item_orders
+INSERT INTO `cdp`.item_orders SETTINGS max_partitions_per_insert_block = 0
 SELECT item, ordered_at, channel, order_id, version, person_id
 FROM `cdp`.order_lines
 ARRAY JOIN arrayDistinct(arrayFilter(x -> x != '', [toString(category), sku])) AS item;
