@@ -217,7 +217,7 @@ func TestErasureLeavesNothingInAnyTable(t *testing.T) {
 		track("x1", "search", map[string]string{"douyin_openid": "dy-erase-me", "phone": "13655550001"}, `{"keyword":"控糖"}`),
 		`{"type":"identify","messageId":"x2","userId":"erase-user","traits":{"phone":"13655550001","name":"赵先生"}}`,
 		track("keep", "search", map[string]string{"douyin_openid": "dy-keep"}, `{"keyword":"花生油"}`),
-	}, []string{`{"channel":"phone","order_id":"PH-9","status":"completed","ordered_at":"2026-10-01T10:00:00+08:00","amount":"59","buyer":{"phone":"13655550001"}}`})
+	}, []string{`{"channel":"phone","order_id":"PH-9","status":"completed","ordered_at":"2026-10-01T10:00:00+08:00","amount":"59","buyer":{"phone":"13655550001"},"lines":[{"sku":"LGI-5KG","product_name":"低GI大米 5kg","category":"低GI大米","quantity":1,"unit_price":"59"}]}`})
 	lines := `{"msgid":"erase-m1","action":"send","from":"wmERASE","tolist":["staff1"],"roomid":"","msgtime":1732500000000,"msgtype":"text","text":{"content":"我想控糖"}}`
 	f.post("/v1/import/wecom-archive", writeKey, []byte(lines), nil)
 	f.ingestAll([]string{track("x3", "like", map[string]string{"wecom_external_userid": "wmERASE", "user_id": "erase-user"}, `{}`)}, nil)
@@ -250,6 +250,13 @@ func TestErasureLeavesNothingInAnyTable(t *testing.T) {
 	}
 	if n := snapshots(); n == 0 {
 		t.Fatal("no persisted trait index before the erasure")
+	}
+	// The segment engine's per-item orders (item_orders, kept by a
+	// materialized view) hold the person's order: checked below with
+	// every table that has a person_id.
+	var held uint64
+	if err := f.db.Conn.QueryRow(context.Background(), "SELECT count() FROM "+f.db.Table("item_orders")+" WHERE person_id IN ?", pr.Persons).Scan(&held); err != nil || held == 0 {
+		t.Fatalf("item_orders holds %d rows of the person before the erasure (%v)", held, err)
 	}
 	if rec := f.do("DELETE", fmt.Sprintf("/api/v1/profiles/%d", pr.PersonID), adminToken, nil, nil); rec.Code != 200 {
 		t.Fatalf("erase: %d %s", rec.Code, rec.Body)

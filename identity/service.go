@@ -14,6 +14,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/granarycdp/cdp/schema"
 	"github.com/granarycdp/cdp/store"
 )
 
@@ -258,6 +259,10 @@ func (s *Service) Unmerge(ctx context.Context, mergeID uint64, by string) (Unmer
 			{"orders", "UPDATE person_id = ? WHERE person_id IN ? AND hasAny(id_values, " + setValues + ")", []any{m.Absorbed, from}},
 			{"order_lines", "UPDATE person_id = ? WHERE person_id IN ? AND (channel, order_id) IN (SELECT channel, order_id FROM " +
 				s.DB.Table("orders") + " WHERE person_id = ?)", []any{m.Absorbed, from, m.Absorbed}},
+			// The segment engine's per-item orders, kept from order_lines by
+			// a materialized view that sees no mutation: the same action.
+			{schema.ItemOrders, "UPDATE person_id = ? WHERE person_id IN ? AND (channel, order_id) IN (SELECT channel, order_id FROM " +
+				s.DB.Table("orders") + " WHERE person_id = ?)", []any{m.Absorbed, from, m.Absorbed}},
 			{"wecom_contact_events", "UPDATE person_id = ? WHERE person_id IN ? AND external_userid IN " + setExternal, []any{m.Absorbed, from}},
 			{"wecom_messages", "UPDATE person_id = ? WHERE person_id IN ? AND external_userid IN " + setExternal, []any{m.Absorbed, from}},
 		}
@@ -299,6 +304,9 @@ func (s *Service) Erase(ctx context.Context, person uint32, by string) ([]uint32
 		{"events", "DELETE WHERE person_id IN ? OR hasAny(id_values, " + setValues + ")"},
 		{"orders", "UPDATE person_id = 0, id_types = [], id_values = [] WHERE person_id IN ? OR hasAny(id_values, " + setValues + ")"},
 		{"order_lines", "UPDATE person_id = 0 WHERE person_id IN ?"},
+		// As order_lines (the rows of an order's latest version must say 0
+		// too, or FINAL would fall back to an older version's person).
+		{schema.ItemOrders, "UPDATE person_id = 0 WHERE person_id IN ?"},
 		{"wecom_contact_events", "DELETE WHERE person_id IN ? OR external_userid IN " + setExternal + " OR unionid IN " + setValuesIn},
 		{"wecom_messages", "DELETE WHERE person_id IN ? OR external_userid IN " + setExternal + " OR from IN " + setExternal + " OR hasAny(tolist, " + setExtArray + ")"},
 		{"pii_vault", "DELETE WHERE hash IN " + setValuesIn},

@@ -83,9 +83,13 @@ func DemandOrders(t Tables, since string) string {
 // materializedView is a materialized view from Source into Target: on a
 // cluster it reads the shard-local source table, so that each insert on a
 // shard feeds it, and writes to the Distributed target. Query is a
-// function of the source table's qualified name.
+// function of the source table's qualified name. With Local, on a cluster
+// it writes to the shard-local target instead: for a target split
+// between the shards by the same key as its source, each row is already
+// on its shard.
 type materializedView struct {
 	Name, Source, Target string
+	Local                bool
 	Query                func(src string) string
 }
 
@@ -94,8 +98,12 @@ func (m materializedView) render(t Target) []string {
 	if t.Cluster != "" {
 		src += "_local"
 	}
+	target := m.Target
+	if m.Local && t.Cluster != "" {
+		target += "_local"
+	}
 	q := biTemplate(m.Query(t.table(src)), t)
-	return []string{fmt.Sprintf("CREATE MATERIALIZED VIEW IF NOT EXISTS %s%s TO %s\nAS %s", t.table(m.Name), t.onCluster(), t.table(m.Target), q)}
+	return []string{fmt.Sprintf("CREATE MATERIALIZED VIEW IF NOT EXISTS %s%s TO %s\nAS %s", t.table(m.Name), t.onCluster(), t.table(target), q)}
 }
 
 var demandSteps = []Step{

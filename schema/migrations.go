@@ -100,6 +100,10 @@ var all = []Migration{
 	// The segment engine's trait index kept between restarts
 	// (segment_traits.go).
 	{Version: 23, Name: "segment_trait_snapshots", Steps: segmentTraitSteps},
+	// The orders holding each category and SKU, per person, kept from
+	// order_lines by a materialized view, for the segment engine's
+	// bought() and lapsed() leaves (item_orders.go).
+	{Version: 25, Name: "item_orders", Steps: itemOrderSteps},
 }
 
 // Identifier columns shared by the ingest tables: parallel arrays of type

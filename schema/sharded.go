@@ -34,6 +34,8 @@ import "fmt"
 //     empty or a placeholder that many rows share. The message id is on
 //     every row and fixed by the record, so a retried batch splits as
 //     the first try did and each shard's deduplication drops its part.
+//   - item_orders: the order, as order_lines, which its materialized view
+//     reads on each shard and writes beside them.
 //   - wecom_contact_events: the customer, external_userid, a prefix of
 //     the sorting key, so FINAL sees every version of a row and a
 //     customer's add/delete history is on one shard.
@@ -42,6 +44,7 @@ var ShardKeys = map[string]string{
 	"events":               "if(person_id = 0, cityHash64(message_id), intHash64(person_id))",
 	"orders":               "cityHash64(channel, order_id)",
 	"order_lines":          "cityHash64(channel, order_id)",
+	"item_orders":          "cityHash64(channel, order_id)",
 	"wecom_contact_events": "cityHash64(external_userid)",
 	"wecom_messages":       "cityHash64(msgid)",
 }

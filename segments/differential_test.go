@@ -771,6 +771,8 @@ func TestRandomRulesMatchSQLAfterUnmergeAndErasure(t *testing.T) {
 		{"wecom_messages", fmt.Sprintf(move, "msgid") + ", DELETE WHERE person_id IN {erased:Array(UInt32)}"},
 		{"orders", fmt.Sprintf(move, "order_id") + ", UPDATE person_id = 0 WHERE person_id IN {erased:Array(UInt32)}"},
 		{"order_lines", fmt.Sprintf(move, "order_id") + ", UPDATE person_id = 0 WHERE person_id IN {erased:Array(UInt32)}"},
+		// identity runs its order_lines actions on item_orders too.
+		{"item_orders", fmt.Sprintf(move, "order_id") + ", UPDATE person_id = 0 WHERE person_id IN {erased:Array(UInt32)}"},
 		{"persons", "DELETE WHERE person_id IN {erased:Array(UInt32)}"},
 	} { // an order and its lines move together
 		storetest.Mutate(t, db, m.table, m.action, clickhouse.Named("from", from), clickhouse.Named("to", split), clickhouse.Named("erased", erased))

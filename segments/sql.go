@@ -386,42 +386,6 @@ func (g *sqlGen) tsOf(src source) string {
 	return "ts"
 }
 
-// boughtLeaf: persons with a number of orders in r that hold a line of the
-// category or SKU item, in the window. Lines of refunded and cancelled
-// orders are left out with NOT IN over those few orders, about half the
-// time of an IN over every valid order (a line whose order has not
-// arrived yet counts).
-func (g *sqlGen) boughtLeaf(desc, item string, days int, r intRange) *sqlLeaf {
-	f := g.linesFact(item, days)
-	spec := leafSpec{desc: desc, kinds: []string{KindOrders}, fact: f}
-	if r.lo > 1 || r.hi != maxInt {
-		f.cols = ", uniqExact(channel, order_id) AS v"
-		spec.having = g.having("sum(f.v)", r)
-	}
-	return g.leaf(spec)
-}
-
-// lapsedLeaf: persons who bought item, the last time at least days ago
-// (one query where bought(item) >= 1 && bought(item, days) == 0 takes two).
-func (g *sqlGen) lapsedLeaf(desc, item string, days int) *sqlLeaf {
-	f := g.linesFact(item, 0)
-	f.cols = ", max(ordered_at) AS v"
-	having := "max(f.v) < fromUnixTimestamp64Milli({" + paramNow + ":Int64}, 'UTC') - toIntervalDay(" + g.param("UInt32", uint32(days)) + ")"
-	return g.leaf(leafSpec{desc: desc, kinds: []string{KindOrders}, fact: f, having: having})
-}
-
-// linesFact is the order lines of a category or SKU in the window, per
-// person, from orders that count.
-func (g *sqlGen) linesFact(item string, days int) *fact {
-	p := g.param("String", item)
-	f := &fact{table: g.table("order_lines") + " FINAL", group: true,
-		where: []string{"person_id != 0", "(category = " + p + " OR sku = " + p + ")"}}
-	f.where = append(f.where, g.window("ordered_at", days)...)
-	f.where = append(f.where, "(channel, order_id) NOT IN (SELECT channel, order_id FROM "+g.table("orders")+
-		" FINAL WHERE "+schema.InvalidOrder+refreshMark+")")
-	return f
-}
-
 // spendLeaf: persons whose spend in the window, in fen, is in r (r.lo >= 1).
 func (g *sqlGen) spendLeaf(desc string, days int, r intRange) *sqlLeaf {
 	f := g.eventFact(source{event: orderEvent}, days, ", toInt64(sum(amount) * 100) AS v", true)

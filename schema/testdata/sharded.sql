@@ -2792,3 +2792,32 @@ COMMENT 'The segment engine\'s trait index (per-person order facts as bitmaps: l
 CREATE TABLE IF NOT EXISTS `cdp`.`segment_trait_snapshots` AS `cdp`.`segment_trait_snapshots_local`
 ENGINE = Distributed('cdp_cluster_everywhere', 'cdp', 'segment_trait_snapshots_local');
 
+-- migration 25 item_orders
+CREATE TABLE IF NOT EXISTS `cdp`.`item_orders_local`
+(
+    `item` LowCardinality(String) COMMENT 'A category or a SKU of one of the order\'s lines',
+    `ordered_at` DateTime64(3, 'UTC') COMMENT 'When the order was placed (fixed per order)',
+    `channel` LowCardinality(String),
+    `order_id` String,
+    `version` UInt64 COMMENT 'The order version of the lines; the highest wins',
+    `person_id` UInt32 COMMENT 'The buyer, as on the order\'s lines (0 when unknown or erased)'
+)
+ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(ordered_at)
+ORDER BY (item, toDate(ordered_at), channel, order_id)
+SETTINGS non_replicated_deduplication_window = 1000
+COMMENT 'The orders holding each item (category or SKU) of their lines, per person, kept from order_lines by a materialized view (item_orders_mv); read with FINAL: the latest version\'s person. Refunds and cancellations are not applied here (read orders).';
+
+CREATE TABLE IF NOT EXISTS `cdp`.`item_orders` AS `cdp`.`item_orders_local`
+ENGINE = Distributed('cdp_cluster', 'cdp', 'item_orders_local', cityHash64(channel, order_id));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `cdp`.`item_orders_mv` TO `cdp`.`item_orders_local`
+AS SELECT item, ordered_at, channel, order_id, version, person_id
+FROM `cdp`.`order_lines_local`
+ARRAY JOIN arrayDistinct(arrayFilter(x -> x != '', [toString(category), sku])) AS item;
+
+INSERT INTO `cdp`.item_orders_local SETTINGS max_partitions_per_insert_block = 0
+SELECT item, ordered_at, channel, order_id, version, person_id
+FROM `cdp`.order_lines_local
+ARRAY JOIN arrayDistinct(arrayFilter(x -> x != '', [toString(category), sku])) AS item;
+

@@ -8,9 +8,9 @@
 SELECT toString(groupBitmapState(c)) FROM (
 	SELECT if(p.canonical = 0, f.person_id, p.canonical) AS c
 	FROM (
-		SELECT person_id, max(ordered_at) AS v FROM `cdp`.`order_lines` FINAL
-		WHERE person_id != 0
-			AND (category = {p0:String} OR sku = {p0:String})
+		SELECT person_id, max(ordered_at) AS v FROM `cdp`.`item_orders` FINAL
+		WHERE item = {p0:String}
+			AND person_id != 0
 			AND (channel, order_id) NOT IN (SELECT channel, order_id FROM `cdp`.`orders` FINAL WHERE status IN ('refunded', 'cancelled'))
 		GROUP BY person_id
 	) AS f
@@ -22,9 +22,9 @@ SELECT toString(groupBitmapState(c)) FROM (
 SELECT toString(groupBitmapState(c)) FROM (
 	SELECT if(p.canonical = 0, f.person_id, p.canonical) AS c
 	FROM (
-		SELECT person_id, max(ordered_at) AS v FROM `cdp`.`order_lines` FINAL
-		WHERE person_id != 0
-			AND (category = {p0:String} OR sku = {p0:String})
+		SELECT person_id, max(ordered_at) AS v FROM `cdp`.`item_orders` FINAL
+		WHERE item = {p0:String}
+			AND person_id != 0
 			AND (channel, order_id) NOT IN (SELECT channel, order_id FROM `cdp`.`orders` FINAL WHERE status IN ('refunded', 'cancelled') AND person_id IN (SELECT person_id FROM (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE canonical IN {persons:Array(UInt32)})))
 			AND person_id IN (SELECT person_id FROM (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE canonical IN {persons:Array(UInt32)}))
 		GROUP BY person_id

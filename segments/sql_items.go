@@ -1,0 +1,58 @@
+package segments
+
+import (
+	"strings"
+
+	"github.com/granarycdp/cdp/schema"
+)
+
+// The order leaves over items: bought(item, days) and lapsed(item, days)
+// read schema.ItemOrders, the orders holding each category and SKU kept
+// from order_lines by a materialized view and sorted by (item, day), so a
+// leaf reads one item's rows in its window instead of every order line
+// (order_lines is sorted by the order; the category is not in its key).
+//
+// With FINAL (per partition, readSettings) the table has one row per
+// (item, order), carrying the person of the order's latest version with
+// a line of the item, and the order's exact ordered_at: the window is
+// applied to the millisecond, as over order_lines. What the view does not
+// apply is read from the current state: refunded and cancelled orders are
+// left out with the same NOT IN over orders as before (any current status,
+// so an order that goes back from refunded counts again), and identity's
+// mutations of order_lines are run on the table too (schema.ItemOrders).
+
+// boughtLeaf: persons with a number of orders in r that hold a line of the
+// category or SKU item, in the window. Orders refunded or cancelled are
+// left out with NOT IN over those few orders (an order whose header has
+// not arrived yet counts). One row per (item, order), so the count is a
+// count of rows.
+func (g *sqlGen) boughtLeaf(desc, item string, days int, r intRange) *sqlLeaf {
+	f := g.itemFact(item, days)
+	spec := leafSpec{desc: desc, kinds: []string{KindOrders}, fact: f}
+	if r.lo > 1 || r.hi != maxInt {
+		f.cols = ", count() AS v"
+		spec.having = g.having("sum(f.v)", r)
+		spec.rowsHaving = strings.ReplaceAll(spec.having, "sum(f.v)", "count()")
+	}
+	return g.leaf(spec)
+}
+
+// lapsedLeaf: persons who bought item, the last time at least days ago
+// (one query where bought(item) >= 1 && bought(item, days) == 0 takes two).
+func (g *sqlGen) lapsedLeaf(desc, item string, days int) *sqlLeaf {
+	f := g.itemFact(item, 0)
+	f.cols = ", max(ordered_at) AS v"
+	having := "max(f.v) < fromUnixTimestamp64Milli({" + paramNow + ":Int64}, 'UTC') - toIntervalDay(" + g.param("UInt32", uint32(days)) + ")"
+	return g.leaf(leafSpec{desc: desc, kinds: []string{KindOrders}, fact: f, having: having})
+}
+
+// itemFact is the orders holding a line of the category or SKU item in
+// the window, one row per order, per person, from orders that count.
+func (g *sqlGen) itemFact(item string, days int) *fact {
+	f := &fact{table: g.table(schema.ItemOrders) + " FINAL", group: true,
+		where: []string{"item = " + g.param("String", item)}}
+	f.where = append(f.where, g.window("ordered_at", days)...)
+	f.where = append(f.where, "person_id != 0", "(channel, order_id) NOT IN (SELECT channel, order_id FROM "+g.table("orders")+
+		" FINAL WHERE "+schema.InvalidOrder+refreshMark+")")
+	return f
+}
