@@ -1,6 +1,6 @@
 package schema
 
-// itemOrderSteps (migration 25) keep the orders holding each item (a
+// itemOrderSteps (migration 24) keep the orders holding each item (a
 // category or a SKU) per person, sorted by item and day, so that the
 // segment engine's bought() and lapsed() leaves read one item's range
 // instead of every order line (docs/segments.md, "Order leaves from

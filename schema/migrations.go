@@ -103,7 +103,7 @@ var all = []Migration{
 	// The orders holding each category and SKU, per person, kept from
 	// order_lines by a materialized view, for the segment engine's
 	// bought() and lapsed() leaves (item_orders.go).
-	{Version: 25, Name: "item_orders", Steps: itemOrderSteps},
+	{Version: 24, Name: "item_orders", Steps: itemOrderSteps},
 }
 
 // Identifier columns shared by the ingest tables: parallel arrays of type

@@ -2743,7 +2743,7 @@ COMMENT 'The segment engine\'s trait index (per-person order facts as bitmaps: l
 CREATE TABLE IF NOT EXISTS `cdp`.`segment_trait_snapshots` ON CLUSTER `cdp_cluster` AS `cdp`.`segment_trait_snapshots_local`
 ENGINE = Distributed('cdp_cluster', 'cdp', 'segment_trait_snapshots_local', cityHash64(slot));
 
--- migration 25 item_orders
+-- migration 24 item_orders
 CREATE TABLE IF NOT EXISTS `cdp`.`item_orders_local` ON CLUSTER `cdp_cluster`
 (
     `item` LowCardinality(String) COMMENT 'A category or a SKU of one of the order\'s lines',

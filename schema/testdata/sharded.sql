@@ -2792,7 +2792,7 @@ COMMENT 'The segment engine\'s trait index (per-person order facts as bitmaps: l
 CREATE TABLE IF NOT EXISTS `cdp`.`segment_trait_snapshots` AS `cdp`.`segment_trait_snapshots_local`
 ENGINE = Distributed('cdp_cluster_everywhere', 'cdp', 'segment_trait_snapshots_local');
 
--- migration 25 item_orders
+-- migration 24 item_orders
 CREATE TABLE IF NOT EXISTS `cdp`.`item_orders_local`
 (
     `item` LowCardinality(String) COMMENT 'A category or a SKU of one of the order\'s lines',

@@ -2629,7 +2629,7 @@ ORDER BY slot
 SETTINGS non_replicated_deduplication_window = 1000
 COMMENT 'The segment engine\'s trait index (per-person order facts as bitmaps: ltv, aov, orders, last order, city, province, channels) as of read_at; the latest row wins. Person ids only, no identifiers.';
 
--- migration 25 item_orders
+-- migration 24 item_orders
 CREATE TABLE IF NOT EXISTS `cdp`.`item_orders`
 (
     `item` LowCardinality(String) COMMENT 'A category or a SKU of one of the order\'s lines',
