@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -172,5 +173,36 @@ func TestQueriesKeepTheJoinSides(t *testing.T) {
 	}
 	if swap != "false" && swap != "0" || final != 1 {
 		t.Errorf("query_plan_join_swap_table %q, do_not_merge_across_partitions_select_final %d", swap, final)
+	}
+}
+
+// TestBIViewsReadWithTheEngineSettings: every analytics view carries the
+// engine's read settings (schema.AnalyticsViewSettings), and ClickHouse
+// applies a view's SETTINGS to the reads inside it when the view is read
+// (a probe view written as the analytics views are).
+func TestBIViewsReadWithTheEngineSettings(t *testing.T) {
+	db := storetest.Migrated(t)
+	ctx := context.Background()
+	bi := "`" + schema.BIDatabase(db.Database) + "`"
+	for _, v := range []string{"actions", "customer_cohorts", "customer_months", "repurchases", "lifecycle"} {
+		var ddl string
+		if err := db.Conn.QueryRow(ctx, "SELECT create_table_query FROM system.tables WHERE database = ? AND name = ?", schema.BIDatabase(db.Database), v).Scan(&ddl); err != nil {
+			t.Fatal(v, err)
+		}
+		if !strings.Contains(ddl, "SETTINGS "+schema.AnalyticsViewSettings) {
+			t.Errorf("view %s does not read with the engine's settings: %s", v, ddl)
+		}
+	}
+	if err := db.Conn.Exec(ctx, "CREATE VIEW "+bi+".settings_probe AS SELECT * FROM (SELECT toString(getSetting('query_plan_join_swap_table')) AS swap, "+
+		"toUInt64(getSetting('do_not_merge_across_partitions_select_final')) AS final)\nSETTINGS "+schema.AnalyticsViewSettings); err != nil {
+		t.Fatal(err)
+	}
+	var swap string
+	var final uint64
+	if err := db.Conn.QueryRow(ctx, "SELECT swap, final FROM "+bi+".settings_probe").Scan(&swap, &final); err != nil {
+		t.Fatal(err)
+	}
+	if swap != "false" && swap != "0" || final != 1 {
+		t.Errorf("read through a view: query_plan_join_swap_table %q, do_not_merge_across_partitions_select_final %d", swap, final)
 	}
 }

@@ -158,21 +158,17 @@ func CustomerFirsts(t Tables, categories bool) string {
 // activity: person_id, cohort_month, month_index (calendar months since
 // the cohort month, 0 for it), orders and spend (yuan) of valid orders
 // that month, and the customer's first_channel (and first_category when
-// categories is set). It reads the valid orders once: grouped by customer
-// and month, then by customer (the first order is the earliest of the
-// months' first orders), whose months are then unfolded again; the first
-// order's category is joined once per customer, not per month.
+// categories is set).
 func CustomerMonths(t Tables, categories bool) string {
-	byMonth := "(SELECT person_id, toStartOfMonth(date) AS month, count() AS orders, sum(amount) AS spend, min((ordered_at, order_id)) AS first_key, " +
-		"argMin(channel, (ordered_at, order_id)) AS first_channel\n    FROM " + ValidOrders(t, "") + " GROUP BY person_id, month)"
-	c := "(SELECT person_id, min(month) AS cohort_month, argMin(first_channel, first_key) AS first_channel, min(first_key).2 AS first_order, " +
-		"groupArray((month, orders, spend)) AS ms\n    FROM " + byMonth + " GROUP BY person_id)"
-	cat, join := "", ""
+	cat := ""
 	if categories {
-		cat, join = ", "+firstCategory+" AS first_category", "\n"+firstCategoryJoin(t, "c")
+		cat = ", any(c.first_category) AS first_category"
 	}
-	return "(SELECT c.person_id AS person_id, c.cohort_month AS cohort_month, toUInt32(dateDiff('month', c.cohort_month, m.1)) AS month_index, " +
-		"m.2 AS orders, m.3 AS spend, c.first_channel AS first_channel" + cat + "\nFROM " + c + " AS c" + join + "\nARRAY JOIN c.ms AS m)"
+	return "(SELECT o.person_id AS person_id, any(c.cohort_month) AS cohort_month, " +
+		"toUInt32(dateDiff('month', any(c.cohort_month), toStartOfMonth(o.date))) AS month_index, " +
+		"count() AS orders, sum(o.amount) AS spend, any(c.first_channel) AS first_channel" + cat + "\n" +
+		"FROM " + ValidOrders(t, "") + " AS o\nINNER JOIN " + CustomerFirsts(t, categories) + " AS c ON c.person_id = o.person_id\n" +
+		"GROUP BY o.person_id, toStartOfMonth(o.date))"
 }
 
 // Repurchases is a subquery with one row per customer and purchase kind
