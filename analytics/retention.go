@@ -109,8 +109,9 @@ func (s *Service) monthRange(from, to string, months int) (time.Time, time.Time,
 	return first(r.from), first(r.to), nil
 }
 
-// Retention computes a retention table from CustomerOrders: per customer,
-// whether each month after the first order's is among their months.
+// Retention computes a retention table from CustomerMonthBits: per
+// customer, whether each month after the first order's is among their
+// months.
 func (s *Service) Retention(ctx context.Context, q Retention, refresh bool) (CohortResult, error) {
 	expr, from, to, err := s.cohorts(&q.Cohorts, CohortMonth)
 	if err != nil {
@@ -125,14 +126,21 @@ func (s *Service) Retention(ctx context.Context, q Retention, refresh bool) (Coh
 
 func (s *Service) retention(ctx context.Context, q Retention, expr string, from, to time.Time) (CohortResult, error) {
 	// Per customer, r[k] is whether they ordered in the k-th month after
-	// their first order's (retention(month_index = 0, ..., = k) over
-	// CustomerMonths' rows) and e[k] whether that month has begun.
+	// their first order's (bit cohort_bit + k of CustomerMonthBits' months
+	// counted from the first cohort, from) and e[k] whether that month has
+	// begun. From's month to To's is at most 37 months (parseRange keeps
+	// a range within three years) and Months at most 24, so every month
+	// asked for has its bit.
+	if span := monthsBetween(from, to) + q.Months; span >= schema.MonthBitsSpan {
+		return CohortResult{}, fmt.Errorf("BUG: analytics: retention over %d months, more than the %d month bits", span+1, schema.MonthBitsSpan)
+	}
 	var p params
 	this := p.add("Date", s.thisMonth().Format(dateLayout))
+	base := p.add("Date", from.Format(dateLayout))
 	sql := "SELECT " + expr + " AS cohort, count(), sumForEach(r), sumForEach(e) FROM (\n" +
-		fmt.Sprintf("SELECT *, arrayMap(k -> toUInt8(has(months, addMonths(cohort_month, k))), range(%d)) AS r,\n", q.Months+1) +
+		fmt.Sprintf("SELECT *, arrayMap(k -> toUInt8(bitTest(month_bits, cohort_bit + k)), range(%d)) AS r,\n", q.Months+1) +
 		fmt.Sprintf("    arrayMap(k -> toUInt8(addMonths(cohort_month, k) <= %s), range(%d)) AS e\n", this, q.Months+1) +
-		"FROM " + schema.CustomerOrders(s.db.Table, q.Cohort == CohortCategory) + "\nWHERE cohort_month BETWEEN " + p.add("Date", from.Format(dateLayout)) + " AND " + p.add("Date", to.Format(dateLayout)) +
+		"FROM " + schema.CustomerMonthBits(s.db.Table, base, q.Cohort == CohortCategory) + "\nWHERE cohort_month BETWEEN " + base + " AND " + p.add("Date", to.Format(dateLayout)) +
 		")\nGROUP BY cohort ORDER BY cohort"
 	rows, err := s.db.Conn.Query(s.readContext(ctx), sql, p.list...)
 	if err != nil {
@@ -151,6 +159,11 @@ func (s *Service) retention(ctx context.Context, q Retention, expr string, from,
 		return res, fmt.Errorf("analytics: retention: %w", err)
 	}
 	return res, nil
+}
+
+// monthsBetween is the number of calendar months from a's to b's.
+func monthsBetween(a, b time.Time) int {
+	return (b.Year()-a.Year())*12 + int(b.Month()) - int(a.Month())
 }
 
 // thisMonth is the first day of the clock's Beijing month.

@@ -32,10 +32,38 @@ var analyticsSteps = append(frozenBISteps(migration13Views), CreateTable{
 	OrderBy: "list_id",
 })
 
+// migration22Views are migration 22's views, frozen as released: the
+// customer views read the valid orders once, through CustomerOrders.
+//
+//go:embed migration22_analytics_views.sql
+var migration22Views string
+
 // analyticsViewSteps create or replace the analytics views with their
-// current definitions (migration 22: the customer views read the valid
-// orders once, through CustomerOrders).
+// current definitions (migration 25: they read with the engine's
+// settings, readsAsTheEngine).
 func analyticsViewSteps() []Step { return viewSteps(analyticsViews) }
+
+// AnalyticsViewSettings are the settings the analytics engine reads with
+// (package analytics: readSettings and joinSidesSetting), carried by the
+// analytics views so that a BI tool's query over them runs as the
+// engine's does: FINAL deduplicates each partition on its own (every
+// version of an order shares its partition), and each join keeps its
+// sides as written (the merged persons of the OneID join are hashed, not
+// the orders or events: left to choose, ClickHouse's planner estimates
+// that side from the whole persons table and hashes the larger one).
+// ClickHouse applies a view's SETTINGS when the view is read, also to a
+// read-only user (the BI user may not set them itself), and to the
+// subqueries inside it (TestBIViewsReadWithTheEngineSettings in
+// package analytics). A server that does not know
+// query_plan_join_swap_table (the embedded engine, 26.7, does) refuses
+// these views, and with them migration 25.
+const AnalyticsViewSettings = "query_plan_join_swap_table = false, do_not_merge_across_partitions_select_final = 1"
+
+// readsAsTheEngine wraps a view's query so that it reads with
+// AnalyticsViewSettings.
+func readsAsTheEngine(query string) string {
+	return "SELECT * FROM (" + query + ")\nSETTINGS " + AnalyticsViewSettings
+}
 
 // actionsView is the union of ActionSources with the columns BI needs.
 func actionsView() string {
@@ -79,7 +107,7 @@ var analyticsViews = []View{
 			{Name: "city", Type: "String", Comment: "City of an order; empty otherwise"},
 			{Name: "amount", Type: "Float64", Comment: "Yuan of an order; 0 otherwise"},
 		},
-		Query: actionsView(),
+		Query: readsAsTheEngine(actionsView()),
 	},
 	{
 		Name:    "customer_cohorts",
@@ -92,7 +120,7 @@ var analyticsViews = []View{
 			{Name: "first_channel", Type: "String", Comment: "Channel of the first valid order"},
 			{Name: "first_category", Type: "String", Comment: "Category of the first line of the first valid order"},
 		},
-		Query: "SELECT * FROM " + CustomerFirsts(dbTables, true),
+		Query: readsAsTheEngine("SELECT * FROM " + CustomerFirsts(dbTables, true)),
 	},
 	{
 		Name:    "customer_months",
@@ -106,7 +134,7 @@ var analyticsViews = []View{
 			{Name: "first_channel", Type: "String", Comment: "Channel of the customer's first valid order"},
 			{Name: "first_category", Type: "String", Comment: "Category of the first line of the customer's first valid order"},
 		},
-		Query: "SELECT * FROM " + CustomerMonths(dbTables, true),
+		Query: readsAsTheEngine("SELECT * FROM " + CustomerMonths(dbTables, true)),
 	},
 	{
 		Name:    "repurchases",
@@ -120,7 +148,7 @@ var analyticsViews = []View{
 			{Name: "gaps", Type: "Array(UInt32)", Comment: "Days between consecutive purchase days of this kind"},
 			{Name: "first_channel", Type: "String", Comment: "Channel of the customer's first valid order"},
 		},
-		Query: "SELECT * FROM " + Repurchases(dbTables),
+		Query: readsAsTheEngine("SELECT * FROM " + Repurchases(dbTables)),
 	},
 	{
 		Name:    "lifecycle",
@@ -132,6 +160,6 @@ var analyticsViews = []View{
 			{Name: "state", Type: "String", Comment: "new, returning, resurrecting or dormant"},
 			{Name: "persons", Type: "UInt64", Comment: "Persons in that state"},
 		},
-		Query: lifecycleView(),
+		Query: readsAsTheEngine(lifecycleView()),
 	},
 }

@@ -96,7 +96,7 @@ var all = []Migration{
 	// customer_months and repurchases read the valid orders once per
 	// customer (CustomerOrders) instead of joining them to the first
 	// orders computed from a second read.
-	{Version: 22, Name: "analytics_views_one_pass", Steps: analyticsViewSteps()},
+	{Version: 22, Name: "analytics_views_one_pass", Steps: frozenBISteps(migration22Views)},
 	// The segment engine's trait index kept between restarts
 	// (segment_traits.go).
 	{Version: 23, Name: "segment_trait_snapshots", Steps: segmentTraitSteps},
@@ -104,6 +104,10 @@ var all = []Migration{
 	// order_lines by a materialized view, for the segment engine's
 	// bought() and lapsed() leaves (item_orders.go).
 	{Version: 24, Name: "item_orders", Steps: itemOrderSteps},
+	// The analytics views again (bi_analytics.go), reading with the
+	// analytics engine's settings (AnalyticsViewSettings): a BI tool's
+	// join keeps its sides and FINAL merges within partitions.
+	{Version: 25, Name: "analytics_views_engine_settings", Steps: analyticsViewSteps()},
 }
 
 // Identifier columns shared by the ingest tables: parallel arrays of type
