@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/granarycdp/cdp/identity"
 	"github.com/granarycdp/cdp/ingest"
 	"github.com/granarycdp/cdp/ingest/spool"
@@ -277,4 +279,67 @@ func rawColumnarInsert(b *testing.B, db *store.DB, w *store.Writer, n int) float
 		}
 	}
 	return float64(n) / time.Since(start).Seconds()
+}
+
+// BenchmarkEngineCPUByBatchSize inserts the same 200,000 event rows
+// (spread over 12 months, so 12 partitions, as the demo's year is) into
+// the events table, with its materialized views, defaults and skipping
+// index, in batches of 10,000 to 200,000 rows, and reports the CPU the
+// engine says the inserts took per row (store.Metrics.WriterEngineCPU;
+// background merges are not in it). It answers whether larger batches
+// when the spool has a backlog would cut the engine's share per record.
+// Run it with -benchtime 1x.
+func BenchmarkEngineCPUByBatchSize(b *testing.B) {
+	db := storetest.Migrated(b)
+	const n = 200_000
+	for _, size := range []int{10_000, 25_000, 50_000, 100_000, 200_000} {
+		b.Run(fmt.Sprintf("rows=%d", size), func(b *testing.B) {
+			m := store.NewMetrics(nil)
+			w := store.NewWriter(db, store.WriterOptions{Metrics: m})
+			defer w.Close(context.Background())
+			tw := w.Table("events", "id_types", "id_values", "message_id", "type", "event", "ts", "received_at", "source",
+				"person_id", "user_id", "anonymous_id", "properties", "traits", "context", "spool_seq")
+			start := time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC)
+			var batches [][]any
+			for from := 0; from < n; from += size {
+				var c struct {
+					types, values                      [][]string
+					id, typ, event, source, user, anon []string
+					props, traits, ctxs                []string
+					ts                                 []time.Time
+					person                             []uint32
+					seq                                []uint64
+				}
+				for i := from; i < min(from+size, n); i++ {
+					u := strconv.Itoa(i / 4)
+					ev, props := "video_play", `{"topic":"控糖","video_id":"v0","duration_s":31}`
+					if i%3 == 0 {
+						ev, props = "search", `{"keyword":"高油酸花生油","results":12}`
+					}
+					c.types, c.values = append(c.types, []string{"user_id"}), append(c.values, []string{"u" + u})
+					c.id, c.typ, c.event = append(c.id, fmt.Sprintf("bs-%d-%d", size, i)), append(c.typ, "track"), append(c.event, ev)
+					c.source, c.user, c.anon = append(c.source, "app"), append(c.user, "u"+u), append(c.anon, "")
+					c.props, c.traits = append(c.props, props), append(c.traits, "")
+					c.ctxs = append(c.ctxs, `{"location":{"region":"浙江","city":"杭州"}}`)
+					c.ts = append(c.ts, start.Add(time.Duration(i%365)*24*time.Hour+time.Duration(i)*time.Millisecond))
+					c.person, c.seq = append(c.person, uint32(i/4)), append(c.seq, uint64(i))
+				}
+				batches = append(batches, []any{c.types, c.values, c.id, c.typ, c.event, c.ts, c.ts,
+					c.source, c.person, c.user, c.anon, c.props, c.traits, c.ctxs, c.seq})
+			}
+			b.ResetTimer()
+			for i, cols := range batches {
+				if err := tw.InsertColumns(context.Background(), fmt.Sprintf("bs-%d-%d", size, i), cols...); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			var metric dto.Metric
+			if err := m.WriterEngineCPU.WithLabelValues("events").Write(&metric); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(metric.GetCounter().GetValue()*1e6/n, "engine-µs/row")
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
 }
