@@ -213,11 +213,18 @@ func TestDSNModeAgainstSecondEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	for _, dsn := range []string{
-		e.DSN("remote_native"),
-		e.HTTPDSN("remote_http"),
+	for _, c := range []struct{ name, dsn string }{
+		{"native", e.DSN("remote_native")},
+		// A DSN that does not say compress=none, as a remote server's,
+		// gets LZ4 from Open.
+		{"native-lz4", strings.Replace(e.DSN("remote_lz4"), "?compress=none", "", 1)},
+		{"http", e.HTTPDSN("remote_http")},
 	} {
-		t.Run(strings.SplitN(dsn, ":", 2)[0], func(t *testing.T) {
+		dsn := c.dsn
+		if c.name == "native-lz4" && strings.Contains(dsn, "compress") {
+			t.Fatalf("the engine's DSN no longer names compress=none as this test expects: %s", strings.SplitN(dsn, "@", 2)[1])
+		}
+		t.Run(c.name, func(t *testing.T) {
 			db, err := store.Open(dsn, storetest.Logger())
 			if err != nil {
 				t.Fatal(err)
