@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/granarycdp/cdp/identity"
 	"github.com/granarycdp/cdp/ingest"
 	"github.com/granarycdp/cdp/ingest/spool"
@@ -244,31 +246,17 @@ func rawColumnarInsert(b *testing.B, db *store.DB, w *store.Writer, n int) float
 	if err := db.Conn.Exec(ctx, "CREATE TABLE "+db.Table("bench_raw_events")+" AS "+db.Local("events")); err != nil {
 		b.Fatal(err)
 	}
-	tw := w.Table("bench_raw_events", "id_types", "id_values", "message_id", "type", "event", "ts", "received_at", "source",
-		"person_id", "user_id", "anonymous_id", "properties", "traits", "context", "spool_seq")
+	tw := w.Table("bench_raw_events", benchEventColumns...)
 	const batch = 50_000
 	now := time.Now().UTC()
 	var batches [][]any
 	for from := 0; from < n; from += batch {
 		m := min(batch, n-from)
-		cols := struct {
-			types, values                      [][]string
-			id, typ, event, source, user, anon []string
-			props, traits, ctxs                []string
-			ts                                 []time.Time
-			person                             []uint32
-			seq                                []uint64
-		}{}
+		var cols benchEvents
 		for i := from; i < from+m; i++ {
-			u := strconv.Itoa(i / 4)
-			cols.types, cols.values = append(cols.types, []string{"user_id"}), append(cols.values, []string{"u" + u})
-			cols.id, cols.typ, cols.event = append(cols.id, fmt.Sprintf("g-%d", i)), append(cols.typ, "track"), append(cols.event, "video_play")
-			cols.source, cols.user, cols.anon = append(cols.source, "app"), append(cols.user, "u"+u), append(cols.anon, "")
-			cols.props, cols.traits, cols.ctxs = append(cols.props, `{"topic":"控糖","video_id":"v0"}`), append(cols.traits, ""), append(cols.ctxs, "")
-			cols.ts, cols.person, cols.seq = append(cols.ts, now), append(cols.person, uint32(i/4)), append(cols.seq, uint64(i))
+			cols.add(i, fmt.Sprintf("g-%d", i), "video_play", `{"topic":"控糖","video_id":"v0"}`, "", now)
 		}
-		batches = append(batches, []any{cols.types, cols.values, cols.id, cols.typ, cols.event, cols.ts, cols.ts,
-			cols.source, cols.person, cols.user, cols.anon, cols.props, cols.traits, cols.ctxs, cols.seq})
+		batches = append(batches, cols.columns())
 	}
 	start := time.Now()
 	for i, cols := range batches {
@@ -277,4 +265,80 @@ func rawColumnarInsert(b *testing.B, db *store.DB, w *store.Writer, n int) float
 		}
 	}
 	return float64(n) / time.Since(start).Seconds()
+}
+
+// BenchmarkEngineCPUByBatchSize inserts the same 200,000 event rows
+// (spread over 12 months, so 12 partitions, as the demo's year is) into
+// the events table, with its materialized views, defaults and skipping
+// index, in batches of 10,000 to 200,000 rows, and reports the CPU the
+// engine says the inserts took per row (store.Metrics.WriterEngineCPU;
+// background merges are not in it). It answers whether larger batches
+// when the spool has a backlog would cut the engine's share per record.
+// Run it with -benchtime 1x.
+func BenchmarkEngineCPUByBatchSize(b *testing.B) {
+	db := storetest.Migrated(b)
+	const n = 200_000
+	for _, size := range []int{10_000, 25_000, 50_000, 100_000, 200_000} {
+		b.Run(fmt.Sprintf("rows=%d", size), func(b *testing.B) {
+			m := store.NewMetrics(nil)
+			w := store.NewWriter(db, store.WriterOptions{Metrics: m})
+			defer w.Close(context.Background())
+			tw := w.Table("events", benchEventColumns...)
+			start := time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC)
+			var batches [][]any
+			for from := 0; from < n; from += size {
+				var c benchEvents
+				for i := from; i < min(from+size, n); i++ {
+					ev, props := "video_play", `{"topic":"控糖","video_id":"v0","duration_s":31}`
+					if i%3 == 0 {
+						ev, props = "search", `{"keyword":"高油酸花生油","results":12}`
+					}
+					c.add(i, fmt.Sprintf("bs-%d-%d", size, i), ev, props, `{"location":{"region":"浙江","city":"杭州"}}`,
+						start.Add(time.Duration(i%365)*24*time.Hour+time.Duration(i)*time.Millisecond))
+				}
+				batches = append(batches, c.columns())
+			}
+			b.ResetTimer()
+			for i, cols := range batches {
+				if err := tw.InsertColumns(context.Background(), fmt.Sprintf("bs-%d-%d", size, i), cols...); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			var metric dto.Metric
+			if err := m.WriterEngineCPU.WithLabelValues("events").Write(&metric); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(metric.GetCounter().GetValue()*1e6/n, "engine-µs/row")
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}
+
+// benchEventColumns are the columns of benchEvents.columns.
+var benchEventColumns = []string{"id_types", "id_values", "message_id", "type", "event", "ts", "received_at", "source",
+	"person_id", "user_id", "anonymous_id", "properties", "traits", "context", "spool_seq"}
+
+// benchEvents are event rows column by column, for the events table's
+// columnar insert (the order of ingest's eventColumns); user u<i/4>.
+type benchEvents struct {
+	types, values                      [][]string
+	id, typ, event, source, user, anon []string
+	props, traits, ctxs                []string
+	ts                                 []time.Time
+	person                             []uint32
+	seq                                []uint64
+}
+
+func (c *benchEvents) add(i int, id, event, props, ctx string, ts time.Time) {
+	u := "u" + strconv.Itoa(i/4)
+	c.types, c.values = append(c.types, []string{"user_id"}), append(c.values, []string{u})
+	c.id, c.typ, c.event = append(c.id, id), append(c.typ, "track"), append(c.event, event)
+	c.source, c.user, c.anon = append(c.source, "app"), append(c.user, u), append(c.anon, "")
+	c.props, c.traits, c.ctxs = append(c.props, props), append(c.traits, ""), append(c.ctxs, ctx)
+	c.ts, c.person, c.seq = append(c.ts, ts), append(c.person, uint32(i/4)), append(c.seq, uint64(i))
+}
+
+func (c *benchEvents) columns() []any {
+	return []any{c.types, c.values, c.id, c.typ, c.event, c.ts, c.ts, c.source, c.person, c.user, c.anon, c.props, c.traits, c.ctxs, c.seq}
 }

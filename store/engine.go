@@ -333,6 +333,13 @@ func (e *Engine) PasswordFile() string { return e.passFile }
 
 func engineDSN(scheme, addr, password, database string) string {
 	u := url.URL{Scheme: scheme, User: url.UserPassword(PlatformUser, password), Host: addr, Path: "/" + database}
+	if scheme == "clickhouse" {
+		// The engine is on loopback, where compressing blocks saves no
+		// transfer and costs both sides CPU: LZ4 was 2.6% of the
+		// platform's CPU in cdp bench's ingest (docs/ingest.md). A DSN
+		// without compress gets LZ4 (Open), as a remote server wants.
+		u.RawQuery = "compress=none"
+	}
 	return u.String()
 }
 

@@ -16,6 +16,11 @@ type Metrics struct {
 	// WriterRestoredRows counts rows a deduplicated insert named but the
 	// table lacked, inserted again (see Writer.restoreLost), per table.
 	WriterRestoredRows *prometheus.CounterVec
+	// WriterEngineCPU is the CPU time (user and system) the server reported
+	// spending on confirmed inserts (its UserTimeMicroseconds and
+	// SystemTimeMicroseconds profile events), per table: what each table's
+	// rows cost the engine, materialized views and skipping indexes included.
+	WriterEngineCPU *prometheus.CounterVec
 }
 
 // NewMetrics creates the collectors and registers them with reg (nil: not
@@ -51,10 +56,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		WriterRestoredRows: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cdp_writer_restored_rows_total", Help: "Rows a deduplicated insert named but the table lacked (engine killed mid-commit), inserted again.",
 		}, []string{"table"}),
+		WriterEngineCPU: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cdp_writer_engine_cpu_seconds_total", Help: "CPU time the server reported spending on confirmed inserts, per table.",
+		}, []string{"table"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.EngineRestarts, m.WriterRows, m.WriterBatches, m.WriterBatchRows,
-			m.WriterRetries, m.WriterPending, m.WriterLag, m.WriterInsertSec, m.WriterRestoredRows)
+			m.WriterRetries, m.WriterPending, m.WriterLag, m.WriterInsertSec, m.WriterRestoredRows, m.WriterEngineCPU)
 	}
 	return m
 }

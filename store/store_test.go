@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/granarycdp/cdp/schema"
 	"github.com/granarycdp/cdp/store"
 	"github.com/granarycdp/cdp/store/storetest"
@@ -210,11 +213,18 @@ func TestDSNModeAgainstSecondEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	for _, dsn := range []string{
-		e.DSN("remote_native"),
-		e.HTTPDSN("remote_http"),
+	for _, c := range []struct{ name, dsn string }{
+		{"native", e.DSN("remote_native")},
+		// A DSN that does not say compress=none, as a remote server's,
+		// gets LZ4 from Open.
+		{"native-lz4", strings.Replace(e.DSN("remote_lz4"), "?compress=none", "", 1)},
+		{"http", e.HTTPDSN("remote_http")},
 	} {
-		t.Run(strings.SplitN(dsn, ":", 2)[0], func(t *testing.T) {
+		dsn := c.dsn
+		if c.name == "native-lz4" && strings.Contains(dsn, "compress") {
+			t.Fatalf("the engine's DSN no longer names compress=none as this test expects: %s", strings.SplitN(dsn, "@", 2)[1])
+		}
+		t.Run(c.name, func(t *testing.T) {
 			db, err := store.Open(dsn, storetest.Logger())
 			if err != nil {
 				t.Fatal(err)
@@ -324,4 +334,39 @@ func TestInsertColumnsStoresOnceByTokenAndRefusesMisfits(t *testing.T) {
 	if err == nil || store.IsTransient(err) {
 		t.Fatalf("a string column for UInt64: %v, want a permanent failure", err)
 	}
+}
+
+// TestWriterCountsEngineCPUPerTable checks that a confirmed insert adds
+// the CPU the server reported for it to its table's counter, and to no
+// other table's.
+func TestWriterCountsEngineCPUPerTable(t *testing.T) {
+	db := storetest.DB(t)
+	createRowsTable(t, db)
+	m := store.NewMetrics(nil)
+	w := store.NewWriter(db, store.WriterOptions{Metrics: m})
+	defer w.Close(context.Background())
+	tw := w.Table("rows", "id", "producer", "payload")
+	const n = 200_000
+	ids, producers, payloads := make([]uint64, n), make([]uint8, n), make([]string, n)
+	for i := range n {
+		ids[i], producers[i], payloads[i] = uint64(i), 9, fmt.Sprintf("payload %d", i)
+	}
+	if err := tw.InsertColumns(ctxT(t, time.Minute), "cpu-1", ids, producers, payloads); err != nil {
+		t.Fatal(err)
+	}
+	if got := counterValue(t, m.WriterEngineCPU.WithLabelValues("rows")); got <= 0 {
+		t.Fatalf("engine CPU counted for rows = %v s, want more than 0 after inserting %d rows", got, n)
+	}
+	if got := counterValue(t, m.WriterEngineCPU.WithLabelValues("other")); got != 0 {
+		t.Fatalf("engine CPU counted for a table never inserted into = %v s", got)
+	}
+}
+
+func counterValue(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
 }

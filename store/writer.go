@@ -423,7 +423,8 @@ func (w *Writer) attempt(ctx context.Context, t *TableWriter, token string, n in
 	backoff := w.opts.RetryMin
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
-		dups, err := w.send(t, token, fill)
+		st, err := w.send(t, token, fill)
+		dups := st.dups
 		if err == nil && dups > 0 {
 			// A deduplicated block may name a part the engine never
 			// committed (see restoreLost): check the rows are stored.
@@ -434,6 +435,7 @@ func (w *Writer) attempt(ctx context.Context, t *TableWriter, token string, n in
 			w.metrics.WriterRows.WithLabelValues(t.name).Add(float64(n))
 			w.metrics.WriterBatches.WithLabelValues(t.name).Inc()
 			w.metrics.WriterBatchRows.Observe(float64(n))
+			w.metrics.WriterEngineCPU.WithLabelValues(t.name).Add(float64(st.cpuMicros) / 1e6)
 			return nil
 		}
 		if !IsTransient(err) {
@@ -453,24 +455,32 @@ func (w *Writer) attempt(ctx context.Context, t *TableWriter, token string, n in
 	}
 }
 
+// sendStats are what the server reported about one insert.
+type sendStats struct {
+	dups      int64 // blocks dropped as already inserted (DuplicatedInsertedBlocks)
+	cpuMicros int64 // CPU the insert took (UserTimeMicroseconds + SystemTimeMicroseconds)
+}
+
 // send inserts one batch under token and reports how many of its blocks
-// ClickHouse dropped as already inserted (its DuplicatedInsertedBlocks
-// profile event).
-func (w *Writer) send(t *TableWriter, token string, fill func(driver.Batch) error) (dups int64, err error) {
+// ClickHouse dropped as already inserted and the CPU the server spent.
+func (w *Writer) send(t *TableWriter, token string, fill func(driver.Batch) error) (st sendStats, err error) {
 	ctx := clickhouse.Context(context.Background(), clickhouse.WithSettings(writerNice(clickhouse.Settings{
 		"insert_deduplicate":         1,
 		"insert_deduplication_token": token,
 	})), clickhouse.WithProfileEvents(func(events []clickhouse.ProfileEvent) {
 		for _, e := range events {
-			if e.Name == "DuplicatedInsertedBlocks" {
-				dups += e.Value
+			switch e.Name {
+			case "DuplicatedInsertedBlocks":
+				st.dups += e.Value
+			case "UserTimeMicroseconds", "SystemTimeMicroseconds":
+				st.cpuMicros += e.Value
 			}
 		}
 	}))
 	if err := w.sendBatch(ctx, t.insert, fill); err != nil {
-		return 0, err
+		return sendStats{}, err
 	}
-	return dups, nil
+	return st, nil
 }
 
 // sendBatch prepares insert, has fill append the rows and sends them; the

@@ -2,14 +2,17 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -303,31 +306,41 @@ func addIngestCosts(add func(benchLine), sc *scratch, cpu cpuTimes, sent int64, 
 	if n, rows := writerBatches(sc.reg, "events"); n > 0 {
 		add(benchLine{Area: "ingest", Measure: fmt.Sprintf("pipeline batches (inserts into events, %d rows)", int(rows)), Value: n, Unit: "batches"})
 	}
+	// What the engine reported spending on each table's inserts, largest
+	// first: where its CPU per record goes.
+	byTable := metricByTable(sc.reg, "cdp_writer_engine_cpu_seconds_total")
+	tables := slices.SortedFunc(maps.Keys(byTable), func(a, b string) int { return cmp.Compare(byTable[b], byTable[a]) })
+	for _, t := range tables {
+		add(benchLine{Area: "ingest", Measure: "engine CPU per record on inserts into " + t + " (as the engine reports it)", Value: perRecord(time.Duration(byTable[t] * float64(time.Second))), Unit: "µs"})
+	}
+}
+
+// metricByTable returns a counter's values per table label.
+func metricByTable(reg *prometheus.Registry, name string) map[string]float64 {
+	out := map[string]float64{}
+	families, err := reg.Gather()
+	if err != nil {
+		return out
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "table" {
+					out[l.GetValue()] += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return out
 }
 
 // writerBatches returns the batches and rows the writer inserted into table
 // (cdp_writer_batches_total and cdp_writer_rows_total).
 func writerBatches(reg *prometheus.Registry, table string) (batches, rows float64) {
-	families, err := reg.Gather()
-	if err != nil {
-		return 0, 0
-	}
-	for _, f := range families {
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() != "table" || l.GetValue() != table {
-					continue
-				}
-				switch f.GetName() {
-				case "cdp_writer_batches_total":
-					batches = m.GetCounter().GetValue()
-				case "cdp_writer_rows_total":
-					rows = m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return batches, rows
+	return metricByTable(reg, "cdp_writer_batches_total")[table], metricByTable(reg, "cdp_writer_rows_total")[table]
 }
 
 // benchRule and benchSQL are one audience in the segment language and as
