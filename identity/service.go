@@ -250,6 +250,11 @@ func (s *Service) Unmerge(ctx context.Context, mergeID uint64, by string) (Unmer
 	}
 	survivor := s.Graph.Canonical(m.Survivor)
 	from := s.Graph.Cluster(survivor)
+	// The lines follow their orders. The segment engine's per-item orders
+	// (schema.ItemOrders), kept from order_lines by a materialized view
+	// that sees no mutation, get the same action.
+	lines := "UPDATE person_id = ? WHERE person_id IN ? AND (channel, order_id) IN (SELECT channel, order_id FROM " +
+		s.DB.Table("orders") + " WHERE person_id = ?)"
 	err = s.withIdentifierSet(ctx, tree, func(set string) error {
 		steps := []struct {
 			table, action string
@@ -257,12 +262,8 @@ func (s *Service) Unmerge(ctx context.Context, mergeID uint64, by string) (Unmer
 		}{
 			{"events", "UPDATE person_id = ? WHERE person_id IN ? AND hasAny(id_values, " + setValues + ")", []any{m.Absorbed, from}},
 			{"orders", "UPDATE person_id = ? WHERE person_id IN ? AND hasAny(id_values, " + setValues + ")", []any{m.Absorbed, from}},
-			{"order_lines", "UPDATE person_id = ? WHERE person_id IN ? AND (channel, order_id) IN (SELECT channel, order_id FROM " +
-				s.DB.Table("orders") + " WHERE person_id = ?)", []any{m.Absorbed, from, m.Absorbed}},
-			// The segment engine's per-item orders, kept from order_lines by
-			// a materialized view that sees no mutation: the same action.
-			{schema.ItemOrders, "UPDATE person_id = ? WHERE person_id IN ? AND (channel, order_id) IN (SELECT channel, order_id FROM " +
-				s.DB.Table("orders") + " WHERE person_id = ?)", []any{m.Absorbed, from, m.Absorbed}},
+			{"order_lines", lines, []any{m.Absorbed, from, m.Absorbed}},
+			{schema.ItemOrders, lines, []any{m.Absorbed, from, m.Absorbed}},
 			{"wecom_contact_events", "UPDATE person_id = ? WHERE person_id IN ? AND external_userid IN " + setExternal, []any{m.Absorbed, from}},
 			{"wecom_messages", "UPDATE person_id = ? WHERE person_id IN ? AND external_userid IN " + setExternal, []any{m.Absorbed, from}},
 		}
@@ -279,6 +280,10 @@ func (s *Service) Unmerge(ctx context.Context, mergeID uint64, by string) (Unmer
 	s.Logger.Info("unmerged", "merge", mergeID, "person", m.Absorbed, "from", survivor, "by", by)
 	return UnmergeResult{Merge: m, Person: m.Absorbed, Persons: tree, Survivor: survivor}, nil
 }
+
+// eraseLines is Erase's action on order_lines and on the per-item orders
+// kept from them: the rows stay for revenue, without their person.
+const eraseLines = "UPDATE person_id = 0 WHERE person_id IN ?"
 
 // Erase removes a person (PIPL deletion request): their identifiers,
 // events, chats, contact records and merge history; orders are kept for
@@ -303,10 +308,10 @@ func (s *Service) Erase(ctx context.Context, person uint32, by string) ([]uint32
 	steps := []struct{ table, action string }{
 		{"events", "DELETE WHERE person_id IN ? OR hasAny(id_values, " + setValues + ")"},
 		{"orders", "UPDATE person_id = 0, id_types = [], id_values = [] WHERE person_id IN ? OR hasAny(id_values, " + setValues + ")"},
-		{"order_lines", "UPDATE person_id = 0 WHERE person_id IN ?"},
+		{"order_lines", eraseLines},
 		// As order_lines (the rows of an order's latest version must say 0
 		// too, or FINAL would fall back to an older version's person).
-		{schema.ItemOrders, "UPDATE person_id = 0 WHERE person_id IN ?"},
+		{schema.ItemOrders, eraseLines},
 		{"wecom_contact_events", "DELETE WHERE person_id IN ? OR external_userid IN " + setExternal + " OR unionid IN " + setValuesIn},
 		{"wecom_messages", "DELETE WHERE person_id IN ? OR external_userid IN " + setExternal + " OR from IN " + setExternal + " OR hasAny(tolist, " + setExtArray + ")"},
 		{"pii_vault", "DELETE WHERE hash IN " + setValuesIn},
