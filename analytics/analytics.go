@@ -155,7 +155,7 @@ func (p *params) add(typ string, v any) string {
 // readSettings let FINAL deduplicate each partition on its own: every
 // table read here with FINAL keeps a row's versions in one partition (see
 // segments' readSettings).
-var readSettings = clickhouse.Settings{"do_not_merge_across_partitions_select_final": 1}
+var readSettings = clickhouse.Settings{schema.FinalPerPartitionSetting: 1}
 
 // joinSidesSetting keeps each join's sides as written: the right side is
 // the smaller one here (the merged persons of the OneID join, a few
@@ -166,7 +166,7 @@ var readSettings = clickhouse.Settings{"do_not_merge_across_partitions_select_fi
 // 1.3 s as written (docs/analytics.md). Older servers, which lack the
 // setting, do not swap and would refuse it, so it is sent only to a
 // server that lists it in system.settings.
-const joinSidesSetting = "query_plan_join_swap_table"
+const joinSidesSetting = schema.JoinSidesSetting
 
 // readContext is ctx with the read settings the server knows.
 func (s *Service) readContext(ctx context.Context) context.Context {

@@ -57,7 +57,15 @@ func analyticsViewSteps() []Step { return viewSteps(analyticsViews) }
 // package analytics). A server that does not know
 // query_plan_join_swap_table (the embedded engine, 26.7, does) refuses
 // these views, and with them migration 25.
-const AnalyticsViewSettings = "query_plan_join_swap_table = false, do_not_merge_across_partitions_select_final = 1"
+const AnalyticsViewSettings = JoinSidesSetting + " = false, " + FinalPerPartitionSetting + " = 1"
+
+// The two settings the analytics engine reads with and its views carry
+// (AnalyticsViewSettings): FINAL per partition, and each join's sides as
+// written.
+const (
+	FinalPerPartitionSetting = "do_not_merge_across_partitions_select_final"
+	JoinSidesSetting         = "query_plan_join_swap_table"
+)
 
 // readsAsTheEngine wraps a view's query so that it reads with
 // AnalyticsViewSettings.
