@@ -51,7 +51,7 @@ const (
 // partitioned by the month of ordered_at, which every version of an order
 // carries unchanged; wecom_messages by the month of msgtime, fixed per
 // msgid; persons and person_tags are not partitioned.
-var readSettings = clickhouse.Settings{"do_not_merge_across_partitions_select_final": 1}
+var readSettings = clickhouse.Settings{schema.FinalPerPartitionSetting: 1}
 
 // readContext is ctx with readSettings for a ClickHouse query.
 func readContext(ctx context.Context) context.Context {
