@@ -72,19 +72,25 @@ export async function shot(name) {
   console.log('screenshot', file);
 }
 // choose picks label in an antd Select and waits until the select shows it.
-// On a loaded machine a click can land on a dropdown still closing from
-// the previous choice, so a choice the select does not show is tried again.
+// The option is looked up in this select's own dropdown (the one holding
+// the listbox its combobox controls), never in another select's dropdown
+// that is still closing. On a loaded machine a dropdown can close under the click (a
+// re-render, an animation cut short), so a choice that does not land within
+// a few seconds is tried again from a closed dropdown.
 export async function choose(select, label) {
+  const id = await select.locator('input[role="combobox"]').getAttribute('id');
+  const dropdown = page.locator(`.ant-select-dropdown:has([id="${id}_list"])`);
   for (let attempt = 1; ; attempt++) {
-    await select.click();
-    const option = page.locator('.ant-select-dropdown:not(.ant-select-dropdown-hidden) .ant-select-item-option').filter({ hasText: label }).first();
-    await option.click();
-    await page.locator('.ant-select-dropdown:not(.ant-select-dropdown-hidden)').first().waitFor({ state: 'hidden' }).catch(() => {});
     try {
+      await select.click({ timeout: 10000 });
+      const option = dropdown.locator('.ant-select-item-option').filter({ hasText: label }).first();
+      await option.click({ timeout: 8000 });
       await select.locator('.ant-select-selection-item').filter({ hasText: label }).waitFor({ timeout: 5000 });
+      await dropdown.waitFor({ state: 'hidden', timeout: 5000 }).catch(() => {});
       return;
     } catch (e) {
-      if (attempt === 3) throw new Error(`the select does not show ${label} after ${attempt} tries`);
+      if (attempt === 4) throw new Error(`the select does not show ${label} after ${attempt} tries: ${e.message}`);
+      await page.keyboard.press('Escape').catch(() => {});
     }
   }
 }
