@@ -51,8 +51,13 @@ func (g *sqlGen) lapsedLeaf(desc, item string, days int) *sqlLeaf {
 func (g *sqlGen) itemFact(item string, days int) *fact {
 	f := &fact{table: g.table(schema.ItemOrders) + " FINAL", group: true,
 		where: []string{"item = " + g.param("String", item)}}
-	f.where = append(f.where, g.window("ordered_at", days)...)
+	window := g.window("ordered_at", days)
+	f.where = append(f.where, window...)
+	// The orders left out are read over the same window: an order keeps
+	// its ordered_at across versions, so one in the window has every
+	// version there (a 30-day leaf reads a month of orders, not all).
+	invalid := append([]string{schema.InvalidOrder}, window...)
 	f.where = append(f.where, "person_id != 0", "(channel, order_id) NOT IN (SELECT channel, order_id FROM "+g.table("orders")+
-		" FINAL WHERE "+schema.InvalidOrder+refreshMark+")")
+		" FINAL WHERE "+strings.Join(invalid, " AND ")+refreshMark+")")
 	return f
 }
