@@ -57,6 +57,11 @@ func TestItemLeavesFollowRefundsWindowEdgesAndLaterVersions(t *testing.T) {
 	}
 	storetest.Insert(t, db, "orders", orderCols, status(2, "o2", 2, "refunded", ago(20)), status(2, "o2", 3, "completed", ago(20)),
 		status(9, "o9", 2, "refunded", testNow.Add(-30*day+time.Millisecond)))
+	// A refunded order whose channel and id run together as o3's do
+	// ("tmal" + "lo3", "tmall" + "o3"): o3 still counts.
+	collide := status(7, "lo3", 1, "refunded", ago(1))
+	collide[0] = "tmal"
+	storetest.Insert(t, db, "orders", orderCols, collide)
 
 	cases := []struct {
 		rule          string

@@ -14,7 +14,7 @@ SELECT toString(groupBitmapState(c)) FROM (
 		WHERE item = {p0:String}
 			AND ordered_at >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p1:UInt32})
 			AND person_id != 0
-			AND (channel, order_id) NOT IN (SELECT channel, order_id FROM `cdp`.`orders` FINAL WHERE status IN ('refunded', 'cancelled') AND ordered_at >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p1:UInt32}))
+			AND concat(toString(length(channel)), ':', channel, order_id) NOT IN (SELECT concat(toString(length(channel)), ':', channel, order_id) FROM `cdp`.`orders` FINAL WHERE status IN ('refunded', 'cancelled') AND ordered_at >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p1:UInt32}))
 	) AS f
 	GROUP BY c HAVING count() >= {p2:Int64}
 );
@@ -28,7 +28,7 @@ SELECT toString(groupBitmapState(c)) FROM (
 		WHERE item = {p0:String}
 			AND ordered_at >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p1:UInt32})
 			AND person_id != 0
-			AND (channel, order_id) NOT IN (SELECT channel, order_id FROM `cdp`.`orders` FINAL WHERE status IN ('refunded', 'cancelled') AND ordered_at >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p1:UInt32}))
+			AND concat(toString(length(channel)), ':', channel, order_id) NOT IN (SELECT concat(toString(length(channel)), ':', channel, order_id) FROM `cdp`.`orders` FINAL WHERE status IN ('refunded', 'cancelled') AND ordered_at >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p1:UInt32}))
 	) AS f
 	GROUP BY c HAVING count() >= {p2:Int64}
 );
@@ -41,7 +41,7 @@ SELECT toString(groupBitmapState(c)) FROM (
 		WHERE item = {p0:String}
 			AND ordered_at >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p1:UInt32})
 			AND person_id != 0
-			AND (channel, order_id) NOT IN (SELECT channel, order_id FROM `cdp`.`orders` FINAL WHERE status IN ('refunded', 'cancelled') AND ordered_at >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p1:UInt32}) AND person_id IN (SELECT person_id FROM (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE canonical IN {persons:Array(UInt32)})))
+			AND concat(toString(length(channel)), ':', channel, order_id) NOT IN (SELECT concat(toString(length(channel)), ':', channel, order_id) FROM `cdp`.`orders` FINAL WHERE status IN ('refunded', 'cancelled') AND ordered_at >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p1:UInt32}) AND person_id IN (SELECT person_id FROM (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE canonical IN {persons:Array(UInt32)})))
 			AND person_id IN (SELECT person_id FROM (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE canonical IN {persons:Array(UInt32)}))
 		GROUP BY person_id
 	) AS f
