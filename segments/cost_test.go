@@ -34,7 +34,7 @@ func memSnapshot(n int) *traitSnapshot {
 	}
 	universe := roaring.New()
 	universe.AddRange(1, uint64(n)+1)
-	return buildSnapshot(universe, rows, map[string]*roaring.Bitmap{}, DefaultCityTiers(), testNow)
+	return buildSnapshot(universe, rows, map[string]*roaring.Bitmap{}, nil, DefaultCityTiers(), testNow)
 }
 
 // residualOf is the per-candidate leaf of a compiled rule (the first).

@@ -263,13 +263,20 @@ func (e *Engine) prepare(parent context.Context, plan Node, now time.Time, stale
 // (loaded meanwhile, in parallel), which leaves out ids of no person.
 func (e *Engine) leaf(ctx context.Context, l *sqlLeaf, now time.Time, stale time.Duration) (*roaring.Bitmap, error) {
 	return e.cache.get(ctx, l, now, stale, func() (*roaring.Bitmap, error) {
-		bm, err := e.queryBitmap(ctx, l.desc, l.query, l.args(now.UnixMilli(), nil))
+		bm, err := e.computeLeaf(ctx, l, now)
 		if err != nil {
 			return nil, err
 		}
 		s, err := e.snapshot(ctx, now)
 		if err != nil {
 			return nil, err
+		}
+		if l.raw {
+			m, err := e.mergesFor(ctx)
+			if err != nil {
+				return nil, err
+			}
+			bm = m.fold(bm)
 		}
 		bm.And(s.universe)
 		return bm, nil

@@ -384,7 +384,7 @@ func TestTraitsMatchPersonTraits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, _, err := e.readTraits(ctx, nil, universe)
+	rows, _, _, err := e.readTraits(ctx, nil, universe)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -103,7 +103,7 @@ func (e *Engine) readSnapshot(ctx context.Context, now time.Time) (*traitSnapsho
 		return nil, nil, err
 	}
 	rows, channels, merges := raw.canonical(universe)
-	s := buildSnapshot(universe, rows, channels, e.opts.CityTiers, now)
+	s := buildSnapshot(universe, rows, channels, merges, e.opts.CityTiers, now)
 	e.log.Debug("segment traits loaded", "persons", universe.GetCardinality(), "with_orders", len(rows.ids), "took", time.Since(start))
 	return s, merges, nil
 }
@@ -162,8 +162,13 @@ func (e *Engine) Refresh(ctx context.Context, persons []uint32, kinds ...string)
 	clear := roaring.BitmapOf(persons...)
 	clear.Or(canon)
 	e.canon.bump()
+	// The patched snapshot, with its merges, is published before the
+	// leaves are marked: a leaf computed before the mark (perhaps with the
+	// old merges, merges.go) is patched for these persons at its next
+	// read, and one computed after it folds with the new merges.
+	err = e.refreshTraits(ctx, canon, clear, canon.ToArray(), kinds)
 	e.cache.touch(kinds, clear, e.opts.Now())
-	return e.refreshTraits(ctx, canon, clear, canon.ToArray(), kinds)
+	return err
 }
 
 // refreshTraits patches the trait snapshot, if one is loaded.
@@ -177,6 +182,13 @@ func (e *Engine) refreshTraits(ctx context.Context, canon, clear *roaring.Bitmap
 	}
 	next, err := e.patchSnapshot(ctx, s, canon, clear, ids, kinds)
 	if err != nil {
+		// Its traits and merges would be wrong for these persons: the
+		// next evaluation reads the snapshot in full.
+		e.traitsMu.Lock()
+		if e.traits == s {
+			e.traits = nil
+		}
+		e.traitsMu.Unlock()
 		return err
 	}
 	e.traitsMu.Lock()
@@ -194,11 +206,11 @@ func (e *Engine) patchSnapshot(ctx context.Context, s *traitSnapshot, canon, cle
 	universe := roaring.AndNot(s.universe, clear)
 	universe.Or(canon)
 	if touchesTraits(kinds) {
-		rows, channels, err := e.readTraits(ctx, ids, canon)
+		rows, channels, into, err := e.readTraits(ctx, ids, canon)
 		if err != nil {
 			return nil, err
 		}
-		return s.patch(universe, clear, rows, channels, e.opts.CityTiers), nil
+		return s.patch(universe, clear, rows, channels, into, e.opts.CityTiers), nil
 	}
 	copied := *s
 	copied.universe = universe

@@ -22,7 +22,7 @@ func TestItemLeavesFollowRefundsWindowEdgesAndLaterVersions(t *testing.T) {
 	db := storetest.Migrated(t)
 	ctx := context.Background()
 	var persons [][]any
-	for p := uint32(1); p <= 8; p++ {
+	for p := uint32(1); p <= 9; p++ {
 		persons = append(persons, []any{p, p, p, uint64(1)})
 	}
 	storetest.Insert(t, db, "persons", personCols, persons...)
@@ -39,6 +39,7 @@ func TestItemLeavesFollowRefundsWindowEdgesAndLaterVersions(t *testing.T) {
 	add(3, "o3", 1, "paid", testNow.Add(-30*day+time.Millisecond), rice, "LGI-5KG") // inside 30 days by 1 ms
 	add(4, "o4", 1, "paid", testNow.Add(-30*day-time.Millisecond), rice, "LGI-5KG") // outside by 1 ms
 	add(5, "o5", 1, "paid", ago(3), "杂粮", "MIX-1")
+	add(9, "o9", 1, "paid", testNow.Add(-30*day+time.Millisecond), rice, "LGI-5KG") // refunded below: at the edge of the invalid orders' window
 	add(6, "o6a", 1, "paid", ago(40), rice, "LGI-5KG")
 	add(6, "o6b", 1, "paid", ago(45), rice, "LGI-5KG")
 	add(6, "o6c", 1, "paid", ago(50), rice, "LGI-5KG")
@@ -54,7 +55,13 @@ func TestItemLeavesFollowRefundsWindowEdgesAndLaterVersions(t *testing.T) {
 	status := func(person uint32, id string, version uint64, s string, at time.Time) []any {
 		return []any{"tmall", id, version, s, at, at.Add(time.Hour), decimal.RequireFromString("100"), "CNY", "上海", "上海", person, "test", testNow}
 	}
-	storetest.Insert(t, db, "orders", orderCols, status(2, "o2", 2, "refunded", ago(20)), status(2, "o2", 3, "completed", ago(20)))
+	storetest.Insert(t, db, "orders", orderCols, status(2, "o2", 2, "refunded", ago(20)), status(2, "o2", 3, "completed", ago(20)),
+		status(9, "o9", 2, "refunded", testNow.Add(-30*day+time.Millisecond)))
+	// A refunded order whose channel and id run together as o3's do
+	// ("tmal" + "lo3", "tmall" + "o3"): o3 still counts.
+	collide := status(7, "lo3", 1, "refunded", ago(1))
+	collide[0] = "tmal"
+	storetest.Insert(t, db, "orders", orderCols, collide)
 
 	cases := []struct {
 		rule          string
@@ -62,7 +69,7 @@ func TestItemLeavesFollowRefundsWindowEdgesAndLaterVersions(t *testing.T) {
 	}{
 		{`bought("低GI大米", 365) >= 1`, []uint32{1, 2, 3, 4, 6, 8}, []uint32{2, 3, 4, 6, 8}},
 		{`bought("低GI大米", 30) >= 1`, []uint32{1, 2, 3}, []uint32{2, 3}},
-		{`bought("低GI大米", 30) == 0`, []uint32{4, 5, 6, 7, 8}, []uint32{1, 4, 5, 6, 7, 8}},
+		{`bought("低GI大米", 30) == 0`, []uint32{4, 5, 6, 7, 8, 9}, []uint32{1, 4, 5, 6, 7, 8, 9}},
 		{`bought("低GI大米", 365) == 2`, []uint32{6}, []uint32{6}},
 		{`bought("低GI大米") in 1..1`, []uint32{1, 2, 3, 4, 8}, []uint32{2, 3, 4, 8}},
 		{`bought("MIX-1", 365) >= 1`, []uint32{5}, []uint32{5}},

@@ -259,6 +259,7 @@ func decodeSnapshot(b []byte, tiers map[string]int, now time.Time) (*traitSnapsh
 	s.fixZeroDefaults()
 	s.categories["city"], s.categories["province"], s.channels = lists[0], lists[1], lists[2]
 	s.categories["city_tier"] = tiersOf(s.categories["city"], tiers)
+	s.merges = newMerges(merges)
 	return s, merges, nil
 }
 

@@ -12,7 +12,7 @@ import (
 	"github.com/granarycdp/cdp/schema"
 )
 
-// The SQL of behaviour leaves. Every leaf has one shape:
+// The SQL of behaviour leaves. The general shape is
 //
 //	SELECT toString(groupBitmapState(c)) FROM (
 //	    SELECT if(p.canonical = 0, f.person_id, p.canonical) AS c
@@ -24,15 +24,18 @@ import (
 // so facts of merged persons count for their canonical person. Only the
 // merged persons (2% here) are joined, not every person: the hash table is
 // fifty times smaller (a chat leaf over a million persons takes 20 ms of
-// CPU instead of 67). Ids that are no person at all (records of a person
-// id the persons table does not have) come through as themselves; the
-// engine intersects every leaf with the universe of canonical persons. User
-// values travel as query parameters ({p0:String}, ...); the text holds
-// only table names and fixed constants. Two parameters are the engine's:
-// {now:Int64} (milliseconds, the evaluation's clock; not part of a leaf's
-// key, so a cached leaf is reused as time passes, up to its maximum age)
-// and, in the refresh variant, {persons:Array(UInt32)}: the canonical
-// persons to recompute.
+// CPU instead of 67). Existence and count leaves take a one-level shape
+// instead (renderRows), with the merges from the trait snapshot rather
+// than the persons table (merges.go). Ids that are no person at all
+// (records of a person id the persons table does not have) come through
+// as themselves; the engine intersects every leaf with the universe of
+// canonical persons. User values travel as query parameters ({p0:String},
+// ...); the text holds only table names and fixed constants. The other
+// parameters are the engine's: {now:Int64} (milliseconds, the
+// evaluation's clock; not part of a leaf's key, so a cached leaf is
+// reused as time passes, up to its maximum age), {merged_ids} and
+// {merged_into} (a count leaf's merges) and, in the refresh variant,
+// {persons:Array(UInt32)}: the canonical persons to recompute.
 
 // Fixed parameter names.
 const (
@@ -74,6 +77,13 @@ type sqlLeaf struct {
 	refresh string // only {persons:Array(UInt32)}
 	params  []param
 	key     string
+	// raw: query returns the raw person ids of the leaf's rows; the
+	// engine folds merged ones into their canonical persons (merges.go).
+	raw bool
+	// mergesIn is query with the merges read by the query itself instead
+	// of passed as parameters ({merged_ids}, {merged_into}), for when no
+	// trait snapshot holds them yet; "" when query takes no merges.
+	mergesIn string
 }
 
 func (l *sqlLeaf) String() string  { return l.desc }
@@ -125,7 +135,14 @@ func (l *sqlLeaf) golden() string {
 		}
 		fmt.Fprintf(&b, "-- {%s:%s} = %s\n", p.Name, p.Type, v)
 	}
+	if l.raw {
+		b.WriteString("-- raw person ids, folded into canonical persons by the engine\n")
+	}
 	b.WriteString(l.query)
+	if l.mergesIn != "" {
+		b.WriteString(";\n\n-- before a trait snapshot holds the merges\n")
+		b.WriteString(l.mergesIn)
+	}
 	b.WriteString(";\n\n-- refresh\n")
 	b.WriteString(l.refresh)
 	b.WriteString(";\n")
@@ -182,6 +199,13 @@ func (g *sqlGen) leaf(s leafSpec) *sqlLeaf {
 	l := &sqlLeaf{desc: s.desc, kinds: s.kinds, params: g.params}
 	l.query = g.render(s, false)
 	l.refresh = g.render(s, true)
+	if rowsShape(s) {
+		if s.rowsHaving == "" {
+			l.raw = true
+		} else {
+			l.mergesIn = g.renderRows(s, false)
+		}
+	}
 	var key strings.Builder
 	key.WriteString(l.query)
 	for _, p := range l.params {
@@ -192,9 +216,14 @@ func (g *sqlGen) leaf(s leafSpec) *sqlLeaf {
 	return l
 }
 
+// rowsShape: the full query of s takes the one-level shape (renderRows).
+func rowsShape(s leafSpec) bool {
+	return s.fact.union == nil && (s.having == "" && s.fact.cols == "" || s.rowsHaving != "")
+}
+
 func (g *sqlGen) render(s leafSpec, refresh bool) string {
-	if !refresh && s.fact.union == nil && (s.having == "" && s.fact.cols == "" || s.rowsHaving != "") {
-		return g.renderRows(s)
+	if !refresh && rowsShape(s) {
+		return g.renderRows(s, true)
 	}
 	var b strings.Builder
 	b.WriteString("SELECT toString(groupBitmapState(c)) FROM (\n\tSELECT if(p.canonical = 0, f.person_id, p.canonical) AS c\n\tFROM (")
@@ -217,21 +246,40 @@ func closeLeaf(b *strings.Builder, having string) string {
 }
 
 // renderRows renders the full query of an existence leaf (no HAVING, no
-// aggregate in its fact) or of a leaf with rowsHaving in one level: each
-// fact row's person id mapped to its canonical person by transform() over
-// the merged persons (a scalar subquery of schema.Canonical, a few
-// percent of all), then one groupBitmap of those ids (existence) or of the
-// groups by canonical person that satisfy rowsHaving. No GROUP BY
-// person_id and no join: 25-35% less time for a count over 3.3 million
-// events, 10-15% for an order lines existence leaf. The refresh variant,
-// restricted to a few persons, keeps the general shape.
-func (g *sqlGen) renderRows(s leafSpec) string {
+// aggregate in its fact) or of a leaf with rowsHaving in one level, with
+// no GROUP BY person_id and no join (25-35% less time for a count over
+// 3.3 million events, 10-15% for an order lines existence leaf than
+// grouping per person id and joining the merged persons):
+//
+//   - an existence leaf is one groupBitmap of its rows' raw person ids,
+//     which the engine folds into canonical persons (sqlLeaf.raw);
+//   - a count leaf maps each row's person id to its canonical person by
+//     transform() over the merged persons, then keeps the groups by
+//     canonical person that satisfy rowsHaving. With params the merges
+//     are the query parameters {merged_ids} and {merged_into} (the trait
+//     snapshot's); without, a scalar subquery of schema.Canonical (the
+//     merged persons only, but a read of every persons row).
+//
+// The refresh variant, restricted to a few persons, keeps the general
+// shape.
+func (g *sqlGen) renderRows(s leafSpec, params bool) string {
 	var b strings.Builder
-	b.WriteString("WITH (SELECT (groupArray(person_id), groupArray(canonical)) FROM ")
-	b.WriteString(mergedMapping(g.table("persons"), false))
-	b.WriteString(") AS merged\nSELECT toString(groupBitmapState(c)) FROM (\n\tSELECT transform(f.person_id, merged.1, merged.2, f.person_id) AS c\n\tFROM (")
 	rows := *s.fact
 	rows.group, rows.cols = false, ""
+	if s.rowsHaving == "" {
+		b.WriteString("SELECT toString(groupBitmapState(f.person_id)) FROM (")
+		g.renderFact(&b, &rows, false)
+		b.WriteString(") AS f")
+		return b.String()
+	}
+	if params {
+		b.WriteString(mergesParam)
+	} else {
+		b.WriteString("WITH (SELECT (groupArray(person_id), groupArray(canonical)) FROM ")
+		b.WriteString(mergedMapping(g.table("persons"), false))
+		b.WriteString(") AS merged\n")
+	}
+	b.WriteString("SELECT toString(groupBitmapState(c)) FROM (\n\tSELECT transform(f.person_id, merged.1, merged.2, f.person_id) AS c\n\tFROM (")
 	g.renderFact(&b, &rows, false)
 	b.WriteString(") AS f")
 	return closeLeaf(&b, s.rowsHaving)

@@ -71,6 +71,7 @@ type traitSnapshot struct {
 	numeric    map[string]*bsi       // by traitSpec.column
 	categories map[string][]category // city, province, city_tier
 	channels   []category            // persons with a valid order in each channel
+	merges     *merges               // merged persons and their canonical persons (merges.go)
 }
 
 // known is the persons who have a value of the trait.
@@ -163,17 +164,17 @@ type rawTraits struct {
 	mergedIDs, intos []uint32 // person mergedIDs[i] belongs to canonical intos[i]
 }
 
-// readTraits reads trait rows and channel bitmaps of canonical persons:
+// readTraits reads trait rows, channel bitmaps and merges of canonical persons:
 // of every person (persons nil), or of the canonical persons given.
 // universe is those canonical persons; a person id neither in it nor
 // merged into it (a record of a person that does not exist) is left out.
-func (e *Engine) readTraits(ctx context.Context, persons []uint32, universe *roaring.Bitmap) (*traitRows, map[string]*roaring.Bitmap, error) {
+func (e *Engine) readTraits(ctx context.Context, persons []uint32, universe *roaring.Bitmap) (*traitRows, map[string]*roaring.Bitmap, map[uint32]uint32, error) {
 	raw, err := e.readRawTraits(ctx, persons)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	rows, channels, _ := raw.canonical(universe)
-	return rows, channels, nil
+	rows, channels, into := raw.canonical(universe)
+	return rows, channels, into, nil
 }
 
 // readRawTraits runs the three queries of the trait index in parallel.
@@ -186,16 +187,7 @@ func (e *Engine) readRawTraits(ctx context.Context, persons []uint32) (*rawTrait
 	var cerr, merr error
 	var wg sync.WaitGroup
 	wg.Go(func() { raw.channels, cerr = e.readChannels(ctx, args) })
-	wg.Go(func() {
-		var ids, intos []byte
-		if merr = e.db.Conn.QueryRow(readContext(ctx), e.mergesSQL(persons != nil), args...).Scan(&ids, &intos); merr != nil {
-			return
-		}
-		if raw.mergedIDs, merr = decodeArrayState(ids, 4, binary.LittleEndian.Uint32); merr != nil {
-			return
-		}
-		raw.intos, merr = decodeArrayState(intos, 4, binary.LittleEndian.Uint32)
-	})
+	wg.Go(func() { raw.mergedIDs, raw.intos, merr = e.queryMerges(ctx, args) })
 	var states [8][]byte
 	err := e.db.Conn.QueryRow(readContext(ctx), e.traitsSQL(persons != nil), args...).
 		Scan(&states[0], &states[1], &states[2], &states[3], &states[4], &states[5], &states[6], &states[7])
@@ -207,10 +199,7 @@ func (e *Engine) readRawTraits(ctx context.Context, persons []uint32) (*rawTrait
 		return nil, fmt.Errorf("segments: read traits: %w", err)
 	}
 	if merr != nil {
-		return nil, fmt.Errorf("segments: read merges: %w", merr)
-	}
-	if len(raw.mergedIDs) != len(raw.intos) {
-		return nil, fmt.Errorf("segments: read merges: %w: %d persons, %d canonical", errState, len(raw.mergedIDs), len(raw.intos))
+		return nil, merr
 	}
 	return raw, cerr
 }
@@ -428,9 +417,9 @@ func numericColumns(r *traitRows) map[string]func() ([]uint32, []int64) {
 	}
 }
 
-// buildSnapshot indexes a full read.
-func buildSnapshot(universe *roaring.Bitmap, r *traitRows, channels map[string]*roaring.Bitmap, tiers map[string]int, now time.Time) *traitSnapshot {
-	s := &traitSnapshot{loaded: now, universe: universe, numeric: map[string]*bsi{}, categories: map[string][]category{}}
+// buildSnapshot indexes a full read; into is its merges.
+func buildSnapshot(universe *roaring.Bitmap, r *traitRows, channels map[string]*roaring.Bitmap, into map[uint32]uint32, tiers map[string]int, now time.Time) *traitSnapshot {
+	s := &traitSnapshot{loaded: now, universe: universe, numeric: map[string]*bsi{}, categories: map[string][]category{}, merges: newMerges(into)}
 	for name, col := range numericColumns(r) {
 		ids, vals := col()
 		s.numeric[name] = buildBSI(ids, vals)
@@ -456,9 +445,11 @@ func (s *traitSnapshot) fixZeroDefaults() {
 }
 
 // patch returns a copy of s for a refresh: persons in clear lose their
-// values; the rows (of the refreshed canonical persons) give new ones.
-func (s *traitSnapshot) patch(universe, clear *roaring.Bitmap, r *traitRows, channels map[string]*roaring.Bitmap, tiers map[string]int) *traitSnapshot {
-	out := &traitSnapshot{loaded: s.loaded, universe: universe, numeric: map[string]*bsi{}, categories: map[string][]category{}}
+// values and merges; the rows and merges (into) of the refreshed
+// canonical persons give new ones.
+func (s *traitSnapshot) patch(universe, clear *roaring.Bitmap, r *traitRows, channels map[string]*roaring.Bitmap, into map[uint32]uint32, tiers map[string]int) *traitSnapshot {
+	out := &traitSnapshot{loaded: s.loaded, universe: universe, numeric: map[string]*bsi{}, categories: map[string][]category{},
+		merges: s.merges.patch(clear, into)}
 	for name, col := range numericColumns(r) {
 		ids, vals := col()
 		out.numeric[name] = s.numeric[name].patch(clear, ids, vals)

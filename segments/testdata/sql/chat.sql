@@ -5,18 +5,15 @@
 -- kinds: chats
 -- {p0:String} = "血糖"
 -- {p1:UInt32} = 30
-WITH (SELECT (groupArray(person_id), groupArray(canonical)) FROM (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE person_id != canonical)) AS merged
-SELECT toString(groupBitmapState(c)) FROM (
-	SELECT transform(f.person_id, merged.1, merged.2, f.person_id) AS c
-	FROM (
+-- raw person ids, folded into canonical persons by the engine
+SELECT toString(groupBitmapState(f.person_id)) FROM (
 		SELECT person_id FROM `cdp`.`wecom_messages_visible`
 		WHERE person_id != 0
 			AND external_userid != ''
 			AND `from` = external_userid
 			AND positionUTF8(content, {p0:String}) > 0
 			AND msgtime >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p1:UInt32})
-	) AS f
-);
+	) AS f;
 
 -- refresh
 SELECT toString(groupBitmapState(c)) FROM (

@@ -6,17 +6,14 @@
 -- {p0:String} = "search"
 -- {p1:String} = "低GI大米"
 -- {p2:UInt32} = 7
-WITH (SELECT (groupArray(person_id), groupArray(canonical)) FROM (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE person_id != canonical)) AS merged
-SELECT toString(groupBitmapState(c)) FROM (
-	SELECT transform(f.person_id, merged.1, merged.2, f.person_id) AS c
-	FROM (
+-- raw person ids, folded into canonical persons by the engine
+SELECT toString(groupBitmapState(f.person_id)) FROM (
 		SELECT person_id FROM `cdp`.`events`
 		WHERE event = {p0:String}
 			AND person_id != 0
 			AND keyword = {p1:String}
 			AND ts >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p2:UInt32})
-	) AS f
-);
+	) AS f;
 
 -- refresh
 SELECT toString(groupBitmapState(c)) FROM (

@@ -11,7 +11,7 @@ SELECT toString(groupBitmapState(c)) FROM (
 		SELECT person_id, max(ordered_at) AS v FROM `cdp`.`item_orders` FINAL
 		WHERE item = {p0:String}
 			AND person_id != 0
-			AND (channel, order_id) NOT IN (SELECT channel, order_id FROM `cdp`.`orders` FINAL WHERE status IN ('refunded', 'cancelled'))
+			AND concat(toString(length(channel)), ':', channel, order_id) NOT IN (SELECT concat(toString(length(channel)), ':', channel, order_id) FROM `cdp`.`orders` FINAL WHERE status IN ('refunded', 'cancelled'))
 		GROUP BY person_id
 	) AS f
 	LEFT JOIN (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE person_id != canonical) AS p ON p.person_id = f.person_id
@@ -25,7 +25,7 @@ SELECT toString(groupBitmapState(c)) FROM (
 		SELECT person_id, max(ordered_at) AS v FROM `cdp`.`item_orders` FINAL
 		WHERE item = {p0:String}
 			AND person_id != 0
-			AND (channel, order_id) NOT IN (SELECT channel, order_id FROM `cdp`.`orders` FINAL WHERE status IN ('refunded', 'cancelled') AND person_id IN (SELECT person_id FROM (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE canonical IN {persons:Array(UInt32)})))
+			AND concat(toString(length(channel)), ':', channel, order_id) NOT IN (SELECT concat(toString(length(channel)), ':', channel, order_id) FROM `cdp`.`orders` FINAL WHERE status IN ('refunded', 'cancelled') AND person_id IN (SELECT person_id FROM (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE canonical IN {persons:Array(UInt32)})))
 			AND person_id IN (SELECT person_id FROM (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE canonical IN {persons:Array(UInt32)}))
 		GROUP BY person_id
 	) AS f

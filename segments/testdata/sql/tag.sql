@@ -4,15 +4,12 @@
 -- tag("控糖")
 -- kinds: tags
 -- {p0:String} = "控糖"
-WITH (SELECT (groupArray(person_id), groupArray(canonical)) FROM (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE person_id != canonical)) AS merged
-SELECT toString(groupBitmapState(c)) FROM (
-	SELECT transform(f.person_id, merged.1, merged.2, f.person_id) AS c
-	FROM (
+-- raw person ids, folded into canonical persons by the engine
+SELECT toString(groupBitmapState(f.person_id)) FROM (
 		SELECT person_id FROM (SELECT person_id, deleted FROM `cdp`.`person_tags` FINAL WHERE tag = {p0:String})
 		WHERE deleted = 0
 			AND person_id != 0
-	) AS f
-);
+	) AS f;
 
 -- refresh
 SELECT toString(groupBitmapState(c)) FROM (
