@@ -7,7 +7,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/RoaringBitmap/roaring/v2"
 )
 
@@ -17,18 +16,15 @@ import (
 // Every leaf maps the person ids of its records to OneIDs. Only merged
 // persons (a few percent) map to another id, but finding them reads every
 // persons row: at a million persons that read was repeated by each leaf of
-// an evaluation. The trait snapshot reads them anyway (to fold the trait
-// rows of merged persons) and Refresh patches them with the rest of the
-// snapshot, so a leaf takes them from there:
-//
-//   - an existence leaf's query returns the raw person ids of its rows,
-//     and the engine folds the merged ones into their OneIDs (fold);
-//   - a count leaf's query maps each row's person id with transform()
-//     over the merges passed as two array parameters (params), then
-//     counts per OneID;
-//   - a count leaf computed before any snapshot is loaded (a first start)
-//     reads the merges in its query, as before, rather than wait for the
-//     trait load.
+// an evaluation, before its own scan. The trait snapshot reads them anyway
+// (to fold the trait rows of merged persons) and Refresh patches them with
+// the rest of the snapshot, so an existence leaf's query returns the raw
+// person ids of its rows and the engine folds the merged ones into their
+// OneIDs (fold), with the published snapshot's merges or, when none is
+// published yet, merges read afresh (mergesFor). A count leaf must count
+// per OneID before its HAVING, so its query still reads the merged
+// persons itself (sql.go, renderRows: sending the snapshot's merges as
+// query parameters cost more than the read).
 //
 // Consistency with merges under way: Refresh publishes the patched
 // snapshot before it marks the persons dirty in the cached leaves, so a
@@ -101,20 +97,6 @@ func (m *merges) patch(clear *roaring.Bitmap, fresh map[uint32]uint32) *merges {
 	return newMerges(next)
 }
 
-// Parameter names of a count leaf's merges.
-const (
-	paramMergedIDs  = "merged_ids"
-	paramMergedInto = "merged_into"
-)
-
-// params are the merges as the query parameters of a count leaf.
-func (m *merges) params() []any {
-	return []any{clickhouse.Named(paramMergedIDs, m.ids), clickhouse.Named(paramMergedInto, m.into)}
-}
-
-// mergesParam is the count leaves' WITH clause over params.
-const mergesParam = "WITH ({" + paramMergedIDs + ":Array(UInt32)}, {" + paramMergedInto + ":Array(UInt32)}) AS merged\n"
-
 // readMerges reads every merge from ClickHouse, for a leaf folded when no
 // snapshot is published (see mergesFor).
 func (e *Engine) readMerges(ctx context.Context) (*merges, error) {
@@ -171,18 +153,7 @@ func (e *Engine) mergesFor(ctx context.Context) (*merges, error) {
 	return e.readMerges(ctx)
 }
 
-// computeLeaf runs a leaf's full query: with the published snapshot's
-// merges as parameters when the query takes them, else (no snapshot
-// loaded yet: a first start, which is not kept waiting for the trait
-// load) the variant that reads them itself.
+// computeLeaf runs a leaf's full query.
 func (e *Engine) computeLeaf(ctx context.Context, l *sqlLeaf, now time.Time) (*roaring.Bitmap, error) {
-	query, args := l.query, l.args(now.UnixMilli(), nil)
-	if l.mergesIn != "" {
-		if m := e.publishedMerges(); m != nil {
-			args = append(args, m.params()...)
-		} else {
-			query = l.mergesIn
-		}
-	}
-	return e.queryBitmap(ctx, l.desc, query, args)
+	return e.queryBitmap(ctx, l.desc, l.query, l.args(now.UnixMilli(), nil))
 }

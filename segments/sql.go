@@ -25,16 +25,15 @@ import (
 // merged persons (2% here) are joined, not every person: the hash table is
 // fifty times smaller (a chat leaf over a million persons takes 20 ms of
 // CPU instead of 67). Existence and count leaves take a one-level shape
-// instead (renderRows), with the merges from the trait snapshot rather
-// than the persons table (merges.go). Ids that are no person at all
+// instead (renderRows); an existence leaf returns raw person ids, folded
+// with the trait snapshot's merges (merges.go). Ids that are no person at all
 // (records of a person id the persons table does not have) come through
 // as themselves; the engine intersects every leaf with the universe of
 // canonical persons. User values travel as query parameters ({p0:String},
 // ...); the text holds only table names and fixed constants. The other
 // parameters are the engine's: {now:Int64} (milliseconds, the
 // evaluation's clock; not part of a leaf's key, so a cached leaf is
-// reused as time passes, up to its maximum age), {merged_ids} and
-// {merged_into} (a count leaf's merges) and, in the refresh variant,
+// reused as time passes, up to its maximum age) and, in the refresh variant,
 // {persons:Array(UInt32)}: the canonical persons to recompute.
 
 // Fixed parameter names.
@@ -80,10 +79,6 @@ type sqlLeaf struct {
 	// raw: query returns the raw person ids of the leaf's rows; the
 	// engine folds merged ones into their canonical persons (merges.go).
 	raw bool
-	// mergesIn is query with the merges read by the query itself instead
-	// of passed as parameters ({merged_ids}, {merged_into}), for when no
-	// trait snapshot holds them yet; "" when query takes no merges.
-	mergesIn string
 }
 
 func (l *sqlLeaf) String() string  { return l.desc }
@@ -139,10 +134,6 @@ func (l *sqlLeaf) golden() string {
 		b.WriteString("-- raw person ids, folded into canonical persons by the engine\n")
 	}
 	b.WriteString(l.query)
-	if l.mergesIn != "" {
-		b.WriteString(";\n\n-- before a trait snapshot holds the merges\n")
-		b.WriteString(l.mergesIn)
-	}
 	b.WriteString(";\n\n-- refresh\n")
 	b.WriteString(l.refresh)
 	b.WriteString(";\n")
@@ -199,13 +190,7 @@ func (g *sqlGen) leaf(s leafSpec) *sqlLeaf {
 	l := &sqlLeaf{desc: s.desc, kinds: s.kinds, params: g.params}
 	l.query = g.render(s, false)
 	l.refresh = g.render(s, true)
-	if rowsShape(s) {
-		if s.rowsHaving == "" {
-			l.raw = true
-		} else {
-			l.mergesIn = g.renderRows(s, false)
-		}
-	}
+	l.raw = rowsShape(s) && s.rowsHaving == ""
 	var key strings.Builder
 	key.WriteString(l.query)
 	for _, p := range l.params {
@@ -223,7 +208,7 @@ func rowsShape(s leafSpec) bool {
 
 func (g *sqlGen) render(s leafSpec, refresh bool) string {
 	if !refresh && rowsShape(s) {
-		return g.renderRows(s, true)
+		return g.renderRows(s)
 	}
 	var b strings.Builder
 	b.WriteString("SELECT toString(groupBitmapState(c)) FROM (\n\tSELECT if(p.canonical = 0, f.person_id, p.canonical) AS c\n\tFROM (")
@@ -254,15 +239,17 @@ func closeLeaf(b *strings.Builder, having string) string {
 //   - an existence leaf is one groupBitmap of its rows' raw person ids,
 //     which the engine folds into canonical persons (sqlLeaf.raw);
 //   - a count leaf maps each row's person id to its canonical person by
-//     transform() over the merged persons, then keeps the groups by
-//     canonical person that satisfy rowsHaving. With params the merges
-//     are the query parameters {merged_ids} and {merged_into} (the trait
-//     snapshot's); without, a scalar subquery of schema.Canonical (the
-//     merged persons only, but a read of every persons row).
+//     transform() over the merged persons, a scalar subquery of
+//     schema.Canonical (the merged persons only, but a read of every
+//     persons row: 3-6 ms of the engine's CPU at a million persons), then
+//     keeps the groups by canonical person that satisfy rowsHaving. The
+//     trait snapshot's merges are not sent instead: as query parameters,
+//     two arrays of 20,000 merges took 45-290 ms and of 200,000 1.3-2.1 s
+//     to arrive (the engine parses them into the query's syntax tree).
 //
 // The refresh variant, restricted to a few persons, keeps the general
 // shape.
-func (g *sqlGen) renderRows(s leafSpec, params bool) string {
+func (g *sqlGen) renderRows(s leafSpec) string {
 	var b strings.Builder
 	rows := *s.fact
 	rows.group, rows.cols = false, ""
@@ -272,13 +259,9 @@ func (g *sqlGen) renderRows(s leafSpec, params bool) string {
 		b.WriteString(") AS f")
 		return b.String()
 	}
-	if params {
-		b.WriteString(mergesParam)
-	} else {
-		b.WriteString("WITH (SELECT (groupArray(person_id), groupArray(canonical)) FROM ")
-		b.WriteString(mergedMapping(g.table("persons"), false))
-		b.WriteString(") AS merged\n")
-	}
+	b.WriteString("WITH (SELECT (groupArray(person_id), groupArray(canonical)) FROM ")
+	b.WriteString(mergedMapping(g.table("persons"), false))
+	b.WriteString(") AS merged\n")
 	b.WriteString("SELECT toString(groupBitmapState(c)) FROM (\n\tSELECT transform(f.person_id, merged.1, merged.2, f.person_id) AS c\n\tFROM (")
 	g.renderFact(&b, &rows, false)
 	b.WriteString(") AS f")

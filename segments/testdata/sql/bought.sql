@@ -6,20 +6,6 @@
 -- {p0:String} = "低GI大米"
 -- {p1:UInt32} = 365
 -- {p2:Int64} = 2
-WITH ({merged_ids:Array(UInt32)}, {merged_into:Array(UInt32)}) AS merged
-SELECT toString(groupBitmapState(c)) FROM (
-	SELECT transform(f.person_id, merged.1, merged.2, f.person_id) AS c
-	FROM (
-		SELECT person_id FROM `cdp`.`item_orders` FINAL
-		WHERE item = {p0:String}
-			AND ordered_at >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p1:UInt32})
-			AND person_id != 0
-			AND concat(toString(length(channel)), ':', channel, order_id) NOT IN (SELECT concat(toString(length(channel)), ':', channel, order_id) FROM `cdp`.`orders` FINAL WHERE status IN ('refunded', 'cancelled') AND ordered_at >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p1:UInt32}))
-	) AS f
-	GROUP BY c HAVING count() >= {p2:Int64}
-);
-
--- before a trait snapshot holds the merges
 WITH (SELECT (groupArray(person_id), groupArray(canonical)) FROM (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE person_id != canonical)) AS merged
 SELECT toString(groupBitmapState(c)) FROM (
 	SELECT transform(f.person_id, merged.1, merged.2, f.person_id) AS c

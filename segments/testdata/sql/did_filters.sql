@@ -10,22 +10,6 @@
 -- {p4:Array(String)} = [v1 v2]
 -- {p5:UInt32} = 30
 -- {p6:Int64} = 2
-WITH ({merged_ids:Array(UInt32)}, {merged_into:Array(UInt32)}) AS merged
-SELECT toString(groupBitmapState(c)) FROM (
-	SELECT transform(f.person_id, merged.1, merged.2, f.person_id) AS c
-	FROM (
-		SELECT person_id FROM `cdp`.`events`
-		WHERE event = {p0:String}
-			AND person_id != 0
-			AND completion >= {p1:Float32}
-			AND topic = {p2:String}
-			AND JSONExtractString(properties, {p3:String}) IN {p4:Array(String)}
-			AND ts >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p5:UInt32})
-	) AS f
-	GROUP BY c HAVING count() >= {p6:Int64}
-);
-
--- before a trait snapshot holds the merges
 WITH (SELECT (groupArray(person_id), groupArray(canonical)) FROM (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE person_id != canonical)) AS merged
 SELECT toString(groupBitmapState(c)) FROM (
 	SELECT transform(f.person_id, merged.1, merged.2, f.person_id) AS c

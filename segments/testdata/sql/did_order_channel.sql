@@ -7,20 +7,6 @@
 -- {p1:UInt32} = 90
 -- {p2:Int64} = 2
 -- {p3:Int64} = 5
-WITH ({merged_ids:Array(UInt32)}, {merged_into:Array(UInt32)}) AS merged
-SELECT toString(groupBitmapState(c)) FROM (
-	SELECT transform(f.person_id, merged.1, merged.2, f.person_id) AS c
-	FROM (
-		SELECT person_id FROM `cdp`.`orders` FINAL
-		WHERE person_id != 0
-			AND status NOT IN ('refunded', 'cancelled')
-			AND channel = {p0:String}
-			AND ordered_at >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p1:UInt32})
-	) AS f
-	GROUP BY c HAVING count() >= {p2:Int64} AND count() <= {p3:Int64}
-);
-
--- before a trait snapshot holds the merges
 WITH (SELECT (groupArray(person_id), groupArray(canonical)) FROM (SELECT person_id, canonical FROM `cdp`.`persons` FINAL WHERE person_id != canonical)) AS merged
 SELECT toString(groupBitmapState(c)) FROM (
 	SELECT transform(f.person_id, merged.1, merged.2, f.person_id) AS c
