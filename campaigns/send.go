@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/RoaringBitmap/roaring/v2"
 
 	"github.com/granarycdp/cdp/schema"
 )
@@ -182,8 +183,14 @@ func (s *Service) pending(ctx context.Context, c Campaign, limit int) ([]Recipie
 // then each chunk goes to the channel, which journals its calls so that a
 // repeat after a crash sends nothing twice. A group channel posts once. A
 // campaign sent once is finished when nothing is left; a triggered one
-// keeps running until its end.
+// keeps running until its end. s.sendMu is held.
 func (s *Service) send(ctx context.Context, c Campaign) error {
+	err := s.sendAll(ctx, c)
+	s.settle(c.ID, err)
+	return err
+}
+
+func (s *Service) sendAll(ctx context.Context, c Campaign) error {
 	offer, err := s.Offer(ctx, c.OfferID)
 	if err != nil {
 		return err
@@ -213,11 +220,56 @@ func (s *Service) send(ctx context.Context, c Campaign) error {
 		if err := r.person.Send(ctx, d, batch); err != nil {
 			return err
 		}
+		if len(batch) < s.chunk() {
+			break // that was the last; what is planned meanwhile goes next round
+		}
 	}
 	if c.Trigger != TriggerOnce && c.Trigger != "" && (c.EndAt.IsZero() || s.now().Before(c.EndAt)) {
 		return nil
 	}
 	return s.finish(ctx, c)
+}
+
+// settle records whether campaign id's last send went through (err nil).
+// s.sendMu is held.
+func (s *Service) settle(id string, err error) {
+	if s.settled == nil {
+		s.settled = map[string]bool{}
+	}
+	s.settled[id] = err == nil
+}
+
+// sendPlanned sends, of a running triggered campaign whose last send went
+// through (settled), the rows planned for persons that are still
+// "planned": a round's entries, read back by person (the send log's key)
+// rather than by a sweep of the whole log. s.sendMu is held.
+func (s *Service) sendPlanned(ctx context.Context, c Campaign, persons *roaring.Bitmap) error {
+	err := s.sendPersons(ctx, c, persons)
+	s.settle(c.ID, err)
+	return err
+}
+
+func (s *Service) sendPersons(ctx context.Context, c Campaign, persons *roaring.Bitmap) error {
+	r, ok := s.channels().lookup(c.Channel)
+	if !ok || r.person == nil {
+		return s.sendAll(ctx, c)
+	}
+	offer, err := s.Offer(ctx, c.OfferID)
+	if err != nil {
+		return err
+	}
+	batch, err := s.sendsWhere(ctx, "read the planned sends of a round's entries", c, 0,
+		"state = 'planned' AND person_id IN {persons:Array(UInt32)}", named("persons", persons.ToArray()))
+	if err != nil {
+		return err
+	}
+	d := s.dispatch(c, offer)
+	for i := 0; i < len(batch); i += s.chunk() {
+		if err := r.person.Send(ctx, d, batch[i:min(i+s.chunk(), len(batch))]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Service) finish(ctx context.Context, c Campaign) error {
