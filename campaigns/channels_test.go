@@ -524,7 +524,8 @@ func TestSegmentEntryTriggerPlansAndSendsOnce(t *testing.T) {
 // TestEntryRoundSendsItsEntriesAndAFailureMakesTheNextRoundFull: a round
 // woken by segment entries sends the rows it planned for them and does not
 // sweep the send log (a row planned elsewhere waits for the next full
-// round); after a send that failed midway, the next entry round sends
+// round) and its messages carry the names it read while planning; after a
+// send that failed midway, the next entry round sends
 // everything still planned, the failed chunk included, each person once.
 func TestEntryRoundSendsItsEntriesAndAFailureMakesTheNextRoundFull(t *testing.T) {
 	f := newFixture(t, 10)
@@ -553,12 +554,21 @@ func TestEntryRoundSendsItsEntriesAndAFailureMakesTheNextRoundFull(t *testing.T)
 		}
 		return st
 	}
+	insertRows(t, f.db, "events", "id_types, id_values, message_id, type, event, ts, received_at, source, person_id, user_id, anonymous_id, properties, traits, context, spool_seq",
+		[][]any{{[]string{"member_no"}, []string{"m3"}, "id3", "identify", "", launchTime.Add(-time.Hour), launchTime, "app", uint32(3), "", "", "", `{"name":"张三"}`, "", uint64(1000)}})
 	f.svc.SegmentChanged(segments.Change{Segment: c.SegmentID, Entered: []uint32{3}})
 	if err := f.svc.round(f.ctx, time.Hour, false); err != nil {
 		t.Fatal(err)
 	}
 	if st3, st7 := state(3), state(7); st3 != "sent" || st7 != "planned" {
 		t.Fatalf("after an entry round: person 3 %s, person 7 %s; want the entry sent and the other row left to a full round", st3, st7)
+	}
+	var msg string
+	if err := f.db.Conn.QueryRow(f.ctx, "SELECT message FROM "+f.db.Table("campaign_outbox")+" FINAL WHERE campaign_id = ? AND person_id = 3", c.ID).Scan(&msg); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(msg, "张三您好") {
+		t.Fatalf("entry round's message %q; want it addressed by the name read ahead", msg)
 	}
 	crash := errors.New("channel down")
 	f.svc.crashAfter = func(step string) error {

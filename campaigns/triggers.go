@@ -169,6 +169,20 @@ func (s *Service) round(ctx context.Context, replenishEvery time.Duration, full 
 			firstErr = err
 		}
 	}
+	// A short round reads its entries' names and staff while it plans.
+	var pre *prefetch
+	if all := roaring.New(); !full {
+		for _, c := range list {
+			if c.Status == StatusRunning && c.Trigger == TriggerSegmentEntry && entered[c.SegmentID] != nil {
+				all.Or(entered[c.SegmentID])
+			}
+		}
+		if !all.IsEmpty() {
+			pctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			pre = s.prefetchProfiles(pctx, all)
+		}
+	}
 	s.mu.Lock()
 	var toSend []Campaign
 	planned := map[string]*roaring.Bitmap{} // segment-entry campaign -> treatment persons planned in this round
@@ -222,7 +236,7 @@ func (s *Service) round(ctx context.Context, replenishEvery time.Duration, full 
 		case full || needsFull[c.ID] || !s.settled[c.ID]:
 			note(s.send(ctx, c))
 		case persons != nil && !persons.IsEmpty():
-			note(s.sendPlanned(ctx, c, persons))
+			note(s.sendPlanned(ctx, c, persons, pre))
 		}
 	}
 	return firstErr
