@@ -169,19 +169,11 @@ func (s *Service) round(ctx context.Context, replenishEvery time.Duration, full 
 			firstErr = err
 		}
 	}
-	// A short round reads its entries' names and staff while it plans.
-	var pre *prefetch
-	if all := roaring.New(); !full {
-		for _, c := range list {
-			if c.Status == StatusRunning && c.Trigger == TriggerSegmentEntry && entered[c.SegmentID] != nil {
-				all.Or(entered[c.SegmentID])
-			}
-		}
-		if !all.IsEmpty() {
-			pctx, cancel := context.WithCancel(ctx)
-			defer cancel()
-			pre = s.prefetchProfiles(pctx, all)
-		}
+	var pre *prefetch // a short round reads its entries' names and staff while it plans
+	if !full {
+		pctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		pre = s.prefetchEntries(pctx, list, entered)
 	}
 	s.mu.Lock()
 	var toSend []Campaign
@@ -240,6 +232,21 @@ func (s *Service) round(ctx context.Context, replenishEvery time.Duration, full 
 		}
 	}
 	return firstErr
+}
+
+// prefetchEntries starts reading the profiles of the persons who entered
+// the segments of running segment-entry campaigns (nil: none entered).
+func (s *Service) prefetchEntries(ctx context.Context, list []Campaign, entered map[string]*roaring.Bitmap) *prefetch {
+	all := roaring.New()
+	for _, c := range list {
+		if c.Status == StatusRunning && c.Trigger == TriggerSegmentEntry && entered[c.SegmentID] != nil {
+			all.Or(entered[c.SegmentID])
+		}
+	}
+	if all.IsEmpty() {
+		return nil
+	}
+	return s.prefetchProfiles(ctx, all)
 }
 
 // errQuietHours marks a campaign whose sends waited for its quiet hours.
