@@ -6,6 +6,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/RoaringBitmap/roaring/v2"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/granarycdp/cdp/schema"
 	"github.com/granarycdp/cdp/segments"
@@ -78,10 +79,14 @@ func (s *Service) audience(ctx context.Context, c Campaign, members *roaring.Bit
 	}
 	y, m, d := s.now().In(schema.Beijing).Date()
 	p := &Planning{Campaign: c, Audience: &a, Today: time.Date(y, m, d, 0, 0, 0, 0, schema.Beijing), s: s, scope: sc}
-	if err := p.consents(ctx); err != nil {
-		return a, nil, err
-	}
-	if err := p.caps(ctx); err != nil {
+	// Opt-outs, consents and caps are independent reads (each sets its
+	// own field of the audience): one round trip's wait instead of three,
+	// which a segment entry's send waits for.
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return p.optOuts(gctx) })
+	g.Go(func() error { return p.consented(gctx) })
+	g.Go(func() error { return p.caps(gctx) })
+	if err := g.Wait(); err != nil {
 		return a, nil, err
 	}
 	if r, ok := s.channels().lookup(c.Channel); ok && r.person != nil {
@@ -123,21 +128,29 @@ func (s *Service) members(ctx context.Context, c Campaign, members *roaring.Bitm
 	return members, sensitive, nil
 }
 
-// consents reads who opted out of the campaign's channel and who gave
-// separate consent. Each person's latest decision per row (the campaign's
+// Consents: each person's latest decision per row (the campaign's
 // channel and every channel, '*'), then both rows together, each way
-// erring on the safe side: opted out when either row says so; consented
-// only when no row's latest decision withdraws it.
-func (p *Planning) consents(ctx context.Context) error {
-	latest := "(SELECT person_id, max(granted) AS any_granted, min(granted) AS all_granted FROM (SELECT person_id, argMax(granted, ts) AS granted FROM " +
+// erring on the safe side: opted out when either row says so (optOuts);
+// consented only when no row's latest decision withdraws it (consented).
+func (p *Planning) latestConsents() string {
+	return "(SELECT person_id, max(granted) AS any_granted, min(granted) AS all_granted FROM (SELECT person_id, argMax(granted, ts) AS granted FROM " +
 		p.s.DB.Table("consents") + " WHERE kind = {kind:String} AND channel IN ({channel:String}, '*')" + p.scope.and() +
 		" GROUP BY person_id, channel) GROUP BY person_id)"
+}
+
+// optOuts reads who opted out of the campaign's channel.
+func (p *Planning) optOuts(ctx context.Context) error {
 	var err error
-	a, channel := p.Audience, named("channel", p.Campaign.Channel)
-	if a.OptedOut, err = p.bitmap(ctx, "read opt-outs", p.perCanonical(latest, "x.any_granted = 1"), named("kind", KindOptOut), channel); err != nil {
-		return err
-	}
-	a.Consented, err = p.bitmap(ctx, "read separate consents", p.perCanonical(latest, "x.all_granted = 1"), named("kind", KindSensitiveConsent), channel)
+	p.Audience.OptedOut, err = p.bitmap(ctx, "read opt-outs", p.perCanonical(p.latestConsents(), "x.any_granted = 1"),
+		named("kind", KindOptOut), named("channel", p.Campaign.Channel))
+	return err
+}
+
+// consented reads who gave separate consent.
+func (p *Planning) consented(ctx context.Context) error {
+	var err error
+	p.Audience.Consented, err = p.bitmap(ctx, "read separate consents", p.perCanonical(p.latestConsents(), "x.all_granted = 1"),
+		named("kind", KindSensitiveConsent), named("channel", p.Campaign.Channel))
 	return err
 }
 

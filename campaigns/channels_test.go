@@ -521,6 +521,83 @@ func TestSegmentEntryTriggerPlansAndSendsOnce(t *testing.T) {
 	}
 }
 
+// TestEntryRoundSendsItsEntriesAndAFailureMakesTheNextRoundFull: a round
+// woken by segment entries sends the rows it planned for them and does not
+// sweep the send log (a row planned elsewhere waits for the next full
+// round) and its messages carry the names it read while planning; after a
+// send that failed midway, the next entry round sends
+// everything still planned, the failed chunk included, each person once.
+func TestEntryRoundSendsItsEntriesAndAFailureMakesTheNextRoundFull(t *testing.T) {
+	f := newFixture(t, 10)
+	c := f.campaign(0)
+	c.Trigger = TriggerSegmentEntry
+	c, err := f.svc.SaveCampaign(f.ctx, c, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.svc.Launch(f.ctx, c.ID, "t"); err != nil {
+		t.Fatal(err)
+	}
+	c, _ = f.svc.Campaign(f.ctx, c.ID)
+	if err := f.svc.Round(f.ctx, time.Hour); err != nil { // the process's first round is full
+		t.Fatal(err)
+	}
+	// A row planned outside the rounds (as a plan whose send never ran).
+	if err := f.svc.writePlan(f.ctx, c, Plan{Entries: []Entry{{Person: 7, Group: GroupTreatment, Address: Address{To: "person:7"}}}}, "elsewhere"); err != nil {
+		t.Fatal(err)
+	}
+	state := func(p uint32) string {
+		t.Helper()
+		var st string
+		if err := f.db.Conn.QueryRow(f.ctx, "SELECT state FROM "+f.db.Table("campaign_sends")+" FINAL WHERE campaign_id = ? AND person_id = ?", c.ID, p).Scan(&st); err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	insertRows(t, f.db, "events", "id_types, id_values, message_id, type, event, ts, received_at, source, person_id, user_id, anonymous_id, properties, traits, context, spool_seq",
+		[][]any{{[]string{"member_no"}, []string{"m3"}, "id3", "identify", "", launchTime.Add(-time.Hour), launchTime, "app", uint32(3), "", "", "", `{"name":"张三"}`, "", uint64(1000)}})
+	f.svc.SegmentChanged(segments.Change{Segment: c.SegmentID, Entered: []uint32{3}})
+	if err := f.svc.round(f.ctx, time.Hour, false); err != nil {
+		t.Fatal(err)
+	}
+	if st3, st7 := state(3), state(7); st3 != "sent" || st7 != "planned" {
+		t.Fatalf("after an entry round: person 3 %s, person 7 %s; want the entry sent and the other row left to a full round", st3, st7)
+	}
+	var msg string
+	if err := f.db.Conn.QueryRow(f.ctx, "SELECT message FROM "+f.db.Table("campaign_outbox")+" FINAL WHERE campaign_id = ? AND person_id = 3", c.ID).Scan(&msg); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(msg, "张三您好") {
+		t.Fatalf("entry round's message %q; want it addressed by the name read ahead", msg)
+	}
+	crash := errors.New("channel down")
+	f.svc.crashAfter = func(step string) error {
+		if step == "channel" {
+			return crash
+		}
+		return nil
+	}
+	f.svc.SegmentChanged(segments.Change{Segment: c.SegmentID, Entered: []uint32{4}})
+	if err := f.svc.round(f.ctx, time.Hour, false); !errors.Is(err, crash) {
+		t.Fatalf("entry round with the channel failing: %v", err)
+	}
+	f.svc.crashAfter = nil
+	f.svc.SegmentChanged(segments.Change{Segment: c.SegmentID, Entered: []uint32{5}})
+	if err := f.svc.round(f.ctx, time.Hour, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []uint32{3, 4, 5, 7} {
+		if st := state(p); st != "sent" {
+			t.Fatalf("person %d %s after the round that followed the failure; want sent", p, st)
+		}
+	}
+	rows := f.count("SELECT count() FROM "+f.db.Table("campaign_outbox")+" FINAL WHERE campaign_id = ?", c.ID)
+	distinct := f.count("SELECT uniqExact(person_id) FROM "+f.db.Table("campaign_outbox")+" WHERE campaign_id = ?", c.ID)
+	if rows != 4 || distinct != 4 {
+		t.Fatalf("outbox %d rows for %d persons; want 4 and 4", rows, distinct)
+	}
+}
+
 // TestReplenishmentRemindsHouseholdsComingDue: a household buying rice
 // every 20 days, last 18 days ago, is due in 2 days (within the lead of
 // 3); one that bought 5 days ago is not; oil buyers are not rice buyers.

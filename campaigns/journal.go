@@ -50,6 +50,9 @@ type Dispatch struct {
 	Campaign Campaign
 	Offer    Offer
 	s        *Service
+	// prefetched, when set, holds profiles read ahead for the recipients
+	// (a round's entries).
+	prefetched *prefetch
 }
 
 func (s *Service) dispatch(c Campaign, offer Offer) *Dispatch {

@@ -108,6 +108,17 @@ type Plan struct {
 	Sensitive *segments.Finding
 }
 
+// treatment returns the persons the plan sends to.
+func (p Plan) treatment() *roaring.Bitmap {
+	bm := roaring.New()
+	for _, e := range p.Entries {
+		if e.Group == GroupTreatment {
+			bm.Add(e.Person)
+		}
+	}
+	return bm
+}
+
 // inQuietHours tells whether t falls in [start, end) hours in Shanghai,
 // wrapping past midnight.
 func inQuietHours(t time.Time, start, end int) bool {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/RoaringBitmap/roaring/v2"
 
 	"github.com/granarycdp/cdp/schema"
 )
@@ -182,8 +183,14 @@ func (s *Service) pending(ctx context.Context, c Campaign, limit int) ([]Recipie
 // then each chunk goes to the channel, which journals its calls so that a
 // repeat after a crash sends nothing twice. A group channel posts once. A
 // campaign sent once is finished when nothing is left; a triggered one
-// keeps running until its end.
+// keeps running until its end. s.sendMu is held.
 func (s *Service) send(ctx context.Context, c Campaign) error {
+	err := s.sendAll(ctx, c)
+	s.settle(c.ID, err)
+	return err
+}
+
+func (s *Service) sendAll(ctx context.Context, c Campaign) error {
 	offer, err := s.Offer(ctx, c.OfferID)
 	if err != nil {
 		return err
@@ -213,11 +220,57 @@ func (s *Service) send(ctx context.Context, c Campaign) error {
 		if err := r.person.Send(ctx, d, batch); err != nil {
 			return err
 		}
+		if len(batch) < s.chunk() {
+			break // that was the last; what is planned meanwhile goes next round
+		}
 	}
 	if c.Trigger != TriggerOnce && c.Trigger != "" && (c.EndAt.IsZero() || s.now().Before(c.EndAt)) {
 		return nil
 	}
 	return s.finish(ctx, c)
+}
+
+// settle records whether campaign id's last send went through (err nil).
+// s.sendMu is held.
+func (s *Service) settle(id string, err error) {
+	if s.settled == nil {
+		s.settled = map[string]bool{}
+	}
+	s.settled[id] = err == nil
+}
+
+// sendPlanned sends, of a running triggered campaign whose last send went
+// through (settled), the rows planned for persons that are still
+// "planned": a round's entries, read back by person (the send log's key)
+// rather than by a sweep of the whole log. s.sendMu is held.
+func (s *Service) sendPlanned(ctx context.Context, c Campaign, persons *roaring.Bitmap, pre *prefetch) error {
+	err := s.sendPersons(ctx, c, persons, pre)
+	s.settle(c.ID, err)
+	return err
+}
+
+func (s *Service) sendPersons(ctx context.Context, c Campaign, persons *roaring.Bitmap, pre *prefetch) error {
+	r, ok := s.channels().lookup(c.Channel)
+	if !ok || r.person == nil {
+		return s.sendAll(ctx, c)
+	}
+	offer, err := s.Offer(ctx, c.OfferID)
+	if err != nil {
+		return err
+	}
+	batch, err := s.sendsWhere(ctx, "read the planned sends of a round's entries", c, 0,
+		"state = 'planned' AND person_id IN {persons:Array(UInt32)}", named("persons", persons.ToArray()))
+	if err != nil {
+		return err
+	}
+	d := s.dispatch(c, offer)
+	d.prefetched = pre
+	for i := 0; i < len(batch); i += s.chunk() {
+		if err := r.person.Send(ctx, d, batch[i:min(i+s.chunk(), len(batch))]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Service) finish(ctx context.Context, c Campaign) error {
@@ -228,7 +281,7 @@ func (s *Service) finish(ctx context.Context, c Campaign) error {
 // messages are the personalised messages of a chunk's recipients, in its
 // order. An unknown name renders "{{name}}您好" as "您好".
 func (d *Dispatch) messages(ctx context.Context, rows []Recipient) ([]string, error) {
-	who, err := d.s.profiles(ctx, personsOf(rows))
+	who, err := d.profiles(ctx, rows)
 	if err != nil {
 		return nil, err
 	}
@@ -238,6 +291,57 @@ func (d *Dispatch) messages(ctx context.Context, rows []Recipient) ([]string, er
 		out[i] = Render(c.Template, vars(who[r.Person], r.Sender, offer, coupon(offer, c.ID, r.Person)))
 	}
 	return out, nil
+}
+
+// profiles reads the names and staff of rows' persons, from the round's
+// prefetch when it holds them all.
+func (d *Dispatch) profiles(ctx context.Context, rows []Recipient) (map[uint32]profile, error) {
+	persons := personsOf(rows)
+	if who, ok := d.prefetched.get(ctx, persons); ok {
+		return who, nil
+	}
+	return d.s.profiles(ctx, persons)
+}
+
+// prefetch is the profiles of a round's entries, read while the round
+// plans them (the read scans the events, which grow with the brand: it is
+// the costliest step of an entry's send, and nothing it reads depends on
+// the plan).
+type prefetch struct {
+	persons *roaring.Bitmap
+	done    chan struct{}
+	who     map[uint32]profile
+	err     error
+}
+
+// prefetchProfiles starts reading the profiles of persons; the read ends
+// with ctx.
+func (s *Service) prefetchProfiles(ctx context.Context, persons *roaring.Bitmap) *prefetch {
+	p := &prefetch{persons: persons, done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		p.who, p.err = s.profiles(ctx, persons.ToArray())
+	}()
+	return p
+}
+
+// get returns the prefetched profiles when they cover persons and were
+// read; false sends the caller to read them itself. nil has none.
+func (p *prefetch) get(ctx context.Context, persons []uint32) (map[uint32]profile, bool) {
+	if p == nil {
+		return nil, false
+	}
+	for _, x := range persons {
+		if !p.persons.Contains(x) {
+			return nil, false
+		}
+	}
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		return nil, false
+	}
+	return p.who, p.err == nil
 }
 
 // profile is what personalises a message: the person's name (the latest

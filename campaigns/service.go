@@ -43,11 +43,16 @@ type Service struct {
 	sendMu sync.Mutex // serialises sending
 
 	looping       atomic.Bool // Run is active: it sends
+	sweep         atomic.Bool // a launch or schedule asked Run for a full round
 	wakeMu        sync.Mutex
 	wake          chan struct{}
 	entered       map[string]*roaring.Bitmap // segment -> persons who entered, not yet planned
 	recovered     map[string]bool            // campaign -> entries logged before this process caught up (recoverEntries)
 	lastReplenish map[string]time.Time
+	// settled holds the campaigns whose last send in this process went
+	// through: nothing of theirs is left "sending" but by a crash before
+	// the process started, which their first send settled. Under sendMu.
+	settled map[string]bool
 
 	stampMu   sync.Mutex
 	lastStamp time.Time

@@ -2,6 +2,7 @@ package campaigns
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -41,7 +42,7 @@ func (s *Service) SegmentChanged(ch segments.Change) {
 	}
 	bm.AddMany(ch.Entered)
 	s.wakeMu.Unlock()
-	s.kick()
+	s.wakeUp()
 }
 
 func (s *Service) wakeC() chan struct{} {
@@ -53,8 +54,14 @@ func (s *Service) wakeC() chan struct{} {
 	return s.wake
 }
 
-// kick wakes the loop without waiting.
+// kick wakes the loop without waiting, for a full round.
 func (s *Service) kick() {
+	s.sweep.Store(true)
+	s.wakeUp()
+}
+
+// wakeUp wakes the loop without waiting.
+func (s *Service) wakeUp() {
 	select {
 	case s.wakeC() <- struct{}{}:
 	default:
@@ -76,6 +83,11 @@ func (s *Service) takeEntered() map[string]*roaring.Bitmap {
 // settling what a crash left), reads WeCom delivery results and finishes
 // triggered campaigns past their end. Errors are logged and retried next
 // round; planned sends are never dropped.
+//
+// A round woken only by segment entries is short (see round): it sends
+// what it planned for them and nothing else; every other round — the
+// first, one after a failure, a launch's, and at least one every Every —
+// is a full pass that also sweeps every running campaign's send log.
 func (s *Service) Run(ctx context.Context, o RunOptions) {
 	if o.Every <= 0 {
 		o.Every = 30 * time.Second
@@ -91,10 +103,14 @@ func (s *Service) Run(ctx context.Context, o RunOptions) {
 	wake := s.wakeC()
 	tick := time.NewTicker(o.Every)
 	defer tick.Stop()
-	var lastSync time.Time
+	var lastSync, lastFull time.Time
 	retry := time.Duration(0) // after a failed round: 1 s, doubling up to Every
+	full := true
 	for {
-		if err := s.Round(ctx, o.ReplenishEvery); err != nil && ctx.Err() == nil {
+		if full || s.now().Sub(lastFull) >= o.Every {
+			full, lastFull = true, s.now()
+		}
+		if err := s.round(ctx, o.ReplenishEvery, full || s.takeSweep()); err != nil && ctx.Err() == nil {
 			s.Logger.Warn("campaign round failed; retrying", "err", err, "in", max(retry*2, time.Second))
 			retry = min(max(retry*2, time.Second), o.Every)
 		} else {
@@ -110,19 +126,37 @@ func (s *Service) Run(ctx context.Context, o RunOptions) {
 		if retry > 0 {
 			again = time.After(retry)
 		}
+		full = retry > 0
 		select {
 		case <-ctx.Done():
 			return
 		case <-wake:
 		case <-tick.C:
+			full = true
 		case <-again:
+			full = true
 		}
 	}
 }
 
-// Round does one pass of Run's work (except delivery results): tests and
-// benchmarks call it directly.
+// Round does one full pass of Run's work (except delivery results): tests
+// and benchmarks call it directly.
 func (s *Service) Round(ctx context.Context, replenishEvery time.Duration) error {
+	return s.round(ctx, replenishEvery, true)
+}
+
+// round plans and sends. A full round sends every running campaign's
+// planned rows (send: it settles what a crash or a failed round left
+// "sending", then reads the planned rows of the whole send log). A short
+// one (full false: woken by segment entries only) sends, of the
+// segment-entry campaigns, only the rows it planned itself, read back by
+// person (sendPlanned), and only for campaigns whose last send in this
+// process went through (settled); any other running campaign with work
+// (started or replenished in the round, or unsettled) gets the full send.
+// Exactly-once does not depend on which: both send only rows still
+// "planned" in the send log, under sendMu, through the journalling
+// channel.
+func (s *Service) round(ctx context.Context, replenishEvery time.Duration, full bool) error {
 	entered := s.takeEntered()
 	list, err := s.Campaigns(ctx)
 	if err != nil {
@@ -135,8 +169,16 @@ func (s *Service) Round(ctx context.Context, replenishEvery time.Duration) error
 			firstErr = err
 		}
 	}
+	var pre *prefetch // a short round reads its entries' names and staff while it plans
+	if !full {
+		pctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		pre = s.prefetchEntries(pctx, list, entered)
+	}
 	s.mu.Lock()
 	var toSend []Campaign
+	planned := map[string]*roaring.Bitmap{} // segment-entry campaign -> treatment persons planned in this round
+	needsFull := map[string]bool{}          // campaigns the round started, recovered or replenished
 	for _, c := range list {
 		switch c.Status {
 		case StatusScheduled:
@@ -147,20 +189,26 @@ func (s *Service) Round(ctx context.Context, replenishEvery time.Duration) error
 			note(err)
 			if err == nil {
 				toSend = append(toSend, started)
+				needsFull[c.ID] = true
 			}
 		case StatusRunning:
 			if c.Trigger == TriggerSegmentEntry && (c.EndAt.IsZero() || s.now().Before(c.EndAt)) {
 				if !s.recovered[c.ID] {
 					note(s.recoverEntries(ctx, c))
+					needsFull[c.ID] = true
 				}
 				if entered[c.SegmentID] != nil {
-					_, err := s.planTriggered(ctx, c, entered[c.SegmentID].Clone())
+					p, err := s.planTriggered(ctx, c, entered[c.SegmentID].Clone())
 					note(err)
+					if err == nil {
+						planned[c.ID] = p.treatment()
+					}
 				}
 			}
 			if c.Trigger == TriggerReplenishment && s.now().Sub(s.replenishedAt(c.ID)) >= replenishEvery && (c.EndAt.IsZero() || s.now().Before(c.EndAt)) {
 				_, err := s.replenish(ctx, c)
 				note(err)
+				needsFull[c.ID] = true
 			}
 			toSend = append(toSend, c)
 		}
@@ -173,11 +221,41 @@ func (s *Service) Round(ctx context.Context, replenishEvery time.Duration) error
 	defer s.sendMu.Unlock()
 	for _, c := range toSend {
 		if c.Trigger != TriggerOnce && c.Trigger != "" && !s.channels().isGroup(c.Channel) && inQuietHours(s.now(), c.QuietStart, c.QuietEnd) && s.now().Before(endOr(c)) {
-			continue // triggered sends wait for the quiet hours to end
+			s.settle(c.ID, errQuietHours) // the next round sends them all
+			continue                      // triggered sends wait for the quiet hours to end
 		}
-		note(s.send(ctx, c))
+		switch persons := planned[c.ID]; {
+		case full || needsFull[c.ID] || !s.settled[c.ID]:
+			note(s.send(ctx, c))
+		case persons != nil && !persons.IsEmpty():
+			note(s.sendPlanned(ctx, c, persons, pre))
+		}
 	}
 	return firstErr
+}
+
+// prefetchEntries starts reading the profiles of the persons who entered
+// the segments of running segment-entry campaigns (nil: none entered).
+func (s *Service) prefetchEntries(ctx context.Context, list []Campaign, entered map[string]*roaring.Bitmap) *prefetch {
+	all := roaring.New()
+	for _, c := range list {
+		if c.Status == StatusRunning && c.Trigger == TriggerSegmentEntry && entered[c.SegmentID] != nil {
+			all.Or(entered[c.SegmentID])
+		}
+	}
+	if all.IsEmpty() {
+		return nil
+	}
+	return s.prefetchProfiles(ctx, all)
+}
+
+// errQuietHours marks a campaign whose sends waited for its quiet hours.
+var errQuietHours = errors.New("campaigns: in quiet hours")
+
+// takeSweep reports whether something other than segment entries (a
+// launch, a schedule) asked for a round since the last call.
+func (s *Service) takeSweep() bool {
+	return s.sweep.Swap(false)
 }
 
 func endOr(c Campaign) time.Time {

@@ -90,6 +90,13 @@ type CacheStats struct {
 	// Waits are reads that waited for a computation or patch another
 	// caller had started (an estimate within its staleness does not).
 	Waits uint64 `json:"waits"`
+	// Queries are the engine's leaf and patch queries of callers in the
+	// foreground (estimates, live rounds, plans; not PatchWarm), SlotWait
+	// the time they waited in all for one of its query slots
+	// (Options.Concurrency) and QueryTime the time they took once in one.
+	Queries   uint64        `json:"queries"`
+	SlotWait  time.Duration `json:"slot_wait_ns"`
+	QueryTime time.Duration `json:"query_time_ns"`
 }
 
 func newLeafCache(max int, maxAge time.Duration) *leafCache {

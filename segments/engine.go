@@ -117,6 +117,8 @@ type Engine struct {
 
 	refreshMu sync.Mutex // one Refresh at a time: patches build on each other
 	canon     canonMemo  // canonical persons of the dirty set patches share
+
+	queries, slotWait, queryTime atomic.Int64 // foreground queries: CacheStats
 }
 
 type traitsFlight struct {
@@ -290,7 +292,8 @@ type backgroundKey struct{}
 
 // queryBitmap runs a query returning one groupBitmap state.
 func (e *Engine) queryBitmap(ctx context.Context, desc, query string, args []any) (*roaring.Bitmap, error) {
-	if ctx.Value(backgroundKey{}) != nil {
+	background := ctx.Value(backgroundKey{}) != nil
+	if background {
 		select {
 		case e.bgSem <- struct{}{}:
 			defer func() { <-e.bgSem }()
@@ -298,6 +301,7 @@ func (e *Engine) queryBitmap(ctx context.Context, desc, query string, args []any
 			return nil, ctx.Err()
 		}
 	}
+	queued := time.Now()
 	select {
 	case e.sem <- struct{}{}:
 		defer func() { <-e.sem }()
@@ -306,7 +310,13 @@ func (e *Engine) queryBitmap(ctx context.Context, desc, query string, args []any
 	}
 	start := time.Now()
 	var state []byte
-	if err := e.db.Conn.QueryRow(readContext(ctx), query, args...).Scan(&state); err != nil {
+	err := e.db.Conn.QueryRow(readContext(ctx), query, args...).Scan(&state)
+	if !background {
+		e.queries.Add(1)
+		e.slotWait.Add(int64(start.Sub(queued)))
+		e.queryTime.Add(int64(time.Since(start)))
+	}
+	if err != nil {
 		return nil, fmt.Errorf("segments: leaf %s: %w", desc, err)
 	}
 	bm, err := DecodeGroupBitmap(state)
@@ -343,7 +353,11 @@ func (e *Engine) PatchWarm(ctx context.Context) (int, error) {
 }
 
 // Stats describes the leaf cache.
-func (e *Engine) Stats() CacheStats { return e.cache.snapshotStats() }
+func (e *Engine) Stats() CacheStats {
+	st := e.cache.snapshotStats()
+	st.Queries, st.SlotWait, st.QueryTime = uint64(e.queries.Load()), time.Duration(e.slotWait.Load()), time.Duration(e.queryTime.Load())
+	return st
+}
 
 // Estimate is a rule's audience size while a marketer edits it.
 type Estimate struct {

@@ -787,3 +787,36 @@ func TestPatchWarmSkipsALeafPatchedMeanwhile(t *testing.T) {
 		t.Errorf("a clean leaf asked for in the background was queried: stats %+v, before %+v", s, stats)
 	}
 }
+
+// TestStatsCountTheForegroundLeafQueriesAndNotPatchWarms: a cold
+// estimate's leaf query counts in Stats' Queries (with its time);
+// PatchWarm's patch of the same leaf does not (its queries have their own
+// slots and nobody waits for them).
+func TestStatsCountTheForegroundLeafQueriesAndNotPatchWarms(t *testing.T) {
+	db := population(t)
+	ctx := context.Background()
+	opts := DefaultOptions()
+	opts.Now = func() time.Time { return testNow }
+	opts.EstimateStaleness = 10 * time.Second
+	e := NewEngine(db, opts)
+	rule := `did("search", 30) >= 1`
+	for range 2 { // read twice: PatchWarm patches it
+		if _, err := e.Estimate(ctx, rule, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := e.Stats()
+	if st.Queries != 1 || st.QueryTime <= 0 || st.SlotWait < 0 {
+		t.Fatalf("after one cold and one warm estimate: %d queries, %v in them, %v waiting; want 1 query with its time", st.Queries, st.QueryTime, st.SlotWait)
+	}
+	storetest.Insert(t, db, "events", eventCols, event(14, "search", 0.01, `{"keyword":"五常大米"}`))
+	if err := e.Refresh(ctx, []uint32{14}, KindEvents); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.PatchWarm(ctx); err != nil || n != 1 {
+		t.Fatalf("PatchWarm patched %d leaves (%v); want 1", n, err)
+	}
+	if after := e.Stats(); after.Queries != 1 || after.Refreshes != st.Refreshes+1 {
+		t.Fatalf("after PatchWarm's patch: %d queries, %d patches; want the patch done and not counted", after.Queries, after.Refreshes)
+	}
+}

@@ -387,12 +387,12 @@ func printInterval(out io.Writer, iv loadInterval) {
 	fmt.Fprintf(out, "%4.0fs  %6.0f ev/s  ack p50/p95/p99 %5.1f/%5.1f/%5.1f ms  estimates %3d p50/p99 %5.1f/%5.1f ms (cold %5.1f warm %5.1f)  "+
 		"entry->send %4d p50/p99 %6.0f/%6.0f ms (event->send p99 %6.0f)  rss platform %4.0f MB engine %4.0f MB  heap %4.0f MB  go %4.0f MB  "+
 		"dedup filter %4.1f MB pebble %4.1f MB disk %5.1f MB %5.0f lookups/s  persons %7d identifiers %8d  spool %6d  "+
-		"cpu platform %.2f engine %.2f  sched p99/max %5.1f/%5.1f ms  gc %3d max pause %5.2f ms  leaves computed %3d patched %3d waited %3d  errors %v\n",
+		"cpu platform %.2f engine %.2f  sched p99/max %5.1f/%5.1f ms  gc %3d max pause %5.2f ms  leaves computed %3d patched %3d waited %3d  slot wait/query %5.1f/%5.1f ms  errors %v\n",
 		iv.At, iv.EventsPerSec, iv.AckP50, iv.AckP95, iv.AckP99, iv.Estimates, iv.EstimateP50, iv.EstimateP99, iv.ColdP99, iv.WarmP99,
 		iv.EntrySend.Sends, iv.EntrySend.EntryP50, iv.EntrySend.EntryP99, iv.EntrySend.EventP99,
 		iv.PlatformRSSMB, iv.EngineRSSMB, iv.GoHeapLiveMB, iv.GoRuntimeMB,
 		iv.DedupFilterMB, iv.DedupPebbleMB, iv.DedupDiskMB, iv.DedupLookupsPerSec, iv.Persons, iv.Identifiers, iv.SpoolPending,
-		iv.PlatformCores, iv.EngineCores, iv.SchedP99MS, iv.SchedMaxMS, iv.GCCycles, iv.GCPauseMaxMS, iv.LeafMisses, iv.LeafPatches, iv.LeafWaits, iv.Errors)
+		iv.PlatformCores, iv.EngineCores, iv.SchedP99MS, iv.SchedMaxMS, iv.GCCycles, iv.GCPauseMaxMS, iv.LeafMisses, iv.LeafPatches, iv.LeafWaits, iv.SlotWaitMS, iv.LeafQueryMS, iv.Errors)
 }
 
 // settle completes the report after the load: totals, the time ClickHouse

@@ -155,6 +155,11 @@ type runSample struct {
 	LeafMisses    uint64  `json:"leaf_computations"`
 	LeafPatches   uint64  `json:"leaf_patches"`
 	LeafWaits     uint64  `json:"leaf_waits"`
+	// SlotWaitMS and LeafQueryMS are the mean time the engine's
+	// foreground leaf and patch queries waited for a query slot and then
+	// took (segments.CacheStats).
+	SlotWaitMS  float64 `json:"leaf_slot_wait_mean_ms"`
+	LeafQueryMS float64 `json:"leaf_query_mean_ms"`
 }
 
 // runProbe reads runSamples; it is used by one goroutine.
@@ -208,6 +213,10 @@ func (p *runProbe) sample() runSample {
 	if p.leaves != nil {
 		st := p.leaves()
 		s.LeafMisses, s.LeafPatches, s.LeafWaits = st.Misses-p.lastLeaf.Misses, st.Refreshes-p.lastLeaf.Refreshes, st.Waits-p.lastLeaf.Waits
+		if n := st.Queries - p.lastLeaf.Queries; n > 0 {
+			s.SlotWaitMS = float64(st.SlotWait-p.lastLeaf.SlotWait) / float64(n) / 1e6
+			s.LeafQueryMS = float64(st.QueryTime-p.lastLeaf.QueryTime) / float64(n) / 1e6
+		}
 		p.lastLeaf = st
 	}
 	return s
