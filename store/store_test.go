@@ -336,34 +336,6 @@ func TestInsertColumnsStoresOnceByTokenAndRefusesMisfits(t *testing.T) {
 	}
 }
 
-// A writer made by WithColumns inserts its columns of the same table (the
-// others take their defaults), deduplicated by token like the table's own,
-// and refuses buffered appends.
-func TestWithColumnsInsertsASubsetAndRefusesAppend(t *testing.T) {
-	db := storetest.DB(t)
-	createRowsTable(t, db)
-	w := store.NewWriter(db, store.WriterOptions{})
-	defer w.Close(context.Background())
-	sub := w.Table("rows", "id", "producer", "payload").Keyed("id").WithColumns("id", "producer")
-	ctx := ctxT(t, time.Minute)
-	for range 2 {
-		if err := sub.InsertColumns(ctx, "sub-1", []uint64{10, 11}, []uint8{9, 9}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var n uint64
-	var payloads string
-	if err := db.Conn.QueryRow(ctx, "SELECT count(), arrayStringConcat(groupArray(payload)) FROM "+db.Table("rows")+" WHERE producer = 9").Scan(&n, &payloads); err != nil {
-		t.Fatal(err)
-	}
-	if n != 2 || payloads != "" {
-		t.Fatalf("stored %d rows with payloads %q, want 2 with the default", n, payloads)
-	}
-	if err := sub.Append(ctx, uint64(12), uint8(9)); err == nil {
-		t.Fatal("Append on a WithColumns writer accepted")
-	}
-}
-
 // TestWriterCountsEngineCPUPerTable checks that a confirmed insert adds
 // the CPU the server reported for it to its table's counter, and to no
 // other table's.
