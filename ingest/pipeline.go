@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
@@ -67,8 +66,6 @@ type Pipeline struct {
 	opts   PipelineOptions
 	logger *slog.Logger
 	tables map[string]*store.TableWriter
-	// eventsDerived inserts events with derivedEventColumns too.
-	eventsDerived *store.TableWriter
 
 	mu        sync.Mutex
 	committed chan struct{} // closed and replaced on every commit
@@ -91,16 +88,13 @@ type work struct {
 
 // Table columns, in the order rows are built.
 var (
-	eventColumns = []string{"id_types", "id_values", "message_id", "type", "event", "ts", "received_at", "source", "person_id", "user_id", "anonymous_id", "properties", "traits", "context", "spool_seq"}
-	// derivedEventColumns follow eventColumns when the pipeline computes
-	// them (derivedColumns) instead of the engine's DEFAULT.
-	derivedEventColumns = []string{"topic", "keyword", "completion"}
-	orderColumns        = []string{"id_types", "id_values", "channel", "order_id", "version", "status", "ordered_at", "status_at", "amount", "currency", "province", "city", "store_id", "leader_id", "person_id", "source", "received_at", "spool_seq"}
-	orderLineColumns    = []string{"channel", "order_id", "line_no", "version", "sku", "product_name", "category", "quantity", "unit_price", "amount", "ordered_at", "person_id"}
-	contactColumns      = []string{"dedup_key", "ts", "change_type", "corp_id", "staff_userid", "external_userid", "state", "name", "unionid", "person_id", "received_at", "spool_seq"}
-	messageColumns      = []string{"msgid", "action", "from", "tolist", "roomid", "msgtime", "msgtype", "content", "pre_msgid", "external_userid", "staff_userid", "person_id", "body", "received_at", "spool_seq"}
-	vaultColumns        = []string{"hash", "type", "masked", "ciphertext", "updated_at"}
-	deadLetterColumns   = []string{"received_at", "source", "endpoint", "position", "code", "field", "message", "payload"}
+	eventColumns      = []string{"id_types", "id_values", "message_id", "type", "event", "ts", "received_at", "source", "person_id", "user_id", "anonymous_id", "properties", "traits", "context", "spool_seq"}
+	orderColumns      = []string{"id_types", "id_values", "channel", "order_id", "version", "status", "ordered_at", "status_at", "amount", "currency", "province", "city", "store_id", "leader_id", "person_id", "source", "received_at", "spool_seq"}
+	orderLineColumns  = []string{"channel", "order_id", "line_no", "version", "sku", "product_name", "category", "quantity", "unit_price", "amount", "ordered_at", "person_id"}
+	contactColumns    = []string{"dedup_key", "ts", "change_type", "corp_id", "staff_userid", "external_userid", "state", "name", "unionid", "person_id", "received_at", "spool_seq"}
+	messageColumns    = []string{"msgid", "action", "from", "tolist", "roomid", "msgtime", "msgtype", "content", "pre_msgid", "external_userid", "staff_userid", "person_id", "body", "received_at", "spool_seq"}
+	vaultColumns      = []string{"hash", "type", "masked", "ciphertext", "updated_at"}
+	deadLetterColumns = []string{"received_at", "source", "endpoint", "position", "code", "field", "message", "payload"}
 )
 
 // insertStages are the tables of a batch in the order they are inserted;
@@ -142,7 +136,6 @@ func NewPipeline(opts PipelineOptions) *Pipeline {
 		},
 		committed: make(chan struct{}),
 	}
-	p.eventsDerived = p.tables["events"].WithColumns(slices.Concat(eventColumns, derivedEventColumns)...)
 	for table, cols := range identity.Tables {
 		p.tables[table] = w.Table(table, cols...)
 	}
@@ -353,9 +346,6 @@ func (p *Pipeline) inserter(w *work, table string) func(ctx context.Context, tok
 	if table == "events" {
 		if w.events.len() == 0 {
 			return nil
-		}
-		if !w.events.engineDefaults {
-			tw = p.eventsDerived
 		}
 		return func(ctx context.Context, token string) error {
 			return tw.InsertColumns(ctx, token, w.events.columns()...)

@@ -18,24 +18,17 @@ type eventCols struct {
 	personID                                      []uint32
 	properties, traits, context                   []string
 	spoolSeq                                      []uint64
-	// The columns the engine would compute from properties
-	// (derivedColumns); engineDefaults when a row's are not certain, and
-	// the batch leaves all three to the engine.
-	topic, keyword []string
-	completion     []float32
-	engineDefaults bool
 }
 
 func (c *eventCols) reset(capacity int) { *c = eventCols{}; c.grow(capacity) }
 
 func (c *eventCols) grow(n int) {
 	c.idTypes, c.idValues = make([][]string, 0, n), make([][]string, 0, n)
-	for _, s := range []*[]string{&c.messageID, &c.typ, &c.event, &c.source, &c.userID, &c.anonID, &c.properties, &c.traits, &c.context, &c.topic, &c.keyword} {
+	for _, s := range []*[]string{&c.messageID, &c.typ, &c.event, &c.source, &c.userID, &c.anonID, &c.properties, &c.traits, &c.context} {
 		*s = make([]string, 0, n)
 	}
 	c.ts, c.receivedAt = make([]time.Time, 0, n), make([]time.Time, 0, n)
 	c.personID, c.spoolSeq = make([]uint32, 0, n), make([]uint64, 0, n)
-	c.completion = make([]float32, 0, n)
 }
 
 func (c *eventCols) len() int { return len(c.messageID) }
@@ -48,27 +41,12 @@ func (c *eventCols) add(e *Event, person uint32, seq uint64) {
 	c.personID, c.userID, c.anonID = append(c.personID, person), append(c.userID, e.UserID), append(c.anonID, e.AnonymousID)
 	c.properties, c.traits = append(c.properties, string(e.Properties)), append(c.traits, string(e.Traits))
 	c.context, c.spoolSeq = append(c.context, string(e.Context)), append(c.spoolSeq, seq)
-	if c.engineDefaults {
-		return
-	}
-	topic, keyword, completion, ok := derivedColumns(e.Properties)
-	if !ok {
-		c.engineDefaults = true
-		c.topic, c.keyword, c.completion = nil, nil, nil
-		return
-	}
-	c.topic, c.keyword, c.completion = append(c.topic, topic), append(c.keyword, keyword), append(c.completion, completion)
 }
 
-// columns are the slices in the insert's column order: eventColumns, then
-// derivedEventColumns unless the engine computes them.
+// columns are the slices in the insert's column order (eventColumns).
 func (c *eventCols) columns() []any {
-	cols := []any{c.idTypes, c.idValues, c.messageID, c.typ, c.event, c.ts, c.receivedAt, c.source, c.personID,
+	return []any{c.idTypes, c.idValues, c.messageID, c.typ, c.event, c.ts, c.receivedAt, c.source, c.personID,
 		c.userID, c.anonID, c.properties, c.traits, c.context, c.spoolSeq}
-	if c.engineDefaults {
-		return cols
-	}
-	return append(cols, c.topic, c.keyword, c.completion)
 }
 
 func (p *Pipeline) person(w *work, ref string, ids []identity.Identifier, at time.Time) uint32 {

@@ -94,7 +94,6 @@ type TableWriter struct {
 	key     []string // the columns restoreLost matches stored rows on
 	rows    [][]any
 	first   time.Time // when the oldest buffered row was appended
-	direct  bool      // made by WithColumns: Insert and InsertColumns only
 }
 
 type batch struct {
@@ -181,38 +180,11 @@ func (w *Writer) Table(name string, columns ...string) *TableWriter {
 	return t
 }
 
-// WithColumns is a writer for the same table that inserts the given
-// columns (the table's others take their defaults), with t's key, for
-// Insert and InsertColumns only: its rows are never buffered, so Append
-// refuses them. The key columns must be among columns.
-func (t *TableWriter) WithColumns(columns ...string) *TableWriter {
-	t.w.mu.Lock()
-	key := slices.Clone(t.key)
-	t.w.mu.Unlock()
-	for _, c := range key {
-		if !slices.Contains(columns, c) {
-			panic(fmt.Sprintf("BUG: key column %s of %s is not among its columns %v", c, t.name, columns))
-		}
-	}
-	return &TableWriter{
-		w:       t.w,
-		name:    t.name,
-		insert:  "INSERT INTO " + t.w.db.Table(t.name) + " (" + quoteAll(columns) + ")",
-		columns: len(columns),
-		names:   slices.Clone(columns),
-		key:     key,
-		direct:  true,
-	}
-}
-
 // Append buffers one row (values in the table's column order). The writer
 // keeps the slice: the caller must not modify it afterwards. Append blocks
 // while the writer holds MaxPendingRows rows, until there is room or ctx
 // ends.
 func (t *TableWriter) Append(ctx context.Context, row ...any) error {
-	if t.direct {
-		return fmt.Errorf("BUG: store: Append on a %s writer made by WithColumns", t.name)
-	}
 	if len(row) != t.columns {
 		return fmt.Errorf("store: %s takes %d values, got %d", t.name, t.columns, len(row))
 	}
