@@ -146,11 +146,24 @@ type generation struct {
 func (g *generation) mayHave(h uint64) bool { return !g.trusted.Load() || g.filter.has(h) }
 
 // dedupStripe holds the keys reserved and not yet on disk, of the keys
-// whose hash falls in it; its lock orders a key's lookups and writes.
+// whose hash falls in it, and the keys being looked up. Its lock guards
+// the map only: a lookup, which may read the disk, runs outside it, with
+// the key marked keyLookingUp so that a concurrent copy of the key waits
+// for the answer (on cond) instead of looking up too.
 type dedupStripe struct {
 	mu      sync.Mutex
-	pending map[string]struct{}
+	cond    sync.Cond // L is &mu; signalled when a lookup ends and someone waits
+	waiters int
+	pending map[string]keyState
 }
+
+// keyState is a pending key's state.
+type keyState uint8
+
+const (
+	keyLookingUp keyState = iota + 1 // a request is looking it up (outside the lock)
+	keyReserved                      // new: reserved by a request until its commit or release
+)
 
 // genIndex is the generation of time t; floor division, so times before
 // 1970 work too.
@@ -189,18 +202,49 @@ func (r *dedupRequest) reserve(key string, now time.Time) (bool, error) {
 	h := xxhash.Sum64String(key)
 	s := &d.stripes[h%dedupStripes]
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.pending[key]; ok {
-		return false, nil
+	for {
+		st, ok := s.pending[key]
+		if !ok {
+			break
+		}
+		if st == keyReserved {
+			s.mu.Unlock()
+			return false, nil
+		}
+		// Another request is looking the key up: its answer decides
+		// (reserved: a duplicate; gone: found on disk or failed, so look
+		// again).
+		s.waiters++
+		s.cond.Wait()
+		s.waiters--
 	}
+	s.pending[key] = keyLookingUp
+	s.mu.Unlock()
+	// The lookup runs outside the stripe's lock (it may read the disk):
+	// the mark above keeps copies of the key waiting, and a key written
+	// to disk by a commit stays pending until then, so no copy can miss
+	// both.
 	gen, found, _, err := d.lookup(key, h, now, now, true)
+	var lb uint64
+	if err == nil && !found && r.lb == 0 {
+		lb = d.beginFlight()
+	}
+	s.mu.Lock()
+	if err != nil || found {
+		delete(s.pending, key)
+	} else {
+		s.pending[key] = keyReserved
+	}
+	if s.waiters > 0 {
+		s.cond.Broadcast()
+	}
+	s.mu.Unlock()
 	if err != nil || found {
 		return false, err
 	}
-	if r.lb == 0 {
-		r.lb = d.beginFlight()
+	if lb != 0 {
+		r.lb = lb
 	}
-	s.pending[key] = struct{}{}
 	r.keys = append(r.keys, reservation{gen: gen, key: key})
 	return true, nil
 }
@@ -261,7 +305,8 @@ func (r *dedupRequest) forget() {
 // arrived at a past time at (Warm), that time's generation, so that it
 // expires a window after it arrived; expired reports such a key already
 // older than the window. With mark it records the key in that
-// generation's filter. The caller holds the key's stripe.
+// generation's filter. The caller holds the key's stripe or has marked
+// the key keyLookingUp in it.
 func (d *Dedup) lookup(key string, h uint64, now, at time.Time, mark bool) (gen int64, found, expired bool, err error) {
 	d.mu.RLock()
 	target, fix := d.target(now, at)

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -319,4 +321,45 @@ func heapInUse() uint64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return m.HeapAlloc
+}
+
+// Requests racing for the same keys reserve each key once: the lookup runs
+// outside the stripe's lock, and a copy that arrives while another request
+// looks the key up waits for its answer instead of looking up too. Each
+// request commits what it reserved, so a later copy finds it on disk.
+func TestDedupRacingReservationsTakeEachKeyOnce(t *testing.T) {
+	d, err := OpenDedup(DedupOptions{Dir: filepath.Join(t.TempDir(), "dedup")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	const keys, racers = 3000, 6
+	now := time.Date(2026, 11, 11, 0, 0, 0, 0, time.UTC)
+	taken := make([]atomic.Int32, keys)
+	var wg sync.WaitGroup
+	for range racers {
+		wg.Go(func() {
+			for start := 0; start < keys; start += 50 {
+				r := d.request()
+				for i := start; i < start+50; i++ {
+					k := i // all in the same order: the most overlap
+					ok, err := r.reserve(fmt.Sprintf("app:race-%d", k), now)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if ok {
+						taken[k].Add(1)
+					}
+				}
+				r.commit()
+			}
+		})
+	}
+	wg.Wait()
+	for k := range taken {
+		if n := taken[k].Load(); n != 1 {
+			t.Fatalf("key %d reserved %d times, want once", k, n)
+		}
+	}
 }

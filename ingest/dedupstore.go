@@ -77,7 +77,8 @@ func OpenDedup(opts DedupOptions) (*Dedup, error) {
 		perGen: opts.FilterBytes / (dedupGenerations + 1),
 	}
 	for i := range d.stripes {
-		d.stripes[i].pending = map[string]struct{}{}
+		d.stripes[i].pending = map[string]keyState{}
+		d.stripes[i].cond.L = &d.stripes[i].mu
 	}
 	dir := opts.Dir
 	if dir == "" {
