@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"math"
 	"sort"
 	"sync"
 	"time"
@@ -23,10 +24,10 @@ type Graph struct {
 	seedA, seedB maphash.Seed
 
 	mu        sync.RWMutex
-	ids       map[idKey]uint32 // identifier -> owning person; contestedBit marks shared ones
-	persons   []personState    // by person id; 0 is "no person"
+	ids       *idTable      // identifier -> owning person; contestedBit marks shared ones
+	persons   []personState // by person id; 0 is "no person"
 	children  map[uint32][]uint32
-	linkTimes map[timeKey][]time.Time // windowed types: when each identifier was linked
+	linkTimes map[timeKey][]int64 // windowed types: when each identifier was linked (linkTime)
 	merges    map[uint64]*Merge
 	nextMerge uint64
 }
@@ -106,8 +107,8 @@ type Conflict struct {
 func NewGraph(rules Rules) *Graph {
 	return &Graph{
 		rules: rules, seedA: maphash.MakeSeed(), seedB: maphash.MakeSeed(),
-		ids: map[idKey]uint32{}, persons: make([]personState, 1), children: map[uint32][]uint32{},
-		linkTimes: map[timeKey][]time.Time{}, merges: map[uint64]*Merge{}, nextMerge: 1,
+		ids: newIDTable(), persons: make([]personState, 1), children: map[uint32][]uint32{},
+		linkTimes: map[timeKey][]int64{}, merges: map[uint64]*Merge{}, nextMerge: 1,
 	}
 }
 
@@ -150,7 +151,7 @@ func (g *Graph) Canonical(p uint32) uint32 {
 func (g *Graph) Lookup(id Identifier) (uint32, bool) {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	v, ok := g.ids[g.key(id)]
+	v, ok := g.ids.get(g.key(id))
 	if !ok {
 		return 0, false
 	}
@@ -190,7 +191,7 @@ func (g *Graph) Persons() int {
 func (g *Graph) Identifiers() int {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	return len(g.ids)
+	return g.ids.len()
 }
 
 // found is an identifier of a record that the graph knows.
@@ -217,7 +218,7 @@ func (g *Graph) Resolve(ref string, ids []Identifier, at time.Time, ch *Changes)
 	var matched []found
 	var fresh []Identifier
 	for _, id := range cand {
-		v, ok := g.ids[g.key(id)]
+		v, ok := g.ids.get(g.key(id))
 		switch {
 		case !ok:
 			fresh = append(fresh, id)
@@ -274,10 +275,10 @@ func (g *Graph) Resolve(ref string, ids []Identifier, at time.Time, ch *Changes)
 // contest marks an identifier shared by two persons it may not join.
 func (g *Graph) contest(ref string, at time.Time, m found, other uint32, ch *Changes) {
 	k := g.key(m.id)
-	if g.ids[k]&contestedBit != 0 {
+	if v, _ := g.ids.get(k); v&contestedBit != 0 {
 		return
 	}
-	g.ids[k] = m.owner | contestedBit
+	g.ids.set(k, m.owner|contestedBit)
 	ch.Links = append(ch.Links, Link{Identifier: m.id, Person: m.owner, Contested: true, LinkedAt: at, Ref: ref})
 	ch.Conflicts = append(ch.Conflicts, Conflict{At: at, Ref: ref, Identifier: m.id, PersonA: m.root, PersonB: other,
 		Reason: fmt.Sprintf("%s is shared by two persons and may not join them", m.id.Type)})
@@ -337,14 +338,14 @@ func (g *Graph) attach(ref string, at time.Time, anchor found, id Identifier, ch
 		return false
 	}
 	owner := anchor.owner
-	g.ids[g.key(id)] = owner
+	g.ids.set(g.key(id), owner)
 	if typed {
 		if s := &g.persons[owner].own[ti]; *s < 255 {
 			*s++
 		}
 		if rule.Window > 0 {
 			k := timeKey{owner, ti}
-			g.linkTimes[k] = append(g.linkTimes[k], at)
+			g.linkTimes[k] = append(g.linkTimes[k], linkTime(at))
 		}
 	}
 	ch.Links = append(ch.Links, Link{Identifier: id, Person: owner, LinkedAt: at, Ref: ref})
@@ -364,20 +365,37 @@ func (g *Graph) clusterCount(root uint32, ti uint8, window time.Duration, at tim
 	if window == 0 && !g.persons[root].merged {
 		return int(g.persons[root].own[ti]) // the common case: never merged
 	}
-	n := 0
+	n, now := 0, linkTime(at)
 	for _, p := range g.subtree(root, nil) {
 		if window == 0 {
 			n += int(g.persons[p].own[ti])
 			continue
 		}
 		for _, t := range g.linkTimes[timeKey{p, ti}] {
-			if at.Sub(t) < window && !t.After(at) {
+			// at.Sub(t) < window && !t.After(at); a difference that
+			// overflows is centuries, never within a window.
+			if d := now - t; t <= now && d >= 0 && d < int64(window) {
 				n++
 			}
 		}
 	}
 	return n
 }
+
+// linkTime is a link's time as Unix nanoseconds, the form linkTimes keeps
+// (8 bytes where a time.Time takes 24); times outside that form's range,
+// before 1678 or after 2262, are clamped to its ends.
+func linkTime(t time.Time) int64 {
+	switch {
+	case t.Before(minLinkTime):
+		return math.MinInt64
+	case t.After(maxLinkTime):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+var minLinkTime, maxLinkTime = time.Unix(0, math.MinInt64), time.Unix(0, math.MaxInt64)
 
 // join merges m's tree into the anchor's when both identifiers may join
 // and no limit would be broken; otherwise it records a conflict, and an

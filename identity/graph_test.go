@@ -68,7 +68,8 @@ func partition(g *Graph, recs []rec) map[string]string {
 func (g *Graph) contested(id Identifier) bool {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	return g.ids[g.key(id)]&contestedBit != 0
+	v, _ := g.ids.get(g.key(id))
+	return v&contestedBit != 0
 }
 
 func TestChainOfRecordsJoinsOnePerson(t *testing.T) {

@@ -398,7 +398,7 @@ func (g *Graph) forget(persons []uint32, ids []Identifier) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, id := range ids {
-		delete(g.ids, g.key(id))
+		g.ids.del(g.key(id))
 	}
 	for _, p := range persons {
 		g.persons[p] = personState{parent: p}
