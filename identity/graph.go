@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
-	"math"
 	"sort"
 	"sync"
 	"time"
@@ -27,8 +26,8 @@ type Graph struct {
 	ids       *idTable      // identifier -> owning person; contestedBit marks shared ones
 	persons   []personState // by person id; 0 is "no person"
 	children  map[uint32][]uint32
-	linkTimes map[timeKey][]int64 // windowed types: when each identifier was linked (linkTime)
-	merges    map[uint64]*Merge
+	linkTimes linkTimes // windowed types: when each identifier was linked
+	merges    mergeLog
 	nextMerge uint64
 }
 
@@ -37,11 +36,6 @@ type Graph struct {
 const contestedBit = 1 << 31
 
 type idKey struct{ a, b uint64 }
-
-type timeKey struct {
-	person uint32
-	typ    uint8
-}
 
 type personState struct {
 	parent uint32    // the survivor this person was merged into; itself when a root
@@ -108,7 +102,7 @@ func NewGraph(rules Rules) *Graph {
 	return &Graph{
 		rules: rules, seedA: maphash.MakeSeed(), seedB: maphash.MakeSeed(),
 		ids: newIDTable(), persons: make([]personState, 1), children: map[uint32][]uint32{},
-		linkTimes: map[timeKey][]int64{}, merges: map[uint64]*Merge{}, nextMerge: 1,
+		linkTimes: newLinkTimes(), merges: newMergeLog(), nextMerge: 1,
 	}
 }
 
@@ -344,8 +338,7 @@ func (g *Graph) attach(ref string, at time.Time, anchor found, id Identifier, ch
 			*s++
 		}
 		if rule.Window > 0 {
-			k := timeKey{owner, ti}
-			g.linkTimes[k] = append(g.linkTimes[k], linkTime(at))
+			g.linkTimes.add(timeKey{owner, ti}, at)
 		}
 	}
 	ch.Links = append(ch.Links, Link{Identifier: id, Person: owner, LinkedAt: at, Ref: ref})
@@ -365,37 +358,16 @@ func (g *Graph) clusterCount(root uint32, ti uint8, window time.Duration, at tim
 	if window == 0 && !g.persons[root].merged {
 		return int(g.persons[root].own[ti]) // the common case: never merged
 	}
-	n, now := 0, linkTime(at)
+	n := 0
 	for _, p := range g.subtree(root, nil) {
 		if window == 0 {
 			n += int(g.persons[p].own[ti])
 			continue
 		}
-		for _, t := range g.linkTimes[timeKey{p, ti}] {
-			// at.Sub(t) < window && !t.After(at); a difference that
-			// overflows is centuries, never within a window.
-			if d := now - t; t <= now && d >= 0 && d < int64(window) {
-				n++
-			}
-		}
+		n += g.linkTimes.within(timeKey{p, ti}, at, window)
 	}
 	return n
 }
-
-// linkTime is a link's time as Unix nanoseconds, the form linkTimes keeps
-// (8 bytes where a time.Time takes 24); times outside that form's range,
-// before 1678 or after 2262, are clamped to its ends.
-func linkTime(t time.Time) int64 {
-	switch {
-	case t.Before(minLinkTime):
-		return math.MinInt64
-	case t.After(maxLinkTime):
-		return math.MaxInt64
-	}
-	return t.UnixNano()
-}
-
-var minLinkTime, maxLinkTime = time.Unix(0, math.MinInt64), time.Unix(0, math.MaxInt64)
 
 // join merges m's tree into the anchor's when both identifiers may join
 // and no limit would be broken; otherwise it records a conflict, and an
@@ -435,9 +407,9 @@ func (g *Graph) join(ref string, at time.Time, anchor, m found, ch *Changes) {
 		ch.Persons = append(ch.Persons, PersonRow{Person: p, Parent: g.persons[p].parent, Canonical: g.root(anchor.root)})
 	}
 	mg := Merge{ID: g.nextMerge, At: at, Survivor: anchor.root, Absorbed: m.root, Ref: ref, Anchor: anchor.id, Evidence: m.id,
-		Rule: fmt.Sprintf("%s and %s on one record; both may join", anchor.id.Type, m.id.Type)}
+		Rule: ruleText(anchor.id.Type, m.id.Type)}
 	g.nextMerge++
-	g.merges[mg.ID] = &mg
+	g.merges.put(mg)
 	ch.Merges = append(ch.Merges, mg)
 }
 
@@ -454,7 +426,7 @@ var (
 func (g *Graph) Unmerge(id uint64, by string, at time.Time, ch *Changes) ([]uint32, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	m, ok := g.merges[id]
+	m, ok := g.merges.get(id)
 	switch {
 	case !ok:
 		return nil, ErrNoSuchMerge
@@ -477,7 +449,8 @@ func (g *Graph) Unmerge(id uint64, by string, at time.Time, ch *Changes) ([]uint
 		ch.Persons = append(ch.Persons, PersonRow{Person: p, Parent: g.persons[p].parent, Canonical: m.Absorbed})
 	}
 	m.Undone, m.UndoneAt, m.UndoneBy = true, at, by
-	ch.Merges = append(ch.Merges, *m)
+	g.merges.put(m)
+	ch.Merges = append(ch.Merges, m)
 	return tree, nil
 }
 
@@ -494,11 +467,11 @@ func (g *Graph) MergesOf(p uint32) []Merge {
 		in[q] = true
 	}
 	var out []Merge
-	for _, m := range g.merges {
-		if in[m.Survivor] || in[m.Absorbed] {
-			out = append(out, *m)
+	g.merges.each(func(id uint64, survivor, absorbed uint32) {
+		if in[survivor] || in[absorbed] {
+			m, _ := g.merges.get(id)
+			out = append(out, m)
 		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out
+	})
+	return out // in id order
 }

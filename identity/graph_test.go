@@ -253,8 +253,8 @@ func TestArrivalOrderDoesNotChangePersons(t *testing.T) {
 				t.Fatalf("round %d: %s is with %s, in arrival order with %s", round, k, got[k], v)
 			}
 		}
-		if g.Persons()-len(g.merges) != 300 {
-			t.Fatalf("round %d: %d persons less %d merges, want 300 households", round, g.Persons(), len(g.merges))
+		if g.Persons()-g.merges.len() != 300 {
+			t.Fatalf("round %d: %d persons less %d merges, want 300 households", round, g.Persons(), g.merges.len())
 		}
 	}
 }

@@ -403,16 +403,18 @@ func (g *Graph) forget(persons []uint32, ids []Identifier) {
 	for _, p := range persons {
 		g.persons[p] = personState{parent: p}
 		delete(g.children, p)
-		for ti := range uint8(len(personState{}.own)) {
-			delete(g.linkTimes, timeKey{p, ti})
-		}
+		g.linkTimes.forget(p)
 	}
-	for id, m := range g.merges {
+	var gone []uint64
+	g.merges.each(func(id uint64, survivor, absorbed uint32) {
 		for _, p := range persons {
-			if m.Survivor == p || m.Absorbed == p {
-				delete(g.merges, id)
+			if survivor == p || absorbed == p {
+				gone = append(gone, id)
 				break
 			}
 		}
+	})
+	for _, id := range gone {
+		g.merges.del(id)
 	}
 }
