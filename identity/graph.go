@@ -39,7 +39,7 @@ type idKey struct{ a, b uint64 }
 
 type personState struct {
 	parent uint32    // the survivor this person was merged into; itself when a root
-	own    [15]uint8 // identifiers it owns, per rule type (saturating)
+	own    [11]uint8 // identifiers it owns, per rule type (saturating); rules hold known types only, len(Types)
 	merged bool      // others were merged into it (see children)
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 var t0 = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
@@ -327,5 +328,16 @@ func TestParseRules(t *testing.T) {
 		if _, err := ParseRules([]byte(bad)); err == nil {
 			t.Errorf("%s accepted", bad)
 		}
+	}
+}
+
+// A person counts its identifiers per rule type in a fixed array (16 bytes
+// a person): it must have room for every known type.
+func TestPersonStateCountsEveryType(t *testing.T) {
+	if len(personState{}.own) < len(Types) {
+		t.Fatalf("personState counts %d types, %d are known", len(personState{}.own), len(Types))
+	}
+	if s := unsafe.Sizeof(personState{}); s != 16 {
+		t.Fatalf("personState is %d bytes, want 16", s)
 	}
 }

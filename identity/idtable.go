@@ -87,7 +87,9 @@ func (t *idTable) set(k idKey, v uint32) {
 	if len(b) == cap(b) {
 		// Grow by an eighth, not append's doubling: the spare room of
 		// thousands of buckets is what the table costs beyond its slots.
-		nb := make([]idSlot, len(b), len(b)+len(b)/8+4)
+		// Appending to nil rounds the capacity up to the allocator's size
+		// class, so the class's spare bytes are usable slots, not waste.
+		nb := append([]idSlot(nil), make([]idSlot, len(b)+len(b)/8+4)...)[:len(b)]
 		copy(nb, b)
 		b = nb
 	}
