@@ -16,8 +16,11 @@ import (
 // person its evidence gave it.
 //
 // Resolve is called by one goroutine (the ingest pipeline); lookups and
-// Unmerge may run concurrently with it. Memory: ~28 bytes per identifier
-// (a 128-bit key and a person id in a Swiss table) plus 20 bytes per person.
+// Unmerge may run concurrently with it. Memory: ~17 bytes per identifier
+// (96 bits of its keyed hash and its person in a sorted idTable), 16 bytes
+// per person, ~120 bytes per merge (mergeLog) and ~23 bytes per person's
+// device or anonymous id (linkTimes); on the generator's worlds ~40 bytes
+// per identifier in all (docs/identity.md).
 type Graph struct {
 	rules        Rules
 	seedA, seedB maphash.Seed
