@@ -16,18 +16,21 @@ import (
 // person its evidence gave it.
 //
 // Resolve is called by one goroutine (the ingest pipeline); lookups and
-// Unmerge may run concurrently with it. Memory: ~28 bytes per identifier
-// (a 128-bit key and a person id in a Swiss table) plus 20 bytes per person.
+// Unmerge may run concurrently with it. Memory: ~17 bytes per identifier
+// (96 bits of its keyed hash and its person in a sorted idTable), 16 bytes
+// per person, ~120 bytes per merge (mergeLog) and ~23 bytes per person's
+// device or anonymous id (linkTimes); on the generator's worlds ~40 bytes
+// per identifier in all (docs/identity.md).
 type Graph struct {
 	rules        Rules
 	seedA, seedB maphash.Seed
 
 	mu        sync.RWMutex
-	ids       map[idKey]uint32 // identifier -> owning person; contestedBit marks shared ones
-	persons   []personState    // by person id; 0 is "no person"
+	ids       *idTable      // identifier -> owning person; contestedBit marks shared ones
+	persons   []personState // by person id; 0 is "no person"
 	children  map[uint32][]uint32
-	linkTimes map[timeKey][]time.Time // windowed types: when each identifier was linked
-	merges    map[uint64]*Merge
+	linkTimes linkTimes // windowed types: when each identifier was linked
+	merges    mergeLog
 	nextMerge uint64
 }
 
@@ -37,14 +40,9 @@ const contestedBit = 1 << 31
 
 type idKey struct{ a, b uint64 }
 
-type timeKey struct {
-	person uint32
-	typ    uint8
-}
-
 type personState struct {
 	parent uint32    // the survivor this person was merged into; itself when a root
-	own    [15]uint8 // identifiers it owns, per rule type (saturating)
+	own    [11]uint8 // identifiers it owns, per rule type (saturating); rules hold known types only, len(Types)
 	merged bool      // others were merged into it (see children)
 }
 
@@ -106,8 +104,8 @@ type Conflict struct {
 func NewGraph(rules Rules) *Graph {
 	return &Graph{
 		rules: rules, seedA: maphash.MakeSeed(), seedB: maphash.MakeSeed(),
-		ids: map[idKey]uint32{}, persons: make([]personState, 1), children: map[uint32][]uint32{},
-		linkTimes: map[timeKey][]time.Time{}, merges: map[uint64]*Merge{}, nextMerge: 1,
+		ids: newIDTable(), persons: make([]personState, 1), children: map[uint32][]uint32{},
+		linkTimes: newLinkTimes(), merges: newMergeLog(), nextMerge: 1,
 	}
 }
 
@@ -150,7 +148,7 @@ func (g *Graph) Canonical(p uint32) uint32 {
 func (g *Graph) Lookup(id Identifier) (uint32, bool) {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	v, ok := g.ids[g.key(id)]
+	v, ok := g.ids.get(g.key(id))
 	if !ok {
 		return 0, false
 	}
@@ -190,7 +188,7 @@ func (g *Graph) Persons() int {
 func (g *Graph) Identifiers() int {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	return len(g.ids)
+	return g.ids.len()
 }
 
 // found is an identifier of a record that the graph knows.
@@ -217,7 +215,7 @@ func (g *Graph) Resolve(ref string, ids []Identifier, at time.Time, ch *Changes)
 	var matched []found
 	var fresh []Identifier
 	for _, id := range cand {
-		v, ok := g.ids[g.key(id)]
+		v, ok := g.ids.get(g.key(id))
 		switch {
 		case !ok:
 			fresh = append(fresh, id)
@@ -274,10 +272,10 @@ func (g *Graph) Resolve(ref string, ids []Identifier, at time.Time, ch *Changes)
 // contest marks an identifier shared by two persons it may not join.
 func (g *Graph) contest(ref string, at time.Time, m found, other uint32, ch *Changes) {
 	k := g.key(m.id)
-	if g.ids[k]&contestedBit != 0 {
+	if v, _ := g.ids.get(k); v&contestedBit != 0 {
 		return
 	}
-	g.ids[k] = m.owner | contestedBit
+	g.ids.set(k, m.owner|contestedBit)
 	ch.Links = append(ch.Links, Link{Identifier: m.id, Person: m.owner, Contested: true, LinkedAt: at, Ref: ref})
 	ch.Conflicts = append(ch.Conflicts, Conflict{At: at, Ref: ref, Identifier: m.id, PersonA: m.root, PersonB: other,
 		Reason: fmt.Sprintf("%s is shared by two persons and may not join them", m.id.Type)})
@@ -337,14 +335,13 @@ func (g *Graph) attach(ref string, at time.Time, anchor found, id Identifier, ch
 		return false
 	}
 	owner := anchor.owner
-	g.ids[g.key(id)] = owner
+	g.ids.set(g.key(id), owner)
 	if typed {
 		if s := &g.persons[owner].own[ti]; *s < 255 {
 			*s++
 		}
 		if rule.Window > 0 {
-			k := timeKey{owner, ti}
-			g.linkTimes[k] = append(g.linkTimes[k], at)
+			g.linkTimes.add(timeKey{owner, ti}, at)
 		}
 	}
 	ch.Links = append(ch.Links, Link{Identifier: id, Person: owner, LinkedAt: at, Ref: ref})
@@ -370,11 +367,7 @@ func (g *Graph) clusterCount(root uint32, ti uint8, window time.Duration, at tim
 			n += int(g.persons[p].own[ti])
 			continue
 		}
-		for _, t := range g.linkTimes[timeKey{p, ti}] {
-			if at.Sub(t) < window && !t.After(at) {
-				n++
-			}
-		}
+		n += g.linkTimes.within(timeKey{p, ti}, at, window)
 	}
 	return n
 }
@@ -417,9 +410,9 @@ func (g *Graph) join(ref string, at time.Time, anchor, m found, ch *Changes) {
 		ch.Persons = append(ch.Persons, PersonRow{Person: p, Parent: g.persons[p].parent, Canonical: g.root(anchor.root)})
 	}
 	mg := Merge{ID: g.nextMerge, At: at, Survivor: anchor.root, Absorbed: m.root, Ref: ref, Anchor: anchor.id, Evidence: m.id,
-		Rule: fmt.Sprintf("%s and %s on one record; both may join", anchor.id.Type, m.id.Type)}
+		Rule: ruleText(anchor.id.Type, m.id.Type)}
 	g.nextMerge++
-	g.merges[mg.ID] = &mg
+	g.merges.put(mg)
 	ch.Merges = append(ch.Merges, mg)
 }
 
@@ -436,7 +429,7 @@ var (
 func (g *Graph) Unmerge(id uint64, by string, at time.Time, ch *Changes) ([]uint32, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	m, ok := g.merges[id]
+	m, ok := g.merges.get(id)
 	switch {
 	case !ok:
 		return nil, ErrNoSuchMerge
@@ -459,7 +452,8 @@ func (g *Graph) Unmerge(id uint64, by string, at time.Time, ch *Changes) ([]uint
 		ch.Persons = append(ch.Persons, PersonRow{Person: p, Parent: g.persons[p].parent, Canonical: m.Absorbed})
 	}
 	m.Undone, m.UndoneAt, m.UndoneBy = true, at, by
-	ch.Merges = append(ch.Merges, *m)
+	g.merges.put(m)
+	ch.Merges = append(ch.Merges, m)
 	return tree, nil
 }
 
@@ -476,11 +470,11 @@ func (g *Graph) MergesOf(p uint32) []Merge {
 		in[q] = true
 	}
 	var out []Merge
-	for _, m := range g.merges {
-		if in[m.Survivor] || in[m.Absorbed] {
-			out = append(out, *m)
+	g.merges.each(func(id uint64, survivor, absorbed uint32) {
+		if in[survivor] || in[absorbed] {
+			m, _ := g.merges.get(id)
+			out = append(out, m)
 		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out
+	})
+	return out // in id order
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 var t0 = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
@@ -68,7 +69,8 @@ func partition(g *Graph, recs []rec) map[string]string {
 func (g *Graph) contested(id Identifier) bool {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	return g.ids[g.key(id)]&contestedBit != 0
+	v, _ := g.ids.get(g.key(id))
+	return v&contestedBit != 0
 }
 
 func TestChainOfRecordsJoinsOnePerson(t *testing.T) {
@@ -252,8 +254,8 @@ func TestArrivalOrderDoesNotChangePersons(t *testing.T) {
 				t.Fatalf("round %d: %s is with %s, in arrival order with %s", round, k, got[k], v)
 			}
 		}
-		if g.Persons()-len(g.merges) != 300 {
-			t.Fatalf("round %d: %d persons less %d merges, want 300 households", round, g.Persons(), len(g.merges))
+		if g.Persons()-g.merges.len() != 300 {
+			t.Fatalf("round %d: %d persons less %d merges, want 300 households", round, g.Persons(), g.merges.len())
 		}
 	}
 }
@@ -326,5 +328,16 @@ func TestParseRules(t *testing.T) {
 		if _, err := ParseRules([]byte(bad)); err == nil {
 			t.Errorf("%s accepted", bad)
 		}
+	}
+}
+
+// A person counts its identifiers per rule type in a fixed array (16 bytes
+// a person): it must have room for every known type.
+func TestPersonStateCountsEveryType(t *testing.T) {
+	if len(personState{}.own) < len(Types) {
+		t.Fatalf("personState counts %d types, %d are known", len(personState{}.own), len(Types))
+	}
+	if s := unsafe.Sizeof(personState{}); s != 16 {
+		t.Fatalf("personState is %d bytes, want 16", s)
 	}
 }

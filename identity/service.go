@@ -398,21 +398,23 @@ func (g *Graph) forget(persons []uint32, ids []Identifier) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, id := range ids {
-		delete(g.ids, g.key(id))
+		g.ids.del(g.key(id))
 	}
 	for _, p := range persons {
 		g.persons[p] = personState{parent: p}
 		delete(g.children, p)
-		for ti := range uint8(len(personState{}.own)) {
-			delete(g.linkTimes, timeKey{p, ti})
-		}
+		g.linkTimes.forget(p)
 	}
-	for id, m := range g.merges {
+	var gone []uint64
+	g.merges.each(func(id uint64, survivor, absorbed uint32) {
 		for _, p := range persons {
-			if m.Survivor == p || m.Absorbed == p {
-				delete(g.merges, id)
+			if survivor == p || absorbed == p {
+				gone = append(gone, id)
 				break
 			}
 		}
+	})
+	for _, id := range gone {
+		g.merges.del(id)
 	}
 }

@@ -29,7 +29,7 @@ func Load(ctx context.Context, db *store.DB, rules Rules) (*Graph, LoadStats, er
 	if err := g.loadMerges(ctx, db); err != nil {
 		return nil, LoadStats{}, fmt.Errorf("load merges: %w", err)
 	}
-	return g, LoadStats{Persons: len(g.persons) - 1, Identifiers: len(g.ids), Merges: len(g.merges), Took: time.Since(start)}, nil
+	return g, LoadStats{Persons: len(g.persons) - 1, Identifiers: g.ids.len(), Merges: g.merges.len(), Took: time.Since(start)}, nil
 }
 
 func (g *Graph) loadPersons(ctx context.Context, db *store.DB) error {
@@ -82,14 +82,13 @@ func (g *Graph) loadLinks(ctx context.Context, db *store.DB) error {
 		if contested != 0 {
 			v |= contestedBit
 		}
-		g.ids[g.key(id)] = v
+		g.ids.set(g.key(id), v)
 		if ti, ok := g.rules.index[id.Type]; ok {
 			if s := &g.persons[p].own[ti]; *s < 255 {
 				*s++
 			}
 			if g.rules.Rule(id.Type).Window > 0 {
-				k := timeKey{p, ti}
-				g.linkTimes[k] = append(g.linkTimes[k], at)
+				g.linkTimes.add(timeKey{p, ti}, at)
 			}
 		}
 	}
@@ -116,7 +115,10 @@ func (g *Graph) loadMerges(ctx context.Context, db *store.DB) error {
 			// as a merge made in this process has.
 			m.UndoneAt = time.Time{}
 		}
-		g.merges[m.ID] = &m
+		if m.ID == 0 || m.ID > maxMergeID || m.Survivor == 0 {
+			return fmt.Errorf("BUG: merge %d into person %d", m.ID, m.Survivor)
+		}
+		g.merges.put(m)
 		g.nextMerge = max(g.nextMerge, m.ID+1)
 	}
 	return rows.Err()

@@ -31,13 +31,15 @@ import (
 //
 // All methods are goroutine-safe.
 type leafCache struct {
-	mu      sync.Mutex
-	max     int
-	maxAge  time.Duration
-	entries map[string]*cacheEntry
-	gens    map[string]uint64
-	flights map[string]*flight
-	stats   CacheStats
+	mu       sync.Mutex
+	max      int
+	maxBytes uint64 // of the entries' bitmaps
+	bytes    uint64 // the entries' bitmaps now (their sizes when stored)
+	maxAge   time.Duration
+	entries  map[string]*cacheEntry
+	gens     map[string]uint64
+	flights  map[string]*flight
+	stats    CacheStats
 }
 
 // inBackground, as get's stale, asks for an exact leaf without it counting
@@ -52,6 +54,7 @@ const patchMax = 20000
 type cacheEntry struct {
 	leaf     *sqlLeaf
 	bm       *roaring.Bitmap // frozen
+	size     uint64          // bm.GetSizeInBytes(), fixed since bm is frozen
 	computed time.Time       // full computation (its clock); a patch keeps it
 	used     time.Time
 	// dirty are the persons (as records named them, with their canonical
@@ -99,8 +102,8 @@ type CacheStats struct {
 	QueryTime time.Duration `json:"query_time_ns"`
 }
 
-func newLeafCache(max int, maxAge time.Duration) *leafCache {
-	return &leafCache{max: max, maxAge: maxAge, entries: map[string]*cacheEntry{},
+func newLeafCache(max int, maxBytes uint64, maxAge time.Duration) *leafCache {
+	return &leafCache{max: max, maxBytes: maxBytes, maxAge: maxAge, entries: map[string]*cacheEntry{},
 		gens: map[string]uint64{}, flights: map[string]*flight{}}
 }
 
@@ -184,7 +187,7 @@ func (c *leafCache) fly(l *sqlLeaf, e *cacheEntry, now time.Time, background boo
 	c.mu.Lock()
 	delete(c.flights, l.key)
 	if f.err == nil && c.generation(l.kinds) == gen {
-		next := &cacheEntry{leaf: l, bm: f.bm, computed: computed, used: time.Now(), reads: 1}
+		next := &cacheEntry{leaf: l, bm: f.bm, size: f.bm.GetSizeInBytes(), computed: computed, used: time.Now(), reads: 1}
 		switch {
 		case e != nil && background: // not a read: the leaf ages as if untouched
 			next.used, next.reads = e.used, e.reads
@@ -194,7 +197,7 @@ func (c *leafCache) fly(l *sqlLeaf, e *cacheEntry, now time.Time, background boo
 		if f.full || !f.dirty.IsEmpty() {
 			next.dirty, next.dirtySince, next.full = f.dirty, f.dirtySince, f.full
 		}
-		c.entries[l.key] = next
+		c.put(next)
 		c.evict()
 	}
 	c.mu.Unlock()
@@ -206,16 +209,32 @@ func isContextErr(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
-// evict drops the least recently used entries above max. Called with mu.
+// put stores e, replacing its leaf's entry. Called with mu.
+func (c *leafCache) put(e *cacheEntry) {
+	c.drop(e.leaf.key)
+	c.entries[e.leaf.key] = e
+	c.bytes += e.size
+}
+
+// drop removes a leaf's entry. Called with mu.
+func (c *leafCache) drop(key string) {
+	if old := c.entries[key]; old != nil {
+		c.bytes -= old.size
+		delete(c.entries, key)
+	}
+}
+
+// evict drops the least recently used entries above max or maxBytes (the
+// last entry stays, whatever its size). Called with mu.
 func (c *leafCache) evict() {
-	for len(c.entries) > c.max {
+	for len(c.entries) > c.max || (c.bytes > c.maxBytes && len(c.entries) > 1) {
 		var oldest *cacheEntry
 		for _, e := range c.entries {
 			if oldest == nil || e.used.Before(oldest.used) {
 				oldest = e
 			}
 		}
-		delete(c.entries, oldest.leaf.key)
+		c.drop(oldest.leaf.key)
 		c.stats.Evictions++
 	}
 }
@@ -244,7 +263,7 @@ func (c *leafCache) invalidate(kinds []string) {
 	}
 	for key, e := range c.entries {
 		if reads(e.leaf.kinds, kinds) {
-			delete(c.entries, key)
+			c.drop(key)
 		}
 	}
 }
@@ -306,9 +325,6 @@ func (c *leafCache) snapshotStats() CacheStats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := c.stats
-	s.Leaves = len(c.entries)
-	for _, e := range c.entries {
-		s.Bytes += e.bm.GetSizeInBytes()
-	}
+	s.Leaves, s.Bytes = len(c.entries), c.bytes
 	return s
 }

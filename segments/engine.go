@@ -52,6 +52,9 @@ type Options struct {
 	TraitMaxAge time.Duration
 	// MaxLeaves bounds the leaf cache (least recently used out).
 	MaxLeaves int
+	// MaxLeafBytes bounds the leaf cache's bitmaps in bytes (least
+	// recently used out, the last one kept), whatever their number.
+	MaxLeafBytes uint64
 	// Concurrency bounds the engine's parallel ClickHouse queries.
 	Concurrency int
 	// BreakdownTop is how many cities an Estimate lists.
@@ -88,6 +91,10 @@ func DefaultOptions() Options {
 		// A leaf over 1M dense persons is at most ~130 KB (16 bitmap
 		// containers of 8 KB), so 1,000 leaves stay under ~130 MB.
 		MaxLeaves: 1000,
+		// At 10M persons a dense leaf is ~1.3 MB, and 1,000 of them would
+		// be ~1.3 GB: 256 MiB keeps ~200 of the densest there, and binds
+		// nothing at 1M persons (1,000 leaves, ~130 MB).
+		MaxLeafBytes: 256 << 20,
 		// 4 parallel leaf queries keep a small embedded engine busy
 		// without starving the ingest writer; a server can take more.
 		Concurrency:  4,
@@ -146,6 +153,9 @@ func NewEngine(db *store.DB, opts Options) *Engine {
 	if opts.MaxLeaves <= 0 {
 		opts.MaxLeaves = def.MaxLeaves
 	}
+	if opts.MaxLeafBytes == 0 {
+		opts.MaxLeafBytes = def.MaxLeafBytes
+	}
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = def.Concurrency
 	}
@@ -156,7 +166,7 @@ func NewEngine(db *store.DB, opts Options) *Engine {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{db: db, opts: opts, log: log, cache: newLeafCache(opts.MaxLeaves, opts.LeafMaxAge),
+	return &Engine{db: db, opts: opts, log: log, cache: newLeafCache(opts.MaxLeaves, opts.MaxLeafBytes, opts.LeafMaxAge),
 		sem: make(chan struct{}, opts.Concurrency), bgSem: make(chan struct{}, max(1, opts.Concurrency/2))}
 }
 
