@@ -69,6 +69,14 @@ type Store struct {
 	members map[string]*roaring.Bitmap // frozen: replaced, never modified
 	plans   map[string]*Compiled
 
+	// writes orders membership writes against erasures: setMembers holds
+	// it for reading from its update of members to its change log, Forget
+	// for writing while it adds to erased, so a write under way when a
+	// person is erased lands before the erasure's own writes and mutations,
+	// and any later one leaves the person out.
+	writes sync.RWMutex
+	erased *roaring.Bitmap // persons erased in this process (guarded by mu)
+
 	live     chan struct{} // wakes the live loop
 	pendMu   sync.Mutex
 	pending  *roaring.Bitmap
@@ -364,6 +372,8 @@ func (s *Store) setMembers(ctx context.Context, id string, bm *roaring.Bitmap) (
 	// log's times compare with the campaigns' and journeys' launch times
 	// on the same clock (their catch-up after a restart reads them).
 	now := s.engine.opts.Now()
+	s.writes.RLock()
+	defer s.writes.RUnlock()
 	s.mu.Lock()
 	d, ok := s.defs[id]
 	if !ok {
@@ -373,6 +383,11 @@ func (s *Store) setMembers(ctx context.Context, id string, bm *roaring.Bitmap) (
 	old := s.members[id]
 	if old == nil {
 		old = roaring.New()
+	}
+	if s.erased != nil && bm.Intersects(s.erased) {
+		// Computed before an erasure (a live round under way): the
+		// erased persons neither enter nor stay.
+		bm = roaring.AndNot(bm, s.erased)
 	}
 	change := Change{Segment: id, Entered: roaring.AndNot(bm, old).ToArray(), Exited: roaring.AndNot(old, bm).ToArray(), At: now}
 	s.members[id] = bm
@@ -420,9 +435,22 @@ func (s *Store) logChange(ctx context.Context, c Change) error {
 	return batch.Send()
 }
 
-// Forget removes persons (erased) from every segment.
+// Forget removes persons (erased) from every segment, and keeps them out
+// of every membership written later by this process: a live round that
+// read their records before the erasure deleted them would otherwise
+// write them back after it (a snapshot, an enter or exit in the change
+// log). It returns once no membership write that may hold them is under
+// way, so the erasure that follows covers everything written before.
 func (s *Store) Forget(ctx context.Context, persons []uint32) error {
 	gone := roaring.BitmapOf(persons...)
+	s.writes.Lock()
+	s.mu.Lock()
+	if s.erased == nil {
+		s.erased = roaring.New()
+	}
+	s.erased.Or(gone)
+	s.mu.Unlock()
+	s.writes.Unlock()
 	s.mu.RLock()
 	var ids []string
 	for id, bm := range s.members {

@@ -89,3 +89,63 @@ func TestTouchedPersonsEnterWithinTheLiveLoop(t *testing.T) {
 		t.Fatal("no entry")
 	}
 }
+
+// TestMembershipWrittenAfterForgetLeavesTheErasedOut: a live round that
+// evaluated a segment before a person's erasure writes its result after
+// Forget (its records were read before the erasure deleted them). The
+// person must not come back: not in memory, not in the snapshot written,
+// not as an enter or exit in the change log written after Forget.
+func TestMembershipWrittenAfterForgetLeavesTheErasedOut(t *testing.T) {
+	db := population(t)
+	ctx := context.Background()
+	var mu sync.Mutex
+	clock := testNow
+	tick := func() { mu.Lock(); clock = clock.Add(time.Second); mu.Unlock() } // each write its own computed_at
+	opts := DefaultOptions()
+	opts.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	s, err := NewStore(ctx, db, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seg, err := s.Save(ctx, Definition{Name: "searched low-GI rice", Rule: `did("search", 7, {"keyword": "低GI大米"}) >= 1`}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := s.Members(seg.ID)
+	if err != nil || !before.Contains(13) {
+		t.Fatalf("person 13 is not a member before the erasure: %v (%v)", before, err)
+	}
+	stale := before.Clone() // the live round's result, computed before the erasure
+	tick()
+	if err := s.Forget(ctx, []uint32{13}); err != nil {
+		t.Fatal(err)
+	}
+	var logged uint64
+	count := func() uint64 {
+		var n uint64
+		if err := db.Conn.QueryRow(ctx, "SELECT count() FROM "+db.Table("segment_changes")+" WHERE person_id = 13").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	logged = count()
+	tick()
+	if _, err := s.setMembers(ctx, seg.ID, stale); err != nil {
+		t.Fatal(err)
+	}
+	if now, _ := s.Members(seg.ID); now.Contains(13) {
+		t.Error("the stale write put the erased person back in memory")
+	}
+	var inSnapshot uint8
+	err = db.Conn.QueryRow(ctx, "SELECT bitmapContains(groupBitmapMergeState(members), toUInt32(13)) FROM "+db.Table("segment_members")+
+		" WHERE segment_id = ? AND computed_at = (SELECT max(computed_at) FROM "+db.Table("segment_members")+" WHERE segment_id = ?)", seg.ID, seg.ID).Scan(&inSnapshot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inSnapshot != 0 {
+		t.Error("the latest membership snapshot holds the erased person")
+	}
+	if n := count(); n != logged {
+		t.Errorf("the stale write logged %d changes of the erased person", n-logged)
+	}
+}
