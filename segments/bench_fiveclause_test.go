@@ -348,16 +348,16 @@ func persistOnce(b *testing.B, db *store.DB) (ms, mb float64) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s, merges, err := e.readSnapshot(ctx, testNow)
+	s, err := e.readSnapshot(ctx, testNow)
 	if err != nil {
 		b.Fatal(err)
 	}
 	t0 := time.Now()
-	if err := e.persist(ctx, s, merges, marks); err != nil {
+	if err := e.persist(ctx, s, marks); err != nil {
 		b.Fatal(err)
 	}
 	ms = float64(time.Since(t0).Microseconds()) / 1000
-	enc, err := s.encode(merges)
+	enc, err := s.encode()
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -73,13 +73,13 @@ func (e *Engine) loadSnapshot(ctx context.Context, now time.Time) (*traitSnapsho
 		}
 		marks, markErr = e.readMarks(ctx) // before the read they mark
 	}
-	s, merges, err := e.readSnapshot(ctx, now)
+	s, err := e.readSnapshot(ctx, now)
 	if err != nil || !e.opts.PersistTraits {
 		return s, err
 	}
 	if markErr == nil {
 		start := time.Now()
-		if markErr = e.persist(ctx, s, merges, marks); markErr == nil {
+		if markErr = e.persist(ctx, s, marks); markErr == nil {
 			e.log.Debug("segment traits persisted", "took", time.Since(start))
 		}
 	}
@@ -89,9 +89,8 @@ func (e *Engine) loadSnapshot(ctx context.Context, now time.Time) (*traitSnapsho
 	return s, nil
 }
 
-// readSnapshot builds the trait snapshot from a full read; merges are
-// the merged persons it folded, and into whom.
-func (e *Engine) readSnapshot(ctx context.Context, now time.Time) (*traitSnapshot, map[uint32]uint32, error) {
+// readSnapshot builds the trait snapshot from a full read.
+func (e *Engine) readSnapshot(ctx context.Context, now time.Time) (*traitSnapshot, error) {
 	start := time.Now()
 	var universe *roaring.Bitmap
 	var uerr error
@@ -100,12 +99,12 @@ func (e *Engine) readSnapshot(ctx context.Context, now time.Time) (*traitSnapsho
 	raw, err := e.readRawTraits(ctx, nil)
 	wg.Wait()
 	if err = errors.Join(uerr, err); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	rows, channels, merges := raw.canonical(universe)
 	s := buildSnapshot(universe, rows, channels, merges, e.opts.CityTiers, now)
 	e.log.Debug("segment traits loaded", "persons", universe.GetCardinality(), "with_orders", len(rows.ids), "took", time.Since(start))
-	return s, merges, nil
+	return s, nil
 }
 
 // Invalidate drops what reads the given record kinds (all when none are

@@ -53,13 +53,13 @@ func newMerges(m map[uint32]uint32) *merges {
 	return out
 }
 
-// asMap returns the merges as a map (merged person → canonical person).
-func (m *merges) asMap() map[uint32]uint32 {
-	out := make(map[uint32]uint32, len(m.ids))
-	for i, id := range m.ids {
-		out[id] = m.into[i]
+// canonical returns the canonical person of the merged person id.
+func (m *merges) canonical(id uint32) (uint32, bool) {
+	i, found := slices.BinarySearch(m.ids, id)
+	if !found {
+		return 0, false
 	}
-	return out
+	return m.into[i], true
 }
 
 // fold maps the person ids of raw to their canonical persons: merged ones
@@ -71,11 +71,11 @@ func (m *merges) fold(raw *roaring.Bitmap) *roaring.Bitmap {
 	}
 	out := roaring.AndNot(raw, hit)
 	hit.Iterate(func(id uint32) bool {
-		i, found := slices.BinarySearch(m.ids, id)
+		into, found := m.canonical(id)
 		if !found {
 			panic("BUG: merges.fold: a merged person missing from its list")
 		}
-		out.Add(m.into[i])
+		out.Add(into)
 		return true
 	})
 	return out

@@ -73,10 +73,9 @@ func (e *Engine) readMarks(ctx context.Context) (traitMarks, error) {
 	return m, nil
 }
 
-// persist writes s, read after marks, as the persisted snapshot; merges
-// are the merged persons the read folded, and into whom.
-func (e *Engine) persist(ctx context.Context, s *traitSnapshot, merges map[uint32]uint32, m traitMarks) error {
-	enc, err := s.encode(merges)
+// persist writes s, read after marks, as the persisted snapshot.
+func (e *Engine) persist(ctx context.Context, s *traitSnapshot, m traitMarks) error {
+	enc, err := s.encode()
 	if err != nil {
 		return err
 	}
@@ -123,7 +122,7 @@ func (e *Engine) restore(ctx context.Context, now time.Time) (*traitSnapshot, er
 		e.log.Info("the persisted segment traits may predate an erasure; reading them in full", "read_at", m.readAt, "erasure", erased)
 		return nil, nil
 	}
-	s, merges, err := decodeSnapshot(enc, e.opts.CityTiers, now)
+	s, err := decodeSnapshot(enc, e.opts.CityTiers, now)
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +134,7 @@ func (e *Engine) restore(ctx context.Context, now time.Time) (*traitSnapshot, er
 	// A person split from its canonical person (unmerge) leaves its
 	// orders folded into it in the snapshot: read that one again too.
 	changed.Iterate(func(id uint32) bool {
-		if c, ok := merges[id]; ok {
+		if c, ok := s.merges.canonical(id); ok {
 			changed.Add(c)
 		}
 		return true
@@ -176,9 +175,9 @@ func (e *Engine) changedSince(ctx context.Context, m traitMarks) (*roaring.Bitma
 
 // encode writes the snapshot: the universe, the numeric indexes, city and
 // province, and channels, each bitmap in roaring's portable format, then
-// the merges it folded (merged person, canonical person; ascending).
-// city_tier is not written: it follows from city and Options.CityTiers.
-func (s *traitSnapshot) encode(merges map[uint32]uint32) ([]byte, error) {
+// its merges (merged person, canonical person; ascending). city_tier is
+// not written: it follows from city and Options.CityTiers.
+func (s *traitSnapshot) encode() ([]byte, error) {
 	var w snapWriter
 	w.buf.Write(persistMagic)
 	w.bitmap(s.universe)
@@ -204,23 +203,18 @@ func (s *traitSnapshot) encode(merges map[uint32]uint32) ([]byte, error) {
 			w.bitmap(c.members)
 		}
 	}
-	merged := make([]uint32, 0, len(merges))
-	for id := range merges {
-		merged = append(merged, id)
-	}
-	slices.Sort(merged)
-	w.uvarint(uint64(len(merged)))
-	for _, id := range merged {
+	w.uvarint(uint64(len(s.merges.ids)))
+	for i, id := range s.merges.ids {
 		w.uvarint(uint64(id))
-		w.uvarint(uint64(merges[id]))
+		w.uvarint(uint64(s.merges.into[i]))
 	}
 	return w.buf.Bytes(), w.err
 }
 
 // decodeSnapshot reads what encode wrote; every bitmap is validated.
-func decodeSnapshot(b []byte, tiers map[string]int, now time.Time) (*traitSnapshot, map[uint32]uint32, error) {
+func decodeSnapshot(b []byte, tiers map[string]int, now time.Time) (*traitSnapshot, error) {
 	if !bytes.HasPrefix(b, persistMagic) {
-		return nil, nil, fmt.Errorf("%w: no header", errPersisted)
+		return nil, fmt.Errorf("%w: no header", errPersisted)
 	}
 	r := snapReader{b: b[len(persistMagic):]}
 	s := &traitSnapshot{loaded: now, numeric: map[string]*bsi{}, categories: map[string][]category{}}
@@ -249,18 +243,18 @@ func decodeSnapshot(b []byte, tiers map[string]int, now time.Time) (*traitSnapsh
 		r.err = fmt.Errorf("%w: %d bytes after the end", errPersisted, len(r.b))
 	}
 	if r.err != nil {
-		return nil, nil, r.err
+		return nil, r.err
 	}
 	for name, spec := range traitSpecs {
 		if !spec.categorical && s.numeric[spec.column] == nil {
-			return nil, nil, fmt.Errorf("%w: no index of %s", errPersisted, name)
+			return nil, fmt.Errorf("%w: no index of %s", errPersisted, name)
 		}
 	}
 	s.fixZeroDefaults()
 	s.categories["city"], s.categories["province"], s.channels = lists[0], lists[1], lists[2]
 	s.categories["city_tier"] = tiersOf(s.categories["city"], tiers)
 	s.merges = newMerges(merges)
-	return s, merges, nil
+	return s, nil
 }
 
 type snapWriter struct {

@@ -3,7 +3,7 @@ package segments
 import (
 	"context"
 	"errors"
-	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -57,7 +57,7 @@ func TestPersistedTraitsAfterRestartMatchAFullRead(t *testing.T) {
 	if err != nil || got == nil {
 		t.Fatalf("restore: %v, %v", got, err)
 	}
-	want, _, err := testEngine(db, nil).readSnapshot(ctx, testNow)
+	want, err := testEngine(db, nil).readSnapshot(ctx, testNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,24 +93,24 @@ func TestPersistedTraitsAreNotUsedAcrossAnErasure(t *testing.T) {
 // anywhere is an error, never a panic or a partial index.
 func TestDecodeSnapshotRefusesEveryTruncation(t *testing.T) {
 	db := population(t)
-	s, merges, err := testEngine(db, nil).readSnapshot(context.Background(), testNow)
+	s, err := testEngine(db, nil).readSnapshot(context.Background(), testNow)
 	if err != nil {
 		t.Fatal(err)
 	}
-	enc, err := s.encode(merges)
+	enc, err := s.encode()
 	if err != nil {
 		t.Fatal(err)
 	}
-	back, backMerges, err := decodeSnapshot(enc, DefaultCityTiers(), testNow)
+	back, err := decodeSnapshot(enc, DefaultCityTiers(), testNow)
 	if err != nil {
 		t.Fatal(err)
 	}
 	sameSnapshot(t, back, s)
-	if !maps.Equal(backMerges, merges) || len(merges) != 1 {
-		t.Errorf("merges %v, want %v (11 into 10)", backMerges, merges)
+	if !slices.Equal(back.merges.ids, s.merges.ids) || !slices.Equal(back.merges.into, s.merges.into) || len(s.merges.ids) != 1 {
+		t.Errorf("merges %v into %v, want %v into %v (11 into 10)", back.merges.ids, back.merges.into, s.merges.ids, s.merges.into)
 	}
 	for n := range len(enc) {
-		if _, _, err := decodeSnapshot(enc[:n], DefaultCityTiers(), testNow); !errors.Is(err, errPersisted) {
+		if _, err := decodeSnapshot(enc[:n], DefaultCityTiers(), testNow); !errors.Is(err, errPersisted) {
 			t.Fatalf("cut at %d of %d bytes: %v", n, len(enc), err)
 		}
 	}
