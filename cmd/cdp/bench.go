@@ -62,10 +62,12 @@ func benchCommand(ctx context.Context, cfg config, logger *slog.Logger, out io.W
 	if err := benchIdentity(households, uint64(cfg.DemoSeed), add); err != nil {
 		return err
 	}
-	if err := benchIngest(ctx, cfg, logger, add); err != nil {
-		return err
+	if !cfg.BenchIdentityOnly {
+		if err := benchIngest(ctx, cfg, logger, add); err != nil {
+			return err
+		}
+		benchPlanning(cfg.BenchPersons, add)
 	}
-	benchPlanning(cfg.BenchPersons, add)
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	add(benchLine{Area: "memory", Measure: "platform heap in use at the end", Value: float64(m.HeapInuse) / (1 << 20), Unit: "MB"})

@@ -67,6 +67,7 @@ type config struct {
 	DemoURL            string
 	BenchPersons       int
 	BenchJSON          bool
+	BenchIdentityOnly  bool
 	BenchIngestRecords int
 	Load               bool
 	LoadMinutes        int
@@ -233,6 +234,8 @@ func (c *config) demoBenchSettings() []setting {
 			help: "Segment estimates per second during the --load run, half of rules run before (warm) and half of rules never run (cold); 0: none."},
 		{flag: "load-warmup", env: "CDP_BENCH_LOAD_WARMUP", commands: []string{"bench"}, num: &c.LoadWarmup, def: "300",
 			help: "Seconds at the start of the --load run left out of the memory growth fit (at most the first third of the run)."},
+		{flag: "identity-only", env: "CDP_BENCH_IDENTITY_ONLY", commands: []string{"bench"}, boolean: &c.BenchIdentityOnly, def: "false",
+			help: "Run only the in-memory identity benchmark (the generator's --persons world resolved; the graph's memory and the process's) and the memory figures, not the ingest and planning ones: the graph's figures at a large --persons without the ingest run on a fresh engine and the campaign plan."},
 		{flag: "json", env: "CDP_BENCH_JSON", commands: []string{"bench"}, boolean: &c.BenchJSON, def: "false",
 			help: "Print the figures as JSON for machines."},
 		{flag: "profile", env: "CDP_BENCH_PROFILE", commands: []string{"bench"}, str: &c.BenchProfile,
