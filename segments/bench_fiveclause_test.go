@@ -7,6 +7,8 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -135,10 +137,21 @@ func BenchmarkFiveClauseRule200K(b *testing.B) {
 //
 //	CDP_BENCH_10M=1 go test ./segments -run '^$' -bench FiveClauseRule10M -benchtime 3x -timeout 3h
 func BenchmarkFiveClauseRule10M(b *testing.B) {
-	if os.Getenv("CDP_BENCH_10M") != "1" {
+	persons, events, ok := fiveClause10M(b)
+	if !ok {
 		b.Skip("set CDP_BENCH_10M=1 to generate and evaluate 10 million persons")
 	}
-	events := 60_000_000
+	benchFiveClause(b, persons, events)
+}
+
+// fiveClause10M returns the 10M-person world's size: ten million persons
+// and CDP_BENCH_EVENTS events (default 60 million); ok only when
+// CDP_BENCH_10M=1.
+func fiveClause10M(b *testing.B) (persons, events int, ok bool) {
+	if os.Getenv("CDP_BENCH_10M") != "1" {
+		return 0, 0, false
+	}
+	events = 60_000_000
 	if v := os.Getenv("CDP_BENCH_EVENTS"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n <= 0 {
@@ -146,7 +159,7 @@ func BenchmarkFiveClauseRule10M(b *testing.B) {
 		}
 		events = n
 	}
-	benchFiveClause(b, 10_000_000, events)
+	return 10_000_000, events, true
 }
 
 // fiveClauseData fills db (a new migrated database) with the benchmark's
@@ -223,7 +236,13 @@ func fiveClauseData(b *testing.B, db *store.DB, persons, events int) (*store.DB,
 //   - index_MB_per_1M_persons: heap retained by the new engine after its
 //     cold evaluation (trait snapshot and cached leaves: the heap after the
 //     evaluation less the heap once the engine is dropped), per million
-//     canonical persons.
+//     canonical persons;
+//   - heap_inuse_MB, heap_live_MB, rss_MB: the benchmark process right
+//     after the cold evaluation (the engine holding its trait snapshot and
+//     leaves): the Go heap in use before a GC (garbage included), the live
+//     heap after one, and the process's resident memory; peak_rss_MB: the
+//     process's peak resident memory at the end (getrusage), generation
+//     included when it ran.
 //
 // Generation and OPTIMIZE FINAL are outside the timing.
 //
@@ -239,7 +258,7 @@ func fiveClauseOn(b *testing.B, db *store.DB, persons, events int) {
 	query := fiveClauseSQL(db.Table)
 	var cold, restart, restore, newRule, warm, sql, tuned time.Duration
 	persistMS, persistMB := persistOnce(b, db)
-	var heap float64
+	var heap, inuse, live, rss float64
 	var count, members uint64
 	for b.Loop() {
 		var with, without runtime.MemStats
@@ -257,8 +276,12 @@ func fiveClauseOn(b *testing.B, db *store.DB, persons, events int) {
 		members = bm.GetCardinality()
 
 		bm = nil
+		runtime.ReadMemStats(&with)
+		inuse += float64(with.HeapInuse)
 		runtime.GC()
 		runtime.ReadMemStats(&with) // the engine holds its trait snapshot and leaves
+		live += float64(with.HeapAlloc)
+		rss += residentBytes(b)
 
 		re := testEngine(db, nil)
 		re.opts.PersistTraits = true
@@ -335,7 +358,32 @@ func fiveClauseOn(b *testing.B, db *store.DB, persons, events int) {
 	b.ReportMetric(ms(sql), "sql_ms")
 	b.ReportMetric(ms(tuned), "sql_tuned_ms")
 	b.ReportMetric(heap/n/(1<<20)/(float64(universe)/1e6), "index_MB_per_1M_persons")
+	b.ReportMetric(inuse/n/(1<<20), "heap_inuse_MB")
+	b.ReportMetric(live/n/(1<<20), "heap_live_MB")
+	b.ReportMetric(rss/n/(1<<20), "rss_MB")
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(ru.Maxrss)/(1<<10), "peak_rss_MB") // Maxrss is in KiB on Linux
 	b.ReportMetric(float64(members), "members")
+}
+
+// residentBytes is this process's resident memory (/proc/self/statm).
+func residentBytes(b *testing.B) float64 {
+	raw, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := strings.Fields(string(raw))
+	if len(f) < 2 {
+		b.Fatalf("/proc/self/statm: %q", raw)
+	}
+	pages, err := strconv.ParseFloat(f[1], 64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return pages * float64(os.Getpagesize())
 }
 
 // persistOnce writes the trait snapshot as a platform's earlier run would

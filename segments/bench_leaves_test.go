@@ -41,13 +41,18 @@ func costContext(ctx context.Context, c *queryCost) context.Context {
 
 // BenchmarkFiveClauseCosts logs where a cold evaluation of fiveClause
 // spends its time at 1M persons (the data of BenchmarkFiveClauseRule1M,
-// kept with CDP_BENCH_DB): each query alone, one after the other, with
-// its rows and bytes read and the engine's CPU, and the platform's share
-// of the trait load (decoding and building the snapshot).
+// kept with CDP_BENCH_DB), or with CDP_BENCH_10M=1 at 10M persons (the
+// data of BenchmarkFiveClauseRule10M): each query alone, one after the
+// other, with its rows and bytes read and the engine's CPU, and the
+// platform's share of the trait load (decoding and building the snapshot).
 //
 //	CDP_BENCH_DB=bench1m go test ./segments -run '^$' -bench FiveClauseCosts -benchtime 1x -v
 func BenchmarkFiveClauseCosts(b *testing.B) {
-	db, _ := fiveClauseData(b, storetest.Migrated(b), 1_000_000, 20_000_000)
+	persons, events := 1_000_000, 20_000_000
+	if p, e, ok := fiveClause10M(b); ok {
+		persons, events = p, e
+	}
+	db, _ := fiveClauseData(b, storetest.Migrated(b), persons, events)
 	ctx := context.Background()
 	for b.Loop() {
 		e := testEngine(db, nil)
