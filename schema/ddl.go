@@ -238,3 +238,27 @@ func (s SQL) render(t Target) []string {
 	r := strings.NewReplacer("{db}", quote(t.Database), "{on_cluster}", t.onCluster(), "{cluster}", sqlString(t.Cluster), "{local}", local)
 	return []string{r.Replace(string(s))}
 }
+
+// AddProjection adds a projection to a MergeTree table (on a cluster, to
+// its local table: a Distributed table has none) if missing, then
+// materializes it for the parts written before (a mutation, which the
+// engine runs in the background: until it has finished, a query reads
+// the projection of the parts that have it and the rows of the others,
+// so answers are exact throughout). Query is the projection's SELECT.
+type AddProjection struct {
+	Table string
+	Name  string
+	Query string
+}
+
+func (a AddProjection) render(t Target) []string {
+	name := a.Table
+	if t.Cluster != "" {
+		name += "_local"
+	}
+	table := t.table(name) + t.onCluster()
+	return []string{
+		fmt.Sprintf("ALTER TABLE %s ADD PROJECTION IF NOT EXISTS %s (%s)", table, quote(a.Name), a.Query),
+		fmt.Sprintf("ALTER TABLE %s MATERIALIZE PROJECTION %s", table, quote(a.Name)),
+	}
+}

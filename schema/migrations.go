@@ -108,6 +108,10 @@ var all = []Migration{
 	// analytics engine's settings (AnalyticsViewSettings): a BI tool's
 	// join keeps its sides and FINAL merges within partitions.
 	{Version: 25, Name: "analytics_views_engine_settings", Steps: analyticsViewSteps()},
+	// The persons of each event, topic and UTC day, kept by the engine
+	// beside the events (persons_by_day.go), for the segment engine's
+	// existence leaves.
+	{Version: 26, Name: "events_persons_by_day", Steps: []Step{personsByDay}},
 }
 
 // Identifier columns shared by the ingest tables: parallel arrays of type

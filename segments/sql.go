@@ -160,6 +160,10 @@ type leafSpec struct {
 	// counts), when there is such a form: the full query then takes the
 	// one-level shape (renderRows).
 	rowsHaving string
+	// query, when set, is the full query, written by the leaf's
+	// constructor (an existence leaf read by day: dayQuery); it returns
+	// raw person ids. The refresh variant is rendered from fact.
+	query string
 }
 
 // sqlGen renders leaf specs to SQL with parameters. A leaf's parameters
@@ -182,7 +186,13 @@ func (g *sqlGen) window(col string, days int) []string {
 	if days <= 0 {
 		return nil
 	}
-	return []string{col + " >= fromUnixTimestamp64Milli({" + paramNow + ":Int64}, 'UTC') - toIntervalDay(" + g.param("UInt32", uint32(days)) + ")"}
+	return []string{col + " >= " + g.since(days)}
+}
+
+// since is the start of a window of days days: the evaluation's clock
+// less days days.
+func (g *sqlGen) since(days int) string {
+	return "fromUnixTimestamp64Milli({" + paramNow + ":Int64}, 'UTC') - toIntervalDay(" + g.param("UInt32", uint32(days)) + ")"
 }
 
 // leaf renders a spec. It consumes the generator's parameters.
@@ -207,6 +217,9 @@ func rowsShape(s leafSpec) bool {
 }
 
 func (g *sqlGen) render(s leafSpec, refresh bool) string {
+	if !refresh && s.query != "" {
+		return s.query
+	}
 	if !refresh && rowsShape(s) {
 		return g.renderRows(s)
 	}
@@ -397,8 +410,64 @@ func (g *sqlGen) countLeaf(desc string, src source, days int, r intRange) *sqlLe
 
 // existsLeaf: persons with at least one src row in the window.
 func (g *sqlGen) existsLeaf(desc string, src source, days int) *sqlLeaf {
-	f := g.eventFact(src, days, "", true)
-	return g.leaf(leafSpec{desc: desc, kinds: src.kinds(), fact: f})
+	if !byDay(src) {
+		f := g.eventFact(src, days, "", true)
+		return g.leaf(leafSpec{desc: desc, kinds: src.kinds(), fact: f})
+	}
+	conds := append([]string{"event = " + g.param("String", src.event)}, g.filters(src.filters)...)
+	f := &fact{table: g.table("events"), group: true, where: append([]string{conds[0], "person_id != 0"}, conds[1:]...)}
+	since := ""
+	if days > 0 {
+		since = g.since(days)
+		f.where = append(f.where, "ts >= "+since)
+	}
+	return g.leaf(leafSpec{desc: desc, kinds: src.kinds(), fact: f, query: dayQuery(g.table("events"), conds, since)})
+}
+
+// byDay: an existence leaf of src can be read by day from the events'
+// projection schema.PersonsByDay, whose key (event, topic, UTC day)
+// covers its conditions: an event (not orders) with no filter or a
+// topic filter only.
+func byDay(src source) bool {
+	if src.event == orderEvent {
+		return false
+	}
+	for _, f := range src.filters {
+		if f.column != "topic" || f.number != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// dayQuery is the full query of an existence leaf over events with
+// conditions conds on the projection's key only (event and topic), in the
+// window that starts at the expression since ("" for all time). The
+// window's whole UTC days come from the projection schema.PersonsByDay
+// (the engine picks it for a query that filters on event, topic and
+// toDate(ts) only and aggregates groupBitmapState(person_id)): about one
+// row per day instead of every event of the window. The window's first,
+// partial day is read from the events by ts, so a window that starts
+// mid-day is exact; there is no end (rows stamped after the clock count,
+// as in the other leaves). Both bitmaps are OR'ed and person id 0
+// (unresolved, which the projection keeps) removed; the ids are raw,
+// folded by the engine like any existence leaf (merges.go).
+func dayQuery(events string, conds []string, since string) string {
+	where := strings.Join(conds, "\n\t\tAND ")
+	if since == "" {
+		return "SELECT toString(bitmapAndnot(groupBitmapState(person_id), bitmapBuild([toUInt32(0)])))\nFROM " + events +
+			"\nWHERE " + strings.ReplaceAll(where, "\n\t\t", "\n\t")
+	}
+	return "SELECT toString(bitmapAndnot(groupBitmapMergeState(b), bitmapBuild([toUInt32(0)]))) FROM (" +
+		"\n\tSELECT groupBitmapState(person_id) AS b FROM " + events +
+		"\n\tWHERE " + where +
+		"\n\t\tAND toDate(ts) > toDate(" + since + ")" +
+		"\n\tUNION ALL" +
+		"\n\tSELECT groupBitmapState(person_id) AS b FROM " + events +
+		"\n\tWHERE " + where +
+		"\n\t\tAND toDate(ts) = toDate(" + since + ")" +
+		"\n\t\tAND ts >= " + since +
+		"\n)"
 }
 
 // recencyLeaf: persons whose first (agg "min") or last ("max") src row is

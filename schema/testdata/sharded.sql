@@ -2971,3 +2971,8 @@ GROUP BY period, state))
 SETTINGS query_plan_join_swap_table = false, do_not_merge_across_partitions_select_final = 1
 COMMENT 'Customers per period by lifecycle state: new, returning, resurrecting and dormant, per week (Monday) or month, for buyers (valid orders) and engaged customers (behaviour or their own WeCom messages).';
 
+-- migration 26 events_persons_by_day
+ALTER TABLE `cdp`.`events_local` ADD PROJECTION IF NOT EXISTS `persons_by_day` (SELECT event, topic, toDate(ts), groupBitmapState(person_id) GROUP BY event, topic, toDate(ts));
+
+ALTER TABLE `cdp`.`events_local` MATERIALIZE PROJECTION `persons_by_day`;
+

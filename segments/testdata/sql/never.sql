@@ -6,12 +6,16 @@
 -- {p0:String} = "video_play"
 -- {p1:UInt32} = 90
 -- raw person ids, folded into canonical persons by the engine
-SELECT toString(groupBitmapState(f.person_id)) FROM (
-		SELECT person_id FROM `cdp`.`events`
-		WHERE event = {p0:String}
-			AND person_id != 0
-			AND ts >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p1:UInt32})
-	) AS f;
+SELECT toString(bitmapAndnot(groupBitmapMergeState(b), bitmapBuild([toUInt32(0)]))) FROM (
+	SELECT groupBitmapState(person_id) AS b FROM `cdp`.`events`
+	WHERE event = {p0:String}
+		AND toDate(ts) > toDate(fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p1:UInt32}))
+	UNION ALL
+	SELECT groupBitmapState(person_id) AS b FROM `cdp`.`events`
+	WHERE event = {p0:String}
+		AND toDate(ts) = toDate(fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p1:UInt32}))
+		AND ts >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p1:UInt32})
+);
 
 -- refresh
 SELECT toString(groupBitmapState(c)) FROM (
