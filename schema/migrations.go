@@ -108,6 +108,11 @@ var all = []Migration{
 	// analytics engine's settings (AnalyticsViewSettings): a BI tool's
 	// join keeps its sides and FINAL merges within partitions.
 	{Version: 25, Name: "analytics_views_engine_settings", Steps: analyticsViewSteps()},
+	// The demand views match a row against the dictionary in one pass
+	// (demand.go, DemandEventClasses): a keyword searched for all text
+	// terms at once, a topic mapped by transform, instead of a lambda over
+	// every entry per row.
+	{Version: 26, Name: "demand_views_one_pass_match", Steps: demandMatchSteps},
 }
 
 // Identifier columns shared by the ingest tables: parallel arrays of type
