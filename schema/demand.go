@@ -64,14 +64,17 @@ const DemandDictionary = "(SELECT (groupArrayIf(term, match = 'text'), groupArra
 // one pass over the text per call of 255 terms.
 func demandTextPositions(text, d string) string {
 	var b strings.Builder
-	b.WriteString("arrayConcat(")
+	// Resized to the terms' count: were the dictionary ever longer than
+	// the calls cover, the terms past them would not match, and no insert
+	// would fail on arrays of different lengths.
+	b.WriteString("arrayResize(arrayConcat(")
 	for i := 0; i*demandNeedles < DemandMaxTerms; i++ {
 		if i > 0 {
 			b.WriteString(", ")
 		}
 		fmt.Fprintf(&b, "multiSearchAllPositionsCaseInsensitiveUTF8(%s, arraySlice(%s.1, %d, %d))", text, d, 1+i*demandNeedles, demandNeedles)
 	}
-	b.WriteString(")")
+	b.WriteString("), length(" + d + ".1))")
 	return b.String()
 }
 
