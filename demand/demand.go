@@ -72,7 +72,7 @@ func (s *Service) Terms(ctx context.Context) ([]Term, error) {
 
 // maxTerms bounds the dictionary: every inserted search and chat is
 // matched against all of it.
-const maxTerms = 2000
+const maxTerms = schema.DemandMaxTerms
 
 // ValidateTerms checks a dictionary: at most maxTerms entries, each with a
 // term and a class of 1-64 characters, match text or topic, no term twice
@@ -177,10 +177,10 @@ func (s *Service) Rebuild(ctx context.Context) error {
 // in their current state.
 func rebuildPlan(t schema.Target) (schema.Rebuild, error) {
 	db := "`" + t.Database + "`."
-	terms := strings.ReplaceAll(schema.DemandTermsArray, "{db}.", db)
+	dict := strings.ReplaceAll(schema.DemandDictionary, "{db}.", db)
 	return schema.RebuildTable(t, "demand_signals_hourly", []schema.RebuildStep{
-		{Name: "events", SQL: schema.DemandEventsSelect(db+"`events`", terms)},
-		{Name: "chats", SQL: schema.DemandChatsSelect("(SELECT * FROM "+db+"`wecom_messages` FINAL)", terms)},
+		{Name: "events", SQL: schema.DemandEventsSelect(db+"`events`", dict)},
+		{Name: "chats", SQL: schema.DemandChatsSelect("(SELECT * FROM "+db+"`wecom_messages` FINAL)", dict)},
 	})
 }
 

@@ -1,6 +1,9 @@
 package schema
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Demand sensing (package demand, docs/demand.md). Migration 16 holds the
 // keyword → product-class dictionary, the hourly demand signals and the
@@ -15,24 +18,82 @@ import "fmt"
 // erasure's anonymisation), so their series is read from the current
 // state of orders with ValidOrder (DemandOrders), never materialized.
 
-// DemandTermsArray is the live dictionary as one array of (term, class,
-// match) tuples: a scalar subquery the materialized views evaluate for
+// Migration 16's materialized views, frozen as released (a released
+// migration never changes): the live dictionary as one array of (term,
+// class, match) tuples, a scalar subquery evaluated for each inserted
+// block, matched by a lambda over every entry for every row. Migration 27
+// replaced their queries with DemandEventsSelect and DemandChatsSelect.
+const demandTermsArray16 = "(SELECT groupArray((term, class, match)) FROM {db}.demand_terms FINAL WHERE deleted = 0)"
+
+func demandEventsSelect16(src string) string {
+	prov, city := DemandRegion("e")
+	return "SELECT toStartOfHour(e.ts) AS hour, c AS class, if(e.event = 'search', 'search', 'view') AS source, " +
+		prov + " AS province, " + city + " AS city, toUInt64(count()) AS signals\nFROM " + src + " AS e\nARRAY JOIN " +
+		"arrayDistinct(arrayMap(t -> t.2, arrayFilter(t -> if(t.3 = 'topic', e.event = 'video_play' AND t.1 = toString(e.topic), " +
+		"e.event = 'search' AND positionCaseInsensitiveUTF8(e.keyword, t.1) > 0), " + demandTermsArray16 + ")))" +
+		" AS c\nWHERE e.event IN ('search', 'video_play')\nGROUP BY hour, class, source, province, city"
+}
+
+func demandChatsSelect16(src string) string {
+	return "SELECT toStartOfHour(m.msgtime) AS hour, c AS class, 'chat' AS source, '' AS province, '' AS city, toUInt64(count()) AS signals\nFROM " +
+		src + " AS m\nARRAY JOIN arrayDistinct(arrayMap(t -> t.2, arrayFilter(t -> t.3 = 'text' AND positionCaseInsensitiveUTF8(m.content, t.1) > 0, " +
+		demandTermsArray16 + "))) AS c\nWHERE " + DemandCustomerChat("m") + "\nGROUP BY hour, class, source, province, city"
+}
+
+// DemandMaxTerms bounds the demand dictionary (demand.ValidateTerms): every
+// inserted search and chat is matched against it. The materialized views
+// search a text for all text terms at once, 255 needles a call (the
+// engine's limit for multiSearch functions), in as many calls as this
+// bound needs: raising it changes their queries, so it takes a migration.
+const DemandMaxTerms = 2000
+
+// demandNeedles is the most needles one multiSearch call takes.
+const demandNeedles = 255
+
+// DemandDictionary is the live dictionary as a tuple of four arrays: the
+// text terms, their classes, the topic terms and theirs. The materialized
+// views name it d (WITH ... AS d) and the engine evaluates it once for
 // each inserted block, so a dictionary change applies to rows inserted
-// after it (demand.Service.Rebuild re-reads the history).
-const DemandTermsArray = "(SELECT groupArray((term, class, match)) FROM {db}.demand_terms FINAL WHERE deleted = 0)"
+// after it (demand.Service.Rebuild re-reads the history). Topic terms are
+// unique (the dictionary's key is (match, term)).
+const DemandDictionary = "(SELECT (groupArrayIf(term, match = 'text'), groupArrayIf(class, match = 'text'), " +
+	"groupArrayIf(term, match = 'topic'), groupArrayIf(class, match = 'topic')) FROM {db}.demand_terms FINAL WHERE deleted = 0)"
+
+// demandTextPositions is, for a text expression, the position of every
+// text term of the dictionary d in it, case-insensitive (0: absent), in
+// one pass over the text per call of 255 terms.
+func demandTextPositions(text, d string) string {
+	var b strings.Builder
+	// Resized to the terms' count: were the dictionary ever longer than
+	// the calls cover, the terms past them would not match, and no insert
+	// would fail on arrays of different lengths.
+	b.WriteString("arrayResize(arrayConcat(")
+	for i := 0; i*demandNeedles < DemandMaxTerms; i++ {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "multiSearchAllPositionsCaseInsensitiveUTF8(%s, arraySlice(%s.1, %d, %d))", text, d, 1+i*demandNeedles, demandNeedles)
+	}
+	b.WriteString("), length(" + d + ".1))")
+	return b.String()
+}
 
 // DemandEventClasses is the distinct classes an events row of alias e
-// signals against a terms array: a search whose keyword contains a text
-// term (case-insensitive), or a video play whose topic is a topic term.
-func DemandEventClasses(e, terms string) string {
-	return "arrayDistinct(arrayMap(t -> t.2, arrayFilter(t -> if(t.3 = 'topic', " + e + ".event = 'video_play' AND t.1 = toString(" + e + ".topic), " +
-		e + ".event = 'search' AND positionCaseInsensitiveUTF8(" + e + ".keyword, t.1) > 0), " + terms + ")))"
+// signals against the dictionary d (DemandDictionary): a search whose
+// keyword contains a text term (case-insensitive), or a video play whose
+// topic is a topic term. Migration 16's views matched every entry by a
+// lambda per row (demandEventsSelect16): about six times the engine's
+// CPU of this form, which searches a keyword for all text terms at once
+// and maps a topic with transform.
+func DemandEventClasses(e, d string) string {
+	return "arrayDistinct(if(" + e + ".event = 'video_play', arrayFilter(x -> x != '', [transform(toString(" + e + ".topic), " + d + ".3, " + d + ".4, '')]), " +
+		"arrayFilter((c, p) -> p > 0, " + d + ".2, " + demandTextPositions(e+".keyword", d) + ")))"
 }
 
 // DemandChatClasses is the distinct classes a chat text expression
-// signals: the text terms it contains.
-func DemandChatClasses(text, terms string) string {
-	return "arrayDistinct(arrayMap(t -> t.2, arrayFilter(t -> t.3 = 'text' AND positionCaseInsensitiveUTF8(" + text + ", t.1) > 0, " + terms + ")))"
+// signals: the text terms of the dictionary d it contains.
+func DemandChatClasses(text, d string) string {
+	return "arrayDistinct(arrayFilter((c, p) -> p > 0, " + d + ".2, " + demandTextPositions(text, d) + "))"
 }
 
 // DemandRegion is the province and city of an events row of alias e: the
@@ -48,20 +109,21 @@ func DemandCustomerChat(m string) string {
 }
 
 // DemandEventsSelect is the aggregation of inserted events (FROM src AS
-// e) into demand_signals_hourly rows; the rebuild runs it over the table.
-func DemandEventsSelect(src, terms string) string {
+// e) into demand_signals_hourly rows against the dictionary expression
+// dict (DemandDictionary); the rebuild runs it over the table.
+func DemandEventsSelect(src, dict string) string {
 	prov, city := DemandRegion("e")
-	return "SELECT toStartOfHour(e.ts) AS hour, c AS class, if(e.event = 'search', 'search', 'view') AS source, " +
+	return "WITH " + dict + " AS d\nSELECT toStartOfHour(e.ts) AS hour, c AS class, if(e.event = 'search', 'search', 'view') AS source, " +
 		prov + " AS province, " + city + " AS city, toUInt64(count()) AS signals\nFROM " + src + " AS e\nARRAY JOIN " +
-		DemandEventClasses("e", terms) + " AS c\nWHERE e.event IN ('search', 'video_play')\nGROUP BY hour, class, source, province, city"
+		DemandEventClasses("e", "d") + " AS c\nWHERE e.event IN ('search', 'video_play')\nGROUP BY hour, class, source, province, city"
 }
 
 // DemandChatsSelect is the aggregation of inserted chat messages (FROM
 // src AS m) into demand_signals_hourly rows. Chats carry no location:
 // their province and city are empty (the national series).
-func DemandChatsSelect(src, terms string) string {
-	return "SELECT toStartOfHour(m.msgtime) AS hour, c AS class, 'chat' AS source, '' AS province, '' AS city, toUInt64(count()) AS signals\nFROM " +
-		src + " AS m\nARRAY JOIN " + DemandChatClasses("m.content", terms) + " AS c\nWHERE " + DemandCustomerChat("m") +
+func DemandChatsSelect(src, dict string) string {
+	return "WITH " + dict + " AS d\nSELECT toStartOfHour(m.msgtime) AS hour, c AS class, 'chat' AS source, '' AS province, '' AS city, toUInt64(count()) AS signals\nFROM " +
+		src + " AS m\nARRAY JOIN " + DemandChatClasses("m.content", "d") + " AS c\nWHERE " + DemandCustomerChat("m") +
 		"\nGROUP BY hour, class, source, province, city"
 }
 
@@ -106,6 +168,29 @@ func (m materializedView) render(t Target) []string {
 	return []string{fmt.Sprintf("CREATE MATERIALIZED VIEW IF NOT EXISTS %s%s TO %s\nAS %s", t.table(m.Name), t.onCluster(), t.table(target), q)}
 }
 
+// modifyMaterializedView replaces the query of a materialized view m
+// made (ALTER TABLE … MODIFY QUERY: the view keeps feeding its target,
+// with no moment between two views when an insert would feed none).
+type modifyMaterializedView materializedView
+
+func (m modifyMaterializedView) render(t Target) []string {
+	src := m.Source
+	if t.Cluster != "" {
+		src += "_local"
+	}
+	q := biTemplate(m.Query(t.table(src)), t)
+	return []string{fmt.Sprintf("ALTER TABLE %s%s MODIFY QUERY\n%s", t.table(m.Name), t.onCluster(), q)}
+}
+
+// demandMatchSteps give the demand views the one-pass match
+// (DemandEventClasses, DemandChatClasses): migration 27.
+var demandMatchSteps = []Step{
+	modifyMaterializedView{Name: "demand_signals_events_mv", Source: "events",
+		Query: func(src string) string { return DemandEventsSelect(src, DemandDictionary) }},
+	modifyMaterializedView{Name: "demand_signals_chats_mv", Source: "wecom_messages",
+		Query: func(src string) string { return DemandChatsSelect(src, DemandDictionary) }},
+}
+
 var demandSteps = []Step{
 	CreateTable{
 		Name:    "demand_terms",
@@ -136,9 +221,9 @@ var demandSteps = []Step{
 		OrderBy:     "(class, source, province, city, hour)",
 	},
 	materializedView{Name: "demand_signals_events_mv", Source: "events", Target: "demand_signals_hourly",
-		Query: func(src string) string { return DemandEventsSelect(src, DemandTermsArray) }},
+		Query: demandEventsSelect16},
 	materializedView{Name: "demand_signals_chats_mv", Source: "wecom_messages", Target: "demand_signals_hourly",
-		Query: func(src string) string { return DemandChatsSelect(src, DemandTermsArray) }},
+		Query: demandChatsSelect16},
 }
 
 // DemandTerm is one dictionary entry: a term (contained in a search

@@ -112,6 +112,11 @@ var all = []Migration{
 	// beside the events (persons_by_day.go), for the segment engine's
 	// existence leaves.
 	{Version: 26, Name: "events_persons_by_day", Steps: []Step{personsByDay}},
+	// The demand views match a row against the dictionary in one pass
+	// (demand.go, DemandEventClasses): a keyword searched for all text
+	// terms at once, a topic mapped by transform, instead of a lambda over
+	// every entry per row.
+	{Version: 27, Name: "demand_views_one_pass_match", Steps: demandMatchSteps},
 }
 
 // Identifier columns shared by the ingest tables: parallel arrays of type

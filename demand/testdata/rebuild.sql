@@ -6,16 +6,18 @@ DROP TABLE IF EXISTS `cdp`.`demand_signals_hourly_rebuild`;
 CREATE TABLE `cdp`.`demand_signals_hourly_rebuild` AS `cdp`.`demand_signals_hourly`;
 
 -- events
-INSERT INTO `cdp`.`demand_signals_hourly_rebuild` SELECT toStartOfHour(e.ts) AS hour, c AS class, if(e.event = 'search', 'search', 'view') AS source, JSONExtractString(e.context, 'location', 'region') AS province, JSONExtractString(e.context, 'location', 'city') AS city, toUInt64(count()) AS signals
+INSERT INTO `cdp`.`demand_signals_hourly_rebuild` WITH (SELECT (groupArrayIf(term, match = 'text'), groupArrayIf(class, match = 'text'), groupArrayIf(term, match = 'topic'), groupArrayIf(class, match = 'topic')) FROM `cdp`.demand_terms FINAL WHERE deleted = 0) AS d
+SELECT toStartOfHour(e.ts) AS hour, c AS class, if(e.event = 'search', 'search', 'view') AS source, JSONExtractString(e.context, 'location', 'region') AS province, JSONExtractString(e.context, 'location', 'city') AS city, toUInt64(count()) AS signals
 FROM `cdp`.`events` AS e
-ARRAY JOIN arrayDistinct(arrayMap(t -> t.2, arrayFilter(t -> if(t.3 = 'topic', e.event = 'video_play' AND t.1 = toString(e.topic), e.event = 'search' AND positionCaseInsensitiveUTF8(e.keyword, t.1) > 0), (SELECT groupArray((term, class, match)) FROM `cdp`.demand_terms FINAL WHERE deleted = 0)))) AS c
+ARRAY JOIN arrayDistinct(if(e.event = 'video_play', arrayFilter(x -> x != '', [transform(toString(e.topic), d.3, d.4, '')]), arrayFilter((c, p) -> p > 0, d.2, arrayResize(arrayConcat(multiSearchAllPositionsCaseInsensitiveUTF8(e.keyword, arraySlice(d.1, 1, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(e.keyword, arraySlice(d.1, 256, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(e.keyword, arraySlice(d.1, 511, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(e.keyword, arraySlice(d.1, 766, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(e.keyword, arraySlice(d.1, 1021, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(e.keyword, arraySlice(d.1, 1276, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(e.keyword, arraySlice(d.1, 1531, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(e.keyword, arraySlice(d.1, 1786, 255))), length(d.1))))) AS c
 WHERE e.event IN ('search', 'video_play')
 GROUP BY hour, class, source, province, city;
 
 -- chats
-INSERT INTO `cdp`.`demand_signals_hourly_rebuild` SELECT toStartOfHour(m.msgtime) AS hour, c AS class, 'chat' AS source, '' AS province, '' AS city, toUInt64(count()) AS signals
+INSERT INTO `cdp`.`demand_signals_hourly_rebuild` WITH (SELECT (groupArrayIf(term, match = 'text'), groupArrayIf(class, match = 'text'), groupArrayIf(term, match = 'topic'), groupArrayIf(class, match = 'topic')) FROM `cdp`.demand_terms FINAL WHERE deleted = 0) AS d
+SELECT toStartOfHour(m.msgtime) AS hour, c AS class, 'chat' AS source, '' AS province, '' AS city, toUInt64(count()) AS signals
 FROM (SELECT * FROM `cdp`.`wecom_messages` FINAL) AS m
-ARRAY JOIN arrayDistinct(arrayMap(t -> t.2, arrayFilter(t -> t.3 = 'text' AND positionCaseInsensitiveUTF8(m.content, t.1) > 0, (SELECT groupArray((term, class, match)) FROM `cdp`.demand_terms FINAL WHERE deleted = 0)))) AS c
+ARRAY JOIN arrayDistinct(arrayFilter((c, p) -> p > 0, d.2, arrayResize(arrayConcat(multiSearchAllPositionsCaseInsensitiveUTF8(m.content, arraySlice(d.1, 1, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(m.content, arraySlice(d.1, 256, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(m.content, arraySlice(d.1, 511, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(m.content, arraySlice(d.1, 766, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(m.content, arraySlice(d.1, 1021, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(m.content, arraySlice(d.1, 1276, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(m.content, arraySlice(d.1, 1531, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(m.content, arraySlice(d.1, 1786, 255))), length(d.1)))) AS c
 WHERE m.action = 'send' AND m.external_userid != '' AND m.`from` = m.external_userid
 GROUP BY hour, class, source, province, city;
 
@@ -33,16 +35,18 @@ DROP TABLE IF EXISTS `cdp`.`demand_signals_hourly_rebuild_local`;
 CREATE TABLE `cdp`.`demand_signals_hourly_rebuild_local` AS `cdp`.`demand_signals_hourly_local`;
 
 -- events
-INSERT INTO `cdp`.`demand_signals_hourly_rebuild_local` SELECT toStartOfHour(e.ts) AS hour, c AS class, if(e.event = 'search', 'search', 'view') AS source, JSONExtractString(e.context, 'location', 'region') AS province, JSONExtractString(e.context, 'location', 'city') AS city, toUInt64(count()) AS signals
+INSERT INTO `cdp`.`demand_signals_hourly_rebuild_local` WITH (SELECT (groupArrayIf(term, match = 'text'), groupArrayIf(class, match = 'text'), groupArrayIf(term, match = 'topic'), groupArrayIf(class, match = 'topic')) FROM `cdp`.demand_terms FINAL WHERE deleted = 0) AS d
+SELECT toStartOfHour(e.ts) AS hour, c AS class, if(e.event = 'search', 'search', 'view') AS source, JSONExtractString(e.context, 'location', 'region') AS province, JSONExtractString(e.context, 'location', 'city') AS city, toUInt64(count()) AS signals
 FROM `cdp`.`events` AS e
-ARRAY JOIN arrayDistinct(arrayMap(t -> t.2, arrayFilter(t -> if(t.3 = 'topic', e.event = 'video_play' AND t.1 = toString(e.topic), e.event = 'search' AND positionCaseInsensitiveUTF8(e.keyword, t.1) > 0), (SELECT groupArray((term, class, match)) FROM `cdp`.demand_terms FINAL WHERE deleted = 0)))) AS c
+ARRAY JOIN arrayDistinct(if(e.event = 'video_play', arrayFilter(x -> x != '', [transform(toString(e.topic), d.3, d.4, '')]), arrayFilter((c, p) -> p > 0, d.2, arrayResize(arrayConcat(multiSearchAllPositionsCaseInsensitiveUTF8(e.keyword, arraySlice(d.1, 1, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(e.keyword, arraySlice(d.1, 256, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(e.keyword, arraySlice(d.1, 511, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(e.keyword, arraySlice(d.1, 766, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(e.keyword, arraySlice(d.1, 1021, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(e.keyword, arraySlice(d.1, 1276, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(e.keyword, arraySlice(d.1, 1531, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(e.keyword, arraySlice(d.1, 1786, 255))), length(d.1))))) AS c
 WHERE e.event IN ('search', 'video_play')
 GROUP BY hour, class, source, province, city;
 
 -- chats
-INSERT INTO `cdp`.`demand_signals_hourly_rebuild_local` SELECT toStartOfHour(m.msgtime) AS hour, c AS class, 'chat' AS source, '' AS province, '' AS city, toUInt64(count()) AS signals
+INSERT INTO `cdp`.`demand_signals_hourly_rebuild_local` WITH (SELECT (groupArrayIf(term, match = 'text'), groupArrayIf(class, match = 'text'), groupArrayIf(term, match = 'topic'), groupArrayIf(class, match = 'topic')) FROM `cdp`.demand_terms FINAL WHERE deleted = 0) AS d
+SELECT toStartOfHour(m.msgtime) AS hour, c AS class, 'chat' AS source, '' AS province, '' AS city, toUInt64(count()) AS signals
 FROM (SELECT * FROM `cdp`.`wecom_messages` FINAL) AS m
-ARRAY JOIN arrayDistinct(arrayMap(t -> t.2, arrayFilter(t -> t.3 = 'text' AND positionCaseInsensitiveUTF8(m.content, t.1) > 0, (SELECT groupArray((term, class, match)) FROM `cdp`.demand_terms FINAL WHERE deleted = 0)))) AS c
+ARRAY JOIN arrayDistinct(arrayFilter((c, p) -> p > 0, d.2, arrayResize(arrayConcat(multiSearchAllPositionsCaseInsensitiveUTF8(m.content, arraySlice(d.1, 1, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(m.content, arraySlice(d.1, 256, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(m.content, arraySlice(d.1, 511, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(m.content, arraySlice(d.1, 766, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(m.content, arraySlice(d.1, 1021, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(m.content, arraySlice(d.1, 1276, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(m.content, arraySlice(d.1, 1531, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(m.content, arraySlice(d.1, 1786, 255))), length(d.1)))) AS c
 WHERE m.action = 'send' AND m.external_userid != '' AND m.`from` = m.external_userid
 GROUP BY hour, class, source, province, city;
 
@@ -79,16 +83,18 @@ CREATE TABLE IF NOT EXISTS `cdp`.`demand_signals_hourly_rebuild` ON CLUSTER `cdp
 ENGINE = Distributed('cdp_cluster', 'cdp', 'demand_signals_hourly_rebuild_local', cityHash64(class, source, province, city, hour));
 
 -- events
-INSERT INTO `cdp`.`demand_signals_hourly_rebuild` SETTINGS distributed_foreground_insert = 1 SELECT toStartOfHour(e.ts) AS hour, c AS class, if(e.event = 'search', 'search', 'view') AS source, JSONExtractString(e.context, 'location', 'region') AS province, JSONExtractString(e.context, 'location', 'city') AS city, toUInt64(count()) AS signals
+INSERT INTO `cdp`.`demand_signals_hourly_rebuild` SETTINGS distributed_foreground_insert = 1 WITH (SELECT (groupArrayIf(term, match = 'text'), groupArrayIf(class, match = 'text'), groupArrayIf(term, match = 'topic'), groupArrayIf(class, match = 'topic')) FROM `cdp`.demand_terms FINAL WHERE deleted = 0) AS d
+SELECT toStartOfHour(e.ts) AS hour, c AS class, if(e.event = 'search', 'search', 'view') AS source, JSONExtractString(e.context, 'location', 'region') AS province, JSONExtractString(e.context, 'location', 'city') AS city, toUInt64(count()) AS signals
 FROM `cdp`.`events` AS e
-ARRAY JOIN arrayDistinct(arrayMap(t -> t.2, arrayFilter(t -> if(t.3 = 'topic', e.event = 'video_play' AND t.1 = toString(e.topic), e.event = 'search' AND positionCaseInsensitiveUTF8(e.keyword, t.1) > 0), (SELECT groupArray((term, class, match)) FROM `cdp`.demand_terms FINAL WHERE deleted = 0)))) AS c
+ARRAY JOIN arrayDistinct(if(e.event = 'video_play', arrayFilter(x -> x != '', [transform(toString(e.topic), d.3, d.4, '')]), arrayFilter((c, p) -> p > 0, d.2, arrayResize(arrayConcat(multiSearchAllPositionsCaseInsensitiveUTF8(e.keyword, arraySlice(d.1, 1, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(e.keyword, arraySlice(d.1, 256, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(e.keyword, arraySlice(d.1, 511, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(e.keyword, arraySlice(d.1, 766, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(e.keyword, arraySlice(d.1, 1021, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(e.keyword, arraySlice(d.1, 1276, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(e.keyword, arraySlice(d.1, 1531, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(e.keyword, arraySlice(d.1, 1786, 255))), length(d.1))))) AS c
 WHERE e.event IN ('search', 'video_play')
 GROUP BY hour, class, source, province, city;
 
 -- chats
-INSERT INTO `cdp`.`demand_signals_hourly_rebuild` SETTINGS distributed_foreground_insert = 1 SELECT toStartOfHour(m.msgtime) AS hour, c AS class, 'chat' AS source, '' AS province, '' AS city, toUInt64(count()) AS signals
+INSERT INTO `cdp`.`demand_signals_hourly_rebuild` SETTINGS distributed_foreground_insert = 1 WITH (SELECT (groupArrayIf(term, match = 'text'), groupArrayIf(class, match = 'text'), groupArrayIf(term, match = 'topic'), groupArrayIf(class, match = 'topic')) FROM `cdp`.demand_terms FINAL WHERE deleted = 0) AS d
+SELECT toStartOfHour(m.msgtime) AS hour, c AS class, 'chat' AS source, '' AS province, '' AS city, toUInt64(count()) AS signals
 FROM (SELECT * FROM `cdp`.`wecom_messages` FINAL) AS m
-ARRAY JOIN arrayDistinct(arrayMap(t -> t.2, arrayFilter(t -> t.3 = 'text' AND positionCaseInsensitiveUTF8(m.content, t.1) > 0, (SELECT groupArray((term, class, match)) FROM `cdp`.demand_terms FINAL WHERE deleted = 0)))) AS c
+ARRAY JOIN arrayDistinct(arrayFilter((c, p) -> p > 0, d.2, arrayResize(arrayConcat(multiSearchAllPositionsCaseInsensitiveUTF8(m.content, arraySlice(d.1, 1, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(m.content, arraySlice(d.1, 256, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(m.content, arraySlice(d.1, 511, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(m.content, arraySlice(d.1, 766, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(m.content, arraySlice(d.1, 1021, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(m.content, arraySlice(d.1, 1276, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(m.content, arraySlice(d.1, 1531, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(m.content, arraySlice(d.1, 1786, 255))), length(d.1)))) AS c
 WHERE m.action = 'send' AND m.external_userid != '' AND m.`from` = m.external_userid
 GROUP BY hour, class, source, province, city;
 

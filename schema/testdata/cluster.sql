@@ -2926,3 +2926,20 @@ ALTER TABLE `cdp`.`events_local` ON CLUSTER `cdp_cluster` ADD PROJECTION IF NOT 
 
 ALTER TABLE `cdp`.`events_local` ON CLUSTER `cdp_cluster` MATERIALIZE PROJECTION `persons_by_day`;
 
+-- migration 27 demand_views_one_pass_match
+ALTER TABLE `cdp`.`demand_signals_events_mv` ON CLUSTER `cdp_cluster` MODIFY QUERY
+WITH (SELECT (groupArrayIf(term, match = 'text'), groupArrayIf(class, match = 'text'), groupArrayIf(term, match = 'topic'), groupArrayIf(class, match = 'topic')) FROM `cdp`.demand_terms FINAL WHERE deleted = 0) AS d
+SELECT toStartOfHour(e.ts) AS hour, c AS class, if(e.event = 'search', 'search', 'view') AS source, JSONExtractString(e.context, 'location', 'region') AS province, JSONExtractString(e.context, 'location', 'city') AS city, toUInt64(count()) AS signals
+FROM `cdp`.`events_local` AS e
+ARRAY JOIN arrayDistinct(if(e.event = 'video_play', arrayFilter(x -> x != '', [transform(toString(e.topic), d.3, d.4, '')]), arrayFilter((c, p) -> p > 0, d.2, arrayResize(arrayConcat(multiSearchAllPositionsCaseInsensitiveUTF8(e.keyword, arraySlice(d.1, 1, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(e.keyword, arraySlice(d.1, 256, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(e.keyword, arraySlice(d.1, 511, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(e.keyword, arraySlice(d.1, 766, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(e.keyword, arraySlice(d.1, 1021, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(e.keyword, arraySlice(d.1, 1276, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(e.keyword, arraySlice(d.1, 1531, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(e.keyword, arraySlice(d.1, 1786, 255))), length(d.1))))) AS c
+WHERE e.event IN ('search', 'video_play')
+GROUP BY hour, class, source, province, city;
+
+ALTER TABLE `cdp`.`demand_signals_chats_mv` ON CLUSTER `cdp_cluster` MODIFY QUERY
+WITH (SELECT (groupArrayIf(term, match = 'text'), groupArrayIf(class, match = 'text'), groupArrayIf(term, match = 'topic'), groupArrayIf(class, match = 'topic')) FROM `cdp`.demand_terms FINAL WHERE deleted = 0) AS d
+SELECT toStartOfHour(m.msgtime) AS hour, c AS class, 'chat' AS source, '' AS province, '' AS city, toUInt64(count()) AS signals
+FROM `cdp`.`wecom_messages_local` AS m
+ARRAY JOIN arrayDistinct(arrayFilter((c, p) -> p > 0, d.2, arrayResize(arrayConcat(multiSearchAllPositionsCaseInsensitiveUTF8(m.content, arraySlice(d.1, 1, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(m.content, arraySlice(d.1, 256, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(m.content, arraySlice(d.1, 511, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(m.content, arraySlice(d.1, 766, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(m.content, arraySlice(d.1, 1021, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(m.content, arraySlice(d.1, 1276, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(m.content, arraySlice(d.1, 1531, 255)), multiSearchAllPositionsCaseInsensitiveUTF8(m.content, arraySlice(d.1, 1786, 255))), length(d.1)))) AS c
+WHERE m.action = 'send' AND m.external_userid != '' AND m.`from` = m.external_userid
+GROUP BY hour, class, source, province, city;
+
