@@ -182,6 +182,7 @@ func loadCommand(ctx context.Context, cfg config, logger *slog.Logger, out io.Wr
 		return err
 	}
 	defer prof.stop()
+	l.prof = prof
 	contention := startContentionProfile(cfg.BenchProfile)
 	l.drive(time.Duration(minutes)*time.Minute, out)
 	if err := errors.Join(prof.stop(), contention()); err != nil {
@@ -211,6 +212,8 @@ type loadRun struct {
 	stopServer func()
 	segmentID  string // the live campaign's segment ("" without one)
 	sm         *loadSampler
+	prof       *benchProfile // --profile: the heap at the end of the warm-up
+	warmedUp   bool          // that heap is written
 	probe      *soakProbe
 	run        *runProbe
 	acked      atomic.Int64
@@ -372,6 +375,12 @@ func (l *loadRun) report(now time.Time, out io.Writer) {
 		l.sm.fail("entry to send query")
 	}
 	l.last, l.lastAt = n, now
+	if !l.warmedUp && l.prof != nil && now.Sub(l.start) >= soakWarmup(l.cfg.LoadWarmup, l.cfg.LoadMinutes) {
+		l.warmedUp = true
+		if err := l.prof.heapAt("warmup"); err != nil {
+			l.sm.fail("profile")
+		}
+	}
 	rep := &l.rep
 	rep.Intervals = append(rep.Intervals, iv)
 	rep.AckP99Max, rep.EstP99Max = max(rep.AckP99Max, iv.AckP99), max(rep.EstP99Max, iv.EstimateP99)
