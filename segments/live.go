@@ -31,7 +31,8 @@ func (s *Store) Touched(persons []uint32, kinds []string) {
 // touched persons it refreshes the cached leaves for those persons only,
 // re-evaluates the live segments that read the kinds of records that
 // arrived (from cached bitmaps: milliseconds), and reports who entered and
-// left. Rounds coalesce while one is running.
+// left. Rounds coalesce while one is running, and a round starts at least
+// LiveEvery after the last one started.
 func (s *Store) RunLive(ctx context.Context) {
 	every := s.ExpiryEvery
 	if every <= 0 {
@@ -44,6 +45,7 @@ func (s *Store) RunLive(ctx context.Context) {
 	if every := s.engine.opts.EstimateStaleness / 2; every > 0 {
 		wg.Go(func() { s.patchWarm(ctx, every) })
 	}
+	var last time.Time // the last live round's start
 	for {
 		select {
 		case <-ctx.Done():
@@ -55,6 +57,14 @@ func (s *Store) RunLive(ctx context.Context) {
 			continue
 		case <-s.live:
 		}
+		if wait := s.LiveEvery - time.Since(last); !last.IsZero() && wait > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.after(wait):
+			}
+		}
+		last = time.Now()
 		s.pendMu.Lock()
 		persons := s.pending.ToArray()
 		kinds := make([]string, 0, len(s.pendKind))

@@ -63,6 +63,16 @@ type Store struct {
 	// effect; leaves older than the engine's LeafMaxAge are recomputed
 	// then, so expiry shows within ExpiryEvery + LeafMaxAge.
 	ExpiryEvery time.Duration
+	// LiveEvery is the least time between the starts of two live rounds:
+	// records that arrive meanwhile wait and are refreshed together in
+	// the next round. A round's cost hardly depends on how many persons it
+	// holds: each live segment's leaf patch scans the leaf's window for
+	// them, and the campaign triggers it wakes read sends, consents and
+	// profiles. Rounds back to back (0, the default) follow every ingest
+	// commit, several a second under load. Set it before RunLive.
+	LiveEvery time.Duration
+	// after is time.After; tests replace it to hold a round back.
+	after func(time.Duration) <-chan time.Time
 
 	mu      sync.RWMutex
 	defs    map[string]*Definition
@@ -90,7 +100,7 @@ func NewStore(ctx context.Context, db *store.DB, opts Options) (*Store, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Store{db: db, logger: opts.Logger, defs: map[string]*Definition{}, members: map[string]*roaring.Bitmap{},
-		plans: map[string]*Compiled{}, live: make(chan struct{}, 1), pending: roaring.New(), pendKind: map[string]bool{}}
+		plans: map[string]*Compiled{}, live: make(chan struct{}, 1), pending: roaring.New(), pendKind: map[string]bool{}, after: time.After}
 	opts.Segments = s
 	s.engine = NewEngine(db, opts)
 	if err := s.load(ctx); err != nil {

@@ -149,3 +149,63 @@ func TestMembershipWrittenAfterForgetLeavesTheErasedOut(t *testing.T) {
 		t.Errorf("the stale write logged %d changes of the erased person", n-logged)
 	}
 }
+
+// TestLiveRoundsWaitLiveEvery: with LiveEvery set, records touched after
+// a round wait until LiveEvery after its start and then enter together,
+// in one round (one Change), instead of a round each.
+func TestLiveRoundsWaitLiveEvery(t *testing.T) {
+	db := population(t)
+	opts := DefaultOptions()
+	opts.Now = func() time.Time { return testNow }
+	s, err := NewStore(context.Background(), db, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.LiveEvery = time.Hour
+	asked, fire := make(chan time.Duration, 1), make(chan time.Time)
+	s.after = func(d time.Duration) <-chan time.Time { asked <- d; return fire }
+	changes := make(chan Change, 8)
+	s.OnChange = func(c Change) { changes <- c }
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := s.Save(ctx, Definition{Name: "liked", Rule: `did("like", 30) >= 1`, Live: true}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	go s.RunLive(ctx)
+	next := func(what string) Change {
+		select {
+		case c := <-changes:
+			return c
+		case <-time.After(30 * time.Second):
+			t.Fatalf("no change: %s", what)
+		}
+		return Change{}
+	}
+	storetest.Insert(t, db, "events", eventCols, event(3, "like", 1, `{}`))
+	s.Touched([]uint32{3}, []string{KindEvents}) // the first round starts at once
+	if c := next("first round"); len(c.Entered) != 1 || c.Entered[0] != 3 {
+		t.Fatalf("first round: %+v", c)
+	}
+	storetest.Insert(t, db, "events", eventCols, event(4, "like", 1, `{}`), event(5, "like", 1, `{}`))
+	s.Touched([]uint32{4}, []string{KindEvents})
+	select {
+	case d := <-asked:
+		if d <= 0 || d > time.Hour {
+			t.Fatalf("waits %s", d)
+		}
+	case c := <-changes:
+		t.Fatalf("a round started within LiveEvery of the last: %+v", c)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the round after the first did not wait")
+	}
+	s.Touched([]uint32{5}, []string{KindEvents}) // arrives while the round waits
+	select {
+	case c := <-changes:
+		t.Fatalf("a change before the wait ended: %+v", c)
+	default:
+	}
+	fire <- testNow
+	if c := next("round after the wait"); len(c.Entered) != 2 || c.Entered[0] != 4 || c.Entered[1] != 5 {
+		t.Fatalf("round after the wait: %+v (want 4 and 5 together)", c)
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -52,7 +53,10 @@ type loadInterval struct {
 	EntrySend     entrySend      `json:"entry_to_send"`
 	PlatformRSSMB float64        `json:"platform_rss_mb"`
 	EngineRSSMB   float64        `json:"engine_rss_mb"`
-	SpoolPending  uint64         `json:"spool_pending_records"`
+	// EngineTrackedMB is the memory the engine's allocator tracks
+	// (system.metrics MemoryTracking): queries, merges and caches.
+	EngineTrackedMB float64 `json:"engine_memory_tracking_mb"`
+	SpoolPending    uint64  `json:"spool_pending_records"`
 	soakSample
 	runSample
 }
@@ -76,7 +80,13 @@ type loadReport struct {
 	PeakEngine  float64        `json:"engine_rss_peak_mb"`
 	FinalRSSMB  float64        `json:"platform_rss_final_mb"`
 	FinalEngine float64        `json:"engine_rss_final_mb"`
-	Soak        soakReport     `json:"soak"` // the growth fit over Intervals
+	// EngineMemory is, at the end, what the engine holds besides queries:
+	// its caches (system.asynchronous_metrics *CacheBytes), the primary
+	// keys of the active parts (system.parts, grows with the data) and
+	// MemoryTracking, in MB; ActiveParts counts the parts.
+	EngineMemory map[string]float64 `json:"engine_memory_mb"`
+	ActiveParts  uint64             `json:"engine_active_parts"`
+	Soak         soakReport         `json:"soak"` // the growth fit over Intervals
 }
 
 // loadRules are the estimates analysts run during the load.
@@ -182,6 +192,7 @@ func loadCommand(ctx context.Context, cfg config, logger *slog.Logger, out io.Wr
 		return err
 	}
 	defer prof.stop()
+	l.prof = prof
 	contention := startContentionProfile(cfg.BenchProfile)
 	l.drive(time.Duration(minutes)*time.Minute, out)
 	if err := errors.Join(prof.stop(), contention()); err != nil {
@@ -211,6 +222,8 @@ type loadRun struct {
 	stopServer func()
 	segmentID  string // the live campaign's segment ("" without one)
 	sm         *loadSampler
+	prof       *benchProfile // --profile: the heap at the end of the warm-up
+	warmedUp   bool          // that heap is written
 	probe      *soakProbe
 	run        *runProbe
 	acked      atomic.Int64
@@ -233,7 +246,7 @@ func startLoadRun(ctx context.Context, cfg config, sc *scratch) (*loadRun, error
 		return nil, err
 	}
 	in := sc.in
-	l.probe = newSoakProbe(in.dedup, in.identity.Graph)
+	l.probe = newSoakProbe(in.dedup, in.identity.Graph, in.segments.Engine().Stats)
 	pid := func() int { return 0 }
 	if sc.ch.engine != nil {
 		pid = sc.ch.engine.PID
@@ -367,11 +380,21 @@ func (l *loadRun) report(now time.Time, out io.Writer) {
 	if ch.engine != nil {
 		iv.EngineRSSMB = ch.engine.ResidentMB()
 	}
+	var tracked int64
+	if err := ch.db.Conn.QueryRow(l.ctx, "SELECT value FROM system.metrics WHERE metric = 'MemoryTracking'").Scan(&tracked); err == nil {
+		iv.EngineTrackedMB = float64(tracked) / mib
+	}
 	var err error
 	if iv.EntrySend, err = l.measureEntrySend(l.ctx, l.lastAt, now); err != nil {
 		l.sm.fail("entry to send query")
 	}
 	l.last, l.lastAt = n, now
+	if !l.warmedUp && l.prof != nil && now.Sub(l.start) >= soakWarmup(l.cfg.LoadWarmup, l.cfg.LoadMinutes) {
+		l.warmedUp = true
+		if err := l.prof.heapAt("warmup"); err != nil {
+			l.sm.fail("profile")
+		}
+	}
 	rep := &l.rep
 	rep.Intervals = append(rep.Intervals, iv)
 	rep.AckP99Max, rep.EstP99Max = max(rep.AckP99Max, iv.AckP99), max(rep.EstP99Max, iv.EstimateP99)
@@ -385,12 +408,12 @@ func (l *loadRun) report(now time.Time, out io.Writer) {
 // printInterval writes one interval's line.
 func printInterval(out io.Writer, iv loadInterval) {
 	fmt.Fprintf(out, "%4.0fs  %6.0f ev/s  ack p50/p95/p99 %5.1f/%5.1f/%5.1f ms  estimates %3d p50/p99 %5.1f/%5.1f ms (cold %5.1f warm %5.1f)  "+
-		"entry->send %4d p50/p99 %6.0f/%6.0f ms (event->send p99 %6.0f)  rss platform %4.0f MB engine %4.0f MB  heap %4.0f MB  go %4.0f MB  "+
+		"entry->send %4d p50/p99 %6.0f/%6.0f ms (event->send p99 %6.0f)  rss platform %4.0f MB engine %4.0f MB (tracked %4.0f)  heap %4.0f MB  go %4.0f MB  leaf cache %4d %4.1f MB  "+
 		"dedup filter %4.1f MB pebble %4.1f MB disk %5.1f MB %5.0f lookups/s  persons %7d identifiers %8d  spool %6d  "+
 		"cpu platform %.2f engine %.2f  sched p99/max %5.1f/%5.1f ms  gc %3d max pause %5.2f ms  leaves computed %3d patched %3d waited %3d  slot wait/query %5.1f/%5.1f ms  errors %v\n",
 		iv.At, iv.EventsPerSec, iv.AckP50, iv.AckP95, iv.AckP99, iv.Estimates, iv.EstimateP50, iv.EstimateP99, iv.ColdP99, iv.WarmP99,
 		iv.EntrySend.Sends, iv.EntrySend.EntryP50, iv.EntrySend.EntryP99, iv.EntrySend.EventP99,
-		iv.PlatformRSSMB, iv.EngineRSSMB, iv.GoHeapLiveMB, iv.GoRuntimeMB,
+		iv.PlatformRSSMB, iv.EngineRSSMB, iv.EngineTrackedMB, iv.GoHeapLiveMB, iv.GoRuntimeMB, iv.Leaves, iv.LeafCacheMB,
 		iv.DedupFilterMB, iv.DedupPebbleMB, iv.DedupDiskMB, iv.DedupLookupsPerSec, iv.Persons, iv.Identifiers, iv.SpoolPending,
 		iv.PlatformCores, iv.EngineCores, iv.SchedP99MS, iv.SchedMaxMS, iv.GCCycles, iv.GCPauseMaxMS, iv.LeafMisses, iv.LeafPatches, iv.LeafWaits, iv.SlotWaitMS, iv.LeafQueryMS, iv.Errors)
 }
@@ -419,6 +442,7 @@ func (l *loadRun) settle() error {
 	if !strings.HasPrefix(rep.Campaign, "none") {
 		_ = ch.db.Conn.QueryRow(l.ctx, "SELECT count() FROM "+ch.db.Table("campaign_sends")+" FINAL WHERE campaign_id = ? AND group = 'treatment'", rep.Campaign).Scan(&rep.Sends)
 	}
+	rep.EngineMemory, rep.ActiveParts = l.engineMemory()
 	rep.Soak = analyseSoak(rep.Intervals, soakWarmup(l.cfg.LoadWarmup, l.cfg.LoadMinutes))
 	rep.FinalRSSMB = selfRSSMB()
 	if ch.engine != nil {
@@ -440,6 +464,7 @@ func (l *loadRun) print(out io.Writer) error {
 	fmt.Fprintf(out, "worst 10 s: ack p99 %.1f ms, estimate p99 %.1f ms, segment entry to send recorded p99 %.0f ms; peak RSS platform %.0f MB, engine %.0f MB; final %.0f / %.0f MB\n",
 		rep.AckP99Max, rep.EstP99Max, rep.EntryP99Max, rep.PeakRSSMB, rep.PeakEngine, rep.FinalRSSMB, rep.FinalEngine)
 	fmt.Fprintf(out, "live campaign %s: %d persons sent to\n", rep.Campaign, rep.Sends)
+	fmt.Fprintf(out, "engine memory at the end (MB): %s; %d active parts\n", formatMB(rep.EngineMemory), rep.ActiveParts)
 	printSoak(out, rep.Soak)
 	if uint64(rep.Acked) != rep.Stored {
 		return fmt.Errorf("load: %d events acknowledged but %d stored", rep.Acked, rep.Stored)
@@ -525,4 +550,38 @@ func startContentionProfile(dir string) func() error {
 		}
 		return errors.Join(errs...)
 	}
+}
+
+// engineMemory reads what the engine holds at the end besides queries
+// (see loadReport.EngineMemory); figures it cannot read are left out.
+func (l *loadRun) engineMemory() (map[string]float64, uint64) {
+	conn, out := l.sc.ch.db.Conn, map[string]float64{}
+	rows, err := conn.Query(l.ctx, `SELECT metric, value FROM system.asynchronous_metrics WHERE metric LIKE '%CacheBytes'
+		UNION ALL SELECT metric, toFloat64(value) FROM system.metrics WHERE metric = 'MemoryTracking'`)
+	if err == nil {
+		for rows.Next() {
+			var k string
+			var v float64
+			if rows.Scan(&k, &v) == nil && v > 0 {
+				out[k] = v / mib
+			}
+		}
+		rows.Close()
+	}
+	var pk, parts uint64
+	if err := conn.QueryRow(l.ctx, "SELECT sum(primary_key_bytes_in_memory_allocated), count() FROM system.parts WHERE active AND database = ?",
+		l.sc.ch.db.Database).Scan(&pk, &parts); err == nil {
+		out["PrimaryKeysInMemory"] = float64(pk) / mib
+	}
+	return out, parts
+}
+
+// formatMB writes m as "key value" pairs in key order.
+func formatMB(m map[string]float64) string {
+	keys := slices.Sorted(maps.Keys(m))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %.1f", k, m[k])
+	}
+	return strings.Join(parts, ", ")
 }

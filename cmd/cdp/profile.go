@@ -16,8 +16,10 @@ import (
 
 // benchProfile records pprof profiles of one benchmark phase into dir
 // (--profile): a CPU profile of the phase and the allocation profile at
-// its start and its end, whose difference is what the phase allocated.
-// With dir empty it does nothing. Stop it once.
+// its start and its end, whose difference is what the phase allocated
+// (its inuse_space sample is the live heap at the end; heapAt writes one
+// in between, for `go tool pprof -diff_base`). With dir empty it does
+// nothing. Stop it once.
 type benchProfile struct {
 	dir string
 	cpu *os.File
@@ -59,6 +61,16 @@ func (p *benchProfile) stop() error {
 		return fmt.Errorf("bench --profile: %w", err)
 	}
 	return p.writeAllocs("allocs.pb.gz")
+}
+
+// heapAt writes the live heap now into dir as heap-<name>.pb.gz (the load
+// run writes heap-warmup.pb.gz at the end of its warm-up): the end's
+// allocs.pb.gz taken with it as -diff_base shows what grew after it.
+func (p *benchProfile) heapAt(name string) error {
+	if p.dir == "" {
+		return nil
+	}
+	return p.writeAllocs("heap-" + name + ".pb.gz")
 }
 
 func (p *benchProfile) writeAllocs(name string) error {

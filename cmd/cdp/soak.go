@@ -3,7 +3,8 @@ package main
 // The soak side of `cdp bench --load` (issue #23): every 10 s the memory
 // of the platform's parts beside its resident memory, and at the end a
 // least-squares fit of the growth after a warm-up, split into the part
-// the new identifiers explain and the rest.
+// the new identifiers and the segment leaf cache's bitmaps explain and
+// the rest.
 
 import (
 	"fmt"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/granarycdp/cdp/identity"
 	"github.com/granarycdp/cdp/ingest"
+	"github.com/granarycdp/cdp/segments"
 )
 
 // identityBytesPerIdentifier is what the identity graph holds per
@@ -33,18 +35,26 @@ type soakSample struct {
 	DedupLookupsPerSec float64 `json:"dedup_disk_lookups_per_s"` // keys looked up on disk (a filter said maybe)
 	Persons            int     `json:"identity_persons"`
 	Identifiers        int     `json:"identity_identifiers"`
+	// LeafCacheMB is the segment leaf cache's bitmaps (their serialized
+	// size, segments.CacheStats.Bytes, a little under what they hold of
+	// the heap), Leaves their number: the cache fills towards its bound
+	// (segments.Options.MaxLeaves, MaxLeafBytes) as analysts try rules,
+	// and its bitmaps grow as more persons match the leaves.
+	LeafCacheMB float64 `json:"leaf_cache_mb"`
+	Leaves      int     `json:"leaf_cache_leaves"`
 }
 
 // soakProbe reads a soakSample; it is used by one goroutine.
 type soakProbe struct {
-	dedup       *ingest.Dedup   // nil: no deduplication figures
-	graph       *identity.Graph // nil: no identity figures
+	dedup       *ingest.Dedup              // nil: no deduplication figures
+	graph       *identity.Graph            // nil: no identity figures
+	leaves      func() segments.CacheStats // nil: no leaf cache figures
 	rt          []metrics.Sample
 	lastLookups int64
 }
 
-func newSoakProbe(dedup *ingest.Dedup, graph *identity.Graph) *soakProbe {
-	p := &soakProbe{dedup: dedup, graph: graph, rt: []metrics.Sample{
+func newSoakProbe(dedup *ingest.Dedup, graph *identity.Graph, leaves func() segments.CacheStats) *soakProbe {
+	p := &soakProbe{dedup: dedup, graph: graph, leaves: leaves, rt: []metrics.Sample{
 		{Name: "/gc/heap/live:bytes"}, {Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}}
 	if dedup != nil {
 		p.lastLookups = dedup.Stats().DiskLookups
@@ -69,6 +79,10 @@ func (p *soakProbe) sample(dt time.Duration) soakSample {
 	if p.graph != nil {
 		s.Persons, s.Identifiers = p.graph.Persons(), p.graph.Identifiers()
 	}
+	if p.leaves != nil {
+		st := p.leaves()
+		s.LeafCacheMB, s.Leaves = float64(st.Bytes)/mib, st.Leaves
+	}
 	return s
 }
 
@@ -79,7 +93,8 @@ func soakWarmup(warmupSec, minutes int) time.Duration {
 }
 
 // growthFit is a least-squares line through one memory series after the
-// warm-up, and how much of its growth new identifiers explain.
+// warm-up, and how much of its growth new identifiers and the leaf
+// cache's bitmaps explain.
 type growthFit struct {
 	Points         int     `json:"points"` // intervals fitted (0: too few, nothing below is set)
 	FromS          float64 `json:"from_s"` // first and last fitted interval ends
@@ -88,7 +103,7 @@ type growthFit struct {
 	SlopeMBPerHour float64 `json:"slope_mb_per_hour"`
 	GrowthMB       float64 `json:"growth_mb"` // the line's rise from FromS to ToS
 	GrowthPct      float64 `json:"growth_pct"`
-	ExplainedMB    float64 `json:"explained_by_identifiers_mb"`
+	ExplainedMB    float64 `json:"explained_mb"` // identifiers and leaf cache
 	UnexplainedMB  float64 `json:"unexplained_mb"`
 	UnexplainedPct float64 `json:"unexplained_pct"`
 	UnexplainedMBh float64 `json:"unexplained_mb_per_hour"`
@@ -119,8 +134,8 @@ func leastSquares(x, y []float64) (a, b float64, ok bool) {
 }
 
 // fitGrowth fits the points of y (MB at the seconds in at) from warmupS
-// on; explainedMB is the memory the run's new identifiers account for
-// over the same span.
+// on; explainedMB is the memory the run's new identifiers and the leaf
+// cache's growth account for over the same span.
 func fitGrowth(at, y []float64, warmupS, explainedMB float64) growthFit {
 	var xs, ys []float64
 	for i := range at {
@@ -147,23 +162,31 @@ func fitGrowth(at, y []float64, warmupS, explainedMB float64) growthFit {
 
 // soakReport is the growth analysis of the run.
 type soakReport struct {
-	WarmupS            float64   `json:"warmup_s"`
-	NewPersons         int       `json:"new_persons"`     // from the first fitted interval to the last
-	NewIdentifiers     int       `json:"new_identifiers"` // idem
-	BytesPerIdentifier int       `json:"bytes_per_identifier"`
+	WarmupS            float64 `json:"warmup_s"`
+	NewPersons         int     `json:"new_persons"`     // from the first fitted interval to the last
+	NewIdentifiers     int     `json:"new_identifiers"` // idem
+	BytesPerIdentifier int     `json:"bytes_per_identifier"`
+	IdentifiersMB      float64 `json:"identifiers_mb"` // NewIdentifiers x BytesPerIdentifier
+	// LeafCache is the fit of the leaf cache's bitmaps (LeafCacheMB):
+	// its growth is explained memory, the cache's bound caps it.
+	LeafCache          growthFit `json:"leaf_cache"`
+	LeavesFirst        int       `json:"leaves_first"` // leaves cached at the first and last fitted interval
+	LeavesLast         int       `json:"leaves_last"`
 	DedupFilterDeltaMB float64   `json:"dedup_filter_delta_mb"` // bounded by the filter budget
 	DedupPebbleDeltaMB float64   `json:"dedup_pebble_delta_mb"` // bounded by Pebble's memtables and cache
 	PlatformRSS        growthFit `json:"platform_rss"`
 	GoHeapLive         growthFit `json:"go_heap_live"`
 }
 
-// analyseSoak fits the intervals' platform RSS and live heap after warmup.
+// analyseSoak fits the intervals' platform RSS and live heap after warmup;
+// the new identifiers' memory and the fitted growth of the leaf cache's
+// bitmaps are the explained part of both.
 func analyseSoak(ivs []loadInterval, warmup time.Duration) soakReport {
 	rep := soakReport{WarmupS: warmup.Seconds(), BytesPerIdentifier: identityBytesPerIdentifier}
-	var at, rss, heap []float64
+	var at, rss, heap, leaves []float64
 	first := -1
 	for i, iv := range ivs {
-		at, rss, heap = append(at, iv.At), append(rss, iv.PlatformRSSMB), append(heap, iv.GoHeapLiveMB)
+		at, rss, heap, leaves = append(at, iv.At), append(rss, iv.PlatformRSSMB), append(heap, iv.GoHeapLiveMB), append(leaves, iv.LeafCacheMB)
 		if first < 0 && iv.At >= rep.WarmupS {
 			first = i
 		}
@@ -173,7 +196,10 @@ func analyseSoak(ivs []loadInterval, warmup time.Duration) soakReport {
 		f, l := ivs[first], ivs[len(ivs)-1]
 		rep.NewPersons, rep.NewIdentifiers = l.Persons-f.Persons, l.Identifiers-f.Identifiers
 		rep.DedupFilterDeltaMB, rep.DedupPebbleDeltaMB = l.DedupFilterMB-f.DedupFilterMB, l.DedupPebbleMB-f.DedupPebbleMB
-		explained = float64(rep.NewIdentifiers) * identityBytesPerIdentifier / mib
+		rep.LeavesFirst, rep.LeavesLast = f.Leaves, l.Leaves
+		rep.IdentifiersMB = float64(rep.NewIdentifiers) * identityBytesPerIdentifier / mib
+		rep.LeafCache = fitGrowth(at, leaves, rep.WarmupS, 0)
+		explained = rep.IdentifiersMB + rep.LeafCache.GrowthMB
 	}
 	rep.PlatformRSS = fitGrowth(at, rss, rep.WarmupS, explained)
 	rep.GoHeapLive = fitGrowth(at, heap, rep.WarmupS, explained)
@@ -187,13 +213,14 @@ func printSoak(out io.Writer, s soakReport) {
 		fmt.Fprintf(out, "soak: fewer than two intervals after the %.0f s warm-up: no growth fit\n", s.WarmupS)
 		return
 	}
-	fmt.Fprintf(out, "soak: warm-up %.0f s; %d intervals fitted (%.0f-%.0f s); %d new persons, %d new identifiers (x %d B = %.1f MB); dedup filter %+.1f MB, Pebble %+.1f MB\n",
-		s.WarmupS, g.Points, g.FromS, g.ToS, s.NewPersons, s.NewIdentifiers, s.BytesPerIdentifier, g.ExplainedMB, s.DedupFilterDeltaMB, s.DedupPebbleDeltaMB)
+	fmt.Fprintf(out, "soak: warm-up %.0f s; %d intervals fitted (%.0f-%.0f s); %d new persons, %d new identifiers (x %d B = %.1f MB); leaf cache %d -> %d leaves, bitmaps %+.1f MB (fitted, from %.1f MB); dedup filter %+.1f MB, Pebble %+.1f MB\n",
+		s.WarmupS, g.Points, g.FromS, g.ToS, s.NewPersons, s.NewIdentifiers, s.BytesPerIdentifier, s.IdentifiersMB,
+		s.LeavesFirst, s.LeavesLast, s.LeafCache.GrowthMB, s.LeafCache.StartMB, s.DedupFilterDeltaMB, s.DedupPebbleDeltaMB)
 	for _, f := range []struct {
 		name string
 		g    growthFit
 	}{{"platform RSS", s.PlatformRSS}, {"Go heap live", s.GoHeapLive}} {
-		fmt.Fprintf(out, "  %-12s from %6.1f MB: slope %+7.1f MB/h, growth %+6.1f MB (%+5.1f%%); identifiers %5.1f MB; unexplained %+6.1f MB (%+5.1f%%, %+7.1f MB/h)\n",
+		fmt.Fprintf(out, "  %-12s from %6.1f MB: slope %+7.1f MB/h, growth %+6.1f MB (%+5.1f%%); identifiers and leaf cache %5.1f MB; unexplained %+6.1f MB (%+5.1f%%, %+7.1f MB/h)\n",
 			f.name, f.g.StartMB, f.g.SlopeMBPerHour, f.g.GrowthMB, f.g.GrowthPct, f.g.ExplainedMB, f.g.UnexplainedMB, f.g.UnexplainedPct, f.g.UnexplainedMBh)
 	}
 }

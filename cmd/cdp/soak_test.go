@@ -39,7 +39,9 @@ func TestSlopeFitKnownSeries(t *testing.T) {
 
 // soakSeries is an 8-minute run of 10 s intervals: RSS ramps from 80 to
 // 200 MB during the warm-up (160 s), then rises by 36 MB/h; the live heap
-// stays at 50 MB; 455 identifiers arrive per interval after the warm-up.
+// stays at 50 MB; 455 identifiers arrive per interval after the warm-up;
+// the leaf cache's bitmaps grow by 9 MB/h (0.8 MB over the fitted 320 s)
+// from 10 MB, its leaves from 100 by 2 an interval.
 func soakSeries() []loadInterval {
 	var ivs []loadInterval
 	for at := 10.0; at <= 480; at += 10 {
@@ -53,6 +55,8 @@ func soakSeries() []loadInterval {
 			iv.Identifiers = 16000 + 455*int((at-160)/10)
 		}
 		iv.Persons = iv.Identifiers / 2
+		iv.LeafCacheMB = 10 + 9*(at-160)/3600
+		iv.Leaves = 100 + 2*int((at-160)/10)
 		ivs = append(ivs, iv)
 	}
 	return ivs
@@ -67,7 +71,11 @@ func TestSoakGrowthAfterWarmupSplitsExplained(t *testing.T) {
 	if s.NewIdentifiers != 32*455 || s.NewPersons != 32*455/2 {
 		t.Errorf("new identifiers %d, persons %d; want %d, %d", s.NewIdentifiers, s.NewPersons, 32*455, 32*455/2)
 	}
-	explained := 32 * 455 * 72.0 / (1 << 20) // 0.99976 MB
+	explained := 32*455*72.0/(1<<20) + 0.8 // identifiers 0.99976 MB, leaf cache 0.8 MB
+	near(t, "leaf cache growth", s.LeafCache.GrowthMB, 0.8)
+	if s.LeavesFirst != 100 || s.LeavesLast != 164 {
+		t.Errorf("leaves %d -> %d, want 100 -> 164", s.LeavesFirst, s.LeavesLast)
+	}
 	g := s.PlatformRSS
 	// The warm-up's ramp is left out: 33 points from 160 s to 480 s.
 	if g.Points != 33 || g.FromS != 160 || g.ToS != 480 {
@@ -87,7 +95,7 @@ func TestSoakGrowthAfterWarmupSplitsExplained(t *testing.T) {
 	near(t, "heap unexplained", h.UnexplainedMB, -explained) // identifiers account for more than grew
 	var out strings.Builder
 	printSoak(&out, s)
-	for _, want := range []string{"warm-up 160 s", "33 intervals fitted (160-480 s)", "14560 new identifiers", "slope   +36.0 MB/h", "growth   +3.2 MB ( +1.6%)", "unexplained   +2.2 MB"} {
+	for _, want := range []string{"warm-up 160 s", "33 intervals fitted (160-480 s)", "14560 new identifiers", "slope   +36.0 MB/h", "growth   +3.2 MB ( +1.6%)", "leaf cache 100 -> 164 leaves, bitmaps +0.8 MB", "unexplained   +1.4 MB"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("text report lacks %q:\n%s", want, out.String())
 		}
