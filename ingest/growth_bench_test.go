@@ -284,20 +284,7 @@ func BenchmarkEngineCPUByBatchSize(b *testing.B) {
 			w := store.NewWriter(db, store.WriterOptions{Metrics: m})
 			defer w.Close(context.Background())
 			tw := w.Table("events", benchEventColumns...)
-			start := time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC)
-			var batches [][]any
-			for from := 0; from < n; from += size {
-				var c benchEvents
-				for i := from; i < min(from+size, n); i++ {
-					ev, props := "video_play", `{"topic":"控糖","video_id":"v0","duration_s":31}`
-					if i%3 == 0 {
-						ev, props = "search", `{"keyword":"高油酸花生油","results":12}`
-					}
-					c.add(i, fmt.Sprintf("bs-%d-%d", size, i), ev, props, `{"location":{"region":"浙江","city":"杭州"}}`,
-						start.Add(time.Duration(i%365)*24*time.Hour+time.Duration(i)*time.Millisecond))
-				}
-				batches = append(batches, c.columns())
-			}
+			batches := engineCostBatches(n, size, fmt.Sprintf("bs-%d-", size))
 			b.ResetTimer()
 			for i, cols := range batches {
 				if err := tw.InsertColumns(context.Background(), fmt.Sprintf("bs-%d-%d", size, i), cols...); err != nil {

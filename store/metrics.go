@@ -21,6 +21,11 @@ type Metrics struct {
 	// SystemTimeMicroseconds profile events), per table: what each table's
 	// rows cost the engine, materialized views and skipping indexes included.
 	WriterEngineCPU *prometheus.CounterVec
+	// WriterParts counts the parts confirmed inserts wrote (the server's
+	// MergeTreeDataWriterBlocks profile event), per table: an insert writes
+	// one part per partition its rows fall in, and per table a materialized
+	// view writes into; each part is merged again in the background.
+	WriterParts *prometheus.CounterVec
 }
 
 // NewMetrics creates the collectors and registers them with reg (nil: not
@@ -59,10 +64,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		WriterEngineCPU: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cdp_writer_engine_cpu_seconds_total", Help: "CPU time the server reported spending on confirmed inserts, per table.",
 		}, []string{"table"}),
+		WriterParts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cdp_writer_parts_total", Help: "Parts confirmed inserts wrote (materialized views' targets included), per table.",
+		}, []string{"table"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.EngineRestarts, m.WriterRows, m.WriterBatches, m.WriterBatchRows,
-			m.WriterRetries, m.WriterPending, m.WriterLag, m.WriterInsertSec, m.WriterRestoredRows, m.WriterEngineCPU)
+			m.WriterRetries, m.WriterPending, m.WriterLag, m.WriterInsertSec, m.WriterRestoredRows, m.WriterEngineCPU, m.WriterParts)
 	}
 	return m
 }

@@ -362,6 +362,28 @@ func TestWriterCountsEngineCPUPerTable(t *testing.T) {
 	}
 }
 
+// TestWriterCountsPartsPerTable: an insert whose rows fall in three
+// partitions writes three parts, and the writer counts them.
+func TestWriterCountsPartsPerTable(t *testing.T) {
+	db := storetest.DB(t)
+	createRowsTable(t, db) // creates the database
+	ctx := ctxT(t, time.Minute)
+	if err := db.Conn.Exec(ctx, "CREATE TABLE "+db.Table("parted")+` (id UInt64, payload String)
+		ENGINE = MergeTree PARTITION BY id % 3 ORDER BY id SETTINGS non_replicated_deduplication_window = 1000`); err != nil {
+		t.Fatal(err)
+	}
+	m := store.NewMetrics(nil)
+	w := store.NewWriter(db, store.WriterOptions{Metrics: m})
+	defer w.Close(context.Background())
+	tw := w.Table("parted", "id", "payload")
+	if err := tw.InsertColumns(ctx, "parts-1", []uint64{1, 2, 3, 4, 5, 6, 7}, []string{"a", "b", "c", "d", "e", "f", "g"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := counterValue(t, m.WriterParts.WithLabelValues("parted")); got != 3 {
+		t.Fatalf("parts counted for an insert into 3 partitions = %v, want 3", got)
+	}
+}
+
 func counterValue(t *testing.T, c prometheus.Counter) float64 {
 	t.Helper()
 	var m dto.Metric

@@ -436,6 +436,7 @@ func (w *Writer) attempt(ctx context.Context, t *TableWriter, token string, n in
 			w.metrics.WriterBatches.WithLabelValues(t.name).Inc()
 			w.metrics.WriterBatchRows.Observe(float64(n))
 			w.metrics.WriterEngineCPU.WithLabelValues(t.name).Add(float64(st.cpuMicros) / 1e6)
+			w.metrics.WriterParts.WithLabelValues(t.name).Add(float64(st.parts))
 			return nil
 		}
 		if !IsTransient(err) {
@@ -459,6 +460,7 @@ func (w *Writer) attempt(ctx context.Context, t *TableWriter, token string, n in
 type sendStats struct {
 	dups      int64 // blocks dropped as already inserted (DuplicatedInsertedBlocks)
 	cpuMicros int64 // CPU the insert took (UserTimeMicroseconds + SystemTimeMicroseconds)
+	parts     int64 // parts it wrote (MergeTreeDataWriterBlocks)
 }
 
 // send inserts one batch under token and reports how many of its blocks
@@ -474,6 +476,8 @@ func (w *Writer) send(t *TableWriter, token string, fill func(driver.Batch) erro
 				st.dups += e.Value
 			case "UserTimeMicroseconds", "SystemTimeMicroseconds":
 				st.cpuMicros += e.Value
+			case "MergeTreeDataWriterBlocks":
+				st.parts += e.Value
 			}
 		}
 	}))

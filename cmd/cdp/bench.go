@@ -240,6 +240,7 @@ func benchIngest(ctx context.Context, cfg config, logger *slog.Logger, add func(
 		enginePID = ch.engine.PID()
 	}
 	cpuStart := readCPU(enginePID)
+	mergesStart := engineMergeEvents(ctx, ch.db)
 	start := time.Now()
 	sent, err := g.Load(ctx, target, total, nil)
 	if err != nil {
@@ -251,6 +252,10 @@ func benchIngest(ctx context.Context, cfg config, logger *slog.Logger, add func(
 	}
 	stored := time.Since(start)
 	cpu := readCPU(enginePID).sub(cpuStart)
+	merges := engineMergeEvents(ctx, ch.db)
+	for k, v := range mergesStart {
+		merges[k] -= v
+	}
 	if err := prof.stop(); err != nil {
 		return err
 	}
@@ -262,6 +267,7 @@ func benchIngest(ctx context.Context, cfg config, logger *slog.Logger, add func(
 		Value: float64(sent) / stored.Seconds(), Unit: "records/s", Reference: "raw clickhouse-go insert of event rows", RefValue: rawRate})
 	add(benchLine{Area: "ingest", Measure: "records acknowledged (durable in the spool)", Value: float64(sent) / acked.Seconds(), Unit: "records/s"})
 	addIngestCosts(add, sc, cpu, sent, enginePID != 0)
+	addMerges(add, sc, merges, sent)
 	if err := benchSegments(ctx, ch.db, sc.in.segments, add); err != nil {
 		return err
 	}
@@ -345,6 +351,45 @@ func addIngestCosts(add func(benchLine), sc *scratch, cpu cpuTimes, sent int64, 
 	tables := slices.SortedFunc(maps.Keys(byTable), func(a, b string) int { return cmp.Compare(byTable[b], byTable[a]) })
 	for _, t := range tables {
 		add(benchLine{Area: "ingest", Measure: "engine CPU per record on inserts into " + t + " (as the engine reports it)", Value: perRecord(time.Duration(byTable[t] * float64(time.Second))), Unit: "µs"})
+	}
+}
+
+// engineMergeEvents reads the engine's counters of background merges
+// (system.events): how many it ran, the rows they read and the time they
+// took; a counter the engine lacks is left out.
+func engineMergeEvents(ctx context.Context, db *store.DB) map[string]float64 {
+	out := map[string]float64{}
+	rows, err := db.Conn.Query(ctx, "SELECT event, value FROM system.events WHERE event IN ('Merge', 'MergedRows', 'MergeTotalMilliseconds')")
+	if err != nil {
+		return out
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var v uint64
+		if rows.Scan(&name, &v) == nil {
+			out[name] = float64(v)
+		}
+	}
+	return out
+}
+
+// addMerges adds the parts the inserts wrote and the background merges
+// the engine ran over the ingest window (merges is the change of
+// engineMergeEvents).
+func addMerges(add func(benchLine), sc *scratch, merges map[string]float64, sent int64) {
+	parts := metricByTable(sc.reg, "cdp_writer_parts_total")
+	var all float64
+	for _, n := range parts {
+		all += n
+	}
+	if batches, _ := writerBatches(sc.reg, "events"); batches > 0 {
+		add(benchLine{Area: "ingest", Measure: fmt.Sprintf("parts the inserts wrote (all tables: %d; events, demand view included)", int(all)),
+			Value: parts["events"] / batches, Unit: "parts/batch"})
+	}
+	if n, ok := merges["Merge"]; ok {
+		add(benchLine{Area: "ingest", Measure: fmt.Sprintf("engine's background merges during the run (%d merges, %.1f rows merged per record; their wall time)", int(n), merges["MergedRows"]/float64(max(sent, 1))),
+			Value: merges["MergeTotalMilliseconds"] * 1000 / float64(max(sent, 1)), Unit: "µs/record"})
 	}
 }
 
