@@ -27,20 +27,26 @@ type engineCostVariant struct {
 }
 
 // engineCostVariants: the real table, then copies without the demand
-// view (a copy has no view), without the person_idx skipping index,
-// without the LowCardinality columns, without the sort, without the
-// month partitions (one part per insert instead of one per month), and
-// without all of these.
+// view (a copy has no view; it keeps the persons_by_day projection),
+// then also without the projection, and from there without the
+// person_idx skipping index, without the LowCardinality columns, without
+// the sort, without the month partitions (one part per insert instead of
+// one per month), and without all of these.
 var engineCostVariants = []engineCostVariant{
 	{name: "events"},
 	{name: "noview", ddl: []string{"CREATE TABLE %[1]s AS %[2]s"}},
-	{name: "noindex", ddl: []string{"CREATE TABLE %[1]s AS %[2]s", "ALTER TABLE %[1]s DROP INDEX person_idx"}},
-	{name: "nolowcard", ddl: []string{"CREATE TABLE %[1]s AS %[2]s", "ALTER TABLE %[1]s " + noLowCardinality}},
-	{name: "nosort", ddl: []string{"CREATE TABLE %[1]s AS %[2]s ENGINE = MergeTree PARTITION BY toYYYYMM(ts) ORDER BY tuple() SETTINGS non_replicated_deduplication_window = 1000"}},
-	{name: "nopartition", ddl: []string{"CREATE TABLE %[1]s AS %[2]s ENGINE = MergeTree PARTITION BY tuple() ORDER BY (event, toDate(ts), ts) SETTINGS non_replicated_deduplication_window = 1000"}},
+	{name: "noproj", ddl: []string{"CREATE TABLE %[1]s AS %[2]s", dropProjection}},
+	{name: "noindex", ddl: []string{"CREATE TABLE %[1]s AS %[2]s", dropProjection, "ALTER TABLE %[1]s DROP INDEX person_idx"}},
+	{name: "nolowcard", ddl: []string{"CREATE TABLE %[1]s AS %[2]s", dropProjection, "ALTER TABLE %[1]s " + noLowCardinality}},
+	{name: "nosort", ddl: []string{"CREATE TABLE %[1]s AS %[2]s ENGINE = MergeTree PARTITION BY toYYYYMM(ts) ORDER BY tuple() SETTINGS non_replicated_deduplication_window = 1000", dropProjection}},
+	{name: "nopartition", ddl: []string{"CREATE TABLE %[1]s AS %[2]s ENGINE = MergeTree PARTITION BY tuple() ORDER BY (event, toDate(ts), ts) SETTINGS non_replicated_deduplication_window = 1000", dropProjection}},
 	{name: "bare", ddl: []string{"CREATE TABLE %[1]s AS %[2]s ENGINE = MergeTree PARTITION BY tuple() ORDER BY tuple() SETTINGS non_replicated_deduplication_window = 1000",
-		"ALTER TABLE %[1]s DROP INDEX person_idx", "ALTER TABLE %[1]s " + noLowCardinality}},
+		dropProjection, "ALTER TABLE %[1]s DROP INDEX person_idx", "ALTER TABLE %[1]s " + noLowCardinality}},
 }
+
+// dropProjection takes the segment engine's projection (schema.PersonsByDay,
+// which a copy keeps) off a copy.
+const dropProjection = "ALTER TABLE %[1]s DROP PROJECTION IF EXISTS persons_by_day"
 
 const noLowCardinality = "MODIFY COLUMN type String, MODIFY COLUMN event String, MODIFY COLUMN source String, " +
 	"MODIFY COLUMN topic String DEFAULT JSONExtractString(properties, 'topic'), MODIFY COLUMN id_types Array(String)"
