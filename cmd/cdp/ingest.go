@@ -147,24 +147,9 @@ func (p *ingestParts) wire(ctx context.Context, cfg config, db *store.DB, prot *
 	if err := p.loadIdentity(ctx, cfg, db, prot, logger); err != nil {
 		return err
 	}
-	sopt := segments.DefaultOptions()
-	sopt.Logger = logger
-	// An audience estimate 10 s behind the newest records is what a
-	// marketer editing a rule needs; live segments and plans stay exact.
-	sopt.EstimateStaleness = 10 * time.Second
-	// Every order reaches ClickHouse through the pipeline (spool_seq), so
-	// the trait index can be kept between restarts.
-	sopt.PersistTraits = true
-	if p.segments, err = segments.NewStore(ctx, db, sopt); err != nil {
+	if p.segments, err = openSegments(ctx, db, logger); err != nil {
 		return err
 	}
-	// At most one live round a second: under load rounds otherwise run
-	// back to back, one per ingest commit (about 3 a second at 10,000
-	// events/s), and each costs the engine about the same whatever it
-	// holds (its leaf patches scan their windows; the campaign round it
-	// wakes reads sends, consents and profiles). Entries show up to 1 s
-	// later after their event.
-	p.segments.LiveEvery = time.Second
 	channels, err := campaignChannels(cfg, p.wecom, prot)
 	if err != nil {
 		return err
@@ -511,4 +496,28 @@ func readOrCreateID(path string) (string, error) {
 		return "", err
 	}
 	return id, os.WriteFile(path, []byte(id+"\n"), 0o600)
+}
+
+// openSegments opens the platform's segments store.
+func openSegments(ctx context.Context, db *store.DB, logger *slog.Logger) (*segments.Store, error) {
+	sopt := segments.DefaultOptions()
+	sopt.Logger = logger
+	// An audience estimate 10 s behind the newest records is what a
+	// marketer editing a rule needs; live segments and plans stay exact.
+	sopt.EstimateStaleness = 10 * time.Second
+	// Every order reaches ClickHouse through the pipeline (spool_seq), so
+	// the trait index can be kept between restarts.
+	sopt.PersistTraits = true
+	s, err := segments.NewStore(ctx, db, sopt)
+	if err != nil {
+		return nil, err
+	}
+	// At most one live round a second: under load rounds otherwise run
+	// back to back, one per ingest commit (about 3 a second at 10,000
+	// events/s), and each costs the engine about the same whatever it
+	// holds (its leaf patches scan their windows; the campaign round it
+	// wakes reads sends, consents and profiles). Entries show up to 1 s
+	// later after their event.
+	s.LiveEvery = time.Second
+	return s, nil
 }

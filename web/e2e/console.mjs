@@ -4,7 +4,7 @@
 // Screenshots of every step go to CDP_ARTIFACTS (default test-artifacts/console).
 // Every wait is on a condition (a selector, a URL, a response), never a sleep.
 import { readFileSync } from 'node:fs';
-import { apiCall, check, choose, finish, page, shot, step, waitForAPI, base, token } from './harness.mjs';
+import { apiCall, check, choose, finish, page, shot, step, submit, waitForAPI, base, token } from './harness.mjs';
 
 // The demo campaigns' truth (gen.Respond's effects), written beside the data.
 const demoTruth = process.env.CDP_DEMO_TRUTH ? JSON.parse(readFileSync(process.env.CDP_DEMO_TRUTH, 'utf8')) : null;
@@ -335,7 +335,7 @@ await step('build a funnel, see the API numbers, save its drop-off as a segment'
   await shot('funnel');
   await page.getByTestId(`save-dropped-${k}`).click();
   await page.getByTestId('segment-name').fill('浏览器测试·完播后流失');
-  await page.getByTestId('save-confirm').click();
+  await submit(page.getByTestId('save-confirm'), (r) => r.method() === 'POST' && r.url().includes('/analytics/funnel/segment'));
   await page.getByTestId('saved-segment').waitFor();
   const segs = await apiCall('GET', '/segments');
   const seg = segs.items.find((s) => s.name === '浏览器测试·完播后流失');

@@ -94,6 +94,24 @@ export async function choose(select, label) {
     }
   }
 }
+// submit clicks a button (a modal's OK) until the request it sends has
+// gone out, up to four times: a click that lands while the modal is still
+// opening is lost (the console's save of a funnel drop-off once waited 30 s
+// for a result its request was never sent for). matches is the request's
+// predicate; the request is sent within the click, so 8 s is a lost click.
+export async function submit(button, matches) {
+  for (let attempt = 1; ; attempt++) {
+    const sent = page.waitForRequest(matches, { timeout: 8000 });
+    try {
+      await button.click({ timeout: 10000 });
+      await sent;
+      return;
+    } catch (e) {
+      sent.catch(() => {});
+      if (attempt === 4) throw new Error(`no request went out after ${attempt} clicks: ${e.message}`);
+    }
+  }
+}
 export async function step(name, f) {
   const start = Date.now();
   try {
