@@ -41,7 +41,8 @@ func TestSlopeFitKnownSeries(t *testing.T) {
 // 200 MB during the warm-up (160 s), then rises by 36 MB/h; the live heap
 // stays at 50 MB; 455 identifiers arrive per interval after the warm-up;
 // the leaf cache's bitmaps grow by 9 MB/h (0.8 MB over the fitted 320 s)
-// from 10 MB, its leaves from 100 by 2 an interval.
+// from 10 MB, its leaves from 100 by 2 an interval; the deduplication
+// filter and Pebble grow by 0.3 and 0.1 MB at 400 s.
 func soakSeries() []loadInterval {
 	var ivs []loadInterval
 	for at := 10.0; at <= 480; at += 10 {
@@ -57,6 +58,12 @@ func soakSeries() []loadInterval {
 		iv.Persons = iv.Identifiers / 2
 		iv.LeafCacheMB = 10 + 9*(at-160)/3600
 		iv.Leaves = 100 + 2*int((at-160)/10)
+		// The deduplication filter starts a generation at 400 s (0.3 MB
+		// here) and Pebble's memtables fill by 0.1 MB.
+		iv.DedupFilterMB, iv.DedupPebbleMB = 14, 8
+		if at >= 400 {
+			iv.DedupFilterMB, iv.DedupPebbleMB = 14.3, 8.1
+		}
 		ivs = append(ivs, iv)
 	}
 	return ivs
@@ -71,7 +78,7 @@ func TestSoakGrowthAfterWarmupSplitsExplained(t *testing.T) {
 	if s.NewIdentifiers != 32*455 || s.NewPersons != 32*455/2 {
 		t.Errorf("new identifiers %d, persons %d; want %d, %d", s.NewIdentifiers, s.NewPersons, 32*455, 32*455/2)
 	}
-	explained := 32*455*72.0/(1<<20) + 0.8 // identifiers 0.99976 MB, leaf cache 0.8 MB
+	explained := 32*455*72.0/(1<<20) + 0.8 + 0.3 + 0.1 // identifiers 0.99976 MB, leaf cache 0.8 MB, dedup filter 0.3, Pebble 0.1
 	near(t, "leaf cache growth", s.LeafCache.GrowthMB, 0.8)
 	if s.LeavesFirst != 100 || s.LeavesLast != 164 {
 		t.Errorf("leaves %d -> %d, want 100 -> 164", s.LeavesFirst, s.LeavesLast)
@@ -95,7 +102,7 @@ func TestSoakGrowthAfterWarmupSplitsExplained(t *testing.T) {
 	near(t, "heap unexplained", h.UnexplainedMB, -explained) // identifiers account for more than grew
 	var out strings.Builder
 	printSoak(&out, s)
-	for _, want := range []string{"warm-up 160 s", "33 intervals fitted (160-480 s)", "14560 new identifiers", "slope   +36.0 MB/h", "growth   +3.2 MB ( +1.6%)", "leaf cache 100 -> 164 leaves, bitmaps +0.8 MB", "unexplained   +1.4 MB"} {
+	for _, want := range []string{"warm-up 160 s", "33 intervals fitted (160-480 s)", "14560 new identifiers", "slope   +36.0 MB/h", "growth   +3.2 MB ( +1.6%)", "leaf cache 100 -> 164 leaves, bitmaps +0.8 MB", "dedup filter +0.3 MB, Pebble +0.1 MB", "unexplained   +1.0 MB"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("text report lacks %q:\n%s", want, out.String())
 		}
