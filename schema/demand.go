@@ -156,16 +156,21 @@ type materializedView struct {
 }
 
 func (m materializedView) render(t Target) []string {
-	src := m.Source
-	if t.Cluster != "" {
-		src += "_local"
-	}
 	target := m.Target
 	if m.Local && t.Cluster != "" {
 		target += "_local"
 	}
-	q := biTemplate(m.Query(t.table(src)), t)
-	return []string{fmt.Sprintf("CREATE MATERIALIZED VIEW IF NOT EXISTS %s%s TO %s\nAS %s", t.table(m.Name), t.onCluster(), t.table(target), q)}
+	return []string{fmt.Sprintf("CREATE MATERIALIZED VIEW IF NOT EXISTS %s%s TO %s\nAS %s", t.table(m.Name), t.onCluster(), t.table(target), m.query(t))}
+}
+
+// query is the view's SELECT on t: over the shard-local source table on
+// a cluster, so that each insert on a shard feeds it.
+func (m materializedView) query(t Target) string {
+	src := m.Source
+	if t.Cluster != "" {
+		src += "_local"
+	}
+	return biTemplate(m.Query(t.table(src)), t)
 }
 
 // modifyMaterializedView replaces the query of a materialized view m
@@ -174,12 +179,7 @@ func (m materializedView) render(t Target) []string {
 type modifyMaterializedView materializedView
 
 func (m modifyMaterializedView) render(t Target) []string {
-	src := m.Source
-	if t.Cluster != "" {
-		src += "_local"
-	}
-	q := biTemplate(m.Query(t.table(src)), t)
-	return []string{fmt.Sprintf("ALTER TABLE %s%s MODIFY QUERY\n%s", t.table(m.Name), t.onCluster(), q)}
+	return []string{fmt.Sprintf("ALTER TABLE %s%s MODIFY QUERY\n%s", t.table(m.Name), t.onCluster(), materializedView(m).query(t))}
 }
 
 // demandMatchSteps give the demand views the one-pass match
