@@ -443,7 +443,7 @@ func (l *loadRun) settle() error {
 		_ = ch.db.Conn.QueryRow(l.ctx, "SELECT count() FROM "+ch.db.Table("campaign_sends")+" FINAL WHERE campaign_id = ? AND group = 'treatment'", rep.Campaign).Scan(&rep.Sends)
 	}
 	rep.EngineMemory, rep.ActiveParts = l.engineMemory()
-	rep.Soak = analyseSoak(rep.Intervals, soakWarmup(l.cfg.LoadWarmup, l.cfg.LoadMinutes))
+	rep.Soak = analyseSoak(rep.Intervals, soakWarmup(l.cfg.LoadWarmup, l.cfg.LoadMinutes), currentGOGC())
 	rep.FinalRSSMB = selfRSSMB()
 	if ch.engine != nil {
 		rep.FinalEngine = ch.engine.ResidentMB()

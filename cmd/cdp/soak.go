@@ -18,9 +18,10 @@ import (
 )
 
 // identityBytesPerIdentifier is what the identity graph holds per
-// identifier, measured with Go's overhead (`cdp bench`, issue #23): the
-// memory new identifiers legitimately add.
-const identityBytesPerIdentifier = 72
+// identifier, measured with Go's overhead (`cdp bench`: 42.1 B at 100k
+// persons, 47.3 at 1M, 42.9 at 3M; docs/identity.md): the memory new
+// identifiers legitimately add.
+const identityBytesPerIdentifier = 48
 
 // mib is the unit of every "MB" figure of the load run (as RSS is read).
 const mib = 1 << 20
@@ -174,15 +175,22 @@ type soakReport struct {
 	LeavesLast         int       `json:"leaves_last"`
 	DedupFilterDeltaMB float64   `json:"dedup_filter_delta_mb"` // bounded by the filter budget
 	DedupPebbleDeltaMB float64   `json:"dedup_pebble_delta_mb"` // bounded by Pebble's memtables and cache
-	PlatformRSS        growthFit `json:"platform_rss"`
-	GoHeapLive         growthFit `json:"go_heap_live"`
+	// GOGC is the collector's percentage (runtime/metrics /gc/gogc:percent)
+	// when the report was made: the runtime lets the heap grow to
+	// live x (1 + GOGC/100) before it collects, so each explained MB of
+	// live heap explains 1 + GOGC/100 MB of resident memory.
+	GOGC        int       `json:"gogc"`
+	PlatformRSS growthFit `json:"platform_rss"`
+	GoHeapLive  growthFit `json:"go_heap_live"`
 }
 
 // analyseSoak fits the intervals' platform RSS and live heap after warmup;
-// the new identifiers' memory and the fitted growth of the leaf cache's
-// bitmaps are the explained part of both.
-func analyseSoak(ivs []loadInterval, warmup time.Duration) soakReport {
-	rep := soakReport{WarmupS: warmup.Seconds(), BytesPerIdentifier: identityBytesPerIdentifier}
+// the new identifiers' memory, the fitted growth of the leaf cache's
+// bitmaps and the deduplication window's growth are the explained part of
+// the live heap, and that times the collector's headroom (1 + gogc/100;
+// gogc < 0, the collector off, counts none) the explained part of RSS.
+func analyseSoak(ivs []loadInterval, warmup time.Duration, gogc int) soakReport {
+	rep := soakReport{WarmupS: warmup.Seconds(), BytesPerIdentifier: identityBytesPerIdentifier, GOGC: gogc}
 	var at, rss, heap, leaves []float64
 	first := -1
 	for i, iv := range ivs {
@@ -206,9 +214,27 @@ func analyseSoak(ivs []loadInterval, warmup time.Duration) soakReport {
 		// its bound is.
 		explained = rep.IdentifiersMB + rep.LeafCache.GrowthMB + rep.DedupFilterDeltaMB + rep.DedupPebbleDeltaMB
 	}
-	rep.PlatformRSS = fitGrowth(at, rss, rep.WarmupS, explained)
+	rep.PlatformRSS = fitGrowth(at, rss, rep.WarmupS, explained*heapHeadroom(gogc))
 	rep.GoHeapLive = fitGrowth(at, heap, rep.WarmupS, explained)
 	return rep
+}
+
+// heapHeadroom is how much heap the runtime holds per byte live before it
+// collects: 1 + GOGC/100 (the heap goal of the Go GC guide), 1 with the
+// collector off.
+func heapHeadroom(gogc int) float64 {
+	return 1 + float64(max(gogc, 0))/100
+}
+
+// currentGOGC reads the collector's percentage (GOGC or
+// debug.SetGCPercent; -1 when it is off).
+func currentGOGC() int {
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 100
+	}
+	return int(s[0].Value.Uint64())
 }
 
 // printSoak writes the growth analysis as text.
@@ -218,14 +244,14 @@ func printSoak(out io.Writer, s soakReport) {
 		fmt.Fprintf(out, "soak: fewer than two intervals after the %.0f s warm-up: no growth fit\n", s.WarmupS)
 		return
 	}
-	fmt.Fprintf(out, "soak: warm-up %.0f s; %d intervals fitted (%.0f-%.0f s); %d new persons, %d new identifiers (x %d B = %.1f MB); leaf cache %d -> %d leaves, bitmaps %+.1f MB (fitted, from %.1f MB); dedup filter %+.1f MB, Pebble %+.1f MB\n",
+	fmt.Fprintf(out, "soak: warm-up %.0f s; %d intervals fitted (%.0f-%.0f s); %d new persons, %d new identifiers (x %d B = %.1f MB); leaf cache %d -> %d leaves, bitmaps %+.1f MB (fitted, from %.1f MB); dedup filter %+.1f MB, Pebble %+.1f MB; GOGC %d (RSS holds x%.2f of the live heap's growth)\n",
 		s.WarmupS, g.Points, g.FromS, g.ToS, s.NewPersons, s.NewIdentifiers, s.BytesPerIdentifier, s.IdentifiersMB,
-		s.LeavesFirst, s.LeavesLast, s.LeafCache.GrowthMB, s.LeafCache.StartMB, s.DedupFilterDeltaMB, s.DedupPebbleDeltaMB)
+		s.LeavesFirst, s.LeavesLast, s.LeafCache.GrowthMB, s.LeafCache.StartMB, s.DedupFilterDeltaMB, s.DedupPebbleDeltaMB, s.GOGC, heapHeadroom(s.GOGC))
 	for _, f := range []struct {
-		name string
-		g    growthFit
-	}{{"platform RSS", s.PlatformRSS}, {"Go heap live", s.GoHeapLive}} {
-		fmt.Fprintf(out, "  %-12s from %6.1f MB: slope %+7.1f MB/h, growth %+6.1f MB (%+5.1f%%); identifiers, leaf cache and dedup %5.1f MB; unexplained %+6.1f MB (%+5.1f%%, %+7.1f MB/h)\n",
-			f.name, f.g.StartMB, f.g.SlopeMBPerHour, f.g.GrowthMB, f.g.GrowthPct, f.g.ExplainedMB, f.g.UnexplainedMB, f.g.UnexplainedPct, f.g.UnexplainedMBh)
+		name, explained string
+		g               growthFit
+	}{{"Go heap live", "identifiers, leaf cache and dedup", s.GoHeapLive}, {"platform RSS", "those x GC headroom", s.PlatformRSS}} {
+		fmt.Fprintf(out, "  %-12s from %6.1f MB: slope %+7.1f MB/h, growth %+6.1f MB (%+5.1f%%); %s %5.1f MB; unexplained %+6.1f MB (%+5.1f%%, %+7.1f MB/h)\n",
+			f.name, f.g.StartMB, f.g.SlopeMBPerHour, f.g.GrowthMB, f.g.GrowthPct, f.explained, f.g.ExplainedMB, f.g.UnexplainedMB, f.g.UnexplainedPct, f.g.UnexplainedMBh)
 	}
 }

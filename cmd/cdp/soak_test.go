@@ -74,11 +74,11 @@ func TestSoakGrowthAfterWarmupSplitsExplained(t *testing.T) {
 	if warmup != 160*time.Second {
 		t.Fatalf("warm-up of an 8-minute run with --load-warmup 300 = %v, want the first third, 160 s", warmup)
 	}
-	s := analyseSoak(soakSeries(), warmup)
+	s := analyseSoak(soakSeries(), warmup, -1) // the collector off: RSS explained as the live heap
 	if s.NewIdentifiers != 32*455 || s.NewPersons != 32*455/2 {
 		t.Errorf("new identifiers %d, persons %d; want %d, %d", s.NewIdentifiers, s.NewPersons, 32*455, 32*455/2)
 	}
-	explained := 32*455*72.0/(1<<20) + 0.8 + 0.3 + 0.1 // identifiers 0.99976 MB, leaf cache 0.8 MB, dedup filter 0.3, Pebble 0.1
+	explained := 32*455*48.0/(1<<20) + 0.8 + 0.3 + 0.1 // identifiers 0.66650 MB, leaf cache 0.8 MB, dedup filter 0.3, Pebble 0.1
 	near(t, "leaf cache growth", s.LeafCache.GrowthMB, 0.8)
 	if s.LeavesFirst != 100 || s.LeavesLast != 164 {
 		t.Errorf("leaves %d -> %d, want 100 -> 164", s.LeavesFirst, s.LeavesLast)
@@ -102,10 +102,31 @@ func TestSoakGrowthAfterWarmupSplitsExplained(t *testing.T) {
 	near(t, "heap unexplained", h.UnexplainedMB, -explained) // identifiers account for more than grew
 	var out strings.Builder
 	printSoak(&out, s)
-	for _, want := range []string{"warm-up 160 s", "33 intervals fitted (160-480 s)", "14560 new identifiers", "slope   +36.0 MB/h", "growth   +3.2 MB ( +1.6%)", "leaf cache 100 -> 164 leaves, bitmaps +0.8 MB", "dedup filter +0.3 MB, Pebble +0.1 MB", "unexplained   +1.0 MB"} {
+	for _, want := range []string{"warm-up 160 s", "33 intervals fitted (160-480 s)", "14560 new identifiers", "slope   +36.0 MB/h", "growth   +3.2 MB ( +1.6%)", "leaf cache 100 -> 164 leaves, bitmaps +0.8 MB", "dedup filter +0.3 MB, Pebble +0.1 MB", "GOGC -1 (RSS holds x1.00", "unexplained   +1.3 MB"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("text report lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// TestSoakRSSCountsTheCollectorsHeadroom: the runtime lets the heap grow
+// to live x (1 + GOGC/100) before it collects, so RSS's explained growth
+// is the live heap's explained growth times that, and the live heap's own
+// fit is unchanged.
+func TestSoakRSSCountsTheCollectorsHeadroom(t *testing.T) {
+	warmup := soakWarmup(300, 8)
+	off := analyseSoak(soakSeries(), warmup, -1)
+	for _, c := range []struct {
+		gogc int
+		x    float64
+	}{{100, 2}, {50, 1.5}, {400, 5}, {0, 1}} {
+		s := analyseSoak(soakSeries(), warmup, c.gogc)
+		near(t, "heap explained", s.GoHeapLive.ExplainedMB, off.GoHeapLive.ExplainedMB)
+		near(t, "RSS explained", s.PlatformRSS.ExplainedMB, c.x*off.GoHeapLive.ExplainedMB)
+		near(t, "RSS unexplained", s.PlatformRSS.UnexplainedMB, s.PlatformRSS.GrowthMB-c.x*off.GoHeapLive.ExplainedMB)
+	}
+	if g := currentGOGC(); g != 100 && g != -1 && g < 1 {
+		t.Errorf("currentGOGC() = %d", g)
 	}
 }
 
@@ -119,7 +140,7 @@ func TestSoakWarmupAndTooShortRuns(t *testing.T) {
 		}
 	}
 	// Every interval within the warm-up: no fit, and the report says so.
-	s := analyseSoak(soakSeries()[:10], 160*time.Second)
+	s := analyseSoak(soakSeries()[:10], 160*time.Second, 100)
 	if s.PlatformRSS.Points != 0 || s.GoHeapLive.Points != 0 || s.NewIdentifiers != 0 {
 		t.Errorf("fit within the warm-up: %+v", s)
 	}
