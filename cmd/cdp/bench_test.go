@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"testing"
@@ -46,5 +47,25 @@ func TestBenchIdentityOnly(t *testing.T) {
 		if area != "identity" && area != "memory" {
 			t.Errorf("area %q ran: want only identity and memory with --identity-only (%v)", area, areas)
 		}
+	}
+}
+
+// TestBenchIdentityStopsOnSignal: SIGINT or SIGTERM (main's context) stops
+// `cdp bench` in its identity phase, which held on to the signal for the
+// whole resolution (most of an hour at 10M persons).
+func TestBenchIdentityStopsOnSignal(t *testing.T) {
+	var c config
+	if _, err := c.parse("bench", []string{"--identity-only", "--json", "--persons", "3000"}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out bytes.Buffer
+	err := benchCommand(ctx, c, slog.New(slog.NewTextHandler(io.Discard, nil)), &out)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("bench with its context done: %v, want context.Canceled", err)
+	}
+	if out.Len() != 0 {
+		t.Errorf("a stopped bench printed figures: %s", out.String())
 	}
 }
