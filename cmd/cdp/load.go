@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/granarycdp/cdp/api"
+	"github.com/granarycdp/cdp/store"
 )
 
 // loadInterval is one reporting period of the load run.
@@ -84,9 +85,10 @@ type loadReport struct {
 	// its caches (system.asynchronous_metrics *CacheBytes), the primary
 	// keys of the active parts (system.parts, grows with the data) and
 	// MemoryTracking, in MB; ActiveParts counts the parts.
-	EngineMemory map[string]float64 `json:"engine_memory_mb"`
-	ActiveParts  uint64             `json:"engine_active_parts"`
-	Soak         soakReport         `json:"soak"` // the growth fit over Intervals
+	EngineMemory    map[string]float64 `json:"engine_memory_mb"`
+	EngineMemoryErr string             `json:"engine_memory_error,omitempty"` // why figures are missing
+	ActiveParts     uint64             `json:"engine_active_parts"`
+	Soak            soakReport         `json:"soak"` // the growth fit over Intervals
 }
 
 // loadRules are the estimates analysts run during the load.
@@ -465,6 +467,9 @@ func (l *loadRun) print(out io.Writer) error {
 		rep.AckP99Max, rep.EstP99Max, rep.EntryP99Max, rep.PeakRSSMB, rep.PeakEngine, rep.FinalRSSMB, rep.FinalEngine)
 	fmt.Fprintf(out, "live campaign %s: %d persons sent to\n", rep.Campaign, rep.Sends)
 	fmt.Fprintf(out, "engine memory at the end (MB): %s; %d active parts\n", formatMB(rep.EngineMemory), rep.ActiveParts)
+	if rep.EngineMemoryErr != "" {
+		fmt.Fprintf(out, "  (not all read: %s)\n", rep.EngineMemoryErr)
+	}
 	printSoak(out, rep.Soak)
 	if uint64(rep.Acked) != rep.Stored {
 		return fmt.Errorf("load: %d events acknowledged but %d stored", rep.Acked, rep.Stored)
@@ -555,25 +560,45 @@ func startContentionProfile(dir string) func() error {
 // engineMemory reads what the engine holds at the end besides queries
 // (see loadReport.EngineMemory); figures it cannot read are left out.
 func (l *loadRun) engineMemory() (map[string]float64, uint64) {
-	conn, out := l.sc.ch.db.Conn, map[string]float64{}
-	rows, err := conn.Query(l.ctx, `SELECT metric, value FROM system.asynchronous_metrics WHERE metric LIKE '%CacheBytes'
-		UNION ALL SELECT metric, toFloat64(value) FROM system.metrics WHERE metric = 'MemoryTracking'`)
-	if err == nil {
-		for rows.Next() {
-			var k string
-			var v float64
-			if rows.Scan(&k, &v) == nil && v > 0 {
-				out[k] = v / mib
-			}
-		}
-		rows.Close()
-	}
-	var pk, parts uint64
-	if err := conn.QueryRow(l.ctx, "SELECT sum(primary_key_bytes_in_memory_allocated), count() FROM system.parts WHERE active AND database = ?",
-		l.sc.ch.db.Database).Scan(&pk, &parts); err == nil {
-		out["PrimaryKeysInMemory"] = float64(pk) / mib
+	out, parts, err := engineMemory(l.ctx, l.sc.ch.db)
+	if err != nil {
+		l.rep.EngineMemoryErr = err.Error()
 	}
 	return out, parts
+}
+
+// engineMemory reads db's engine's caches (system.metrics *CacheBytes,
+// non-zero ones; the embedded engine keeps no asynchronous_metrics),
+// MemoryTracking, and the primary keys and number of db's active parts.
+func engineMemory(ctx context.Context, db *store.DB) (map[string]float64, uint64, error) {
+	out := map[string]float64{}
+	rows, err := db.Conn.Query(ctx, `SELECT metric, toFloat64(value) FROM system.metrics
+		WHERE metric LIKE '%CacheBytes' OR metric = 'MemoryTracking'`)
+	if err != nil {
+		return out, 0, err
+	}
+	for rows.Next() {
+		var k string
+		var v float64
+		if err := rows.Scan(&k, &v); err != nil {
+			rows.Close()
+			return out, 0, err
+		}
+		if v > 0 {
+			out[k] = v / mib
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return out, 0, err
+	}
+	var pk, parts uint64
+	if err := db.Conn.QueryRow(ctx, "SELECT sum(primary_key_bytes_in_memory_allocated), count() FROM system.parts WHERE active AND database = ?",
+		db.Database).Scan(&pk, &parts); err != nil {
+		return out, 0, err
+	}
+	out["PrimaryKeysInMemory"] = float64(pk) / mib
+	return out, parts, nil
 }
 
 // formatMB writes m as "key value" pairs in key order.

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"testing"
 
 	"github.com/granarycdp/cdp/segments"
 	"github.com/granarycdp/cdp/store"
+	"github.com/granarycdp/cdp/store/storetest"
 )
 
 // TestColdRulesAreValidAndNeverRepeat checks the load run's cold rules
@@ -76,5 +78,46 @@ func TestHistQuantileReadsRuntimeHistograms(t *testing.T) {
 		if q != tc.wantQ || top != tc.wantTop {
 			t.Errorf("histQuantile(%v, %v) = %v, %v; want %v, %v", tc.buckets, tc.counts, q, top, tc.wantQ, tc.wantTop)
 		}
+	}
+}
+
+// TestEngineMemoryReadsCachesAndParts: the load run's end-of-run engine
+// figures come from a real engine: MemoryTracking and the primary keys of
+// the database's active parts (it read only the keys before: the caches'
+// query named a table the embedded engine does not have, and its error
+// was dropped).
+func TestEngineMemoryReadsCachesAndParts(t *testing.T) {
+	db := storetest.DB(t)
+	ctx := context.Background()
+	if err := db.Conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS `"+db.Database+"`"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Conn.Exec(ctx, "CREATE TABLE "+db.Table("mem_probe")+" (k UInt64) ENGINE = MergeTree ORDER BY k"); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := db.Conn.Exec(ctx, "INSERT INTO "+db.Table("mem_probe")+" SELECT number FROM numbers(100000)"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Reading the table loads its marks into the mark cache.
+	if err := db.Conn.Exec(ctx, "SELECT sum(k) FROM "+db.Table("mem_probe")+" WHERE k > 50000 SETTINGS use_uncompressed_cache = 1"); err != nil {
+		t.Fatal(err)
+	}
+	got, parts, err := engineMemory(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if parts < 2 {
+		t.Errorf("%d active parts, want the table's 2 at least", parts)
+	}
+	if got["MemoryTracking"] <= 0 {
+		t.Errorf("no MemoryTracking in %v", got)
+	}
+	if _, ok := got["PrimaryKeysInMemory"]; !ok {
+		t.Errorf("no PrimaryKeysInMemory in %v", got)
+	}
+	if got["MarkCacheBytes"] <= 0 {
+		t.Errorf("no MarkCacheBytes after a read in %v", got)
 	}
 }
