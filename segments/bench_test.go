@@ -12,6 +12,7 @@ import (
 	bsi32 "github.com/RoaringBitmap/roaring/v2/BitSliceIndexing"
 	"github.com/shopspring/decimal"
 
+	"github.com/granarycdp/cdp/schema"
 	"github.com/granarycdp/cdp/store"
 	"github.com/granarycdp/cdp/store/storetest"
 )
@@ -170,7 +171,7 @@ func BenchmarkEstimateFlagship(b *testing.B) {
 	start := time.Now()
 	rows := generate(b, db, 1_000_000)
 	ctx := context.Background()
-	for _, t := range []string{"persons", "events", "orders", "order_lines", "wecom_messages"} {
+	for _, t := range []string{"persons", "events", "orders", "order_lines", "wecom_messages", schema.ItemOrders} {
 		storetest.Optimize(b, db, t)
 	}
 	b.Logf("generated %d rows in %v", rows, time.Since(start))
