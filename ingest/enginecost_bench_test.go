@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/granarycdp/cdp/schema"
 	"github.com/granarycdp/cdp/store"
 	"github.com/granarycdp/cdp/store/storetest"
 )
@@ -27,7 +28,7 @@ type engineCostVariant struct {
 }
 
 // engineCostVariants: the real table, then copies without the demand
-// view (a copy has no view; it keeps the persons_by_day projection),
+// view (a copy has no view; it keeps the segment engine's projection),
 // then also without the projection, and from there without the
 // person_idx skipping index, without the LowCardinality columns, without
 // the sort, without the month partitions (one part per insert instead of
@@ -46,7 +47,7 @@ var engineCostVariants = []engineCostVariant{
 
 // dropProjection takes the segment engine's projection (schema.PersonsByDay,
 // which a copy keeps) off a copy.
-const dropProjection = "ALTER TABLE %[1]s DROP PROJECTION IF EXISTS persons_by_day"
+const dropProjection = "ALTER TABLE %[1]s DROP PROJECTION IF EXISTS " + schema.PersonsByDay
 
 const noLowCardinality = "MODIFY COLUMN type String, MODIFY COLUMN event String, MODIFY COLUMN source String, " +
 	"MODIFY COLUMN topic String DEFAULT JSONExtractString(properties, 'topic'), MODIFY COLUMN id_types Array(String)"

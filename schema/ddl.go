@@ -252,13 +252,31 @@ type AddProjection struct {
 }
 
 func (a AddProjection) render(t Target) []string {
-	name := a.Table
-	if t.Cluster != "" {
-		name += "_local"
-	}
-	table := t.table(name) + t.onCluster()
+	table := projectionTable(t, a.Table)
 	return []string{
 		fmt.Sprintf("ALTER TABLE %s ADD PROJECTION IF NOT EXISTS %s (%s)", table, quote(a.Name), a.Query),
 		fmt.Sprintf("ALTER TABLE %s MATERIALIZE PROJECTION %s", table, quote(a.Name)),
 	}
+}
+
+// projectionTable is the table a projection of table lives on (on a
+// cluster its local table), with ON CLUSTER where DDL is distributed.
+func projectionTable(t Target, table string) string {
+	if t.Cluster != "" {
+		table += "_local"
+	}
+	return t.table(table) + t.onCluster()
+}
+
+// DropProjection removes a projection from a MergeTree table (on a
+// cluster, from its local table) if it is there. The engine removes the
+// projection's parts with a mutation in the background; queries stop
+// using it at once.
+type DropProjection struct {
+	Table string
+	Name  string
+}
+
+func (d DropProjection) render(t Target) []string {
+	return []string{fmt.Sprintf("ALTER TABLE %s DROP PROJECTION IF EXISTS %s", projectionTable(t, d.Table), quote(d.Name))}
 }

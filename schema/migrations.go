@@ -117,6 +117,11 @@ var all = []Migration{
 	// terms at once, a topic mapped by transform, instead of a lambda over
 	// every entry per row.
 	{Version: 27, Name: "demand_views_one_pass_match", Steps: demandMatchSteps},
+	// The persons of each event, topic, search keyword and UTC day
+	// (persons_by_day.go) in place of migration 26's projection, so the
+	// existence leaves with a keyword filter are read by day too, and one
+	// projection is built per inserted part instead of two.
+	{Version: 28, Name: "events_persons_by_day_keyword", Steps: personsByDayKeywordSteps},
 }
 
 // Identifier columns shared by the ingest tables: parallel arrays of type

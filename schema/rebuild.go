@@ -121,6 +121,10 @@ func createdTable(table string) (Table, error) {
 				if s.Table == table {
 					return Table{}, fmt.Errorf("schema: rebuild %s: migration %d adds a projection to it", table, m.Version)
 				}
+			case DropProjection:
+				if s.Table == table {
+					return Table{}, fmt.Errorf("schema: rebuild %s: migration %d drops a projection of it", table, m.Version)
+				}
 			case SQL:
 				if strings.Contains(string(s), "ALTER TABLE {db}."+table+" ") || strings.Contains(string(s), "ALTER TABLE {db}."+table+"{local}") {
 					return Table{}, fmt.Errorf("schema: rebuild %s: migration %d alters it", table, m.Version)

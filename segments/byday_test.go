@@ -17,16 +17,21 @@ import (
 
 // byDayRules are existence leaves read by day from the events' projection
 // schema.PersonsByDay, each with the independent SQL of its raw person
-// ids: the rows of the event and topics whose ts is in the window.
+// ids: the rows of the event with one of values in column (topic or
+// keyword) whose ts is in the window.
 var byDayRules = []struct {
 	rule, event string
-	topics      []string // none: any topic
+	column      string   // topic or keyword
+	values      []string // none: any
 	days        int      // 0: all time
+	inside      uint32   // a person whose only row is just inside the window's start (30 days)
 }{
-	{`did("video_complete", 30, {"topic": "控糖"}) >= 1`, "video_complete", []string{"控糖"}, 30},
-	{`did("video_complete", 7, {"topic": ["控糖", "减脂"]}) == 0`, "video_complete", []string{"控糖", "减脂"}, 7},
-	{`never("video_play", 90)`, "video_play", nil, 90},
-	{`did("video_play") >= 1`, "video_play", nil, 0},
+	{`did("video_complete", 30, {"topic": "控糖"}) >= 1`, "video_complete", "topic", []string{"控糖"}, 30, 7001},
+	{`did("video_complete", 7, {"topic": ["控糖", "减脂"]}) == 0`, "video_complete", "topic", []string{"控糖", "减脂"}, 7, 0},
+	{`never("video_play", 90)`, "video_play", "", nil, 90, 0},
+	{`did("video_play") >= 1`, "video_play", "", nil, 0, 0},
+	{`did("search", 30, {"keyword": "低GI大米"}) >= 1`, "search", "keyword", []string{"低GI大米"}, 30, 7003},
+	{`did("search", 7, {"keyword": ["五常大米", "控糖食谱"]}) == 0`, "search", "keyword", []string{"五常大米", "控糖食谱"}, 7, 0},
 }
 
 // TestExistenceLeavesReadByDayFollowUnmergeAndErasure checks that an
@@ -43,6 +48,7 @@ func TestExistenceLeavesReadByDayFollowUnmergeAndErasure(t *testing.T) {
 	db := storetest.Migrated(t)
 	ctx := context.Background()
 	topics := []string{"控糖", "减脂", "宝宝辅食", ""}
+	keywords := []string{"低GI大米", "五常大米", "控糖食谱", ""}
 	batch := func(from, to uint32) [][]any {
 		var rows [][]any
 		for p := from; p < to; p++ {
@@ -52,8 +58,12 @@ func TestExistenceLeavesReadByDayFollowUnmergeAndErasure(t *testing.T) {
 				if p%29 == 0 {
 					person = 0 // unresolved: never a member
 				}
-				name := []string{"video_complete", "video_play"}[(p+i)%2]
-				rows = append(rows, event(person, name, days, fmt.Sprintf(`{"topic":%q}`, topics[(p/3+i)%4])))
+				props := fmt.Sprintf(`{"topic":%q}`, topics[(p/3+i)%4])
+				name := []string{"video_complete", "video_play", "search"}[(p+i)%3]
+				if name == "search" {
+					props = fmt.Sprintf(`{"keyword":%q}`, keywords[(p/3+i)%4])
+				}
+				rows = append(rows, event(person, name, days, props))
 			}
 		}
 		return rows
@@ -67,10 +77,15 @@ func TestExistenceLeavesReadByDayFollowUnmergeAndErasure(t *testing.T) {
 		t.Fatal(err)
 	}
 	storetest.Insert(t, db, "events", eventCols, batch(3000, 6000)...)
-	// The 30-day window starts at noon of its first day: 7001 is inside
-	// it by two hours, 7002 outside it by two hours, on the same day.
+	// The 30-day window starts at noon of its first day: 7001 and 7003
+	// are inside it by two hours, 7002 and 7004 outside it by two hours,
+	// on the same day.
+	search := func(person uint32, days float64) []any {
+		return event(person, "search", days, `{"keyword":"低GI大米"}`)
+	}
 	storetest.Insert(t, db, "events", eventCols,
-		video(7001, "控糖", 30-2.0/24, 1, "v1"), video(7002, "控糖", 30+2.0/24, 1, "v1"))
+		video(7001, "控糖", 30-2.0/24, 1, "v1"), video(7002, "控糖", 30+2.0/24, 1, "v1"),
+		search(7003, 30-2.0/24), search(7004, 30+2.0/24))
 
 	e := testEngine(db, nil)
 	check := func(when string) map[string]uint64 {
@@ -94,13 +109,14 @@ func TestExistenceLeavesReadByDayFollowUnmergeAndErasure(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := rawPersons(t, db, r.event, r.topics, r.days)
+			want := rawPersons(t, db, r.event, r.column, r.values, r.days)
 			if !got.Equals(want) {
 				t.Errorf("%s: %s: leaf has %d persons, the rows %d; leaf only %v, rows only %v", when, r.rule,
 					got.GetCardinality(), want.GetCardinality(), firstOf(roaring.AndNot(got, want)), firstOf(roaring.AndNot(want, got)))
 			}
-			if r.days == 30 && (!got.Contains(7001) || got.Contains(7002)) {
-				t.Errorf("%s: %s: the window's first day: 7001 (inside) %v, 7002 (outside) %v", when, r.rule, got.Contains(7001), got.Contains(7002))
+			if r.inside != 0 && (!got.Contains(r.inside) || got.Contains(r.inside+1)) {
+				t.Errorf("%s: %s: the window's first day: %d (inside) %v, %d (outside) %v", when, r.rule,
+					r.inside, got.Contains(r.inside), r.inside+1, got.Contains(r.inside+1))
 			}
 			if got.Contains(0) {
 				t.Errorf("%s: %s: person id 0 in the leaf", when, r.rule)
@@ -130,7 +146,8 @@ func TestExistenceLeavesReadByDayFollowUnmergeAndErasure(t *testing.T) {
 	storetest.Mutate(t, db, "events", "UPDATE person_id = person_id + 100000 WHERE person_id % 7 = 0")
 	storetest.Mutate(t, db, "events", "DELETE WHERE person_id % 11 = 0")
 	after := check("after the mutations")
-	for _, r := range byDayRules[:1] {
+	for _, r := range []int{0, 4} {
+		r := byDayRules[r]
 		if before[r.rule] == after[r.rule] {
 			t.Errorf("%s: %d persons before and after the erasure: the test data does not exercise it", r.rule, after[r.rule])
 		}
@@ -138,14 +155,15 @@ func TestExistenceLeavesReadByDayFollowUnmergeAndErasure(t *testing.T) {
 }
 
 // rawPersons is the set of person ids of the events of event with one of
-// topics (any when none) in the window of days days (0: all time).
-func rawPersons(t *testing.T, db *store.DB, event string, topics []string, days int) *roaring.Bitmap {
+// values in column (any when none) in the window of days days (0: all
+// time).
+func rawPersons(t *testing.T, db *store.DB, event, column string, values []string, days int) *roaring.Bitmap {
 	t.Helper()
 	q := "SELECT groupUniqArray(person_id) FROM " + db.Table("events") + " WHERE person_id != 0 AND event = {event:String}"
 	args := []any{clickhouse.Named("event", event)}
-	if len(topics) > 0 {
-		q += " AND topic IN {topics:Array(String)}"
-		args = append(args, clickhouse.Named("topics", topics))
+	if len(values) > 0 {
+		q += " AND " + column + " IN {values:Array(String)}"
+		args = append(args, clickhouse.Named("values", values))
 	}
 	if days > 0 {
 		q += " AND ts >= {since:DateTime64(3, 'UTC')}"

@@ -110,8 +110,10 @@ type Engine struct {
 	opts  Options
 	log   *slog.Logger
 	cache *leafCache
-	sem   chan struct{}
-	// bgSem admits PatchWarm's queries to sem: at most half its slots,
+	// slots admits the engine's queries, at most Options.Concurrency at
+	// once, analysts' estimates first (slots.go).
+	slots *slots
+	// bgSem admits PatchWarm's queries to slots: at most half of them,
 	// so estimates and live rounds always find the other half.
 	bgSem chan struct{}
 
@@ -167,7 +169,7 @@ func NewEngine(db *store.DB, opts Options) *Engine {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Engine{db: db, opts: opts, log: log, cache: newLeafCache(opts.MaxLeaves, opts.MaxLeafBytes, opts.LeafMaxAge),
-		sem: make(chan struct{}, opts.Concurrency), bgSem: make(chan struct{}, max(1, opts.Concurrency/2))}
+		slots: newSlots(opts.Concurrency), bgSem: make(chan struct{}, max(1, opts.Concurrency/2))}
 }
 
 // Check parses, type-checks and compiles a rule. Problems in the rule are
@@ -312,12 +314,10 @@ func (e *Engine) queryBitmap(ctx context.Context, desc, query string, args []any
 		}
 	}
 	queued := time.Now()
-	select {
-	case e.sem <- struct{}{}:
-		defer func() { <-e.sem }()
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	if err := e.slots.acquire(ctx, urgencyOf(ctx)); err != nil {
+		return nil, err
 	}
+	defer e.slots.release()
 	start := time.Now()
 	var state []byte
 	err := e.db.Conn.QueryRow(readContext(ctx), query, args...).Scan(&state)
@@ -350,7 +350,7 @@ func (e *Engine) queryBitmap(ctx context.Context, desc, query string, args []any
 // (Options.Concurrency), so an estimate's or a live round's query never
 // waits for all of them.
 func (e *Engine) PatchWarm(ctx context.Context) (int, error) {
-	ctx = context.WithValue(ctx, backgroundKey{}, true)
+	ctx = withUrgency(context.WithValue(ctx, backgroundKey{}, true), background)
 	leaves := e.cache.rereadDirty(time.Minute)
 	now := e.opts.Now()
 	errs := make([]error, len(leaves))
@@ -392,14 +392,16 @@ type Count struct {
 
 // Estimate checks a rule and counts its members, with a sample of ids
 // (up to sample, at most 1,000) and breakdowns by city and order channel.
-// Problems in the rule are *RuleError.
+// Problems in the rule are *RuleError. Its queries go ahead of live
+// rounds' and PatchWarm's for the engine's query slots (slots.go): an
+// analyst waits for the answer.
 func (e *Engine) Estimate(ctx context.Context, rule string, sample int) (Estimate, error) {
 	start := time.Now()
 	c, err := e.Check(rule)
 	if err != nil {
 		return Estimate{}, err
 	}
-	bm, _, snap, err := e.evaluateAt(ctx, c, e.opts.EstimateStaleness)
+	bm, _, snap, err := e.evaluateAt(withUrgency(ctx, interactive), c, e.opts.EstimateStaleness)
 	if err != nil {
 		return Estimate{}, err
 	}
@@ -475,8 +477,11 @@ type Overlap struct {
 	Jaccard float64 `json:"jaccard"` // Both / Either; 0 when both are empty
 }
 
-// Overlap evaluates two rules and compares their members.
+// Overlap evaluates two rules and compares their members. Its queries,
+// like an Estimate's, go ahead of live rounds' for the query slots: an
+// analyst waits for them.
 func (e *Engine) Overlap(ctx context.Context, a, b *Compiled) (Overlap, error) {
+	ctx = withUrgency(ctx, interactive)
 	am, _, _, err := e.evaluate(ctx, a)
 	if err != nil {
 		return Overlap{}, err

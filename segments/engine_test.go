@@ -678,15 +678,17 @@ func TestEstimatesDoNotWaitForAPatchUnderWay(t *testing.T) {
 	if err := e.Refresh(ctx, []uint32{14}, KindEvents); err != nil {
 		t.Fatal(err)
 	}
-	for range cap(e.sem) { // every query slot taken: the patch waits for one
-		e.sem <- struct{}{}
+	for range e.opts.Concurrency { // every query slot taken: the patch waits for one
+		if err := e.slots.acquire(ctx, foreground); err != nil {
+			t.Fatal(err)
+		}
 	}
 	released := false
 	release := func() {
 		if !released {
 			released = true
-			for range cap(e.sem) {
-				<-e.sem
+			for range e.opts.Concurrency {
+				e.slots.release()
 			}
 		}
 	}

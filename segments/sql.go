@@ -425,15 +425,15 @@ func (g *sqlGen) existsLeaf(desc string, src source, days int) *sqlLeaf {
 }
 
 // byDay: an existence leaf of src can be read by day from the events'
-// projection schema.PersonsByDay, whose key (event, topic, UTC day)
-// covers its conditions: an event (not orders) with no filter or a
-// topic filter only.
+// projection schema.PersonsByDay, whose key (event, topic, keyword, UTC
+// day) covers its conditions: an event (not orders) with no filter or
+// topic and keyword filters only.
 func byDay(src source) bool {
 	if src.event == orderEvent {
 		return false
 	}
 	for _, f := range src.filters {
-		if f.column != "topic" || f.number != nil {
+		if f.column != "topic" && f.column != "keyword" || f.number != nil {
 			return false
 		}
 	}
@@ -441,7 +441,7 @@ func byDay(src source) bool {
 }
 
 // dayQuery is the full query of an existence leaf over events with
-// conditions conds on the projection's key only (event and topic), in the
+// conditions conds on the projection's key only (event, topic, keyword), in the
 // window that starts at the expression since ("" for all time). The
 // window's whole UTC days come from the projection schema.PersonsByDay
 // (the engine picks it for a query that filters on event, topic and

@@ -40,20 +40,22 @@ import (
 
 // loadInterval is one reporting period of the load run.
 type loadInterval struct {
-	At            float64        `json:"at_s"` // seconds since the start, end of the interval
-	EventsPerSec  float64        `json:"events_acked_per_s"`
-	Errors        map[string]int `json:"errors"` // by kind: HTTP status or "transport"
-	AckP50        float64        `json:"ack_p50_ms"`
-	AckP95        float64        `json:"ack_p95_ms"`
-	AckP99        float64        `json:"ack_p99_ms"`
-	Estimates     int            `json:"estimates"`
-	EstimateP50   float64        `json:"estimate_p50_ms"`
-	EstimateP99   float64        `json:"estimate_p99_ms"`
-	ColdP99       float64        `json:"estimate_cold_p99_ms"` // rules never run before
-	WarmP99       float64        `json:"estimate_warm_p99_ms"` // rules run before
-	EntrySend     entrySend      `json:"entry_to_send"`
-	PlatformRSSMB float64        `json:"platform_rss_mb"`
-	EngineRSSMB   float64        `json:"engine_rss_mb"`
+	At           float64        `json:"at_s"` // seconds since the start, end of the interval
+	EventsPerSec float64        `json:"events_acked_per_s"`
+	Errors       map[string]int `json:"errors"` // by kind: HTTP status or "transport"
+	AckP50       float64        `json:"ack_p50_ms"`
+	AckP95       float64        `json:"ack_p95_ms"`
+	AckP99       float64        `json:"ack_p99_ms"`
+	Estimates    int            `json:"estimates"`
+	EstimateP50  float64        `json:"estimate_p50_ms"`
+	EstimateP99  float64        `json:"estimate_p99_ms"`
+	ColdP99      float64        `json:"estimate_cold_p99_ms"` // rules never run before
+	// ColdShapeP99 is ColdP99 by the shape of the rule (coldRule).
+	ColdShapeP99  [coldShapes]float64 `json:"estimate_cold_p99_by_shape_ms"`
+	WarmP99       float64             `json:"estimate_warm_p99_ms"` // rules run before
+	EntrySend     entrySend           `json:"entry_to_send"`
+	PlatformRSSMB float64             `json:"platform_rss_mb"`
+	EngineRSSMB   float64             `json:"engine_rss_mb"`
 	// EngineTrackedMB is the memory the engine's allocator tracks
 	// (system.metrics MemoryTracking): queries, merges and caches.
 	EngineTrackedMB float64 `json:"engine_memory_tracking_mb"`
@@ -108,8 +110,11 @@ type loadSampler struct {
 	mu         sync.Mutex
 	acks       []time.Duration
 	cold, warm []time.Duration // estimates
-	errors     map[string]int
-	total      map[string]int
+	// byShape are the cold estimates by the shape of their rule
+	// (coldRule: n % coldShapes).
+	byShape [coldShapes][]time.Duration
+	errors  map[string]int
+	total   map[string]int
 }
 
 func (s *loadSampler) ack(d time.Duration) {
@@ -118,10 +123,13 @@ func (s *loadSampler) ack(d time.Duration) {
 	s.mu.Unlock()
 }
 
-func (s *loadSampler) estimate(d time.Duration, cold bool) {
+// estimate records an estimate's latency: a cold rule's of shape shape
+// (coldRule), a warm rule's for shape -1.
+func (s *loadSampler) estimate(d time.Duration, shape int) {
 	s.mu.Lock()
-	if cold {
+	if shape >= 0 {
 		s.cold = append(s.cold, d)
+		s.byShape[shape] = append(s.byShape[shape], d)
 	} else {
 		s.warm = append(s.warm, d)
 	}
@@ -136,11 +144,11 @@ func (s *loadSampler) fail(kind string) {
 }
 
 // take returns and resets the interval's samples.
-func (s *loadSampler) take() (acks, cold, warm []time.Duration, errs map[string]int) {
+func (s *loadSampler) take() (acks, cold, warm []time.Duration, byShape [coldShapes][]time.Duration, errs map[string]int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	acks, cold, warm, errs = s.acks, s.cold, s.warm, s.errors
-	s.acks, s.cold, s.warm, s.errors = nil, nil, nil, map[string]int{}
+	acks, cold, warm, byShape, errs = s.acks, s.cold, s.warm, s.byShape, s.errors
+	s.acks, s.cold, s.warm, s.byShape, s.errors = nil, nil, nil, [coldShapes][]time.Duration{}, map[string]int{}
 	return
 }
 
@@ -370,7 +378,7 @@ func (l *loadRun) client(runCtx context.Context, c int, every time.Duration) {
 // report closes the interval ending now: it adds it to the report and,
 // unless --json, prints it.
 func (l *loadRun) report(now time.Time, out io.Writer) {
-	acks, cold, warm, errs := l.sm.take()
+	acks, cold, warm, byShape, errs := l.sm.take()
 	ests := append(slices.Clone(cold), warm...)
 	n := l.acked.Load()
 	in, ch := l.sc.in, l.sc.ch
@@ -379,6 +387,9 @@ func (l *loadRun) report(now time.Time, out io.Writer) {
 		Estimates: len(ests), EstimateP50: percentile(ests, .50), EstimateP99: percentile(ests, .99),
 		ColdP99: percentile(cold, .99), WarmP99: percentile(warm, .99),
 		PlatformRSSMB: selfRSSMB(), SpoolPending: in.spool.LastSeq() - in.spool.Committed(), soakSample: l.probe.sample(now.Sub(l.lastAt)), runSample: l.run.sample()}
+	for i, d := range byShape {
+		iv.ColdShapeP99[i] = percentile(d, .99)
+	}
 	if ch.engine != nil {
 		iv.EngineRSSMB = ch.engine.ResidentMB()
 	}
@@ -409,12 +420,12 @@ func (l *loadRun) report(now time.Time, out io.Writer) {
 
 // printInterval writes one interval's line.
 func printInterval(out io.Writer, iv loadInterval) {
-	fmt.Fprintf(out, "%4.0fs  %6.0f ev/s  ack p50/p95/p99 %5.1f/%5.1f/%5.1f ms  estimates %3d p50/p99 %5.1f/%5.1f ms (cold %5.1f warm %5.1f)  "+
+	fmt.Fprintf(out, "%4.0fs  %6.0f ev/s  ack p50/p95/p99 %5.1f/%5.1f/%5.1f ms  estimates %3d p50/p99 %5.1f/%5.1f ms (cold %5.1f warm %5.1f; cold by shape %5.1f/%5.1f/%5.1f)  "+
 		"entry->send %4d p50/p99 %6.0f/%6.0f ms (event->send p99 %6.0f)  rss platform %4.0f MB engine %4.0f MB (tracked %4.0f)  heap %4.0f MB  go %4.0f MB  leaf cache %4d %4.1f MB  "+
 		"dedup filter %4.1f MB pebble %4.1f MB disk %5.1f MB %5.0f lookups/s  persons %7d identifiers %8d  spool %6d  "+
 		"cpu platform %.2f engine %.2f  sched p99/max %5.1f/%5.1f ms  gc %3d max pause %5.2f ms  leaves computed %3d patched %3d waited %3d  slot wait/query %5.1f/%5.1f ms  errors %v\n",
 		iv.At, iv.EventsPerSec, iv.AckP50, iv.AckP95, iv.AckP99, iv.Estimates, iv.EstimateP50, iv.EstimateP99, iv.ColdP99, iv.WarmP99,
-		iv.EntrySend.Sends, iv.EntrySend.EntryP50, iv.EntrySend.EntryP99, iv.EntrySend.EventP99,
+		iv.ColdShapeP99[0], iv.ColdShapeP99[1], iv.ColdShapeP99[2], iv.EntrySend.Sends, iv.EntrySend.EntryP50, iv.EntrySend.EntryP99, iv.EntrySend.EventP99,
 		iv.PlatformRSSMB, iv.EngineRSSMB, iv.EngineTrackedMB, iv.GoHeapLiveMB, iv.GoRuntimeMB, iv.Leaves, iv.LeafCacheMB,
 		iv.DedupFilterMB, iv.DedupPebbleMB, iv.DedupDiskMB, iv.DedupLookupsPerSec, iv.Persons, iv.Identifiers, iv.SpoolPending,
 		iv.PlatformCores, iv.EngineCores, iv.SchedP99MS, iv.SchedMaxMS, iv.GCCycles, iv.GCPauseMaxMS, iv.LeafMisses, iv.LeafPatches, iv.LeafWaits, iv.SlotWaitMS, iv.LeafQueryMS, iv.Errors)

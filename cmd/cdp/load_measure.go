@@ -31,7 +31,7 @@ var loadTopics = []string{"控糖", "花生油", "低GI大米", "减脂", "宝�
 func coldRule(n int) string {
 	days := 2 + n%coldWindows // 1 day is the campaign's and a warm rule's window
 	topic := loadTopics[(n/coldWindows)%len(loadTopics)]
-	switch n % 3 {
+	switch n % coldShapes {
 	case 0:
 		return fmt.Sprintf(`did("video_complete", %d, {"topic": %q}) >= %d`, days, topic, 1+n%3)
 	case 1:
@@ -39,6 +39,13 @@ func coldRule(n int) string {
 	}
 	return fmt.Sprintf(`did("add_to_cart", %d) >= 1 && did("video_complete", %d, {"topic": %q}) == 0 || did("search", %d) >= 2`, days, days, topic, days)
 }
+
+// coldShapes is the number of shapes of coldRule's rules (n % coldShapes):
+// 0 an existence leaf over completions of a topic; 1 that over plays and
+// one over searches of a keyword; 2 existence leaves over carts and
+// completions and a count (>= 2) over searches. The load run reports cold
+// estimates' p99 by shape.
+const coldShapes = 3
 
 // coldWindows are the windows cold rules cycle through: 2 to 365 days,
 // the longest behaviour window a rule may read.
@@ -68,19 +75,21 @@ func (l *loadRun) estimators(runCtx context.Context, rate float64) {
 		case <-runCtx.Done():
 			return
 		}
-		cold := i%2 == 1
+		shape := -1 // warm
 		rule := loadRules[(i/2)%len(loadRules)]
-		if cold {
-			rule = coldRule(i / 2)
+		if i%2 == 1 {
+			rule, shape = coldRule(i/2), (i/2)%coldShapes
 		}
 		wg.Go(func() {
 			defer func() { <-slots }()
-			l.estimate(runCtx, rule, cold)
+			l.estimate(runCtx, rule, shape)
 		})
 	}
 }
 
-func (l *loadRun) estimate(runCtx context.Context, rule string, cold bool) {
+// estimate runs one estimate of rule, a cold rule of shape shape
+// (coldRule) or a warm one (shape -1), and records its latency.
+func (l *loadRun) estimate(runCtx context.Context, rule string, shape int) {
 	start := time.Now()
 	status, err := l.apiCall("POST", "/api/v1/segments/estimate", map[string]string{"rule": rule}, nil)
 	switch {
@@ -94,7 +103,7 @@ func (l *loadRun) estimate(runCtx context.Context, rule string, cold bool) {
 			l.sm.fail("estimate transport")
 		}
 	case status == 200:
-		l.sm.estimate(time.Since(start), cold)
+		l.sm.estimate(time.Since(start), shape)
 	default:
 		l.sm.fail("estimate " + strconv.Itoa(status))
 	}

@@ -2943,3 +2943,10 @@ ARRAY JOIN arrayDistinct(arrayFilter((c, p) -> p > 0, d.2, arrayResize(arrayConc
 WHERE m.action = 'send' AND m.external_userid != '' AND m.`from` = m.external_userid
 GROUP BY hour, class, source, province, city;
 
+-- migration 28 events_persons_by_day_keyword
+ALTER TABLE `cdp`.`events_local` ON CLUSTER `cdp_cluster` ADD PROJECTION IF NOT EXISTS `persons_by_day_keyword` (SELECT event, topic, keyword, toDate(ts), groupBitmapState(person_id) GROUP BY event, topic, keyword, toDate(ts));
+
+ALTER TABLE `cdp`.`events_local` ON CLUSTER `cdp_cluster` MATERIALIZE PROJECTION `persons_by_day_keyword`;
+
+ALTER TABLE `cdp`.`events_local` ON CLUSTER `cdp_cluster` DROP PROJECTION IF EXISTS `persons_by_day`;
+

@@ -7,13 +7,18 @@
 -- {p1:String} = "低GI大米"
 -- {p2:UInt32} = 7
 -- raw person ids, folded into canonical persons by the engine
-SELECT toString(groupBitmapState(f.person_id)) FROM (
-		SELECT person_id FROM `cdp`.`events`
-		WHERE event = {p0:String}
-			AND person_id != 0
-			AND keyword = {p1:String}
-			AND ts >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p2:UInt32})
-	) AS f;
+SELECT toString(bitmapAndnot(groupBitmapMergeState(b), bitmapBuild([toUInt32(0)]))) FROM (
+	SELECT groupBitmapState(person_id) AS b FROM `cdp`.`events`
+	WHERE event = {p0:String}
+		AND keyword = {p1:String}
+		AND toDate(ts) > toDate(fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p2:UInt32}))
+	UNION ALL
+	SELECT groupBitmapState(person_id) AS b FROM `cdp`.`events`
+	WHERE event = {p0:String}
+		AND keyword = {p1:String}
+		AND toDate(ts) = toDate(fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p2:UInt32}))
+		AND ts >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p2:UInt32})
+);
 
 -- refresh
 SELECT toString(groupBitmapState(c)) FROM (
