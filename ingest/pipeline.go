@@ -98,13 +98,18 @@ const pipelineDepth = 1
 // work is one planned range on its way through the stages.
 type work struct {
 	r       spool.Range
-	spooled []spool.Record     // gathered (dropped once decoded)
-	recs    []*Record          // decoded
-	seqs    []uint64           // their sequence numbers
-	events  eventCols          // built: the events, column by column
-	rows    map[string][][]any // built: the other tables' rows
-	changes identity.Changes   // identity changes of the batch
-	touched []uint32           // persons the batch resolved to
+	spooled []spool.Record // gathered (dropped once decoded)
+	recs    []*Record      // decoded
+	seqs    []uint64       // their sequence numbers
+	// built: the events, orders, their lines and contact changes column
+	// by column
+	events   eventCols
+	orders   orderCols
+	lines    lineCols
+	contacts contactCols
+	rows     map[string][][]any // built: the other tables' rows
+	changes  identity.Changes   // identity changes of the batch
+	touched  []uint32           // persons the batch resolved to
 }
 
 // Table columns, in the order rows are built.
@@ -358,12 +363,14 @@ func (p *Pipeline) store(ctx context.Context, w *work) error {
 	}
 	p.ahead.Add(-1)
 	if p.opts.AfterCommit != nil {
-		tables := make([]string, 0, len(w.rows)+1)
+		tables := make([]string, 0, len(w.rows)+len(columnarTables))
 		for t := range w.rows {
 			tables = append(tables, t)
 		}
-		if w.events.len() > 0 {
-			tables = append(tables, "events")
+		for _, t := range columnarTables {
+			if w.columnar(t).len() > 0 {
+				tables = append(tables, t)
+			}
 		}
 		for _, pr := range w.changes.Persons {
 			w.touched = append(w.touched, pr.Person, pr.Canonical)
@@ -399,16 +406,16 @@ func (p *Pipeline) insertStage(ctx context.Context, w *work, tables []string) er
 }
 
 // inserter is how a batch's rows of table are inserted with a token, or
-// nil when the batch has none: events column by column, the rest row by
-// row.
+// nil when the batch has none: columnarTables column by column, the rest
+// row by row.
 func (p *Pipeline) inserter(w *work, table string) func(ctx context.Context, token string) error {
 	tw := p.tables[table]
-	if table == "events" {
-		if w.events.len() == 0 {
+	if cols := w.columnar(table); cols != nil {
+		if cols.len() == 0 {
 			return nil
 		}
 		return func(ctx context.Context, token string) error {
-			return tw.InsertColumns(ctx, token, w.events.columns()...)
+			return tw.InsertColumns(ctx, token, cols.columns()...)
 		}
 	}
 	rows := w.rows[table]
