@@ -396,12 +396,28 @@ func (t *TableWriter) InsertColumns(ctx context.Context, token string, cols ...a
 	}
 	return t.w.attempt(ctx, t, token, n, func(pb driver.Batch) error {
 		for i, c := range cols {
-			if err := pb.Column(i).Append(c); err != nil {
+			if err := appendColumn(pb.Column(i), c); err != nil {
 				return &appendError{row: -1, err: fmt.Errorf("column %d: %w", i, err)}
 			}
 		}
 		return nil
 	})
+}
+
+// appendColumn appends a whole column. The driver walks a slice of arrays
+// given whole by reflection, value by value (reflect.Value.Interface, an
+// allocation each); given an array at a time it takes its reflection-free
+// path, so a [][]string (identifier types and values) goes row by row.
+func appendColumn(col driver.BatchColumn, c any) error {
+	if arrays, ok := c.([][]string); ok {
+		for _, a := range arrays {
+			if err := col.AppendRow(a); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return col.Append(c)
 }
 
 // appendRows appends rows one by one.
