@@ -234,6 +234,7 @@ func send(ctx context.Context, out chan<- *work, w *work) error {
 // batches and plans each durably before handing it on.
 func (p *Pipeline) plan(ctx context.Context, out chan<- *work) error {
 	next := p.opts.Spool.Committed() + 1
+	p.ahead.Store(0) // a Run before this one may have left batches planned
 	for _, r := range p.opts.Spool.Plans() {
 		p.ahead.Add(1)
 		recs, err := p.readRange(ctx, r)
