@@ -107,6 +107,7 @@ func (c *Collector) TrackSpec(ctx context.Context, source, typ string, body []by
 		if prob != nil {
 			return Result{}, prob
 		}
+		defer b.release() // after accept has encoded the records
 		items = make([]item, 0, len(b.Batch))
 		if len(b.Batch) == 0 {
 			return Result{}, invalid("batch", "must be a non-empty array of messages")
@@ -128,11 +129,13 @@ func (c *Collector) TrackSpec(ctx context.Context, source, typ string, body []by
 
 // decodeBatch reads a batch body with scanBatch or, for what that does
 // not take, encoding/json (whose problems are the answer).
+// The caller releases the batch when done with it.
 func decodeBatch(body []byte) (*scannedBatch, *Problem) {
-	b := new(scannedBatch)
+	b := scannedBatches.Get().(*scannedBatch)
 	if scanBatch(body, b) {
 		return b, nil
 	}
+	b.release()
 	b = new(scannedBatch)
 	if err := json.Unmarshal(body, &b.trackSpecBatch); err != nil {
 		return nil, jsonProblem(err)
