@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -37,8 +38,14 @@ type PipelineOptions struct {
 	// Linger is how long a batch waits for more records once it has one;
 	// it bounds the delay from acknowledgement to visibility in ClickHouse
 	// at low rates (plus the insert itself).
-	Linger   time.Duration
-	Resolver Resolver
+	Linger time.Duration
+	// MaxLinger bounds how long a batch keeps gathering past Linger
+	// while the stages ahead are busy (see gather). At the ~100k
+	// records/s the HTTP side acknowledges on two cores, a 50k-record
+	// batch fills in ~0.5 s; 2 s leaves room for a slower machine and
+	// still bounds the wait when the engine stalls.
+	MaxLinger time.Duration
+	Resolver  Resolver
 	// AfterCommit, when set, learns after each committed batch which
 	// persons it touched and which tables it wrote (live segments). It
 	// must not block.
@@ -67,9 +74,23 @@ type Pipeline struct {
 	logger *slog.Logger
 	tables map[string]*store.TableWriter
 
+	// ahead counts the batches planned and not yet committed (gather
+	// keeps a batch open while lingerAhead of them are in the stages).
+	ahead atomic.Int32
+	// after is the linger's clock (time.After; tests move it).
+	after func(time.Duration) <-chan time.Time
+
 	mu        sync.Mutex
 	committed chan struct{} // closed and replaced on every commit
 }
+
+// lingerAhead is how many batches must be ahead in the stages for gather
+// to keep its batch open past Linger: with two ahead (one being inserted,
+// one queued or being built), the batch could not reach the insert stage
+// before both are committed, so gathering longer delays nothing, and
+// handing it on when only one is left still lets it be decoded and built
+// while that one is inserted.
+const lingerAhead = 2
 
 // pipelineDepth is the batches each stage's output channel holds.
 const pipelineDepth = 1
@@ -77,13 +98,18 @@ const pipelineDepth = 1
 // work is one planned range on its way through the stages.
 type work struct {
 	r       spool.Range
-	spooled []spool.Record     // gathered (dropped once decoded)
-	recs    []*Record          // decoded
-	seqs    []uint64           // their sequence numbers
-	events  eventCols          // built: the events, column by column
-	rows    map[string][][]any // built: the other tables' rows
-	changes identity.Changes   // identity changes of the batch
-	touched []uint32           // persons the batch resolved to
+	spooled []spool.Record // gathered (dropped once decoded)
+	recs    []*Record      // decoded
+	seqs    []uint64       // their sequence numbers
+	// built: the events, orders, their lines and contact changes column
+	// by column
+	events   eventCols
+	orders   orderCols
+	lines    lineCols
+	contacts contactCols
+	rows     map[string][][]any // built: the other tables' rows
+	changes  identity.Changes   // identity changes of the batch
+	touched  []uint32           // persons the batch resolved to
 }
 
 // Table columns, in the order rows are built.
@@ -116,6 +142,9 @@ func NewPipeline(opts PipelineOptions) *Pipeline {
 	if opts.Linger <= 0 {
 		opts.Linger = 200 * time.Millisecond
 	}
+	if opts.MaxLinger < opts.Linger {
+		opts.MaxLinger = max(opts.Linger, 2*time.Second)
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -134,6 +163,7 @@ func NewPipeline(opts PipelineOptions) *Pipeline {
 			"pii_vault":            w.Table("pii_vault", vaultColumns...),
 			"ingest_dead_letters":  w.Table("ingest_dead_letters", deadLetterColumns...),
 		},
+		after:     time.After,
 		committed: make(chan struct{}),
 	}
 	for table, cols := range identity.Tables {
@@ -204,7 +234,9 @@ func send(ctx context.Context, out chan<- *work, w *work) error {
 // batches and plans each durably before handing it on.
 func (p *Pipeline) plan(ctx context.Context, out chan<- *work) error {
 	next := p.opts.Spool.Committed() + 1
+	p.ahead.Store(0) // a Run before this one may have left batches planned
 	for _, r := range p.opts.Spool.Plans() {
+		p.ahead.Add(1)
 		recs, err := p.readRange(ctx, r)
 		if err != nil {
 			return err
@@ -223,6 +255,7 @@ func (p *Pipeline) plan(ctx context.Context, out chan<- *work) error {
 		if err := p.opts.Spool.Plan(r.First, r.Last); err != nil {
 			return fmt.Errorf("plan batch: %w", err)
 		}
+		p.ahead.Add(1)
 		if err := send(ctx, out, &work{r: r, spooled: recs}); err != nil {
 			return err
 		}
@@ -231,17 +264,16 @@ func (p *Pipeline) plan(ctx context.Context, out chan<- *work) error {
 }
 
 // gather reads the next batch from next on: at least one record, then
-// more until the batch is full or Linger has passed.
+// more until the batch is full or it has lingered (see linger).
 func (p *Pipeline) gather(ctx context.Context, next uint64) ([]spool.Record, error) {
 	recs, err := p.opts.Spool.Read(ctx, next, p.opts.BatchRecords, 64<<20)
 	if err != nil {
 		return nil, err
 	}
-	deadline := time.Now().Add(p.opts.Linger)
+	wait, cancel := p.linger(ctx)
+	defer cancel()
 	for len(recs) < p.opts.BatchRecords {
-		wait, cancel := context.WithDeadline(ctx, deadline)
 		more, err := p.opts.Spool.Read(wait, recs[len(recs)-1].Seq+1, p.opts.BatchRecords-len(recs), 64<<20)
-		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -251,6 +283,39 @@ func (p *Pipeline) gather(ctx context.Context, next uint64) ([]spool.Record, err
 		recs = append(recs, more...)
 	}
 	return recs, nil
+}
+
+// linger returns a context that ends once Linger has passed and fewer
+// than lingerAhead batches are ahead in the stages, or MaxLinger has
+// passed. Under a backlog the inserts take longer than Linger, batches
+// queue up, and the one being gathered grows (up to BatchRecords)
+// instead of following as another small one: fewer, larger inserts
+// write fewer parts for the engine to merge. A quiet stream has nothing
+// ahead and is handed on after Linger, as before.
+func (p *Pipeline) linger(ctx context.Context) (context.Context, context.CancelFunc) {
+	wait, cancel := context.WithTimeout(ctx, p.opts.MaxLinger)
+	go func() {
+		defer cancel()
+		select {
+		case <-p.after(p.opts.Linger):
+		case <-wait.Done():
+			return
+		}
+		for {
+			p.mu.Lock()
+			committed := p.committed
+			p.mu.Unlock()
+			if p.ahead.Load() < lingerAhead {
+				return
+			}
+			select {
+			case <-committed:
+			case <-wait.Done():
+				return
+			}
+		}
+	}()
+	return wait, cancel
 }
 
 func (p *Pipeline) readRange(ctx context.Context, r spool.Range) ([]spool.Record, error) {
@@ -297,13 +362,16 @@ func (p *Pipeline) store(ctx context.Context, w *work) error {
 	if err := p.opts.Spool.Commit(r.Last); err != nil {
 		return fmt.Errorf("commit spool up to %d: %w", r.Last, err)
 	}
+	p.ahead.Add(-1)
 	if p.opts.AfterCommit != nil {
-		tables := make([]string, 0, len(w.rows)+1)
+		tables := make([]string, 0, len(w.rows)+len(columnarTables))
 		for t := range w.rows {
 			tables = append(tables, t)
 		}
-		if w.events.len() > 0 {
-			tables = append(tables, "events")
+		for _, t := range columnarTables {
+			if w.columnar(t).len() > 0 {
+				tables = append(tables, t)
+			}
 		}
 		for _, pr := range w.changes.Persons {
 			w.touched = append(w.touched, pr.Person, pr.Canonical)
@@ -339,16 +407,16 @@ func (p *Pipeline) insertStage(ctx context.Context, w *work, tables []string) er
 }
 
 // inserter is how a batch's rows of table are inserted with a token, or
-// nil when the batch has none: events column by column, the rest row by
-// row.
+// nil when the batch has none: columnarTables column by column, the rest
+// row by row.
 func (p *Pipeline) inserter(w *work, table string) func(ctx context.Context, token string) error {
 	tw := p.tables[table]
-	if table == "events" {
-		if w.events.len() == 0 {
+	if cols := w.columnar(table); cols != nil {
+		if cols.len() == 0 {
 			return nil
 		}
 		return func(ctx context.Context, token string) error {
-			return tw.InsertColumns(ctx, token, w.events.columns()...)
+			return tw.InsertColumns(ctx, token, cols.columns()...)
 		}
 	}
 	rows := w.rows[table]

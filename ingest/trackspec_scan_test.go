@@ -183,3 +183,39 @@ func mutations(b []byte) [][]byte {
 	}
 	return out
 }
+
+// A batch decoded into a reset scannedBatch (as the pool hands them out)
+// is what it is decoded into a new one: nothing of the batch before (its
+// messages, sentAt, context) is left, whether the new body has fewer
+// messages, other fields, or none of them.
+func TestScannedBatchResetHoldsNothingOfTheLast(t *testing.T) {
+	first := `{"sentAt":"2026-11-20T09:00:10Z","context":{"ip":"1.2.3.4"},"batch":[` +
+		`{"type":"track","event":"search","userId":"u1","messageId":"m1","properties":{"keyword":"低GI大米"},"context":{"a":1}},` +
+		`{"type":"identify","userId":123,"traits":{"phone":"13812345678"},"groupId":"g","previousId":"p"},` +
+		`{"type":"page","anonymousId":"a","name":"首页","category":"c","timestamp":"2026-11-20T09:00:00Z"}]}`
+	reused := new(scannedBatch)
+	for _, body := range []string{
+		`{"batch":[{"type":"track","event":"video_play"}]}`,
+		`{"batch":[]}`,
+		`{"sentAt":"2026-11-21T09:00:00Z"}`,
+		`{"context":{"b":2},"batch":[{"type":"alias","userId":"u2","previousId":"a"},{"type":"screen","name":"s"}]}`,
+	} {
+		if !scanBatch([]byte(first), reused) {
+			t.Fatal("first body not scanned")
+		}
+		reused.reset()
+		fresh := new(scannedBatch)
+		okReused, okFresh := scanBatch([]byte(body), reused), scanBatch([]byte(body), fresh)
+		if okReused != okFresh {
+			t.Fatalf("%s: scanned %v into a reset batch, %v into a new one", body, okReused, okFresh)
+		}
+		got, want := fmt.Sprintf("%+v %v", reused.trackSpecBatch, reused.scanned), fmt.Sprintf("%+v %v", fresh.trackSpecBatch, fresh.scanned)
+		for k := range fresh.Batch {
+			got += fmt.Sprintf(" %+v", reused.message(k))
+			want += fmt.Sprintf(" %+v", fresh.message(k))
+		}
+		if got != want {
+			t.Errorf("%s\nreset batch: %s\nnew batch:   %s", body, got, want)
+		}
+	}
+}

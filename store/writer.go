@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/column"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
@@ -395,13 +396,43 @@ func (t *TableWriter) InsertColumns(ctx context.Context, token string, cols ...a
 		n = v.Len()
 	}
 	return t.w.attempt(ctx, t, token, n, func(pb driver.Batch) error {
+		kinds := pb.Columns()
 		for i, c := range cols {
-			if err := pb.Column(i).Append(c); err != nil {
+			if err := appendColumn(pb.Column(i), kinds[i], c); err != nil {
 				return &appendError{row: -1, err: fmt.Errorf("column %d: %w", i, err)}
 			}
 		}
 		return nil
 	})
+}
+
+// appendColumn appends a whole column c to col, of the batch's column
+// kind. The driver walks some slices by reflection, value by value
+// (reflect.Value.Index and Interface): a slice of arrays, and any slice
+// into a LowCardinality column. Given an array or a value at a time
+// (AppendRow) it takes its reflection-free path, with the same
+// allocations: 25% less time for 20,000 rows of three identifiers, 16%
+// for 20,000 event names (BenchmarkDriverAppendWholeOrByRow). The rest (a
+// []string into a String column, numbers, times) goes whole.
+func appendColumn(col driver.BatchColumn, kind column.Interface, c any) error {
+	switch v := c.(type) {
+	case [][]string:
+		return appendEach(col, v)
+	case []string:
+		if _, ok := kind.(*column.LowCardinality); ok {
+			return appendEach(col, v)
+		}
+	}
+	return col.Append(c)
+}
+
+func appendEach[T any](col driver.BatchColumn, values []T) error {
+	for _, v := range values {
+		if err := col.AppendRow(v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // appendRows appends rows one by one.
