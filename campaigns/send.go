@@ -349,22 +349,13 @@ func (p *prefetch) get(ctx context.Context, persons []uint32) (map[uint32]profil
 // WeCom contact owner still their contact).
 type profile struct{ name, staff string }
 
-// profiles reads name and staff member of persons (canonical ids).
+// profiles reads name and staff member of persons (canonical ids). The
+// names come from the events' latest_name projection (schema.LatestName):
+// its rows are sorted by person id, so the read costs the persons' granules
+// of each part rather than a scan of every event's traits.
 func (s *Service) profiles(ctx context.Context, persons []uint32) (map[uint32]profile, error) {
-	members := schema.Canonical(s.DB.Table("persons"), "canonical IN {persons:Array(UInt32)}")
-	q := `SELECT p.canonical,
-			argMaxIf(x.trait, x.ts, x.trait != ''), argMaxIf(x.wecom, x.ts, x.wecom != ''), argMaxIf(x.staff, x.ts, x.kind = 'contact')
-		FROM (
-			SELECT person_id, ts, JSONExtractString(traits, 'name') AS trait, '' AS wecom, '' AS staff, 'event' AS kind
-			FROM ` + s.DB.Table("events") + ` WHERE person_id IN (SELECT person_id FROM ` + members + `) AND traits != ''
-			UNION ALL
-			SELECT person_id, ts, '', name, if(change_type IN ('del_external_contact', 'del_follow_user'), '', staff_userid), 'contact'
-			FROM ` + s.DB.Table("wecom_contact_events") + ` WHERE person_id IN (SELECT person_id FROM ` + members + `)
-		) AS x
-		INNER JOIN ` + members + ` AS p ON p.person_id = x.person_id
-		GROUP BY p.canonical`
 	out := map[uint32]profile{}
-	err := s.each(ctx, "read names and staff", q, []any{named("persons", persons)}, func(rows driver.Rows) error {
+	err := s.each(ctx, "read names and staff", s.profilesQuery(), []any{named("persons", persons)}, func(rows driver.Rows) error {
 		var p uint32
 		var trait, wecomName, staff string
 		if err := rows.Scan(&p, &trait, &wecomName, &staff); err != nil {
@@ -378,6 +369,24 @@ func (s *Service) profiles(ctx context.Context, persons []uint32) (map[uint32]pr
 		return nil
 	})
 	return out, err
+}
+
+// profilesQuery is profiles' query: per canonical person of
+// {persons:Array(UInt32)}, the latest name trait, WeCom name and staff.
+func (s *Service) profilesQuery() string {
+	members := schema.Canonical(s.DB.Table("persons"), "canonical IN {persons:Array(UInt32)}")
+	return `SELECT p.canonical,
+			argMaxIf(x.trait, x.ts, x.trait != ''), argMaxIf(x.wecom, x.ts, x.wecom != ''), argMaxIf(x.staff, x.ts, x.kind = 'contact')
+		FROM (
+			SELECT person_id, latest.1 AS ts, latest.2 AS trait, '' AS wecom, '' AS staff, 'event' AS kind
+			FROM (SELECT person_id, ` + schema.LatestNameExpr + ` AS latest
+				FROM ` + s.DB.Table("events") + ` WHERE person_id IN (SELECT person_id FROM ` + members + `) GROUP BY person_id)
+			UNION ALL
+			SELECT person_id, ts, '', name, if(change_type IN ('del_external_contact', 'del_follow_user'), '', staff_userid), 'contact'
+			FROM ` + s.DB.Table("wecom_contact_events") + ` WHERE person_id IN (SELECT person_id FROM ` + members + `)
+		) AS x
+		INNER JOIN ` + members + ` AS p ON p.person_id = x.person_id
+		GROUP BY p.canonical`
 }
 
 func personsOf(batch []Recipient) []uint32 {

@@ -117,6 +117,9 @@ var all = []Migration{
 	// terms at once, a topic mapped by transform, instead of a lambda over
 	// every entry per row.
 	{Version: 27, Name: "demand_views_one_pass_match", Steps: demandMatchSteps},
+	// The latest name trait of each person, kept by the engine beside the
+	// events (latest_name.go), for the campaigns' personalised messages.
+	{Version: 29, Name: "events_latest_name", Steps: []Step{latestName}},
 }
 
 // Identifier columns shared by the ingest tables: parallel arrays of type

@@ -1,0 +1,34 @@
+package schema
+
+// LatestName is the projection of events holding, per person id, the
+// latest name an event's traits gave them: max((ts, name)) over the rows
+// whose traits.name is not empty (the epoch and an empty name for a
+// person without one).
+// The campaigns' names read (campaigns/send.go, profiles) reads it by
+// person id — the projection's sort key — instead of scanning every
+// events row's person_id and traits: events are ordered by (event,
+// toDate(ts), ts), so a person's rows are spread over the whole table and
+// that scan grew with it.
+//
+// A projection for the reasons PersonsByDay is one: the engine builds it
+// with each inserted part, merges it with the parts and rebuilds it when
+// a mutation rewrites a part, so unmerge's re-attribution (ALTER UPDATE
+// person_id) and erasure's ALTER DELETE leave it equal to the rows with
+// no bookkeeping of ours (TestNamesFollowUnmergeAndErasure). A query uses
+// it when it aggregates exactly this expression grouped by person_id and
+// filters on person_id only; parts without it yet are read from their
+// rows in the same query.
+const LatestName = "latest_name"
+
+// LatestNameExpr is the projection's aggregate, which a query must repeat
+// as written to be answered from it. Its condition is notEmpty(...), not
+// "... != ”": with the comparison the engine (26.7) no longer matched a
+// query's aggregate to the projection's, and read the rows.
+const LatestNameExpr = "maxIf((ts, JSONExtractString(traits, 'name')), notEmpty(JSONExtractString(traits, 'name')))"
+
+// latestName is migration 29's step.
+var latestName = AddProjection{
+	Table: "events",
+	Name:  LatestName,
+	Query: "SELECT person_id, " + LatestNameExpr + " GROUP BY person_id",
+}
