@@ -108,15 +108,31 @@ func TestNamesFollowUnmergeAndErasure(t *testing.T) {
 		}
 		return rows
 	}
+	// Each batch comes with 100,000 events without traits of persons 1
+	// to 50,000, spread over its granules as in production: the engine
+	// reads the projection only when it reads fewer marks than the rows
+	// would (the persons' granules of 128 rows against granules of 8,192
+	// rows the bloom filter cannot skip).
+	filler := func(round int) {
+		t.Helper()
+		if err := db.Conn.Exec(ctx, "INSERT INTO "+db.Table("events")+" (message_id, type, event, ts, received_at, source, person_id, traits)"+
+			" SELECT concat('f', toString({round:UInt8}), '-', toString(number)), 'track', 'video_play', {base:DateTime64(3, 'UTC')} + toIntervalSecond(number), now64(3), 'app', 1 + number % 50000, ''"+
+			" FROM numbers(100000)", clickhouse.Named("round", round), clickhouse.Named("base", base)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// The first parts lose the projection, the next keep theirs.
 	storetest.Insert(t, db, "events", cols, batch(1, n+1, 0)...)
+	filler(0)
 	if err := db.EachNode(func(conn driver.Conn) error {
 		return conn.Exec(ctx, "ALTER TABLE "+db.Local("events")+db.OnCluster()+" CLEAR PROJECTION "+schema.LatestName+" SETTINGS mutations_sync = 2")
 	}); err != nil {
 		t.Fatal(err)
 	}
 	storetest.Insert(t, db, "events", cols, batch(1, n/2, 1)...)
+	filler(1)
 	storetest.Insert(t, db, "events", cols, batch(n/3, n+1, 2)...)
+	filler(2)
 	var contacts [][]any
 	for p := uint32(1); p <= n; p += 3 {
 		ts := base.Add(time.Duration(p) * time.Minute)
@@ -139,26 +155,29 @@ func TestNamesFollowUnmergeAndErasure(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := profilesFromRows(t, db, all)
+		// A person without a name or staff is absent from one answer
+		// and empty in the other (the old read saw only rows with
+		// traits): the messages are the same.
 		bad := 0
-		for p, w := range want {
-			if got[p] != w {
+		for _, p := range all {
+			if got[p] != want[p] {
 				if bad++; bad <= 5 {
-					t.Errorf("%s: person %d: %+v, the rows say %+v", when, p, got[p], w)
+					t.Errorf("%s: person %d: %+v, the rows say %+v", when, p, got[p], want[p])
 				}
 			}
 		}
-		if len(got) != len(want) || bad > 0 {
-			t.Errorf("%s: %d persons read, %d in the rows, %d differ", when, len(got), len(want), bad)
+		if bad > 0 {
+			t.Errorf("%s: %d of %d persons differ", when, bad, len(all))
 		}
 		// The read's plan (on a cluster, the initiator's: the shards'
-		// reads are checked below) names the projection.
+		// reads are checked below) reads the projection.
 		if db.Cluster == "" {
 			var plan []string
 			if err := db.Conn.QueryRow(ctx, "SELECT groupArray(explain) FROM (EXPLAIN projections = 1 "+svc.profilesQuery()+")",
 				clickhouse.Named("persons", all)).Scan(&plan); err != nil {
 				t.Fatal(err)
 			}
-			if !strings.Contains(strings.Join(plan, "\n"), schema.LatestName) {
+			if !strings.Contains(strings.Join(plan, "\n"), "ReadFromMergeTree ("+schema.LatestName+")") {
 				t.Errorf("%s: the read does not use the projection:\n%s", when, strings.Join(plan, "\n"))
 			}
 		}

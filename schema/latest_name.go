@@ -31,4 +31,11 @@ var latestName = AddProjection{
 	Table: "events",
 	Name:  LatestName,
 	Query: "SELECT person_id, " + LatestNameExpr + " GROUP BY person_id",
+	// A round reads a few dozen persons spread over all ids: with the
+	// default 8,192 rows a granule each of them is in a granule of its
+	// own and the read was every part's whole projection (1.0M rows a
+	// read in the third minute of a 3-minute load run, 200,000 persons);
+	// 128 rows a granule read 64 times fewer rows for them, for 64 times
+	// more marks (200,000 persons: 1,563 marks, 12 KB, a part).
+	Settings: "index_granularity = 128",
 }
