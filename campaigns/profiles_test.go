@@ -173,8 +173,12 @@ func TestNamesFollowUnmergeAndErasure(t *testing.T) {
 		// reads are checked below) reads the projection.
 		if db.Cluster == "" {
 			var plan []string
+			ids, canonical, err := svc.mergedIDs(ctx, "merged ids", all)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if err := db.Conn.QueryRow(ctx, "SELECT groupArray(explain) FROM (EXPLAIN projections = 1 "+svc.profilesQuery()+")",
-				clickhouse.Named("persons", all)).Scan(&plan); err != nil {
+				clickhouse.Named("ids", ids), clickhouse.Named("canonical", canonical)).Scan(&plan); err != nil {
 				t.Fatal(err)
 			}
 			if !strings.Contains(strings.Join(plan, "\n"), "ReadFromMergeTree ("+schema.LatestName+")") {

@@ -244,14 +244,11 @@ func (s SQL) render(t Target) []string {
 // materializes it for the parts written before (a mutation, which the
 // engine runs in the background: until it has finished, a query reads
 // the projection of the parts that have it and the rows of the others,
-// so answers are exact throughout). Query is the projection's SELECT;
-// Settings, when set, its own part settings (e.g. "index_granularity =
-// 128").
+// so answers are exact throughout). Query is the projection's SELECT.
 type AddProjection struct {
-	Table    string
-	Name     string
-	Query    string
-	Settings string
+	Table string
+	Name  string
+	Query string
 }
 
 func (a AddProjection) render(t Target) []string {
@@ -260,12 +257,8 @@ func (a AddProjection) render(t Target) []string {
 		name += "_local"
 	}
 	table := t.table(name) + t.onCluster()
-	settings := ""
-	if a.Settings != "" {
-		settings = " WITH SETTINGS (" + a.Settings + ")"
-	}
 	return []string{
-		fmt.Sprintf("ALTER TABLE %s ADD PROJECTION IF NOT EXISTS %s (%s)%s", table, quote(a.Name), a.Query, settings),
+		fmt.Sprintf("ALTER TABLE %s ADD PROJECTION IF NOT EXISTS %s (%s)", table, quote(a.Name), a.Query),
 		fmt.Sprintf("ALTER TABLE %s MATERIALIZE PROJECTION %s", table, quote(a.Name)),
 	}
 }
