@@ -189,7 +189,7 @@ func TestNamesFollowUnmergeAndErasure(t *testing.T) {
 		forced := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"force_optimize_projection_name": schema.LatestName}))
 		if err := db.EachNode(func(conn driver.Conn) error {
 			var names []string
-			return conn.QueryRow(forced, "SELECT groupArray(latest.2) FROM (SELECT person_id, "+schema.LatestNameExpr+" AS latest FROM "+db.Local("events")+
+			return conn.QueryRow(forced, "SELECT groupArray(name) FROM (SELECT person_id, "+schema.LatestNameValue+" AS name FROM "+db.Local("events")+
 				" WHERE person_id IN {persons:Array(UInt32)} GROUP BY person_id)", clickhouse.Named("persons", all)).Scan(&names)
 		}); err != nil {
 			t.Errorf("%s: the projection is not read: %v", when, err)
@@ -240,7 +240,7 @@ func TestNamesFollowUnmergeAndErasure(t *testing.T) {
 		// holds is answered from no part, not from the projection.
 		var ids []uint32
 		var names []string
-		if err := conn.QueryRow(forced, "SELECT groupArray(person_id), groupArray(latest.2) FROM (SELECT person_id, "+schema.LatestNameExpr+" AS latest FROM "+db.Local("events")+
+		if err := conn.QueryRow(forced, "SELECT groupArray(person_id), groupArray(name) FROM (SELECT person_id, "+schema.LatestNameValue+" AS name FROM "+db.Local("events")+
 			" WHERE person_id IN {persons:Array(UInt32)} GROUP BY person_id)", clickhouse.Named("persons", all)).Scan(&ids, &names); err != nil {
 			return err
 		}

@@ -383,8 +383,8 @@ func (s *Service) profilesQuery() string {
 	return `SELECT p.canonical,
 			argMaxIf(x.trait, x.ts, x.trait != ''), argMaxIf(x.wecom, x.ts, x.wecom != ''), argMaxIf(x.staff, x.ts, x.kind = 'contact')
 		FROM (
-			SELECT person_id, latest.1 AS ts, latest.2 AS trait, '' AS wecom, '' AS staff, 'event' AS kind
-			FROM (SELECT person_id, ` + schema.LatestNameExpr + ` AS latest
+			SELECT person_id, named_at AS ts, name AS trait, '' AS wecom, '' AS staff, 'event' AS kind
+			FROM (SELECT person_id, ` + schema.LatestNameValue + ` AS name, ` + schema.LatestNameTime + ` AS named_at
 				FROM ` + s.DB.Table("events") + ` WHERE person_id IN {ids:Array(UInt32)} GROUP BY person_id)
 			UNION ALL
 			SELECT person_id, ts, '', name, if(change_type IN ('del_external_contact', 'del_follow_user'), '', staff_userid), 'contact'

@@ -1,9 +1,8 @@
 package schema
 
 // LatestName is the projection of events holding, per person id, the
-// latest name an event's traits gave them: max((ts, name)) over the rows
-// whose traits.name is not empty (the epoch and an empty name for a
-// person without one).
+// latest name an event's traits gave them, and its time, over the rows
+// whose traits.name is not empty.
 // The campaigns' names read (campaigns/send.go, profiles) reads it by
 // person id — the projection's sort key — instead of scanning every
 // events row's person_id and traits: events are ordered by (event,
@@ -20,11 +19,19 @@ package schema
 // rows in the same query.
 const LatestName = "latest_name"
 
-// LatestNameExpr is the projection's aggregate, which a query must repeat
-// as written to be answered from it. Its condition is notEmpty(...), not
-// "... != ”": with the comparison the engine (26.7) no longer matched a
-// query's aggregate to the projection's, and read the rows.
-const LatestNameExpr = "maxIf((ts, JSONExtractString(traits, 'name')), notEmpty(JSONExtractString(traits, 'name')))"
+// LatestNameValue and LatestNameTime are the projection's aggregates:
+// the latest name and its time (the epoch and an empty name for a person
+// without one). A query must repeat them as written to be answered from
+// the projection. The conditions are notEmpty(...), not a comparison with
+// the empty string: with the comparison the engine (26.7) no longer
+// matched a query's aggregate to the projection's, and read the rows. Two aggregates rather than one
+// maxIf((ts, name), ...): the max of a tuple keeps generic states, and a
+// read of the projection took about twice as long (10-12 ms against
+// 20-31 ms for 60 persons over 2M events in 4 parts).
+const (
+	LatestNameValue = "argMaxIf(JSONExtractString(traits, 'name'), ts, notEmpty(JSONExtractString(traits, 'name')))"
+	LatestNameTime  = "maxIf(ts, notEmpty(JSONExtractString(traits, 'name')))"
+)
 
 // The projection keeps the table's granules of 8,192 rows. The engine reads
 // a projection only when it reads fewer marks than the table would, and a
@@ -40,5 +47,5 @@ const LatestNameExpr = "maxIf((ts, JSONExtractString(traits, 'name')), notEmpty(
 var latestName = AddProjection{
 	Table: "events",
 	Name:  LatestName,
-	Query: "SELECT person_id, " + LatestNameExpr + " GROUP BY person_id",
+	Query: "SELECT person_id, " + LatestNameValue + ", " + LatestNameTime + " GROUP BY person_id",
 }

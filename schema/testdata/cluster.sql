@@ -2944,7 +2944,7 @@ WHERE m.action = 'send' AND m.external_userid != '' AND m.`from` = m.external_us
 GROUP BY hour, class, source, province, city;
 
 -- migration 29 events_latest_name
-ALTER TABLE `cdp`.`events_local` ON CLUSTER `cdp_cluster` ADD PROJECTION IF NOT EXISTS `latest_name` (SELECT person_id, maxIf((ts, JSONExtractString(traits, 'name')), notEmpty(JSONExtractString(traits, 'name'))) GROUP BY person_id);
+ALTER TABLE `cdp`.`events_local` ON CLUSTER `cdp_cluster` ADD PROJECTION IF NOT EXISTS `latest_name` (SELECT person_id, argMaxIf(JSONExtractString(traits, 'name'), ts, notEmpty(JSONExtractString(traits, 'name'))), maxIf(ts, notEmpty(JSONExtractString(traits, 'name'))) GROUP BY person_id);
 
 ALTER TABLE `cdp`.`events_local` ON CLUSTER `cdp_cluster` MATERIALIZE PROJECTION `latest_name`;
 
