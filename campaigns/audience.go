@@ -206,14 +206,7 @@ func (s *Service) scope(ctx context.Context, members *roaring.Bitmap) (scope, er
 		return scope{cond: "0"}, nil
 	}
 	ids := members.Clone()
-	err := s.each(ctx, "read the audience's merged ids", "SELECT person_id FROM "+s.DB.Table("persons")+" FINAL WHERE canonical IN {members:Array(UInt32)}",
-		[]any{named("members", members.ToArray())}, func(rows driver.Rows) error {
-			var p uint32
-			if err := rows.Scan(&p); err != nil {
-				return err
-			}
-			ids.Add(p)
-			return nil
-		})
+	merged, _, err := s.mergedIDs(ctx, "read the audience's merged ids", members.ToArray())
+	ids.AddMany(merged)
 	return scope{cond: "person_id IN {scope:Array(UInt32)}", ids: ids.ToArray()}, err
 }

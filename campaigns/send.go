@@ -349,22 +349,18 @@ func (p *prefetch) get(ctx context.Context, persons []uint32) (map[uint32]profil
 // WeCom contact owner still their contact).
 type profile struct{ name, staff string }
 
-// profiles reads name and staff member of persons (canonical ids).
+// profiles reads name and staff member of persons (canonical ids): their
+// merged ids first (one read of persons), then the names from the events'
+// latest_name projection (schema.LatestName: at most a row per person and
+// part, rather than a scan of every event's traits) and the WeCom
+// names and staff, by those ids.
 func (s *Service) profiles(ctx context.Context, persons []uint32) (map[uint32]profile, error) {
-	members := schema.Canonical(s.DB.Table("persons"), "canonical IN {persons:Array(UInt32)}")
-	q := `SELECT p.canonical,
-			argMaxIf(x.trait, x.ts, x.trait != ''), argMaxIf(x.wecom, x.ts, x.wecom != ''), argMaxIf(x.staff, x.ts, x.kind = 'contact')
-		FROM (
-			SELECT person_id, ts, JSONExtractString(traits, 'name') AS trait, '' AS wecom, '' AS staff, 'event' AS kind
-			FROM ` + s.DB.Table("events") + ` WHERE person_id IN (SELECT person_id FROM ` + members + `) AND traits != ''
-			UNION ALL
-			SELECT person_id, ts, '', name, if(change_type IN ('del_external_contact', 'del_follow_user'), '', staff_userid), 'contact'
-			FROM ` + s.DB.Table("wecom_contact_events") + ` WHERE person_id IN (SELECT person_id FROM ` + members + `)
-		) AS x
-		INNER JOIN ` + members + ` AS p ON p.person_id = x.person_id
-		GROUP BY p.canonical`
 	out := map[uint32]profile{}
-	err := s.each(ctx, "read names and staff", q, []any{named("persons", persons)}, func(rows driver.Rows) error {
+	ids, canonical, err := s.mergedIDs(ctx, "read the merged ids of the persons to name", persons)
+	if err != nil || len(ids) == 0 {
+		return out, err
+	}
+	err = s.each(ctx, "read names and staff", s.profilesQuery(), []any{named("ids", ids), named("canonical", canonical)}, func(rows driver.Rows) error {
 		var p uint32
 		var trait, wecomName, staff string
 		if err := rows.Scan(&p, &trait, &wecomName, &staff); err != nil {
@@ -378,6 +374,40 @@ func (s *Service) profiles(ctx context.Context, persons []uint32) (map[uint32]pr
 		return nil
 	})
 	return out, err
+}
+
+// profilesQuery is profiles' query: per canonical person, of the ids
+// {ids:Array(UInt32)} merged into {canonical:Array(UInt32)} (parallel),
+// the latest name trait, WeCom name and staff.
+func (s *Service) profilesQuery() string {
+	return `SELECT p.canonical,
+			argMaxIf(x.trait, x.ts, x.trait != ''), argMaxIf(x.wecom, x.ts, x.wecom != ''), argMaxIf(x.staff, x.ts, x.kind = 'contact')
+		FROM (
+			SELECT person_id, named_at AS ts, name AS trait, '' AS wecom, '' AS staff, 'event' AS kind
+			FROM (SELECT person_id, ` + schema.LatestNameValue + ` AS name, ` + schema.LatestNameTime + ` AS named_at
+				FROM ` + s.DB.Table("events") + ` WHERE person_id IN {ids:Array(UInt32)} GROUP BY person_id)
+			UNION ALL
+			SELECT person_id, ts, '', name, if(change_type IN ('del_external_contact', 'del_follow_user'), '', staff_userid), 'contact'
+			FROM ` + s.DB.Table("wecom_contact_events") + ` WHERE person_id IN {ids:Array(UInt32)}
+		) AS x
+		INNER JOIN (SELECT arrayJoin(arrayZip({ids:Array(UInt32)}, {canonical:Array(UInt32)})) AS pc, pc.1 AS person_id, pc.2 AS canonical) AS p
+			ON p.person_id = x.person_id
+		GROUP BY p.canonical`
+}
+
+// mergedIDs reads the ids merged into persons (canonical ids; each its
+// own among them) and, in parallel, the canonical id of each.
+func (s *Service) mergedIDs(ctx context.Context, name string, persons []uint32) (ids, canonical []uint32, err error) {
+	err = s.each(ctx, name, "SELECT person_id, canonical FROM "+s.DB.Table("persons")+" FINAL WHERE canonical IN {persons:Array(UInt32)}",
+		[]any{named("persons", persons)}, func(rows driver.Rows) error {
+			var p, c uint32
+			if err := rows.Scan(&p, &c); err != nil {
+				return err
+			}
+			ids, canonical = append(ids, p), append(canonical, c)
+			return nil
+		})
+	return ids, canonical, err
 }
 
 func personsOf(batch []Recipient) []uint32 {

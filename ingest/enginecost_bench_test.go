@@ -28,14 +28,16 @@ type engineCostVariant struct {
 }
 
 // engineCostVariants: the real table, then copies without the demand
-// view (a copy has no view; it keeps the segment engine's projection),
-// then also without the projection, and from there without the
+// view (a copy has no view; it keeps the persons_by_day_keyword and
+// latest_name projections), without the view and latest_name, then also
+// without both projections, and from there without the
 // person_idx skipping index, without the LowCardinality columns, without
 // the sort, without the month partitions (one part per insert instead of
 // one per month), and without all of these.
 var engineCostVariants = []engineCostVariant{
 	{name: "events"},
 	{name: "noview", ddl: []string{"CREATE TABLE %[1]s AS %[2]s"}},
+	{name: "nolatestname", ddl: []string{"CREATE TABLE %[1]s AS %[2]s", "ALTER TABLE %[1]s DROP PROJECTION IF EXISTS " + schema.LatestName}},
 	{name: "noproj", ddl: []string{"CREATE TABLE %[1]s AS %[2]s", dropProjection}},
 	{name: "noindex", ddl: []string{"CREATE TABLE %[1]s AS %[2]s", dropProjection, "ALTER TABLE %[1]s DROP INDEX person_idx"}},
 	{name: "nolowcard", ddl: []string{"CREATE TABLE %[1]s AS %[2]s", dropProjection, "ALTER TABLE %[1]s " + noLowCardinality}},
@@ -45,9 +47,10 @@ var engineCostVariants = []engineCostVariant{
 		dropProjection, "ALTER TABLE %[1]s DROP INDEX person_idx", "ALTER TABLE %[1]s " + noLowCardinality}},
 }
 
-// dropProjection takes the segment engine's projection (schema.PersonsByDay,
-// which a copy keeps) off a copy.
-const dropProjection = "ALTER TABLE %[1]s DROP PROJECTION IF EXISTS " + schema.PersonsByDay
+// dropProjection takes the projections (schema.PersonsByDay for the
+// segment engine, schema.LatestName for the campaigns, which a copy
+// keeps) off a copy.
+const dropProjection = "ALTER TABLE %[1]s DROP PROJECTION IF EXISTS " + schema.PersonsByDay + ", DROP PROJECTION IF EXISTS " + schema.LatestName
 
 const noLowCardinality = "MODIFY COLUMN type String, MODIFY COLUMN event String, MODIFY COLUMN source String, " +
 	"MODIFY COLUMN topic String DEFAULT JSONExtractString(properties, 'topic'), MODIFY COLUMN id_types Array(String)"

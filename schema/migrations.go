@@ -122,6 +122,9 @@ var all = []Migration{
 	// existence leaves with a keyword filter are read by day too, and one
 	// projection is built per inserted part instead of two.
 	{Version: 28, Name: "events_persons_by_day_keyword", Steps: personsByDayKeywordSteps},
+	// The latest name trait of each person, kept by the engine beside the
+	// events (latest_name.go), for the campaigns' personalised messages.
+	{Version: 29, Name: "events_latest_name", Steps: []Step{latestName}},
 }
 
 // Identifier columns shared by the ingest tables: parallel arrays of type

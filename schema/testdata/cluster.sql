@@ -2950,3 +2950,8 @@ ALTER TABLE `cdp`.`events_local` ON CLUSTER `cdp_cluster` MATERIALIZE PROJECTION
 
 ALTER TABLE `cdp`.`events_local` ON CLUSTER `cdp_cluster` DROP PROJECTION IF EXISTS `persons_by_day`;
 
+-- migration 29 events_latest_name
+ALTER TABLE `cdp`.`events_local` ON CLUSTER `cdp_cluster` ADD PROJECTION IF NOT EXISTS `latest_name` (SELECT person_id, argMaxIf(JSONExtractString(traits, 'name'), ts, notEmpty(JSONExtractString(traits, 'name'))), maxIf(ts, notEmpty(JSONExtractString(traits, 'name'))) GROUP BY person_id);
+
+ALTER TABLE `cdp`.`events_local` ON CLUSTER `cdp_cluster` MATERIALIZE PROJECTION `latest_name`;
+

@@ -3000,3 +3000,8 @@ ALTER TABLE `cdp`.`events_local` MATERIALIZE PROJECTION `persons_by_day_keyword`
 
 ALTER TABLE `cdp`.`events_local` DROP PROJECTION IF EXISTS `persons_by_day`;
 
+-- migration 29 events_latest_name
+ALTER TABLE `cdp`.`events_local` ADD PROJECTION IF NOT EXISTS `latest_name` (SELECT person_id, argMaxIf(JSONExtractString(traits, 'name'), ts, notEmpty(JSONExtractString(traits, 'name'))), maxIf(ts, notEmpty(JSONExtractString(traits, 'name'))) GROUP BY person_id);
+
+ALTER TABLE `cdp`.`events_local` MATERIALIZE PROJECTION `latest_name`;
+

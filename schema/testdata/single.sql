@@ -2834,3 +2834,8 @@ ALTER TABLE `cdp`.`events` MATERIALIZE PROJECTION `persons_by_day_keyword`;
 
 ALTER TABLE `cdp`.`events` DROP PROJECTION IF EXISTS `persons_by_day`;
 
+-- migration 29 events_latest_name
+ALTER TABLE `cdp`.`events` ADD PROJECTION IF NOT EXISTS `latest_name` (SELECT person_id, argMaxIf(JSONExtractString(traits, 'name'), ts, notEmpty(JSONExtractString(traits, 'name'))), maxIf(ts, notEmpty(JSONExtractString(traits, 'name'))) GROUP BY person_id);
+
+ALTER TABLE `cdp`.`events` MATERIALIZE PROJECTION `latest_name`;
+
