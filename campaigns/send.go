@@ -398,7 +398,7 @@ func (s *Service) profilesQuery() string {
 // mergedIDs reads the ids merged into persons (canonical ids; each its
 // own among them) and, in parallel, the canonical id of each.
 func (s *Service) mergedIDs(ctx context.Context, name string, persons []uint32) (ids, canonical []uint32, err error) {
-	err = s.each(ctx, name, "SELECT person_id, canonical FROM "+s.DB.Table("persons")+" FINAL WHERE canonical IN {persons:Array(UInt32)}",
+	err = s.each(ctx, name, "SELECT * FROM "+schema.Canonical(s.DB.Table("persons"), "canonical IN {persons:Array(UInt32)}"),
 		[]any{named("persons", persons)}, func(rows driver.Rows) error {
 			var p, c uint32
 			if err := rows.Scan(&p, &c); err != nil {
