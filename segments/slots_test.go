@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/granarycdp/cdp/store"
 	"github.com/granarycdp/cdp/store/storetest"
 )
 
@@ -200,4 +201,29 @@ func mustCheck(t *testing.T, e *Engine, rule string) *Compiled {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// TestLaterReadsRunAtBackgroundNice: the engine's queries nobody waits on
+// as they run (live rounds, plans, PatchWarm) ask the engine for
+// store.BackgroundNice threads; an estimate's keep nice 0, so they get
+// the cores first when both want them.
+func TestLaterReadsRunAtBackgroundNice(t *testing.T) {
+	db := storetest.DB(t)
+	for _, c := range []struct {
+		name string
+		ctx  context.Context
+		want int64
+	}{
+		{"estimate", withUrgency(context.Background(), interactive), 0},
+		{"live round", context.Background(), store.BackgroundNice},
+		{"PatchWarm", withUrgency(context.Background(), background), store.BackgroundNice},
+	} {
+		var nice int64
+		if err := db.Conn.QueryRow(readContext(c.ctx), "SELECT toInt64(getSetting('"+store.NiceQuerySetting+"'))").Scan(&nice); err != nil {
+			t.Fatal(err)
+		}
+		if nice != c.want {
+			t.Errorf("%s: %s = %d, want %d", c.name, store.NiceQuerySetting, nice, c.want)
+		}
+	}
 }

@@ -16,7 +16,8 @@ import "github.com/ClickHouse/clickhouse-go/v2"
 //   - merges and mutations, through the server setting
 //     os_threads_nice_value_merge_mutate (the engine's configuration).
 //
-// Reads keep nice 0. At nice 10 a busy thread weighs 110 against a read's
+// Reads keep nice 0, except the segment engine's that nobody waits on as
+// they run (live rounds, PatchWarm; segments.readContext). At nice 10 a busy thread weighs 110 against a read's
 // 1024 in the Linux scheduler: an idle engine still gives background work
 // every core, a busy one gives reads about nine tenths of what they ask.
 // Lowering a thread's priority needs no privilege, but ClickHouse applies
@@ -27,10 +28,15 @@ import "github.com/ClickHouse/clickhouse-go/v2"
 // materialized views they feed, and its merges and mutations.
 const BackgroundNice = 10
 
+// NiceQuerySetting is the query setting of the nice value of a query's
+// threads (applied with CAP_SYS_NICE, see above). The segment engine sets
+// it to BackgroundNice on the reads nobody waits on as they run.
+const NiceQuerySetting = "os_threads_nice_value_query"
+
 // writerNice are the query settings that put an insert, and the
 // materialized views it feeds, at BackgroundNice.
 func writerNice(s clickhouse.Settings) clickhouse.Settings {
-	s["os_threads_nice_value_query"] = BackgroundNice
+	s[NiceQuerySetting] = BackgroundNice
 	s["os_threads_nice_value_materialized_view"] = BackgroundNice
 	return s
 }
