@@ -372,19 +372,7 @@ func addIngestCosts(add func(benchLine), sc *scratch, cpu cpuTimes, sent int64, 
 // (system.events): how many it ran, the rows they read and the time they
 // took; a counter the engine lacks is left out.
 func engineMergeEvents(ctx context.Context, db *store.DB) map[string]float64 {
-	out := map[string]float64{}
-	rows, err := db.Conn.Query(ctx, "SELECT event, value FROM system.events WHERE event IN ('Merge', 'MergedRows', 'MergeTotalMilliseconds')")
-	if err != nil {
-		return out
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var name string
-		var v uint64
-		if rows.Scan(&name, &v) == nil {
-			out[name] = float64(v)
-		}
-	}
+	out, _ := engineCounters(ctx, db, "SELECT event, toFloat64(value) FROM system.events WHERE event IN ('Merge', 'MergedRows', 'MergeTotalMilliseconds')")
 	return out
 }
 

@@ -26,25 +26,15 @@ func (l *loadRun) engineMemory() (map[string]float64, uint64) {
 // non-zero ones; the embedded engine keeps no asynchronous_metrics),
 // MemoryTracking, and the primary keys and number of db's active parts.
 func engineMemory(ctx context.Context, db *store.DB) (map[string]float64, uint64, error) {
-	out := map[string]float64{}
-	rows, err := db.Conn.Query(ctx, `SELECT metric, toFloat64(value) FROM system.metrics
+	all, err := engineCounters(ctx, db, `SELECT metric, toFloat64(value) FROM system.metrics
 		WHERE metric LIKE '%CacheBytes' OR metric = 'MemoryTracking'`)
-	if err != nil {
-		return out, 0, err
-	}
-	for rows.Next() {
-		var k string
-		var v float64
-		if err := rows.Scan(&k, &v); err != nil {
-			rows.Close()
-			return out, 0, err
-		}
+	out := map[string]float64{}
+	for k, v := range all {
 		if v > 0 {
 			out[k] = v / mib
 		}
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	if err != nil {
 		return out, 0, err
 	}
 	var pk, parts uint64
@@ -54,6 +44,26 @@ func engineMemory(ctx context.Context, db *store.DB) (map[string]float64, uint64
 	}
 	out["PrimaryKeysInMemory"] = float64(pk) / mib
 	return out, parts, nil
+}
+
+// engineCounters reads a query of (name, Float64) rows of the engine's
+// system tables into a map; what it read before an error is kept.
+func engineCounters(ctx context.Context, db *store.DB, query string) (map[string]float64, error) {
+	out := map[string]float64{}
+	rows, err := db.Conn.Query(ctx, query)
+	if err != nil {
+		return out, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		var v float64
+		if err := rows.Scan(&k, &v); err != nil {
+			return out, err
+		}
+		out[k] = v
+	}
+	return out, rows.Err()
 }
 
 // formatMB writes m as "key value" pairs in key order.
