@@ -84,9 +84,10 @@ func ValidateTerms(terms []Term) error {
 	seen := map[[2]string]bool{}
 	for i, t := range terms {
 		f := func(name string) string { return fmt.Sprintf("terms[%d].%s", i, name) }
-		for name, v := range map[string]string{"term": t.Term, "class": t.Class} {
-			if n := utf8.RuneCountInString(strings.TrimSpace(v)); n == 0 || n > 64 || !utf8.ValidString(v) {
-				return invalid(f(name), "must be 1-64 characters")
+		// term before class, so a term with both wrong is always told the same field.
+		for _, c := range [...][2]string{{"term", t.Term}, {"class", t.Class}} {
+			if n := utf8.RuneCountInString(strings.TrimSpace(c[1])); n == 0 || n > 64 || !utf8.ValidString(c[1]) {
+				return invalid(f(c[0]), "must be 1-64 characters")
 			}
 		}
 		if t.Match != "text" && t.Match != "topic" {

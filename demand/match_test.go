@@ -2,6 +2,7 @@ package demand
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -108,4 +109,21 @@ func classCounts(t *testing.T, db *store.DB, q string) map[string]uint64 {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// A term with both its term and its class empty is always told about the
+// term first (the check once ranged over a map, so the field was random).
+func TestValidateTermsNamesTheSameFieldEveryTime(t *testing.T) {
+	for i := 0; i < 64; i++ {
+		err := ValidateTerms([]Term{{Term: " ", Class: "", Match: "text"}})
+		var inv *InvalidError
+		if !errors.As(err, &inv) || inv.Field != "terms[0].term" {
+			t.Fatalf("try %d: %v, want terms[0].term", i, err)
+		}
+	}
+	err := ValidateTerms([]Term{{Term: "低GI", Class: "", Match: "text"}})
+	var inv *InvalidError
+	if !errors.As(err, &inv) || inv.Field != "terms[0].class" {
+		t.Fatalf("%v, want terms[0].class", err)
+	}
 }

@@ -146,9 +146,14 @@ func orderTimes(o *Order, in *orderJSON, receivedAt time.Time) *Problem {
 			return prob
 		}
 	}
-	for field, t := range map[string]time.Time{"ordered_at": o.OrderedAt, "status_at": o.StatusAt} {
-		if t.After(receivedAt.Add(MaxFuture)) {
-			return invalid(field, "%s is more than %s in the future", t.Format(time.RFC3339), MaxFuture)
+	// ordered_at is checked first, so a body with both in the future is
+	// always told about the same field (a map's order would pick at random).
+	for _, c := range [...]struct {
+		field string
+		t     time.Time
+	}{{"ordered_at", o.OrderedAt}, {"status_at", o.StatusAt}} {
+		if c.t.After(receivedAt.Add(MaxFuture)) {
+			return invalid(c.field, "%s is more than %s in the future", c.t.Format(time.RFC3339), MaxFuture)
 		}
 	}
 	// Without an explicit version, later status times win.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -12,6 +13,7 @@ import (
 // ingest tests' orders, batches, and what the scanner must leave to
 // encoding/json.
 var orderSeeds = []string{
+	futureOrder,
 	`{"channel":"tmall","order_id":"T1","status":"paid","ordered_at":"2026-11-11T00:00:00Z","amount":"9.9","buyer":{"phone":"13900001111"},"lines":[{"sku":"a","quantity":2,"unit_price":"1.5"}]}`,
 	`{"channel":"pos","order_id":7,"version":3,"status":"refunded","ordered_at":"2026-11-11 08:00:00+08:00","amount":0}`,
 	`{"channel":"taobao","order_id":"x","status":"paid","ordered_at":"2026-11-11T00:00:00Z","amount":1}`,
@@ -85,5 +87,21 @@ func TestOrdersScanMatchesReference(t *testing.T) {
 		for _, v := range mutations([]byte(s)) {
 			checkSameOrders(t, c, v)
 		}
+	}
+}
+
+// futureOrder has no status_at, so its status time is its order time: both
+// are in the future, and the problem must name ordered_at every time (it
+// once came from a map's iteration order, found by the fuzzer in CI).
+const futureOrder = `{"channel":"pos","order_id":"x","status":"paid","ordered_at":"6026-11-11T00:00:00Z","amount":null,"buyer":{"x":"1","phone":"1"}}`
+
+func TestFutureOrderNamesOrderedAtEveryTime(t *testing.T) {
+	c := &Collector{prot: fuzzProtector(t)}
+	for i := 0; i < 64; i++ {
+		got := decodeOrdersWith(c, false, []byte(futureOrder), time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC))
+		if len(got) != 2 || !strings.Contains(got[1], `"ordered_at"`) {
+			t.Fatalf("try %d: %v, want a problem naming ordered_at", i, got)
+		}
+		checkSameOrders(t, c, []byte(futureOrder))
 	}
 }
