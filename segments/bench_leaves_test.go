@@ -89,7 +89,7 @@ func BenchmarkFiveClauseCosts(b *testing.B) {
 		Walk(c.plan, func(n Node) {
 			if l, ok := n.(*sqlLeaf); ok {
 				measure(l.desc, func(ctx context.Context) error {
-					_, err := e.computeLeaf(ctx, l, testNow)
+					_, _, err := e.computeLeaf(ctx, l, testNow)
 					return err
 				})
 			}

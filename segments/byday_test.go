@@ -105,7 +105,7 @@ func TestExistenceLeavesReadByDayFollowUnmergeAndErasure(t *testing.T) {
 			if leaf == nil || !strings.Contains(leaf.query, "toDate(ts) >") && r.days > 0 {
 				t.Fatalf("%s: %s: not read by day:\n%v", when, r.rule, leaf)
 			}
-			got, err := e.computeLeaf(ctx, leaf, testNow)
+			got, _, err := e.computeLeaf(ctx, leaf, testNow)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -277,7 +277,7 @@ func (e *Engine) prepare(parent context.Context, plan Node, now time.Time, stale
 // (loaded meanwhile, in parallel), which leaves out ids of no person.
 func (e *Engine) leaf(ctx context.Context, l *sqlLeaf, now time.Time, stale time.Duration) (*roaring.Bitmap, error) {
 	return e.cache.get(ctx, l, now, stale, func() (*roaring.Bitmap, error) {
-		bm, err := e.computeLeaf(ctx, l, now)
+		bm, folded, err := e.computeLeaf(ctx, l, now)
 		if err != nil {
 			return nil, err
 		}
@@ -285,7 +285,7 @@ func (e *Engine) leaf(ctx context.Context, l *sqlLeaf, now time.Time, stale time
 		if err != nil {
 			return nil, err
 		}
-		if l.raw {
+		if l.raw && !folded {
 			m, err := e.mergesFor(ctx)
 			if err != nil {
 				return nil, err
@@ -304,37 +304,53 @@ type backgroundKey struct{}
 
 // queryBitmap runs a query returning one groupBitmap state.
 func (e *Engine) queryBitmap(ctx context.Context, desc, query string, args []any) (*roaring.Bitmap, error) {
+	var bm *roaring.Bitmap
+	err := e.admitted(ctx, desc, func(ctx context.Context) error {
+		var state []byte
+		if err := e.db.Conn.QueryRow(ctx, query, args...).Scan(&state); err != nil {
+			return err
+		}
+		var err error
+		bm, err = DecodeGroupBitmap(state)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.log.Debug("segment leaf", "leaf", desc, "persons", bm.GetCardinality())
+	return bm, nil
+}
+
+// admitted runs one ClickHouse query of the engine's, run(ctx) with
+// readContext's settings, in one of the engine's query slots (and, for
+// PatchWarm's, one of its half), counting a foreground query's wait and
+// time. An error names the leaf desc.
+func (e *Engine) admitted(ctx context.Context, desc string, run func(context.Context) error) error {
 	background := ctx.Value(backgroundKey{}) != nil
 	if background {
 		select {
 		case e.bgSem <- struct{}{}:
 			defer func() { <-e.bgSem }()
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return ctx.Err()
 		}
 	}
 	queued := time.Now()
 	if err := e.slots.acquire(ctx, urgencyOf(ctx)); err != nil {
-		return nil, err
+		return err
 	}
 	defer e.slots.release()
 	start := time.Now()
-	var state []byte
-	err := e.db.Conn.QueryRow(readContext(ctx), query, args...).Scan(&state)
+	err := run(readContext(ctx))
 	if !background {
 		e.queries.Add(1)
 		e.slotWait.Add(int64(start.Sub(queued)))
 		e.queryTime.Add(int64(time.Since(start)))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("segments: leaf %s: %w", desc, err)
+		return fmt.Errorf("segments: leaf %s: %w", desc, err)
 	}
-	bm, err := DecodeGroupBitmap(state)
-	if err != nil {
-		return nil, fmt.Errorf("segments: leaf %s: %w", desc, err)
-	}
-	e.log.Debug("segment leaf", "leaf", desc, "persons", bm.GetCardinality(), "took", time.Since(start))
-	return bm, nil
+	return nil
 }
 
 // PatchWarm patches the cached leaves with dirty persons that were read

@@ -22,9 +22,11 @@ import (
 // person ids of its rows and the engine folds the merged ones into their
 // OneIDs (fold), with the published snapshot's merges or, when none is
 // published yet, merges read afresh (mergesFor). A count leaf must count
-// per OneID before its HAVING, so its query still reads the merged
-// persons itself (sql.go, renderRows: sending the snapshot's merges as
-// query parameters cost more than the read).
+// per OneID before it compares: on one node the engine counts its rows
+// itself and folds the counts with the same merges (counts.go); on a
+// sharded cluster its query reads the merged persons itself (sql.go,
+// renderRows: sending the snapshot's merges as query parameters cost more
+// than the read).
 //
 // Consistency with merges under way: Refresh publishes the patched
 // snapshot before it marks the persons dirty in the cached leaves, so a
@@ -153,7 +155,15 @@ func (e *Engine) mergesFor(ctx context.Context) (*merges, error) {
 	return e.readMerges(ctx)
 }
 
-// computeLeaf runs a leaf's full query.
-func (e *Engine) computeLeaf(ctx context.Context, l *sqlLeaf, now time.Time) (*roaring.Bitmap, error) {
-	return e.queryBitmap(ctx, l.desc, l.query, l.args(now.UnixMilli(), nil))
+// computeLeaf runs a leaf's full query: its rows' person ids counted here
+// (counts.go) when the leaf has that form and the engine is one node, or
+// ClickHouse's bitmap. folded: the bitmap holds canonical persons
+// already.
+func (e *Engine) computeLeaf(ctx context.Context, l *sqlLeaf, now time.Time) (bm *roaring.Bitmap, folded bool, err error) {
+	if l.counted != nil && !e.db.Sharded {
+		bm, err = e.countLeaf(ctx, l, now)
+		return bm, true, err
+	}
+	bm, err = e.queryBitmap(ctx, l.desc, l.query, l.args(now.UnixMilli(), nil))
+	return bm, false, err
 }

@@ -101,6 +101,9 @@ type sqlLeaf struct {
 	// raw: query returns the raw person ids of the leaf's rows; the
 	// engine folds merged ones into their canonical persons (merges.go).
 	raw bool
+	// counted, when not nil, is the leaf's counted form, which the engine
+	// runs instead of query on one node (counts.go).
+	counted *countedForm
 }
 
 func (l *sqlLeaf) String() string  { return l.desc }
@@ -156,6 +159,10 @@ func (l *sqlLeaf) golden() string {
 		b.WriteString("-- raw person ids, folded into canonical persons by the engine\n")
 	}
 	b.WriteString(l.query)
+	if l.counted != nil {
+		fmt.Fprintf(&b, ";\n\n-- counted by the engine on one node: persons with %d to %d rows (255: no upper bound)\n", l.counted.lo, l.counted.hi)
+		b.WriteString(l.counted.query)
+	}
 	b.WriteString(";\n\n-- refresh\n")
 	b.WriteString(l.refresh)
 	b.WriteString(";\n")
@@ -182,6 +189,9 @@ type leafSpec struct {
 	// counts), when there is such a form: the full query then takes the
 	// one-level shape (renderRows).
 	rowsHaving string
+	// count is the range of rows a person must have, for a spec with
+	// rowsHaving (nil: at least one).
+	count *intRange
 	// query, when set, is the full query, written by the leaf's
 	// constructor (an existence leaf read by day: dayQuery); it returns
 	// raw person ids. The refresh variant is rendered from fact.
@@ -223,6 +233,9 @@ func (g *sqlGen) leaf(s leafSpec) *sqlLeaf {
 	l.query = g.render(s, false)
 	l.refresh = g.render(s, true)
 	l.raw = rowsShape(s) && s.rowsHaving == ""
+	if lo, hi, ok := countedRange(s.count); ok && rowsShape(s) && s.query == "" && (s.rowsHaving == "") == (s.count == nil) {
+		l.counted = &countedForm{query: g.renderCounted(s), lo: lo, hi: hi}
+	}
 	var key strings.Builder
 	key.WriteString(l.query)
 	for _, p := range l.params {
@@ -282,8 +295,9 @@ func closeLeaf(b *strings.Builder, having string) string {
 //     two arrays of 20,000 merges took 45-290 ms and of 200,000 1.3-2.1 s
 //     to arrive (the engine parses them into the query's syntax tree).
 //
-// The refresh variant, restricted to a few persons, keeps the general
-// shape.
+// On one node the engine runs neither: it counts the rows' person ids
+// itself (countedForm, counts.go). The refresh variant, restricted to a
+// few persons, keeps the general shape.
 func (g *sqlGen) renderRows(s leafSpec) string {
 	var b strings.Builder
 	rows := *s.fact
@@ -425,7 +439,7 @@ func (g *sqlGen) countLeaf(desc string, src source, days int, r intRange) *sqlLe
 		return g.existsLeaf(desc, src, days)
 	}
 	f := g.eventFact(src, days, ", count() AS v", true)
-	spec := leafSpec{desc: desc, kinds: src.kinds(), fact: f, having: g.having("sum(f.v)", r)}
+	spec := leafSpec{desc: desc, kinds: src.kinds(), fact: f, having: g.having("sum(f.v)", r), count: &r}
 	spec.rowsHaving = strings.ReplaceAll(spec.having, "sum(f.v)", "count()")
 	return g.leaf(spec)
 }

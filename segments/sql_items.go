@@ -31,7 +31,7 @@ func (g *sqlGen) boughtLeaf(desc, item string, days int, r intRange) *sqlLeaf {
 	spec := leafSpec{desc: desc, kinds: []string{KindOrders}, fact: f}
 	if r.lo > 1 || r.hi != maxInt {
 		f.cols = ", count() AS v"
-		spec.having = g.having("sum(f.v)", r)
+		spec.having, spec.count = g.having("sum(f.v)", r), &r
 		spec.rowsHaving = strings.ReplaceAll(spec.having, "sum(f.v)", "count()")
 	}
 	return g.leaf(spec)

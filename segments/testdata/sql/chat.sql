@@ -15,6 +15,17 @@ SELECT toString(groupBitmapState(f.person_id)) FROM (
 			AND msgtime >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p1:UInt32})
 	) AS f;
 
+-- counted by the engine on one node: persons with 1 to 255 rows (255: no upper bound)
+SELECT toUInt32(intDiv(f.person_id, 1048576)) AS chunk, toString(groupArrayState(f.person_id)) FROM (
+		SELECT person_id FROM `cdp`.`wecom_messages_visible`
+		WHERE person_id != 0
+			AND external_userid != ''
+			AND `from` = external_userid
+			AND positionUTF8(content, {p0:String}) > 0
+			AND msgtime >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p1:UInt32})
+	) AS f
+GROUP BY chunk;
+
 -- refresh
 SELECT toString(groupBitmapState(c)) FROM (
 	SELECT if(p.canonical = 0, f.person_id, p.canonical) AS c

@@ -25,6 +25,18 @@ SELECT toString(groupBitmapState(c)) FROM (
 	GROUP BY c HAVING count() >= {p6:Int64}
 );
 
+-- counted by the engine on one node: persons with 2 to 255 rows (255: no upper bound)
+SELECT toUInt32(intDiv(f.person_id, 1048576)) AS chunk, toString(groupArrayState(f.person_id)) FROM (
+		SELECT person_id FROM `cdp`.`events`
+		WHERE event = {p0:String}
+			AND person_id != 0
+			AND completion >= {p1:Float32}
+			AND topic = {p2:String}
+			AND JSONExtractString(properties, {p3:String}) IN {p4:Array(String)}
+			AND ts >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p5:UInt32})
+	) AS f
+GROUP BY chunk;
+
 -- refresh
 SELECT toString(groupBitmapState(c)) FROM (
 	SELECT if(p.canonical = 0, f.person_id, p.canonical) AS c

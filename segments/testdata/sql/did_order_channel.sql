@@ -20,6 +20,16 @@ SELECT toString(groupBitmapState(c)) FROM (
 	GROUP BY c HAVING count() >= {p2:Int64} AND count() <= {p3:Int64}
 );
 
+-- counted by the engine on one node: persons with 2 to 5 rows (255: no upper bound)
+SELECT toUInt32(intDiv(f.person_id, 1048576)) AS chunk, toString(groupArrayState(f.person_id)) FROM (
+		SELECT person_id FROM `cdp`.`orders` FINAL
+		WHERE person_id != 0
+			AND status NOT IN ('refunded', 'cancelled')
+			AND channel = {p0:String}
+			AND ordered_at >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p1:UInt32})
+	) AS f
+GROUP BY chunk;
+
 -- refresh
 SELECT toString(groupBitmapState(c)) FROM (
 	SELECT if(p.canonical = 0, f.person_id, p.canonical) AS c

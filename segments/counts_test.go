@@ -1,0 +1,96 @@
+package segments
+
+import (
+	"encoding/binary"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/RoaringBitmap/roaring/v2"
+)
+
+// arrayState encodes ids as ClickHouse's groupArray(UInt32) state.
+func arrayState(ids []uint32) []byte {
+	out := binary.AppendUvarint(nil, uint64(len(ids)))
+	for _, id := range ids {
+		out = binary.LittleEndian.AppendUint32(out, id)
+	}
+	return out
+}
+
+// TestRowCountsMatchAMap counts random rows (chunks in any order, ids past
+// the byte array, saturation past 255, merged persons, id 0) against a
+// plain map of exact counts, for ranges at the edges of the byte.
+func TestRowCountsMatchAMap(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	exact := map[uint32]int{}
+	var c rowCounts
+	chunks := map[uint32][]uint32{}
+	for range 20000 {
+		id := uint32(rng.IntN(3 * chunkIDs))
+		switch rng.IntN(10) {
+		case 0:
+			id = 0
+		case 1:
+			id = denseIDs + uint32(rng.IntN(5)) // an id of no person, past the array
+		case 2:
+			id = 7 // one person with hundreds of rows
+		}
+		chunks[id/chunkIDs] = append(chunks[id/chunkIDs], id)
+		exact[id]++
+	}
+	for _, k := range []uint32{2, 0, denseIDs / chunkIDs, 1} {
+		c.reserve(uint64(k+1) * chunkIDs)
+		if err := c.addState(arrayState(chunks[k])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 9 merged into 7 (past 255 already), 11 into 12, far ids into 13 and
+	// 14.
+	m := newMerges(map[uint32]uint32{9: 7, 11: 12, denseIDs + 1: 13, denseIDs + 2: 14})
+	for _, id := range []uint32{11, 11, 12, 9} {
+		c.add(id, 1)
+		exact[id]++
+	}
+	c.fold(m)
+	for i, id := range m.ids {
+		exact[m.into[i]] += exact[id]
+		delete(exact, id)
+	}
+	if exact[7] < 300 {
+		t.Fatalf("person 7 has %d rows, want past 255", exact[7])
+	}
+	for _, r := range []intRange{{1, maxInt}, {2, maxInt}, {2, 2}, {1, 3}, {254, maxInt}, {254, 254}, {200, 254}} {
+		lo, hi, ok := countedRange(&r)
+		if !ok {
+			t.Fatalf("%v has no counted form", r)
+		}
+		want := roaring.New()
+		for id, n := range exact {
+			if id != 0 && int64(n) >= r.lo && int64(n) <= r.hi {
+				want.Add(id)
+			}
+		}
+		if got := c.bitmap(lo, hi); !got.Equals(want) {
+			t.Errorf("count %v: %d persons, want %d; extra %v, missing %v", r, got.GetCardinality(), want.GetCardinality(),
+				firstOf(roaring.AndNot(got, want)), firstOf(roaring.AndNot(want, got)))
+		}
+	}
+	for _, r := range []intRange{{255, maxInt}, {1, 255}, {0, 3}, {minInt, 2}} {
+		if _, _, ok := countedRange(&r); ok {
+			t.Errorf("%v has a counted form, but bytes cannot tell it", r)
+		}
+	}
+}
+
+// TestRowCountsRefuseABrokenState: a state whose length disagrees with
+// its count is an error, not a guess.
+func TestRowCountsRefuseABrokenState(t *testing.T) {
+	var c rowCounts
+	c.reserve(chunkIDs)
+	state := arrayState([]uint32{1, 2, 3})
+	for _, bad := range [][]byte{state[:len(state)-1], append(state, 0), nil} {
+		if err := c.addState(bad); err == nil {
+			t.Errorf("state %x accepted", bad)
+		}
+	}
+}
