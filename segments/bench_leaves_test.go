@@ -3,10 +3,12 @@ package segments
 import (
 	"context"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/RoaringBitmap/roaring/v2"
 
 	"github.com/granarycdp/cdp/store/storetest"
 )
@@ -97,6 +99,90 @@ func BenchmarkFiveClauseCosts(b *testing.B) {
 		for _, qc := range costs {
 			b.Logf("%-70s %6d ms  %10d rows  %8.1f MB  engine CPU %6d ms", qc.what, qc.took.Milliseconds(), qc.rows,
 				float64(qc.size)/(1<<20), qc.cpu.Milliseconds())
+		}
+	}
+}
+
+// countedRules are leaves with a counted form (counts.go): a count over
+// searches and existence leaves the day projection cannot serve.
+var countedRules = []string{
+	`did("search", 30) >= 2`,
+	`did("video_play", 90) >= 5`,
+	`did("video_complete", 30, {"completion": 0.9}) >= 1`,
+	`bought("低GI大米", 365) == 2`,
+}
+
+// BenchmarkCountedLeaves computes each of countedRules' leaves both ways
+// in the same run, one after the other, at 1M persons (the data of
+// BenchmarkFiveClauseRule1M, kept with CDP_BENCH_DB) or with
+// CDP_BENCH_10M=1 at 10M: ClickHouse's bitmap form (GROUP BY ... HAVING,
+// or groupBitmap, folded by the engine) against the counted form, with
+// the engine's CPU and the platform's, and checks both give the same
+// persons.
+//
+//	CDP_BENCH_DB=bench1m go test ./segments -run '^$' -bench CountedLeaves -benchtime 3x -v
+func BenchmarkCountedLeaves(b *testing.B) {
+	persons, events := 1_000_000, 20_000_000
+	if p, e, ok := fiveClause10M(b); ok {
+		persons, events = p, e
+	}
+	db, _ := fiveClauseData(b, storetest.Migrated(b), persons, events)
+	ctx := context.Background()
+	e := testEngine(db, nil)
+	if _, err := e.snapshot(ctx, testNow); err != nil { // merges published, as on a running platform
+		b.Fatal(err)
+	}
+	m, err := e.mergesFor(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	type form struct {
+		name string
+		run  func(context.Context, *sqlLeaf) (*roaring.Bitmap, error)
+	}
+	forms := []form{
+		{"bitmap (ClickHouse)", func(ctx context.Context, l *sqlLeaf) (*roaring.Bitmap, error) {
+			bm, err := e.queryBitmap(ctx, l.desc, l.query, l.args(testNow.UnixMilli(), nil))
+			if err == nil && l.raw {
+				bm = m.fold(bm)
+			}
+			return bm, err
+		}},
+		{"counted (engine)", func(ctx context.Context, l *sqlLeaf) (*roaring.Bitmap, error) { return e.countLeaf(ctx, l, testNow) }},
+	}
+	for b.Loop() {
+		for _, rule := range countedRules {
+			c, err := e.Check(rule)
+			if err != nil {
+				b.Fatal(err)
+			}
+			Walk(c.plan, func(n Node) {
+				l, ok := n.(*sqlLeaf)
+				if !ok || l.counted == nil {
+					return
+				}
+				var got []*roaring.Bitmap
+				for _, f := range forms {
+					qc := queryCost{what: l.desc}
+					var before, after syscall.Rusage
+					syscall.Getrusage(syscall.RUSAGE_SELF, &before)
+					t0 := time.Now()
+					bm, err := f.run(costContext(ctx, &qc), l)
+					qc.took = time.Since(t0)
+					syscall.Getrusage(syscall.RUSAGE_SELF, &after)
+					if err != nil {
+						b.Fatal(err)
+					}
+					got = append(got, bm)
+					platform := time.Duration(syscall.TimevalToNsec(after.Utime) - syscall.TimevalToNsec(before.Utime) +
+						syscall.TimevalToNsec(after.Stime) - syscall.TimevalToNsec(before.Stime))
+					b.Logf("%-50s %-20s %5d ms  %9d rows  engine CPU %5d ms  platform CPU %4d ms  %d persons", l.desc, f.name,
+						qc.took.Milliseconds(), qc.rows, qc.cpu.Milliseconds(), platform.Milliseconds(), bm.GetCardinality())
+				}
+				if !got[0].Equals(got[1]) {
+					b.Fatalf("%s: the forms differ: %d and %d persons", l.desc, got[0].GetCardinality(), got[1].GetCardinality())
+				}
+			})
 		}
 	}
 }
