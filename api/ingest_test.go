@@ -118,9 +118,9 @@ func newIngestFixtureTB(tb testing.TB, t *testing.T, maxSpool int64) *ingestFixt
 		WeCom: wc, WeComOps: ops, Sidebar: sb, MetricsToken: metricsToken, Logger: storetest.Logger()}
 	f.srv = api.New(apiOpts)
 	pipe := ingest.NewPipeline(ingest.PipelineOptions{Spool: sp, Writer: w, SpoolID: "api-test", Linger: 5 * time.Millisecond, Resolver: graph,
-		AfterCommit: func(persons []uint32, tables []string) {
-			segs.Touched(persons, segments.KindsOfTables(tables))
-			jrn.Touched(persons, tables)
+		AfterCommit: func(c ingest.Committed) {
+			segs.TouchedTables(c.Persons)
+			jrn.Touched(c.All(), c.Tables)
 		}})
 	ctx, cancel := context.WithCancel(context.Background())
 	go segs.RunLive(ctx)

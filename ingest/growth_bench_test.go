@@ -109,7 +109,7 @@ func startGrowthHarness(b *testing.B) *growthHarness {
 		b.Fatal(err)
 	}
 	h.pipe = ingest.NewPipeline(ingest.PipelineOptions{Spool: sp, Writer: w, SpoolID: "growth", Resolver: h.graph,
-		AfterCommit: func(persons []uint32, tables []string) { h.seg.Touched(persons, segments.KindsOfTables(tables)) }})
+		AfterCommit: func(c ingest.Committed) { h.seg.TouchedTables(c.Persons) }})
 	h.wg.Add(2)
 	go func() { defer h.wg.Done(); h.pipe.Run(ctx) }()
 	go func() { defer h.wg.Done(); h.seg.RunLive(ctx) }()

@@ -47,9 +47,9 @@ type PipelineOptions struct {
 	MaxLinger time.Duration
 	Resolver  Resolver
 	// AfterCommit, when set, learns after each committed batch which
-	// persons it touched and which tables it wrote (live segments). It
-	// must not block.
-	AfterCommit func(persons []uint32, tables []string)
+	// tables it wrote and which persons it touched in each (live segments,
+	// journeys). It must not block.
+	AfterCommit func(Committed)
 	Logger      *slog.Logger
 }
 
@@ -107,9 +107,26 @@ type work struct {
 	orders   orderCols
 	lines    lineCols
 	contacts contactCols
-	rows     map[string][][]any // built: the other tables' rows
-	changes  identity.Changes   // identity changes of the batch
-	touched  []uint32           // persons the batch resolved to
+	rows     map[string][][]any  // built: the other tables' rows
+	changes  identity.Changes    // identity changes of the batch
+	touched  map[string][]uint32 // persons the batch resolved to, by table
+}
+
+// Committed is what one committed batch wrote: its tables, and the persons
+// of its records by the table they went to (events, orders, wecom_messages,
+// wecom_contact_events; "persons" for those created, merged or split).
+type Committed struct {
+	Tables  []string
+	Persons map[string][]uint32
+}
+
+// All returns every person the batch touched (with repeats).
+func (c Committed) All() []uint32 {
+	var out []uint32
+	for _, persons := range c.Persons {
+		out = append(out, persons...)
+	}
+	return out
 }
 
 // Table columns, in the order rows are built.
@@ -374,9 +391,10 @@ func (p *Pipeline) store(ctx context.Context, w *work) error {
 			}
 		}
 		for _, pr := range w.changes.Persons {
-			w.touched = append(w.touched, pr.Person, pr.Canonical)
+			w.touch("persons", pr.Person)
+			w.touch("persons", pr.Canonical)
 		}
-		p.opts.AfterCommit(w.touched, tables)
+		p.opts.AfterCommit(Committed{Tables: tables, Persons: w.touched})
 	}
 	p.mu.Lock()
 	close(p.committed)

@@ -206,15 +206,25 @@ func (w *work) sizeColumns() {
 	w.contacts.reset(contacts)
 }
 
-func (p *Pipeline) person(w *work, ref string, ids []identity.Identifier, at time.Time) uint32 {
+// person resolves the identifiers of a record going to table.
+func (p *Pipeline) person(w *work, table, ref string, ids []identity.Identifier, at time.Time) uint32 {
 	if p.opts.Resolver == nil {
 		return 0
 	}
 	pid := p.opts.Resolver.Resolve(ref, ids, at, &w.changes)
-	if pid != 0 {
-		w.touched = append(w.touched, pid)
-	}
+	w.touch(table, pid)
 	return pid
+}
+
+// touch records that the batch touched person pid (not 0) in table.
+func (w *work) touch(table string, pid uint32) {
+	if pid == 0 {
+		return
+	}
+	if w.touched == nil {
+		w.touched = map[string][]uint32{}
+	}
+	w.touched[table] = append(w.touched[table], pid)
 }
 
 func splitIDs(ids []identity.Identifier) ([]string, []string) {
@@ -239,10 +249,10 @@ func (p *Pipeline) build(w *work) error {
 		switch r.Kind {
 		case KindEvent:
 			e := r.Event
-			w.events.add(e, p.person(w, "e:"+e.Source+":"+e.MessageID, e.IDs, e.TS), sr.Seq)
+			w.events.add(e, p.person(w, "events", "e:"+e.Source+":"+e.MessageID, e.IDs, e.TS), sr.Seq)
 		case KindOrder:
 			o := r.Order
-			pid := p.person(w, fmt.Sprintf("o:%s:%s:%d", o.Channel, o.OrderID, o.Version), o.IDs, o.OrderedAt)
+			pid := p.person(w, "orders", fmt.Sprintf("o:%s:%s:%d", o.Channel, o.OrderID, o.Version), o.IDs, o.OrderedAt)
 			w.orders.add(o, pid, sr.Seq)
 			for i := range o.Lines {
 				w.lines.add(o, &o.Lines[i], pid)
@@ -253,12 +263,12 @@ func (p *Pipeline) build(w *work) error {
 			if c.UnionID != "" {
 				ids = append(ids, identity.Identifier{Type: identity.UnionID, Value: c.UnionID})
 			}
-			w.contacts.add(c, p.person(w, "c:"+c.DedupKey, ids, c.TS), sr.Seq)
+			w.contacts.add(c, p.person(w, "wecom_contact_events", "c:"+c.DedupKey, ids, c.TS), sr.Seq)
 		case KindMessage:
 			m := r.Message
 			var pid uint32
 			if m.ExternalUserID != "" {
-				pid = p.person(w, "m:"+m.MsgID, []identity.Identifier{{Type: identity.WeComExternalUserID, Value: m.ExternalUserID}}, m.MsgTime)
+				pid = p.person(w, "wecom_messages", "m:"+m.MsgID, []identity.Identifier{{Type: identity.WeComExternalUserID, Value: m.ExternalUserID}}, m.MsgTime)
 			}
 			tolist := m.ToList
 			if tolist == nil {

@@ -112,7 +112,7 @@ func TestPipelineGrowsABatchWhileTwoAreAhead(t *testing.T) {
 	var mu sync.Mutex
 	var committed []uint64
 	p := NewPipeline(PipelineOptions{Spool: r.sp, Writer: w, SpoolID: "grow", Linger: time.Minute, MaxLinger: time.Hour, Resolver: gate,
-		AfterCommit: func([]uint32, []string) {
+		AfterCommit: func(Committed) {
 			mu.Lock()
 			committed = append(committed, r.sp.Committed())
 			mu.Unlock()

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestUnboundedRulesAreRefusedWithABoundedRewrite: each rule reads without
@@ -99,20 +98,12 @@ func TestEngineRefusesUnboundedRulesBeforeReadingAnything(t *testing.T) {
 func TestSavedUnboundedSegmentKeepsRunning(t *testing.T) {
 	db := population(t)
 	ctx := context.Background()
-	opts := DefaultOptions()
-	opts.Now = func() time.Time { return testNow }
-	s, err := NewStore(ctx, db, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := testStore(t, db)
 	old := Definition{ID: "seg_old", Version: 1, Name: "asked about blood sugar, ever", Rule: `chat("血糖")`, Live: true, CreatedAt: testNow}
 	if err := s.writeDefinition(ctx, old, false); err != nil {
 		t.Fatal(err)
 	}
-	s, err = NewStore(ctx, db, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s = testStore(t, db) // a restart
 	if _, err := s.Get("seg_old"); err != nil {
 		t.Fatalf("the saved segment is gone after a restart: %v", err)
 	}

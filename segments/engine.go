@@ -128,6 +128,7 @@ type Engine struct {
 	canon     canonMemo  // canonical persons of the dirty set patches share
 
 	queries, slotWait, queryTime atomic.Int64 // foreground queries: CacheStats
+	traitsPatched                atomic.Int64 // canonical persons whose traits patches read again
 }
 
 type traitsFlight struct {

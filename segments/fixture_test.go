@@ -172,3 +172,15 @@ func (f fixedSegments) SegmentMembers(_ context.Context, id string) (*roaring.Bi
 	}
 	return roaring.BitmapOf(ids...), nil
 }
+
+// testStore is a store over db with the engine's clock at testNow.
+func testStore(t testing.TB, db *store.DB) *Store {
+	t.Helper()
+	opts := DefaultOptions()
+	opts.Now = func() time.Time { return testNow }
+	s, err := NewStore(context.Background(), db, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}

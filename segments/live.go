@@ -2,6 +2,8 @@ package segments
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -16,14 +18,26 @@ func (s *Store) Touched(persons []uint32, kinds []string) {
 		return
 	}
 	s.pendMu.Lock()
-	s.pending.AddMany(persons)
 	for _, k := range kinds {
-		s.pendKind[k] = true
+		if s.pending[k] == nil {
+			s.pending[k] = roaring.New()
+		}
+		s.pending[k].AddMany(persons)
 	}
 	s.pendMu.Unlock()
 	select {
 	case s.live <- struct{}{}:
 	default:
+	}
+}
+
+// TouchedTables is Touched for one committed batch of ingest: the persons
+// of each table it wrote, with that table's kinds (KindsOfTables), so a
+// person with new events only is not read again for the trait snapshot
+// (RefreshKinds).
+func (s *Store) TouchedTables(byTable map[string][]uint32) {
+	for t, persons := range byTable {
+		s.Touched(persons, KindsOfTables([]string{t}))
 	}
 }
 
@@ -65,28 +79,34 @@ func (s *Store) RunLive(ctx context.Context) {
 			}
 		}
 		last = time.Now()
-		s.pendMu.Lock()
-		persons := s.pending.ToArray()
-		kinds := make([]string, 0, len(s.pendKind))
-		for k := range s.pendKind {
-			kinds = append(kinds, k)
-		}
-		s.pending, s.pendKind = roaring.New(), map[string]bool{}
-		s.pendMu.Unlock()
-		if err := s.update(ctx, persons, kinds); err != nil && ctx.Err() == nil {
-			s.logger.Error("live segment update failed; the next full recompute repairs it", "persons", len(persons), "err", err)
+		byKind := s.takePending()
+		if err := s.update(ctx, byKind); err != nil && ctx.Err() == nil {
+			s.logger.Error("live segment update failed; the next full recompute repairs it", "kinds", len(byKind), "err", err)
 		}
 	}
 }
 
-// update refreshes leaves for persons and re-evaluates the live segments
-// reading those kinds.
-func (s *Store) update(ctx context.Context, persons []uint32, kinds []string) error {
+// takePending returns the persons touched since the last call, by kind.
+func (s *Store) takePending() map[string][]uint32 {
+	s.pendMu.Lock()
+	defer s.pendMu.Unlock()
+	byKind := make(map[string][]uint32, len(s.pending))
+	for k, persons := range s.pending {
+		byKind[k] = persons.ToArray()
+	}
+	clear(s.pending)
+	return byKind
+}
+
+// update refreshes leaves for the persons of each kind of record and
+// re-evaluates the live segments reading those kinds.
+func (s *Store) update(ctx context.Context, byKind map[string][]uint32) error {
 	start := time.Now()
-	if err := s.engine.Refresh(ctx, persons, kinds...); err != nil {
+	if err := s.engine.RefreshKinds(ctx, byKind); err != nil {
 		return err
 	}
-	s.logger.Debug("segment leaves refreshed", "persons", len(persons), "took", time.Since(start))
+	kinds := slices.Sorted(maps.Keys(byKind))
+	s.logger.Debug("segment leaves refreshed", "kinds", kinds, "took", time.Since(start))
 	return s.reevaluate(ctx, kinds)
 }
 

@@ -146,7 +146,7 @@ func (e *Engine) restore(ctx context.Context, now time.Time) (*traitSnapshot, er
 			return nil, err
 		}
 		clear := roaring.Or(changed, canon)
-		if s, err = e.patchSnapshot(ctx, s, canon, clear, canon.ToArray(), []string{KindPersons}); err != nil {
+		if s, err = e.patchSnapshot(ctx, s, canon, clear, &traitPatch{canon: canon, clear: clear}); err != nil {
 			return nil, err
 		}
 	}

@@ -87,10 +87,9 @@ type Store struct {
 	writes sync.RWMutex
 	erased *roaring.Bitmap // persons erased in this process (guarded by mu)
 
-	live     chan struct{} // wakes the live loop
-	pendMu   sync.Mutex
-	pending  *roaring.Bitmap
-	pendKind map[string]bool
+	live    chan struct{} // wakes the live loop
+	pendMu  sync.Mutex
+	pending map[string]*roaring.Bitmap // persons touched, by kind of record
 }
 
 // NewStore loads the definitions and their latest membership snapshots and
@@ -100,7 +99,7 @@ func NewStore(ctx context.Context, db *store.DB, opts Options) (*Store, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Store{db: db, logger: opts.Logger, defs: map[string]*Definition{}, members: map[string]*roaring.Bitmap{},
-		plans: map[string]*Compiled{}, live: make(chan struct{}, 1), pending: roaring.New(), pendKind: map[string]bool{}, after: time.After}
+		plans: map[string]*Compiled{}, live: make(chan struct{}, 1), pending: map[string]*roaring.Bitmap{}, after: time.After}
 	opts.Segments = s
 	s.engine = NewEngine(db, opts)
 	if err := s.load(ctx); err != nil {

@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -232,10 +231,10 @@ func (p *ingestParts) start(db *store.DB, spoolID string, logger *slog.Logger) {
 	p.stopPipeline, p.stopLoops = stopPipeline, stopLoops
 	p.pipelineDone = make(chan struct{})
 	p.pipeline = ingest.NewPipeline(ingest.PipelineOptions{Spool: p.spool, Writer: p.writer, SpoolID: spoolID, Resolver: p.identity.Graph, Logger: logger,
-		AfterCommit: func(persons []uint32, tables []string) {
-			p.segments.Touched(persons, segments.KindsOfTables(tables))
-			p.journeys.Touched(persons, tables)
-			if slices.Contains(tables, "wecom_messages") {
+		AfterCommit: func(c ingest.Committed) {
+			p.segments.TouchedTables(c.Persons)
+			p.journeys.Touched(c.All(), c.Tables)
+			if persons := c.Persons["wecom_messages"]; len(persons) > 0 {
 				p.optOuts.Add(persons)
 			}
 		}})
