@@ -185,22 +185,22 @@ func (e *Engine) RefreshKinds(ctx context.Context, byKind map[string][]uint32) e
 	slices.Sort(kinds)
 	e.refreshMu.Lock()
 	defer e.refreshMu.Unlock()
-	canon, err := e.readUniverse(ctx, all.ToArray())
+	var canon, traitCanon *roaring.Bitmap
+	var err error
+	if traits.IsEmpty() || traits.GetCardinality() == all.GetCardinality() {
+		canon, err = e.readUniverse(ctx, all.ToArray())
+		traitCanon = canon
+	} else {
+		canon, traitCanon, err = e.readCanonicalOf(ctx, all.ToArray(), traits.ToArray())
+	}
 	if err != nil {
 		return err
 	}
 	clear := roaring.Or(all, canon)
 	e.canon.bump()
 	var tp *traitPatch
-	switch {
-	case traits.GetCardinality() == all.GetCardinality():
-		tp = &traitPatch{canon: canon, clear: clear}
-	case !traits.IsEmpty():
-		tc, err := e.readUniverse(ctx, traits.ToArray())
-		if err != nil {
-			return err
-		}
-		tp = &traitPatch{canon: tc, clear: roaring.Or(traits, tc)}
+	if !traits.IsEmpty() {
+		tp = &traitPatch{canon: traitCanon, clear: roaring.Or(traits, traitCanon)}
 	}
 	// The patched snapshot, with its merges, is published before the
 	// leaves are marked: a leaf computed before the mark (perhaps with the

@@ -392,6 +392,22 @@ func (e *Engine) readUniverse(ctx context.Context, persons []uint32) (*roaring.B
 	return DecodeGroupBitmap(state)
 }
 
+// readCanonicalOf reads the canonical persons of persons and, in the same
+// read, those of subset (some of persons).
+func (e *Engine) readCanonicalOf(ctx context.Context, persons, subset []uint32) (all, sub *roaring.Bitmap, err error) {
+	q := "SELECT toString(groupBitmapState(canonical)), toString(groupBitmapStateIf(canonical, person_id IN {subset:Array(UInt32)})) FROM " +
+		schema.Canonical(e.db.Table("persons"), "person_id IN {"+paramPersons+":Array(UInt32)}")
+	var a, b []byte
+	if err := e.db.Conn.QueryRow(readContext(ctx), q, clickhouse.Named(paramPersons, persons), clickhouse.Named("subset", subset)).Scan(&a, &b); err != nil {
+		return nil, nil, fmt.Errorf("segments: read persons: %w", err)
+	}
+	if all, err = DecodeGroupBitmap(a); err != nil {
+		return nil, nil, err
+	}
+	sub, err = DecodeGroupBitmap(b)
+	return all, sub, err
+}
+
 // numericColumns are the numeric indexes built from trait rows: the
 // persons indexed and their values.
 func numericColumns(r *traitRows) map[string]func() ([]uint32, []int64) {
