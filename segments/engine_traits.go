@@ -187,6 +187,7 @@ func (e *Engine) RefreshKinds(ctx context.Context, byKind map[string][]uint32) e
 	defer e.refreshMu.Unlock()
 	var canon, traitCanon *roaring.Bitmap
 	var err error
+	epoch := e.canon.current()
 	if traits.IsEmpty() || traits.GetCardinality() == all.GetCardinality() {
 		canon, err = e.readUniverse(ctx, all.ToArray())
 		traitCanon = canon
@@ -197,7 +198,7 @@ func (e *Engine) RefreshKinds(ctx context.Context, byKind map[string][]uint32) e
 		return err
 	}
 	clear := roaring.Or(all, canon)
-	e.canon.bump()
+	e.canon.bumpAndSeed(epoch, clear, canon)
 	var tp *traitPatch
 	if !traits.IsEmpty() {
 		tp = &traitPatch{canon: traitCanon, clear: roaring.Or(traits, traitCanon)}

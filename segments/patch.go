@@ -58,6 +58,34 @@ func (m *canonMemo) bump() {
 	m.mu.Unlock()
 }
 
+// current returns the epoch, for bumpAndSeed.
+func (m *canonMemo) current() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.epoch
+}
+
+// bumpAndSeed is a Refresh's bump, recording canon as the canonical
+// persons of dirty: the persons the Refresh marks dirty in the leaves are
+// dirty, its persons and the canonical persons it read for them (whose
+// own canonical persons are themselves), so the leaves patched next for
+// exactly that set need no read of their own (one of every persons row
+// for the thousands of ids of a round under load). It records nothing
+// when another bump came since epoch, the epoch before the Refresh's
+// read: canon may predate what that bump announced.
+func (m *canonMemo) bumpAndSeed(epoch uint64, dirty, canon *roaring.Bitmap) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	seed := m.epoch == epoch
+	m.epoch++
+	m.last = nil
+	if seed {
+		r := &canonRead{epoch: m.epoch, dirty: dirty.Clone(), done: make(chan struct{}), canon: canon}
+		close(r.done)
+		m.last = r
+	}
+}
+
 // of returns the canonical persons of dirty (frozen: do not modify), from
 // read or from the read of an equal set since the last bump.
 func (m *canonMemo) of(ctx context.Context, dirty *roaring.Bitmap,
