@@ -89,6 +89,32 @@ type loadReport struct {
 	EngineMemoryErr string             `json:"engine_memory_error,omitempty"` // why figures are missing
 	ActiveParts     uint64             `json:"engine_active_parts"`
 	Soak            soakReport         `json:"soak"` // the growth fit over Intervals
+	// AfterWarmup is the run after its warm-up taken whole: percentiles
+	// over all its acknowledgements and estimates, not per interval.
+	AfterWarmup runPercentiles `json:"after_warmup"`
+}
+
+// runPercentiles are p99s over every sample of a stretch of the run.
+type runPercentiles struct {
+	Acks         int     `json:"acks"`
+	AckP99       float64 `json:"ack_p99_ms"`
+	Estimates    int     `json:"estimates"`
+	EstimateP99  float64 `json:"estimate_p99_ms"`
+	ColdP99      float64 `json:"cold_p99_ms"`
+	WarmP99      float64 `json:"warm_p99_ms"`
+	acks, ests   []time.Duration
+	cold, warmed []time.Duration
+}
+
+// add takes an interval's samples.
+func (r *runPercentiles) add(acks, cold, warm []time.Duration) {
+	r.acks = append(r.acks, acks...)
+	r.cold = append(r.cold, cold...)
+	r.warmed = append(r.warmed, warm...)
+	r.ests = append(append(r.ests, cold...), warm...)
+	r.Acks, r.Estimates = len(r.acks), len(r.ests)
+	r.AckP99, r.EstimateP99 = percentile(r.acks, .99), percentile(r.ests, .99)
+	r.ColdP99, r.WarmP99 = percentile(r.cold, .99), percentile(r.warmed, .99)
 }
 
 // loadRules are the estimates analysts run during the load.
@@ -407,6 +433,9 @@ func (l *loadRun) report(now time.Time, out io.Writer) {
 		}
 	}
 	rep := &l.rep
+	if now.Sub(l.start) > soakWarmup(l.cfg.LoadWarmup, l.cfg.LoadMinutes) {
+		rep.AfterWarmup.add(acks, cold, warm)
+	}
 	rep.Intervals = append(rep.Intervals, iv)
 	rep.AckP99Max, rep.EstP99Max = max(rep.AckP99Max, iv.AckP99), max(rep.EstP99Max, iv.EstimateP99)
 	rep.EntryP99Max = max(rep.EntryP99Max, iv.EntrySend.EntryP99)
@@ -474,6 +503,10 @@ func (l *loadRun) print(out io.Writer) error {
 	fmt.Fprintf(out, "\nacknowledged %d events, stored %d (drained %.1f s after the load); errors %v\n", rep.Acked, rep.Stored, rep.DrainSec, rep.Errors)
 	fmt.Fprintf(out, "worst 10 s: ack p99 %.1f ms, estimate p99 %.1f ms, segment entry to send recorded p99 %.0f ms; peak RSS platform %.0f MB, engine %.0f MB; final %.0f / %.0f MB\n",
 		rep.AckP99Max, rep.EstP99Max, rep.EntryP99Max, rep.PeakRSSMB, rep.PeakEngine, rep.FinalRSSMB, rep.FinalEngine)
+	if w := rep.AfterWarmup; w.Estimates > 0 {
+		fmt.Fprintf(out, "after the warm-up, taken whole: ack p99 %.1f ms (%d acks); estimate p99 %.1f ms (%d estimates; cold %.1f, warm %.1f)\n",
+			w.AckP99, w.Acks, w.EstimateP99, w.Estimates, w.ColdP99, w.WarmP99)
+	}
 	fmt.Fprintf(out, "live campaign %s: %d persons sent to\n", rep.Campaign, rep.Sends)
 	fmt.Fprintf(out, "engine memory at the end (MB): %s; %d active parts\n", formatMB(rep.EngineMemory), rep.ActiveParts)
 	if rep.EngineMemoryErr != "" {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/granarycdp/cdp/segments"
 	"github.com/granarycdp/cdp/store"
@@ -119,5 +121,26 @@ func TestEngineMemoryReadsCachesAndParts(t *testing.T) {
 	}
 	if got["MarkCacheBytes"] <= 0 {
 		t.Errorf("no MarkCacheBytes after a read in %v", got)
+	}
+}
+
+// TestRunPercentilesTakeTheRunWhole: the after-warm-up figures are
+// percentiles over every sample of the intervals added, not the worst
+// interval's: one slow cold estimate is the cold p99 of 100 but not the
+// p99 of 200 estimates, nor of 200 cold ones.
+func TestRunPercentilesTakeTheRunWhole(t *testing.T) {
+	ms := func(n int, d time.Duration) []time.Duration { return slices.Repeat([]time.Duration{d * time.Millisecond}, n) }
+	var r runPercentiles
+	r.add(ms(150, 5), ms(99, 20), ms(100, 1))
+	r.add(ms(50, 40), ms(1, 300), nil)
+	if r.Acks != 200 || r.Estimates != 200 {
+		t.Fatalf("counted %d acks and %d estimates, want 200 and 200", r.Acks, r.Estimates)
+	}
+	if r.AckP99 != 40 || r.EstimateP99 != 20 || r.ColdP99 != 300 || r.WarmP99 != 1 {
+		t.Errorf("p99s ack %v estimate %v cold %v warm %v, want 40, 20, 300, 1", r.AckP99, r.EstimateP99, r.ColdP99, r.WarmP99)
+	}
+	r.add(nil, ms(100, 20), nil)
+	if r.EstimateP99 != 20 || r.ColdP99 != 20 || r.Estimates != 300 {
+		t.Errorf("after 100 more cold estimates: estimate p99 %v cold %v of %d, want 20, 20 of 300", r.EstimateP99, r.ColdP99, r.Estimates)
 	}
 }
