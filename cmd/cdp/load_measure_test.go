@@ -129,7 +129,9 @@ func TestEngineMemoryReadsCachesAndParts(t *testing.T) {
 // interval's: one slow cold estimate is the cold p99 of 100 but not the
 // p99 of 200 estimates, nor of 200 cold ones.
 func TestRunPercentilesTakeTheRunWhole(t *testing.T) {
-	ms := func(n int, d time.Duration) []time.Duration { return slices.Repeat([]time.Duration{d * time.Millisecond}, n) }
+	ms := func(n int, d time.Duration) []time.Duration {
+		return slices.Repeat([]time.Duration{d * time.Millisecond}, n)
+	}
 	var r runPercentiles
 	r.add(ms(150, 5), ms(99, 20), ms(100, 1))
 	r.add(ms(50, 40), ms(1, 300), nil)
