@@ -15,7 +15,8 @@ import (
 // did("search", 30) >= 2, bought("rice", 90) == 2) that is not read by
 // day has a second form, countedForm: its query returns the raw person id
 // of every row, as groupArray states (fixed-width little-endian ids, one
-// string per chunk of 2^20 ids), and the engine counts them per person in
+// string per group of at most 2^22 rows), and the engine counts them per
+// person in
 // a byte per person id, folds merged persons into their canonical ones
 // with the trait snapshot's merges (merges.go) and keeps the ids whose
 // count is in the range.
@@ -35,10 +36,14 @@ import (
 // the engine keeps the bitmap forms there. The refresh variant (a few
 // persons) keeps the general shape everywhere.
 
-// chunkIDs is the width of a chunk of person ids in countedForm's query:
-// one groupArray state per 2^20 ids (4 MB at most per million rows of a
-// chunk), so no one string holds a whole large window.
-const chunkIDs = 1 << 20
+// countedGroups splits countedForm's rows into groups of at most 2^22
+// rows (16 MB states): the engine refuses a groupArray state of more than
+// 16,777,215 values ("Too large array size"), and no one string should
+// hold a whole large window. Any split serves, since the engine adds the
+// counts up; rowNumberInAllBlocks costs no more than grouping by a chunk
+// of person ids did, which bounded nothing for a window of many rows per
+// person.
+const countedGroups = "intDiv(rowNumberInAllBlocks(), 4194304)"
 
 // countedForm is the counted form of a leaf: the persons with a number of
 // rows of query in [lo, hi]. Counts saturate at 255, so hi is 255 for "no
@@ -65,14 +70,14 @@ func countedRange(r *intRange) (lo, hi uint8, ok bool) {
 }
 
 // renderCounted renders the counted form's query of a spec of the one-level
-// shape (rowsShape): the raw person ids of the fact's rows by chunk.
+// shape (rowsShape): the raw person ids of the fact's rows, in groups.
 func (g *sqlGen) renderCounted(s leafSpec) string {
 	var b strings.Builder
 	rows := *s.fact
 	rows.group, rows.cols = false, ""
-	fmt.Fprintf(&b, "SELECT toUInt32(intDiv(f.person_id, %d)) AS chunk, toString(groupArrayState(f.person_id)) FROM (", chunkIDs)
+	b.WriteString("SELECT toString(groupArrayState(f.person_id)) FROM (")
 	g.renderFact(&b, &rows, false)
-	b.WriteString(") AS f\nGROUP BY chunk")
+	b.WriteString(") AS f\nGROUP BY " + countedGroups)
 	return b.String()
 }
 
@@ -86,15 +91,11 @@ func (e *Engine) countLeaf(ctx context.Context, l *sqlLeaf, now time.Time) (*roa
 			return err
 		}
 		defer rows.Close()
-		var (
-			chunk uint32
-			state []byte
-		)
+		var state []byte
 		for rows.Next() {
-			if err := rows.Scan(&chunk, &state); err != nil {
+			if err := rows.Scan(&state); err != nil {
 				return err
 			}
-			c.reserve(uint64(chunk+1) * chunkIDs)
 			if err := c.addState(state); err != nil {
 				return err
 			}
@@ -126,7 +127,7 @@ type rowCounts struct {
 }
 
 // reserve makes room in the byte array for ids below end (up to denseIDs),
-// doubling at least, so chunks in any order grow it a few times.
+// doubling at least, so ids in any order grow it a few times.
 func (c *rowCounts) reserve(end uint64) {
 	end = min(end, denseIDs)
 	if end <= uint64(len(c.n)) {

@@ -1,11 +1,16 @@
 package segments
 
 import (
+	"context"
 	"encoding/binary"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/RoaringBitmap/roaring/v2"
+
+	"github.com/granarycdp/cdp/store/storetest"
 )
 
 // arrayState encodes ids as ClickHouse's groupArray(UInt32) state.
@@ -24,9 +29,9 @@ func TestRowCountsMatchAMap(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	exact := map[uint32]int{}
 	var c rowCounts
-	chunks := map[uint32][]uint32{}
+	groups := make([][]uint32, 4)
 	for range 20000 {
-		id := uint32(rng.IntN(3 * chunkIDs))
+		id := uint32(rng.IntN(3 << 20))
 		switch rng.IntN(10) {
 		case 0:
 			id = 0
@@ -35,12 +40,12 @@ func TestRowCountsMatchAMap(t *testing.T) {
 		case 2:
 			id = 7 // one person with hundreds of rows
 		}
-		chunks[id/chunkIDs] = append(chunks[id/chunkIDs], id)
+		g := rng.IntN(len(groups))
+		groups[g] = append(groups[g], id)
 		exact[id]++
 	}
-	for _, k := range []uint32{2, 0, denseIDs / chunkIDs, 1} {
-		c.reserve(uint64(k+1) * chunkIDs)
-		if err := c.addState(arrayState(chunks[k])); err != nil {
+	for _, g := range groups {
+		if err := c.addState(arrayState(g)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -86,11 +91,33 @@ func TestRowCountsMatchAMap(t *testing.T) {
 // its count is an error, not a guess.
 func TestRowCountsRefuseABrokenState(t *testing.T) {
 	var c rowCounts
-	c.reserve(chunkIDs)
 	state := arrayState([]uint32{1, 2, 3})
 	for _, bad := range [][]byte{state[:len(state)-1], append(state, 0), nil} {
 		if err := c.addState(bad); err == nil {
 			t.Errorf("state %x accepted", bad)
 		}
+	}
+}
+
+// TestCountedGroupsStayUnderTheEnginesArrayLimit: the engine refuses a
+// groupArray state of more than 16,777,215 values, so a counted leaf of
+// more rows than that failed when its rows went into one state (or one
+// per chunk of person ids, for many rows per person); countedGroups splits
+// them by row number.
+func TestCountedGroupsStayUnderTheEnginesArrayLimit(t *testing.T) {
+	db := storetest.DB(t)
+	ctx := context.Background()
+	const rows = 17_000_000
+	var groups, longest uint64
+	q := "SELECT count(), max(length(s)) FROM (SELECT toString(groupArrayState(toUInt32(number))) AS s FROM numbers({n:UInt64}) GROUP BY " + countedGroups + ")"
+	if err := db.Conn.QueryRow(ctx, q, clickhouse.Named("n", uint64(rows))).Scan(&groups, &longest); err != nil {
+		t.Fatal(err)
+	}
+	if groups < rows/(1<<22) || longest > 4<<22+8 {
+		t.Errorf("%d rows in %d groups, the longest state %d bytes", rows, groups, longest)
+	}
+	err := db.Conn.QueryRow(ctx, "SELECT length(toString(groupArrayState(toUInt32(number)))) FROM numbers({n:UInt64})", clickhouse.Named("n", uint64(rows))).Scan(&longest)
+	if err == nil || !strings.Contains(err.Error(), "Too large array size") {
+		t.Errorf("one state of %d values: %v, want the engine's refusal (is the limit gone?)", rows, err)
 	}
 }

@@ -16,7 +16,7 @@ SELECT toString(groupBitmapState(f.person_id)) FROM (
 	) AS f;
 
 -- counted by the engine on one node: persons with 1 to 255 rows (255: no upper bound)
-SELECT toUInt32(intDiv(f.person_id, 1048576)) AS chunk, toString(groupArrayState(f.person_id)) FROM (
+SELECT toString(groupArrayState(f.person_id)) FROM (
 		SELECT person_id FROM `cdp`.`wecom_messages_visible`
 		WHERE person_id != 0
 			AND external_userid != ''
@@ -24,7 +24,7 @@ SELECT toUInt32(intDiv(f.person_id, 1048576)) AS chunk, toString(groupArrayState
 			AND positionUTF8(content, {p0:String}) > 0
 			AND msgtime >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p1:UInt32})
 	) AS f
-GROUP BY chunk;
+GROUP BY intDiv(rowNumberInAllBlocks(), 4194304);
 
 -- refresh
 SELECT toString(groupBitmapState(c)) FROM (

@@ -26,7 +26,7 @@ SELECT toString(groupBitmapState(c)) FROM (
 );
 
 -- counted by the engine on one node: persons with 2 to 255 rows (255: no upper bound)
-SELECT toUInt32(intDiv(f.person_id, 1048576)) AS chunk, toString(groupArrayState(f.person_id)) FROM (
+SELECT toString(groupArrayState(f.person_id)) FROM (
 		SELECT person_id FROM `cdp`.`events`
 		WHERE event = {p0:String}
 			AND person_id != 0
@@ -35,7 +35,7 @@ SELECT toUInt32(intDiv(f.person_id, 1048576)) AS chunk, toString(groupArrayState
 			AND JSONExtractString(properties, {p3:String}) IN {p4:Array(String)}
 			AND ts >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p5:UInt32})
 	) AS f
-GROUP BY chunk;
+GROUP BY intDiv(rowNumberInAllBlocks(), 4194304);
 
 -- refresh
 SELECT toString(groupBitmapState(c)) FROM (

@@ -12,12 +12,12 @@ SELECT toString(groupBitmapState(f.person_id)) FROM (
 	) AS f;
 
 -- counted by the engine on one node: persons with 1 to 255 rows (255: no upper bound)
-SELECT toUInt32(intDiv(f.person_id, 1048576)) AS chunk, toString(groupArrayState(f.person_id)) FROM (
+SELECT toString(groupArrayState(f.person_id)) FROM (
 		SELECT person_id FROM (SELECT person_id, deleted FROM `cdp`.`person_tags` FINAL WHERE tag = {p0:String})
 		WHERE deleted = 0
 			AND person_id != 0
 	) AS f
-GROUP BY chunk;
+GROUP BY intDiv(rowNumberInAllBlocks(), 4194304);
 
 -- refresh
 SELECT toString(groupBitmapState(c)) FROM (
