@@ -33,7 +33,7 @@ func coldRule(n int) string {
 	topic := loadTopics[(n/coldWindows)%len(loadTopics)]
 	switch n % coldShapes {
 	case 0:
-		return fmt.Sprintf(`did("video_complete", %d, {"topic": %q}) >= %d`, days, topic, 1+n%3)
+		return fmt.Sprintf(`did("video_complete", %d, {"topic": %q}) >= 1`, days, topic)
 	case 1:
 		return fmt.Sprintf(`did("video_play", %d, {"topic": %q}) >= 1 && did("search", %d, {"keyword": %q}) >= 1`, days, topic, days, topic)
 	}
