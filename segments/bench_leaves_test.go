@@ -11,6 +11,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/RoaringBitmap/roaring/v2"
 
+	"github.com/granarycdp/cdp/store"
 	"github.com/granarycdp/cdp/store/storetest"
 )
 
@@ -51,11 +52,7 @@ func costContext(ctx context.Context, c *queryCost) context.Context {
 //
 //	CDP_BENCH_DB=bench1m go test ./segments -run '^$' -bench FiveClauseCosts -benchtime 1x -v
 func BenchmarkFiveClauseCosts(b *testing.B) {
-	persons, events := 1_000_000, 20_000_000
-	if p, e, ok := fiveClause10M(b); ok {
-		persons, events = p, e
-	}
-	db, _ := fiveClauseData(b, storetest.Migrated(b), persons, events)
+	db := fiveClauseWorld(b)
 	ctx := context.Background()
 	for b.Loop() {
 		e := testEngine(db, nil)
@@ -123,11 +120,7 @@ var countedRules = []string{
 //
 //	CDP_BENCH_DB=bench1m go test ./segments -run '^$' -bench CountedLeaves -benchtime 3x -v
 func BenchmarkCountedLeaves(b *testing.B) {
-	persons, events := 1_000_000, 20_000_000
-	if p, e, ok := fiveClause10M(b); ok {
-		persons, events = p, e
-	}
-	db, _ := fiveClauseData(b, storetest.Migrated(b), persons, events)
+	db := fiveClauseWorld(b)
 	ctx := context.Background()
 	e := testEngine(db, nil)
 	if _, err := e.snapshot(ctx, testNow); err != nil { // merges published, as on a running platform
@@ -187,4 +180,15 @@ func BenchmarkCountedLeaves(b *testing.B) {
 			})
 		}
 	}
+}
+
+// fiveClauseWorld is the five-clause benchmarks' data: 1M persons and 20M
+// events (kept with CDP_BENCH_DB), or with CDP_BENCH_10M=1 the 10M world.
+func fiveClauseWorld(b *testing.B) *store.DB {
+	persons, events := 1_000_000, 20_000_000
+	if p, e, ok := fiveClause10M(b); ok {
+		persons, events = p, e
+	}
+	db, _ := fiveClauseData(b, storetest.Migrated(b), persons, events)
+	return db
 }

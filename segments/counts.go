@@ -124,9 +124,7 @@ func (e *Engine) countLeaf(ctx context.Context, l *sqlLeaf, now time.Time) (*roa
 // personsBound is one past the largest person id of the published trait
 // snapshot (its universe and merged persons), 0 when none is published.
 func (e *Engine) personsBound() uint64 {
-	e.traitsMu.Lock()
-	s := e.traits
-	e.traitsMu.Unlock()
+	s := e.published()
 	if s == nil {
 		return 0
 	}

@@ -132,15 +132,21 @@ func (e *Engine) queryMerges(ctx context.Context, args []any) (ids, intos []uint
 	return ids, intos, nil
 }
 
+// published returns the published trait snapshot, nil when none is
+// loaded.
+func (e *Engine) published() *traitSnapshot {
+	e.traitsMu.Lock()
+	defer e.traitsMu.Unlock()
+	return e.traits
+}
+
 // publishedMerges returns the merges of the published trait snapshot,
 // nil when none is loaded. Refresh keeps them current at any age.
 func (e *Engine) publishedMerges() *merges {
-	e.traitsMu.Lock()
-	defer e.traitsMu.Unlock()
-	if e.traits == nil {
-		return nil
+	if s := e.published(); s != nil {
+		return s.merges
 	}
-	return e.traits.merges
+	return nil
 }
 
 // mergesFor returns the merges to fold a leaf with: those of the
