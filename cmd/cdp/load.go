@@ -94,29 +94,6 @@ type loadReport struct {
 	AfterWarmup runPercentiles `json:"after_warmup"`
 }
 
-// runPercentiles are p99s over every sample of a stretch of the run.
-type runPercentiles struct {
-	Acks         int     `json:"acks"`
-	AckP99       float64 `json:"ack_p99_ms"`
-	Estimates    int     `json:"estimates"`
-	EstimateP99  float64 `json:"estimate_p99_ms"`
-	ColdP99      float64 `json:"cold_p99_ms"`
-	WarmP99      float64 `json:"warm_p99_ms"`
-	acks, ests   []time.Duration
-	cold, warmed []time.Duration
-}
-
-// add takes an interval's samples.
-func (r *runPercentiles) add(acks, cold, warm []time.Duration) {
-	r.acks = append(r.acks, acks...)
-	r.cold = append(r.cold, cold...)
-	r.warmed = append(r.warmed, warm...)
-	r.ests = append(append(r.ests, cold...), warm...)
-	r.Acks, r.Estimates = len(r.acks), len(r.ests)
-	r.AckP99, r.EstimateP99 = percentile(r.acks, .99), percentile(r.ests, .99)
-	r.ColdP99, r.WarmP99 = percentile(r.cold, .99), percentile(r.warmed, .99)
-}
-
 // loadRules are the estimates analysts run during the load.
 var loadRules = []string{
 	`did("video_complete", 30, {"topic": "控糖"}) >= 2`,
@@ -483,6 +460,7 @@ func (l *loadRun) settle() error {
 		_ = ch.db.Conn.QueryRow(l.ctx, "SELECT count() FROM "+ch.db.Table("campaign_sends")+" FINAL WHERE campaign_id = ? AND group = 'treatment'", rep.Campaign).Scan(&rep.Sends)
 	}
 	rep.EngineMemory, rep.ActiveParts = l.engineMemory()
+	rep.AfterWarmup.summarize()
 	rep.Soak = analyseSoak(rep.Intervals, soakWarmup(l.cfg.LoadWarmup, l.cfg.LoadMinutes), currentGOGC())
 	rep.FinalRSSMB = selfRSSMB()
 	if ch.engine != nil {

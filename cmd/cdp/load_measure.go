@@ -261,3 +261,31 @@ func histQuantile(buckets []float64, counts []uint64, q float64) (quant, top flo
 	}
 	return quant, top
 }
+
+// runPercentiles are p99s over every sample of a stretch of the run.
+type runPercentiles struct {
+	Acks         int     `json:"acks"`
+	AckP99       float64 `json:"ack_p99_ms"`
+	Estimates    int     `json:"estimates"`
+	EstimateP99  float64 `json:"estimate_p99_ms"`
+	ColdP99      float64 `json:"cold_p99_ms"`
+	WarmP99      float64 `json:"warm_p99_ms"`
+	acks, ests   []time.Duration
+	cold, warmed []time.Duration
+}
+
+// add takes an interval's samples.
+func (r *runPercentiles) add(acks, cold, warm []time.Duration) {
+	r.acks = append(r.acks, acks...)
+	r.cold = append(r.cold, cold...)
+	r.warmed = append(r.warmed, warm...)
+	r.ests = append(append(r.ests, cold...), warm...)
+}
+
+// summarize sets the counts and p99s of the samples added, at the end of
+// the run.
+func (r *runPercentiles) summarize() {
+	r.Acks, r.Estimates = len(r.acks), len(r.ests)
+	r.AckP99, r.EstimateP99 = percentile(r.acks, .99), percentile(r.ests, .99)
+	r.ColdP99, r.WarmP99 = percentile(r.cold, .99), percentile(r.warmed, .99)
+}

@@ -135,6 +135,7 @@ func TestRunPercentilesTakeTheRunWhole(t *testing.T) {
 	var r runPercentiles
 	r.add(ms(150, 5), ms(99, 20), ms(100, 1))
 	r.add(ms(50, 40), ms(1, 300), nil)
+	r.summarize()
 	if r.Acks != 200 || r.Estimates != 200 {
 		t.Fatalf("counted %d acks and %d estimates, want 200 and 200", r.Acks, r.Estimates)
 	}
@@ -142,6 +143,7 @@ func TestRunPercentilesTakeTheRunWhole(t *testing.T) {
 		t.Errorf("p99s ack %v estimate %v cold %v warm %v, want 40, 20, 300, 1", r.AckP99, r.EstimateP99, r.ColdP99, r.WarmP99)
 	}
 	r.add(nil, ms(100, 20), nil)
+	r.summarize()
 	if r.EstimateP99 != 20 || r.ColdP99 != 20 || r.Estimates != 300 {
 		t.Errorf("after 100 more cold estimates: estimate p99 %v cold %v of %d, want 20, 20 of 300", r.EstimateP99, r.ColdP99, r.Estimates)
 	}
