@@ -125,6 +125,10 @@ var all = []Migration{
 	// The latest name trait of each person, kept by the engine beside the
 	// events (latest_name.go), for the campaigns' personalised messages.
 	{Version: 29, Name: "events_latest_name", Steps: []Step{latestName}},
+	// No automatic column statistics on the platform's tables
+	// (statistics.go): built in every merge and loaded in every query, for
+	// reads that gain nothing from them.
+	{Version: 30, Name: "no_auto_statistics", Steps: []Step{noAutoStatistics{Before: 30}}},
 }
 
 // Identifier columns shared by the ingest tables: parallel arrays of type

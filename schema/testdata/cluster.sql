@@ -2955,3 +2955,110 @@ ALTER TABLE `cdp`.`events_local` ON CLUSTER `cdp_cluster` ADD PROJECTION IF NOT 
 
 ALTER TABLE `cdp`.`events_local` ON CLUSTER `cdp_cluster` MATERIALIZE PROJECTION `latest_name`;
 
+-- migration 30 no_auto_statistics
+ALTER TABLE `cdp`.`schema_migrations_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`api_tokens_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`write_keys_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`audit_log_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`events_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`orders_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`order_lines_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_contact_events_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_messages_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`pii_vault_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`ingest_dead_letters_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`identity_links_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`persons_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`identity_merges_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`identity_conflicts_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`suppressions_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`person_tags_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`segments_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`segment_members_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`segment_changes_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`consents_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`offers_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`campaigns_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`campaign_sends_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`campaign_outbox_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`campaign_tasks_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`journeys_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`journey_versions_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`journey_runs_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`journey_steps_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`segment_lists_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_corp_tags_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_customer_tags_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_tag_syncs_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_tag_marks_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_ops_cursors_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`demand_terms_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`demand_signals_hourly_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`demand_alerts_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`demand_deliveries_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_contact_ways_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_welcome_msgs_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_welcome_journal_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_loss_alerts_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_transfers_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_group_chats_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_group_members_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_group_sends_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_moments_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_moment_results_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`demand_regressors_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`segment_trait_snapshots_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`item_orders_local` ON CLUSTER `cdp_cluster` MODIFY SETTING auto_statistics_types = '';
+

@@ -3005,3 +3005,110 @@ ALTER TABLE `cdp`.`events_local` ADD PROJECTION IF NOT EXISTS `latest_name` (SEL
 
 ALTER TABLE `cdp`.`events_local` MATERIALIZE PROJECTION `latest_name`;
 
+-- migration 30 no_auto_statistics
+ALTER TABLE `cdp`.`schema_migrations` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`api_tokens_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`write_keys_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`audit_log_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`events_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`orders_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`order_lines_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_contact_events_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_messages_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`pii_vault_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`ingest_dead_letters_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`identity_links_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`persons_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`identity_merges_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`identity_conflicts_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`suppressions_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`person_tags_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`segments_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`segment_members_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`segment_changes_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`consents_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`offers_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`campaigns_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`campaign_sends_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`campaign_outbox_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`campaign_tasks_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`journeys_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`journey_versions_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`journey_runs_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`journey_steps_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`segment_lists_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_corp_tags_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_customer_tags_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_tag_syncs_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_tag_marks_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_ops_cursors_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`demand_terms_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`demand_signals_hourly_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`demand_alerts_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`demand_deliveries_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_contact_ways_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_welcome_msgs_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_welcome_journal_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_loss_alerts_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_transfers_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_group_chats_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_group_members_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_group_sends_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_moments_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_moment_results_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`demand_regressors_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`segment_trait_snapshots_local` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`item_orders_local` MODIFY SETTING auto_statistics_types = '';
+

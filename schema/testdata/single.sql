@@ -2839,3 +2839,110 @@ ALTER TABLE `cdp`.`events` ADD PROJECTION IF NOT EXISTS `latest_name` (SELECT pe
 
 ALTER TABLE `cdp`.`events` MATERIALIZE PROJECTION `latest_name`;
 
+-- migration 30 no_auto_statistics
+ALTER TABLE `cdp`.`schema_migrations` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`api_tokens` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`write_keys` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`audit_log` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`events` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`orders` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`order_lines` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_contact_events` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_messages` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`pii_vault` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`ingest_dead_letters` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`identity_links` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`persons` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`identity_merges` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`identity_conflicts` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`suppressions` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`person_tags` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`segments` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`segment_members` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`segment_changes` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`consents` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`offers` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`campaigns` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`campaign_sends` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`campaign_outbox` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`campaign_tasks` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`journeys` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`journey_versions` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`journey_runs` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`journey_steps` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`segment_lists` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_corp_tags` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_customer_tags` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_tag_syncs` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_tag_marks` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_ops_cursors` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`demand_terms` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`demand_signals_hourly` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`demand_alerts` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`demand_deliveries` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_contact_ways` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_welcome_msgs` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_welcome_journal` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_loss_alerts` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_transfers` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_group_chats` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_group_members` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_group_sends` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_moments` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`wecom_moment_results` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`demand_regressors` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`segment_trait_snapshots` MODIFY SETTING auto_statistics_types = '';
+
+ALTER TABLE `cdp`.`item_orders` MODIFY SETTING auto_statistics_types = '';
+
