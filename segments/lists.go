@@ -50,7 +50,7 @@ func (c *compiler) list(call *ast.CallNode) (Node, error) {
 func (g *sqlGen) listLeaf(desc, id, about string) *sqlLeaf {
 	f := &fact{table: "(SELECT arrayJoin(bitmapToArray(members)) AS person_id FROM " + g.table("segment_lists") +
 		" FINAL WHERE list_id = " + g.param("String", id) + " AND length(" + g.param("String", about) + ") >= 0)",
-		where: []string{"person_id != 0"}}
+		where: []string{personKnown}}
 	return g.leaf(leafSpec{desc: desc, kinds: []string{KindPersons}, fact: f})
 }
 

@@ -38,6 +38,10 @@ import (
 // reused as time passes, up to its maximum age) and, in the refresh variant,
 // {persons:Array(UInt32)}: the canonical persons to recompute.
 
+// personKnown is the condition of a fact's rows on a resolved person
+// (person id 0: a record not resolved yet).
+const personKnown = "person_id != 0"
+
 // Fixed parameter names.
 const (
 	paramNow     = "now"
@@ -386,13 +390,13 @@ func (g *sqlGen) having(agg string, r intRange) string {
 func (g *sqlGen) eventFact(src source, days int, cols string, group bool) *fact {
 	if src.event == orderEvent {
 		f := &fact{table: g.table("orders") + " FINAL", cols: cols, group: group,
-			where: []string{"person_id != 0", schema.ValidOrder}}
+			where: []string{personKnown, schema.ValidOrder}}
 		f.where = append(f.where, g.filters(src.filters)...)
 		f.where = append(f.where, g.window("ordered_at", days)...)
 		return f
 	}
 	f := &fact{table: g.table("events"), cols: cols, group: group,
-		where: []string{"event = " + g.param("String", src.event), "person_id != 0"}}
+		where: []string{"event = " + g.param("String", src.event), personKnown}}
 	f.where = append(f.where, g.filters(src.filters)...)
 	f.where = append(f.where, g.window("ts", days)...)
 	return f
@@ -451,7 +455,7 @@ func (g *sqlGen) existsLeaf(desc string, src source, days int) *sqlLeaf {
 		return g.leaf(leafSpec{desc: desc, kinds: src.kinds(), fact: f})
 	}
 	conds := append([]string{"event = " + g.param("String", src.event)}, g.filters(src.filters)...)
-	f := &fact{table: g.table("events"), group: true, where: append([]string{conds[0], "person_id != 0"}, conds[1:]...)}
+	f := &fact{table: g.table("events"), group: true, where: append([]string{conds[0], personKnown}, conds[1:]...)}
 	since := ""
 	if days > 0 {
 		since = g.since(days)
@@ -532,7 +536,7 @@ func (g *sqlGen) spendLeaf(desc string, days int, r intRange) *sqlLeaf {
 // window (one-to-one chats, the customer's own messages, recalls left out).
 func (g *sqlGen) chatLeaf(desc, keyword string, days int) *sqlLeaf {
 	f := &fact{table: g.table("wecom_messages_visible"), group: true,
-		where: []string{"person_id != 0", "external_userid != ''", "`from` = external_userid",
+		where: []string{personKnown, "external_userid != ''", "`from` = external_userid",
 			"positionUTF8(content, " + g.param("String", keyword) + ") > 0"}}
 	f.where = append(f.where, g.window("msgtime", days)...)
 	return g.leaf(leafSpec{desc: desc, kinds: []string{KindChats}, fact: f})
@@ -542,7 +546,7 @@ func (g *sqlGen) chatLeaf(desc, keyword string, days int) *sqlLeaf {
 // is not deleted).
 func (g *sqlGen) tagLeaf(desc, tag string) *sqlLeaf {
 	f := &fact{table: "(SELECT person_id, deleted FROM " + g.table("person_tags") + " FINAL WHERE tag = " + g.param("String", tag) + ")",
-		group: true, where: []string{"deleted = 0", "person_id != 0"}}
+		group: true, where: []string{"deleted = 0", personKnown}}
 	return g.leaf(leafSpec{desc: desc, kinds: []string{KindTags}, fact: f})
 }
 
@@ -562,12 +566,12 @@ func (g *sqlGen) funnelLeaf(desc string, first, then string, withinDays, days in
 	var f *fact
 	if len(names) > 0 {
 		f = &fact{table: g.table("events"), cols: ", ts, toString(event) AS e",
-			where: []string{"event IN " + g.param("Array(String)", names), "person_id != 0"}}
+			where: []string{"event IN " + g.param("Array(String)", names), personKnown}}
 		f.where = append(f.where, g.window("ts", days)...)
 	}
 	if kinds[KindOrders] {
 		o := &fact{table: g.table("orders") + " FINAL", cols: ", ordered_at AS ts, 'order' AS e",
-			where: []string{"person_id != 0", schema.ValidOrder}}
+			where: []string{personKnown, schema.ValidOrder}}
 		o.where = append(o.where, g.window("ordered_at", days)...)
 		if f == nil {
 			f = o

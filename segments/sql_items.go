@@ -57,7 +57,7 @@ func (g *sqlGen) itemFact(item string, days int) *fact {
 	// its ordered_at across versions, so one in the window has every
 	// version there (a 30-day leaf reads a month of orders, not all).
 	invalid := append([]string{schema.InvalidOrder}, window...)
-	f.where = append(f.where, "person_id != 0", orderKey+" NOT IN (SELECT "+orderKey+" FROM "+g.table("orders")+
+	f.where = append(f.where, personKnown, orderKey+" NOT IN (SELECT "+orderKey+" FROM "+g.table("orders")+
 		" FINAL WHERE "+strings.Join(invalid, " AND ")+refreshMark+")")
 	return f
 }

@@ -24,7 +24,6 @@ SELECT toString(groupArrayState(f.person_id)) FROM (
 		SELECT person_id FROM `cdp`.`item_orders` FINAL
 		WHERE item = {p0:String}
 			AND ordered_at >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p1:UInt32})
-			AND person_id != 0
 			AND concat(toString(length(channel)), ':', channel, order_id) NOT IN (SELECT concat(toString(length(channel)), ':', channel, order_id) FROM `cdp`.`orders` FINAL WHERE status IN ('refunded', 'cancelled') AND ordered_at >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p1:UInt32}))
 	) AS f
 GROUP BY intDiv(rowNumberInAllBlocks(), 4194304);

@@ -18,8 +18,7 @@ SELECT toString(groupBitmapState(f.person_id)) FROM (
 -- counted by the engine on one node: persons with 1 to 255 rows (255: no upper bound)
 SELECT toString(groupArrayState(f.person_id)) FROM (
 		SELECT person_id FROM `cdp`.`wecom_messages_visible`
-		WHERE person_id != 0
-			AND external_userid != ''
+		WHERE external_userid != ''
 			AND `from` = external_userid
 			AND positionUTF8(content, {p0:String}) > 0
 			AND msgtime >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p1:UInt32})

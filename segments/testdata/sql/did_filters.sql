@@ -29,7 +29,6 @@ SELECT toString(groupBitmapState(c)) FROM (
 SELECT toString(groupArrayState(f.person_id)) FROM (
 		SELECT person_id FROM `cdp`.`events`
 		WHERE event = {p0:String}
-			AND person_id != 0
 			AND completion >= {p1:Float32}
 			AND topic = {p2:String}
 			AND JSONExtractString(properties, {p3:String}) IN {p4:Array(String)}

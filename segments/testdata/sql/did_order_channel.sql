@@ -23,8 +23,7 @@ SELECT toString(groupBitmapState(c)) FROM (
 -- counted by the engine on one node: persons with 2 to 5 rows (255: no upper bound)
 SELECT toString(groupArrayState(f.person_id)) FROM (
 		SELECT person_id FROM `cdp`.`orders` FINAL
-		WHERE person_id != 0
-			AND status NOT IN ('refunded', 'cancelled')
+		WHERE status NOT IN ('refunded', 'cancelled')
 			AND channel = {p0:String}
 			AND ordered_at >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p1:UInt32})
 	) AS f

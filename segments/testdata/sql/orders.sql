@@ -20,8 +20,7 @@ SELECT toString(groupBitmapState(c)) FROM (
 -- counted by the engine on one node: persons with 2 to 255 rows (255: no upper bound)
 SELECT toString(groupArrayState(f.person_id)) FROM (
 		SELECT person_id FROM `cdp`.`orders` FINAL
-		WHERE person_id != 0
-			AND status NOT IN ('refunded', 'cancelled')
+		WHERE status NOT IN ('refunded', 'cancelled')
 			AND ordered_at >= fromUnixTimestamp64Milli({now:Int64}, 'UTC') - toIntervalDay({p0:UInt32})
 	) AS f
 GROUP BY intDiv(rowNumberInAllBlocks(), 4194304);

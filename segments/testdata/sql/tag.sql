@@ -15,7 +15,6 @@ SELECT toString(groupBitmapState(f.person_id)) FROM (
 SELECT toString(groupArrayState(f.person_id)) FROM (
 		SELECT person_id FROM (SELECT person_id, deleted FROM `cdp`.`person_tags` FINAL WHERE tag = {p0:String})
 		WHERE deleted = 0
-			AND person_id != 0
 	) AS f
 GROUP BY intDiv(rowNumberInAllBlocks(), 4194304);
 
