@@ -127,6 +127,7 @@ func TestGoldenSQL(t *testing.T) {
 		"tag":                    `tag("控糖")`,
 		"did_then":               `did_then("video_complete", "order", 7, 30)`,
 		"did_then_events":        `did_then("search", "video_complete", 1, 30)`,
+		"in_list":                `in_list("lst_0123456789ab", "funnel drop-offs")`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			c, err := compile(rule, table)

@@ -359,8 +359,10 @@ func (g *sqlGen) renderFact(b *strings.Builder, f *fact, refresh bool) {
 		if refresh {
 			where = append(where[:len(where):len(where)], g.personFilter())
 		}
-		b.WriteString("\n\t\tWHERE ")
-		b.WriteString(strings.ReplaceAll(strings.Join(where, "\n\t\t\tAND "), refreshMark, mark))
+		if len(where) > 0 { // none: a stored list's counted rows (renderCounted)
+			b.WriteString("\n\t\tWHERE ")
+			b.WriteString(strings.ReplaceAll(strings.Join(where, "\n\t\t\tAND "), refreshMark, mark))
+		}
 		if f.group {
 			b.WriteString("\n\t\tGROUP BY person_id")
 		}
