@@ -17,11 +17,14 @@ import "fmt"
 // query itself; estimates' p99 was 103-107 ms with them and 60 ms with
 // use_statistics = 0 in 3-minute runs (docs/segments.md).
 //
-// Migration 30 turns them off on every table the earlier migrations made
-// (the setting drops the automatic statistics from the columns at once;
-// a part's files go with its next merge). A table made later must say
-// auto_statistics_types = '' among its settings: TestNoTableKeepsColumnStatistics
-// checks every MergeTree table of a migrated database.
+// Migration 30 turns them off on every table the earlier migrations made.
+// The setting drops the columns' automatic statistics at once; parts
+// merged before keep their statistics files, which no query loads any
+// more (checked on the kept million-person world: 0 µs of
+// LoadedStatisticsMicroseconds for a query that loaded 3.4 ms from a copy
+// of its events keeping them). A table made later must carry NoStatistics
+// among its settings: TestNoTableKeepsColumnStatistics checks every
+// MergeTree table of a migrated database.
 
 // NoStatistics is the table setting that keeps a table's columns free of
 // automatic statistics.
