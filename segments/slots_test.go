@@ -206,7 +206,8 @@ func mustCheck(t *testing.T, e *Engine, rule string) *Compiled {
 // TestLaterReadsRunAtBackgroundNice: the engine's queries nobody waits on
 // as they run (live rounds, plans, PatchWarm) ask the engine for
 // store.BackgroundNice threads; an estimate's keep nice 0, so they get
-// the cores first when both want them.
+// the cores first when both want them. Every read, whatever its urgency,
+// reads its files in its own threads (readSettings' read method).
 func TestLaterReadsRunAtBackgroundNice(t *testing.T) {
 	db := storetest.DB(t)
 	for _, c := range []struct {
@@ -224,6 +225,15 @@ func TestLaterReadsRunAtBackgroundNice(t *testing.T) {
 		}
 		if nice != c.want {
 			t.Errorf("%s: %s = %d, want %d", c.name, store.NiceQuerySetting, nice, c.want)
+		}
+		// Every read of the engine's threads reads its files itself
+		// (readSettings), whatever its urgency.
+		var method string
+		if err := db.Conn.QueryRow(readContext(c.ctx), "SELECT toString(getSetting('local_filesystem_read_method'))").Scan(&method); err != nil {
+			t.Fatal(err)
+		}
+		if method != "pread" {
+			t.Errorf("%s: local_filesystem_read_method = %q, want pread", c.name, method)
 		}
 	}
 }
