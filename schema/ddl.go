@@ -79,6 +79,16 @@ func (t Target) onCluster() string {
 
 func (t Target) table(name string) string { return quote(t.Database) + "." + quote(name) }
 
+// localName is the name of the MergeTree table that holds a platform
+// table's rows on a node: <name>_local on a cluster, where <name> is the
+// Distributed front, except for the sharded flavour's nodeLocal tables.
+func (t Target) localName(name string) string {
+	if t.Cluster != "" && !(t.Sharded && nodeLocal[name]) {
+		return name + "_local"
+	}
+	return name
+}
+
 func quote(ident string) string { return "`" + strings.ReplaceAll(ident, "`", "``") + "`" }
 
 func sqlString(s string) string {
@@ -99,13 +109,7 @@ const dedupWindow = "non_replicated_deduplication_window = 1000"
 func (c CreateTable) render(t Target) []string {
 	tb := Table(c)
 	var b strings.Builder
-	local := tb.Name
-	if t.Cluster != "" {
-		local = tb.Name + "_local"
-	}
-	if t.Sharded && nodeLocal[tb.Name] {
-		local = tb.Name
-	}
+	local := t.localName(tb.Name)
 	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s%s\n(\n", t.table(local), t.onCluster())
 	for i, col := range tb.Columns {
 		fmt.Fprintf(&b, "    %s %s", quote(col.Name), col.Type)

@@ -48,11 +48,7 @@ func (n noAutoStatistics) render(t Target) []string {
 	}
 	out := make([]string, 0, len(names))
 	for _, name := range names {
-		local := name
-		if t.Cluster != "" && !(t.Sharded && nodeLocal[name]) {
-			local = name + "_local"
-		}
-		out = append(out, fmt.Sprintf("ALTER TABLE %s%s MODIFY SETTING %s", t.table(local), t.onCluster(), NoStatistics))
+		out = append(out, fmt.Sprintf("ALTER TABLE %s%s MODIFY SETTING %s", t.table(t.localName(name)), t.onCluster(), NoStatistics))
 	}
 	return out
 }

@@ -9,11 +9,12 @@ import (
 )
 
 // TestNoTableKeepsColumnStatistics: no column of a MergeTree table of a
-// migrated database has statistics (a sharded cluster's Distributed
+// migrated database has statistics, automatic or declared (statistics.go):
+// the engine would build them in every merge and load them in every
+// query. It fails for a table made without schema.NoStatistics after
+// migration 30. Distributed tables are not read: a sharded cluster's
 // fronts, made AS their local tables before migration 30, keep the
-// columns' declarations and no parts), automatic or declared (statistics.go): the
-// engine would build them in every merge and load them in every query.
-// It fails for a table made without schema.NoStatistics after migration 30.
+// columns' declarations, and hold no parts.
 func TestNoTableKeepsColumnStatistics(t *testing.T) {
 	db := storetest.Migrated(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
